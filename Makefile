@@ -1,0 +1,104 @@
+# The Unix domain sockets lab.  "make help" lists what you can do.
+#
+# Everything is built under build/ (sources are never touched).  Every lab
+# program is compiled with -include trace/lab_trace.h, which makes its
+# lifecycle calls visible in the trace; the programs themselves are plain
+# POSIX C.
+
+MAKEFLAGS += --no-builtin-rules
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+LAB_CFLAGS := -std=c11 -Wall -Wextra -Werror -pedantic
+LAB_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -Itrace -include trace/lab_trace.h
+B ?= build
+
+# The lessons are the numbered folders of lessons/.
+LESSONS := $(sort $(notdir $(wildcard lessons/[0-9][0-9]-*)))
+programs_in = $(patsubst %.c,$(B)/%,$(wildcard $(1)/*.c))
+LESSON_PROGRAMS := $(foreach l,$(LESSONS),$(call programs_in,lessons/$l))
+SOLUTION_PROGRAMS := $(foreach l,$(LESSONS),$(call programs_in,solutions/$l))
+
+# N=4 or N=04 picks one lesson.
+ifneq ($(strip $(N)),)
+NN := $(shell printf '%02d' '$(N)' 2>/dev/null)
+LESSON := $(notdir $(wildcard lessons/$(NN)-*))
+endif
+define need_lesson
+	@if [ -z "$(LESSON)" ]; then \
+	  echo "Say which lesson, for example: make $@ N=04"; \
+	  echo "The lessons: $(LESSONS)"; exit 2; fi
+endef
+
+TRACE_OBJ := $(B)/trace/trace.o
+PYTHON_FILE := $(B)/python
+PYTEST_FILE := $(B)/python-pytest
+PYENV = PYTHONPYCACHEPREFIX=$(abspath $(B))/pycache LAB_BUILD=$(abspath $(B))
+PYTEST = $(PYENV) "$$(cat $(PYTEST_FILE))" -m pytest -q -p no:cacheprovider
+
+.PHONY: all help lesson solution check test demo clean
+
+all: $(LESSON_PROGRAMS) $(SOLUTION_PROGRAMS)
+
+help:
+	@echo "The Unix domain sockets lab"
+	@echo ""
+	@echo "  make demo              run the whole lifecycle, server and client, with the trace"
+	@echo "  make lesson N=04       build and run your code of lesson 04 with its trace"
+	@echo "  make check N=04        check your code of lesson 04 (make check: every lesson)"
+	@echo "  make solution N=04     build and run the reference solution of lesson 04"
+	@echo "  make test              the whole suite: solutions, the lesson ladder, the docs"
+	@echo "  make                   build everything into build/"
+	@echo "  make clean             remove build/"
+	@echo ""
+	@echo "Lessons: $(LESSONS)"
+	@echo "Trace: LAB_TRACE=0 turns it off; LAB_TRACE_FILE=FILE also writes JSON lines (trace/TRACE.md)."
+
+$(TRACE_OBJ): trace/trace.c trace/lab_trace.h trace/explanations.def
+	@mkdir -p $(@D)
+	$(CC) -Itrace $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(B)/%: %.c $(TRACE_OBJ) trace/lab_trace.h
+	@mkdir -p $(@D)
+	$(CC) $(LAB_CPPFLAGS) $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) $< $(TRACE_OBJ) -o $@ $(LDFLAGS)
+
+$(PYTHON_FILE):
+	@mkdir -p $(@D)
+	@tools/find-python > $@.tmp && mv $@.tmp $@
+
+$(PYTEST_FILE):
+	@mkdir -p $(@D)
+	@tools/find-python --pytest > $@.tmp && mv $@.tmp $@
+
+lesson: $(PYTHON_FILE)
+	$(need_lesson)
+	@$(MAKE) --no-print-directory $(call programs_in,lessons/$(LESSON))
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py run lessons $(LESSON)
+
+solution: $(PYTHON_FILE)
+	$(need_lesson)
+	@$(MAKE) --no-print-directory $(call programs_in,solutions/$(LESSON))
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py run solutions $(LESSON)
+
+demo: $(PYTHON_FILE) $(call programs_in,solutions/$(lastword $(LESSONS)))
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py demo
+
+# A lesson that does not compile is reported by its check, so the others
+# are still built and checked (-k).
+check: $(PYTEST_FILE)
+ifneq ($(strip $(N)),)
+	$(need_lesson)
+	@$(MAKE) --no-print-directory -k $(call programs_in,lessons/$(LESSON)) || true
+	@LAB_CODE=lessons $(PYTEST) tests/test_$(NN)_*.py
+else
+	@$(MAKE) --no-print-directory -k $(LESSON_PROGRAMS) || true
+	@LAB_CODE=lessons $(PYTEST) $(foreach l,$(LESSONS),tests/test_$(firstword $(subst -, ,$l))_*.py)
+endif
+
+test: all $(PYTEST_FILE)
+	@LAB_CODE=solutions $(PYTEST) tests
+
+clean:
+	rm -rf $(B)
