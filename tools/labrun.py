@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("LAB_BUILD", ROOT / "build"))
 # Slower machines, valgrind or sanitizers: LAB_TIMEOUT_SCALE=5 waits longer.
 SCALE = float(os.environ.get("LAB_TIMEOUT_SCALE", "1"))
-WAIT = 3.0 * SCALE  # for an event that should come at once
+WAIT = 2.0 * SCALE  # for an event that should come at once
 
 
 class Collector:

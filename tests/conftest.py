@@ -1,0 +1,151 @@
+"""The lab's test driver.
+
+Each tests/test_NN_*.py checks one lesson; its module-level LESSON names the
+lesson folder.  The `lab` fixture runs that lesson's programs, built from
+lessons/ (LAB_CODE=lessons: the learner's code, `make check`) or from
+solutions/ (the default: `make test`), in a fresh directory that is removed
+afterwards, and collects their JSON trace.
+"""
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import labrun  # noqa: E402
+
+CODE = os.environ.get("LAB_CODE", "solutions")
+LEARNER = CODE == "lessons"
+
+
+class LabCheckFailed(AssertionError):
+    """A check that failed, with a message written for the learner."""
+
+
+class LessonLab(labrun.Lab):
+    """A Lab that runs one lesson's programs and explains failed checks.
+
+    code_dir holds the programs under test; readme_lesson is the lesson
+    whose README a failure message sends the learner to.
+    """
+
+    def __init__(self, code_dir, readme_lesson):
+        super().__init__(code_dir)
+        self.lesson = readme_lesson
+
+    def start(self, name, *args, **kw):
+        try:
+            return super().start(name, *args, **kw)
+        except FileNotFoundError as e:
+            raise LabCheckFailed(f"{e}\nRun `make lesson N={self.lesson[:2]}`"
+                                 f" to see the compiler's messages.") from None
+
+    def server(self, *args, **kw):
+        return self.start("server", *args, **kw)
+
+    def client(self, *args, stdin=b"", timeout=labrun.WAIT):
+        return self.run("client", *args, stdin=stdin, timeout=timeout)
+
+    def report(self, expected, section):
+        shown = labrun.in_causal_order(self.events(event=None))
+        lines = [f"Expected: {expected}", "The trace showed:"]
+        if not shown:
+            lines.append("    no lifecycle call at all")
+        for e in shown[-30:]:
+            lines.append("    " + labrun.render(e))
+        for proc in self.procs:
+            lines.append(f"Then: {proc.describe()}.")
+            said = (proc.stdout + proc.stderr).strip().splitlines()
+            for line in said[-6:]:
+                lines.append(f"    it printed: {line}")
+        lines.append(f'Reread lessons/{self.lesson}/README.md, section '
+                     f'"{section}".')
+        return "\n".join(lines)
+
+    def expect(self, condition, expected, section):
+        """Fails the check, for the learner, unless condition holds."""
+        if not condition:
+            raise LabCheckFailed(self.report(expected, section))
+
+    def require(self, call, expected, section, **kw):
+        """Waits for a traced call and returns it, or fails the check."""
+        event = self.wait_for(call, **kw)
+        self.expect(event is not None, expected, section)
+        return event
+
+
+@pytest.fixture
+def lab(request):
+    lesson = request.module.LESSON
+    with LessonLab(labrun.BUILD / CODE / lesson, lesson) as lab:
+        yield lab
+
+
+@pytest.fixture
+def lab_for():
+    """Labs for other code than the module's own: the ladder's."""
+    labs = []
+
+    def make(code_dir, readme_lesson):
+        labs.append(LessonLab(code_dir, readme_lesson))
+        return labs[-1]
+    yield make
+    for lab in labs:
+        lab.close()
+
+
+# -- reporting, for learners ------------------------------------------------
+
+_failed_lessons = set()
+_results = {}  # lesson -> list of (test name, outcome)
+
+
+def _lesson_of(item):
+    return getattr(item.module, "LESSON", None)
+
+
+def pytest_runtest_setup(item):
+    # A learner fixes one thing at a time: after a lesson's first failed
+    # check, its later checks are skipped rather than failing in cascade.
+    lesson = _lesson_of(item)
+    if LEARNER and lesson in _failed_lessons:
+        pytest.skip("an earlier check of this lesson failed: fix that first")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if call.excinfo is not None and call.excinfo.errisinstance(LabCheckFailed):
+        report.longrepr = str(call.excinfo.value)
+    lesson = _lesson_of(item)
+    if lesson and (report.when == "call" or report.outcome != "passed"):
+        if report.failed:
+            _failed_lessons.add(lesson)
+        _results.setdefault(lesson, []).append((item.name, report.outcome))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not LEARNER or not _results:
+        return
+    write = terminalreporter.write_line
+    write("")
+    write("Your lessons:")
+    next_step = None
+    for lesson in sorted(_results):
+        runs = _results[lesson]
+        passed = sum(1 for _, o in runs if o == "passed")
+        failed = [name for name, o in runs if o == "failed"]
+        if failed:
+            skipped = sum(1 for _, o in runs if o == "skipped")
+            state = f"not yet: {failed[0][5:].replace('_', ' ')}"
+            state += f" ({passed} passed, {skipped} not run yet)" \
+                if skipped else f" ({passed} of {len(runs)} checks pass)"
+            next_step = next_step or (lesson, failed[0])
+        else:
+            state = f"done ({passed} checks pass)"
+        write(f"  {lesson:<20} {state}")
+    if next_step:
+        write(f"Next: lessons/{next_step[0]}/README.md, and the failed check "
+              f"'{next_step[1]}' above.")

@@ -1,0 +1,90 @@
+"""Lesson 02: bind() names the socket, which creates the socket file."""
+import socket
+
+LESSON = "02-bind"
+
+
+def bound(lab, *args):
+    server = lab.server(*args)
+    made = lab.require("socket", "the server to create its socket first",
+                       "Your task", proc=server, ret=3)
+    event = lab.require("bind", "the server to call bind(2) on its socket",
+                        "Your task", proc=server)
+    return server, made, event
+
+
+def test_bind_names_the_socket_with_the_path(lab):
+    _, made, event = bound(lab)
+    lab.expect(event["ret"] == 0 and event["args"]["fd"] == made["ret"] and
+               event["args"]["addr"] == {"family": "AF_UNIX",
+                                         "path": "lab.sock"},
+               f"bind({made['ret']}, {{AF_UNIX, \"lab.sock\"}}, ...) = 0: "
+               "the socket from socket(2), named lab.sock",
+               "What this stage does")
+
+
+def test_bind_creates_the_socket_file(lab):
+    bound(lab)
+    path = lab.dir / "lab.sock"
+    lab.expect(path.is_socket(),
+               "after bind, a file lab.sock of type socket (ls -l: s)",
+               "What to look for in the trace")
+
+
+def test_the_path_comes_from_the_command_line(lab):
+    _, _, event = bound(lab, "other.sock")
+    lab.expect(event["args"].get("addr", {}).get("path") == "other.sock" and
+               (lab.dir / "other.sock").is_socket(),
+               "`server other.sock` binds to other.sock and creates it",
+               "Run it")
+
+
+def test_a_path_too_long_for_sun_path_is_refused_clearly(lab):
+    long_path = "d" * 120 + ".sock"
+    server = lab.run("server", long_path)
+    lab.expect(server.returncode is not None and server.returncode > 0,
+               "the server to exit by itself with a non-zero status",
+               "Bad paths")
+    lab.expect("sun_path" in server.stderr,
+               "a message that says the path does not fit in sun_path",
+               "Bad paths")
+    lab.expect(not lab.events("bind"),
+               "no bind at all: a path that does not fit must not be cut "
+               "short silently", "Bad paths")
+
+
+def test_a_missing_directory_is_reported(lab):
+    server = lab.run("server", "no-such-dir/lab.sock")
+    event = lab.require("bind", "bind(2) to fail with ENOENT", "Bad paths")
+    lab.expect(event["errno"] == "ENOENT" and server.returncode > 0 and
+               "directory" in server.stderr,
+               "bind fails with ENOENT, the server says the directory does "
+               "not exist, and exits with a non-zero status", "Bad paths")
+
+
+def test_a_file_in_the_way_is_left_untouched(lab):
+    precious = lab.dir / "lab.sock"
+    precious.write_text("not a socket\n")
+    server = lab.run("server")
+    event = lab.require("bind", "bind(2) to fail with EADDRINUSE",
+                        "Bad paths")
+    lab.expect(event["errno"] == "EADDRINUSE" and server.returncode > 0 and
+               "not a socket" in server.stderr,
+               "bind fails with EADDRINUSE, the server says lab.sock is not "
+               "a socket, and exits with a non-zero status", "Bad paths")
+    lab.expect(precious.read_text() == "not a socket\n",
+               "the regular file lab.sock unchanged: never delete a file "
+               "that is not your socket", "Bad paths")
+
+
+def test_a_leftover_socket_file_is_reported(lab):
+    leftover = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    leftover.bind(str(lab.dir / "lab.sock"))
+    leftover.close()  # closing leaves the file behind, as a crash would
+    server = lab.run("server")
+    event = lab.require("bind", "bind(2) to fail with EADDRINUSE",
+                        "Bad paths")
+    lab.expect(event["errno"] == "EADDRINUSE" and server.returncode > 0 and
+               "rm lab.sock" in server.stderr,
+               "bind fails with EADDRINUSE and the server says how to remove "
+               "the leftover socket file (rm lab.sock)", "Bad paths")

@@ -1,0 +1,85 @@
+"""Lesson 04: connect() reaches the server; accept() gives each client a
+new socket, while the listening socket stays open."""
+LESSON = "04-accept-connect"
+
+
+def serving(lab):
+    server = lab.server()
+    lab.require("listen", "the server to listen (lesson 03)",
+                "What this stage does", proc=server, ret=0)
+    return server
+
+
+def test_the_client_connects_to_the_server_path(lab):
+    serving(lab)
+    client = lab.client()
+    made = lab.require("socket", "the client to create its own socket",
+                       "Your task", proc=client)
+    event = lab.require("connect", "the client to call connect(2)",
+                        "Your task", proc=client)
+    lab.expect(event["ret"] == 0 and event["args"]["fd"] == made["ret"] and
+               event["args"]["addr"].get("path") == "lab.sock" and
+               client.returncode == 0,
+               "connect(fd, {AF_UNIX, \"lab.sock\"}, ...) = 0 on the "
+               "client's own socket, and the client exits with status 0",
+               "What this stage does")
+
+
+def test_accept_waits_for_a_client(lab):
+    server = serving(lab)
+    lab.require("accept", "accept(2) to be waiting for a client (the trace "
+                "shows `accept(3) ... waiting`)", "Your task", proc=server,
+                event="wait")
+
+
+def test_accept_returns_a_new_socket_for_the_client(lab):
+    server = serving(lab)
+    listen = lab.events("listen", proc=server)[0]
+    lab.client()
+    event = lab.require("accept", "accept(2) to return once the client has "
+                        "connected", "Your task", proc=server)
+    fd = listen["args"]["fd"]
+    lab.expect(event["ret"] >= 0 and event["ret"] != fd and
+               event["args"]["fd"] == fd,
+               f"accept({fd}) on the listening socket to return a NEW fd "
+               f"for the client, not -1 and not {fd}",
+               "A new socket for each client")
+
+
+def test_the_listening_socket_keeps_accepting(lab):
+    server = serving(lab)
+    fd = lab.events("listen", proc=server)[0]["args"]["fd"]
+    lab.client()
+    first = lab.require("accept", "accept(2) to return for the first client",
+                        "Your task", proc=server, where=lambda e: e["ret"] >= 0)
+    lab.client()
+    second = lab.require("accept", "a second accept(2) for a second client: "
+                         "the server accepts in a loop",
+                         "A new socket for each client", proc=server,
+                         where=lambda e: e["ts"] > first["ts"])
+    closed = [e for e in lab.events("close", proc=server)
+              if e["args"]["fd"] == fd]
+    lab.expect(second["ret"] >= 0 and second["args"]["fd"] == fd and
+               not closed,
+               f"both clients accepted on listening fd {fd}, which stays "
+               "open", "A new socket for each client")
+
+
+def test_the_client_explains_when_no_server_runs(lab):
+    client = lab.client()
+    event = lab.require("connect", "the client to try connect(2)",
+                        "Your task", proc=client)
+    lab.expect(event["errno"] == "ENOENT" and client.returncode > 0 and
+               "start the server" in client.stderr,
+               "connect fails with ENOENT, the client says to start the "
+               "server first, and exits with a non-zero status",
+               "What to look for in the trace")
+
+
+def test_the_client_refuses_a_path_too_long(lab):
+    client = lab.run("client", "c" * 150)
+    lab.expect(client.returncode is not None and client.returncode > 0 and
+               "sun_path" in client.stderr and not lab.events("connect"),
+               "the client to say the path does not fit in sun_path and "
+               "exit with a non-zero status, without connecting",
+               "What this stage does")

@@ -1,0 +1,149 @@
+"""Lesson 06: close() every descriptor; the socket file outlives close(),
+so the server removes it with unlink() when it exits, even on a signal."""
+import shutil
+import signal
+import subprocess
+
+import pytest
+
+import labrun
+
+LESSON = "06-close"
+
+
+def serving(lab, *args):
+    server = lab.server(*args)
+    lab.require("listen", "the server to listen (lesson 03)",
+                "What this stage does", proc=server, ret=0)
+    return server
+
+
+def test_the_server_serves_n_clients_then_exits(lab):
+    server = serving(lab, "-n", "2")
+    for word in ("one", "two"):
+        lab.client("lab.sock", word)
+    lab.expect(server.wait() == 0,
+               "`server -n 2` to exit with status 0 by itself after two "
+               "clients", "Your task")
+
+
+def test_the_socket_file_is_removed_on_exit(lab):
+    server = serving(lab, "-n", "1")
+    lab.client("lab.sock", "hi")
+    server.wait()
+    fd = lab.events("listen", proc=server)[0]["args"]["fd"]
+    closed = [e for e in lab.events("close", proc=server, ret=0)
+              if e["args"]["fd"] == fd]
+    removed = lab.events("unlink", proc=server, ret=0)
+    lab.expect(closed and removed and removed[0]["args"]["path"] == "lab.sock"
+               and removed[0]["ts"] > closed[0]["ts"],
+               f"close({fd}) of the listening socket, then "
+               "unlink(\"lab.sock\") = 0", "Why the socket file outlives close")
+    lab.expect(not (lab.dir / "lab.sock").exists(),
+               "no lab.sock left once the server has exited",
+               "Why the socket file outlives close")
+
+
+def test_every_connected_socket_is_closed(lab):
+    server = serving(lab, "-n", "2")
+    clients = [lab.client("lab.sock", w) for w in ("one", "two")]
+    server.wait()
+    accepted = [e["ret"] for e in lab.events("accept", proc=server)
+                if e["ret"] >= 0]
+    closed = [e["args"]["fd"] for e in lab.events("close", proc=server,
+                                                  ret=0)]
+    lab.expect(len(accepted) == 2 and all(fd in closed for fd in accepted),
+               f"close(fd) = 0 for each fd that accept returned "
+               f"({accepted})", "Your task")
+    for client in clients:
+        made = lab.events("socket", proc=client)[0]["ret"]
+        lab.expect(lab.events("close", proc=client, ret=0) and
+                   lab.events("close", proc=client)[-1]["args"]["fd"] == made,
+                   f"the client (pid {client.pid}) to close its socket fd "
+                   f"{made} itself", "Your task")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT],
+                         ids=["SIGTERM", "SIGINT (Ctrl-C)"])
+def test_a_signal_stops_the_server_cleanly(lab, sig):
+    server = serving(lab)
+    lab.require("accept", "the server to wait in accept(2)", "Your task",
+                proc=server, event="wait")
+    server.signal(sig)
+    status = server.wait()
+    lab.expect(status == 0,
+               f"after {sig.name} the server to leave accept (EINTR), clean "
+               f"up and exit with 0; it {'is still running' if status is None else f'ended with {status}'}",
+               "Cleaning up on a signal")
+    lab.expect(not (lab.dir / "lab.sock").exists() and
+               lab.events("unlink", proc=server, ret=0),
+               f"lab.sock removed by unlink(2) after {sig.name}",
+               "Cleaning up on a signal")
+
+
+def test_the_server_can_start_again_after_exiting(lab):
+    first = serving(lab, "-n", "1")
+    lab.client("lab.sock", "first")
+    first.wait()
+    second = serving(lab, "-n", "1")
+    client = lab.client("lab.sock", "second")
+    lab.expect(client.stdout == "SECOND\n" and second.wait() == 0,
+               "a second server on the same path to bind and serve, since "
+               "the first removed its socket file",
+               "Why the socket file outlives close")
+
+
+# -- the final programs with standard tools ----------------------------------
+
+def tool(name):
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+def run_tool(lab, argv, stdin=b""):
+    return subprocess.run(argv, cwd=lab.dir, input=stdin, capture_output=True,
+                          timeout=labrun.WAIT * 2)
+
+
+def test_nc_is_a_client_of_the_server(lab):
+    nc = tool("nc")
+    if b"-U" not in run_tool(lab, [nc, "-h"]).stderr:
+        pytest.skip("this nc has no -U (Unix domain) option")
+    serving(lab, "-n", "1")
+    done = run_tool(lab, [nc, "-N", "-U", "lab.sock"], b"hello from nc\n")
+    lab.expect(done.stdout == b"HELLO FROM NC\n",
+               f"`nc -N -U lab.sock` to get HELLO FROM NC back; it got "
+               f"{done.stdout!r}", "Talking to standard tools")
+
+
+def test_socat_is_a_client_of_the_server(lab):
+    socat = tool("socat")
+    serving(lab, "-n", "1")
+    done = run_tool(lab, [socat, "-", "UNIX-CONNECT:lab.sock"],
+                    b"hello from socat\n")
+    lab.expect(done.stdout == b"HELLO FROM SOCAT\n",
+               f"`socat - UNIX-CONNECT:lab.sock` to get HELLO FROM SOCAT "
+               f"back; it got {done.stdout!r}", "Talking to standard tools")
+
+
+def test_the_client_talks_to_a_socat_server(lab):
+    socat = tool("socat")
+    # socat -d -d says when it listens: read its messages until then.
+    server = subprocess.Popen([socat, "-d", "-d", "UNIX-LISTEN:lab.sock",
+                               "EXEC:cat"], cwd=lab.dir,
+                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        for line in server.stderr:
+            if b"listening on" in line:
+                break
+        client = lab.client("lab.sock", "echo me")
+        lab.expect(client.returncode == 0 and client.stdout == "echo me\n",
+                   "the client to print what a socat echo server "
+                   f"(EXEC:cat) sent back; it printed {client.stdout!r}",
+                   "Talking to standard tools")
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+        server.stderr.close()
