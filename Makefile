@@ -31,6 +31,13 @@ define need_lesson
 	  echo "Say which lesson, for example: make $@ N=04"; \
 	  echo "The lessons: $(LESSONS)"; exit 2; fi
 endef
+# A hand-out has no solutions/: say so instead of failing obscurely.
+define need_solutions
+	@if [ ! -d solutions ]; then \
+	  echo "This copy of the lab is a hand-out: the solutions are not included,"; \
+	  echo "so 'make $@' (which runs them) cannot work here. Check your own code"; \
+	  echo "with 'make check' or 'make progress'."; exit 1; fi
+endef
 
 TRACE_OBJ := $(B)/trace/trace.o
 PYTHON_FILE := $(B)/python
@@ -38,7 +45,12 @@ PYTEST_FILE := $(B)/python-pytest
 PYENV = PYTHONPYCACHEPREFIX=$(abspath $(B))/pycache LAB_BUILD=$(abspath $(B))
 PYTEST = $(PYENV) "$$(cat $(PYTEST_FILE))" -m pytest -q -p no:cacheprovider
 
+CLASSROOM = $(PYENV) "$$(cat $(PYTHON_FILE))" tools/classroom.py
+CLASSROOM_CHECKS = $(PYENV) "$$(cat $(PYTEST_FILE))" tools/classroom.py
+HANDOUT ?= $(B)/unix-sockets-lab.tar.gz
+
 .PHONY: all help lesson solution check test demo clean
+.PHONY: progress hint watch reset quiz grade handout
 
 all: $(LESSON_PROGRAMS) $(SOLUTION_PROGRAMS)
 
@@ -49,7 +61,16 @@ help:
 	@echo "  make lesson N=04       build and run your code of lesson 04 with its trace"
 	@echo "  make check N=04        check your code of lesson 04 (make check: every lesson)"
 	@echo "  make solution N=04     build and run the reference solution of lesson 04"
+	@echo "  make progress          where you are in every lesson, and what to do next"
+	@echo "  make hint N=04         the next hint for lesson 04 (AGAIN=1 starts over)"
+	@echo "  make watch N=04        check lesson 04 again after every change (Ctrl-C stops)"
+	@echo "  make reset N=04        put back the starter code of lesson 04 (yours is kept)"
+	@echo "  make quiz N=04         the predict-before-you-run questions of lesson 04"
 	@echo "  make test              the whole suite: solutions, the lesson ladder, the docs"
+	@echo ""
+	@echo "For teachers (lessons/TEACHING.md):"
+	@echo "  make grade             score every lesson's checks (JSON=FILE also writes JSON)"
+	@echo "  make handout           a tarball of the lab without the solutions"
 	@echo "  make                   build everything into build/"
 	@echo "  make clean             remove build/"
 	@echo ""
@@ -60,8 +81,11 @@ $(TRACE_OBJ): trace/trace.c trace/lab_trace.h trace/explanations.def
 	@mkdir -p $(@D)
 	$(CC) -Itrace $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) -c $< -o $@
 
+# The old program is removed first: code that no longer compiles must not
+# be checked with the program built from an earlier version.
 $(B)/%: %.c $(TRACE_OBJ) trace/lab_trace.h
 	@mkdir -p $(@D)
+	@rm -f $@
 	$(CC) $(LAB_CPPFLAGS) $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) $< $(TRACE_OBJ) -o $@ $(LDFLAGS)
 
 $(PYTHON_FILE):
@@ -78,11 +102,13 @@ lesson: $(PYTHON_FILE)
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py run lessons $(LESSON)
 
 solution: $(PYTHON_FILE)
+	$(need_solutions)
 	$(need_lesson)
 	@$(MAKE) --no-print-directory $(call programs_in,solutions/$(LESSON))
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py run solutions $(LESSON)
 
 demo: $(PYTHON_FILE) $(call programs_in,solutions/$(lastword $(LESSONS)))
+	$(need_solutions)
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py demo
 
 # A lesson that does not compile is reported by its check, so the others
@@ -97,8 +123,41 @@ else
 	@LAB_CODE=lessons $(PYTEST) $(foreach l,$(LESSONS),tests/test_$(firstword $(subst -, ,$l))_*.py)
 endif
 
-test: all $(PYTEST_FILE)
+# In a hand-out (no solutions/) make test says so and exits with status 1:
+# nothing was tested, and a script must not take that for a success.
+test: $(PYTEST_FILE)
+	$(need_solutions)
+	@$(MAKE) --no-print-directory all
 	@LAB_CODE=solutions $(PYTEST) tests
+
+# The classroom commands (tools/classroom.py).  progress and grade build
+# every lesson quietly: a lesson that does not compile is reported as such.
+progress: $(PYTEST_FILE)
+	@$(MAKE) --no-print-directory -s -k $(LESSON_PROGRAMS) >/dev/null 2>&1 || true
+	@$(CLASSROOM_CHECKS) progress
+
+grade: $(PYTEST_FILE)
+	@$(MAKE) --no-print-directory -s -k $(LESSON_PROGRAMS) >/dev/null 2>&1 || true
+	@$(CLASSROOM_CHECKS) grade $(JSON)
+
+hint: $(PYTHON_FILE)
+	$(need_lesson)
+	@$(CLASSROOM) hint $(LESSON) $(if $(AGAIN),again)
+
+watch: $(PYTHON_FILE)
+	$(need_lesson)
+	@$(CLASSROOM) watch $(LESSON) $(MAKE) B=$(B)
+
+reset: $(PYTHON_FILE)
+	$(need_lesson)
+	@$(CLASSROOM) reset $(LESSON)
+
+quiz: $(PYTHON_FILE)
+	$(need_lesson)
+	@$(CLASSROOM) quiz $(LESSON) $(ANSWERS)
+
+handout: $(PYTHON_FILE)
+	@$(CLASSROOM) handout $(HANDOUT)
 
 clean:
 	rm -rf $(B)

@@ -17,6 +17,9 @@ import labrun  # noqa: E402
 
 CODE = os.environ.get("LAB_CODE", "solutions")
 LEARNER = CODE == "lessons"
+# A learner fixes one thing at a time: after a lesson's first failed check,
+# its later checks are skipped.  Grading runs every check (LAB_EVERY_CHECK=1).
+ONE_FAILURE_PER_LESSON = LEARNER and not os.environ.get("LAB_EVERY_CHECK")
 
 
 class LabCheckFailed(AssertionError):
@@ -106,10 +109,8 @@ def _lesson_of(item):
 
 
 def pytest_runtest_setup(item):
-    # A learner fixes one thing at a time: after a lesson's first failed
-    # check, its later checks are skipped rather than failing in cascade.
     lesson = _lesson_of(item)
-    if LEARNER and lesson in _failed_lessons:
+    if ONE_FAILURE_PER_LESSON and lesson in _failed_lessons:
         pytest.skip("an earlier check of this lesson failed: fix that first")
 
 

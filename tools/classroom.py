@@ -1,0 +1,750 @@
+"""The classroom commands: where a learner is, a way forward, and grading.
+
+    classroom.py progress               every lesson's state and the next step
+    classroom.py hint LESSON [again]    the next hint of a lesson
+    classroom.py watch LESSON           make check N=.. after every change
+    classroom.py reset LESSON           the starter code again, with a backup
+    classroom.py quiz LESSON [ANSWERS]  the README's questions, answered
+    classroom.py grade [JSON_FILE]      every check of every lesson, scored
+    classroom.py handout TARBALL        everything but the solutions
+
+The Makefile runs these (make progress, make hint N=04, ...).  progress and
+grade run the lesson checks of tests/ with pytest, in this interpreter, and
+read their results: the checks are written once, in tests/.
+"""
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+from labrun import BUILD, ROOT
+
+LESSONS_DIR = ROOT / "lessons"
+TESTS_DIR = ROOT / "tests"
+STATE_DIR = BUILD / "classroom"
+# A hand-out has no git history: it carries a pristine copy of the starters.
+STARTERS_COPY = LESSONS_DIR / ".starters"
+HANDOUT_TOP = "unix-sockets-lab"
+HANDOUT_PARTS = ["Makefile", "README.md", ".gitignore", "lessons", "tests",
+                 "pictures", "trace", "tools"]
+BACKUP_DIR = "backup"
+
+tty = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if tty else ("",) * 3
+
+
+def lessons():
+    with open(LESSONS_DIR / "lessons.json", encoding="utf-8") as f:
+        return json.load(f)["lessons"]
+
+
+def lesson_ids():
+    return [lesson["id"] for lesson in lessons()]
+
+
+def number(lesson_id):
+    return lesson_id[:2]
+
+
+def shown(path):
+    """A path as the learner types it: relative to the lab when inside."""
+    path = Path(path)
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) \
+        else str(path)
+
+
+# -- the learner's sources and the pristine starters --------------------------
+
+def sources(lesson_id):
+    """The learner's code of a lesson: {file name: bytes}."""
+    return {p.name: p.read_bytes()
+            for p in sorted((LESSONS_DIR / lesson_id).glob("*.c"))}
+
+
+def _git(*args, stdin=None):
+    return subprocess.run(["git", "-C", str(ROOT), *args], input=stdin,
+                          capture_output=True, timeout=30, check=True).stdout
+
+
+def _starters_from_git():
+    """The committed starters: what git checkout would put back."""
+    prefix = _git("rev-parse", "--show-prefix").decode().strip()
+    listing = _git("ls-tree", "-r", "HEAD", "--", f"{prefix}lessons")
+    wanted = {}
+    for line in listing.decode().splitlines():
+        meta, path = line.split("\t", 1)
+        parts = Path(path).relative_to(prefix or ".").parts
+        # lessons/ID/NAME.c: the starters, not the error variants below.
+        if len(parts) == 3 and parts[2].endswith(".c"):
+            wanted[meta.split()[2]] = (parts[1], parts[2])
+    found = {}
+    if wanted:
+        blobs = _git("cat-file", "--batch",
+                     stdin="".join(f"{b}\n" for b in wanted).encode())
+        at = 0
+        for blob, (lesson_id, name) in wanted.items():
+            header_end = blobs.index(b"\n", at)
+            size = int(blobs[at:header_end].split()[2])
+            content = blobs[header_end + 1:header_end + 1 + size]
+            found.setdefault(lesson_id, {})[name] = content
+            at = header_end + 1 + size + 1
+    return found
+
+
+def starters():
+    """The pristine starter code: ({lesson: {file: bytes}}, where from).
+
+    Returns (None, why) when there is no way to know it.
+    """
+    if STARTERS_COPY.is_dir():
+        found = {d.name: {p.name: p.read_bytes() for p in sorted(d.glob("*.c"))}
+                 for d in sorted(STARTERS_COPY.iterdir()) if d.is_dir()}
+        return found, shown(STARTERS_COPY)
+    try:
+        return _starters_from_git(), "git (the committed version, HEAD)"
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None, ("this copy of the lab has neither a git history nor "
+                      f"the pristine copy {shown(STARTERS_COPY)} that a "
+                      "hand-out carries")
+
+
+def not_started(lesson_id, pristine):
+    return pristine is not None and lesson_id in pristine and \
+        sources(lesson_id) == pristine[lesson_id]
+
+
+def first_todo(lesson_id):
+    """(file, line, first sentence) of the lesson's first TODO, or None."""
+    tag = f"TODO({lesson_id}):"
+    for path in sorted((LESSONS_DIR / lesson_id).glob("*.c"),
+                       key=lambda p: p.name != "server.c"):
+        lines = path.read_text(errors="replace").splitlines()
+        for at, line in enumerate(lines):
+            if tag in line:
+                text = line.split(tag, 1)[1]
+                for more in lines[at + 1:]:
+                    if "*/" in text:
+                        break
+                    text += " " + more.strip().lstrip("*").strip()
+                text = " ".join(text.split("*/")[0].split())
+                sentence = re.split(r"(?<=\.)\s", text, maxsplit=1)[0]
+                sentence = sentence.rstrip(".")
+                return path.name, at + 1, sentence
+    return None
+
+
+def compiles(lesson_id):
+    """Whether make built every program of the lesson (see the Makefile)."""
+    return all((BUILD / "lessons" / lesson_id / Path(name).stem).exists()
+               for name in sources(lesson_id))
+
+
+# -- running the lesson checks ------------------------------------------------
+
+CASCADE_SKIP = "an earlier check of this lesson failed"
+
+
+class CheckRun:
+    """A pytest plugin: runs the checks of some lessons, records the rest.
+
+    Every lesson's checks are collected, so that their names are known; only
+    those of run_lessons run.
+    """
+
+    def __init__(self, run_lessons):
+        self.run_lessons = set(run_lessons)
+        self.checks = {}  # lesson -> {check name: {"outcome", "message"}}
+        self.where = {}   # pytest node id -> (lesson, check name)
+
+    def pytest_collection_modifyitems(self, config, items):
+        keep, drop = [], []
+        for item in items:
+            lesson = getattr(item.module, "LESSON", None)
+            self.where[item.nodeid] = (lesson, item.name)
+            self.checks.setdefault(lesson, {})[item.name] = {
+                "outcome": "not run", "message": ""}
+            (keep if lesson in self.run_lessons else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+    def pytest_runtest_logreport(self, report):
+        lesson, name = self.where[report.nodeid]
+        check = self.checks[lesson][name]
+        if report.failed:
+            check["outcome"] = "failed"
+            check["message"] = str(report.longrepr)
+        elif report.skipped:
+            check["outcome"] = "skipped"
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) \
+                else str(report.longrepr)
+            check["message"] = reason.removeprefix("Skipped: ")
+        elif report.when == "call" and check["outcome"] == "not run":
+            check["outcome"] = "passed"
+
+
+def run_checks(run_lessons, every_check=False):
+    """Runs the checks of run_lessons on the learner's code, quietly."""
+    os.environ["LAB_CODE"] = "lessons"
+    if every_check:
+        os.environ["LAB_EVERY_CHECK"] = "1"
+    import pytest  # only progress and grade need it
+    plugin = CheckRun(run_lessons)
+    files = sorted(str(p) for n in map(number, lesson_ids())
+                   for p in TESTS_DIR.glob(f"test_{n}_*.py"))
+    status = pytest.main(["-p", "no:cacheprovider", "-p", "no:terminal",
+                          "--rootdir", str(ROOT), *files], plugins=[plugin])
+    if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
+                      pytest.ExitCode.NO_TESTS_COLLECTED):
+        raise SystemExit(f"the lesson checks could not run (pytest exit "
+                         f"status {int(status)}): run make check to see why")
+    return plugin.checks
+
+
+def expected(message):
+    """The one-line 'Expected: ...' of a failed check's report."""
+    for line in message.splitlines():
+        if line.startswith("Expected: "):
+            return line[len("Expected: "):]
+    lines = [line for line in message.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "(no message)"
+
+
+def readable(check_name):
+    return check_name.removeprefix("test_").replace("_", " ")
+
+
+def env_skipped(check):
+    return check["outcome"] == "skipped" and \
+        not check["message"].startswith(CASCADE_SKIP)
+
+
+def fingerprint(lesson_id):
+    """Changes whenever the lesson's code or its checks change."""
+    digest = hashlib.sha256()
+    inputs = [*sorted((LESSONS_DIR / lesson_id).glob("*.c")),
+              *TESTS_DIR.glob(f"test_{number(lesson_id)}_*.py"),
+              TESTS_DIR / "conftest.py", ROOT / "tools" / "labrun.py",
+              *sorted((ROOT / "trace").glob("*"))]
+    for path in inputs:
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def load_state(name):
+    try:
+        return json.loads((STATE_DIR / name).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def save_state(name, state):
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = STATE_DIR / f".{name}.tmp"
+    tmp.write_text(json.dumps(state, indent=1))
+    tmp.replace(STATE_DIR / name)
+
+
+# -- make progress ------------------------------------------------------------
+
+def bar(fraction, width=30):
+    done = round(fraction * width)
+    return "[" + "#" * done + "." * (width - done) + "]"
+
+
+def progress():
+    pristine, _ = starters()
+    ids = lesson_ids()
+    cache = load_state("progress.json")
+    state, to_run = {}, []
+    for lesson_id in ids:
+        if not_started(lesson_id, pristine):
+            state[lesson_id] = "not started"
+        elif not compiles(lesson_id):
+            state[lesson_id] = "does not compile"
+        elif cache.get(lesson_id, {}).get("key") != fingerprint(lesson_id):
+            to_run.append(lesson_id)
+    checks = run_checks(to_run)
+    for lesson_id in ids:
+        if lesson_id in to_run:
+            cache[lesson_id] = {"key": fingerprint(lesson_id),
+                                "checks": checks.get(lesson_id, {})}
+        if lesson_id not in state:
+            checks[lesson_id] = cache[lesson_id]["checks"]
+            failed = [c for c in checks[lesson_id].values()
+                      if c["outcome"] == "failed"]
+            state[lesson_id] = "in progress" if failed else "done"
+    save_state("progress.json", cache)
+
+    rows, next_step, total = [], None, 0.0
+    for lesson_id in ids:
+        found = checks.get(lesson_id, {})
+        counted = [c for c in found.values() if not env_skipped(c)]
+        passed = sum(c["outcome"] == "passed" for c in counted)
+        share = 1.0 if state[lesson_id] == "done" else \
+            passed / len(counted) if counted and state[lesson_id] == \
+            "in progress" else 0.0
+        total += share
+        detail = ""
+        if state[lesson_id] in ("done", "in progress"):
+            detail = f"{passed} of {len(counted)} checks pass"
+        rows.append(f"  {lesson_id:<20} {state[lesson_id]:<17} {detail}")
+        if next_step is None and state[lesson_id] != "done":
+            next_step = next_sentence(lesson_id, state[lesson_id], found)
+    done = sum(s == "done" for s in state.values())
+    print(f"{BOLD}Your progress {bar(total / len(ids))} {done} of {len(ids)} "
+          f"lessons done{RESET}")
+    print("\n".join(rows))
+    print()
+    print(next_step or f"{BOLD}All {len(ids)} lessons are done.{RESET} "
+          "make grade shows the score; make quiz N=01 (to 06) asks the "
+          "predict-before-you-run questions.")
+    return 0
+
+
+def next_sentence(lesson_id, state, checks):
+    n = number(lesson_id)
+    head = f"{BOLD}Next: lesson {lesson_id}{RESET}"
+    if state == "not started":
+        todo = first_todo(lesson_id)
+        where = f"the TODO at lessons/{lesson_id}/{todo[0]}:{todo[1]}: " \
+            f"{todo[2][0].lower()}{todo[2][1:]}" if todo else "its TODOs"
+        return f"{head}: read lessons/{lesson_id}/README.md, then do {where}" \
+            f" (make lesson N={n} runs it)."
+    if state == "does not compile":
+        return f"{head} does not compile: make lesson N={n} shows the " \
+            "compiler's messages."
+    failed = next(name for name, c in checks.items()
+                  if c["outcome"] == "failed")
+    return f"{head}, check \"{readable(failed)}\": expected " \
+        f"{expected(checks[failed]['message'])} (make check N={n} shows the" \
+        f" trace; make hint N={n} gives a hint)."
+
+
+# -- make grade ---------------------------------------------------------------
+
+def grade(json_file=None):
+    pristine, _ = starters()
+    listed = lessons()
+    started = [lesson["id"] for lesson in listed
+               if not not_started(lesson["id"], pristine)]
+    checks = run_checks(started, every_check=True)
+    results, score, out_of = [], 0.0, 0.0
+    for lesson in listed:
+        lesson_id, points = lesson["id"], float(lesson.get("points", 0))
+        found = checks.get(lesson_id, {})
+        # A check that cannot run here (a missing tool) gives its share to
+        # the others, so that every lesson is worth what lessons.json says.
+        counted = [name for name, c in found.items() if not env_skipped(c)]
+        each = points / len(counted) if counted else 0.0
+        parts = []
+        for name, check in found.items():
+            if lesson_id not in started:
+                check = {"outcome": "not started", "message":
+                         "the code is the starter, unchanged"}
+            earned = each if check["outcome"] == "passed" else 0.0
+            part_max = each if name in counted else 0.0
+            parts.append({"name": name, "outcome": check["outcome"],
+                          "points": round(earned, 2),
+                          "max_points": round(part_max, 2),
+                          "message": check["message"]})
+        got = sum(p["points"] for p in parts if p["outcome"] == "passed")
+        got = points if parts and all(p["outcome"] == "passed" or
+                                      p["max_points"] == 0 for p in parts) \
+            else round(got, 2)
+        results.append({"lesson": lesson_id, "points": got,
+                        "max_points": points, "parts": parts})
+        score += got
+        out_of += points
+    score = round(score, 2)
+    print_grade(results, score, out_of)
+    if json_file:
+        write_grade_json(json_file, results, score, out_of)
+    return 0 if score == out_of else 1
+
+
+def fmt(x):
+    return f"{x:.2f}".rstrip("0").rstrip(".")
+
+
+def print_grade(results, score, out_of):
+    width = max(len(readable(p["name"])) for r in results for p in r["parts"])
+    print(f"{BOLD}{'Lesson / check':<{width + 4}} {'points':>13}{RESET}")
+    for r in results:
+        print(f"{BOLD}{r['lesson']:<{width + 4}} "
+              f"{fmt(r['points']):>6} / {fmt(r['max_points']):<6}{RESET}")
+        for p in r["parts"]:
+            mark = {"passed": "ok", "failed": "FAILED",
+                    "not started": "not started"}.get(p["outcome"],
+                                                      p["outcome"])
+            note = f"  {DIM}{mark}: {p['message']}{RESET}" \
+                if p["outcome"] == "skipped" else f"  {mark}"
+            print(f"    {readable(p['name']):<{width}} "
+                  f"{fmt(p['points']):>6} / {fmt(p['max_points']):<6}{note}")
+    percent = 100 * score / out_of if out_of else 0
+    print(f"{BOLD}{'Total':<{width + 4}} {fmt(score):>6} / {fmt(out_of):<6}"
+          f" ({percent:.0f}%){RESET}")
+    if score < out_of:
+        print("Incomplete: make check N=.. shows why a check fails.")
+
+
+def write_grade_json(path, results, score, out_of):
+    """The results for an autograder: score, max_score and one entry per
+    check ("tests"), in the layout common autograders read, and the
+    lessons with their parts."""
+    tests = [{"name": f"{r['lesson']}: {readable(p['name'])}",
+              "score": p["points"], "max_score": p["max_points"],
+              "status": p["outcome"], "output": p["message"]}
+             for r in results for p in r["parts"]]
+    document = {"score": score, "max_score": out_of, "tests": tests,
+                "lessons": results}
+    Path(path).write_text(json.dumps(document, indent=2) + "\n")
+    print(f"grade: the results are in {path}")
+
+
+# -- make reset ---------------------------------------------------------------
+
+def reset(lesson_id):
+    pristine, origin = starters()
+    if pristine is None or lesson_id not in pristine:
+        print(f"reset: cannot find the starter code of {lesson_id}: {origin}.",
+              file=sys.stderr)
+        return 1
+    folder = LESSONS_DIR / lesson_id
+    mine, theirs = sources(lesson_id), pristine[lesson_id]
+    changed = sorted(name for name in theirs if mine.get(name) != theirs[name])
+    if not changed:
+        print(f"reset: lessons/{lesson_id}/ already holds the starter code; "
+              "nothing to do.")
+        return 0
+    backup = folder / BACKUP_DIR / time.strftime("%Y-%m-%d_%H-%M-%S")
+    while backup.exists():
+        backup = backup.with_name(backup.name + "+")
+    kept = [name for name in changed if name in mine]
+    if kept:
+        backup.mkdir(parents=True)
+        for name in kept:
+            shutil.copy2(folder / name, backup / name)
+    for name in changed:
+        (folder / name).write_bytes(theirs[name])
+    print(f"reset: lessons/{lesson_id}/ has its starter code again "
+          f"({', '.join(changed)}; from {origin}).")
+    if kept:
+        print(f"reset: your version is kept in {shown(backup)}/ "
+              f"({', '.join(kept)}): copy back from it what you need.")
+    return 0
+
+
+# -- make hint ----------------------------------------------------------------
+
+def hints_data():
+    with open(LESSONS_DIR / "hints.json", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def matches(event, pattern):
+    """Whether a trace event has every field of the pattern.
+
+    A key ending in ">" compares: {"ret>": 0} is a return above 0.  The
+    event kind is "return" unless the pattern says otherwise.
+    """
+    pattern = {"event": "return", **pattern}
+    for key, want in pattern.items():
+        if key.endswith(">"):
+            have = event.get(key[:-1])
+            if not isinstance(have, (int, float)) or have <= want:
+                return False
+        elif event.get(key) != want:
+            return False
+    return True
+
+
+def mistake_in(mistake, events):
+    """Whether a trace shows a mistake described in hints.json."""
+    seen = [e for e in events if matches(e, mistake["seen"])]
+    if "count" in mistake and len(seen) != mistake["count"]:
+        return False
+    if not seen:
+        return False
+    if "none" in mistake and any(matches(e, mistake["none"]) for e in events):
+        return False
+    if "none_before" in mistake:
+        first = seen[0]
+        if any(matches(e, mistake["none_before"]) and e["pid"] == first["pid"]
+               and e["ts"] < first["ts"] for e in events):
+            return False
+    return True
+
+
+def last_run(lesson_id):
+    """The trace of the last make lesson N=.., and whether it is stale."""
+    path = BUILD / "run" / "lessons" / lesson_id / "trace.jsonl"
+    try:
+        text = path.read_text()
+        when = path.stat().st_mtime
+    except OSError:
+        return None, False, None
+    events = [json.loads(line) for line in text.splitlines() if line.strip()]
+    edited = max((p.stat().st_mtime
+                  for p in (LESSONS_DIR / lesson_id).glob("*.c")), default=0)
+    return events, when < edited, hashlib.sha256(text.encode()).hexdigest()
+
+
+def hint(lesson_id, again=False):
+    data = hints_data()
+    ladder = data["lessons"][lesson_id]["hints"]
+    memory = load_state("hints.json")
+    mine = memory.setdefault(lesson_id, {"given": 0, "mistakes": []})
+    if again:
+        mine.update(given=0, mistakes=[])
+    n = number(lesson_id)
+    events, stale, trace_id = last_run(lesson_id)
+    if events is not None and stale:
+        print(f"{DIM}Your last make lesson N={n} ran before your last edit: "
+              "run it again, and the hints can see what your code does "
+              f"now.{RESET}")
+    elif events is not None:
+        for mistake in data["mistakes"]:
+            if lesson_id not in mistake.get("lessons", [lesson_id]):
+                continue
+            seen_before = [mistake["name"], trace_id] in mine["mistakes"]
+            if not seen_before and mistake_in(mistake, events):
+                mine["mistakes"].append([mistake["name"], trace_id])
+                save_state("hints.json", memory)
+                print(f"{BOLD}Your last run (make lesson N={n}) shows "
+                      f"this:{RESET}")
+                print(wrap(mistake["say"]))
+                print(f"{DIM}(make hint N={n} again: the next hint of the "
+                      f"lesson){RESET}")
+                return 0
+    if mine["given"] >= len(ladder):
+        print(f"That was the last of the {len(ladder)} hints of {lesson_id}. "
+              f"make hint N={n} AGAIN=1 starts them over; make check N={n} "
+              "says what is still missing.")
+        return 0
+    mine["given"] += 1
+    save_state("hints.json", memory)
+    print(f"{BOLD}Hint {mine['given']} of {len(ladder)} for "
+          f"{lesson_id}:{RESET}")
+    print(wrap(ladder[mine["given"] - 1]))
+    if mine["given"] < len(ladder):
+        print(f"{DIM}(make hint N={n} again for the next, more precise "
+              f"one){RESET}")
+    return 0
+
+
+def wrap(text, indent="    "):
+    import textwrap
+    return "\n".join(textwrap.fill(part, 76, initial_indent=indent,
+                                   subsequent_indent=indent)
+                     for part in text.split("\n"))
+
+
+# -- make watch ---------------------------------------------------------------
+
+def watch(lesson_id, make_argv):
+    """Runs make check N=.. now and after every change of the lesson's code."""
+    folder = LESSONS_DIR / lesson_id
+
+    def stamps():
+        return {p.name: p.stat().st_mtime_ns for p in folder.glob("*.c")}
+
+    check = [*make_argv, "--no-print-directory", "check",
+             f"N={number(lesson_id)}"]
+    print(f"watch: checking lessons/{lesson_id}/ after every change; Ctrl-C "
+          "stops.", flush=True)
+    try:
+        seen, why = stamps(), "first check"
+        while True:
+            print(f"\n{BOLD}== {time.strftime('%H:%M:%S')} {why}: make check "
+                  f"N={number(lesson_id)}{RESET}", flush=True)
+            subprocess.run(check, cwd=ROOT)
+            print(f"{DIM}watch: waiting for a change in lessons/{lesson_id}/ "
+                  f"(Ctrl-C stops){RESET}", flush=True)
+            while stamps() == seen:
+                time.sleep(0.3)
+            time.sleep(0.2)  # an editor may write a file in several steps
+            now = stamps()
+            changed = sorted(name for name in now.keys() | seen.keys()
+                             if now.get(name) != seen.get(name))
+            why, seen = f"{', '.join(changed) or 'a file'} changed", now
+    except KeyboardInterrupt:
+        print("\nwatch: stopped.")
+        return 0
+
+
+# -- make quiz ----------------------------------------------------------------
+
+QUIZ_SECTION = "## Predict before you run"
+
+
+def quiz_questions(lesson_id):
+    """The questions of the README section: [{text, options, answer, why}].
+
+    In the README, each question is a paragraph starting "**Q1.**", its
+    options are "- a) ..." lines, and its answer is a <details> block whose
+    first line is the letter in bold ("**b**"), then the explanation.
+    """
+    readme = LESSONS_DIR / lesson_id / "README.md"
+    text = readme.read_text(encoding="utf-8") if readme.exists() else ""
+    if QUIZ_SECTION not in text:
+        return []
+    section = text.split(QUIZ_SECTION, 1)[1]
+    section = re.split(r"^## ", section, flags=re.M)[0]
+    questions = []
+    for block in re.split(r"^\*\*Q\d+\.\*\*\s*", section, flags=re.M)[1:]:
+        body, _, answer = block.partition("<details>")
+        lines = body.strip().splitlines()
+        options = [re.match(r"- ([a-z])\) (.*)", line).groups()
+                   for line in lines if re.match(r"- [a-z]\) ", line)]
+        question = " ".join(line.strip() for line in lines
+                            if not re.match(r"- [a-z]\) ", line))
+        answer = re.sub(r"<summary>.*?</summary>", "", answer,
+                        flags=re.S).split("</details>")[0]
+        letter = re.search(r"\*\*([a-z])\*\*", answer)
+        why = " ".join(answer[letter.end():].split()).lstrip(":.— ") \
+            if letter else ""
+        questions.append({"text": question, "options": options,
+                          "answer": letter.group(1) if letter else None,
+                          "why": why})
+    return questions
+
+
+def quiz(lesson_id, answers=None):
+    questions = quiz_questions(lesson_id)
+    if not questions:
+        print(f"quiz: lessons/{lesson_id}/README.md has no section "
+              f"\"{QUIZ_SECTION[3:]}\" yet.", file=sys.stderr)
+        return 1
+    answers = list(answers.replace(",", "").replace(" ", "")) \
+        if answers else None
+    right = 0
+    print(f"{BOLD}{lesson_id}: predict before you run{RESET} "
+          f"({len(questions)} questions; answer with a letter)")
+    for i, q in enumerate(questions, 1):
+        print(f"\n{BOLD}Q{i}.{RESET} " + wrap(q["text"]).lstrip())
+        for letter, option in q["options"]:
+            print(f"    {letter}) {option}")
+        letters = [letter for letter, _ in q["options"]]
+        if answers is not None:
+            given = answers.pop(0) if answers else ""
+            print(f"your answer: {given}")
+        else:
+            given = ""
+            while given not in letters:
+                try:
+                    given = input(f"your answer ({'/'.join(letters)}): ")
+                except EOFError:
+                    print()
+                    given = "?"
+                    break
+                given = given.strip().lower()[:1]
+        if given == q["answer"]:
+            right += 1
+            print(f"right: {q['why']}")
+        else:
+            print(f"not quite: the answer is {q['answer']}. {q['why']}")
+    n = number(lesson_id)
+    print(f"\n{BOLD}{right} of {len(questions)} right.{RESET} Now run it: "
+          f"make lesson N={n} (your code) or make solution N={n}, and read "
+          "the trace.")
+    return 0
+
+
+# -- make handout -------------------------------------------------------------
+
+def handout_files():
+    """(path in the hand-out, file on disk or None, bytes or None)."""
+    skip_names = {"__pycache__", BACKUP_DIR, ".starters", ".pytest_cache"}
+    for part in HANDOUT_PARTS:
+        top = ROOT / part
+        if top.is_file():
+            yield part, top
+        for path in sorted(top.rglob("*")) if top.is_dir() else []:
+            rel = path.relative_to(ROOT)
+            if path.is_file() and not skip_names & set(rel.parts) and \
+                    path.suffix not in (".pyc", ".sock"):
+                yield str(rel), path
+
+
+def handout(tarball):
+    pristine, origin = starters()
+    if pristine is None:
+        print(f"handout: cannot find the pristine starters: {origin}.",
+              file=sys.stderr)
+        return 1
+    tarball = Path(tarball)
+    tarball.parent.mkdir(parents=True, exist_ok=True)
+    replaced, count = [], 0
+    tmp = tarball.with_name(f".{tarball.name}.tmp")
+    with tarfile.open(tmp, "w:gz") as tar:
+        def add_bytes(name, content, like):
+            info = tar.gettarinfo(like, f"{HANDOUT_TOP}/{name}")
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+
+        for name, path in handout_files():
+            parts = Path(name).parts
+            if len(parts) == 3 and parts[0] == "lessons" and \
+                    parts[2] in pristine.get(parts[1], {}):
+                content = pristine[parts[1]][parts[2]]
+                if path.read_bytes() != content:
+                    replaced.append(name)
+                add_bytes(name, content, path)
+                add_bytes(f"lessons/.starters/{parts[1]}/{parts[2]}",
+                          content, path)
+                count += 2
+            else:
+                tar.add(path, f"{HANDOUT_TOP}/{name}", recursive=False)
+                count += 1
+    tmp.replace(tarball)
+    size = tarball.stat().st_size // 1024 + 1
+    print(f"handout: wrote {shown(tarball)} ({count} files, {size} KiB): "
+          "the lessons with their starter code, the tests, the trace "
+          "library, the tools, the pictures and the Makefile; no solutions.")
+    for name in replaced:
+        print(f"handout: {name} differs from its starter ({origin}); the "
+              "hand-out carries the starter.")
+    print(f"handout: learners run: tar xzf {tarball.name} && cd {HANDOUT_TOP}"
+          " && make progress")
+    return 0
+
+
+# -- the command line ---------------------------------------------------------
+
+def main(argv):
+    commands = {
+        "progress": (progress, 0, 0),
+        "hint": (lambda lesson, again="": hint(lesson, bool(again)), 1, 2),
+        "watch": (lambda lesson, *make: watch(lesson, list(make) or ["make"]),
+                  1, 99),
+        "reset": (reset, 1, 1),
+        "quiz": (quiz, 1, 2),
+        "grade": (grade, 0, 1),
+        "handout": (handout, 1, 1),
+    }
+    if not argv or argv[0] not in commands:
+        print(__doc__, file=sys.stderr)
+        return 2
+    run, least, most = commands[argv[0]]
+    args = [a for a in argv[1:]]
+    if not least <= len(args) <= most:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if run is not progress and run is not grade and run is not handout and \
+            args[0] not in lesson_ids():
+        print(f"classroom.py: no lesson {args[0]}", file=sys.stderr)
+        return 2
+    return run(*args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
