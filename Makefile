@@ -57,6 +57,9 @@ help:
 	@echo "Trace: LAB_TRACE=0 turns it off; LAB_TRACE_FILE=FILE also writes JSON lines (trace/TRACE.md)."
 
 $(TRACE_OBJ): trace/trace.c trace/lab_trace.h trace/explanations.def
+	@command -v $(firstword $(CC)) >/dev/null || { echo "The lab needs a C \
+	compiler and $(firstword $(CC)) is not installed. Install one with:"; \
+	echo "    sudo apt-get install gcc libc6-dev"; exit 1; }
 	@mkdir -p $(@D)
 	$(CC) -Itrace $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) -c $< -o $@
 
