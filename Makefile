@@ -77,12 +77,12 @@ $(PYTEST_FILE):
 
 lesson: $(PYTHON_FILE)
 	$(need_lesson)
-	@$(MAKE) --no-print-directory $(call programs_in,lessons/$(LESSON))
+	@$(MAKE) -s --no-print-directory $(call programs_in,lessons/$(LESSON))
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py run lessons $(LESSON)
 
 solution: $(PYTHON_FILE)
 	$(need_lesson)
-	@$(MAKE) --no-print-directory $(call programs_in,solutions/$(LESSON))
+	@$(MAKE) -s --no-print-directory $(call programs_in,solutions/$(LESSON))
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py run solutions $(LESSON)
 
 demo: $(PYTHON_FILE) $(call programs_in,solutions/$(lastword $(LESSONS)))
