@@ -7,7 +7,11 @@ solutions/ (the default: `make test`), in a fresh directory that is removed
 afterwards, and collects their JSON trace.
 """
 import os
+import shutil
+import subprocess
 import sys
+import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -96,6 +100,79 @@ def lab_for():
     yield make
     for lab in labs:
         lab.close()
+
+
+# -- copies of the lab, for the classroom commands ----------------------------
+
+class LabCopy:
+    """An unpacked hand-out in a temporary directory, to run make in.
+
+    The real lessons/ are never touched: lessons are solved or edited in
+    the copy.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def lesson(self, lesson_id):
+        return self.path / "lessons" / lesson_id
+
+    def make(self, *args, timeout=30, **kw):
+        """Runs make in the copy, as a learner would: none of the make
+        variables or LAB_ settings of the make that runs this suite."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("MAKE", "MFLAGS", "LAB_", "PYTHON"))}
+        env.update(NO_COLOR="1", LAB_TIMEOUT_SCALE=str(labrun.SCALE))
+        return subprocess.run(
+            ["make", "--no-print-directory", "-C", str(self.path), *args],
+            env=env, capture_output=True, text=True,
+            timeout=timeout * labrun.SCALE, **kw)
+
+    def solve(self, lesson_id):
+        for source in (labrun.ROOT / "solutions" / lesson_id).glob("*.c"):
+            shutil.copy(source, self.lesson(lesson_id) / source.name)
+
+    def edit(self, lesson_id, name="server.c", text="/* my change */\n"):
+        with open(self.lesson(lesson_id) / name, "a") as f:
+            f.write(text)
+
+
+def make_handout(tarball):
+    """make handout in the repository, written to tarball."""
+    return LabCopy(labrun.ROOT).make("handout", f"B={labrun.BUILD}",
+                                     f"HANDOUT={tarball}")
+
+
+@pytest.fixture(scope="session")
+def built_handout():
+    """A hand-out made, unpacked and built once; lab_copy copies it."""
+    where = Path(tempfile.mkdtemp(prefix="lab-handout-", dir="/tmp"))
+    try:
+        made = make_handout(where / "lab.tar.gz")
+        assert made.returncode == 0, made.stdout + made.stderr
+        with tarfile.open(where / "lab.tar.gz") as tar:
+            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") \
+                else {}
+            tar.extractall(where / "unpacked", **safe)
+        tree = LabCopy(where / "unpacked" / "unix-sockets-lab")
+        built = tree.make("-j2", "-s", timeout=120)
+        assert built.returncode == 0, built.stdout + built.stderr
+        yield where
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+
+
+@pytest.fixture
+def lab_copy(built_handout):
+    """A fresh copy of the built hand-out, removed afterwards."""
+    where = Path(tempfile.mkdtemp(prefix="lab-copy-", dir="/tmp"))
+    try:
+        tree = where / "unix-sockets-lab"
+        shutil.copytree(built_handout / "unpacked" / "unix-sockets-lab", tree,
+                        symlinks=True)
+        yield LabCopy(tree)
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
 
 
 # -- reporting, for learners ------------------------------------------------

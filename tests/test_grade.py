@@ -1,0 +1,71 @@
+"""make grade: every check of every lesson, scored with the points of
+lessons/lessons.json, on a copy whose lessons are partly solved."""
+import json
+
+import pytest
+
+import labrun
+
+LISTED = json.loads((labrun.ROOT / "lessons" / "lessons.json").read_text())
+POINTS = {lesson["id"]: lesson["points"] for lesson in LISTED["lessons"]}
+
+
+def grade(copy):
+    results = copy.path / "results.json"
+    done = copy.make("grade", f"JSON={results}", timeout=60)
+    return done, json.loads(results.read_text())
+
+
+def by_lesson(results):
+    return {r["lesson"]: r for r in results["lessons"]}
+
+
+def test_every_lesson_is_worth_points():
+    assert all(isinstance(p, int) and p > 0 for p in POINTS.values())
+
+
+def test_a_partly_done_copy_gets_the_points_of_what_passes(lab_copy):
+    for lesson in ("01-socket", "02-bind", "04-accept-connect",
+                   "05-read-write"):
+        lab_copy.solve(lesson)
+    lab_copy.edit("06-close")  # started, not finished; 03 is not started
+    done, results = grade(lab_copy)
+    assert done.returncode != 0, "an incomplete grade must exit non-zero"
+    lessons = by_lesson(results)
+    for lesson in ("01-socket", "02-bind", "04-accept-connect",
+                   "05-read-write"):
+        assert lessons[lesson]["points"] == POINTS[lesson], lessons[lesson]
+    assert lessons["03-listen"]["points"] == 0
+    assert {p["outcome"] for p in lessons["03-listen"]["parts"]} == \
+        {"not started"}
+    started = lessons["06-close"]
+    passed = [p for p in started["parts"] if p["outcome"] == "passed"]
+    failed = [p for p in started["parts"] if p["outcome"] == "failed"]
+    assert failed and "Expected:" in failed[0]["message"]
+    assert 0 <= started["points"] < POINTS["06-close"]
+    assert started["points"] == pytest.approx(
+        sum(p["points"] for p in passed), abs=0.02)
+    # Each check of a lesson is worth the same; together, the lesson.
+    counted = [p["max_points"] for p in started["parts"] if p["max_points"]]
+    assert sum(counted) == pytest.approx(POINTS["06-close"], abs=0.05)
+    assert len(set(counted)) == 1
+    assert results["max_score"] == sum(POINTS.values())
+    assert results["score"] == pytest.approx(
+        sum(r["points"] for r in results["lessons"]), abs=0.01)
+    # One entry per check for an autograder, and the table for people.
+    assert len(results["tests"]) == sum(len(r["parts"])
+                                        for r in results["lessons"])
+    total = f"{results['score']:.2f}".rstrip("0").rstrip(".")
+    assert f"Total" in done.stdout and f" {total} / " \
+        f"{sum(POINTS.values())} " in done.stdout
+    assert "Incomplete" in done.stdout
+
+
+def test_a_finished_copy_gets_every_point(lab_copy):
+    for lesson in POINTS:
+        lab_copy.solve(lesson)
+    done, results = grade(lab_copy)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert results["score"] == results["max_score"] == sum(POINTS.values())
+    for part in results["tests"]:
+        assert part["status"] in ("passed", "skipped"), part

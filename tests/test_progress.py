@@ -1,0 +1,75 @@
+"""make progress: each lesson's state, a progress bar, and the next step,
+on an unpacked hand-out whose lessons are solved, edited or left alone."""
+import re
+
+import labrun
+
+LESSONS = [d.name for d in sorted((labrun.ROOT / "lessons").glob("[0-9][0-9]-*"))]
+
+
+def states(output):
+    """{lesson: the state column} from make progress's table."""
+    found = {}
+    for line in output.splitlines():
+        m = re.match(r"\s+(\d\d-\S+)\s+(done|in progress|not started|"
+                     r"does not compile)", line)
+        if m:
+            found[m.group(1)] = m.group(2)
+    return found
+
+
+def progress(copy):
+    done = copy.make("progress")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_a_fresh_hand_out_has_not_been_started(lab_copy):
+    out = progress(lab_copy)
+    assert states(out) == {lesson: "not started" for lesson in LESSONS}
+    assert f"0 of {len(LESSONS)} lessons done" in out
+    assert "[" + "." * 30 + "]" in out
+    todo = next(n for n, line in enumerate(
+        (lab_copy.lesson(LESSONS[0]) / "server.c").read_text().splitlines(), 1)
+        if f"TODO({LESSONS[0]})" in line)
+    assert f"Next: lesson {LESSONS[0]}: read lessons/{LESSONS[0]}/README.md," \
+        f" then do the TODO at lessons/{LESSONS[0]}/server.c:{todo}: create " \
+        "a Unix domain stream socket" in out
+
+
+def test_done_in_progress_not_compiling_and_not_started(lab_copy):
+    lab_copy.solve("01-socket")
+    lab_copy.edit("02-bind")  # changed, but the TODO is still to do
+    lab_copy.edit("03-listen", text="this is not C\n")
+    out = progress(lab_copy)
+    assert states(out) == {"01-socket": "done", "02-bind": "in progress",
+                           "03-listen": "does not compile",
+                           **{lesson: "not started" for lesson in LESSONS[3:]}}
+    assert re.search(r"01-socket\s+done\s+3 of 3 checks pass", out)
+    assert f"1 of {len(LESSONS)} lessons done" in out
+    # The first lesson not done, and its first failing check, in a sentence.
+    assert 'Next: lesson 02-bind, check "bind names the socket with the ' \
+        'path": expected the server to call bind(2) on its socket ' \
+        '(make check N=02 shows the trace; make hint N=02 gives a hint).' \
+        in out
+
+
+def test_an_edit_is_seen_at_the_next_run(lab_copy):
+    lab_copy.edit("01-socket")
+    assert states(progress(lab_copy))["01-socket"] == "in progress"
+    lab_copy.solve("01-socket")
+    out = progress(lab_copy)
+    assert states(out)["01-socket"] == "done"
+    assert "Next: lesson 02-bind: read" in out
+
+
+def test_a_lesson_that_stops_compiling_is_not_checked_with_its_old_build(
+        lab_copy):
+    lab_copy.solve("01-socket")
+    assert states(progress(lab_copy))["01-socket"] == "done"
+    lab_copy.edit("01-socket", text="int broken(void) { return }\n")
+    out = progress(lab_copy)
+    assert states(out)["01-socket"] == "does not compile"
+    assert "Next: lesson 01-socket does not compile: make lesson N=01 shows" \
+        " the compiler's messages." in out
+
