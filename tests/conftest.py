@@ -19,6 +19,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import labrun  # noqa: E402
 
+LESSONS = [d.name for d in
+           sorted((labrun.ROOT / "lessons").glob("[0-9][0-9]-*"))]
 CODE = os.environ.get("LAB_CODE", "solutions")
 LEARNER = CODE == "lessons"
 # A learner fixes one thing at a time: after a lesson's first failed check,
@@ -117,16 +119,19 @@ class LabCopy:
     def lesson(self, lesson_id):
         return self.path / "lessons" / lesson_id
 
-    def make(self, *args, timeout=30, **kw):
-        """Runs make in the copy, as a learner would: none of the make
-        variables or LAB_ settings of the make that runs this suite."""
+    def make_command(self, *args):
+        """make in the copy, as a learner runs it: without the variables
+        and LAB_ settings of the make that runs this suite."""
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("MAKE", "MFLAGS", "LAB_", "PYTHON"))}
         env.update(NO_COLOR="1", LAB_TIMEOUT_SCALE=str(labrun.SCALE))
-        return subprocess.run(
-            ["make", "--no-print-directory", "-C", str(self.path), *args],
-            env=env, capture_output=True, text=True,
-            timeout=timeout * labrun.SCALE, **kw)
+        return ["make", "--no-print-directory", "-C", str(self.path),
+                *args], env
+
+    def make(self, *args, timeout=30):
+        argv, env = self.make_command(*args)
+        return subprocess.run(argv, env=env, capture_output=True, text=True,
+                              timeout=timeout * labrun.SCALE)
 
     def solve(self, lesson_id):
         for source in (labrun.ROOT / "solutions" / lesson_id).glob("*.c"):

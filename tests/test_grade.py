@@ -56,7 +56,7 @@ def test_a_partly_done_copy_gets_the_points_of_what_passes(lab_copy):
     assert len(results["tests"]) == sum(len(r["parts"])
                                         for r in results["lessons"])
     total = f"{results['score']:.2f}".rstrip("0").rstrip(".")
-    assert f"Total" in done.stdout and f" {total} / " \
+    assert "Total" in done.stdout and f" {total} / " \
         f"{sum(POINTS.values())} " in done.stdout
     assert "Incomplete" in done.stdout
 

@@ -1,0 +1,54 @@
+"""make handout: a tarball without the solutions that works on its own."""
+import tarfile
+
+import labrun
+from conftest import LESSONS
+
+
+def names(tarball):
+    with tarfile.open(tarball) as tar:
+        return {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+
+
+def test_the_hand_out_has_everything_but_the_solutions(built_handout):
+    inside = names(built_handout / "lab.tar.gz")
+    assert not [n for n in inside if n.startswith("solutions")]
+    for needed in ("Makefile", "lessons/lessons.json", "lessons/hints.json",
+                   "tests/conftest.py", "trace/trace.c", "tools/labrun.py",
+                   "tools/classroom.py", "tools/find-python"):
+        assert needed in inside, needed
+    for lesson in LESSONS:
+        for source in (labrun.ROOT / "lessons" / lesson).glob("*.c"):
+            assert f"lessons/{lesson}/{source.name}" in inside
+            # The pristine copy that make reset and make progress use.
+            assert f"lessons/.starters/{lesson}/{source.name}" in inside
+    assert not [n for n in inside if "__pycache__" in n or "/backup/" in n]
+
+
+def test_the_hand_out_works_on_its_own(lab_copy):
+    check = lab_copy.make("check", "N=01")
+    assert check.returncode != 0 and \
+        "01-socket            not yet" in check.stdout
+    lesson = lab_copy.make("lesson", "N=02")
+    assert "socket(AF_UNIX, SOCK_STREAM, 0) = 3" in lesson.stderr, \
+        lesson.stdout + lesson.stderr
+    assert "not started" in lab_copy.make("progress").stdout
+    # make test runs the solutions, which a hand-out does not have.
+    test = lab_copy.make("test")
+    assert test.returncode != 0
+    assert "the solutions are not included" in test.stdout
+
+
+def test_a_hand_out_carries_the_starters_not_a_solved_lesson(lab_copy):
+    # A hand-out made from a hand-out whose lesson 01 is solved.
+    lab_copy.solve("01-socket")
+    tarball = lab_copy.path / "again.tar.gz"
+    done = lab_copy.make("handout", f"HANDOUT={tarball}")
+    assert done.returncode == 0, done.stderr
+    assert "lessons/01-socket/server.c differs from its starter" in done.stdout
+    with tarfile.open(tarball) as tar:
+        carried = tar.extractfile("unix-sockets-lab/lessons/01-socket/"
+                                  "server.c").read()
+    assert carried == (lab_copy.path / "lessons" / ".starters" / "01-socket" /
+                       "server.c").read_bytes()
+    assert carried != (lab_copy.lesson("01-socket") / "server.c").read_bytes()

@@ -1,0 +1,126 @@
+"""make hint: hints one at a time, remembered, and first the mistake that
+the last make lesson run shows in its trace."""
+import json
+import os
+import socket
+
+import pytest
+
+import labrun
+from conftest import LESSONS
+
+HINTS = json.loads((labrun.ROOT / "lessons" / "hints.json").read_text())
+MISTAKES = {m["name"]: m for m in HINTS["mistakes"]}
+
+
+def hint(copy, n, *args):
+    done = copy.make("hint", f"N={n}", *args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return " ".join(done.stdout.split())
+
+
+def said(text):
+    return " ".join(text.split())
+
+
+def last_run(copy, lesson):
+    """Where make lesson keeps the trace of its last run, in the copy."""
+    path = copy.path / "build" / "run" / "lessons" / lesson / "trace.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_every_lesson_has_hints_and_every_mistake_is_well_formed():
+    assert sorted(HINTS["lessons"]) == LESSONS
+    for lesson in HINTS["lessons"].values():
+        assert len(lesson["hints"]) >= 3
+    for mistake in HINTS["mistakes"]:
+        assert set(mistake) <= {"name", "lessons", "seen", "count", "none",
+                                "none_before", "say"}, mistake
+        assert set(mistake.get("lessons", LESSONS)) <= set(LESSONS)
+
+
+def test_hints_come_one_at_a_time_and_are_remembered(lab_copy):
+    ladder = HINTS["lessons"]["04-accept-connect"]["hints"]
+    for i, text in enumerate(ladder, 1):
+        out = hint(lab_copy, "04")
+        assert f"Hint {i} of {len(ladder)} for 04-accept-connect:" in out
+        assert said(text) in out
+    assert "That was the last of the 4 hints" in hint(lab_copy, "04")
+    # Another lesson's hints are counted apart, and AGAIN=1 starts over.
+    assert "Hint 1 of" in hint(lab_copy, "01")
+    assert "Hint 1 of" in hint(lab_copy, "04", "AGAIN=1")
+
+
+def test_the_mistake_of_the_last_run_comes_first(lab_copy):
+    # The starter of lesson 03 binds but never listens: make lesson fails.
+    run = lab_copy.make("lesson", "N=03")
+    assert run.returncode != 0
+    out = hint(lab_copy, "03")
+    assert "Your last run (make lesson N=03) shows this:" in out
+    assert said(MISTAKES["bound-but-not-listening"]["say"]) in out
+    # Said once for that run; then the hints of the lesson.
+    assert "Hint 1 of" in hint(lab_copy, "03")
+    # Once the code is newer than the run, the run no longer speaks for it.
+    source = lab_copy.lesson("03-listen") / "server.c"
+    later = os.stat(last_run(lab_copy, "03-listen")).st_mtime + 5
+    os.utime(source, (later, later))
+    out = hint(lab_copy, "03", "AGAIN=1")
+    assert "ran before your last edit" in out and "Hint 1 of" in out
+    assert said(MISTAKES["bound-but-not-listening"]["say"]) not in out
+
+
+def leftover_socket_file(lab):
+    leftover = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    leftover.bind(str(lab.dir / "lab.sock"))
+    leftover.close()  # the file stays, as after a crash
+
+
+def bound_not_listening(lab):
+    idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    idle.bind(str(lab.dir / "lab.sock"))
+    return idle
+
+
+@pytest.mark.parametrize("lesson, program, mistake, errno", [
+    ("02-bind", "server", "bind-address-in-use", "EADDRINUSE"),
+    ("04-accept-connect", "client", "connect-refused", "ECONNREFUSED"),
+    ("04-accept-connect", "client", "connect-no-such-file", "ENOENT"),
+])
+def test_errors_seen_on_the_kernel_are_explained(lab_copy, lesson, program,
+                                                 mistake, errno):
+    code = labrun.BUILD / "solutions" / lesson
+    with labrun.Lab(code, keep_trace=last_run(lab_copy, lesson)) as lab:
+        keep = None
+        if errno == "EADDRINUSE":
+            leftover_socket_file(lab)
+        elif errno == "ECONNREFUSED":
+            keep = bound_not_listening(lab)
+        lab.run(program)
+        if keep:
+            keep.close()
+        failed = [e for e in lab.events() if e["errno"]]
+    assert [e["errno"] for e in failed] == [errno], failed
+    out = hint(lab_copy, lesson[:2])
+    assert said(MISTAKES[mistake]["say"]) in out
+
+
+def test_a_read_loop_that_stops_after_one_read_is_recognised(lab_copy):
+    def event(pid, role, call, ret, fd):
+        return {"ts": 0, "start": 0, "pid": pid, "role": role,
+                "event": "return", "call": call, "args": {"fd": fd},
+                "ret": ret, "errno": None}
+    lines = [event(10, "server", "accept", 4, 3),
+             event(11, "client", "write", 13, 3),
+             event(10, "server", "read", 13, 4),
+             event(10, "server", "write", 13, 4),
+             event(10, "server", "close", 0, 4)]
+    last_run(lab_copy, "05-read-write").write_text(
+        "".join(json.dumps(e) + "\n" for e in lines))
+    out = hint(lab_copy, "05")
+    assert said(MISTAKES["one-read-only"]["say"]) in out
+    # A loop that reads to the end (read returns 0) is no such mistake.
+    lines.insert(4, event(10, "server", "read", 0, 4))
+    last_run(lab_copy, "05-read-write").write_text(
+        "".join(json.dumps(e) + "\n" for e in lines))
+    assert "Hint 1 of" in hint(lab_copy, "05", "AGAIN=1")

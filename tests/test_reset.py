@@ -1,0 +1,60 @@
+"""make reset: the starter code again, the learner's version kept; from
+the hand-out's pristine copy, or from git in a checkout."""
+import shutil
+import subprocess
+
+import pytest
+
+import labrun
+
+
+def test_reset_puts_back_the_starter_and_keeps_a_backup(lab_copy):
+    lesson = lab_copy.lesson("04-accept-connect")
+    starter = (lesson / "client.c").read_bytes()
+    server = (lesson / "server.c").read_bytes()
+    lab_copy.edit("04-accept-connect", "client.c", "/* my attempt */\n")
+    mine = (lesson / "client.c").read_bytes()
+    done = lab_copy.make("reset", "N=04")
+    assert done.returncode == 0, done.stderr
+    assert (lesson / "client.c").read_bytes() == starter
+    assert (lesson / "server.c").read_bytes() == server
+    backups = list((lesson / "backup").iterdir())
+    assert len(backups) == 1
+    assert [p.name for p in backups[0].iterdir()] == ["client.c"]
+    assert (backups[0] / "client.c").read_bytes() == mine
+    kept = backups[0].relative_to(lab_copy.path)
+    assert f"your version is kept in {kept}/ (client.c)" in done.stdout
+    # Nothing to do the second time, and nothing backed up.
+    again = lab_copy.make("reset", "N=04")
+    assert "already holds the starter code" in again.stdout
+    assert len(list((lesson / "backup").iterdir())) == 1
+    # The backup is not part of the lesson: progress sees a fresh start.
+    assert "04-accept-connect    not started" in lab_copy.make("progress").stdout
+
+
+def test_reset_in_a_git_checkout_takes_the_committed_starter(lab_copy):
+    git = shutil.which("git")
+    if git is None:
+        pytest.skip("git is not installed")
+    shutil.rmtree(lab_copy.path / "lessons" / ".starters")
+
+    def run(*args):
+        return subprocess.run([git, "-c", "user.name=lab", "-c",
+                               "user.email=lab@example.invalid", *args],
+                              cwd=lab_copy.path, capture_output=True,
+                              check=True, timeout=30 * labrun.SCALE)
+    run("init", "-q")
+    run("add", "lessons")
+    run("commit", "-q", "-m", "the starters")
+    source = lab_copy.lesson("02-bind") / "server.c"
+    starter = source.read_bytes()
+    source.write_text("int main(void) { return 0; }\n")
+    done = lab_copy.make("reset", "N=02")
+    assert done.returncode == 0, done.stderr
+    assert source.read_bytes() == starter
+    assert "from git" in done.stdout
+
+
+def test_reset_needs_a_lesson(lab_copy):
+    done = lab_copy.make("reset")
+    assert done.returncode != 0 and "make reset N=04" in done.stdout

@@ -1,0 +1,59 @@
+"""make watch: the lesson's check now, and again after every change, until
+Ctrl-C."""
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+
+import labrun
+
+
+class Output:
+    """The lines a process prints, waited for one pattern at a time."""
+
+    def __init__(self, stream):
+        self.lines, self.seen = queue.Queue(), []
+        threading.Thread(target=self._read, args=(stream,),
+                         daemon=True).start()
+
+    def _read(self, stream):
+        for line in stream:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def until(self, text, timeout=20 * labrun.SCALE):
+        """Everything printed up to the first line containing text."""
+        deadline, got = time.monotonic() + timeout, []
+        while True:
+            line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            assert line is not None, "ended before printing " + text + \
+                ":\n" + "".join(got)
+            got.append(line)
+            if text in line:
+                return "".join(got)
+
+
+def test_watch_checks_again_after_each_change_until_interrupted(lab_copy):
+    argv, env = lab_copy.make_command("watch", "N=01")
+    watch = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True,
+                             start_new_session=True)
+    try:
+        out = Output(watch.stdout)
+        first = out.until("waiting for a change")
+        assert "first check: make check N=01" in first
+        assert "01-socket            not yet" in first
+        lab_copy.solve("01-socket")
+        second = out.until("waiting for a change")
+        assert "server.c changed: make check N=01" in second
+        assert "01-socket            done (3 checks pass)" in second
+        os.killpg(watch.pid, signal.SIGINT)  # Ctrl-C
+        out.until("watch: stopped.")
+        assert watch.wait(timeout=10 * labrun.SCALE) is not None
+    finally:
+        if watch.poll() is None:
+            os.killpg(watch.pid, signal.SIGKILL)
+        watch.wait()
+        watch.stdout.close()
