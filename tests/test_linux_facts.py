@@ -113,6 +113,16 @@ def test_the_address_length_is_110(tmp):
     assert bound is not None and bound["args"]["addrlen"] == 110
 
 
+def test_connect_needs_write_permission_on_the_socket_file(tmp):
+    """02-bind, What this stage does: on Linux the file's permissions count
+    (root is not refused)."""
+    path = tmp / "lab.sock"
+    with listening(path), unix_socket() as c:
+        path.chmod(0o555)
+        got = error_of(c.connect, str(path))
+    assert got == (None if os.geteuid() == 0 else "EACCES")
+
+
 # -- lesson 03 --------------------------------------------------------------
 
 def test_listen_on_an_unbound_socket_is_einval():
