@@ -583,7 +583,7 @@ def watch(lesson_id, make_argv):
 
 # -- make quiz ----------------------------------------------------------------
 
-QUIZ_SECTION = "## Predict before you run"
+QUIZ_SECTION = "## Quiz: predict before you run"
 
 
 def quiz_questions(lesson_id):
