@@ -13,6 +13,7 @@ grade run the lesson checks of tests/ with pytest, in this interpreter, and
 read their results: the checks are written once, in tests/.
 """
 import hashlib
+import inspect
 import io
 import json
 import os
@@ -289,12 +290,9 @@ def progress():
         found = checks.get(lesson_id, {})
         counted = [c for c in found.values() if not env_skipped(c)]
         passed = sum(c["outcome"] == "passed" for c in counted)
-        share = 1.0 if state[lesson_id] == "done" else \
-            passed / len(counted) if counted and state[lesson_id] == \
-            "in progress" else 0.0
-        total += share
         detail = ""
-        if state[lesson_id] in ("done", "in progress"):
+        if state[lesson_id] in ("done", "in progress") and counted:
+            total += passed / len(counted)
             detail = f"{passed} of {len(counted)} checks pass"
         rows.append(f"  {lesson_id:<20} {state[lesson_id]:<17} {detail}")
         if next_step is None and state[lesson_id] != "done":
@@ -356,10 +354,9 @@ def grade(json_file=None):
                           "points": round(earned, 2),
                           "max_points": round(part_max, 2),
                           "message": check["message"]})
-        got = sum(p["points"] for p in parts if p["outcome"] == "passed")
-        got = points if parts and all(p["outcome"] == "passed" or
-                                      p["max_points"] == 0 for p in parts) \
-            else round(got, 2)
+        passed = sum(p["outcome"] == "passed" and p["max_points"] > 0
+                     for p in parts)
+        got = round(points * passed / len(counted), 2) if counted else 0.0
         results.append({"lesson": lesson_id, "points": got,
                         "max_points": points, "parts": parts})
         score += got
@@ -721,27 +718,23 @@ def handout(tarball):
 # -- the command line ---------------------------------------------------------
 
 def main(argv):
-    commands = {
-        "progress": (progress, 0, 0),
-        "hint": (lambda lesson, again="": hint(lesson, bool(again)), 1, 2),
-        "watch": (lambda lesson, *make: watch(lesson, list(make) or ["make"]),
-                  1, 99),
-        "reset": (reset, 1, 1),
-        "quiz": (quiz, 1, 2),
-        "grade": (grade, 0, 1),
-        "handout": (handout, 1, 1),
+    lesson_commands = {
+        "hint": lambda lesson, again=None: hint(lesson, again == "again"),
+        "watch": lambda lesson, *make: watch(lesson, list(make) or ["make"]),
+        "reset": reset,
+        "quiz": quiz,
     }
-    if not argv or argv[0] not in commands:
+    other_commands = {"progress": progress, "grade": grade,
+                      "handout": handout}
+    command, args = (argv[0], argv[1:]) if argv else (None, [])
+    run = lesson_commands.get(command) or other_commands.get(command)
+    try:
+        inspect.signature(run).bind(*args)
+    except TypeError:  # an unknown command, or the wrong arguments
         print(__doc__, file=sys.stderr)
         return 2
-    run, least, most = commands[argv[0]]
-    args = [a for a in argv[1:]]
-    if not least <= len(args) <= most:
-        print(__doc__, file=sys.stderr)
-        return 2
-    if run is not progress and run is not grade and run is not handout and \
-            args[0] not in lesson_ids():
-        print(f"classroom.py: no lesson {args[0]}", file=sys.stderr)
+    if command in lesson_commands and args[0] not in lesson_ids():
+        print(f"classroom.py {command}: no lesson {args[0]}", file=sys.stderr)
         return 2
     return run(*args)
 
