@@ -72,6 +72,7 @@ help:
 	@echo ""
 	@echo "For teachers (lessons/TEACHING.md):"
 	@echo "  make grade             score every lesson's checks (JSON=FILE also writes JSON)"
+	@echo "  make grade SUBMISSION=DIR   score the lessons of a learner's copy in DIR"
 	@echo "  make handout           a tarball of the lab without the solutions"
 	@echo ""
 	@echo "Lessons: $(LESSONS)"
@@ -139,9 +140,15 @@ progress: $(PYTEST_FILE)
 	@$(MAKE) --no-print-directory -s -k $(LESSON_PROGRAMS) >/dev/null 2>&1 || true
 	@$(CLASSROOM_CHECKS) progress
 
+# SUBMISSION=DIR grades the lessons of another copy of the lab (DIR or
+# DIR/lessons) with this lab's checks, in a fresh temporary copy.
 grade: $(PYTEST_FILE)
+ifneq ($(strip $(SUBMISSION)),)
+	@$(CLASSROOM_CHECKS) grade-from '$(SUBMISSION)' $(JSON)
+else
 	@$(MAKE) --no-print-directory -s -k $(LESSON_PROGRAMS) >/dev/null 2>&1 || true
 	@$(CLASSROOM_CHECKS) grade $(JSON)
+endif
 
 hint: $(PYTHON_FILE)
 	$(need_lesson)

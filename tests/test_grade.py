@@ -1,6 +1,7 @@
 """make grade: every check of every lesson, scored with the points of
 lessons/lessons.json, on a copy whose lessons are partly solved."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,36 @@ def test_a_finished_copy_gets_every_point(lab_copy):
     assert results["score"] == results["max_score"] == sum(POINTS.values())
     for part in results["tests"]:
         assert part["status"] in ("passed", "skipped"), part
+
+
+def test_a_submission_is_graded_with_the_lab_s_own_checks(lab_copy):
+    submission = lab_copy.path / "submission"
+    for lesson in ("01-socket", "06-close"):
+        (submission / "lessons" / lesson).mkdir(parents=True)
+    for source in (labrun.ROOT / "solutions" / "01-socket").glob("*.c"):
+        (submission / "lessons" / "01-socket" / source.name).write_bytes(
+            source.read_bytes())
+    (submission / "lessons" / "06-close" / "server.c").write_bytes(
+        (lab_copy.lesson("06-close") / "server.c").read_bytes() +
+        b"/* started */\n")
+    # Checks of its own, which would pass everything, are not used.
+    (submission / "tests").mkdir()
+    (submission / "tests" / "conftest.py").write_text(
+        "raise SystemExit('the submission's own tests ran')\n")
+    before = set(Path("/tmp").glob("lab-grade-*"))
+    results_file = lab_copy.path / "results.json"
+    done = lab_copy.make("grade", f"SUBMISSION={submission}",
+                         f"JSON={results_file}", timeout=60)
+    assert done.returncode != 0
+    assert "graded with this lab's checks in a fresh copy" in done.stdout
+    lessons = by_lesson(json.loads(results_file.read_text()))
+    assert lessons["01-socket"]["points"] == POINTS["01-socket"]
+    assert "failed" in {p["outcome"] for p in lessons["06-close"]["parts"]}
+    assert lessons["06-close"]["points"] < POINTS["06-close"]
+    for lesson in list(POINTS)[1:-1]:
+        assert lessons[lesson]["points"] == 0
+    # The copy of the learner's own lessons was not touched, and the
+    # temporary copy is gone.
+    assert "/* started */" not in (lab_copy.lesson("06-close") /
+                                   "server.c").read_text()
+    assert set(Path("/tmp").glob("lab-grade-*")) == before

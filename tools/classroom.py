@@ -6,6 +6,7 @@
     classroom.py reset LESSON           the starter code again, with a backup
     classroom.py quiz LESSON [ANSWERS]  the README's questions, answered
     classroom.py grade [JSON_FILE]      every check of every lesson, scored
+    classroom.py grade-from DIR [JSON]  the same for the lessons/ of DIR
     classroom.py handout TARBALL        everything but the solutions
 
 The Makefile runs these (make progress, make hint N=04, ...).  progress and
@@ -22,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -672,36 +674,51 @@ def handout_files():
                 yield str(rel), path
 
 
-def handout(tarball):
+def handout_contents(pristine):
+    """What a hand-out holds: (name, file on disk, content or None).
+
+    A given content replaces the file's: the starters come from pristine,
+    whatever lessons/ holds now, and are copied to lessons/.starters/ too.
+    """
+    for name, path in handout_files():
+        parts = Path(name).parts
+        if len(parts) == 3 and parts[0] == "lessons" and \
+                parts[2] in pristine.get(parts[1], {}):
+            content = pristine[parts[1]][parts[2]]
+            yield name, path, content
+            yield f"lessons/.starters/{parts[1]}/{parts[2]}", path, content
+        else:
+            yield name, path, None
+
+
+def pristine_or_say(command):
     pristine, origin = starters()
     if pristine is None:
-        print(f"handout: cannot find the pristine starters: {origin}.",
+        print(f"{command}: cannot find the pristine starters: {origin}.",
               file=sys.stderr)
+    return pristine, origin
+
+
+def handout(tarball):
+    pristine, origin = pristine_or_say("handout")
+    if pristine is None:
         return 1
     tarball = Path(tarball)
     tarball.parent.mkdir(parents=True, exist_ok=True)
     replaced, count = [], 0
     tmp = tarball.with_name(f".{tarball.name}.tmp")
     with tarfile.open(tmp, "w:gz") as tar:
-        def add_bytes(name, content, like):
-            info = tar.gettarinfo(like, f"{HANDOUT_TOP}/{name}")
+        for name, path, content in handout_contents(pristine):
+            count += 1
+            if content is None:
+                tar.add(path, f"{HANDOUT_TOP}/{name}", recursive=False)
+                continue
+            if not name.startswith("lessons/.starters/") and \
+                    path.read_bytes() != content:
+                replaced.append(name)
+            info = tar.gettarinfo(path, f"{HANDOUT_TOP}/{name}")
             info.size = len(content)
             tar.addfile(info, io.BytesIO(content))
-
-        for name, path in handout_files():
-            parts = Path(name).parts
-            if len(parts) == 3 and parts[0] == "lessons" and \
-                    parts[2] in pristine.get(parts[1], {}):
-                content = pristine[parts[1]][parts[2]]
-                if path.read_bytes() != content:
-                    replaced.append(name)
-                add_bytes(name, content, path)
-                add_bytes(f"lessons/.starters/{parts[1]}/{parts[2]}",
-                          content, path)
-                count += 2
-            else:
-                tar.add(path, f"{HANDOUT_TOP}/{name}", recursive=False)
-                count += 1
     tmp.replace(tarball)
     size = tarball.stat().st_size // 1024 + 1
     print(f"handout: wrote {shown(tarball)} ({count} files, {size} KiB): "
@@ -715,6 +732,53 @@ def handout(tarball):
     return 0
 
 
+def grade_from(submission, json_file=None):
+    """Grades another copy of the lab with this lab's own checks.
+
+    Only the submission's lesson sources are taken, into a fresh hand-out
+    in a temporary directory: its tests, Makefile and tools are not used.
+    """
+    submission = Path(submission)
+    lessons_in = submission / "lessons" \
+        if (submission / "lessons").is_dir() else submission
+    pristine, _ = pristine_or_say("grade")
+    if pristine is None:
+        return 1
+    if not lessons_in.is_dir():
+        print(f"grade: {submission} is not a directory.", file=sys.stderr)
+        return 1
+    work = Path(tempfile.mkdtemp(prefix="lab-grade-", dir="/tmp"))
+    try:
+        tree = work / HANDOUT_TOP
+        for name, path, content in handout_contents(pristine):
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            if content is None:
+                shutil.copy2(path, tree / name)
+            else:
+                (tree / name).write_bytes(content)
+        taken = [source for lesson_id in lesson_ids()
+                 for source in sorted((lessons_in / lesson_id).glob("*.c"))
+                 if source.name in pristine.get(lesson_id, {})]
+        for source in taken:
+            shutil.copyfile(source, tree / "lessons" / source.parent.name /
+                            source.name)
+        print(f"grade: {len(taken)} source files of {lessons_in}, graded "
+              "with this lab's checks in a fresh copy of it", flush=True)
+        # make puts its command-line variables in the environment: the
+        # copy gets none of them, and above all not SUBMISSION.
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("MAKE", "MFLAGS", "LAB_", "PYTHON"))
+               and k not in ("SUBMISSION", "JSON", "B")
+               or k == "LAB_TIMEOUT_SCALE"}
+        argv = ["make", "--no-print-directory", "-s", "-C", str(tree),
+                "grade", "SUBMISSION="]
+        if json_file:
+            argv.append(f"JSON={Path(json_file).resolve()}")
+        return subprocess.run(argv, env=env).returncode
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 # -- the command line ---------------------------------------------------------
 
 def main(argv):
@@ -725,7 +789,7 @@ def main(argv):
         "quiz": quiz,
     }
     other_commands = {"progress": progress, "grade": grade,
-                      "handout": handout}
+                      "grade-from": grade_from, "handout": handout}
     command, args = (argv[0], argv[1:]) if argv else (None, [])
     run = lesson_commands.get(command) or other_commands.get(command)
     try:
