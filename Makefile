@@ -20,6 +20,8 @@ LESSONS := $(sort $(notdir $(wildcard lessons/[0-9][0-9]-*)))
 programs_in = $(patsubst %.c,$(B)/%,$(wildcard $(1)/*.c))
 LESSON_PROGRAMS := $(foreach l,$(LESSONS),$(call programs_in,lessons/$l))
 SOLUTION_PROGRAMS := $(foreach l,$(LESSONS),$(call programs_in,solutions/$l))
+# The deliberate-error variants: lessons/NN-name/errors/NAME.c.
+ERROR_PROGRAMS := $(foreach l,$(LESSONS),$(call programs_in,lessons/$l/errors))
 
 # N=4 or N=04 picks one lesson.
 ifneq ($(strip $(N)),)
@@ -38,9 +40,9 @@ PYTEST_FILE := $(B)/python-pytest
 PYENV = PYTHONPYCACHEPREFIX=$(abspath $(B))/pycache LAB_BUILD=$(abspath $(B))
 PYTEST = $(PYENV) "$$(cat $(PYTEST_FILE))" -m pytest -q -p no:cacheprovider
 
-.PHONY: all help lesson solution check test demo clean
+.PHONY: all help lesson solution check test demo errors clean
 
-all: $(LESSON_PROGRAMS) $(SOLUTION_PROGRAMS)
+all: $(LESSON_PROGRAMS) $(SOLUTION_PROGRAMS) $(ERROR_PROGRAMS)
 
 help:
 	@echo "The Unix domain sockets lab"
@@ -49,6 +51,8 @@ help:
 	@echo "  make lesson N=04       build and run your code of lesson 04 with its trace"
 	@echo "  make check N=04        check your code of lesson 04 (make check: every lesson)"
 	@echo "  make solution N=04     build and run the reference solution of lesson 04"
+	@echo "  make errors            run every deliberate-error variant: the catalogue of errors"
+	@echo "  make errors N=04       the deliberate errors of lesson 04 only"
 	@echo "  make test              the whole suite: solutions, the lesson ladder, the docs"
 	@echo "  make                   build everything into build/"
 	@echo "  make clean             remove build/"
@@ -63,6 +67,8 @@ $(TRACE_OBJ): trace/trace.c trace/lab_trace.h trace/explanations.def
 $(B)/%: %.c $(TRACE_OBJ) trace/lab_trace.h
 	@mkdir -p $(@D)
 	$(CC) $(LAB_CPPFLAGS) $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) $< $(TRACE_OBJ) -o $@ $(LDFLAGS)
+
+$(ERROR_PROGRAMS): lessons/variant.h
 
 $(PYTHON_FILE):
 	@mkdir -p $(@D)
@@ -84,6 +90,12 @@ solution: $(PYTHON_FILE)
 
 demo: $(PYTHON_FILE) $(call programs_in,solutions/$(lastword $(LESSONS)))
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py demo
+
+errors: $(PYTHON_FILE) $(ERROR_PROGRAMS)
+ifneq ($(strip $(N)),)
+	$(need_lesson)
+endif
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/errors.py $(LESSON)
 
 # A lesson that does not compile is reported by its check, so the others
 # are still built and checked (-k).

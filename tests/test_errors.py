@@ -1,0 +1,37 @@
+"""The deliberate errors: each variant shows the outcome lessons/errors.json
+declares for it, on this kernel, and leaves nothing behind.
+
+One test per variant, named after it (test_bind_existing_path for
+lessons/02-bind/errors/bind-existing-path.c); the comparison is the one
+`make errors` makes (tools/errors.py).
+"""
+import errors
+
+
+def check(variant):
+    def test():
+        result = errors.run(variant)
+        assert result.ok, result.report()
+    test.__doc__ = variant["meaning"]
+    return test
+
+
+for _variant in errors.variants():
+    _name = "test_" + _variant["name"].replace("-", "_")
+    assert _name not in globals(), f"two variants named {_variant['name']}"
+    globals()[_name] = check(_variant)
+
+
+def test_every_variant_is_in_the_catalogue():
+    built = {p.stem for p in errors.ROOT.glob("lessons/*/errors/*.c")}
+    declared = {v["name"] for v in errors.variants()}
+    assert built == declared, (
+        f"variants without a declared outcome: {sorted(built - declared)}; "
+        f"declared but missing: {sorted(declared - built)}")
+
+
+def test_the_errors_document_is_up_to_date():
+    document = errors.ROOT / "lessons" / "ERRORS.md"
+    assert document.read_text(encoding="utf-8") == errors.markdown(), (
+        "lessons/ERRORS.md differs from lessons/errors.json: run "
+        "tools/errors.py --markdown > lessons/ERRORS.md")
