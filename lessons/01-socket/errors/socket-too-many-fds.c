@@ -15,11 +15,16 @@
 
 int main(void)
 {
-    struct rlimit lim = {.rlim_cur = FD_LIMIT, .rlim_max = FD_LIMIT};
+    struct rlimit lim;
     int fds[FD_LIMIT];
     int n = 0;
 
     watchdog();
+    /* The soft limit, the one the kernel enforces (ulimit -n does the
+     * same); the hard limit stays, so it could be raised again. */
+    if (getrlimit(RLIMIT_NOFILE, &lim) == -1)
+        die("getrlimit");
+    lim.rlim_cur = FD_LIMIT;
     if (setrlimit(RLIMIT_NOFILE, &lim) == -1)
         die("setrlimit");
 

@@ -4,6 +4,8 @@
  * The kernel copies the address from the process's memory; a pointer
  * outside it (here the address 1, as from a forgotten &, or an
  * uninitialised pointer) cannot be read.
+ *
+ * valgrind reports this call, as it should: it is the mistake.
  */
 #include <stdint.h>
 
