@@ -172,9 +172,12 @@ class Lab:
         env.update(extra or {})
         return env
 
-    def start(self, name, *args, stdin=b"", role=None, env=None):
-        """Starts a program in the lab directory; stdin is bytes or None."""
-        argv = [str(self.program(name)), *map(str, args)]
+    def start(self, name, *args, stdin=b"", role=None, env=None, under=()):
+        """Starts a program in the lab directory; stdin is bytes or None.
+
+        under is a command to run it with, such as valgrind and its options.
+        """
+        argv = [*under, str(self.program(name)), *map(str, args)]
         n = len(self.procs)
         inp = subprocess.DEVNULL
         if stdin is None:
@@ -198,9 +201,11 @@ class Lab:
         self.procs.append(proc)
         return proc
 
-    def run(self, name, *args, stdin=b"", timeout=WAIT, role=None, env=None):
+    def run(self, name, *args, stdin=b"", timeout=WAIT, role=None, env=None,
+            under=()):
         """Runs a program to its end; stops it if it outlives timeout."""
-        proc = self.start(name, *args, stdin=stdin, role=role, env=env)
+        proc = self.start(name, *args, stdin=stdin, role=role, env=env,
+                          under=under)
         if proc.wait(timeout) is None:
             self.stop(proc)
         return proc
