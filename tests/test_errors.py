@@ -30,6 +30,13 @@ def test_every_variant_is_in_the_catalogue():
         f"declared but missing: {sorted(declared - built)}")
 
 
+def test_every_variant_has_a_watchdog():
+    for source in errors.ROOT.glob("lessons/*/errors/*.c"):
+        assert "watchdog();" in source.read_text(), (
+            f"{source.name} never calls watchdog(): a variant must not be "
+            f"able to hang")
+
+
 def test_the_errors_document_is_up_to_date():
     document = errors.ROOT / "lessons" / "ERRORS.md"
     assert document.read_text(encoding="utf-8") == errors.markdown(), (

@@ -14,9 +14,10 @@ trace events, each a call and the fields it must have, for example
     {"call": "waitpid", "signal": "SIGPIPE"}    a child was killed by SIGPIPE
 A field is looked up in the event (ret, errno, role), else in its args
 (bound, signal, flags...). Without "count", at least one event must match;
-each expectation takes its own event. The variant must also exit with
-status 0 (2 means it could not set the situation up) and leave nothing
-behind: no file in its directory, no process.
+each expectation takes its own event. Every failed call must come with
+its explanation from trace/explanations.def. The variant must also exit
+with status 0 (2 means it could not set the situation up) and leave
+nothing behind: no file in its directory, no process.
 """
 import glob
 import json
@@ -160,6 +161,9 @@ def run(variant):
             problems.append(f"{proc.describe()}, not with status 0")
         events = lab.events(event=None)
         problems += unmatched(events, variant["expect"])
+        problems += [f"{e['call']} failed with {e['errno']} but the trace "
+                     f"has no explanation for it (trace/explanations.def)"
+                     for e in events if e.get("errno") and "explain" not in e]
         left = sorted(p.name for p in lab.dir.iterdir()
                       if not p.name.startswith("."))
         if left:
