@@ -53,6 +53,7 @@ help:
 	@echo "  make solution N=04     build and run the reference solution of lesson 04"
 	@echo "  make errors            run every deliberate-error variant: the catalogue of errors"
 	@echo "  make errors N=04       the deliberate errors of lesson 04 only"
+	@echo "  make errors V=NAME     one deliberate error, with its whole trace (V=bind-twice)"
 	@echo "  make test              the whole suite: solutions, the lesson ladder, the docs"
 	@echo "  make                   build everything into build/"
 	@echo "  make clean             remove build/"
@@ -94,11 +95,17 @@ solution: $(PYTHON_FILE)
 demo: $(PYTHON_FILE) $(call programs_in,solutions/$(lastword $(LESSONS)))
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py demo
 
+# make errors [N=04]: the catalogue table; make errors V=bind-twice: one
+# variant, with its whole trace.
 errors: $(PYTHON_FILE) $(ERROR_PROGRAMS)
+ifneq ($(strip $(V)),)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/errors.py --show '$(V)'
+else
 ifneq ($(strip $(N)),)
 	$(need_lesson)
 endif
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/errors.py $(LESSON)
+endif
 
 # A lesson that does not compile is reported by its check, so the others
 # are still built and checked (-k).

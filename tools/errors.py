@@ -2,6 +2,8 @@
 
     errors.py [LESSON]     run every variant (of one lesson), print the
                            catalogue table; exit 1 if any outcome differs
+    errors.py --show NAME  run one variant with its whole trace on the
+                           terminal (why, fix, see), then the verdict
     errors.py --markdown   print the catalogue as a document (lessons/ERRORS.md)
 
 Each variant, lessons/NN-name/errors/NAME.c, makes one mistake. What it
@@ -147,11 +149,14 @@ class Result:
         return "\n".join(lines)
 
 
-def run(variant):
-    """Runs one variant in a fresh directory and compares its outcome."""
+def run(variant, quiet=True):
+    """Runs one variant in a fresh directory and compares its outcome.
+
+    quiet=False shows the variant's own trace and output on the terminal.
+    """
     code_dir = BUILD / "lessons" / variant["lesson"] / "errors"
     before = set(glob.glob(ORDINARY_DIRS))
-    with Lab(code_dir) as lab:
+    with Lab(code_dir, quiet=quiet) as lab:
         try:
             proc = lab.run(variant["name"], timeout=TIMEOUT)
         except FileNotFoundError as e:
@@ -218,10 +223,31 @@ def markdown():
     return "\n".join(out) + "\n"
 
 
+def show(name):
+    found = [v for v in variants() if v["name"] == name]
+    if not found:
+        print(f"errors: no variant {name}; `make errors` lists them all",
+              file=sys.stderr)
+        return 2
+    v = found[0]
+    print(f"{v['lesson']}/errors/{name}.c: {v['meaning']}\n", flush=True)
+    result = run(v, quiet=False)
+    print(f"\nDeclared outcome: {outcome(v)}")
+    if result.ok:
+        print("Observed: the same, and nothing was left behind.")
+        return 0
+    print("Observed something else:")
+    for problem in result.problems:
+        print(f"    {problem}")
+    return 1
+
+
 def main(argv):
     if argv == ["--markdown"]:
         sys.stdout.write(markdown())
         return 0
+    if len(argv) == 2 and argv[0] == "--show":
+        return show(argv[1])
     if len(argv) > 1:
         print(__doc__, file=sys.stderr)
         return 2
