@@ -72,6 +72,7 @@ def test_a_signal_stops_the_server_cleanly(lab, sig):
     server = serving(lab)
     lab.require("accept", "the server to wait in accept(2)", "Your task",
                 proc=server, event="wait")
+    server.asleep()
     server.signal(sig)
     status = server.wait()
     lab.expect(status == 0,

@@ -116,6 +116,25 @@ class Proc:
     def stderr(self):
         return self._err.read_text(errors="replace") if self._err else ""
 
+    def asleep(self, timeout=WAIT):
+        """Waits until the process sleeps in the kernel (state S).
+
+        A "wait" event is written just before the call that blocks; a
+        signal sent between the two would not interrupt that call. Once the
+        process sleeps, it is inside the call.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open(f"/proc/{self.pid}/stat", "rb") as f:
+                    stat = f.read()
+            except FileNotFoundError:
+                return False
+            if stat[stat.rindex(b")") + 2:][:1] == b"S":
+                return True
+            os.sched_yield()
+        return False
+
     def signal(self, sig):
         if self.popen.poll() is None:
             self.popen.send_signal(sig)
@@ -285,7 +304,8 @@ def render_value(value):
 
 def render(event):
     """One event as a line like the trace on stderr."""
-    values = [render_value(v) for k, v in event["args"].items()
+    values = [json.dumps(v) if k == "path" else render_value(v)
+              for k, v in event["args"].items()
               if k not in ("bound", "signal", "exit_status")]
     if event["call"] in ("read", "write", "recv", "send"):
         values.insert(1, "buf")  # the bytes follow the result
