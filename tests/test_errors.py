@@ -37,6 +37,19 @@ def test_every_variant_has_a_watchdog():
             f"able to hang")
 
 
+def test_each_lesson_readme_presents_its_variants():
+    for lesson in sorted({v["lesson"] for v in errors.variants()}):
+        text = (errors.ROOT / "lessons" / lesson / "README.md").read_text()
+        assert "\n## Deliberate errors\n" in text, (
+            f"lessons/{lesson}/README.md has no section Deliberate errors")
+        section = text.split("\n## Deliberate errors\n", 1)[1]
+        section = section.split("\n## ", 1)[0]
+        for v in errors.variants(lesson):
+            assert f"`{v['name']}`" in section, (
+                f"the Deliberate errors section of lessons/{lesson}/README.md"
+                f" does not present {v['name']}")
+
+
 def test_the_errors_document_is_up_to_date():
     document = errors.ROOT / "lessons" / "ERRORS.md"
     assert document.read_text(encoding="utf-8") == errors.markdown(), (
