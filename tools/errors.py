@@ -83,6 +83,8 @@ def describe(expect):
             text += " (end of file)"
     elif "bound" in expect:
         text = f'{call} bound "{expect["bound"]}"'
+    elif "note" in expect:
+        text = f"{call} succeeds: {expect['note']}"
     elif "exit_status" in expect:
         text = f"{call}: exited with status {expect['exit_status']}"
     else:
@@ -131,8 +133,9 @@ def processes_holding(path):
 
 
 class Result:
-    def __init__(self, variant, events, proc, problems):
+    def __init__(self, variant, events, proc, output, problems):
         self.variant, self.events, self.proc = variant, events, proc
+        self.output = output  # what the variant printed (its files are gone)
         self.problems = problems
         self.ok = not problems
 
@@ -144,7 +147,7 @@ class Result:
         lines.append("The trace showed:")
         for e in labrun.in_causal_order(self.events)[-30:]:
             lines.append("    " + labrun.render(e))
-        said = (self.proc.stdout + self.proc.stderr).strip().splitlines()
+        said = self.output.strip().splitlines()
         lines += [f"    it printed: {line}" for line in said[-8:]]
         return "\n".join(lines)
 
@@ -165,6 +168,7 @@ def run(variant, quiet=True):
         if proc.returncode != 0:
             problems.append(f"{proc.describe()}, not with status 0")
         events = lab.events(event=None)
+        output = proc.stdout + proc.stderr
         problems += unmatched(events, variant["expect"])
         problems += [f"{e['call']} failed with {e['errno']} but the trace "
                      f"has no explanation for it (trace/explanations.def)"
@@ -179,7 +183,7 @@ def run(variant, quiet=True):
     left = set(glob.glob(ORDINARY_DIRS)) - before
     if left:
         problems.append(f"left directories behind: {sorted(left)}")
-    return Result(variant, events, proc, problems)
+    return Result(variant, events, proc, output, problems)
 
 
 # -- the catalogue table and document ------------------------------------------
