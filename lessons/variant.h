@@ -11,6 +11,7 @@
  *   fork_peer(role)      fork a peer process, named role in the trace
  *   tell(fd) / await(fd) one byte through a pipe: "I am ready" / wait for it
  *   end_of_peer(pid)     wait for the peer, which must exit with status 0
+ *   signal_when_asleep(pid, sig)  send sig once pid waits in a blocking call
  *   ordinary_user()      as root, become the unprivileged user "nobody"
  *
  * A variant exits with status 0 when it made its mistake and reported it:
@@ -21,6 +22,7 @@
 #define LAB_VARIANT_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +105,37 @@ static inline void end_of_peer(pid_t pid)
         errno = ECHILD;
         die("the peer process failed");
     }
+}
+
+/* Is process pid asleep ('S': waiting in the kernel)? Linux's /proc. */
+static inline int asleep(pid_t pid)
+{
+    char path[64], stat[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY);
+    if (fd == -1)
+        die("open /proc/PID/stat");
+    ssize_t n = read(fd, stat, sizeof stat - 1);
+    close(fd);
+    if (n <= 0)
+        die("read /proc/PID/stat");
+    stat[n] = '\0';
+    const char *end_of_name = strrchr(stat, ')'); /* "pid (name) S ..." */
+    return end_of_name != NULL && end_of_name[1] == ' ' &&
+           end_of_name[2] == 'S';
+}
+
+/*
+ * Sends sig to pid once pid is asleep in the kernel. A process blocked in
+ * a call cannot say so itself; the caller first waits for pid's word that
+ * it is about to make the call (await), and then this sees it sleep.
+ */
+static inline void signal_when_asleep(pid_t pid, int sig)
+{
+    while (!asleep(pid))
+        continue;
+    if (kill(pid, sig) == -1)
+        die("kill");
 }
 
 /*

@@ -9,10 +9,9 @@
  *
  * A peer process sends SIGUSR1 once the server is asleep in accept: it
  * watches the server's state in /proc/PID/stat (Linux), since no message
- * can be sent from inside a blocked call.
+ * can be sent from inside a blocked call (signal_when_asleep() in
+ * lessons/variant.h).
  */
-#include <fcntl.h>
-
 #include "../../variant.h"
 
 #define PATH "lab.sock"
@@ -39,34 +38,13 @@ static void install_handler(int flags)
         die("sigaction");
 }
 
-/* Is process pid asleep ('S': waiting in the kernel)? */
-static int asleep(pid_t pid)
-{
-    char path[64], stat[256];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY);
-    if (fd == -1)
-        die("open /proc/PID/stat");
-    ssize_t n = read(fd, stat, sizeof stat - 1);
-    close(fd);
-    if (n <= 0)
-        die("read /proc/PID/stat");
-    stat[n] = '\0';
-    const char *end_of_name = strrchr(stat, ')'); /* "pid (name) S ..." */
-    return end_of_name != NULL && end_of_name[1] == ' ' &&
-           end_of_name[2] == 'S';
-}
-
 /* The peer: interrupts the server's first accept, and its second; once
  * the handler says it ran, connects, so the restarted accept has a client. */
 static void peer(pid_t server, int server_ready, const struct sockaddr_un *addr)
 {
     for (int round = 0; round < 2; round++) {
         await(server_ready);
-        while (!asleep(server))
-            continue;
-        if (kill(server, SIGUSR1) == -1)
-            die("kill");
+        signal_when_asleep(server, SIGUSR1);
     }
     await(server_ready); /* from the handler: accept is restarting */
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
