@@ -20,6 +20,8 @@ LESSONS := $(sort $(notdir $(wildcard lessons/[0-9][0-9]-*)))
 programs_in = $(patsubst %.c,$(B)/%,$(wildcard $(1)/*.c))
 LESSON_PROGRAMS := $(foreach l,$(LESSONS),$(call programs_in,lessons/$l))
 SOLUTION_PROGRAMS := $(foreach l,$(LESSONS),$(call programs_in,solutions/$l))
+# The deliberate-error variants: lessons/NN-name/errors/NAME.c.
+ERROR_PROGRAMS := $(foreach l,$(LESSONS),$(call programs_in,lessons/$l/errors))
 
 # N=4 or N=04 picks one lesson.
 ifneq ($(strip $(N)),)
@@ -49,10 +51,10 @@ CLASSROOM = $(PYENV) "$$(cat $(PYTHON_FILE))" tools/classroom.py
 CLASSROOM_CHECKS = $(PYENV) "$$(cat $(PYTEST_FILE))" tools/classroom.py
 HANDOUT ?= $(B)/unix-sockets-lab.tar.gz
 
-.PHONY: all help lesson solution check test demo clean
+.PHONY: all help lesson solution check test demo errors clean
 .PHONY: progress hint watch reset quiz grade handout
 
-all: $(LESSON_PROGRAMS) $(SOLUTION_PROGRAMS)
+all: $(LESSON_PROGRAMS) $(SOLUTION_PROGRAMS) $(ERROR_PROGRAMS)
 
 help:
 	@echo "The Unix domain sockets lab"
@@ -61,6 +63,9 @@ help:
 	@echo "  make lesson N=04       build and run your code of lesson 04 with its trace"
 	@echo "  make check N=04        check your code of lesson 04 (make check: every lesson)"
 	@echo "  make solution N=04     build and run the reference solution of lesson 04"
+	@echo "  make errors            run every deliberate-error variant: the catalogue of errors"
+	@echo "  make errors N=04       the deliberate errors of lesson 04 only"
+	@echo "  make errors V=NAME     one deliberate error, with its whole trace (V=bind-twice)"
 	@echo "  make progress          where you are in every lesson, and what to do next"
 	@echo "  make hint N=04         the next hint for lesson 04 (AGAIN=1 starts over)"
 	@echo "  make watch N=04        check lesson 04 again after every change (Ctrl-C stops)"
@@ -92,6 +97,8 @@ $(B)/%: %.c $(TRACE_OBJ) trace/lab_trace.h
 	@rm -f $@
 	$(CC) $(LAB_CPPFLAGS) $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) $< $(TRACE_OBJ) -o $@ $(LDFLAGS)
 
+$(ERROR_PROGRAMS): lessons/variant.h
+
 $(PYTHON_FILE):
 	@mkdir -p $(@D)
 	@tools/find-python > $@.tmp && mv $@.tmp $@
@@ -114,6 +121,18 @@ solution: $(PYTHON_FILE)
 demo: $(PYTHON_FILE) $(call programs_in,solutions/$(lastword $(LESSONS)))
 	$(need_solutions)
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py demo
+
+# make errors [N=04]: the catalogue table; make errors V=bind-twice: one
+# variant, with its whole trace.
+errors: $(PYTHON_FILE) $(ERROR_PROGRAMS)
+ifneq ($(strip $(V)),)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/errors.py --show '$(V)'
+else
+ifneq ($(strip $(N)),)
+	$(need_lesson)
+endif
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/errors.py $(LESSON)
+endif
 
 # A lesson that does not compile is reported by its check, so the others
 # are still built and checked (-k).
