@@ -33,6 +33,9 @@ def test_the_hand_out_works_on_its_own(lab_copy):
     assert "socket(AF_UNIX, SOCK_STREAM, 0) = 3" in lesson.stderr, \
         lesson.stdout + lesson.stderr
     assert "not started" in lab_copy.make("progress").stdout
+    errors = lab_copy.make("errors", "V=bind-twice")
+    assert errors.returncode == 0, errors.stdout + errors.stderr
+    assert "= -1 EINVAL" in errors.stdout + errors.stderr
     # make test runs the solutions, which a hand-out does not have.
     test = lab_copy.make("test")
     assert test.returncode != 0

@@ -543,7 +543,8 @@ def hint(lesson_id, again=False):
 def wrap(text, indent="    "):
     import textwrap
     return "\n".join(textwrap.fill(part, 76, initial_indent=indent,
-                                   subsequent_indent=indent)
+                                   subsequent_indent=indent,
+                                   break_on_hyphens=False)
                      for part in text.split("\n"))
 
 
@@ -629,9 +630,10 @@ def quiz(lesson_id, answers=None):
     print(f"{BOLD}{lesson_id}: predict before you run{RESET} "
           f"({len(questions)} questions; answer with a letter)")
     for i, q in enumerate(questions, 1):
-        print(f"\n{BOLD}Q{i}.{RESET} " + wrap(q["text"]).lstrip())
+        print(f"\n{BOLD}Q{i}.{RESET} " +
+              wrap(q["text"].replace("`", "")).lstrip())
         for letter, option in q["options"]:
-            print(f"    {letter}) {option}")
+            print(f"    {letter}) {option.replace('`', '')}")
         letters = [letter for letter, _ in q["options"]]
         if answers is not None:
             given = answers.pop(0) if answers else ""
@@ -646,15 +648,20 @@ def quiz(lesson_id, answers=None):
                     given = "?"
                     break
                 given = given.strip().lower()[:1]
+                if not sys.stdin.isatty():
+                    print(given)
         if given == q["answer"]:
             right += 1
-            print(f"right: {q['why']}")
+            print(wrap(f"right: {q['why']}", ""))
         else:
-            print(f"not quite: the answer is {q['answer']}. {q['why']}")
-    n = number(lesson_id)
-    print(f"\n{BOLD}{right} of {len(questions)} right.{RESET} Now run it: "
-          f"make lesson N={n} (your code) or make solution N={n}, and read "
-          "the trace.")
+            print(wrap(f"not quite: the answer is {q['answer']}. {q['why']}",
+                       ""))
+    variants = re.findall(r"make errors V=([\w-]+)",
+                          " ".join(q["text"] for q in questions))
+    print(f"\n{BOLD}{right} of {len(questions)} right.{RESET}")
+    if variants:
+        print("Now see each answer in a trace: " +
+              ", ".join(f"make errors V={v}" for v in variants) + ".")
     return 0
 
 

@@ -1,0 +1,91 @@
+"""make quiz, and what the classroom documents say about the deliberate-
+error variants: every variant they name exists, and every errno or signal
+they give as its outcome is one the variant is declared to show (which
+test_errors.py observes on the running kernel)."""
+import json
+import re
+import subprocess
+
+import pytest
+
+import classroom
+import labrun
+from conftest import LESSONS
+
+CATALOGUE = {v["name"]: v for v in json.loads(
+    (labrun.ROOT / "lessons" / "errors.json").read_text())["variants"]}
+OUTCOME = re.compile(r"\b(E[A-Z]{3,}|SIG[A-Z]{3,})\b")
+
+
+def declared(variant):
+    """The errnos and signals a variant is declared to show."""
+    return {e.get("errno") or e.get("signal")
+            for e in CATALOGUE[variant]["expect"]} - {None}
+
+
+def variants_named(text):
+    return re.findall(r"make errors V=([a-z0-9-]+)", text)
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_readme_ends_with_a_quiz_on_the_variants(lesson):
+    readme = (labrun.ROOT / "lessons" / lesson / "README.md").read_text()
+    headings = re.findall(r"^## (.*)", readme, re.M)
+    assert headings[-1] == classroom.QUIZ_SECTION[3:], headings
+    questions = classroom.quiz_questions(lesson)
+    assert len(questions) >= 3
+    for q in questions:
+        letters = [letter for letter, _ in q["options"]]
+        assert len(letters) >= 2 and q["answer"] in letters, q
+        assert q["why"], q
+        named = variants_named(q["text"])
+        assert len(named) == 1 and named[0] in CATALOGUE, q["text"]
+        assert CATALOGUE[named[0]]["lesson"] == lesson, named
+        right = dict(q["options"])[q["answer"]]
+        claimed = set(OUTCOME.findall(right))
+        assert claimed <= declared(named[0]), (
+            f"{lesson}: the answer to \"{q['text'][:60]}...\" says "
+            f"{sorted(claimed)}, but V={named[0]} is declared to show "
+            f"{sorted(declared(named[0]))}")
+
+
+def answers(lesson):
+    return "".join(q["answer"] for q in classroom.quiz_questions(lesson))
+
+
+def test_the_quiz_checks_the_answers(lab_copy):
+    right = answers("02-bind")
+    done = lab_copy.make("quiz", "N=02", f"ANSWERS={right}")
+    assert done.returncode == 0, done.stderr
+    assert f"{len(right)} of {len(right)} right." in done.stdout
+    assert "Now see each answer in a trace: make errors V=" in done.stdout
+    wrong = "".join("a" if a != "a" else "b" for a in right)
+    done = lab_copy.make("quiz", "N=02", f"ANSWERS={wrong}")
+    assert f"0 of {len(right)} right." in done.stdout
+    assert f"not quite: the answer is {right[0]}." in done.stdout
+
+
+def test_the_quiz_asks_on_the_terminal(lab_copy):
+    right = answers("05-read-write")
+    typed = "z\n" + "\n".join(right) + "\n"  # z is no option: asked again
+    argv, env = lab_copy.make_command("quiz", "N=05")
+    done = subprocess.run(argv, env=env, input=typed, capture_output=True,
+                          text=True, timeout=30 * labrun.SCALE)
+    assert f"{len(right)} of {len(right)} right." in done.stdout
+
+
+def test_the_teaching_page_names_real_variants_with_their_outcomes():
+    page = (labrun.ROOT / "lessons" / "TEACHING.md").read_text()
+    rows = [line for line in page.splitlines()
+            if line.startswith("|") and variants_named(line)]
+    assert len(rows) >= 8
+    for row in rows:
+        (variant,) = variants_named(row)
+        assert variant in CATALOGUE, row
+        assert set(OUTCOME.findall(row)) <= declared(variant), row
+
+
+def test_the_hints_name_real_variants():
+    hints = (labrun.ROOT / "lessons" / "hints.json").read_text()
+    for variant in variants_named(hints):
+        assert variant in CATALOGUE, variant
