@@ -1,4 +1,5 @@
 """make handout: a tarball without the solutions that works on its own."""
+import shutil
 import tarfile
 
 import labrun
@@ -55,3 +56,14 @@ def test_a_hand_out_carries_the_starters_not_a_solved_lesson(lab_copy):
     assert carried == (lab_copy.path / "lessons" / ".starters" / "01-socket" /
                        "server.c").read_bytes()
     assert carried != (lab_copy.lesson("01-socket") / "server.c").read_bytes()
+
+
+def test_without_git_or_pristine_copy_lessons_are_taken_as_they_are(
+        lab_copy):
+    shutil.rmtree(lab_copy.path / "lessons" / ".starters")
+    tarball = lab_copy.path / "again.tar.gz"
+    done = lab_copy.make("handout", f"HANDOUT={tarball}")
+    assert done.returncode == 0, done.stderr
+    assert "the starters are taken from lessons/ as they are now" in \
+        done.stderr
+    assert "lessons/.starters/01-socket/server.c" in names(tarball)

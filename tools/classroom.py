@@ -698,18 +698,20 @@ def handout_contents(pristine):
             yield name, path, None
 
 
-def pristine_or_say(command):
+def starters_to_hand_out(command):
+    """The starters a hand-out carries: the pristine ones, or else, with a
+    warning, lessons/ as they are."""
     pristine, origin = starters()
     if pristine is None:
-        print(f"{command}: cannot find the pristine starters: {origin}.",
-              file=sys.stderr)
+        print(f"{command}: {origin}: the starters are taken from lessons/ as "
+              "they are now.", file=sys.stderr)
+        pristine = {lesson_id: sources(lesson_id) for lesson_id in lesson_ids()}
+        origin = "lessons/ as they are"
     return pristine, origin
 
 
 def handout(tarball):
-    pristine, origin = pristine_or_say("handout")
-    if pristine is None:
-        return 1
+    pristine, origin = starters_to_hand_out("handout")
     tarball = Path(tarball)
     tarball.parent.mkdir(parents=True, exist_ok=True)
     replaced, count = [], 0
@@ -748,9 +750,7 @@ def grade_from(submission, json_file=None):
     submission = Path(submission)
     lessons_in = submission / "lessons" \
         if (submission / "lessons").is_dir() else submission
-    pristine, _ = pristine_or_say("grade")
-    if pristine is None:
-        return 1
+    pristine, _ = starters_to_hand_out("grade")
     if not lessons_in.is_dir():
         print(f"grade: {submission} is not a directory.", file=sys.stderr)
         return 1
