@@ -38,7 +38,7 @@ PYTEST_FILE := $(B)/python-pytest
 PYENV = PYTHONPYCACHEPREFIX=$(abspath $(B))/pycache LAB_BUILD=$(abspath $(B))
 PYTEST = $(PYENV) "$$(cat $(PYTEST_FILE))" -m pytest -q -p no:cacheprovider
 
-.PHONY: all help lesson solution check test demo clean
+.PHONY: all help lesson solution check test demo timeline pictures strace clean
 
 all: $(LESSON_PROGRAMS) $(SOLUTION_PROGRAMS)
 
@@ -49,6 +49,10 @@ help:
 	@echo "  make lesson N=04       build and run your code of lesson 04 with its trace"
 	@echo "  make check N=04        check your code of lesson 04 (make check: every lesson)"
 	@echo "  make solution N=04     build and run the reference solution of lesson 04"
+	@echo "  make timeline N=05     run the solution of lesson 05 and draw its timeline"
+	@echo "  make timeline TRACE=my.jsonl   the timeline of a trace you made (SVG=my.svg: a diagram too)"
+	@echo "  make pictures          redraw pictures/lessons/*.svg from fresh traces"
+	@echo "  make strace N=05       the solution of lesson 05 under strace, beside the lab's trace"
 	@echo "  make test              the whole suite: solutions, the lesson ladder, the docs"
 	@echo "  make                   build everything into build/"
 	@echo "  make clean             remove build/"
@@ -84,6 +88,19 @@ solution: $(PYTHON_FILE)
 
 demo: $(PYTHON_FILE) $(call programs_in,solutions/$(lastword $(LESSONS)))
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py demo
+
+# TRACE=FILE draws a trace you made; N=05 runs that lesson's solution first.
+timeline: $(PYTHON_FILE)
+ifneq ($(strip $(TRACE)),)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/timeline.py $(if $(SVG),--svg $(SVG)) $(TRACE)
+else
+	$(need_lesson)
+	@$(MAKE) --no-print-directory $(call programs_in,solutions/$(LESSON))
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/timeline.py $(if $(SVG),--svg $(SVG)) --run solutions $(LESSON)
+endif
+
+pictures: all $(PYTHON_FILE)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/timeline.py --pictures
 
 # A lesson that does not compile is reported by its check, so the others
 # are still built and checked (-k).

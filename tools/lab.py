@@ -12,6 +12,7 @@ import shutil
 import sys
 
 import labrun
+import timeline
 from labrun import BUILD, ROOT, Lab
 
 BOLD, RESET = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
@@ -134,6 +135,9 @@ def demo():
     for proc, text in outputs:
         for line in text.splitlines():
             print(f"    [{proc.name} {proc.pid}] {line}")
+    say("The timeline: the server on the left, the clients on the right")
+    for line in timeline.timeline(timeline.Trace(events), colour):
+        print(line)
     if failed:
         print(f"\ndemo: {failed}", file=sys.stderr)
         return 1

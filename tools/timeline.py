@@ -1,0 +1,901 @@
+"""Draws what happened between processes, from the lab's JSON trace.
+
+    timeline.py TRACE.jsonl...             the timeline of a trace you made
+    timeline.py --svg OUT.svg TRACE...     the same run as a sequence diagram
+    timeline.py --run solutions|lessons LESSON [--svg OUT.svg]
+                                           run a lesson's steps, then draw them
+    timeline.py --pictures                 redraw pictures/lessons/*.svg
+
+Any program of the lab writes its trace as JSON lines when LAB_TRACE_FILE
+is set; several processes may append to the same file, or each to its own:
+
+    LAB_TRACE_FILE=my.jsonl ./build/solutions/06-close/server -n 1 &
+    LAB_TRACE_FILE=my.jsonl ./build/solutions/06-close/client lab.sock hi
+    make timeline TRACE=my.jsonl
+
+The timeline puts the server on the left and the other processes on the
+right, in the order things happened, and joins the calls that complete
+each other: a connect(2) with the accept(2) that takes it (#1 -> ... <- #1),
+a write(2) with the read(2) that receives its bytes, a close(2) with the
+peer's read(2) of 0.  A call that had to wait shows when it started waiting
+and how long it waited; a failed call shows its errno.
+
+The sequence diagram (--svg) is drawn from the same events, in an order
+that depends only on what each process did and on who waited for whom, not
+on the clock: running the same programs again draws the same picture.
+"""
+import json
+import os
+import re
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import labrun
+from labrun import ROOT
+
+RECEIVERS = {"read", "recv"}
+SENDERS = {"write", "send"}
+# Calls that can make a process wait for another one.
+BLOCKING = {"accept", "connect", "read", "recv", "write", "send", "waitpid"}
+
+
+# -- reading traces -----------------------------------------------------------
+
+def load(paths):
+    """The events of one or several JSON trace files, in time order."""
+    events = []
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    events.append(json.loads(line))
+                except json.JSONDecodeError:
+                    print(f"timeline: {path}:{number}: not a JSON trace line, "
+                          f"skipped", file=sys.stderr)
+    return events
+
+
+def failed(event):
+    return event["event"] == "return" and event["ret"] == -1
+
+
+def address_key(addr):
+    if not isinstance(addr, dict):
+        return None
+    if "abstract" in addr:
+        return "@" + addr["abstract"]
+    if "path" in addr:
+        return os.path.normpath(addr["path"])
+    return None
+
+
+class Lane:
+    """One process: a column of the timeline."""
+
+    def __init__(self, index, pid, role):
+        self.index, self.pid, self.role = index, pid, role
+        self.name = role
+        self.events = []
+        self.source = ""
+
+    @property
+    def left(self):
+        return self.role == "server"
+
+
+class Endpoint:
+    """One end of a connection, in one process: from connect/accept to close."""
+
+    def __init__(self, opened):
+        self.opened = opened
+        self.peer = None
+        self.io = []        # reads and writes, in order
+        self.closed = None  # the close(2) or shutdown(2) that ends writing
+
+
+class Trace:
+    """Events of several processes, with the calls that complete each other.
+
+    cause[n] is the index of the event that event n needed: the connect(2)
+    for an accept(2), the write(2) whose bytes a read(2) returned, the
+    close(2) (or shutdown(2)) behind a read(2) of 0 or an EPIPE.
+    """
+
+    def __init__(self, events):
+        ordered = sorted(events, key=lambda e: (e["ts"], e["event"] != "wait"))
+        self.events = ordered
+        self.lanes = []
+        by_pid = {}
+        for e in ordered:
+            if e["pid"] not in by_pid:
+                by_pid[e["pid"]] = Lane(len(self.lanes), e["pid"], e["role"])
+                self.lanes.append(by_pid[e["pid"]])
+            by_pid[e["pid"]].events.append(e)
+        self.lane_of = {id(e): by_pid[e["pid"]] for e in ordered}
+        self.index = {id(e): n for n, e in enumerate(ordered)}
+        roles = [lane.role for lane in self.lanes]
+        for lane in self.lanes:
+            if roles.count(lane.role) > 1:
+                same = [x for x in self.lanes if x.role == lane.role]
+                lane.name = f"{lane.role} {same.index(lane) + 1}"
+            files = [e.get("file", "") for e in lane.events if e.get("file")]
+            lane.source = os.path.basename(files[0]) if files else ""
+        self.cause = {}
+        self.kind = {}
+        self._match()
+
+    def n(self, event):
+        return self.index[id(event)]
+
+    def _link(self, effect, cause, kind):
+        if cause is not None:
+            self.cause[self.n(effect)] = self.n(cause)
+            self.kind[self.n(effect)] = kind
+
+    def _match(self):
+        listeners, connects = [], []
+        for lane in self.lanes:
+            bound, open_ends, listening = {}, {}, {}
+            for e in lane.events:
+                if e["event"] != "return":
+                    continue
+                call, args, ret = e["call"], e["args"], e["ret"]
+                fd = args.get("fd")
+                if call == "bind" and ret == 0:
+                    bound[fd] = args.get("bound") and \
+                        os.path.normpath(args["bound"]) or \
+                        address_key(args.get("addr"))
+                elif call == "listen" and ret == 0:
+                    listening[fd] = {"key": bound.get(fd), "at": e["ts"],
+                                     "closed": None, "queue": [],
+                                     "accepts": []}
+                    listeners.append(listening[fd])
+                elif call == "accept" and ret >= 0 and fd in listening:
+                    end = Endpoint(e)
+                    listening[fd]["accepts"].append(end)
+                    open_ends[ret] = end
+                elif call == "connect" and ret == 0:
+                    end = Endpoint(e)
+                    connects.append((address_key(args.get("addr")), end))
+                    open_ends[fd] = end
+                elif call in RECEIVERS | SENDERS and fd in open_ends:
+                    open_ends[fd].io.append(e)
+                elif call == "shutdown" and ret == 0 and fd in open_ends \
+                        and args.get("how") in ("SHUT_WR", "SHUT_RDWR"):
+                    open_ends[fd].closed = open_ends[fd].closed or e
+                elif call == "close" and ret == 0:
+                    if fd in open_ends:
+                        end = open_ends.pop(fd)
+                        end.closed = end.closed or e
+                    if fd in listening:
+                        listening.pop(fd)["closed"] = e["start"]
+        # The kernel queues connections in the order they were made; the
+        # listener that takes one is the one listening on that name then.
+        for key, end in sorted(connects, key=lambda c: c[1].opened["ts"]):
+            at = end.opened["ts"]
+
+            def open_then(lis, same):
+                return same(lis["key"]) and lis["at"] <= at and \
+                    (lis["closed"] is None or lis["closed"] >= at)
+            found = [lis for lis in listeners
+                     if open_then(lis, lambda k: k == key)] or \
+                    [lis for lis in listeners if open_then(
+                        lis, lambda k: k and key and
+                        os.path.basename(k) == os.path.basename(key))]
+            if found:
+                found[-1]["queue"].append(end)
+        for lis in listeners:
+            for client, server in zip(lis["queue"], lis["accepts"]):
+                client.peer, server.peer = server, client
+                self._link(server.opened, client.opened, "connection")
+        for lis in listeners:
+            for server in lis["accepts"]:
+                if server.peer:
+                    self._match_bytes(server.peer, server)
+                    self._match_bytes(server, server.peer)
+
+    def last_call(self, event):
+        """The last call that event's process made."""
+        lane = self.lane_of[id(event)]
+        return [e for e in lane.events if e["event"] == "return"][-1]
+
+    def _match_bytes(self, sender, receiver):
+        """Joins each read of receiver with the write that completed it."""
+        writes, offset = [], 0
+        for e in sender.io:
+            if e["call"] in SENDERS and e["ret"] > 0:
+                writes.append((offset, offset + e["ret"], e))
+                offset += e["ret"]
+        got = 0
+        for e in receiver.io:
+            if e["call"] in RECEIVERS and e["ret"] > 0:
+                got += e["ret"]
+                for start, end, w in writes:
+                    if start < got <= end:
+                        self._link(e, w, "data")
+                        break
+            elif e["call"] in RECEIVERS and e["ret"] == 0 and \
+                    e["args"].get("count", 1) > 0:
+                if sender.closed:
+                    self._link(e, sender.closed, "end of file")
+                else:  # the process ended: the kernel closed its fds
+                    self._link(e, self.last_call(sender.opened), "exit")
+            elif e["call"] in SENDERS | RECEIVERS and failed(e) and \
+                    e["errno"] in ("EPIPE", "ECONNRESET"):
+                self._link(e, sender.closed, "closed")
+
+
+# -- words for calls -----------------------------------------------------------
+
+def short_args(event):
+    """The arguments a learner looks at, without buffers and lengths."""
+    a = event["args"]
+    call = event["call"]
+    if call in ("socket", "socketpair"):
+        keys = ["domain", "type", "protocol"]
+    elif call in ("bind", "connect"):
+        keys = ["fd", "addr"]
+    elif call in RECEIVERS | SENDERS:
+        keys = ["fd", "count", "flags"]
+    else:
+        keys = [k for k in a if k not in ("bound", "signal", "exit_status",
+                                            "addrlen")]
+    values = []
+    for k in keys:
+        if k not in a:
+            continue
+        v = a[k]
+        if k == "addr" and isinstance(v, dict):
+            v = ('"%s"' % v["path"]) if "path" in v else \
+                ('"@%s"' % v["abstract"]) if "abstract" in v else \
+                str(v.get("family"))
+        elif k == "path" and v is not None:
+            v = f'"{v}"'
+        elif k == "count":
+            v = f"{v}"
+        values.append(labrun.render_value(v) if not isinstance(v, str) else v)
+    return ", ".join(values)
+
+
+def result(event):
+    if event["event"] == "wait":
+        return "waits"
+    if failed(event):
+        return f"-1 {event['errno']}"
+    return str(event["ret"])
+
+
+def label(event):
+    """socket(AF_UNIX, SOCK_STREAM, 0) = 3, as short as it stays clear."""
+    head = f"{event['call']}({short_args(event)})"
+    if event["event"] == "wait":
+        return head + " ..."
+    return f"{head} = {result(event)}"
+
+
+def preview(data, width=18):
+    text = json.dumps(data)
+    return text if len(text) <= width else text[:width - 2] + '…"'
+
+
+def link_words(trace, n):
+    kind = trace.kind.get(n)
+    if kind == "exit":
+        return "exit: end of file"
+    if kind == "data":
+        cause = trace.events[trace.cause[n]]
+        return preview(cause.get("data", "")) if cause.get("data") else "bytes"
+    return kind
+
+
+# -- folding long runs ----------------------------------------------------------
+
+def fold(rows, key, least=3, longest_period=4):
+    """Folds runs that repeat a short pattern at least `least` times.
+
+    rows: any items; key(row) says which rows count as the same (None:
+    never folded).  Returns a list of ("row", row) and ("fold", [rows])
+    items: the first and last repetitions stay, the middle ones fold.
+    """
+    out, i = [], 0
+    keys = [key(r) for r in rows]
+    while i < len(rows):
+        best = None
+        for period in range(1, longest_period + 1):
+            pattern = keys[i:i + period]
+            if len(pattern) < period or None in pattern:
+                break
+            reps = 1
+            while keys[i + reps * period:i + (reps + 1) * period] == pattern:
+                reps += 1
+            if reps >= least and (best is None or
+                                  reps * period > best[0] * best[1]):
+                best = (reps, period)
+        if best:
+            reps, period = best
+            end = i + reps * period
+            out += [("row", r) for r in rows[i:i + period]]
+            out.append(("fold", rows[i + period:end - period]))
+            out += [("row", r) for r in rows[end - period:end]]
+            i = end
+        else:
+            out.append(("row", rows[i]))
+            i += 1
+    return out
+
+
+def io_key(event):
+    """Reads and writes that succeed fold together; anything else stays."""
+    if event["call"] in RECEIVERS | SENDERS and event["event"] == "return" \
+            and event["ret"] is not None and event["ret"] > 0:
+        return (event["pid"], event["call"], event["args"].get("fd"))
+    if event["call"] in RECEIVERS | SENDERS and event["event"] == "wait":
+        return (event["pid"], event["call"], event["args"].get("fd"), "wait")
+    return None
+
+
+def fold_summary(events):
+    per_call = {}
+    for e in events:
+        if e["event"] == "return":
+            count, size = per_call.get(e["call"], (0, 0))
+            per_call[e["call"]] = (count + 1, size + e["ret"])
+    parts = [f"{count} {call}s, {size} bytes"
+             for call, (count, size) in per_call.items()]
+    return "... " + "; ".join(parts) + " folded ..."
+
+
+# -- the timeline, as text -------------------------------------------------------
+
+class Style:
+    def __init__(self, colour):
+        codes = dict(bold="\033[1m", red="\033[1;31m", dim="\033[2m",
+                     server="\033[36m", client="\033[35m", link="\033[33m",
+                     reset="\033[0m")
+        for name, code in codes.items():
+            setattr(self, name, code if colour else "")
+
+
+def use_colour(stream=sys.stdout):
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def strip(text):
+    """text without its colour codes."""
+    return re.sub("\033\\[[0-9;]*m", "", text)
+
+
+def clip(text, width):
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def timeline(trace, colour=False, width=None):
+    """The two-column timeline, as lines of text."""
+    s = Style(colour)
+    width = width or max(80, min(140, shutil.get_terminal_size((100, 24)).columns))
+    col = (width - 14) * 11 // 20
+    events = labrun.in_causal_order(trace.events)
+    if not events:
+        return ["(the trace is empty: no lifecycle call was traced)"]
+    t0 = min(e.get("start", e["ts"]) for e in events)
+    left_lanes = [lane for lane in trace.lanes if lane.left] or \
+        trace.lanes[:1]
+    numbers = {}  # cause index -> link number
+    for effect in sorted(trace.cause):
+        numbers.setdefault(trace.cause[effect], len(numbers) + 1)
+    waits = {}  # pid -> start of the call that waits
+    names = ", ".join(
+        f"{lane.name} (pid {lane.pid})" for lane in trace.lanes)
+    left_title = " / ".join(lane.name for lane in left_lanes)
+    right_title = " / ".join(lane.name for lane in trace.lanes
+                             if lane not in left_lanes) or "-"
+    lines = [f"Processes: {names}",
+             f"{s.bold}{'ms':>9}  {left_title:<{col}} | {right_title}"
+             f"{s.reset}"]
+
+    def row(e, text, notes=()):
+        """The event's line (two when its notes do not fit beside it)."""
+        lane = trace.lane_of[id(e)]
+        ms = (labrun.causal_key(e) - t0) / 1e6
+        tagged = lane not in left_lanes and len(trace.lanes) - \
+            len(left_lanes) > 1
+        body = (f"[{lane.name}] " if tagged else "") + text
+        hue = s.red if failed(e) else \
+            s.server if lane in left_lanes else s.client
+        note = "  ".join(notes)
+        if lane not in left_lanes:
+            tail = f"  {s.dim}{note}{s.reset}" if note else ""
+            return [f"{ms:9.3f}  {' ' * col} | {hue}{body}{s.reset}{tail}"]
+        out = []
+        plain = len(body) + (2 + len(strip(note)) if note else 0)
+        if note and plain <= col:
+            body_text = f"{hue}{body}{s.reset}  {s.dim}{note}{s.reset}"
+            out.append(f"{ms:9.3f}  {body_text}{' ' * (col - plain)} |")
+            return out
+        cell = clip(body, col)
+        out.append(f"{ms:9.3f}  {hue}{cell}{s.reset}"
+                   f"{' ' * (col - len(cell))} |")
+        if note:
+            cell = clip("    " + strip(note), col)
+            out.append(f"{'':9}  {s.dim}{cell}{s.reset}"
+                       f"{' ' * (col - len(cell))} |")
+        return out
+
+    for kind, item in fold(events, io_key):
+        if kind == "fold":
+            sides = {trace.lane_of[id(e)] in left_lanes for e in item}
+            text = fold_summary(item)
+            pad = " " * (col - len(clip(text, col)))
+            lines.append(f"{'':9}  {s.dim}{clip(text, col)}{s.reset}{pad} |"
+                         if sides == {True} else
+                         f"{'':9}  {' ' * col} | {s.dim}{text}{s.reset}")
+            continue
+        e = item
+        n = trace.n(e)
+        if e["event"] == "wait":
+            waits[(e["pid"], e["call"])] = e["ts"]
+            lines += row(e, f"{label(e)} waits")
+            continue
+        text = label(e)
+        if e.get("data"):
+            text += " " + preview(e["data"])
+        notes = []
+        started = waits.pop((e["pid"], e["call"]), None)
+        if started is not None:
+            notes.append(f"waited {(e['ts'] - started) / 1e6:.3f} ms")
+        if n in trace.cause:
+            notes.append(f"<- #{numbers[trace.cause[n]]} {trace.kind[n]}")
+        if n in numbers:
+            exits = any(trace.cause[m] == n and trace.kind[m] == "exit"
+                        for m in trace.cause)
+            notes.append(f"-> #{numbers[n]}" + (", then exits" if exits
+                                                 else ""))
+        if failed(e):
+            notes.append(f"{e.get('error', '')}")
+        lines += row(e, text, notes)
+    for (pid, call), _ in waits.items():
+        lane = next(x for x in trace.lanes if x.pid == pid)
+        lines.append(f"{'':9}  {lane.name}: {call} was still waiting when "
+                     f"the trace ended")
+    if numbers:
+        lines.append(f"{s.dim}-> #n marks a call; <- #n the call that it "
+                     f"completed in the other process.{s.reset}")
+    return lines
+
+
+# -- the sequence diagram, as SVG -------------------------------------------------
+
+FONT = "DejaVu Sans Mono, Menlo, Consolas, monospace"
+CHAR_W = 7.3   # px per character at 12 px
+INK, GREY, LINE, PAPER = "#1f2937", "#6b7280", "#9ca3af", "#ffffff"
+LANE_COLOURS = [("#0f766e", "#ccfbf1"), ("#7e22ce", "#f3e8ff"),
+                ("#b45309", "#fef3c7"), ("#1d4ed8", "#dbeafe")]
+RED, RED_LIGHT = "#b91c1c", "#fee2e2"
+
+
+def lane_colour(trace, lane):
+    if lane.role == "server":
+        return LANE_COLOURS[0]
+    others = [x.role for x in trace.lanes if x.role != "server"]
+    kinds = list(dict.fromkeys(others))
+    return LANE_COLOURS[1 + kinds.index(lane.role) % 3]
+
+
+def schedule(trace):
+    """Puts the events in an order the clock does not decide.
+
+    Each process runs until it makes a call whose result needs another
+    process (an accept needs its connect, a read the write of its bytes),
+    then the first process, in lane order, that can go on runs.  A call
+    whose cause is not in the trace (a signal, a process that ended, the
+    first call of a process) goes after everything that happened before it.
+    Returns rows: ("call", event), ("block", event) where a call starts to
+    wait, ("waiting", event) for a call that never returned.
+    """
+    heads = {lane.index: 0 for lane in trace.lanes}
+    items = {}
+    for lane in trace.lanes:
+        seq, pending = [], {}
+        for e in lane.events:
+            if e["event"] == "wait":
+                pending[e["call"]] = e
+            else:
+                pending.pop(e["call"], None)
+                seq.append(e)
+        # A wait without a return: the process ended (or was stopped) there.
+        seq += sorted(pending.values(), key=lambda e: e["ts"])
+        items[lane.index] = seq
+    done = set()
+    rows = []
+    blocked = set()
+
+    def gated(e):
+        lane = trace.lane_of[id(e)]
+        n = trace.n(e)
+        if e["event"] == "wait":
+            return False
+        first = items[lane.index][0] is e
+        unexplained = n not in trace.cause and (
+            e["call"] in ("accept", "waitpid") or
+            (e["call"] in RECEIVERS and e["ret"] == 0))
+        return first or failed(e) or unexplained
+
+    def ready(e):
+        n = trace.n(e)
+        if n in trace.cause and trace.cause[n] not in done:
+            return False
+        if gated(e):
+            lane = trace.lane_of[id(e)]
+            for other in trace.lanes:
+                if other is lane:
+                    continue
+                for x in items[other.index]:
+                    if x["event"] == "return" and x["ts"] < e["ts"] and \
+                            trace.n(x) not in done:
+                        return False
+        return True
+
+    def emit(lane):
+        e = items[lane.index][heads[lane.index]]
+        heads[lane.index] += 1
+        if e["event"] == "wait":
+            rows.append(("waiting", e))
+        else:
+            rows.append(("call", e))
+            done.add(trace.n(e))
+        blocked.discard(lane.index)
+
+    def left(lane):
+        return heads[lane.index] < len(items[lane.index])
+
+    current = trace.lanes[0] if trace.lanes else None
+    while any(left(lane) for lane in trace.lanes):
+        if current is not None and left(current) and \
+                ready(items[current.index][heads[current.index]]):
+            emit(current)
+            continue
+        if current is not None and left(current) and \
+                heads[current.index] > 0 and current.index not in blocked:
+            e = items[current.index][heads[current.index]]
+            if e["call"] in BLOCKING:
+                rows.append(("block", e))
+                blocked.add(current.index)
+        runnable = [lane for lane in trace.lanes if left(lane) and
+                    ready(items[lane.index][heads[lane.index]])]
+        if runnable:
+            current = runnable[0]
+        else:  # the trace is incomplete: fall back on the clock
+            current = min((lane for lane in trace.lanes if left(lane)),
+                          key=lambda lane: labrun.causal_key(
+                              items[lane.index][heads[lane.index]]))
+            emit(current)
+    return rows
+
+
+def xml(text):
+    return escape(str(text), {'"': "&quot;"})
+
+
+def sequence_svg(trace, title, intro=""):
+    """A sequence diagram of the trace, as the text of an SVG file."""
+    rows = schedule(trace)
+    width, margin = 800, 16
+    lanes = trace.lanes
+    n_lanes = max(1, len(lanes))
+    lane_w = (width - 2 * margin) / n_lanes
+    x_of = {lane.index: margin + lane_w * (lane.index + 0.5) for lane in lanes}
+    # A box may be wider than its lane: one row holds one call.
+    max_chars = int(min(lane_w * 1.6, width - 2 * margin) / CHAR_W) - 2
+    top = 66 + (18 if intro else 0)
+    head_h = 40
+
+    # Fold long runs of reads and writes, in the scheduled order.
+    def row_key(r):
+        kind, e = r
+        if kind != "call":
+            return None
+        return io_key(e)
+    folded = fold(rows, row_key)
+
+    body, arrows, notes = [], [], []
+    y = top + head_h + 18
+    pos = {}      # event index -> (x, y, half width) of its box
+    wait_from = {}  # lane index -> y where its current call began to wait
+    lane_end = {lane.index: top + head_h for lane in lanes}
+    failures = []
+
+    def box(lane, text_lines, y, fill, stroke, weight="normal",
+            colour=INK, dashed=False):
+        """Draws a call's box on its lifeline; returns (left, right, h)."""
+        x = x_of[lane.index]
+        chars = max(len(t) for t in text_lines)
+        half = chars * CHAR_W / 2 + 7
+        # Near the picture's edge a wide box slides inwards.
+        x = min(max(x, margin + half), width - margin - half)
+        h = 16 * len(text_lines) + 6
+        dash = ' stroke-dasharray="4 3"' if dashed else ""
+        body.append(f'<rect x="{x - half:.1f}" y="{y - h / 2:.1f}" '
+                    f'width="{2 * half:.1f}" height="{h}" rx="5" '
+                    f'fill="{fill}" stroke="{stroke}"{dash}/>')
+        for i, t in enumerate(text_lines):
+            ty = y - h / 2 + 15 + 16 * i
+            body.append(f'<text x="{x:.1f}" y="{ty:.1f}" '
+                        f'text-anchor="middle" font-weight="{weight}" '
+                        f'fill="{colour}">{xml(t)}</text>')
+        return x - half, x + half, h
+
+    def split(text):
+        if len(text) <= max_chars:
+            return [text]
+        head, sep, tail = text.rpartition(" = ")
+        if sep and len(head) <= max_chars:
+            return [head, clip("= " + tail, max_chars)]
+        return [clip(text, max_chars)]
+
+    for kind, item in folded:
+        if kind == "fold":
+            calls = [e for k, e in item if k == "call"]
+            text = fold_summary(calls)
+            in_lanes = {trace.lane_of[id(e)].index for e in calls}
+            x = sum(x_of[i] for i in in_lanes) / len(in_lanes)
+            body.append(f'<text x="{x:.1f}" y="{y + 4:.1f}" '
+                        f'text-anchor="middle" fill="{GREY}" '
+                        f'font-style="italic">{xml(text)}</text>')
+            y += 26
+            continue
+        row_kind, e = item
+        lane = trace.lane_of[id(e)]
+        stroke, fill = lane_colour(trace, lane)
+        if row_kind == "block":
+            wait_from[lane.index] = y
+            _, _, h = box(lane, split(f"{e['call']}({short_args(e)}) waits"),
+                          y, PAPER, stroke, colour=GREY, dashed=True)
+            y += h + 10
+            continue
+        if row_kind == "waiting":
+            since = wait_from.pop(lane.index, None)
+            start_y = since if since is not None else y
+            if since is None:
+                _, _, h = box(lane, split(
+                    f"{e['call']}({short_args(e)}) waits"), y, PAPER, stroke,
+                    colour=GREY, dashed=True)
+                y += h + 10
+            lane_end[lane.index] = ("open", start_y)
+            continue
+        text = label(e)
+        lines = split(text)
+        since = wait_from.pop(lane.index, None)
+        if since is not None:
+            x = x_of[lane.index]
+            body.append(f'<rect x="{x - 3:.1f}" y="{since + 12:.1f}" '
+                        f'width="6" height="{y - since - 24:.1f}" '
+                        f'fill="{fill}" stroke="{stroke}" '
+                        f'stroke-dasharray="3 2"/>')
+        if failed(e):
+            failures.append(e)
+            x0, x1, h = box(lane, lines, y, RED_LIGHT, RED, "bold", RED)
+            mark_x = x1 + 4
+            body.append(f'<text x="{mark_x:.1f}" y="{y + 5:.1f}" '
+                        f'font-weight="bold" fill="{RED}">'
+                        f'✗{len(failures)}</text>')
+        else:
+            x0, x1, h = box(lane, lines, y, fill, stroke)
+        pos[trace.n(e)] = (x0, x1, y)
+        if isinstance(lane_end[lane.index], (int, float)):
+            lane_end[lane.index] = y + h / 2
+        n = trace.n(e)
+        if n in trace.cause and trace.cause[n] in pos:
+            arrows.append((trace.cause[n], n))
+        y += h + 10
+
+    height = y + 8 + (12 if any(isinstance(v, tuple) for v in lane_end.values()) else 0)
+    for e in failures:
+        why = (e.get("explain") or {}).get("why") or e.get("error", "")
+        wrapped = textwrap.wrap(
+            f"✗{failures.index(e) + 1} {e['call']}: {e['errno']}"
+            f" ({e.get('error', '')}). {why}", int((width - 2 * margin) /
+                                                    (CHAR_W * 11 / 12)))
+        notes.append((wrapped, height))
+        height += 16 * len(wrapped) + 6
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
+           f'height="{int(height) + 8}" viewBox="0 0 {width} '
+           f'{int(height) + 8}" font-family="{FONT}" font-size="12" '
+           f'role="img" aria-labelledby="title desc">',
+           f'<title id="title">{xml(title)}</title>',
+           f'<desc id="desc">{xml(describe(trace, rows, intro))}</desc>',
+           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" '
+           'markerWidth="8" markerHeight="8" orient="auto-start-reverse">'
+           f'<path d="M0,0 L10,5 L0,10 z" fill="{INK}"/></marker></defs>',
+           f'<rect width="{width}" height="{int(height) + 8}" '
+           f'fill="{PAPER}"/>',
+           f'<text x="{margin}" y="24" font-size="15" font-weight="bold" '
+           f'fill="{INK}">{xml(title)}</text>']
+    if intro:
+        out.append(f'<text x="{margin}" y="44" fill="{GREY}">'
+                   f'{xml(clip(intro, 104))}</text>')
+    for lane in lanes:
+        x = x_of[lane.index]
+        stroke, fill = lane_colour(trace, lane)
+        end = lane_end[lane.index]
+        open_end = isinstance(end, tuple)
+        end_y = height - 8 if open_end else end
+        out.append(f'<line x1="{x:.1f}" y1="{top + head_h}" x2="{x:.1f}" '
+                   f'y2="{end_y:.1f}" stroke="{LINE}" '
+                   f'stroke-dasharray="5 4"/>')
+        if open_end:
+            out.append(f'<rect x="{x - 3:.1f}" y="{end[1] + 12:.1f}" '
+                       f'width="6" height="{end_y - end[1] - 12:.1f}" '
+                       f'fill="{fill}" stroke="{stroke}" '
+                       f'stroke-dasharray="3 2"/>')
+            out.append(f'<text x="{x + 8:.1f}" y="{end_y - 4:.1f}" '
+                       f'font-size="11" fill="{GREY}">never returned'
+                       f'</text>')
+        else:
+            out.append(f'<line x1="{x - 10:.1f}" y1="{end_y + 4:.1f}" '
+                       f'x2="{x + 10:.1f}" y2="{end_y + 4:.1f}" '
+                       f'stroke="{stroke}" stroke-width="3"/>')
+        w = min(lane_w - 12, max(len(lane.name), len(lane.source)) * CHAR_W
+                + 28)
+        out.append(f'<rect x="{x - w / 2:.1f}" y="{top}" width="{w:.1f}" '
+                   f'height="{head_h}" rx="7" fill="{fill}" '
+                   f'stroke="{stroke}" stroke-width="2"/>')
+        out.append(f'<text x="{x:.1f}" y="{top + 17}" text-anchor="middle" '
+                   f'font-weight="bold" fill="{stroke}">'
+                   f'{xml(lane.name)}</text>')
+        out.append(f'<text x="{x:.1f}" y="{top + 33}" text-anchor="middle" '
+                   f'font-size="11" fill="{GREY}">{xml(lane.source)}</text>')
+    out += body
+    for cause, effect in arrows:
+        (l1, r1, y1), (l2, r2, y2) = pos[cause], pos[effect]
+        if trace.kind[effect] == "exit":  # from where the process ended
+            lane = trace.lane_of[id(trace.events[cause])]
+            end = lane_end[lane.index]
+            if not isinstance(end, tuple):
+                x = x_of[lane.index]
+                l1, r1, y1 = x - 10, x + 10, end + 4
+        rightwards = l2 + r2 > l1 + r1
+        sx, ex = (r1, l2 - 2) if rightwards else (l1, r2 + 2)
+        out.append(f'<line x1="{sx:.1f}" y1="{y1:.1f}" x2="{ex:.1f}" '
+                   f'y2="{y2:.1f}" stroke="{INK}" stroke-width="1.4" '
+                   f'marker-end="url(#arrow)"/>')
+        words = link_words(trace, effect)
+        if words:
+            # Just past the arrow's tail, where no other arrow runs.
+            t = min(0.5, (len(words) * CHAR_W * 11 / 24 + 12) /
+                    max(1.0, abs(ex - sx)))
+            lx, ly = sx + (ex - sx) * t, y1 + (y2 - y1) * t - 6
+            if trace.kind[effect] == "exit":  # above it is the last call
+                ly += 20
+            out.append(f'<text x="{lx:.1f}" '
+                       f'y="{ly:.1f}" text-anchor="middle" '
+                       f'font-size="11" fill="{INK}" stroke="{PAPER}" '
+                       f'stroke-width="4" paint-order="stroke">'
+                       f'{xml(words)}</text>')
+    for wrapped, ny in notes:
+        for i, line in enumerate(wrapped):
+            out.append(f'<text x="{margin}" y="{ny + 14 + 16 * i:.1f}" '
+                       f'font-size="11" fill="{RED}">{xml(line)}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def describe(trace, rows, intro=""):
+    """The diagram in words, for screen readers: one sentence per row."""
+    said = [intro] if intro else []
+    said.append("Processes: " + ", ".join(lane.name for lane in trace.lanes)
+                + ".")
+    for kind, e in rows:
+        lane = trace.lane_of[id(e)].name
+        if kind == "block":
+            said.append(f"{lane}: {e['call']} waits.")
+        elif kind == "waiting":
+            said.append(f"{lane}: {e['call']} is still waiting at the end.")
+        else:
+            text = f"{lane}: {label(e)}"
+            if failed(e):
+                text += f" ({e.get('error', '')})"
+            n = trace.n(e)
+            if n in trace.cause:
+                cause = trace.events[trace.cause[n]]
+                text += (f", completed by {trace.lane_of[id(cause)].name}'s "
+                         f"{cause['call']}")
+            said.append(text + ".")
+    return " ".join(said)
+
+
+# -- running lessons ---------------------------------------------------------------
+
+def record(code, lesson_id, keep=None):
+    """Runs a lesson's steps quietly and returns all their events."""
+    import contextlib
+    import io
+    import lab as lab_tool
+    lesson = lab_tool.lesson_by_id(lesson_id)
+    with labrun.Lab(labrun.BUILD / code / lesson_id, keep_trace=keep) as lab:
+        said = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(said):
+                lab_tool.run_steps(lab, code, lesson)
+        except lab_tool.StepFailed as e:
+            raise SystemExit(f"{code}/{lesson_id}: {e}") from None
+        return lab.events(event=None), lesson
+
+
+def lesson_title(lesson):
+    return f"Lesson {lesson['id'][:2]}: {lesson['stage']}"
+
+
+PICTURES = ROOT / "pictures" / "lessons"
+
+
+def draw_lessons(code="solutions"):
+    """Redraws pictures/lessons/NN-name.svg from fresh traces."""
+    import lab as lab_tool
+    PICTURES.mkdir(parents=True, exist_ok=True)
+    written = []
+    for lesson in lab_tool.lessons()["lessons"]:
+        events, _ = record(code, lesson["id"])
+        svg = sequence_svg(Trace(events), lesson_title(lesson),
+                           lesson["see"])
+        path = PICTURES / f"{lesson['id']}.svg"
+        path.write_text(svg, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def main(argv):
+    import argparse
+    parser = argparse.ArgumentParser(
+        prog="timeline.py", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("traces", nargs="*", help="JSON trace files")
+    parser.add_argument("--run", nargs=2, metavar=("CODE", "LESSON"),
+                        help="run a lesson (CODE: solutions or lessons)")
+    parser.add_argument("--svg", help="write a sequence diagram here")
+    parser.add_argument("--title", help="the title of the diagram")
+    parser.add_argument("--pictures", action="store_true",
+                        help="redraw pictures/lessons/*.svg")
+    opts = parser.parse_args(argv)
+    if opts.pictures:
+        for path in draw_lessons():
+            print(f"drew {path.relative_to(ROOT)}")
+        return 0
+    intro = ""
+    if opts.run:
+        code, lesson_id = opts.run
+        if code not in ("solutions", "lessons"):
+            parser.error("--run takes solutions or lessons")
+        keep = labrun.BUILD / "run" / code / f"{lesson_id}.jsonl"
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        keep.unlink(missing_ok=True)
+        events, lesson = record(code, lesson_id, keep)
+        title = opts.title or lesson_title(lesson)
+        intro = lesson["see"]
+        print(f"{code}/{lesson_id}: {lesson['see']}")
+        print(f"(the JSON trace is in {keep})")
+    elif opts.traces:
+        events = load(opts.traces)
+        title = opts.title or ", ".join(Path(p).name for p in opts.traces)
+    else:
+        parser.print_usage(sys.stderr)
+        print("timeline.py: give trace files, or --run, or --pictures",
+              file=sys.stderr)
+        return 2
+    trace = Trace(events)
+    for line in timeline(trace, use_colour()):
+        print(line)
+    if opts.svg:
+        Path(opts.svg).write_text(sequence_svg(trace, title, intro),
+                                  encoding="utf-8")
+        print(f"drew {opts.svg}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
