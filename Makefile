@@ -102,6 +102,12 @@ endif
 pictures: all $(PYTHON_FILE)
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/timeline.py --pictures
 
+# strace is optional: the tool says how to install it, or why it cannot run.
+strace: $(PYTHON_FILE)
+	$(need_lesson)
+	@$(MAKE) --no-print-directory $(call programs_in,solutions/$(LESSON))
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/strace_compare.py solutions $(LESSON)
+
 # A lesson that does not compile is reported by its check, so the others
 # are still built and checked (-k).
 check: $(PYTEST_FILE)

@@ -38,6 +38,21 @@ class StepFailed(Exception):
     pass
 
 
+def settle(lab, proc):
+    """Lets a server that serves in a loop finish with its last client.
+
+    Stopped at once, it could be anywhere in its last close(2); once it
+    waits in accept(2) again, the trace (and a picture drawn from it) ends
+    the same way every time.
+    """
+    if not lab.events("accept", proc=proc, event=None):
+        return
+    since = max((e["ts"] for e in lab.events(event=None)
+                 if e["pid"] != proc.pid), default=0)
+    lab.wait_for("accept", proc=proc, event="wait",
+                 where=lambda e: e["ts"] > since)
+
+
 def run_steps(lab, code, lesson):
     """Runs the lesson's steps; raises StepFailed with advice if one fails."""
     background = []
@@ -68,6 +83,7 @@ def run_steps(lab, code, lesson):
                     f"{check} says what is missing.")
         elif kind == "stop":
             for proc in background:
+                settle(lab, proc)
                 say(f"kill -TERM {proc.pid}   (stop the {proc.name})")
                 lab.stop(proc)
         elif kind == "wait-exit":
