@@ -47,7 +47,7 @@ def settle(lab, proc):
     """
     if not lab.events("accept", proc=proc, event=None):
         return
-    since = max((e["ts"] for e in lab.events(event=None)
+    since = max((e.get("start", e["ts"]) for e in lab.events(event=None)
                  if e["pid"] != proc.pid), default=0)
     lab.wait_for("accept", proc=proc, event="wait",
                  where=lambda e: e["ts"] > since)

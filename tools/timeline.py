@@ -295,37 +295,31 @@ def link_words(trace, n):
 
 # -- folding long runs ----------------------------------------------------------
 
-def fold(rows, key, least=3, longest_period=4):
-    """Folds runs that repeat a short pattern at least `least` times.
+def fold(rows, key, keep=3, least=10):
+    """Folds long runs of reads and writes.
 
-    rows: any items; key(row) says which rows count as the same (None:
-    never folded).  Returns a list of ("row", row) and ("fold", [rows])
-    items: the first and last repetitions stay, the middle ones fold.
+    rows: any items; key(row) is None for a row that is never folded.  A
+    run of at least `least` foldable rows keeps its first and last `keep`
+    rows.  Returns a list of ("row", row) and ("fold", [rows]) items.
     """
-    out, i = [], 0
-    keys = [key(r) for r in rows]
-    while i < len(rows):
-        best = None
-        for period in range(1, longest_period + 1):
-            pattern = keys[i:i + period]
-            if len(pattern) < period or None in pattern:
-                break
-            reps = 1
-            while keys[i + reps * period:i + (reps + 1) * period] == pattern:
-                reps += 1
-            if reps >= least and (best is None or
-                                  reps * period > best[0] * best[1]):
-                best = (reps, period)
-        if best:
-            reps, period = best
-            end = i + reps * period
-            out += [("row", r) for r in rows[i:i + period]]
-            out.append(("fold", rows[i + period:end - period]))
-            out += [("row", r) for r in rows[end - period:end]]
-            i = end
+    out, run = [], []
+
+    def flush():
+        if len(run) >= least:
+            out.extend(("row", r) for r in run[:keep])
+            out.append(("fold", run[keep:-keep]))
+            out.extend(("row", r) for r in run[-keep:])
         else:
-            out.append(("row", rows[i]))
-            i += 1
+            out.extend(("row", r) for r in run)
+        run.clear()
+
+    for r in rows:
+        if key(r) is None:
+            flush()
+            out.append(("row", r))
+        else:
+            run.append(r)
+    flush()
     return out
 
 
@@ -339,15 +333,30 @@ def io_key(event):
     return None
 
 
-def fold_summary(events):
+def fold_summary(events, who=None):
+    """What a folded run did: calls and bytes, per process (who names it)."""
     per_call = {}
     for e in events:
         if e["event"] == "return":
-            count, size = per_call.get(e["call"], (0, 0))
-            per_call[e["call"]] = (count + 1, size + e["ret"])
-    parts = [f"{count} {call}s, {size} bytes"
-             for call, (count, size) in per_call.items()]
-    return "... " + "; ".join(parts) + " folded ..."
+            name = (who(e) + " " if who else "") + e["call"]
+            count, size = per_call.get(name, (0, 0))
+            per_call[name] = (count + 1, size + e["ret"])
+    return "... " + ", ".join(f"{name} x{count} ({size} bytes)" for name, (
+        count, size) in per_call.items()) + " ..."
+
+
+def in_order(events):
+    """The events in causal order (labrun.in_causal_order), except that a
+    call that announced a wait returns when it returned, after its wait."""
+    waited, last_wait = set(), {}
+    for e in sorted(events, key=lambda e: e["ts"]):
+        key = (e["pid"], e["call"])
+        if e["event"] == "wait":
+            last_wait[key] = e
+        elif last_wait.pop(key, None) is not None:
+            waited.add(id(e))
+    return sorted(events, key=lambda e: e["ts"] if id(e) in waited
+                  else labrun.causal_key(e))
 
 
 # -- the timeline, as text -------------------------------------------------------
@@ -379,7 +388,7 @@ def timeline(trace, colour=False, width=None):
     s = Style(colour)
     width = width or max(80, min(140, shutil.get_terminal_size((100, 24)).columns))
     col = (width - 14) * 11 // 20
-    events = labrun.in_causal_order(trace.events)
+    events = in_order(trace.events)
     if not events:
         return ["(the trace is empty: no lifecycle call was traced)"]
     t0 = min(e.get("start", e["ts"]) for e in events)
@@ -429,11 +438,17 @@ def timeline(trace, colour=False, width=None):
     for kind, item in fold(events, io_key):
         if kind == "fold":
             sides = {trace.lane_of[id(e)] in left_lanes for e in item}
-            text = fold_summary(item)
-            pad = " " * (col - len(clip(text, col)))
-            lines.append(f"{'':9}  {s.dim}{clip(text, col)}{s.reset}{pad} |"
-                         if sides == {True} else
-                         f"{'':9}  {' ' * col} | {s.dim}{text}{s.reset}")
+            who = None if len(sides) == 1 and len(
+                {e["pid"] for e in item}) == 1 else \
+                (lambda e: trace.lane_of[id(e)].name)
+            text = fold_summary(item, who)
+            if sides == {True} and len(text) <= col:
+                lines.append(f"{'':9}  {s.dim}{text}{s.reset}"
+                             f"{' ' * (col - len(text))} |")
+            elif sides == {False}:
+                lines.append(f"{'':9}  {' ' * col} | {s.dim}{text}{s.reset}")
+            else:
+                lines.append(f"{'':9}  {s.dim}{text}{s.reset}")
             continue
         e = item
         n = trace.n(e)
@@ -597,9 +612,9 @@ def sequence_svg(trace, title, intro=""):
     # Fold long runs of reads and writes, in the scheduled order.
     def row_key(r):
         kind, e = r
-        if kind != "call":
-            return None
-        return io_key(e)
+        if kind == "block" and e["call"] in RECEIVERS | SENDERS:
+            return (e["pid"], e["call"])
+        return io_key(e) if kind == "call" else None
     folded = fold(rows, row_key)
 
     body, arrows, notes = [], [], []
@@ -640,9 +655,12 @@ def sequence_svg(trace, title, intro=""):
     for kind, item in folded:
         if kind == "fold":
             calls = [e for k, e in item if k == "call"]
-            text = fold_summary(calls)
             in_lanes = {trace.lane_of[id(e)].index for e in calls}
+            text = fold_summary(calls, None if len(in_lanes) == 1 else
+                                (lambda e: trace.lane_of[id(e)].name))
             x = sum(x_of[i] for i in in_lanes) / len(in_lanes)
+            half = len(text) * CHAR_W / 2
+            x = min(max(x, margin + half), width - margin - half)
             body.append(f'<text x="{x:.1f}" y="{y + 4:.1f}" '
                         f'text-anchor="middle" fill="{GREY}" '
                         f'font-style="italic">{xml(text)}</text>')

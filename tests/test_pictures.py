@@ -1,0 +1,79 @@
+"""The pictures: valid SVG that a screen reader can name and describe, one
+style, and the drawn ones up to date with what the solutions really do."""
+import difflib
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+import lab as lab_tool
+import timeline
+
+ROOT = Path(__file__).resolve().parent.parent
+PICTURES = ROOT / "pictures"
+SVG = "{http://www.w3.org/2000/svg}"
+LESSONS = lab_tool.lessons()["lessons"]
+DRAWN_BY_HAND = ["socket-pair.svg", "domains.svg", "lifecycle.svg"]
+ALL = sorted(p.relative_to(PICTURES).as_posix()
+             for p in PICTURES.rglob("*.svg"))
+# One palette: the ink, the greys, and a colour (with its light shade) for
+# the server, the clients, other processes and failures.
+PALETTE = {"#1f2937", "#6b7280", "#9ca3af", "#f3f4f6", "#ffffff",
+           "#0f766e", "#ccfbf1", "#7e22ce", "#f3e8ff", "#b45309", "#fef3c7",
+           "#1d4ed8", "#dbeafe", "#b91c1c", "#fee2e2"}
+
+
+def test_every_picture_is_there():
+    expected = DRAWN_BY_HAND + [f"lessons/{lesson['id']}.svg"
+                                for lesson in LESSONS]
+    assert not [p for p in expected if p not in ALL]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_a_picture_is_valid_svg_with_a_title_and_a_description(name):
+    root = ET.parse(PICTURES / name).getroot()
+    assert root.tag == SVG + "svg"
+    title, desc = root.find(SVG + "title"), root.find(SVG + "desc")
+    assert title is not None and len(title.text.strip()) > 10
+    assert desc is not None and len(desc.text.strip()) > 40
+    assert root.get("aria-labelledby") == "title desc"
+    # Legible at the width of a README page.
+    assert root.get("width") == "800"
+    assert root.get("viewBox").split()[2] == "800"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_picture_has_the_same_style(name):
+    text = (PICTURES / name).read_text(encoding="utf-8")
+    root = ET.fromstring(text)
+    assert root.get("font-family") == timeline.FONT
+    assert not [e for e in root.iter() if e.get("font-family")
+                and e is not root], "one font family, set once"
+    colours = set(re.findall(r'#[0-9a-f]{6}\b', text))
+    assert colours <= PALETTE, f"colours outside the palette: " \
+        f"{colours - PALETTE}"
+    markers = root.findall(f"{SVG}defs/{SVG}marker")
+    assert [m.get("id") for m in markers] in ([], ["arrow"])
+    if markers:
+        path = markers[0].find(SVG + "path")
+        assert path.get("d") == "M0,0 L10,5 L0,10 z"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson["id"])
+def test_a_lesson_s_diagram_is_what_its_solution_does_now(lesson):
+    """make pictures draws the same diagram again: the drawing depends on
+    the calls and on who waited for whom, never on pids or times."""
+    events, _ = timeline.record("solutions", lesson["id"])
+    fresh = timeline.sequence_svg(timeline.Trace(events),
+                                  timeline.lesson_title(lesson),
+                                  lesson["see"])
+    kept = (PICTURES / "lessons" / f"{lesson['id']}.svg").read_text(
+        encoding="utf-8")
+    if fresh != kept:
+        said = [ET.fromstring(svg).find(SVG + "desc").text.split(". ")
+                for svg in (kept, fresh)]
+        diff = "\n".join(difflib.unified_diff(*said, "kept", "fresh",
+                                              lineterm=""))
+        pytest.fail(f"pictures/lessons/{lesson['id']}.svg is not what the "
+                    f"solution does now; run `make pictures`.\n{diff}")
