@@ -61,6 +61,9 @@ help:
 	@echo "Trace: LAB_TRACE=0 turns it off; LAB_TRACE_FILE=FILE also writes JSON lines (trace/TRACE.md)."
 
 $(TRACE_OBJ): trace/trace.c trace/lab_trace.h trace/explanations.def
+	@command -v $(firstword $(CC)) >/dev/null || { echo "The lab needs a C \
+	compiler and $(firstword $(CC)) is not installed. Install one with:"; \
+	echo "    sudo apt-get install gcc libc6-dev"; exit 1; }
 	@mkdir -p $(@D)
 	$(CC) -Itrace $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -78,12 +81,12 @@ $(PYTEST_FILE):
 
 lesson: $(PYTHON_FILE)
 	$(need_lesson)
-	@$(MAKE) --no-print-directory $(call programs_in,lessons/$(LESSON))
+	@$(MAKE) -s --no-print-directory $(call programs_in,lessons/$(LESSON))
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py run lessons $(LESSON)
 
 solution: $(PYTHON_FILE)
 	$(need_lesson)
-	@$(MAKE) --no-print-directory $(call programs_in,solutions/$(LESSON))
+	@$(MAKE) -s --no-print-directory $(call programs_in,solutions/$(LESSON))
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py run solutions $(LESSON)
 
 demo: $(PYTHON_FILE) $(call programs_in,solutions/$(lastword $(LESSONS)))

@@ -1,8 +1,11 @@
 """Lesson 06: close() every descriptor; the socket file outlives close(),
 so the server removes it with unlink() when it exits, even on a signal."""
+import os
+import select
 import shutil
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -69,6 +72,7 @@ def test_a_signal_stops_the_server_cleanly(lab, sig):
     server = serving(lab)
     lab.require("accept", "the server to wait in accept(2)", "Your task",
                 proc=server, event="wait")
+    server.asleep()
     server.signal(sig)
     status = server.wait()
     lab.expect(status == 0,
@@ -135,9 +139,18 @@ def test_the_client_talks_to_a_socat_server(lab):
                                "EXEC:cat"], cwd=lab.dir,
                               stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     try:
-        for line in server.stderr:
-            if b"listening on" in line:
+        said = b""
+        deadline = time.monotonic() + labrun.WAIT
+        while b"listening on" not in said and time.monotonic() < deadline:
+            ready, _, _ = select.select([server.stderr], [], [],
+                                        deadline - time.monotonic())
+            chunk = os.read(server.stderr.fileno(), 4096) if ready else b""
+            if not chunk:
                 break
+            said += chunk
+        lab.expect(b"listening on" in said,
+                   f"socat to listen on lab.sock; it said {said!r}",
+                   "Talking to standard tools")
         client = lab.client("lab.sock", "echo me")
         lab.expect(client.returncode == 0 and client.stdout == "echo me\n",
                    "the client to print what a socat echo server "

@@ -78,7 +78,8 @@ def run_steps(lab, code, lesson):
             server = background[-1]
             if lab.wait_for(args[0], proc=server, ret=0) is None:
                 raise StepFailed(
-                    f"the {server.name} never returned from {args[0]}(2): "
+                    f"the {server.name} made no successful {args[0]}(2) "
+                    f"call within {labrun.WAIT:g} s, and "
                     f"{server.describe()}. Is the TODO of this lesson done? "
                     f"{check} says what is missing.")
         elif kind == "stop":

@@ -116,6 +116,25 @@ class Proc:
     def stderr(self):
         return self._err.read_text(errors="replace") if self._err else ""
 
+    def asleep(self, timeout=WAIT):
+        """Waits until the process sleeps in the kernel (state S).
+
+        A "wait" event is written just before the call that blocks; a
+        signal sent between the two would not interrupt that call. Once the
+        process sleeps, it is inside the call.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open(f"/proc/{self.pid}/stat", "rb") as f:
+                    stat = f.read()
+            except FileNotFoundError:
+                return False
+            if stat[stat.rindex(b")") + 2:][:1] == b"S":
+                return True
+            os.sched_yield()
+        return False
+
     def signal(self, sig):
         if self.popen.poll() is None:
             self.popen.send_signal(sig)
@@ -177,10 +196,13 @@ class Lab:
         comparison runs each program under strace)."""
         return [str(self.program(name)), *map(str, args)]
 
-    def start(self, name, *args, stdin=b"", role=None, env=None):
-        """Starts a program in the lab directory; stdin is bytes or None."""
+    def start(self, name, *args, stdin=b"", role=None, env=None, under=()):
+        """Starts a program in the lab directory; stdin is bytes or None.
+
+        under is a command to run it with, such as valgrind and its options.
+        """
         n = len(self.procs)
-        argv = self.command(name, args, n)
+        argv = [*under, *self.command(name, args, n)]
         inp = subprocess.DEVNULL
         if stdin is None:
             inp = None
@@ -203,9 +225,11 @@ class Lab:
         self.procs.append(proc)
         return proc
 
-    def run(self, name, *args, stdin=b"", timeout=WAIT, role=None, env=None):
+    def run(self, name, *args, stdin=b"", timeout=WAIT, role=None, env=None,
+            under=()):
         """Runs a program to its end; stops it if it outlives timeout."""
-        proc = self.start(name, *args, stdin=stdin, role=role, env=env)
+        proc = self.start(name, *args, stdin=stdin, role=role, env=env,
+                          under=under)
         if proc.wait(timeout) is None:
             self.stop(proc)
         return proc
@@ -285,7 +309,8 @@ def render_value(value):
 
 def render(event):
     """One event as a line like the trace on stderr."""
-    values = [render_value(v) for k, v in event["args"].items()
+    values = [json.dumps(v) if k == "path" else render_value(v)
+              for k, v in event["args"].items()
               if k not in ("bound", "signal", "exit_status")]
     if event["call"] in ("read", "write", "recv", "send"):
         values.insert(1, "buf")  # the bytes follow the result

@@ -602,8 +602,9 @@ int lab_listen(int fd, int backlog, const char *file, int line)
     finish(&e, r, errno);
     if (r == 0)
         snprintf(e.note, sizeof e.note,
-                 "fd %d is now passive (listening): clients can connect, "
-                 "up to %d wait in the backlog", fd, backlog);
+                 "fd %d is now passive (listening): connections queue in "
+                 "its backlog until accepted (Linux admits %d + 1)", fd,
+                 backlog);
     emit(&e);
     return r;
 }

@@ -111,7 +111,8 @@ int main(int argc, char *argv[])
 
     /* TODO(05-read-write): writing to a client that has already closed
      * its end raises the signal SIGPIPE, whose default action kills the
-     * server. Ignore it with signal(SIGPIPE, SIG_IGN): write then fails
+     * server. Ignore it with signal(SIGPIPE, SIG_IGN), checking for SIG_ERR
+     * as for any call that can fail: write then fails
      * with EPIPE instead, and the server goes on with the next client. */
 
     /* Step 1: socket - create an endpoint for communication. */

@@ -153,7 +153,10 @@ int main(int argc, char *argv[])
     }
 
     /* A server that leaves mid-message must not kill us: write gets EPIPE. */
-    signal(SIGPIPE, SIG_IGN);
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        perror("client: signal");
+        return EXIT_FAILURE;
+    }
 
     /* Step 1: socket - the client's own endpoint. */
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);

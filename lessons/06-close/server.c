@@ -150,7 +150,10 @@ int main(int argc, char *argv[])
         return EXIT_FAILURE;
 
     /* A client that leaves mid-reply must not kill us: write gets EPIPE. */
-    signal(SIGPIPE, SIG_IGN);
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        perror("server: signal");
+        return EXIT_FAILURE;
+    }
     /* TODO(06-close): install on_stop_signal as the handler of SIGINT and
      * SIGTERM with sigaction(2): fill a struct sigaction with zeros
      * (memset), set sa_handler, empty sa_mask (sigemptyset), and leave

@@ -120,7 +120,10 @@ int main(int argc, char *argv[])
         return EXIT_FAILURE;
 
     /* A client that leaves mid-reply must not kill us: write gets EPIPE. */
-    signal(SIGPIPE, SIG_IGN);
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        perror("server: signal");
+        return EXIT_FAILURE;
+    }
 
     /* Step 1: socket - create an endpoint for communication. */
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);

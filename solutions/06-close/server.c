@@ -151,7 +151,10 @@ int main(int argc, char *argv[])
         return EXIT_FAILURE;
 
     /* A client that leaves mid-reply must not kill us: write gets EPIPE. */
-    signal(SIGPIPE, SIG_IGN);
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        perror("server: signal");
+        return EXIT_FAILURE;
+    }
     /* No SA_RESTART: a blocked accept or read returns EINTR, so we stop. */
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;

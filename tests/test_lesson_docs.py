@@ -1,0 +1,218 @@
+"""The lab's documents agree with the lab.
+
+A failed check sends the learner to a README section by name, so every
+section the checks cite must exist; every lesson README has the standard
+sections; every `make` command the documents show exists; every man page
+they cite is on the system (when man pages are installed); and the
+top-level lesson map lists the lessons of lessons/lessons.json.
+"""
+import ast
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+import labrun
+
+ROOT = labrun.ROOT
+LESSONS = [lesson["id"] for lesson in json.loads(
+    (ROOT / "lessons" / "lessons.json").read_text())["lessons"]]
+STANDARD_SECTIONS = ["What this stage does", "Predict", "Run it",
+                     "What to look for in the trace", "Your task", "Read",
+                     "Exercise"]
+DOCS = [ROOT / "README.md", ROOT / "trace" / "TRACE.md",
+        *(ROOT / "lessons" / lesson / "README.md" for lesson in LESSONS)]
+CHECKS = sorted((ROOT / "tests").glob("test_[0-9][0-9]_*.py"))
+
+
+def readme(lesson):
+    return ROOT / "lessons" / lesson / "README.md"
+
+
+def headings(path):
+    """The `## ` headings of a Markdown file, outside code blocks."""
+    found, in_code = [], False
+    for line in path.read_text().splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code and line.startswith("## "):
+            found.append(line[3:].strip())
+    return found
+
+
+def code_of(path):
+    """The text of the code blocks and `code spans` of a Markdown file."""
+    text = path.read_text()
+    blocks = re.findall(r"^```[^\n]*\n(.*?)^```", text, re.M | re.S)
+    spans = re.findall(r"`([^`\n]+)`", re.sub(r"^```.*?^```", "", text,
+                                              flags=re.M | re.S))
+    return blocks + spans
+
+
+def prose_of(path):
+    """A Markdown file without its code blocks and code spans."""
+    text = re.sub(r"^```.*?^```", "", path.read_text(), flags=re.M | re.S)
+    return re.sub(r"`[^`\n]+`", "", text)
+
+
+def cited_sections(check_file):
+    """(lesson, section, line) for each lab.expect/lab.require of a check.
+
+    The section is the third positional argument, or section=.
+    """
+    tree = ast.parse(check_file.read_text(), str(check_file))
+    lesson = next(node.value.value for node in tree.body
+                  if isinstance(node, ast.Assign)
+                  and any(getattr(t, "id", None) == "LESSON"
+                          for t in node.targets))
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and
+                isinstance(node.func, ast.Attribute) and
+                node.func.attr in ("expect", "require")):
+            continue
+        section = node.args[2] if len(node.args) > 2 else next(
+            (k.value for k in node.keywords if k.arg == "section"), None)
+        assert isinstance(section, ast.Constant), (
+            f"{check_file.name}:{node.lineno}: the section of a "
+            f"{node.func.attr}() must be a plain string, so that this test "
+            "can check that the README has it")
+        yield lesson, section.value, node.lineno
+
+
+@pytest.mark.parametrize("check_file", CHECKS, ids=lambda p: p.name)
+def test_every_section_a_check_cites_exists(check_file):
+    cited = list(cited_sections(check_file))
+    assert cited, f"{check_file.name} cites no README section at all"
+    for lesson, section, line in cited:
+        assert readme(lesson).exists(), f"lessons/{lesson}/README.md is missing"
+        assert section in headings(readme(lesson)), (
+            f"{check_file.name}:{line} sends the learner to the section "
+            f'"{section}" of lessons/{lesson}/README.md, which has no '
+            f"such ## heading; it has: {headings(readme(lesson))}")
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_lesson_readme_has_the_standard_sections(lesson):
+    assert readme(lesson).exists(), f"lessons/{lesson}/README.md is missing"
+    have = headings(readme(lesson))
+    missing = [s for s in STANDARD_SECTIONS if s not in have]
+    assert not missing, f"lessons/{lesson}/README.md lacks {missing}"
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_your_task_names_every_todo_of_the_starter_code(lesson):
+    tags = set()
+    for source in (ROOT / "lessons" / lesson).glob("*.c"):
+        tags |= set(re.findall(r"TODO\(([\w-]+)\)", source.read_text()))
+    text = readme(lesson).read_text()
+    task = text.split("## Your task", 1)[-1].split("\n## ", 1)[0]
+    for tag in tags:
+        assert f"TODO({tag})" in task, (
+            f'the "Your task" section of lessons/{lesson}/README.md does '
+            f"not name TODO({tag}), which lessons/{lesson}/*.c contains")
+
+
+def make_targets():
+    """The targets `make help` lists, and the targets the Makefile defines."""
+    help_text = subprocess.run(
+        ["make", "-s", "--no-print-directory", "help"], cwd=ROOT,
+        capture_output=True, text=True, timeout=30, check=True).stdout
+    listed = {first_target(words) for words in
+              re.findall(r"^\s*make((?: \S+)*)", help_text, re.M)}
+    makefile = (ROOT / "Makefile").read_text()
+    defined = set(re.findall(r"^([a-z][\w-]*)\s*:(?!=)", makefile, re.M))
+    return (listed | defined) - {None}
+
+
+def first_target(words):
+    """The target in the words after `make`: not an option, not VAR=value.
+
+    The words are separated by single spaces: two or more spaces start a
+    description, as in `make help`.
+    """
+    return next((w.rstrip(":,.") for w in words.split()
+                 if not w.startswith("-") and "=" not in w), None)
+
+
+def shown_make_targets(path):
+    """The target of each `make ...` command in the code of a document."""
+    for code in code_of(path):
+        for words in re.findall(r"(?:^|[\s;&|(])make((?: [^\s;&|)#]+)*)",
+                                code, re.M):
+            if first_target(words):
+                yield first_target(words)
+
+
+@pytest.fixture(scope="module")
+def targets():
+    return make_targets()
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_make_command_shown_exists(doc, targets):
+    shown = set(shown_make_targets(doc))
+    unknown = sorted(shown - targets)
+    assert not unknown, (
+        f"{doc.relative_to(ROOT)} shows `make {unknown[0]}`, but neither "
+        f"`make help` nor the Makefile has that target (known: "
+        f"{sorted(targets)})")
+
+
+def test_the_make_commands_are_found():
+    # Guards the parser above: a README that shows nothing would pass.
+    shown = set(shown_make_targets(readme(LESSONS[0])))
+    assert {"lesson", "solution", "check"} <= shown, shown
+
+
+MAN_PAGE = re.compile(r"\b([a-z][a-z0-9_.-]*)\(([1-8])\)")
+
+
+def cited_man_pages():
+    pages = set()
+    for lesson in LESSONS:
+        pages |= set(MAN_PAGE.findall(prose_of(readme(lesson))))
+    return sorted(pages)
+
+
+def man_page_exists(name, section):
+    found = subprocess.run(["man", "-w", section, name],
+                           capture_output=True, timeout=30)
+    return found.returncode == 0
+
+
+def test_every_man_page_cited_exists():
+    if shutil.which("man") is None:
+        pytest.skip("man is not installed")
+    if not (man_page_exists("socket", "2") and man_page_exists("unix", "7")):
+        pytest.skip("the Linux man pages are not installed "
+                    "(apt-get install manpages manpages-dev)")
+    pages = cited_man_pages()
+    assert ("unix", "7") in pages and ("bind", "2") in pages, pages
+    # Sections 1 and 8 document programs; their pages come with them.
+    wanted = [(n, s) for n, s in pages
+              if s not in ("1", "8") or shutil.which(n)]
+    names = [f"{n}.{s}" for n, s in wanted]
+    every = subprocess.run(["man", "-w", *names], capture_output=True,
+                           timeout=30)
+    if every.returncode != 0:
+        missing = [f"{n}({s})" for n, s in wanted
+                   if not man_page_exists(n, s)]
+        assert not missing, (f"the lesson READMEs cite {missing}, which "
+                             "`man -w` does not find")
+
+
+def test_the_lesson_map_lists_every_lesson():
+    lessons = json.loads((ROOT / "lessons" / "lessons.json").read_text())
+    text = (ROOT / "README.md").read_text()
+    for lesson in lessons["lessons"]:
+        row = next((line for line in text.splitlines()
+                    if line.startswith(f"| [{lesson['id']}]")), None)
+        assert row is not None, (f"README.md's lesson map has no row for "
+                                 f"{lesson['id']}")
+        assert lesson["see"] in row and \
+            f"(lessons/{lesson['id']}/README.md)" in row, (
+                f"README.md's row for {lesson['id']} should link its README "
+                f"and say what lessons.json says you will see: "
+                f"{lesson['see']!r}")
