@@ -50,7 +50,7 @@ help:
 	@echo "  make check N=04        check your code of lesson 04 (make check: every lesson)"
 	@echo "  make solution N=04     build and run the reference solution of lesson 04"
 	@echo "  make timeline N=05     run the solution of lesson 05 and draw its timeline"
-	@echo "  make timeline TRACE=my.jsonl   the timeline of a trace you made (SVG=my.svg: a diagram too)"
+	@echo "  make timeline TRACE=F  the timeline of your JSON trace F (SVG=out.svg: a diagram too)"
 	@echo "  make pictures          redraw pictures/lessons/*.svg from fresh traces"
 	@echo "  make strace N=05       the solution of lesson 05 under strace, beside the lab's trace"
 	@echo "  make test              the whole suite: solutions, the lesson ladder, the docs"

@@ -77,3 +77,41 @@ def test_a_lesson_s_diagram_is_what_its_solution_does_now(lesson):
                                               lineterm=""))
         pytest.fail(f"pictures/lessons/{lesson['id']}.svg is not what the "
                     f"solution does now; run `make pictures`.\n{diff}")
+
+
+# -- the documents show them ----------------------------------------------------
+
+IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+\.svg)\)")
+
+
+def images(doc):
+    """(alt text, picture path) of each picture a Markdown document shows."""
+    text = doc.read_text(encoding="utf-8")
+    return [(alt, (doc.parent / link).resolve())
+            for alt, link in IMAGE.findall(text)]
+
+
+def test_the_top_readme_shows_the_lifecycle():
+    shown = [path for _, path in images(ROOT / "README.md")]
+    assert PICTURES / "lifecycle.svg" in shown
+
+
+@pytest.mark.parametrize("lesson", [lesson["id"] for lesson in LESSONS])
+def test_each_lesson_readme_shows_its_diagram(lesson):
+    shown = [path for _, path in images(ROOT / "lessons" / lesson /
+                                        "README.md")]
+    assert PICTURES / "lessons" / f"{lesson}.svg" in shown, \
+        f"lessons/{lesson}/README.md does not show " \
+        f"pictures/lessons/{lesson}.svg"
+
+
+def test_every_picture_shown_exists_and_has_words_for_screen_readers():
+    docs = [ROOT / "README.md", PICTURES / "README.md",
+            *(ROOT / "lessons").glob("*/README.md")]
+    shown = [(doc, alt, path) for doc in docs for alt, path in images(doc)]
+    assert len(shown) >= 1 + len(LESSONS)
+    for doc, alt, path in shown:
+        assert path.is_file(), f"{doc.relative_to(ROOT)} shows {path}, " \
+            f"which does not exist"
+        assert len(alt) > 20, f"{doc.relative_to(ROOT)}: the picture " \
+            f"{path.name} needs alt text that says what it shows"
