@@ -4,7 +4,8 @@
     timeline.py --svg OUT.svg TRACE...     the same run as a sequence diagram
     timeline.py --run solutions|lessons LESSON [--svg OUT.svg]
                                            run a lesson's steps, then draw them
-    timeline.py --pictures                 redraw pictures/lessons/*.svg
+    timeline.py --pictures                 redraw pictures/lessons/*.svg and
+                                           pictures/errors/*.svg
 
 Any program of the lab writes its trace as JSON lines when LAB_TRACE_FILE
 is set; several processes may append to the same file, or each to its own:
@@ -109,12 +110,16 @@ class Trace:
     def __init__(self, events):
         ordered = sorted(events, key=lambda e: (e["ts"], e["event"] != "wait"))
         self.events = ordered
+        # Processes in the order they were made (pids grow: a parent before
+        # the child it forks, a server before the clients started after it).
+        # Their first calls may race; this order does not.
         self.lanes = []
         by_pid = {}
+        for pid in sorted({e["pid"] for e in ordered}):
+            role = next(e["role"] for e in ordered if e["pid"] == pid)
+            by_pid[pid] = Lane(len(self.lanes), pid, role)
+            self.lanes.append(by_pid[pid])
         for e in ordered:
-            if e["pid"] not in by_pid:
-                by_pid[e["pid"]] = Lane(len(self.lanes), e["pid"], e["role"])
-                self.lanes.append(by_pid[e["pid"]])
             by_pid[e["pid"]].events.append(e)
         self.lane_of = {id(e): by_pid[e["pid"]] for e in ordered}
         self.index = {id(e): n for n, e in enumerate(ordered)}
@@ -124,7 +129,9 @@ class Trace:
                 same = [x for x in self.lanes if x.role == lane.role]
                 lane.name = f"{lane.role} {same.index(lane) + 1}"
             files = [e.get("file", "") for e in lane.events if e.get("file")]
+            files.sort(key=lambda f: not f.endswith(".c"))  # not a header
             lane.source = os.path.basename(files[0]) if files else ""
+        self.names = {lane.pid: lane.name for lane in self.lanes}
         self.cause = {}
         self.kind = {}
         self._match()
@@ -177,11 +184,11 @@ class Trace:
         # The kernel queues connections in the order they were made; the
         # listener that takes one is the one listening on that name then.
         for key, end in sorted(connects, key=lambda c: c[1].opened["ts"]):
-            at = end.opened["ts"]
+            began, ended = end.opened["start"], end.opened["ts"]
 
-            def open_then(lis, same):
-                return same(lis["key"]) and lis["at"] <= at and \
-                    (lis["closed"] is None or lis["closed"] >= at)
+            def open_then(lis, same):  # listening while connect ran
+                return same(lis["key"]) and lis["at"] <= ended and \
+                    (lis["closed"] is None or lis["closed"] >= began)
             found = [lis for lis in listeners
                      if open_then(lis, lambda k: k == key)] or \
                     [lis for lis in listeners if open_then(
@@ -232,10 +239,16 @@ class Trace:
 
 # -- words for calls -----------------------------------------------------------
 
-def short_args(event):
-    """The arguments a learner looks at, without buffers and lengths."""
+def short_args(event, names=None):
+    """The arguments a learner looks at, without buffers and lengths.
+
+    names: {pid: name}, to name a process rather than give its pid (which
+    changes from run to run).
+    """
     a = event["args"]
     call = event["call"]
+    if call == "waitpid" and names:
+        return names.get(a.get("pid"), "child")
     if call in ("socket", "socketpair"):
         keys = ["domain", "type", "protocol"]
     elif call in ("bind", "connect"):
@@ -262,20 +275,28 @@ def short_args(event):
     return ", ".join(values)
 
 
-def result(event):
+def result(event, names=None):
     if event["event"] == "wait":
         return "waits"
     if failed(event):
         return f"-1 {event['errno']}"
+    if event["call"] == "waitpid" and names:
+        a = event["args"]
+        how = f"killed by {a['signal']}" if "signal" in a else \
+            f"exit status {a['exit_status']}" if "exit_status" in a else ""
+        return names.get(event["ret"], "child") + (f": {how}" if how else "")
     return str(event["ret"])
 
 
-def label(event):
-    """socket(AF_UNIX, SOCK_STREAM, 0) = 3, as short as it stays clear."""
-    head = f"{event['call']}({short_args(event)})"
+def label(event, names=None):
+    """socket(AF_UNIX, SOCK_STREAM, 0) = 3, as short as it stays clear.
+
+    With names ({pid: name}), waitpid names the process it waited for.
+    """
+    head = f"{event['call']}({short_args(event, names)})"
     if event["event"] == "wait":
         return head + " ..."
-    return f"{head} = {result(event)}"
+    return f"{head} = {result(event, names)}"
 
 
 def preview(data, width=18):
@@ -454,9 +475,9 @@ def timeline(trace, colour=False, width=None):
         n = trace.n(e)
         if e["event"] == "wait":
             waits[(e["pid"], e["call"])] = e["ts"]
-            lines += row(e, f"{label(e)} waits")
+            lines += row(e, f"{label(e, trace.names)} waits")
             continue
-        text = label(e)
+        text = label(e, trace.names)
         if e.get("data"):
             text += " " + preview(e["data"])
         notes = []
@@ -514,13 +535,15 @@ def schedule(trace):
     """
     heads = {lane.index: 0 for lane in trace.lanes}
     items = {}
+    announced = set()  # calls the trace saw wait
     for lane in trace.lanes:
         seq, pending = [], {}
         for e in lane.events:
             if e["event"] == "wait":
                 pending[e["call"]] = e
             else:
-                pending.pop(e["call"], None)
+                if pending.pop(e["call"], None) is not None:
+                    announced.add(id(e))
                 seq.append(e)
         # A wait without a return: the process ended (or was stopped) there.
         seq += sorted(pending.values(), key=lambda e: e["ts"])
@@ -530,25 +553,29 @@ def schedule(trace):
     blocked = set()
 
     def gated(e):
+        """Which other processes' earlier calls must go before e: those
+        of the processes made before this one, for its first call; those
+        of all, for a call whose cause the trace cannot show."""
         lane = trace.lane_of[id(e)]
         n = trace.n(e)
         if e["event"] == "wait":
-            return False
-        first = items[lane.index][0] is e
+            return []
         unexplained = n not in trace.cause and (
             e["call"] in ("accept", "waitpid") or
             (e["call"] in RECEIVERS and e["ret"] == 0))
-        return first or failed(e) or unexplained
+        if failed(e) or unexplained:
+            return trace.lanes
+        if items[lane.index][0] is e:
+            return trace.lanes[:lane.index]
+        return []
 
     def ready(e):
         n = trace.n(e)
         if n in trace.cause and trace.cause[n] not in done:
             return False
-        if gated(e):
-            lane = trace.lane_of[id(e)]
-            for other in trace.lanes:
-                if other is lane:
-                    continue
+        lane = trace.lane_of[id(e)]
+        for other in gated(e):
+            if other is not lane:
                 for x in items[other.index]:
                     if x["event"] == "return" and x["ts"] < e["ts"] and \
                             trace.n(x) not in done:
@@ -577,7 +604,11 @@ def schedule(trace):
         if current is not None and left(current) and \
                 heads[current.index] > 0 and current.index not in blocked:
             e = items[current.index][heads[current.index]]
-            if e["call"] in BLOCKING:
+            # It waits for a call of another process, or the trace saw it
+            # wait (for a signal, say); a call that only comes later in
+            # the clock's order did not wait.
+            if e["call"] in BLOCKING and (trace.n(e) in trace.cause or
+                                          id(e) in announced):
                 rows.append(("block", e))
                 blocked.add(current.index)
         runnable = [lane for lane in trace.lanes if left(lane) and
@@ -596,17 +627,21 @@ def xml(text):
     return escape(str(text), {'"': "&quot;"})
 
 
-def sequence_svg(trace, title, intro=""):
-    """A sequence diagram of the trace, as the text of an SVG file."""
+def diagram(trace, title, intro=""):
+    """Draws a sequence diagram: (SVG elements, height, description)."""
     rows = schedule(trace)
     width, margin = 800, 16
     lanes = trace.lanes
     n_lanes = max(1, len(lanes))
     lane_w = (width - 2 * margin) / n_lanes
-    x_of = {lane.index: margin + lane_w * (lane.index + 0.5) for lane in lanes}
+    # Servers on the left, as in the timeline; the others in order.
+    shown = sorted(lanes, key=lambda lane: not lane.left)
+    x_of = {lane.index: margin + lane_w * (shown.index(lane) + 0.5)
+            for lane in lanes}
     # A box may be wider than its lane: one row holds one call.
     max_chars = int(min(lane_w * 1.6, width - 2 * margin) / CHAR_W) - 2
-    top = 66 + (18 if intro else 0)
+    said = textwrap.wrap(intro, 100)[:3]
+    top = 48 + 18 * len(said) + (18 if said else 0)
     head_h = 40
 
     # Fold long runs of reads and writes, in the scheduled order.
@@ -671,7 +706,7 @@ def sequence_svg(trace, title, intro=""):
         stroke, fill = lane_colour(trace, lane)
         if row_kind == "block":
             wait_from[lane.index] = y
-            _, _, h = box(lane, split(f"{e['call']}({short_args(e)}) waits"),
+            _, _, h = box(lane, split(f"{e['call']}({short_args(e, trace.names)}) waits"),
                           y, PAPER, stroke, colour=GREY, dashed=True)
             y += h + 10
             continue
@@ -680,12 +715,13 @@ def sequence_svg(trace, title, intro=""):
             start_y = since if since is not None else y
             if since is None:
                 _, _, h = box(lane, split(
-                    f"{e['call']}({short_args(e)}) waits"), y, PAPER, stroke,
+                    f"{e['call']}({short_args(e, trace.names)}) waits"), y,
+                    PAPER, stroke,
                     colour=GREY, dashed=True)
                 y += h + 10
             lane_end[lane.index] = ("open", start_y)
             continue
-        text = label(e)
+        text = label(e, trace.names)
         lines = split(text)
         since = wait_from.pop(lane.index, None)
         if since is not None:
@@ -721,22 +757,11 @@ def sequence_svg(trace, title, intro=""):
         notes.append((wrapped, height))
         height += 16 * len(wrapped) + 6
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
-           f'height="{int(height) + 8}" viewBox="0 0 {width} '
-           f'{int(height) + 8}" font-family="{FONT}" font-size="12" '
-           f'role="img" aria-labelledby="title desc">',
-           f'<title id="title">{xml(title)}</title>',
-           f'<desc id="desc">{xml(describe(trace, rows, intro))}</desc>',
-           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" '
-           'markerWidth="8" markerHeight="8" orient="auto-start-reverse">'
-           f'<path d="M0,0 L10,5 L0,10 z" fill="{INK}"/></marker></defs>',
-           f'<rect width="{width}" height="{int(height) + 8}" '
-           f'fill="{PAPER}"/>',
-           f'<text x="{margin}" y="24" font-size="15" font-weight="bold" '
+    out = [f'<text x="{margin}" y="24" font-size="15" font-weight="bold" '
            f'fill="{INK}">{xml(title)}</text>']
-    if intro:
-        out.append(f'<text x="{margin}" y="44" fill="{GREY}">'
-                   f'{xml(clip(intro, 104))}</text>')
+    for i, line in enumerate(said):
+        out.append(f'<text x="{margin}" y="{44 + 16 * i}" fill="{GREY}">'
+                   f'{xml(line)}</text>')
     for lane in lanes:
         x = x_of[lane.index]
         stroke, fill = lane_colour(trace, lane)
@@ -799,8 +824,49 @@ def sequence_svg(trace, title, intro=""):
         for i, line in enumerate(wrapped):
             out.append(f'<text x="{margin}" y="{ny + 14 + 16 * i:.1f}" '
                        f'font-size="11" fill="{RED}">{xml(line)}</text>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
+    return out, int(height) + 8, describe(trace, rows, intro)
+
+
+def svg_document(title, desc, parts, height, width=800):
+    """An SVG file around drawn parts, with its title and description."""
+    return "\n".join([
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" '
+        f'font-family="{FONT}" font-size="12" role="img" '
+        f'aria-labelledby="title desc">',
+        f'<title id="title">{xml(title)}</title>',
+        f'<desc id="desc">{xml(desc)}</desc>',
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" '
+        'markerWidth="8" markerHeight="8" orient="auto-start-reverse">'
+        f'<path d="M0,0 L10,5 L0,10 z" fill="{INK}"/></marker></defs>',
+        f'<rect width="{width}" height="{height}" fill="{PAPER}"/>',
+        *parts, "</svg>"]) + "\n"
+
+
+def sequence_svg(trace, title, intro=""):
+    """A sequence diagram of the trace, as the text of an SVG file."""
+    parts, height, desc = diagram(trace, title, intro)
+    return svg_document(title, desc, parts, height)
+
+
+def sheet_svg(title, intro, panels):
+    """Several diagrams, one under the other: panels is a list of
+    (trace, title, intro)."""
+    parts = [f'<text x="16" y="26" font-size="17" font-weight="bold" '
+             f'fill="{INK}">{xml(title)}</text>',
+             f'<text x="16" y="46" fill="{GREY}">{xml(clip(intro, 104))}'
+             f'</text>']
+    y, said = 58, [intro]
+    for trace, panel_title, panel_intro in panels:
+        drawn, height, desc = diagram(trace, panel_title, panel_intro)
+        parts.append(f'<line x1="16" y1="{y}" x2="784" y2="{y}" '
+                     f'stroke="{LINE}"/>')
+        parts.append(f'<g transform="translate(0 {y + 6})">')
+        parts += drawn
+        parts.append("</g>")
+        said.append(f"{panel_title}. {desc}")
+        y += height + 12
+    return svg_document(title, " ".join(said), parts, y)
 
 
 def describe(trace, rows, intro=""):
@@ -815,7 +881,7 @@ def describe(trace, rows, intro=""):
         elif kind == "waiting":
             said.append(f"{lane}: {e['call']} is still waiting at the end.")
         else:
-            text = f"{lane}: {label(e)}"
+            text = f"{lane}: {label(e, trace.names)}"
             if failed(e):
                 text += f" ({e.get('error', '')})"
             n = trace.n(e)
@@ -867,6 +933,50 @@ def draw_lessons(code="solutions"):
     return written
 
 
+# -- the deliberate errors ------------------------------------------------------
+
+ERROR_PICTURES = ROOT / "pictures" / "errors"
+
+
+def error_groups():
+    """The error variants of each lesson, from their catalogue
+    (lessons/errors.json, read by tools/errors.py): {lesson: [variant]}."""
+    try:
+        import errors
+    except ImportError:  # a lab without deliberate errors draws none
+        return {}
+    groups = {}
+    for variant in errors.variants():
+        groups.setdefault(variant["lesson"], []).append(variant)
+    return groups
+
+
+def record_variant(variant):
+    """Runs one error variant, as `make errors` does; returns its events."""
+    import errors
+    return errors.run(variant).events
+
+
+def error_sheet(lesson, variants, record=record_variant):
+    """One picture for a lesson's deliberate errors: a diagram per variant,
+    its failing call in red."""
+    panels = [(Trace(record(v)), v["name"], v["meaning"]) for v in variants]
+    return sheet_svg(f"Lesson {lesson[:2]}: deliberate errors",
+                     "each program makes one mistake; the failing call is "
+                     "red, and the note under it says why", panels)
+
+
+def draw_errors():
+    """Redraws pictures/errors/NN-name.svg from fresh runs of the variants."""
+    written = []
+    for lesson, variants in error_groups().items():
+        ERROR_PICTURES.mkdir(parents=True, exist_ok=True)
+        path = ERROR_PICTURES / f"{lesson}.svg"
+        path.write_text(error_sheet(lesson, variants), encoding="utf-8")
+        written.append(path)
+    return written
+
+
 def main(argv):
     import argparse
     parser = argparse.ArgumentParser(
@@ -881,7 +991,7 @@ def main(argv):
                         help="redraw pictures/lessons/*.svg")
     opts = parser.parse_args(argv)
     if opts.pictures:
-        for path in draw_lessons():
+        for path in draw_lessons() + draw_errors():
             print(f"drew {path.relative_to(ROOT)}")
         return 0
     intro = ""
