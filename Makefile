@@ -53,6 +53,7 @@ help:
 	@echo "  make timeline TRACE=F  the timeline of your JSON trace F (SVG=out.svg: a diagram too)"
 	@echo "  make pictures          redraw pictures/lessons/*.svg from fresh traces"
 	@echo "  make strace N=05       the solution of lesson 05 under strace, beside the lab's trace"
+	@echo "  make strace V=NAME     one deliberate error under strace, beside the lab's trace"
 	@echo "  make test              the whole suite: solutions, the lesson ladder, the docs"
 	@echo "  make                   build everything into build/"
 	@echo "  make clean             remove build/"
@@ -106,10 +107,16 @@ pictures: all $(PYTHON_FILE)
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/timeline.py --pictures
 
 # strace is optional: the tool says how to install it, or why it cannot run.
+# V=NAME compares one deliberate error instead of a lesson.
 strace: $(PYTHON_FILE)
+ifneq ($(strip $(V)),)
+	@$(MAKE) -s --no-print-directory all
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/strace_compare.py --variant $(V)
+else
 	$(need_lesson)
-	@$(MAKE) --no-print-directory $(call programs_in,solutions/$(LESSON))
+	@$(MAKE) -s --no-print-directory $(call programs_in,solutions/$(LESSON))
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/strace_compare.py solutions $(LESSON)
+endif
 
 # A lesson that does not compile is reported by its check, so the others
 # are still built and checked (-k).

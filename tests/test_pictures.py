@@ -79,6 +79,36 @@ def test_a_lesson_s_diagram_is_what_its_solution_does_now(lesson):
                     f"solution does now; run `make pictures`.\n{diff}")
 
 
+ERROR_GROUPS = timeline.error_groups()
+
+
+@pytest.mark.parametrize("lesson", sorted(ERROR_GROUPS))
+def test_a_lesson_s_deliberate_errors_are_drawn_as_they_happen_now(lesson):
+    """One sheet per lesson, a diagram per error variant, redrawn by
+    `make pictures`: the same picture again, the failing calls in red."""
+    fresh = timeline.error_sheet(lesson, ERROR_GROUPS[lesson])
+    path = PICTURES / "errors" / f"{lesson}.svg"
+    assert path.is_file(), f"pictures/errors/{lesson}.svg is missing: " \
+        f"run `make pictures`"
+    kept = path.read_text(encoding="utf-8")
+    assert fresh.count(RED_BOX) >= sum(map(failing, ERROR_GROUPS[lesson])), \
+        "every variant whose outcome is an errno shows a red call"
+    if fresh != kept:
+        said = [ET.fromstring(svg).find(SVG + "desc").text.split(". ")
+                for svg in (kept, fresh)]
+        diff = "\n".join(difflib.unified_diff(*said, "kept", "fresh",
+                                              lineterm=""))
+        pytest.fail(f"pictures/errors/{lesson}.svg is not what the variants "
+                    f"do now; run `make pictures`.\n{diff}")
+
+
+RED_BOX = f'fill="{timeline.RED_LIGHT}" stroke="{timeline.RED}"'
+
+
+def failing(variant):
+    return any(e.get("errno") for e in variant.get("expect", []))
+
+
 # -- the documents show them ----------------------------------------------------
 
 IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+\.svg)\)")

@@ -92,3 +92,20 @@ def test_the_comparison_sees_a_trace_that_lies(change):
         events.append(dict(events[-2], ts=99))
     problems = strace_compare.differences(events, STRACE.splitlines())
     assert len(problems) == 1 and problems[0].startswith("server 10")
+
+
+# -- the deliberate errors, from their catalogue ---------------------------------
+
+VARIANTS = strace_compare.error_variants()
+
+
+@pytest.mark.parametrize("variant", VARIANTS,
+                         ids=[v["name"] for v in VARIANTS])
+def test_strace_agrees_on_a_deliberate_error(strace, variant):
+    events, lines = strace_compare.run_variant(variant)
+    failures = [e for e in events if e["event"] == "return" and
+                e["ret"] == -1]
+    assert failures or variant["expect"], "nothing to compare"
+    problems = strace_compare.differences(events, lines)
+    assert not problems, "\n".join(
+        problems + strace_compare.side_by_side(events, lines))

@@ -1,10 +1,12 @@
 """The lab's trace beside strace's: do they tell the same story?
 
     strace_compare.py solutions|lessons LESSON
+    strace_compare.py --variant NAME       one deliberate error (make errors)
 
-runs a lesson's steps with every program under `strace -f`, limited to the
-lifecycle calls, and shows, process by process, each call as the lab's trace
-saw it beside the system call strace saw.  It exits with 1 when they differ.
+runs a lesson's steps (or an error variant) with every program under
+`strace -f`, limited to the lifecycle calls, and shows, process by process,
+each call as the lab's trace saw it beside the system call strace saw.  It
+exits with 1 when they differ.
 
 The trace library makes system calls of its own (fstat, fcntl, poll,
 getsockopt, getsockname, waitid, open, and writes to stderr and to the JSON
@@ -45,6 +47,8 @@ RESUMED = re.compile(r"^<\.\.\. (?P<name>\w+) resumed>(?P<args>.*)$")
 RESULT = re.compile(r"\)\s+=\s+(?P<ret>-?\d+|\?)(?:<[^>]*>)?"
                     r"(?:\s+(?P<err>E[A-Z0-9_]+)\s+\([^)]*\))?"
                     r"(?:\s+\(.*\))?\s*$")
+# The trace library's own JSON lines, as strace -s 24 shows them.
+JSON_LINE = re.compile(r'^write\(\d+(<[^>]*>)?, "\{\\"ts\\":')
 FIRST_FD = re.compile(r"^(?P<fd>-?\d+)(?P<what><[^>]*>)?")
 
 _usable = None
@@ -127,15 +131,17 @@ class StraceLab(labrun.Lab):
         super().close()
 
 
-def parse(lines):
+def parse(lines, killed=None):
     """strace -f lines as {pid: [(key, text)]}, lifecycle calls only.
 
     key is (call, fd, ret, errno); ret is "pending" for a call that never
-    returned (the process was stopped in it).
+    returned (the process was stopped in it).  killed, a set, receives the
+    pids that a signal killed.
     """
-    calls, unfinished, killed = {}, {}, set()
-    for raw in lines:
-        m = LINE.match(raw)
+    raw, unfinished = {}, {}
+    killed = set() if killed is None else killed
+    for line in lines:
+        m = LINE.match(line)
         if not m:
             continue
         pid, rest = int(m["pid"]), m["rest"]
@@ -159,55 +165,62 @@ def parse(lines):
                 unfinished[pid] = (name, args[:-len("<unfinished ...>")])
                 continue
             text = rest
-        entry = syscall_entry(name, args, text)
-        if entry:
-            calls.setdefault(pid, []).append(entry)
+        # Every call is kept for now, the trace library's own too: they
+        # tell an interrupted call that returned from one that restarted.
+        raw.setdefault(pid, []).append(syscall_entry(name, args, text))
     for pid, (name, args) in unfinished.items():
-        entry = syscall_entry(name, args + ")", f"{name}({args}...",
-                              pending=True)
-        if entry:
-            calls.setdefault(pid, []).append(entry)
-    return {pid: restarts_dropped(seq, pid in killed)
-            for pid, seq in calls.items()}
+        raw.setdefault(pid, []).append(
+            syscall_entry(name, args + ")", f"{name}({args}...",
+                          pending=True))
+    return {pid: settled(seq, pid in killed) for pid, seq in raw.items()}
 
 
 def syscall_entry(name, args, text, pending=False):
-    call = SYSCALLS.get(name)
-    if call is None:
-        return None
+    """(key, text, lifecycle): lifecycle is False for a call the lab does
+    not trace (not a lifecycle call, or read/write/close on a file)."""
+    call = SYSCALLS.get(name, name)
     fd = None
+    lifecycle = name in SYSCALLS
     if call in FD_CALLS:
         first = FIRST_FD.match(args)
-        if not first:
-            return None
-        fd = int(first["fd"])
-        what = first["what"]
+        fd = int(first["fd"]) if first else None
+        what = first["what"] if first else None
         if call in SOCKET_ONLY and what and not SOCKET_KINDS.match(what):
-            return None  # a file, a pipe, the terminal: not traced
+            lifecycle = False  # a file, a pipe, the terminal: not traced
     result = RESULT.search(args)
     if pending or result is None or (result["ret"] == "?" and
                                      not result["err"]):
-        return (call, fd, "pending", None), text
+        return (call, fd, "pending", None), text, lifecycle
     if result["err"] and result["err"].startswith("ERESTART"):
-        # Interrupted by a signal: the program sees EINTR, unless the
-        # kernel restarts the call (SA_RESTART); restarts_dropped decides.
-        return (call, fd, -1, "EINTR"), text
-    return (call, fd, int(result["ret"]), result["err"]), text
+        # Interrupted by a signal: settled() decides what the program saw.
+        return (call, fd, -1, "EINTR"), text, lifecycle
+    return (call, fd, int(result["ret"]), result["err"]), text, lifecycle
 
 
-def restarts_dropped(seq, killed):
-    """Settles the calls a signal interrupted (strace: = ? ERESTARTSYS).
+def settled(seq, killed):
+    """The lifecycle calls, with the calls a signal interrupted settled.
 
-    The kernel restarted the call (SA_RESTART): the program, and so the
-    lab's trace, sees it once.  The signal killed the process: the call
-    never returned.  Otherwise the program saw -1 EINTR.
+    strace shows such a call as "= ? ERESTARTSYS".  If it returned -1
+    EINTR, the trace library reported that: its JSON line is written before
+    the program makes the same call again.  If the kernel restarted it
+    (SA_RESTART), the same call comes again with no JSON line in between
+    (the signal handler may make calls of its own), and the program, so the
+    lab's trace, sees one call.  If the signal killed the process, the call
+    never returned.
     """
     out = []
-    for i, (key, text) in enumerate(seq):
+    for i, (key, text, lifecycle) in enumerate(seq):
+        if not lifecycle:
+            continue
         if "ERESTART" in text:
-            if i + 1 < len(seq) and seq[i + 1][0][:2] == key[:2]:
-                continue
-            if i + 1 == len(seq) and killed:
+            later = seq[i + 1:]
+            reported = next((n for n, (_, t, _) in enumerate(later)
+                             if JSON_LINE.search(t)), len(later))
+            again = next((n for n, (k, _, _) in enumerate(later)
+                          if k[:2] == key[:2]), None)
+            if again is not None and again < reported:
+                continue  # restarted
+            if not later and killed:
                 key = key[:2] + ("pending", None)
         out.append((key, text))
     return out
@@ -239,7 +252,8 @@ def words(event):
 
 def differences(events, strace_lines):
     """What the lab's trace and strace disagree on: a list of sentences."""
-    lab, seen = lab_calls(events), parse(strace_lines)
+    killed = set()
+    lab, seen = lab_calls(events), parse(strace_lines, killed)
     problems = []
     roles = {e["pid"]: e["role"] for e in events}
     for pid in sorted(set(lab) | set(seen)):
@@ -249,6 +263,11 @@ def differences(events, strace_lines):
             # The lab says it is about to wait just before making the call:
             # a signal that kills the process in between leaves strace
             # nothing to see.
+            continue
+        if pid in killed and mine == theirs[:-1]:
+            # A signal (SIGPIPE after a write, say) killed the process as
+            # its last call returned: the program, so the trace library,
+            # never got its result.
             continue
         if mine != theirs:
             problems.append(
@@ -310,15 +329,43 @@ def run_lesson(code, lesson_id):
         return lab.events(event=None), lines
 
 
+def error_variants():
+    """The deliberate errors' catalogue (tools/errors.py), if the lab has
+    one: a list of variants."""
+    try:
+        import errors
+    except ImportError:
+        return []
+    return errors.variants()
+
+
+def run_variant(variant):
+    """Runs one error variant under strace: (events, strace lines)."""
+    import errors
+    code_dir = labrun.BUILD / "lessons" / variant["lesson"] / "errors"
+    with StraceLab(code_dir) as lab:
+        lab.run(variant["name"], timeout=errors.TIMEOUT)
+        return lab.events(event=None), lab.strace_output()
+
+
 def main(argv):
-    if len(argv) != 2 or argv[0] not in ("solutions", "lessons"):
+    why_not = usable()
+    if len(argv) == 2 and argv[0] == "--variant":
+        found = [v for v in error_variants() if v["name"] == argv[1]]
+        if not found:
+            print(f"strace_compare.py: no error variant {argv[1]} in the "
+                  f"catalogue", file=sys.stderr)
+            return 2
+        run = lambda: run_variant(found[0])  # noqa: E731
+    elif len(argv) == 2 and argv[0] in ("solutions", "lessons"):
+        run = lambda: run_lesson(*argv)  # noqa: E731
+    else:
         print(__doc__, file=sys.stderr)
         return 2
-    why_not = usable()
     if why_not:
         print(f"make strace: {why_not}", file=sys.stderr)
         return 2
-    events, lines = run_lesson(*argv)
+    events, lines = run()
     for line in side_by_side(events, lines):
         print(line)
     problems = differences(events, lines)
