@@ -251,6 +251,10 @@ def short_args(event, names=None):
         return names.get(a.get("pid"), "child")
     if call in ("socket", "socketpair"):
         keys = ["domain", "type", "protocol"]
+        pair = re.search(r"fd (\d+) <-> fd (\d+)", event.get("note") or "")
+        if call == "socketpair" and pair:  # the two fds, as strace shows
+            return ", ".join([*(str(a[k]) for k in keys if k in a),
+                              f"[{pair[1]}, {pair[2]}]"])
     elif call in ("bind", "connect"):
         keys = ["fd", "addr"]
     elif call in RECEIVERS | SENDERS:
@@ -352,6 +356,14 @@ def io_key(event):
     if event["call"] in RECEIVERS | SENDERS and event["event"] == "wait":
         return (event["pid"], event["call"], event["args"].get("fd"), "wait")
     return None
+
+
+def row_key(row):
+    """Scheduled rows (see schedule) that fold: reads and writes."""
+    kind, e = row
+    if kind == "block" and e["call"] in RECEIVERS | SENDERS:
+        return (e["pid"], e["call"])
+    return io_key(e) if kind == "call" else None
 
 
 def fold_summary(events, who=None):
@@ -644,13 +656,7 @@ def diagram(trace, title, intro=""):
     top = 48 + 18 * len(said) + (18 if said else 0)
     head_h = 40
 
-    # Fold long runs of reads and writes, in the scheduled order.
-    def row_key(r):
-        kind, e = r
-        if kind == "block" and e["call"] in RECEIVERS | SENDERS:
-            return (e["pid"], e["call"])
-        return io_key(e) if kind == "call" else None
-    folded = fold(rows, row_key)
+    folded = fold(rows, row_key)  # long runs of reads and writes
 
     body, arrows, notes = [], [], []
     y = top + head_h + 18
@@ -874,7 +880,13 @@ def describe(trace, rows, intro=""):
     said = [intro] if intro else []
     said.append("Processes: " + ", ".join(lane.name for lane in trace.lanes)
                 + ".")
-    for kind, e in rows:
+    for folded, item in fold(rows, lambda r: row_key(r)):
+        if folded == "fold":
+            calls = [e for k, e in item if k == "call"]
+            said.append(fold_summary(calls, lambda e: trace.lane_of[
+                id(e)].name).strip(". ") + ".")
+            continue
+        kind, e = item
         lane = trace.lane_of[id(e)].name
         if kind == "block":
             said.append(f"{lane}: {e['call']} waits.")
