@@ -20,6 +20,8 @@ LESSONS := $(sort $(notdir $(wildcard lessons/[0-9][0-9]-*)))
 programs_in = $(patsubst %.c,$(B)/%,$(wildcard $(1)/*.c))
 LESSON_PROGRAMS := $(foreach l,$(LESSONS),$(call programs_in,lessons/$l))
 SOLUTION_PROGRAMS := $(foreach l,$(LESSONS),$(call programs_in,solutions/$l))
+# The deliberate-error variants: lessons/NN-name/errors/NAME.c.
+ERROR_PROGRAMS := $(foreach l,$(LESSONS),$(call programs_in,lessons/$l/errors))
 
 # N=4 or N=04 picks one lesson.
 ifneq ($(strip $(N)),)
@@ -38,9 +40,9 @@ PYTEST_FILE := $(B)/python-pytest
 PYENV = PYTHONPYCACHEPREFIX=$(abspath $(B))/pycache LAB_BUILD=$(abspath $(B))
 PYTEST = $(PYENV) "$$(cat $(PYTEST_FILE))" -m pytest -q -p no:cacheprovider
 
-.PHONY: all help lesson solution check test demo timeline pictures strace clean
+.PHONY: all help lesson solution check test demo errors timeline pictures strace clean
 
-all: $(LESSON_PROGRAMS) $(SOLUTION_PROGRAMS)
+all: $(LESSON_PROGRAMS) $(SOLUTION_PROGRAMS) $(ERROR_PROGRAMS)
 
 help:
 	@echo "The Unix domain sockets lab"
@@ -49,9 +51,12 @@ help:
 	@echo "  make lesson N=04       build and run your code of lesson 04 with its trace"
 	@echo "  make check N=04        check your code of lesson 04 (make check: every lesson)"
 	@echo "  make solution N=04     build and run the reference solution of lesson 04"
+	@echo "  make errors            run every deliberate-error variant: the catalogue of errors"
+	@echo "  make errors N=04       the deliberate errors of lesson 04 only"
+	@echo "  make errors V=NAME     one deliberate error, with its whole trace (V=bind-twice)"
 	@echo "  make timeline N=05     run the solution of lesson 05 and draw its timeline"
 	@echo "  make timeline TRACE=F  the timeline of your JSON trace F (SVG=out.svg: a diagram too)"
-	@echo "  make pictures          redraw pictures/lessons/*.svg from fresh traces"
+	@echo "  make pictures          redraw the sequence diagrams in pictures/ from fresh runs"
 	@echo "  make strace N=05       the solution of lesson 05 under strace, beside the lab's trace"
 	@echo "  make strace V=NAME     one deliberate error under strace, beside the lab's trace"
 	@echo "  make test              the whole suite: solutions, the lesson ladder, the docs"
@@ -71,6 +76,8 @@ $(TRACE_OBJ): trace/trace.c trace/lab_trace.h trace/explanations.def
 $(B)/%: %.c $(TRACE_OBJ) trace/lab_trace.h
 	@mkdir -p $(@D)
 	$(CC) $(LAB_CPPFLAGS) $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) $< $(TRACE_OBJ) -o $@ $(LDFLAGS)
+
+$(ERROR_PROGRAMS): lessons/variant.h
 
 $(PYTHON_FILE):
 	@mkdir -p $(@D)
@@ -110,12 +117,24 @@ pictures: all $(PYTHON_FILE)
 # V=NAME compares one deliberate error instead of a lesson.
 strace: $(PYTHON_FILE)
 ifneq ($(strip $(V)),)
-	@$(MAKE) -s --no-print-directory all
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/strace_compare.py --variant $(V)
+	@$(MAKE) -s --no-print-directory $(ERROR_PROGRAMS)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/strace_compare.py --variant '$(V)'
 else
 	$(need_lesson)
 	@$(MAKE) -s --no-print-directory $(call programs_in,solutions/$(LESSON))
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/strace_compare.py solutions $(LESSON)
+endif
+
+# make errors [N=04]: the catalogue table; make errors V=bind-twice: one
+# variant, with its whole trace.
+errors: $(PYTHON_FILE) $(ERROR_PROGRAMS)
+ifneq ($(strip $(V)),)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/errors.py --show '$(V)'
+else
+ifneq ($(strip $(N)),)
+	$(need_lesson)
+endif
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/errors.py $(LESSON)
 endif
 
 # A lesson that does not compile is reported by its check, so the others

@@ -145,3 +145,18 @@ def test_every_picture_shown_exists_and_has_words_for_screen_readers():
             f"which does not exist"
         assert len(alt) > 20, f"{doc.relative_to(ROOT)}: the picture " \
             f"{path.name} needs alt text that says what it shows"
+
+
+LINK = re.compile(r"\]\(([^)\s]+\.svg)\)")
+
+
+@pytest.mark.parametrize("lesson", sorted(ERROR_GROUPS))
+def test_each_lesson_readme_links_its_deliberate_errors_sheet(lesson):
+    doc = ROOT / "lessons" / lesson / "README.md"
+    section = doc.read_text(encoding="utf-8").split(
+        "## Deliberate errors", 1)[-1].split("\n## ", 1)[0]
+    linked = [(doc.parent / link).resolve() for link in
+              LINK.findall(section)]
+    assert PICTURES / "errors" / f"{lesson}.svg" in linked, \
+        f'the "Deliberate errors" section of lessons/{lesson}/README.md ' \
+        f"does not link pictures/errors/{lesson}.svg"

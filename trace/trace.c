@@ -142,21 +142,22 @@ static void write_all_raw(int fd, const char *s, size_t n)
     }
 }
 
-/* The JSON file is opened once per process; a forked child opens its own. */
+/*
+ * The JSON file is opened once, when the program starts (so a program that
+ * later gives up its privileges, or changes directory, still reaches it). A
+ * forked child writes through the descriptor it inherited: every line is
+ * one write(2) in O_APPEND mode, so lines of parent and child never mix.
+ */
 static int json_fd = -1;
-static pid_t json_pid;
 
 static int json_file(void)
 {
     const char *path = getenv("LAB_TRACE_FILE");
     if (!path || !*path)
         return -1;
-    if (json_fd >= 0 && json_pid == getpid())
+    if (json_fd >= 0 && fcntl(json_fd, F_GETFD) != -1)
         return json_fd;
-    if (json_fd >= 0 && json_pid != getpid())
-        (void)close(json_fd);  /* the parent's descriptor, inherited */
     json_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    json_pid = getpid();
     if (json_fd >= 0) {
         /* Move out of the way, so the program's fds are the ones it would
          * get untraced (the next socket is still fd 4, not 5). */
@@ -175,6 +176,14 @@ static int json_file(void)
         unsetenv("LAB_TRACE_FILE");
     }
     return json_fd;
+}
+
+static void open_json_file_at_start(void) __attribute__((constructor));
+static void open_json_file_at_start(void)
+{
+    int saved = errno;
+    (void)json_file();
+    errno = saved;
 }
 
 /* ---- one event -------------------------------------------------------- */

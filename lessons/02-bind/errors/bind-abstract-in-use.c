@@ -1,0 +1,42 @@
+/*
+ * bind-abstract-in-use.c - two sockets bind() the same abstract name.
+ *
+ * A sun_path that starts with '\0' is an abstract name (Linux only, see
+ * unix(7)): no file is created, and the name disappears when the last
+ * socket bound to it is closed, so there is never a stale file to remove.
+ * But while a socket holds the name, nobody else can take it.
+ */
+#include <stddef.h>
+
+#include "../../variant.h"
+
+#define NAME "lab-abstract-demo"
+
+int main(void)
+{
+    struct sockaddr_un addr;
+    /* The length counts the leading '\0' and the name, no final '\0'. */
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+                                strlen(NAME));
+
+    watchdog();
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path + 1, NAME, strlen(NAME));
+
+    /* Step 1: socket - two of them. */
+    int first = socket(AF_UNIX, SOCK_STREAM, 0);
+    int second = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (first == -1 || second == -1)
+        die("socket");
+
+    /* Step 2: bind - the first takes the name, the second cannot. */
+    if (bind(first, (struct sockaddr *)&addr, len) == -1)
+        die("bind");
+    if (bind(second, (struct sockaddr *)&addr, len) == -1)
+        perror("second bind");
+
+    close(second);
+    close(first); /* the name is free again: nothing to unlink */
+    return EXIT_SUCCESS;
+}

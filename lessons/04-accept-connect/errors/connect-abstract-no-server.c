@@ -1,0 +1,38 @@
+/*
+ * connect-abstract-no-server.c - connect() to an abstract name nobody
+ * has bound.
+ *
+ * An abstract name (sun_path starting with '\0', Linux only, see unix(7))
+ * is not a file, so there is no "no such file": a missing abstract server
+ * is reported as a refused connection, the same errno as a server that
+ * does not listen.
+ */
+#include <stddef.h>
+
+#include "../../variant.h"
+
+#define NAME "lab-abstract-nobody-here"
+
+int main(void)
+{
+    struct sockaddr_un addr;
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+                                strlen(NAME));
+
+    watchdog();
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path + 1, NAME, strlen(NAME));
+
+    /* Step 1: socket. */
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd == -1)
+        die("socket");
+
+    /* Step 4: connect - to an abstract name no socket holds. */
+    if (connect(fd, (struct sockaddr *)&addr, len) == -1)
+        perror("connect");
+
+    close(fd);
+    return EXIT_SUCCESS;
+}

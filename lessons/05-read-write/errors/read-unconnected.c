@@ -1,0 +1,28 @@
+/*
+ * read-unconnected.c - read() on a stream socket that was never connected.
+ *
+ * A new socket has no peer, so there is nothing to read from. read(2)
+ * and recv(2) suggest ENOTCONN; Linux answers EINVAL for a Unix domain
+ * stream socket. (The usual cause in a server: reading from the
+ * listening socket, see read-listening-socket.)
+ */
+#include "../../variant.h"
+
+int main(void)
+{
+    char buf[64];
+
+    watchdog();
+
+    /* Step 1: socket - and no connect. */
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd == -1)
+        die("socket");
+
+    /* Step 5: read - from nobody. */
+    if (read(fd, buf, sizeof buf) == -1)
+        perror("read");
+
+    close(fd);
+    return EXIT_SUCCESS;
+}
