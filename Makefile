@@ -56,6 +56,7 @@ help:
 	@echo "  make errors V=NAME     one deliberate error, with its whole trace (V=bind-twice)"
 	@echo "  make timeline N=05     run the solution of lesson 05 and draw its timeline"
 	@echo "  make timeline TRACE=F  the timeline of your JSON trace F (SVG=out.svg: a diagram too)"
+	@echo "  make timeline V=NAME   the timeline of one deliberate error"
 	@echo "  make pictures          redraw the sequence diagrams in pictures/ from fresh runs"
 	@echo "  make strace N=05       the solution of lesson 05 under strace, beside the lab's trace"
 	@echo "  make strace V=NAME     one deliberate error under strace, beside the lab's trace"
@@ -100,10 +101,14 @@ solution: $(PYTHON_FILE)
 demo: $(PYTHON_FILE) $(call programs_in,solutions/$(lastword $(LESSONS)))
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py demo
 
-# TRACE=FILE draws a trace you made; N=05 runs that lesson's solution first.
+# TRACE=FILE draws a trace you made; N=05 runs that lesson's solution first;
+# V=NAME runs one deliberate error.
 timeline: $(PYTHON_FILE)
 ifneq ($(strip $(TRACE)),)
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/timeline.py $(if $(SVG),--svg $(SVG)) $(TRACE)
+else ifneq ($(strip $(V)),)
+	@$(MAKE) -s --no-print-directory $(ERROR_PROGRAMS)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/timeline.py $(if $(SVG),--svg $(SVG)) --variant '$(V)'
 else
 	$(need_lesson)
 	@$(MAKE) --no-print-directory $(call programs_in,solutions/$(LESSON))

@@ -5,6 +5,7 @@ Skipped when strace is not installed or may not trace (ptrace can be
 forbidden in containers); probed once.
 """
 import json
+import subprocess
 
 import pytest
 
@@ -32,6 +33,30 @@ def test_strace_agrees_with_the_lab_trace(strace, lesson):
     problems = strace_compare.differences(events, lines)
     assert not problems, "\n".join(
         problems + strace_compare.side_by_side(events, lines))
+
+
+def test_without_strace_the_tests_say_why_they_skip(monkeypatch):
+    monkeypatch.setattr(strace_compare.shutil, "which", lambda name: None)
+    try:
+        assert "not installed" in strace_compare.usable(again=True)
+    finally:
+        monkeypatch.undo()
+        strace_compare.usable(again=True)
+
+
+def test_where_ptrace_is_forbidden_the_tests_say_why_they_skip(monkeypatch):
+    def refused(argv, **kw):
+        return subprocess.CompletedProcess(
+            argv, 1, b"", b"strace: test_ptrace_get_syscall_info: "
+            b"PTRACE_TRACEME: Operation not permitted\n")
+    monkeypatch.setattr(strace_compare.shutil, "which", lambda n: "/x")
+    monkeypatch.setattr(strace_compare.subprocess, "run", refused)
+    try:
+        why = strace_compare.usable(again=True)
+        assert "ptrace is not permitted" in why and "PTRACE_TRACEME" in why
+    finally:
+        monkeypatch.undo()
+        strace_compare.usable(again=True)
 
 
 # -- the comparison itself, on a made-up run -------------------------------------

@@ -54,10 +54,11 @@ FIRST_FD = re.compile(r"^(?P<fd>-?\d+)(?P<what><[^>]*>)?")
 _usable = None
 
 
-def usable():
-    """None when strace can run here, else the reason it cannot."""
+def usable(again=False):
+    """None when strace can run here, else the reason it cannot (probed
+    once; again=True probes again)."""
     global _usable
-    if _usable is None:
+    if _usable is None or again:
         if shutil.which("strace") is None:
             _usable = "strace is not installed (apt-get install strace)"
         else:

@@ -4,6 +4,8 @@
     timeline.py --svg OUT.svg TRACE...     the same run as a sequence diagram
     timeline.py --run solutions|lessons LESSON [--svg OUT.svg]
                                            run a lesson's steps, then draw them
+    timeline.py --variant NAME [--svg OUT.svg]
+                                           the same for a deliberate error
     timeline.py --pictures                 redraw pictures/lessons/*.svg and
                                            pictures/errors/*.svg
 
@@ -506,6 +508,18 @@ def timeline(trace, colour=False, width=None):
         if failed(e):
             notes.append(f"{e.get('error', '')}")
         lines += row(e, text, notes)
+        why = (e.get("explain") or {}).get("why")
+        if failed(e) and why:  # the trace's explanation, in short
+            left = trace.lane_of[id(e)] in left_lanes
+            room = col - 2 if left else max(30, width - col - 16)
+            said = textwrap.wrap("why: " + why, room)
+            if len(said) > 3:
+                said = said[:2] + [clip(" ".join(said[2:]), room)]
+            for part in said:
+                lines.append(f"{'':9}    {s.red}{part}{s.reset}"
+                             f"{' ' * (room - len(part))} |" if left else
+                             f"{'':9}  {' ' * col} |   {s.red}{part}"
+                             f"{s.reset}")
     for (pid, call), _ in waits.items():
         lane = next(x for x in trace.lanes if x.pid == pid)
         lines.append(f"{'':9}  {lane.name}: {call} was still waiting when "
@@ -999,6 +1013,8 @@ def main(argv):
                         help="run a lesson (CODE: solutions or lessons)")
     parser.add_argument("--svg", help="write a sequence diagram here")
     parser.add_argument("--title", help="the title of the diagram")
+    parser.add_argument("--variant", metavar="NAME",
+                        help="run one deliberate error (make errors)")
     parser.add_argument("--pictures", action="store_true",
                         help="redraw pictures/lessons/*.svg")
     opts = parser.parse_args(argv)
@@ -1019,6 +1035,16 @@ def main(argv):
         intro = lesson["see"]
         print(f"{code}/{lesson_id}: {lesson['see']}")
         print(f"(the JSON trace is in {keep})")
+    elif opts.variant:
+        found = [v for group in error_groups().values() for v in group
+                 if v["name"] == opts.variant]
+        if not found:
+            parser.error(f"no deliberate error {opts.variant} in the "
+                         f"catalogue (make errors lists them)")
+        events = record_variant(found[0])
+        title = opts.title or found[0]["name"]
+        intro = found[0]["meaning"]
+        print(f"{title}: {intro}")
     elif opts.traces:
         events = load(opts.traces)
         title = opts.title or ", ".join(Path(p).name for p in opts.traces)
