@@ -109,7 +109,7 @@ def failing(variant):
     return any(e.get("errno") for e in variant.get("expect", []))
 
 
-# -- the documents show them ----------------------------------------------------
+# -- the documents show them --------------------------------------------------
 
 IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+\.svg)\)")
 

@@ -59,7 +59,7 @@ def test_where_ptrace_is_forbidden_the_tests_say_why_they_skip(monkeypatch):
         strace_compare.usable(again=True)
 
 
-# -- the comparison itself, on a made-up run -------------------------------------
+# -- the comparison itself, on a made-up run ----------------------------------
 
 STRACE = """\
 100 close(3</etc/ld.so.cache>) = 0
@@ -119,7 +119,7 @@ def test_the_comparison_sees_a_trace_that_lies(change):
     assert len(problems) == 1 and problems[0].startswith("server 10")
 
 
-# -- the deliberate errors, from their catalogue ---------------------------------
+# -- the deliberate errors, from their catalogue ------------------------------
 
 VARIANTS = strace_compare.error_variants()
 

@@ -63,9 +63,10 @@ def usable(again=False):
             _usable = "strace is not installed (apt-get install strace)"
         else:
             try:
-                probe = subprocess.run(["strace", "-f", "-o", os.devnull,
-                                        "true"], capture_output=True,
-                                       timeout=10 * labrun.SCALE)
+                # With the options the lab uses: -D attaches to a parent.
+                probe = subprocess.run(
+                    ["strace", "-D", "-f", "-o", os.devnull, "true"],
+                    capture_output=True, timeout=10 * labrun.SCALE)
                 _usable = "" if probe.returncode == 0 else (
                     "strace cannot trace here (ptrace is not permitted, as "
                     "in some containers): " +

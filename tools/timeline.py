@@ -92,7 +92,7 @@ class Lane:
 
 
 class Endpoint:
-    """One end of a connection, in one process: from connect/accept to close."""
+    """One end of a connection in one process, from connect/accept to close."""
 
     def __init__(self, opened):
         self.opened = opened
@@ -239,7 +239,7 @@ class Trace:
                 self._link(e, sender.closed, "closed")
 
 
-# -- words for calls -----------------------------------------------------------
+# -- words for calls ----------------------------------------------------------
 
 def short_args(event, names=None):
     """The arguments a learner looks at, without buffers and lengths.
@@ -320,7 +320,7 @@ def link_words(trace, n):
     return kind
 
 
-# -- folding long runs ----------------------------------------------------------
+# -- folding long runs --------------------------------------------------------
 
 def fold(rows, key, keep=3, least=10):
     """Folds long runs of reads and writes.
@@ -394,7 +394,7 @@ def in_order(events):
                   else labrun.causal_key(e))
 
 
-# -- the timeline, as text -------------------------------------------------------
+# -- the timeline, as text ----------------------------------------------------
 
 class Style:
     def __init__(self, colour):
@@ -421,7 +421,8 @@ def clip(text, width):
 def timeline(trace, colour=False, width=None):
     """The two-column timeline, as lines of text."""
     s = Style(colour)
-    width = width or max(80, min(140, shutil.get_terminal_size((100, 24)).columns))
+    columns = shutil.get_terminal_size((100, 24)).columns
+    width = width or max(80, min(140, columns))
     col = (width - 14) * 11 // 20
     events = in_order(trace.events)
     if not events:
@@ -530,7 +531,7 @@ def timeline(trace, colour=False, width=None):
     return lines
 
 
-# -- the sequence diagram, as SVG -------------------------------------------------
+# -- the sequence diagram, as SVG ---------------------------------------------
 
 FONT = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 CHAR_W = 7.3   # px per character at 12 px
@@ -726,8 +727,9 @@ def diagram(trace, title, intro=""):
         stroke, fill = lane_colour(trace, lane)
         if row_kind == "block":
             wait_from[lane.index] = y
-            _, _, h = box(lane, split(f"{e['call']}({short_args(e, trace.names)}) waits"),
-                          y, PAPER, stroke, colour=GREY, dashed=True)
+            waits = f"{e['call']}({short_args(e, trace.names)}) waits"
+            _, _, h = box(lane, split(waits), y, PAPER, stroke, colour=GREY,
+                          dashed=True)
             y += h + 10
             continue
         if row_kind == "waiting":
@@ -767,7 +769,8 @@ def diagram(trace, title, intro=""):
             arrows.append((trace.cause[n], n))
         y += h + 10
 
-    height = y + 8 + (12 if any(isinstance(v, tuple) for v in lane_end.values()) else 0)
+    never_returned = any(isinstance(v, tuple) for v in lane_end.values())
+    height = y + 8 + (12 if never_returned else 0)
     for e in failures:
         why = (e.get("explain") or {}).get("why") or e.get("error", "")
         wrapped = textwrap.wrap(
@@ -919,7 +922,7 @@ def describe(trace, rows, intro=""):
     return " ".join(said)
 
 
-# -- running lessons ---------------------------------------------------------------
+# -- running lessons ----------------------------------------------------------
 
 def record(code, lesson_id, keep=None):
     """Runs a lesson's steps quietly and returns all their events."""
@@ -959,7 +962,7 @@ def draw_lessons(code="solutions"):
     return written
 
 
-# -- the deliberate errors ------------------------------------------------------
+# -- the deliberate errors ----------------------------------------------------
 
 ERROR_PICTURES = ROOT / "pictures" / "errors"
 
