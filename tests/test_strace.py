@@ -9,7 +9,6 @@ import subprocess
 
 import pytest
 
-import labrun
 import lab as lab_tool
 import strace_compare
 
