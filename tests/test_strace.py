@@ -1,5 +1,6 @@
 """The lab's trace tells the truth: strace sees the same lifecycle calls,
-with the same results and errnos, for every lesson's run.
+with the same results and errnos, for every lesson's run and every
+deliberate error of the catalogue.
 
 Skipped when strace is not installed or may not trace (ptrace can be
 forbidden in containers); probed once.

@@ -154,8 +154,11 @@ def test_the_tool_reads_several_trace_files():
             path.write_text("".join(json.dumps(e) + "\n" for e in events
                                     if e["pid"] == pid))
             paths.append(str(path))
+        with open(paths[0], "a") as f:  # a line that is not the lab's
+            f.write("server: listening on lab.sock\n")
         whole = timeline.Trace(list(events))
         again = timeline.Trace(timeline.load(paths))
+        assert len(again.events) == len(events)
         assert sorted(again.cause.items()) == sorted(whole.cause.items())
         shown = subprocess.run(
             [sys.executable, str(ROOT / "tools" / "timeline.py"), *paths,
@@ -163,5 +166,6 @@ def test_the_tool_reads_several_trace_files():
             capture_output=True, text=True, timeout=10 * labrun.SCALE,
             env=dict(os.environ, NO_COLOR="1"))
         assert shown.returncode == 0, shown.stderr
+        assert "not a line of the lab's JSON trace, skipped" in shown.stderr
         assert "<- #1 connection" in shown.stdout
         assert (Path(tmp) / "run.svg").read_text().startswith("<svg")

@@ -51,16 +51,30 @@ def load(paths):
     """The events of one or several JSON trace files, in time order."""
     events = []
     for path in paths:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    events.append(json.loads(line))
-                except json.JSONDecodeError:
-                    print(f"timeline: {path}:{number}: not a JSON trace line, "
-                          f"skipped", file=sys.stderr)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                lines = f.readlines()
+        except OSError as e:
+            raise SystemExit(
+                f"timeline: cannot read {path}: {e.strerror}. A lab program "
+                f"writes its trace where LAB_TRACE_FILE says "
+                f"(pictures/README.md shows how).") from None
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                event = None
+            if not isinstance(event, dict) or not TRACE_KEYS <= set(event):
+                print(f"timeline: {path}:{number}: not a line of the lab's "
+                      f"JSON trace, skipped", file=sys.stderr)
+                continue
+            events.append(event)
     return events
+
+
+TRACE_KEYS = {"ts", "pid", "role", "event", "call", "args", "ret"}
 
 
 def failed(event):
@@ -896,7 +910,7 @@ def describe(trace, rows, intro=""):
     """The diagram in words, for screen readers: one sentence per row."""
     said = [intro] if intro else []
     said.append("Processes: " + ", ".join(lane.name for lane in trace.lanes)
-                + ".")
+                + "." if trace.lanes else "No process made a traced call.")
     for folded, item in fold(rows, lambda r: row_key(r)):
         if folded == "fold":
             calls = [e for k, e in item if k == "call"]
