@@ -7,7 +7,6 @@
 The steps of each lesson are in lessons/lessons.json.
 """
 import json
-import os
 import shutil
 import sys
 
@@ -15,7 +14,7 @@ import labrun
 import timeline
 from labrun import BUILD, ROOT, Lab
 
-BOLD, RESET = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+BOLD, RESET = ("\033[1m", "\033[0m") if timeline.use_colour() else ("", "")
 
 
 def lessons():
@@ -145,7 +144,7 @@ def demo():
         events = lab.events(event=None)
         outputs = [(p, p.stdout + p.stderr) for p in lab.procs]
     say("The trace: [role pid] call(arguments) = result  source:line")
-    colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    colour = timeline.use_colour()
     for event in labrun.in_causal_order(events):
         print(labrun.show(event, colour))
     say("What the programs printed")
