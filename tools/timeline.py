@@ -289,9 +289,7 @@ def short_args(event, names=None):
                 str(v.get("family"))
         elif k == "path" and v is not None:
             v = f'"{v}"'
-        elif k == "count":
-            v = f"{v}"
-        values.append(labrun.render_value(v) if not isinstance(v, str) else v)
+        values.append(v if isinstance(v, str) else labrun.render_value(v))
     return ", ".join(values)
 
 
@@ -300,6 +298,9 @@ def result(event, names=None):
         return "waits"
     if failed(event):
         return f"-1 {event['errno']}"
+    bound, addr = event["args"].get("bound"), event["args"].get("addr")
+    if event["call"] == "bind" and bound and bound != (addr or {}).get("path"):
+        return f'{event["ret"]}, bound as "{bound}"'  # not what was asked
     if event["call"] == "waitpid" and names:
         a = event["args"]
         how = f"killed by {a['signal']}" if "signal" in a else \
