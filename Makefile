@@ -51,7 +51,7 @@ CLASSROOM = $(PYENV) "$$(cat $(PYTHON_FILE))" tools/classroom.py
 CLASSROOM_CHECKS = $(PYENV) "$$(cat $(PYTEST_FILE))" tools/classroom.py
 HANDOUT ?= $(B)/unix-sockets-lab.tar.gz
 
-.PHONY: all help lesson solution check test demo errors clean
+.PHONY: all help lesson solution check test demo errors timeline pictures strace clean
 .PHONY: progress hint watch reset quiz grade handout
 
 all: $(LESSON_PROGRAMS) $(SOLUTION_PROGRAMS) $(ERROR_PROGRAMS)
@@ -66,6 +66,12 @@ help:
 	@echo "  make errors            run every deliberate-error variant: the catalogue of errors"
 	@echo "  make errors N=04       the deliberate errors of lesson 04 only"
 	@echo "  make errors V=NAME     one deliberate error, with its whole trace (V=bind-twice)"
+	@echo "  make timeline N=05     run the solution of lesson 05 and draw its timeline"
+	@echo "  make timeline TRACE=F  the timeline of your JSON trace F (SVG=out.svg: a diagram too)"
+	@echo "  make timeline V=NAME   the timeline of one deliberate error"
+	@echo "  make pictures          redraw the sequence diagrams in pictures/ from fresh runs"
+	@echo "  make strace N=05       the solution of lesson 05 under strace, beside the lab's trace"
+	@echo "  make strace V=NAME     one deliberate error under strace, beside the lab's trace"
 	@echo "  make progress          where you are in every lesson, and what to do next"
 	@echo "  make hint N=04         the next hint for lesson 04 (AGAIN=1 starts over)"
 	@echo "  make watch N=04        check lesson 04 again after every change (Ctrl-C stops)"
@@ -121,6 +127,38 @@ solution: $(PYTHON_FILE)
 demo: $(PYTHON_FILE) $(call programs_in,solutions/$(lastword $(LESSONS)))
 	$(need_solutions)
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py demo
+
+# TRACE=FILE draws a trace you made; N=05 runs that lesson's solution first;
+# V=NAME runs one deliberate error.
+timeline: $(PYTHON_FILE)
+ifneq ($(strip $(TRACE)),)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/timeline.py $(if $(SVG),--svg $(SVG)) $(TRACE)
+else ifneq ($(strip $(V)),)
+	@$(MAKE) -s --no-print-directory $(ERROR_PROGRAMS)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/timeline.py $(if $(SVG),--svg $(SVG)) --variant '$(V)'
+else
+	$(need_solutions)
+	$(need_lesson)
+	@$(MAKE) --no-print-directory $(call programs_in,solutions/$(LESSON))
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/timeline.py $(if $(SVG),--svg $(SVG)) --run solutions $(LESSON)
+endif
+
+pictures: all $(PYTHON_FILE)
+	$(need_solutions)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/timeline.py --pictures
+
+# strace is optional: the tool says how to install it, or why it cannot run.
+# V=NAME compares one deliberate error instead of a lesson.
+strace: $(PYTHON_FILE)
+ifneq ($(strip $(V)),)
+	@$(MAKE) -s --no-print-directory $(ERROR_PROGRAMS)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/strace_compare.py --variant '$(V)'
+else
+	$(need_solutions)
+	$(need_lesson)
+	@$(MAKE) -s --no-print-directory $(call programs_in,solutions/$(LESSON))
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/strace_compare.py solutions $(LESSON)
+endif
 
 # make errors [N=04]: the catalogue table; make errors V=bind-twice: one
 # variant, with its whole trace.

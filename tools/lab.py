@@ -7,14 +7,14 @@
 The steps of each lesson are in lessons/lessons.json.
 """
 import json
-import os
 import shutil
 import sys
 
 import labrun
+import timeline
 from labrun import BUILD, ROOT, Lab
 
-BOLD, RESET = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+BOLD, RESET = ("\033[1m", "\033[0m") if timeline.use_colour() else ("", "")
 
 
 def lessons():
@@ -35,6 +35,21 @@ def say(text):
 
 class StepFailed(Exception):
     pass
+
+
+def settle(lab, proc):
+    """Lets a server that serves in a loop finish with its last client.
+
+    Stopped at once, it could be anywhere in its last close(2); once it
+    waits in accept(2) again, the trace (and a picture drawn from it) ends
+    the same way every time.
+    """
+    if not lab.events("accept", proc=proc, event=None):
+        return
+    since = max((e.get("start", e["ts"]) for e in lab.events(event=None)
+                 if e["pid"] != proc.pid), default=0)
+    lab.wait_for("accept", proc=proc, event="wait",
+                 where=lambda e: e["ts"] > since)
 
 
 def run_steps(lab, code, lesson):
@@ -68,6 +83,7 @@ def run_steps(lab, code, lesson):
                     f"{check} says what is missing.")
         elif kind == "stop":
             for proc in background:
+                settle(lab, proc)
                 say(f"kill -TERM {proc.pid}   (stop the {proc.name})")
                 lab.stop(proc)
         elif kind == "wait-exit":
@@ -128,13 +144,16 @@ def demo():
         events = lab.events(event=None)
         outputs = [(p, p.stdout + p.stderr) for p in lab.procs]
     say("The trace: [role pid] call(arguments) = result  source:line")
-    colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    colour = timeline.use_colour()
     for event in labrun.in_causal_order(events):
         print(labrun.show(event, colour))
     say("What the programs printed")
     for proc, text in outputs:
         for line in text.splitlines():
             print(f"    [{proc.name} {proc.pid}] {line}")
+    say("The timeline: the server on the left, the clients on the right")
+    for line in timeline.timeline(timeline.Trace(events), colour):
+        print(line)
     if failed:
         print(f"\ndemo: {failed}", file=sys.stderr)
         return 1

@@ -191,13 +191,18 @@ class Lab:
         env.update(extra or {})
         return env
 
+    def command(self, name, args, n):
+        """The command line of the n-th program started (a hook: the strace
+        comparison runs each program under strace)."""
+        return [str(self.program(name)), *map(str, args)]
+
     def start(self, name, *args, stdin=b"", role=None, env=None, under=()):
         """Starts a program in the lab directory; stdin is bytes or None.
 
         under is a command to run it with, such as valgrind and its options.
         """
-        argv = [*under, str(self.program(name)), *map(str, args)]
         n = len(self.procs)
+        argv = [*under, *self.command(name, args, n)]
         inp = subprocess.DEVNULL
         if stdin is None:
             inp = None

@@ -1,0 +1,171 @@
+"""The timeline and the sequence diagrams join the right calls, show waits
+and failures, fold long runs, and read any trace file."""
+import functools
+import json
+import os
+import random
+import string
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import labrun
+import timeline
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@functools.lru_cache(maxsize=None)
+def recorded(lesson):
+    events, _ = timeline.record("solutions", lesson)
+    return tuple(events)
+
+
+def trace_of(lesson):
+    return timeline.Trace(json.loads(json.dumps(list(recorded(lesson)))))
+
+
+def causes(trace, call, **match):
+    """(effect, cause, kind) for every returned `call` matching fields."""
+    out = []
+    for n, e in enumerate(trace.events):
+        if e["call"] == call and e["event"] == "return" and \
+                all(e.get(k) == v for k, v in match.items()):
+            c = trace.cause.get(n)
+            out.append((e, trace.events[c] if c is not None else None,
+                        trace.kind.get(n)))
+    return out
+
+
+def test_each_accept_is_joined_with_the_connect_it_takes():
+    trace = trace_of("04-accept-connect")
+    accepts = [x for x in causes(trace, "accept") if x[0]["ret"] >= 0]
+    assert len(accepts) == 2
+    connects = [cause for _, cause, _ in accepts]
+    assert all(c and c["call"] == "connect" and c["role"] == "client"
+               for c in connects)
+    assert len({c["pid"] for c in connects}) == 2, \
+        "each accept takes the connection of a different client"
+    for accept, connect, _ in accepts:
+        # connect(2) may return after the accept it woke: it began before.
+        assert connect["start"] < accept["ts"]
+
+
+def test_each_read_is_joined_with_the_write_of_its_bytes():
+    trace = trace_of("06-close")
+    reads = [x for x in causes(trace, "read") if x[0]["ret"] > 0]
+    assert len(reads) == 4  # two clients: the server's read, the reply
+    for read, write, kind in reads:
+        assert kind == "data" and write["call"] == "write"
+        assert write["pid"] != read["pid"]
+        assert write["data"] == read["data"]
+
+
+def test_close_is_joined_with_the_peer_s_read_of_0():
+    trace = trace_of("06-close")
+    ends = causes(trace, "read", ret=0)
+    assert len(ends) == 2
+    for read, close, kind in ends:
+        assert kind == "end of file" and close["call"] == "close"
+        assert close["role"] == "client" and read["role"] == "server"
+    # Lesson 05's client exits without close(2): the kernel closes its fd.
+    (read, last, kind), = causes(trace_of("05-read-write"), "read", ret=0)
+    assert kind == "exit" and last["role"] == "client"
+
+
+def test_the_timeline_shows_who_waited_and_how_long():
+    with labrun.Lab(labrun.BUILD / "solutions" / "06-close") as lab:
+        server = lab.start("server", "-n", "1")
+        # The client comes only once the server waits in accept.
+        assert lab.wait_for("accept", proc=server, event="wait")
+        lab.run("client", "lab.sock", "hi")
+        assert server.wait() == 0
+        trace = timeline.Trace(lab.events(event=None))
+    lines = timeline.timeline(trace)
+    waits = [i for i, l in enumerate(lines) if "accept(3) ... waits" in l]
+    accepted = [i for i, l in enumerate(lines) if "accept(3) = 4" in l]
+    assert waits and accepted and waits[0] < accepted[0]
+    assert "waited" in lines[accepted[0]] + lines[accepted[0] + 1]
+    assert "server: accept was still waiting when the trace ended" in \
+        "\n".join(timeline.timeline(trace_of("05-read-write")))
+
+
+def failed_connect():
+    with labrun.Lab(labrun.BUILD / "solutions" / "06-close") as lab:
+        lab.run("client", "lab.sock", "anyone?")
+        return timeline.Trace(lab.events(event=None))
+
+
+def test_a_failed_call_stands_out():
+    trace = failed_connect()
+    plain = timeline.timeline(trace, colour=False)
+    at = next(i for i, l in enumerate(plain) if "connect(" in l)
+    line = plain[at] + plain[at + 1]  # its notes may go on the next line
+    assert "= -1 ENOENT" in line and "No such file or directory" in line
+    assert not any("\033" in l for l in plain)
+    painted = timeline.timeline(trace, colour=True)
+    assert any("\033[1;31mconnect(" in l for l in painted)
+    svg = timeline.sequence_svg(trace, "no server")
+    assert "✗1" in svg and "connect(3, &quot;lab.sock&quot;) = -1 ENOENT" \
+        in svg
+    why = next(e for e in trace.events if e["call"] == "connect")["explain"]
+    assert why["why"][:40] in svg.replace("&quot;", '"')
+
+
+def test_colour_only_on_a_terminal_and_never_with_NO_COLOR(monkeypatch):
+    class Terminal:
+        def isatty(self):
+            return True
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert timeline.use_colour(Terminal())
+    with tempfile.TemporaryFile("w") as not_a_terminal:
+        assert not timeline.use_colour(not_a_terminal)
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not timeline.use_colour(Terminal())
+
+
+def test_long_runs_of_reads_and_writes_fold():
+    with labrun.Lab(labrun.BUILD / "solutions" / "05-read-write") as lab:
+        server = lab.start("server")
+        assert lab.wait_for("listen", proc=server, ret=0)
+        message = "".join(random.choices(string.ascii_lowercase,
+                                         k=60_000)).encode()
+        lab.run("client", stdin=message)
+        events = lab.events(event=None)
+    trace = timeline.Trace(events)
+    reads = [e for e in events if e["role"] == "server" and
+             e["call"] == "read" and e["event"] == "return" and e["ret"] > 0]
+    assert len(reads) > 10
+    lines = timeline.timeline(trace)
+    folded = [l for l in lines if l.strip().startswith("... ")]
+    assert folded and "read x" in folded[0]
+    assert len(lines) < len(events)
+    svg = timeline.sequence_svg(trace, "a long message")
+    assert "read x" in svg and svg.count("<rect") < len(events)
+
+
+def test_the_tool_reads_several_trace_files():
+    events = recorded("06-close")
+    with tempfile.TemporaryDirectory(prefix="lab-") as tmp:
+        paths = []
+        for pid in sorted({e["pid"] for e in events}):
+            path = Path(tmp) / f"{pid}.jsonl"
+            path.write_text("".join(json.dumps(e) + "\n" for e in events
+                                    if e["pid"] == pid))
+            paths.append(str(path))
+        with open(paths[0], "a") as f:  # a line that is not the lab's
+            f.write("server: listening on lab.sock\n")
+        whole = timeline.Trace(list(events))
+        again = timeline.Trace(timeline.load(paths))
+        assert len(again.events) == len(events)
+        assert sorted(again.cause.items()) == sorted(whole.cause.items())
+        shown = subprocess.run(
+            [sys.executable, str(ROOT / "tools" / "timeline.py"), *paths,
+             "--svg", str(Path(tmp) / "run.svg")],
+            capture_output=True, text=True, timeout=10 * labrun.SCALE,
+            env=dict(os.environ, NO_COLOR="1"))
+        assert shown.returncode == 0, shown.stderr
+        assert "not a line of the lab's JSON trace, skipped" in shown.stderr
+        assert "<- #1 connection" in shown.stdout
+        assert (Path(tmp) / "run.svg").read_text().startswith("<svg")

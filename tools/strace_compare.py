@@ -1,0 +1,385 @@
+"""The lab's trace beside strace's: do they tell the same story?
+
+    strace_compare.py solutions|lessons LESSON
+    strace_compare.py --variant NAME       one deliberate error (make errors)
+
+runs a lesson's steps (or an error variant) with every program under
+`strace -f`, limited to the lifecycle calls, and shows, process by process,
+each call as the lab's trace saw it beside the system call strace saw.  It
+exits with 1 when they differ.
+
+The trace library makes system calls of its own (fstat, fcntl, poll,
+getsockopt, getsockname, waitid, open, and writes to stderr and to the JSON
+trace file): strace sees those too.  Only the lifecycle calls are asked of
+strace, and of read(2), write(2) and close(2) only those on sockets or on
+fds that are not open, which are the ones the lab traces.  strace -y names
+what each fd is, which tells them apart.
+"""
+import difflib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+
+import labrun
+import timeline
+
+SYSCALLS = {  # strace's name -> the lab's
+    "socket": "socket", "socketpair": "socketpair", "bind": "bind",
+    "listen": "listen", "accept": "accept", "accept4": "accept",
+    "connect": "connect", "read": "read", "write": "write",
+    "recvfrom": "recv", "sendto": "send", "shutdown": "shutdown",
+    "close": "close", "unlink": "unlink", "unlinkat": "unlink",
+    "wait4": "waitpid",
+}
+FD_CALLS = {"bind", "listen", "accept", "connect", "read", "write", "recv",
+            "send", "shutdown", "close"}
+# The lab traces these only on sockets, or on fds that are not open.
+SOCKET_ONLY = {"read", "write", "close"}
+SOCKET_KINDS = re.compile(r"^<(socket:|UNIX|TCP|UDP|NETLINK)")
+
+LINE = re.compile(r"^(?P<pid>\d+)\s+(?P<rest>.*)$")
+CALL = re.compile(r"^(?P<name>\w+)\((?P<args>.*)$")
+RESUMED = re.compile(r"^<\.\.\. (?P<name>\w+) resumed>(?P<args>.*)$")
+RESULT = re.compile(r"\)\s+=\s+(?P<ret>-?\d+|\?)(?:<[^>]*>)?"
+                    r"(?:\s+(?P<err>E[A-Z0-9_]+)\s+\([^)]*\))?"
+                    r"(?:\s+\(.*\))?\s*$")
+# The trace library's own JSON lines, as strace -s 24 shows them.
+JSON_LINE = re.compile(r'^write\(\d+(<[^>]*>)?, "\{\\"ts\\":')
+FIRST_FD = re.compile(r"^(?P<fd>-?\d+)(?P<what><[^>]*>)?")
+
+_usable = None
+
+
+def usable(again=False):
+    """None when strace can run here, else the reason it cannot (probed
+    once; again=True probes again)."""
+    global _usable
+    if _usable is None or again:
+        if shutil.which("strace") is None:
+            _usable = "strace is not installed (apt-get install strace)"
+        else:
+            try:
+                # With the options the lab uses: -D attaches to a parent.
+                probe = subprocess.run(
+                    ["strace", "-D", "-f", "-o", os.devnull, "true"],
+                    capture_output=True, timeout=10 * labrun.SCALE)
+                _usable = "" if probe.returncode == 0 else (
+                    "strace cannot trace here (ptrace is not permitted, as "
+                    "in some containers): " +
+                    probe.stderr.decode(errors="replace").strip()[:200])
+            except (OSError, subprocess.TimeoutExpired) as e:
+                _usable = f"strace does not run: {e}"
+    return _usable or None
+
+
+class Reader(threading.Thread):
+    """Reads what strace writes to a FIFO, until strace has finished."""
+
+    def __init__(self, fifo):
+        super().__init__(daemon=True)
+        self.fifo, self.text = fifo, ""
+        os.mkfifo(fifo)
+        self.start()
+
+    def run(self):
+        # End of file comes once strace (and the traced program, which may
+        # inherit the descriptor) have exited: strace has written it all.
+        with open(self.fifo, encoding="utf-8", errors="replace") as f:
+            self.text = f.read()
+
+
+class StraceLab(labrun.Lab):
+    """A Lab whose programs run under strace -f.
+
+    strace -D makes the tracer a grandchild, so the program keeps the pid
+    that the Lab started: the lab's trace and strace name the same pids.
+    """
+
+    def __init__(self, code_dir, **kw):
+        super().__init__(code_dir, **kw)
+        self.readers = []
+
+    def command(self, name, args, n):
+        reader = Reader(self.dir / f".strace-{n}")
+        self.readers.append(reader)
+        return ["strace", "-D", "-f", "-y", "-s", "24",
+                "-e", "trace=" + ",".join(SYSCALLS),
+                "-o", str(reader.fifo), *super().command(name, args, n)]
+
+    def strace_output(self, timeout=5.0 * labrun.SCALE):
+        """All strace lines, once every strace has finished."""
+        lines = []
+        for reader in self.readers:
+            reader.join(timeout)
+            if reader.is_alive():
+                raise RuntimeError(f"strace did not finish writing "
+                                   f"{reader.fifo}")
+            lines += reader.text.splitlines()
+        return lines
+
+    def close(self):
+        for reader in self.readers:
+            if reader.is_alive():  # strace never opened its FIFO: let go
+                try:
+                    os.close(os.open(reader.fifo, os.O_WRONLY |
+                                     os.O_NONBLOCK))
+                except OSError:
+                    pass
+                reader.join(1.0)
+        super().close()
+
+
+def parse(lines, killed=None):
+    """strace -f lines as {pid: [(key, text)]}, lifecycle calls only.
+
+    key is (call, fd, ret, errno); ret is "pending" for a call that never
+    returned (the process was stopped in it).  killed, a set, receives the
+    pids that a signal killed.
+    """
+    raw, unfinished = {}, {}
+    killed = set() if killed is None else killed
+    for line in lines:
+        m = LINE.match(line)
+        if not m:
+            continue
+        pid, rest = int(m["pid"]), m["rest"]
+        if rest.startswith("+++ killed by"):
+            killed.add(pid)
+        if rest.startswith(("---", "+++")):
+            continue
+        resumed = RESUMED.match(rest)
+        if resumed:
+            head = unfinished.pop(pid, None)
+            if head is None:
+                continue
+            name, args = head[0], head[1] + resumed["args"]
+            text = f"{name}({args}"
+        else:
+            call = CALL.match(rest)
+            if not call:
+                continue
+            name, args = call["name"], call["args"]
+            if args.endswith("<unfinished ...>"):
+                unfinished[pid] = (name, args[:-len("<unfinished ...>")])
+                continue
+            text = rest
+        # Every call is kept for now, the trace library's own too: they
+        # tell an interrupted call that returned from one that restarted.
+        raw.setdefault(pid, []).append(syscall_entry(name, args, text))
+    for pid, (name, args) in unfinished.items():
+        raw.setdefault(pid, []).append(
+            syscall_entry(name, args + ")", f"{name}({args}...",
+                          pending=True))
+    return {pid: settled(seq, pid in killed) for pid, seq in raw.items()}
+
+
+def syscall_entry(name, args, text, pending=False):
+    """(key, text, lifecycle): lifecycle is False for a call the lab does
+    not trace (not a lifecycle call, or read/write/close on a file)."""
+    call = SYSCALLS.get(name, name)
+    fd = None
+    lifecycle = name in SYSCALLS
+    if call in FD_CALLS:
+        first = FIRST_FD.match(args)
+        fd = int(first["fd"]) if first else None
+        what = first["what"] if first else None
+        if call in SOCKET_ONLY and what and not SOCKET_KINDS.match(what):
+            lifecycle = False  # a file, a pipe, the terminal: not traced
+    result = RESULT.search(args)
+    if pending or result is None or (result["ret"] == "?" and
+                                     not result["err"]):
+        return (call, fd, "pending", None), text, lifecycle
+    if result["err"] and result["err"].startswith("ERESTART"):
+        # Interrupted by a signal: settled() decides what the program saw.
+        return (call, fd, -1, "EINTR"), text, lifecycle
+    return (call, fd, int(result["ret"]), result["err"]), text, lifecycle
+
+
+def settled(seq, killed):
+    """The lifecycle calls, with the calls a signal interrupted settled.
+
+    strace shows such a call as "= ? ERESTARTSYS".  If it returned -1
+    EINTR, the trace library reported that: its JSON line is written before
+    the program makes the same call again.  If the kernel restarted it
+    (SA_RESTART), the same call comes again with no JSON line in between
+    (the signal handler may make calls of its own), and the program, so the
+    lab's trace, sees one call.  If the signal killed the process, the call
+    never returned.
+    """
+    out = []
+    for i, (key, text, lifecycle) in enumerate(seq):
+        if not lifecycle:
+            continue
+        if "ERESTART" in text:
+            later = seq[i + 1:]
+            reported = next((n for n, (_, t, _) in enumerate(later)
+                             if JSON_LINE.search(t)), len(later))
+            again = next((n for n, (k, _, _) in enumerate(later)
+                          if k[:2] == key[:2]), None)
+            if again is not None and again < reported:
+                continue  # restarted
+            if not later and killed:
+                key = key[:2] + ("pending", None)
+        out.append((key, text))
+    return out
+
+
+def lab_calls(events):
+    """The lab's events as {pid: [(key, text)]}, in the same form."""
+    calls, waiting = {}, {}
+    for e in sorted(events, key=lambda e: e["ts"]):
+        fd = e["args"].get("fd") if e["call"] in FD_CALLS else None
+        if e["event"] == "wait":
+            waiting[(e["pid"], e["call"])] = e
+            continue
+        waiting.pop((e["pid"], e["call"]), None)
+        key = (e["call"], fd, e["ret"], e["errno"])
+        calls.setdefault(e["pid"], []).append((key, words(e)))
+    for (pid, call), e in sorted(waiting.items(), key=lambda w: w[1]["ts"]):
+        fd = e["args"].get("fd") if call in FD_CALLS else None
+        calls.setdefault(pid, []).append(((call, fd, "pending", None),
+                                          words(e)))
+    return calls
+
+
+def words(event):
+    text = timeline.label(event)
+    return text + (" " + json.dumps(event["data"]) if event.get("data")
+                   else "")
+
+
+def differences(events, strace_lines):
+    """What the lab's trace and strace disagree on: a list of sentences."""
+    killed = set()
+    lab, seen = lab_calls(events), parse(strace_lines, killed)
+    problems = []
+    roles = {e["pid"]: e["role"] for e in events}
+    for pid in sorted(set(lab) | set(seen)):
+        mine = [k for k, _ in lab.get(pid, [])]
+        theirs = [k for k, _ in seen.get(pid, [])]
+        if mine and mine[-1][2] == "pending" and theirs == mine[:-1]:
+            # The lab says it is about to wait just before making the call:
+            # a signal that kills the process in between leaves strace
+            # nothing to see.
+            continue
+        if pid in killed and mine == theirs[:-1]:
+            # A signal (SIGPIPE after a write, say) killed the process as
+            # its last call returned: the program, so the trace library,
+            # never got its result.
+            continue
+        if mine != theirs:
+            problems.append(
+                f"{roles.get(pid, 'process')} {pid}: the lab traced "
+                f"{[show_key(k) for k in mine]}, strace saw "
+                f"{[show_key(k) for k in theirs]}")
+    return problems
+
+
+def show_key(key):
+    call, fd, ret, err = key
+    head = call + (f"({fd})" if fd is not None else "()")
+    if ret == "pending":
+        return f"{head} never returned"
+    return f"{head} = {ret}" + (f" {err}" if err else "")
+
+
+def side_by_side(events, strace_lines, width=None):
+    """The two traces, process by process, aligned call by call."""
+    width = width or max(100, shutil.get_terminal_size((120, 24)).columns)
+    col = (width - 5) // 2
+    lab, seen = lab_calls(events), parse(strace_lines)
+    roles = {e["pid"]: e["role"] for e in events}
+    out = []
+    for pid in sorted(set(lab) | set(seen)):
+        mine, theirs = lab.get(pid, []), seen.get(pid, [])
+        out.append(f"== {roles.get(pid, 'process')} {pid} ==")
+        out.append(f"   {'the lab trace':<{col}} {'strace -f':<{col}}")
+        matcher = difflib.SequenceMatcher(
+            a=[k for k, _ in mine], b=[k for k, _ in theirs], autojunk=False)
+        for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+            for i in range(max(a1 - a0, b1 - b0)):
+                left = mine[a0 + i][1] if a0 + i < a1 else ""
+                right = theirs[b0 + i][1] if b0 + i < b1 else ""
+                right = re.sub(r"\)\s+= ", ") = ", right)
+                mark = "  " if tag == "equal" else "!!"
+                out.append(f"{mark} {clip(left, col):<{col}} "
+                           f"{clip(right, col)}")
+    return out
+
+
+def clip(text, width):
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def run_lesson(code, lesson_id):
+    """Runs a lesson's steps under strace: (events, strace lines)."""
+    import contextlib
+    import io
+    import lab as lab_tool
+    lesson = lab_tool.lesson_by_id(lesson_id)
+    with StraceLab(labrun.BUILD / code / lesson_id) as lab:
+        with contextlib.redirect_stdout(io.StringIO()):
+            lab_tool.run_steps(lab, code, lesson)
+        for proc in lab.procs:
+            if proc.popen.poll() is None:
+                lab.stop(proc)
+        lines = lab.strace_output()
+        return lab.events(event=None), lines
+
+
+def error_variants():
+    """The deliberate errors' catalogue (tools/errors.py), if the lab has
+    one: a list of variants."""
+    try:
+        import errors
+    except ImportError:
+        return []
+    return errors.variants()
+
+
+def run_variant(variant):
+    """Runs one error variant under strace: (events, strace lines)."""
+    import errors
+    code_dir = labrun.BUILD / "lessons" / variant["lesson"] / "errors"
+    with StraceLab(code_dir) as lab:
+        lab.run(variant["name"], timeout=errors.TIMEOUT)
+        return lab.events(event=None), lab.strace_output()
+
+
+def main(argv):
+    why_not = usable()
+    if len(argv) == 2 and argv[0] == "--variant":
+        found = [v for v in error_variants() if v["name"] == argv[1]]
+        if not found:
+            print(f"strace_compare.py: no error variant {argv[1]} in the "
+                  f"catalogue", file=sys.stderr)
+            return 2
+        run = lambda: run_variant(found[0])  # noqa: E731
+    elif len(argv) == 2 and argv[0] in ("solutions", "lessons"):
+        run = lambda: run_lesson(*argv)  # noqa: E731
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if why_not:
+        print(f"make strace: {why_not}", file=sys.stderr)
+        return 2
+    events, lines = run()
+    for line in side_by_side(events, lines):
+        print(line)
+    problems = differences(events, lines)
+    if problems:
+        print("\nThe two traces differ (!! above):", file=sys.stderr)
+        for p in problems:
+            print("  " + p, file=sys.stderr)
+        return 1
+    print("\nThe lab's trace and strace agree on every lifecycle call, its "
+          "result and its errno.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
