@@ -39,12 +39,13 @@ def test_reset_in_a_git_checkout_takes_the_committed_starter(lab_copy):
     shutil.rmtree(lab_copy.path / "lessons" / ".starters")
 
     def run(*args):
+        # The repository holds the lab in a folder, as a course's would.
         return subprocess.run([git, "-c", "user.name=lab", "-c",
                                "user.email=lab@example.invalid", *args],
-                              cwd=lab_copy.path, capture_output=True,
+                              cwd=lab_copy.path.parent, capture_output=True,
                               check=True, timeout=30 * labrun.SCALE)
     run("init", "-q")
-    run("add", "lessons")
+    run("add", f"{lab_copy.path.name}/lessons")
     run("commit", "-q", "-m", "the starters")
     source = lab_copy.lesson("02-bind") / "server.c"
     starter = source.read_bytes()

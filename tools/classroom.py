@@ -78,26 +78,28 @@ def _git(*args, stdin=None):
 
 def _starters_from_git():
     """The committed starters: what git checkout would put back."""
-    prefix = _git("rev-parse", "--show-prefix").decode().strip()
-    listing = _git("ls-tree", "-r", "HEAD", "--", f"{prefix}lessons")
-    wanted = {}
+    # Run in ROOT, git names paths from ROOT, wherever the repository's top.
+    listing = _git("ls-tree", "-r", "HEAD", "--", "lessons")
+    wanted = []  # (blob, lesson, file name), in the order they are asked for
     for line in listing.decode().splitlines():
         meta, path = line.split("\t", 1)
-        parts = Path(path).relative_to(prefix or ".").parts
+        parts = Path(path).parts
         # lessons/ID/NAME.c: the starters, not the error variants below.
         if len(parts) == 3 and parts[2].endswith(".c"):
-            wanted[meta.split()[2]] = (parts[1], parts[2])
+            wanted.append((meta.split()[2], parts[1], parts[2]))
     found = {}
     if wanted:
         blobs = _git("cat-file", "--batch",
-                     stdin="".join(f"{b}\n" for b in wanted).encode())
+                     stdin="".join(f"{b}\n" for b, _, _ in wanted).encode())
         at = 0
-        for blob, (lesson_id, name) in wanted.items():
+        for _, lesson_id, name in wanted:
             header_end = blobs.index(b"\n", at)
             size = int(blobs[at:header_end].split()[2])
             content = blobs[header_end + 1:header_end + 1 + size]
             found.setdefault(lesson_id, {})[name] = content
             at = header_end + 1 + size + 1
+    if not found:
+        raise ValueError("no starter code is committed")
     return found
 
 
