@@ -5,6 +5,10 @@ lesson folder.  The `lab` fixture runs that lesson's programs, built from
 lessons/ (LAB_CODE=lessons: the learner's code, `make check`) or from
 solutions/ (the default: `make test`), in a fresh directory that is removed
 afterwards, and collects their JSON trace.
+
+The classroom commands (make progress, hint, grade...) are tested in
+copies of an unpacked hand-out: the `lab_copy` fixture, where lessons are
+solved or edited without touching the real lessons/.
 """
 import os
 import shutil
