@@ -8,6 +8,7 @@ stale.  Python's socket module makes the same system calls as the lab's C.
 """
 import errno
 import os
+import select
 import signal
 import socket
 import stat
@@ -268,3 +269,21 @@ def test_closing_with_unread_data_resets_the_connection():
         b.close()  # b never read the byte
         assert error_of(a.recv, 10) == "ECONNRESET"
         assert a.recv(10) == b""
+
+
+def test_poll_says_unwritable_long_before_a_write_would_block():
+    """trace/TRACE.md, Waiting: why writes are not announced as waits."""
+    a, b = socket.socketpair()
+    with a, b:
+        a.setblocking(False)
+        chunk = bytes(1024)
+        ready = select.poll()
+        ready.register(a, select.POLLOUT)
+        sent = 0
+        while ready.poll(0):
+            sent += a.send(chunk)
+        when_poll_said_full = sent
+        while error_of(a.send, chunk) is None:  # until EAGAIN, really full
+            sent += len(chunk)
+        # Linux: writable while at most a quarter of the buffer is in use.
+        assert sent >= 3 * when_poll_said_full

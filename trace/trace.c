@@ -683,11 +683,12 @@ static ssize_t traced_io(const char *call, int fd, void *buf, size_t count,
             }
         }
     }
+    /* Only reads are announced: poll(2) calls an AF_UNIX stream socket
+     * writable only while under a quarter of its send buffer is in use, so
+     * it cannot tell whether a write would block, and often says it would
+     * when it would not. */
     if (reading)
         announce_wait(&e, fd, POLLIN, flags, "waiting for data");
-    else
-        announce_wait(&e, fd, POLLOUT, flags,
-                      "waiting for room in the socket buffer");
     ssize_t r;
     if (reading)
         r = has_flags ? recv(fd, buf, count, flags) : read(fd, buf, count);
