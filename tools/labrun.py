@@ -128,16 +128,22 @@ class Proc:
             try:
                 with open(f"/proc/{self.pid}/stat", "rb") as f:
                     stat = f.read()
-            except FileNotFoundError:
-                return False
-            if stat[stat.rindex(b")") + 2:][:1] == b"S":
+            except (FileNotFoundError, ProcessLookupError):
+                return False  # it has ended, and been waited for
+            state = stat[stat.rindex(b")") + 2:][:1]
+            if state == b"S":
                 return True
+            if state in (b"Z", b"X"):  # it has ended
+                return False
             os.sched_yield()
         return False
 
     def signal(self, sig):
-        if self.popen.poll() is None:
-            self.popen.send_signal(sig)
+        try:
+            if self.popen.poll() is None:
+                self.popen.send_signal(sig)
+        except ProcessLookupError:
+            pass  # it ended meanwhile
 
     def describe(self):
         rc = self.popen.poll()
@@ -235,7 +241,13 @@ class Lab:
         return proc
 
     def stop(self, proc, sig=signal.SIGTERM, timeout=2.0 * SCALE):
-        """Asks a program to stop with sig; kills it if it does not."""
+        """Asks a program to stop with sig; kills it if it does not.
+
+        The signal is sent once the program sleeps in a call: one that came
+        just before a blocking call would be noted by the lab's servers but
+        would not interrupt it.
+        """
+        proc.asleep()
         proc.signal(sig)
         if proc.wait(timeout) is None:
             proc.signal(signal.SIGKILL)

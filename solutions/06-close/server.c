@@ -189,12 +189,14 @@ int main(int argc, char *argv[])
     fflush(stdout);
 
     for (long served = 0; count == 0 || served < count; served++) {
+        /* A signal may have come while we were busy: then stop now. */
+        if (stop_requested)
+            break;
+
         /* Step 4: accept - take the next client; it gets a new socket. */
         int cfd = accept(fd, NULL, NULL);
-        if (cfd == -1 && errno == EINTR && stop_requested)
-            break;
         if (cfd == -1 && errno == EINTR) {
-            served--; /* a signal we do not stop for: try again */
+            served--; /* interrupted: the test above decides what next */
             continue;
         }
         if (cfd == -1) {
@@ -212,8 +214,6 @@ int main(int argc, char *argv[])
         /* Step 6: close - this client's socket; the listener stays. */
         if (close(cfd) == -1)
             perror("server: close");
-        if (stop_requested)
-            break;
     }
 
 cleanup:
