@@ -255,13 +255,18 @@ class Lab:
         return proc.returncode
 
     def close(self):
-        for proc in self.procs:
-            if proc.popen.poll() is None:
-                self.stop(proc)
-            proc.popen.wait()
-        self.collector.close()
-        if self.own_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            for proc in self.procs:
+                if proc.popen.poll() is None:
+                    self.stop(proc)
+        finally:
+            for proc in self.procs:  # whatever happened: nothing left behind
+                if proc.popen.poll() is None:
+                    proc.popen.kill()
+                proc.popen.wait()
+            self.collector.close()
+            if self.own_dir:
+                shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
         return self
