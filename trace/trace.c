@@ -329,6 +329,31 @@ static void arg_addr(struct event *e, const struct sockaddr *addr,
     arg_text(e, "addr", h.s, j.s);
 }
 
+/*
+ * A pathname address whose length stops inside sun_path, before any '\0':
+ * the kernel takes exactly those bytes as the name. That is right when the
+ * length was computed for the path, and the classic bug when it was
+ * sizeof(struct sockaddr) (16), which keeps only 14 bytes of the path.
+ */
+static void note_cut_path(struct event *e, const struct sockaddr *addr,
+                          socklen_t len)
+{
+    const struct sockaddr_un *un = (const struct sockaddr_un *)addr;
+    size_t path_off = offsetof(struct sockaddr_un, sun_path);
+    if (!addr || len <= path_off || len >= sizeof *un ||
+        addr->sa_family != AF_UNIX || un->sun_path[0] == '\0')
+        return;
+    size_t avail = len - path_off;
+    if (memchr(un->sun_path, '\0', avail) != NULL)
+        return;
+    size_t used = strlen(e->note);
+    snprintf(e->note + used, sizeof e->note - used,
+             "%sthe length %u ends inside sun_path: the name is only its "
+             "first %zu bytes (with sizeof(struct sockaddr) a longer path "
+             "is cut; pass sizeof(struct sockaddr_un))",
+             used ? "; " : "", (unsigned)len, avail);
+}
+
 /* ---- per-fd memory: which path each socket was bound to -------------- */
 
 enum { MAX_BOUND = 64 };
@@ -596,6 +621,8 @@ int lab_bind(int fd, const struct sockaddr *addr, socklen_t len,
                      "abstract address: no file is created");
         }
     }
+    if (!(r == -1 && err == EFAULT))
+        note_cut_path(&e, addr, len);
     emit(&e);
     errno = err;
     return r;
@@ -650,6 +677,8 @@ int lab_connect(int fd, const struct sockaddr *addr, socklen_t len,
     if (r == 0)
         snprintf(e.note, sizeof e.note,
                  "connected: the server's accept can now take this connection");
+    if (!(r == -1 && err == EFAULT))
+        note_cut_path(&e, addr, len);
     emit(&e);
     errno = err;
     return r;
