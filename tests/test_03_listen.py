@@ -33,6 +33,15 @@ def test_listen_makes_the_bound_socket_passive(lab):
                "backlog above 0", "What this stage does")
 
 
+def test_the_server_says_it_listens(lab):
+    server, _, _ = listening(lab)
+    server.asleep()  # it prints, then waits: for a signal, or a client
+    lab.expect("listening on lab.sock" in server.stdout,
+               "the line \"server: listening on lab.sock ...\" on standard "
+               "output while the server waits: without fflush(stdout) it "
+               "stays in the buffer", "Your task")
+
+
 def test_the_kernel_lists_the_socket_as_listening(lab):
     server, bound, _ = listening(lab)
     # fd 3 of the server is "socket:[INODE]"; /proc/net/unix has its flags.

@@ -64,6 +64,21 @@ def test_the_listening_socket_keeps_accepting(lab):
                "open", "A new socket for each client")
 
 
+def test_each_client_socket_is_closed_when_done(lab):
+    server = serving(lab)
+    lab.client()
+    first = lab.require("accept", "accept(2) to return for the client",
+                        "Your task", proc=server, where=lambda e: e["ret"] >= 0)
+    closed = lab.require("close", f"close({first['ret']}) once the server is "
+                         "done with this client", "A new socket for each client",
+                         proc=server, where=lambda e: e["args"]["fd"] ==
+                         first["ret"])
+    lab.expect(closed["ret"] == 0,
+               f"close({first['ret']}) = 0: every fd accept returns is closed "
+               "when its client is done, or each client costs one fd",
+               "A new socket for each client")
+
+
 def test_the_client_explains_when_no_server_runs(lab):
     client = lab.client()
     event = lab.require("connect", "the client to try connect(2)",
