@@ -4,6 +4,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -83,6 +84,23 @@ def test_a_signal_stops_the_server_cleanly(lab, sig):
                lab.events("unlink", proc=server, ret=0),
                f"lab.sock removed by unlink(2) after {sig.name}",
                "Cleaning up on a signal")
+
+
+def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
+    server = serving(lab)
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with client:
+        client.connect(str(lab.dir / "lab.sock"))
+        lab.require("read", "the server to wait in read(2) for its client",
+                    "Your task", proc=server, event="wait")
+        server.asleep()
+        server.signal(signal.SIGINT)
+        status = server.wait()
+    lab.expect(status == 0 and "Interrupted" not in server.stderr and
+               not (lab.dir / "lab.sock").exists(),
+               "Ctrl-C while a client is connected: the read is interrupted, "
+               "the server leaves that client without an error message, "
+               "cleans up and exits with 0", "Cleaning up on a signal")
 
 
 def test_the_server_can_start_again_after_exiting(lab):

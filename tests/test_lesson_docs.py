@@ -216,3 +216,40 @@ def test_the_lesson_map_lists_every_lesson():
                 f"README.md's row for {lesson['id']} should link its README "
                 f"and say what lessons.json says you will see: "
                 f"{lesson['see']!r}")
+
+
+NUMBERS = {"One": 1, "Two": 2, "Three": 3, "Four": 4, "Five": 5, "Six": 6,
+           "Seven": 7, "Eight": 8}
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_your_task_counts_the_todos_right(lesson):
+    count = sum(len(re.findall(r"TODO\(", source.read_text()))
+                for source in (ROOT / "lessons" / lesson).glob("*.c"))
+    task = readme(lesson).read_text().split("## Your task", 1)[-1]
+    said = re.match(r"\s*(\w+) TODOs?\b", task)
+    if said and said.group(1) in NUMBERS:
+        assert NUMBERS[said.group(1)] == count, (
+            f'lessons/{lesson}/README.md says "{said.group(0).strip()}", '
+            f"but the starter code has {count}")
+
+
+def explanation_texts():
+    """Every why and fix text of trace/explanations.def."""
+    table = (ROOT / "trace" / "explanations.def").read_text()
+    texts = set()
+    for row in re.findall(r"EXPLAIN\((.*?)\)\s*$", table, re.S | re.M):
+        strings = re.findall(r'"((?:[^"\\]|\\.)*)"', row)
+        texts.update(strings[1:3])
+    return texts
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_explanation_a_document_quotes_is_the_table_s(doc):
+    texts = explanation_texts()
+    quoted = re.findall(r"^ +(?:why|fix): (.+)$", doc.read_text(), re.M)
+    stale = [q for q in quoted if q not in texts]
+    assert not stale, (
+        f"{doc.relative_to(ROOT)} quotes explanations that "
+        f"trace/explanations.def no longer has (run the example again and "
+        f"paste its output): {stale}")

@@ -179,8 +179,9 @@ int main(int argc, char *argv[])
     if (read_exactly(fd, reply, len) == -1) {
         return EXIT_FAILURE;
     }
+    /* fflush, so a full disk or a closed pipe is seen here, not lost. */
     if (fwrite(reply, 1, len, stdout) != len ||
-        (argc == 3 && putchar('\n') == EOF)) {
+        (argc == 3 && putchar('\n') == EOF) || fflush(stdout) == EOF) {
         perror("client: writing standard output");
         return EXIT_FAILURE;
     }

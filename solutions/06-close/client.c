@@ -182,8 +182,9 @@ int main(int argc, char *argv[])
         close(fd);
         return EXIT_FAILURE;
     }
+    /* fflush, so a full disk or a closed pipe is seen here, not lost. */
     if (fwrite(reply, 1, len, stdout) != len ||
-        (argc == 3 && putchar('\n') == EOF)) {
+        (argc == 3 && putchar('\n') == EOF) || fflush(stdout) == EOF) {
         perror("client: writing standard output");
         close(fd);
         return EXIT_FAILURE;

@@ -101,6 +101,8 @@ static void serve_client(int cfd)
         ssize_t n = read(cfd, buf, sizeof buf);
         if (n == -1 && errno == EINTR && !stop_requested)
             continue;
+        if (n == -1 && errno == EINTR)
+            return; /* asked to stop: leave this client */
         if (n == -1) {
             perror("server: read");
             return;
@@ -110,7 +112,8 @@ static void serve_client(int cfd)
         for (ssize_t i = 0; i < n; i++)
             buf[i] = (char)toupper((unsigned char)buf[i]);
         if (write_all(cfd, buf, (size_t)n) == -1) {
-            perror("server: write"); /* EPIPE: the client has gone */
+            if (!stop_requested)
+                perror("server: write"); /* EPIPE: the client has gone */
             return;
         }
         total += (size_t)n;
