@@ -103,6 +103,22 @@ def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
                "cleans up and exits with 0", "Cleaning up on a signal")
 
 
+def test_the_server_leaves_alone_a_file_that_replaced_its_socket(lab):
+    server = serving(lab)
+    lab.require("accept", "the server to wait in accept(2)", "Your task",
+                proc=server, event="wait")
+    path = lab.dir / "lab.sock"
+    path.unlink()
+    path.write_text("someone else's file\n")
+    lab.stop(server)
+    lab.expect(path.read_text() == "someone else's file\n" and
+               not lab.events("unlink", proc=server, ret=0),
+               "on exit, the server removes lab.sock only if it is still "
+               "the socket file its bind made: here someone replaced it "
+               "with a regular file, which must stay",
+               "Why the socket file outlives close")
+
+
 def test_the_server_can_start_again_after_exiting(lab):
     first = serving(lab, "-n", "1")
     lab.client("lab.sock", "first")

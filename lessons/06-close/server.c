@@ -121,6 +121,15 @@ static void serve_client(int cfd)
     printf("server: client done, %zu bytes echoed\n", total);
 }
 
+/* Is the file at path still the socket file bind made? Someone may have
+ * removed or replaced it meanwhile: the server never deletes another file. */
+static int is_our_socket_file(const char *path, const struct stat *made)
+{
+    struct stat now;
+    return lstat(path, &now) == 0 && S_ISSOCK(now.st_mode) &&
+           now.st_dev == made->st_dev && now.st_ino == made->st_ino;
+}
+
 static int parse_count(const char *s, long *count)
 {
     char *end;
@@ -134,6 +143,7 @@ int main(int argc, char *argv[])
     const char *path = DEFAULT_PATH;
     struct sockaddr_un addr;
     long count = 0; /* 0: serve until a signal asks us to stop */
+    struct stat made; /* the socket file bind creates: the one to remove */
     int status = EXIT_SUCCESS;
     int opt;
 
@@ -177,6 +187,10 @@ int main(int argc, char *argv[])
         explain_bind_failure(path);
         return EXIT_FAILURE;
     }
+    if (lstat(path, &made) == -1) {
+        perror("server: lstat");
+        memset(&made, 0, sizeof made); /* then it is never removed */
+    }
 
     /* Step 3: listen - make the socket passive, ready for connections. */
     if (listen(fd, BACKLOG) == -1) {
@@ -219,7 +233,10 @@ cleanup:
     /* Step 6: close - the listening socket, then remove its file. */
     /* TODO(06-close): close(2) the listening socket fd (perror on
      * failure). Closing does not remove the socket file: remove it with
-     * unlink(2) on path; on failure perror("server: unlink"), otherwise
-     * print "server: stopped, PATH removed". */
+     * unlink(2) on path, but only if is_our_socket_file(path, &made) says
+     * it is still the file bind made (otherwise say so on stderr and
+     * leave it alone). If unlink fails, perror("server: unlink");
+     * otherwise print "server: stopped, PATH removed". */
+    (void)is_our_socket_file; /* delete this line once you call it */
     return status;
 }

@@ -121,6 +121,15 @@ static void serve_client(int cfd)
     printf("server: client done, %zu bytes echoed\n", total);
 }
 
+/* Is the file at path still the socket file bind made? Someone may have
+ * removed or replaced it meanwhile: the server never deletes another file. */
+static int is_our_socket_file(const char *path, const struct stat *made)
+{
+    struct stat now;
+    return lstat(path, &now) == 0 && S_ISSOCK(now.st_mode) &&
+           now.st_dev == made->st_dev && now.st_ino == made->st_ino;
+}
+
 static int parse_count(const char *s, long *count)
 {
     char *end;
@@ -135,6 +144,7 @@ int main(int argc, char *argv[])
     struct sockaddr_un addr;
     struct sigaction sa;
     long count = 0; /* 0: serve until a signal asks us to stop */
+    struct stat made; /* the socket file bind creates: the one to remove */
     int status = EXIT_SUCCESS;
     int opt;
 
@@ -181,6 +191,10 @@ int main(int argc, char *argv[])
         close(fd);
         return EXIT_FAILURE;
     }
+    if (lstat(path, &made) == -1) {
+        perror("server: lstat");
+        memset(&made, 0, sizeof made); /* then it is never removed */
+    }
 
     /* Step 3: listen - make the socket passive, ready for connections. */
     if (listen(fd, BACKLOG) == -1) {
@@ -223,7 +237,10 @@ cleanup:
     /* Step 6: close - the listening socket, then remove its file. */
     if (close(fd) == -1)
         perror("server: close");
-    if (unlink(path) == -1)
+    if (!is_our_socket_file(path, &made))
+        fprintf(stderr, "server: %s is no longer the socket file this "
+                "server made; leaving it alone\n", path);
+    else if (unlink(path) == -1)
         perror("server: unlink");
     else
         printf("server: stopped, %s removed\n", path);
