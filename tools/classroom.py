@@ -454,16 +454,20 @@ def hints_data():
 def matches(event, pattern):
     """Whether a trace event has every field of the pattern.
 
-    A key ending in ">" compares: {"ret>": 0} is a return above 0.  The
-    event kind is "return" unless the pattern says otherwise.
+    A key ending in ">" compares: {"ret>": 0} is a return above 0.  A
+    dotted key looks inside: {"args.fd": 4}.  The event kind is "return"
+    unless the pattern says otherwise.
     """
     pattern = {"event": "return", **pattern}
     for key, want in pattern.items():
-        if key.endswith(">"):
-            have = event.get(key[:-1])
+        above = key.endswith(">")
+        have = event
+        for part in key.rstrip(">").split("."):
+            have = have.get(part) if isinstance(have, dict) else None
+        if above:
             if not isinstance(have, (int, float)) or have <= want:
                 return False
-        elif event.get(key) != want:
+        elif have != want:
             return False
     return True
 
@@ -481,6 +485,13 @@ def mistake_in(mistake, events):
         first = seen[0]
         if any(matches(e, mistake["none_before"]) and e["pid"] == first["pid"]
                and e["ts"] < first["ts"] for e in events):
+            return False
+    if "later_same_fd" in mistake:
+        first = seen[0]
+        fd = (first.get("args") or {}).get("fd")
+        if not any(matches(e, mistake["later_same_fd"]) and
+                   e["pid"] == first["pid"] and e["ts"] > first["ts"] and
+                   (e.get("args") or {}).get("fd") == fd for e in events):
             return False
     return True
 
