@@ -5,6 +5,7 @@
     classroom.py watch LESSON           make check N=.. after every change
     classroom.py reset LESSON           the starter code again, with a backup
     classroom.py quiz LESSON [ANSWERS]  the README's questions, answered
+                                        (ANSWERS: a letter per question)
     classroom.py grade [JSON_FILE]      every check of every lesson, scored
     classroom.py grade-from DIR [JSON]  the same for the lessons/ of DIR
     classroom.py handout TARBALL        everything but the solutions
@@ -637,8 +638,14 @@ def quiz(lesson_id, answers=None):
         print(f"quiz: lessons/{lesson_id}/README.md has no section "
               f"\"{QUIZ_SECTION[3:]}\" yet.", file=sys.stderr)
         return 1
-    answers = list(answers.replace(",", "").replace(" ", "")) \
+    answers = list(answers.replace(",", "").replace(" ", "").lower()) \
         if answers else None
+    if answers is not None and len(answers) != len(questions):
+        letters = "letter" if len(answers) == 1 else "letters"
+        print(f"quiz: ANSWERS has {len(answers)} {letters} for "
+              f"{len(questions)} questions. "
+              f"{how_to_answer(lesson_id, len(questions))}", file=sys.stderr)
+        return 2
     right = 0
     print(f"{BOLD}{lesson_id}: predict before you run{RESET} "
           f"({len(questions)} questions; answer with a letter)")
@@ -649,7 +656,7 @@ def quiz(lesson_id, answers=None):
             print(f"    {letter}) {option.replace('`', '')}")
         letters = [letter for letter, _ in q["options"]]
         if answers is not None:
-            given = answers.pop(0) if answers else ""
+            given = answers.pop(0)
             print(f"your answer: {given}")
         else:
             given = ""
@@ -658,8 +665,7 @@ def quiz(lesson_id, answers=None):
                     given = input(f"your answer ({'/'.join(letters)}): ")
                 except EOFError:
                     print()
-                    given = "?"
-                    break
+                    return no_more_answers(lesson_id, len(questions))
                 given = given.strip().lower()[:1]
                 if not sys.stdin.isatty():
                     print(given)
@@ -676,6 +682,22 @@ def quiz(lesson_id, answers=None):
         print("Now see each answer in a trace: " +
               ", ".join(f"make errors V={v}" for v in variants) + ".")
     return 0
+
+
+def how_to_answer(lesson_id, count):
+    n = number(lesson_id)
+    return (f"Run make quiz N={n} in a terminal and type one letter per "
+            f"question, or give every answer at once: make quiz N={n} "
+            f"ANSWERS=LETTERS, one letter per question in order ({count} "
+            f"letters, such as ANSWERS={'ab' * (count // 2)}{'a' * (count % 2)}"
+            f"; commas are ignored).")
+
+
+def no_more_answers(lesson_id, count):
+    """What to say when standard input ends before the quiz does."""
+    print(f"quiz: no answer to read: standard input is at its end. "
+          f"{how_to_answer(lesson_id, count)}", file=sys.stderr)
+    return 1
 
 
 # -- make handout -------------------------------------------------------------
