@@ -716,11 +716,39 @@ def handout_files():
                 yield str(rel), path
 
 
+HANDOUT_NOTE = (
+    "> **This copy of the lab is a hand-out: it has no solutions.** "
+    "`make demo`, `make test`, `make solution`, `make pictures`, and the "
+    "N= forms of `make timeline` and `make strace` run the reference "
+    "solutions: they are for the full lab, and here they say so and stop; "
+    "the paths under build/solutions/ do not exist. The outputs shown are "
+    "theirs, for comparison. Everything you need works: `make lesson`, "
+    "`make check`, `make progress`, `make hint`, `make quiz`, "
+    "`make errors`, and `make timeline` and `make strace` with `V=` (and "
+    "`TRACE=`).")
+
+
+def with_handout_note(text):
+    """A README as a hand-out carries it: the note after its title."""
+    import textwrap
+    # A command in backquotes stays on one line.
+    whole = re.sub(r"`[^`]*`", lambda m: m[0].replace(" ", "\0"),
+                   HANDOUT_NOTE[2:])
+    note = textwrap.fill(whole, 74, initial_indent="> ",
+                         subsequent_indent="> ",
+                         break_on_hyphens=False).replace("\0", " ")
+    if note.encode() in text:  # a hand-out made from a hand-out
+        return text
+    title, newline, rest = text.partition(b"\n")
+    return title + newline + b"\n" + note.encode() + b"\n" + rest
+
+
 def handout_contents(pristine):
     """What a hand-out holds: (name, file on disk, content or None).
 
     A given content replaces the file's: the starters come from pristine,
-    whatever lessons/ holds now, and are copied to lessons/.starters/ too.
+    whatever lessons/ holds now, and are copied to lessons/.starters/ too;
+    the READMEs a learner reads say that the solutions are not there.
     """
     for name, path in handout_files():
         parts = Path(name).parts
@@ -729,6 +757,11 @@ def handout_contents(pristine):
             content = pristine[parts[1]][parts[2]]
             yield name, path, content
             yield f"lessons/.starters/{parts[1]}/{parts[2]}", path, content
+        elif name == "README.md" or (len(parts) == 3 and
+                                     parts[0] == "lessons" and
+                                     parts[1] in pristine and
+                                     parts[2] == "README.md"):
+            yield name, path, with_handout_note(path.read_bytes())
         else:
             yield name, path, None
 
@@ -757,7 +790,8 @@ def handout(tarball):
             if content is None:
                 tar.add(path, f"{HANDOUT_TOP}/{name}", recursive=False)
                 continue
-            if not name.startswith("lessons/.starters/") and \
+            if name.endswith(".c") and \
+                    not name.startswith("lessons/.starters/") and \
                     path.read_bytes() != content:
                 replaced.append(name)
             info = tar.gettarinfo(path, f"{HANDOUT_TOP}/{name}")
