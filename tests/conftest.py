@@ -123,18 +123,21 @@ class LabCopy:
     def lesson(self, lesson_id):
         return self.path / "lessons" / lesson_id
 
-    def make_command(self, *args, scale=1.0):
+    def make_command(self, *args, scale=1.0, env=None):
         """make in the copy, as a learner runs it: without the variables
         and LAB_ settings of the make that runs this suite.  scale below 1
-        shortens the waits for an event that is known never to come."""
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("MAKE", "MFLAGS", "LAB_", "PYTHON"))}
-        env.update(NO_COLOR="1", LAB_TIMEOUT_SCALE=str(labrun.SCALE * scale))
+        shortens the waits for an event that is known never to come; env
+        adds to the environment."""
+        environ = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("MAKE", "MFLAGS", "LAB_", "PYTHON"))}
+        environ.update(NO_COLOR="1",
+                       LAB_TIMEOUT_SCALE=str(labrun.SCALE * scale),
+                       **(env or {}))
         return ["make", "--no-print-directory", "-C", str(self.path),
-                *args], env
+                *args], environ
 
-    def make(self, *args, timeout=30, scale=1.0):
-        argv, env = self.make_command(*args, scale=scale)
+    def make(self, *args, timeout=30, scale=1.0, env=None):
+        argv, env = self.make_command(*args, scale=scale, env=env)
         return subprocess.run(argv, env=env, capture_output=True, text=True,
                               timeout=timeout * labrun.SCALE)
 

@@ -1,6 +1,7 @@
 """make grade: every check of every lesson, scored with the points of
 lessons/lessons.json, on a copy whose lessons are partly solved."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -86,12 +87,17 @@ def test_a_submission_is_graded_with_the_lab_s_own_checks(lab_copy):
     (submission / "tests").mkdir()
     (submission / "tests" / "conftest.py").write_text(
         "raise SystemExit('the submission's own tests ran')\n")
-    before = set(Path("/tmp").glob("lab-grade-*"))
+    # A temporary directory of its own (TMPDIR), watched by nobody else.
+    private = lab_copy.path / "tmp"
+    private.mkdir()
     results_file = lab_copy.path / "results.json"
     done = lab_copy.make("grade", f"SUBMISSION={submission}",
-                         f"JSON={results_file}", timeout=60)
+                         f"JSON={results_file}", timeout=60,
+                         env={"TMPDIR": str(private)})
     assert done.returncode != 0
-    assert "graded with this lab's checks in a fresh copy" in done.stdout
+    copy = re.search(r"graded with this lab's checks in a fresh copy of it "
+                     r"\((.*), removed afterwards\)", done.stdout)
+    assert copy and Path(copy[1]).parent == private, done.stdout
     lessons = by_lesson(json.loads(results_file.read_text()))
     assert lessons["01-socket"]["points"] == POINTS["01-socket"]
     assert "failed" in {p["outcome"] for p in lessons["06-close"]["parts"]}
@@ -102,4 +108,4 @@ def test_a_submission_is_graded_with_the_lab_s_own_checks(lab_copy):
     # temporary copy is gone.
     assert "/* started */" not in (lab_copy.lesson("06-close") /
                                    "server.c").read_text()
-    assert set(Path("/tmp").glob("lab-grade-*")) == before
+    assert not Path(copy[1]).exists() and not list(private.iterdir())

@@ -823,7 +823,9 @@ def grade_from(submission, json_file=None):
     if not lessons_in.is_dir():
         print(f"grade: {submission} is not a directory.", file=sys.stderr)
         return 1
-    work = Path(tempfile.mkdtemp(prefix="lab-grade-", dir="/tmp"))
+    # In TMPDIR, if set: the copy's programs make their sockets in /tmp
+    # anyway (labrun.Lab), so the length of this path does not matter.
+    work = Path(tempfile.mkdtemp(prefix="lab-grade-"))
     try:
         tree = work / HANDOUT_TOP
         for name, path, content in handout_contents(pristine):
@@ -839,7 +841,8 @@ def grade_from(submission, json_file=None):
             shutil.copyfile(source, tree / "lessons" / source.parent.name /
                             source.name)
         print(f"grade: {len(taken)} source files of {lessons_in}, graded "
-              "with this lab's checks in a fresh copy of it", flush=True)
+              f"with this lab's checks in a fresh copy of it ({work}, "
+              "removed afterwards)", flush=True)
         # make puts its command-line variables in the environment: the
         # copy gets none of them, and above all not SUBMISSION.
         env = {k: v for k, v in os.environ.items()
