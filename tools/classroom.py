@@ -334,39 +334,46 @@ def next_sentence(lesson_id, state, checks):
 
 # -- make grade ---------------------------------------------------------------
 
+def shares(points, count):
+    """points split in count shares of whole hundredths that add up to
+    points exactly: the rounding remainder goes to the last share."""
+    if not count:
+        return []
+    cents = round(points * 100)
+    each = [round(cents / count)] * (count - 1)
+    return [c / 100 for c in [*each, cents - sum(each)]]
+
+
 def grade(json_file=None):
     pristine, _ = starters()
     listed = lessons()
     started = [lesson["id"] for lesson in listed
                if not not_started(lesson["id"], pristine)]
     checks = run_checks(started, every_check=True)
-    results, score, out_of = [], 0.0, 0.0
+    results, score_cents, out_of = [], 0, 0.0
     for lesson in listed:
         lesson_id, points = lesson["id"], float(lesson.get("points", 0))
         found = checks.get(lesson_id, {})
         # A check that cannot run here (a missing tool) gives its share to
         # the others, so that every lesson is worth what lessons.json says.
         counted = [name for name, c in found.items() if not env_skipped(c)]
-        each = points / len(counted) if counted else 0.0
-        parts = []
+        worth = dict(zip(counted, shares(points, len(counted))))
+        parts, got_cents = [], 0
         for name, check in found.items():
             if lesson_id not in started:
                 check = {"outcome": "not started", "message":
-                         "the code is the starter, unchanged"}
-            earned = each if check["outcome"] == "passed" else 0.0
-            part_max = each if name in counted else 0.0
+                         "not started: the code is the starter, unchanged"}
+            part_max = worth.get(name, 0.0)
+            earned = part_max if check["outcome"] == "passed" else 0.0
+            got_cents += round(earned * 100)
             parts.append({"name": name, "outcome": check["outcome"],
-                          "points": round(earned, 2),
-                          "max_points": round(part_max, 2),
+                          "points": earned, "max_points": part_max,
                           "message": check["message"]})
-        passed = sum(p["outcome"] == "passed" and p["max_points"] > 0
-                     for p in parts)
-        got = round(points * passed / len(counted), 2) if counted else 0.0
-        results.append({"lesson": lesson_id, "points": got,
+        results.append({"lesson": lesson_id, "points": got_cents / 100,
                         "max_points": points, "parts": parts})
-        score += got
+        score_cents += got_cents
         out_of += points
-    score = round(score, 2)
+    score = score_cents / 100
     print_grade(results, score, out_of)
     if json_file:
         write_grade_json(json_file, results, score, out_of)
@@ -398,13 +405,25 @@ def print_grade(results, score, out_of):
         print("Incomplete: make check N=.. shows why a check fails.")
 
 
+def autograder_entry(lesson_id, part):
+    """One check for an autograder.  Its status is passed or failed, the
+    words autograders know; a check that could not run here, worth no
+    points, has none.  outcome is the lab's own word ("not started")."""
+    entry = {"name": f"{lesson_id}: {readable(part['name'])}",
+             "score": part["points"], "max_score": part["max_points"]}
+    if part["outcome"] == "passed":
+        entry["status"] = "passed"
+    elif not env_skipped(part):
+        entry["status"] = "failed"
+    entry.update(outcome=part["outcome"], output=part["message"])
+    return entry
+
+
 def write_grade_json(path, results, score, out_of):
     """The results for an autograder: score, max_score and one entry per
     check ("tests"), in the layout common autograders read, and the
     lessons with their parts."""
-    tests = [{"name": f"{r['lesson']}: {readable(p['name'])}",
-              "score": p["points"], "max_score": p["max_points"],
-              "status": p["outcome"], "output": p["message"]}
+    tests = [autograder_entry(r["lesson"], p)
              for r in results for p in r["parts"]]
     document = {"score": score, "max_score": out_of, "tests": tests,
                 "lessons": results}
