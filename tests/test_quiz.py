@@ -113,6 +113,20 @@ def test_the_teaching_page_names_real_variants_with_their_outcomes():
         assert set(OUTCOME.findall(row)) <= declared(variant), row
 
 
+def test_the_class_plan_adds_up():
+    page = (labrun.ROOT / "lessons" / "TEACHING.md").read_text()
+    minutes = {int(n): int(m) for n, m in
+               re.findall(r"^\| (\d\d)-[a-z-]+ \| (\d+) min \|", page, re.M)}
+    assert sorted(minutes) == [int(lesson[:2]) for lesson in LESSONS]
+    plan = " ".join(page.split("## A plan for a class")[1].split())
+    for first, last, said_minutes in re.findall(
+            r"lessons (\d\d) to (\d\d) \((\d+) minutes", plan):
+        assert sum(minutes[n] for n in range(int(first), int(last) + 1)) \
+            == int(said_minutes), (first, last)
+    sessions = re.findall(r"lessons (\d\d) to (\d\d) \(\d+ minutes", plan)
+    assert [(int(a), int(b)) for a, b in sessions] == [(1, 3), (4, 6)]
+
+
 def test_the_hints_name_real_variants():
     hints = (labrun.ROOT / "lessons" / "hints.json").read_text()
     for variant in variants_named(hints):
