@@ -177,10 +177,10 @@ endif
 check: $(PYTEST_FILE)
 ifneq ($(strip $(N)),)
 	$(need_lesson)
-	@$(MAKE) --no-print-directory -k $(call programs_in,lessons/$(LESSON)) || true
+	@$(MAKE) -s --no-print-directory -k $(call programs_in,lessons/$(LESSON)) || true
 	@LAB_CODE=lessons $(PYTEST) tests/test_$(NN)_*.py
 else
-	@$(MAKE) --no-print-directory -k $(LESSON_PROGRAMS) || true
+	@$(MAKE) -s --no-print-directory -k $(LESSON_PROGRAMS) || true
 	@LAB_CODE=lessons $(PYTEST) $(foreach l,$(LESSONS),tests/test_$(firstword $(subst -, ,$l))_*.py)
 endif
 

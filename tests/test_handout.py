@@ -31,7 +31,7 @@ def test_the_hand_out_has_everything_but_the_solutions(built_handout):
 def test_the_hand_out_works_on_its_own(lab_copy):
     check = lab_copy.make("check", "N=01")
     assert check.returncode != 0 and \
-        "01-socket            not yet" in check.stdout
+        "01-socket            not started" in check.stdout
     lesson = lab_copy.make("lesson", "N=02")
     assert "socket(AF_UNIX, SOCK_STREAM, 0) = 3" in lesson.stderr, \
         lesson.stdout + lesson.stderr
