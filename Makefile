@@ -76,7 +76,7 @@ help:
 	@echo "  make hint N=04         the next hint for lesson 04 (AGAIN=1 starts over)"
 	@echo "  make watch N=04        check lesson 04 again after every change (Ctrl-C stops)"
 	@echo "  make reset N=04        put back the starter code of lesson 04 (yours is kept)"
-	@echo "  make quiz N=04         the predict-before-you-run questions of lesson 04"
+	@echo "  make quiz N=04         the predict-before-you-run questions of lesson 04 (ANSWERS=LETTERS: one per question, no prompts)"
 	@echo "  make test              the whole suite: solutions, the lesson ladder, the docs"
 	@echo "  make                   build everything into build/"
 	@echo "  make clean             remove build/"
@@ -177,10 +177,10 @@ endif
 check: $(PYTEST_FILE)
 ifneq ($(strip $(N)),)
 	$(need_lesson)
-	@$(MAKE) --no-print-directory -k $(call programs_in,lessons/$(LESSON)) || true
+	@$(MAKE) -s --no-print-directory -k $(call programs_in,lessons/$(LESSON)) || true
 	@LAB_CODE=lessons $(PYTEST) tests/test_$(NN)_*.py
 else
-	@$(MAKE) --no-print-directory -k $(LESSON_PROGRAMS) || true
+	@$(MAKE) -s --no-print-directory -k $(LESSON_PROGRAMS) || true
 	@LAB_CODE=lessons $(PYTEST) $(foreach l,$(LESSONS),tests/test_$(firstword $(subst -, ,$l))_*.py)
 endif
 

@@ -123,18 +123,21 @@ class LabCopy:
     def lesson(self, lesson_id):
         return self.path / "lessons" / lesson_id
 
-    def make_command(self, *args, scale=1.0):
+    def make_command(self, *args, scale=1.0, env=None):
         """make in the copy, as a learner runs it: without the variables
         and LAB_ settings of the make that runs this suite.  scale below 1
-        shortens the waits for an event that is known never to come."""
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("MAKE", "MFLAGS", "LAB_", "PYTHON"))}
-        env.update(NO_COLOR="1", LAB_TIMEOUT_SCALE=str(labrun.SCALE * scale))
+        shortens the waits for an event that is known never to come; env
+        adds to the environment."""
+        environ = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("MAKE", "MFLAGS", "LAB_", "PYTHON"))}
+        environ.update(NO_COLOR="1",
+                       LAB_TIMEOUT_SCALE=str(labrun.SCALE * scale),
+                       **(env or {}))
         return ["make", "--no-print-directory", "-C", str(self.path),
-                *args], env
+                *args], environ
 
-    def make(self, *args, timeout=30, scale=1.0):
-        argv, env = self.make_command(*args, scale=scale)
+    def make(self, *args, timeout=30, scale=1.0, env=None):
+        argv, env = self.make_command(*args, scale=scale, env=env)
         return subprocess.run(argv, env=env, capture_output=True, text=True,
                               timeout=timeout * labrun.SCALE)
 
@@ -201,6 +204,15 @@ def pytest_runtest_setup(item):
         pytest.skip("an earlier check of this lesson failed: fix that first")
 
 
+def _one_report_only(item):
+    """Whether a learner checks several lessons at a terminal (make check):
+    then only the first lesson that fails gets its whole report."""
+    if not ONE_FAILURE_PER_LESSON or \
+            not item.config.pluginmanager.has_plugin("terminalreporter"):
+        return False  # make progress and make grade read every report
+    return len({_lesson_of(i) for i in item.session.items}) > 1
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -210,6 +222,13 @@ def pytest_runtest_makereport(item, call):
     lesson = _lesson_of(item)
     if lesson and (report.when == "call" or report.outcome != "passed"):
         if report.failed:
+            if _failed_lessons and lesson not in _failed_lessons and \
+                    _one_report_only(item):
+                first = min(_failed_lessons)
+                report.longrepr = (
+                    f"lesson {lesson} fails here too: one lesson at a time, "
+                    f"{first} first (make check N={lesson[:2]} shows this "
+                    "check's report).")
             _failed_lessons.add(lesson)
         _results.setdefault(lesson, []).append((item.name, report.outcome))
 
@@ -217,6 +236,8 @@ def pytest_runtest_makereport(item, call):
 def pytest_terminal_summary(terminalreporter):
     if not LEARNER or not _results:
         return
+    import classroom  # what make progress calls a lesson
+    pristine, _ = classroom.starters()
     write = terminalreporter.write_line
     write("")
     write("Your lessons:")
@@ -227,7 +248,10 @@ def pytest_terminal_summary(terminalreporter):
         failed = [name for name, o in runs if o == "failed"]
         if failed:
             skipped = sum(1 for _, o in runs if o == "skipped")
-            state = f"not yet: {failed[0][5:].replace('_', ' ')}"
+            word = "not started" if classroom.not_started(lesson, pristine) \
+                else "does not compile" if not classroom.compiles(lesson) \
+                else "in progress"
+            state = f"{word}: {failed[0][5:].replace('_', ' ')}"
             state += f" ({passed} passed, {skipped} not run yet)" \
                 if skipped else f" ({passed} of {len(runs)} checks pass)"
             next_step = next_step or (lesson, failed[0])

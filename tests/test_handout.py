@@ -1,6 +1,7 @@
 """make handout: a tarball without the solutions that works on its own."""
 import shutil
 import tarfile
+from pathlib import Path
 
 import labrun
 from conftest import LESSONS
@@ -30,7 +31,7 @@ def test_the_hand_out_has_everything_but_the_solutions(built_handout):
 def test_the_hand_out_works_on_its_own(lab_copy):
     check = lab_copy.make("check", "N=01")
     assert check.returncode != 0 and \
-        "01-socket            not yet" in check.stdout
+        "01-socket            not started" in check.stdout
     lesson = lab_copy.make("lesson", "N=02")
     assert "socket(AF_UNIX, SOCK_STREAM, 0) = 3" in lesson.stderr, \
         lesson.stdout + lesson.stderr
@@ -42,6 +43,26 @@ def test_the_hand_out_works_on_its_own(lab_copy):
     test = lab_copy.make("test")
     assert test.returncode != 0
     assert "the solutions are not included" in test.stdout
+
+
+def test_the_hand_out_s_readmes_say_the_solutions_are_not_there(lab_copy):
+    readmes = [Path("README.md"), *(Path("lessons") / lesson / "README.md"
+                                    for lesson in LESSONS)]
+    for readme in readmes:
+        theirs = (lab_copy.path / readme).read_text()
+        ours = (labrun.ROOT / readme).read_text()
+        title, rest = ours.split("\n", 1)
+        # The title, the note, then the README as it is.
+        assert theirs.startswith(title + "\n\n> **This copy of the lab is a "
+                                 "hand-out: it has no solutions.**"), readme
+        assert theirs.endswith(rest) and "make solution" in theirs, readme
+        assert "This copy of the lab is a hand-out" not in ours
+    # A hand-out made from a hand-out says it once.
+    tarball = lab_copy.path / "again.tar.gz"
+    assert lab_copy.make("handout", f"HANDOUT={tarball}").returncode == 0
+    with tarfile.open(tarball) as tar:
+        again = tar.extractfile("unix-sockets-lab/README.md").read().decode()
+    assert again == (lab_copy.path / "README.md").read_text()
 
 
 def test_a_hand_out_carries_the_starters_not_a_solved_lesson(lab_copy):

@@ -36,7 +36,8 @@ def test_every_lesson_has_hints_and_every_mistake_is_well_formed():
         assert len(lesson["hints"]) >= 3
     for mistake in HINTS["mistakes"]:
         assert set(mistake) <= {"name", "lessons", "seen", "count", "none",
-                                "none_before", "say"}, mistake
+                                "none_before", "later_same_fd",
+                                "say"}, mistake
         assert set(mistake.get("lessons", LESSONS)) <= set(LESSONS)
 
 
@@ -106,22 +107,68 @@ def test_errors_seen_on_the_kernel_are_explained(lab_copy, lesson, program,
     assert said(MISTAKES[mistake]["say"]) in out
 
 
+def event(pid, role, call, ret, fd=None, ts=0, **args):
+    """One line of a JSON trace, as the trace library writes it."""
+    return {"ts": ts, "start": ts, "pid": pid, "role": role,
+            "event": "return", "call": call,
+            "args": {"fd": fd, **args} if fd is not None else args,
+            "ret": ret, "errno": None}
+
+
+def write_trace(copy, lesson, lines):
+    """A trace in order: each event's time is its place in the list."""
+    last_run(copy, lesson).write_text("".join(
+        json.dumps({**e, "ts": i, "start": i}) + "\n"
+        for i, e in enumerate(lines)))
+
+
 def test_a_read_loop_that_stops_after_one_read_is_recognised(lab_copy):
-    def event(pid, role, call, ret, fd):
-        return {"ts": 0, "start": 0, "pid": pid, "role": role,
-                "event": "return", "call": call, "args": {"fd": fd},
-                "ret": ret, "errno": None}
     lines = [event(10, "server", "accept", 4, 3),
              event(11, "client", "write", 13, 3),
              event(10, "server", "read", 13, 4),
              event(10, "server", "write", 13, 4),
              event(10, "server", "close", 0, 4)]
-    last_run(lab_copy, "05-read-write").write_text(
-        "".join(json.dumps(e) + "\n" for e in lines))
+    write_trace(lab_copy, "05-read-write", lines)
     out = hint(lab_copy, "05")
     assert said(MISTAKES["one-read-only"]["say"]) in out
     # A loop that reads to the end (read returns 0) is no such mistake.
     lines.insert(4, event(10, "server", "read", 0, 4))
-    last_run(lab_copy, "05-read-write").write_text(
-        "".join(json.dumps(e) + "\n" for e in lines))
+    write_trace(lab_copy, "05-read-write", lines)
     assert "Hint 1 of" in hint(lab_copy, "05", "AGAIN=1")
+
+
+def test_a_first_client_left_open_is_recognised(lab_copy):
+    lines = [event(10, "server", "socket", 3),
+             event(10, "server", "listen", 0, 3, backlog=5),
+             event(10, "server", "accept", 4, 3),
+             event(10, "server", "accept", 5, 3)]
+    write_trace(lab_copy, "04-accept-connect", lines)
+    out = hint(lab_copy, "04")
+    assert said(MISTAKES["first-client-not-closed"]["say"]) in out
+    # A server that closes each client before the next accept gets 4 again;
+    # a 5 after closing 4 is no such mistake either.
+    lines[3:] = [event(10, "server", "close", 0, 4),
+                 event(10, "server", "accept", 4, 3),
+                 event(10, "server", "accept", 5, 3)]
+    write_trace(lab_copy, "04-accept-connect", lines)
+    assert "Hint 1 of" in hint(lab_copy, "04", "AGAIN=1")
+
+
+def test_a_socket_file_left_behind_is_recognised(lab_copy):
+    lines = [event(10, "server", "socket", 3),
+             event(10, "server", "bind", 0, 3, path="lab.sock"),
+             event(10, "server", "listen", 0, 3, backlog=5),
+             event(11, "client", "close", 0, 3),
+             event(10, "server", "close", 0, 3)]
+    write_trace(lab_copy, "06-close", lines)
+    out = hint(lab_copy, "06")
+    assert "Your last run (make lesson N=06) shows this:" in out
+    assert said(MISTAKES["socket-file-left-behind"]["say"]) in out
+    # Closed and unlinked: the hints of the lesson.
+    lines.append(event(10, "server", "unlink", 0, path="lab.sock"))
+    write_trace(lab_copy, "06-close", lines)
+    assert "Hint 1 of" in hint(lab_copy, "06", "AGAIN=1")
+    # A server that has not closed its listening socket yet (a client's
+    # close is not the server's): the hints of the lesson too.
+    write_trace(lab_copy, "06-close", lines[:4])
+    assert "Hint 1 of" in hint(lab_copy, "06", "AGAIN=1")

@@ -66,3 +66,28 @@ def test_each_edit_is_seen_at_the_next_run(lab_copy):
     assert states(out)["01-socket"] == "does not compile"
     assert "Next: lesson 01-socket does not compile: make lesson N=01 shows" \
         " the compiler's messages." in out
+
+
+def test_make_check_says_what_make_progress_says_and_stays_calm(lab_copy):
+    lab_copy.solve("01-socket")
+    lab_copy.edit("03-listen")
+    lab_copy.edit("04-accept-connect", "client.c", "this is not C\n")
+    check = lab_copy.make("check", timeout=60)
+    assert check.returncode != 0
+    assert states(check.stdout) == states(progress(lab_copy)) == {
+        "01-socket": "done", "02-bind": "not started",
+        "03-listen": "in progress", "04-accept-connect": "does not compile",
+        "05-read-write": "not started", "06-close": "not started"}
+    # No "is up to date" from the build; the whole report of the first
+    # lesson that fails, and one line for each of the others.
+    assert "up to date" not in check.stdout + check.stderr
+    assert check.stdout.count("The trace showed:") == 1
+    assert 'Reread lessons/02-bind/README.md' in check.stdout
+    for lesson in LESSONS[2:]:
+        assert f"lesson {lesson} fails here too: one lesson at a time, " \
+            f"02-bind first (make check N={lesson[:2]} shows" in check.stdout
+    # One lesson alone gets its whole report.
+    alone = lab_copy.make("check", "N=03")
+    assert "The trace showed:" in alone.stdout
+    assert "fails here too" not in alone.stdout
+

@@ -74,6 +74,34 @@ def test_the_quiz_asks_on_the_terminal(lab_copy):
     assert f"{len(right)} of {len(right)} right." in done.stdout
 
 
+def test_the_quiz_stops_at_the_end_of_its_input(lab_copy):
+    count = len(classroom.quiz_questions("01-socket"))
+    argv, env = lab_copy.make_command("quiz", "N=01")
+    done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True,
+                          timeout=30 * labrun.SCALE)
+    assert done.returncode != 0
+    # No answer was counted as wrong: it says how to answer instead.
+    assert "right." not in done.stdout and "not quite" not in done.stdout
+    assert "standard input is at its end" in done.stderr
+    assert "make quiz N=01 ANSWERS=LETTERS" in done.stderr
+    assert f"({count} letters" in done.stderr
+    # Too few answers is the same mistake, said before any question.
+    done = lab_copy.make("quiz", "N=01", "ANSWERS=a")
+    assert done.returncode != 0 and "Q1." not in done.stdout
+    assert f"ANSWERS has 1 letter for {count} questions" in done.stderr
+
+
+def test_answers_is_documented():
+    help_text = subprocess.run(
+        ["make", "-s", "--no-print-directory", "help"], cwd=labrun.ROOT,
+        capture_output=True, text=True, timeout=30, check=True).stdout
+    (quiz_line,) = [line for line in help_text.splitlines()
+                    if "make quiz" in line]
+    assert "ANSWERS=" in quiz_line
+    assert "ANSWERS=LETTERS" in (labrun.ROOT / "README.md").read_text()
+
+
 def test_the_teaching_page_names_real_variants_with_their_outcomes():
     page = (labrun.ROOT / "lessons" / "TEACHING.md").read_text()
     rows = [line for line in page.splitlines()
@@ -83,6 +111,20 @@ def test_the_teaching_page_names_real_variants_with_their_outcomes():
         (variant,) = variants_named(row)
         assert variant in CATALOGUE, row
         assert set(OUTCOME.findall(row)) <= declared(variant), row
+
+
+def test_the_class_plan_adds_up():
+    page = (labrun.ROOT / "lessons" / "TEACHING.md").read_text()
+    minutes = {int(n): int(m) for n, m in
+               re.findall(r"^\| (\d\d)-[a-z-]+ \| (\d+) min \|", page, re.M)}
+    assert sorted(minutes) == [int(lesson[:2]) for lesson in LESSONS]
+    plan = " ".join(page.split("## A plan for a class")[1].split())
+    for first, last, said_minutes in re.findall(
+            r"lessons (\d\d) to (\d\d) \((\d+) minutes", plan):
+        assert sum(minutes[n] for n in range(int(first), int(last) + 1)) \
+            == int(said_minutes), (first, last)
+    sessions = re.findall(r"lessons (\d\d) to (\d\d) \(\d+ minutes", plan)
+    assert [(int(a), int(b)) for a, b in sessions] == [(1, 3), (4, 6)]
 
 
 def test_the_hints_name_real_variants():

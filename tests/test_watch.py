@@ -44,7 +44,7 @@ def test_watch_checks_again_after_each_change_until_interrupted(lab_copy):
         out = Output(watch.stdout)
         first = out.until("waiting for a change")
         assert "first check: make check N=01" in first
-        assert "01-socket            not yet" in first
+        assert "01-socket            not started" in first
         lab_copy.solve("01-socket")
         second = out.until("waiting for a change")
         assert "server.c changed: make check N=01" in second

@@ -5,6 +5,7 @@
     classroom.py watch LESSON           make check N=.. after every change
     classroom.py reset LESSON           the starter code again, with a backup
     classroom.py quiz LESSON [ANSWERS]  the README's questions, answered
+                                        (ANSWERS: a letter per question)
     classroom.py grade [JSON_FILE]      every check of every lesson, scored
     classroom.py grade-from DIR [JSON]  the same for the lessons/ of DIR
     classroom.py handout TARBALL        everything but the solutions
@@ -333,39 +334,46 @@ def next_sentence(lesson_id, state, checks):
 
 # -- make grade ---------------------------------------------------------------
 
+def shares(points, count):
+    """points split in count shares of whole hundredths that add up to
+    points exactly: the rounding remainder goes to the last share."""
+    if not count:
+        return []
+    cents = round(points * 100)
+    each = [round(cents / count)] * (count - 1)
+    return [c / 100 for c in [*each, cents - sum(each)]]
+
+
 def grade(json_file=None):
     pristine, _ = starters()
     listed = lessons()
     started = [lesson["id"] for lesson in listed
                if not not_started(lesson["id"], pristine)]
     checks = run_checks(started, every_check=True)
-    results, score, out_of = [], 0.0, 0.0
+    results, score_cents, out_of = [], 0, 0.0
     for lesson in listed:
         lesson_id, points = lesson["id"], float(lesson.get("points", 0))
         found = checks.get(lesson_id, {})
         # A check that cannot run here (a missing tool) gives its share to
         # the others, so that every lesson is worth what lessons.json says.
         counted = [name for name, c in found.items() if not env_skipped(c)]
-        each = points / len(counted) if counted else 0.0
-        parts = []
+        worth = dict(zip(counted, shares(points, len(counted))))
+        parts, got_cents = [], 0
         for name, check in found.items():
             if lesson_id not in started:
                 check = {"outcome": "not started", "message":
-                         "the code is the starter, unchanged"}
-            earned = each if check["outcome"] == "passed" else 0.0
-            part_max = each if name in counted else 0.0
+                         "not started: the code is the starter, unchanged"}
+            part_max = worth.get(name, 0.0)
+            earned = part_max if check["outcome"] == "passed" else 0.0
+            got_cents += round(earned * 100)
             parts.append({"name": name, "outcome": check["outcome"],
-                          "points": round(earned, 2),
-                          "max_points": round(part_max, 2),
+                          "points": earned, "max_points": part_max,
                           "message": check["message"]})
-        passed = sum(p["outcome"] == "passed" and p["max_points"] > 0
-                     for p in parts)
-        got = round(points * passed / len(counted), 2) if counted else 0.0
-        results.append({"lesson": lesson_id, "points": got,
+        results.append({"lesson": lesson_id, "points": got_cents / 100,
                         "max_points": points, "parts": parts})
-        score += got
+        score_cents += got_cents
         out_of += points
-    score = round(score, 2)
+    score = score_cents / 100
     print_grade(results, score, out_of)
     if json_file:
         write_grade_json(json_file, results, score, out_of)
@@ -397,13 +405,25 @@ def print_grade(results, score, out_of):
         print("Incomplete: make check N=.. shows why a check fails.")
 
 
+def autograder_entry(lesson_id, part):
+    """One check for an autograder.  Its status is passed or failed, the
+    words autograders know; a check that could not run here, worth no
+    points, has none.  outcome is the lab's own word ("not started")."""
+    entry = {"name": f"{lesson_id}: {readable(part['name'])}",
+             "score": part["points"], "max_score": part["max_points"]}
+    if part["outcome"] == "passed":
+        entry["status"] = "passed"
+    elif not env_skipped(part):
+        entry["status"] = "failed"
+    entry.update(outcome=part["outcome"], output=part["message"])
+    return entry
+
+
 def write_grade_json(path, results, score, out_of):
     """The results for an autograder: score, max_score and one entry per
     check ("tests"), in the layout common autograders read, and the
     lessons with their parts."""
-    tests = [{"name": f"{r['lesson']}: {readable(p['name'])}",
-              "score": p["points"], "max_score": p["max_points"],
-              "status": p["outcome"], "output": p["message"]}
+    tests = [autograder_entry(r["lesson"], p)
              for r in results for p in r["parts"]]
     document = {"score": score, "max_score": out_of, "tests": tests,
                 "lessons": results}
@@ -454,16 +474,20 @@ def hints_data():
 def matches(event, pattern):
     """Whether a trace event has every field of the pattern.
 
-    A key ending in ">" compares: {"ret>": 0} is a return above 0.  The
-    event kind is "return" unless the pattern says otherwise.
+    A key ending in ">" compares: {"ret>": 0} is a return above 0.  A
+    dotted key looks inside: {"args.fd": 4}.  The event kind is "return"
+    unless the pattern says otherwise.
     """
     pattern = {"event": "return", **pattern}
     for key, want in pattern.items():
-        if key.endswith(">"):
-            have = event.get(key[:-1])
+        above = key.endswith(">")
+        have = event
+        for part in key.rstrip(">").split("."):
+            have = have.get(part) if isinstance(have, dict) else None
+        if above:
             if not isinstance(have, (int, float)) or have <= want:
                 return False
-        elif event.get(key) != want:
+        elif have != want:
             return False
     return True
 
@@ -481,6 +505,13 @@ def mistake_in(mistake, events):
         first = seen[0]
         if any(matches(e, mistake["none_before"]) and e["pid"] == first["pid"]
                and e["ts"] < first["ts"] for e in events):
+            return False
+    if "later_same_fd" in mistake:
+        first = seen[0]
+        fd = (first.get("args") or {}).get("fd")
+        if not any(matches(e, mistake["later_same_fd"]) and
+                   e["pid"] == first["pid"] and e["ts"] > first["ts"] and
+                   (e.get("args") or {}).get("fd") == fd for e in events):
             return False
     return True
 
@@ -626,8 +657,14 @@ def quiz(lesson_id, answers=None):
         print(f"quiz: lessons/{lesson_id}/README.md has no section "
               f"\"{QUIZ_SECTION[3:]}\" yet.", file=sys.stderr)
         return 1
-    answers = list(answers.replace(",", "").replace(" ", "")) \
+    answers = list(answers.replace(",", "").replace(" ", "").lower()) \
         if answers else None
+    if answers is not None and len(answers) != len(questions):
+        letters = "letter" if len(answers) == 1 else "letters"
+        print(f"quiz: ANSWERS has {len(answers)} {letters} for "
+              f"{len(questions)} questions. "
+              f"{how_to_answer(lesson_id, len(questions))}", file=sys.stderr)
+        return 2
     right = 0
     print(f"{BOLD}{lesson_id}: predict before you run{RESET} "
           f"({len(questions)} questions; answer with a letter)")
@@ -638,7 +675,7 @@ def quiz(lesson_id, answers=None):
             print(f"    {letter}) {option.replace('`', '')}")
         letters = [letter for letter, _ in q["options"]]
         if answers is not None:
-            given = answers.pop(0) if answers else ""
+            given = answers.pop(0)
             print(f"your answer: {given}")
         else:
             given = ""
@@ -647,8 +684,7 @@ def quiz(lesson_id, answers=None):
                     given = input(f"your answer ({'/'.join(letters)}): ")
                 except EOFError:
                     print()
-                    given = "?"
-                    break
+                    return no_more_answers(lesson_id, len(questions))
                 given = given.strip().lower()[:1]
                 if not sys.stdin.isatty():
                     print(given)
@@ -667,6 +703,22 @@ def quiz(lesson_id, answers=None):
     return 0
 
 
+def how_to_answer(lesson_id, count):
+    n = number(lesson_id)
+    return (f"Run make quiz N={n} in a terminal and type one letter per "
+            f"question, or give every answer at once: make quiz N={n} "
+            f"ANSWERS=LETTERS, one letter per question in order ({count} "
+            f"letters, such as ANSWERS={'ab' * (count // 2)}{'a' * (count % 2)}"
+            f"; commas are ignored).")
+
+
+def no_more_answers(lesson_id, count):
+    """What to say when standard input ends before the quiz does."""
+    print(f"quiz: no answer to read: standard input is at its end. "
+          f"{how_to_answer(lesson_id, count)}", file=sys.stderr)
+    return 1
+
+
 # -- make handout -------------------------------------------------------------
 
 def handout_files():
@@ -683,11 +735,39 @@ def handout_files():
                 yield str(rel), path
 
 
+HANDOUT_NOTE = (
+    "> **This copy of the lab is a hand-out: it has no solutions.** "
+    "`make demo`, `make test`, `make solution`, `make pictures`, and the "
+    "N= forms of `make timeline` and `make strace` run the reference "
+    "solutions: they are for the full lab, and here they say so and stop; "
+    "the paths under build/solutions/ do not exist. The outputs shown are "
+    "theirs, for comparison. Everything you need works: `make lesson`, "
+    "`make check`, `make progress`, `make hint`, `make quiz`, "
+    "`make errors`, and `make timeline` and `make strace` with `V=` (and "
+    "`TRACE=`).")
+
+
+def with_handout_note(text):
+    """A README as a hand-out carries it: the note after its title."""
+    import textwrap
+    # A command in backquotes stays on one line.
+    whole = re.sub(r"`[^`]*`", lambda m: m[0].replace(" ", "\0"),
+                   HANDOUT_NOTE[2:])
+    note = textwrap.fill(whole, 74, initial_indent="> ",
+                         subsequent_indent="> ",
+                         break_on_hyphens=False).replace("\0", " ")
+    if note.encode() in text:  # a hand-out made from a hand-out
+        return text
+    title, newline, rest = text.partition(b"\n")
+    return title + newline + b"\n" + note.encode() + b"\n" + rest
+
+
 def handout_contents(pristine):
     """What a hand-out holds: (name, file on disk, content or None).
 
     A given content replaces the file's: the starters come from pristine,
-    whatever lessons/ holds now, and are copied to lessons/.starters/ too.
+    whatever lessons/ holds now, and are copied to lessons/.starters/ too;
+    the READMEs a learner reads say that the solutions are not there.
     """
     for name, path in handout_files():
         parts = Path(name).parts
@@ -696,6 +776,11 @@ def handout_contents(pristine):
             content = pristine[parts[1]][parts[2]]
             yield name, path, content
             yield f"lessons/.starters/{parts[1]}/{parts[2]}", path, content
+        elif name == "README.md" or (len(parts) == 3 and
+                                     parts[0] == "lessons" and
+                                     parts[1] in pristine and
+                                     parts[2] == "README.md"):
+            yield name, path, with_handout_note(path.read_bytes())
         else:
             yield name, path, None
 
@@ -724,7 +809,8 @@ def handout(tarball):
             if content is None:
                 tar.add(path, f"{HANDOUT_TOP}/{name}", recursive=False)
                 continue
-            if not name.startswith("lessons/.starters/") and \
+            if name.endswith(".c") and \
+                    not name.startswith("lessons/.starters/") and \
                     path.read_bytes() != content:
                 replaced.append(name)
             info = tar.gettarinfo(path, f"{HANDOUT_TOP}/{name}")
@@ -756,7 +842,9 @@ def grade_from(submission, json_file=None):
     if not lessons_in.is_dir():
         print(f"grade: {submission} is not a directory.", file=sys.stderr)
         return 1
-    work = Path(tempfile.mkdtemp(prefix="lab-grade-", dir="/tmp"))
+    # In TMPDIR, if set: the copy's programs make their sockets in /tmp
+    # anyway (labrun.Lab), so the length of this path does not matter.
+    work = Path(tempfile.mkdtemp(prefix="lab-grade-"))
     try:
         tree = work / HANDOUT_TOP
         for name, path, content in handout_contents(pristine):
@@ -772,7 +860,8 @@ def grade_from(submission, json_file=None):
             shutil.copyfile(source, tree / "lessons" / source.parent.name /
                             source.name)
         print(f"grade: {len(taken)} source files of {lessons_in}, graded "
-              "with this lab's checks in a fresh copy of it", flush=True)
+              f"with this lab's checks in a fresh copy of it ({work}, "
+              "removed afterwards)", flush=True)
         # make puts its command-line variables in the environment: the
         # copy gets none of them, and above all not SUBMISSION.
         env = {k: v for k, v in os.environ.items()
