@@ -336,12 +336,12 @@ def next_sentence(lesson_id, state, checks):
 
 def shares(points, count):
     """points split in count shares of whole hundredths that add up to
-    points exactly: the rounding remainder goes to the last share."""
+    points exactly: the hundredths left over go one each to the first
+    shares, so no two shares differ by more than 0.01."""
     if not count:
         return []
-    cents = round(points * 100)
-    each = [round(cents / count)] * (count - 1)
-    return [c / 100 for c in [*each, cents - sum(each)]]
+    each, left = divmod(round(points * 100), count)
+    return [(each + (i < left)) / 100 for i in range(count)]
 
 
 def grade(json_file=None):
