@@ -219,6 +219,18 @@ def test_a_stream_keeps_no_message_boundaries():
         assert b.recv(4096) == b"hello, socket"
 
 
+def test_reading_an_unconnected_socket():
+    """05-read-write, Deliberate errors (read-unconnected) and the read
+    rows of trace/explanations.def: a stream socket answers read and recv
+    with EINVAL, where recv(2) lists ENOTCONN; a SOCK_SEQPACKET socket
+    answers ENOTCONN."""
+    with unix_socket() as stream, \
+            unix_socket(socket.SOCK_SEQPACKET) as seqpacket:
+        assert error_of(os.read, stream.fileno(), 10) == "EINVAL"
+        assert error_of(stream.recv, 10) == "EINVAL"
+        assert error_of(os.read, seqpacket.fileno(), 10) == "ENOTCONN"
+
+
 def test_a_blocking_write_interrupted_by_a_signal_is_short():
     """05-read-write, Short reads and writes."""
     a, b = socket.socketpair()
