@@ -56,6 +56,19 @@ def test_an_unknown_domain_is_refused():
         "EAFNOSUPPORT"
 
 
+def test_a_unix_socket_takes_protocol_0_or_pf_unix_only():
+    """01-socket, What this stage does and socket-bad-protocol: 0 is the
+    default protocol, Linux also accepts PF_UNIX (1), and refuses the
+    rest (6 is IPPROTO_TCP)."""
+    pf_unix = 1  # <sys/socket.h>: PF_UNIX, the same number as AF_UNIX
+    for protocol in (0, pf_unix):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, protocol):
+            pass
+    for protocol in (2, 6):
+        assert error_of(socket.socket, socket.AF_UNIX, socket.SOCK_STREAM,
+                        protocol) == "EPROTONOSUPPORT"
+
+
 # -- lesson 02 --------------------------------------------------------------
 
 def test_the_socket_file_mode_follows_the_umask(tmp):
