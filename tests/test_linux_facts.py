@@ -244,6 +244,18 @@ def test_reading_an_unconnected_socket():
         assert error_of(os.read, seqpacket.fileno(), 10) == "ENOTCONN"
 
 
+def test_sendto_with_an_address_on_a_stream_socket():
+    """lessons/errors.json, send EISCONN, EOPNOTSUPP: EISCONN when the
+    socket is connected, EOPNOTSUPP when it is not."""
+    a, b = socket.socketpair()
+    with a, b, unix_socket() as lone:
+        assert error_of(a.sendto, b"x", "/nowhere.sock") == "EISCONN"
+        # EOPNOTSUPP and ENOTSUP are one number on Linux; Python names it
+        # ENOTSUP.
+        assert error_of(lone.sendto, b"x", "/nowhere.sock") == \
+            errno.errorcode[errno.EOPNOTSUPP]
+
+
 def test_a_blocking_write_interrupted_by_a_signal_is_short():
     """05-read-write, Short reads and writes."""
     a, b = socket.socketpair()
