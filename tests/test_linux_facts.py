@@ -56,6 +56,19 @@ def test_an_unknown_domain_is_refused():
         "EAFNOSUPPORT"
 
 
+def test_a_unix_socket_takes_protocol_0_or_pf_unix_only():
+    """01-socket, What this stage does and socket-bad-protocol: 0 is the
+    default protocol, Linux also accepts PF_UNIX (1), and refuses the
+    rest (6 is IPPROTO_TCP)."""
+    pf_unix = 1  # <sys/socket.h>: PF_UNIX, the same number as AF_UNIX
+    for protocol in (0, pf_unix):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, protocol):
+            pass
+    for protocol in (2, 6):
+        assert error_of(socket.socket, socket.AF_UNIX, socket.SOCK_STREAM,
+                        protocol) == "EPROTONOSUPPORT"
+
+
 # -- lesson 02 --------------------------------------------------------------
 
 def test_the_socket_file_mode_follows_the_umask(tmp):
@@ -217,6 +230,30 @@ def test_a_stream_keeps_no_message_boundaries():
         a.sendall(b"hello, ")
         a.sendall(b"socket")
         assert b.recv(4096) == b"hello, socket"
+
+
+def test_reading_an_unconnected_socket():
+    """05-read-write, Deliberate errors (read-unconnected) and the read
+    rows of trace/explanations.def: a stream socket answers read and recv
+    with EINVAL, where recv(2) lists ENOTCONN; a SOCK_SEQPACKET socket
+    answers ENOTCONN."""
+    with unix_socket() as stream, \
+            unix_socket(socket.SOCK_SEQPACKET) as seqpacket:
+        assert error_of(os.read, stream.fileno(), 10) == "EINVAL"
+        assert error_of(stream.recv, 10) == "EINVAL"
+        assert error_of(os.read, seqpacket.fileno(), 10) == "ENOTCONN"
+
+
+def test_sendto_with_an_address_on_a_stream_socket():
+    """lessons/errors.json, send EISCONN, EOPNOTSUPP: EISCONN when the
+    socket is connected, EOPNOTSUPP when it is not."""
+    a, b = socket.socketpair()
+    with a, b, unix_socket() as lone:
+        assert error_of(a.sendto, b"x", "/nowhere.sock") == "EISCONN"
+        # EOPNOTSUPP and ENOTSUP are one number on Linux; Python names it
+        # ENOTSUP.
+        assert error_of(lone.sendto, b"x", "/nowhere.sock") == \
+            errno.errorcode[errno.EOPNOTSUPP]
 
 
 def test_a_blocking_write_interrupted_by_a_signal_is_short():

@@ -255,6 +255,12 @@ class Trace:
 
 # -- words for calls ----------------------------------------------------------
 
+def abstract_name(name, pid):
+    """An abstract name made unique with its process's pid ("demo-4242"),
+    as "demo-PID": the pid changes from run to run, the picture must not."""
+    return re.sub(rf"-{pid}$", "-PID", name)
+
+
 def short_args(event, names=None):
     """The arguments a learner looks at, without buffers and lengths.
 
@@ -285,8 +291,8 @@ def short_args(event, names=None):
         v = a[k]
         if k == "addr" and isinstance(v, dict):
             v = ('"%s"' % v["path"]) if "path" in v else \
-                ('"@%s"' % v["abstract"]) if "abstract" in v else \
-                str(v.get("family"))
+                ('"@%s"' % abstract_name(v["abstract"], event["pid"])) \
+                if "abstract" in v else str(v.get("family"))
         elif k == "path" and v is not None:
             v = f'"{v}"'
         values.append(v if isinstance(v, str) else labrun.render_value(v))

@@ -1,8 +1,10 @@
 /*
  * socket-bad-protocol.c - socket(AF_UNIX, SOCK_STREAM, IPPROTO_TCP).
  *
- * A Unix domain socket has one protocol, number 0: copying the third
- * argument from a TCP example is refused.
+ * The third argument of socket(AF_UNIX, ...) should be 0, the default
+ * protocol. Linux also accepts PF_UNIX (1), the number unix(7) means by
+ * "passed protocol is not AF_UNIX"; any other number, such as one copied
+ * from a TCP example, is refused.
  */
 #include "../../variant.h"
 

@@ -5,24 +5,29 @@
  * unix(7)): no file is created, and the name disappears when the last
  * socket bound to it is closed, so there is never a stale file to remove.
  * But while a socket holds the name, nobody else can take it.
+ *
+ * Abstract names have no directory to live in: every process of the
+ * machine (of its network namespace) shares one set of them. A fixed name
+ * would make this run fail, or succeed, by what another student's run
+ * holds, so the name ends with this process's pid, unique while it runs.
  */
 #include <stddef.h>
 
 #include "../../variant.h"
 
-#define NAME "lab-abstract-demo"
-
 int main(void)
 {
     struct sockaddr_un addr;
-    /* The length counts the leading '\0' and the name, no final '\0'. */
-    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-                                strlen(NAME));
+    char name[64];
 
     watchdog();
+    snprintf(name, sizeof name, "lab-abstract-demo-%ld", (long)getpid());
+    /* The length counts the leading '\0' and the name, no final '\0'. */
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+                                strlen(name));
     memset(&addr, 0, sizeof addr);
     addr.sun_family = AF_UNIX;
-    memcpy(addr.sun_path + 1, NAME, strlen(NAME));
+    memcpy(addr.sun_path + 1, name, strlen(name));
 
     /* Step 1: socket - two of them. */
     int first = socket(AF_UNIX, SOCK_STREAM, 0);

@@ -6,23 +6,30 @@
  * is not a file, so there is no "no such file": a missing abstract server
  * is reported as a refused connection, the same errno as a server that
  * does not listen.
+ *
+ * Abstract names have no directory to live in: every process of the
+ * machine (of its network namespace) shares one set of them. Under a fixed
+ * name, another student's program could be holding it, so the name ends
+ * with this process's pid: while this runs, nobody else's name has it.
  */
 #include <stddef.h>
 
 #include "../../variant.h"
 
-#define NAME "lab-abstract-nobody-here"
-
 int main(void)
 {
     struct sockaddr_un addr;
-    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-                                strlen(NAME));
+    char name[64];
 
     watchdog();
+    snprintf(name, sizeof name, "lab-abstract-nobody-here-%ld",
+             (long)getpid());
+    /* The length counts the leading '\0' and the name, no final '\0'. */
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+                                strlen(name));
     memset(&addr, 0, sizeof addr);
     addr.sun_family = AF_UNIX;
-    memcpy(addr.sun_path + 1, NAME, strlen(NAME));
+    memcpy(addr.sun_path + 1, name, strlen(name));
 
     /* Step 1: socket. */
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);

@@ -1,9 +1,11 @@
 /*
  * read-unconnected.c - read() on a stream socket that was never connected.
  *
- * A new socket has no peer, so there is nothing to read from. read(2)
- * and recv(2) suggest ENOTCONN; Linux answers EINVAL for a Unix domain
- * stream socket. (The usual cause in a server: reading from the
+ * A new socket has no peer, so there is nothing to read from. Linux
+ * answers EINVAL for a Unix domain stream socket, which read(2) lists for
+ * an fd "attached to an object which is unsuitable for reading". Only
+ * recv(2) lists ENOTCONN, for a socket not connected; Linux answers recv
+ * here with EINVAL too. (The usual cause in a server: reading from the
  * listening socket, see read-listening-socket.)
  */
 #include "../../variant.h"
