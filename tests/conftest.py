@@ -57,6 +57,13 @@ class LessonLab(labrun.Lab):
     def server(self, *args, **kw):
         return self.start("server", *args, **kw)
 
+    def serving(self, *args):
+        """The server, started and listening (lesson 03's stage done)."""
+        server = self.server(*args)
+        self.require("listen", "the server to listen (lesson 03)",
+                     "What this stage does", proc=server, ret=0)
+        return server
+
     def client(self, *args, stdin=b"", timeout=labrun.WAIT):
         return self.run("client", *args, stdin=stdin, timeout=timeout)
 

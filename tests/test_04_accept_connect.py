@@ -3,15 +3,8 @@ new socket, while the listening socket stays open."""
 LESSON = "04-accept-connect"
 
 
-def serving(lab):
-    server = lab.server()
-    lab.require("listen", "the server to listen (lesson 03)",
-                "What this stage does", proc=server, ret=0)
-    return server
-
-
 def test_the_client_connects_to_the_server_path(lab):
-    serving(lab)
+    lab.serving()
     client = lab.client()
     made = lab.require("socket", "the client to create its own socket",
                        "Your task", proc=client)
@@ -25,14 +18,14 @@ def test_the_client_connects_to_the_server_path(lab):
 
 
 def test_accept_waits_for_a_client(lab):
-    server = serving(lab)
+    server = lab.serving()
     lab.require("accept", "accept(2) to be waiting for a client (the trace "
                 "shows `accept(3) ... waiting`)", "Your task", proc=server,
                 event="wait")
 
 
 def test_accept_returns_a_new_socket_for_the_client(lab):
-    server = serving(lab)
+    server = lab.serving()
     listen = lab.events("listen", proc=server)[0]
     lab.client()
     event = lab.require("accept", "accept(2) to return once the client has "
@@ -46,7 +39,7 @@ def test_accept_returns_a_new_socket_for_the_client(lab):
 
 
 def test_the_listening_socket_keeps_accepting(lab):
-    server = serving(lab)
+    server = lab.serving()
     fd = lab.events("listen", proc=server)[0]["args"]["fd"]
     lab.client()
     first = lab.require("accept", "accept(2) to return for the first client",
@@ -65,7 +58,7 @@ def test_the_listening_socket_keeps_accepting(lab):
 
 
 def test_each_client_socket_is_closed_when_done(lab):
-    server = serving(lab)
+    server = lab.serving()
     lab.client()
     first = lab.require("accept", "accept(2) to return for the client",
                         "Your task", proc=server, where=lambda e: e["ret"] >= 0)

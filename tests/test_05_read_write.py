@@ -7,15 +7,8 @@ import string
 LESSON = "05-read-write"
 
 
-def serving(lab):
-    server = lab.server()
-    lab.require("listen", "the server to listen (lesson 03)",
-                "What this stage does", proc=server, ret=0)
-    return server
-
-
 def test_the_reply_is_the_message_upper_cased(lab):
-    serving(lab)
+    lab.serving()
     client = lab.client("lab.sock", "hello, socket")
     lab.expect(client.returncode == 0 and
                client.stdout == "HELLO, SOCKET\n",
@@ -24,7 +17,7 @@ def test_the_reply_is_the_message_upper_cased(lab):
 
 
 def test_the_bytes_cross_exactly(lab):
-    server = serving(lab)
+    server = lab.serving()
     client = lab.client("lab.sock", "ping")
     sent = lab.require("write", "the client to write(2) its message",
                        "Your task", proc=client, ret=4)
@@ -37,7 +30,7 @@ def test_the_bytes_cross_exactly(lab):
 
 
 def test_a_large_message_arrives_whole(lab):
-    server = serving(lab)
+    server = lab.serving()
     message = "".join(random.choices(string.ascii_lowercase + " \n",
                                      k=50_000)).encode()
     client = lab.client(stdin=message)
@@ -54,7 +47,7 @@ def test_a_large_message_arrives_whole(lab):
 
 
 def test_read_returns_0_when_the_client_is_done(lab):
-    server = serving(lab)
+    server = lab.serving()
     lab.client("lab.sock", "bye")
     lab.require("read", "the server's read(2) to return 0 (end of file) "
                 "once the client has gone", "What to look for in the trace",
@@ -62,7 +55,7 @@ def test_read_returns_0_when_the_client_is_done(lab):
 
 
 def test_the_server_survives_a_client_that_left(lab):
-    server = serving(lab)
+    server = lab.serving()
     # Keep the server busy with a first client, so that the second one can
     # send and leave before the server even accepts it.
     first = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

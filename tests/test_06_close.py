@@ -15,15 +15,8 @@ import labrun
 LESSON = "06-close"
 
 
-def serving(lab, *args):
-    server = lab.server(*args)
-    lab.require("listen", "the server to listen (lesson 03)",
-                "What this stage does", proc=server, ret=0)
-    return server
-
-
 def test_the_server_serves_n_clients_then_exits(lab):
-    server = serving(lab, "-n", "2")
+    server = lab.serving("-n", "2")
     for word in ("one", "two"):
         lab.client("lab.sock", word)
     lab.expect(server.wait() == 0,
@@ -32,7 +25,7 @@ def test_the_server_serves_n_clients_then_exits(lab):
 
 
 def test_the_socket_file_is_removed_on_exit(lab):
-    server = serving(lab, "-n", "1")
+    server = lab.serving("-n", "1")
     lab.client("lab.sock", "hi")
     server.wait()
     fd = lab.events("listen", proc=server)[0]["args"]["fd"]
@@ -49,7 +42,7 @@ def test_the_socket_file_is_removed_on_exit(lab):
 
 
 def test_every_connected_socket_is_closed(lab):
-    server = serving(lab, "-n", "2")
+    server = lab.serving("-n", "2")
     clients = [lab.client("lab.sock", w) for w in ("one", "two")]
     server.wait()
     accepted = [e["ret"] for e in lab.events("accept", proc=server)
@@ -70,7 +63,7 @@ def test_every_connected_socket_is_closed(lab):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT],
                          ids=["SIGTERM", "SIGINT (Ctrl-C)"])
 def test_a_signal_stops_the_server_cleanly(lab, sig):
-    server = serving(lab)
+    server = lab.serving()
     lab.require("accept", "the server to wait in accept(2)", "Your task",
                 proc=server, event="wait")
     server.asleep()
@@ -87,7 +80,7 @@ def test_a_signal_stops_the_server_cleanly(lab, sig):
 
 
 def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
-    server = serving(lab)
+    server = lab.serving()
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with client:
         client.connect(str(lab.dir / "lab.sock"))
@@ -104,7 +97,7 @@ def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
 
 
 def test_the_server_leaves_alone_a_file_that_replaced_its_socket(lab):
-    server = serving(lab)
+    server = lab.serving()
     lab.require("accept", "the server to wait in accept(2)", "Your task",
                 proc=server, event="wait")
     path = lab.dir / "lab.sock"
@@ -120,10 +113,10 @@ def test_the_server_leaves_alone_a_file_that_replaced_its_socket(lab):
 
 
 def test_the_server_can_start_again_after_exiting(lab):
-    first = serving(lab, "-n", "1")
+    first = lab.serving("-n", "1")
     lab.client("lab.sock", "first")
     first.wait()
-    second = serving(lab, "-n", "1")
+    second = lab.serving("-n", "1")
     client = lab.client("lab.sock", "second")
     lab.expect(client.stdout == "SECOND\n" and second.wait() == 0,
                "a second server on the same path to bind and serve, since "
@@ -149,7 +142,7 @@ def test_nc_is_a_client_of_the_server(lab):
     nc = tool("nc")
     if b"-U" not in run_tool(lab, [nc, "-h"]).stderr:
         pytest.skip("this nc has no -U (Unix domain) option")
-    serving(lab, "-n", "1")
+    lab.serving("-n", "1")
     done = run_tool(lab, [nc, "-N", "-U", "lab.sock"], b"hello from nc\n")
     lab.expect(done.stdout == b"HELLO FROM NC\n",
                f"`nc -N -U lab.sock` to get HELLO FROM NC back; it got "
@@ -158,7 +151,7 @@ def test_nc_is_a_client_of_the_server(lab):
 
 def test_socat_is_a_client_of_the_server(lab):
     socat = tool("socat")
-    serving(lab, "-n", "1")
+    lab.serving("-n", "1")
     done = run_tool(lab, [socat, "-", "UNIX-CONNECT:lab.sock"],
                     b"hello from socat\n")
     lab.expect(done.stdout == b"HELLO FROM SOCAT\n",
