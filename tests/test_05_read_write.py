@@ -38,7 +38,9 @@ def test_a_large_message_arrives_whole(lab):
     lab.expect(client.returncode == 0 and
                client.stdout_bytes == message.upper(),
                f"all {len(message)} bytes sent from standard input to come "
-               f"back upper-cased; {len(client.stdout_bytes)} came back",
+               f"back upper-cased and printed by the client; it printed "
+               f"{len(client.stdout_bytes)} (it prints the reply only once "
+               f"all of it has arrived)",
                "Short reads and writes")
     lab.expect(len([e for e in reads if e["ret"] > 0]) > 1,
                "the server to need several reads for 50000 bytes: one "

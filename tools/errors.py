@@ -90,7 +90,8 @@ def describe(expect):
     else:
         text = f"{call} succeeds"
     if "count" in expect:
-        text += f", {expect['count']} times"
+        text += ", once" if expect["count"] == 1 else \
+            f", {expect['count']} times"
     if "role" in expect:
         text = f"[{expect['role']}] {text}"
     return text
@@ -109,7 +110,8 @@ def unmatched(events, expectations):
                  if i not in used and matches(e, expect)]
         if "count" in expect:
             if len(found) != expect["count"]:
-                missing.append(f"{describe(expect)}: seen {len(found)} times")
+                seen = "once" if len(found) == 1 else f"{len(found)} times"
+                missing.append(f"{describe(expect)}: seen {seen}")
             used.update(found)
         elif found:
             used.add(found[0])

@@ -32,7 +32,7 @@ int main(void)
     for (;;) {
         int fd = socket(AF_UNIX, SOCK_STREAM, 0);
         if (fd == -1) {
-            fprintf(stderr, "socket number %d: %s\n", n + 1,
+            fprintf(stderr, "call %d of socket(): %s\n", n + 1,
                     strerror(errno));
             break;
         }
