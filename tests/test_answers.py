@@ -8,12 +8,16 @@ key has no entry the READMEs lack.
 import json
 import re
 
+import pytest
+
 import labrun
 
 ROOT = labrun.ROOT
 KEY = ROOT / "solutions" / "ANSWERS.md"
 LESSONS = [lesson["id"] for lesson in json.loads(
     (ROOT / "lessons" / "lessons.json").read_text())["lessons"]]
+# A hand-out has no solutions/, so no key to check.
+pytestmark = pytest.mark.skipif(not KEY.exists(), reason="no solutions/ here")
 
 
 def words(text):
