@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-import lab as lab_tool
+import labrun
 import timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 PICTURES = ROOT / "pictures"
 SVG = "{http://www.w3.org/2000/svg}"
-LESSONS = lab_tool.lessons()["lessons"]
+LESSONS = labrun.listed()["lessons"]
 DRAWN_BY_HAND = ["socket-pair.svg", "domains.svg", "lifecycle.svg"]
 ALL = sorted(p.relative_to(PICTURES).as_posix()
              for p in PICTURES.rglob("*.svg"))

@@ -10,10 +10,10 @@ import subprocess
 
 import pytest
 
-import lab as lab_tool
+import labrun
 import strace_compare
 
-LESSONS = [lesson["id"] for lesson in lab_tool.lessons()["lessons"]]
+LESSONS = [lesson["id"] for lesson in labrun.listed()["lessons"]]
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import labrun
 from labrun import BUILD, ROOT
 
 LESSONS_DIR = ROOT / "lessons"
@@ -45,8 +46,7 @@ BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if tty else ("",) * 3
 
 
 def lessons():
-    with open(LESSONS_DIR / "lessons.json", encoding="utf-8") as f:
-        return json.load(f)["lessons"]
+    return labrun.listed()["lessons"]
 
 
 def lesson_ids():

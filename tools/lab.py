@@ -6,7 +6,6 @@
 
 The steps of each lesson are in lessons/lessons.json.
 """
-import json
 import shutil
 import sys
 
@@ -17,13 +16,8 @@ from labrun import BUILD, ROOT, Lab
 BOLD, RESET = ("\033[1m", "\033[0m") if timeline.use_colour() else ("", "")
 
 
-def lessons():
-    with open(ROOT / "lessons" / "lessons.json", encoding="utf-8") as f:
-        return json.load(f)
-
-
 def lesson_by_id(lesson_id):
-    for lesson in lessons()["lessons"]:
+    for lesson in labrun.listed()["lessons"]:
         if lesson["id"] == lesson_id:
             return lesson
     raise SystemExit(f"lab.py: no lesson {lesson_id}")
@@ -130,7 +124,7 @@ def demo():
     Two processes printing as they go can print a little out of order; the
     demo shows the collected trace in causal order instead.
     """
-    lesson = lesson_by_id(lessons()["demo"])
+    lesson = lesson_by_id(labrun.listed()["demo"])
     say("The whole lifecycle: a server and two clients.")
     trace_copy = BUILD / "demo-trace.jsonl"
     trace_copy.unlink(missing_ok=True)

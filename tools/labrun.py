@@ -23,6 +23,12 @@ SCALE = float(os.environ.get("LAB_TIMEOUT_SCALE", "1"))
 WAIT = 2.0 * SCALE  # for an event that should come at once
 
 
+def listed():
+    """lessons/lessons.json: the lessons, in order, and which one is the demo."""
+    with open(ROOT / "lessons" / "lessons.json", encoding="utf-8") as f:
+        return json.load(f)
+
+
 class Collector:
     """Reads JSON trace lines from a FIFO that every lab process appends to.
 

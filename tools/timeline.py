@@ -973,7 +973,7 @@ def draw_lessons(code="solutions"):
     import lab as lab_tool
     PICTURES.mkdir(parents=True, exist_ok=True)
     written = []
-    for lesson in lab_tool.lessons()["lessons"]:
+    for lesson in labrun.listed()["lessons"]:
         events, _ = record(code, lesson["id"])
         svg = sequence_svg(Trace(events), lesson_title(lesson),
                            lesson["see"])

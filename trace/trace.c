@@ -61,6 +61,9 @@ struct buf {
 };
 
 static void put(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void put(struct buf *b, const char *fmt, ...)
 {
     va_list ap;
     if (b->len >= sizeof b->s - 1)
@@ -188,8 +191,6 @@ static void open_json_file_at_start(void)
 
 /* ---- one event -------------------------------------------------------- */
 
-enum { MAX_ARGS = 8 };
-
 struct event {
     const char *call;
     const char *file;
@@ -222,13 +223,11 @@ static void arg_int(struct event *e, const char *name, long long v)
     put(&e->json_args, "%s\"%s\":%lld", e->json_args.len ? "," : "", name, v);
 }
 
-static void arg_sym(struct event *e, const char *name, const char *sym,
-                    long long v)
+static void arg_sym(struct event *e, const char *name, const char *sym)
 {
     put(&e->human_args, "%s%s", e->human_args.len ? ", " : "", sym);
     put(&e->json_args, "%s\"%s\":", e->json_args.len ? "," : "", name);
     put_str(&e->json_args, sym, 1);
-    (void)v;
 }
 
 static void arg_text(struct event *e, const char *name, const char *human,
@@ -254,7 +253,7 @@ static void arg_domain(struct event *e, int d)
 {
     const char *n = domain_name(d);
     if (n)
-        arg_sym(e, "domain", n, d);
+        arg_sym(e, "domain", n);
     else
         arg_int(e, "domain", d);
 }
@@ -277,7 +276,7 @@ static void arg_type(struct event *e, int t)
     snprintf(s, sizeof s, "%s%s%s", base,
              (t & SOCK_NONBLOCK) ? "|SOCK_NONBLOCK" : "",
              (t & SOCK_CLOEXEC) ? "|SOCK_CLOEXEC" : "");
-    arg_sym(e, "type", s, t);
+    arg_sym(e, "type", s);
 }
 
 /*
@@ -706,7 +705,7 @@ static ssize_t traced_io(const char *call, int fd, void *buf, size_t count,
             if (n > 0 && (flags & ~(MSG_NOSIGNAL | MSG_DONTWAIT |
                                     MSG_PEEK)) == 0) {
                 s[n - 1] = '\0';
-                arg_sym(&e, "flags", s, flags);
+                arg_sym(&e, "flags", s);
             } else {
                 arg_int(&e, "flags", flags);
             }
@@ -772,9 +771,9 @@ int lab_shutdown(int fd, int how, const char *file, int line)
     event_init(&e, "shutdown", file, line);
     arg_int(&e, "fd", fd);
     switch (how) {
-    case SHUT_RD: arg_sym(&e, "how", "SHUT_RD", how); break;
-    case SHUT_WR: arg_sym(&e, "how", "SHUT_WR", how); break;
-    case SHUT_RDWR: arg_sym(&e, "how", "SHUT_RDWR", how); break;
+    case SHUT_RD: arg_sym(&e, "how", "SHUT_RD"); break;
+    case SHUT_WR: arg_sym(&e, "how", "SHUT_WR"); break;
+    case SHUT_RDWR: arg_sym(&e, "how", "SHUT_RDWR"); break;
     default: arg_int(&e, "how", how);
     }
     int r = shutdown(fd, how);
