@@ -132,44 +132,44 @@ demo: $(PYTHON_FILE) $(call programs_in,solutions/$(lastword $(LESSONS)))
 # V=NAME runs one deliberate error.
 timeline: $(PYTHON_FILE)
 ifneq ($(strip $(TRACE)),)
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/timeline.py $(if $(SVG),--svg $(SVG)) $(TRACE)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py timeline $(if $(SVG),--svg $(SVG)) $(TRACE)
 else ifneq ($(strip $(V)),)
 	@$(MAKE) -s --no-print-directory $(ERROR_PROGRAMS)
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/timeline.py $(if $(SVG),--svg $(SVG)) --variant '$(V)'
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py timeline $(if $(SVG),--svg $(SVG)) --variant '$(V)'
 else
 	$(need_solutions)
 	$(need_lesson)
 	@$(MAKE) --no-print-directory $(call programs_in,solutions/$(LESSON))
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/timeline.py $(if $(SVG),--svg $(SVG)) --run solutions $(LESSON)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py timeline $(if $(SVG),--svg $(SVG)) --run solutions $(LESSON)
 endif
 
 pictures: all $(PYTHON_FILE)
 	$(need_solutions)
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/timeline.py --pictures
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py pictures
 
 # strace is optional: the tool says how to install it, or why it cannot run.
 # V=NAME compares one deliberate error instead of a lesson.
 strace: $(PYTHON_FILE)
 ifneq ($(strip $(V)),)
 	@$(MAKE) -s --no-print-directory $(ERROR_PROGRAMS)
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/strace_compare.py --variant '$(V)'
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py strace --variant '$(V)'
 else
 	$(need_solutions)
 	$(need_lesson)
 	@$(MAKE) -s --no-print-directory $(call programs_in,solutions/$(LESSON))
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/strace_compare.py solutions $(LESSON)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py strace solutions $(LESSON)
 endif
 
 # make errors [N=04]: the catalogue table; make errors V=bind-twice: one
 # variant, with its whole trace.
 errors: $(PYTHON_FILE) $(ERROR_PROGRAMS)
 ifneq ($(strip $(V)),)
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/errors.py --show '$(V)'
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py errors --show '$(V)'
 else
 ifneq ($(strip $(N)),)
 	$(need_lesson)
 endif
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/errors.py $(LESSON)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py errors $(LESSON)
 endif
 
 # A lesson that does not compile is reported by its check, so the others

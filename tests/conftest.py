@@ -22,6 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import labrun  # noqa: E402
+import tracetext  # noqa: E402
 
 LESSONS = [d.name for d in
            sorted((labrun.ROOT / "lessons").glob("[0-9][0-9]-*"))]
@@ -68,12 +69,12 @@ class LessonLab(labrun.Lab):
         return self.run("client", *args, stdin=stdin, timeout=timeout)
 
     def report(self, expected, section):
-        shown = labrun.in_causal_order(self.events(event=None))
+        shown = tracetext.in_causal_order(self.events(event=None))
         lines = [f"Expected: {expected}", "The trace showed:"]
         if not shown:
             lines.append("    no lifecycle call at all")
         for e in shown[-30:]:
-            lines.append("    " + labrun.render(e))
+            lines.append("    " + tracetext.render(e))
         for proc in self.procs:
             lines.append(f"Then: {proc.describe()}.")
             said = (proc.stdout + proc.stderr).strip().splitlines()

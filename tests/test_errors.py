@@ -3,55 +3,56 @@ declares for it, on this kernel, and leaves nothing behind.
 
 One test per variant, named after it (test_bind_existing_path for
 lessons/02-bind/errors/bind-existing-path.c); the comparison is the one
-`make errors` makes (tools/errors.py).
+`make errors` makes (labrun.run_variant).
 """
-import errors
+import labrun
+import manifest
 
 
 def check(variant):
     def test():
-        result = errors.run(variant)
+        result = labrun.run_variant(variant)
         assert result.ok, result.report()
     test.__doc__ = variant["meaning"]
     return test
 
 
-for _variant in errors.variants():
+for _variant in manifest.variants():
     _name = "test_" + _variant["name"].replace("-", "_")
     assert _name not in globals(), f"two variants named {_variant['name']}"
     globals()[_name] = check(_variant)
 
 
 def test_every_variant_is_in_the_catalogue():
-    built = {p.stem for p in errors.ROOT.glob("lessons/*/errors/*.c")}
-    declared = {v["name"] for v in errors.variants()}
+    built = {p.stem for p in manifest.ROOT.glob("lessons/*/errors/*.c")}
+    declared = {v["name"] for v in manifest.variants()}
     assert built == declared, (
         f"variants without a declared outcome: {sorted(built - declared)}; "
         f"declared but missing: {sorted(declared - built)}")
 
 
 def test_every_variant_has_a_watchdog():
-    for source in errors.ROOT.glob("lessons/*/errors/*.c"):
+    for source in manifest.ROOT.glob("lessons/*/errors/*.c"):
         assert "watchdog();" in source.read_text(), (
             f"{source.name} never calls watchdog(): a variant must not be "
             f"able to hang")
 
 
 def test_each_lesson_readme_presents_its_variants():
-    for lesson in sorted({v["lesson"] for v in errors.variants()}):
-        text = (errors.ROOT / "lessons" / lesson / "README.md").read_text()
+    for lesson in sorted({v["lesson"] for v in manifest.variants()}):
+        text = (manifest.ROOT / "lessons" / lesson / "README.md").read_text()
         assert "\n## Deliberate errors\n" in text, (
             f"lessons/{lesson}/README.md has no section Deliberate errors")
         section = text.split("\n## Deliberate errors\n", 1)[1]
         section = section.split("\n## ", 1)[0]
-        for v in errors.variants(lesson):
+        for v in manifest.variants(lesson):
             assert f"`{v['name']}`" in section, (
                 f"the Deliberate errors section of lessons/{lesson}/README.md"
                 f" does not present {v['name']}")
 
 
 def test_the_errors_document_is_up_to_date():
-    document = errors.ROOT / "lessons" / "ERRORS.md"
-    assert document.read_text(encoding="utf-8") == errors.markdown(), (
+    document = manifest.ROOT / "lessons" / "ERRORS.md"
+    assert document.read_text(encoding="utf-8") == manifest.errors_markdown(), (
         "lessons/ERRORS.md differs from lessons/errors.json: run "
-        "tools/errors.py --markdown > lessons/ERRORS.md")
+        "tools/lab.py errors --markdown > lessons/ERRORS.md")

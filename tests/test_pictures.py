@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
+import lab
 import labrun
+import manifest
 import timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 PICTURES = ROOT / "pictures"
 SVG = "{http://www.w3.org/2000/svg}"
-LESSONS = labrun.listed()["lessons"]
+LESSONS = manifest.lessons()
 DRAWN_BY_HAND = ["socket-pair.svg", "domains.svg", "lifecycle.svg"]
 ALL = sorted(p.relative_to(PICTURES).as_posix()
              for p in PICTURES.rglob("*.svg"))
@@ -64,10 +66,7 @@ def test_every_picture_has_the_same_style(name):
 def test_a_lesson_s_diagram_is_what_its_solution_does_now(lesson):
     """make pictures draws the same diagram again: the drawing depends on
     the calls and on who waited for whom, never on pids or times."""
-    events, _ = timeline.record("solutions", lesson["id"])
-    fresh = timeline.sequence_svg(timeline.Trace(events),
-                                  timeline.lesson_title(lesson),
-                                  lesson["see"])
+    fresh = lab.lesson_picture(lesson["id"])
     kept = (PICTURES / "lessons" / f"{lesson['id']}.svg").read_text(
         encoding="utf-8")
     if fresh != kept:
@@ -79,14 +78,14 @@ def test_a_lesson_s_diagram_is_what_its_solution_does_now(lesson):
                     f"solution does now; run `make pictures`.\n{diff}")
 
 
-ERROR_GROUPS = timeline.error_groups()
+ERROR_GROUPS = manifest.variant_groups()
 
 
 @pytest.mark.parametrize("lesson", sorted(ERROR_GROUPS))
 def test_a_lesson_s_deliberate_errors_are_drawn_as_they_happen_now(lesson):
     """One sheet per lesson, a diagram per error variant, redrawn by
     `make pictures`: the same picture again, the failing calls in red."""
-    fresh = timeline.error_sheet(lesson, ERROR_GROUPS[lesson])
+    fresh = lab.error_sheet(lesson, ERROR_GROUPS[lesson])
     path = PICTURES / "errors" / f"{lesson}.svg"
     assert path.is_file(), f"pictures/errors/{lesson}.svg is missing: " \
         f"run `make pictures`"

@@ -10,10 +10,10 @@ import subprocess
 
 import pytest
 
-import labrun
+import manifest
 import strace_compare
 
-LESSONS = [lesson["id"] for lesson in labrun.listed()["lessons"]]
+LESSONS = manifest.lesson_ids()
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def test_the_comparison_sees_a_trace_that_lies(change):
 
 # -- the deliberate errors, from their catalogue ------------------------------
 
-VARIANTS = strace_compare.error_variants()
+VARIANTS = manifest.variants()
 
 
 @pytest.mark.parametrize("variant", VARIANTS,

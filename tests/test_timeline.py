@@ -12,13 +12,14 @@ from pathlib import Path
 
 import labrun
 import timeline
+import tracetext
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @functools.lru_cache(maxsize=None)
 def recorded(lesson):
-    events, _ = timeline.record("solutions", lesson)
+    events, _ = labrun.record_lesson("solutions", lesson)
     return tuple(events)
 
 
@@ -113,16 +114,24 @@ def test_a_failed_call_stands_out():
     assert why["why"][:40] in svg.replace("&quot;", '"')
 
 
-def test_colour_only_on_a_terminal_and_never_with_NO_COLOR(monkeypatch):
+def test_colour_only_on_a_terminal_that_can_show_it(monkeypatch):
+    """One decision for every tool: a terminal, NO_COLOR not set to a
+    non-empty value (no-color.org), and a TERM other than dumb."""
     class Terminal:
         def isatty(self):
             return True
     monkeypatch.delenv("NO_COLOR", raising=False)
-    assert timeline.use_colour(Terminal())
+    monkeypatch.setenv("TERM", "xterm-256color")
+    assert tracetext.colour_on(Terminal())
     with tempfile.TemporaryFile("w") as not_a_terminal:
-        assert not timeline.use_colour(not_a_terminal)
+        assert not tracetext.colour_on(not_a_terminal)
+    monkeypatch.setenv("NO_COLOR", "")
+    assert tracetext.colour_on(Terminal())
     monkeypatch.setenv("NO_COLOR", "1")
-    assert not timeline.use_colour(Terminal())
+    assert not tracetext.colour_on(Terminal())
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setenv("TERM", "dumb")
+    assert not tracetext.colour_on(Terminal())
 
 
 def test_long_runs_of_reads_and_writes_fold():
@@ -161,7 +170,7 @@ def test_the_tool_reads_several_trace_files():
         assert len(again.events) == len(events)
         assert sorted(again.cause.items()) == sorted(whole.cause.items())
         shown = subprocess.run(
-            [sys.executable, str(ROOT / "tools" / "timeline.py"), *paths,
+            [sys.executable, str(ROOT / "tools" / "lab.py"), "timeline", *paths,
              "--svg", str(Path(tmp) / "run.svg")],
             capture_output=True, text=True, timeout=10 * labrun.SCALE,
             env=dict(os.environ, NO_COLOR="1"))

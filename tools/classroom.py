@@ -28,10 +28,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import labrun
-from labrun import BUILD, ROOT
+import manifest
+import tracetext
+from labrun import BUILD
+from manifest import LESSONS_DIR, ROOT, lesson_ids, lessons, number
 
-LESSONS_DIR = ROOT / "lessons"
 TESTS_DIR = ROOT / "tests"
 STATE_DIR = BUILD / "classroom"
 # A hand-out has no git history: it carries a pristine copy of the starters.
@@ -41,21 +42,8 @@ HANDOUT_PARTS = ["Makefile", "README.md", ".gitignore", "lessons", "tests",
                  "pictures", "trace", "tools"]
 BACKUP_DIR = "backup"
 
-tty = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if tty else ("",) * 3
-
-
-def lessons():
-    return labrun.listed()["lessons"]
-
-
-def lesson_ids():
-    return [lesson["id"] for lesson in lessons()]
-
-
-def number(lesson_id):
-    return lesson_id[:2]
-
+_style = tracetext.Style(tracetext.colour_on(sys.stdout))
+BOLD, DIM, RESET = _style.bold, _style.dim, _style.reset
 
 def shown(path):
     """A path as the learner types it: relative to the lab when inside."""
@@ -237,7 +225,7 @@ def fingerprint(lesson_id):
     digest = hashlib.sha256()
     inputs = [*sorted((LESSONS_DIR / lesson_id).glob("*.c")),
               *TESTS_DIR.glob(f"test_{number(lesson_id)}_*.py"),
-              TESTS_DIR / "conftest.py", ROOT / "tools" / "labrun.py",
+              TESTS_DIR / "conftest.py", *sorted((ROOT / "tools").glob("*.py")),
               *sorted((ROOT / "trace").glob("*"))]
     for path in inputs:
         if path.is_file():
@@ -466,56 +454,6 @@ def reset(lesson_id):
 
 # -- make hint ----------------------------------------------------------------
 
-def hints_data():
-    with open(LESSONS_DIR / "hints.json", encoding="utf-8") as f:
-        return json.load(f)
-
-
-def matches(event, pattern):
-    """Whether a trace event has every field of the pattern.
-
-    A key ending in ">" compares: {"ret>": 0} is a return above 0.  A
-    dotted key looks inside: {"args.fd": 4}.  The event kind is "return"
-    unless the pattern says otherwise.
-    """
-    pattern = {"event": "return", **pattern}
-    for key, want in pattern.items():
-        above = key.endswith(">")
-        have = event
-        for part in key.rstrip(">").split("."):
-            have = have.get(part) if isinstance(have, dict) else None
-        if above:
-            if not isinstance(have, (int, float)) or have <= want:
-                return False
-        elif have != want:
-            return False
-    return True
-
-
-def mistake_in(mistake, events):
-    """Whether a trace shows a mistake described in hints.json."""
-    seen = [e for e in events if matches(e, mistake["seen"])]
-    if "count" in mistake and len(seen) != mistake["count"]:
-        return False
-    if not seen:
-        return False
-    if "none" in mistake and any(matches(e, mistake["none"]) for e in events):
-        return False
-    if "none_before" in mistake:
-        first = seen[0]
-        if any(matches(e, mistake["none_before"]) and e["pid"] == first["pid"]
-               and e["ts"] < first["ts"] for e in events):
-            return False
-    if "later_same_fd" in mistake:
-        first = seen[0]
-        fd = (first.get("args") or {}).get("fd")
-        if not any(matches(e, mistake["later_same_fd"]) and
-                   e["pid"] == first["pid"] and e["ts"] > first["ts"] and
-                   (e.get("args") or {}).get("fd") == fd for e in events):
-            return False
-    return True
-
-
 def last_run(lesson_id):
     """The trace of the last make lesson N=.., and whether it is stale."""
     path = BUILD / "run" / "lessons" / lesson_id / "trace.jsonl"
@@ -531,7 +469,7 @@ def last_run(lesson_id):
 
 
 def hint(lesson_id, again=False):
-    data = hints_data()
+    data = manifest.hints()
     ladder = data["lessons"][lesson_id]["hints"]
     memory = load_state("hints.json")
     mine = memory.setdefault(lesson_id, {"given": 0, "mistakes": []})
@@ -548,7 +486,7 @@ def hint(lesson_id, again=False):
             if lesson_id not in mistake.get("lessons", [lesson_id]):
                 continue
             seen_before = [mistake["name"], trace_id] in mine["mistakes"]
-            if not seen_before and mistake_in(mistake, events):
+            if not seen_before and manifest.mistake_in(mistake, events):
                 mine["mistakes"].append([mistake["name"], trace_id])
                 save_state("hints.json", memory)
                 print(f"{BOLD}Your last run (make lesson N={n}) shows "

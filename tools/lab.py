@@ -1,117 +1,65 @@
-"""The lab's runner: make lesson, make solution and make demo call it.
+"""The lab's commands that run programs: the Makefile calls them.
 
-    lab.py run lessons|solutions LESSON   run a lesson's steps, with the trace
-    lab.py demo                           the whole lifecycle, in a temporary
-                                          directory that is removed afterwards
+    lab.py run lessons|solutions LESSON   make lesson / make solution
+    lab.py demo                           make demo
+    lab.py errors [LESSON]                make errors [N=..]: the catalogue
+    lab.py errors --show NAME             make errors V=NAME
+    lab.py errors --markdown              lessons/ERRORS.md, from errors.json
+    lab.py timeline [--svg OUT] TRACE...  make timeline TRACE=..
+    lab.py timeline [--svg OUT] --run solutions|lessons LESSON
+    lab.py timeline [--svg OUT] --variant NAME
+    lab.py pictures                       make pictures
+    lab.py strace solutions|lessons LESSON
+    lab.py strace --variant NAME          make strace N=.. / V=..
 
-The steps of each lesson are in lessons/lessons.json.
+The work is done by the library modules: labrun (running programs and
+collecting their trace), manifest (lessons.json, errors.json), tracetext
+(the words of the trace), timeline (drawing), strace_compare.
 """
 import shutil
 import sys
+import textwrap
+from pathlib import Path
 
 import labrun
+import manifest
 import timeline
+import tracetext
 from labrun import BUILD, ROOT, Lab
 
-BOLD, RESET = ("\033[1m", "\033[0m") if timeline.use_colour() else ("", "")
+
+def where(path):
+    """A path as the learner types it: relative to the lab when inside."""
+    path = Path(path)
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
-def lesson_by_id(lesson_id):
-    for lesson in labrun.listed()["lessons"]:
-        if lesson["id"] == lesson_id:
-            return lesson
-    raise SystemExit(f"lab.py: no lesson {lesson_id}")
+def bold_codes():
+    style = tracetext.Style(tracetext.colour_on(sys.stdout))
+    return style.bold, style.reset
 
 
 def say(text):
-    print(f"{BOLD}==> {text}{RESET}", flush=True)
+    labrun.say(text, bold_codes())
 
 
-class StepFailed(Exception):
-    pass
-
-
-def settle(lab, proc):
-    """Lets a server that serves in a loop finish with its last client.
-
-    Stopped at once, it could be anywhere in its last close(2); once it
-    waits in accept(2) again, the trace (and a picture drawn from it) ends
-    the same way every time.
-    """
-    if not lab.events("accept", proc=proc, event=None):
-        return
-    since = max((e.get("start", e["ts"]) for e in lab.events(event=None)
-                 if e["pid"] != proc.pid), default=0)
-    lab.wait_for("accept", proc=proc, event="wait",
-                 where=lambda e: e["ts"] > since)
-
-
-def run_steps(lab, code, lesson):
-    """Runs the lesson's steps; raises StepFailed with advice if one fails."""
-    background = []
-    check = f"make check N={lesson['id'][:2]}" if code == "lessons" else \
-        "make test"
-    for step in lesson["steps"]:
-        kind, args = step[0], step[1:]
-        if kind in ("run", "start"):
-            name, prog_args = args[0], args[1:]
-            say(" ".join([f"./{name}", *prog_args]) +
-                ("   (in the background)" if kind == "start" else ""))
-            try:
-                if kind == "start":
-                    background.append(lab.start(name, *prog_args, stdin=None))
-                    continue
-                proc = lab.run(name, *prog_args, stdin=None)
-            except FileNotFoundError as e:
-                raise StepFailed(str(e)) from None
-            if proc.returncode != 0:
-                raise StepFailed(f"{proc.describe()}. Its messages and the "
-                                 f"trace above say why; {check} checks it.")
-        elif kind == "wait":
-            server = background[-1]
-            if lab.wait_for(args[0], proc=server, ret=0) is None:
-                raise StepFailed(
-                    f"the {server.name} made no successful {args[0]}(2) "
-                    f"call within {labrun.WAIT:g} s, and "
-                    f"{server.describe()}. Is the TODO of this lesson done? "
-                    f"{check} says what is missing.")
-        elif kind == "stop":
-            for proc in background:
-                settle(lab, proc)
-                say(f"kill -TERM {proc.pid}   (stop the {proc.name})")
-                lab.stop(proc)
-        elif kind == "wait-exit":
-            for proc in background:
-                if proc.wait(labrun.WAIT) is None:
-                    raise StepFailed(f"{proc.describe()}: it should have "
-                                     f"ended by itself. {check}")
-                say(proc.describe())
-        elif kind == "ls":
-            say("ls -l")
-            entries = sorted(p for p in lab.dir.iterdir()
-                             if not p.name.startswith("."))
-            for p in entries:
-                kind_letter = "s" if p.is_socket() else \
-                    "d" if p.is_dir() else "-"
-                print(f"    {kind_letter} {p.name}")
-            if not entries:
-                print("    (empty)")
-        else:
-            raise SystemExit(f"lab.py: unknown step {step}")
-
+# -- make lesson, make solution, make demo -------------------------------------
 
 def run(code, lesson_id):
-    lesson = lesson_by_id(lesson_id)
+    lesson = manifest.lesson_by_id(lesson_id)
+    if lesson is None:
+        print(f"lab.py: no lesson {lesson_id}", file=sys.stderr)
+        return 2
     workdir = BUILD / "run" / code / lesson_id
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     say(f"{code}/{lesson_id}: {lesson['see']}")
-    say(f"working in {workdir.relative_to(ROOT) if workdir.is_relative_to(ROOT) else workdir}")
+    say(f"working in {where(workdir)}")
     with Lab(BUILD / code / lesson_id, quiet=False, workdir=workdir,
              keep_trace=workdir / "trace.jsonl") as lab:
         try:
-            run_steps(lab, code, lesson)
-        except StepFailed as e:
+            labrun.run_steps(lab, code, lesson, bold_codes())
+        except labrun.StepFailed as e:
             print(f"\n{code}/{lesson_id}: {e}", file=sys.stderr)
             return 1
     say(f"the JSON trace is in {workdir / 'trace.jsonl'}")
@@ -124,23 +72,23 @@ def demo():
     Two processes printing as they go can print a little out of order; the
     demo shows the collected trace in causal order instead.
     """
-    lesson = lesson_by_id(labrun.listed()["demo"])
+    lesson = manifest.lesson_by_id(manifest.listed()["demo"])
     say("The whole lifecycle: a server and two clients.")
     trace_copy = BUILD / "demo-trace.jsonl"
     trace_copy.unlink(missing_ok=True)
     with Lab(BUILD / "solutions" / lesson["id"], quiet=True,
              keep_trace=trace_copy) as lab:
         try:
-            run_steps(lab, "solutions", lesson)
+            labrun.run_steps(lab, "solutions", lesson, bold_codes())
             failed = None
-        except StepFailed as e:
+        except labrun.StepFailed as e:
             failed = e
         events = lab.events(event=None)
         outputs = [(p, p.stdout + p.stderr) for p in lab.procs]
     say("The trace: [role pid] call(arguments) = result  source:line")
-    colour = timeline.use_colour()
-    for event in labrun.in_causal_order(events):
-        print(labrun.show(event, colour))
+    colour = tracetext.colour_on(sys.stdout)
+    for event in tracetext.in_causal_order(events):
+        print(tracetext.show(event, colour))
     say("What the programs printed")
     for proc, text in outputs:
         for line in text.splitlines():
@@ -151,18 +99,214 @@ def demo():
     if failed:
         print(f"\ndemo: {failed}", file=sys.stderr)
         return 1
-    where = trace_copy.relative_to(ROOT) if trace_copy.is_relative_to(ROOT) \
-        else trace_copy
-    say(f"done: nothing left behind; the JSON trace is in {where}")
+    say(f"done: nothing left behind; the JSON trace is in {where(trace_copy)}")
     return 0
 
 
+# -- make errors ------------------------------------------------------------------
+
+def run_variant(variant, quiet=True):
+    try:
+        return labrun.run_variant(variant, quiet)
+    except FileNotFoundError as e:
+        raise SystemExit(f"errors: {e}") from None
+
+
+def print_table(results, unprovoked):
+    wide = max(len(r.variant["name"]) for r in results)
+    lesson = None
+    for r in results:
+        v = r.variant
+        if v["lesson"] != lesson:
+            lesson = v["lesson"]
+            print(f"\n{lesson}")
+        mark = "ok" if r.ok else "DIFFERS"
+        print(f"  {mark:<7} {v['name']:<{wide}}  {v['call']:<9} "
+              f"{manifest.outcome(v)}")
+        print(textwrap.fill(v["meaning"], 79, initial_indent=" " * 10,
+                            subsequent_indent=" " * 10))
+    if unprovoked:
+        print("\nDocumented errors no variant provokes, and why:")
+        for u in unprovoked:
+            print(textwrap.fill(f"{u['call']} {u['errno']}: {u['why']}", 79,
+                                initial_indent="  ",
+                                subsequent_indent=" " * 6))
+
+
+def show_variant(name):
+    v = manifest.variant_by_name(name)
+    if v is None:
+        print(f"errors: no variant {name}; `make errors` lists them all",
+              file=sys.stderr)
+        return 2
+    print(f"{v['lesson']}/errors/{name}.c: {v['meaning']}\n", flush=True)
+    result = run_variant(v, quiet=False)
+    print(f"\nDeclared outcome: {manifest.outcome(v)}")
+    if result.ok:
+        print("Observed: the same, and nothing was left behind.")
+        return 0
+    print("Observed something else:")
+    for problem in result.problems:
+        print(f"    {problem}")
+    return 1
+
+
+def errors(argv):
+    if argv == ["--markdown"]:
+        sys.stdout.write(manifest.errors_markdown())
+        return 0
+    if len(argv) == 2 and argv[0] == "--show":
+        return show_variant(argv[1])
+    if len(argv) > 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    lesson = argv[0] if argv else None
+    chosen = manifest.variants(lesson)
+    if not chosen:
+        print(f"errors: no variants for lesson {lesson}", file=sys.stderr)
+        return 2
+    results = [run_variant(v) for v in chosen]
+    unprovoked = [] if lesson else manifest.catalogue()["not_provokable"]
+    print_table(results, unprovoked)
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        print("\n" + r.report(), file=sys.stderr)
+    print(f"\n{len(results) - len(failed)} of {len(results)} variants show "
+          f"their declared outcome.")
+    return 1 if failed else 0
+
+
+# -- make timeline, make pictures -----------------------------------------------------
+
+PICTURES = ROOT / "pictures" / "lessons"
+ERROR_PICTURES = ROOT / "pictures" / "errors"
+
+
+def lesson_picture(lesson_id, code="solutions"):
+    """The sequence diagram of a lesson, from a fresh run of its steps."""
+    events, lesson = labrun.record_lesson(code, lesson_id)
+    return timeline.sequence_svg(timeline.Trace(events),
+                                 manifest.lesson_title(lesson), lesson["see"])
+
+
+def error_sheet(lesson_id, variants):
+    """One picture for a lesson's deliberate errors: a diagram per variant,
+    its failing call in red."""
+    panels = [(timeline.Trace(run_variant(v).events), v["name"], v["meaning"])
+              for v in variants]
+    return timeline.sheet_svg(
+        f"Lesson {manifest.number(lesson_id)}: deliberate errors",
+        "each program makes one mistake; the failing call is red, and the "
+        "note under it says why", panels)
+
+
+def pictures():
+    """Redraws pictures/lessons/*.svg and pictures/errors/*.svg."""
+    PICTURES.mkdir(parents=True, exist_ok=True)
+    for lesson_id in manifest.lesson_ids():
+        path = PICTURES / f"{lesson_id}.svg"
+        path.write_text(lesson_picture(lesson_id), encoding="utf-8")
+        print(f"drew {where(path)}")
+    for lesson_id, variants in manifest.variant_groups().items():
+        ERROR_PICTURES.mkdir(parents=True, exist_ok=True)
+        path = ERROR_PICTURES / f"{lesson_id}.svg"
+        path.write_text(error_sheet(lesson_id, variants), encoding="utf-8")
+        print(f"drew {where(path)}")
+    return 0
+
+
+def timeline_command(argv):
+    import argparse
+    parser = argparse.ArgumentParser(
+        prog="make timeline",
+        description="Draws a run: a timeline on the terminal, and with "
+        "--svg a sequence diagram.")
+    parser.add_argument("traces", nargs="*", help="JSON trace files")
+    parser.add_argument("--run", nargs=2, metavar=("CODE", "LESSON"),
+                        help="run a lesson (CODE: solutions or lessons)")
+    parser.add_argument("--svg", help="write a sequence diagram here")
+    parser.add_argument("--title", help="the title of the diagram")
+    parser.add_argument("--variant", metavar="NAME",
+                        help="run one deliberate error (make errors)")
+    opts = parser.parse_args(argv)
+    intro = ""
+    if opts.run:
+        code, lesson_id = opts.run
+        if code not in ("solutions", "lessons"):
+            parser.error("--run takes solutions or lessons")
+        keep = BUILD / "run" / code / f"{lesson_id}.jsonl"
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        keep.unlink(missing_ok=True)
+        events, lesson = labrun.record_lesson(code, lesson_id, keep)
+        title = opts.title or manifest.lesson_title(lesson)
+        intro = lesson["see"]
+        print(f"{code}/{lesson_id}: {lesson['see']}")
+        print(f"(the JSON trace is in {keep})")
+    elif opts.variant:
+        variant = manifest.variant_by_name(opts.variant)
+        if variant is None:
+            parser.error(f"no deliberate error {opts.variant} in the "
+                         f"catalogue (make errors lists them)")
+        events = run_variant(variant).events
+        title = opts.title or variant["name"]
+        intro = variant["meaning"]
+        print(f"{title}: {intro}")
+    elif opts.traces:
+        events = timeline.load(opts.traces)
+        title = opts.title or ", ".join(Path(p).name for p in opts.traces)
+    else:
+        parser.print_usage(sys.stderr)
+        print("make timeline: give TRACE=FILE, N=.. or V=..",
+              file=sys.stderr)
+        return 2
+    trace = timeline.Trace(events)
+    for line in timeline.timeline(trace, tracetext.colour_on(sys.stdout)):
+        print(line)
+    if opts.svg:
+        Path(opts.svg).write_text(timeline.sequence_svg(trace, title, intro),
+                                  encoding="utf-8")
+        print(f"drew {opts.svg}")
+    return 0
+
+
+# -- make strace ----------------------------------------------------------------
+
+def strace(argv):
+    import strace_compare
+    if len(argv) == 2 and argv[0] == "--variant":
+        variant = manifest.variant_by_name(argv[1])
+        if variant is None:
+            print(f"make strace: no error variant {argv[1]} in the "
+                  f"catalogue", file=sys.stderr)
+            return 2
+        run_it = lambda: strace_compare.run_variant(variant)  # noqa: E731
+    elif len(argv) == 2 and argv[0] in ("solutions", "lessons"):
+        run_it = lambda: strace_compare.run_lesson(*argv)  # noqa: E731
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    why_not = strace_compare.usable()
+    if why_not:
+        print(f"make strace: {why_not}", file=sys.stderr)
+        return 2
+    return strace_compare.compare(*run_it())
+
+
 def main(argv):
-    if len(argv) == 3 and argv[0] == "run" and argv[1] in ("lessons",
-                                                            "solutions"):
-        return run(argv[1], argv[2])
-    if argv == ["demo"]:
+    command, args = (argv[0], argv[1:]) if argv else ("", [])
+    if command == "run" and len(args) == 2 and \
+            args[0] in ("lessons", "solutions"):
+        return run(*args)
+    if command == "demo" and not args:
         return demo()
+    if command == "errors":
+        return errors(args)
+    if command == "timeline":
+        return timeline_command(args)
+    if command == "pictures" and not args:
+        return pictures()
+    if command == "strace":
+        return strace(args)
     print(__doc__, file=sys.stderr)
     return 2
 

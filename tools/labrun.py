@@ -1,10 +1,14 @@
-"""Run lab programs and collect their trace: shared by tools/lab.py and tests/.
+"""Running lab programs and collecting their trace.
 
 A Lab owns a fresh directory, starts lab programs in it with LAB_TRACE_FILE
 pointing at a FIFO, and reads every JSON trace line as it is written, so a
 caller can wait for an event (the server's listen, say) instead of guessing
 with sleeps.  Lab.close() stops what is still running and removes the
 directory: nothing is left behind.
+
+On top of it: a lesson's steps (lessons/lessons.json), run as make lesson
+shows them or quietly for a picture, and one deliberate-error variant
+(lessons/errors.json), run and compared with what it must show.
 """
 import json
 import os
@@ -13,20 +17,18 @@ import signal
 import subprocess
 import tempfile
 import threading
+import re
+import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import manifest
+from manifest import ROOT
+
 BUILD = Path(os.environ.get("LAB_BUILD", ROOT / "build"))
 # Slower machines, valgrind or sanitizers: LAB_TIMEOUT_SCALE=5 waits longer.
 SCALE = float(os.environ.get("LAB_TIMEOUT_SCALE", "1"))
 WAIT = 2.0 * SCALE  # for an event that should come at once
-
-
-def listed():
-    """lessons/lessons.json: the lessons, in order, and which one is the demo."""
-    with open(ROOT / "lessons" / "lessons.json", encoding="utf-8") as f:
-        return json.load(f)
 
 
 class Collector:
@@ -318,71 +320,170 @@ class Lab:
                 cond.wait(remaining)
 
 
-# -- showing events to people ---------------------------------------------
+# -- a lesson's steps (lessons/lessons.json) -----------------------------------
 
-def render_value(value):
-    if isinstance(value, dict):
-        if "path" in value:
-            return '{%s, "%s"}' % (value.get("family"), value["path"])
-        if "abstract" in value:
-            return '{%s, @"%s"}' % (value.get("family"), value["abstract"])
-        return "{%s}" % value.get("family")
-    return "NULL" if value is None else str(value)
+class StepFailed(Exception):
+    pass
 
 
-def render(event):
-    """One event as a line like the trace on stderr."""
-    values = [json.dumps(v) if k == "path" else render_value(v)
-              for k, v in event["args"].items()
-              if k not in ("bound", "signal", "exit_status")]
-    if event["call"] in ("read", "write", "recv", "send"):
-        values.insert(1, "buf")  # the bytes follow the result
-    args = ", ".join(values)
-    head = f"[{event['role']} {event['pid']}] {event['call']}({args})"
-    if event["event"] == "wait":
-        text = f"{head} ... waiting"
-    elif event["ret"] == -1:
-        text = f"{head} = -1 {event['errno']} ({event.get('error', '')})"
-    else:
-        text = f"{head} = {event['ret']}"
-        if "data" in event:
-            text += " " + json.dumps(event["data"])
-    note = f"  -> {event['note']}" if event.get("note") else ""
-    return f"{text}  {event['file']}:{event['line']}{note}"
+def say(text, bold=("", "")):
+    print(f"{bold[0]}==> {text}{bold[1]}", flush=True)
 
 
-# Calls whose effect another process waits for: ordering them by the time
-# they were entered, and every other call by the time it returned, puts a
-# write before the read that receives it, whichever process printed first.
-PRODUCERS = {"write", "send", "connect", "close", "shutdown"}
+def settle(lab, proc):
+    """Lets a server that serves in a loop finish with its last client.
+
+    Stopped at once, it could be anywhere in its last close(2); once it
+    waits in accept(2) again, the trace (and a picture drawn from it) ends
+    the same way every time.
+    """
+    if not lab.events("accept", proc=proc, event=None):
+        return
+    since = max((e.get("start", e["ts"]) for e in lab.events(event=None)
+                 if e["pid"] != proc.pid), default=0)
+    lab.wait_for("accept", proc=proc, event="wait",
+                 where=lambda e: e["ts"] > since)
 
 
-def causal_key(event):
-    if event["event"] == "return" and event["call"] in PRODUCERS:
-        return event.get("start", event["ts"])
-    return event["ts"]
+def run_steps(lab, code, lesson, bold=("", "")):
+    """Runs the lesson's steps; raises StepFailed with advice if one fails."""
+    background = []
+    check = f"make check N={manifest.number(lesson['id'])}" \
+        if code == "lessons" else "make test"
+    for step in lesson["steps"]:
+        kind, args = step[0], step[1:]
+        if kind in ("run", "start"):
+            name, prog_args = args[0], args[1:]
+            say(" ".join([f"./{name}", *prog_args]) +
+                ("   (in the background)" if kind == "start" else ""), bold)
+            try:
+                if kind == "start":
+                    background.append(lab.start(name, *prog_args, stdin=None))
+                    continue
+                proc = lab.run(name, *prog_args, stdin=None)
+            except FileNotFoundError as e:
+                raise StepFailed(str(e)) from None
+            if proc.returncode != 0:
+                raise StepFailed(f"{proc.describe()}. Its messages and the "
+                                 f"trace above say why; {check} checks it.")
+        elif kind == "wait":
+            server = background[-1]
+            if lab.wait_for(args[0], proc=server, ret=0) is None:
+                raise StepFailed(
+                    f"the {server.name} made no successful {args[0]}(2) "
+                    f"call within {WAIT:g} s, and "
+                    f"{server.describe()}. Is the TODO of this lesson done? "
+                    f"{check} says what is missing.")
+        elif kind == "stop":
+            for proc in background:
+                settle(lab, proc)
+                say(f"kill -TERM {proc.pid}   (stop the {proc.name})", bold)
+                lab.stop(proc)
+        elif kind == "wait-exit":
+            for proc in background:
+                if proc.wait(WAIT) is None:
+                    raise StepFailed(f"{proc.describe()}: it should have "
+                                     f"ended by itself. {check}")
+                say(proc.describe(), bold)
+        elif kind == "ls":
+            say("ls -l", bold)
+            entries = sorted(p for p in lab.dir.iterdir()
+                             if not p.name.startswith("."))
+            for p in entries:
+                kind_letter = "s" if p.is_socket() else \
+                    "d" if p.is_dir() else "-"
+                print(f"    {kind_letter} {p.name}")
+            if not entries:
+                print("    (empty)")
+        else:
+            raise StepFailed(f"unknown step {step} in lessons/lessons.json")
 
 
-def in_causal_order(events):
-    return sorted(events, key=causal_key)
+def record_lesson(code, lesson_id, keep=None):
+    """Runs a lesson's steps quietly: (all their events, the lesson)."""
+    import contextlib
+    import io
+    lesson = manifest.lesson_by_id(lesson_id)
+    if lesson is None:
+        raise SystemExit(f"no lesson {lesson_id} in lessons/lessons.json")
+    with Lab(BUILD / code / lesson_id, keep_trace=keep) as lab:
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                run_steps(lab, code, lesson)
+        except StepFailed as e:
+            raise SystemExit(f"{code}/{lesson_id}: {e}") from None
+        return lab.events(event=None), lesson
 
 
-def show(event, colour=False):
-    """An event as the lab's trace shows it on stderr, notes included."""
-    bold, red, green, dim, reset = (
-        ("\033[1m", "\033[1;31m", "\033[32m", "\033[2m", "\033[0m")
-        if colour else ("",) * 5)
-    line = render(event).split("  -> ")[0]
-    if event["event"] == "return" and event["ret"] == -1:
-        line = line.replace(f"= -1 {event['errno']}",
-                            f"= -1 {red}{event['errno']}", 1)
-        line = line.replace(f"({event.get('error', '')})",
-                            f"({event.get('error', '')}){reset}", 1)
-    head, _, where = line.rpartition("  ")
-    out = [f"{head}  {dim}{where}{reset}"]
-    if event.get("note"):
-        out.append(f"{green}    -> {event['note']}{reset}")
-    if event.get("explain"):
-        for key in ("why", "fix", "see"):
-            out.append(f"    {key}: {event['explain'][key]}")
-    return "\n".join(out)
+# -- one deliberate-error variant (lessons/errors.json) ---------------------------
+
+# A variant ends itself after 5 s (watchdog() in lessons/variant.h); the
+# runner waits a little longer before it stops the variant.
+VARIANT_TIMEOUT = 8.0 * SCALE
+# A variant started by root that works as the user nobody says where
+# (ordinary_user() in lessons/variant.h): that directory is its own.
+ORDINARY_DIR = re.compile(r" in (/tmp/lab-nobody-[A-Za-z0-9]+)")
+
+
+def processes_holding(path):
+    """Pids of the processes (that we may look at) with path open."""
+    import glob
+    pids = []
+    for fd in glob.glob("/proc/[0-9]*/fd/*"):
+        try:
+            if os.readlink(fd) == str(path):
+                pids.append(int(fd.split("/")[2]))
+        except OSError:
+            pass
+    return sorted(set(pids) - {os.getpid()})
+
+
+class VariantResult:
+    def __init__(self, variant, events, proc, output, problems):
+        self.variant, self.events, self.proc = variant, events, proc
+        self.output = output  # what the variant printed (its files are gone)
+        self.problems = problems
+        self.ok = not problems
+
+    def report(self):
+        import tracetext as text
+        v = self.variant
+        lines = [f"{v['lesson']}/errors/{v['name']}: {v['meaning']}",
+                 f"Expected: {manifest.outcome(v)}", "What differs:"]
+        lines += [f"    {p}" for p in self.problems]
+        lines.append("The trace showed:")
+        for e in text.in_causal_order(self.events)[-30:]:
+            lines.append("    " + text.render(e))
+        said = self.output.strip().splitlines()
+        lines += [f"    it printed: {line}" for line in said[-8:]]
+        return "\n".join(lines)
+
+
+def run_variant(variant, quiet=True):
+    """Runs one variant in a fresh directory and compares its outcome.
+
+    quiet=False shows the variant's own trace and output on the terminal.
+    """
+    code_dir = BUILD / "lessons" / variant["lesson"] / "errors"
+    with Lab(code_dir, quiet=quiet) as lab:
+        proc = lab.run(variant["name"], timeout=VARIANT_TIMEOUT)
+        problems = []
+        if proc.returncode != 0:
+            problems.append(f"{proc.describe()}, not with status 0")
+        events = lab.events(event=None)
+        output = proc.stdout + proc.stderr
+        problems += manifest.unmatched(events, variant["expect"])
+        problems += [f"{e['call']} failed with {e['errno']} but the trace "
+                     f"has no explanation for it (trace/explanations.def)"
+                     for e in events if e.get("errno") and "explain" not in e]
+        left = sorted(p.name for p in lab.dir.iterdir()
+                      if not p.name.startswith("."))
+        if left:
+            problems.append(f"left behind in its directory: {left}")
+        pids = processes_holding(lab.collector.fifo)
+        if pids:
+            problems.append(f"left processes running: {pids}")
+    left = [d for d in ORDINARY_DIR.findall(output) if os.path.exists(d)]
+    if left:
+        problems.append(f"left directories behind: {sorted(set(left))}")
+    return VariantResult(variant, events, proc, output, problems)

@@ -1,10 +1,7 @@
 """The lab's trace beside strace's: do they tell the same story?
 
-    strace_compare.py solutions|lessons LESSON
-    strace_compare.py --variant NAME       one deliberate error (make errors)
-
-runs a lesson's steps (or an error variant) with every program under
-`strace -f`, limited to the lifecycle calls, and shows, process by process,
+`make strace N=05` and `make strace V=NAME` (tools/lab.py) run a lesson's
+steps (or an error variant) with every program under `strace -f`, limited to the lifecycle calls, and shows, process by process,
 each call as the lab's trace saw it beside the system call strace saw.  It
 exits with 1 when they differ.
 
@@ -24,8 +21,9 @@ import subprocess
 import sys
 import threading
 
+import tracetext
 import labrun
-import timeline
+import manifest
 
 SYSCALLS = {  # strace's name -> the lab's
     "socket": "socket", "socketpair": "socketpair", "bind": "bind",
@@ -247,7 +245,7 @@ def lab_calls(events):
 
 
 def words(event):
-    text = timeline.label(event)
+    text = tracetext.label(event)
     return text + (" " + json.dumps(event["data"]) if event.get("data")
                    else "")
 
@@ -306,24 +304,19 @@ def side_by_side(events, strace_lines, width=None):
                 right = theirs[b0 + i][1] if b0 + i < b1 else ""
                 right = re.sub(r"\)\s+= ", ") = ", right)
                 mark = "  " if tag == "equal" else "!!"
-                out.append(f"{mark} {clip(left, col):<{col}} "
-                           f"{clip(right, col)}")
+                out.append(f"{mark} {tracetext.clip(left, col):<{col}} "
+                           f"{tracetext.clip(right, col)}")
     return out
-
-
-def clip(text, width):
-    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def run_lesson(code, lesson_id):
     """Runs a lesson's steps under strace: (events, strace lines)."""
     import contextlib
     import io
-    import lab as lab_tool
-    lesson = lab_tool.lesson_by_id(lesson_id)
+    lesson = manifest.lesson_by_id(lesson_id)
     with StraceLab(labrun.BUILD / code / lesson_id) as lab:
         with contextlib.redirect_stdout(io.StringIO()):
-            lab_tool.run_steps(lab, code, lesson)
+            labrun.run_steps(lab, code, lesson)
         for proc in lab.procs:
             if proc.popen.poll() is None:
                 lab.stop(proc)
@@ -331,43 +324,16 @@ def run_lesson(code, lesson_id):
         return lab.events(event=None), lines
 
 
-def error_variants():
-    """The deliberate errors' catalogue (tools/errors.py), if the lab has
-    one: a list of variants."""
-    try:
-        import errors
-    except ImportError:
-        return []
-    return errors.variants()
-
-
 def run_variant(variant):
     """Runs one error variant under strace: (events, strace lines)."""
-    import errors
     code_dir = labrun.BUILD / "lessons" / variant["lesson"] / "errors"
     with StraceLab(code_dir) as lab:
-        lab.run(variant["name"], timeout=errors.TIMEOUT)
+        lab.run(variant["name"], timeout=labrun.VARIANT_TIMEOUT)
         return lab.events(event=None), lab.strace_output()
 
 
-def main(argv):
-    why_not = usable()
-    if len(argv) == 2 and argv[0] == "--variant":
-        found = [v for v in error_variants() if v["name"] == argv[1]]
-        if not found:
-            print(f"strace_compare.py: no error variant {argv[1]} in the "
-                  f"catalogue", file=sys.stderr)
-            return 2
-        run = lambda: run_variant(found[0])  # noqa: E731
-    elif len(argv) == 2 and argv[0] in ("solutions", "lessons"):
-        run = lambda: run_lesson(*argv)  # noqa: E731
-    else:
-        print(__doc__, file=sys.stderr)
-        return 2
-    if why_not:
-        print(f"make strace: {why_not}", file=sys.stderr)
-        return 2
-    events, lines = run()
+def compare(events, lines):
+    """Prints the two traces side by side; returns 1 when they differ."""
     for line in side_by_side(events, lines):
         print(line)
     problems = differences(events, lines)
@@ -379,7 +345,3 @@ def main(argv):
     print("\nThe lab's trace and strace agree on every lifecycle call, its "
           "result and its errno.")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

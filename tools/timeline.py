@@ -1,13 +1,6 @@
-"""Draws what happened between processes, from the lab's JSON trace.
-
-    timeline.py TRACE.jsonl...             the timeline of a trace you made
-    timeline.py --svg OUT.svg TRACE...     the same run as a sequence diagram
-    timeline.py --run solutions|lessons LESSON [--svg OUT.svg]
-                                           run a lesson's steps, then draw them
-    timeline.py --variant NAME [--svg OUT.svg]
-                                           the same for a deliberate error
-    timeline.py --pictures                 redraw pictures/lessons/*.svg and
-                                           pictures/errors/*.svg
+"""Draws what happened between processes, from the lab's JSON trace: a
+timeline as text, and a sequence diagram as SVG.  `make timeline` and
+`make pictures` (tools/lab.py) run the programs and call it.
 
 Any program of the lab writes its trace as JSON lines when LAB_TRACE_FILE
 is set; several processes may append to the same file, or each to its own:
@@ -36,11 +29,9 @@ import textwrap
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-import labrun
-from labrun import ROOT
+from tracetext import (RECEIVERS, SENDERS, Style, causal_key, clip, failed,
+                       in_order, label, preview, short_args, strip)
 
-RECEIVERS = {"read", "recv"}
-SENDERS = {"write", "send"}
 # Calls that can make a process wait for another one.
 BLOCKING = {"accept", "connect", "read", "recv", "write", "send", "waitpid"}
 
@@ -75,10 +66,6 @@ def load(paths):
 
 
 TRACE_KEYS = {"ts", "pid", "role", "event", "call", "args", "ret"}
-
-
-def failed(event):
-    return event["event"] == "return" and event["ret"] == -1
 
 
 def address_key(addr):
@@ -253,83 +240,7 @@ class Trace:
                 self._link(e, sender.closed, "closed")
 
 
-# -- words for calls ----------------------------------------------------------
-
-def abstract_name(name, pid):
-    """An abstract name made unique with its process's pid ("demo-4242"),
-    as "demo-PID": the pid changes from run to run, the picture must not."""
-    return re.sub(rf"-{pid}$", "-PID", name)
-
-
-def short_args(event, names=None):
-    """The arguments a learner looks at, without buffers and lengths.
-
-    names: {pid: name}, to name a process rather than give its pid (which
-    changes from run to run).
-    """
-    a = event["args"]
-    call = event["call"]
-    if call == "waitpid" and names:
-        return names.get(a.get("pid"), "child")
-    if call in ("socket", "socketpair"):
-        keys = ["domain", "type", "protocol"]
-        pair = re.search(r"fd (\d+) <-> fd (\d+)", event.get("note") or "")
-        if call == "socketpair" and pair:  # the two fds, as strace shows
-            return ", ".join([*(str(a[k]) for k in keys if k in a),
-                              f"[{pair[1]}, {pair[2]}]"])
-    elif call in ("bind", "connect"):
-        keys = ["fd", "addr"]
-    elif call in RECEIVERS | SENDERS:
-        keys = ["fd", "count", "flags"]
-    else:
-        keys = [k for k in a if k not in ("bound", "signal", "exit_status",
-                                            "addrlen")]
-    values = []
-    for k in keys:
-        if k not in a:
-            continue
-        v = a[k]
-        if k == "addr" and isinstance(v, dict):
-            v = ('"%s"' % v["path"]) if "path" in v else \
-                ('"@%s"' % abstract_name(v["abstract"], event["pid"])) \
-                if "abstract" in v else str(v.get("family"))
-        elif k == "path" and v is not None:
-            v = f'"{v}"'
-        values.append(v if isinstance(v, str) else labrun.render_value(v))
-    return ", ".join(values)
-
-
-def result(event, names=None):
-    if event["event"] == "wait":
-        return "waits"
-    if failed(event):
-        return f"-1 {event['errno']}"
-    bound, addr = event["args"].get("bound"), event["args"].get("addr")
-    if event["call"] == "bind" and bound and bound != (addr or {}).get("path"):
-        return f'{event["ret"]}, bound as "{bound}"'  # not what was asked
-    if event["call"] == "waitpid" and names:
-        a = event["args"]
-        how = f"killed by {a['signal']}" if "signal" in a else \
-            f"exit status {a['exit_status']}" if "exit_status" in a else ""
-        return names.get(event["ret"], "child") + (f": {how}" if how else "")
-    return str(event["ret"])
-
-
-def label(event, names=None):
-    """socket(AF_UNIX, SOCK_STREAM, 0) = 3, as short as it stays clear.
-
-    With names ({pid: name}), waitpid names the process it waited for.
-    """
-    head = f"{event['call']}({short_args(event, names)})"
-    if event["event"] == "wait":
-        return head + " ..."
-    return f"{head} = {result(event, names)}"
-
-
-def preview(data, width=18):
-    text = json.dumps(data)
-    return text if len(text) <= width else text[:width - 2] + '…"'
-
+# -- words for links ------------------------------------------------------------
 
 def link_words(trace, n):
     kind = trace.kind.get(n)
@@ -401,43 +312,7 @@ def fold_summary(events, who=None):
         count, size) in per_call.items()) + " ..."
 
 
-def in_order(events):
-    """The events in causal order (labrun.in_causal_order), except that a
-    call that announced a wait returns when it returned, after its wait."""
-    waited, last_wait = set(), {}
-    for e in sorted(events, key=lambda e: e["ts"]):
-        key = (e["pid"], e["call"])
-        if e["event"] == "wait":
-            last_wait[key] = e
-        elif last_wait.pop(key, None) is not None:
-            waited.add(id(e))
-    return sorted(events, key=lambda e: e["ts"] if id(e) in waited
-                  else labrun.causal_key(e))
-
-
 # -- the timeline, as text ----------------------------------------------------
-
-class Style:
-    def __init__(self, colour):
-        codes = dict(bold="\033[1m", red="\033[1;31m", dim="\033[2m",
-                     server="\033[36m", client="\033[35m", link="\033[33m",
-                     reset="\033[0m")
-        for name, code in codes.items():
-            setattr(self, name, code if colour else "")
-
-
-def use_colour(stream=sys.stdout):
-    return stream.isatty() and "NO_COLOR" not in os.environ
-
-
-def strip(text):
-    """text without its colour codes."""
-    return re.sub("\033\\[[0-9;]*m", "", text)
-
-
-def clip(text, width):
-    return text if len(text) <= width else text[:width - 1] + "…"
-
 
 def timeline(trace, colour=False, width=None):
     """The two-column timeline, as lines of text."""
@@ -467,7 +342,7 @@ def timeline(trace, colour=False, width=None):
     def row(e, text, notes=()):
         """The event's line (two when its notes do not fit beside it)."""
         lane = trace.lane_of[id(e)]
-        ms = (labrun.causal_key(e) - t0) / 1e6
+        ms = (causal_key(e) - t0) / 1e6
         tagged = lane not in left_lanes and len(trace.lanes) - \
             len(left_lanes) > 1
         body = (f"[{lane.name}] " if tagged else "") + text
@@ -665,7 +540,7 @@ def schedule(trace):
             current = runnable[0]
         else:  # the trace is incomplete: fall back on the clock
             current = min((lane for lane in trace.lanes if left(lane)),
-                          key=lambda lane: labrun.causal_key(
+                          key=lambda lane: causal_key(
                               items[lane.index][heads[lane.index]]))
             emit(current)
     return rows
@@ -941,151 +816,3 @@ def describe(trace, rows, intro=""):
                          f"{cause['call']}")
             said.append(text + ".")
     return " ".join(said)
-
-
-# -- running lessons ----------------------------------------------------------
-
-def record(code, lesson_id, keep=None):
-    """Runs a lesson's steps quietly and returns all their events."""
-    import contextlib
-    import io
-    import lab as lab_tool
-    lesson = lab_tool.lesson_by_id(lesson_id)
-    with labrun.Lab(labrun.BUILD / code / lesson_id, keep_trace=keep) as lab:
-        said = io.StringIO()
-        try:
-            with contextlib.redirect_stdout(said):
-                lab_tool.run_steps(lab, code, lesson)
-        except lab_tool.StepFailed as e:
-            raise SystemExit(f"{code}/{lesson_id}: {e}") from None
-        return lab.events(event=None), lesson
-
-
-def lesson_title(lesson):
-    return f"Lesson {lesson['id'][:2]}: {lesson['stage']}"
-
-
-PICTURES = ROOT / "pictures" / "lessons"
-
-
-def draw_lessons(code="solutions"):
-    """Redraws pictures/lessons/NN-name.svg from fresh traces."""
-    import lab as lab_tool
-    PICTURES.mkdir(parents=True, exist_ok=True)
-    written = []
-    for lesson in labrun.listed()["lessons"]:
-        events, _ = record(code, lesson["id"])
-        svg = sequence_svg(Trace(events), lesson_title(lesson),
-                           lesson["see"])
-        path = PICTURES / f"{lesson['id']}.svg"
-        path.write_text(svg, encoding="utf-8")
-        written.append(path)
-    return written
-
-
-# -- the deliberate errors ----------------------------------------------------
-
-ERROR_PICTURES = ROOT / "pictures" / "errors"
-
-
-def error_groups():
-    """The error variants of each lesson, from their catalogue
-    (lessons/errors.json, read by tools/errors.py): {lesson: [variant]}."""
-    try:
-        import errors
-    except ImportError:  # a lab without deliberate errors draws none
-        return {}
-    groups = {}
-    for variant in errors.variants():
-        groups.setdefault(variant["lesson"], []).append(variant)
-    return groups
-
-
-def record_variant(variant):
-    """Runs one error variant, as `make errors` does; returns its events."""
-    import errors
-    return errors.run(variant).events
-
-
-def error_sheet(lesson, variants, record=record_variant):
-    """One picture for a lesson's deliberate errors: a diagram per variant,
-    its failing call in red."""
-    panels = [(Trace(record(v)), v["name"], v["meaning"]) for v in variants]
-    return sheet_svg(f"Lesson {lesson[:2]}: deliberate errors",
-                     "each program makes one mistake; the failing call is "
-                     "red, and the note under it says why", panels)
-
-
-def draw_errors():
-    """Redraws pictures/errors/NN-name.svg from fresh runs of the variants."""
-    written = []
-    for lesson, variants in error_groups().items():
-        ERROR_PICTURES.mkdir(parents=True, exist_ok=True)
-        path = ERROR_PICTURES / f"{lesson}.svg"
-        path.write_text(error_sheet(lesson, variants), encoding="utf-8")
-        written.append(path)
-    return written
-
-
-def main(argv):
-    import argparse
-    parser = argparse.ArgumentParser(
-        prog="timeline.py", description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("traces", nargs="*", help="JSON trace files")
-    parser.add_argument("--run", nargs=2, metavar=("CODE", "LESSON"),
-                        help="run a lesson (CODE: solutions or lessons)")
-    parser.add_argument("--svg", help="write a sequence diagram here")
-    parser.add_argument("--title", help="the title of the diagram")
-    parser.add_argument("--variant", metavar="NAME",
-                        help="run one deliberate error (make errors)")
-    parser.add_argument("--pictures", action="store_true",
-                        help="redraw pictures/lessons/*.svg")
-    opts = parser.parse_args(argv)
-    if opts.pictures:
-        for path in draw_lessons() + draw_errors():
-            print(f"drew {path.relative_to(ROOT)}")
-        return 0
-    intro = ""
-    if opts.run:
-        code, lesson_id = opts.run
-        if code not in ("solutions", "lessons"):
-            parser.error("--run takes solutions or lessons")
-        keep = labrun.BUILD / "run" / code / f"{lesson_id}.jsonl"
-        keep.parent.mkdir(parents=True, exist_ok=True)
-        keep.unlink(missing_ok=True)
-        events, lesson = record(code, lesson_id, keep)
-        title = opts.title or lesson_title(lesson)
-        intro = lesson["see"]
-        print(f"{code}/{lesson_id}: {lesson['see']}")
-        print(f"(the JSON trace is in {keep})")
-    elif opts.variant:
-        found = [v for group in error_groups().values() for v in group
-                 if v["name"] == opts.variant]
-        if not found:
-            parser.error(f"no deliberate error {opts.variant} in the "
-                         f"catalogue (make errors lists them)")
-        events = record_variant(found[0])
-        title = opts.title or found[0]["name"]
-        intro = found[0]["meaning"]
-        print(f"{title}: {intro}")
-    elif opts.traces:
-        events = load(opts.traces)
-        title = opts.title or ", ".join(Path(p).name for p in opts.traces)
-    else:
-        parser.print_usage(sys.stderr)
-        print("timeline.py: give trace files, or --run, or --pictures",
-              file=sys.stderr)
-        return 2
-    trace = Trace(events)
-    for line in timeline(trace, use_colour()):
-        print(line)
-    if opts.svg:
-        Path(opts.svg).write_text(sequence_svg(trace, title, intro),
-                                  encoding="utf-8")
-        print(f"drew {opts.svg}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

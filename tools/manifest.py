@@ -1,0 +1,222 @@
+"""The lab's manifests, read in one place.
+
+    lessons/lessons.json   the lessons in order, their steps and points
+    lessons/errors.json    the deliberate-error variants and what each shows
+    lessons/hints.json     the hints of make hint, and the mistakes it knows
+
+This module only reads and describes them; running a lesson's steps or a
+variant is labrun's work, and the commands are in lab.py and classroom.py.
+"""
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS_DIR = ROOT / "lessons"
+
+
+def _load(name):
+    with open(LESSONS_DIR / name, encoding="utf-8") as f:
+        return json.load(f)
+
+
+# -- lessons/lessons.json ----------------------------------------------------
+
+def listed():
+    """lessons/lessons.json, whole: {"lessons": [...], "demo": ID}."""
+    return _load("lessons.json")
+
+
+def lessons():
+    return listed()["lessons"]
+
+
+def lesson_ids():
+    return [lesson["id"] for lesson in lessons()]
+
+
+def lesson_by_id(lesson_id):
+    """The lesson's entry, or None when lessons.json has no such lesson."""
+    return next((lesson for lesson in lessons() if lesson["id"] == lesson_id),
+                None)
+
+
+def number(lesson_id):
+    """"04" for "04-accept-connect"."""
+    return lesson_id[:2]
+
+
+def lesson_title(lesson):
+    return f"Lesson {number(lesson['id'])}: {lesson['stage']}"
+
+
+# -- lessons/errors.json -------------------------------------------------------
+
+def catalogue():
+    return _load("errors.json")
+
+
+def variants(lesson=None):
+    """The variants, in lesson order; lesson is "04" or "04-accept-connect"."""
+    found = catalogue()["variants"]
+    if lesson:
+        found = [v for v in found if v["lesson"].startswith(lesson)]
+    return sorted(found, key=lambda v: v["lesson"])
+
+
+def variant_by_name(name):
+    return next((v for v in variants() if v["name"] == name), None)
+
+
+def variant_groups():
+    """{lesson: [variant, ...]}, in lesson order."""
+    groups = {}
+    for variant in variants():
+        groups.setdefault(variant["lesson"], []).append(variant)
+    return groups
+
+
+# What a variant must show is a list of expected trace events, each a call
+# and the fields it must have:
+#     {"call": "bind", "errno": "EADDRINUSE"}     the call failed so
+#     {"call": "read", "ret": 0}                  read returned 0
+#     {"call": "connect", "errno": null, "count": 3}
+#                                                 exactly 3 connects succeeded
+#     {"call": "waitpid", "signal": "SIGPIPE"}    a child was killed so
+# A field is looked up in the event (ret, errno, role), else in its args
+# (bound, signal, flags...).  Without "count", at least one event must
+# match; each expectation takes its own event.
+RESERVED = {"call", "count", "event"}
+
+
+def field(event, key):
+    if key in event:
+        return event[key]
+    return event["args"].get(key)
+
+
+def fulfils(event, expect):
+    return (event["call"] == expect["call"]
+            and event["event"] == expect.get("event", "return")
+            and all(field(event, k) == v for k, v in expect.items()
+                    if k not in RESERVED))
+
+
+def describe(expect):
+    """One expectation in a few words: "bind = -1 EADDRINUSE"."""
+    call = expect["call"]
+    if "signal" in expect:
+        text = f"{call}: killed by {expect['signal']}"
+    elif expect.get("errno"):
+        text = f"{call} = -1 {expect['errno']}"
+    elif "ret" in expect:
+        text = f"{call} = {expect['ret']}"
+        if call in ("read", "recv") and expect["ret"] == 0:
+            text += " (end of file)"
+    elif "bound" in expect:
+        text = f'{call} bound "{expect["bound"]}"'
+    elif "note" in expect:
+        text = f"{call} succeeds: {expect['note']}"
+    elif "exit_status" in expect:
+        text = f"{call}: exited with status {expect['exit_status']}"
+    else:
+        text = f"{call} succeeds"
+    if "count" in expect:
+        text += ", once" if expect["count"] == 1 else \
+            f", {expect['count']} times"
+    if "role" in expect:
+        text = f"[{expect['role']}] {text}"
+    return text
+
+
+def outcome(variant):
+    return "; ".join(describe(x) for x in variant["expect"])
+
+
+def unmatched(events, expectations):
+    """The expectations the events do not meet, each with what was wrong."""
+    used = set()
+    missing = []
+    for expect in expectations:
+        found = [i for i, e in enumerate(events)
+                 if i not in used and fulfils(e, expect)]
+        if "count" in expect:
+            if len(found) != expect["count"]:
+                seen = "once" if len(found) == 1 else f"{len(found)} times"
+                missing.append(f"{describe(expect)}: seen {seen}")
+            used.update(found)
+        elif found:
+            used.add(found[0])
+        else:
+            missing.append(f"{describe(expect)}: not seen")
+    return missing
+
+
+def errors_markdown():
+    """The catalogue as a document: lessons/ERRORS.md."""
+    data = catalogue()
+    out = [data["title"], "", *data["about"], ""]
+    lesson = None
+    for v in variants():
+        if v["lesson"] != lesson:
+            lesson = v["lesson"]
+            out += ["", f"## {lesson}", "",
+                    "| variant | call | outcome | what it means |",
+                    "|---|---|---|---|"]
+        out.append(f"| [{v['name']}]({v['lesson']}/errors/{v['name']}.c) | "
+                   f"{v['call']} | {outcome(v)} | {v['meaning']} |")
+    out += ["", "## Documented errors no variant provokes", "",
+            "| call | errno | why not |", "|---|---|---|"]
+    for u in data["not_provokable"]:
+        out.append(f"| {u['call']} | {u['errno']} | {u['why']} |")
+    return "\n".join(out) + "\n"
+
+
+# -- lessons/hints.json ----------------------------------------------------------
+
+def hints():
+    return _load("hints.json")
+
+
+def matches(event, pattern):
+    """Whether a trace event has every field of a hints.json pattern.
+
+    A key ending in ">" compares: {"ret>": 0} is a return above 0.  A
+    dotted key looks inside: {"args.fd": 4}.  The event kind is "return"
+    unless the pattern says otherwise.
+    """
+    pattern = {"event": "return", **pattern}
+    for key, want in pattern.items():
+        above = key.endswith(">")
+        have = event
+        for part in key.rstrip(">").split("."):
+            have = have.get(part) if isinstance(have, dict) else None
+        if above:
+            if not isinstance(have, (int, float)) or have <= want:
+                return False
+        elif have != want:
+            return False
+    return True
+
+
+def mistake_in(mistake, events):
+    """Whether a trace shows a mistake described in hints.json."""
+    seen = [e for e in events if matches(e, mistake["seen"])]
+    if "count" in mistake and len(seen) != mistake["count"]:
+        return False
+    if not seen:
+        return False
+    if "none" in mistake and any(matches(e, mistake["none"]) for e in events):
+        return False
+    if "none_before" in mistake:
+        first = seen[0]
+        if any(matches(e, mistake["none_before"]) and e["pid"] == first["pid"]
+               and e["ts"] < first["ts"] for e in events):
+            return False
+    if "later_same_fd" in mistake:
+        first = seen[0]
+        fd = (first.get("args") or {}).get("fd")
+        if not any(matches(e, mistake["later_same_fd"]) and
+                   e["pid"] == first["pid"] and e["ts"] > first["ts"] and
+                   (e.get("args") or {}).get("fd") == fd for e in events):
+            return False
+    return True
