@@ -45,7 +45,7 @@ TRACE_OBJ := $(B)/trace/trace.o
 PYTHON_FILE := $(B)/python
 PYTEST_FILE := $(B)/python-pytest
 PYENV = PYTHONPYCACHEPREFIX=$(abspath $(B))/pycache LAB_BUILD=$(abspath $(B))
-PYTEST = $(PYENV) "$$(cat $(PYTEST_FILE))" -m pytest -q -p no:cacheprovider
+PYTEST = $(PYENV) "$$(cat $(PYTEST_FILE))" -m pytest -q -rs -p no:cacheprovider
 
 CLASSROOM = $(PYENV) "$$(cat $(PYTHON_FILE))" tools/classroom.py
 CLASSROOM_CHECKS = $(PYENV) "$$(cat $(PYTEST_FILE))" tools/classroom.py
@@ -105,13 +105,15 @@ $(B)/%: %.c $(TRACE_OBJ) trace/lab_trace.h
 
 $(ERROR_PROGRAMS): lessons/variant.h
 
+# The interpreter each kind of command needs, found (and, for root on
+# Debian, installed) once by tools/setup and remembered in build/.
 $(PYTHON_FILE):
 	@mkdir -p $(@D)
-	@tools/find-python > $@.tmp && mv $@.tmp $@
+	@tools/setup python > $@.tmp && mv $@.tmp $@
 
 $(PYTEST_FILE):
 	@mkdir -p $(@D)
-	@tools/find-python --pytest > $@.tmp && mv $@.tmp $@
+	@tools/setup pytest > $@.tmp && mv $@.tmp $@
 
 lesson: $(PYTHON_FILE)
 	$(need_lesson)
@@ -186,8 +188,12 @@ endif
 
 # In a hand-out (no solutions/) make test says so and exits with status 1:
 # nothing was tested, and a script must not take that for a success.
-test: $(PYTEST_FILE)
+# Every time, tools/setup sees that every tool the suite uses is there
+# (root installs what is missing); a test that must skip says why (-rs).
+test:
 	$(need_solutions)
+	@mkdir -p $(B)
+	@tools/setup suite > $(PYTEST_FILE).tmp && mv $(PYTEST_FILE).tmp $(PYTEST_FILE)
 	@$(MAKE) --no-print-directory all
 	@LAB_CODE=solutions $(PYTEST) tests
 

@@ -1,6 +1,7 @@
 """make grade: every check of every lesson, scored with the points of
 lessons/lessons.json, on a copy whose lessons are partly solved."""
 import json
+import os
 import re
 from pathlib import Path
 
@@ -11,9 +12,9 @@ LISTED = json.loads((labrun.ROOT / "lessons" / "lessons.json").read_text())
 POINTS = {lesson["id"]: lesson["points"] for lesson in LISTED["lessons"]}
 
 
-def grade(copy):
+def grade(copy, env=None):
     results = copy.path / "results.json"
-    done = copy.make("grade", f"JSON={results}", timeout=60)
+    done = copy.make("grade", f"JSON={results}", timeout=60, env=env)
     return done, json.loads(results.read_text())
 
 
@@ -72,8 +73,8 @@ def test_a_partly_done_copy_gets_the_points_of_what_passes(lab_copy):
     # An autograder's status is passed or failed; the lab's own word for a
     # lesson not started is said apart.
     for entry in results["tests"]:
-        assert entry["status"] in ("passed", "failed") or \
-            entry["outcome"] == "skipped", entry
+        assert entry.get("status") in ("passed", "failed") or \
+            entry["outcome"] == "skipped" and "status" not in entry, entry
         if entry["name"].startswith("03-listen"):
             assert entry["status"] == "failed" and \
                 entry["outcome"] == "not started", entry
@@ -96,6 +97,41 @@ def test_a_finished_copy_gets_every_point(lab_copy):
     for part in results["tests"]:
         assert part.get("status") == "passed" or \
             part["outcome"] == "skipped" and "status" not in part, part
+
+
+def test_a_check_that_needs_a_missing_tool_gives_its_share_to_the_others(
+        lab_copy, tmp_path):
+    """Without nc and socat, the checks that use them are skipped, say why,
+    and are worth nothing: a finished lab still gets every point."""
+    for lesson in POINTS:
+        lab_copy.solve(lesson)
+    hidden = ("nc", "nc.openbsd", "netcat", "socat")
+    path = path_without(tmp_path / "bin", hidden)
+    done, results = grade(lab_copy, env={"PATH": path})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert results["score"] == results["max_score"] == sum(POINTS.values())
+    skipped = [e for e in results["tests"] if e["outcome"] == "skipped"]
+    assert skipped, "no check needs nc or socat any more: drop this test"
+    for entry in skipped:
+        assert entry["max_score"] == 0 and "status" not in entry, entry
+        assert "is not installed" in entry["output"], entry
+    close = by_lesson(results)["06-close"]
+    counted = [p for p in close["parts"] if p["max_points"]]
+    assert len(counted) == len(close["parts"]) - len(skipped)
+    assert sum(map(cents, (p["max_points"] for p in counted))) == \
+        cents(POINTS["06-close"])
+
+
+def path_without(bin_dir, names):
+    """A PATH of one directory that has every command of PATH but names."""
+    bin_dir.mkdir()
+    for folder in os.environ["PATH"].split(os.pathsep):
+        for tool in Path(folder).glob("*") if Path(folder).is_dir() else []:
+            link = bin_dir / tool.name
+            if tool.name not in names and not link.exists() and \
+                    os.access(tool, os.X_OK):
+                link.symlink_to(tool)
+    return str(bin_dir)
 
 
 def test_a_submission_is_graded_with_the_lab_s_own_checks(lab_copy):

@@ -17,7 +17,7 @@ def test_the_hand_out_has_everything_but_the_solutions(built_handout):
     assert not [n for n in inside if n.startswith("solutions")]
     for needed in ("Makefile", "lessons/lessons.json", "lessons/hints.json",
                    "tests/conftest.py", "trace/trace.c", "tools/labrun.py",
-                   "tools/classroom.py", "tools/find-python",
+                   "tools/classroom.py", "tools/setup",
                    "pictures/lifecycle.svg"):
         assert needed in inside, needed
     for lesson in LESSONS:
