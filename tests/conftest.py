@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -167,7 +166,7 @@ def make_handout(tarball):
 @pytest.fixture(scope="session")
 def built_handout():
     """A hand-out made, unpacked and built once; lab_copy copies it."""
-    where = Path(tempfile.mkdtemp(prefix="lab-handout-", dir="/tmp"))
+    where = labrun.scratch_dir("lab-handout-")
     try:
         made = make_handout(where / "lab.tar.gz")
         assert made.returncode == 0, made.stdout + made.stderr
@@ -186,7 +185,7 @@ def built_handout():
 @pytest.fixture
 def lab_copy(built_handout):
     """A fresh copy of the built hand-out, removed afterwards."""
-    where = Path(tempfile.mkdtemp(prefix="lab-copy-", dir="/tmp"))
+    where = labrun.scratch_dir("lab-copy-")
     try:
         tree = where / "unix-sockets-lab"
         shutil.copytree(built_handout / "unpacked" / "unix-sockets-lab", tree,
@@ -239,6 +238,17 @@ def pytest_runtest_makereport(item, call):
                     "check's report).")
             _failed_lessons.add(lesson)
         _results.setdefault(lesson, []).append((item.name, report.outcome))
+
+
+def pytest_sessionfinish(session):
+    """Nothing left behind: every directory the run made in /tmp is gone."""
+    left = [str(d) for d in labrun.MADE if d.exists()]
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter:
+            reporter.write_line(f"left behind in /tmp by this run: "
+                                f"{', '.join(left)}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter):

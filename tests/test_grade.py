@@ -100,13 +100,13 @@ def test_a_finished_copy_gets_every_point(lab_copy):
 
 
 def test_a_check_that_needs_a_missing_tool_gives_its_share_to_the_others(
-        lab_copy, tmp_path):
+        lab_copy):
     """Without nc and socat, the checks that use them are skipped, say why,
     and are worth nothing: a finished lab still gets every point."""
     for lesson in POINTS:
         lab_copy.solve(lesson)
     hidden = ("nc", "nc.openbsd", "netcat", "socat")
-    path = path_without(tmp_path / "bin", hidden)
+    path = path_without(lab_copy.path / "bin", hidden)
     done, results = grade(lab_copy, env={"PATH": path})
     assert done.returncode == 0, done.stdout + done.stderr
     assert results["score"] == results["max_score"] == sum(POINTS.values())

@@ -31,6 +31,18 @@ SCALE = float(os.environ.get("LAB_TIMEOUT_SCALE", "1"))
 WAIT = 2.0 * SCALE  # for an event that should come at once
 
 
+def scratch_dir(prefix="lab-"):
+    """A new directory in /tmp, which keeps socket paths short (sun_path
+    holds only 107 bytes); every one made is remembered in MADE, so that a
+    test run can see it has left none behind."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    MADE.append(path)
+    return path
+
+
+MADE = []
+
+
 class Collector:
     """Reads JSON trace lines from a FIFO that every lab process appends to.
 
@@ -179,7 +191,7 @@ class Lab:
             self.dir.mkdir(parents=True, exist_ok=True)
         else:
             # /tmp keeps paths short: sun_path holds only 107 bytes.
-            self.dir = Path(tempfile.mkdtemp(prefix="lab-", dir="/tmp"))
+            self.dir = scratch_dir()
             self.own_dir = True
         self.collector = Collector(self.dir / ".trace.fifo", keep_trace)
         self.procs = []
