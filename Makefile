@@ -15,6 +15,16 @@ LAB_CFLAGS := -std=c11 -Wall -Wextra -Werror -pedantic
 LAB_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -Itrace -include trace/lab_trace.h
 B ?= build
 
+# A change of compiler or flags rebuilds what it must: they are kept in
+# $(B)/flags, on which every program depends, rewritten only when they
+# change (CC=clang, CFLAGS=-O0, LDLIBS=...).
+BUILD_FLAGS := $(CC) | $(CPPFLAGS) | $(CFLAGS) | $(LDFLAGS) | $(LDLIBS)
+FLAGS_FILE := $(B)/flags
+ifneq ($(file <$(FLAGS_FILE)),$(BUILD_FLAGS))
+$(shell mkdir -p $(B))
+$(file >$(FLAGS_FILE),$(BUILD_FLAGS))
+endif
+
 # The lessons are the numbered folders of lessons/.
 LESSONS := $(sort $(notdir $(wildcard lessons/[0-9][0-9]-*)))
 programs_in = $(patsubst %.c,$(B)/%,$(wildcard $(1)/*.c))
@@ -45,7 +55,10 @@ TRACE_OBJ := $(B)/trace/trace.o
 PYTHON_FILE := $(B)/python
 PYTEST_FILE := $(B)/python-pytest
 PYENV = PYTHONPYCACHEPREFIX=$(abspath $(B))/pycache LAB_BUILD=$(abspath $(B))
-PYTEST = $(PYENV) "$$(cat $(PYTEST_FILE))" -m pytest -q -rs -p no:cacheprovider
+# PYTEST_ARGS reaches pytest: make check N=04 PYTEST_ARGS='-x -k accept'
+# (--lf, --sw: pytest's memory of the last run is kept in $(B)).
+PYTEST = $(PYENV) "$$(cat $(PYTEST_FILE))" -m pytest -q -rs \
+	-o cache_dir=$(abspath $(B))/pytest-cache $(PYTEST_ARGS)
 
 CLASSROOM = $(PYENV) "$$(cat $(PYTHON_FILE))" tools/classroom.py
 CLASSROOM_CHECKS = $(PYENV) "$$(cat $(PYTEST_FILE))" tools/classroom.py
@@ -62,6 +75,7 @@ help:
 	@echo "  make demo              run the whole lifecycle, server and client, with the trace"
 	@echo "  make lesson N=04       build and run your code of lesson 04 with its trace"
 	@echo "  make check N=04        check your code of lesson 04 (make check: every lesson)"
+	@echo "  make check N=04 PYTEST_ARGS='-x -k accept'   options for pytest (--lf: what failed last)"
 	@echo "  make solution N=04     build and run the reference solution of lesson 04"
 	@echo "  make errors            run every deliberate-error variant: the catalogue of errors"
 	@echo "  make errors N=04       the deliberate errors of lesson 04 only"
@@ -89,7 +103,7 @@ help:
 	@echo "Lessons: $(LESSONS)"
 	@echo "Trace: LAB_TRACE=0 turns it off; LAB_TRACE_FILE=FILE also writes JSON lines (trace/TRACE.md)."
 
-$(TRACE_OBJ): trace/trace.c trace/lab_trace.h trace/explanations.def
+$(TRACE_OBJ): trace/trace.c trace/lab_trace.h trace/explanations.def $(FLAGS_FILE)
 	@command -v $(firstword $(CC)) >/dev/null || { echo "The lab needs a C \
 	compiler and $(firstword $(CC)) is not installed. Install one with:"; \
 	echo "    sudo apt-get install gcc libc6-dev"; exit 1; }
@@ -98,10 +112,10 @@ $(TRACE_OBJ): trace/trace.c trace/lab_trace.h trace/explanations.def
 
 # The old program is removed first: code that no longer compiles must not
 # be checked with the program built from an earlier version.
-$(B)/%: %.c $(TRACE_OBJ) trace/lab_trace.h
+$(B)/%: %.c $(TRACE_OBJ) trace/lab_trace.h $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	@rm -f $@
-	$(CC) $(LAB_CPPFLAGS) $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) $< $(TRACE_OBJ) -o $@ $(LDFLAGS)
+	$(CC) $(LAB_CPPFLAGS) $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) $(LDFLAGS) $< $(TRACE_OBJ) $(LDLIBS) -o $@
 
 $(ERROR_PROGRAMS): lessons/variant.h
 

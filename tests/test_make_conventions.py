@@ -1,0 +1,34 @@
+"""The Makefile keeps the conventions people expect of one: a change of
+compiler or flags rebuilds, LDLIBS reaches the link, and pytest's own
+options reach the checks."""
+import re
+
+
+def test_a_change_of_cflags_or_cc_rebuilds_the_programs(lab_copy):
+    assert lab_copy.make("-q", "all").returncode == 0, "the copy is built"
+    changed = lab_copy.make("-q", "all", "CFLAGS=-O1 -g")
+    assert changed.returncode == 1, "new CFLAGS must make the programs stale"
+    rebuilt = lab_copy.make("-s", "all", "CFLAGS=-O1 -g")
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert lab_copy.make("-q", "all", "CFLAGS=-O1 -g").returncode == 0
+    assert lab_copy.make("-q", "all", "CC=gcc").returncode == 1
+
+
+def test_ldlibs_reaches_the_link(lab_copy):
+    shown = lab_copy.make("-n", "-B", "build/lessons/01-socket/server",
+                          "LDLIBS=-lm")
+    link = [line for line in shown.stdout.splitlines()
+            if "-o build/lessons/01-socket/server" in line]
+    assert link and link[0].rstrip().split()[-3] == "-lm", shown.stdout
+
+
+def test_pytest_options_reach_the_checks(lab_copy):
+    """PYTEST_ARGS, documented in make help: -k picks checks, and --lf runs
+    again only what failed last time."""
+    picked = lab_copy.make("check", "N=01", "PYTEST_ARGS=-k no_such_check")
+    assert "deselected" in picked.stdout, picked.stdout
+    first = lab_copy.make("check", "N=01")  # the starter: a check fails
+    assert first.returncode != 0 and "1 failed" in first.stdout
+    again = lab_copy.make("check", "N=01", "PYTEST_ARGS=--lf")
+    assert re.search(r"\b1 failed, [1-9]\d* deselected", again.stdout), \
+        again.stdout
