@@ -1,0 +1,394 @@
+"""How well the lesson checks judge learner programs: the mistakes corpus.
+
+tests/mistakes.json lists learner programs, each a small edit of a lesson's
+solution: mistakes that learners make (verdict "fail") and correct programs
+written differently from the solution (verdict "pass").  This script
+applies each entry to a copy of the solution in a temporary directory,
+builds the copies with the Makefile's own rule for lab programs, runs the
+lesson's checks on them in this process as `make check` does for a
+learner (the first failure only: tests/test_ladder.py's failures(...,
+stop_at_first=True), with its checks() and run_check()), and says for each
+entry:
+
+  a mistake:         caught and named  the first failure names it (all of
+                                       the entry's "names" regexes match)
+                     caught, not named it fails, but the message does not
+                     accepted          every check passes
+  a correct program: accepted, or rejected
+
+"names" are matched, ignoring case, against what names a mistake in a
+failure: the check's name, what it expected and the README section it
+sends the learner to; not the trace or the program output it shows as
+evidence.  A check that crashes or hangs counts as a failure that names
+nothing.  Entries marked "needs": "faults" are built but run only once the
+trace library can inject faults (trace/TRACE.md describes LAB_FAULTS).
+
+    make && LAB_BUILD=$PWD/build /usr/bin/python3 tests/mistakes.py \
+        [--lesson 05] [--name REGEX] [--repeat K]
+
+With --repeat K every entry is run K times and an entry whose result
+changes between runs is reported as unstable.  The exit status is 0 only
+if every entry that ran came out as it says, every run; --full shows the
+whole first failure of the others.  Every compile and every check has a
+timeout, and nothing is left behind.  Not a pytest module: its name has no
+test_ prefix.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.dont_write_bytecode = True  # nothing left behind in tests/
+TESTS = Path(__file__).resolve().parent
+sys.path[:0] = [str(TESTS), str(TESTS.parent / "tools")]
+import labrun  # noqa: E402
+import test_ladder  # noqa: E402
+
+ROOT = labrun.ROOT
+CORPUS = TESTS / "mistakes.json"
+TRACE_OBJ = labrun.BUILD / "trace" / "trace.o"
+BUILD_TIMEOUT = 600  # seconds, for every compile together
+ENTRY_TIMEOUT = 60 * labrun.SCALE  # seconds, for one lesson's checks
+
+NAMED, NOT_NAMED, ACCEPTED = "caught and named", "caught, not named", \
+    "accepted"
+REJECTED, NO_BUILD, SKIPPED = "rejected", "does not build", "not run"
+MODULES = {m.LESSON: m for m in test_ladder.LESSON_MODULES}
+
+
+# -- the corpus -------------------------------------------------------------
+
+def problems(entry, seen):
+    """What is wrong with an entry itself, before anything runs."""
+    found = []
+    lesson, name = entry.get("lesson"), entry.get("name")
+    if lesson not in MODULES:
+        found.append(f"unknown lesson {lesson!r}")
+    elif not (ROOT / "solutions" / lesson / str(entry.get("file"))).is_file():
+        found.append(f"no solutions/{lesson}/{entry.get('file')}")
+    if not name or (lesson, name) in seen:
+        found.append("a missing or repeated name")
+    seen.add((lesson, name))
+    if entry.get("verdict") not in ("fail", "pass"):
+        found.append("verdict is neither fail nor pass")
+    if entry.get("verdict") == "fail" and not entry.get("names"):
+        found.append("a mistake without names")
+    for regex in entry.get("names", []):
+        try:
+            re.compile(regex)
+        except re.error as e:
+            found.append(f"bad regex {regex!r}: {e}")
+    if not entry.get("edits") or not entry.get("why"):
+        found.append("no edits, or no why")
+    if entry.get("needs") not in (None, "faults"):
+        found.append(f"unknown need {entry.get('needs')!r}")
+    return found
+
+
+def edited(entry):
+    """The entry's file after its edits, or raises ValueError."""
+    text = (ROOT / "solutions" / entry["lesson"] / entry["file"]).read_text()
+    for n, (old, new) in enumerate(entry["edits"], 1):
+        count = text.count(old)
+        if count != 1:
+            raise ValueError(f"edit {n}: its old text occurs {count} times, "
+                             f"not once: {old[:60]!r}")
+        text = text.replace(old, new)
+    return text
+
+
+def faults_available():
+    """Whether the trace library can make chosen calls fail (LAB_FAULTS)."""
+    doc = ROOT / "trace" / "TRACE.md"
+    return doc.is_file() and "LAB_FAULTS" in doc.read_text()
+
+
+# -- building ---------------------------------------------------------------
+
+def build(entries, where):
+    """Writes and compiles every entry's programs under where, in one make.
+
+    Each entry gets where/NNN/solutions/LESSON/ (its edited file beside the
+    lesson's other programs) and its programs in where/out/NNN/...  Returns
+    {entry index: (code_dir, compiler messages or None)}.
+    """
+    (where / "trace").symlink_to(ROOT / "trace")  # the rule's -Itrace
+    targets, dirs = [], {}
+    for i, entry in entries:
+        lesson = entry["lesson"]
+        src = where / f"{i:03d}" / "solutions" / lesson
+        src.mkdir(parents=True)
+        for c in (ROOT / "solutions" / lesson).glob("*.c"):
+            shutil.copy(c, src / c.name)
+        (src / entry["file"]).write_text(edited(entry))
+        out = Path("out") / f"{i:03d}" / "solutions" / lesson
+        targets += [str(out / c.stem) for c in src.glob("*.c")]
+        dirs[i] = where / out
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MAKE", "MFLAGS"))}
+    # The Makefile's $(B)/% rule, run in where: B and the trace object are
+    # given; -o: the trace object is taken as built, never rebuilt here.
+    make = subprocess.Popen(
+        ["make", "--no-print-directory", "-k", f"-j{os.cpu_count() or 2}",
+         "-f", str(ROOT / "Makefile"), "-C", str(where), "B=out",
+         f"TRACE_OBJ={TRACE_OBJ}", "-o", str(TRACE_OBJ), *targets],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True)
+    try:
+        said = make.communicate(timeout=BUILD_TIMEOUT)[0].splitlines()
+    except subprocess.TimeoutExpired:
+        os.killpg(make.pid, signal.SIGKILL)  # make and its compilers
+        make.wait()
+        sys.exit(f"the build did not finish in {BUILD_TIMEOUT} s")
+    built = {}
+    for i, entry in entries:
+        programs = [c.stem for c in (ROOT / "solutions" /
+                                     entry["lesson"]).glob("*.c")]
+        if all((dirs[i] / p).exists() for p in programs):
+            built[i] = (dirs[i], None)
+        else:
+            mine = [line for line in said if line.startswith(f"{i:03d}/")]
+            built[i] = (dirs[i], "\n".join(mine[:3]) or "no program built")
+    return built
+
+
+# -- running the checks ------------------------------------------------------
+
+class TimedOut(Exception):
+    pass
+
+
+def on_alarm(signum, frame):
+    raise TimedOut()
+
+
+# Every Lab made while an entry runs, so that a check that hangs or crashes
+# still leaves no process and no directory behind.
+_labs, _lab_dirs = [], []
+_lab_init = labrun.Lab.__init__
+
+
+def _remembered_init(self, *args, **kw):
+    _lab_init(self, *args, **kw)
+    _labs.append(self)
+    if self.own_dir:
+        _lab_dirs.append(self.dir)
+
+
+labrun.Lab.__init__ = _remembered_init
+
+
+def sweep():
+    while _labs:
+        lab = _labs.pop()
+        for proc in lab.procs:
+            if proc.popen.poll() is None:
+                proc.popen.kill()
+            try:
+                proc.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        if lab.collector.thread.is_alive():
+            try:
+                lab.collector.close()
+            except OSError:
+                pass
+        if lab.own_dir:
+            shutil.rmtree(lab.dir, ignore_errors=True)
+
+
+def first_failure(code_dir, lesson):
+    """The first failed check of the lesson, as a learner gets it: None, or
+    (the check's report, False if the check crashed or hung instead).
+
+    This is test_ladder.failures(code_dir, module, stop_at_first=True),
+    except that a check that crashes or hangs is reported by its name.
+    """
+    current = "(the checks)"
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, ENTRY_TIMEOUT)
+    try:
+        for fn in test_ladder.checks(MODULES[lesson]):
+            current = fn.__name__
+            outcome, message = test_ladder.run_check(fn, code_dir, lesson)
+            if outcome == "failed":
+                return f"{current}:\n{message}", True
+        return None
+    except TimedOut:
+        return f"{current}:\nthe check did not finish in " \
+               f"{ENTRY_TIMEOUT:.0f} s: it hangs", False
+    except Exception as e:  # a check that crashes judges nothing
+        return f"{current}:\nthe check crashed: {type(e).__name__}: {e}", \
+            False
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        sweep()
+
+
+def naming_text(failure):
+    """The parts of a failure that can name a mistake: the check's name,
+    what it expected, the README section; not the evidence it shows."""
+    kept, evidence = [], False
+    for line in failure.splitlines():
+        if line.startswith("The trace showed:"):
+            evidence = True
+        elif line.startswith("Reread "):
+            evidence = False
+        if not evidence:
+            kept.append(line)
+    kept.insert(1, kept[0].replace("_", " "))  # the check's name, as words
+    return "\n".join(kept)
+
+
+def summary(failure, width=150):
+    """The check's name and what it expected, cut to width."""
+    lines = failure.splitlines()
+    expected = next((l for l in lines if l.startswith("Expected:")),
+                    lines[1] if len(lines) > 1 else "")
+    text = f"{lines[0]} {expected}"
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def judge(entry, found):
+    if found is None:
+        return ACCEPTED
+    failure, as_written = found
+    if entry["verdict"] == "pass":
+        return REJECTED
+    text = naming_text(failure)
+    if as_written and all(re.search(r, text, re.IGNORECASE)
+                          for r in entry["names"]):
+        return NAMED
+    return NOT_NAMED
+
+
+def as_it_should_be(entry, result):
+    return result == (NAMED if entry["verdict"] == "fail" else ACCEPTED)
+
+
+# -- the report -------------------------------------------------------------
+
+def report(entries, results, failures_seen, unstable, notes, full=False):
+    bad = 0
+    print(f"{'':3}{'lesson':<18} {'entry':<38} {'wants':<5} result")
+    for i, entry in entries:
+        result = results[i]
+        ok = result == SKIPPED or as_it_should_be(entry, result)
+        ok = ok and i not in unstable
+        bad += not ok
+        shown = result + (" (unstable: " + ", ".join(sorted(unstable[i])) +
+                          ")" if i in unstable else "")
+        print(f"{'' if ok else 'NO':<3}{entry['lesson']:<18} "
+              f"{entry['name']:<38} {entry['verdict']:<5} {shown}")
+        if i in notes:
+            print(f"{'':6}{notes[i]}")
+        elif failures_seen.get(i) and not ok and full:
+            for line in failures_seen[i][0].splitlines():
+                print(f"{'':6}{line}")
+        elif failures_seen.get(i) and not ok:
+            print(f"{'':6}{summary(failures_seen[i][0])}")
+    counts = {}
+    for i, entry in entries:
+        key = (entry["verdict"], results[i])
+        counts[key] = counts.get(key, 0) + 1
+    mistakes = [("fail", NAMED), ("fail", NOT_NAMED), ("fail", ACCEPTED)]
+    correct = [("pass", ACCEPTED), ("pass", REJECTED)]
+    others = [k for k in sorted(counts) if k not in mistakes + correct]
+    print()
+    print("mistakes:  " + ", ".join(f"{counts.get(k, 0)} {k[1]}"
+                                    for k in mistakes))
+    print("correct:   " + ", ".join(f"{counts.get(k, 0)} {k[1]}"
+                                    for k in correct))
+    if others:
+        print("also:      " + ", ".join(
+            f"{counts[k]} {'mistakes' if k[0] == 'fail' else 'correct'} "
+            f"{k[1]}" for k in others))
+    print(f"unstable:  {len(unstable)}")
+    print(f"{bad} of {len(entries)} entries are not as they say")
+    return bad
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lesson", help="only this lesson (05 or "
+                        "05-read-write)")
+    parser.add_argument("--name", help="only entries whose name matches")
+    parser.add_argument("--repeat", type=int, default=1, metavar="K",
+                        help="run each entry K times")
+    parser.add_argument("--full", action="store_true", help="show the "
+                        "whole first failure of an entry not as it says")
+    args = parser.parse_args()
+    if not (ROOT / "solutions").is_dir():
+        sys.exit("This copy of the lab is a hand-out: the corpus edits the "
+                 "solutions, which it does not include.")
+    if not TRACE_OBJ.exists():
+        sys.exit(f"{TRACE_OBJ} is missing: run make first (and set "
+                 "LAB_BUILD to its build directory)")
+
+    corpus = json.loads(CORPUS.read_text())
+    entries, notes, results, seen = [], {}, {}, set()
+    for i, entry in enumerate(corpus):
+        if args.lesson and not entry.get("lesson", "").startswith(
+                args.lesson.zfill(2)):
+            continue
+        if args.name and not re.search(args.name, entry.get("name", "")):
+            continue
+        entries.append((i, entry))
+        found = problems(entry, seen)
+        if not found:
+            try:
+                edited(entry)
+            except ValueError as e:
+                found.append(str(e))
+        if found:
+            results[i], notes[i] = "bad entry", "; ".join(found)
+    if not entries:
+        sys.exit("no entry matches")
+
+    faults = faults_available()
+    failures_seen, unstable = {}, {}
+    where = Path(tempfile.mkdtemp(prefix="lab-mistakes-", dir="/tmp"))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        todo = [(i, e) for i, e in entries if i not in results]
+        print(f"building {len(todo)} entries...", file=sys.stderr)
+        built = build(todo, where) if todo else {}
+        for i, entry in todo:
+            if built[i][1]:
+                results[i], notes[i] = NO_BUILD, built[i][1]
+            elif entry.get("needs") == "faults" and not faults:
+                results[i] = SKIPPED
+                notes[i] = "needs LAB_FAULTS, which trace/TRACE.md does " \
+                           "not describe yet"
+        runnable = [(i, e) for i, e in todo if i not in results]
+        for run in range(args.repeat):
+            print(f"run {run + 1} of {args.repeat}: {len(runnable)} "
+                  "entries", file=sys.stderr)
+            for i, entry in runnable:
+                failure = first_failure(built[i][0], entry["lesson"])
+                result = judge(entry, failure)
+                if run == 0:
+                    results[i], failures_seen[i] = result, failure
+                elif result != results[i]:
+                    unstable.setdefault(i, {results[i]}).add(result)
+                    if not as_it_should_be(entry, result) and \
+                            as_it_should_be(entry, results[i]):
+                        failures_seen[i] = failure
+    finally:
+        sweep()
+        shutil.rmtree(where, ignore_errors=True)
+    bad = report(entries, results, failures_seen, unstable, notes, args.full)
+    left = [str(d) for d in _lab_dirs + [where] if d.exists()]
+    if left:
+        print("left behind: " + " ".join(left))
+    return 1 if bad or left else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
