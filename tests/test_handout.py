@@ -1,5 +1,6 @@
 """make handout: a tarball without the solutions that works on its own."""
 import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -26,6 +27,39 @@ def test_the_hand_out_has_everything_but_the_solutions(built_handout):
             # The pristine copy that make reset and make progress use.
             assert f"lessons/.starters/{lesson}/{source.name}" in inside
     assert not [n for n in inside if "__pycache__" in n or "/backup/" in n]
+    # Nor pieces of the solutions: the corpus of learner programs.
+    assert not [n for n in inside if n.startswith("tests/mistakes")]
+
+
+JUNK = ["lessons/01-socket/.server.c.swp", "lessons/01-socket/server.c~",
+        "lessons/02-bind/a.out", "lessons/02-bind/core", "tests/notes.txt"]
+
+
+def junk_left_in(copy):
+    for junk in JUNK:
+        (copy.path / junk).write_text("junk\n")
+    tarball = copy.path / "again.tar.gz"
+    done = copy.make("handout", f"HANDOUT={tarball}")
+    assert done.returncode == 0, done.stderr
+    inside = names(tarball)
+    assert "lessons/01-socket/server.c" in inside
+    return [junk for junk in JUNK if junk in inside]
+
+
+def test_a_hand_out_made_from_a_hand_out_takes_only_its_files(lab_copy):
+    """Never an editor's swap file, a.out or core: the files it came with."""
+    assert not junk_left_in(lab_copy)
+
+
+def test_a_hand_out_made_in_a_git_checkout_takes_only_tracked_files(
+        lab_copy):
+    (lab_copy.path / ".handout-files").unlink()
+    git = ["git", "-C", str(lab_copy.path), "-c", "user.name=lab",
+           "-c", "user.email=lab@localhost"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "lab"]):
+        subprocess.run(git + command, check=True, capture_output=True,
+                       timeout=30 * labrun.SCALE)
+    assert not junk_left_in(lab_copy)
 
 
 def test_the_hand_out_works_on_its_own(lab_copy):

@@ -659,18 +659,41 @@ def no_more_answers(lesson_id, count):
 
 # -- make handout -------------------------------------------------------------
 
+# Not handed out, beside solutions/: the corpus of learner programs, whose
+# edits are pieces of the solutions.
+HANDOUT_WITHHELD = {"tests/mistakes.json", "tests/mistakes.py"}
+# A hand-out lists its own files, for a hand-out made from a hand-out.
+LISTING = ".handout-files"
+
+
+def _tracked():
+    """The files git tracks in the lab, or None outside a checkout."""
+    try:
+        found = _git("ls-files", "-z", "--", *HANDOUT_PARTS)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return [name for name in found.decode().split("\0") if name]
+
+
 def handout_files():
-    """(path in the hand-out, file on disk or None, bytes or None)."""
-    skip_names = {"__pycache__", BACKUP_DIR, ".starters", ".pytest_cache"}
-    for part in HANDOUT_PARTS:
-        top = ROOT / part
-        if top.is_file():
-            yield part, top
-        for path in sorted(top.rglob("*")) if top.is_dir() else []:
-            rel = path.relative_to(ROOT)
-            if path.is_file() and not skip_names & set(rel.parts) and \
-                    path.suffix not in (".pyc", ".sock"):
-                yield str(rel), path
+    """(path in the hand-out, file on disk): the lab's own files, never an
+    editor's swap file or a build's leftovers: what git tracks in a
+    checkout, or the listing a hand-out carries."""
+    names = _tracked()
+    if names is None and (ROOT / LISTING).is_file():
+        names = (ROOT / LISTING).read_text(encoding="utf-8").splitlines()
+    if names is None:
+        raise SystemExit(f"handout: this copy of the lab is neither a git "
+                         f"checkout nor a hand-out (no {LISTING}): which "
+                         "files are the lab's own is not known.")
+    for name in sorted(set(names)):
+        parts = Path(name).parts
+        if not parts or parts[0] not in HANDOUT_PARTS or \
+                name in HANDOUT_WITHHELD or ".starters" in parts or \
+                BACKUP_DIR in parts:
+            continue
+        if (ROOT / name).is_file():
+            yield name, ROOT / name
 
 
 HANDOUT_NOTE = (
@@ -707,7 +730,9 @@ def handout_contents(pristine):
     whatever lessons/ holds now, and are copied to lessons/.starters/ too;
     the READMEs a learner reads say that the solutions are not there.
     """
-    for name, path in handout_files():
+    files = list(handout_files())
+    yield LISTING, None, "".join(f"{name}\n" for name, _ in files).encode()
+    for name, path in files:
         parts = Path(name).parts
         if len(parts) == 3 and parts[0] == "lessons" and \
                 parts[2] in pristine.get(parts[1], {}):
@@ -751,7 +776,8 @@ def handout(tarball):
                     not name.startswith("lessons/.starters/") and \
                     path.read_bytes() != content:
                 replaced.append(name)
-            info = tar.gettarinfo(path, f"{HANDOUT_TOP}/{name}")
+            info = tar.gettarinfo(path or ROOT / "Makefile",
+                                  f"{HANDOUT_TOP}/{name}")
             info.size = len(content)
             tar.addfile(info, io.BytesIO(content))
     tmp.replace(tarball)
