@@ -157,6 +157,18 @@ class LabCopy:
             f.write(text)
 
 
+def path_without(bin_dir, names):
+    """A PATH of one directory that has every command of PATH but names."""
+    bin_dir.mkdir()
+    for folder in os.environ["PATH"].split(os.pathsep):
+        for tool in Path(folder).glob("*") if Path(folder).is_dir() else []:
+            link = bin_dir / tool.name
+            if tool.name not in names and not link.exists() and \
+                    os.access(tool, os.X_OK):
+                link.symlink_to(tool)
+    return str(bin_dir)
+
+
 def make_handout(tarball):
     """make handout in the repository, written to tarball."""
     return LabCopy(labrun.ROOT).make("handout", f"B={labrun.BUILD}",

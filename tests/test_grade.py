@@ -1,12 +1,12 @@
 """make grade: every check of every lesson, scored with the points of
 lessons/lessons.json, on a copy whose lessons are partly solved."""
 import json
-import os
 import re
 from pathlib import Path
 
 import classroom
 import labrun
+from conftest import path_without
 
 LISTED = json.loads((labrun.ROOT / "lessons" / "lessons.json").read_text())
 POINTS = {lesson["id"]: lesson["points"] for lesson in LISTED["lessons"]}
@@ -120,18 +120,6 @@ def test_a_check_that_needs_a_missing_tool_gives_its_share_to_the_others(
     assert len(counted) == len(close["parts"]) - len(skipped)
     assert sum(map(cents, (p["max_points"] for p in counted))) == \
         cents(POINTS["06-close"])
-
-
-def path_without(bin_dir, names):
-    """A PATH of one directory that has every command of PATH but names."""
-    bin_dir.mkdir()
-    for folder in os.environ["PATH"].split(os.pathsep):
-        for tool in Path(folder).glob("*") if Path(folder).is_dir() else []:
-            link = bin_dir / tool.name
-            if tool.name not in names and not link.exists() and \
-                    os.access(tool, os.X_OK):
-                link.symlink_to(tool)
-    return str(bin_dir)
 
 
 def test_a_submission_is_graded_with_the_lab_s_own_checks(lab_copy):
