@@ -3,14 +3,20 @@ declares for it, on this kernel, and leaves nothing behind.
 
 One test per variant, named after it (test_bind_existing_path for
 lessons/02-bind/errors/bind-existing-path.c); the comparison is the one
-`make errors` makes (tools/errors.py).
+`make errors` makes (tools/errors.py). A variant that needs what the kernel
+refuses here (a user namespace, say) is skipped, with the kernel's answer
+as the reason; nowhere else is a variant skipped.
 """
+import pytest
+
 import errors
 
 
 def check(variant):
     def test():
         result = errors.run(variant)
+        if result.skipped:
+            pytest.skip(result.skipped)
         assert result.ok, result.report()
     test.__doc__ = variant["meaning"]
     return test
@@ -55,3 +61,13 @@ def test_the_errors_document_is_up_to_date():
     assert document.read_text(encoding="utf-8") == errors.markdown(), (
         "lessons/ERRORS.md differs from lessons/errors.json: run "
         "tools/errors.py --markdown > lessons/ERRORS.md")
+
+
+def test_a_variant_whose_need_the_kernel_refuses_is_reported_not_run(
+        monkeypatch):
+    variant = dict(errors.variants()[0], needs="a user namespace")
+    monkeypatch.setitem(errors.NEEDS, "a user namespace",
+                        lambda: "refused on this kernel")
+    result = errors.run(variant)
+    assert result.skipped == "refused on this kernel"
+    assert result.events == [] and result.proc is None

@@ -20,10 +20,16 @@ each expectation takes its own event. Every failed call must come with
 its explanation from trace/explanations.def. The variant must also exit
 with status 0 (2 means it could not set the situation up) and leave
 nothing behind: no file in its directory, no process.
+
+A variant may declare what it needs from the kernel, "needs": "a user
+namespace" (it mounts a file system as an ordinary user): where the kernel
+refuses that, the variant is not run, and the reason is reported instead.
 """
+import errno
 import glob
 import json
 import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -50,6 +56,58 @@ def variants(lesson=None):
     if lesson:
         found = [v for v in found if v["lesson"].startswith(lesson)]
     return sorted(found, key=lambda v: v["lesson"])
+
+
+# -- what a variant needs from the kernel ------------------------------------
+
+# Asks the kernel for a user namespace and a mount namespace, as the user
+# nobody when run by root, as the variants do (ordinary_user() in
+# lessons/variant.h); exits with the errno of unshare(2), 0 when allowed.
+USERNS_PROBE = """
+import ctypes, os
+if os.geteuid() == 0:
+    os.setgid(65534)
+    os.setuid(65534)
+libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWUSER, CLONE_NEWNS = 0x10000000, 0x00020000
+os._exit(ctypes.get_errno() if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS)
+         else 0)
+"""
+USERNS_SETTINGS = ["/proc/sys/user/max_user_namespaces",
+                   "/proc/sys/kernel/unprivileged_userns_clone",
+                   "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"]
+
+
+def user_namespace_refused():
+    """Why the kernel refuses an ordinary user a user namespace, or None."""
+    done = subprocess.run([sys.executable, "-c", USERNS_PROBE],
+                          capture_output=True, timeout=30)
+    if done.returncode == 0:
+        return None
+    name = errno.errorcode.get(done.returncode, str(done.returncode))
+    settings = []
+    for path in USERNS_SETTINGS:
+        try:
+            value = Path(path).read_text().strip()
+        except OSError:
+            continue
+        settings.append(f"{path.replace('/proc/sys/', '').replace('/', '.')}"
+                        f" = {value}")
+    return (f"this kernel refuses an ordinary user a user namespace "
+            f"(unshare(CLONE_NEWUSER) = -1 {name}; "
+            f"{', '.join(settings) or 'no user namespace settings'}; "
+            f"see user_namespaces(7))")
+
+
+NEEDS = {"a user namespace": user_namespace_refused}
+
+
+def unmet_need(variant):
+    """Why this variant cannot run on this kernel, or None."""
+    need = variant.get("needs")
+    if need is None:
+        return None
+    return NEEDS[need]()
 
 
 # -- expectations ------------------------------------------------------------
@@ -135,10 +193,12 @@ def processes_holding(path):
 
 
 class Result:
-    def __init__(self, variant, events, proc, output, problems):
+    def __init__(self, variant, events, proc, output, problems,
+                 skipped=None):
         self.variant, self.events, self.proc = variant, events, proc
         self.output = output  # what the variant printed (its files are gone)
         self.problems = problems
+        self.skipped = skipped  # why it was not run here, or None
         self.ok = not problems
 
     def report(self):
@@ -158,7 +218,12 @@ def run(variant, quiet=True):
     """Runs one variant in a fresh directory and compares its outcome.
 
     quiet=False shows the variant's own trace and output on the terminal.
+    A variant whose need the kernel refuses is not run: its result says
+    why (skipped).
     """
+    refused = unmet_need(variant)
+    if refused:
+        return Result(variant, [], None, "", [], skipped=refused)
     code_dir = BUILD / "lessons" / variant["lesson"] / "errors"
     before = set(glob.glob(ORDINARY_DIRS))
     with Lab(code_dir, quiet=quiet) as lab:
@@ -198,10 +263,14 @@ def print_table(results, unprovoked):
         if v["lesson"] != lesson:
             lesson = v["lesson"]
             print(f"\n{lesson}")
-        mark = "ok" if r.ok else "DIFFERS"
+        mark = "skipped" if r.skipped else "ok" if r.ok else "DIFFERS"
         print(f"  {mark:<7} {v['name']:<{wide}}  {v['call']:<9} {outcome(v)}")
         print(textwrap.fill(v["meaning"], 79, initial_indent=" " * 10,
                             subsequent_indent=" " * 10))
+        if r.skipped:
+            print(textwrap.fill(f"not run: {r.skipped}", 79,
+                                initial_indent=" " * 10,
+                                subsequent_indent=" " * 10))
     if unprovoked:
         print("\nDocumented errors no variant provokes, and why:")
         for u in unprovoked:
@@ -239,6 +308,9 @@ def show(name):
     print(f"{v['lesson']}/errors/{name}.c: {v['meaning']}\n", flush=True)
     result = run(v, quiet=False)
     print(f"\nDeclared outcome: {outcome(v)}")
+    if result.skipped:
+        print(f"Not run: {result.skipped}")
+        return 0
     if result.ok:
         print("Observed: the same, and nothing was left behind.")
         return 0
@@ -266,10 +338,14 @@ def main(argv):
     unprovoked = [] if lesson else catalogue()["not_provokable"]
     print_table(results, unprovoked)
     failed = [r for r in results if not r.ok]
+    skipped = [r for r in results if r.skipped]
     for r in failed:
         print("\n" + r.report(), file=sys.stderr)
-    print(f"\n{len(results) - len(failed)} of {len(results)} variants show "
-          f"their declared outcome.")
+    print(f"\n{len(results) - len(failed) - len(skipped)} of {len(results)}"
+          f" variants show their declared outcome.")
+    if skipped:
+        print(f"{len(skipped)} could not run on this kernel: "
+              f"{', '.join(r.variant['name'] for r in skipped)}.")
     return 1 if failed else 0
 
 
