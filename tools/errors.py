@@ -14,6 +14,7 @@ trace events, each a call and the fields it must have, for example
     {"call": "connect", "errno": null, "count": 3}
                                                 exactly 3 connects succeeded
     {"call": "waitpid", "signal": "SIGPIPE"}    a child was killed by SIGPIPE
+    {"call": "read", "event": "wait"}           a read announced that it waits
 A field is looked up in the event (ret, errno, role), else in its args
 (bound, signal, flags...). Without "count", at least one event must match;
 each expectation takes its own event. Every failed call must come with
@@ -131,7 +132,9 @@ def matches(event, expect):
 def describe(expect):
     """One expectation in a few words: "bind = -1 EADDRINUSE"."""
     call = expect["call"]
-    if "signal" in expect:
+    if expect.get("event") == "wait":
+        text = f"{call} waits"
+    elif "signal" in expect:
         text = f"{call}: killed by {expect['signal']}"
     elif expect.get("errno"):
         text = f"{call} = -1 {expect['errno']}"
