@@ -3,8 +3,10 @@
 A failed check sends the learner to a README section by name, so every
 section the checks cite must exist; every lesson README has the standard
 sections; every `make` command the documents show exists; every man page
-they cite is on the system (when man pages are installed); and the
-top-level lesson map lists the lessons of lessons/lessons.json.
+they cite is on the system (when man pages are installed); the
+top-level lesson map lists the lessons of lessons/lessons.json; and every
+excerpt of a run the documents quote is what a real run prints now
+(tests/excerpts.py).
 """
 import ast
 import json
@@ -14,6 +16,7 @@ import subprocess
 
 import pytest
 
+import excerpts
 import labrun
 
 ROOT = labrun.ROOT
@@ -253,3 +256,58 @@ def test_every_explanation_a_document_quotes_is_the_table_s(doc):
         f"{doc.relative_to(ROOT)} quotes explanations that "
         f"trace/explanations.def no longer has (run the example again and "
         f"paste its output): {stale}")
+
+
+# -- excerpts of real runs ------------------------------------------------------
+
+HAS_SOLUTIONS = (ROOT / "solutions").is_dir()  # not in a hand-out
+REGENERATE = ("After a change to the code or to the trace's format, rewrite "
+              "them from fresh runs: make, then LAB_BUILD=build "
+              "/usr/bin/python3 tests/excerpts.py --update, and read the "
+              "diff.")
+
+
+@pytest.fixture(scope="module")
+def real_runs():
+    """The real runs of each lesson's solution, made once for this file."""
+    if not HAS_SOLUTIONS:
+        pytest.skip("a hand-out has no solutions to run")
+    return {}
+
+
+def test_the_documents_quote_runs_that_the_check_finds():
+    # Guards the finder: a document whose excerpts it missed would pass.
+    found = excerpts.excerpts()
+    kinds = {kind: [e for e in found if e.kind == kind]
+             for kind in ("trace", "json", "position")}
+    assert len(kinds["trace"]) >= 30 and kinds["json"] and \
+        kinds["position"], {k: len(v) for k, v in kinds.items()}
+    for lesson in LESSONS:
+        quoted = {e.doc for e in kinds["trace"]}
+        assert readme(lesson) in quoted, (
+            f"lessons/{lesson}/README.md quotes no trace line that "
+            f"tests/excerpts.py finds")
+    assert all(e.lesson for e in found), [
+        e.where() for e in found if not e.lesson]
+
+
+def test_every_excerpt_of_a_run_is_what_a_run_prints_now(real_runs):
+    stale = excerpts.stale(real_runs)
+    assert not stale, "\n\n".join(
+        [e.report() for e in stale] + [REGENERATE])
+
+
+def test_a_stale_excerpt_is_named_with_the_real_line(real_runs, tmp_path,
+                                                     monkeypatch):
+    # Guards the comparison: a line number that moved is caught.
+    doc = tmp_path / "README.md"
+    doc.write_text("```\n[server 1] socket(AF_UNIX, SOCK_STREAM, 0) = 3  "
+                   "solutions/01-socket/server.c:1\n    -> new socket, fd "
+                   "3: an endpoint with no address yet\n```\n")
+    monkeypatch.setattr(excerpts, "DOCS", [doc])
+    monkeypatch.setattr(excerpts, "ROOT", tmp_path)
+    stale = excerpts.stale(real_runs)
+    assert len(stale) == 1 and stale[0].real, stale
+    assert "solutions/01-socket/server.c:1\n" in stale[0].report()
+    assert excerpts.update(stale) == []
+    assert excerpts.stale(real_runs) == []
