@@ -76,7 +76,7 @@ def blocks(text):
     return found
 
 
-# -- the real runs -------------------------------------------------------------
+# -- the real runs ------------------------------------------------------------
 
 class Run:
     """What the real runs of a lesson's solution printed and traced."""
@@ -154,7 +154,7 @@ def run_lesson(lesson):
     return seen
 
 
-# -- the excerpts ----------------------------------------------------------------
+# -- the excerpts -------------------------------------------------------------
 
 class Excerpt:
     """A trace line of a document (with its indented lines), a JSON trace
@@ -270,7 +270,7 @@ def stale(runs=None):
     return found
 
 
-# -- regenerating ------------------------------------------------------------
+# -- regenerating -------------------------------------------------------------
 
 def with_pid_of(real, said):
     """A real line with the pid (and JSON times) of the document's line."""

@@ -124,7 +124,7 @@ def test_the_server_can_start_again_after_exiting(lab):
                "Why the socket file outlives close")
 
 
-# -- bad paths -----------------------------------------------------------------
+# -- bad paths ----------------------------------------------------------------
 
 # Each bad path: the words the program's message must contain, and whether
 # the program may call bind or connect at all (an empty path or one too

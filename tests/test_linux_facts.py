@@ -423,7 +423,7 @@ def test_poll_says_unwritable_long_before_a_write_would_block():
         assert sent >= 3 * when_poll_said_full
 
 
-# -- socketpair, beside socket (lessons/errors.json, trace/explanations.def) --
+# -- socketpair, beside socket (errors.json, explanations.def) ----------------
 
 def test_socketpair_answers_bad_arguments_as_socket_does():
     """socketpair's errors: those of socket for the same arguments, and
@@ -452,7 +452,8 @@ def test_socketpair_answers_bad_arguments_as_socket_does():
 
 # -- bind, and the second bind ------------------------------------------------
 
-def test_a_second_bind_is_einval_to_a_new_path_and_eaddrinuse_to_one_that_exists(tmp):
+def test_a_second_bind_is_einval_to_a_new_path_eaddrinuse_to_an_old_one(
+        tmp):
     """02-bind, bind-twice, and the bind EADDRINUSE and EINVAL rows."""
     (tmp / "notes.txt").write_text("x\n")
     with unix_socket() as s:
@@ -634,7 +635,7 @@ def test_unlink_in_a_read_only_directory_is_eacces_except_for_root(
     assert as_user(user, attempt) == (None if user == "root" else "EACCES")
 
 
-# -- connect to a full backlog: never in progress ------------------------------
+# -- connect to a full backlog: never in progress -----------------------------
 
 def test_a_non_blocking_connect_to_a_full_backlog_is_never_in_progress(tmp):
     """The connect EAGAIN and EINTR rows: unlike TCP, nothing is in
@@ -673,7 +674,7 @@ def test_a_connect_that_timed_out_can_be_made_again(tmp):
         assert error_of(late.connect, path) is None
 
 
-# -- accept ------------------------------------------------------------------
+# -- accept -------------------------------------------------------------------
 
 def test_accept_with_a_receive_timeout_says_eagain(tmp):
     """The accept EAGAIN row: a blocking accept with SO_RCVTIMEO."""
@@ -751,7 +752,7 @@ def test_a_message_socket_refuses_a_message_too_big(kind):
         assert error_of(os.write, a.fileno(), bytes(1 << 24)) == "EMSGSIZE"
 
 
-# -- passing descriptors and credentials (unix(7), lessons/errors.json) --------
+# -- passing descriptors and credentials (unix(7), lessons/errors.json) -------
 
 def rights(sock, fds):
     return sock.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
