@@ -404,6 +404,17 @@ MAN_CLAIMS = [
            "ECONNREFUSED")]),
     ("lessons/03-listen/README.md", "listen(2) lists no EINVAL",
      [omits("listen.2", "EINVAL")]),
+    ("lessons/03-listen/README.md",
+     "(4096 since Linux 5.4) is silently cut down to it (listen(2), NOTES)",
+     [says("listen.2", "then it is silently capped to that value"),
+      says("listen.2", "Since Linux 5.4, the default in this file is 4096")]),
+    ("trace/TRACE.md", "lands whole at the end, never mixed with another "
+     "process's write",
+     [says("open.2", "The modification of the file offset and the write "
+           "operation are performed as a single atomic step")]),
+    ("trace/TRACE.md", "PIPE_BUF (4096) bytes is atomic (pipe(7))",
+     [says("pipe.7", "must be atomic"),
+      says("pipe.7", "On Linux, PIPE_BUF is 4096 bytes")]),
     ("lessons/04-accept-connect/README.md",
      "Does connect(2) list them? (path_resolution(7) does.)",
      [omits("connect.2", "ENOTDIR"), omits("connect.2", "ELOOP"),
