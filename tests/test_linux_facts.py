@@ -477,6 +477,20 @@ def test_bind_and_listen_on_a_closed_fd_or_a_file():
 
 
 @pytest.mark.parametrize("call", ["bind", "connect"])
+def test_an_address_length_outside_sockaddr_un_is_einval(tmp, call):
+    """The bind and connect EINVAL rows: a length shorter than sun_family,
+    or longer than struct sockaddr_un (110 bytes)."""
+    path = str(tmp / "lab.sock").encode()
+    address = ctypes.create_string_buffer(
+        struct.pack("H", socket.AF_UNIX) + path, 200)
+    with unix_socket() as s:
+        for length in (1, 111, 150):
+            got = libc_error(getattr(LIBC, call)(s.fileno(), address, length))
+            assert got == "EINVAL", (length, got)
+    assert not os.listdir(tmp)
+
+
+@pytest.mark.parametrize("call", ["bind", "connect"])
 def test_a_name_longer_than_name_max_met_through_a_link_is_enametoolong(
         tmp, call):
     """02-bind and 04-accept-connect, bind-long-symlink and
