@@ -250,6 +250,16 @@ def is_real(excerpt, run):
     return any([normal(line) for line in b] == said for b in run.blocks)
 
 
+# A "... waiting" line depends on timing: the data, or the client, may
+# already be there when the call is made. Such a line is looked for in up
+# to this many runs more before it is called stale.
+MORE_RUNS = 5
+
+
+def waits(excerpt):
+    return excerpt.kind == "trace" and " ... waiting  " in excerpt.lines[0]
+
+
 def stale(runs=None):
     """The excerpts that no real run prints (each with its closest real
     lines), and the excerpts that name no lesson's solution."""
@@ -263,6 +273,11 @@ def stale(runs=None):
             continue
         if lesson not in runs:
             runs[lesson] = run_lesson(lesson)
+        more = MORE_RUNS if waits(excerpt) else 0
+        while not is_real(excerpt, runs[lesson]) and more > 0:
+            again = run_lesson(lesson)
+            runs[lesson].blocks += again.blocks
+            more -= 1
         if not is_real(excerpt, runs[lesson]):
             if excerpt.kind != "position":
                 excerpt.real = closest(excerpt, runs[lesson])
