@@ -13,6 +13,8 @@
  *   end_of_peer(pid)     wait for the peer, which must exit with status 0
  *   signal_when_asleep(pid, sig)  send sig once pid waits in a blocking call
  *   ordinary_user()      as root, become the unprivileged user "nobody"
+ *   mount_read_only(dir) a read-only file system on dir, without root
+ *   own_abstract_names() a network namespace of its own, for abstract names
  *
  * A variant exits with status 0 when it made its mistake and reported it:
  * the outcome itself is in the trace, which `make errors` checks against
@@ -27,11 +29,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/*
+ * Linux namespaces (namespaces(7)). The C libraries declare unshare(2) and
+ * its flags only for _GNU_SOURCE, and the lab builds for plain POSIX.
+ */
+#ifndef CLONE_NEWNS
+#define CLONE_NEWNS 0x00020000
+#endif
+#ifndef CLONE_NEWUSER
+#define CLONE_NEWUSER 0x10000000
+#endif
+#ifndef CLONE_NEWNET
+#define CLONE_NEWNET 0x40000000
+#endif
+int unshare(int flags);
 
 #define WATCHDOG_SECONDS 5
 #define NOBODY_UID 65534 /* the unprivileged user of Debian and Fedora */
@@ -161,7 +179,7 @@ static inline const char *ordinary_user(void)
         die("dropping root privileges");
     if (chdir(ordinary_dir) == -1)
         die("chdir");
-    printf("running as uid %d (nobody) in %s: root would not be refused\n",
+    printf("running as uid %d (nobody), an ordinary user, in %s\n",
            NOBODY_UID, ordinary_dir);
     return ordinary_dir;
 }
@@ -173,6 +191,45 @@ static inline void leave_ordinary_dir(const char *dir)
         return;
     if (chdir("/") == -1 || rmdir(dir) == -1)
         die("removing the work directory");
+}
+
+/*
+ * A read-only file system on the new directory dir, made without root: in
+ * a user namespace of its own a process may mount a tmpfs
+ * (user_namespaces(7)), which only it sees and which ends with it. Linux
+ * only; a variant that uses this says "needs": "a user namespace" in
+ * lessons/errors.json, and is not run where the kernel refuses one.
+ */
+static inline void mount_read_only(const char *dir)
+{
+    if (mkdir(dir, 0755) == -1)
+        die("mkdir");
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) == -1)
+        die("unshare: a user namespace");
+    if (mount("tmpfs", dir, "tmpfs", MS_RDONLY, NULL) == -1)
+        die("mount");
+}
+
+static inline void unmount_read_only(const char *dir)
+{
+    if (umount(dir) == -1 || rmdir(dir) == -1)
+        die("removing the read-only file system");
+}
+
+/*
+ * Abstract names have no directory: every process of the machine (of its
+ * network namespace, network_namespaces(7)) shares them, so a variant puts
+ * its pid in its names. A name that cannot carry one is used in a network
+ * namespace of the variant's own, where no other run can hold it: root may
+ * make one, an ordinary user inside a user namespace. Where the kernel
+ * refuses both, the variant says so and shares the machine's names.
+ */
+static inline void own_abstract_names(void)
+{
+    int flags = CLONE_NEWNET | (geteuid() == 0 ? 0 : CLONE_NEWUSER);
+    if (unshare(flags) == -1)
+        printf("no network namespace of our own (%s): the abstract names "
+               "are the machine's\n", strerror(errno));
 }
 
 #endif

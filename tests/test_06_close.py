@@ -124,6 +124,58 @@ def test_the_server_can_start_again_after_exiting(lab):
                "Why the socket file outlives close")
 
 
+# -- bad paths ----------------------------------------------------------------
+
+# Each bad path: the words the program's message must contain, and whether
+# the program may call bind or connect at all (an empty path or one too
+# long for sun_path must be refused before).
+BAD_PATHS = {
+    "empty": ("", "empty", False),
+    "too long": ("p" * 120 + ".sock", "sun_path", False),
+    "missing directory": ("no-such-dir/lab.sock", None, True),
+    "not a socket": ("notes.txt", "not a socket", True),
+}
+SERVER_SAYS = {"missing directory": "directory does not exist"}
+CLIENT_SAYS = {"missing directory": "no socket file"}
+
+
+def refused(lab, program, case):
+    """Runs program on a bad path; checks a clear message, a non-zero
+    exit, no crash, no hang, and the file at the path untouched."""
+    path, words, may_call = BAD_PATHS[case]
+    words = words or {"server": SERVER_SAYS, "client": CLIENT_SAYS}[
+        program][case]
+    notes = lab.dir / "notes.txt"
+    notes.write_text("someone's notes\n")
+    args = [path] if program == "server" else [path, "hello"]
+    proc = lab.run(program, *args)
+    call = "bind" if program == "server" else "connect"
+    lab.expect(proc.returncode is not None and proc.returncode > 0 and
+               words in proc.stderr,
+               f"`{program} {path or chr(34) * 2}`: a message that says "
+               f"{words!r} and an exit with a non-zero status (not a "
+               f"crash, not a hang); it {proc.describe()}",
+               "Bad paths")
+    lab.expect(may_call or not lab.events(call),
+               f"no {call}(2) at all for a path that names no file: the "
+               f"program refuses it first", "Bad paths")
+    lab.expect(notes.read_text() == "someone's notes\n" and
+               sorted(p.name for p in lab.dir.iterdir()
+                      if not p.name.startswith(".")) == ["notes.txt"],
+               "nothing created and nothing removed: notes.txt unchanged, "
+               "no socket file", "Bad paths")
+
+
+@pytest.mark.parametrize("case", list(BAD_PATHS))
+def test_the_server_refuses_a_bad_path_clearly(lab, case):
+    refused(lab, "server", case)
+
+
+@pytest.mark.parametrize("case", list(BAD_PATHS))
+def test_the_client_refuses_a_bad_path_clearly(lab, case):
+    refused(lab, "client", case)
+
+
 # -- the final programs with standard tools ----------------------------------
 
 def tool(name):

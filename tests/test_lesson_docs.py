@@ -3,8 +3,10 @@
 A failed check sends the learner to a README section by name, so every
 section the checks cite must exist; every lesson README has the standard
 sections; every `make` command the documents show exists; every man page
-they cite is on the system (when man pages are installed); and the
-top-level lesson map lists the lessons of lessons/lessons.json.
+they cite is on the system (when man pages are installed); the
+top-level lesson map lists the lessons of lessons/lessons.json; and every
+excerpt of a run the documents quote is what a real run prints now
+(tests/excerpts.py).
 """
 import ast
 import json
@@ -14,6 +16,7 @@ import subprocess
 
 import pytest
 
+import excerpts
 import labrun
 
 ROOT = labrun.ROOT
@@ -253,3 +256,470 @@ def test_every_explanation_a_document_quotes_is_the_table_s(doc):
         f"{doc.relative_to(ROOT)} quotes explanations that "
         f"trace/explanations.def no longer has (run the example again and "
         f"paste its output): {stale}")
+
+
+# -- excerpts of real runs ----------------------------------------------------
+
+HAS_SOLUTIONS = (ROOT / "solutions").is_dir()  # not in a hand-out
+REGENERATE = ("After a change to the code or to the trace's format, rewrite "
+              "them from fresh runs: make, then LAB_BUILD=build "
+              "/usr/bin/python3 tests/excerpts.py --update, and read the "
+              "diff.")
+
+
+@pytest.fixture(scope="module")
+def real_runs():
+    """The real runs of each lesson's solution, made once for this file."""
+    if not HAS_SOLUTIONS:
+        pytest.skip("a hand-out has no solutions to run")
+    return {}
+
+
+def test_the_documents_quote_runs_that_the_check_finds():
+    # Guards the finder: a document whose excerpts it missed would pass.
+    found = excerpts.excerpts()
+    kinds = {kind: [e for e in found if e.kind == kind]
+             for kind in ("trace", "json", "position")}
+    assert len(kinds["trace"]) >= 30 and kinds["json"] and \
+        kinds["position"], {k: len(v) for k, v in kinds.items()}
+    for lesson in LESSONS:
+        quoted = {e.doc for e in kinds["trace"]}
+        assert readme(lesson) in quoted, (
+            f"lessons/{lesson}/README.md quotes no trace line that "
+            f"tests/excerpts.py finds")
+    assert all(e.lesson for e in found), [
+        e.where() for e in found if not e.lesson]
+
+
+def test_every_excerpt_of_a_run_is_what_a_run_prints_now(real_runs):
+    stale = excerpts.stale(real_runs)
+    assert not stale, "\n\n".join(
+        [e.report() for e in stale] + [REGENERATE])
+
+
+def test_a_stale_excerpt_is_named_with_the_real_line(real_runs, tmp_path,
+                                                     monkeypatch):
+    # Guards the comparison: a line number that moved is caught.
+    doc = tmp_path / "README.md"
+    doc.write_text("```\n[server 1] socket(AF_UNIX, SOCK_STREAM, 0) = 3  "
+                   "solutions/01-socket/server.c:1\n    -> new socket, fd "
+                   "3: an endpoint with no address yet\n```\n")
+    monkeypatch.setattr(excerpts, "DOCS", [doc])
+    monkeypatch.setattr(excerpts, "ROOT", tmp_path)
+    stale = excerpts.stale(real_runs)
+    assert len(stale) == 1 and stale[0].real, stale
+    assert "solutions/01-socket/server.c:1\n" in stale[0].report()
+    assert excerpts.update(stale) == []
+    assert excerpts.stale(real_runs) == []
+
+
+# -- what the documents say the man pages say ---------------------------------
+
+def no_man_pages():
+    """Why the man pages cannot be read here, or None."""
+    if shutil.which("man") is None:
+        return "man is not installed"
+    if not (man_page_exists("socket", "2") and man_page_exists("unix", "7")):
+        return ("the Linux man pages are not installed (apt-get install "
+                "manpages manpages-dev)")
+    return None
+
+
+_pages = {}
+
+
+def man_text(page):
+    """The installed page ("bind.2") as plain text, its whitespace
+    collapsed, as the tests compare quotes."""
+    if page not in _pages:
+        name, section = page.rsplit(".", 1)
+        env = {"PATH": "/usr/bin:/bin", "MANWIDTH": "2000",
+               "LC_ALL": "C.UTF-8"}
+        out = subprocess.run(["man", "-P", "cat", section, name], env=env,
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, f"man {section} {name}: {out.stderr}"
+        _pages[page] = out.stdout.replace("\u2010", "-").replace(
+            "\u2019", "'")
+    return _pages[page]
+
+
+def words_of(text):
+    return " ".join(text.split())
+
+
+def man_errors(page, after=None):
+    """The errnos the ERRORS section of a page lists; after: only those
+    listed after the line that contains it."""
+    section = re.search(r"^ERRORS\n(.*?)^\S", man_text(page),
+                        re.M | re.S).group(1)
+    if after is not None:
+        section = section.split(after, 1)[1]
+    listed = set()
+    for names in re.findall(r"^ {7}(E[A-Z0-9]+(?:(?:, | or )E[A-Z0-9]+)*)",
+                            section, re.M):
+        listed.update(re.split(r", | or ", names))
+    return listed
+
+
+def lists(page, errno):
+    return ("lists", page, errno)
+
+
+def omits(page, errno):
+    return ("omits", page, errno)
+
+
+def says(page, text):
+    return ("says", page, text)
+
+
+def never_says(page, text):
+    return ("never says", page, text)
+
+
+UNIX_ONLY = "specific to UNIX domain"
+
+# What the documents say the man pages list, or do not, or say: in which
+# place (a document, a variant or a row of the catalogue, a row of the
+# explanation table), in which words, and what the installed page must
+# show for those words to be true. test_every_man_page_claim_is_in_this_list
+# finds the sentences of that form and sends each here.
+MAN_CLAIMS = [
+    ("lessons/02-bind/README.md",
+     "bind(2) lists ENAMETOOLONG for an address that is too long",
+     [lists("bind.2", "ENAMETOOLONG"), says("bind.2", "addr is too long")]),
+    ("lessons/02-bind/README.md", "the errno that connect(2) lists",
+     [lists("connect.2", "EAFNOSUPPORT")]),
+    ("lessons/02-bind/README.md", "as bind(2) says",
+     [says("bind.2", "addr is not a valid address for this socket's "
+           "domain")]),
+    ("lessons/02-bind/README.md", "bind(2) lists no EAFNOSUPPORT",
+     [omits("bind.2", "EAFNOSUPPORT")]),
+    ("lessons/02-bind/README.md", "where connect(2) lists EAFNOSUPPORT",
+     [lists("connect.2", "EAFNOSUPPORT")]),
+    ("lessons/03-listen/README.md", "listen(2) does not list this case",
+     [omits("listen.2", "EINVAL")]),
+    ("lessons/03-listen/README.md", "listen(2) says the client",
+     [says("listen.2", "may receive an error with an indication of "
+           "ECONNREFUSED")]),
+    ("lessons/03-listen/README.md", "listen(2) lists no EINVAL",
+     [omits("listen.2", "EINVAL")]),
+    ("lessons/03-listen/README.md",
+     "(4096 since Linux 5.4) is silently cut down to it (listen(2), NOTES)",
+     [says("listen.2", "then it is silently capped to that value"),
+      says("listen.2", "Since Linux 5.4, the default in this file is 4096")]),
+    ("trace/TRACE.md", "lands whole at the end, never mixed with another "
+     "process's write",
+     [says("open.2", "The modification of the file offset and the write "
+           "operation are performed as a single atomic step")]),
+    ("trace/TRACE.md", "PIPE_BUF (4096) bytes is atomic (pipe(7))",
+     [says("pipe.7", "must be atomic"),
+      says("pipe.7", "On Linux, PIPE_BUF is 4096 bytes")]),
+    ("lessons/04-accept-connect/README.md",
+     "Does connect(2) list them? (path_resolution(7) does.)",
+     [omits("connect.2", "ENOTDIR"), omits("connect.2", "ELOOP"),
+      omits("connect.2", "ENAMETOOLONG"), says("path_resolution.7",
+                                               "an ENOTDIR error"),
+      says("path_resolution.7", "ELOOP"),
+      says("path_resolution.7", "an ENAMETOOLONG error")]),
+    ("lessons/04-accept-connect/README.md", "connect(2) lists EAFNOSUPPORT",
+     [lists("connect.2", "EAFNOSUPPORT")]),
+    ("lessons/04-accept-connect/README.md",
+     "(ENOTDIR, ELOOP, ENAMETOOLONG), which connect(2) does not list",
+     [omits("connect.2", "ENOTDIR"), omits("connect.2", "ELOOP"),
+      omits("connect.2", "ENAMETOOLONG")]),
+    ("lessons/05-read-write/README.md",
+     'unix(7) lists it as "Remote socket was unexpectedly closed"',
+     [lists("unix.7", "ECONNRESET")]),
+    ("lessons/05-read-write/README.md", "send(2) lists ECONNRESET",
+     [lists("send.2", "ECONNRESET")]),
+    ("lessons/05-read-write/README.md", "ENOTCONN, which recv(2) lists",
+     [lists("recv.2", "ENOTCONN")]),
+    ("lessons/05-read-write/README.md", "one of the errnos read(2) lists",
+     []),  # a question
+    ("lessons/05-read-write/README.md", "ECONNRESET, as send(2) lists",
+     [lists("send.2", "ECONNRESET")]),
+    ("lessons/06-close/README.md", "shutdown(2) lists ENOTCONN",
+     [lists("shutdown.2", "ENOTCONN")]),
+    ("lessons/errors.json socket-bad-type",
+     "ESOCKTNOSUPPORT, which socket(2) does not list but unix(7) does",
+     [omits("socket.2", "ESOCKTNOSUPPORT"),
+      lists("unix.7", "ESOCKTNOSUPPORT")]),
+    ("lessons/errors.json bind-path-too-long",
+     "where bind(2) lists ENAMETOOLONG", [lists("bind.2", "ENAMETOOLONG")]),
+    ("lessons/errors.json bind-wrong-family",
+     "EINVAL, which bind(2) lists for an address not valid in the socket's "
+     "domain",
+     [lists("bind.2", "EINVAL"),
+      says("bind.2", "addr is not a valid address for this socket's "
+           "domain")]),
+    ("lessons/errors.json bind-wrong-family",
+     "connect(2) lists EAFNOSUPPORT", [lists("connect.2", "EAFNOSUPPORT")]),
+    ("lessons/errors.json listen-unbound", "listen(2) lists no EINVAL",
+     [omits("listen.2", "EINVAL")]),
+    ("lessons/errors.json connect-not-a-socket", "refused, as unix(7) says",
+     [says("unix.7", "This error can also occur if the target pathname "
+           "is not a socket")]),
+    ("lessons/errors.json connect-wrong-family",
+     "connect(2) lists EAFNOSUPPORT", [lists("connect.2", "EAFNOSUPPORT")]),
+    ("lessons/errors.json connect-symlink-loop",
+     "ELOOP, which connect(2) does not list", [omits("connect.2", "ELOOP")]),
+    ("lessons/errors.json connect-not-a-directory",
+     "ENOTDIR, which connect(2) does not list",
+     [omits("connect.2", "ENOTDIR")]),
+    ("lessons/errors.json connect-long-symlink",
+     "ENAMETOOLONG, which connect(2) does not list",
+     [omits("connect.2", "ENAMETOOLONG")]),
+    ("lessons/errors.json write-after-reset",
+     "ECONNRESET, which send(2) lists",
+     [lists("send.2", "ECONNRESET")]),
+    ("lessons/errors.json read-unconnected",
+     "EINVAL, which read(2) lists for an fd unsuitable for reading",
+     [lists("read.2", "EINVAL"),
+      says("read.2", "fd is attached to an object which is unsuitable for "
+           "reading")]),
+    ("lessons/errors.json read-unconnected", "recv(2) lists ENOTCONN",
+     [lists("recv.2", "ENOTCONN")]),
+    ("lessons/errors.json write-unconnected",
+     "ENOTCONN, which send(2) lists (write(2) does not)",
+     [lists("send.2", "ENOTCONN"), omits("write.2", "ENOTCONN")]),
+    ("lessons/errors.json shutdown-unconnected", "shutdown(2) lists ENOTCONN",
+     [lists("shutdown.2", "ENOTCONN")]),
+    ("lessons/errors.json bind EADDRNOTAVAIL",
+     "bind(2) prints EADDRNOTAVAIL among the errors specific to UNIX domain "
+     "sockets, but its text is about network interfaces",
+     [("lists after", "bind.2", "EADDRNOTAVAIL", UNIX_ONLY),
+      says("bind.2", "EADDRNOTAVAIL A nonexistent interface was requested")]),
+    ("lessons/errors.json bind EPERM", "bind(2) does not list it",
+     [omits("bind.2", "EPERM")]),
+    ("lessons/errors.json connect EINPROGRESS",
+     "where socket(7) announces EINPROGRESS",
+     [says("socket.7", "EINPROGRESS (for connect(2))")]),
+    ("lessons/errors.json connect EROFS", "connect(2) does not list it",
+     [omits("connect.2", "EROFS")]),
+    ("lessons/errors.json recv ENOTCONN",
+     "recv(2) lists it for an unconnected socket (read(2) does not)",
+     [lists("recv.2", "ENOTCONN"), omits("read.2", "ENOTCONN")]),
+    ("lessons/errors.json send ECONNRESET", "send(2) lists it",
+     [lists("send.2", "ECONNRESET")]),
+    ("lessons/errors.json send EISCONN",
+     "EISCONN when it is connected, as send(2) lists",
+     [lists("send.2", "EISCONN")]),
+    ("lessons/errors.json send EISCONN",
+     "send(2) lists EOPNOTSUPP only for flags the socket type does not "
+     "support",
+     [lists("send.2", "EOPNOTSUPP"),
+      says("send.2", "EOPNOTSUPP Some bit in the flags argument is "
+           "inappropriate for the socket type")]),
+    ("lessons/errors.json close EINTR", "close(2) names NFS",
+     [says("close.2", "On NFS, these errors are not normally reported")]),
+    ("trace/explanations.def socket EPROTONOSUPPORT", "as unix(7) hints",
+     [says("unix.7", "EPROTONOSUPPORT Passed protocol is not AF_UNIX")]),
+    ("trace/explanations.def socket ESOCKTNOSUPPORT",
+     "socket(2) does not list this errno; unix(7) does",
+     [omits("socket.2", "ESOCKTNOSUPPORT"),
+      lists("unix.7", "ESOCKTNOSUPPORT")]),
+    ("trace/explanations.def socketpair ESOCKTNOSUPPORT",
+     "socketpair(2) does not list this errno; unix(7) does",
+     [omits("socketpair.2", "ESOCKTNOSUPPORT"),
+      lists("unix.7", "ESOCKTNOSUPPORT")]),
+    ("trace/explanations.def socketpair EINVAL",
+     "socketpair(2) does not list this errno; socket(2) does",
+     [omits("socketpair.2", "EINVAL"), lists("socket.2", "EINVAL")]),
+    ("trace/explanations.def bind EACCES",
+     "For a Unix domain path bind(2) lists only missing search permission",
+     [("lists after", "bind.2", "EACCES", UNIX_ONLY),
+      says("bind.2", "EACCES Search permission is denied on a component of "
+           "the path prefix")]),
+    ("trace/explanations.def bind EINVAL",
+     "bind(2) lists ENAMETOOLONG for an address that is too long",
+     [lists("bind.2", "ENAMETOOLONG"), says("bind.2", "addr is too long")]),
+    ("trace/explanations.def bind EPERM", "bind(2) does not list EPERM",
+     [omits("bind.2", "EPERM")]),
+    ("trace/explanations.def listen EINVAL", "listen(2) lists no EINVAL",
+     [omits("listen.2", "EINVAL")]),
+    ("trace/explanations.def connect EAGAIN",
+     "connect(2) lists EAGAIN for a non-blocking Unix domain socket, and "
+     "says so again under EINPROGRESS",
+     [lists("connect.2", "EAGAIN"),
+      says("connect.2", "For nonblocking UNIX domain sockets, the socket "
+           "is nonblocking"),
+      says("connect.2", "(UNIX domain sockets failed with EAGAIN "
+           "instead.)")]),
+    ("trace/explanations.def connect EINVAL",
+     "connect(2) lists EAFNOSUPPORT for a wrong family",
+     [lists("connect.2", "EAFNOSUPPORT")]),
+    ("trace/explanations.def connect EINVAL",
+     "answers EINVAL, as unix(7) says",
+     [says("unix.7", "EINVAL Invalid argument passed. A common cause is "
+           "that the value AF_UNIX was not specified")]),
+    ("trace/explanations.def connect ENOTDIR",
+     "connect(2) does not list this errno; path_resolution(7) explains it",
+     [omits("connect.2", "ENOTDIR"),
+      says("path_resolution.7", "an ENOTDIR error")]),
+    ("trace/explanations.def connect ELOOP",
+     "connect(2) does not list this errno; path_resolution(7) explains it",
+     [omits("connect.2", "ELOOP"), says("path_resolution.7", "ELOOP")]),
+    ("trace/explanations.def connect ENAMETOOLONG",
+     "connect(2) does not list this errno; path_resolution(7) explains it",
+     [omits("connect.2", "ENAMETOOLONG"),
+      says("path_resolution.7", "an ENAMETOOLONG error")]),
+    ("trace/explanations.def connect EROFS",
+     "connect(2) does not list this errno; open(2) lists it for the same "
+     "refusal",
+     [omits("connect.2", "EROFS"), lists("open.2", "EROFS"),
+      says("open.2", "EROFS pathname refers to a file on a read-only "
+           "filesystem and write access was requested")]),
+    ("trace/explanations.def read ENOTCONN", "ENOTCONN here, as recv(2) lists",
+     [lists("recv.2", "ENOTCONN")]),
+    ("trace/explanations.def read ENOTCONN", "read(2) does not list ENOTCONN",
+     [omits("read.2", "ENOTCONN")]),
+    ("trace/explanations.def read EINVAL",
+     "read(2) lists EINVAL for an fd attached to an object unsuitable for "
+     "reading",
+     [lists("read.2", "EINVAL"),
+      says("read.2", "fd is attached to an object which is unsuitable for "
+           "reading")]),
+    ("trace/explanations.def read EINVAL", "only recv(2) lists ENOTCONN",
+     [lists("recv.2", "ENOTCONN"), omits("read.2", "ENOTCONN")]),
+    ("trace/explanations.def recv EINVAL",
+     "recv(2) lists ENOTCONN for an unconnected socket",
+     [lists("recv.2", "ENOTCONN")]),
+    ("trace/explanations.def read EAGAIN",
+     "(recv(2) says so; read(2) does not)",
+     [says("recv.2", "a receive timeout had been set and the timeout "
+           "expired"), never_says("read.2", "timeout")]),
+    ("trace/explanations.def read EINTR",
+     "even SA_RESTART does not restart the call (signal(7))",
+     [says("signal.7", "regardless of the use of SA_RESTART; they always "
+           "fail with the error EINTR"),
+      says("signal.7", "when a timeout (SO_RCVTIMEO) has been set on the "
+           "socket using setsockopt(2): accept(2), recv(2)")]),
+    ("trace/explanations.def accept EINTR",
+     "even SA_RESTART does not restart it: signal(7)",
+     [says("signal.7", "when a timeout (SO_RCVTIMEO) has been set on the "
+           "socket using setsockopt(2): accept(2)")]),
+    ("trace/explanations.def connect EINTR",
+     "even SA_RESTART does not restart it: signal(7)",
+     [says("signal.7", "setsockopt(2): connect(2), send(2), sendto(2), and "
+           "sendmsg(2)")]),
+    ("trace/explanations.def write ENOTCONN",
+     "(write(2) does not list ENOTCONN; send(2) does.)",
+     [omits("write.2", "ENOTCONN"), lists("send.2", "ENOTCONN")]),
+]
+
+# A sentence that says what a page lists, says or names: the page, then
+# one of these verbs.
+MAN_CLAIM = re.compile(r"\b[a-z_]+\([1-8]\)(?: also| only)? (?:lists|list|"
+                       r"does not list|does not|does|prints|says|hints|"
+                       r"names|announces)\b")
+
+
+def claim_places():
+    """(place, text) of everything the claims may be in: the prose of each
+    document, each variant's meaning and each row of the catalogue, each
+    row of the explanation table; whitespace collapsed."""
+    for doc in [*DOCS, ROOT / "lessons" / "TEACHING.md"]:
+        text = re.sub(r"^```.*?^```", "", doc.read_text(), flags=re.M | re.S)
+        text = re.sub(r"`[^`]+`", "", text)  # code, which quotes no page
+        yield str(doc.relative_to(ROOT)), words_of(text)
+    catalogue = json.loads((ROOT / "lessons" / "errors.json").read_text())
+    for v in catalogue["variants"]:
+        yield f"lessons/errors.json {v['name']}", words_of(v["meaning"])
+    for u in catalogue["not_provokable"]:
+        yield f"lessons/errors.json {u['call']} {u['errno']}", \
+            words_of(u["why"])
+    table = (ROOT / "trace" / "explanations.def").read_text()
+    for call, name, why, fix in re.findall(
+            r'EXPLAIN\("([^"]*)", (\w+),\s*"([^"]*)",\s*"([^"]*)"', table):
+        yield f"trace/explanations.def {call} {name}", \
+            words_of(why + " " + fix)
+
+
+def claims_of(place):
+    """The claims of MAN_CLAIMS that are about a place."""
+    return [(phrase, checks) for where, phrase, checks in MAN_CLAIMS
+            if place == where or place.startswith(where + " ")
+            or place.startswith(where + ",")]
+
+
+def test_every_man_page_claim_is_in_this_list():
+    unlisted = []
+    for place, text in claim_places():
+        covered = []
+        for phrase, _ in claims_of(place):
+            covered += [(m.start(), m.end()) for m in
+                        re.finditer(re.escape(words_of(phrase)), text)]
+        for m in MAN_CLAIM.finditer(text):
+            if not any(a <= m.start() < b for a, b in covered):
+                around = text[max(0, m.start() - 60):m.end() + 60]
+                unlisted.append(f"{place}: ...{around}...")
+    assert not unlisted, (
+        "sentences that say what a man page lists or says, with no entry in "
+        "MAN_CLAIMS (tests/test_lesson_docs.py) to check them against the "
+        "installed page:\n" + "\n".join(unlisted))
+
+
+def test_every_claim_of_the_list_is_still_in_the_documents():
+    places = dict(claim_places())
+    gone = [f"{where}: {phrase!r}" for where, phrase, _ in MAN_CLAIMS
+            if not any(words_of(phrase) in text for place, text in
+                       places.items() if place == where or
+                       place.startswith(where + " ") or
+                       place.startswith(where + ","))]
+    assert not gone, "MAN_CLAIMS entries the documents no longer say: " + \
+        "; ".join(gone)
+
+
+@pytest.mark.parametrize("where, phrase, checks", MAN_CLAIMS,
+                         ids=[f"{w}: {p}" for w, p, _ in MAN_CLAIMS])
+def test_what_the_documents_say_a_man_page_says_it_says(where, phrase,
+                                                        checks):
+    why_not = no_man_pages()
+    if why_not:
+        pytest.skip(why_not)
+    for kind, page, *what in checks:
+        if kind in ("lists", "omits"):
+            listed = what[0] in man_errors(page)
+            assert listed == (kind == "lists"), (
+                f"{where} says {phrase!r}, but {page} "
+                f"{'does not list' if kind == 'lists' else 'lists'} "
+                f"{what[0]}")
+        elif kind == "lists after":
+            assert what[0] in man_errors(page, what[1]), (
+                f"{where} says {phrase!r}, but {page} does not list "
+                f"{what[0]} after {what[1]!r}")
+        else:
+            found = words_of(what[0]) in words_of(man_text(page))
+            assert found == (kind == "says"), (
+                f"{where} says {phrase!r}, but {page} "
+                f"{'does not say' if kind == 'says' else 'says'} "
+                f"{what[0]!r}")
+
+
+# Quotes: a page, then within a few words a "quoted passage", which must be
+# in the installed page word for word.
+QUOTE = re.compile(r'\b([a-z_][a-z0-9_-]*)\(([1-8])\)([^".]{0,80}?)"([^"]+)"')
+
+
+def quotes():
+    for place, text in claim_places():
+        if place.endswith(".md"):  # the tables' strings hold no quotes
+            for m in QUOTE.finditer(text):
+                yield place, f"{m.group(1)}.{m.group(2)}", m.group(4)
+
+
+def test_the_documents_quote_man_pages():
+    # Guards the finder: the lessons quote a dozen pages.
+    assert len(list(quotes())) >= 15
+
+
+def test_every_man_page_quote_is_in_the_installed_page():
+    why_not = no_man_pages()
+    if why_not:
+        pytest.skip(why_not)
+    wrong = [f"{place} quotes {page.replace('.', '(')}): {quote!r}"
+             for place, page, quote in quotes()
+             if words_of(quote) not in words_of(man_text(page))]
+    assert not wrong, "quotes the installed man pages do not have:\n" + \
+        "\n".join(wrong)

@@ -1,13 +1,21 @@
-"""What the lesson READMEs say about Linux, observed on the running kernel.
+"""What the lab's documents say about Linux, observed on the running kernel.
 
-The READMEs state how Linux behaves where man pages are vague or other
-systems differ: the backlog, listen on an unbound socket, abstract names,
-short writes, SIGPIPE, ECONNRESET.  Each test here makes that happen, so a
+The READMEs, the catalogue of errors (lessons/errors.json) and the trace's
+explanations (trace/explanations.def) state how Linux behaves where man
+pages are vague or wrong, or other systems differ: the backlog, listen on
+an unbound socket, abstract names, short writes, SIGPIPE, ECONNRESET, the
+errors of paths and timeouts.  Each test here makes that happen, so a
 kernel that behaves otherwise fails the suite instead of the text going
-stale.  Python's socket module makes the same system calls as the lab's C.
+stale.  Python's socket module makes the same system calls as the lab's C;
+ctypes reaches the few it does not.  Where root and an ordinary user get
+different answers, a test observes both: run as root, it asks the user
+nobody (uid 65534) too, in a child process.
 """
+import ctypes
 import errno
+import json
 import os
+import resource
 import select
 import signal
 import socket
@@ -18,6 +26,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 
 import labrun
 
@@ -46,6 +55,94 @@ def error_of(call, *args):
     except OSError as e:
         return errno.errorcode.get(e.errno, e.errno)
     return None
+
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+NOBODY = 65534
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
+MS_RDONLY, MS_REMOUNT, MS_REC, MS_PRIVATE = 1, 32, 1 << 14, 1 << 18
+PR_SET_DUMPABLE = 4
+
+
+def libc_error(result):
+    """The errno name of a libc call made through ctypes, or None."""
+    if result == -1:
+        return errno.errorcode[ctypes.get_errno()]
+    return None
+
+
+def in_child(fn, user="self"):
+    """Runs fn() in a forked child and returns what it returned (anything
+    json can carry).  user="nobody" runs it as the user nobody, when this
+    is root; the child is ended after 10 s, whatever it does."""
+    if user == "nobody" and os.geteuid() != 0:
+        user = "self"  # an ordinary user already
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        try:
+            os.close(r)
+            signal.alarm(10)
+            if user == "nobody":
+                os.setgid(NOBODY)
+                os.setuid(NOBODY)
+                # Dumpable again, or /proc/self stays root's (proc(5)).
+                LIBC.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+            result = {"result": fn()}
+        except BaseException as e:  # noqa: B902 - reported to the parent
+            result = {"failed": repr(e)}
+        try:
+            os.write(w, json.dumps(result).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    data = b""
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        data += chunk
+    os.close(r)
+    _, status = os.waitpid(pid, 0)
+    assert data, f"the child ended without an answer (status {status})"
+    answer = json.loads(data)
+    assert "failed" not in answer, answer["failed"]
+    return answer["result"]
+
+
+def users():
+    """Who a test asks: as root, root and nobody; otherwise this user."""
+    return ["root", "nobody"] if os.geteuid() == 0 else ["self"]
+
+
+def as_user(user, fn):
+    """fn() in a child process, as user (one of users())."""
+    return in_child(fn, "nobody" if user == "nobody" else "self")
+
+
+@pytest.fixture
+def shared_tmp():
+    """A fresh directory in /tmp that the user nobody may write too."""
+    with tempfile.TemporaryDirectory(prefix="lab-facts-", dir="/tmp") as d:
+        os.chmod(d, 0o777)
+        yield Path(d)
+
+
+def unshared(flags):
+    """unshare(2) in this (child) process; raises on failure."""
+    if LIBC.unshare(flags) == -1:
+        raise OSError(ctypes.get_errno(), "unshare")
+
+
+def mount(source, target, fstype, flags):
+    if LIBC.mount(source, str(target).encode(), fstype, flags, None) == -1:
+        raise OSError(ctypes.get_errno(), f"mount {target}")
+
+
+def user_namespace_or_skip():
+    refused = labrun.user_namespace_refused()
+    if refused:
+        pytest.skip(refused)
 
 
 # -- lesson 01 --------------------------------------------------------------
@@ -324,3 +421,395 @@ def test_poll_says_unwritable_long_before_a_write_would_block():
             sent += len(chunk)
         # Linux: writable while at most a quarter of the buffer is in use.
         assert sent >= 3 * when_poll_said_full
+
+
+# -- socketpair, beside socket (errors.json, explanations.def) ----------------
+
+def test_socketpair_answers_bad_arguments_as_socket_does():
+    """socketpair's errors: those of socket for the same arguments, and
+    EOPNOTSUPP for a domain that makes no pairs."""
+    pair = socket.socketpair
+    assert error_of(pair, 12345, socket.SOCK_STREAM) == "EAFNOSUPPORT"
+    assert error_of(pair, socket.AF_UNIX, socket.SOCK_STREAM, 6) == \
+        "EPROTONOSUPPORT"
+    pf_unix = 1
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM, pf_unix)
+    a.close()
+    b.close()
+    assert error_of(pair, socket.AF_UNIX, 42) == "EINVAL"
+    assert error_of(pair, socket.AF_UNIX, socket.SOCK_RDM) == \
+        "ESOCKTNOSUPPORT"
+    assert error_of(pair, socket.AF_INET, socket.SOCK_STREAM) == \
+        errno.errorcode[errno.EOPNOTSUPP]
+    assert libc_error(LIBC.socketpair(socket.AF_UNIX, socket.SOCK_STREAM, 0,
+                                      ctypes.c_void_p(1))) == "EFAULT"
+
+    def at_the_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4, 4))  # fds 0 to 3
+        return error_of(socket.socketpair)
+    assert in_child(at_the_limit) == "EMFILE"
+
+
+# -- bind, and the second bind ------------------------------------------------
+
+def test_a_second_bind_is_einval_to_a_new_path_eaddrinuse_to_an_old_one(
+        tmp):
+    """02-bind, bind-twice, and the bind EADDRINUSE and EINVAL rows."""
+    (tmp / "notes.txt").write_text("x\n")
+    with unix_socket() as s:
+        s.bind(str(tmp / "first.sock"))
+        assert error_of(s.bind, str(tmp / "second.sock")) == "EINVAL"
+        assert error_of(s.bind, str(tmp / "first.sock")) == "EADDRINUSE"
+        assert error_of(s.bind, str(tmp / "notes.txt")) == "EADDRINUSE"
+    assert not (tmp / "second.sock").exists()
+
+
+def test_bind_and_listen_on_a_closed_fd_or_a_file():
+    """lessons/errors.json: bind EBADF, listen EBADF and ENOTSOCK."""
+    s = unix_socket()
+    closed = s.fileno()
+    s.close()
+    address = ctypes.create_string_buffer(b"\x01\x00lab.sock", 110)
+    assert libc_error(LIBC.bind(closed, address, 110)) == "EBADF"
+    assert libc_error(LIBC.listen(closed, 5)) == "EBADF"
+    with open(__file__, "rb") as f:
+        assert libc_error(LIBC.listen(f.fileno(), 5)) == "ENOTSOCK"
+
+
+@pytest.mark.parametrize("call", ["bind", "connect"])
+def test_an_address_length_outside_sockaddr_un_is_einval(tmp, call):
+    """The bind and connect EINVAL rows: a length shorter than sun_family,
+    or longer than struct sockaddr_un (110 bytes)."""
+    path = str(tmp / "lab.sock").encode()
+    address = ctypes.create_string_buffer(
+        struct.pack("H", socket.AF_UNIX) + path, 200)
+    with unix_socket() as s:
+        for length in (1, 111, 150):
+            got = libc_error(getattr(LIBC, call)(s.fileno(), address, length))
+            assert got == "EINVAL", (length, got)
+    assert not os.listdir(tmp)
+
+
+@pytest.mark.parametrize("call", ["bind", "connect"])
+def test_a_name_longer_than_name_max_met_through_a_link_is_enametoolong(
+        tmp, call):
+    """02-bind and 04-accept-connect, bind-long-symlink and
+    connect-long-symlink: a short path, a link to a name of 256 bytes or
+    more; 255 bytes (NAME_MAX) is still a name, if a missing one. bind
+    goes through a link in a directory of the path; connect follows one at
+    its end too."""
+    def attempt(length):
+        link = tmp / f"link-{length}"
+        link.symlink_to("x" * length)
+        path = link / "lab.sock" if call == "bind" else link
+        with unix_socket() as s:
+            return error_of(getattr(s, call), str(path))
+    assert attempt(255) == "ENOENT"
+    assert attempt(256) == "ENAMETOOLONG"
+
+
+def read_only_tmpfs(where, make_file=False):
+    """In this (child) process: a tmpfs on where, read-only; with
+    make_file, a regular file notes.txt made in it before it turns
+    read-only.  Mount namespaces keep it out of every other process."""
+    if os.geteuid() == 0 and os.environ.get("LAB_FACTS_AS") != "userns":
+        unshared(CLONE_NEWNS)
+        mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing propagates out
+    else:
+        uid, gid = os.getuid(), os.getgid()
+        unshared(CLONE_NEWUSER | CLONE_NEWNS)
+        # The same ids inside, so that a file can be made in the tmpfs.
+        Path("/proc/self/setgroups").write_text("deny")
+        Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
+        Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
+    if make_file:
+        mount(b"tmpfs", where, b"tmpfs", 0)
+        (where / "notes.txt").write_text("x\n")
+        mount(None, where, None, MS_REMOUNT | MS_RDONLY)
+    else:
+        mount(b"tmpfs", where, b"tmpfs", MS_RDONLY)
+
+
+@pytest.mark.parametrize("user", users())
+def test_a_read_only_file_system_is_erofs_to_bind_and_to_connect(
+        shared_tmp, user):
+    """02-bind, bind-read-only-fs: bind in a read-only directory is EROFS,
+    for root as for an ordinary user (who mounts it in a user namespace);
+    04-accept-connect and the connect EROFS row: connect to a file there
+    that is not a socket is EROFS too, for both."""
+    if user != "root":
+        user_namespace_or_skip()
+    where = shared_tmp / f"ro-{user}"
+    where.mkdir()
+    where.chmod(0o777)
+
+    def bind_there():
+        read_only_tmpfs(where)
+        with unix_socket() as s:
+            return error_of(s.bind, str(where / "lab.sock"))
+
+    def connect_there():
+        read_only_tmpfs(where, make_file=True)
+        with unix_socket() as s:
+            return error_of(s.connect, str(where / "notes.txt"))
+    who = "nobody" if user == "nobody" else "self"
+    assert in_child(bind_there, who) == "EROFS"
+    assert in_child(connect_there, who) == "EROFS"
+
+
+def sysfs_is_read_only():
+    for line in Path("/proc/mounts").read_text().splitlines():
+        device, where, kind, options = line.split()[:4]
+        if where == "/sys" and kind == "sysfs":
+            return "ro" in options.split(",")
+    pytest.skip("no sysfs mounted on /sys")
+
+
+@pytest.mark.parametrize("user", users())
+def test_bind_in_sysfs(user):
+    """lessons/errors.json and the bind EPERM row: in /sys, root gets
+    EPERM, which bind(2) does not list, an ordinary user EACCES, and anyone
+    EROFS where /sys is mounted read-only."""
+    def bind_in_sys():
+        with unix_socket() as s:
+            return error_of(s.bind, "/sys/lab.sock")
+    expected = "EROFS" if sysfs_is_read_only() else \
+        "EPERM" if user == "root" else "EACCES"
+    assert as_user(user, bind_in_sys) == expected
+
+
+def test_an_empty_path_is_an_abstract_name_made_of_zero_bytes(tmp):
+    """02-bind, 04-accept-connect and 06-close: "" in sun_path, with the
+    length sizeof(struct sockaddr_un), binds an abstract name of zero
+    bytes and creates no file; a client given "" connects to its holder,
+    or is refused when there is none.  In a network namespace of its own,
+    where no other run holds that name."""
+    if os.geteuid() != 0:
+        user_namespace_or_skip()
+    empty = b"\0" * 108  # sun_path of "", length 2 + 108 = 110
+
+    def in_own_network():
+        unshared(CLONE_NEWNET | (0 if os.geteuid() == 0 else CLONE_NEWUSER))
+        os.chdir(tmp)
+        seen = {}
+        with unix_socket() as server, unix_socket() as client, \
+                unix_socket() as other:
+            server.bind(empty)
+            seen["name"] = server.getsockname().hex()
+            seen["files"] = os.listdir(tmp)
+            server.listen(1)
+            seen["connect"] = error_of(client.connect, empty)
+            seen["second bind"] = error_of(other.bind, empty)
+        with unix_socket() as late:
+            seen["connect to nobody"] = error_of(late.connect, empty)
+        return seen
+    seen = in_child(in_own_network, "self")
+    assert seen == {"name": empty.hex(), "files": [], "connect": None,
+                    "second bind": "EADDRINUSE",
+                    "connect to nobody": "ECONNREFUSED"}
+
+
+# -- connect to what is not a socket ------------------------------------------
+
+@pytest.mark.parametrize("user", users())
+def test_a_file_that_is_not_a_socket_refuses_those_who_may_write_it(
+        shared_tmp, user):
+    """04-accept-connect, connect-not-a-socket and connect-read-only-file,
+    and the connect ECONNREFUSED and EACCES rows: write permission on the
+    file is checked before its type.  Root may write any file."""
+    mine = shared_tmp / f"mine-{user}.txt"
+    theirs = shared_tmp / f"read-only-{user}.txt"
+
+    def attempt():
+        mine.write_text("x\n")
+        theirs.write_text("x\n")
+        theirs.chmod(0o444)
+        with unix_socket() as a, unix_socket() as b:
+            return [error_of(a.connect, str(mine)),
+                    error_of(b.connect, str(theirs))]
+    expected = ["ECONNREFUSED",
+                "ECONNREFUSED" if user == "root" else "EACCES"]
+    assert as_user(user, attempt) == expected
+
+
+@pytest.mark.parametrize("user", users())
+def test_unlink_in_a_read_only_directory_is_eacces_except_for_root(
+        shared_tmp, user):
+    """The unlink EACCES row."""
+    locked = shared_tmp / f"locked-{user}"
+
+    def attempt():
+        locked.mkdir()
+        (locked / "lab.sock").write_text("")
+        locked.chmod(0o555)
+        try:
+            return error_of(os.unlink, locked / "lab.sock")
+        finally:
+            locked.chmod(0o755)
+    assert as_user(user, attempt) == (None if user == "root" else "EACCES")
+
+
+# -- connect to a full backlog: never in progress -----------------------------
+
+def test_a_non_blocking_connect_to_a_full_backlog_is_never_in_progress(tmp):
+    """The connect EAGAIN and EINTR rows: unlike TCP, nothing is in
+    progress after EAGAIN: poll reports the socket at once, SO_ERROR is 0,
+    connect fails again, and only a connect made once there is room
+    succeeds."""
+    path = str(tmp / "lab.sock")
+    with listening(path, 0) as server, unix_socket() as first, \
+            unix_socket() as late:
+        first.connect(path)
+        late.setblocking(False)
+        assert error_of(late.connect, path) == "EAGAIN"
+        ready = select.poll()
+        ready.register(late, select.POLLIN | select.POLLOUT)
+        assert ready.poll(0), "poll did not report the socket at once"
+        assert late.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+        assert error_of(late.connect, path) == "EAGAIN"
+        conn, _ = server.accept()
+        conn.close()
+        assert error_of(late.connect, path) is None
+
+
+def test_a_connect_that_timed_out_can_be_made_again(tmp):
+    """The connect EAGAIN and EINTR rows: with SO_SNDTIMEO a blocking
+    connect to a full backlog gives up with EAGAIN (socket(7) announces
+    EINPROGRESS); the same socket connects once there is room."""
+    path = str(tmp / "lab.sock")
+    with listening(path, 0) as server, unix_socket() as first, \
+            unix_socket() as late:
+        first.connect(path)
+        late.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                        struct.pack("ll", 0, 100_000))
+        assert error_of(late.connect, path) == "EAGAIN"
+        conn, _ = server.accept()
+        conn.close()
+        assert error_of(late.connect, path) is None
+
+
+# -- accept -------------------------------------------------------------------
+
+def test_accept_with_a_receive_timeout_says_eagain(tmp):
+    """The accept EAGAIN row: a blocking accept with SO_RCVTIMEO."""
+    with listening(tmp / "lab.sock") as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                          struct.pack("ll", 0, 100_000))
+        assert error_of(server.accept) == "EAGAIN"
+
+
+@pytest.mark.parametrize("mistake", ["addrlen -1", "addr outside memory"])
+def test_an_accept_that_fails_on_its_address_loses_the_connection(
+        tmp, mistake):
+    """04-accept-connect, accept-bad-addrlen, and the accept EINVAL and
+    EFAULT rows: the connection taken from the backlog is lost, and its
+    client reads end of file."""
+    with listening(tmp / "lab.sock") as server, unix_socket() as client:
+        client.connect(str(tmp / "lab.sock"))
+        client.settimeout(labrun.WAIT)
+        address = ctypes.create_string_buffer(110)
+        length = ctypes.c_int(-1 if mistake == "addrlen -1" else 110)
+        where = address if mistake == "addrlen -1" else ctypes.c_void_p(1)
+        got = libc_error(LIBC.accept(server.fileno(), where,
+                                     ctypes.byref(length)))
+        assert got == ("EINVAL" if mistake == "addrlen -1" else "EFAULT")
+        assert client.recv(10) == b""
+        server.setblocking(False)
+        assert error_of(server.accept) == "EAGAIN"  # nothing left queued
+
+
+# -- timeouts on reads and writes ---------------------------------------------
+
+def test_a_blocking_write_with_a_send_timeout_is_short_then_eagain():
+    """The write EAGAIN row: SO_SNDTIMEO on a full buffer."""
+    a, b = socket.socketpair()
+    with a, b:
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                     struct.pack("ll", 0, 100_000))
+        sent = os.write(a.fileno(), bytes(1 << 22))  # nobody reads b
+        assert 0 < sent < 1 << 22
+        assert error_of(os.write, a.fileno(), bytes(1 << 22)) == "EAGAIN"
+
+
+# -- writing to a peer that has gone ------------------------------------------
+
+def test_a_write_or_send_after_a_reset_says_epipe_and_read_says_econnreset():
+    """05-read-write, write-after-reset, and send ECONNRESET in
+    lessons/errors.json: Linux answers write and send with EPIPE."""
+    a, b = socket.socketpair()
+    with a:
+        a.sendall(b"request")
+        b.close()  # b never read it: a reset
+        old = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        try:
+            assert error_of(os.write, a.fileno(), b"more") == "EPIPE"
+        finally:
+            signal.signal(signal.SIGPIPE, old)
+        assert error_of(a.send, b"more", socket.MSG_NOSIGNAL) == "EPIPE"
+        assert error_of(a.recv, 10) == "ECONNRESET"
+
+
+def test_an_unconnected_datagram_socket_says_enotconn_not_edestaddrreq():
+    """lessons/errors.json, write and send EDESTADDRREQ."""
+    with unix_socket(socket.SOCK_DGRAM) as lone:
+        assert error_of(os.write, lone.fileno(), b"x") == "ENOTCONN"
+        assert error_of(lone.send, b"x") == "ENOTCONN"
+
+
+@pytest.mark.parametrize("kind", ["SOCK_SEQPACKET", "SOCK_DGRAM"])
+def test_a_message_socket_refuses_a_message_too_big(kind):
+    """lessons/errors.json, send EMSGSIZE, and the EMSGSIZE row (a stream
+    socket sends in pieces instead: see the short-write tests above)."""
+    a, b = socket.socketpair(socket.AF_UNIX, getattr(socket, kind))
+    with a, b:
+        assert error_of(a.send, bytes(1 << 24)) == "EMSGSIZE"
+        assert error_of(os.write, a.fileno(), bytes(1 << 24)) == "EMSGSIZE"
+
+
+# -- passing descriptors and credentials (unix(7), lessons/errors.json) -------
+
+def rights(sock, fds):
+    return sock.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                  struct.pack(f"{len(fds)}i", *fds))])
+
+
+def credentials(sock, pid, uid, gid):
+    return sock.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS,
+                                  struct.pack("iII", pid, uid, gid))])
+
+
+def no_such_pid():
+    limit = int(Path("/proc/sys/kernel/pid_max").read_text())
+    return next(pid for pid in range(limit - 1, 1, -1)
+                if not Path(f"/proc/{pid}").exists())
+
+
+@pytest.mark.parametrize("user", users())
+def test_passing_fds_and_credentials_on_a_stream_socketpair(user):
+    """EBADF and ETOOMANYREFS (SCM_RIGHTS), EPERM and ESRCH
+    (SCM_CREDENTIALS), as lessons/errors.json says, for root and for an
+    ordinary user."""
+    ghost = no_such_pid()
+
+    def attempt():
+        a, b = socket.socketpair()
+        seen = {"not an fd": error_of(rights, a, [999]),
+                "own credentials": error_of(credentials, a, os.getpid(),
+                                            os.getuid(), os.getgid()),
+                "pid 1": error_of(credentials, a, 1, os.getuid(),
+                                  os.getgid()),
+                "no such pid": error_of(credentials, a, ghost, os.getuid(),
+                                        os.getgid())}
+        resource.setrlimit(resource.RLIMIT_NOFILE, (16, 16))
+        for sent in range(64):  # nobody receives: the fds stay in flight
+            failed = error_of(rights, a, [a.fileno()])
+            if failed:
+                break
+        seen["fds in flight"] = failed
+        return seen
+    ordinary = user != "root"
+    assert as_user(user, attempt) == {
+        "not an fd": "EBADF", "own credentials": None,
+        "pid 1": "EPERM" if ordinary else None,
+        "no such pid": "EPERM" if ordinary else "ESRCH",
+        "fds in flight": "ETOOMANYREFS" if ordinary else None}

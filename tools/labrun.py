@@ -450,11 +450,65 @@ def processes_holding(path):
     return sorted(set(pids) - {os.getpid()})
 
 
+# A variant may declare what it needs from the kernel, "needs": "a user
+# namespace" (it mounts a file system as an ordinary user): where the
+# kernel refuses that, the variant is not run, and the reason is reported.
+# The probe asks for a user namespace and a mount namespace as the user
+# nobody when run by root, as the variants do (ordinary_user() in
+# lessons/variant.h); it exits with the errno of unshare(2), 0 if allowed.
+USERNS_PROBE = """
+import ctypes, os
+if os.geteuid() == 0:
+    os.setgid(65534)
+    os.setuid(65534)
+libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWUSER, CLONE_NEWNS = 0x10000000, 0x00020000
+os._exit(ctypes.get_errno() if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS)
+         else 0)
+"""
+USERNS_SETTINGS = ["/proc/sys/user/max_user_namespaces",
+                   "/proc/sys/kernel/unprivileged_userns_clone",
+                   "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"]
+
+
+def user_namespace_refused():
+    """Why the kernel refuses an ordinary user a user namespace, or None."""
+    import errno
+    done = subprocess.run([sys.executable, "-c", USERNS_PROBE],
+                          capture_output=True, timeout=30)
+    if done.returncode == 0:
+        return None
+    name = errno.errorcode.get(done.returncode, str(done.returncode))
+    settings = []
+    for path in USERNS_SETTINGS:
+        try:
+            value = Path(path).read_text().strip()
+        except OSError:
+            continue
+        settings.append(f"{path.replace('/proc/sys/', '').replace('/', '.')}"
+                        f" = {value}")
+    return (f"this kernel refuses an ordinary user a user namespace "
+            f"(unshare(CLONE_NEWUSER) = -1 {name}; "
+            f"{', '.join(settings) or 'no user namespace settings'}; "
+            f"see user_namespaces(7))")
+
+
+NEEDS = {"a user namespace": user_namespace_refused}
+
+
+def unmet_need(variant):
+    """Why this variant cannot run on this kernel, or None."""
+    need = variant.get("needs")
+    return None if need is None else NEEDS[need]()
+
+
 class VariantResult:
-    def __init__(self, variant, events, proc, output, problems):
+    def __init__(self, variant, events, proc, output, problems,
+                 skipped=None):
         self.variant, self.events, self.proc = variant, events, proc
         self.output = output  # what the variant printed (its files are gone)
         self.problems = problems
+        self.skipped = skipped  # why it was not run here, or None
         self.ok = not problems
 
     def report(self):
@@ -475,7 +529,12 @@ def run_variant(variant, quiet=True):
     """Runs one variant in a fresh directory and compares its outcome.
 
     quiet=False shows the variant's own trace and output on the terminal.
+    A variant whose need the kernel refuses is not run: its result says
+    why (skipped).
     """
+    refused = unmet_need(variant)
+    if refused:
+        return VariantResult(variant, [], None, "", [], skipped=refused)
     code_dir = BUILD / "lessons" / variant["lesson"] / "errors"
     with Lab(code_dir, quiet=quiet) as lab:
         proc = lab.run(variant["name"], timeout=VARIANT_TIMEOUT)

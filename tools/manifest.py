@@ -82,6 +82,7 @@ def variant_groups():
 #     {"call": "connect", "errno": null, "count": 3}
 #                                                 exactly 3 connects succeeded
 #     {"call": "waitpid", "signal": "SIGPIPE"}    a child was killed so
+#     {"call": "read", "event": "wait"}           a read announced a wait
 # A field is looked up in the event (ret, errno, role), else in its args
 # (bound, signal, flags...).  Without "count", at least one event must
 # match; each expectation takes its own event.
@@ -104,7 +105,9 @@ def fulfils(event, expect):
 def describe(expect):
     """One expectation in a few words: "bind = -1 EADDRINUSE"."""
     call = expect["call"]
-    if "signal" in expect:
+    if expect.get("event") == "wait":
+        text = f"{call} waits"
+    elif "signal" in expect:
         text = f"{call}: killed by {expect['signal']}"
     elif expect.get("errno"):
         text = f"{call} = -1 {expect['errno']}"
@@ -164,7 +167,7 @@ def errors_markdown():
                     "|---|---|---|---|"]
         out.append(f"| [{v['name']}]({v['lesson']}/errors/{v['name']}.c) | "
                    f"{v['call']} | {outcome(v)} | {v['meaning']} |")
-    out += ["", "## Documented errors no variant provokes", "",
+    out += ["", "## Documented errors no variant provokes yet", "",
             "| call | errno | why not |", "|---|---|---|"]
     for u in data["not_provokable"]:
         out.append(f"| {u['call']} | {u['errno']} | {u['why']} |")

@@ -109,8 +109,13 @@ def failed(event):
 
 def abstract_name(name, pid):
     """An abstract name made unique with its process's pid ("demo-4242"),
-    as "demo-PID": the pid changes from run to run, the picture must not."""
-    return re.sub(rf"-{pid}$", "-PID", name)
+    as "demo-PID": the pid changes from run to run, the picture must not.
+    Bytes outside printable ASCII are shown as \\xNN, as the trace does (an
+    empty path is an abstract name of 107 zero bytes, which XML cannot
+    hold), and a long name is cut after 24 characters."""
+    name = "".join(c if " " <= c < "\x7f" else f"\\x{ord(c):02x}"
+                   for c in re.sub(rf"-{pid}$", "-PID", name))
+    return name if len(name) <= 24 else name[:24] + "..."
 
 
 def short_args(event, names=None):

@@ -26,9 +26,17 @@
 static char message[MAX_MESSAGE + 1];
 static char reply[MAX_MESSAGE];
 
-/* Fills addr with path, refusing a path that sun_path cannot hold. */
+/* Fills addr with path, refusing a path that names no file: an empty
+ * one, or one that sun_path cannot hold. */
 static int make_address(struct sockaddr_un *addr, const char *path)
 {
+    if (path[0] == '\0') {
+        fprintf(stderr,
+                "client: the socket path is empty: an empty sun_path is a "
+                "Linux abstract name made of zero bytes, not a file (see "
+                "unix(7)); give a path such as lab.sock\n");
+        return -1;
+    }
     if (strlen(path) >= sizeof addr->sun_path) {
         fprintf(stderr,
                 "client: the socket path is %zu bytes long, but sun_path "
@@ -49,13 +57,14 @@ static void explain_connect_failure(const char *path)
     struct stat st;
     int err = errno;
 
-    if (err == ENOENT)
-        fprintf(stderr, "client: there is no socket file %s: start the "
-                "server first, in the same directory\n", path);
-    else if (err == ECONNREFUSED && lstat(path, &st) == 0 &&
-             !S_ISSOCK(st.st_mode))
+    /* Not a socket: ECONNREFUSED if we may write the file, EACCES if
+     * not, EROFS on a read-only file system. The path is wrong. */
+    if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
         fprintf(stderr, "client: %s is not a socket: check the path\n",
                 path);
+    else if (err == ENOENT)
+        fprintf(stderr, "client: there is no socket file %s: start the "
+                "server first, in the same directory\n", path);
     else if (err == ECONNREFUSED)
         fprintf(stderr, "client: no server is listening on %s: the server "
                 "has not called listen yet, or it exited and left its "

@@ -1,8 +1,10 @@
 /*
  * bind-twice.c - bind() a socket that already has an address.
  *
- * A socket is named once: the second bind, to another path, is refused,
- * and the first name stays.
+ * A socket is named once: the second bind, to another path, is refused
+ * with EINVAL, and the first name stays. Bound again to its own path, the
+ * same socket gets EADDRINUSE instead: Linux first tries to create the
+ * socket file, and a file is there already (its own).
  */
 #include "../../variant.h"
 
@@ -22,9 +24,13 @@ int main(void)
     if (bind(fd, (struct sockaddr *)&first, sizeof first) == -1)
         die("bind");
 
-    /* ...and a second time, on the same socket. */
+    /* ...a second time, on the same socket, to another path... */
     if (bind(fd, (struct sockaddr *)&second, sizeof second) == -1)
         perror("second bind");
+
+    /* ...and a third time, to the path it already has. */
+    if (bind(fd, (struct sockaddr *)&first, sizeof first) == -1)
+        perror("third bind");
 
     close(fd);
     unlink("first.sock");

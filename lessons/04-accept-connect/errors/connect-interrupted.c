@@ -6,8 +6,12 @@
  * connect-backlog-full). A blocking one waits for room, as long as it
  * takes: a server that has stopped accepting holds its clients hanging in
  * connect. A signal whose handler has no SA_RESTART ends the wait with
- * EINTR. (A client that must not hang sets a timeout, SO_SNDTIMEO, or
- * connects non-blocking and waits with poll(2).)
+ * EINTR. Nothing was queued: once the server has made room, the same
+ * connect, on the same socket, succeeds. To bound the wait, a client sets
+ * a send timeout, SO_SNDTIMEO (connect then fails with EAGAIN), and tries
+ * again later. Not the TCP way, a non-blocking connect and poll(2): a Unix
+ * domain connect is never in progress, and poll would only say "try
+ * again".
  */
 #include "../../variant.h"
 
@@ -65,7 +69,17 @@ int main(void)
     if (connect(second, (struct sockaddr *)&addr, sizeof addr) == -1)
         perror("second connect");
 
+    /* The server accepts the first client: there is room now. */
+    int accepted = accept(listener, NULL, NULL);
+    if (accepted == -1)
+        die("accept");
+
+    /* Step 4 again: the same connect, retried. */
+    if (connect(second, (struct sockaddr *)&addr, sizeof addr) == -1)
+        die("connect, retried");
+
     close(second);
+    close(accepted);
     close(first);
     close(listener);
     unlink(PATH);
