@@ -24,12 +24,12 @@ nothing.  Entries marked "needs": "faults" are built but run only once the
 trace library can inject faults (trace/TRACE.md describes LAB_FAULTS).
 
     make && LAB_BUILD=$PWD/build /usr/bin/python3 tests/mistakes.py \
-        [--lesson 05] [--name REGEX] [--repeat K]
+        [--lesson 05] [--name REGEX] [--repeat K] [--full | --show]
 
 With --repeat K every entry is run K times and an entry whose result
 changes between runs is reported as unstable.  The exit status is 0 only
 if every entry that ran came out as it says, every run; --full shows the
-whole first failure of the others.  Every compile and every check has a
+whole first failure of the others, --show that of every entry.  Every compile and every check has a
 timeout, and nothing is left behind.  Not a pytest module: its name has no
 test_ prefix.
 """
@@ -288,7 +288,7 @@ def report(entries, results, failures_seen, unstable, notes, full=False):
               f"{entry['name']:<38} {entry['verdict']:<5} {shown}")
         if i in notes:
             print(f"{'':6}{notes[i]}")
-        elif failures_seen.get(i) and not ok and full:
+        elif failures_seen.get(i) and (full == "all" or not ok and full):
             for line in failures_seen[i][0].splitlines():
                 print(f"{'':6}{line}")
         elif failures_seen.get(i) and not ok:
@@ -323,6 +323,8 @@ def main():
                         help="run each entry K times")
     parser.add_argument("--full", action="store_true", help="show the "
                         "whole first failure of an entry not as it says")
+    parser.add_argument("--show", action="store_true", help="show the "
+                        "whole first failure of every entry")
     args = parser.parse_args()
     if not (ROOT / "solutions").is_dir():
         sys.exit("This copy of the lab is a hand-out: the corpus edits the "
@@ -383,7 +385,8 @@ def main():
     finally:
         sweep()
         shutil.rmtree(where, ignore_errors=True)
-    bad = report(entries, results, failures_seen, unstable, notes, args.full)
+    bad = report(entries, results, failures_seen, unstable, notes,
+                 "all" if args.show else args.full)
     left = [str(d) for d in _lab_dirs + [where] if d.exists()]
     if left:
         print("left behind: " + " ".join(left))
