@@ -13,6 +13,7 @@ solved or edited without touching the real lessons/.
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -307,8 +308,8 @@ class LessonLab(labrun.Lab):
             lines.append(f"    ... ({len(trace) - 30} lines before these)")
         lines += trace[-30:]
         for proc in self.procs:
-            if not proc.has_exited():
-                self.stop(proc)
+            if not proc.has_exited():  # its state now; nothing more to see
+                self.stop(proc, signal.SIGKILL)
             lines.append(f"Then: {proc.describe()}.")
             for name, data in (("stdout", proc.stdout_bytes),
                                ("stderr", proc.stderr_bytes)):

@@ -35,6 +35,22 @@ def ended_inside_a_handler(lab, server):
                 e["call"] == last["call"] and e["ts"] > last["ts"]]
 
 
+def ended_or_waiting_again(lab, server, since, calls=None):
+    """Waits until the server has exited, or until, after the time since,
+    a call of it has returned and its latest event is a call (of calls)
+    that waits again: either way, what it does next is known without
+    waiting for a timeout.  Returns its exit status, or None while it
+    runs."""
+    def known():
+        mine = lab.events(proc=server, event=None)
+        return mine and mine[-1]["event"] == "wait" and \
+            mine[-1]["ts"] > since and \
+            (calls is None or mine[-1]["call"] in calls) and \
+            [e for e in mine if e["event"] == "return" and e["ts"] > since]
+    lab.wait_until(known, proc=server)
+    return server.wait() if server.has_exited() else None
+
+
 def waiting(lab, server):
     """Returns once the server sleeps in the call that waits for a client:
     accept, whose trace announces the wait, or one the trace does not show
@@ -48,7 +64,10 @@ def test_the_server_serves_n_clients_then_exits(lab):
     server = lab.serving("-n", "2")
     fd = listening_fd(lab, server)
     clients = [lab.client("lab.sock", word) for word in ("one", "two")]
-    status = server.wait()
+    # Exited, or back in accept for a third client.
+    last = max([e["ts"] for e in lab.events("accept", proc=server)],
+               default=0)
+    status = ended_or_waiting_again(lab, server, last, ("accept",))
     accepts = lab.events("accept", proc=server)
     early = [e for e in lab.events("close", proc=server, ret=0)
              if e["args"]["fd"] == fd and accepts and
@@ -189,10 +208,13 @@ def test_a_client_that_leaves_early_costs_the_server_no_fd(lab):
                "the server one fd", "What to look for in the trace")
 
 
-def stopped(lab, server, sig):
+def stopped(lab, server, sig, since):
     """Fails the check, naming the cause, unless the server ended cleanly
-    after sig: handler installed, waiting call interrupted, flag seen."""
-    killed = server.wait() is not None and server.returncode < 0
+    after sig, sent after the time since: handler installed, waiting call
+    interrupted, flag seen."""
+    ended_or_waiting_again(lab, server, since)
+    killed = server.has_exited() and server.wait() is not None and \
+        server.returncode < 0
     lab.expect(not killed,
                f"{sig.name} to be caught: install on_stop_signal for SIGINT "
                f"and SIGTERM with sigaction(2), or the default action ends "
@@ -224,8 +246,9 @@ def stopped(lab, server, sig):
 def test_a_signal_stops_the_server_cleanly(lab, sig):
     server = lab.serving()
     waiting(lab, server)
+    since = max(e["ts"] for e in lab.events(event=None))
     server.signal(sig)
-    stopped(lab, server, sig)
+    stopped(lab, server, sig, since)
     lab.expect(server.returncode == 0,
                f"after {sig.name} the server to leave accept (EINTR), clean "
                f"up and exit with 0: a stop that was asked for is not a "
@@ -245,7 +268,7 @@ def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
                         "Your task", proc=server, event="wait")
     server.asleep()
     server.signal(signal.SIGINT)
-    status = server.wait()
+    status = ended_or_waiting_again(lab, server, waits["ts"])
     if status is None:
         back = [e for e in lab.events("accept", proc=server, event="wait")
                 if e["ts"] > waits["ts"]]
@@ -266,7 +289,9 @@ def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
 
 def test_a_file_in_the_way_at_start_is_left_untouched(lab):
     (lab.dir / "lab.sock").write_text("someone else's file\n")
-    server = lab.run("server", "-n", "1")
+    server = lab.start("server", "-n", "1")
+    # It exits, or (having removed the file) listens for a client.
+    lab.wait_for("listen", proc=server)
     lab.expect(lab.read_text("lab.sock") == "someone else's file\n" and
                not lab.events("unlink", proc=server, ret=0),
                "the server to leave alone a file it did not create: bind "

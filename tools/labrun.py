@@ -238,9 +238,8 @@ class Proc:
             return f"{who} {ended}"
         how = f"the check stopped it with {signal_name(self.stopped_with)}"
         if self.stopped_with == signal.SIGKILL:
-            how = "it did not stop on SIGTERM, and the check killed it " \
-                  "with SIGKILL"
-            return f"{who} was still running when the check ended: {how}"
+            return f"{who} was still running when the check ended, and " \
+                   f"the check killed it (SIGKILL)"
         return f"{who} was still running when the check ended: {how}, " \
                f"and it {ended}"
 
@@ -340,13 +339,14 @@ class Lab:
         """
         if proc.has_exited():
             return proc.wait(timeout)
-        proc.asleep()
+        if sig != signal.SIGKILL:
+            proc.asleep()
         proc.stopped_with = sig
         proc.signal(sig)
-        if proc.wait(timeout) is None:
+        if sig != signal.SIGKILL and proc.wait(timeout) is None:
             proc.stopped_with = signal.SIGKILL
             proc.signal(signal.SIGKILL)
-            proc.wait(10)
+        proc.wait(10)
         return proc.returncode
 
     def connect(self, name="lab.sock", timeout=WAIT):
