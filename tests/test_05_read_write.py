@@ -63,9 +63,9 @@ def test_the_reply_is_the_message_upper_cased(lab):
 def test_the_bytes_cross_exactly(lab):
     server = lab.serving()
     client = lab.client("lab.sock", "ping")
-    writes = lab.events(WRITES, proc=client)
     lab.require(WRITES, "the client to write(2) its message", "Your task",
                 proc=client)
+    writes = lab.events(WRITES, proc=client)
     data = "".join(e.get("data", "") for e in writes)
     count = sent_bytes(writes)
     lab.expect(not (count == 5 and data == "ping\u0000"),
@@ -164,13 +164,14 @@ def test_the_server_uses_only_the_n_bytes_read(lab):
                "Your task")
     # Two reads on one connection: the second, shorter, returns into the
     # buffer that still holds the end of the first.
+    sent = 0
     for n, piece in enumerate((first, second), 1):
         peer.sendall(piece)
-        lab.require(READS, f"the server to read(2) piece {n} of the "
-                    "client's bytes", "What to look for in the trace",
-                    proc=server, where=lambda e, n=n: e["ret"] > 0 and len(
-                        [r for r in lab.events(READS, proc=server)
-                         if r["ret"] > 0]) >= n)
+        sent += len(piece)
+        lab.expect(lab.wait_until(lambda: sent_bytes(lab.events(
+                       READS, proc=server)) >= sent, proc=server),
+                   f"the server to read(2) piece {n} of the client's bytes",
+                   "What to look for in the trace")
     peer.shutdown(socket.SHUT_WR)
     reply, _ = receive(peer)
     done_with_the_client(lab, server)

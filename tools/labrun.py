@@ -128,7 +128,10 @@ class Collector:
             self.cond.notify_all()
         if self.copy:
             self.copy.close()
-        os.unlink(self.fifo)
+        try:
+            os.unlink(self.fifo)
+        except FileNotFoundError:
+            pass  # a program in the lab directory removed it
 
 
 class Proc:
