@@ -78,6 +78,16 @@ def signals_of(proc):
     return masks
 
 
+def has_flag(event, name):
+    """Whether a send or recv event had the flag name ("MSG_NOSIGNAL"):
+    the trace gives flags by name when it knows them all, else as a
+    number."""
+    flags = (event.get("args") or {}).get("flags")
+    if isinstance(flags, int):
+        return bool(flags & getattr(socket, name, 0))
+    return isinstance(flags, str) and name in flags.split("|")
+
+
 def where(event):
     return f"{event['file']}:{event['line']}"
 

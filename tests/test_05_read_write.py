@@ -12,7 +12,7 @@ import re
 import signal
 import socket
 
-from conftest import READS, WRITES, receive, signals_of
+from conftest import READS, WRITES, has_flag, receive, signals_of
 from tracetext import call_text, cut, difference
 
 LESSON = "05-read-write"
@@ -265,8 +265,7 @@ def test_the_client_assembles_a_reply_that_comes_in_pieces(lab):
     def has_read_it_all():
         mine = lab.events(READS, proc=client, event=None)
         return sent_bytes([e for e in mine if e["event"] == "return"]) >= \
-            sent or any("MSG_WAITALL" in str(e["args"].get("flags"))
-                        for e in mine)
+            sent or any(has_flag(e, "MSG_WAITALL") for e in mine)
 
     for piece in pieces:
         try:
@@ -332,8 +331,8 @@ def test_a_server_that_leaves_cannot_kill_the_client(lab):
     protected = any(masks.get(k, 0) & SIGPIPE_BIT
                     for k in ("SigIgn", "SigBlk", "SigCgt"))
     writes = lab.events(WRITES, proc=client)
-    nosignal = writes and all(e["call"] == "send" and "MSG_NOSIGNAL" in
-                              str(e["args"].get("flags")) for e in writes)
+    nosignal = writes and all(e["call"] == "send" and
+                              has_flag(e, "MSG_NOSIGNAL") for e in writes)
     conn.close()
     lab.expect(protected or nosignal,
                "the client to ignore SIGPIPE (signal(SIGPIPE, SIG_IGN) in "
