@@ -17,9 +17,10 @@ entry:
   a correct program: accepted, or rejected
 
 "names" are matched, ignoring case, against what names a mistake in a
-failure: the check's name, what it expected and the README section it
-sends the learner to; not the trace or the program output it shows as
-evidence.  A check that crashes or hangs counts as a failure that names
+failure: the check's name, what it expected, the causes the report finds
+in the trace ("Found: ...", and the first failed call with its why: line)
+and the README section it sends the learner to; not the trace or the
+program output it shows as evidence.  A check that crashes or hangs counts as a failure that names
 nothing.  Entries marked "needs": "faults" are built but run only once the
 trace library can inject faults (trace/TRACE.md describes LAB_FAULTS);
 those marked "needs": "inspection" are mistakes that no run shows (the

@@ -225,17 +225,18 @@ def in_order(events):
 
 # -- a program's output, as a report shows it -----------------------------------
 
-def escaped(data):
-    """Bytes (or text) as a C string literal's inside: \\n, \\t, \\", \\\\ and
-    \\xNN for every other byte outside printable ASCII, as the trace shows
-    data, so that no byte of a program's output can upset a terminal."""
+def escaped(data, quote=""):
+    """Bytes (or text) with \\n, \\t and \\xNN for every other byte outside
+    printable ASCII (and quote, if given, as \\"), as the trace shows data,
+    so that no byte of a program's output can upset a terminal."""
     if isinstance(data, str):
         data = data.encode(errors="replace")
     out = []
     for byte in data:
         ch = chr(byte)
-        out.append({"\n": "\\n", "\t": "\\t", '"': '\\"', "\\": "\\\\"}.get(ch)
-                   or (ch if 32 <= byte < 127 else f"\\x{byte:02x}"))
+        out.append({"\n": "\\n", "\t": "\\t"}.get(ch)
+                   or (f"\\{ch}" if quote and ch == quote else
+                       ch if 32 <= byte < 127 else f"\\x{byte:02x}"))
     return "".join(out)
 
 
@@ -260,7 +261,7 @@ def cut(data, width=120, quote='"'):
         return f"{len(data)} bytes, all 0x{data[0]:02x}"
     text, shown = "", 0
     for byte in data:
-        piece = escaped(bytes([byte]))
+        piece = escaped(bytes([byte]), quote)
         if len(text) + len(piece) > width:
             break
         text += piece
