@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,43 @@ def receive(conn, size=None):
             return got, "eof"
         got += chunk
     return got, "size"
+
+
+class Drain(threading.Thread):
+    """What a Python peer receives on conn, read as it comes, in a thread:
+    a peer that sends while the program answers must also read, or the
+    answers fill the socket's buffers and both sides wait.  After done(),
+    it stops at end of file, at a reset, or once nothing came for the
+    socket's timeout; result() waits for that (bounded) and returns (the
+    bytes, how it ended: "eof", "reset" or "timeout")."""
+
+    def __init__(self, conn):
+        super().__init__(daemon=True)
+        self.conn, self.got, self.how = conn, b"", None
+        self.finished = threading.Event()
+        self.start()
+
+    def run(self):
+        while True:
+            try:
+                chunk = self.conn.recv(65536)
+            except socket.timeout:
+                if self.finished.is_set():
+                    self.how = "timeout"
+                    return
+                continue
+            except OSError:
+                self.how = "reset"
+                return
+            if not chunk:
+                self.how = "eof"
+                return
+            self.got += chunk
+
+    def result(self):
+        self.finished.set()
+        self.join(2 * (self.conn.gettimeout() or labrun.WAIT))
+        return self.got, self.how or "timeout"
 
 
 def signals_of(proc):
