@@ -65,10 +65,10 @@ def receive(conn, size=None):
 class Drain(threading.Thread):
     """What a Python peer receives on conn, read as it comes, in a thread:
     a peer that sends while the program answers must also read, or the
-    answers fill the socket's buffers and both sides wait.  After done(),
-    it stops at end of file, at a reset, or once nothing came for the
-    socket's timeout; result() waits for that (bounded) and returns (the
-    bytes, how it ended: "eof", "reset" or "timeout")."""
+    answers fill the socket's buffers and both sides wait.  It stops at
+    end of file or a reset; once result() is called, also when nothing
+    came for the socket's timeout.  result() waits for that (bounded) and
+    returns (the bytes, how it ended: "eof", "reset" or "timeout")."""
 
     def __init__(self, conn):
         super().__init__(daemon=True)
