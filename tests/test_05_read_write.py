@@ -293,6 +293,9 @@ def test_the_client_assembles_a_reply_that_comes_in_pieces(lab):
             has_flag(e, "MSG_WAITALL")
             for e in lab.events("recv", proc=client, event=None))
 
+    # The first piece once the client waits for it: its read (or recv,
+    # whose flags then show in the trace) has nothing to read before.
+    lab.wait_for(READS, proc=client, event="wait")
     for piece in pieces:
         try:
             conn.sendall(piece)
