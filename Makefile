@@ -1,9 +1,12 @@
 # The Unix domain sockets lab.  "make help" lists what you can do.
 #
 # Everything is built under build/ (sources are never touched).  Every lab
-# program is compiled with -include trace/lab_trace.h, which makes its
-# lifecycle calls visible in the trace; the programs themselves are plain
-# POSIX C.
+# program is compiled with -I trace/include: the wrapper headers there are
+# found before the system's own (<sys/socket.h>, <unistd.h>, <sys/wait.h>),
+# include them, and then make each lifecycle call visible in the trace.
+# The programs themselves are plain POSIX C that state their own feature
+# macros (#define _POSIX_C_SOURCE 200809L at the top), so that each also
+# builds outside the lab: cc -std=c11 server.c.
 
 MAKEFLAGS += --no-builtin-rules
 .DEFAULT_GOAL := all
@@ -12,7 +15,9 @@ MAKEFLAGS += --no-builtin-rules
 CC ?= cc
 CFLAGS ?= -O2 -g
 LAB_CFLAGS := -std=c11 -Wall -Wextra -Werror -pedantic
-LAB_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -Itrace -include trace/lab_trace.h
+LAB_CPPFLAGS := -Itrace/include
+# The wrapper headers: every lab program depends on them.
+TRACE_HEADERS := $(wildcard trace/include/*.h trace/include/*/*.h)
 B ?= build
 
 # A change of compiler or flags rebuilds what it must: they are kept in
@@ -64,7 +69,7 @@ CLASSROOM = $(PYENV) "$$(cat $(PYTHON_FILE))" tools/classroom.py
 CLASSROOM_CHECKS = $(PYENV) "$$(cat $(PYTEST_FILE))" tools/classroom.py
 HANDOUT ?= $(B)/unix-sockets-lab.tar.gz
 
-.PHONY: all help lesson solution check test demo errors timeline pictures strace clean
+.PHONY: all help lesson solution check test demo errors timeline pictures strace bench clean
 .PHONY: progress hint watch reset quiz grade handout
 
 all: $(LESSON_PROGRAMS) $(SOLUTION_PROGRAMS) $(ERROR_PROGRAMS)
@@ -86,6 +91,7 @@ help:
 	@echo "  make pictures          redraw the sequence diagrams in pictures/ from fresh runs"
 	@echo "  make strace N=05       the solution of lesson 05 under strace, beside the lab's trace"
 	@echo "  make strace V=NAME     one deliberate error under strace, beside the lab's trace"
+	@echo "  make bench             what the trace costs: 256 MiB through the lesson 06 server"
 	@echo "  make progress          where you are in every lesson, and what to do next"
 	@echo "  make hint N=04         the next hint for lesson 04 (AGAIN=1 starts over)"
 	@echo "  make watch N=04        check lesson 04 again after every change (Ctrl-C stops)"
@@ -103,16 +109,16 @@ help:
 	@echo "Lessons: $(LESSONS)"
 	@echo "Trace: LAB_TRACE=0 turns it off; LAB_TRACE_FILE=FILE also writes JSON lines (trace/TRACE.md)."
 
-$(TRACE_OBJ): trace/trace.c trace/lab_trace.h trace/explanations.def $(FLAGS_FILE)
+$(TRACE_OBJ): trace/trace.c $(TRACE_HEADERS) $(wildcard trace/*.def) $(FLAGS_FILE)
 	@command -v $(firstword $(CC)) >/dev/null || { echo "The lab needs a C \
 	compiler and $(firstword $(CC)) is not installed. Install one with:"; \
 	echo "    sudo apt-get install gcc libc6-dev"; exit 1; }
 	@mkdir -p $(@D)
-	$(CC) -Itrace $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) -Itrace $(LAB_CPPFLAGS) $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) -c $< -o $@
 
 # The old program is removed first: code that no longer compiles must not
 # be checked with the program built from an earlier version.
-$(B)/%: %.c $(TRACE_OBJ) trace/lab_trace.h $(FLAGS_FILE)
+$(B)/%: %.c $(TRACE_OBJ) $(TRACE_HEADERS) $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	@rm -f $@
 	$(CC) $(LAB_CPPFLAGS) $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) $(LDFLAGS) $< $(TRACE_OBJ) $(LDLIBS) -o $@
@@ -175,6 +181,22 @@ else
 	@$(MAKE) -s --no-print-directory $(call programs_in,solutions/$(LESSON))
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py strace solutions $(LESSON)
 endif
+
+# make bench: the lesson 06 server built without the trace beside the lab's
+# build, trace off, JSON only and human (tools/bench.py, trace/TRACE.md).
+BENCH_SERVER := solutions/06-close/server
+$(B)/bench/server: $(BENCH_SERVER).c
+	@mkdir -p $(@D)
+	$(CC) $(LAB_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS)
+
+$(B)/bench/client: trace/bench_client.c
+	@mkdir -p $(@D)
+	$(CC) $(LAB_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS)
+
+bench: $(PYTHON_FILE) $(B)/bench/server $(B)/bench/client
+	$(need_solutions)
+	@$(MAKE) -s --no-print-directory $(B)/$(BENCH_SERVER)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/bench.py $(ARGS)
 
 # make errors [N=04]: the catalogue table; make errors V=bind-twice: one
 # variant, with its whole trace.

@@ -23,6 +23,13 @@
 #ifndef LAB_VARIANT_H
 #define LAB_VARIANT_H
 
+/* POSIX.1-2008 is all the helpers use. A variant defines the same at its
+ * own top, before its first #include, so that it builds outside the lab
+ * too (cc -std=c11 NAME.c). */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -79,8 +86,9 @@ static inline struct sockaddr_un unix_address(const char *path)
     return addr;
 }
 
-/* Returns 0 in the peer, its pid in the parent. The trace reads LAB_ROLE
- * at each event, so the peer's calls are shown under its own name. */
+/* Returns 0 in the peer, its pid in the parent. A forked child's trace
+ * reads LAB_ROLE again at its first call, so the peer's calls are shown
+ * under its own name. */
 static inline pid_t fork_peer(const char *role)
 {
     fflush(NULL); /* or buffered output would be printed twice */

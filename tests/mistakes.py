@@ -150,7 +150,7 @@ def cache_key(lesson, name, text):
     digest = hashlib.sha256()
     for part in (lesson, name, text):
         digest.update(part.encode() + b"\0")
-    for path in (TRACE_OBJ, ROOT / "trace" / "lab_trace.h",
+    for path in (TRACE_OBJ, *sorted((ROOT / "trace" / "include").rglob("*.h")),
                  labrun.BUILD / "flags"):
         digest.update((labrun.read_if_there(path) or b"") + b"\0")
     return digest.hexdigest()[:24]

@@ -1,5 +1,9 @@
-"""Every lab program builds warning-free under gcc and clang, and the final
-programs run clean under AddressSanitizer/UBSan and valgrind."""
+"""Every lab program builds warning-free under gcc and clang, with glibc's
+headers and with musl's, in the lab and outside it; a program asks for its
+own features and is traced whatever it includes; the final programs run
+clean under AddressSanitizer/UBSan and valgrind."""
+import json
+import os
 import random
 import shutil
 import string
@@ -12,9 +16,18 @@ from conftest import LessonLab
 
 ROOT = labrun.ROOT
 FINAL = sorted(p.name for p in (ROOT / "solutions").glob("[0-9][0-9]-*"))[-1]
-FLAGS = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic",
-         "-D_POSIX_C_SOURCE=200809L", "-Itrace", "-include",
-         "trace/lab_trace.h"]
+WARNINGS = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+# The lab's flags (the Makefile's LAB_CFLAGS and LAB_CPPFLAGS): the wrapper
+# headers of trace/include come before the system's.
+FLAGS = [*WARNINGS, "-Itrace/include"]
+COMPILERS = ["gcc", "clang", "musl-gcc"]
+
+
+def compiler_or_skip(compiler):
+    if shutil.which(compiler) is None:
+        pytest.skip(f"{compiler} is not installed"
+                    + (" (apt-get install musl-tools)"
+                       if compiler == "musl-gcc" else ""))
 
 
 def lab_sources():
@@ -24,19 +37,100 @@ def lab_sources():
     return [str(p.relative_to(ROOT)) for p in found]
 
 
-@pytest.mark.parametrize("compiler", ["gcc", "clang"])
+@pytest.mark.parametrize("compiler", COMPILERS)
 def test_every_program_compiles_warning_free(compiler):
-    if shutil.which(compiler) is None:
-        pytest.skip(f"{compiler} is not installed")
+    compiler_or_skip(compiler)
     done = subprocess.run(
         [compiler, *FLAGS, "-fsyntax-only", *lab_sources()], cwd=ROOT,
         capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     trace = subprocess.run(
-        [compiler, "-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic",
-         "-fsyntax-only", "trace/trace.c"], cwd=ROOT, capture_output=True,
-        text=True, timeout=60)
+        [compiler, *WARNINGS, "-Itrace", "-Itrace/include", "-fsyntax-only",
+         "trace/trace.c"], cwd=ROOT, capture_output=True, text=True,
+        timeout=60)
     assert trace.returncode == 0, trace.stderr
+
+
+@pytest.mark.parametrize("compiler", COMPILERS)
+def test_every_program_builds_outside_the_lab_too(compiler):
+    """Each program states its own feature macros: cc -std=c11 server.c
+    builds it without the lab's flags (and without the trace)."""
+    compiler_or_skip(compiler)
+    done = subprocess.run(
+        [compiler, *WARNINGS, "-fsyntax-only", *lab_sources()], cwd=ROOT,
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+GNU_PROGRAM = """\
+{feature}
+#include <sys/socket.h>
+#include <unistd.h>
+
+int main(void)
+{{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    int got = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    return got == -1 && close(fd) == 0 ? 0 : 1;
+}}
+"""
+
+
+@pytest.mark.parametrize("compiler", ["gcc", "clang"])
+def test_a_program_asks_for_its_own_features(compiler, tmp_path):
+    """_GNU_SOURCE at the top of a lab program has its effect (accept4 and
+    its flags compile); without it, accept4 is not declared by glibc, so the
+    program fails to compile in the lab as it would outside."""
+    compiler_or_skip(compiler)
+    source = tmp_path / "gnu.c"
+    for feature, builds in (("#define _GNU_SOURCE", True),
+                            ("#define _POSIX_C_SOURCE 200809L", False)):
+        source.write_text(GNU_PROGRAM.format(feature=feature))
+        done = subprocess.run(
+            [compiler, *WARNINGS, f"-I{ROOT}/trace/include", "-fsyntax-only",
+             str(source)], capture_output=True, text=True, timeout=60)
+        assert (done.returncode == 0) == builds, (feature, done.stderr)
+        if not builds:
+            assert "accept4" in done.stderr
+
+
+ORDER_PROGRAM = """\
+#define _POSIX_C_SOURCE 200809L
+{includes}
+
+int main(void)
+{{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    return fd >= 0 && close(fd) == 0 && unlink("nothing-here") == -1 ? 0 : 1;
+}}
+"""
+
+
+@pytest.mark.parametrize("order", [
+    ["unistd.h", "sys/un.h", "sys/socket.h"],
+    ["sys/types.h", "sys/socket.h", "unistd.h"],
+    ["stdio.h", "sys/wait.h", "unistd.h", "sys/socket.h"]],
+    ids=lambda order: ",".join(order))
+def test_a_call_is_traced_whatever_the_program_includes_first(order,
+                                                              tmp_path):
+    built = labrun.BUILD / "trace" / "trace.o"
+    if not built.exists():
+        pytest.skip("the trace library is not built (make)")
+    source, program = tmp_path / "order.c", tmp_path / "order"
+    source.write_text(ORDER_PROGRAM.format(includes="\n".join(
+        f"#include <{h}>" for h in order)))
+    done = subprocess.run(
+        ["cc", *FLAGS, str(source), str(built), "-o", str(program)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    trace = tmp_path / "trace.jsonl"
+    ran = subprocess.run([str(program)], cwd=tmp_path, capture_output=True,
+                         timeout=10, env=dict(os.environ, LAB_TRACE="0",
+                                              LAB_TRACE_FILE=str(trace)))
+    assert ran.returncode == 0, ran.stderr
+    calls = [json.loads(line)["call"] for line in
+             trace.read_text().splitlines()]
+    assert calls == ["socket", "close", "unlink"]
 
 
 def exercise(lab, under=(), env=None):
@@ -59,6 +153,36 @@ def exercise(lab, under=(), env=None):
     # The refused client never connected: stop the server with a signal.
     lab.stop(server, timeout=labrun.WAIT * 10)
     return [server, *replies]
+
+
+def test_the_programs_and_the_trace_work_with_musl():
+    """Built by musl-gcc (another C library) into a build directory of its
+    own, the final programs serve, reply and exit cleanly, and the trace
+    says glibc's words for an errno (musl's own differ)."""
+    compiler_or_skip("musl-gcc")
+    build = labrun.BUILD / "musl"
+    targets = [f"{build}/solutions/{FINAL}/{n}" for n in ("server", "client")]
+    made = subprocess.run(["make", "--no-print-directory", f"B={build}",
+                           "CC=musl-gcc", *targets], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    for target in targets:  # linked with musl, not glibc
+        interpreter = subprocess.run(["readelf", "-l", target],
+                                     capture_output=True, text=True)
+        assert "ld-musl" in interpreter.stdout, interpreter.stdout
+    with LessonLab(build / "solutions" / FINAL, FINAL) as lab:
+        server = lab.start("server", "-n", "1")
+        assert lab.wait_for("listen", proc=server, ret=0)
+        client = lab.run("client", "lab.sock", "hello, musl")
+        assert client.returncode == 0 and client.stdout == "HELLO, MUSL\n"
+        assert server.wait() == 0 and not (lab.dir / "lab.sock").exists()
+        assert lab.events("close", proc=client, ret=0)
+        (lab.dir / "lab.sock").write_text("in the way\n")
+        refused = lab.run("server", "-n", "1")
+        bind = lab.wait_for("bind", proc=refused)
+        assert refused.returncode == 1
+        assert bind["errno"] == "EADDRINUSE" and \
+            bind["error"] == "Address already in use"
 
 
 def test_the_final_programs_are_clean_under_sanitizers():

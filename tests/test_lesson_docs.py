@@ -385,6 +385,9 @@ UNIX_ONLY = "specific to UNIX domain"
 # show for those words to be true. test_every_man_page_claim_is_in_this_list
 # finds the sentences of that form and sends each here.
 MAN_CLAIMS = [
+    ("trace/TRACE.md", "signal-safety(7) does not list is waitid(2)",
+     [never_says("signal-safety.7", "waitid"),
+      says("signal-safety.7", "waitpid")]),
     ("lessons/02-bind/README.md",
      "bind(2) lists ENAMETOOLONG for an address that is too long",
      [lists("bind.2", "ENAMETOOLONG"), says("bind.2", "addr is too long")]),

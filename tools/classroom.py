@@ -246,7 +246,7 @@ def fingerprint(lesson_id):
     inputs = [*sorted((LESSONS_DIR / lesson_id).glob("*.c")),
               *TESTS_DIR.glob(f"test_{number(lesson_id)}_*.py"),
               TESTS_DIR / "conftest.py", *sorted((ROOT / "tools").glob("*.py")),
-              *sorted((ROOT / "trace").glob("*"))]
+              *sorted((ROOT / "trace").rglob("*"))]
     for path in inputs:
         if path.is_file():
             digest.update(path.name.encode() + b"\0" + path.read_bytes())

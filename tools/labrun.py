@@ -436,6 +436,12 @@ class Lab:
         matches = self._matcher(call, proc, event, match)
         return [e for e in found if matches(e)]
 
+    def calls(self, call=None, proc=None, where=lambda e: True):
+        """How many calls were made, counting those a run of like calls
+        hid ("repeat" events: trace/TRACE.md, "Runs")."""
+        return sum(manifest.weight(e) for e in self.events(call, proc, None)
+                   if e["event"] in ("return", "repeat") and where(e))
+
     def wait_for(self, call, proc=None, event="return", timeout=WAIT,
                  where=lambda e: True, **match):
         """Waits until a matching event is traced, and returns it.

@@ -29,8 +29,8 @@ import textwrap
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from tracetext import (RECEIVERS, SENDERS, Style, causal_key, clip, failed,
-                       in_order, label, preview, short_args, strip)
+from tracetext import (RECEIVERS, SENDERS, Style, calls_of, causal_key, clip,
+                       failed, in_order, label, preview, short_args, strip)
 
 # Calls that can make a process wait for another one.
 BLOCKING = {"accept", "connect", "read", "recv", "write", "send", "waitpid"}
@@ -78,6 +78,27 @@ def address_key(addr):
     return None
 
 
+def merge_runs(events):
+    """A run of like calls reports what it hid on the way ("so far") and at
+    its end: each run's last "repeat" event stands for all of its calls."""
+    last = {}
+    for e in sorted(events, key=lambda e: e["ts"]):
+        if e["event"] == "repeat":
+            last[(e["pid"], e["file"], e["line"], e["call"],
+                  e.get("member"))] = e
+    merged = []
+    for e in events:
+        if e["event"] != "repeat":
+            merged.append(e)
+        elif last[(e["pid"], e["file"], e["line"], e["call"],
+                   e.get("member"))] is e:
+            whole = dict(e, repeat=e["total"])
+            if "total_bytes" in e:
+                whole["bytes"] = e["total_bytes"]
+            merged.append(whole)
+    return merged
+
+
 class Lane:
     """One process: a column of the timeline."""
 
@@ -111,7 +132,8 @@ class Trace:
     """
 
     def __init__(self, events):
-        ordered = sorted(events, key=lambda e: (e["ts"], e["event"] != "wait"))
+        ordered = sorted(merge_runs(events),
+                         key=lambda e: (e["ts"], e["event"] != "wait"))
         self.events = ordered
         # Processes in the order they were made (pids grow: a parent before
         # the child it forks, a server before the clients started after it).
@@ -152,6 +174,11 @@ class Trace:
         for lane in self.lanes:
             bound, open_ends, listening = {}, {}, {}
             for e in lane.events:
+                if e["event"] == "repeat":  # a run's hidden reads or writes
+                    if e["call"] in RECEIVERS | SENDERS and \
+                            e["args"].get("fd") in open_ends:
+                        open_ends[e["args"]["fd"]].io.append(e)
+                    continue
                 if e["event"] != "return":
                     continue
                 call, args, ret = e["call"], e["args"], e["ret"]
@@ -218,11 +245,19 @@ class Trace:
         """Joins each read of receiver with the write that completed it."""
         writes, offset = [], 0
         for e in sender.io:
-            if e["call"] in SENDERS and e["ret"] > 0:
-                writes.append((offset, offset + e["ret"], e))
-                offset += e["ret"]
+            if e["call"] in SENDERS and moved(e) > 0:
+                writes.append((offset, offset + moved(e), e))
+                offset += moved(e)
         got = 0
         for e in receiver.io:
+            if e["event"] == "repeat":
+                if e["call"] in RECEIVERS and moved(e) > 0:
+                    got += moved(e)
+                    for start, end, w in writes:
+                        if start < got <= end:
+                            self._link(e, w, "data")
+                            break
+                continue
             if e["call"] in RECEIVERS and e["ret"] > 0:
                 got += e["ret"]
                 for start, end, w in writes:
@@ -238,6 +273,14 @@ class Trace:
             elif e["call"] in SENDERS | RECEIVERS and failed(e) and \
                     e["errno"] in ("EPIPE", "ECONNRESET"):
                 self._link(e, sender.closed, "closed")
+
+
+def moved(event):
+    """The bytes a read or write moved: a run's "repeat" event counts all
+    the calls it hid."""
+    if event["event"] == "repeat":
+        return event.get("bytes", 0)
+    return max(event["ret"] or 0, 0)
 
 
 # -- words for links ------------------------------------------------------------
@@ -284,6 +327,9 @@ def fold(rows, key, keep=3, least=10):
 
 def io_key(event):
     """Reads and writes that succeed fold together; anything else stays."""
+    if event["call"] in RECEIVERS | SENDERS and event["event"] == "repeat" \
+            and event["ret"] is None:
+        return (event["pid"], event["call"], event["args"].get("fd"))
     if event["call"] in RECEIVERS | SENDERS and event["event"] == "return" \
             and event["ret"] is not None and event["ret"] > 0:
         return (event["pid"], event["call"], event["args"].get("fd"))
@@ -304,10 +350,10 @@ def fold_summary(events, who=None):
     """What a folded run did: calls and bytes, per process (who names it)."""
     per_call = {}
     for e in events:
-        if e["event"] == "return":
+        if e["event"] in ("return", "repeat"):
             name = (who(e) + " " if who else "") + e["call"]
             count, size = per_call.get(name, (0, 0))
-            per_call[name] = (count + 1, size + e["ret"])
+            per_call[name] = (count + calls_of(e), size + moved(e))
     return "... " + ", ".join(f"{name} x{count} ({size} bytes)" for name, (
         count, size) in per_call.items()) + " ..."
 

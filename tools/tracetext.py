@@ -46,8 +46,13 @@ def clip(text, width):
 
 
 # -- one event, as the trace prints it -------------------------------------------
+#
+# trace/TRACE.md ("The line for people") defines the line; trace/trace.c
+# writes it on stderr, and these functions write it from the JSON event.
+# tests/test_trace.py holds the two equal, line by line, on real runs.
 
 def render_value(value):
+    """A value of args, short: for the labels of the timeline."""
     if isinstance(value, dict):
         if "path" in value:
             return '{%s, "%s"}' % (value.get("family"), value["path"])
@@ -57,25 +62,179 @@ def render_value(value):
     return "NULL" if value is None else str(value)
 
 
-def render(event):
-    """One event as a line like the trace on stderr."""
-    values = [json.dumps(v) if k == "path" else render_value(v)
-              for k, v in event["args"].items()
-              if k not in ("bound", "signal", "exit_status")]
-    if event["call"] in ("read", "write", "recv", "send"):
-        values.insert(1, "buf")  # the bytes follow the result
-    args = ", ".join(values)
-    head = f"[{event['role']} {event['pid']}] {event['call']}({args})"
-    if event["event"] == "wait":
-        text = f"{head} ... waiting"
-    elif event["ret"] == -1:
-        text = f"{head} = -1 {event['errno']} ({event.get('error', '')})"
+def raw(text):
+    """A string the trace writes as it is (a role, a file name, a note):
+    the JSON gives its bytes as characters U+0000 to U+00FF."""
+    try:
+        return text.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return text
+
+
+def quoted(text):
+    """Bytes as a C string literal, as the trace shows them to people:
+    \\n, \\t, \\r, \\", \\\\ and \\xNN for any other byte below 0x20
+    or from 0x7f."""
+    out = ['"']
+    for ch in text:
+        c = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif c < 0x20 or c >= 0x7f:
+            out.append(f"\\x{c:02x}")
+        else:
+            out.append(ch)
+    return "".join(out) + '"'
+
+
+def address(addr, pointer=None):
+    """A struct sockaddr argument, as the trace shows it."""
+    if addr is None:
+        return pointer or "NULL"
+    family = addr.get("family")
+    if family is None:
+        return "{?}"
+    if "path" in addr:
+        return f"{{{family}, {quoted(addr['path'])}}}"
+    if "abstract" in addr:
+        return f"{{{family}, @{quoted(addr['abstract'])}}}"
+    if isinstance(family, int):
+        return f"{{family={family}, ...}}"
+    return f"{{{family}, ...}}"
+
+
+def arguments(event):
+    """The arguments of a call, as the trace shows them between ( and )."""
+    a, call = event["args"], event["call"]
+    if call in ("socket", "socketpair"):
+        shown = [a["domain"], a["type"], a["protocol"]]
+        if call == "socketpair":
+            shown.append(f"[{a['sv'][0]}, {a['sv'][1]}]" if "sv" in a
+                         else "sv")
+    elif call in ("bind", "connect"):
+        shown = [a["fd"], address(a["addr"], a.get("pointer")), a["addrlen"]]
+    elif call in ("read", "write"):
+        shown = [a["fd"], "buf", a["count"]]  # the bytes follow the result
+    elif call in ("recv", "send"):
+        shown = [a["fd"], "buf", a["count"], a["flags"]]
+    elif call == "unlink":
+        shown = [quoted(a["path"]) if a["path"] is not None
+                 else a.get("pointer") or "NULL"]
+    else:  # listen(fd, backlog), accept(fd), shutdown(fd, how), close(fd),
+        # waitpid(pid): the arguments in order, without the results
+        shown = [v for k, v in a.items()
+                 if k not in ("bound", "signal", "exit_status")]
+    return ", ".join(str(v) for v in shown)
+
+
+# Calls whose repeat line shows only the argument that tells like calls
+# apart; the others add ", ..." after it (trace/TRACE.md, "Runs").
+ONE_ARGUMENT = {"accept", "close", "waitpid"}
+
+
+def tag(event, s):
+    """[role pid], in the role's colour."""
+    hue = s.server if event["role"] == "server" else \
+        s.client if event["role"] == "client" else s.link
+    return f"{hue}[{raw(event['role'])} {event['pid']}]{s.reset}"
+
+
+def place(event, s):
+    return f"  {s.dim}{raw(event['file'])}:{event['line']}{s.reset}"
+
+
+def repeat_line(event, s=None):
+    """A "repeat" event (a run's hidden calls) as the trace's line."""
+    s = s or Style(False)
+    a, call = event["args"], event["call"]
+    key = a.get("fd", a.get("pid"))
+    if key is None:
+        args = "..."
     else:
-        text = f"{head} = {event['ret']}"
-        if "data" in event:
-            text += " " + json.dumps(event["data"])
-    note = f"  -> {event['note']}" if event.get("note") else ""
-    return f"{text}  {event['file']}:{event['line']}{note}"
+        args = str(key) if call in ONE_ARGUMENT else f"{key}, ..."
+    text = f"{tag(event, s)} {call}({args})"
+    if event["ret"] == -1:
+        text += f" = -1 {s.red}{event['errno']}{s.reset}"
+    elif event["ret"] is not None:
+        text += f" = {event['ret']}"
+    if event.get("injected"):
+        text += " [injected]"
+    total = event["total"]
+    text += f" ... the same {total:,} more time{'' if total == 1 else 's'}"
+    if "total_bytes" in event:
+        text += f", {event['total_bytes']:,} bytes"
+    if not event["final"]:
+        text += " so far"
+    return text + place(event, s)
+
+
+def calls_of(event):
+    """How many calls an event stands for: a "repeat" event for the calls
+    a run hid (its "repeat"), a returned call for 1, a wait for none."""
+    if event["event"] == "repeat":
+        return event["repeat"]
+    return 1 if event["event"] == "return" else 0
+
+
+def expand_runs(events):
+    """The calls of one process's events in the order they were made: each
+    group of "repeat" events (one per call of the run's cycle, member 0
+    first) is replaced by that many copies of its calls, taken in turn,
+    member 0 first. Yields (event, hidden): hidden is True for a copy."""
+    group = []
+
+    def flush():
+        counts = [calls_of(e) for e in group]
+        while any(counts):
+            for i, e in enumerate(group):
+                if counts[i]:
+                    counts[i] -= 1
+                    yield e, True
+        group.clear()
+
+    for e in events:
+        if e["event"] == "repeat":
+            if group and e.get("member", 0) <= group[-1].get("member", 0):
+                yield from flush()
+            group.append(e)
+            continue
+        yield from flush()
+        yield e, False
+    yield from flush()
+
+
+def lines(event, colour=False):
+    """An event as the lines the trace writes on stderr for it."""
+    s = Style(colour)
+    if event["event"] == "repeat":
+        return [repeat_line(event, s)]
+    head = f"{tag(event, s)} {event['call']}({arguments(event)})"
+    if event["event"] == "wait":
+        head += f" ... {s.bold}waiting{s.reset}"
+    elif event["ret"] == -1:
+        head += f" = -1 {s.red}{event['errno']} ({event['error']}){s.reset}"
+    else:
+        head += f" = {event['ret']}"
+    if event.get("injected"):
+        head += " [injected]"
+    if event["event"] == "return" and "data" in event:
+        head += " " + quoted(event["data"][:40]) + \
+            ("..." if event["ret"] > 40 else "")
+    out = [head + place(event, s)]
+    if event.get("note"):
+        out.append(f"{s.green}    -> {raw(event['note'])}{s.reset}")
+    if event.get("explain"):
+        out += [f"    {key}: {raw(event['explain'][key])}"
+                for key in ("why", "fix", "see")]
+    elif event.get("see"):
+        out.append(f"    see: {event['see']}")
+    return out
 
 
 def call_text(event):
@@ -88,21 +247,13 @@ def call_text(event):
 
 def show(event, colour=False):
     """An event as the lab's trace shows it on stderr, notes included."""
-    s = Style(colour)
-    line = render(event).split("  -> ")[0]
-    if event["event"] == "return" and event["ret"] == -1:
-        line = line.replace(f"= -1 {event['errno']}",
-                            f"= -1 {s.red}{event['errno']}", 1)
-        line = line.replace(f"({event.get('error', '')})",
-                            f"({event.get('error', '')}){s.reset}", 1)
-    head, _, where = line.rpartition("  ")
-    out = [f"{head}  {s.dim}{where}{s.reset}"]
-    if event.get("note"):
-        out.append(f"{s.green}    -> {event['note']}{s.reset}")
-    if event.get("explain"):
-        for key in ("why", "fix", "see"):
-            out.append(f"    {key}: {event['explain'][key]}")
-    return "\n".join(out)
+    return "\n".join(lines(event, colour))
+
+
+def render(event):
+    """An event in one line, for a report: its line, then its note."""
+    text = lines(event)[0]
+    return text + (f"  -> {raw(event['note'])}" if event.get("note") else "")
 
 
 # -- short labels, for the timeline and the diagrams --------------------------------
@@ -138,17 +289,16 @@ def short_args(event, names=None):
         return names.get(a.get("pid"), "child")
     if call in ("socket", "socketpair"):
         keys = ["domain", "type", "protocol"]
-        pair = re.search(r"fd (\d+) <-> fd (\d+)", event.get("note") or "")
-        if call == "socketpair" and pair:  # the two fds, as strace shows
+        if call == "socketpair" and "sv" in a:  # the two fds, as strace
             return ", ".join([*(str(a[k]) for k in keys if k in a),
-                              f"[{pair[1]}, {pair[2]}]"])
+                              f"[{a['sv'][0]}, {a['sv'][1]}]"])
     elif call in ("bind", "connect"):
         keys = ["fd", "addr"]
     elif call in RECEIVERS | SENDERS:
         keys = ["fd", "count", "flags"]
     else:
         keys = [k for k in a if k not in ("bound", "signal", "exit_status",
-                                            "addrlen")]
+                                            "addrlen", "pointer", "sv")]
     values = []
     for k in keys:
         if k not in a:
@@ -185,6 +335,16 @@ def label(event, names=None):
 
     With names ({pid: name}), waitpid names the process it waited for.
     """
+    if event["event"] == "repeat":
+        a = event["args"]
+        key = a.get("fd", a.get("pid", ""))
+        if event["ret"] is None:
+            what = f"{event.get('total_bytes', 0):,} bytes"
+        else:
+            what = f"= {event['ret']}" + (f" {event['errno']}"
+                                          if event["errno"] else "")
+        return f"{event['call']}({key}) x{event['total']:,} more, {what}" \
+            + ("" if event["final"] else " so far")
     head = f"{event['call']}({short_args(event, names)})"
     if event["event"] == "wait":
         return head + " ..."

@@ -5,25 +5,330 @@
  * person on stderr (unless LAB_TRACE=0) and, when LAB_TRACE_FILE is set, one
  * JSON object per line appended to that file. trace/TRACE.md documents both.
  * errno is preserved, so the program sees exactly what the real call did.
+ *
+ * A traced call may be made in a signal handler (a SIGCHLD handler that
+ * reaps with waitpid, a handler that writes to a self-pipe), so everything
+ * from the wrapper's first line to its return is async-signal-safe
+ * (signal-safety(7)): text is formatted by the small functions below into
+ * buffers on the stack, never with stdio or malloc; the environment is read
+ * once, before main, by a constructor; each line is one write(2). The
+ * state the trace keeps between calls is changed only inside enter() and
+ * leave(): a handler that interrupts the trace there reports its own call
+ * plainly, without touching that state.
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE /* program_invocation_short_name, environ */
+/* The wrapper headers of trace/include declare the lab_ functions; this
+ * file makes the real calls, so it takes no macros from them. */
 #define LAB_TRACE_IMPLEMENTATION
-#include "lab_trace.h"
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
-/* ---- the errno table ------------------------------------------------- */
+/* ---- text: a small formatter into a caller's buffer ------------------ */
+
+/*
+ * A text never overflows its buffer: what does not fit is dropped, and
+ * the text stays a C string. Only memcpy and strlen from the C library,
+ * both async-signal-safe since POSIX.1-2008 TC2.
+ */
+struct text {
+    char *s;
+    size_t cap, len; /* cap counts the final '\0' */
+};
+
+static void text_init(struct text *t, char *buf, size_t cap)
+{
+    t->s = buf;
+    t->cap = cap;
+    t->len = 0;
+    buf[0] = '\0';
+}
+
+static void put_mem(struct text *t, const char *p, size_t n)
+{
+    if (t->len + 1 >= t->cap)
+        return;
+    if (n > t->cap - 1 - t->len)
+        n = t->cap - 1 - t->len;
+    memcpy(t->s + t->len, p, n);
+    t->len += n;
+    t->s[t->len] = '\0';
+}
+
+static void put(struct text *t, const char *s)
+{
+    put_mem(t, s, strlen(s));
+}
+
+static void put_char(struct text *t, char c)
+{
+    put_mem(t, &c, 1);
+}
+
+/* Digits of v, with a comma between each group of three when grouped. */
+static void put_unsigned(struct text *t, unsigned long long v, int grouped)
+{
+    char digits[32];
+    int n = 0, written = 0;
+    do {
+        if (grouped && written > 0 && written % 3 == 0)
+            digits[n++] = ',';
+        digits[n++] = (char)('0' + v % 10);
+        written++;
+        v /= 10;
+    } while (v > 0);
+    while (n > 0)
+        put_char(t, digits[--n]);
+}
+
+static void put_int(struct text *t, long long v)
+{
+    if (v < 0) {
+        put_char(t, '-');
+        put_unsigned(t, 0ULL - (unsigned long long)v, 0);
+    } else {
+        put_unsigned(t, (unsigned long long)v, 0);
+    }
+}
+
+static void put_pointer(struct text *t, const void *p)
+{
+    static const char hex[] = "0123456789abcdef";
+    uintptr_t v = (uintptr_t)p;
+    char digits[2 * sizeof v];
+    int n = 0;
+    do {
+        digits[n++] = hex[v & 0xf];
+        v >>= 4;
+    } while (v > 0);
+    put(t, "0x");
+    while (n > 0)
+        put_char(t, digits[--n]);
+}
+
+/* Bytes as a C string literal for people, or a JSON string for tools. */
+static void put_escaped(struct text *t, const void *data, size_t n, int json)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = data;
+    put_char(t, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (c == '"' || c == '\\') {
+            put_char(t, '\\');
+            put_char(t, (char)c);
+        } else if (c == '\n') {
+            put(t, "\\n");
+        } else if (c == '\t') {
+            put(t, "\\t");
+        } else if (c == '\r') {
+            put(t, "\\r");
+        } else if (c < 0x20 || c >= 0x7f) {
+            put(t, json ? "\\u00" : "\\x");
+            put_char(t, hex[c >> 4]);
+            put_char(t, hex[c & 0xf]);
+        } else {
+            put_char(t, (char)c);
+        }
+    }
+    put_char(t, '"');
+}
+
+static void put_quoted(struct text *t, const char *s, int json)
+{
+    put_escaped(t, s, strlen(s), json);
+}
+
+static int same(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0;
+}
+
+/* A source file's name, at most FILE_MAX bytes of it: a line of the JSON
+ * trace must stay below PIPE_BUF. */
+enum { FILE_MAX = 512 };
+
+static void put_file(struct text *t, const char *file, int json)
+{
+    size_t n = strnlen(file, FILE_MAX);
+    if (json)
+        put_escaped(t, file, n, 1);
+    else
+        put_mem(t, file, n);
+}
+
+/* ---- errno and signal names, the same on every C library -------------- */
+
+static const struct {
+    int num;
+    const char *name, *message;
+} errnos[] = {
+#define ERRNO(name, message) {name, #name, message},
+#include "errnos.def"
+#undef ERRNO
+};
+
+static int errno_index(int err)
+{
+    for (size_t i = 0; i < sizeof errnos / sizeof errnos[0]; i++)
+        if (errnos[i].num == err)
+            return (int)i;
+    return -1;
+}
+
+/* "ENOENT", or "errno N" for a number the table does not know. */
+static void put_errno_name(struct text *t, int err)
+{
+    int i = errno_index(err);
+    if (i >= 0) {
+        put(t, errnos[i].name);
+    } else {
+        put(t, "errno ");
+        put_int(t, err);
+    }
+}
+
+/* glibc's words for it: "No such file or directory", "Unknown error N". */
+static void put_errno_message(struct text *t, int err)
+{
+    int i = errno_index(err);
+    if (i >= 0) {
+        put(t, errnos[i].message);
+    } else {
+        put(t, "Unknown error ");
+        put_int(t, err);
+    }
+}
+
+#define SIGNAL(name) {name, #name}
+static const struct {
+    int num;
+    const char *name;
+} signal_names[] = {
+    SIGNAL(SIGHUP), SIGNAL(SIGINT), SIGNAL(SIGQUIT), SIGNAL(SIGILL),
+    SIGNAL(SIGTRAP), SIGNAL(SIGABRT), SIGNAL(SIGBUS), SIGNAL(SIGFPE),
+    SIGNAL(SIGKILL), SIGNAL(SIGUSR1), SIGNAL(SIGSEGV), SIGNAL(SIGUSR2),
+    SIGNAL(SIGPIPE), SIGNAL(SIGALRM), SIGNAL(SIGTERM),
+#ifdef SIGSTKFLT
+    SIGNAL(SIGSTKFLT),
+#endif
+    SIGNAL(SIGCHLD), SIGNAL(SIGCONT), SIGNAL(SIGSTOP), SIGNAL(SIGTSTP),
+    SIGNAL(SIGTTIN), SIGNAL(SIGTTOU), SIGNAL(SIGURG), SIGNAL(SIGXCPU),
+    SIGNAL(SIGXFSZ), SIGNAL(SIGVTALRM), SIGNAL(SIGPROF), SIGNAL(SIGWINCH),
+    SIGNAL(SIGIO),
+#ifdef SIGPWR
+    SIGNAL(SIGPWR),
+#endif
+    SIGNAL(SIGSYS),
+};
+#undef SIGNAL
+
+static const char *signal_name(int sig)
+{
+    for (size_t i = 0; i < sizeof signal_names / sizeof signal_names[0]; i++)
+        if (signal_names[i].num == sig)
+            return signal_names[i].name;
+    return NULL;
+}
+
+/* "SIGTERM", or "signal N" for a signal with no name (a real-time one). */
+static void put_signal_name(struct text *t, int sig)
+{
+    const char *name = signal_name(sig);
+    if (name) {
+        put(t, name);
+    } else {
+        put(t, "signal ");
+        put_int(t, sig);
+    }
+}
+
+/* ---- the names of the traced calls ---------------------------------- */
+
+enum call {
+    SOCKET, SOCKETPAIR, BIND, LISTEN, ACCEPT, CONNECT, READ, WRITE, RECV,
+    SEND, SHUTDOWN, CLOSE, UNLINK, WAITPID, N_CALLS
+};
+
+static const char *const call_names[N_CALLS] = {
+    "socket", "socketpair", "bind", "listen", "accept", "connect", "read",
+    "write", "recv", "send", "shutdown", "close", "unlink", "waitpid",
+};
+
+/* ---- what each man page lists ---------------------------------------- */
+
+static const struct {
+    const char *call, *page, *errnos;
+} man_pages[] = {
+#define LISTS(call, page, errnos) {call, page, errnos},
+#include "manpages.def"
+#undef LISTS
+};
+
+/* The man page of call, or NULL; *lists tells whether its ERRORS section
+ * lists the errno named name. */
+static const char *man_page(const char *call, const char *name, int *lists)
+{
+    size_t n = strlen(name);
+    *lists = 0;
+    for (size_t i = 0; i < sizeof man_pages / sizeof man_pages[0]; i++) {
+        if (!same(man_pages[i].call, call))
+            continue;
+        for (const char *p = man_pages[i].errnos; *p;) {
+            size_t len = 0;
+            while (p[len] && p[len] != ' ')
+                len++;
+            if (len == n && strncmp(p, name, n) == 0)
+                *lists = 1;
+            p += len;
+            while (*p == ' ')
+                p++;
+        }
+        return man_pages[i].page;
+    }
+    return NULL;
+}
+
+/* Where to read about a failure that explanations.def does not explain. */
+static void put_see_also(struct text *t, const char *call, int err)
+{
+    char buf[32];
+    struct text name;
+    int lists;
+    text_init(&name, buf, sizeof buf);
+    put_errno_name(&name, err);
+    const char *page = man_page(call, name.s, &lists);
+    if (page && lists) {
+        put(t, "the ERRORS section of ");
+        put(t, page);
+    } else {
+        put(t, "the man page ");
+        if (page) {
+            put(t, page);
+        } else {
+            put(t, call);
+            put(t, "(2)");
+        }
+        put(t, " does not list ");
+        put(t, name.s);
+    }
+}
+
+/* ---- the explanation table -------------------------------------------- */
 
 struct explanation {
     const char *call;
@@ -41,88 +346,247 @@ static const struct explanation *explain(const char *call, int errnum)
 {
     size_t n = sizeof explanations / sizeof explanations[0];
     for (size_t i = 0; i < n; i++)
-        if (explanations[i].errnum == errnum &&
-            strcmp(explanations[i].call, call) == 0)
+        if (explanations[i].errnum == errnum && same(explanations[i].call, call))
             return &explanations[i];
     for (size_t i = 0; i < n; i++)
-        if (explanations[i].errnum == errnum &&
-            strcmp(explanations[i].call, "*") == 0)
+        if (explanations[i].errnum == errnum && same(explanations[i].call, "*"))
             return &explanations[i];
     return NULL;
 }
 
-/* ---- a small string builder ----------------------------------------- */
+/* ---- fault injection: LAB_FAULTS ------------------------------------ */
 
-#define LINE_MAX_BYTES 4000 /* a JSON line stays below PIPE_BUF (4096) */
+static void write_all(int fd, const char *s, size_t n);
 
-struct buf {
-    char s[8192];
-    size_t len;
-};
+/*
+ * LAB_FAULTS='accept#2=EMFILE,read<=1' makes chosen traced calls fail, or
+ * move fewer bytes, to show what scheduling never shows (trace/TRACE.md,
+ * "Fault injection"). A rule is CALL, then optionally #N (only the Nth
+ * call of that name in this process) or #N+ (the Nth and every later
+ * one), then =ERRNO (fail with it, without making the call) or <=BYTES
+ * (read, write, recv, send: make the call with at most BYTES). The rules
+ * are read once, at start; the first rule that matches a call applies.
+ */
+enum { MAX_RULES = 16, RULE_TEXT = 64 };
 
-static void put(struct buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static struct rule {
+    enum call id;
+    unsigned long nth;    /* 0: every call of this name; else the Nth */
+    int onward;           /* the Nth and every later one */
+    int err;              /* fail with this errno, the call not made */
+    unsigned long limit;  /* or make it with at most this many bytes */
+    char text[RULE_TEXT]; /* as written, for the note */
+} rules[MAX_RULES];
+static int n_rules;
+/* How many calls of each name this process made: see forget_parent_state. */
+static unsigned long calls_made[N_CALLS];
 
-static void put(struct buf *b, const char *fmt, ...)
+static int is_digit(char c)
 {
-    va_list ap;
-    if (b->len >= sizeof b->s - 1)
-        return;
-    va_start(ap, fmt);
-    int n = vsnprintf(b->s + b->len, sizeof b->s - b->len, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        b->len += (size_t)n;
-    if (b->len > sizeof b->s - 1)
-        b->len = sizeof b->s - 1;
+    return c >= '0' && c <= '9';
 }
 
-/* Bytes as a C string literal for people, or a JSON string for tools. */
-static void put_escaped(struct buf *b, const void *data, size_t n, int json)
+static int parse_number(const char **p, unsigned long *out)
 {
-    const unsigned char *p = data;
-    put(b, "\"");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = p[i];
-        if (c == '"' || c == '\\')
-            put(b, "\\%c", c);
-        else if (c == '\n')
-            put(b, "\\n");
-        else if (c == '\t')
-            put(b, "\\t");
-        else if (c == '\r')
-            put(b, "\\r");
-        else if (c < 0x20 || c >= 0x7f)
-            put(b, json ? "\\u%04x" : "\\x%02x", c);
-        else
-            put(b, "%c", c);
+    unsigned long v = 0;
+    const char *s = *p;
+    if (!is_digit(*s))
+        return 0;
+    while (is_digit(*s)) {
+        if (v > 100000000UL)
+            return 0;
+        v = v * 10 + (unsigned long)(*s++ - '0');
     }
-    put(b, "\"");
+    *p = s;
+    *out = v;
+    return 1;
 }
 
-static void put_str(struct buf *b, const char *s, int json)
+/* Parses one rule into r; on a mistake, says what it is in why. */
+static int parse_rule(const char *s, struct rule *r, struct text *why)
 {
-    put_escaped(b, s, strlen(s), json);
+    const char *p = s;
+    size_t len = 0;
+    while ((p[len] >= 'a' && p[len] <= 'z') || is_digit(p[len]))
+        len++;
+    int id = -1;
+    for (int i = 0; i < N_CALLS; i++)
+        if (strlen(call_names[i]) == len && strncmp(call_names[i], p, len) == 0)
+            id = i;
+    if (id < 0) {
+        put(why, "\"");
+        put_mem(why, p, len);
+        put(why, "\" is not a call the trace traces (");
+        for (int i = 0; i < N_CALLS; i++) {
+            put(why, call_names[i]);
+            put(why, i + 1 < N_CALLS ? ", " : ")");
+        }
+        return 0;
+    }
+    r->id = (enum call)id;
+    p += len;
+    if (*p == '#') {
+        p++;
+        if (!parse_number(&p, &r->nth) || r->nth == 0) {
+            put(why, "#N counts the calls from 1: #1 is the first");
+            return 0;
+        }
+        if (*p == '+') {
+            r->onward = 1;
+            p++;
+        }
+    }
+    if (p[0] == '<' && p[1] == '=') {
+        p += 2;
+        if (r->id != READ && r->id != WRITE && r->id != RECV &&
+            r->id != SEND) {
+            put(why, "only read, write, recv and send can be made short");
+            return 0;
+        }
+        if (!parse_number(&p, &r->limit) || r->limit == 0) {
+            put(why, "<=BYTES needs a number of bytes from 1 up (a read of "
+                     "0 bytes would look like end of file)");
+            return 0;
+        }
+    } else if (p[0] == '=') {
+        unsigned long number;
+        p++;
+        len = 0;
+        while ((p[len] >= 'A' && p[len] <= 'Z') || is_digit(p[len]))
+            len++;
+        r->err = 0;
+        if (is_digit(*p) && parse_number(&p, &number) && number > 0 &&
+            number < 4096) {
+            r->err = (int)number;
+        } else {
+            for (size_t i = 0; i < sizeof errnos / sizeof errnos[0]; i++)
+                if (strlen(errnos[i].name) == len &&
+                    strncmp(errnos[i].name, p, len) == 0)
+                    r->err = errnos[i].num;
+            if (r->err == 0) {
+                put(why, "\"");
+                put_mem(why, p, len);
+                put(why, "\" is not an errno name (such as EINTR) or number");
+                return 0;
+            }
+            p += len;
+        }
+    } else {
+        put(why, "after the call come =ERRNO (fail) or <=BYTES (short), "
+                 "with #N or #N+ before them to choose which calls");
+        return 0;
+    }
+    if (*p != '\0') {
+        put(why, "\"");
+        put(why, p);
+        put(why, "\" is left over at the end");
+        return 0;
+    }
+    return 1;
 }
 
-/* ---- configuration, read from the environment at each event ---------- */
-
-static int human_enabled(void)
+/* Reads LAB_FAULTS; says once, on stderr, which rules are not applied. */
+static void read_faults(const char *spec)
 {
-    const char *v = getenv("LAB_TRACE");
-    return !(v && strcmp(v, "0") == 0);
+    const char *p = spec;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = 0;
+        while (p[len] && p[len] != ',')
+            len++;
+        while (len > 0 && p[len - 1] == ' ')
+            len--;
+        if (len == 0)
+            break;
+        char text[RULE_TEXT], buf[1024];
+        struct rule r;
+        struct text why;
+        int ok = 0;
+        memset(&r, 0, sizeof r);
+        text_init(&why, buf, sizeof buf);
+        if (len >= sizeof text) {
+            put(&why, "it is too long to be a rule");
+        } else {
+            memcpy(text, p, len);
+            text[len] = '\0';
+            if (n_rules == MAX_RULES)
+                put(&why, "there are more than 16 rules");
+            else
+                ok = parse_rule(text, &r, &why);
+        }
+        if (ok) {
+            memcpy(r.text, text, len + 1);
+            rules[n_rules++] = r;
+        } else {
+            char msg[1400];
+            struct text m;
+            text_init(&m, msg, sizeof msg);
+            put(&m, "lab trace: LAB_FAULTS: the rule \"");
+            put_mem(&m, p, len > 200 ? 200 : len);
+            put(&m, "\" is not applied: ");
+            put(&m, why.s);
+            put(&m, " (trace/TRACE.md, \"Fault injection\")\n");
+            write_all(STDERR_FILENO, m.s, m.len);
+        }
+        p += len;
+        while (*p && *p != ',')
+            p++;
+    }
 }
 
-static int use_colour(void)
+/*
+ * Set in a child by fork(2) (pthread_atfork): the child finds its pid
+ * with getpid() at its first call, and starts its own state. Otherwise
+ * the trace knows its pid without asking the kernel at each call.
+ */
+static volatile sig_atomic_t forked;
+
+static void note_fork(void)
 {
-    return isatty(STDERR_FILENO) && getenv("NO_COLOR") == NULL;
+    forked = 1;
 }
 
-/* The role names the process in the trace: LAB_ROLE, or the program name. */
-static const char *role(void)
+/* ---- configuration, read from the environment once, at start -------- */
+
+/*
+ * Everything the environment says is read once, before main, by
+ * read_environment(): a program that changes its environment later does
+ * not change its trace. The one exception is LAB_ROLE in a forked child,
+ * read again at the child's first event (a child that names itself after
+ * fork(2), as lessons/variant.h's fork_peer does, is shown under its name).
+ */
+static struct {
+    int on;          /* anything to do at all: else every call goes straight */
+    int emitting;    /* someone reads the events: stderr, or the JSON file */
+    int human;       /* lines on stderr (LAB_TRACE is not "0") */
+    int colour;      /* stderr is a terminal, NO_COLOR empty, TERM not dumb */
+    int json_fd;     /* LAB_TRACE_FILE, opened; or -1 */
+    pid_t pid;       /* the process the state below belongs to */
+    char role[64];   /* LAB_ROLE, or the program's name */
+} cfg = {0, 0, 0, 0, -1, 0, ""};
+
+extern char **environ;
+
+/* getenv(3), without its lock: for a child's first event. */
+static const char *env_value(const char *name)
 {
-    const char *r = getenv("LAB_ROLE");
-    return (r && *r) ? r : program_invocation_short_name;
+    size_t n = strlen(name);
+    for (char **e = environ; e && *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}
+
+static void set_role(const char *r)
+{
+    if (!r || !*r)
+        r = program_invocation_short_name;
+    size_t n = strlen(r);
+    if (n >= sizeof cfg.role)
+        n = sizeof cfg.role - 1;
+    memcpy(cfg.role, r, n);
+    cfg.role[n] = '\0';
 }
 
 static long long now_ns(void)
@@ -132,7 +596,7 @@ static long long now_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void write_all_raw(int fd, const char *s, size_t n)
+static void write_all(int fd, const char *s, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, s, n);
@@ -151,91 +615,262 @@ static void write_all_raw(int fd, const char *s, size_t n)
  * forked child writes through the descriptor it inherited: every line is
  * one write(2) in O_APPEND mode, so lines of parent and child never mix.
  */
-static int json_fd = -1;
-
-static int json_file(void)
+static int open_json_file(const char *path)
 {
-    const char *path = getenv("LAB_TRACE_FILE");
-    if (!path || !*path)
-        return -1;
-    if (json_fd >= 0 && fcntl(json_fd, F_GETFD) != -1)
-        return json_fd;
-    json_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (json_fd >= 0) {
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0) {
         /* Move out of the way, so the program's fds are the ones it would
          * get untraced (the next socket is still fd 4, not 5). */
-        int high = fcntl(json_fd, F_DUPFD_CLOEXEC, 200);
+        int high = fcntl(fd, F_DUPFD_CLOEXEC, 200);
         if (high >= 0) {
-            (void)close(json_fd);
-            json_fd = high;
+            (void)close(fd);
+            fd = high;
         }
     }
-    if (json_fd < 0) {
-        char msg[512];
-        int n = snprintf(msg, sizeof msg,
-                         "lab trace: cannot open LAB_TRACE_FILE %s: %s\n",
-                         path, strerror(errno));
-        write_all_raw(STDERR_FILENO, msg, (size_t)n);
-        unsetenv("LAB_TRACE_FILE");
+    if (fd < 0) {
+        char buf[512];
+        struct text t;
+        int err = errno;
+        text_init(&t, buf, sizeof buf);
+        put(&t, "lab trace: cannot open LAB_TRACE_FILE ");
+        put(&t, path);
+        put(&t, ": ");
+        put_errno_message(&t, err);
+        put(&t, "\n");
+        write_all(STDERR_FILENO, t.s, t.len);
     }
-    return json_fd;
+    return fd;
 }
 
-static void open_json_file_at_start(void) __attribute__((constructor));
-static void open_json_file_at_start(void)
+/*
+ * With LAB_TRACE=0 and no LAB_TRACE_FILE the trace is off: cfg.on stays 0,
+ * and no traced call makes a system call of the trace's (not even this
+ * function does).
+ */
+static void read_environment(void) __attribute__((constructor));
+static void read_environment(void)
 {
     int saved = errno;
-    (void)json_file();
+    const char *v = getenv("LAB_TRACE");
+    cfg.human = !(v && same(v, "0"));
+    const char *path = getenv("LAB_TRACE_FILE");
+    if (path && *path)
+        cfg.json_fd = open_json_file(path);
+    const char *faults = getenv("LAB_FAULTS");
+    if (faults && *faults)
+        read_faults(faults);
+    cfg.on = cfg.human || cfg.json_fd >= 0 || n_rules > 0;
+    if (!cfg.on) {
+        errno = saved;
+        return;
+    }
+    cfg.emitting = cfg.human || cfg.json_fd >= 0;
+    const char *no_colour = getenv("NO_COLOR"), *term = getenv("TERM");
+    cfg.colour = cfg.human && !(no_colour && *no_colour) &&
+                 !(term && same(term, "dumb")) && isatty(STDERR_FILENO);
+    set_role(getenv("LAB_ROLE"));
+    cfg.pid = getpid();
+    (void)pthread_atfork(NULL, NULL, note_fork);
     errno = saved;
+}
+
+/* ---- the state kept between calls, and its guard --------------------- */
+
+/*
+ * 1 while a call's report reads or changes the state the trace keeps (the
+ * process's role and pid after a fork, the LAB_FAULTS counters, the bound
+ * paths, the runs). A signal handler that makes a traced call meanwhile
+ * finds it set: its event is "nested", and is reported plainly, without
+ * that state (see enter()). The programs the lab traces have one thread.
+ */
+static volatile sig_atomic_t inside;
+
+/* The state of another process, inherited through fork(2): start anew. */
+static void forget_parent_state(pid_t now);
+
+/* Takes the guard unless a nested event finds it taken; 1 if taken here. */
+static int enter(int nested)
+{
+    if (nested)
+        return 0;
+    inside = 1;
+    return 1;
+}
+
+static void leave(int entered)
+{
+    if (entered)
+        inside = 0;
 }
 
 /* ---- one event -------------------------------------------------------- */
 
+#define LINE_MAX_BYTES 4000 /* a JSON line stays below PIPE_BUF (4096) */
+
+enum kind { RETURN, WAIT };
+enum { KEY_NONE, KEY_FD, KEY_PID };
+
 struct event {
-    const char *call;
+    enum call id;
+    const char *call;     /* its name */
     const char *file;
     int line;
-    int waiting;          /* 1: the call is about to block; no result yet */
-    long long start_ns;   /* when the call was entered, for blocked calls */
+    enum kind kind;
+    int nested;           /* begun inside another event (a signal handler) */
+    pid_t pid;
+    int errno_in;         /* errno when the program made the call */
+    long long start_ns;   /* when the call was entered */
     long long ret;
-    int err;              /* errno when ret == -1 */
+    int err;              /* errno when ret == -1, else 0 */
+    int errno_out;        /* errno as the real call left it */
+    int key_kind;         /* the argument that tells like calls apart: */
+    long long key;        /* KEY_FD, KEY_PID, or KEY_NONE */
+    const struct rule *fault; /* the LAB_FAULTS rule for this call, if any */
+    int injected;         /* 1: the failure was injected; 2: the count */
     /* arguments, already rendered: for people and for JSON */
-    struct buf human_args, json_args;
+    char hargs_buf[640], jargs_buf[1024], note_buf[512];
+    struct text hargs, jargs, note;
     const void *data;     /* bytes read or written, for the preview */
     size_t data_len;
-    char note[512];       /* a few words on a key moment */
 };
 
-static void event_init(struct event *e, const char *call, const char *file,
-                       int line)
+static void begin(struct event *e, enum call id, const char *file, int line)
 {
-    memset(e, 0, sizeof *e);
-    e->call = call;
+    e->errno_in = errno;
+    e->id = id;
+    e->call = call_names[id];
     e->file = file;
     e->line = line;
+    e->kind = RETURN;
+    e->ret = 0;
+    e->err = 0;
+    e->errno_out = e->errno_in;
+    e->data = NULL;
+    e->data_len = 0;
+    e->key_kind = KEY_NONE;
+    e->key = 0;
+    e->fault = NULL;
+    e->injected = 0;
+    text_init(&e->hargs, e->hargs_buf, sizeof e->hargs_buf);
+    text_init(&e->jargs, e->jargs_buf, sizeof e->jargs_buf);
+    text_init(&e->note, e->note_buf, sizeof e->note_buf);
+    e->nested = inside;
+    e->pid = forked ? getpid() : cfg.pid;
+    int entered = enter(e->nested);
+    if (entered && forked) {
+        forked = 0;
+        if (e->pid != cfg.pid)
+            forget_parent_state(e->pid);
+    }
+    if (entered && n_rules > 0) {
+        unsigned long nth = ++calls_made[id];
+        for (int i = 0; i < n_rules && !e->fault; i++)
+            if (rules[i].id == id &&
+                (rules[i].nth == 0 || nth == rules[i].nth ||
+                 (rules[i].onward && nth > rules[i].nth)))
+                e->fault = &rules[i];
+    }
+    leave(entered);
     e->start_ns = now_ns();
 }
 
+/* Adds a few words to the note (several notes are joined by "; "). */
+static struct text *note(struct event *e)
+{
+    if (e->note.len > 0)
+        put(&e->note, "; ");
+    return &e->note;
+}
+
+/* A LAB_FAULTS rule says this call fails: it is not made. 1 if so. */
+static int injected_failure(struct event *e)
+{
+    if (!e->fault || e->fault->err == 0)
+        return 0;
+    e->kind = RETURN;
+    e->ret = -1;
+    e->err = e->errno_out = e->fault->err;
+    e->injected = 1;
+    struct text *n = note(e);
+    put(n, "injected by LAB_FAULTS (");
+    put(n, e->fault->text);
+    put(n, "): the real call was not made");
+    return 1;
+}
+
+/* A LAB_FAULTS rule may make a read or write move fewer bytes: the count
+ * to pass to the real call. */
+static size_t injected_count(struct event *e, size_t count)
+{
+    if (!e->fault || e->fault->limit == 0 || count <= e->fault->limit)
+        return count;
+    e->injected = 2;
+    struct text *n = note(e);
+    put(n, "injected by LAB_FAULTS (");
+    put(n, e->fault->text);
+    put(n, "): the real call was asked for ");
+    put_int(n, (long long)e->fault->limit);
+    put(n, " of the ");
+    put_int(n, (long long)count);
+    put(n, " bytes");
+    return (size_t)e->fault->limit;
+}
+
+static int will_fail(const struct event *e)
+{
+    return e->fault && e->fault->err != 0;
+}
+
+/* Right before the real call: errno as the program left it. */
+static void call_now(const struct event *e)
+{
+    errno = e->errno_in;
+}
+
+/* Right after it: its result, and errno as it left it. */
+static void returned(struct event *e, long long ret)
+{
+    e->errno_out = errno;
+    e->kind = RETURN;
+    e->ret = ret;
+    e->err = ret == -1 ? e->errno_out : 0;
+}
+
 /* Adds an argument: its C rendering for people, and a JSON member. */
+static void arg_name(struct event *e, const char *name)
+{
+    if (e->hargs.len > 0)
+        put(&e->hargs, ", ");
+    if (e->jargs.len > 0)
+        put(&e->jargs, ",");
+    put_char(&e->jargs, '"');
+    put(&e->jargs, name);
+    put(&e->jargs, "\":");
+}
+
 static void arg_int(struct event *e, const char *name, long long v)
 {
-    put(&e->human_args, "%s%lld", e->human_args.len ? ", " : "", v);
-    put(&e->json_args, "%s\"%s\":%lld", e->json_args.len ? "," : "", name, v);
+    arg_name(e, name);
+    put_int(&e->hargs, v);
+    put_int(&e->jargs, v);
 }
 
 static void arg_sym(struct event *e, const char *name, const char *sym)
 {
-    put(&e->human_args, "%s%s", e->human_args.len ? ", " : "", sym);
-    put(&e->json_args, "%s\"%s\":", e->json_args.len ? "," : "", name);
-    put_str(&e->json_args, sym, 1);
+    arg_name(e, name);
+    put(&e->hargs, sym);
+    put_quoted(&e->jargs, sym, 1);
 }
 
-static void arg_text(struct event *e, const char *name, const char *human,
-                     const char *json_value)
+/* A member of args after the call: the JSON only (bound, signal...). */
+static struct text *result_member(struct event *e, const char *name)
 {
-    put(&e->human_args, "%s%s", e->human_args.len ? ", " : "", human);
-    put(&e->json_args, "%s\"%s\":%s", e->json_args.len ? "," : "", name,
-        json_value);
+    if (e->jargs.len > 0)
+        put(&e->jargs, ",");
+    put_char(&e->jargs, '"');
+    put(&e->jargs, name);
+    put(&e->jargs, "\":");
+    return &e->jargs;
 }
 
 static const char *domain_name(int d)
@@ -260,23 +895,35 @@ static void arg_domain(struct event *e, int d)
 
 static void arg_type(struct event *e, int t)
 {
-    char s[96];
+    char buf[96];
+    struct text s;
     const char *base;
+    /* Every type Linux has (include/linux/net.h), whatever the domain. */
     switch (t & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) {
     case SOCK_STREAM: base = "SOCK_STREAM"; break;
     case SOCK_DGRAM: base = "SOCK_DGRAM"; break;
-    case SOCK_SEQPACKET: base = "SOCK_SEQPACKET"; break;
     case SOCK_RAW: base = "SOCK_RAW"; break;
+    case SOCK_RDM: base = "SOCK_RDM"; break;
+    case SOCK_SEQPACKET: base = "SOCK_SEQPACKET"; break;
+#ifdef SOCK_DCCP
+    case SOCK_DCCP: base = "SOCK_DCCP"; break;
+#endif
+#ifdef SOCK_PACKET
+    case SOCK_PACKET: base = "SOCK_PACKET"; break;
+#endif
     default: base = NULL;
     }
     if (!base) {
         arg_int(e, "type", t);
         return;
     }
-    snprintf(s, sizeof s, "%s%s%s", base,
-             (t & SOCK_NONBLOCK) ? "|SOCK_NONBLOCK" : "",
-             (t & SOCK_CLOEXEC) ? "|SOCK_CLOEXEC" : "");
-    arg_sym(e, "type", s);
+    text_init(&s, buf, sizeof buf);
+    put(&s, base);
+    if (t & SOCK_NONBLOCK)
+        put(&s, "|SOCK_NONBLOCK");
+    if (t & SOCK_CLOEXEC)
+        put(&s, "|SOCK_CLOEXEC");
+    arg_sym(e, "type", s.s);
 }
 
 /*
@@ -286,46 +933,58 @@ static void arg_type(struct event *e, int t)
 static void arg_addr(struct event *e, const struct sockaddr *addr,
                      socklen_t len, int readable)
 {
-    struct buf h = {{0}, 0}, j = {{0}, 0};
     size_t path_off = offsetof(struct sockaddr_un, sun_path);
+    struct text *h = &e->hargs, *j = &e->jargs;
+    arg_name(e, "addr");
     if (!addr || !readable) {
-        put(&h, addr ? "%p" : "NULL", (const void *)addr);
-        put(&j, "null");
+        put(j, "null");
+        if (addr) {
+            put_pointer(h, addr);
+            put(j, ",\"pointer\":\"");
+            put_pointer(j, addr);
+            put(j, "\"");
+        } else {
+            put(h, "NULL");
+        }
     } else if (len < sizeof(sa_family_t)) {
-        put(&h, "{?}");
-        put(&j, "{\"family\":null}");
+        put(h, "{?}");
+        put(j, "{\"family\":null}");
     } else if (addr->sa_family != AF_UNIX) {
         const char *n = domain_name(addr->sa_family);
+        put(h, "{");
+        put(j, "{\"family\":");
         if (n) {
-            put(&h, "{%s, ...}", n);
-            put(&j, "{\"family\":\"%s\"}", n);
+            put(h, n);
+            put_quoted(j, n, 1);
         } else {
-            put(&h, "{family=%d, ...}", addr->sa_family);
-            put(&j, "{\"family\":%d}", addr->sa_family);
+            put(h, "family=");
+            put_int(h, addr->sa_family);
+            put_int(j, addr->sa_family);
         }
+        put(h, ", ...}");
+        put(j, "}");
     } else {
         const struct sockaddr_un *un = (const struct sockaddr_un *)addr;
         size_t avail = len > path_off ? len - path_off : 0;
         if (avail > sizeof un->sun_path)
             avail = sizeof un->sun_path; /* never read past the struct */
         if (avail > 0 && un->sun_path[0] == '\0') {
-            put(&h, "{AF_UNIX, @");
-            put_escaped(&h, un->sun_path + 1, avail - 1, 0);
-            put(&h, "}");
-            put(&j, "{\"family\":\"AF_UNIX\",\"abstract\":");
-            put_escaped(&j, un->sun_path + 1, avail - 1, 1);
-            put(&j, "}");
+            put(h, "{AF_UNIX, @");
+            put_escaped(h, un->sun_path + 1, avail - 1, 0);
+            put(h, "}");
+            put(j, "{\"family\":\"AF_UNIX\",\"abstract\":");
+            put_escaped(j, un->sun_path + 1, avail - 1, 1);
+            put(j, "}");
         } else {
             size_t n = strnlen(un->sun_path, avail);
-            put(&h, "{AF_UNIX, ");
-            put_escaped(&h, un->sun_path, n, 0);
-            put(&h, "}");
-            put(&j, "{\"family\":\"AF_UNIX\",\"path\":");
-            put_escaped(&j, un->sun_path, n, 1);
-            put(&j, "}");
+            put(h, "{AF_UNIX, ");
+            put_escaped(h, un->sun_path, n, 0);
+            put(h, "}");
+            put(j, "{\"family\":\"AF_UNIX\",\"path\":");
+            put_escaped(j, un->sun_path, n, 1);
+            put(j, "}");
         }
     }
-    arg_text(e, "addr", h.s, j.s);
 }
 
 /*
@@ -345,163 +1004,617 @@ static void note_cut_path(struct event *e, const struct sockaddr *addr,
     size_t avail = len - path_off;
     if (memchr(un->sun_path, '\0', avail) != NULL)
         return;
-    size_t used = strlen(e->note);
-    snprintf(e->note + used, sizeof e->note - used,
-             "%sthe length %u ends inside sun_path: the name is only its "
-             "first %zu bytes (with sizeof(struct sockaddr) a longer path "
-             "is cut; pass sizeof(struct sockaddr_un))",
-             used ? "; " : "", (unsigned)len, avail);
+    struct text *n = note(e);
+    put(n, "the length ");
+    put_int(n, len);
+    put(n, " ends inside sun_path: the name is only its first ");
+    put_int(n, (long long)avail);
+    put(n, " bytes (with sizeof(struct sockaddr) a longer path is cut; "
+           "pass sizeof(struct sockaddr_un))");
 }
 
 /* ---- per-fd memory: which path each socket was bound to -------------- */
 
 enum { MAX_BOUND = 64 };
-static struct {
+static struct bound_socket {
     int fd;
     pid_t pid;
+    dev_t dev;            /* the socket file bind made, to know it again */
+    ino_t ino;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
 } bound[MAX_BOUND];
 
-static void remember_bound(int fd, const char *path)
+static void copy_path(char *to, const char *from)
+{
+    size_t n = strnlen(from, sizeof bound[0].path - 1);
+    memcpy(to, from, n);
+    to[n] = '\0';
+}
+
+/* Called with the guard taken. */
+static void remember_bound(int fd, pid_t pid, const char *path,
+                           const struct stat *made)
 {
     for (int i = 0; i < MAX_BOUND; i++)
-        if (bound[i].path[0] == '\0' || (bound[i].fd == fd &&
-                                         bound[i].pid == getpid())) {
+        if (bound[i].path[0] == '\0' ||
+            (bound[i].fd == fd && bound[i].pid == pid)) {
             bound[i].fd = fd;
-            bound[i].pid = getpid();
-            snprintf(bound[i].path, sizeof bound[i].path, "%s", path);
+            bound[i].pid = pid;
+            bound[i].dev = made->st_dev;
+            bound[i].ino = made->st_ino;
+            copy_path(bound[i].path, path);
             return;
         }
 }
 
-static const char *bound_path(int fd, int forget)
+/* What fd was bound to, copied into *out (path "" if nothing), and
+ * forgotten: the guard is taken. */
+static void forget_bound(int fd, pid_t pid, struct bound_socket *out)
 {
-    static char copy[sizeof bound[0].path];
+    out->path[0] = '\0';
     for (int i = 0; i < MAX_BOUND; i++)
-        if (bound[i].path[0] && bound[i].fd == fd &&
-            bound[i].pid == getpid()) {
-            memcpy(copy, bound[i].path, sizeof copy);
-            if (forget)
-                bound[i].path[0] = '\0';
-            return copy;
+        if (bound[i].path[0] && bound[i].fd == fd && bound[i].pid == pid) {
+            *out = bound[i];
+            bound[i].path[0] = '\0';
+            return;
         }
-    return NULL;
 }
+
+static void set_role_from_environment(void)
+{
+    set_role(env_value("LAB_ROLE"));
+}
+
 
 /* ---- rendering and emitting ----------------------------------------- */
 
 static const char *colour(const char *code)
 {
-    return use_colour() ? code : "";
+    return cfg.colour ? code : "";
 }
 
 static const char *role_colour(void)
 {
-    const char *r = role();
-    if (strcmp(r, "server") == 0)
+    if (same(cfg.role, "server"))
         return colour("\033[36m");
-    if (strcmp(r, "client") == 0)
+    if (same(cfg.role, "client"))
         return colour("\033[35m");
     return colour("\033[33m");
 }
 
-static void emit(struct event *e)
+static void render_human(struct text *h, const struct event *e,
+                         const struct explanation *x)
+{
+    const char *reset = colour("\033[0m");
+    put(h, role_colour());
+    put(h, "[");
+    put(h, cfg.role);
+    put(h, " ");
+    put_int(h, e->pid);
+    put(h, "]");
+    put(h, reset);
+    put(h, " ");
+    put(h, e->call);
+    put(h, "(");
+    put(h, e->hargs.s);
+    if (e->kind == WAIT) {
+        put(h, ") ... ");
+        put(h, colour("\033[1m"));
+        put(h, "waiting");
+        put(h, reset);
+    } else if (e->ret == -1) {
+        put(h, ") = -1 ");
+        put(h, colour("\033[1;31m"));
+        put_errno_name(h, e->err);
+        put(h, " (");
+        put_errno_message(h, e->err);
+        put(h, ")");
+        put(h, reset);
+        if (e->injected)
+            put(h, " [injected]");
+    } else {
+        put(h, ") = ");
+        put_int(h, e->ret);
+        if (e->injected)
+            put(h, " [injected]");
+        if (e->data && e->data_len > 0) {
+            put(h, " ");
+            put_escaped(h, e->data, e->data_len > 40 ? 40 : e->data_len, 0);
+            if (e->data_len > 40)
+                put(h, "...");
+        }
+    }
+    put(h, "  ");
+    put(h, colour("\033[2m"));
+    put_file(h, e->file, 0);
+    put(h, ":");
+    put_int(h, e->line);
+    put(h, reset);
+    put(h, "\n");
+    if (e->note.len > 0) {
+        put(h, colour("\033[32m"));
+        put(h, "    -> ");
+        put(h, e->note.s);
+        put(h, reset);
+        put(h, "\n");
+    }
+    if (e->kind == RETURN && e->ret == -1) {
+        if (x) {
+            put(h, "    why: ");
+            put(h, x->why);
+            put(h, "\n    fix: ");
+            put(h, x->fix);
+            put(h, "\n    see: ");
+            put(h, x->see);
+            put(h, "\n");
+        } else {
+            put(h, "    see: ");
+            put_see_also(h, e->call, e->err);
+            put(h, "\n");
+        }
+    }
+}
+
+/* The event's JSON line; without its explanation, note and bytes when
+ * whole is 0 (for a line that would not stay below LINE_MAX_BYTES). */
+static void render_json(struct text *j, const struct event *e,
+                        const struct explanation *x, long long ts, int whole)
+{
+    put(j, "{\"ts\":");
+    put_int(j, ts);
+    put(j, ",\"pid\":");
+    put_int(j, e->pid);
+    put(j, ",\"role\":");
+    put_quoted(j, cfg.role, 1);
+    put(j, ",\"event\":\"");
+    put(j, e->kind == WAIT ? "wait" : "return");
+    put(j, "\",\"call\":\"");
+    put(j, e->call);
+    put(j, "\",\"args\":{");
+    put(j, e->jargs.s);
+    put(j, "}");
+    if (e->kind == WAIT) {
+        put(j, ",\"ret\":null,\"errno\":null");
+    } else if (e->ret == -1) {
+        put(j, ",\"ret\":-1,\"errno\":\"");
+        put_errno_name(j, e->err);
+        put(j, "\",\"error\":\"");
+        put_errno_message(j, e->err);
+        put(j, "\"");
+    } else {
+        put(j, ",\"ret\":");
+        put_int(j, e->ret);
+        put(j, ",\"errno\":null");
+    }
+    if (e->injected)
+        put(j, ",\"injected\":true");
+    if (e->kind == RETURN) {
+        put(j, ",\"start\":");
+        put_int(j, e->start_ns);
+    }
+    if (whole && e->data && e->data_len > 0) {
+        put(j, ",\"data\":");
+        put_escaped(j, e->data, e->data_len > 64 ? 64 : e->data_len, 1);
+    }
+    if (whole && e->note.len > 0) {
+        put(j, ",\"note\":");
+        put_quoted(j, e->note.s, 1);
+    }
+    put(j, ",\"file\":");
+    put_file(j, e->file, 1);
+    put(j, ",\"line\":");
+    put_int(j, e->line);
+    if (whole && e->kind == RETURN && e->ret == -1 && !x) {
+        char buf[160];
+        struct text see;
+        text_init(&see, buf, sizeof buf);
+        put_see_also(&see, e->call, e->err);
+        put(j, ",\"see\":");
+        put_quoted(j, see.s, 1);
+    }
+    if (whole && x) {
+        put(j, ",\"explain\":{\"why\":");
+        put_quoted(j, x->why, 1);
+        put(j, ",\"fix\":");
+        put_quoted(j, x->fix, 1);
+        put(j, ",\"see\":");
+        put_quoted(j, x->see, 1);
+        put(j, "}");
+    }
+    put(j, "}\n");
+}
+
+/* Writes the event: one write(2) of its lines on stderr, one of its JSON
+ * line. errno is left as it was. */
+static void emit(const struct event *e)
 {
     int saved = errno;
+    char buf[8192];
+    struct text t;
     long long ts = now_ns();
     const struct explanation *x =
-        (!e->waiting && e->ret == -1) ? explain(e->call, e->err) : NULL;
-    const char *ename = (!e->waiting && e->ret == -1)
-                            ? strerrorname_np(e->err) : NULL;
-
-    if (human_enabled()) {
-        struct buf h = {{0}, 0};
-        const char *reset = colour("\033[0m"), *dim = colour("\033[2m");
-        char tag[96];
-        snprintf(tag, sizeof tag, "%s[%s %d]%s ", role_colour(), role(),
-                 (int)getpid(), reset);
-        put(&h, "%s%s(%s", tag, e->call, e->human_args.s);
-        if (e->waiting) {
-            put(&h, ") ... %swaiting%s", colour("\033[1m"), reset);
-        } else if (e->ret == -1) {
-            put(&h, ") = -1 %s%s (%s)%s", colour("\033[1;31m"),
-                ename ? ename : "?", strerror(e->err), reset);
-        } else {
-            put(&h, ") = %lld", e->ret);
-            if (e->data && e->data_len > 0) {
-                put(&h, "  ");
-                put_escaped(&h, e->data, e->data_len > 40 ? 40 : e->data_len,
-                            0);
-                if (e->data_len > 40)
-                    put(&h, "...");
-            }
-        }
-        put(&h, "  %s%s:%d%s\n", dim, e->file, e->line, reset);
-        if (e->note[0])
-            put(&h, "%s    -> %s%s\n", colour("\033[32m"), e->note, reset);
-        if (!e->waiting && e->ret == -1) {
-            if (x) {
-                put(&h, "    why: %s\n", x->why);
-                put(&h, "    fix: %s\n", x->fix);
-                put(&h, "    see: %s\n", x->see);
-            } else {
-                put(&h, "    see: the ERRORS section of %s(2)\n", e->call);
-            }
-        }
-        write_all_raw(STDERR_FILENO, h.s, h.len);
+        (e->kind == RETURN && e->ret == -1) ? explain(e->call, e->err) : NULL;
+    if (cfg.human) {
+        text_init(&t, buf, sizeof buf);
+        render_human(&t, e, x);
+        write_all(STDERR_FILENO, t.s, t.len);
     }
-
-    int jfd = json_file();
-    if (jfd >= 0) {
-        struct buf j = {{0}, 0};
-        put(&j, "{\"ts\":%lld,\"pid\":%d,\"role\":", ts, (int)getpid());
-        put_str(&j, role(), 1);
-        put(&j, ",\"event\":\"%s\",\"call\":\"%s\",\"args\":{%s}",
-            e->waiting ? "wait" : "return", e->call, e->json_args.s);
-        if (e->waiting)
-            put(&j, ",\"ret\":null,\"errno\":null");
-        else if (e->ret == -1)
-            put(&j, ",\"ret\":-1,\"errno\":\"%s\",\"error\":\"%s\"",
-                ename ? ename : "?", strerror(e->err));
-        else
-            put(&j, ",\"ret\":%lld,\"errno\":null", e->ret);
-        if (!e->waiting)
-            put(&j, ",\"start\":%lld", e->start_ns);
-        if (e->data && e->data_len > 0) {
-            put(&j, ",\"data\":");
-            put_escaped(&j, e->data, e->data_len > 64 ? 64 : e->data_len, 1);
+    if (cfg.json_fd >= 0) {
+        /* Every line is one atomic write, below PIPE_BUF: one too long
+         * loses its explanation, note and bytes. */
+        text_init(&t, buf, sizeof buf);
+        render_json(&t, e, x, ts, 1);
+        if (t.len > LINE_MAX_BYTES) {
+            text_init(&t, buf, sizeof buf);
+            render_json(&t, e, x, ts, 0);
         }
-        if (e->note[0]) {
-            put(&j, ",\"note\":");
-            put_str(&j, e->note, 1);
-        }
-        put(&j, ",\"file\":");
-        put_str(&j, e->file, 1);
-        put(&j, ",\"line\":%d", e->line);
-        size_t before_explain = j.len;
-        if (x) {
-            put(&j, ",\"explain\":{\"why\":");
-            put_str(&j, x->why, 1);
-            put(&j, ",\"fix\":");
-            put_str(&j, x->fix, 1);
-            put(&j, ",\"see\":");
-            put_str(&j, x->see, 1);
-            put(&j, "}");
-        }
-        if (j.len + 2 > LINE_MAX_BYTES)
-            j.len = before_explain; /* keep every line one atomic write */
-        j.s[j.len] = '\0';
-        put(&j, "}\n");
-        write_all_raw(jfd, j.s, j.len);
+        write_all(cfg.json_fd, t.s, t.len);
     }
     errno = saved;
 }
 
-static void finish(struct event *e, long long ret, int err)
+/* ---- runs of like events: shown a few times, then counted ------------ */
+
+/*
+ * A program in a loop makes the same calls again and again: an EOF busy
+ * loop reads 0 a hundred thousand times, an echo server reads and writes
+ * 4 KiB at a time. Like events are those of one process with the same
+ * call, place (file:line) and fd, and the same result: the same ret and
+ * errno, or, for a read or write that moved bytes, any count. A run is a
+ * cycle of up to MAX_PERIOD like events that repeats (read, write, read,
+ * write...: a period of 2). Its first cycle and SHOWN_REPEATS repeats are
+ * shown; the rest are counted, and reported by a "repeat" line per call of
+ * the cycle when the run ends, when the process exits, and when the count
+ * of hidden calls reaches 10, 100, 1000... (so that a process killed in a
+ * loop still shows it). trace/TRACE.md, "Runs", defines the lines.
+ */
+enum { MAX_PERIOD = 4, HISTORY = 2 * MAX_PERIOD, SHOWN_REPEATS = 2 };
+
+struct signature {
+    enum call id;
+    const char *file;
+    int line;
+    int key_kind;
+    long long key;
+    int data;             /* a read or write that moved bytes: any count */
+    long long ret;
+    int err;
+    int injected;
+};
+
+struct member {           /* one call of the cycle, and what was hidden */
+    struct signature sig;
+    unsigned long long total, fresh; /* in all; since its last line */
+    unsigned long long total_bytes, fresh_bytes;
+    long long first_start; /* when the first fresh call was entered */
+};
+
+/* Changed only with the guard taken (enter()). */
+static struct {
+    struct signature seen[HISTORY]; /* the last events, a ring */
+    unsigned long long count;       /* events seen */
+    int period;                     /* of the run going on, or 0 */
+    unsigned long long len;         /* events that repeated the one before */
+    unsigned long long hidden;      /* of those, not shown */
+    unsigned long long next_report; /* 10, 100, 1000... */
+    struct member m[MAX_PERIOD];
+} runs;
+
+static int moves_data(enum call id)
 {
-    e->waiting = 0;
-    e->ret = ret;
-    e->err = ret == -1 ? err : 0;
+    return id == READ || id == WRITE || id == RECV || id == SEND;
+}
+
+static struct signature signature_of(const struct event *e)
+{
+    struct signature s;
+    memset(&s, 0, sizeof s);
+    s.id = e->id;
+    s.file = e->file;
+    s.line = e->line;
+    s.key_kind = e->key_kind;
+    s.key = e->key;
+    s.data = moves_data(e->id) && e->ret > 0;
+    s.ret = s.data ? 0 : e->ret;
+    s.err = e->err;
+    s.injected = e->injected;
+    return s;
+}
+
+static int same_place(const struct signature *a, const struct signature *b)
+{
+    return a->id == b->id && a->line == b->line &&
+           a->key_kind == b->key_kind && a->key == b->key &&
+           (a->file == b->file || same(a->file, b->file));
+}
+
+static int alike(const struct signature *a, const struct signature *b)
+{
+    return same_place(a, b) && a->data == b->data && a->ret == b->ret &&
+           a->err == b->err && a->injected == b->injected;
+}
+
+/* The event k places before the next one. */
+static const struct signature *back(unsigned long long k)
+{
+    return &runs.seen[(runs.count - k) % HISTORY];
+}
+
+/* Whether a call has arguments after the one that tells it apart: the
+ * repeat line shows them as "...". */
+static int more_args(enum call id)
+{
+    return id != ACCEPT && id != CLOSE && id != WAITPID;
+}
+
+static void render_repeat_human(struct text *h, const struct member *m,
+                                int final)
+{
+    const struct signature *s = &m->sig;
+    const char *reset = colour("\033[0m");
+    put(h, role_colour());
+    put(h, "[");
+    put(h, cfg.role);
+    put(h, " ");
+    put_int(h, cfg.pid);
+    put(h, "]");
+    put(h, reset);
+    put(h, " ");
+    put(h, call_names[s->id]);
+    put(h, "(");
+    if (s->key_kind != KEY_NONE) {
+        put_int(h, s->key);
+        if (more_args(s->id))
+            put(h, ", ...");
+    } else {
+        put(h, "...");
+    }
+    put(h, ")");
+    if (!s->data && s->ret == -1) {
+        put(h, " = -1 ");
+        put(h, colour("\033[1;31m"));
+        put_errno_name(h, s->err);
+        put(h, reset);
+    } else if (!s->data) {
+        put(h, " = ");
+        put_int(h, s->ret);
+    }
+    if (s->injected)
+        put(h, " [injected]");
+    put(h, " ... the same ");
+    put_unsigned(h, m->total, 1);
+    put(h, m->total == 1 ? " more time" : " more times");
+    if (s->data) {
+        put(h, ", ");
+        put_unsigned(h, m->total_bytes, 1);
+        put(h, " bytes");
+    }
+    if (!final)
+        put(h, " so far");
+    put(h, "  ");
+    put(h, colour("\033[2m"));
+    put_file(h, s->file, 0);
+    put(h, ":");
+    put_int(h, s->line);
+    put(h, reset);
+    put(h, "\n");
+}
+
+static void render_repeat_json(struct text *j, const struct member *m,
+                               int member, int final, long long ts)
+{
+    const struct signature *s = &m->sig;
+    put(j, "{\"ts\":");
+    put_int(j, ts);
+    put(j, ",\"pid\":");
+    put_int(j, cfg.pid);
+    put(j, ",\"role\":");
+    put_quoted(j, cfg.role, 1);
+    put(j, ",\"event\":\"repeat\",\"call\":\"");
+    put(j, call_names[s->id]);
+    put(j, "\",\"args\":{");
+    if (s->key_kind != KEY_NONE) {
+        put(j, s->key_kind == KEY_PID ? "\"pid\":" : "\"fd\":");
+        put_int(j, s->key);
+    }
+    put(j, "}");
+    if (s->data) {
+        put(j, ",\"ret\":null,\"errno\":null");
+    } else if (s->ret == -1) {
+        put(j, ",\"ret\":-1,\"errno\":\"");
+        put_errno_name(j, s->err);
+        put(j, "\"");
+    } else {
+        put(j, ",\"ret\":");
+        put_int(j, s->ret);
+        put(j, ",\"errno\":null");
+    }
+    if (s->injected)
+        put(j, ",\"injected\":true");
+    put(j, ",\"repeat\":");
+    put_unsigned(j, m->fresh, 0);
+    put(j, ",\"total\":");
+    put_unsigned(j, m->total, 0);
+    if (s->data) {
+        put(j, ",\"bytes\":");
+        put_unsigned(j, m->fresh_bytes, 0);
+        put(j, ",\"total_bytes\":");
+        put_unsigned(j, m->total_bytes, 0);
+    }
+    put(j, final ? ",\"final\":true" : ",\"final\":false");
+    put(j, ",\"period\":");
+    put_int(j, runs.period);
+    put(j, ",\"member\":");
+    put_int(j, member);
+    put(j, ",\"start\":");
+    put_int(j, m->fresh ? m->first_start : ts);
+    put(j, ",\"file\":");
+    put_file(j, s->file, 1);
+    put(j, ",\"line\":");
+    put_int(j, s->line);
+    put(j, "}\n");
+}
+
+static void emit_repeat(int member, int final)
+{
+    struct member *m = &runs.m[member];
+    int saved = errno;
+    char buf[4096];
+    struct text t;
+    long long ts = now_ns();
+    if (cfg.human) {
+        text_init(&t, buf, sizeof buf);
+        render_repeat_human(&t, m, final);
+        write_all(STDERR_FILENO, t.s, t.len);
+    }
+    if (cfg.json_fd >= 0) {
+        text_init(&t, buf, sizeof buf);
+        render_repeat_json(&t, m, member, final, ts);
+        write_all(cfg.json_fd, t.s, t.len);
+    }
+    m->fresh = m->fresh_bytes = 0;
+    errno = saved;
+}
+
+/* The repeat lines of the run: at its end (final), or on the way. */
+static void report_run(int final)
+{
+    for (int i = 0; i < runs.period; i++)
+        if (final ? runs.m[i].total > 0 : runs.m[i].fresh > 0)
+            emit_repeat(i, final);
+}
+
+static void end_run(void)
+{
+    if (runs.period && runs.hidden > 0)
+        report_run(1);
+    runs.period = 0;
+}
+
+static void remember(const struct signature *s)
+{
+    runs.seen[runs.count % HISTORY] = *s;
+    runs.count++;
+}
+
+/* A call has returned: 1 to show it, 0 when a run hides it. */
+static int show_return(const struct event *e)
+{
+    struct signature s = signature_of(e);
+    if (runs.period) {
+        if (alike(&s, back((unsigned long long)runs.period))) {
+            runs.len++;
+            if (runs.len > (unsigned long long)(SHOWN_REPEATS * runs.period)) {
+                struct member *m = &runs.m[(runs.len - 1) % runs.period];
+                m->sig = s;
+                if (m->fresh == 0)
+                    m->first_start = e->start_ns;
+                m->total++;
+                m->fresh++;
+                if (s.data) {
+                    m->total_bytes += (unsigned long long)e->ret;
+                    m->fresh_bytes += (unsigned long long)e->ret;
+                }
+                runs.hidden++;
+                remember(&s);
+                /* On a whole cycle, so each report starts with member 0. */
+                if (runs.hidden >= runs.next_report &&
+                    runs.hidden % (unsigned long long)runs.period == 0) {
+                    report_run(0);
+                    while (runs.next_report <= runs.hidden)
+                        runs.next_report *= 10;
+                }
+                return 0;
+            }
+            remember(&s);
+            return 1;
+        }
+        end_run();
+    }
+    for (int p = 1; p <= MAX_PERIOD; p++)
+        if (runs.count >= (unsigned long long)p &&
+            alike(&s, back((unsigned long long)p))) {
+            runs.period = p;
+            runs.len = 1;
+            runs.hidden = 0;
+            runs.next_report = 10;
+            memset(runs.m, 0, sizeof runs.m);
+            break;
+        }
+    remember(&s);
+    return 1;
+}
+
+/* Would a wait of this call be shown? Not when the run going on hides
+ * the call it expects next: then nobody asks whether it would block. */
+static int wait_shown(const struct event *e)
+{
+    int entered = enter(e->nested);
+    int shown = 1;
+    if (entered && runs.period &&
+        runs.len >= (unsigned long long)(SHOWN_REPEATS * runs.period)) {
+        struct signature s = signature_of(e);
+        shown = !same_place(&s, back((unsigned long long)runs.period));
+    }
+    leave(entered);
+    return shown;
+}
+
+/* Reports an event, or counts it in a run. A nested event is written as
+ * it is, without touching the runs. */
+static void report(const struct event *e)
+{
+    if (!cfg.emitting)
+        return;
+    int entered = enter(e->nested);
+    if (!entered) {
+        emit(e);
+        return;
+    }
+    int show = 1;
+    if (e->kind == WAIT) {
+        struct signature s = signature_of(e);
+        if (runs.period && !same_place(&s, back((unsigned long long)runs.period)))
+            end_run(); /* something else comes: the run is over */
+    } else {
+        show = show_return(e);
+    }
+    if (show)
+        emit(e);
+    leave(entered);
+}
+
+/* At exit, a run still going on is reported (not by a forked child, whose
+ * runs are its parent's until its own first call). */
+static void end_of_process(void) __attribute__((destructor));
+static void end_of_process(void)
+{
+    if (!cfg.emitting || inside)
+        return;
+    int saved = errno;
+    if (!forked || getpid() == cfg.pid) {
+        inside = 1;
+        end_run();
+        inside = 0;
+    }
+    errno = saved;
+}
+
+static void forget_parent_state(pid_t now)
+{
+    cfg.pid = now;
+    memset(&runs, 0, sizeof runs); /* the parent's, not this child's */
+    set_role_from_environment();
+    for (int i = 0; i < N_CALLS; i++)
+        calls_made[i] = 0; /* counting is per process */
+}
+
+/* Reports the call and returns its result, with errno as it left it. */
+static long long finish(struct event *e)
+{
+    report(e);
+    errno = e->errno_out;
+    return e->ret;
 }
 
 /* ---- which calls are traced, and when they would block --------------- */
@@ -516,9 +1629,10 @@ static int is_socket(int fd)
 static int traced_fd(int fd)
 {
     struct stat st;
-    if (fstat(fd, &st) == -1)
-        return 1;
-    return S_ISSOCK(st.st_mode);
+    int saved = errno;
+    int traced = fstat(fd, &st) == -1 || S_ISSOCK(st.st_mode);
+    errno = saved;
+    return traced;
 }
 
 /* Would a blocking call on fd have to wait for `events` right now? */
@@ -531,15 +1645,20 @@ static int would_block(int fd, short events, int flags)
     return poll(&p, 1, 0) == 0;
 }
 
-static void announce_wait(struct event *e, int fd, short events, int flags,
-                          const char *what)
+/* Reports, before a call that will block, that it waits (and why). */
+static void announce_wait(struct event *e, const char *what)
 {
-    if (!would_block(fd, events, flags))
-        return;
-    e->waiting = 1;
-    snprintf(e->note, sizeof e->note, "%s", what);
-    emit(e);
-    e->note[0] = '\0';
+    char saved_note[sizeof e->note_buf];
+    size_t saved_len = e->note.len;
+    memcpy(saved_note, e->note.s, saved_len + 1);
+    e->kind = WAIT;
+    e->note.len = 0;
+    e->note.s[0] = '\0';
+    put(&e->note, what);
+    report(e);
+    memcpy(e->note.s, saved_note, saved_len + 1);
+    e->note.len = saved_len;
+    e->kind = RETURN;
 }
 
 static int is_listening(int fd)
@@ -554,49 +1673,83 @@ static int is_listening(int fd)
 int lab_socket(int domain, int type, int protocol, const char *file,
                int line)
 {
+    if (!cfg.on)
+        return socket(domain, type, protocol);
     struct event e;
-    event_init(&e, "socket", file, line);
+    begin(&e, SOCKET, file, line);
     arg_domain(&e, domain);
     arg_type(&e, type);
     arg_int(&e, "protocol", protocol);
-    int r = socket(domain, type, protocol);
-    finish(&e, r, errno);
-    if (r >= 0)
-        snprintf(e.note, sizeof e.note,
-                 "new socket, fd %d: an endpoint with no address yet", r);
-    emit(&e);
-    return r;
+    if (!injected_failure(&e)) {
+        call_now(&e);
+        returned(&e, socket(domain, type, protocol));
+    }
+    if (e.ret >= 0) {
+        struct text *n = note(&e);
+        put(n, "new socket, fd ");
+        put_int(n, e.ret);
+        put(n, ": an endpoint with no address yet");
+    }
+    return (int)finish(&e);
 }
 
 int lab_socketpair(int domain, int type, int protocol, int sv[2],
                    const char *file, int line)
 {
+    if (!cfg.on)
+        return socketpair(domain, type, protocol, sv);
     struct event e;
-    event_init(&e, "socketpair", file, line);
+    begin(&e, SOCKETPAIR, file, line);
     arg_domain(&e, domain);
     arg_type(&e, type);
     arg_int(&e, "protocol", protocol);
-    int r = socketpair(domain, type, protocol, sv);
-    finish(&e, r, errno);
-    if (r == 0)
-        snprintf(e.note, sizeof e.note,
-                 "a connected pair: fd %d <-> fd %d", sv[0], sv[1]);
-    emit(&e);
-    return r;
+    if (!injected_failure(&e)) {
+        call_now(&e);
+        returned(&e, socketpair(domain, type, protocol, sv));
+    }
+    put(&e.hargs, ", ");
+    if (e.ret == 0) {
+        /* The two fds, as strace shows them: [3, 4]. */
+        put(&e.hargs, "[");
+        put_int(&e.hargs, sv[0]);
+        put(&e.hargs, ", ");
+        put_int(&e.hargs, sv[1]);
+        put(&e.hargs, "]");
+        struct text *j = result_member(&e, "sv");
+        put(j, "[");
+        put_int(j, sv[0]);
+        put(j, ",");
+        put_int(j, sv[1]);
+        put(j, "]");
+        struct text *n = note(&e);
+        put(n, "a connected pair: fd ");
+        put_int(n, sv[0]);
+        put(n, " <-> fd ");
+        put_int(n, sv[1]);
+    } else {
+        put(&e.hargs, "sv");
+    }
+    return (int)finish(&e);
 }
 
 int lab_bind(int fd, const struct sockaddr *addr, socklen_t len,
              const char *file, int line)
 {
+    if (!cfg.on)
+        return bind(fd, addr, len);
     struct event e;
-    event_init(&e, "bind", file, line);
-    int r = bind(fd, addr, len);
-    int err = errno;
+    begin(&e, BIND, file, line);
+    e.key_kind = KEY_FD;
+    e.key = fd;
+    if (!injected_failure(&e)) {
+        call_now(&e);
+        returned(&e, bind(fd, addr, len));
+    }
+    int readable = !(e.ret == -1 && e.err == EFAULT && !e.injected);
     arg_int(&e, "fd", fd);
-    arg_addr(&e, addr, len, !(r == -1 && err == EFAULT));
+    arg_addr(&e, addr, len, readable);
     arg_int(&e, "addrlen", (long long)len);
-    finish(&e, r, err);
-    if (r == 0) {
+    if (e.ret == 0) {
         /* Ask the kernel which name it really bound: it may differ. */
         struct sockaddr_un got;
         socklen_t gl = sizeof got;
@@ -608,167 +1761,215 @@ int lab_bind(int fd, const struct sockaddr *addr, socklen_t len,
             char path[sizeof got.sun_path + 1];
             memcpy(path, got.sun_path, sizeof got.sun_path);
             path[sizeof got.sun_path] = '\0';
-            remember_bound(fd, path);
-            int is_sock = stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
-            snprintf(e.note, sizeof e.note,
-                     "socket file \"%s\" created%s", path,
-                     is_sock ? " (ls -l shows type s)" : "");
-            put(&e.json_args, ",\"bound\":");
-            put_str(&e.json_args, path, 1);
+            int is_sock = lstat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+            int entered = enter(e.nested);
+            if (entered && is_sock)
+                remember_bound(fd, e.pid, path, &st);
+            leave(entered);
+            struct text *n = note(&e);
+            put(n, "socket file \"");
+            put(n, path);
+            put(n, "\" created");
+            if (is_sock)
+                put(n, " (ls -l shows type s)");
+            put_quoted(result_member(&e, "bound"), path, 1);
         } else if (gl > offsetof(struct sockaddr_un, sun_path)) {
-            snprintf(e.note, sizeof e.note,
-                     "abstract address: no file is created");
+            put(note(&e), "abstract address: no file is created");
         }
     }
-    if (!(r == -1 && err == EFAULT))
+    if (readable)
         note_cut_path(&e, addr, len);
-    emit(&e);
-    errno = err;
-    return r;
+    return (int)finish(&e);
 }
 
 int lab_listen(int fd, int backlog, const char *file, int line)
 {
+    if (!cfg.on)
+        return listen(fd, backlog);
     struct event e;
-    event_init(&e, "listen", file, line);
+    begin(&e, LISTEN, file, line);
+    e.key_kind = KEY_FD;
+    e.key = fd;
     arg_int(&e, "fd", fd);
     arg_int(&e, "backlog", backlog);
-    int r = listen(fd, backlog);
-    finish(&e, r, errno);
-    if (r == 0)
-        snprintf(e.note, sizeof e.note,
-                 "fd %d is now passive (listening): connections queue in "
-                 "its backlog until accepted (Linux admits %d + 1)", fd,
-                 backlog);
-    emit(&e);
-    return r;
+    if (!injected_failure(&e)) {
+        call_now(&e);
+        returned(&e, listen(fd, backlog));
+    }
+    if (e.ret == 0) {
+        struct text *n = note(&e);
+        put(n, "fd ");
+        put_int(n, fd);
+        put(n, " is now passive (listening): connections queue in its "
+               "backlog until accepted (Linux admits ");
+        put_int(n, backlog);
+        put(n, " + 1)");
+    }
+    return (int)finish(&e);
 }
 
 int lab_accept(int fd, struct sockaddr *addr, socklen_t *len,
                const char *file, int line)
 {
+    if (!cfg.on)
+        return accept(fd, addr, len);
     struct event e;
-    event_init(&e, "accept", file, line);
+    begin(&e, ACCEPT, file, line);
+    e.key_kind = KEY_FD;
+    e.key = fd;
     arg_int(&e, "fd", fd);
-    if (is_listening(fd))
-        announce_wait(&e, fd, POLLIN, 0, "waiting for a client to connect");
-    int r = accept(fd, addr, len);
-    finish(&e, r, errno);
-    if (r >= 0)
-        snprintf(e.note, sizeof e.note,
-                 "new connected socket fd %d for this client; "
-                 "listening fd %d stays open for the next one", r, fd);
-    emit(&e);
-    return r;
+    if (cfg.emitting && !will_fail(&e) && wait_shown(&e) &&
+        is_listening(fd) && would_block(fd, POLLIN, 0))
+        announce_wait(&e, "waiting for a client to connect");
+    if (!injected_failure(&e)) {
+        call_now(&e);
+        returned(&e, accept(fd, addr, len));
+    }
+    if (e.ret >= 0) {
+        struct text *n = note(&e);
+        put(n, "new connected socket fd ");
+        put_int(n, e.ret);
+        put(n, " for this client; listening fd ");
+        put_int(n, fd);
+        put(n, " stays open for the next one");
+    }
+    return (int)finish(&e);
 }
 
 int lab_connect(int fd, const struct sockaddr *addr, socklen_t len,
                 const char *file, int line)
 {
+    if (!cfg.on)
+        return connect(fd, addr, len);
     struct event e;
-    event_init(&e, "connect", file, line);
-    int r = connect(fd, addr, len);
-    int err = errno;
+    begin(&e, CONNECT, file, line);
+    e.key_kind = KEY_FD;
+    e.key = fd;
+    if (!injected_failure(&e)) {
+        call_now(&e);
+        returned(&e, connect(fd, addr, len));
+    }
+    int readable = !(e.ret == -1 && e.err == EFAULT && !e.injected);
     arg_int(&e, "fd", fd);
-    arg_addr(&e, addr, len, !(r == -1 && err == EFAULT));
+    arg_addr(&e, addr, len, readable);
     arg_int(&e, "addrlen", (long long)len);
-    finish(&e, r, err);
-    if (r == 0)
-        snprintf(e.note, sizeof e.note,
-                 "connected: the server's accept can now take this connection");
-    if (!(r == -1 && err == EFAULT))
+    if (e.ret == 0)
+        put(note(&e),
+            "connected: the server's accept can now take this connection");
+    if (readable)
         note_cut_path(&e, addr, len);
-    emit(&e);
-    errno = err;
-    return r;
+    return (int)finish(&e);
 }
 
-static ssize_t traced_io(const char *call, int fd, void *buf, size_t count,
+static void arg_msg_flags(struct event *e, int flags)
+{
+    char buf[96];
+    struct text s;
+    const int known = MSG_NOSIGNAL | MSG_DONTWAIT | MSG_PEEK;
+    if (flags == 0 || (flags & ~known) != 0) {
+        arg_int(e, "flags", flags);
+        return;
+    }
+    text_init(&s, buf, sizeof buf);
+    if (flags & MSG_NOSIGNAL)
+        put(&s, "|MSG_NOSIGNAL");
+    if (flags & MSG_DONTWAIT)
+        put(&s, "|MSG_DONTWAIT");
+    if (flags & MSG_PEEK)
+        put(&s, "|MSG_PEEK");
+    arg_sym(e, "flags", s.s + 1);
+}
+
+static ssize_t traced_io(enum call call, int fd, void *buf, size_t count,
                          int flags, int has_flags, int reading,
                          const char *file, int line)
 {
     struct event e;
-    event_init(&e, call, file, line);
+    begin(&e, call, file, line);
+    e.key_kind = KEY_FD;
+    e.key = fd;
     arg_int(&e, "fd", fd);
-    put(&e.human_args, ", buf"); /* the bytes themselves follow the result */
+    put(&e.hargs, ", buf"); /* the bytes themselves follow the result */
     arg_int(&e, "count", (long long)count);
-    if (has_flags) {
-        if (flags == 0)
-            arg_int(&e, "flags", 0);
-        else {
-            char s[96];
-            snprintf(s, sizeof s, "%s%s%s",
-                     (flags & MSG_NOSIGNAL) ? "MSG_NOSIGNAL|" : "",
-                     (flags & MSG_DONTWAIT) ? "MSG_DONTWAIT|" : "",
-                     (flags & MSG_PEEK) ? "MSG_PEEK|" : "");
-            size_t n = strlen(s);
-            if (n > 0 && (flags & ~(MSG_NOSIGNAL | MSG_DONTWAIT |
-                                    MSG_PEEK)) == 0) {
-                s[n - 1] = '\0';
-                arg_sym(&e, "flags", s);
-            } else {
-                arg_int(&e, "flags", flags);
-            }
-        }
-    }
+    if (has_flags)
+        arg_msg_flags(&e, flags);
     /* Only reads are announced: poll(2) calls an AF_UNIX stream socket
      * writable only while under a quarter of its send buffer is in use, so
      * it cannot tell whether a write would block, and often says it would
      * when it would not. */
-    if (reading)
-        announce_wait(&e, fd, POLLIN, flags, "waiting for data");
-    ssize_t r;
-    if (reading)
-        r = has_flags ? recv(fd, buf, count, flags) : read(fd, buf, count);
-    else
-        r = has_flags ? send(fd, buf, count, flags) : write(fd, buf, count);
-    finish(&e, r, errno);
+    if (cfg.emitting && reading && !will_fail(&e) && wait_shown(&e) &&
+        would_block(fd, POLLIN, flags))
+        announce_wait(&e, "waiting for data");
+    ssize_t r = -1;
+    if (!injected_failure(&e)) {
+        size_t asked = injected_count(&e, count);
+        call_now(&e);
+        if (reading)
+            r = has_flags ? recv(fd, buf, asked, flags)
+                          : read(fd, buf, asked);
+        else
+            r = has_flags ? send(fd, buf, asked, flags)
+                          : write(fd, buf, asked);
+        returned(&e, r);
+    }
     if (r > 0) {
         e.data = buf;
         e.data_len = (size_t)r;
-        if (!reading && (size_t)r < count) /* a short read is normal */
-            snprintf(e.note, sizeof e.note,
-                     "short write: only %zd of %zu bytes sent", r, count);
+        if (!reading && (size_t)r < count) { /* a short read is normal */
+            struct text *n = note(&e);
+            put(n, "short write: only ");
+            put_int(n, r);
+            put(n, " of ");
+            put_int(n, (long long)count);
+            put(n, " bytes sent");
+        }
     } else if (r == 0 && reading && count > 0) {
-        snprintf(e.note, sizeof e.note,
-                 "end of file: the peer closed its end (or shut down writing)");
+        put(note(&e),
+            "end of file: the peer closed its end (or shut down writing)");
     }
-    emit(&e);
-    return r;
+    return (ssize_t)finish(&e);
 }
 
 ssize_t lab_read(int fd, void *buf, size_t count, const char *file, int line)
 {
-    if (!traced_fd(fd))
+    if (!cfg.on || !traced_fd(fd))
         return read(fd, buf, count);
-    return traced_io("read", fd, buf, count, 0, 0, 1, file, line);
+    return traced_io(READ, fd, buf, count, 0, 0, 1, file, line);
 }
 
 ssize_t lab_write(int fd, const void *buf, size_t count, const char *file,
                   int line)
 {
-    if (!traced_fd(fd))
+    if (!cfg.on || !traced_fd(fd))
         return write(fd, buf, count);
-    return traced_io("write", fd, (void *)buf, count, 0, 0, 0, file, line);
+    return traced_io(WRITE, fd, (void *)buf, count, 0, 0, 0, file, line);
 }
 
 ssize_t lab_recv(int fd, void *buf, size_t count, int flags,
                  const char *file, int line)
 {
-    return traced_io("recv", fd, buf, count, flags, 1, 1, file, line);
+    if (!cfg.on)
+        return recv(fd, buf, count, flags);
+    return traced_io(RECV, fd, buf, count, flags, 1, 1, file, line);
 }
 
 ssize_t lab_send(int fd, const void *buf, size_t count, int flags,
                  const char *file, int line)
 {
-    return traced_io("send", fd, (void *)buf, count, flags, 1, 0, file,
+    if (!cfg.on)
+        return send(fd, buf, count, flags);
+    return traced_io(SEND, fd, (void *)buf, count, flags, 1, 0, file,
                      line);
 }
 
 int lab_shutdown(int fd, int how, const char *file, int line)
 {
+    if (!cfg.on)
+        return shutdown(fd, how);
     struct event e;
-    event_init(&e, "shutdown", file, line);
+    begin(&e, SHUTDOWN, file, line);
+    e.key_kind = KEY_FD;
+    e.key = fd;
     arg_int(&e, "fd", fd);
     switch (how) {
     case SHUT_RD: arg_sym(&e, "how", "SHUT_RD"); break;
@@ -776,107 +1977,160 @@ int lab_shutdown(int fd, int how, const char *file, int line)
     case SHUT_RDWR: arg_sym(&e, "how", "SHUT_RDWR"); break;
     default: arg_int(&e, "how", how);
     }
-    int r = shutdown(fd, how);
-    finish(&e, r, errno);
-    if (r == 0 && how != SHUT_RD)
-        snprintf(e.note, sizeof e.note,
-                 "no more writing on fd %d: the peer's read will return 0 "
-                 "once it has read what was sent", fd);
-    emit(&e);
-    return r;
+    if (!injected_failure(&e)) {
+        call_now(&e);
+        returned(&e, shutdown(fd, how));
+    }
+    if (e.ret == 0 && how != SHUT_RD) {
+        struct text *n = note(&e);
+        put(n, "no more writing on fd ");
+        put_int(n, fd);
+        put(n, ": the peer's read will return 0 once it has read what was "
+               "sent");
+    }
+    return (int)finish(&e);
 }
 
 int lab_close(int fd, const char *file, int line)
 {
-    if (!traced_fd(fd))
+    if (!cfg.on || !traced_fd(fd))
         return close(fd);
     struct event e;
-    event_init(&e, "close", file, line);
+    struct bound_socket was;
+    begin(&e, CLOSE, file, line);
+    e.key_kind = KEY_FD;
+    e.key = fd;
     arg_int(&e, "fd", fd);
     int listening = is_socket(fd) && is_listening(fd);
-    const char *path = bound_path(fd, 1);
-    int r = close(fd);
-    finish(&e, r, errno);
-    if (r == 0 && path)
-        snprintf(e.note, sizeof e.note,
-                 "%s socket closed; its file \"%s\" stays until unlink(2)",
-                 listening ? "listening" : "bound", path);
-    else if (r == 0 && listening)
-        snprintf(e.note, sizeof e.note, "listening socket closed");
-    emit(&e);
-    return r;
+    int entered = enter(e.nested);
+    was.path[0] = '\0';
+    if (entered && !will_fail(&e))
+        forget_bound(fd, e.pid, &was);
+    leave(entered);
+    if (!injected_failure(&e)) {
+        call_now(&e);
+        returned(&e, close(fd));
+    }
+    if (e.ret == 0 && was.path[0]) {
+        /* Is the file bind made still there? Look, do not assume. */
+        struct stat now;
+        int there = lstat(was.path, &now) == 0;
+        struct text *n = note(&e);
+        put(n, listening ? "listening" : "bound");
+        put(n, " socket closed; its file \"");
+        put(n, was.path);
+        if (there && now.st_dev == was.dev && now.st_ino == was.ino)
+            put(n, "\" stays until unlink(2)");
+        else if (there)
+            put(n, "\" is another file now: it was removed, and the path "
+                   "reused");
+        else
+            put(n, "\" was already removed");
+    } else if (e.ret == 0 && listening) {
+        put(note(&e), "listening socket closed");
+    }
+    return (int)finish(&e);
 }
 
 int lab_unlink(const char *path, const char *file, int line)
 {
+    if (!cfg.on)
+        return unlink(path);
     struct event e;
     struct stat st;
-    event_init(&e, "unlink", file, line);
+    begin(&e, UNLINK, file, line);
     int was_socket = path && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode);
-    int r = unlink(path);
-    int err = errno;
-    struct buf h = {{0}, 0}, j = {{0}, 0};
-    if (path && !(r == -1 && err == EFAULT)) {
-        put_str(&h, path, 0);
-        put_str(&j, path, 1);
-    } else {
-        put(&h, "%p", (const void *)path);
-        put(&j, "null");
+    if (!injected_failure(&e)) {
+        call_now(&e);
+        returned(&e, unlink(path));
     }
-    arg_text(&e, "path", h.s, j.s);
-    finish(&e, r, err);
-    if (r == 0 && was_socket)
-        snprintf(e.note, sizeof e.note, "socket file removed");
-    emit(&e);
-    errno = err;
-    return r;
+    arg_name(&e, "path");
+    if (path && !(e.ret == -1 && e.err == EFAULT && !e.injected)) {
+        put_quoted(&e.hargs, path, 0);
+        put_quoted(&e.jargs, path, 1);
+    } else {
+        put(&e.jargs, "null");
+        if (path) {
+            put_pointer(&e.hargs, path);
+            put(&e.jargs, ",\"pointer\":\"");
+            put_pointer(&e.jargs, path);
+            put(&e.jargs, "\"");
+        } else {
+            put(&e.hargs, "NULL");
+        }
+    }
+    if (e.ret == 0 && was_socket)
+        put(note(&e), "socket file removed");
+    return (int)finish(&e);
 }
 
-static void describe_status(char *out, size_t n, int status)
+/* Would waitpid(pid, ...) wait? waitid(2) with WNOWAIT looks without
+ * reaping; it is a plain system call, like waitpid itself. */
+static int child_running(pid_t pid)
 {
-    if (WIFEXITED(status))
-        snprintf(out, n, "exited with status %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        snprintf(out, n, "killed by signal SIG%s",
-                 sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status))
-                                                : "?");
-    else
-        snprintf(out, n, "stopped or continued (status 0x%x)", status);
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    int saved = errno;
+    int running = waitid(pid == -1 ? P_ALL : P_PID, (id_t)(pid == -1 ? 0 : pid),
+                         &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                  info.si_pid == 0;
+    errno = saved;
+    return running;
 }
 
 pid_t lab_waitpid(pid_t pid, int *status, int options, const char *file,
                   int line)
 {
+    if (!cfg.on)
+        return waitpid(pid, status, options);
     struct event e;
-    int st = 0;
-    event_init(&e, "waitpid", file, line);
+    int mine = 0;
+    int *where = status ? status : &mine; /* the status, for the note */
+    begin(&e, WAITPID, file, line);
+    e.key_kind = KEY_PID;
+    e.key = pid;
     arg_int(&e, "pid", pid);
-    if (!(options & WNOHANG) && pid > 0) {
-        siginfo_t info;
-        memset(&info, 0, sizeof info);
-        if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0
-            && info.si_pid == 0) {
-            e.waiting = 1;
-            snprintf(e.note, sizeof e.note, "waiting for child %d to end",
-                     (int)pid);
-            emit(&e);
-            e.note[0] = '\0';
+    if (cfg.emitting && !will_fail(&e) && !(options & WNOHANG) &&
+        (pid > 0 || pid == -1) && wait_shown(&e) && child_running(pid)) {
+        char buf[64];
+        struct text what;
+        text_init(&what, buf, sizeof buf);
+        if (pid == -1) {
+            put(&what, "waiting for a child to end");
+        } else {
+            put(&what, "waiting for child ");
+            put_int(&what, pid);
+            put(&what, " to end");
+        }
+        announce_wait(&e, what.s);
+    }
+    if (!injected_failure(&e)) {
+        call_now(&e);
+        returned(&e, waitpid(pid, where, options));
+    }
+    if (e.ret > 0) {
+        int st = *where;
+        struct text *n = note(&e);
+        put(n, "child ");
+        put_int(n, e.ret);
+        if (WIFEXITED(st)) {
+            put(n, " exited with status ");
+            put_int(n, WEXITSTATUS(st));
+            put_int(result_member(&e, "exit_status"), WEXITSTATUS(st));
+        } else if (WIFSIGNALED(st)) {
+            const char *name = signal_name(WTERMSIG(st));
+            struct text *j = result_member(&e, "signal");
+            put(n, " killed by signal ");
+            if (name)
+                put(n, name);
+            else
+                put_int(n, WTERMSIG(st));
+            put_char(j, '"');
+            put_signal_name(j, WTERMSIG(st));
+            put_char(j, '"');
+        } else {
+            put(n, " stopped or continued");
         }
     }
-    pid_t r = waitpid(pid, &st, options);
-    finish(&e, r, errno);
-    if (r > 0) {
-        char what[96];
-        describe_status(what, sizeof what, st);
-        snprintf(e.note, sizeof e.note, "child %d %s", (int)r, what);
-        if (WIFSIGNALED(st))
-            put(&e.json_args, ",\"signal\":\"SIG%s\"",
-                sigabbrev_np(WTERMSIG(st)) ? sigabbrev_np(WTERMSIG(st)) : "?");
-        else if (WIFEXITED(st))
-            put(&e.json_args, ",\"exit_status\":%d", WEXITSTATUS(st));
-    }
-    emit(&e);
-    if (status)
-        *status = st;
-    return r;
+    return (pid_t)finish(&e);
 }

@@ -6,6 +6,8 @@
  * that names no family (a typo, or an uninitialised variable) is refused
  * before anything is created.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define NO_SUCH_DOMAIN 4242

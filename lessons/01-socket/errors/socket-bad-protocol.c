@@ -6,6 +6,8 @@
  * "passed protocol is not AF_UNIX"; any other number, such as one copied
  * from a TCP example, is refused.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define TCP_PROTOCOL_NUMBER 6 /* IPPROTO_TCP, from a TCP example */

@@ -6,6 +6,8 @@
  * socket type at all, then that this domain offers it. The two mistakes
  * give two different errnos.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define NO_SUCH_TYPE 42

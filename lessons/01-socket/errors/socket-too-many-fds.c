@@ -7,6 +7,8 @@
  * stdin, stdout and stderr open only fds 3 and 4 are free: a server that
  * forgets to close the fds accept(2) returns meets the same error, later.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <sys/resource.h>
 
 #include "../../variant.h"

@@ -11,6 +11,8 @@
  * would make this run fail, or succeed, by what another student's run
  * holds, so the name ends with this process's pid, unique while it runs.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <stddef.h>
 
 #include "../../variant.h"

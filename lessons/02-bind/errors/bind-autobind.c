@@ -8,6 +8,8 @@
  * path the program meant is ignored, so clients looking for it get
  * ENOENT. getsockname(2) shows the name the kernel chose.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <stddef.h>
 
 #include "../../variant.h"

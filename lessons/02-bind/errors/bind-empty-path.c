@@ -9,6 +9,8 @@
  * abstract names, so every program given an empty path would meet on this
  * one. Refuse an empty path before bind.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

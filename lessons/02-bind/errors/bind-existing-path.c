@@ -6,6 +6,8 @@
  * next run of the same server cannot bind. bind creates the socket file
  * and never reuses or replaces an existing file, even a dead socket's.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define PATH "lab.sock"

@@ -9,6 +9,8 @@
  * the program never wrote. (An address too long for sun_path gives EINVAL
  * instead: see bind-path-too-long.)
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define TARGET_LENGTH 300

@@ -5,6 +5,8 @@
  * bind creates the socket file, but it does not create directories: the
  * kernel has nowhere to put the file.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

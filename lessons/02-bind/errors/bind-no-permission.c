@@ -6,6 +6,8 @@
  * started by root this variant first becomes the user nobody
  * (ordinary_user() in lessons/variant.h).
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define LOCKED_DIR "locked"

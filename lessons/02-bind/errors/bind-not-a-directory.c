@@ -5,6 +5,8 @@
  * "notes.txt/lab.sock" asks for a file inside notes.txt, but notes.txt is
  * a regular file.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <fcntl.h>
 
 #include "../../variant.h"

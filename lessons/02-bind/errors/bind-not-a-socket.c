@@ -5,6 +5,8 @@
  * descriptor of a regular file (say, the fd of a log file passed by
  * mistake instead of the socket's).
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <fcntl.h>
 
 #include "../../variant.h"

@@ -6,6 +6,8 @@
  * buffer, to fit a longer path, and passes the buffer's size is refused
  * before any path is looked at: the length itself is wrong.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <stddef.h>
 
 #include "../../variant.h"

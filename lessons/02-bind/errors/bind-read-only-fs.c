@@ -8,6 +8,8 @@
  * read-only (mount_read_only() in lessons/variant.h; Linux only). Started
  * by root, the variant first becomes the user nobody, to show just that.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define RO_DIR "ro"

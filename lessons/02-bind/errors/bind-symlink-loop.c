@@ -5,6 +5,8 @@
  * Resolving "loop/lab.sock" follows the link "loop" to "loop", to "loop"...
  * until the kernel gives up.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

@@ -9,6 +9,8 @@
  * event shows the name the kernel really bound. Check strlen(name) <
  * sizeof sun_path instead, and refuse a name that does not fit.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 /* 120 bytes: longer than sun_path, so its last 13 bytes are lost. */

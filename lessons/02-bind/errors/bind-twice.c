@@ -6,6 +6,8 @@
  * same socket gets EADDRINUSE instead: Linux first tries to create the
  * socket file, and a file is there already (its own).
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

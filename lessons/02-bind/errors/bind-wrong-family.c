@@ -5,6 +5,8 @@
  * The kernel reads the family first: an AF_UNIX socket takes only
  * AF_UNIX addresses.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

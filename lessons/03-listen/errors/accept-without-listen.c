@@ -5,6 +5,8 @@
  * bind gives the socket a name, but only listen makes it passive, with a
  * queue of connections to accept from.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

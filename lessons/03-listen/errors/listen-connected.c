@@ -5,6 +5,8 @@
  * both: here the connected end that accept(2) returned is passed to
  * listen by mistake, instead of the listening one.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

@@ -4,6 +4,8 @@
  * SOCK_DGRAM has no connections, so it has nothing to listen for: the
  * server was created with the wrong type.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

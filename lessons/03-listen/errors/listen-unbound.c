@@ -6,6 +6,8 @@
  * listen(2) and ip(7)); a Unix domain socket gets no automatic name, and
  * Linux refuses the listen.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

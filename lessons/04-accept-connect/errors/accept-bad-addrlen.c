@@ -9,6 +9,8 @@
  * and that connection is lost: the client reads end of file. Pass NULL,
  * NULL when the address is not needed, or set the length first.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define PATH "lab.sock"

@@ -4,6 +4,8 @@
  * A datagram socket has no connections to accept: each recvfrom(2) takes
  * one message from whoever sent it.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define PATH "lab.sock"

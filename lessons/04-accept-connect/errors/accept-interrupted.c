@@ -12,6 +12,8 @@
  * can be sent from inside a blocked call (signal_when_asleep() in
  * lessons/variant.h).
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define PATH "lab.sock"

@@ -6,6 +6,8 @@
  * program that makes its listener non-blocking must wait for it to become
  * readable (poll(2)) before accepting.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define PATH "lab.sock"

@@ -7,6 +7,8 @@
  * (fd 3) and a client (fd 4) use the last two, and the connection waits
  * in the backlog, not accepted.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <sys/resource.h>
 
 #include "../../variant.h"

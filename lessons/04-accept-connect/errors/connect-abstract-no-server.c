@@ -12,6 +12,8 @@
  * name, another student's program could be holding it, so the name ends
  * with this process's pid: while this runs, nobody else's name has it.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <stddef.h>
 
 #include "../../variant.h"

@@ -9,6 +9,8 @@
  * EAGAIN - not EINPROGRESS, the answer of TCP sockets and of many
  * tutorials. A blocking connect would wait for room instead.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define PATH "lab.sock"

@@ -8,6 +8,8 @@
  *
  * valgrind reports this call, as it should: it is the mistake.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <stdint.h>
 
 #include "../../variant.h"

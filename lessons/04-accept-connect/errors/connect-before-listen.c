@@ -7,6 +7,8 @@
  * client that waits for the file to appear, instead of retrying on
  * ECONNREFUSED, has this race.) Linux refuses at once; it does not wait.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define PATH "lab.sock"

@@ -9,6 +9,8 @@
  * the same mistake a server would have bound that name: see
  * bind-empty-path.) Refuse an empty path before connect.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

@@ -13,6 +13,8 @@
  * domain connect is never in progress, and poll would only say "try
  * again".
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define PATH "lab.sock"

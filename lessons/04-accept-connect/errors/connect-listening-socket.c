@@ -7,6 +7,8 @@
  * EINVAL: the address is fine, the socket is in the wrong state. A client
  * needs a socket of its own (step 1 again).
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define PATH "lab.sock"

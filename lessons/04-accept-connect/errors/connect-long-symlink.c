@@ -8,6 +8,8 @@
  * see path_resolution(7)): ENAMETOOLONG, about a name the program never
  * wrote. connect(2) does not list it; path_resolution(7) does.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define PATH "lab.sock"

@@ -4,6 +4,8 @@
  * The client was started first, or in another directory (a relative path
  * is looked up from the current directory), or the path is misspelt.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

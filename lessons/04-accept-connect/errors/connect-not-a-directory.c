@@ -6,6 +6,8 @@
  * for bind (see bind-not-a-directory). connect(2) does not list it;
  * path_resolution(7) does.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <fcntl.h>
 
 #include "../../variant.h"

@@ -5,6 +5,8 @@
  * a wrong path). Linux does not say ENOTSOCK, which is about the fd: it
  * refuses the connection, as unix(7) notes.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <fcntl.h>
 
 #include "../../variant.h"

@@ -10,6 +10,8 @@
  * started by root this variant first becomes the user nobody
  * (ordinary_user() in lessons/variant.h); root would get ECONNREFUSED.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <fcntl.h>
 
 #include "../../variant.h"

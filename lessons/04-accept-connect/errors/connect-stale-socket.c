@@ -6,6 +6,8 @@
  * Its socket file is still there, so the client does not get ENOENT; but
  * nothing listens behind the file any more.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define PATH "lab.sock"

@@ -7,6 +7,8 @@
  * bind-symlink-loop). connect(2) does not list it; path_resolution(7)
  * does.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

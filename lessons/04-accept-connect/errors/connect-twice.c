@@ -4,6 +4,8 @@
  * A stream socket connects once, for its whole life; to reach another
  * server (or the same one again) a program needs a new socket.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define PATH "lab.sock"

@@ -4,6 +4,8 @@
  * The address structure of another family, or a copy-paste from a TCP
  * client: the kernel checks the family before it looks at the path.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

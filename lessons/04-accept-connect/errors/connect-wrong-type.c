@@ -4,6 +4,8 @@
  * Both ends of a connection must be of the same type: the server was
  * created with SOCK_DGRAM, the client with SOCK_STREAM.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define PATH "lab.sock"

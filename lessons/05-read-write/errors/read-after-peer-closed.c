@@ -6,6 +6,8 @@
  * bytes that were sent, then 0, "end of file", for ever. A loop that
  * reads until read returns -1 never ends; read until 0.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

@@ -9,6 +9,8 @@
  * data when it comes; a handler installed with SA_RESTART would have the
  * kernel retry by itself (see accept-interrupted).
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 static volatile sig_atomic_t signals_caught;

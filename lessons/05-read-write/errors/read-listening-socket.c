@@ -5,6 +5,8 @@
  * The listening socket carries connections, not bytes: every client's data
  * arrives on the new fd that accept returns for it.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define PATH "lab.sock"

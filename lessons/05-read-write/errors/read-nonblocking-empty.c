@@ -6,6 +6,8 @@
  * EAGAIN (also spelled EWOULDBLOCK). It is not an error of the
  * connection, only "not now": wait with poll(2), then read again.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

@@ -7,6 +7,8 @@
  * sees this when the server gives up on a request (a crash, a refusal)
  * without reading it.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

@@ -9,6 +9,8 @@
  * (signal(7) lists them). A program that counts on SA_RESTART and gives
  * its sockets timeouts must handle EINTR anyway.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <sys/time.h>
 
 #include "../../variant.h"

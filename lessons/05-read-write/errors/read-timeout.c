@@ -8,6 +8,8 @@
  * read(2) does not). A loop that retries only on EINTR, or that takes
  * EAGAIN for "impossible here", mistakes the timeout for a failure.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <sys/time.h>
 
 #include "../../variant.h"

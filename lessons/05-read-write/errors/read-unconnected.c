@@ -8,6 +8,8 @@
  * here with EINVAL too. (The usual cause in a server: reading from the
  * listening socket, see read-listening-socket.)
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

@@ -8,6 +8,8 @@
  * its own boundaries (a length, or a newline) and loop until it has a
  * whole message.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define SMALL 5

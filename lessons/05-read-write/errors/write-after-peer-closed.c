@@ -12,6 +12,8 @@
  * Unlike TCP, where the first write after the peer closed may still
  * succeed, a Unix domain socket fails the very first one.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 static const char message[] = "hello?";

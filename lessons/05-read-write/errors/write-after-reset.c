@@ -8,6 +8,8 @@
  * ignored here). Only read reports the reset (see read-reset-by-peer).
  * Treat EPIPE and ECONNRESET alike: the peer is gone.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

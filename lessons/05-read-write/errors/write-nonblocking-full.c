@@ -8,6 +8,8 @@
  * non-blocking one fails with EAGAIN. How many bytes fit is printed:
  * it depends on the system's settings (/proc/sys/net/core/wmem_default).
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define CHUNK 4096

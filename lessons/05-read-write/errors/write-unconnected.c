@@ -6,6 +6,8 @@
  * from read's on the same socket (see read-unconnected), and that no
  * SIGPIPE is sent: the connection did not break, it never existed.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

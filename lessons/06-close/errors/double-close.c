@@ -7,6 +7,8 @@
  * silently closes that instead. Close each fd exactly once, and forget
  * the number (fd = -1) once it is closed.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

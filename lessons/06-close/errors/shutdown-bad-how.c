@@ -6,6 +6,8 @@
  * SHUT_WR could be OR-ed together: they cannot, SHUT_RDWR is 2) is
  * refused.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

@@ -7,6 +7,8 @@
  * shutdown that returns 0 does not prove there was a connection. (To
  * release a socket, connected or not, close it.)
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

@@ -7,6 +7,8 @@
  * file is removed; then the same bind works. A server should unlink its
  * socket file when it exits (and on SIGINT/SIGTERM too).
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 #define PATH "lab.sock"

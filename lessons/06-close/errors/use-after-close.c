@@ -5,6 +5,8 @@
  * accept reuses it: then the write would go to the wrong place, without
  * any error).
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

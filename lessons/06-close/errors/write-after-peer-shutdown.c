@@ -7,6 +7,8 @@
  * peer had closed, though its socket is still open. The bytes could
  * never be read, so the kernel does not queue them.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

@@ -6,6 +6,8 @@
  * after it is writing to a closed pipe: EPIPE, and SIGPIPE, ignored here
  * so that the program survives to report it (see write-after-peer-closed).
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "../../variant.h"
 
 int main(void)

@@ -1,0 +1,655 @@
+"""The trace library itself: its tables, its cost when off, its safety in
+signal handlers, fault injection (LAB_FAULTS), collapsed runs, and one
+rendering of a line, in C and in Python.
+
+The small programs it runs are tests/programs/*.c, built here with the
+lab's flags against the trace library that make built.
+"""
+import contextlib
+import difflib
+import errno
+import functools
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+
+import pytest
+
+import labrun
+import manifest
+import tracetext
+
+ROOT = labrun.ROOT
+PROGRAMS = ROOT / "tests" / "programs"
+FLAGS = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2",
+         f"-I{ROOT}/trace/include"]
+
+
+@functools.lru_cache(maxsize=None)
+def program(name):
+    """tests/programs/NAME.c, built with the lab's flags and the trace."""
+    trace = labrun.BUILD / "trace" / "trace.o"
+    if not trace.exists():
+        pytest.skip("the trace library is not built (make)")
+    out = labrun.BUILD / "tests" / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["cc", *FLAGS, f"tests/programs/{name}.c",
+                           str(trace), "-o", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def lab_for_tests():
+    return labrun.Lab(labrun.BUILD / "tests")
+
+
+# -- the tables: errno and signal names, the same on every C library ----------
+
+def errno_table():
+    rows = []
+    for line in (ROOT / "trace" / "errnos.def").read_text().splitlines():
+        if line.startswith("ERRNO("):
+            name, message = line[6:-1].split(", ", 1)
+            rows.append((name, json.loads(message)))
+    return rows
+
+
+def test_the_errno_table_has_glibc_s_names_and_words():
+    rows = errno_table()
+    names = [name for name, _ in rows]
+    assert len(names) == len(set(names)) > 120
+    unknown_to_python = [name for name in names if not hasattr(errno, name)]
+    assert len(unknown_to_python) <= 2, unknown_to_python  # EHWPOISON
+    for name, message in rows:
+        if name in unknown_to_python:
+            continue
+        number = getattr(errno, name)
+        assert errno.errorcode[number] in (name, {
+            "EAGAIN": "EWOULDBLOCK", "EDEADLK": "EDEADLOCK",
+            "EOPNOTSUPP": "ENOTSUP"}.get(name)), name
+        assert os.strerror(number) == message, name
+    # Every errno Linux has is there: what is missing has no name at all.
+    listed = {getattr(errno, name) for name in names
+              if name not in unknown_to_python} | {133}
+    for number in range(1, 134):
+        if number not in listed:
+            assert os.strerror(number) == f"Unknown error {number}"
+
+
+@pytest.mark.parametrize("sig, name", [(15, "SIGTERM"), (9, "SIGKILL"),
+                                       (40, "signal 40")])
+def test_a_signal_is_named_or_numbered(sig, name):
+    with lab_for_tests() as lab:
+        program("child_killed")
+        proc = lab.run("child_killed", sig)
+        assert proc.returncode == 0, proc.stderr
+        waited = lab.wait_for("waitpid", proc=proc)
+    assert waited["args"]["signal"] == name
+    assert waited["note"] == f"child {waited['ret']} killed by signal " + \
+        name.removeprefix("signal ")
+
+
+# -- off means off -------------------------------------------------------------
+
+def untraced(source):
+    """A lab program compiled without the trace, as outside the lab."""
+    out = labrun.BUILD / "tests" / "untraced" / source.replace("/", "-")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["cc", *FLAGS[:-1], str(ROOT / f"{source}.c"),
+                           "-o", str(out)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def strace_counts(text):
+    """{system call: how many}, from the table of strace -c."""
+    counts = {}
+    for line in text.splitlines():
+        cells = line.split()
+        if len(cells) >= 5 and cells[-1] != "total" and cells[0][0].isdigit():
+            counts[cells[-1]] = int(cells[3])
+    return counts
+
+
+def test_with_the_trace_off_a_program_makes_only_its_own_system_calls():
+    """LAB_TRACE=0 and no LAB_TRACE_FILE: the lesson 06 server and client
+    make exactly the system calls of the same sources built without the
+    trace (strace -c -f), a call more or less of any kind would show."""
+    import strace_compare
+    why_not = strace_compare.usable()
+    if why_not:
+        pytest.skip(why_not)
+    final = sorted(p.name for p in (ROOT / "solutions").glob("[0-9]*"))[-1]
+    off = {k: v for k, v in os.environ.items() if not k.startswith("LAB_")}
+    off["LAB_TRACE"] = "0"
+    seen = {}
+    for build in ("untraced", "off"):
+        server, client = [
+            untraced(f"solutions/{final}/{name}") if build == "untraced"
+            else labrun.BUILD / "solutions" / final / name
+            for name in ("server", "client")]
+        with tempfile.TemporaryDirectory(prefix="lab-", dir="/tmp") as d:
+            strace = ["strace", "-f", "-c", "-o"]
+            started = subprocess.Popen(
+                [*strace, f"{d}/server.strace", str(server), "-n", "1"],
+                cwd=d, env=off, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE)
+            try:
+                assert b"listening" in started.stdout.readline()
+                done = subprocess.run(
+                    [*strace, f"{d}/client.strace", str(client), "lab.sock",
+                     "hello"], cwd=d, env=off, capture_output=True,
+                    timeout=10 * labrun.SCALE)
+                assert done.stdout == b"HELLO\n", done.stderr
+                started.communicate(timeout=10 * labrun.SCALE)
+            finally:
+                if started.poll() is None:
+                    started.kill()
+                    started.communicate()
+            assert started.returncode == 0
+            seen[build] = [strace_counts(open(f"{d}/{name}.strace").read())
+                           for name in ("server", "client")]
+    assert seen["off"] == seen["untraced"]
+    assert seen["off"][0].get("accept", 0) + \
+        seen["off"][0].get("accept4", 0) == 1  # the table was read
+
+
+# -- async-signal-safe ------------------------------------------------------------
+
+HEAD = re.compile(r"^\[(?P<role>[^\] ]+) (?P<pid>\d+)\] (?P<call>\w+)\(")
+MORE = re.compile(r"^    (-> |why: |fix: |see: )")
+
+
+def calls_in(events):
+    """{call: how many calls} of JSON events: a "repeat" event stands for
+    its "repeat" calls."""
+    made = {}
+    for e in events:
+        if e["event"] == "return":
+            made[e["call"]] = made.get(e["call"], 0) + 1
+        elif e["event"] == "repeat":
+            made[e["call"]] = made.get(e["call"], 0) + e["repeat"]
+    return made
+
+
+def test_traced_calls_in_signal_handlers_are_reported_whole():
+    """A handler that reaps with waitpid, writes to a self-pipe socket,
+    and creates and closes a socket, 5000 times, while the main flow is
+    inside traced calls in a tight loop: no crash, every JSON line whole
+    and valid, every line on stderr a line of the trace, and every call
+    reported exactly once."""
+    binary = program("handler_calls")
+    with tempfile.TemporaryDirectory(prefix="lab-", dir="/tmp") as d:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LAB_")}
+        env.update(LAB_TRACE_FILE=f"{d}/trace.jsonl", NO_COLOR="1")
+        with open(f"{d}/stderr", "wb") as err:
+            done = subprocess.run([str(binary), "20000", "5000"], cwd=d,
+                                  env=env, stdout=subprocess.PIPE, stderr=err,
+                                  timeout=60 * labrun.SCALE)
+        lines = open(f"{d}/trace.jsonl", "rb").read().split(b"\n")
+        human = open(f"{d}/stderr", encoding="utf-8").read().splitlines()
+    assert done.returncode == 0, human[-5:]
+    assert lines[-1] == b""
+    events = [json.loads(line) for line in lines[:-1]]  # each one valid
+    counted = {}
+    for line in done.stdout.decode().splitlines():
+        call, in_main, in_handlers = line.split()
+        counted[call] = int(in_main) + int(in_handlers)
+        if call == "socket":
+            assert int(in_handlers) == 5000  # the handler ran every time
+    assert calls_in(events) == {c: n for c, n in counted.items() if n}
+    assert len({e["pid"] for e in events}) == 1  # the children call none
+    heads = [HEAD.match(line) for line in human]
+    assert all(h or MORE.match(line) for h, line in zip(heads, human)), \
+        [line for h, line in zip(heads, human) if not h and
+         not MORE.match(line)][:5]
+    assert len([h for h in heads if h]) == len(events)
+
+
+# -- fault injection: LAB_FAULTS --------------------------------------------------
+
+def solution_lab(lesson):
+    return labrun.Lab(labrun.BUILD / "solutions" / lesson)
+
+
+def injected(events, call):
+    return [e for e in events if e["call"] == call and e.get("injected")]
+
+
+def test_an_injected_accept_failure_is_reported_and_the_server_exits_non_zero():
+    with solution_lab("06-close") as lab:
+        server = lab.start("server", "-n", "3",
+                           env={"LAB_FAULTS": "accept#2=EMFILE"})
+        assert lab.wait_for("listen", proc=server, ret=0)
+        first = lab.run("client", "lab.sock", "one")
+        assert first.stdout == "ONE\n"
+        assert server.wait() == 1
+        assert "server: accept: Too many open files" in server.stderr
+        accepts = lab.events("accept", proc=server)
+        assert [a["ret"] for a in accepts] == [4, -1]
+        failed = accepts[1]
+        assert failed["errno"] == "EMFILE" and failed["injected"] is True
+        assert "LAB_FAULTS (accept#2=EMFILE)" in failed["note"]
+        assert "not made" in failed["note"] and failed["explain"]
+        assert not lab.events("accept", proc=server, event="wait",
+                              where=lambda e: e["ts"] > accepts[0]["ts"])
+        assert lab.events("unlink", proc=server, ret=0)  # it cleaned up
+
+
+@pytest.mark.parametrize("role", ["server", "client"])
+def test_every_socket_call_can_be_made_to_fail(role):
+    with solution_lab("06-close") as lab:
+        faults = {"LAB_FAULTS": "socket=EMFILE"}
+        if role == "server":
+            proc = lab.run("server", "-n", "1", env=faults)
+        else:
+            proc = lab.run("client", "lab.sock", "hi", env=faults)
+        assert proc.returncode == 1
+        assert f"{role}: socket: Too many open files" in proc.stderr
+        (made,) = lab.events("socket", proc=proc)
+        assert made["ret"] == -1 and made["injected"] is True
+
+
+def test_an_injected_failure_does_not_make_the_call():
+    """bind=EADDRINUSE: the real bind would create lab.sock; there is
+    none, and the server says the file is in the way."""
+    with solution_lab("06-close") as lab:
+        server = lab.run("server", "-n", "1",
+                         env={"LAB_FAULTS": "bind=EADDRINUSE"})
+        assert server.returncode == 1
+        assert not (lab.dir / "lab.sock").exists()
+        (bind,) = lab.events("bind", proc=server)
+        assert bind["errno"] == "EADDRINUSE" and bind["injected"] is True
+        assert "bound" not in bind["args"]
+
+
+def test_from_the_nth_call_on_every_call_fails():
+    """read#2+=ECONNRESET: the server's first read works, the second and
+    every later one fail: the first client gets its reply, the second none."""
+    with solution_lab("06-close") as lab:
+        server = lab.start("server", "-n", "2",
+                           env={"LAB_FAULTS": "read#2+=ECONNRESET"})
+        assert lab.wait_for("listen", proc=server, ret=0)
+        first = lab.run("client", "lab.sock", "one")
+        second = lab.run("client", "lab.sock", "two")
+        assert server.wait() == 0
+        assert first.stdout == "ONE\n"
+        # The server closed without reading: end of file, or ECONNRESET.
+        assert second.returncode == 1 and second.stdout == ""
+        reads = lab.events("read", proc=server)
+        assert [(r["ret"], r.get("injected", False)) for r in reads] == \
+            [(3, False), (-1, True), (-1, True)]
+        # The client's reads are not counted with the server's.
+        assert not injected(lab.events(proc=first), "read")
+
+
+@pytest.mark.parametrize("lesson", ["05-read-write", "06-close"])
+@pytest.mark.parametrize("faults", ["write<=7,read<=1", "read#2=EINTR",
+                                    "write#1=EINTR,read#1=EINTR"])
+def test_the_solutions_survive_short_reads_and_writes_and_eintr(lesson,
+                                                               faults):
+    """The server and the client retry what EINTR interrupted and loop on
+    short counts: the reply is still whole."""
+    message = "a message longer than seven bytes, with more to come"
+    with solution_lab(lesson) as lab:
+        env = {"LAB_FAULTS": faults}
+        server = lab.start("server", env=env)
+        assert lab.wait_for("listen", proc=server, ret=0)
+        client = lab.run("client", "lab.sock", message, env=env)
+        assert client.returncode == 0 and \
+            client.stdout == message.upper() + "\n", client.stderr
+        events = lab.events(event=None)
+        assert injected(events, "read")
+        if "<=" in faults:
+            for e in events:
+                if e["call"] == "write" and e["event"] == "return":
+                    assert e["ret"] <= 7
+                if e["call"] == "read" and e["event"] == "return" and \
+                        e["ret"] > 0:
+                    assert e["ret"] == 1
+            short = injected(events, "write")[0]
+            assert "LAB_FAULTS (write<=7)" in short["note"] and \
+                "short write: only 7 of" in short["note"]
+        else:
+            eintr = injected(events, "read")[0]
+            assert eintr["errno"] == "EINTR" and eintr["ret"] == -1
+
+
+@pytest.mark.parametrize("rule, why", [
+    ("acept#2=EMFILE", '"acept" is not a call the trace traces'),
+    ("read#0=EINTR", "#N counts the calls from 1"),
+    ("read#x=EINTR", "#N counts the calls from 1"),
+    ("read=EFOO", '"EFOO" is not an errno name'),
+    ("close<=3", "only read, write, recv and send can be made short"),
+    ("read<=0", "<=BYTES needs a number of bytes from 1 up"),
+    ("read", "after the call come =ERRNO (fail) or <=BYTES (short)"),
+    ("read=EINTR!", '"!" is left over at the end'),
+])
+def test_a_rule_that_cannot_be_parsed_is_reported_once_and_not_applied(
+        rule, why):
+    with solution_lab("06-close") as lab:
+        client = lab.run("client", "lab.sock", "hi",
+                         env={"LAB_FAULTS": f"{rule},socket=EMFILE"})
+        said = [line for line in client.stderr.splitlines()
+                if line.startswith("lab trace: LAB_FAULTS")]
+        assert said == [f'lab trace: LAB_FAULTS: the rule "{rule}" is not '
+                        f'applied: {said[0].split("applied: ")[1]}']
+        assert why in said[0]
+        # The other rule still applies.
+        (made,) = lab.events("socket", proc=client)
+        assert made["errno"] == "EMFILE" and made["injected"]
+
+
+def test_an_errno_can_be_given_by_number_and_one_without_a_name_is_numbered():
+    with solution_lab("06-close") as lab:
+        client = lab.run("client", "lab.sock", "hi",
+                         env={"LAB_FAULTS": "socket=135"})
+        (made,) = lab.events("socket", proc=client)
+        assert made["errno"] == "errno 135"
+        assert made["error"] == "Unknown error 135"
+        assert made["see"] == "the man page socket(2) does not list errno 135"
+
+
+# -- runs of like events: a few shown, the rest counted --------------------------
+
+def human_lab(code_dir):
+    """A Lab whose programs also write the human trace (to their stderr
+    files, without colour)."""
+    lab = labrun.Lab(code_dir)
+    plain_env = lab.env
+
+    def env(role, extra=None):
+        return dict(plain_env(role, extra), LAB_TRACE="1", NO_COLOR="1")
+    lab.env = env
+    return lab
+
+
+def trace_lines(proc):
+    return [line for line in proc.stderr.splitlines()
+            if HEAD.match(line) or MORE.match(line)]
+
+
+def test_an_eof_busy_loop_shows_a_few_reads_then_counts_them():
+    program("eof_loop")
+    with human_lab(labrun.BUILD / "tests") as lab:
+        proc = lab.run("eof_loop", 125_000, timeout=30 * labrun.SCALE)
+        assert proc.returncode == 0
+        assert lab.calls("read", proc=proc) == 125_000
+        events = lab.events(proc=proc, event=None)
+        lines = trace_lines(proc)
+    shown = [e for e in events if e["call"] == "read" and
+             e["event"] == "return"]
+    assert [e["ret"] for e in shown] == [2, 0, 0, 0]
+    repeats = [e for e in events if e["event"] == "repeat"]
+    assert [(e["total"], e["final"]) for e in repeats] == [
+        (10, False), (100, False), (1000, False), (10_000, False),
+        (100_000, False), (124_996, True)]
+    assert sum(e["repeat"] for e in repeats) == 124_996
+    assert len(lines) < 25
+    assert any(re.search(r"\] read\(4, \.\.\.\) = 0 \.\.\. the same 124,996 "
+                         r"more times  tests/programs/eof_loop\.c:\d+$", line)
+               for line in lines)
+    assert any("read(4, ...) = 0 ... the same 1,000 more times so far" in
+               line for line in lines)
+
+
+def test_a_process_killed_in_a_loop_still_shows_it():
+    """read#1+=EINTR: the client retries its read forever. Killed, it has
+    no exit to report its run at; the counts on the way show it."""
+    with human_lab(labrun.BUILD / "solutions" / "06-close") as lab:
+        server = lab.start("server", "-n", "1")
+        assert lab.wait_for("listen", proc=server, ret=0)
+        client = lab.start("client", "lab.sock", "hi",
+                           env={"LAB_FAULTS": "read#1+=EINTR"})
+        far = lab.wait_for("read", proc=client, event="repeat",
+                           timeout=10 * labrun.SCALE,
+                           where=lambda e: e["total"] >= 1000)
+        assert far and far["errno"] == "EINTR" and far["injected"]
+        assert far["final"] is False
+        lab.stop(client, signal.SIGKILL)
+        lines = trace_lines(client)
+    assert any("read(3, ...) = -1 EINTR [injected] ... the same 1,000 "
+               "more times so far" in line for line in lines)
+
+
+def test_a_bulk_transfer_keeps_the_trace_short():
+    """64 MiB echoed by the lesson 06 server, 4 KiB a read: its reads and
+    writes alternate, a run with a period of 2. The JSON trace holds a few
+    dozen lines, and still every byte."""
+    client = labrun.BUILD / "tests" / "bench_client"
+    done = subprocess.run(["cc", *FLAGS[:-1], str(ROOT / "trace" /
+                                                  "bench_client.c"),
+                           "-o", str(client)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    mib = 64
+    with human_lab(labrun.BUILD / "solutions" / "06-close") as lab:
+        server = lab.start("server", "-n", "1")
+        assert lab.wait_for("listen", proc=server, ret=0)
+        streamed = subprocess.run([str(client), "lab.sock", str(mib)],
+                                  cwd=lab.dir, capture_output=True,
+                                  timeout=60 * labrun.SCALE)
+        assert streamed.returncode == 0, streamed.stderr
+        assert server.wait(10 * labrun.SCALE) == 0
+        events = lab.events(proc=server, event=None)
+        moved = {call: sum(e["ret"] if e["event"] == "return" else
+                           e.get("bytes", 0) for e in events
+                           if e["call"] == call and e["event"] != "wait"
+                           and (e["ret"] is None or e["ret"] > 0))
+                 for call in ("read", "write")}
+        lines = trace_lines(server)
+    assert moved == {"read": mib << 20, "write": mib << 20}
+    assert len(events) < 50
+    assert {(e["call"], e["period"]) for e in events
+            if e["event"] == "repeat"} == {("read", 2), ("write", 2)}
+    assert len(lines) < 80
+
+
+# -- one rendering of a line, in C and in Python ------------------------------------
+
+def stderr_events(text):
+    """The trace's events in a program's stderr: {pid: [its lines]}, each
+    event a head line and the indented lines under it."""
+    found, current = {}, None
+    for line in text.splitlines():
+        head = HEAD.match(line)
+        if head:
+            current = [line]
+            found.setdefault(int(head["pid"]), []).append(current)
+        elif MORE.match(line) and current is not None:
+            current.append(line)
+        else:
+            current = None  # the program's own output
+    return found
+
+
+def json_events(events):
+    found = {}
+    for e in events:
+        found.setdefault(e["pid"], []).append(tracetext.lines(e))
+    return found
+
+
+def assert_same_lines(lab):
+    """Every process's stderr trace is the Python rendering of its JSON."""
+    lab.collector.sync()
+    from_c = {}
+    for proc in lab.procs:
+        for pid, events in stderr_events(proc.stderr).items():
+            from_c.setdefault(pid, []).extend(events)
+    from_json = json_events(lab.events(event=None))
+    assert from_c, "no trace on stderr"
+    for pid in sorted(set(from_c) | set(from_json)):
+        c, py = from_c.get(pid, []), from_json.get(pid, [])
+        assert c == py, "\n".join(difflib.unified_diff(
+            ["\n".join(e) for e in c], ["\n".join(e) for e in py],
+            "stderr (trace.c)", "JSON (tracetext.py)", lineterm=""))
+    return from_c
+
+
+@pytest.mark.parametrize("lesson", [lesson["id"] for lesson in
+                                    manifest.lessons()])
+def test_the_stderr_trace_is_the_python_rendering_of_the_json(lesson):
+    with human_lab(labrun.BUILD / "solutions" / lesson) as lab:
+        with contextlib.redirect_stdout(io.StringIO()):
+            labrun.run_steps(lab, "solutions", manifest.lesson_by_id(lesson))
+        for proc in lab.procs:
+            proc.wait(10 * labrun.SCALE)
+        assert_same_lines(lab)
+
+
+VARIANTS = manifest.variants()
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v["name"]
+                                                   for v in VARIANTS])
+def test_a_deliberate_error_s_trace_is_the_same_in_c_and_python(variant):
+    code = labrun.BUILD / "lessons" / variant["lesson"] / "errors"
+    with human_lab(code) as lab:
+        lab.run(variant["name"], timeout=labrun.VARIANT_TIMEOUT)
+        lines = [line for events in assert_same_lines(lab).values()
+                 for event in events for line in event]
+    if variant["expect"] and any(x.get("errno") for x in variant["expect"]):
+        assert any(line.startswith("    why: ") for line in lines)
+
+
+@pytest.mark.parametrize("faults", ["accept#2=EMFILE", "write<=7,read#2=EINTR",
+                                    "socket=135"])
+def test_injected_faults_read_the_same_in_c_and_python(faults):
+    with human_lab(labrun.BUILD / "solutions" / "06-close") as lab:
+        env = {"LAB_FAULTS": faults}
+        server = lab.start("server", "-n", "2", env=env)
+        if lab.wait_for("listen", proc=server, ret=0, timeout=1):
+            for word in ("a longer message, in short pieces", "two"):
+                lab.run("client", "lab.sock", word, env=env)
+            server.wait(5 * labrun.SCALE)
+        lines = [line for events in assert_same_lines(lab).values()
+                 for event in events for line in event]
+    assert any("[injected]" in line for line in lines)
+
+
+def test_runs_read_the_same_in_c_and_python():
+    program("eof_loop")
+    with human_lab(labrun.BUILD / "tests") as lab:
+        lab.run("eof_loop", 2000)
+        looping = lab.start("eof_loop", 0)
+        assert lab.wait_for("read", proc=looping, event="repeat",
+                            timeout=10 * labrun.SCALE,
+                            where=lambda e: e["total"] >= 10_000)
+        lab.stop(looping, signal.SIGKILL)
+        lines = [line for events in assert_same_lines(lab).values()
+                 for event in events for line in event]
+    assert any(line.endswith(" so far  tests/programs/eof_loop.c:37") or
+               " so far  " in line for line in lines)
+    assert any("the same 1,996 more times  " in line for line in lines)
+
+
+def test_socketpair_shows_its_two_fds_and_every_socket_type_is_named():
+    """socketpair(..., [3, 4]) on both sides; SOCK_RDM and the other types
+    Linux has by name, even where the domain refuses them."""
+    program("eof_loop")
+    with human_lab(labrun.BUILD / "tests") as lab:
+        proc = lab.run("eof_loop", 2)
+        assert "socketpair(AF_UNIX, SOCK_STREAM, 0, [3, 4]) = 0" in \
+            proc.stderr
+        (pair,) = lab.events("socketpair", proc=proc)
+        assert pair["args"]["sv"] == [3, 4]
+        assert_same_lines(lab)
+    program("socket_types")
+    with human_lab(labrun.BUILD / "tests") as lab:
+        for number in range(1, 11):
+            lab.run("socket_types", number, *(["nonblock"] * (number == 10)))
+        types = [e["args"]["type"] for e in lab.events("socket")]
+        assert_same_lines(lab)
+    assert types == ["SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "SOCK_RDM",
+                     "SOCK_SEQPACKET", "SOCK_DCCP", 7, 8, 9,
+                     "SOCK_PACKET|SOCK_NONBLOCK"]
+
+
+# -- where to read: the man pages' ERRORS sections --------------------------------
+
+def man_page_rows():
+    rows = []
+    for line in (ROOT / "trace" / "manpages.def").read_text().splitlines():
+        m = re.match(r'LISTS\("(\w+)", "(\w+)\((\d)\)", "([A-Z0-9 ]*)"\)$', line)
+        if m:
+            rows.append((m[1], m[2], m[3], set(m[4].split())))
+    return rows
+
+
+def listed_errors(page, section):
+    """The errnos the installed man page's ERRORS section tags (.TP,
+    then a line such as .B EACCES or .BR EAGAIN " or " EWOULDBLOCK)."""
+    import gzip
+    path = f"/usr/share/man/man{section}/{page}.{section}.gz"
+    if not os.path.exists(path):
+        pytest.skip(f"{page}({section}) is not installed (manpages-dev)")
+    text = gzip.open(path, "rt", encoding="utf-8", errors="replace").read()
+    redirect = re.match(r"\.so man\d/(\w+)\.(\d)", text)
+    if redirect:
+        return listed_errors(redirect[1], redirect[2])
+    made_from = re.search(r"Made from: (Linux man-pages [\d.]+)",
+                          (ROOT / "trace" / "manpages.def").read_text())[1]
+    installed = re.search(r'^\.TH .*"(Linux man-pages [\d.]+)"', text, re.M)
+    if installed and installed[1] != made_from:
+        pytest.skip(f"trace/manpages.def is made from {made_from}; this "
+                    f"machine's {page}({section}) is from {installed[1]}, "
+                    f"whose lists may differ")
+    errors = re.search(r"^\.SH ERRORS\n(.*?)^\.SH ", text, re.S | re.M)
+    assert errors, f"{page}({section}) has no ERRORS section"
+    tagged = re.findall(r"^\.TP\n(.*)$", errors[1], re.M)
+    return {name for line in tagged
+            for name in re.findall(r"\bE[A-Z0-9]+\b", line)}
+
+
+@pytest.mark.parametrize("row", man_page_rows(), ids=lambda row: row[0])
+def test_the_table_of_what_each_man_page_lists_is_true(row):
+    call, page, section, names = row
+    assert listed_errors(page, section) == names
+
+
+def test_every_traced_call_has_its_man_page_in_the_table():
+    text = (ROOT / "trace" / "trace.c").read_text()
+    calls = re.search(r"call_names\[N_CALLS\] = \{(.*?)\};", text, re.S)[1]
+    assert {row[0] for row in man_page_rows()} == \
+        set(re.findall(r'"(\w+)"', calls))
+
+
+@pytest.mark.parametrize("errno_name, see", [
+    ("ENOBUFS", "the ERRORS section of socket(2)"),
+    ("ECONNRESET", "the man page socket(2) does not list ECONNRESET")])
+def test_a_failure_without_an_explanation_says_whether_the_page_lists_it(
+        errno_name, see):
+    with solution_lab("06-close") as lab:
+        client = lab.run("client", "lab.sock", "hi",
+                         env={"LAB_FAULTS": f"socket={errno_name}"})
+        (made,) = lab.events("socket", proc=client)
+    assert "explain" not in made and made["see"] == see
+
+
+@pytest.mark.parametrize("meanwhile, said", [
+    (None, 'its file "lab.sock" stays until unlink(2)'),
+    ("removed", 'its file "lab.sock" was already removed'),
+    ("replaced", 'its file "lab.sock" is another file now')])
+def test_the_close_note_says_what_became_of_the_socket_file(meanwhile, said):
+    """The note looks at the file when the socket is closed: it says the
+    file stays only when the file bind made is still there."""
+    with solution_lab("06-close") as lab:
+        server = lab.start("server")
+        assert lab.wait_for("accept", proc=server, event="wait")
+        path = lab.dir / "lab.sock"
+        if meanwhile:
+            path.unlink()
+        if meanwhile == "replaced":
+            path.write_text("someone else's file\n")
+        lab.stop(server)
+        (closed,) = [e for e in lab.events("close", proc=server)
+                     if e["args"]["fd"] == 3]
+    assert closed["note"].startswith("listening socket closed; ") and \
+        said in closed["note"]
