@@ -70,6 +70,10 @@ PYTEST = $(PYENV) "$$(cat $(PYTEST_FILE))" -m pytest -q -rs \
 
 CLASSROOM = $(PYENV) "$$(cat $(PYTHON_FILE))" tools/classroom.py
 CLASSROOM_CHECKS = $(PYENV) "$$(cat $(PYTEST_FILE))" tools/classroom.py
+# Ctrl-C stops make quiz and make watch quietly: the tool says so and exits
+# 0, and no shell is left between make and the tool (exec) to die of the
+# signal itself, which make would report as an error.
+CLASSROOM_EXEC = exec env $(CLASSROOM)
 HANDOUT ?= $(B)/unix-sockets-lab.tar.gz
 AUTOGRADER ?= $(B)/autograder.zip
 
@@ -251,7 +255,7 @@ hint: $(PYTHON_FILE)
 
 watch: $(PYTHON_FILE)
 	$(need_lesson)
-	@$(CLASSROOM) watch $(LESSON) $(MAKE) B=$(B)
+	@$(CLASSROOM_EXEC) watch $(LESSON) $(MAKE) B=$(B)
 
 reset: $(PYTHON_FILE)
 	$(need_lesson)
@@ -259,7 +263,7 @@ reset: $(PYTHON_FILE)
 
 quiz: $(PYTHON_FILE)
 	$(need_lesson)
-	@$(CLASSROOM) quiz $(LESSON) $(ANSWERS)
+	@$(CLASSROOM_EXEC) quiz $(LESSON) $(ANSWERS)
 
 handout: $(PYTHON_FILE)
 	@$(CLASSROOM) handout $(HANDOUT)
