@@ -4,6 +4,7 @@ a status of its own, a grader that fails is never taken for a grade, a
 lesson that does not compile says so with the compiler's first messages,
 and a program of the learner's own beside a lesson's changes nothing."""
 import json
+import re
 import subprocess
 import tarfile
 
@@ -199,3 +200,21 @@ def test_a_program_of_the_learner_s_own_changes_nothing(lab_copy):
                               "05-read-write" / "hello")],
                          capture_output=True, text=True, timeout=10)
     assert ran.stdout == "hello\n"
+
+
+def test_the_statuses_and_the_layouts_are_documented():
+    page = (ROOT / "lessons" / "TEACHING.md").read_text()
+    table = dict(re.findall(r"^\| (\d) \| ([a-z ]+?)[:(|]", page, re.M))
+    assert {int(n) for n in table} == set(classroom.STATUS_WORDS)
+    for status, words in classroom.STATUS_WORDS.items():
+        if status != classroom.GRADER_ERROR:
+            assert table[str(status)].strip() == words, table
+    header = (ROOT / "tools" / "grade").read_text()
+    for status, words in classroom.STATUS_WORDS.items():
+        if status != classroom.GRADER_ERROR:
+            assert f"#   {status}  {words}" in header
+    assert "#   4  the grader failed" in header
+    for said in ("DIR/lessons", "tar czf NAME.tar.gz", "## Grading on "
+                 "Gradescope", "## Grading on GitHub Classroom",
+                 "make autograder", "AUTOGRADER_ROOT"):
+        assert said in page, said
