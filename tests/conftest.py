@@ -10,11 +10,15 @@ The classroom commands (make progress, hint, grade...) are tested in
 copies of an unpacked hand-out: the `lab_copy` fixture, where lessons are
 solved or edited without touching the real lessons/.
 """
+import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -34,6 +38,255 @@ ONE_FAILURE_PER_LESSON = LEARNER and not os.environ.get("LAB_EVERY_CHECK")
 
 class LabCheckFailed(AssertionError):
     """A check that failed, with a message written for the learner."""
+
+
+READS, WRITES = ("read", "recv"), ("write", "send")
+
+
+def receive(conn, size=None):
+    """What a Python peer receives on conn: size bytes, or everything
+    until end of file, a reset, or the socket's timeout: (the bytes, how it
+    ended: "size", "eof", "reset" or "timeout")."""
+    got = b""
+    while size is None or len(got) < size:
+        try:
+            chunk = conn.recv(65536 if size is None else
+                              min(65536, size - len(got)))
+        except socket.timeout:
+            return got, "timeout"
+        except OSError:
+            return got, "reset"
+        if not chunk:
+            return got, "eof"
+        got += chunk
+    return got, "size"
+
+
+class Drain(threading.Thread):
+    """What a Python peer receives on conn, read as it comes, in a thread:
+    a peer that sends while the program answers must also read, or the
+    answers fill the socket's buffers and both sides wait.  It stops at
+    end of file or a reset; once result() is called, also when nothing
+    came for the socket's timeout.  result() waits for that (bounded) and
+    returns (the bytes, how it ended: "eof", "reset" or "timeout")."""
+
+    def __init__(self, conn):
+        super().__init__(daemon=True)
+        self.conn, self.got, self.how = conn, b"", None
+        self.finished = threading.Event()
+        self.start()
+
+    def run(self):
+        while True:
+            try:
+                chunk = self.conn.recv(65536)
+            except socket.timeout:
+                if self.finished.is_set():
+                    self.how = "timeout"
+                    return
+                continue
+            except OSError:
+                self.how = "reset"
+                return
+            if not chunk:
+                self.how = "eof"
+                return
+            self.got += chunk
+
+    def result(self):
+        self.finished.set()
+        self.join(2 * (self.conn.gettimeout() or labrun.WAIT))
+        return self.got, self.how or "timeout"
+
+
+def signals_of(proc):
+    """The masks of /proc/PID/status (SigIgn, SigBlk, SigCgt...) as
+    integers, or None once the process has gone."""
+    data = labrun.read_if_there(f"/proc/{proc.pid}/status")
+    if data is None:
+        return None
+    masks = {}
+    for line in data.decode(errors="replace").splitlines():
+        key, _, value = line.partition(":")
+        if key.startswith("Sig") or key == "ShdPnd":
+            try:
+                masks[key] = int(value.strip(), 16)
+            except ValueError:
+                pass
+    return masks
+
+
+def has_flag(event, name):
+    """Whether a send or recv event had the flag name ("MSG_NOSIGNAL"):
+    the trace gives flags by name when it knows them all, else as a
+    number."""
+    flags = (event.get("args") or {}).get("flags")
+    if isinstance(flags, int):
+        return bool(flags & getattr(socket, name, 0))
+    return isinstance(flags, str) and name in flags.split("|")
+
+
+def where(event):
+    return f"{event['file']}:{event['line']}"
+
+
+def diagnoses(events, procs=()):
+    """Sentences naming the mistakes that the trace itself shows, whatever
+    the check was looking at: a fd used after its close, end of file read
+    again, bytes read or written on the listening socket, listen before
+    bind, calls made inside a signal handler...  Each is a pattern that no
+    correct program of the lab produces."""
+    found = []
+    ordered = tracetext.in_causal_order(events)
+    by_pid = {}
+    for e in ordered:
+        by_pid.setdefault(e["pid"], []).append(e)
+    for pid, mine in by_pid.items():
+        listening, closed, eof, bound = set(), {}, {}, False
+        read_on, wrote_on = {}, {}
+        waiting = None  # a call announced as waiting, not yet returned
+        for e in mine:
+            args, fd = e.get("args") or {}, (e.get("args") or {}).get("fd")
+            if e["event"] == "wait":
+                waiting = e
+                continue
+            if waiting is not None and e["call"] != waiting["call"]:
+                found.append(
+                    f"{e['call']}() ({where(e)}) ran while "
+                    f"{waiting['call']}({waiting['args'].get('fd', '')}) "
+                    "was still waiting: inside a signal handler. A handler "
+                    "may call only async-signal-safe functions: let it only "
+                    "set the flag, and do the cleanup in main after the loop "
+                    "(signal-safety(7))")
+                waiting = None
+            elif waiting is not None:
+                waiting = None
+            failed = e["ret"] == -1
+            if e["call"] == "bind" and e["ret"] == 0:
+                bound = True
+            if e["call"] == "listen" and e["ret"] == 0:
+                listening.add(fd)
+            if e["call"] == "listen" and e.get("errno") == "EINVAL" and \
+                    not bound:
+                found.append(
+                    f"listen({fd}) came before any bind, and failed with "
+                    "EINVAL: Linux refuses listen on a Unix domain socket "
+                    "that has no address; bind first, then listen")
+            if e["call"] == "accept" and e.get("errno") == "EFAULT":
+                found.append(
+                    f"accept({fd}) failed with EFAULT: it was given an "
+                    "address buffer without a valid length; pass the "
+                    "address of a socklen_t set to the buffer's size "
+                    "(addrlen), or NULL for both")
+            if failed and e.get("errno") == "EBADF" and fd in closed:
+                before = closed[fd]
+                what = f"close({fd}) twice" if e["call"] == "close" else \
+                    f"{e['call']}({fd}) after close({fd})"
+                sentence = (f"{what}: fd {fd} was closed at {where(before)}, "
+                            f"then used at {where(e)}, which failed with "
+                            "EBADF; use a fd only until its close, and close "
+                            "it exactly once")
+                if fd in listening:
+                    sentence += (f". fd {fd} is the listening socket: inside "
+                                 "the loop close the fd that accept returned "
+                                 "(cfd), and the listening fd only once, "
+                                 "after the loop")
+                found.append(sentence)
+            if e["call"] == "close" and e["ret"] == 0:
+                closed[fd] = e
+                eof.pop(fd, None)
+                read_on.pop(fd, None)
+                wrote_on.pop(fd, None)
+            if e["call"] in ("accept", "socket") and e["ret"] >= 0:
+                closed.pop(e["ret"], None)
+                eof.pop(e["ret"], None)
+            if e["call"] in READS + WRITES and fd in listening:
+                found.append(
+                    f"{e['call']}({fd}) on the listening socket "
+                    f"({where(e)}): a listening socket carries connections, "
+                    "not bytes; read and write on the new fd that accept "
+                    "returned")
+                listening.discard(fd)  # said once
+            if e["call"] in READS and fd in eof and not \
+                    eof[fd].get("said"):
+                again = [x for x in mine if x["call"] in READS and
+                         x["event"] == "return" and x["args"].get("fd") == fd
+                         and x["ts"] > eof[fd]["ts"]]
+                found.append(
+                    f"{e['call']}({fd}) returned 0, end of file, and was "
+                    f"called on fd {fd} again ({len(again)} times more): "
+                    "0 means the peer has closed its end and nothing more "
+                    "will ever come; leave the loop when read returns 0")
+                eof[fd]["said"] = True
+            if e["call"] in READS and e["ret"] == 0 and fd not in eof:
+                eof[fd] = dict(e)
+            if e["call"] in READS and e["ret"] > 0:
+                read_on[fd] = read_on.get(fd, 0) + e["ret"]
+            if e["call"] in WRITES and e["ret"] > 0:
+                wrote_on[fd] = wrote_on.get(fd, 0) + e["ret"]
+                if e["role"] == "server" and wrote_on[fd] > \
+                        read_on.get(fd, 0):
+                    found.append(
+                        f"the server wrote {wrote_on[fd]} bytes on fd {fd} "
+                        f"after reading only {read_on.get(fd, 0)} there "
+                        f"({where(e)}): it answers each byte it reads with "
+                        "one byte, so write back only the n bytes that each "
+                        "read returned, not the whole buffer")
+                    read_on[fd] = float("inf")  # said once
+    # A client refused because the server had already removed the name.
+    for e in ordered:
+        if e["call"] != "connect" or e.get("errno") != "ENOENT":
+            continue
+        path = (e["args"].get("addr") or {}).get("path")
+        for u in ordered:
+            if u["call"] == "unlink" and u["ret"] == 0 and \
+                    u["args"].get("path") == path and u["ts"] < e["ts"] \
+                    and any(a["pid"] == u["pid"] and a["call"] == "accept"
+                            and a["ts"] > u["ts"] for a in ordered):
+                found.append(
+                    f"the server removed {path} with unlink ({where(u)}) "
+                    "while it still served clients, so the next client's "
+                    f"connect found no file (ENOENT, {where(e)}): a removed "
+                    "name stops new clients; unlink once, when the server "
+                    "stops")
+                break
+        break
+    # A process that ended by exit while it waited in a call.
+    for proc in procs:
+        mine = by_pid.get(proc.pid, [])
+        waits = [e for e in mine if e["event"] == "wait"]
+        if not waits or proc.stopped_with is not None or \
+                not proc.has_exited() or proc.wait(labrun.WAIT) is None or \
+                proc.returncode < 0:
+            continue
+        last = waits[-1]
+        if not [e for e in mine if e["event"] == "return" and
+                e["call"] == last["call"] and e["ts"] > last["ts"]]:
+            found.append(
+                f"the {proc.name} exited (status {proc.returncode}) while "
+                f"{last['call']}({last['args'].get('fd', '')}) was waiting, "
+                "without that call ever returning: the process ended from "
+                "inside a signal handler. A handler that calls exit skips "
+                "the cleanup after the loop; let it only set the flag")
+    return list(dict.fromkeys(found))
+
+
+def collapsed(events):
+    """The lines of the trace, with a run of identical lines said once."""
+    lines, last, repeats = [], None, 0
+    for e in events:
+        key = (e["pid"], e["event"], e["call"], json.dumps(e.get("args")),
+               e.get("ret"), e.get("errno"), e.get("data"))
+        if key == last:
+            repeats += 1
+            continue
+        if repeats:
+            lines.append(f"    ... the same line {repeats} more times")
+        lines.append("    " + tracetext.render(e))
+        last, repeats = key, 0
+    if repeats:
+        lines.append(f"    ... the same line {repeats} more times")
+    return lines
 
 
 class LessonLab(labrun.Lab):
@@ -67,18 +320,49 @@ class LessonLab(labrun.Lab):
     def client(self, *args, stdin=b"", timeout=labrun.WAIT):
         return self.run("client", *args, stdin=stdin, timeout=timeout)
 
+    def read_text(self, name):
+        """The text of a file in the lab directory, or None if it is not
+        there (the program under test may have removed or replaced it)."""
+        data = labrun.read_if_there(self.dir / name)
+        return None if data is None else data.decode(errors="replace")
+
+    def is_socket(self, name):
+        try:
+            return (self.dir / name).is_socket()
+        except OSError:
+            return False
+
     def report(self, expected, section):
-        shown = tracetext.in_causal_order(self.events(event=None))
-        lines = [f"Expected: {expected}", "The trace showed:"]
+        events = self.events(event=None)
+        lines = [f"Expected: {expected}"]
+        lines += [f"Found: {d}." for d in diagnoses(events, self.procs)]
+        shown = tracetext.in_causal_order(events)
+        failed = [e for e in shown if tracetext.failed(e)]
+        if failed:
+            first = failed[0]
+            lines.append(f"The call that failed: the {first['role']}'s "
+                         f"{tracetext.call_text(first)}  {where(first)}")
+            why = (first.get("explain") or {}).get("why")
+            if why:
+                lines.append(f"    why: {why}")
+            if len(failed) > 1:
+                lines.append(f"    ({len(failed) - 1} more failed calls: "
+                             "see the trace)")
+        lines.append("The trace showed:")
         if not shown:
             lines.append("    no lifecycle call at all")
-        for e in shown[-30:]:
-            lines.append("    " + tracetext.render(e))
+        trace = collapsed(shown)
+        if len(trace) > 30:
+            lines.append(f"    ... ({len(trace) - 30} lines before these)")
+        lines += trace[-30:]
         for proc in self.procs:
+            if not proc.has_exited():  # its state now; nothing more to see
+                self.stop(proc, signal.SIGKILL)
             lines.append(f"Then: {proc.describe()}.")
-            said = (proc.stdout + proc.stderr).strip().splitlines()
-            for line in said[-6:]:
-                lines.append(f"    it printed: {line}")
+            for name, data in (("stdout", proc.stdout_bytes),
+                               ("stderr", proc.stderr_bytes)):
+                for line in tracetext.last_lines(data, 6):
+                    lines.append(f"    {name}: {line}")
         lines.append(f'Reread lessons/{self.lesson}/README.md, section '
                      f'"{section}".')
         return "\n".join(lines)
@@ -238,6 +522,16 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if call.excinfo is not None and call.excinfo.errisinstance(LabCheckFailed):
         report.longrepr = str(call.excinfo.value)
+    elif call.excinfo is not None and LEARNER and _lesson_of(item) and \
+            isinstance(item.funcargs.get("lab"), LessonLab) and \
+            not call.excinfo.errisinstance(pytest.skip.Exception):
+        # For a learner, a check ends with a sentence, never a traceback,
+        # whatever the program under test did to its files or processes.
+        error = call.excinfo.value
+        report.longrepr = item.funcargs["lab"].report(
+            f"the check to run to its end; it stopped at "
+            f"{type(error).__name__}: {tracetext.escaped(str(error))[:300]}, "
+            "after what your programs did below", "Your task")
     lesson = _lesson_of(item)
     if lesson and (report.when == "call" or report.outcome != "passed"):
         if report.failed:

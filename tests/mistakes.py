@@ -17,23 +17,35 @@ entry:
   a correct program: accepted, or rejected
 
 "names" are matched, ignoring case, against what names a mistake in a
-failure: the check's name, what it expected and the README section it
-sends the learner to; not the trace or the program output it shows as
-evidence.  A check that crashes or hangs counts as a failure that names
+failure: the check's name, what it expected, the causes the report finds
+in the trace ("Found: ...", and the first failed call with its why: line)
+and the README section it sends the learner to; not the trace or the
+program output it shows as evidence.  A check that crashes or hangs counts as a failure that names
 nothing.  Entries marked "needs": "faults" are built but run only once the
-trace library can inject faults (trace/TRACE.md describes LAB_FAULTS).
+trace library can inject faults (trace/TRACE.md describes LAB_FAULTS);
+those marked "needs": "inspection" are mistakes that no run shows (the
+program behaves as a correct one does: a plain int flag, a NUL written
+one byte past a buffer), which only reading the source could find.
+
+The edited programs are compiled in one parallel make, and kept in
+build/mistakes/ under a key made of what they are built from, so that the
+next run compiles only what changed; the programs an entry does not edit
+are the solution's own, from make.  tests/test_mistakes.py runs the same
+judgement as part of make test.
 
     make && LAB_BUILD=$PWD/build /usr/bin/python3 tests/mistakes.py \
-        [--lesson 05] [--name REGEX] [--repeat K]
+        [--lesson 05] [--name REGEX] [--repeat K] [--full | --show]
 
 With --repeat K every entry is run K times and an entry whose result
 changes between runs is reported as unstable.  The exit status is 0 only
 if every entry that ran came out as it says, every run; --full shows the
-whole first failure of the others.  Every compile and every check has a
+whole first failure of the others, --show that of every entry.  Every compile and every check has a
 timeout, and nothing is left behind.  Not a pytest module: its name has no
 test_ prefix.
 """
 import argparse
+import contextlib
+import hashlib
 import json
 import os
 import re
@@ -86,7 +98,7 @@ def problems(entry, seen):
             found.append(f"bad regex {regex!r}: {e}")
     if not entry.get("edits") or not entry.get("why"):
         found.append("no edits, or no why")
-    if entry.get("needs") not in (None, "faults"):
+    if entry.get("needs") not in (None, *NEEDS):
         found.append(f"unknown need {entry.get('needs')!r}")
     return found
 
@@ -103,6 +115,24 @@ def edited(entry):
     return text
 
 
+# What an entry may need that a run of the checks cannot give yet.
+NEEDS = {
+    "faults": "needs LAB_FAULTS, which trace/TRACE.md does not describe yet: "
+              "only a call made to fail, or return short, shows this mistake",
+    "inspection": "no run of the program shows this mistake (its behaviour "
+                  "is the same as a correct program's): only reading the "
+                  "source, or a build with a sanitizer, can",
+}
+
+
+def runnable(entry, faults=None):
+    """Whether the checks can judge the entry today."""
+    need = entry.get("needs")
+    if need == "faults":
+        return faults_available() if faults is None else faults
+    return need is None
+
+
 def faults_available():
     """Whether the trace library can make chosen calls fail (LAB_FAULTS)."""
     doc = ROOT / "trace" / "TRACE.md"
@@ -111,51 +141,93 @@ def faults_available():
 
 # -- building ---------------------------------------------------------------
 
-def build(entries, where):
-    """Writes and compiles every entry's programs under where, in one make.
+# Compiled programs are kept by the content they are made of, so that a
+# second run (or another suite at the same time) compiles only what changed.
+CACHE = labrun.BUILD / "mistakes"
 
-    Each entry gets where/NNN/solutions/LESSON/ (its edited file beside the
-    lesson's other programs) and its programs in where/out/NNN/...  Returns
-    {entry index: (code_dir, compiler messages or None)}.
+
+def cache_key(lesson, name, text):
+    digest = hashlib.sha256()
+    for part in (lesson, name, text):
+        digest.update(part.encode() + b"\0")
+    for path in (TRACE_OBJ, ROOT / "trace" / "lab_trace.h",
+                 labrun.BUILD / "flags"):
+        digest.update((labrun.read_if_there(path) or b"") + b"\0")
+    return digest.hexdigest()[:24]
+
+
+def build(entries, where):
+    """Compiles every entry's edited program, in one parallel make, unless
+    it is in the cache already; the lesson's other programs are the
+    solution's own, built by make.  Each entry gets where/run/NNN/ with its
+    programs.  Returns {entry index: (code_dir, compiler messages or None)}.
     """
     (where / "trace").symlink_to(ROOT / "trace")  # the rule's -Itrace
-    targets, dirs = [], {}
+    targets, wanted, programs = set(), {}, {}
     for i, entry in entries:
         lesson = entry["lesson"]
-        src = where / f"{i:03d}" / "solutions" / lesson
-        src.mkdir(parents=True)
-        for c in (ROOT / "solutions" / lesson).glob("*.c"):
-            shutil.copy(c, src / c.name)
-        (src / entry["file"]).write_text(edited(entry))
-        out = Path("out") / f"{i:03d}" / "solutions" / lesson
-        targets += [str(out / c.stem) for c in src.glob("*.c")]
-        dirs[i] = where / out
+        programs[i] = {}
+        for source in sorted((ROOT / "solutions" / lesson).glob("*.c")):
+            text = edited(entry) if source.name == entry["file"] else \
+                source.read_text()
+            built = labrun.BUILD / "solutions" / lesson / source.stem
+            if source.name != entry["file"] and built.exists():
+                programs[i][source.stem] = built
+                continue
+            key = cache_key(lesson, source.name, text)
+            programs[i][source.stem] = CACHE / key / source.stem
+            if (CACHE / key / source.stem).exists() or key in wanted:
+                wanted.setdefault(key, source.stem)
+                continue
+            src = where / key / "solutions" / lesson / source.name
+            src.parent.mkdir(parents=True)
+            src.write_text(text)
+            wanted[key] = source.stem
+            targets.add(f"out/{key}/solutions/{lesson}/{source.stem}")
+    said = make(sorted(targets), where) if targets else []
+    for target in targets:
+        _, key, *_, name = target.split("/")
+        made = where / target
+        if made.exists():  # into the cache, whole or not at all
+            (CACHE / key).mkdir(parents=True, exist_ok=True)
+            partial = CACHE / key / f".{name}.{os.getpid()}"
+            shutil.copy2(made, partial)
+            os.replace(partial, CACHE / key / name)
+    result = {}
+    for i, entry in entries:
+        code_dir = where / "run" / f"{i:03d}"
+        code_dir.mkdir(parents=True)
+        missing = []
+        for name, program in programs[i].items():
+            if program.exists():
+                (code_dir / name).symlink_to(program)
+            else:
+                missing.append(program.parent.name)
+        mine = [line for line in said
+                if any(line.startswith(f"{key}/") for key in missing)]
+        result[i] = (code_dir, None if not missing else
+                     "\n".join(mine[:3]) or "no program built")
+    return result
+
+
+def make(targets, where):
+    """The Makefile's $(B)/% rule, run in where for targets: B and the
+    trace object are given; -o: the trace object is taken as built, never
+    rebuilt here.  Returns what make and the compilers said."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("MAKE", "MFLAGS"))}
-    # The Makefile's $(B)/% rule, run in where: B and the trace object are
-    # given; -o: the trace object is taken as built, never rebuilt here.
-    make = subprocess.Popen(
+    run = subprocess.Popen(
         ["make", "--no-print-directory", "-k", f"-j{os.cpu_count() or 2}",
          "-f", str(ROOT / "Makefile"), "-C", str(where), "B=out",
          f"TRACE_OBJ={TRACE_OBJ}", "-o", str(TRACE_OBJ), *targets],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, start_new_session=True)
     try:
-        said = make.communicate(timeout=BUILD_TIMEOUT)[0].splitlines()
+        return run.communicate(timeout=BUILD_TIMEOUT)[0].splitlines()
     except subprocess.TimeoutExpired:
-        os.killpg(make.pid, signal.SIGKILL)  # make and its compilers
-        make.wait()
-        sys.exit(f"the build did not finish in {BUILD_TIMEOUT} s")
-    built = {}
-    for i, entry in entries:
-        programs = [c.stem for c in (ROOT / "solutions" /
-                                     entry["lesson"]).glob("*.c")]
-        if all((dirs[i] / p).exists() for p in programs):
-            built[i] = (dirs[i], None)
-        else:
-            mine = [line for line in said if line.startswith(f"{i:03d}/")]
-            built[i] = (dirs[i], "\n".join(mine[:3]) or "no program built")
-    return built
+        os.killpg(run.pid, signal.SIGKILL)  # make and its compilers
+        run.wait()
+        raise SystemExit(f"the build did not finish in {BUILD_TIMEOUT} s")
 
 
 # -- running the checks ------------------------------------------------------
@@ -168,25 +240,32 @@ def on_alarm(signum, frame):
     raise TimedOut()
 
 
-# Every Lab made while an entry runs, so that a check that hangs or crashes
-# still leaves no process and no directory behind.
-_labs, _lab_dirs = [], []
-_lab_init = labrun.Lab.__init__
+@contextlib.contextmanager
+def tracked_labs():
+    """Every Lab made meanwhile is remembered, and swept at the end: a check
+    that hangs or crashes still leaves no process and no directory."""
+    labs, original = [], labrun.Lab.__init__
+
+    def remembered(self, *args, **kw):
+        original(self, *args, **kw)
+        labs.append(self)
+        if self.own_dir:
+            LAB_DIRS.append(self.dir)
+
+    labrun.Lab.__init__ = remembered
+    try:
+        yield
+    finally:
+        labrun.Lab.__init__ = original
+        sweep(labs)
 
 
-def _remembered_init(self, *args, **kw):
-    _lab_init(self, *args, **kw)
-    _labs.append(self)
-    if self.own_dir:
-        _lab_dirs.append(self.dir)
+LAB_DIRS = []  # every lab directory made, to see that none is left
 
 
-labrun.Lab.__init__ = _remembered_init
-
-
-def sweep():
-    while _labs:
-        lab = _labs.pop()
+def sweep(labs):
+    while labs:
+        lab = labs.pop()
         for proc in lab.procs:
             if proc.popen.poll() is None:
                 proc.popen.kill()
@@ -194,6 +273,8 @@ def sweep():
                 proc.popen.wait(10)
             except subprocess.TimeoutExpired:
                 pass
+        for peer in lab.peers:
+            peer.close()
         if lab.collector.thread.is_alive():
             try:
                 lab.collector.close()
@@ -211,14 +292,16 @@ def first_failure(code_dir, lesson):
     except that a check that crashes or hangs is reported by its name.
     """
     current = "(the checks)"
-    signal.signal(signal.SIGALRM, on_alarm)
+    before = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, ENTRY_TIMEOUT)
     try:
-        for fn in test_ladder.checks(MODULES[lesson]):
-            current = fn.__name__
-            outcome, message = test_ladder.run_check(fn, code_dir, lesson)
-            if outcome == "failed":
-                return f"{current}:\n{message}", True
+        with tracked_labs():
+            for fn in test_ladder.checks(MODULES[lesson]):
+                current = fn.__name__
+                outcome, message = test_ladder.run_check(fn, code_dir,
+                                                         lesson)
+                if outcome == "failed":
+                    return f"{current}:\n{message}", True
         return None
     except TimedOut:
         return f"{current}:\nthe check did not finish in " \
@@ -228,7 +311,7 @@ def first_failure(code_dir, lesson):
             False
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        sweep()
+        signal.signal(signal.SIGALRM, before)
 
 
 def naming_text(failure):
@@ -288,7 +371,7 @@ def report(entries, results, failures_seen, unstable, notes, full=False):
               f"{entry['name']:<38} {entry['verdict']:<5} {shown}")
         if i in notes:
             print(f"{'':6}{notes[i]}")
-        elif failures_seen.get(i) and not ok and full:
+        elif failures_seen.get(i) and (full == "all" or not ok and full):
             for line in failures_seen[i][0].splitlines():
                 print(f"{'':6}{line}")
         elif failures_seen.get(i) and not ok:
@@ -323,6 +406,8 @@ def main():
                         help="run each entry K times")
     parser.add_argument("--full", action="store_true", help="show the "
                         "whole first failure of an entry not as it says")
+    parser.add_argument("--show", action="store_true", help="show the "
+                        "whole first failure of every entry")
     args = parser.parse_args()
     if not (ROOT / "solutions").is_dir():
         sys.exit("This copy of the lab is a hand-out: the corpus edits the "
@@ -362,15 +447,13 @@ def main():
         for i, entry in todo:
             if built[i][1]:
                 results[i], notes[i] = NO_BUILD, built[i][1]
-            elif entry.get("needs") == "faults" and not faults:
-                results[i] = SKIPPED
-                notes[i] = "needs LAB_FAULTS, which trace/TRACE.md does " \
-                           "not describe yet"
-        runnable = [(i, e) for i, e in todo if i not in results]
+            elif not runnable(entry, faults):
+                results[i], notes[i] = SKIPPED, NEEDS[entry["needs"]]
+        to_run = [(i, e) for i, e in todo if i not in results]
         for run in range(args.repeat):
-            print(f"run {run + 1} of {args.repeat}: {len(runnable)} "
+            print(f"run {run + 1} of {args.repeat}: {len(to_run)} "
                   "entries", file=sys.stderr)
-            for i, entry in runnable:
+            for i, entry in to_run:
                 failure = first_failure(built[i][0], entry["lesson"])
                 result = judge(entry, failure)
                 if run == 0:
@@ -381,10 +464,10 @@ def main():
                             as_it_should_be(entry, results[i]):
                         failures_seen[i] = failure
     finally:
-        sweep()
         shutil.rmtree(where, ignore_errors=True)
-    bad = report(entries, results, failures_seen, unstable, notes, args.full)
-    left = [str(d) for d in _lab_dirs + [where] if d.exists()]
+    bad = report(entries, results, failures_seen, unstable, notes,
+                 "all" if args.show else args.full)
+    left = [str(d) for d in LAB_DIRS + [where] if d.exists()]
     if left:
         print("left behind: " + " ".join(left))
     return 1 if bad or left else 0

@@ -1,31 +1,52 @@
 """Lesson 01: socket() creates an endpoint and returns a file descriptor."""
+import re
+
+from tracetext import call_text, cut
+
 LESSON = "01-socket"
 
 
-def test_socket_creates_a_unix_domain_stream_socket(lab):
+def made(lab):
     server = lab.server()
-    event = lab.require("socket", "the server to call socket(2)",
-                        "Your task", proc=server)
+    return server, lab.require("socket", "the server to call socket(2)",
+                               "Your task", proc=server)
+
+
+def test_socket_creates_a_unix_domain_stream_socket(lab):
+    _, event = made(lab)
     lab.expect(event["args"] == {"domain": "AF_UNIX", "type": "SOCK_STREAM",
                                  "protocol": 0},
                "socket(AF_UNIX, SOCK_STREAM, 0): the Unix domain, a byte "
-               "stream, the default protocol", "What this stage does")
+               f"stream, the default protocol; it called {call_text(event)}",
+               "What this stage does")
 
 
 def test_socket_returns_a_file_descriptor(lab):
-    server = lab.server()
-    event = lab.require("socket", "the server to call socket(2)",
-                        "Your task", proc=server)
+    _, event = made(lab)
     lab.expect(event["ret"] >= 0,
                "socket() to return a file descriptor (a number >= 0)",
                "What to look for in the trace")
 
 
 def test_the_descriptor_is_the_lowest_free_number(lab):
-    server = lab.server()
-    event = lab.require("socket", "the server to call socket(2)",
-                        "Your task", proc=server)
+    _, event = made(lab)
     lab.expect(event["ret"] == 3,
                "fd 3: descriptors 0, 1 and 2 are standard input, output and "
                "error, and the kernel hands out the lowest free number",
+               "What to look for in the trace")
+
+
+def test_the_server_prints_the_descriptor_socket_returned(lab):
+    server, event = made(lab)
+    server.asleep()  # it has exited, or (a later lesson) waits for clients
+    fd = event["ret"]
+    # Later lessons print other lines: the fd a line names first must be
+    # this one.
+    said = [found[0] for found in (re.findall(r"\bfd (-?\d+)", line)
+                                   for line in server.stdout.splitlines())
+            if found]
+    lab.expect(all(int(n) == fd for n in said),
+               f"the line `server: created socket fd {fd}`, the fd that "
+               f"socket() returned, printed after the call; it printed "
+               f"{cut(server.stdout_bytes, 80)}",
                "What to look for in the trace")

@@ -1,6 +1,8 @@
 """Lesson 02: bind() names the socket, which creates the socket file."""
 import socket
 
+from tracetext import call_text
+
 LESSON = "02-bind"
 
 
@@ -15,18 +17,23 @@ def bound(lab, *args):
 
 def test_bind_names_the_socket_with_the_path(lab):
     _, made, event = bound(lab)
-    lab.expect(event["ret"] == 0 and event["args"]["fd"] == made["ret"] and
-               event["args"]["addr"] == {"family": "AF_UNIX",
-                                         "path": "lab.sock"},
-               f"bind({made['ret']}, {{AF_UNIX, \"lab.sock\"}}, ...) = 0: "
-               "the socket from socket(2), named lab.sock",
+    addr = event["args"].get("addr") or {}
+    lab.expect("abstract" not in addr,
+               f"bind to the path lab.sock, which creates a socket file; it "
+               f"called {call_text(event)}: the @ marks an abstract name, "
+               "which creates no socket file, because sun_path began with "
+               "a '\\0' byte: copy the path to the start of sun_path",
                "What this stage does")
+    lab.expect(event["ret"] == 0 and event["args"]["fd"] == made["ret"] and
+               addr == {"family": "AF_UNIX", "path": "lab.sock"},
+               f"bind({made['ret']}, {{AF_UNIX, \"lab.sock\"}}, sizeof addr) "
+               "= 0: the socket from socket(2), named lab.sock; it called "
+               f"{call_text(event)}", "What this stage does")
 
 
 def test_bind_creates_the_socket_file(lab):
     bound(lab)
-    path = lab.dir / "lab.sock"
-    lab.expect(path.is_socket(),
+    lab.expect(lab.is_socket("lab.sock"),
                "after bind, a file lab.sock of type socket (ls -l: s)",
                "What to look for in the trace")
 
@@ -35,11 +42,18 @@ def test_the_path_comes_from_the_command_line(lab):
     # Longer than the 14 bytes that sizeof(struct sockaddr) would keep.
     name = "a-socket-with-a-longer-name.sock"
     _, _, event = bound(lab, name)
-    lab.expect(event["args"].get("addr", {}).get("path") == name and
-               (lab.dir / name).is_socket(),
-               f"`server {name}` binds to that whole path and creates it "
-               "(the length passed to bind is sizeof addr, the whole "
-               "struct sockaddr_un)", "Run it")
+    path = (event["args"].get("addr") or {}).get("path") or ""
+    cut_short = path != name and name.startswith(path)
+    lab.expect(not cut_short,
+               f"`server {name}` binds that whole path; it called "
+               f"{call_text(event)}: the path is cut short because the "
+               f"length passed to bind, {event['args'].get('addrlen')}, is "
+               "too small: pass sizeof addr, the size of the whole struct "
+               "sockaddr_un", "What this stage does")
+    lab.expect(path == name and lab.is_socket(name),
+               f"`server {name}` binds to the path given on its command "
+               f"line, {name}, and creates it; it called {call_text(event)}",
+               "What this stage does")
 
 
 def test_a_path_too_long_for_sun_path_is_refused_clearly(lab):
@@ -56,10 +70,33 @@ def test_a_path_too_long_for_sun_path_is_refused_clearly(lab):
                "short silently", "Bad paths")
 
 
+def test_a_path_of_108_bytes_leaves_no_room_for_the_final_nul(lab):
+    # sun_path holds 108 bytes: 107 of path and the '\0' that ends it.
+    longest = "e" * 102 + ".sock"
+    server = lab.start("server", longest)
+    event = lab.require("bind", "a path of 107 bytes, the longest sun_path "
+                        "holds with its final '\\0', to be bound",
+                        "What this stage does", proc=server)
+    lab.expect(event["ret"] == 0,
+               "a path of 107 bytes, the longest sun_path holds with its "
+               f"final '\\0', to be bound; it called {call_text(event)}",
+               "What this stage does")
+    lab.stop(server)
+    too_long = "f" * 103 + ".sock"
+    refused = lab.run("server", too_long)
+    lab.expect(not lab.events("bind", proc=refused) and
+               refused.returncode is not None and refused.returncode > 0 and
+               "sun_path" in refused.stderr,
+               "a path of 108 bytes to be refused before bind, saying it "
+               "does not fit in sun_path: 108 bytes of path leave no room "
+               "for the final '\\0' (the length check is strlen(path) >= "
+               "sizeof sun_path)", "Bad paths")
+
+
 def test_a_missing_directory_is_reported(lab):
     server = lab.run("server", "no-such-dir/lab.sock")
     event = lab.require("bind", "bind(2) to fail with ENOENT", "Bad paths")
-    lab.expect(event["errno"] == "ENOENT" and server.returncode > 0 and
+    lab.expect(event["errno"] == "ENOENT" and (server.returncode or 0) > 0 and
                "directory" in server.stderr,
                "bind fails with ENOENT, the server says the directory does "
                "not exist, and exits with a non-zero status", "Bad paths")
@@ -71,11 +108,11 @@ def test_a_file_in_the_way_is_left_untouched(lab):
     server = lab.run("server")
     event = lab.require("bind", "bind(2) to fail with EADDRINUSE",
                         "Bad paths")
-    lab.expect(event["errno"] == "EADDRINUSE" and server.returncode > 0 and
+    lab.expect(event["errno"] == "EADDRINUSE" and (server.returncode or 0) > 0 and
                "not a socket" in server.stderr,
                "bind fails with EADDRINUSE, the server says lab.sock is not "
                "a socket, and exits with a non-zero status", "Bad paths")
-    lab.expect(precious.read_text() == "not a socket\n",
+    lab.expect(lab.read_text("lab.sock") == "not a socket\n",
                "the regular file lab.sock unchanged: never delete a file "
                "that is not your socket", "Bad paths")
 
@@ -87,7 +124,7 @@ def test_a_leftover_socket_file_is_reported(lab):
     server = lab.run("server")
     event = lab.require("bind", "bind(2) to fail with EADDRINUSE",
                         "Bad paths")
-    lab.expect(event["errno"] == "EADDRINUSE" and server.returncode > 0 and
+    lab.expect(event["errno"] == "EADDRINUSE" and (server.returncode or 0) > 0 and
                "rm lab.sock" in server.stderr,
                "bind fails with EADDRINUSE and the server says how to remove "
                "the leftover socket file (rm lab.sock)", "Bad paths")

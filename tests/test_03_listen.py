@@ -1,36 +1,56 @@
 """Lesson 03: listen() makes the bound socket passive, ready for clients."""
 import os
-import socket
+
+import labrun
+from tracetext import call_text
 
 LESSON = "03-listen"
 
 
 def listening(lab):
+    """The server, its successful bind and its listen, once listen has
+    returned; a listen that failed, or came before bind, fails the check
+    with what the trace shows."""
     server = lab.server()
-    bound = lab.require("bind", "the server to bind its socket (lesson 02)",
-                        "What this stage does", proc=server, ret=0)
     event = lab.require("listen", "the server to call listen(2) after bind",
                         "Your task", proc=server)
-    return server, bound, event
+    bound = [e for e in lab.events("bind", proc=server, ret=0)
+             if e["ts"] < event["ts"]]
+    lab.expect(bound, "listen(2) after bind(2): the server called listen "
+               f"before any bind ({call_text(event)}), and Linux refuses "
+               "listen on a Unix domain socket that has no address yet",
+               "What this stage does")
+    lab.expect(event["ret"] == 0,
+               f"listen on the bound socket to succeed; it called "
+               f"{call_text(event)}", "What this stage does")
+    return server, bound[0], event
 
 
-def connect_to(lab, name="lab.sock"):
-    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        client.connect(str(lab.dir / name))
-        return client, None
-    except OSError as e:
-        client.close()
-        return None, e
+def running(lab, server):
+    """Fails the check unless the server still runs: it waits in pause()."""
+    lab.expect(server.asleep() and not server.has_exited(),
+               "the server to keep running after listen, waiting in pause() "
+               "until a signal stops it: a server that exits takes its "
+               "listening socket with it, and no client can connect",
+               "Your task")
 
 
 def test_listen_makes_the_bound_socket_passive(lab):
     _, bound, event = listening(lab)
     fd = bound["args"]["fd"]
-    lab.expect(event["ret"] == 0 and event["args"]["fd"] == fd and
-               event["args"]["backlog"] > 0,
-               f"listen({fd}, BACKLOG) = 0 on the bound socket, with a "
-               "backlog above 0", "What this stage does")
+    lab.expect(event["args"]["fd"] == fd,
+               f"listen({fd}, BACKLOG) on the socket that was bound (fd "
+               f"{fd}); it called {call_text(event)}", "What this stage does")
+    lab.expect(event["args"]["backlog"] > 0,
+               f"listen({fd}, BACKLOG) with BACKLOG above 0, as the task "
+               f"asks (5); it called {call_text(event)}: a backlog of 0 "
+               "lets only one connection wait, and the checks connect two "
+               "clients that the server never accepts", "Your task")
+
+
+def test_the_server_keeps_running_after_listen(lab):
+    server, _, _ = listening(lab)
+    running(lab, server)
 
 
 def test_the_server_says_it_listens(lab):
@@ -42,16 +62,25 @@ def test_the_server_says_it_listens(lab):
                "stays in the buffer", "Your task")
 
 
+def socket_inode(server, fd):
+    """The inode of the server's socket fd ("socket:[INODE]" in /proc), or
+    None once the server has gone."""
+    try:
+        link = os.readlink(f"/proc/{server.pid}/fd/{fd}")
+    except OSError:
+        return None
+    return link.removeprefix("socket:[").removesuffix("]")
+
+
 def test_the_kernel_lists_the_socket_as_listening(lab):
     server, bound, _ = listening(lab)
-    # fd 3 of the server is "socket:[INODE]"; /proc/net/unix has its flags.
-    link = os.readlink(f"/proc/{server.pid}/fd/{bound['args']['fd']}")
-    inode = link.removeprefix("socket:[").removesuffix("]")
+    running(lab, server)
+    inode = socket_inode(server, bound["args"]["fd"])
     flags = None
     with open("/proc/net/unix") as table:
         for row in table:
             fields = row.split()
-            if len(fields) >= 7 and fields[6] == inode:
+            if inode and len(fields) >= 7 and fields[6] == inode:
                 flags = int(fields[3], 16)
     lab.expect(flags is not None and flags & 0x10000,
                "the kernel's table of Unix sockets (/proc/net/unix, or "
@@ -60,21 +89,23 @@ def test_the_kernel_lists_the_socket_as_listening(lab):
 
 
 def test_a_client_can_connect_once_the_server_listens(lab):
-    listening(lab)
-    client, error = connect_to(lab)
+    server, _, _ = listening(lab)
+    running(lab, server)
+    client, error = lab.connect()
     lab.expect(client is not None,
                f"a client's connect to lab.sock to succeed after listen; it "
                f"failed: {error}", "What this stage does")
-    client.close()
 
 
 def test_the_backlog_holds_several_clients(lab):
-    listening(lab)
-    clients = [connect_to(lab) for _ in range(2)]
-    ok = [c for c, _ in clients if c is not None]
+    server, _, _ = listening(lab)
+    running(lab, server)
+    # The connects are bounded: one that waits for room in a full queue
+    # fails after the timeout instead of waiting for ever.
+    clients = [lab.connect(timeout=labrun.WAIT) for _ in range(2)]
     errors = [str(e) for _, e in clients if e is not None]
-    for c in ok:
-        c.close()
-    lab.expect(len(ok) == 2,
-               f"two clients to connect one after the other; errors: "
+    lab.expect(not errors,
+               f"two clients to connect one after the other while the "
+               f"server never accepts: its backlog holds them; errors: "
                f"{errors}", "What this stage does")
+

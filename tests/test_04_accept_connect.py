@@ -1,5 +1,9 @@
 """Lesson 04: connect() reaches the server; accept() gives each client a
 new socket, while the listening socket stays open."""
+import re
+
+from tracetext import call_text, cut
+
 LESSON = "04-accept-connect"
 
 
@@ -8,13 +12,39 @@ def test_the_client_connects_to_the_server_path(lab):
     client = lab.client()
     made = lab.require("socket", "the client to create its own socket",
                        "Your task", proc=client)
+    binds = lab.events("bind", proc=client)
+    lab.expect(not binds,
+               "the client to connect(2) its socket without bind(2): bind "
+               "names a server's socket, a client needs no name; it called "
+               f"{call_text(binds[0]) if binds else ''}",
+               "What this stage does")
     event = lab.require("connect", "the client to call connect(2)",
                         "Your task", proc=client)
     lab.expect(event["ret"] == 0 and event["args"]["fd"] == made["ret"] and
-               event["args"]["addr"].get("path") == "lab.sock",
-               "connect(fd, {AF_UNIX, \"lab.sock\"}, ...) = 0 on the "
-               "client's own socket",
+               (event["args"]["addr"] or {}).get("path") == "lab.sock",
+               "connect(fd, {AF_UNIX, \"lab.sock\"}, sizeof addr) = 0 on "
+               f"the client's own socket; it called {call_text(event)}",
                "What this stage does")
+
+
+def test_the_client_connects_to_the_path_on_its_command_line(lab):
+    # Longer than the 14 bytes that sizeof(struct sockaddr) would keep.
+    name = "a-socket-with-a-longer-name.sock"
+    lab.serving(name)
+    client = lab.client(name)
+    event = lab.require("connect", f"`client {name}` to call connect(2)",
+                        "Your task", proc=client)
+    path = (event["args"].get("addr") or {}).get("path") or ""
+    lab.expect(path == name or not name.startswith(path),
+               f"`client {name}` connects to that whole path; it called "
+               f"{call_text(event)}: the path is cut short because the "
+               f"length passed to connect, {event['args'].get('addrlen')}, "
+               "is too small: pass sizeof addr, the size of the whole "
+               "struct sockaddr_un", "What this stage does")
+    lab.expect(path == name and event["ret"] == 0,
+               f"`client {name}` connects to the path given on its command "
+               f"line, where the server listens; it called "
+               f"{call_text(event)}", "What this stage does")
 
 
 def test_accept_waits_for_a_client(lab):
@@ -57,15 +87,51 @@ def test_the_listening_socket_keeps_accepting(lab):
                "open", "A new socket for each client")
 
 
+def test_the_server_says_which_fd_each_client_got(lab):
+    server = lab.serving()
+    lab.client()
+    got = lab.require("accept", "accept(2) to return for the client",
+                      "Your task", proc=server, where=lambda e: e["ret"] >= 0)
+    # Back in accept for the next client: what it printed for this one is
+    # out by now, unless it is still in stdio's buffer.
+    lab.require("accept", "the server to wait in accept(2) again for the "
+                "next client", "A new socket for each client", proc=server,
+                event="wait", where=lambda e: e["ts"] > got["ts"])
+    server.asleep()
+    lines = [line for line in server.stdout.splitlines()
+             if "listening on" not in line]
+    # The fd each line names first (it may name the listening fd after).
+    said = [found[0] for found in (re.findall(r"\bfd (-?\d+)", line)
+                                   for line in lines) if found]
+    lab.expect(said,
+               f"the line `server: client connected on fd {got['ret']}` on "
+               "standard output while the server waits for the next client: "
+               "call fflush(stdout) after printf, or the line stays in "
+               "stdio's buffer (standard output is a file here, not a "
+               f"terminal); it printed {cut(server.stdout_bytes, 100)}",
+               "Your task")
+    lab.expect(all(int(n) == got["ret"] for n in said),
+               f"the line `server: client connected on fd {got['ret']}`, "
+               f"with the fd that accept returned ({got['ret']}), not the "
+               f"listening fd; it printed {cut(server.stdout_bytes, 100)}",
+               "A new socket for each client")
+
+
 def test_each_client_socket_is_closed_when_done(lab):
     server = lab.serving()
     lab.client()
     first = lab.require("accept", "accept(2) to return for the client",
                         "Your task", proc=server, where=lambda e: e["ret"] >= 0)
-    closed = lab.require("close", f"close({first['ret']}) once the server is "
-                         "done with this client", "A new socket for each client",
-                         proc=server, where=lambda e: e["args"]["fd"] ==
-                         first["ret"])
+    # Its close, or the next accept without it.
+    closed = lab.wait_for(("close", "accept"), proc=server, event=None,
+                          where=lambda e: e["ts"] > first["ts"] and (
+                              e["call"] == "accept" or
+                              e["args"]["fd"] == first["ret"]))
+    lab.expect(closed is not None and closed["call"] == "close",
+               f"close({first['ret']}) once the server is done with this "
+               "client, before the next accept: every fd accept returns is "
+               "closed when its client is done, or each client costs one fd",
+               "A new socket for each client")
     lab.expect(closed["ret"] == 0,
                f"close({first['ret']}) = 0: every fd accept returns is closed "
                "when its client is done, or each client costs one fd",
@@ -76,16 +142,16 @@ def test_the_client_explains_when_no_server_runs(lab):
     client = lab.client()
     event = lab.require("connect", "the client to try connect(2)",
                         "Your task", proc=client)
-    lab.expect(event["errno"] == "ENOENT" and client.returncode > 0 and
+    lab.expect(event["errno"] == "ENOENT" and (client.returncode or 0) > 0 and
                "start the server" in client.stderr,
                "connect fails with ENOENT, the client says to start the "
-               "server first, and exits with a non-zero status",
-               "What to look for in the trace")
+               "server first (explain_connect_failure), and exits with a "
+               f"non-zero status; {client.describe()}", "Your task")
 
 
 def test_the_client_refuses_a_path_too_long(lab):
     client = lab.run("client", "c" * 150)
-    lab.expect(client.returncode is not None and client.returncode > 0 and
+    lab.expect(client.returncode is not None and (client.returncode or 0) > 0 and
                "sun_path" in client.stderr and not lab.events("connect"),
                "the client to say the path does not fit in sun_path and "
                "exit with a non-zero status, without connecting",

@@ -1,79 +1,407 @@
 """Lesson 05: read() and write() move bytes over the connection; read()
-returns 0 at end of file."""
+returns 0 at end of file.
+
+send and recv count wherever write and read do (READS, WRITES).  The
+checks that test how a program meets bytes arriving in pieces play the
+other side themselves, with Python sockets, and send each piece only once
+the program's trace shows that it has read the one before: the split is
+forced, never left to the kernel's timing.
+"""
 import random
+import re
+import signal
 import socket
-import string
+
+from conftest import READS, WRITES, Drain, has_flag, receive, signals_of
+from tracetext import call_text, cut, difference
 
 LESSON = "05-read-write"
+SIGPIPE_BIT = 1 << (signal.SIGPIPE - 1)  # in the masks of /proc/PID/status
+REPLY = b"HELLO, SOCKET\n"
+
+
+def sent_bytes(events):
+    return sum(e["ret"] for e in events if e["ret"] > 0)
+
+
+class Reading:
+    """How many bytes proc has read so far, and whether it has closed a
+    socket.  update() looks at each event of the trace once: a program that
+    reads a byte at a time makes a long trace, and the waits below ask
+    again after each new piece of it."""
+
+    def __init__(self, lab, proc):
+        self.lab, self.pid = lab, proc.pid
+        self.seen, self.total, self.closed = 0, 0, False
+
+    def update(self):
+        found = self.lab.collector.events  # waits ask under its lock
+        for e in found[self.seen:]:
+            if e["pid"] != self.pid or e["event"] != "return":
+                continue
+            if e["call"] in READS and e["ret"] > 0:
+                self.total += e["ret"]
+            elif e["call"] == "close":
+                self.closed = True
+        self.seen = len(found)
+        return self
+
+
+def on_its_connection(lab, server):
+    """Fails the check when the server reads or writes on another fd than
+    one that accept returned: the listening fd, say."""
+    accepted = {e["ret"] for e in lab.events("accept", proc=server)
+                if e["ret"] >= 0}
+    wrong = [e for e in lab.events(READS + WRITES, proc=server)
+             if e["args"].get("fd") not in accepted]
+    lab.expect(not wrong,
+               "the server to read and write on the new fd that accept "
+               f"returned ({', '.join(map(str, sorted(accepted)))}), never "
+               "on the listening fd, which carries connections, not bytes; "
+               f"it called {call_text(wrong[0]) if wrong else ''}",
+               "What to look for in the trace")
+
+
+def done_with_the_client(lab, server):
+    """Waits until the server has finished with its client: a read that
+    returned 0 or failed, or a close, after which every write of the reply
+    is in the trace."""
+    return lab.wait_until(lambda: [
+        e for e in lab.events((*READS, "close"), proc=server)
+        if e["call"] == "close" or e["ret"] <= 0], proc=server)
 
 
 def test_the_reply_is_the_message_upper_cased(lab):
-    lab.serving()
+    server = lab.serving()
     client = lab.client("lab.sock", "hello, socket")
+    on_its_connection(lab, server)
     lab.expect(client.returncode == 0 and
-               client.stdout == "HELLO, SOCKET\n",
+               client.stdout_bytes == b"HELLO, SOCKET\n",
                "`client lab.sock \"hello, socket\"` prints HELLO, SOCKET and "
-               f"exits with 0; it printed {client.stdout!r}", "Your task")
+               f"exits with 0; it printed "
+               f"{difference(client.stdout_bytes, REPLY)}; "
+               f"{client.describe()}", "Your task")
 
 
 def test_the_bytes_cross_exactly(lab):
     server = lab.serving()
     client = lab.client("lab.sock", "ping")
-    sent = lab.require("write", "the client to write(2) its message",
-                       "Your task", proc=client, ret=4)
-    got = lab.require("read", "the server to read(2) the client's bytes",
-                      "Your task", proc=server,
-                      where=lambda e: e["ret"] > 0)
-    lab.expect(sent.get("data") == "ping" and got.get("data") == "ping",
+    lab.require(WRITES, "the client to write(2) its message", "Your task",
+                proc=client)
+    writes = lab.events(WRITES, proc=client)
+    data = "".join(e.get("data", "") for e in writes)
+    count = sent_bytes(writes)
+    lab.expect(not (count == 5 and data == "ping\u0000"),
+               "the client to write the 4 bytes of \"ping\" and no more: it "
+               "also sent the '\\0' that terminates the C string (strlen + "
+               "1 bytes); the protocol has no terminating NUL, so write "
+               f"strlen(message) bytes; it called {call_text(writes[-1])}",
+               "What this stage does")
+    lab.expect(count == 4 and data == "ping",
+               f"the client to write the 4 bytes of \"ping\"; it wrote "
+               f"{count} bytes: {cut(data.encode('latin-1', 'replace'), 60)}",
+               "Your task")
+    got = lab.require(READS, "the server to read(2) the client's bytes",
+                      "Your task", proc=server, where=lambda e: e["ret"] > 0)
+    fd = got["args"]["fd"]
+    done_with_the_client(lab, server)
+    reads = [e for e in lab.events(READS, proc=server)
+             if e["args"].get("fd") == fd and e["ret"] > 0]
+    lab.expect("".join(e.get("data", "") for e in reads) == "ping",
                "the 4 bytes the client wrote (\"ping\") are the bytes the "
-               "server read", "What to look for in the trace")
-
-
-def test_a_large_message_arrives_whole(lab):
-    server = lab.serving()
-    message = "".join(random.choices(string.ascii_lowercase + " \n",
-                                     k=50_000)).encode()
-    client = lab.client(stdin=message)
-    reads = lab.events("read", proc=server)
-    lab.expect(client.returncode == 0 and
-               client.stdout_bytes == message.upper(),
-               f"all {len(message)} bytes sent from standard input to come "
-               f"back upper-cased and printed by the client; it printed "
-               f"{len(client.stdout_bytes)} (it prints the reply only once "
-               f"all of it has arrived)",
-               "Short reads and writes")
-    lab.expect(len([e for e in reads if e["ret"] > 0]) > 1,
-               "the server to need several reads for 50000 bytes: one "
-               "read(2) returns at most what its buffer holds",
-               "Short reads and writes")
+               f"server read (in one read or several); it read "
+               f"{', '.join(call_text(e) for e in reads[:4])}",
+               "What to look for in the trace")
+    replies = [e for e in lab.events(WRITES, proc=server)
+               if e["args"].get("fd") == fd]
+    back = sent_bytes(replies)
+    lab.expect(back == 4 and "".join(e.get("data", "") for e in replies)
+               == "PING",
+               "the server to write back exactly the 4 bytes it read, upper-"
+               "cased (\"PING\"): only the n bytes that read returned, not "
+               f"the whole buffer, so no extra bytes; it wrote {back} bytes"
+               + (f": {call_text(replies[0])}" if replies else ""),
+               "What this stage does")
 
 
 def test_read_returns_0_when_the_client_is_done(lab):
     server = lab.serving()
     lab.client("lab.sock", "bye")
-    lab.require("read", "the server's read(2) to return 0 (end of file) "
-                "once the client has gone", "What to look for in the trace",
-                proc=server, ret=0)
+    # The read that returns 0, or what the server does instead: closes the
+    # connection, or goes on to the next accept.
+    accepted = lab.require("accept", "the server to accept the client",
+                           "Your task", proc=server,
+                           where=lambda e: e["ret"] >= 0)
+    lab.wait_for((*READS, "close", "accept"), proc=server, event=None,
+                 where=lambda e: e["ts"] > accepted["ts"] and (
+                     e["call"] == "accept" or
+                     e["event"] == "return" and e["ret"] == 0))
+    eof = lab.wait_for(READS, proc=server, ret=0, timeout=0)
+    if eof is None:
+        reads = [e["ret"] for e in lab.events(READS, proc=server)]
+        closed = lab.events("close", proc=server)
+        lab.expect(False,
+                   "the server to read until end of file (read(2) returns "
+                   "0) once the client has gone: a stream has no message "
+                   "boundaries, and only the end of file says the client is "
+                   f"done; its reads returned {reads[:8]}"
+                   + (", and then it closed the connection" if closed
+                      else ""), "What to look for in the trace")
+    fd = eof["args"]["fd"]
+    after = lab.wait_for((*READS, "close", "accept"), proc=server,
+                         event=None, where=lambda e: e["ts"] > eof["ts"] and
+                         (e["call"] == "accept" or
+                          e["args"].get("fd") == fd))
+    lab.expect(after is not None and after["call"] == "close",
+               f"after read({fd}) returned 0, end of file, the server to "
+               f"leave its loop and close fd {fd}: 0 means the client has "
+               "closed its end and nothing more will come; "
+               + (f"it called {call_text(after)} again"
+                  if after and after["call"] in READS else
+                  "it did not close it"),
+               "What to look for in the trace")
+
+
+def test_end_of_file_ends_the_client_without_an_error(lab):
+    server = lab.serving()
+    lab.client("lab.sock", "bye")
+    eof = lab.require(READS, "the server's read(2) to return 0 (end of "
+                      "file) once the client has gone",
+                      "What to look for in the trace", proc=server, ret=0)
+    # Back in accept for the next client: what it said is out by now.
+    lab.wait_for("accept", proc=server, event="wait",
+                 where=lambda e: e["ts"] > eof["ts"])
+    server.asleep()
+    done = [line for line in server.stdout.splitlines()
+            if re.search(r"\b3\b", line) and "bytes" in line]
+    lab.expect(done,
+               "at end of file (read() = 0) the server to leave its loop "
+               "and print `server: client done, 3 bytes echoed`, with no "
+               "error message: 0 is how the client says it is done, not an "
+               "error; it printed "
+               f"{cut(server.stdout_bytes, 100)} and on stderr "
+               f"{cut(server.stderr_bytes, 100)}", "Your task")
+
+
+def test_the_server_uses_only_the_n_bytes_read(lab):
+    server = lab.serving()
+    first, second = b"abcdefghijklmnopqrstuvwxyz0123456789", b"hi"
+    peer, error = lab.connect()
+    lab.expect(peer is not None, f"a client to connect; it failed: {error}",
+               "Your task")
+    # Two reads on one connection: the second, shorter, returns into the
+    # buffer that still holds the end of the first.
+    sent = 0
+    for n, piece in enumerate((first, second), 1):
+        peer.sendall(piece)
+        sent += len(piece)
+        lab.expect(lab.wait_until(lambda: sent_bytes(lab.events(
+                       READS, proc=server)) >= sent, proc=server),
+                   f"the server to read(2) piece {n} of the client's bytes",
+                   "What to look for in the trace")
+    peer.shutdown(socket.SHUT_WR)
+    reply, _ = receive(peer)
+    done_with_the_client(lab, server)
+    lab.wait_for("accept", proc=server, event="wait",
+                 where=lambda e: e["ts"] > lab.events(READS, proc=server)[-1]
+                 ["ts"])
+    server.asleep()
+    said = (server.stdout_bytes + server.stderr_bytes).upper()
+    stale = second.upper() + first.upper()[2:12]
+    at = said.find(stale)
+    lab.expect(at < 0,
+               "the server to use only the n bytes that read returned: "
+               "read() adds no terminating NUL, so printf(\"%s\", buf) runs "
+               "on into bytes that the read before left in the buffer; after "
+               "reading \"hi\" it printed "
+               f"{cut(said[at:at + 40], 40)}, the bytes of the first read "
+               "after HI: print n bytes with printf(\"%.*s\", (int)n, buf) "
+               "or fwrite", "What this stage does")
+    lab.expect(reply == (first + second).upper(),
+               "the server to send back the upper-cased bytes of each read; "
+               f"it sent back {difference(reply, (first + second).upper())}",
+               "Your task")
+
+
+def test_a_large_message_arrives_whole(lab):
+    server = lab.serving()
+    message = random.randbytes(50_000)
+    peer, error = lab.connect()
+    lab.expect(peer is not None, f"a client to connect; it failed: {error}",
+               "Your task")
+    # In three pieces, each sent once the server has read the one before
+    # (or has stopped reading): a server that reads once gets only the
+    # first piece, whatever the scheduling.
+    pieces = [message[:20_000], message[20_000:35_000], message[35_000:]]
+    sent, reading, replies = 0, Reading(lab, server), Drain(peer)
+    for piece in pieces:
+        try:
+            peer.sendall(piece)
+        except OSError:
+            break  # the server has closed the connection
+        sent += len(piece)
+        lab.wait_until(lambda: reading.update().total >= sent or
+                       reading.closed, proc=server)
+    try:
+        peer.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    reply, how = replies.result()
+    read = reading.update().total
+    lab.expect(reply == message.upper(),
+               f"all {len(message)} bytes, sent in {len(pieces)} pieces, to "
+               "come back upper-cased: the server reads until end of file "
+               "(read() = 0), however the bytes arrive, and answers each "
+               f"read; it read {read} bytes and sent back "
+               f"{difference(reply, message.upper())}"
+               + (" (the connection was still open)" if how == "timeout"
+                  else ""),
+               "Short reads and writes")
+
+
+def client_of(lab, *args, stdin=b""):
+    """The lab's client, started against a Python server: (the client,
+    the connection it made)."""
+    listener = lab.listen()
+    client = lab.start("client", *args, stdin=stdin)
+    conn = lab.accept(listener)
+    lab.expect(conn is not None,
+               "the client to connect to lab.sock, where a server listens",
+               "Your task")
+    return client, conn
+
+
+def message_of(lab, client, conn, message):
+    got, _ = receive(conn, len(message))
+    lab.expect(got == message,
+               f"the client to send all {len(message)} bytes of its message; "
+               f"the server received {difference(got, message)}",
+               "Short reads and writes")
+
+
+def test_the_client_assembles_a_reply_that_comes_in_pieces(lab):
+    message = bytes(random.choices(b"abcdefghijklmnopqrstuvwxyz \n",
+                                   k=50_000))
+    client, conn = client_of(lab, stdin=message)
+    message_of(lab, client, conn, message)
+    reply = message.upper()
+    pieces = [reply[:20_000], reply[20_000:35_000], reply[35_000:]]
+    sent, reading = 0, Reading(lab, client)
+
+    def has_read_it_all():
+        return reading.update().total >= sent or any(
+            has_flag(e, "MSG_WAITALL")
+            for e in lab.events("recv", proc=client, event=None))
+
+    # The first piece once the client waits for it: its read (or recv,
+    # whose flags then show in the trace) has nothing to read before.
+    lab.wait_for(READS, proc=client, event="wait")
+    for piece in pieces:
+        try:
+            conn.sendall(piece)
+        except OSError:
+            break  # the client has closed the connection
+        sent += len(piece)
+        # The next piece only once the client has read this one: a client
+        # that reads once gets only the first piece.
+        lab.wait_until(has_read_it_all, proc=client)
+    client.wait()
+    reads = [e["ret"] for e in lab.events(READS, proc=client)]
+    lab.expect(client.stdout_bytes == reply,
+               f"the client to read until the whole reply has arrived "
+               f"(read_exactly), then print it: the server sent its "
+               f"{len(reply)} bytes in {len(pieces)} pieces, and a read "
+               "returns what has arrived so far, a short read, to go at "
+               f"buf + got; its reads returned {reads[:8]}, and it printed "
+               f"{difference(client.stdout_bytes, reply)}",
+               "Short reads and writes")
+
+
+def test_the_client_prints_the_reply_byte_for_byte(lab):
+    message = b"nul\0bytes\0are bytes too"
+    client, conn = client_of(lab, stdin=message)
+    message_of(lab, client, conn, message)
+    conn.sendall(message.upper())
+    client.wait()
+    lab.expect(client.stdout_bytes == message.upper(),
+               "the client to print the reply byte for byte, NUL bytes "
+               "too: the reply is bytes, not a C string with a terminating "
+               "NUL, and printf(\"%s\") stops at the first NUL byte; print "
+               "len bytes with fwrite(reply, 1, len, stdout); it printed "
+               f"{difference(client.stdout_bytes, message.upper())}",
+               "What this stage does")
+
+
+def test_the_client_reports_a_server_that_closes_early(lab):
+    client, conn = client_of(lab, "lab.sock", "hello, socket")
+    message_of(lab, client, conn, b"hello, socket")
+    conn.sendall(b"HELLO")
+    conn.close()
+    # It ends, or it reads end of file again and again.
+    lab.wait_until(lambda: len(lab.events(READS, proc=client, ret=0)) > 1,
+                   proc=client)
+    status = client.wait(0) if client.has_exited() else None
+    lab.expect(status is not None and status > 0 and
+               client.stderr.strip(),
+               "the client to stop at read() = 0, end of file: the server "
+               "closed the connection after 5 of the 13 bytes, and nothing "
+               "more will come; say so (\"client: the server closed the "
+               "connection after 5 of 13 bytes\") and exit with a non-zero "
+               f"status; {client.describe()}", "Your task")
+
+
+def test_a_server_that_leaves_cannot_kill_the_client(lab):
+    client, conn = client_of(lab, "lab.sock", "hello, socket")
+    message_of(lab, client, conn, b"hello, socket")
+    lab.require(READS, "the client to wait in read(2) for the reply",
+                "Your task", proc=client, event="wait")
+    client.asleep()
+    masks = signals_of(client) or {}
+    protected = any(masks.get(k, 0) & SIGPIPE_BIT
+                    for k in ("SigIgn", "SigBlk", "SigCgt"))
+    writes = lab.events(WRITES, proc=client)
+    nosignal = writes and all(e["call"] == "send" and
+                              has_flag(e, "MSG_NOSIGNAL") for e in writes)
+    conn.close()
+    lab.expect(protected or nosignal,
+               "the client to ignore SIGPIPE (signal(SIGPIPE, SIG_IGN) in "
+               "main), or to send with MSG_NOSIGNAL: a write to a server "
+               "that has gone then fails with EPIPE, instead of SIGPIPE "
+               "killing the client without a word; while it waited for "
+               f"the reply, /proc/{client.pid}/status showed SIGPIPE "
+               "neither ignored nor caught" + ("" if masks else
+                                             f" ({client.describe()})"),
+               "SIGPIPE")
 
 
 def test_the_server_survives_a_client_that_left(lab):
     server = lab.serving()
     # Keep the server busy with a first client, so that the second one can
     # send and leave before the server even accepts it.
-    first = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    first.connect(str(lab.dir / "lab.sock"))
-    lab.require("read", "the server to wait in read(2) for its client",
+    first, error = lab.connect()
+    lab.expect(first is not None, f"a client to connect; it failed: {error}",
+               "Your task")
+    lab.require(READS, "the server to wait in read(2) for its client",
                 "Your task", proc=server, event="wait")
-    leaver = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    leaver.connect(str(lab.dir / "lab.sock"))
+    leaver, error = lab.connect()
+    lab.expect(leaver is not None, "a second client to connect while the "
+               f"server serves the first; it failed: {error}", "Your task")
     leaver.sendall(b"nobody will read this reply")
     leaver.close()
     first.close()
-    failed = lab.require("write", "the reply to the client that left to fail "
-                         "with EPIPE", "SIGPIPE", proc=server, ret=-1)
-    client = lab.client("lab.sock", "still there?")
-    lab.expect(failed["errno"] == "EPIPE" and
-               client.stdout == "STILL THERE?\n",
+    failed = lab.wait_for(WRITES, proc=server, ret=-1)
+    killed = server.has_exited() and server.wait() is not None and \
+        server.returncode == -signal.SIGPIPE
+    lab.expect(not killed,
+               "the server to survive a client that left before its reply: "
+               "ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)), so that the "
                "write fails with EPIPE instead of SIGPIPE killing the "
-               "server, and the server goes on to serve the next client",
+               "server", "SIGPIPE")
+    lab.expect(failed is not None and failed["errno"] == "EPIPE",
+               "the reply to the client that left to fail with EPIPE",
                "SIGPIPE")
+    client = lab.client("lab.sock", "still there?")
+    lab.expect(client.stdout == "STILL THERE?\n",
+               "after the failed write, the server to leave that client "
+               "and serve the next one; the next client printed "
+               f"{cut(client.stdout_bytes, 60)}", "SIGPIPE")

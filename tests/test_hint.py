@@ -37,6 +37,7 @@ def test_every_lesson_has_hints_and_every_mistake_is_well_formed():
     for mistake in HINTS["mistakes"]:
         assert set(mistake) <= {"name", "lessons", "seen", "count", "none",
                                 "none_before", "later_same_fd",
+                                "earlier_same_fd", "same_fd_at_least",
                                 "say"}, mistake
         assert set(mistake.get("lessons", LESSONS)) <= set(LESSONS)
 
@@ -172,3 +173,49 @@ def test_a_socket_file_left_behind_is_recognised(lab_copy):
     # close is not the server's): the hints of the lesson too.
     write_trace(lab_copy, "06-close", lines[:4])
     assert "Hint 1 of" in hint(lab_copy, "06", "AGAIN=1")
+
+
+def test_the_listening_fd_closed_in_the_loop_is_named_before_the_refusals(
+        lab_copy):
+    # close(fd) where close(cfd) was meant, as make lesson N=04 runs it:
+    # the next accept fails with EBADF, and the next client is refused.
+    lines = [event(10, "server", "socket", 3),
+             event(10, "server", "listen", 0, 3, backlog=5),
+             event(10, "server", "accept", 4, 3),
+             event(10, "server", "close", 0, 3),
+             {**event(10, "server", "accept", -1, 3), "errno": "EBADF"},
+             {**event(12, "client", "connect", -1, 3), "errno":
+              "ECONNREFUSED"}]
+    write_trace(lab_copy, "04-accept-connect", lines)
+    out = hint(lab_copy, "04")
+    assert said(MISTAKES["listening-fd-closed-in-the-loop"]["say"]) in out
+    assert said(MISTAKES["connect-refused"]["say"]) not in out
+    # An EBADF on a fd never closed here is another mistake.
+    del lines[3]
+    write_trace(lab_copy, "04-accept-connect", lines)
+    out = hint(lab_copy, "04", "AGAIN=1")
+    assert said(MISTAKES["listening-fd-closed-in-the-loop"]["say"]) not in out
+
+
+@pytest.mark.parametrize("call", ["read", "recv"])
+def test_a_read_loop_that_goes_on_after_end_of_file_is_recognised(
+        lab_copy, call):
+    lines = [event(10, "server", "accept", 4, 3),
+             event(10, "server", call, 3, 4),
+             event(10, "server", "write", 3, 4),
+             *[event(10, "server", call, 0, 4) for _ in range(5)]]
+    write_trace(lab_copy, "05-read-write", lines)
+    out = hint(lab_copy, "05")
+    assert said(MISTAKES["read-after-end-of-file"]["say"]) in out
+    # One 0 per connection, on a fd number that the next accept reuses,
+    # is the right loop.
+    lines = [event(10, "server", "accept", 4, 3),
+             event(10, "server", call, 0, 4),
+             event(10, "server", "close", 0, 4),
+             event(10, "server", "accept", 4, 3),
+             event(10, "server", call, 3, 4),
+             event(10, "server", call, 0, 4),
+             event(10, "server", "close", 0, 4)]
+    write_trace(lab_copy, "05-read-write", lines)
+    out = hint(lab_copy, "05", "AGAIN=1")
+    assert said(MISTAKES["read-after-end-of-file"]["say"]) not in out

@@ -209,7 +209,7 @@ class CheckRun:
         check = self.checks[lesson][name]
         if report.failed:
             check["outcome"] = "failed"
-            check["message"] = str(report.longrepr)
+            check["message"] = readable_message(str(report.longrepr))
         elif report.skipped:
             check["outcome"] = "skipped"
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) \
@@ -235,6 +235,22 @@ def run_checks(run_lessons, every_check=False):
         raise SystemExit(f"the lesson checks could not run (pytest exit "
                          f"status {int(status)}): run make check to see why")
     return plugin.checks
+
+
+MESSAGE_LIMIT = 8000  # characters of one check's report, in the grade
+
+
+def readable_message(text, limit=MESSAGE_LIMIT):
+    """A check's report as a terminal and the grade JSON may hold it:
+    control characters other than newlines and tabs escaped (\\xNN), and
+    cut to limit characters, saying how much was left out.  The lab's own
+    reports are short already; this bounds whatever else a check says."""
+    text = "".join(ch if ch in "\n\t" or (" " <= ch and ch != "\x7f")
+                   else f"\\x{ord(ch):02x}" for ch in text)
+    if len(text) > limit:
+        text = f"{text[:limit]}\n... ({len(text) - limit} more characters " \
+               "of this report left out)"
+    return text
 
 
 def expected(message):
@@ -853,8 +869,9 @@ def no_more_answers(lesson_id, count):
 # -- make handout -------------------------------------------------------------
 
 # Not handed out, beside solutions/: the corpus of learner programs, whose
-# edits are pieces of the solutions.
-HANDOUT_WITHHELD = {"tests/mistakes.json", "tests/mistakes.py"}
+# edits are pieces of the solutions, and the two programs that run it.
+HANDOUT_WITHHELD = {"tests/mistakes.json", "tests/mistakes.py",
+                    "tests/test_mistakes.py"}
 # A hand-out lists its own files, for a hand-out made from a hand-out.
 LISTING = ".handout-files"
 

@@ -31,6 +31,24 @@ SCALE = float(os.environ.get("LAB_TIMEOUT_SCALE", "1"))
 WAIT = 2.0 * SCALE  # for an event that should come at once
 
 
+def read_if_there(path):
+    """The bytes of a file, or None if it is not there (any more) or
+    cannot be read: a lab program may delete or replace what it likes."""
+    if path is None:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except (OSError, ValueError):
+        return None
+
+
+def signal_name(number):
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def scratch_dir(prefix="lab-"):
     """A new directory in /tmp, which keeps socket paths short (sun_path
     holds only 107 bytes); every one made is remembered in MADE, so that a
@@ -81,6 +99,7 @@ class Collector:
         self.events = []
         self.cond = threading.Condition()
         self.marks = set()
+        self.closed = False
         self.copy = open(copy_to, "a", encoding="utf-8") if copy_to else None
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
@@ -90,34 +109,52 @@ class Collector:
         while True:
             pending += os.read(self.fd, 65536)
             *lines, pending = pending.split(b"\n")
-            for line in lines:
-                if line == b"#stop":
-                    return
-                with self.cond:
-                    if line.startswith(b"#mark "):
-                        self.marks.add(line)
-                    elif line.strip():
-                        event = json.loads(line)
-                        self.events.append(event)
-                        if self.copy:
-                            self.copy.write(line.decode() + "\n")
-                            self.copy.flush()
+            # One wake-up for what one read brought: a program that floods
+            # the trace must not make every waiter look at every line.
+            with self.cond:
+                try:
+                    for line in lines:
+                        if line == b"#stop":
+                            return
+                        if line.startswith(b"#mark "):
+                            self.marks.add(line)
+                        elif line.strip():
+                            try:
+                                self.events.append(json.loads(line))
+                            except ValueError:
+                                continue  # not a line of the trace
+                            if self.copy:
+                                self.copy.write(line.decode() + "\n")
+                finally:
+                    if self.copy:
+                        self.copy.flush()
                     self.cond.notify_all()
 
     def sync(self):
-        """Returns once every line written before this call has been read."""
+        """Returns once every line written before this call has been read
+        (at once once the collector is closed: nothing more is read)."""
         mark = b"#mark %d" % time.monotonic_ns()
-        os.write(self.fd, mark + b"\n")
         with self.cond:
-            self.cond.wait_for(lambda: mark in self.marks, timeout=10)
+            if self.closed:
+                return
+            os.write(self.fd, mark + b"\n")
+            self.cond.wait_for(lambda: mark in self.marks or self.closed,
+                               timeout=10)
 
     def close(self):
-        os.write(self.fd, b"#stop\n")
+        with self.cond:
+            os.write(self.fd, b"#stop\n")
         self.thread.join(timeout=10)
-        os.close(self.fd)
+        with self.cond:
+            self.closed = True
+            os.close(self.fd)
+            self.cond.notify_all()
         if self.copy:
             self.copy.close()
-        os.unlink(self.fifo)
+        try:
+            os.unlink(self.fifo)
+        except FileNotFoundError:
+            pass  # a program in the lab directory removed it
 
 
 class Proc:
@@ -128,6 +165,7 @@ class Proc:
         self.popen, self.pid = popen, popen.pid
         self._out, self._err = out, err
         self.exited = False  # set once the process and its trace are done
+        self.stopped_with = None  # the signal Lab.stop last sent, if any
         threading.Thread(target=self._watch, daemon=True).start()
 
     def _watch(self):
@@ -147,17 +185,23 @@ class Proc:
             self.lab.collector.cond.wait_for(lambda: self.exited, timeout)
             return self.popen.returncode if self.exited else None
 
-    @property
-    def stdout(self):
-        return self._out.read_text(errors="replace") if self._out else ""
-
+    # The output files live in the lab directory, where the program runs:
+    # a program that deletes files there must not make its reader crash.
     @property
     def stdout_bytes(self):
-        return self._out.read_bytes() if self._out else b""
+        return read_if_there(self._out) or b""
+
+    @property
+    def stderr_bytes(self):
+        return read_if_there(self._err) or b""
+
+    @property
+    def stdout(self):
+        return self.stdout_bytes.decode(errors="replace")
 
     @property
     def stderr(self):
-        return self._err.read_text(errors="replace") if self._err else ""
+        return self.stderr_bytes.decode(errors="replace")
 
     def asleep(self, timeout=WAIT):
         """Waits until the process sleeps in the kernel (state S).
@@ -183,19 +227,47 @@ class Proc:
 
     def signal(self, sig):
         try:
-            if self.popen.poll() is None:
+            if not self.has_exited():
                 self.popen.send_signal(sig)
         except ProcessLookupError:
             pass  # it ended meanwhile
 
+    def has_exited(self):
+        """Whether the process has ended, asked of the kernel itself.
+
+        Popen.poll() cannot say while the watcher thread waits for the
+        process (it then answers None, "running", for a process that has
+        exited); waitid with WNOWAIT looks without reaping.
+        """
+        if self.exited:
+            return True
+        try:
+            found = os.waitid(os.P_PID, self.pid,
+                              os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return True  # reaped already: the watcher is finishing
+        return found is not None
+
     def describe(self):
-        rc = self.popen.poll()
+        """How the process ended, or that it runs; for a process the lab
+        stopped itself (Lab.stop), how it was stopped and how it ended."""
+        who = f"{self.name} (pid {self.pid})"
+        if not self.has_exited():
+            return f"{who} is still running"
+        self.wait(WAIT)  # the watcher reaps it at once: its status
+        rc = self.popen.returncode
         if rc is None:
-            return f"{self.name} (pid {self.pid}) is still running"
-        if rc < 0:
-            return f"{self.name} (pid {self.pid}) was killed by " \
-                   f"{signal.Signals(-rc).name}"
-        return f"{self.name} (pid {self.pid}) exited with status {rc}"
+            return f"{who} has ended, with a status not known yet"
+        ended = f"exited with status {rc}" if rc >= 0 else \
+            f"was killed by {signal_name(-rc)}"
+        if self.stopped_with is None:
+            return f"{who} {ended}"
+        how = f"the check stopped it with {signal_name(self.stopped_with)}"
+        if self.stopped_with == signal.SIGKILL:
+            return f"{who} was still running when the check ended, and " \
+                   f"the check killed it (SIGKILL)"
+        return f"{who} was still running when the check ended: {how}, " \
+               f"and it {ended}"
 
 
 class Lab:
@@ -218,6 +290,7 @@ class Lab:
             self.own_dir = True
         self.collector = Collector(self.dir / ".trace.fifo", keep_trace)
         self.procs = []
+        self.peers = []  # Python sockets of connect(), listen(), accept()
 
     # -- running programs ----------------------------------------------
 
@@ -295,14 +368,59 @@ class Lab:
         just before a blocking call would be noted by the lab's servers but
         would not interrupt it.
         """
-        proc.asleep()
+        if proc.has_exited():
+            return proc.wait(timeout)
+        if sig != signal.SIGKILL:
+            proc.asleep()
+        proc.stopped_with = sig
         proc.signal(sig)
-        if proc.wait(timeout) is None:
+        if sig != signal.SIGKILL and proc.wait(timeout) is None:
+            proc.stopped_with = signal.SIGKILL
             proc.signal(signal.SIGKILL)
-            proc.wait(10)
+        proc.wait(10)
         return proc.returncode
 
+    def connect(self, name="lab.sock", timeout=WAIT):
+        """A Python client of the socket file name in the lab directory:
+        (the connected socket, None), or (None, the OSError of connect).
+        Every call on the socket is bounded by timeout (socket.timeout)."""
+        import socket
+        peer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        peer.settimeout(timeout)
+        try:
+            peer.connect(str(self.dir / name))
+        except OSError as e:
+            peer.close()
+            return None, e
+        self.peers.append(peer)
+        return peer, None
+
+    def listen(self, name="lab.sock", timeout=WAIT):
+        """A Python server socket, bound to name in the lab directory and
+        listening; accept and every call on what it returns are bounded by
+        timeout.  Its file is removed with the lab directory."""
+        import socket
+        peer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        peer.settimeout(timeout)
+        self.peers.append(peer)
+        peer.bind(str(self.dir / name))
+        peer.listen(5)
+        return peer
+
+    def accept(self, listener):
+        """accept on a listener from listen(): the connection, with the
+        listener's timeout, or None when no client came in time."""
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return None
+        conn.settimeout(listener.gettimeout())
+        self.peers.append(conn)
+        return conn
+
     def close(self):
+        for peer in self.peers:
+            peer.close()
         try:
             for proc in self.procs:
                 if proc.popen.poll() is None:
@@ -324,35 +442,64 @@ class Lab:
 
     # -- reading the trace -----------------------------------------------
 
+    @staticmethod
+    def _matcher(call, proc, event, match):
+        """A test of one event: call is a name or a collection of names
+        (("read", "recv"): either)."""
+        calls = None if call is None else \
+            {call} if isinstance(call, str) else set(call)
+
+        def matches(e):
+            return ((calls is None or e["call"] in calls)
+                    and (proc is None or e["pid"] == proc.pid)
+                    and (event is None or e["event"] == event)
+                    and all(e.get(k) == v for k, v in match.items()))
+        return matches
+
     def events(self, call=None, proc=None, event="return", **match):
-        """The events so far, filtered by call name, process, and fields."""
+        """The events so far, filtered by call name (or names), process,
+        and fields."""
         with self.collector.cond:
             found = list(self.collector.events)
-        return [e for e in found
-                if (call is None or e["call"] == call)
-                and (proc is None or e["pid"] == proc.pid)
-                and (event is None or e["event"] == event)
-                and all(e.get(k) == v for k, v in match.items())]
+        matches = self._matcher(call, proc, event, match)
+        return [e for e in found if matches(e)]
 
     def wait_for(self, call, proc=None, event="return", timeout=WAIT,
                  where=lambda e: True, **match):
         """Waits until a matching event is traced, and returns it.
 
         Returns None when it does not come: proc ended without it, or
-        timeout seconds passed.
+        timeout seconds passed.  Each event is looked at once, so a
+        program that floods the trace does not slow the wait down.
         """
+        matches = self._matcher(call, proc, event, match)
+        seen = 0
+
         def ready():
-            for e in self.events(call, proc, event, **match):
-                if where(e):
+            nonlocal seen
+            found = self.collector.events
+            for e in found[seen:]:
+                if matches(e) and where(e):
                     return e
+            seen = len(found)
             return None
 
+        return self._wait(ready, proc, timeout)
+
+    def wait_until(self, condition, proc=None, timeout=WAIT):
+        """Waits until condition() is true (it is asked again after each
+        new event), and returns its value; None once proc has ended or
+        timeout seconds have passed with it still false."""
+        return self._wait(lambda: condition() or None, proc, timeout)
+
+    def _wait(self, ready, proc, timeout):
         cond = self.collector.cond
         deadline = time.monotonic() + timeout
         with cond:
             while True:
+                ended = proc is not None and proc.exited
                 found = ready()
-                if found or (proc is not None and proc.exited):
+                if found is not None or ended:
                     return found
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

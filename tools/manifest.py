@@ -206,9 +206,16 @@ def matches(event, pattern):
         if above:
             if not isinstance(have, (int, float)) or have <= want:
                 return False
+        elif isinstance(want, list):
+            if have not in want:
+                return False
         elif have != want:
             return False
     return True
+
+
+def _fd(event):
+    return (event.get("args") or {}).get("fd")
 
 
 def mistake_in(mistake, events):
@@ -224,6 +231,25 @@ def mistake_in(mistake, events):
         first = seen[0]
         if any(matches(e, mistake["none_before"]) and e["pid"] == first["pid"]
                and e["ts"] < first["ts"] for e in events):
+            return False
+    if "earlier_same_fd" in mistake:
+        seen = [e for e in seen if any(
+            matches(x, mistake["earlier_same_fd"]) and x["pid"] == e["pid"]
+            and x["ts"] < e["ts"] and _fd(x) == _fd(e) for x in events)]
+        if not seen:
+            return False
+    if "same_fd_at_least" in mistake:
+        # Counted per connection: a close of the fd starts the count again
+        # (the next accept may return the same number).
+        counts, most = {}, 0
+        for e in sorted(events, key=lambda e: e["ts"]):
+            key = (e["pid"], _fd(e))
+            if e["call"] == "close" and e.get("event") == "return":
+                counts.pop(key, None)
+            elif matches(e, mistake["seen"]):
+                counts[key] = counts.get(key, 0) + 1
+                most = max(most, counts[key])
+        if most < mistake["same_fd_at_least"]:
             return False
     if "later_same_fd" in mistake:
         first = seen[0]

@@ -78,6 +78,14 @@ def render(event):
     return f"{text}  {event['file']}:{event['line']}{note}"
 
 
+def call_text(event):
+    """The call with every argument and its result, without the source
+    position and the note: bind(3, {AF_UNIX, "lab.sock"}, 16) = 0."""
+    text = render(event).split("  ")[0] if event["event"] == "wait" else \
+        render({**event, "file": "", "line": "", "note": None}).rstrip(" :")
+    return text.split("] ", 1)[1]
+
+
 def show(event, colour=False):
     """An event as the lab's trace shows it on stderr, notes included."""
     s = Style(colour)
@@ -218,3 +226,94 @@ def in_order(events):
             waited.add(id(e))
     return sorted(events, key=lambda e: e["ts"] if id(e) in waited
                   else causal_key(e))
+
+
+# -- a program's output, as a report shows it -----------------------------------
+
+def escaped(data, quote=""):
+    """Bytes (or text) with \\n, \\t and \\xNN for every other byte outside
+    printable ASCII (and quote, if given, as \\"), as the trace shows data,
+    so that no byte of a program's output can upset a terminal."""
+    if isinstance(data, str):
+        data = data.encode(errors="replace")
+    out = []
+    for byte in data:
+        ch = chr(byte)
+        out.append({"\n": "\\n", "\t": "\\t"}.get(ch)
+                   or (f"\\{ch}" if quote and ch == quote else
+                       ch if 32 <= byte < 127 else f"\\x{byte:02x}"))
+    return "".join(out)
+
+
+def runs(data, start=0):
+    """A sentence on bytes that are one byte repeated ("bytes 4096-49999
+    are all 0x00"), or None; start is the offset of data in the whole."""
+    if len(data) > 1 and data == data[:1] * len(data):
+        return f"bytes {start}-{start + len(data) - 1} are all " \
+               f"0x{data[0]:02x}"
+    return None
+
+
+def cut(data, width=120, quote='"'):
+    """A quoted, escaped piece of output at most about width characters
+    long, with what was left out said in words."""
+    if isinstance(data, str):
+        data = data.encode(errors="replace")
+    if not data:
+        return "nothing"
+    same = runs(data)
+    if same and len(data) > 8:
+        return f"{len(data)} bytes, all 0x{data[0]:02x}"
+    text, shown = "", 0
+    for byte in data:
+        piece = escaped(bytes([byte]), quote)
+        if len(text) + len(piece) > width:
+            break
+        text += piece
+        shown += 1
+    if shown == len(data):
+        return f"{quote}{text}{quote}"
+    rest = data[shown:]
+    more = runs(rest, shown) or f"{len(rest)} more bytes"
+    return f"{quote}{text}{quote}... ({len(data)} bytes in all; {more})"
+
+
+def difference(got, want):
+    """Where got first differs from want, in words, with both sides cut:
+    "50000 bytes, as many as expected, but from byte 4096 on they differ:
+    expected "ABC...", got 45904 bytes, all 0x00"."""
+    if isinstance(got, str):
+        got = got.encode(errors="replace")
+    if isinstance(want, str):
+        want = want.encode(errors="replace")
+    if got == want:
+        return f"the {len(want)} bytes expected"
+    at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b),
+              min(len(got), len(want)))
+    if not got:
+        return "nothing at all"
+    size = f"{len(got)} bytes, as many as expected, but" \
+        if len(got) == len(want) else \
+        f"{len(got)} bytes where {len(want)} were expected;"
+    if at == len(got):
+        return f"{size} the first {at} are right, and then it stops: " \
+               f"missing from byte {at} on: {cut(want[at:], 60)}"
+    if at == len(want):
+        return f"{size} the first {at} are right, then come bytes that " \
+               f"were never sent: {cut(got[at:], 60)}"
+    return f"{size} from byte {at} on they differ: expected " \
+           f"{cut(want[at:], 40)}, got {cut(got[at:], 40)}"
+
+
+def last_lines(data, count=6, width=120):
+    """The last count lines of a program's output, each escaped and cut;
+    a first line says how much more there was."""
+    if isinstance(data, str):
+        data = data.encode(errors="replace")
+    lines = data.rstrip(b"\n").split(b"\n") if data.strip() else []
+    shown = [cut(line, width, quote="") if line else ""
+             for line in lines[-count:]]
+    if len(lines) > count:
+        shown.insert(0, f"(... {len(lines) - count} earlier lines, "
+                        f"{len(data)} bytes in all)")
+    return shown
