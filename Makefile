@@ -33,7 +33,15 @@ endif
 # The lessons are the numbered folders of lessons/.
 LESSONS := $(sort $(notdir $(wildcard lessons/[0-9][0-9]-*)))
 programs_in = $(patsubst %.c,$(B)/%,$(wildcard $(1)/*.c))
-LESSON_PROGRAMS := $(foreach l,$(LESSONS),$(call programs_in,lessons/$l))
+# A lesson's programs are the ones its steps run (lessons/lessons.json:
+# server, client).  A program of the learner's own beside them, NAME.c, is
+# built when asked for (make build/lessons/05-read-write/NAME), never by
+# make check, progress or grade: it cannot change a lesson's checks.
+LAB_PROGRAMS := $(sort $(shell grep -oE '\["(run|start)", "[a-z0-9_-]+"' \
+	lessons/lessons.json | cut -d'"' -f4))
+lesson_programs = $(patsubst %.c,$(B)/%,$(wildcard \
+	$(foreach p,$(LAB_PROGRAMS),$(1)/$(p).c)))
+LESSON_PROGRAMS := $(foreach l,$(LESSONS),$(call lesson_programs,lessons/$l))
 SOLUTION_PROGRAMS := $(foreach l,$(LESSONS),$(call programs_in,solutions/$l))
 # The deliberate-error variants: lessons/NN-name/errors/NAME.c.
 ERROR_PROGRAMS := $(foreach l,$(LESSONS),$(call programs_in,lessons/$l/errors))
@@ -67,10 +75,15 @@ PYTEST = $(PYENV) "$$(cat $(PYTEST_FILE))" -m pytest -q -rs \
 
 CLASSROOM = $(PYENV) "$$(cat $(PYTHON_FILE))" tools/classroom.py
 CLASSROOM_CHECKS = $(PYENV) "$$(cat $(PYTEST_FILE))" tools/classroom.py
+# Ctrl-C stops make quiz and make watch quietly: the tool says so and exits
+# 0, and no shell is left between make and the tool (exec) to die of the
+# signal itself, which make would report as an error.
+CLASSROOM_EXEC = exec env $(CLASSROOM)
 HANDOUT ?= $(B)/unix-sockets-lab.tar.gz
+AUTOGRADER ?= $(B)/autograder.zip
 
 .PHONY: all help lesson solution check test demo errors timeline pictures strace bench clean
-.PHONY: progress hint watch reset quiz grade handout
+.PHONY: progress hint watch reset quiz grade handout autograder
 
 all: $(LESSON_PROGRAMS) $(SOLUTION_PROGRAMS) $(ERROR_PROGRAMS)
 
@@ -103,8 +116,9 @@ help:
 	@echo ""
 	@echo "For teachers (lessons/TEACHING.md):"
 	@echo "  make grade             score every lesson's checks (JSON=FILE also writes JSON)"
-	@echo "  make grade SUBMISSION=DIR   score the lessons of a learner's copy in DIR"
+	@echo "  make grade SUBMISSION=DIR   score the lessons of a learner's upload in DIR"
 	@echo "  make handout           a tarball of the lab without the solutions"
+	@echo "  make autograder        the zip to upload to Gradescope (AUTOGRADER=FILE)"
 	@echo ""
 	@echo "Lessons: $(LESSONS)"
 	@echo "Trace: LAB_TRACE=0 turns it off; LAB_TRACE_FILE=FILE also writes JSON lines (trace/TRACE.md)."
@@ -117,11 +131,13 @@ $(TRACE_OBJ): trace/trace.c $(TRACE_HEADERS) $(wildcard trace/*.def) $(FLAGS_FIL
 	$(CC) -Itrace $(LAB_CPPFLAGS) $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) -c $< -o $@
 
 # The old program is removed first: code that no longer compiles must not
-# be checked with the program built from an earlier version.
+# be checked with the program built from an earlier version.  The
+# compiler's messages are shown, and kept beside the program (NAME.log),
+# where make check, make progress and make grade find them.
 $(B)/%: %.c $(TRACE_OBJ) $(TRACE_HEADERS) $(FLAGS_FILE)
 	@mkdir -p $(@D)
-	@rm -f $@
-	$(CC) $(LAB_CPPFLAGS) $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) $(LDFLAGS) $< $(TRACE_OBJ) $(LDLIBS) -o $@
+	@rm -f $@ $@.log
+	$(CC) $(LAB_CPPFLAGS) $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) $(LDFLAGS) $< $(TRACE_OBJ) $(LDLIBS) -o $@ 2>$@.log || { cat $@.log >&2; exit 1; }
 
 $(ERROR_PROGRAMS): lessons/variant.h
 
@@ -137,7 +153,7 @@ $(PYTEST_FILE):
 
 lesson: $(PYTHON_FILE)
 	$(need_lesson)
-	@$(MAKE) -s --no-print-directory $(call programs_in,lessons/$(LESSON))
+	@$(MAKE) -s --no-print-directory $(call lesson_programs,lessons/$(LESSON))
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py run lessons $(LESSON)
 
 solution: $(PYTHON_FILE)
@@ -210,15 +226,15 @@ endif
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py errors $(LESSON)
 endif
 
-# A lesson that does not compile is reported by its check, so the others
-# are still built and checked (-k).
+# A lesson that does not compile is reported by its check, with the
+# compiler's first messages, so the others are still built and checked (-k).
 check: $(PYTEST_FILE)
 ifneq ($(strip $(N)),)
 	$(need_lesson)
-	@$(MAKE) -s --no-print-directory -k $(call programs_in,lessons/$(LESSON)) || true
+	@$(MAKE) -s --no-print-directory -k $(call lesson_programs,lessons/$(LESSON)) 2>/dev/null || true
 	@LAB_CODE=lessons $(PYTEST) tests/test_$(NN)_*.py
 else
-	@$(MAKE) -s --no-print-directory -k $(LESSON_PROGRAMS) || true
+	@$(MAKE) -s --no-print-directory -k $(LESSON_PROGRAMS) 2>/dev/null || true
 	@LAB_CODE=lessons $(PYTEST) $(foreach l,$(LESSONS),tests/test_$(firstword $(subst -, ,$l))_*.py)
 endif
 
@@ -239,14 +255,20 @@ progress: $(PYTEST_FILE)
 	@$(MAKE) --no-print-directory -s -k $(LESSON_PROGRAMS) >/dev/null 2>&1 || true
 	@$(CLASSROOM_CHECKS) progress
 
-# SUBMISSION=DIR grades the lessons of another copy of the lab (DIR or
-# DIR/lessons) with this lab's checks, in a fresh temporary copy.
+# SUBMISSION=DIR grades the lessons of a learner's upload (DIR, DIR/lessons,
+# or the one folder in DIR) with this lab's checks, in a fresh temporary
+# copy (tools/grade).  The grading tool exits 0 (complete), 1 (incomplete),
+# 3 (nothing to grade) or 4 (the grader failed): an incomplete grade is a
+# grade, which make ends in the tool's own words, with make's status 0;
+# the other two are make's failures (status 2).  lessons/TEACHING.md says
+# how a script gets the four.
+GRADED = || { status=$$?; [ $$status -eq 1 ] || exit $$status; }
 grade: $(PYTEST_FILE)
 ifneq ($(strip $(SUBMISSION)),)
-	@$(CLASSROOM_CHECKS) grade-from '$(SUBMISSION)' $(JSON)
+	@tools/grade '$(SUBMISSION)' $(JSON) $(GRADED)
 else
 	@$(MAKE) --no-print-directory -s -k $(LESSON_PROGRAMS) >/dev/null 2>&1 || true
-	@$(CLASSROOM_CHECKS) grade $(JSON)
+	@$(CLASSROOM_CHECKS) grade $(JSON) $(GRADED)
 endif
 
 hint: $(PYTHON_FILE)
@@ -255,7 +277,7 @@ hint: $(PYTHON_FILE)
 
 watch: $(PYTHON_FILE)
 	$(need_lesson)
-	@$(CLASSROOM) watch $(LESSON) $(MAKE) B=$(B)
+	@$(CLASSROOM_EXEC) watch $(LESSON) $(MAKE) B=$(B)
 
 reset: $(PYTHON_FILE)
 	$(need_lesson)
@@ -263,10 +285,15 @@ reset: $(PYTHON_FILE)
 
 quiz: $(PYTHON_FILE)
 	$(need_lesson)
-	@$(CLASSROOM) quiz $(LESSON) $(ANSWERS)
+	@$(CLASSROOM_EXEC) quiz $(LESSON) $(ANSWERS)
 
 handout: $(PYTHON_FILE)
 	@$(CLASSROOM) handout $(HANDOUT)
+
+# Gradescope: setup.sh, run_autograder and the hand-out in one zip
+# (tools/autograder.py; lessons/TEACHING.md).
+autograder: $(PYTHON_FILE)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/autograder.py zip $(AUTOGRADER)
 
 clean:
 	rm -rf $(B)

@@ -575,7 +575,7 @@ def pytest_terminal_summary(terminalreporter):
             word = "not started" if classroom.not_started(lesson, pristine) \
                 else "does not compile" if not classroom.compiles(lesson) \
                 else "in progress"
-            state = f"{word}: {failed[0][5:].replace('_', ' ')}"
+            state = f"{word}: {classroom.readable(failed[0])}"
             state += f" ({passed} passed, {skipped} not run yet)" \
                 if skipped else f" ({passed} of {len(runs)} checks pass)"
             next_step = next_step or (lesson, failed[0])

@@ -153,9 +153,15 @@ def targets():
     return make_targets()
 
 
+# A program the pattern rule builds: make build/lessons/05-read-write/NAME.
+PROGRAM_TARGET = re.compile(r"build/(lessons|solutions)/\d\d-[a-z-]+/"
+                            r"(errors/)?[A-Za-z0-9_]+")
+
+
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_make_command_shown_exists(doc, targets):
-    shown = set(shown_make_targets(doc))
+    shown = {t for t in shown_make_targets(doc)
+             if not PROGRAM_TARGET.fullmatch(t)}
     unknown = sorted(shown - targets)
     assert not unknown, (
         f"{doc.relative_to(ROOT)} shows `make {unknown[0]}`, but neither "
@@ -726,3 +732,88 @@ def test_every_man_page_quote_is_in_the_installed_page():
              if words_of(quote) not in words_of(man_text(page))]
     assert not wrong, "quotes the installed man pages do not have:\n" + \
         "\n".join(wrong)
+
+
+# -- predict before you see ----------------------------------------------------
+
+KEY = ROOT / "solutions" / "ANSWERS.md"
+# What shows a Predict question's answer: a traced call with its result, a
+# line a program prints, a note of the trace.
+TELLING = re.compile(r"\) = |^(server|client): |^-> |\.\.\. waiting$")
+
+
+def predict_answers(lesson):
+    """{question number: [regex of each telling part of its answer]}, from
+    the teachers' key; "..." in an answer stands for anything."""
+    import test_answers
+    found = {}
+    for (key_lesson, section, number), (_, answer) in \
+            test_answers.key_entries().items():
+        if key_lesson != lesson or section != "Predict":
+            continue
+        found[number] = [
+            r"\s+".join(r".{0,60}?".join(re.escape(part) for part in
+                                    word.split("...")) for word in
+                        span.split())
+            for span in re.findall(r"`([^`]+)`", answer)
+            if len(span) >= 8 and TELLING.search(span)]
+    return found
+
+
+def before_the_run(lesson):
+    """What a learner reads from the Predict questions until they have run
+    the step, outside <details>: the Predict and Run it sections, and the
+    Exercise section, whose steps they run after reading them."""
+    text = readme(lesson).read_text()
+    parts = [re.search(r"^## %s\n(.*?)(?=^## |\Z)" % name, text,
+                       re.M | re.S).group(1)
+             for name in ("Predict", "Run it", "Exercise")]
+    shown = re.sub(r"<details>.*?</details>", "", "\n".join(parts),
+                   flags=re.S)
+    return " ".join(shown.split())
+
+
+@pytest.mark.skipif(not KEY.exists(), reason="no answer key (solutions/) "
+                    "here")
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_no_readme_answers_its_predict_questions_before_the_run(lesson):
+    answers = predict_answers(lesson)
+    assert sum(map(len, answers.values())) >= 1, \
+        f"{lesson}: no telling answer found in the key"
+    shown = before_the_run(lesson)
+    told = [(number, m.group(0)) for number, patterns in answers.items()
+            for pattern in patterns
+            for m in [re.search(pattern, shown)] if m]
+    assert not told, (
+        f"lessons/{lesson}/README.md answers Predict questions before the "
+        f"learner has run the step (put what the run prints in a "
+        f"<details> block after the command): {told}")
+
+
+def test_the_predict_check_sees_an_answer():
+    # Guards the check above: an answer shown in Run it is found.
+    (pattern,) = predict_answers("01-socket")[4]
+    assert re.search(pattern, "prints `server: created socket fd -1`")
+    assert not re.search(pattern, before_the_run("01-socket"))
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_the_quiz_comes_before_the_commands_that_answer_it(lesson):
+    """make errors prints every answer of the quiz: a README asks for the
+    quiz first and shows the commands that run its variants only after
+    it."""
+    import classroom
+    text = readme(lesson).read_text()
+    before, quiz = (" ".join(part.split())
+                    for part in text.split(classroom.QUIZ_SECTION, 1))
+    quizzed = set(re.findall(r"make errors V=([a-z0-9-]+)", quiz))
+    assert quizzed
+    early = [m.group(0) for m in re.finditer(
+        r"make errors(?: (?:N|V)=[a-z0-9-]+)?", before)
+        if m.group(0) == "make errors" or "N=" in m.group(0)
+        or m.group(0)[14:] in quizzed]
+    assert not early, (f"lessons/{lesson}/README.md shows {early} before "
+                       "its quiz, which they answer")
+    assert f"make quiz N={lesson[:2]}" in before.split(
+        "## Deliberate errors", 1)[1]
+    assert f"make errors N={lesson[:2]}" in quiz

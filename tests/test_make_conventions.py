@@ -20,8 +20,9 @@ def test_ldlibs_reaches_the_link(lab_copy):
     shown = lab_copy.make("-n", "-B", "build/lessons/01-socket/server",
                           "LDLIBS=-lm")
     link = [line for line in shown.stdout.splitlines()
-            if "-o build/lessons/01-socket/server" in line]
-    assert link and link[0].rstrip().split()[-3] == "-lm", shown.stdout
+            if "-o build/lessons/01-socket/server " in line]
+    assert link and " -lm -o build/lessons/01-socket/server " in link[0], \
+        shown.stdout
 
 
 def test_pytest_options_reach_the_checks(lab_copy):

@@ -131,3 +131,49 @@ def test_the_hints_name_real_variants():
     hints = (labrun.ROOT / "lessons" / "hints.json").read_text()
     for variant in variants_named(hints):
         assert variant in CATALOGUE, variant
+
+
+def asleep(pid, timeout=10 * labrun.SCALE):
+    """Waits until process pid sleeps in the kernel (here: in its read of
+    standard input); a signal that came just before the read began would
+    be seen only once the read returns."""
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        if stat[stat.rindex(b")") + 2:][:1] == b"S":
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_ctrl_c_leaves_the_quiz_quietly(lab_copy):
+    import os
+    import signal
+    argv, env = lab_copy.make_command("quiz", "N=01")
+    quiz = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        said = ""
+        while "Q1." not in said:
+            line = quiz.stdout.readline()
+            assert line, "the quiz ended before its first question"
+            said += line
+        # make runs the quiz itself (exec): its one child.
+        with open(f"/proc/{quiz.pid}/task/{quiz.pid}/children") as f:
+            (asking,) = f.read().split()
+        assert asleep(int(asking)), "the quiz never waited for an answer"
+        os.killpg(quiz.pid, signal.SIGINT)  # Ctrl-C, to the terminal's group
+        # Its input stays open: the quiz must stop for the Ctrl-C alone.
+        quiz.wait(timeout=20 * labrun.SCALE)
+        out, err = quiz.stdout.read(), quiz.stderr.read()
+    finally:
+        if quiz.poll() is None:
+            os.killpg(quiz.pid, signal.SIGKILL)
+            quiz.communicate()
+    assert quiz.returncode in (0, -signal.SIGINT)
+    assert "quiz: stopped. make quiz N=01 starts it again." in out, \
+        (said, out, err)
+    assert "Traceback" not in out + err and "make: ***" not in err, err

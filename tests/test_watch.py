@@ -60,3 +60,30 @@ def test_watch_checks_again_after_each_change_until_interrupted(lab_copy):
             os.killpg(watch.pid, signal.SIGKILL)
         watch.wait()
         watch.stdout.close()
+
+
+NOISE = ("Traceback", "KeyboardInterrupt", "make: ***", "make[1]: ***",
+         "Interrupt")
+
+
+def test_ctrl_c_in_the_middle_of_a_check_stops_watch_quietly(lab_copy):
+    """Lesson 03's starter never listens: its first check is still
+    waiting for the listen when Ctrl-C comes."""
+    argv, env = lab_copy.make_command("watch", "N=03")
+    watch = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True,
+                             start_new_session=True)
+    try:
+        out = Output(watch.stdout)
+        out.until("first check: make check N=03")
+        os.killpg(watch.pid, signal.SIGINT)  # Ctrl-C, to the terminal's group
+        rest = out.until("watch: stopped.")
+        assert watch.wait(timeout=20 * labrun.SCALE) in (0, -signal.SIGINT)
+        rest += "".join(iter(lambda: out.lines.get(timeout=10) or "", ""))
+        assert not [word for word in NOISE if word in rest], rest
+        assert rest.rstrip().endswith("watch: stopped.")
+    finally:
+        if watch.poll() is None:
+            os.killpg(watch.pid, signal.SIGKILL)
+        watch.wait()
+        watch.stdout.close()

@@ -7,8 +7,11 @@
     classroom.py quiz LESSON [ANSWERS]  the README's questions, answered
                                         (ANSWERS: a letter per question)
     classroom.py grade [JSON_FILE]      every check of every lesson, scored
-    classroom.py grade-from DIR [JSON]  the same for the lessons/ of DIR
+    classroom.py grade-from DIR [JSON]  the same for a learner's upload in DIR
     classroom.py handout TARBALL        everything but the solutions
+
+grade and grade-from exit 0 (complete), 1 (incomplete), 3 (nothing to
+grade) or 4 (the grader failed: no grade).
 
 The Makefile runs these (make progress, make hint N=04, ...).  progress and
 grade run the lesson checks of tests/ with pytest, in this interpreter, and
@@ -28,10 +31,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import functools
+
 import manifest
 import tracetext
-from labrun import BUILD
-from manifest import LESSONS_DIR, ROOT, lesson_ids, lessons, number
+from labrun import BUILD, compiler_messages
+from manifest import LESSONS_DIR, ROOT, lesson_ids, lesson_programs, \
+    lessons, number
 
 TESTS_DIR = ROOT / "tests"
 STATE_DIR = BUILD / "classroom"
@@ -54,10 +60,19 @@ def shown(path):
 
 # -- the learner's sources and the pristine starters --------------------------
 
-def sources(lesson_id):
-    """The learner's code of a lesson: {file name: bytes}."""
-    return {p.name: p.read_bytes()
-            for p in sorted((LESSONS_DIR / lesson_id).glob("*.c"))}
+def program_files(lesson_id):
+    """The source files of the lesson's own programs: ["server.c", ...].
+    A program of the learner's own beside them is not one of them."""
+    return [f"{name}.c" for name in lesson_programs(lesson_id)]
+
+
+def sources(lesson_id, folder=None):
+    """The learner's code of a lesson: {file name: bytes}, the sources of
+    its own programs that exist (in folder, else in lessons/)."""
+    folder = folder or LESSONS_DIR / lesson_id
+    return {name: (folder / name).read_bytes()
+            for name in program_files(lesson_id)
+            if (folder / name).is_file()}
 
 
 def _git(*args, stdin=None):
@@ -114,14 +129,18 @@ def starters():
 
 
 def not_started(lesson_id, pristine):
-    return pristine is not None and lesson_id in pristine and \
-        sources(lesson_id) == pristine[lesson_id]
+    if pristine is None or lesson_id not in pristine:
+        return False
+    own = program_files(lesson_id)
+    return sources(lesson_id) == {name: text for name, text in
+                                  pristine[lesson_id].items() if name in own}
 
 
 def first_todo(lesson_id):
     """(file, line, first sentence) of the lesson's first TODO, or None."""
     tag = f"TODO({lesson_id}):"
-    for path in sorted((LESSONS_DIR / lesson_id).glob("*.c"),
+    for path in sorted((LESSONS_DIR / lesson_id / name
+                        for name in sources(lesson_id)),
                        key=lambda p: p.name != "server.c"):
         lines = path.read_text(errors="replace").splitlines()
         for at, line in enumerate(lines):
@@ -140,8 +159,20 @@ def first_todo(lesson_id):
 
 def compiles(lesson_id):
     """Whether make built every program of the lesson (see the Makefile)."""
-    return all((BUILD / "lessons" / lesson_id / Path(name).stem).exists()
-               for name in sources(lesson_id))
+    return not not_compiling(lesson_id)
+
+
+def not_compiling(lesson_id):
+    """{source file: the compiler's first messages} of the lesson's
+    programs that make could not build."""
+    found = {}
+    for name in sources(lesson_id):
+        program = BUILD / "lessons" / lesson_id / Path(name).stem
+        if not program.exists():
+            found[name] = compiler_messages(program) or \
+                "    (the compiler left no message: make lesson N=" \
+                f"{number(lesson_id)} builds it again)"
+    return found
 
 
 # -- running the lesson checks ------------------------------------------------
@@ -231,8 +262,39 @@ def expected(message):
     return lines[-1].strip() if lines else "(no message)"
 
 
+@functools.lru_cache(maxsize=None)
+def c_identifiers():
+    """{lower case: spelling} of the identifiers with an underscore that the
+    lesson READMEs show as code (sun_path, AF_UNIX, SO_RCVTIMEO...)."""
+    found = {}
+    for readme in sorted(LESSONS_DIR.glob("[0-9][0-9]-*/README.md")):
+        text = readme.read_text(encoding="utf-8")
+        code = re.findall(r"^```.*?^```", text, re.M | re.S) + \
+            re.findall(r"`([^`\n]+)`", text)
+        for piece in code:
+            for word in re.findall(r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+"
+                                   r"\b", piece):
+                found.setdefault(word.lower(), word)
+    return found
+
+
 def readable(check_name):
-    return check_name.removeprefix("test_").replace("_", " ")
+    """A check's name in words: test_a_path_too_long_for_sun_path_is_refused
+    is "a path too long for sun_path is refused": a C identifier keeps its
+    underscores (and its capitals)."""
+    words = check_name.removeprefix("test_").split("_")
+    known, said, at = c_identifiers(), [], 0
+    while at < len(words):
+        for length in range(min(4, len(words) - at), 1, -1):
+            joined = "_".join(words[at:at + length])
+            if joined in known:
+                said.append(known[joined])
+                at += length
+                break
+        else:
+            said.append(words[at])
+            at += 1
+    return " ".join(said)
 
 
 def env_skipped(check):
@@ -243,7 +305,7 @@ def env_skipped(check):
 def fingerprint(lesson_id):
     """Changes whenever the lesson's code or its checks change."""
     digest = hashlib.sha256()
-    inputs = [*sorted((LESSONS_DIR / lesson_id).glob("*.c")),
+    inputs = [*(LESSONS_DIR / lesson_id / name for name in sources(lesson_id)),
               *TESTS_DIR.glob(f"test_{number(lesson_id)}_*.py"),
               TESTS_DIR / "conftest.py", *sorted((ROOT / "tools").glob("*.py")),
               *sorted((ROOT / "trace").rglob("*"))]
@@ -315,6 +377,11 @@ def progress():
           f"lessons done{RESET}")
     print("\n".join(rows))
     print()
+    for lesson_id in ids:
+        if state[lesson_id] == "does not compile":
+            for name, said in not_compiling(lesson_id).items():
+                print(f"{lesson_id} does not compile: the compiler's first "
+                      f"messages about lessons/{lesson_id}/{name}:\n{said}\n")
     print(next_step or f"{BOLD}All {len(ids)} lessons are done.{RESET} "
           "make grade shows the score; make quiz N=01 (to 06) asks the "
           "predict-before-you-run questions.")
@@ -352,16 +419,35 @@ def shares(points, count):
     return [(each + (i < left)) / 100 for i in range(count)]
 
 
+# The grading tool's exit statuses (tools/grade, lessons/TEACHING.md).
+COMPLETE, INCOMPLETE, NOTHING_TO_GRADE, GRADER_ERROR = 0, 1, 3, 4
+STATUS_WORDS = {COMPLETE: "complete", INCOMPLETE: "incomplete",
+                NOTHING_TO_GRADE: "nothing to grade",
+                GRADER_ERROR: "grader error"}
+NOT_BUILT = re.compile(r"\S+\.c does not compile\. The compiler's first "
+                       r"messages")
+
+
+class GraderError(Exception):
+    """The grader could not grade: no fault of the learner's work."""
+
+
 def grade(json_file=None):
     pristine, _ = starters()
     listed = lessons()
     started = [lesson["id"] for lesson in listed
                if not not_started(lesson["id"], pristine)]
-    checks = run_checks(started, every_check=True)
+    try:
+        checks = run_checks(started, every_check=True)
+    except SystemExit as e:
+        raise GraderError(str(e)) from None
     results, score_cents, out_of = [], 0, 0.0
     for lesson in listed:
         lesson_id, points = lesson["id"], float(lesson.get("points", 0))
         found = checks.get(lesson_id, {})
+        if not found:
+            raise GraderError(f"no check of {lesson_id} was found in tests/")
+        broken = not_compiling(lesson_id) if lesson_id in started else {}
         # A check that cannot run here (a missing tool) gives its share to
         # the others, so that every lesson is worth what lessons.json says.
         counted = [name for name, c in found.items() if not env_skipped(c)]
@@ -371,21 +457,31 @@ def grade(json_file=None):
             if lesson_id not in started:
                 check = {"outcome": "not started", "message":
                          "not started: the code is the starter, unchanged"}
+            elif check["outcome"] == "failed" and \
+                    NOT_BUILT.search(check["message"]):
+                check = dict(check, outcome="does not compile")
             part_max = worth.get(name, 0.0)
             earned = part_max if check["outcome"] == "passed" else 0.0
             got_cents += round(earned * 100)
             parts.append({"name": name, "outcome": check["outcome"],
                           "points": earned, "max_points": part_max,
                           "message": check["message"]})
-        results.append({"lesson": lesson_id, "points": got_cents / 100,
-                        "max_points": points, "parts": parts})
+        state = "not started" if lesson_id not in started else \
+            "does not compile" if broken else \
+            "done" if all(p["outcome"] == "passed" or env_skipped(p)
+                          for p in parts) else "in progress"
+        results.append({"lesson": lesson_id, "state": state,
+                        "points": got_cents / 100, "max_points": points,
+                        "compiler": broken, "parts": parts})
         score_cents += got_cents
         out_of += points
     score = score_cents / 100
+    status = COMPLETE if score == out_of else INCOMPLETE
     print_grade(results, score, out_of)
     if json_file:
-        write_grade_json(json_file, results, score, out_of)
-    return 0 if score == out_of else 1
+        write_grade_json(json_file, grade_document(results, score, out_of,
+                                                   status))
+    return status
 
 
 def fmt(x):
@@ -396,12 +492,16 @@ def print_grade(results, score, out_of):
     width = max(len(readable(p["name"])) for r in results for p in r["parts"])
     print(f"{BOLD}{'Lesson / check':<{width + 4}} {'points':>13}{RESET}")
     for r in results:
+        state = r["state"] if r["state"] in ("not started",
+                                             "does not compile") else ""
+        if r["compiler"]:
+            state += f" ({', '.join(r['compiler'])})"
         print(f"{BOLD}{r['lesson']:<{width + 4}} "
-              f"{fmt(r['points']):>6} / {fmt(r['max_points']):<6}{RESET}")
+              f"{fmt(r['points']):>6} / {fmt(r['max_points']):<6}{RESET}"
+              f"{'  ' + state if state else ''}")
         for p in r["parts"]:
-            mark = {"passed": "ok", "failed": "FAILED",
-                    "not started": "not started"}.get(p["outcome"],
-                                                      p["outcome"])
+            mark = {"passed": "ok", "failed": "FAILED"}.get(p["outcome"],
+                                                          p["outcome"])
             note = f"  {DIM}{mark}: {p['message']}{RESET}" \
                 if p["outcome"] == "skipped" else f"  {mark}"
             print(f"    {readable(p['name']):<{width}} "
@@ -409,8 +509,15 @@ def print_grade(results, score, out_of):
     percent = 100 * score / out_of if out_of else 0
     print(f"{BOLD}{'Total':<{width + 4}} {fmt(score):>6} / {fmt(out_of):<6}"
           f" ({percent:.0f}%){RESET}")
+    for r in results:
+        for name, said in r["compiler"].items():
+            print(f"\n{r['lesson']} does not compile: the compiler's first "
+                  f"messages about lessons/{r['lesson']}/{name}:\n{said}")
     if score < out_of:
-        print("Incomplete: make check N=.. shows why a check fails.")
+        print(f"\nIncomplete: {fmt(score)} of {fmt(out_of)} points. make "
+              "check N=.. shows why a check fails.")
+    else:
+        print(f"\nComplete: {fmt(score)} of {fmt(out_of)} points.")
 
 
 def autograder_entry(lesson_id, part):
@@ -427,14 +534,21 @@ def autograder_entry(lesson_id, part):
     return entry
 
 
-def write_grade_json(path, results, score, out_of):
+def grade_document(results, score, out_of, status, message=None):
     """The results for an autograder: score, max_score and one entry per
-    check ("tests"), in the layout common autograders read, and the
-    lessons with their parts."""
-    tests = [autograder_entry(r["lesson"], p)
-             for r in results for p in r["parts"]]
-    document = {"score": score, "max_score": out_of, "tests": tests,
+    check ("tests"), in the layout common autograders read, the lessons
+    with their parts, and the grading tool's status in words."""
+    document = {"status": STATUS_WORDS[status], "score": score,
+                "max_score": out_of,
+                "tests": [autograder_entry(r["lesson"], p)
+                          for r in results for p in r["parts"]],
                 "lessons": results}
+    if message:
+        document["message"] = message
+    return document
+
+
+def write_grade_json(path, document):
     Path(path).write_text(json.dumps(document, indent=2) + "\n")
     print(f"grade: the results are in {path}")
 
@@ -541,8 +655,72 @@ def wrap(text, indent="    "):
 
 # -- make watch ---------------------------------------------------------------
 
+def run_in_own_group(argv):
+    """Runs argv in a process group of its own, passing its output on as it
+    comes, through a pseudo-terminal (so it writes as to a terminal, colours
+    included when ours has them), and returns its exit status.
+
+    Ctrl-C reaches only the terminal's own process group, so the run does
+    not see it: this process gets KeyboardInterrupt, stops the run (SIGINT,
+    as Ctrl-C would: its checks clean up), drops the run's last words (a
+    pytest summary of the interruption, make's "Interrupt") and lets the
+    KeyboardInterrupt go on.
+    """
+    import fcntl
+    import pty
+    import signal
+    import termios
+    master, slave = pty.openpty()
+    attrs = termios.tcgetattr(slave)
+    attrs[1] &= ~termios.OPOST  # "\n" as it is, not "\r\n"
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    try:
+        size = fcntl.ioctl(sys.stdout.fileno(), termios.TIOCGWINSZ, bytes(8))
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, size)
+    except OSError:
+        pass  # not a terminal: the default size
+    env = dict(os.environ)
+    if not tracetext.colour_on(sys.stdout):
+        env["NO_COLOR"] = "1"
+    sys.stdout.flush()
+    proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL,
+                            stdout=slave, stderr=slave, env=env,
+                            preexec_fn=os.setpgrp)
+    os.close(slave)
+
+    def output():
+        try:
+            return os.read(master, 65536)
+        except OSError:  # EIO: the run and its children have all gone
+            return b""
+    try:
+        while data := output():
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        return proc.wait()
+    except KeyboardInterrupt:
+        try:
+            os.killpg(proc.pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and output():
+            pass
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        raise
+    finally:
+        os.close(master)
+
+
 def watch(lesson_id, make_argv):
-    """Runs make check N=.. now and after every change of the lesson's code."""
+    """Runs make check N=.. now and after every change of the lesson's code.
+
+    Ctrl-C stops it quietly, even in the middle of a check: the check runs
+    in a process group of its own (run_in_own_group)."""
     folder = LESSONS_DIR / lesson_id
 
     def stamps():
@@ -557,7 +735,7 @@ def watch(lesson_id, make_argv):
         while True:
             print(f"\n{BOLD}== {time.strftime('%H:%M:%S')} {why}: make check "
                   f"N={number(lesson_id)}{RESET}", flush=True)
-            subprocess.run(check, cwd=ROOT)
+            run_in_own_group(check)
             print(f"{DIM}watch: waiting for a change in lessons/{lesson_id}/ "
                   f"(Ctrl-C stops){RESET}", flush=True)
             while stamps() == seen:
@@ -610,6 +788,17 @@ def quiz_questions(lesson_id):
 
 
 def quiz(lesson_id, answers=None):
+    """Asks the quiz; Ctrl-C leaves it quietly (status 0: make says
+    nothing more)."""
+    try:
+        return ask_quiz(lesson_id, answers)
+    except KeyboardInterrupt:
+        print(f"\nquiz: stopped. make quiz N={number(lesson_id)} starts it "
+              "again.")
+        return 0
+
+
+def ask_quiz(lesson_id, answers=None):
     questions = quiz_questions(lesson_id)
     if not questions:
         print(f"quiz: lessons/{lesson_id}/README.md has no section "
@@ -751,8 +940,10 @@ def handout_contents(pristine):
     whatever lessons/ holds now, and are copied to lessons/.starters/ too;
     the READMEs a learner reads say that the solutions are not there.
     """
+    import autograder  # the workflow is made from lessons.json
     files = list(handout_files())
     yield LISTING, None, "".join(f"{name}\n" for name, _ in files).encode()
+    yield autograder.WORKFLOW, None, autograder.workflow().encode()
     for name, path in files:
         parts = Path(name).parts
         if len(parts) == 3 and parts[0] == "lessons" and \
@@ -814,52 +1005,160 @@ def handout(tarball):
     return 0
 
 
-def grade_from(submission, json_file=None):
-    """Grades another copy of the lab with this lab's own checks.
+# -- grading a learner's upload ----------------------------------------------
 
-    Only the submission's lesson sources are taken, into a fresh hand-out
-    in a temporary directory: its tests, Makefile and tools are not used.
+# Folders an upload may hold beside the lessons, never the lessons' own.
+NOT_AN_UPLOAD_FOLDER = {"__MACOSX"}
+
+
+def upload_places(submission):
+    """Where an upload may keep its lesson folders, in the order looked at:
+    DIR, DIR/lessons, and, when DIR holds one folder, that folder and its
+    lessons/ (tar czf NAME.tar.gz unix-sockets-lab/lessons makes that)."""
+    places = [submission, submission / "lessons"]
+    inside = [p for p in sorted(submission.iterdir())
+              if p.is_dir() and not p.name.startswith(".")
+              and p.name not in NOT_AN_UPLOAD_FOLDER] \
+        if submission.is_dir() else []
+    if len(inside) == 1 and inside[0].name != "lessons":
+        places += [inside[0], inside[0] / "lessons"]
+    return places
+
+
+def upload_sources(folder):
+    """The lesson sources a folder holds: [(lesson, file)]."""
+    return [(lesson_id, folder / lesson_id / name)
+            for lesson_id in lesson_ids() for name in program_files(lesson_id)
+            if (folder / lesson_id / name).is_file()]
+
+
+def find_upload(submission):
+    """(the folder of the lesson folders, [places looked at]); the folder
+    is None when no place holds a lesson source."""
+    places = upload_places(submission)
+    return next((place for place in places if upload_sources(place)),
+                None), places
+
+
+def nothing_to_grade(submission, places):
+    """What grade-from says when an upload holds no lesson source."""
+    ids = lesson_ids()
+    names = sorted({name for lesson_id in ids
+                    for name in program_files(lesson_id)})
+    said = (f"grade: nothing to grade in {submission}: no lesson source "
+            f"(a folder per lesson, {ids[0]} to {ids[-1]}, holding "
+            f"{' or '.join(names)}) in " +
+            ", ".join(str(place) for place in places) + ".")
+    if not submission.is_dir():
+        said = f"grade: nothing to grade: {submission} is not a directory."
+    else:
+        archives = [p.name for p in sorted(submission.iterdir())
+                    if p.name.endswith((".tar.gz", ".tgz", ".tar", ".zip"))]
+        if archives:
+            said += (f" It holds {', '.join(archives)}: unpack it there "
+                     "first (tar xzf NAME.tar.gz, unzip NAME.zip).")
+    return said + (" Learners hand in the folder lessons/ of their copy of "
+                   "the lab (lessons/TEACHING.md, \"Grading a class\").")
+
+
+def make_grading_copy(lessons_in, tree, pristine):
+    """A fresh copy of this lab in tree, as a hand-out, with the lesson
+    sources of lessons_in in place of the starters; returns them."""
+    for name, path, content in handout_contents(pristine):
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        if content is None:
+            shutil.copy2(path, tree / name)
+        else:
+            (tree / name).write_bytes(content)
+    taken = upload_sources(lessons_in)
+    for lesson_id, source in taken:
+        shutil.copyfile(source, tree / "lessons" / lesson_id / source.name)
+    return taken
+
+
+def grade_copy(tree, json_file=None, as_user=None, stdout=None,
+               timeout=600):
+    """Builds and grades the lessons of a grading copy (make, then
+    classroom.py grade, in it); returns the grading tool's status.
+
+    as_user: (uid, gid) to run it as (the autograder runs learners' code
+    as an ordinary user), or None; stdout: where the grade's words go.
+    """
+    # make puts its command-line variables in the environment: the copy
+    # gets none of them, and above all not SUBMISSION.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MAKE", "MFLAGS", "LAB_", "PYTHON"))
+           and k not in ("SUBMISSION", "JSON", "B")
+           or k == "LAB_TIMEOUT_SCALE"}
+    build = tree / "build"
+    env.update(LAB_BUILD=str(build), PYTHONPYCACHEPREFIX=str(build / "pycache"))
+    user = {}
+    if as_user:
+        user = dict(user=as_user[0], group=as_user[1], extra_groups=[])
+        env["HOME"] = str(tree.parent)
+    programs = [f"build/lessons/{lesson_id}/{Path(name).stem}"
+                for lesson_id in lesson_ids() for name in program_files(
+                    lesson_id) if (tree / "lessons" / lesson_id / name).exists()]
+    jobs = f"-j{min(4, os.cpu_count() or 1)}"
+    subprocess.run(["make", "--no-print-directory", "-s", "-k", jobs, "-C",
+                    str(tree), *programs], env=env, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=timeout, **user)
+    argv = [sys.executable, str(tree / "tools" / "classroom.py"), "grade"]
+    if json_file:
+        argv.append(str(json_file))
+    return subprocess.run(argv, env=env, cwd=tree, timeout=timeout,
+                          stdout=stdout, stderr=subprocess.STDOUT if stdout
+                          else None, **user).returncode
+
+
+def grade_from(submission, json_file=None):
+    """Grades a learner's upload with this lab's own checks.
+
+    Only the upload's lesson sources are taken, into a fresh copy of this
+    lab in a temporary directory: its tests, Makefile and tools are not
+    used.  Exits with the grading tool's status (COMPLETE...).
     """
     submission = Path(submission)
-    lessons_in = submission / "lessons" \
-        if (submission / "lessons").is_dir() else submission
+    json_file = Path(json_file).resolve() if json_file else None
+    lessons_in, places = find_upload(submission)
+    if lessons_in is None:
+        said = nothing_to_grade(submission, places)
+        print(said, file=sys.stderr)
+        if json_file:
+            write_grade_json(json_file, grade_document(
+                [], 0, float(sum(lesson.get("points", 0)
+                                 for lesson in lessons())),
+                NOTHING_TO_GRADE, said.removeprefix("grade: ")))
+        return NOTHING_TO_GRADE
     pristine, _ = starters_to_hand_out("grade")
-    if not lessons_in.is_dir():
-        print(f"grade: {submission} is not a directory.", file=sys.stderr)
-        return 1
     # In TMPDIR, if set: the copy's programs make their sockets in /tmp
     # anyway (labrun.Lab), so the length of this path does not matter.
     work = Path(tempfile.mkdtemp(prefix="lab-grade-"))
     try:
         tree = work / HANDOUT_TOP
-        for name, path, content in handout_contents(pristine):
-            (tree / name).parent.mkdir(parents=True, exist_ok=True)
-            if content is None:
-                shutil.copy2(path, tree / name)
-            else:
-                (tree / name).write_bytes(content)
-        taken = [source for lesson_id in lesson_ids()
-                 for source in sorted((lessons_in / lesson_id).glob("*.c"))
-                 if source.name in pristine.get(lesson_id, {})]
-        for source in taken:
-            shutil.copyfile(source, tree / "lessons" / source.parent.name /
-                            source.name)
+        taken = make_grading_copy(lessons_in, tree, pristine)
         print(f"grade: {len(taken)} source files of {lessons_in}, graded "
               f"with this lab's checks in a fresh copy of it ({work}, "
               "removed afterwards)", flush=True)
-        # make puts its command-line variables in the environment: the
-        # copy gets none of them, and above all not SUBMISSION.
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("MAKE", "MFLAGS", "LAB_", "PYTHON"))
-               and k not in ("SUBMISSION", "JSON", "B")
-               or k == "LAB_TIMEOUT_SCALE"}
-        argv = ["make", "--no-print-directory", "-s", "-C", str(tree),
-                "grade", "SUBMISSION="]
-        if json_file:
-            argv.append(f"JSON={Path(json_file).resolve()}")
-        return subprocess.run(argv, env=env).returncode
+        return grade_copy(tree, json_file)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def grading(run, *args):
+    """Runs a grading command: whatever goes wrong in the grader is said
+    as such, with the status GRADER_ERROR, never taken for a grade."""
+    try:
+        return run(*args)
+    except GraderError as e:
+        said = str(e)
+    except subprocess.TimeoutExpired as e:
+        said = f"{e.cmd[0]} ran for more than {e.timeout:.0f} s"
+    except Exception as e:  # noqa: BLE001 - any failure is the grader's
+        said = f"{type(e).__name__}: {e}"
+    print(f"grade: the grader failed, so this is no grade: {said}",
+          file=sys.stderr)
+    return GRADER_ERROR
 
 
 # -- the command line ---------------------------------------------------------
@@ -883,6 +1182,8 @@ def main(argv):
     if command in lesson_commands and args[0] not in lesson_ids():
         print(f"classroom.py {command}: no lesson {args[0]}", file=sys.stderr)
         return 2
+    if command in ("grade", "grade-from"):
+        return grading(run, *args)
     return run(*args)
 
 

@@ -61,6 +61,29 @@ def scratch_dir(prefix="lab-"):
 MADE = []
 
 
+def compiler_messages(program, lines=12, width=160):
+    """The first lines of what the compiler said when it failed to build
+    program (the Makefile keeps them in program.log), indented, escaped
+    and cut; "" when it said nothing or the log is not there."""
+    try:
+        text = Path(f"{program}.log").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
+    said = [line.rstrip() for line in text.splitlines() if line.strip()]
+    shown = []
+    for line in said[:lines]:
+        line = "".join(c if c.isprintable() or c == "\t" else
+                       f"\\x{ord(c):02x}" for c in line)
+        shown.append("    " + (line if len(line) <= width else
+                               line[:width - 3] + "..."))
+    if len(said) > lines:
+        log = Path(f"{program}.log")
+        if log.is_relative_to(BUILD.parent):
+            log = log.relative_to(BUILD.parent)
+        shown.append(f"    ... ({len(said) - lines} more lines in {log})")
+    return "\n".join(shown)
+
+
 class Collector:
     """Reads JSON trace lines from a FIFO that every lab process appends to.
 
@@ -275,9 +298,14 @@ class Lab:
         path = self.code_dir / name
         if not path.exists():
             source = Path(*self.code_dir.relative_to(BUILD).parts) / f"{name}.c"
+            said = compiler_messages(path)
+            if said:
+                raise FileNotFoundError(
+                    f"{source} does not compile. The compiler's first "
+                    f"messages:\n{said}")
             raise FileNotFoundError(
-                f"{source} has not been built: it does not compile (see the "
-                f"compiler's messages from make above), or it does not exist.")
+                f"{source} has not been built: it does not exist, or it was "
+                "never compiled.")
         return path
 
     def env(self, role, extra=None):

@@ -40,6 +40,16 @@ def lesson_by_id(lesson_id):
                 None)
 
 
+def lesson_programs(lesson_id):
+    """The programs a lesson's steps run, in order ("server", "client"): the
+    lesson's own; a learner's NAME.c beside them is none of them."""
+    found = []
+    for step in lesson_by_id(lesson_id)["steps"]:
+        if step[0] in ("run", "start") and step[1] not in found:
+            found.append(step[1])
+    return found
+
+
 def number(lesson_id):
     """"04" for "04-accept-connect"."""
     return lesson_id[:2]

@@ -1,0 +1,231 @@
+"""Grading a class: an upload is found wherever the learner's archive put
+its lessons, an upload with nothing to grade is refused in words and with
+a status of its own, a grader that fails is never taken for a grade, a
+lesson that does not compile says so with the compiler's first messages,
+and a program of the learner's own beside a lesson's changes nothing."""
+import json
+import re
+import subprocess
+import tarfile
+
+import pytest
+
+import classroom
+import labrun
+
+ROOT = labrun.ROOT
+LISTED = json.loads((ROOT / "lessons" / "lessons.json").read_text())
+POINTS = {lesson["id"]: lesson["points"] for lesson in LISTED["lessons"]}
+HAS_SOLUTIONS = (ROOT / "solutions").is_dir()
+needs_solutions = pytest.mark.skipif(not HAS_SOLUTIONS,
+                                     reason="a hand-out has no solutions")
+BROKEN = "int broken(void) { return }\n"
+
+
+def solved_lessons(folder, lesson_ids):
+    for lesson_id in lesson_ids:
+        (folder / lesson_id).mkdir(parents=True, exist_ok=True)
+        for source in (ROOT / "solutions" / lesson_id).glob("*.c"):
+            (folder / lesson_id / source.name).write_bytes(
+                source.read_bytes())
+
+
+def tool(copy, *args):
+    """tools/grade in the copy, as a teacher's script runs it."""
+    argv, env = copy.make_command()
+    return subprocess.run([str(copy.path / "tools" / "grade"), *map(str, args)],
+                          env=env, capture_output=True, text=True,
+                          timeout=60 * labrun.SCALE)
+
+
+def make_errors(done):
+    return [line for line in (done.stdout + done.stderr).splitlines()
+            if line.startswith("make: ***")]
+
+
+@pytest.mark.parametrize("layout", [
+    "DIR", "DIR/lessons", "DIR/unix-sockets-lab/lessons",
+    "DIR/unix-sockets-lab", "DIR/my-work"])
+def test_an_upload_is_found_wherever_its_lessons_are(layout, tmp_path):
+    where = tmp_path / layout.replace("DIR", "upload")
+    found = where / "lessons" if layout.endswith("unix-sockets-lab") \
+        else where
+    (found / "01-socket").mkdir(parents=True)
+    (found / "01-socket" / "server.c").write_text("/* mine */\n")
+    # What archivers leave beside the one folder does not count as another.
+    (tmp_path / "upload" / "__MACOSX").mkdir(exist_ok=True)
+    (tmp_path / "upload" / ".DS_Store").write_text("")
+    lessons_in, _ = classroom.find_upload(tmp_path / "upload")
+    assert lessons_in == found
+
+
+def test_two_folders_are_not_one_upload(tmp_path):
+    for name in ("alice", "bob"):
+        (tmp_path / name / "lessons" / "01-socket").mkdir(parents=True)
+        (tmp_path / name / "lessons" / "01-socket" / "server.c").write_text(
+            "/* mine */\n")
+    lessons_in, places = classroom.find_upload(tmp_path)
+    assert lessons_in is None
+    assert places == [tmp_path, tmp_path / "lessons"]
+
+
+@needs_solutions
+def test_the_teaching_page_s_recipe_is_graded(lab_copy, tmp_path):
+    """tar czf NAME.tar.gz unix-sockets-lab/lessons, unpacked in a folder
+    of its own: the lessons are found one folder down."""
+    learner = tmp_path / "learner" / "unix-sockets-lab"
+    solved_lessons(learner / "lessons", ["01-socket", "02-bind"])
+    with tarfile.open(tmp_path / "alice.tar.gz", "w:gz") as tar:
+        tar.add(learner / "lessons", "unix-sockets-lab/lessons")
+    unpacked = tmp_path / "submissions" / "alice"
+    unpacked.mkdir(parents=True)
+    with tarfile.open(tmp_path / "alice.tar.gz") as tar:
+        tar.extractall(unpacked, **({"filter": "data"}
+                                    if hasattr(tarfile, "data_filter")
+                                    else {}))
+    results = tmp_path / "alice.json"
+    done = tool(lab_copy, f"{unpacked}/", results)
+    graded = json.loads(results.read_text())
+    assert graded["score"] == POINTS["01-socket"] + POINTS["02-bind"], \
+        done.stdout + done.stderr
+    assert done.returncode == classroom.INCOMPLETE
+    assert graded["status"] == "incomplete"
+    # The tool's own words end it (make grade SUBMISSION= shows them, with
+    # make's status 0: test_grade.py).
+    assert done.stdout.rstrip().splitlines()[-2].startswith("Incomplete: ")
+    assert "    a path too long for sun_path is refused clearly " in done.stdout
+
+
+def test_nothing_to_grade_is_said_with_a_status_of_its_own(lab_copy,
+                                                           tmp_path):
+    empty = tmp_path / "bob"
+    (empty / "unix-sockets-lab" / "lessons" / "01-socket").mkdir(
+        parents=True)  # the folders, but no source in them
+    (empty / "bob.tar.gz").write_bytes(b"")
+    results = tmp_path / "bob.json"
+    done = tool(lab_copy, empty, results)
+    assert done.returncode == classroom.NOTHING_TO_GRADE == 3
+    said = " ".join(done.stderr.split())
+    for place in (empty, empty / "lessons", empty / "unix-sockets-lab",
+                  empty / "unix-sockets-lab" / "lessons"):
+        assert f"{place}," in said or f"{place}." in said, said
+    assert "holding client.c or server.c" in said
+    assert "It holds bob.tar.gz: unpack it there first" in said
+    graded = json.loads(results.read_text())
+    assert graded["status"] == "nothing to grade" and graded["score"] == 0
+    assert graded["tests"] == [] and "no lesson source" in graded["message"]
+    # make cannot carry that status: it fails, with one line of its own.
+    done = lab_copy.make("grade", f"SUBMISSION={empty}")
+    assert done.returncode == 2 and len(make_errors(done)) == 1, \
+        done.stdout + done.stderr
+    assert "nothing to grade" in done.stderr
+
+
+def test_a_grader_that_fails_is_no_grade(lab_copy):
+    # The checks themselves cannot run: that is the grader's failure.
+    (lab_copy.path / "tests" / "conftest.py").write_text("this is not Python\n")
+    done = lab_copy.make("grade")
+    assert done.returncode == 2 and len(make_errors(done)) == 1, \
+        done.stdout + done.stderr
+    assert "grade: the grader failed, so this is no grade" in done.stderr
+    assert "Total" not in done.stdout
+    argv, env = lab_copy.make_command()
+    done = subprocess.run(
+        ["/usr/bin/python3", str(lab_copy.path / "tools" / "classroom.py"),
+         "grade"], env={**env, "LAB_BUILD": str(lab_copy.path / "build")},
+        capture_output=True, text=True, timeout=60 * labrun.SCALE)
+    assert done.returncode == classroom.GRADER_ERROR == 4, done.stderr
+
+
+def test_a_lesson_that_does_not_compile_says_so_with_the_compiler_s_words(
+        lab_copy):
+    lab_copy.edit("03-listen", text=BROKEN)
+    results = lab_copy.path / "results.json"
+    done = lab_copy.make("grade", f"JSON={results}", timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    row = next(line for line in done.stdout.splitlines()
+               if line.startswith("03-listen "))
+    assert row.rstrip().endswith("does not compile (server.c)"), row
+    error = "lessons/03-listen/server.c:"
+    report = done.stdout.split("Total", 1)[1]
+    assert "03-listen does not compile: the compiler's first messages " \
+        "about lessons/03-listen/server.c:" in report
+    assert error in report and "error:" in report
+    graded = json.loads(results.read_text())
+    lesson = next(r for r in graded["lessons"] if r["lesson"] == "03-listen")
+    assert lesson["state"] == "does not compile" and lesson["points"] == 0
+    assert error in lesson["compiler"]["server.c"]
+    for entry in graded["tests"]:
+        if entry["name"].startswith("03-listen"):
+            assert entry["outcome"] == "does not compile", entry
+            assert entry["status"] == "failed" and error in entry["output"]
+    # The check says the same, and so does make progress.
+    check = lab_copy.make("check", "N=03")
+    assert "server.c does not compile. The compiler's first messages:" in \
+        check.stdout and error in check.stdout, check.stdout
+    progress = lab_copy.make("progress")
+    assert "03-listen does not compile: the compiler's first messages " \
+        "about lessons/03-listen/server.c:" in progress.stdout
+    assert error in progress.stdout
+
+
+@needs_solutions
+def test_a_program_of_the_learner_s_own_changes_nothing(lab_copy):
+    """NAME.c beside a lesson's programs, even one that does not compile, is
+    built only when asked for: the lesson's grade, progress and check are
+    those of its own programs."""
+    lab_copy.solve("05-read-write")
+    folder = lab_copy.lesson("05-read-write")
+    (folder / "broken.c").write_text(BROKEN)
+    (folder / "hello.c").write_text(
+        '#include <stdio.h>\nint main(void)\n{\n    puts("hello");\n'
+        '    return 0;\n}\n')
+    (lab_copy.lesson("04-accept-connect") / "mine.c").write_text(BROKEN)
+    results = lab_copy.path / "results.json"
+    done = lab_copy.make("grade", f"JSON={results}", timeout=60)
+    lessons = {r["lesson"]: r for r in json.loads(results.read_text())[
+        "lessons"]}
+    assert lessons["05-read-write"]["points"] == POINTS["05-read-write"], \
+        done.stdout
+    assert lessons["04-accept-connect"]["state"] == "not started"
+    progress = lab_copy.make("progress").stdout
+    assert "05-read-write        done" in progress, progress
+    assert "04-accept-connect    not started" in progress
+    check = lab_copy.make("check", "N=05")
+    assert check.returncode == 0, check.stdout + check.stderr
+    # Asked for, it is built like the lesson's programs, with the trace.
+    built = lab_copy.make("-s", "build/lessons/05-read-write/hello")
+    assert built.returncode == 0, built.stderr
+    ran = subprocess.run([str(lab_copy.path / "build" / "lessons" /
+                              "05-read-write" / "hello")],
+                         capture_output=True, text=True, timeout=10)
+    assert ran.stdout == "hello\n"
+
+
+def test_the_statuses_and_the_layouts_are_documented():
+    page = (ROOT / "lessons" / "TEACHING.md").read_text()
+    table = dict(re.findall(r"^\| (\d) \| ([a-z ]+?)[:(|]", page, re.M))
+    assert {int(n) for n in table} == set(classroom.STATUS_WORDS)
+    for status, words in classroom.STATUS_WORDS.items():
+        if status != classroom.GRADER_ERROR:
+            assert table[str(status)].strip() == words, table
+    header = (ROOT / "tools" / "grade").read_text()
+    for status, words in classroom.STATUS_WORDS.items():
+        if status != classroom.GRADER_ERROR:
+            assert f"#   {status}  {words}" in header
+    assert "#   4  the grader failed" in header
+    for said in ("DIR/lessons", "tar czf NAME.tar.gz", "## Grading on "
+                 "Gradescope", "## Grading on GitHub Classroom",
+                 "make autograder", "AUTOGRADER_ROOT"):
+        assert said in page, said
+
+
+def test_check_names_keep_their_c_identifiers():
+    """A check is named in words, but sun_path stays sun_path."""
+    assert classroom.readable(
+        "test_a_path_too_long_for_sun_path_is_refused_clearly") == \
+        "a path too long for sun_path is refused clearly"
+    assert classroom.readable("test_af_unix_and_so_rcvtimeo_stay") == \
+        "AF_UNIX and SO_RCVTIMEO stay"
+    assert classroom.readable("test_the_server_serves_n_clients") == \
+        "the server serves n clients"
