@@ -48,7 +48,7 @@ ERROR_PROGRAMS := $(foreach l,$(LESSONS),$(call programs_in,lessons/$l/errors))
 
 # N=4 or N=04 picks one lesson.
 ifneq ($(strip $(N)),)
-NN := $(shell printf '%02d' '$(N)' 2>/dev/null)
+NN := $(shell printf '%02d' '$(patsubst 0%,%,$(N))' 2>/dev/null)
 LESSON := $(notdir $(wildcard lessons/$(NN)-*))
 endif
 define need_lesson

@@ -102,8 +102,10 @@ def play(lab, steps):
             lab.wait_for(args[0], proc=background[-1], ret=0)
         elif kind == "stop":
             for proc in background:
-                settle(lab, proc)
+                labrun.settle(lab, proc)
                 lab.stop(proc)
+        elif kind == "connect":
+            labrun.connect_silent(lab, background[-1])
         elif kind == "wait-exit":
             for proc in background:
                 proc.wait(labrun.WAIT)
@@ -116,18 +118,6 @@ def play(lab, steps):
     for proc in background:
         if proc.popen.poll() is None:
             lab.stop(proc)
-
-
-def settle(lab, proc):
-    """Lets a server that serves in a loop wait in accept again before it
-    is stopped, as `make solution` does, so that a run ends the same way
-    every time."""
-    if not lab.events("accept", proc=proc, event=None):
-        return
-    since = max((e.get("start", e["ts"]) for e in lab.events(event=None)
-                 if e["pid"] != proc.pid), default=0)
-    lab.wait_for("accept", proc=proc, event="wait",
-                 where=lambda e: e["ts"] > since)
 
 
 def run_lesson(lesson):

@@ -20,7 +20,11 @@ format, the lab's own fields under extra_data.
 
 GitHub Classroom: one step per lesson, worth its points, that runs
 make check N=NN with the trace and the compiler's messages folded into
-standard output (2>&1).
+standard output (2>&1); each step is named after its part of the lab.
+
+Both score each part of the lab apart (its lessons' points) and together:
+Gradescope's tests carry their part as a tag, and extra_data holds each
+part's score; the workflow's steps are named "part N: NN-name".
 """
 import json
 import os
@@ -33,7 +37,7 @@ import zipfile
 from pathlib import Path
 
 import classroom
-from manifest import lessons, number
+from manifest import lessons, number, part_of, parts
 
 # -- GitHub Classroom -----------------------------------------------------------
 
@@ -66,7 +70,10 @@ def workflow():
     listed = lessons()
     lines = [
         "# GitHub Classroom autograding for the Unix domain sockets lab: one",
-        "# graded step per lesson, worth its points in lessons/lessons.json.",
+        "# graded step per lesson, worth its points in lessons/lessons.json,",
+        "# named after its part of the lab: " + "; ".join(
+            f"part {p['part']}, {p['title']}, {p['points']:g} points"
+            for p in parts()) + ".",
         "# make handout writes this file from lessons.json; change the points",
         "# there, then make the hand-out again (lessons/TEACHING.md).",
         "name: Autograding Tests",
@@ -90,12 +97,13 @@ def workflow():
     ]
     for lesson in listed:
         lesson_id = lesson["id"]
+        name = f"part {part_of(lesson)}: {lesson_id}"
         lines += [
-            f"    - name: {quoted(lesson_id)}",
+            f"    - name: {quoted(name)}",
             f"      id: {step_id(lesson_id)}",
             f"      uses: {GRADER}",
             "      with:",
-            f"        test-name: {quoted(lesson_id)}",
+            f"        test-name: {quoted(name)}",
             f"        command: {quoted(step_command(lesson_id))}",
             f"        timeout: {STEP_TIMEOUT}",
             f"        max-score: {lesson['points']}",
@@ -285,6 +293,7 @@ def gradescope_tests(document):
                 "score": entry["score"], "max_score": entry["max_score"],
                 "status": entry["status"], "output": shown(entry["output"]),
                 "visibility": "visible",
+                "tags": [f"part {lesson.get('part', 1)}"],
                 "extra_data": {"lesson": lesson["lesson"],
                                "check": part["name"],
                                "outcome": part["outcome"]}})
@@ -306,6 +315,7 @@ def gradescope_results(status, document, said, seconds):
         results["tests"] = tests
         results["extra_data"].update(
             left_out=left_out,
+            lab_parts=document.get("lab_parts", []),
             lessons=[{"lesson": r["lesson"], "state": r["state"],
                       "points": r["points"], "max_points": r["max_points"],
                       "compiler": {name: shown(text) for name, text in

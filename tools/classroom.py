@@ -383,8 +383,8 @@ def progress():
                 print(f"{lesson_id} does not compile: the compiler's first "
                       f"messages about lessons/{lesson_id}/{name}:\n{said}\n")
     print(next_step or f"{BOLD}All {len(ids)} lessons are done.{RESET} "
-          "make grade shows the score; make quiz N=01 (to 06) asks the "
-          "predict-before-you-run questions.")
+          "make grade shows the score; make quiz N=01 (to "
+          f"{number(ids[-1])}) asks the predict-before-you-run questions.")
     return 0
 
 
@@ -470,7 +470,8 @@ def grade(json_file=None):
             "does not compile" if broken else \
             "done" if all(p["outcome"] == "passed" or env_skipped(p)
                           for p in parts) else "in progress"
-        results.append({"lesson": lesson_id, "state": state,
+        results.append({"lesson": lesson_id,
+                        "part": manifest.part_of(lesson), "state": state,
                         "points": got_cents / 100, "max_points": points,
                         "compiler": broken, "parts": parts})
         score_cents += got_cents
@@ -484,6 +485,20 @@ def grade(json_file=None):
     return status
 
 
+def part_scores(results):
+    """Each part of the lab scored apart: [{"part", "title", "score",
+    "max_score", "lessons"}], a part out of the points of its lessons."""
+    scored = []
+    for part in manifest.parts():
+        mine = [r for r in results if r["lesson"] in part["lessons"]]
+        scored.append({"part": part["part"], "title": part["title"],
+                       "score": sum(round(r["points"] * 100)
+                                    for r in mine) / 100,
+                       "max_score": float(part["points"]),
+                       "lessons": part["lessons"]})
+    return scored
+
+
 def fmt(x):
     return f"{x:.2f}".rstrip("0").rstrip(".")
 
@@ -491,6 +506,32 @@ def fmt(x):
 def print_grade(results, score, out_of):
     width = max(len(readable(p["name"])) for r in results for p in r["parts"])
     print(f"{BOLD}{'Lesson / check':<{width + 4}} {'points':>13}{RESET}")
+    scored = part_scores(results)
+    for part in scored:
+        print(f"{BOLD}Part {part['part']}: {part['title']}{RESET}")
+        print_lessons([r for r in results if r["lesson"] in part["lessons"]],
+                      width)
+        print(f"{BOLD}{'Part ' + str(part['part']) + ' total':<{width + 4}} "
+              f"{fmt(part['score']):>6} / {fmt(part['max_score']):<6}"
+              f"{RESET}\n")
+    percent = 100 * score / out_of if out_of else 0
+    print(f"{BOLD}{'Total':<{width + 4}} {fmt(score):>6} / {fmt(out_of):<6}"
+          f" ({percent:.0f}%){RESET}")
+    if len(scored) > 1:
+        print("    " + ", ".join(f"part {p['part']}: {fmt(p['score'])} of "
+                                 f"{fmt(p['max_score'])}" for p in scored))
+    for r in results:
+        for name, said in r["compiler"].items():
+            print(f"\n{r['lesson']} does not compile: the compiler's first "
+                  f"messages about lessons/{r['lesson']}/{name}:\n{said}")
+    if score < out_of:
+        print(f"\nIncomplete: {fmt(score)} of {fmt(out_of)} points. make "
+              "check N=.. shows why a check fails.")
+    else:
+        print(f"\nComplete: {fmt(score)} of {fmt(out_of)} points.")
+
+
+def print_lessons(results, width):
     for r in results:
         state = r["state"] if r["state"] in ("not started",
                                              "does not compile") else ""
@@ -506,18 +547,6 @@ def print_grade(results, score, out_of):
                 if p["outcome"] == "skipped" else f"  {mark}"
             print(f"    {readable(p['name']):<{width}} "
                   f"{fmt(p['points']):>6} / {fmt(p['max_points']):<6}{note}")
-    percent = 100 * score / out_of if out_of else 0
-    print(f"{BOLD}{'Total':<{width + 4}} {fmt(score):>6} / {fmt(out_of):<6}"
-          f" ({percent:.0f}%){RESET}")
-    for r in results:
-        for name, said in r["compiler"].items():
-            print(f"\n{r['lesson']} does not compile: the compiler's first "
-                  f"messages about lessons/{r['lesson']}/{name}:\n{said}")
-    if score < out_of:
-        print(f"\nIncomplete: {fmt(score)} of {fmt(out_of)} points. make "
-              "check N=.. shows why a check fails.")
-    else:
-        print(f"\nComplete: {fmt(score)} of {fmt(out_of)} points.")
 
 
 def autograder_entry(lesson_id, part):
@@ -540,6 +569,7 @@ def grade_document(results, score, out_of, status, message=None):
     with their parts, and the grading tool's status in words."""
     document = {"status": STATUS_WORDS[status], "score": score,
                 "max_score": out_of,
+                "lab_parts": part_scores(results),
                 "tests": [autograder_entry(r["lesson"], p)
                           for r in results for p in r["parts"]],
                 "lessons": results}

@@ -523,19 +523,69 @@ def say(text, bold=("", "")):
     print(f"{bold[0]}==> {text}{bold[1]}", flush=True)
 
 
-def settle(lab, proc):
+def process_state(pid):
+    """The state letter of /proc/PID/stat (R, S, Z...), and the parent's
+    pid; (None, None) once the process has gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None, None
+    fields = stat[stat.rindex(b")") + 2:].split()
+    return fields[0].decode(), int(fields[1])
+
+
+def descendants(pid):
+    """The pids of pid's children, grandchildren..., as /proc shows them
+    now (a zombie is still there, until it is reaped)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            _, ppid = process_state(entry)
+            if ppid is not None:
+                parents.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def settle(lab, proc, timeout=WAIT):
     """Lets a server that serves in a loop finish with its last client.
 
     Stopped at once, it could be anywhere in its last close(2); once it
-    waits in accept(2) again, the trace (and a picture drawn from it) ends
-    the same way every time.
+    and every child it has forked sleep in a call (in accept, poll or
+    read: waiting for the next client, or for a client still connected),
+    and no child has ended without being reaped, the trace (and a picture
+    drawn from it) ends the same way every time.
     """
     if not lab.events("accept", proc=proc, event=None):
         return
-    since = max((e.get("start", e["ts"]) for e in lab.events(event=None)
-                 if e["pid"] != proc.pid), default=0)
-    lab.wait_for("accept", proc=proc, event="wait",
-                 where=lambda e: e["ts"] > since)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not proc.has_exited():
+        states = [process_state(pid)[0]
+                  for pid in [proc.pid, *descendants(proc.pid)]]
+        if all(state in ("S", None) for state in states):
+            lab.collector.sync()
+            return
+        time.sleep(0.001)
+
+
+def connect_silent(lab, server):
+    """A client of the lab's own (a Python socket) connects and sends
+    nothing; it stays connected until the lab is closed.  Returns None
+    once the server has accepted it and waits again, or why not."""
+    since = time.monotonic_ns()
+    peer, error = lab.connect()
+    if peer is None:
+        return f"it could not connect: {error}"
+    if lab.wait_for("accept", proc=server, where=lambda e: e["ret"] >= 0
+                    and e["ts"] > since) is None:
+        return f"the {server.name} did not accept it within {WAIT:g} s"
+    settle(lab, server)
+    return None
 
 
 def run_steps(lab, code, lesson, bold=("", "")):
@@ -572,6 +622,12 @@ def run_steps(lab, code, lesson, bold=("", "")):
                 settle(lab, proc)
                 say(f"kill -TERM {proc.pid}   (stop the {proc.name})", bold)
                 lab.stop(proc)
+        elif kind == "connect":
+            say("a client connects and says nothing: it stays connected, "
+                "silent   (a client of the lab's own)", bold)
+            failed = connect_silent(lab, background[-1])
+            if failed:
+                raise StepFailed(f"the silent client: {failed}. {check}")
         elif kind == "wait-exit":
             for proc in background:
                 if proc.wait(WAIT) is None:

@@ -50,6 +50,25 @@ def lesson_programs(lesson_id):
     return found
 
 
+def part_of(lesson):
+    """The part of the lab a lesson belongs to: 1, 2..."""
+    return lesson.get("part", 1)
+
+
+def parts():
+    """The parts of the lab, in order: [{"part": N, "title": ..., "lessons":
+    [lesson ids], "points": the sum of their points}]. A part is worth what
+    its lessons are worth: a part still being written is out of less."""
+    found = []
+    for entry in listed().get("parts", [{"part": 1, "title": "the lab"}]):
+        mine = [lesson for lesson in lessons()
+                if part_of(lesson) == entry["part"]]
+        found.append(dict(entry, lessons=[lesson["id"] for lesson in mine],
+                          points=sum(lesson.get("points", 0)
+                                     for lesson in mine)))
+    return found
+
+
 def number(lesson_id):
     """"04" for "04-accept-connect"."""
     return lesson_id[:2]
