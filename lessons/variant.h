@@ -12,6 +12,7 @@
  *   tell(fd) / await(fd) one byte through a pipe: "I am ready" / wait for it
  *   end_of_peer(pid)     wait for the peer, which must exit with status 0
  *   signal_when_asleep(pid, sig)  send sig once pid waits in a blocking call
+ *   process_state(pid)   'R', 'S', 'Z' (a zombie)... from /proc; 0: gone
  *   ordinary_user()      as root, become the unprivileged user "nobody"
  *   mount_read_only(dir) a read-only file system on dir, without root
  *   own_abstract_names() a network namespace of its own, for abstract names
@@ -149,6 +150,26 @@ static inline int asleep(pid_t pid)
     const char *end_of_name = strrchr(stat, ')'); /* "pid (name) S ..." */
     return end_of_name != NULL && end_of_name[1] == ' ' &&
            end_of_name[2] == 'S';
+}
+
+/* The state of process pid, from /proc/PID/stat: 'R' (running), 'S'
+ * (asleep), 'Z' (a zombie: it has ended, and its parent has not waited for
+ * it yet)...; 0 once it has gone altogether (reaped). Linux's /proc. */
+static inline char process_state(pid_t pid)
+{
+    char path[64], stat[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY);
+    if (fd == -1)
+        return 0;
+    ssize_t n = read(fd, stat, sizeof stat - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    stat[n] = '\0';
+    const char *end_of_name = strrchr(stat, ')'); /* "pid (name) S ..." */
+    return end_of_name != NULL && end_of_name[1] == ' ' ? end_of_name[2]
+                                                        : 0;
 }
 
 /*

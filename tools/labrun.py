@@ -781,9 +781,13 @@ def run_variant(variant, quiet=True):
         events = lab.events(event=None)
         output = proc.stdout + proc.stderr
         problems += manifest.unmatched(events, variant["expect"])
+        problems += [f"it did not print what matches {wanted!r}"
+                     for wanted in variant.get("prints", [])
+                     if not re.search(wanted, proc.stdout + proc.stderr)]
         problems += [f"{e['call']} failed with {e['errno']} but the trace "
                      f"has no explanation for it (trace/explanations.def)"
-                     for e in events if e.get("errno") and "explain" not in e]
+                     for e in events if e.get("errno") and "explain" not in e
+                     and e["event"] != "repeat"]  # said by the run's first
         left = sorted(p.name for p in lab.dir.iterdir()
                       if not p.name.startswith("."))
         if left:

@@ -112,10 +112,14 @@ def variant_groups():
 #                                                 exactly 3 connects succeeded
 #     {"call": "waitpid", "signal": "SIGPIPE"}    a child was killed so
 #     {"call": "read", "event": "wait"}           a read announced a wait
+#     {"call": "accept", "errno": "EMFILE", "at_least": 100}
+#                                                 a loop: 100 such calls or more
 # A field is looked up in the event (ret, errno, role), else in its args
-# (bound, signal, flags...).  Without "count", at least one event must
-# match; each expectation takes its own event.
-RESERVED = {"call", "count", "event"}
+# (bound, signal, flags...).  Without "count" or "at_least", at least one
+# event must match; each expectation takes its own event.  A variant may
+# also say what it must print ("prints": regular expressions), for what
+# only the variant itself can see (/proc, the CPU time).
+RESERVED = {"call", "count", "at_least", "event"}
 
 
 def field(event, key):
@@ -166,6 +170,8 @@ def describe(expect):
     if "count" in expect:
         text += ", once" if expect["count"] == 1 else \
             f", {expect['count']} times"
+    if "at_least" in expect:
+        text += f", {expect['at_least']} times or more"
     if "role" in expect:
         text = f"[{expect['role']}] {text}"
     return text
@@ -182,9 +188,10 @@ def unmatched(events, expectations):
     for expect in expectations:
         found = [i for i, e in enumerate(events)
                  if i not in used and fulfils(e, expect)]
-        if "count" in expect:
+        if "count" in expect or "at_least" in expect:
             times = sum(weight(events[i]) for i in found)
-            if times != expect["count"]:
+            if times != expect.get("count", times) or \
+                    times < expect.get("at_least", 0):
                 seen = "once" if times == 1 else f"{times} times"
                 missing.append(f"{describe(expect)}: seen {seen}")
             used.update(found)
