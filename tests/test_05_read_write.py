@@ -6,13 +6,19 @@ checks that test how a program meets bytes arriving in pieces play the
 other side themselves, with Python sockets, and send each piece only once
 the program's trace shows that it has read the one before: the split is
 forced, never left to the kernel's timing.
+
+A server that serves its clients in child processes (lesson 07) reads and
+writes in those children: the checks follow "the server's side", the
+server and every process it forked (lab.family).
 """
 import random
 import re
 import signal
 import socket
 
-from conftest import READS, WRITES, Drain, has_flag, receive, signals_of
+import labrun
+from conftest import READS, SERVING_WAITS, WRITES, Drain, frozen, has_flag, \
+    receive, signals_of
 from tracetext import call_text, cut, difference
 
 LESSON = "05-read-write"
@@ -25,23 +31,26 @@ def sent_bytes(events):
 
 
 class Reading:
-    """How many bytes proc has read so far, and whether it has closed a
-    socket.  update() looks at each event of the trace once: a program that
-    reads a byte at a time makes a long trace, and the waits below ask
-    again after each new piece of it."""
+    """How many bytes proc (and what it forked) has read so far, and whether
+    a process that read has closed a socket.  update() looks at each event
+    of the trace once: a program that reads a byte at a time makes a long
+    trace, and the waits below ask again after each new piece of it."""
 
     def __init__(self, lab, proc):
-        self.lab, self.pid = lab, proc.pid
+        self.lab, self.family = lab, lab.family(proc)
         self.seen, self.total, self.closed = 0, 0, False
+        self.readers = set()
 
     def update(self):
         found = self.lab.collector.events  # waits ask under its lock
         for e in found[self.seen:]:
-            if e["pid"] != self.pid or e["event"] != "return":
+            if e["pid"] not in self.family.pids() or \
+                    e["event"] != "return":
                 continue
             if e["call"] in READS and e["ret"] > 0:
                 self.total += e["ret"]
-            elif e["call"] == "close":
+                self.readers.add(e["pid"])
+            elif e["call"] == "close" and e["pid"] in self.readers:
                 self.closed = True
         self.seen = len(found)
         return self
@@ -52,7 +61,7 @@ def on_its_connection(lab, server):
     one that accept returned: the listening fd, say."""
     accepted = {e["ret"] for e in lab.events("accept", proc=server)
                 if e["ret"] >= 0}
-    wrong = [e for e in lab.events(READS + WRITES, proc=server)
+    wrong = [e for e in lab.events(READS + WRITES, proc=lab.family(server))
              if e["args"].get("fd") not in accepted]
     lab.expect(not wrong,
                "the server to read and write on the new fd that accept "
@@ -66,9 +75,12 @@ def done_with_the_client(lab, server):
     """Waits until the server has finished with its client: a read that
     returned 0 or failed, or a close, after which every write of the reply
     is in the trace."""
+    side = lab.family(server)
+    readers = {e["pid"] for e in lab.events(READS, proc=side)}
     return lab.wait_until(lambda: [
-        e for e in lab.events((*READS, "close"), proc=server)
-        if e["call"] == "close" or e["ret"] <= 0], proc=server)
+        e for e in lab.events((*READS, "close"), proc=side)
+        if e["call"] == "close" and e["pid"] in readers or
+        e["call"] != "close" and e["ret"] <= 0], proc=server)
 
 
 def test_the_reply_is_the_message_upper_cased(lab):
@@ -101,18 +113,19 @@ def test_the_bytes_cross_exactly(lab):
                f"the client to write the 4 bytes of \"ping\"; it wrote "
                f"{count} bytes: {cut(data.encode('latin-1', 'replace'), 60)}",
                "Your task")
+    side = lab.family(server)
     got = lab.require(READS, "the server to read(2) the client's bytes",
-                      "Your task", proc=server, where=lambda e: e["ret"] > 0)
+                      "Your task", proc=side, where=lambda e: e["ret"] > 0)
     fd = got["args"]["fd"]
     done_with_the_client(lab, server)
-    reads = [e for e in lab.events(READS, proc=server)
+    reads = [e for e in lab.events(READS, proc=side)
              if e["args"].get("fd") == fd and e["ret"] > 0]
     lab.expect("".join(e.get("data", "") for e in reads) == "ping",
                "the 4 bytes the client wrote (\"ping\") are the bytes the "
                f"server read (in one read or several); it read "
                f"{', '.join(call_text(e) for e in reads[:4])}",
                "What to look for in the trace")
-    replies = [e for e in lab.events(WRITES, proc=server)
+    replies = [e for e in lab.events(WRITES, proc=side)
                if e["args"].get("fd") == fd]
     back = sent_bytes(replies)
     lab.expect(back == 4 and "".join(e.get("data", "") for e in replies)
@@ -127,19 +140,26 @@ def test_the_bytes_cross_exactly(lab):
 def test_read_returns_0_when_the_client_is_done(lab):
     server = lab.serving()
     lab.client("lab.sock", "bye")
-    # The read that returns 0, or what the server does instead: closes the
-    # connection, or goes on to the next accept.
+    # The read that returns 0, or what the process that reads the
+    # connection does instead: closes it, or goes on to the next accept.
     accepted = lab.require("accept", "the server to accept the client",
                            "Your task", proc=server,
                            where=lambda e: e["ret"] >= 0)
-    lab.wait_for((*READS, "close", "accept"), proc=server, event=None,
-                 where=lambda e: e["ts"] > accepted["ts"] and (
+    side, conn = lab.family(server), accepted["ret"]
+    first = lab.wait_for(READS, proc=side, event=None,
+                         where=lambda e: e["ts"] > accepted["ts"] and
+                         e["args"].get("fd") == conn)
+    reader = first["pid"] if first else server.pid
+    lab.wait_for((*READS, "close", "accept"), proc=side, event=None,
+                 where=lambda e: e["ts"] > accepted["ts"] and
+                 e["pid"] == reader and e["event"] == "return" and (
                      e["call"] == "accept" or
-                     e["event"] == "return" and e["ret"] == 0))
-    eof = lab.wait_for(READS, proc=server, ret=0, timeout=0)
+                     e["args"].get("fd") == conn and e["ret"] == 0))
+    eof = lab.wait_for(READS, proc=side, ret=0, timeout=0)
     if eof is None:
-        reads = [e["ret"] for e in lab.events(READS, proc=server)]
-        closed = lab.events("close", proc=server)
+        reads = [e["ret"] for e in lab.events(READS, proc=side)]
+        closed = [e for e in lab.events("close", proc=side)
+                  if e["args"].get("fd") == conn and e["pid"] == reader]
         lab.expect(False,
                    "the server to read until end of file (read(2) returns "
                    "0) once the client has gone: a stream has no message "
@@ -148,8 +168,9 @@ def test_read_returns_0_when_the_client_is_done(lab):
                    + (", and then it closed the connection" if closed
                       else ""), "What to look for in the trace")
     fd = eof["args"]["fd"]
-    after = lab.wait_for((*READS, "close", "accept"), proc=server,
+    after = lab.wait_for((*READS, "close", "accept"), proc=side,
                          event=None, where=lambda e: e["ts"] > eof["ts"] and
+                         e["pid"] == eof["pid"] and
                          (e["call"] == "accept" or
                           e["args"].get("fd") == fd))
     lab.expect(after is not None and after["call"] == "close",
@@ -165,13 +186,12 @@ def test_read_returns_0_when_the_client_is_done(lab):
 def test_end_of_file_ends_the_client_without_an_error(lab):
     server = lab.serving()
     lab.client("lab.sock", "bye")
-    eof = lab.require(READS, "the server's read(2) to return 0 (end of "
-                      "file) once the client has gone",
-                      "What to look for in the trace", proc=server, ret=0)
-    # Back in accept for the next client: what it said is out by now.
-    lab.wait_for("accept", proc=server, event="wait",
-                 where=lambda e: e["ts"] > eof["ts"])
-    server.asleep()
+    lab.require(READS, "the server's read(2) to return 0 (end of "
+                "file) once the client has gone",
+                "What to look for in the trace", proc=lab.family(server),
+                ret=0)
+    # Back waiting for the next client: what it said is out by now.
+    labrun.settle(lab, server)
     done = [line for line in server.stdout.splitlines()
             if re.search(r"\b3\b", line) and "bytes" in line]
     lab.expect(done,
@@ -196,16 +216,14 @@ def test_the_server_uses_only_the_n_bytes_read(lab):
         peer.sendall(piece)
         sent += len(piece)
         lab.expect(lab.wait_until(lambda: sent_bytes(lab.events(
-                       READS, proc=server)) >= sent, proc=server),
+                       READS, proc=lab.family(server))) >= sent,
+                       proc=server),
                    f"the server to read(2) piece {n} of the client's bytes",
                    "What to look for in the trace")
     peer.shutdown(socket.SHUT_WR)
     reply, _ = receive(peer)
     done_with_the_client(lab, server)
-    lab.wait_for("accept", proc=server, event="wait",
-                 where=lambda e: e["ts"] > lab.events(READS, proc=server)[-1]
-                 ["ts"])
-    server.asleep()
+    labrun.settle(lab, server)
     said = (server.stdout_bytes + server.stderr_bytes).upper()
     stale = second.upper() + first.upper()[2:12]
     at = said.find(stale)
@@ -376,20 +394,24 @@ def test_a_server_that_leaves_cannot_kill_the_client(lab):
 
 def test_the_server_survives_a_client_that_left(lab):
     server = lab.serving()
-    # Keep the server busy with a first client, so that the second one can
-    # send and leave before the server even accepts it.
+    # Keep the server busy with a first client; the second one sends and
+    # leaves while the server (and what it forked) is stopped, so before
+    # any reply, whether the server serves clients in turn or at once.
     first, error = lab.connect()
     lab.expect(first is not None, f"a client to connect; it failed: {error}",
                "Your task")
-    lab.require(READS, "the server to wait in read(2) for its client",
-                "Your task", proc=server, event="wait")
-    leaver, error = lab.connect()
-    lab.expect(leaver is not None, "a second client to connect while the "
-               f"server serves the first; it failed: {error}", "Your task")
-    leaver.sendall(b"nobody will read this reply")
-    leaver.close()
+    lab.require(SERVING_WAITS, "the server to wait in read(2) for its "
+                "client", "Your task", proc=lab.family(server), event="wait")
+    labrun.settle(lab, server)
+    with frozen(server):
+        leaver, error = lab.connect()
+        lab.expect(leaver is not None, "a second client to connect while "
+                   f"the server serves the first; it failed: {error}",
+                   "Your task")
+        leaver.sendall(b"nobody will read this reply")
+        leaver.close()
     first.close()
-    failed = lab.wait_for(WRITES, proc=server, ret=-1)
+    failed = lab.wait_for(WRITES, proc=lab.family(server), ret=-1)
     killed = server.has_exited() and server.wait() is not None and \
         server.returncode == -signal.SIGPIPE
     lab.expect(not killed,

@@ -11,7 +11,7 @@ import time
 import pytest
 
 import labrun
-from conftest import READS, WRITES, receive
+from conftest import SERVING_WAITS, WRITES, frozen, receive
 from tracetext import cut
 
 LESSON = "06-close"
@@ -38,13 +38,15 @@ def ended_inside_a_handler(lab, server):
 def ended_or_waiting_again(lab, server, since, calls=None):
     """Waits until the server has exited, or until, after the time since,
     a call of it has returned and its latest event is a call (of calls)
-    that waits again: either way, what it does next is known without
-    waiting for a timeout.  Returns its exit status, or None while it
-    runs."""
+    that waits again (for a client, not for its children to end): either
+    way, what it does next is known without waiting for a timeout.
+    Returns its exit status, or None while it runs."""
     def known():
         mine = lab.events(proc=server, event=None)
+        # A server that forked waits for its children as it stops: a wait
+        # in waitpid is part of stopping, not a wait for the next client.
         return mine and mine[-1]["event"] == "wait" and \
-            mine[-1]["ts"] > since and \
+            mine[-1]["call"] != "waitpid" and mine[-1]["ts"] > since and \
             (calls is None or mine[-1]["call"] in calls) and \
             [e for e in mine if e["event"] == "return" and e["ts"] > since]
     lab.wait_until(known, proc=server)
@@ -195,20 +197,26 @@ def test_the_client_closes_its_socket_on_every_path(lab):
 
 def test_a_client_that_leaves_early_costs_the_server_no_fd(lab):
     server = lab.serving("-n", "2")
+    side = lab.family(server)
     first, _ = lab.connect()
-    lab.require(READS, "the server to wait in read(2) for its client",
-                "Your task", proc=server, event="wait")
-    leaver, _ = lab.connect()
-    leaver.sendall(b"nobody will read this reply")
-    leaver.close()
+    lab.require(SERVING_WAITS, "the server to wait in read(2) for its "
+                "client", "Your task", proc=side, event="wait")
+    labrun.settle(lab, server)
+    # The second client sends and leaves while the server (and what it
+    # forked) is stopped: before any reply, however the server serves.
+    with frozen(server):
+        leaver, _ = lab.connect()
+        leaver.sendall(b"nobody will read this reply")
+        leaver.close()
     first.close()
     failed = lab.require(WRITES, "the reply to the client that left to fail "
                          "with EPIPE", "What to look for in the trace",
-                         proc=server, ret=-1)
+                         proc=side, ret=-1)
     server.wait()
     fd = failed["args"]["fd"]
-    lab.expect([e for e in lab.events("close", proc=server, ret=0)
-                if e["args"]["fd"] == fd and e["ts"] > failed["ts"]],
+    lab.expect([e for e in lab.events("close", proc=side, ret=0)
+                if e["args"]["fd"] == fd and e["ts"] > failed["ts"] and
+                e["pid"] == failed["pid"]],
                f"the server to close fd {fd} of the client that left, after "
                f"its write failed with EPIPE: close a client's fd on every "
                "path, not only at end of file, or each such client costs "
@@ -271,9 +279,10 @@ def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
     client, error = lab.connect()
     lab.expect(client is not None, f"a client to connect; it failed: {error}",
                "Your task")
-    waits = lab.require(READS, "the server to wait in read(2) for its client",
-                        "Your task", proc=server, event="wait")
-    server.asleep()
+    waits = lab.require(SERVING_WAITS, "the server to wait in read(2) for "
+                        "its client", "Your task", proc=lab.family(server),
+                        event="wait")
+    labrun.settle(lab, server)
     server.signal(signal.SIGINT)
     status = ended_or_waiting_again(lab, server, waits["ts"])
     if status is None:

@@ -162,6 +162,7 @@ class Proc:
 
     def __init__(self, lab, name, args, popen, out, err):
         self.lab, self.name, self.args = lab, name, args
+        self.role = name  # its LAB_ROLE, which Lab.start may set otherwise
         self.popen, self.pid = popen, popen.pid
         self._out, self._err = out, err
         self.exited = False  # set once the process and its trace are done
@@ -270,6 +271,51 @@ class Proc:
                f"and it {ended}"
 
 
+class Family:
+    """A lab program and the processes it forked (children, grandchildren),
+    as the trace shows them: what a forking server does, it does in its
+    children too.  It stands for the program where a Proc does: lab.events,
+    wait_for and the rest match the events of every process of the family.
+
+    A child is known by the fork event of its parent (its pid is fork's
+    result); a trace without fork events makes a process whose role is the
+    program's own (a forked child keeps LAB_ROLE), or the program's role
+    then "/", and that the lab did not start itself, a child.
+    """
+
+    def __init__(self, proc):
+        self.proc, self.pid, self.name = proc, proc.pid, proc.name
+        self.role = proc.role
+        self._known, self._seen = {proc.pid}, 0
+
+    @property
+    def exited(self):
+        return self.proc.exited
+
+    def has_exited(self):
+        return self.proc.has_exited()
+
+    def pids(self):
+        """The pids of the family so far."""
+        found = self.proc.lab.collector.events
+        started = {p.pid for p in self.proc.lab.procs}
+        forks = any(e["call"] == "fork" for e in found)
+        for e in found[self._seen:]:
+            if e["call"] == "fork" and e["pid"] in self._known and \
+                    isinstance(e.get("ret"), int) and e["ret"] > 0:
+                self._known.add(e["ret"])
+            elif not forks and e["pid"] not in started and (
+                    e["role"] == self.role or
+                    e["role"].startswith(self.role + "/")):
+                self._known.add(e["pid"])
+        self._seen = len(found)
+        return self._known
+
+    def children(self):
+        """The pids of the family but the program's own."""
+        return self.pids() - {self.pid}
+
+
 class Lab:
     """A directory to run lab programs in, with their trace collected.
 
@@ -323,10 +369,12 @@ class Lab:
         comparison runs each program under strace)."""
         return [str(self.program(name)), *map(str, args)]
 
-    def start(self, name, *args, stdin=b"", role=None, env=None, under=()):
+    def start(self, name, *args, stdin=b"", role=None, env=None, under=(),
+              group=None):
         """Starts a program in the lab directory; stdin is bytes or None.
 
-        under is a command to run it with, such as valgrind and its options.
+        under is a command to run it with, such as valgrind and its options;
+        group, the process group to put it in (0: a new one of its own).
         """
         n = len(self.procs)
         argv = [*under, *self.command(name, args, n)]
@@ -343,12 +391,15 @@ class Lab:
             outf, errf = open(out, "wb"), open(err, "wb")
         else:
             outf = errf = None
+        grouped = {} if group is None else {"process_group": group}
         popen = subprocess.Popen(argv, cwd=self.dir, stdin=inp, stdout=outf,
-                                 stderr=errf, env=self.env(role or name, env))
+                                 stderr=errf, env=self.env(role or name, env),
+                                 **grouped)
         for f in (inp, outf, errf):
             if hasattr(f, "close"):
                 f.close()
         proc = Proc(self, name, args, popen, out, err)
+        proc.role = role or name
         self.procs.append(proc)
         return proc
 
@@ -418,6 +469,10 @@ class Lab:
         self.peers.append(conn)
         return conn
 
+    def family(self, proc):
+        """The program proc and every process it forked (Family)."""
+        return Family(proc)
+
     def close(self):
         for peer in self.peers:
             peer.close()
@@ -430,9 +485,26 @@ class Lab:
                 if proc.popen.poll() is None:
                     proc.popen.kill()
                 proc.popen.wait()
+            self.sweep()
             self.collector.close()
             if self.own_dir:
                 shutil.rmtree(self.dir, ignore_errors=True)
+
+    def sweep(self):
+        """Kills what the lab's programs forked and left running: each
+        such process holds the trace's FIFO, which it inherited.  Looked
+        for only when the trace shows a process the lab did not start."""
+        started = {p.pid for p in self.procs}
+        with self.collector.cond:
+            forked = any(e["pid"] not in started
+                         for e in self.collector.events)
+        if not forked:
+            return
+        for pid in processes_holding(self.collector.fifo):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
     def __enter__(self):
         return self
@@ -451,7 +523,8 @@ class Lab:
 
         def matches(e):
             return ((calls is None or e["call"] in calls)
-                    and (proc is None or e["pid"] == proc.pid)
+                    and (proc is None or e["pid"] == proc.pid or
+                         isinstance(proc, Family) and e["pid"] in proc.pids())
                     and (event is None or e["event"] == event)
                     and all(e.get(k) == v for k, v in match.items()))
         return matches

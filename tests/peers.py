@@ -1,0 +1,268 @@
+"""Clients of the lab's own for part 2's checks, and what /proc says of a
+server: many clients at once, a silent one, one that never reads.
+
+A Peer is a Python client with every call bounded: its socket stays
+blocking (so connect waits for room in a full backlog, as the lab's client
+does) but has a send and a receive timeout (SO_SNDTIMEO, SO_RCVTIMEO), so
+no connect, send or receive waits longer than asked.  exchanges() runs
+many at once, in threads, and says what each one got.
+
+Not a pytest module: its name has no test_ prefix.
+"""
+import os
+import platform
+import socket
+import struct
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import labrun
+
+
+def timeval(seconds):
+    return struct.pack("ll", int(seconds), int(seconds % 1 * 1_000_000))
+
+
+class Peer:
+    """A client of the socket file path; every call waits at most
+    timeout seconds.  error is the OSError of connect, or None."""
+
+    def __init__(self, path, timeout=labrun.WAIT):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                             timeval(timeout))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                             timeval(timeout))
+        self.error = None
+        try:
+            self.sock.connect(str(path))
+        except OSError as e:
+            self.error = e
+
+    def send(self, data):
+        """Sends data whole; False when the timeout or an error stopped
+        it."""
+        try:
+            self.sock.sendall(data)
+            return True
+        except OSError:
+            return False
+
+    def receive(self, size=None):
+        """(bytes, how it ended: "size", "eof", "reset" or "timeout"): size
+        bytes, or everything until end of file."""
+        got = b""
+        while size is None or len(got) < size:
+            try:
+                chunk = self.sock.recv(65536 if size is None else
+                                       min(65536, size - len(got)))
+            except (BlockingIOError, socket.timeout):
+                return got, "timeout"
+            except OSError:
+                return got, "reset"
+            if not chunk:
+                return got, "eof"
+            got += chunk
+        return got, "size"
+
+    def close(self):
+        self.sock.close()
+
+
+class Exchange:
+    """What one client of exchanges() got."""
+
+    def __init__(self, message, reply=b"", how="no connection", error=None,
+                 seconds=0.0):
+        self.message, self.reply, self.how = message, reply, how
+        self.error, self.seconds = error, seconds
+
+    @property
+    def whole(self):
+        """The exact reply, then end of file."""
+        return self.reply == self.message.upper() and self.how == "eof"
+
+
+def exchange(path, message, timeout):
+    """A client: connect, send message, shut down writing, and read the
+    reply until end of file."""
+    started = time.monotonic()
+    peer = Peer(path, timeout)
+    try:
+        if peer.error:
+            return Exchange(message, error=peer.error)
+        if not peer.send(message):
+            return Exchange(message, how="send timed out")
+        peer.sock.shutdown(socket.SHUT_WR)
+        reply, how = peer.receive()
+        return Exchange(message, reply, how,
+                        seconds=time.monotonic() - started)
+    finally:
+        peer.close()
+
+
+def exchanges(lab, messages, timeout=labrun.WAIT):
+    """Every message sent by a client of its own, all at once: [Exchange]."""
+    path = lab.dir / "lab.sock"
+    with ThreadPoolExecutor(max_workers=len(messages)) as pool:
+        return list(pool.map(lambda m: exchange(path, m, timeout),
+                             messages))
+
+
+def messages(count, size=0):
+    """count different messages, of size bytes more or less."""
+    return [(f"client {n:03d} says hello. " * (1 + size // 25))[:max(size,
+            25)].encode() for n in range(count)]
+
+
+def silent(lab, server, timeout=labrun.WAIT):
+    """A client that connects and says nothing; returns it once the server
+    has accepted it, or None."""
+    since = time.monotonic_ns()
+    peer = Peer(lab.dir / "lab.sock", timeout)
+    if peer.error:
+        return None
+    lab.peers.append(peer.sock)
+    taken = lab.wait_for("accept", proc=server, timeout=timeout,
+                         where=lambda e: e["ret"] >= 0 and e["ts"] > since)
+    return peer if taken else None
+
+
+class Hog(threading.Thread):
+    """A client that sends size bytes and reads nothing: a thread, since its
+    send waits once the buffers are full.  sent says how far it got."""
+
+    def __init__(self, lab, size, timeout=labrun.WAIT):
+        super().__init__(daemon=True)
+        self.peer = Peer(lab.dir / "lab.sock", timeout)
+        lab.peers.append(self.peer.sock)
+        self.data = bytes(b"abcdefghijklmnopqrstuvwxyz"[i % 26]
+                          for i in range(size))
+        self.sent = 0
+        self.start()
+
+    def leave(self):
+        """Leaves at once: shutdown wakes the thread's send (a close alone
+        would wait until that send returns), then close."""
+        try:
+            self.peer.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.join(labrun.WAIT)
+        self.peer.sock.close()
+
+    def run(self):
+        if self.peer.error:
+            return
+        view = memoryview(self.data)
+        while self.sent < len(self.data):
+            try:  # in pieces, so that sent says how far it got
+                self.sent += self.peer.sock.send(
+                    view[self.sent:self.sent + 16384])
+            except OSError:
+                return
+
+
+# -- what /proc says ----------------------------------------------------------
+
+def open_fds(pid):
+    """The descriptors pid has open, as numbers, or None once it has gone;
+    the trace's own (200 and above) left out."""
+    try:
+        return sorted(int(n) for n in os.listdir(f"/proc/{pid}/fd")
+                      if int(n) < 200)
+    except OSError:
+        return None
+
+
+def zombies(pid):
+    """The pids of pid's children that have ended and are not reaped."""
+    return [child for child in labrun.descendants(pid)
+            if labrun.process_state(child)[1] == pid and
+            labrun.process_state(child)[0] == "Z"]
+
+
+def children(pid):
+    """pid's children, now (zombies included)."""
+    return [child for child in labrun.descendants(pid)
+            if labrun.process_state(child)[1] == pid]
+
+
+def nonblocking(pid, fd):
+    """Whether fd of process pid has O_NONBLOCK (/proc/PID/fdinfo), or None
+    when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+            for line in f:
+                if line.startswith("flags:"):
+                    return bool(int(line.split()[1], 8) & os.O_NONBLOCK)
+    except OSError:
+        return None
+    return None
+
+
+def wait_state(pid, states, timeout=labrun.WAIT):
+    """Waits until process pid is in one of states ("T", "Z"...); True if
+    it is, False when timeout passed or it has gone."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = labrun.process_state(pid)[0]
+        if state in states:
+            return True
+        if state is None:
+            return False
+        time.sleep(0.001)
+    return False
+
+
+def settled(lab, server, timeout=labrun.WAIT):
+    """Waits until the server and its children sleep, with no zombie among
+    them (labrun.settle), whatever it was doing."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not server.has_exited():
+        pids = [server.pid, *labrun.descendants(server.pid)]
+        if all(labrun.process_state(pid)[0] in ("S", None) for pid in pids):
+            lab.collector.sync()
+            return True
+        time.sleep(0.001)
+    return False
+
+
+# The numbers of the system calls a server may sleep in, by machine
+# (asm/unistd.h): /proc/PID/syscall gives the number.
+SYSCALLS = {
+    "x86_64": {0: "read", 1: "write", 7: "poll", 23: "select", 43: "accept",
+               44: "sendto", 45: "recvfrom", 46: "sendmsg", 47: "recvmsg",
+               61: "wait4", 232: "epoll_wait", 270: "pselect6",
+               271: "ppoll", 288: "accept4", 247: "waitid"},
+    "aarch64": {63: "read", 64: "write", 73: "ppoll", 72: "pselect6",
+                202: "accept", 242: "accept4", 206: "sendto", 207: "recvfrom",
+                211: "sendmsg", 212: "recvmsg", 260: "wait4", 95: "waitid",
+                22: "epoll_pwait"},
+}
+
+
+def blocked_in(pid):
+    """(the call process pid sleeps in, its first argument) as
+    /proc/PID/syscall shows it ("write", 5), or None when it runs, has
+    gone, or the call is not known here."""
+    try:
+        with open(f"/proc/{pid}/syscall") as f:
+            fields = f.read().split()
+        number, first = int(fields[0]), int(fields[1], 16)
+    except (OSError, ValueError, IndexError):
+        return None
+    name = SYSCALLS.get(platform.machine(), {}).get(number)
+    return (name, first) if name else None
+
+
+def cpu_seconds(pid):
+    """The CPU time process pid has used so far (user and system), from
+    /proc/PID/stat, or None once it has gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

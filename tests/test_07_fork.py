@@ -1,0 +1,419 @@
+"""Lesson 07: a process per client.  The server forks a child for each
+client and goes back to accept; children are reaped; each process closes
+the descriptors it does not use; SIGTERM ends the children too.
+
+The checks judge what the server does for its clients, with many real
+clients at once, and what /proc says of it: a server that serves every
+client at once in another way (lesson 08's poll loop) passes them too.
+The server runs in a process group of the checks' own making, with one
+process of the checks' in it: a server that signals its whole group
+(kill(0, ...)) is seen, and cannot reach the checks themselves.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+import labrun
+import peers
+from tracetext import cut
+
+LESSON = "07-fork"
+QUICK = labrun.WAIT / 2  # for a reply that a correct server gives at once
+
+
+class Sentinel:
+    """A process that leads the process group the server is started in,
+    and does nothing: if it dies of a signal, the server signalled its
+    whole group.  Closed (killed) with the lab."""
+
+    def __init__(self, lab):
+        self.popen = subprocess.Popen(["sleep", "600"], process_group=0,
+                                      stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+        self.pid = self.popen.pid
+        lab.peers.append(self)
+
+    def signalled(self):
+        """The signal that ended it, or None while it lives."""
+        code = self.popen.poll()
+        return -code if code is not None and code < 0 else None
+
+    def close(self):
+        if self.popen.poll() is None:
+            self.popen.kill()
+        self.popen.wait()
+
+
+def serving(lab, *args, env=None):
+    """The server, listening, in a process group led by a Sentinel:
+    (server, sentinel)."""
+    sentinel = Sentinel(lab)
+    server = lab.start("server", *args, env=env, group=sentinel.pid)
+    lab.require("listen", "the server to listen (lesson 03)",
+                "What this stage does", proc=server, ret=0)
+    return server, sentinel
+
+
+def listening_fd(lab, server):
+    return lab.events("listen", proc=server)[0]["args"]["fd"]
+
+
+def child_calls(lab, server, calls):
+    """The events of the server's children (not its own) of these calls."""
+    family = lab.family(server)
+    return [e for e in lab.events(calls, proc=family)
+            if e["pid"] != server.pid]
+
+
+def kept_copies(lab, server, results):
+    """A sentence naming the parent's copy of the connection when clients
+    got their whole reply but no end of file, else None."""
+    stuck = [r for r in results
+             if r.reply == r.message.upper() and r.how == "timeout"]
+    if not stuck:
+        return None
+    return (f"{len(stuck)} of {len(results)} clients got their whole reply "
+            "but never end of file: a copy of their connected socket stayed "
+            "open after the child that served them closed its own. The "
+            "parent must close its copy, close(cfd), right after fork; the "
+            "client reads end of file only once every copy is closed")
+
+
+def children_in_the_loop(lab, server):
+    """A sentence naming a child that ran on into the parent's loop or
+    cleanup, else None."""
+    strays = child_calls(lab, server, ("accept", "unlink", "bind", "listen"))
+    if not strays:
+        return None
+    e = strays[0]
+    return (f"a child of the server (pid {e['pid']}) called {e['call']} "
+            f"({e['file']}:{e['line']}): after serving its client it ran on "
+            "into the parent's loop or cleanup. End the child with "
+            "_exit(EXIT_SUCCESS) after its close(cfd): never return or break "
+            "out of the child's case")
+
+
+def reaper_waits(lab, server):
+    """A sentence naming a waitpid of the parent that waits, else None."""
+    waits = lab.events("waitpid", proc=server, event="wait")
+    if not waits:
+        return None
+    return (f"the parent waits in waitpid({waits[0]['args'].get('pid')}) "
+            f"({waits[0]['file']}:{waits[0]['line']}) while it should accept: "
+            "without WNOHANG, waitpid waits for a child that is still "
+            "serving (the silent client's), and nobody is accepted "
+            "meanwhile. Reap with waitpid(-1, NULL, WNOHANG), which returns "
+            "0 when the children left still run")
+
+
+def served(lab, server, results, what):
+    """Fails the check unless every client got its exact reply, then end of
+    file; names the likely cause."""
+    bad = [r for r in results if not r.whole]
+    if not bad:
+        return
+    waiting = reaper_waits(lab, server)
+    if waiting:
+        lab.expect(False, f"{what}: {waiting}", "Reaping: SIGCHLD and waitpid")
+    cause = children_in_the_loop(lab, server) or \
+        kept_copies(lab, server, results)
+    if cause:
+        lab.expect(False, f"{what}: {cause}", "One process per client")
+    first = bad[0]
+    lab.expect(False,
+               f"{what}: {len(results) - len(bad)} of {len(results)} got "
+               f"their exact reply, then end of file. One sent "
+               f"{cut(first.message, 40)} and got {cut(first.reply, 40)} "
+               f"({first.how}{', ' + str(first.error) if first.error else ''}"
+               f"); {server.describe()}", "One process per client")
+
+
+def test_twenty_clients_at_once_each_get_their_exact_reply(lab):
+    server, _ = serving(lab)
+    sizes = [20 + 300 * n for n in range(20)]  # up to some 6 KB
+    results = peers.exchanges(lab, [peers.messages(1, s)[0] for s in sizes])
+    served(lab, server, results, "20 clients connected at once, each to get "
+           "its message back upper-cased, whole, then end of file")
+
+
+def test_a_silent_client_holds_up_nobody(lab):
+    server, _ = serving(lab)
+    silent = peers.silent(lab, server)
+    lab.expect(silent is not None, "a silent client to connect and be "
+               f"accepted; {server.describe()}", "What this stage does")
+    results = peers.exchanges(lab, peers.messages(20), timeout=QUICK)
+    waiting = [e for e in lab.events(("read", "recv"), proc=server,
+                                     event="wait")]
+    if [r for r in results if not r.whole] and waiting and \
+            not reaper_waits(lab, server):
+        lab.expect(False,
+                   "20 clients served while a silent client stays connected: "
+                   f"the server itself waits in {waiting[0]['call']}"
+                   f"({waiting[0]['args'].get('fd')}) for the silent client, "
+                   "and accepts nobody meanwhile, so it serves one client at "
+                   "a time. Serve each client in a child process of its own "
+                   "(fork), and go back to accept at once",
+                   "What this stage does")
+    served(lab, server, results, "20 clients served within "
+           f"{QUICK:g} s while a silent client stays connected")
+
+
+def test_no_zombie_is_left_when_clients_leave_together(lab):
+    server, _ = serving(lab)
+    clients = []
+    for n in range(5):
+        peer = peers.Peer(lab.dir / "lab.sock")
+        lab.peers.append(peer.sock)
+        peer.send(b"x")
+        clients.append((peer, peer.receive(1)))
+    lab.expect(all(got == (b"X", "size") for _, got in clients),
+               "five clients, each connected and answered (X for x); they "
+               f"got {[got for _, got in clients]}; {server.describe()}",
+               "One process per client")
+    kids = peers.children(server.pid)
+    if not kids:  # a server of one process: nothing to reap
+        return
+    # The five children end while the server is stopped: their SIGCHLDs
+    # merge into one, delivered when it goes on (signal(7)).
+    since = time.monotonic_ns()
+    os.kill(server.pid, signal.SIGSTOP)
+    try:
+        peers.wait_state(server.pid, "T")
+        for peer, _ in clients:
+            peer.close()
+        for kid in kids:
+            peers.wait_state(kid, "Z")
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+    gone = lab.wait_until(lambda: not peers.zombies(server.pid),
+                          proc=server, timeout=QUICK / 2)
+    left = peers.zombies(server.pid)
+    reaped = [e for e in lab.events("waitpid", proc=server)
+              if e["ts"] > since and e["ret"] > 0]
+    lab.expect(not server.has_exited(),
+               f"the server to go on after its children ended; "
+               f"{server.describe()}", "Reaping: SIGCHLD and waitpid")
+    lab.expect(gone or not left or reaped,
+               f"no zombie once five clients have left: {len(left)} children "
+               f"of the server ended and stay zombies (state Z in "
+               f"/proc/PID/stat), and the server called no waitpid at all. "
+               "Reap them: a SIGCHLD handler that calls waitpid(-1, NULL, "
+               "WNOHANG) in a loop, installed with sigaction",
+               "Reaping: SIGCHLD and waitpid")
+    lab.expect(gone or not left,
+               f"no zombie once five clients have left at once: the server "
+               f"reaped {len(reaped)} of them and {len(left)} stay zombies. "
+               "Signals do not queue: the five SIGCHLDs merged into one, and "
+               "the handler ran once; it must loop, waitpid(-1, NULL, "
+               "WNOHANG) until it returns 0 or -1, not reap one child per "
+               "signal", "Reaping: SIGCHLD and waitpid")
+
+
+def test_a_child_that_ends_does_not_interrupt_accept(lab):
+    server, _ = serving(lab)
+    peer = peers.Peer(lab.dir / "lab.sock")
+    lab.peers.append(peer.sock)
+    peer.send(b"hi")
+    lab.expect(peer.receive(2) == (b"HI", "size"),
+               f"a client's reply, HI for hi; {server.describe()}",
+               "One process per client")
+    kids = peers.children(server.pid)
+    if not kids:
+        return
+    accepted = lab.events("accept", proc=server)[-1]
+    lab.wait_for("accept", proc=server, event="wait",
+                 where=lambda e: e["ts"] > accepted["ts"])
+    server.asleep()
+    since = time.monotonic_ns()
+    peer.close()
+    lab.wait_until(lambda: not peers.children(server.pid), proc=server,
+                   timeout=QUICK)
+    peers.settled(lab, server, QUICK)
+    cut_short = [e for e in lab.events(proc=server, errno="EINTR")
+                 if e["ts"] > since]
+    lab.expect(not cut_short,
+               "the end of a child not to interrupt the server: its "
+               f"{cut_short[0]['call'] if cut_short else ''} failed with "
+               "EINTR when the child ended, although no signal asked it to "
+               "stop. Install the SIGCHLD handler with sa_flags = SA_RESTART: "
+               "the kernel then restarts accept once the handler returns",
+               "Reaping: SIGCHLD and waitpid")
+
+
+def test_each_process_closes_the_copies_it_does_not_use(lab):
+    server, _ = serving(lab)
+    fd = listening_fd(lab, server)
+    results = peers.exchanges(lab, peers.messages(3), timeout=QUICK)
+    served(lab, server, results, "three clients, each to get its reply, "
+           "then end of file")
+    peers.settled(lab, server, QUICK)
+    family = lab.family(server)
+    kids = family.children()
+    keeping = [pid for pid in kids if not [
+        e for e in lab.events("close", proc=None, pid=pid, ret=0)
+        if e["args"]["fd"] == fd]]
+    lab.expect(not keeping,
+               f"each child to close its copy of the listening socket, "
+               f"close({fd}), before it serves its client: child "
+               f"{keeping[0] if keeping else ''} never did. Only the parent "
+               "accepts; a child that keeps the listening socket keeps it "
+               "listening after the parent has gone, and clients that "
+               "connect then wait for ever", "One process per client")
+    accepted = [e["ret"] for e in lab.events("accept", proc=server)
+                if e["ret"] >= 0]
+    closed = [e["args"]["fd"] for e in lab.events("close", proc=server,
+                                                  ret=0)]
+    lab.expect(len(closed) >= len(accepted) or not kids,
+               f"the parent to close its copy of each connected socket "
+               f"right after fork: it accepted {len(accepted)} clients and "
+               f"closed {len(closed)} of their sockets", "One process per "
+               "client")
+
+
+def test_only_the_parent_accepts_and_removes_the_socket_file(lab):
+    server, _ = serving(lab)
+    first = peers.exchanges(lab, peers.messages(1), timeout=QUICK)
+    peers.settled(lab, server, QUICK)
+    there = lab.is_socket("lab.sock")
+    second = peers.exchanges(lab, peers.messages(1), timeout=QUICK)
+    cause = children_in_the_loop(lab, server)
+    lab.expect(not cause, f"only the parent to accept and clean up: "
+               f"{cause}", "One process per client")
+    lab.expect(there, "lab.sock to stay while the server runs, after a "
+               "client has been served: something removed it; only the "
+               "parent removes it, once, when it stops",
+               "Stopping: the parent cleans up, and ends its children")
+    served(lab, server, first + second, "two clients, one after the other, "
+           "each to get its reply")
+
+
+def test_the_open_descriptors_stay_the_same_after_200_clients(lab):
+    server, _ = serving(lab)
+    served(lab, server, peers.exchanges(lab, peers.messages(1)),
+           "a first client to get its reply")
+    peers.settled(lab, server)
+    before = peers.open_fds(server.pid)
+    results = []
+    for _ in range(10):
+        results += peers.exchanges(lab, peers.messages(20))
+    served(lab, server, results, "200 clients, 20 at a time, each to get "
+           "its reply")
+    peers.settled(lab, server)
+    after = peers.open_fds(server.pid)
+    lab.expect(after == before,
+               f"the server's open descriptors (/proc/{server.pid}/fd) after "
+               f"200 clients to be those after the first, {before}; there "
+               f"are {len(after or [])}: {cut(str(after), 80)}. Every "
+               "descriptor of a client is closed once it is done: in the "
+               "parent, close(cfd) right after fork",
+               "One process per client")
+
+
+def fork_faults_refused(server):
+    return "is not a call the trace traces" in server.stderr
+
+
+def test_a_failed_fork_costs_one_client_only(lab):
+    server, _ = serving(lab, env={"LAB_FAULTS": "fork#1=EAGAIN"})
+    if fork_faults_refused(server):
+        pytest.skip("this trace library cannot make fork fail yet "
+                    "(LAB_FAULTS)")
+    first = peers.exchange(lab.dir / "lab.sock", b"first", QUICK)
+    lab.expect(not server.has_exited(),
+               "a failed fork (EAGAIN: too many processes) to cost the "
+               "server one client, not its life: perror(\"server: fork\"), "
+               f"close the client's socket, and accept the next; "
+               f"{server.describe()}", "One process per client")
+    lab.expect(first.how in ("eof", "reset") and not first.reply,
+               "the client whose fork failed to read end of file at once, "
+               "the parent having closed its socket; it got "
+               f"{cut(first.reply, 40)} ({first.how})",
+               "One process per client")
+    second = peers.exchanges(lab, [b"second"], timeout=QUICK)
+    served(lab, server, second, "the next client, once a fork has failed, "
+           "to be served")
+
+
+def test_sigterm_leaves_no_process_no_child_and_no_socket_file(lab):
+    server, sentinel = serving(lab)
+    connected = [peers.silent(lab, server) for _ in range(3)]
+    lab.expect(all(connected), "three silent clients accepted; "
+               f"{server.describe()}", "What this stage does")
+    peers.settled(lab, server)
+    kids = peers.children(server.pid)
+    server.asleep()
+    server.signal(signal.SIGTERM)
+    status = server.wait()
+    lab.expect(sentinel.signalled() is None,
+               "the server to signal only the processes it made: a process "
+               "of its process group that it did not make was killed by "
+               f"{labrun.signal_name(sentinel.signalled() or 0)}. kill(0, "
+               "SIGTERM) (or kill(-pgid, ...)) signals the whole group: the "
+               "shell's job, the program that started the server. Send "
+               "SIGTERM to each child in the table, by its pid",
+               "Stopping: the parent cleans up, and ends its children")
+    lab.expect(status is not None,
+               "SIGTERM to stop the server, with three silent clients "
+               "connected, within "
+               f"{labrun.WAIT:g} s: it is still running, waiting (for its "
+               "children?); end the children still serving first, with "
+               "SIGTERM to each, then wait for them (end_children)",
+               "Stopping: the parent cleans up, and ends its children")
+    lab.collector.sync()
+    left = [pid for pid in kids if labrun.process_state(pid)[0] not in
+            (None, "Z")]
+    lab.expect(not left,
+               f"no child of the server left once it has stopped: "
+               f"{len(left)} of its {len(kids)} children (pids "
+               f"{left}) still run, serving their silent clients. On "
+               "SIGTERM the parent ends them (SIGTERM to each pid in its "
+               "table) and waits for them before it exits",
+               "Stopping: the parent cleans up, and ends its children")
+    lab.expect(status == 0 and not (lab.dir / "lab.sock").exists(),
+               "after SIGTERM the server to exit with 0 and lab.sock to be "
+               f"gone; {server.describe()}",
+               "Stopping: the parent cleans up, and ends its children")
+    ends = [peer.receive() for peer in connected]
+    lab.expect(all(how in ("eof", "reset") for _, how in ends),
+               "each silent client to see its connection end when the "
+               f"server stops; they saw {[how for _, how in ends]}",
+               "Stopping: the parent cleans up, and ends its children")
+
+
+# -- standard tools as clients, beside a silent one ---------------------------
+
+def tool(name):
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+def test_nc_and_socat_are_served_beside_a_silent_client(lab):
+    nc, socat = tool("nc"), tool("socat")
+    if b"-U" not in subprocess.run([nc, "-h"], capture_output=True,
+                                   timeout=labrun.WAIT).stderr:
+        pytest.skip("this nc has no -U (Unix domain) option")
+    server, _ = serving(lab)
+    lab.expect(peers.silent(lab, server) is not None,
+               f"a silent client accepted; {server.describe()}",
+               "What this stage does")
+    for argv, said in (([nc, "-N", "-U", "lab.sock"], b"hello from nc\n"),
+                       ([socat, "-", "UNIX-CONNECT:lab.sock"],
+                        b"hello from socat\n")):
+        try:
+            done = subprocess.run(argv, cwd=lab.dir, input=said,
+                                  capture_output=True, timeout=QUICK)
+            got = done.stdout
+        except subprocess.TimeoutExpired as e:
+            got = e.stdout or b""
+        lab.expect(got == said.upper(),
+                   f"`{' '.join(os.path.basename(a) for a in argv)}` to get "
+                   f"{said.upper().decode().strip()} back while a silent "
+                   f"client stays connected; it got {cut(got, 60)}",
+                   "Your task")

@@ -1,0 +1,359 @@
+"""Lesson 08: one process, poll.  One process serves every client with
+poll(2) and non-blocking sockets: a reply that a client's socket does not
+take waits in that client's buffer, no call waits for one client while
+others are ready, and EAGAIN and EMFILE from accept mean "later".
+
+The checks judge what the server does with many real clients at once,
+some of them silent, some that never read, some that leave in the middle
+of their reply, and what /proc says of it (its children, its descriptors
+and their flags); LAB_FAULTS makes accept fail on demand.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+import labrun
+import peers
+from conftest import Drain
+from tracetext import cut
+
+LESSON = "08-poll"
+QUICK = labrun.WAIT / 2  # for a reply that a correct server gives at once
+HOG = 512 * 1024  # more than the socket buffers of a client and the server
+
+
+def serving(lab, *args, env=None):
+    """The server, listening, in a process group of its own: a server that
+    signals its whole group reaches only itself."""
+    server = lab.start("server", *args, env=env, group=0)
+    lab.require("listen", "the server to listen (lesson 03)",
+                "What this stage does", proc=server, ret=0)
+    return server
+
+
+def listening_fd(lab, server):
+    return lab.events("listen", proc=server)[0]["args"]["fd"]
+
+
+def waits_for_one(lab, server):
+    """A sentence naming a call of the server that waits for one client
+    (read, write, accept: not poll), else None."""
+    now = peers.blocked_in(server.pid)
+    waits = [e for e in lab.events(proc=server, event="wait")
+             if e["call"] not in ("poll", "waitpid")]
+    if now and now[0] in ("read", "write", "accept", "accept4", "sendto",
+                          "recvfrom", "sendmsg", "recvmsg"):
+        what = f"it sleeps in {now[0]}({now[1]}) now"
+    elif waits:
+        e = waits[-1]
+        what = (f"it waited in {e['call']}({e['args'].get('fd', '')}) "
+                f"({e['file']}:{e['line']})")
+    else:
+        return None
+    return (f"{what}: one process serves every client, so a call that "
+            "waits for one client stops them all. Call read, write and "
+            "accept only on what poll reported ready, on non-blocking "
+            "sockets (O_NONBLOCK), where a call that would wait fails with "
+            "EAGAIN instead")
+
+
+def served(lab, server, results, what):
+    """Fails the check unless every client got its exact reply, then end of
+    file; names the likely cause."""
+    bad = [r for r in results if not r.whole]
+    if not bad:
+        return
+    cause = waits_for_one(lab, server)
+    if cause:
+        lab.expect(False, f"{what}: {cause}", "What this stage does")
+    first = bad[0]
+    lab.expect(False,
+               f"{what}: {len(results) - len(bad)} of {len(results)} got "
+               f"their exact reply, then end of file. One sent "
+               f"{cut(first.message, 40)} and got {cut(first.reply, 40)} "
+               f"({first.how}{', ' + str(first.error) if first.error else ''}"
+               f"); {server.describe()}", "One loop, every client")
+
+
+def stuck(lab, server, hog):
+    """Waits until a client that never reads has filled the buffers: the
+    server's writes to it fail with EAGAIN (or the server sleeps in one),
+    and the client's send waits."""
+    def full():
+        return hog.sent > 0 and (
+            lab.events(("write", "send"), proc=server, errno="EAGAIN") or
+            (peers.blocked_in(server.pid) or ("",))[0] in ("write",
+                                                             "sendto"))
+    lab.wait_until(full, proc=server, timeout=QUICK)
+
+
+def test_one_process_serves_every_client(lab):
+    server = serving(lab)
+    results = peers.exchanges(lab, peers.messages(5))
+    kids = lab.family(server).children() | set(peers.children(server.pid))
+    lab.expect(not kids,
+               f"one process to serve every client: the server forked "
+               f"{len(kids)} processes for five clients. In this lesson the "
+               "server's own loop serves them all, with poll(2): replace the "
+               "fork of lesson 07 by the poll loop", "What this stage does")
+    served(lab, server, results, "five clients, each to get its reply")
+
+
+def test_twenty_clients_at_once_each_get_their_exact_reply(lab):
+    server = serving(lab)
+    sizes = [20 + 600 * n for n in range(20)]  # up to some 11 KB
+    results = peers.exchanges(lab, [peers.messages(1, s)[0] for s in sizes])
+    served(lab, server, results, "20 clients connected at once, each to get "
+           "its message back upper-cased, whole, then end of file")
+
+
+def test_a_reply_written_in_pieces_arrives_whole(lab):
+    server = serving(lab, env={"LAB_FAULTS": "write<=7,send<=7"})
+    results = peers.exchanges(lab, peers.messages(5, 300), timeout=QUICK)
+    bad = [r for r in results if not r.whole]
+    short = lab.events(("write", "send"), proc=server, injected=True)
+    lab.expect(not bad or not short,
+               "each client's whole reply when the server's writes send at "
+               "most 7 bytes at a time (LAB_FAULTS='write<=7'): "
+               f"{len(results) - len(bad)} of {len(results)} got it. A "
+               "write may send fewer bytes than asked: keep the rest in the "
+               "client's buffer (pending -= n, and memmove it to the front), "
+               "and write it when the socket takes more",
+               "Writing without waiting")
+    served(lab, server, results, "five clients, each to get its whole "
+           "reply, written 7 bytes at a time")
+
+
+def test_a_silent_client_holds_up_nobody(lab):
+    server = serving(lab)
+    lab.expect(peers.silent(lab, server) is not None,
+               f"a silent client to connect and be accepted; "
+               f"{server.describe()}", "What this stage does")
+    results = peers.exchanges(lab, peers.messages(20), timeout=QUICK)
+    served(lab, server, results, "20 clients served within "
+           f"{QUICK:g} s while a silent client stays connected")
+
+
+def test_a_client_that_never_reads_stops_nobody(lab):
+    server = serving(lab)
+    hog = peers.Hog(lab, HOG)
+    lab.expect(hog.peer.error is None, f"a client to connect; "
+               f"{server.describe()}", "Writing without waiting")
+    stuck(lab, server, hog)
+    results = peers.exchanges(lab, peers.messages(20), timeout=QUICK)
+    served(lab, server, results, "20 clients served while another client "
+           "sends much and never reads its replies")
+    # Then it reads: its whole reply, in order.
+    drain = Drain(hog.peer.sock)
+    hog.join(labrun.WAIT)
+    hog.peer.sock.shutdown(socket.SHUT_WR)
+    reply, how = drain.result()
+    lab.expect(reply == hog.data.upper() and how == "eof",
+               f"the client that sent {len(hog.data)} bytes before reading "
+               f"to get them all back, upper-cased and in order, once it "
+               f"reads: it got {len(reply)} bytes ({how}), "
+               f"{'in order' if hog.data.upper().startswith(reply) else 'not in order'}. "
+               "A reply that its socket does not take waits in the client's "
+               "buffer (pending), written when poll reports POLLOUT; while "
+               "the buffer is full, read nothing more from that client",
+               "Writing without waiting")
+
+
+def test_a_client_that_leaves_mid_reply_is_dropped(lab):
+    server = serving(lab)
+    hog = peers.Hog(lab, HOG)
+    stuck(lab, server, hog)
+    accepted = [e["ret"] for e in lab.events("accept", proc=server)
+                if e["ret"] >= 0]
+    hog.leave()
+    results = peers.exchanges(lab, peers.messages(5), timeout=QUICK)
+    lab.expect(not server.has_exited(),
+               "the server to go on when a client leaves in the middle of "
+               "its reply: a write fails with EPIPE (SIGPIPE ignored), or a "
+               "read with ECONNRESET: drop that client and serve the others; "
+               f"{server.describe()}", "Writing without waiting")
+    served(lab, server, results, "five clients served after one left in "
+           "the middle of its reply")
+    peers.settled(lab, server)
+    fd = accepted[0] if accepted else None
+    closed = [e for e in lab.events("close", proc=server, ret=0)
+              if e["args"]["fd"] == fd]
+    lab.expect(closed,
+               f"the server to close fd {fd}, the socket of the client that "
+               "left in the middle of its reply: a client that has gone is "
+               "dropped, its descriptor closed, or each such client costs "
+               "one", "Writing without waiting")
+
+
+def test_the_server_sleeps_while_nobody_is_ready(lab):
+    server = serving(lab)
+    lab.expect(peers.silent(lab, server) is not None,
+               f"a silent client accepted; {server.describe()}",
+               "One loop, every client")
+    hog = peers.Hog(lab, HOG)
+    stuck(lab, server, hog)
+    # A silent client, and one whose replies wait for room: nothing to do.
+    # The server's CPU time over a quarter of a second says whether it
+    # sleeps: the measure is the time itself.
+    before, start = peers.cpu_seconds(server.pid), time.monotonic()
+    lab.wait_until(lambda: False, proc=server, timeout=QUICK / 4)
+    used = (peers.cpu_seconds(server.pid) or before) - before
+    spent = time.monotonic() - start
+    lab.expect(used < spent / 4,
+               f"the server to sleep in poll while no client is ready (one "
+               f"is silent, another does not read its replies): it used "
+               f"{used:.2f} s of CPU in {spent:.2f} s, a loop that never "
+               "waits. Ask poll only for what can happen: POLLOUT only while "
+               "a reply is pending, POLLIN only while the reply buffer has "
+               "room; poll reports an event asked for at once, again and "
+               "again, as long as it holds", "Writing without waiting")
+
+
+def test_an_accept_with_nobody_waiting_means_later(lab):
+    server = serving(lab, env={"LAB_FAULTS": "accept#1=EAGAIN"})
+    results = peers.exchanges(lab, peers.messages(1), timeout=QUICK)
+    lab.expect(not server.has_exited(),
+               "accept = -1 EAGAIN (nobody waiting after all: another "
+               "process took the client) to mean \"later\": poll again; it "
+               f"ended the server: {server.describe()}", "Non-blocking sockets")
+    served(lab, server, results, "the client to be served once an accept "
+           "has failed with EAGAIN (LAB_FAULTS)")
+
+
+def test_out_of_descriptors_the_server_rests_without_spinning(lab):
+    server = serving(lab, env={"LAB_FAULTS":
+                               "accept#1=EMFILE,accept#2=EMFILE"})
+    results = peers.exchanges(lab, peers.messages(1))
+    lab.expect(not server.has_exited(),
+               "accept = -1 EMFILE (no descriptor left) not to end the "
+               "server: the clients already connected are still served, "
+               f"and a descriptor comes free; {server.describe()}",
+               "Out of descriptors")
+    failed = lab.events("accept", proc=server, errno="EMFILE")
+    gap = (failed[1]["ts"] - failed[0]["ts"]) / 1e6 if len(failed) > 1 \
+        else None
+    lab.expect(gap is None or gap >= 20,
+               f"after accept failed with EMFILE, the server to rest before "
+               f"it tries again, not spin: it called accept again "
+               f"{gap or 0:.3f} ms later. The client stays in the backlog and "
+               "the listening socket readable, so poll reports it again at "
+               "once; leave the listening socket out of the poll set (fd "
+               "-1) for a while (ACCEPT_PAUSE_MS), as tmux and PostgreSQL "
+               "do", "Out of descriptors")
+    served(lab, server, results, "the client to be served once accept has "
+           "failed twice with EMFILE (LAB_FAULTS)")
+
+
+def test_every_socket_of_the_loop_is_non_blocking(lab):
+    server = serving(lab)
+    fd = listening_fd(lab, server)
+    lab.expect(peers.silent(lab, server) is not None,
+               f"a silent client accepted; {server.describe()}",
+               "Non-blocking sockets")
+    peers.settled(lab, server)
+    client_fd = [e["ret"] for e in lab.events("accept", proc=server)
+                 if e["ret"] >= 0][-1]
+    flags = {n: peers.nonblocking(server.pid, n) for n in (fd, client_fd)}
+    lab.expect(flags[fd] is not False,
+               f"the listening socket, fd {fd}, to be non-blocking "
+               f"(/proc/{server.pid}/fdinfo/{fd} shows no O_NONBLOCK): poll "
+               "may report it readable and another process take the client "
+               "first; then a blocking accept would wait, and every client "
+               "with it. set_nonblocking(fd) once it listens",
+               "Non-blocking sockets")
+    lab.expect(flags[client_fd] is not False,
+               f"the client's socket, fd {client_fd}, to be non-blocking "
+               f"(/proc/{server.pid}/fdinfo/{client_fd} shows no "
+               "O_NONBLOCK): on Linux a socket from accept does not inherit "
+               "O_NONBLOCK; set it with set_nonblocking(cfd) after accept",
+               "Non-blocking sockets")
+
+
+def test_the_open_descriptors_stay_the_same_after_200_clients(lab):
+    server = serving(lab)
+    served(lab, server, peers.exchanges(lab, peers.messages(1)),
+           "a first client to get its reply")
+    peers.settled(lab, server)
+    before = peers.open_fds(server.pid)
+    results = []
+    for _ in range(10):
+        results += peers.exchanges(lab, peers.messages(20))
+    served(lab, server, results, "200 clients, 20 at a time, each to get "
+           "its reply")
+    peers.settled(lab, server)
+    after = peers.open_fds(server.pid)
+    lab.expect(after == before,
+               f"the server's open descriptors (/proc/{server.pid}/fd) after "
+               f"200 clients to be those after the first, {before}; there "
+               f"are {len(after or [])}: {cut(str(after), 80)}. Drop each "
+               "client once it is done: close its socket, and free its entry",
+               "One loop, every client")
+
+
+def test_sigterm_leaves_no_process_and_no_socket_file(lab):
+    server = serving(lab)
+    connected = [peers.silent(lab, server) for _ in range(3)]
+    lab.expect(all(connected), "three silent clients accepted; "
+               f"{server.describe()}", "What this stage does")
+    peers.settled(lab, server)
+    server.signal(signal.SIGTERM)
+    status = server.wait()
+    lab.expect(status is not None,
+               "SIGTERM to stop the server within "
+               f"{labrun.WAIT:g} s, with three silent clients connected: it "
+               "is still running. The handler writes a byte to the "
+               "self-pipe, whose read end is in every poll set: poll "
+               "returns, and the loop stops", "Signals without a gap")
+    lab.collector.sync()
+    left = labrun.processes_holding(lab.collector.fifo)
+    lab.expect(status == 0 and not (lab.dir / "lab.sock").exists() and
+               not left,
+               "after SIGTERM the server to close every socket, remove "
+               "lab.sock and exit with 0, leaving no process behind; "
+               f"{server.describe()}"
+               + (f"; processes left: {left}" if left else ""),
+               "Signals without a gap")
+    ends = [peer.receive() for peer in connected]
+    lab.expect(all(how in ("eof", "reset") for _, how in ends),
+               "each silent client to see its connection end when the "
+               f"server stops; they saw {[how for _, how in ends]}",
+               "Signals without a gap")
+
+
+# -- standard tools as clients, beside a silent one ---------------------------
+
+def tool(name):
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+def test_nc_and_socat_are_served_beside_a_silent_client(lab):
+    nc, socat = tool("nc"), tool("socat")
+    if b"-U" not in subprocess.run([nc, "-h"], capture_output=True,
+                                   timeout=labrun.WAIT).stderr:
+        pytest.skip("this nc has no -U (Unix domain) option")
+    server = serving(lab)
+    lab.expect(peers.silent(lab, server) is not None,
+               f"a silent client accepted; {server.describe()}",
+               "What this stage does")
+    for argv, said in (([nc, "-N", "-U", "lab.sock"], b"hello from nc\n"),
+                       ([socat, "-", "UNIX-CONNECT:lab.sock"],
+                        b"hello from socat\n")):
+        try:
+            done = subprocess.run(argv, cwd=lab.dir, input=said,
+                                  capture_output=True, timeout=QUICK)
+            got = done.stdout
+        except subprocess.TimeoutExpired as e:
+            got = e.stdout or b""
+        lab.expect(got == said.upper(),
+                   f"`{' '.join(os.path.basename(a) for a in argv)}` to get "
+                   f"{said.upper().decode().strip()} back while a silent "
+                   f"client stays connected; it got {cut(got, 60)}",
+                   "Your task")
