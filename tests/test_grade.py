@@ -10,6 +10,7 @@ from conftest import path_without
 
 LISTED = json.loads((labrun.ROOT / "lessons" / "lessons.json").read_text())
 POINTS = {lesson["id"]: lesson["points"] for lesson in LISTED["lessons"]}
+PART = {lesson["id"]: lesson["part"] for lesson in LISTED["lessons"]}
 
 
 def grade(copy, env=None):
@@ -35,6 +36,24 @@ def by_lesson(results):
 
 def test_every_lesson_is_worth_points():
     assert all(isinstance(p, int) and p > 0 for p in POINTS.values())
+
+
+def test_part_1_is_worth_100_and_part_2_at_most_100():
+    parts = {p["part"] for p in LISTED["parts"]}
+    assert set(PART.values()) == parts == {1, 2}
+    worth = {n: sum(POINTS[l] for l in POINTS if PART[l] == n)
+             for n in parts}
+    assert worth[1] == 100 and 0 < worth[2] <= 100, worth
+    # The parts follow each other: part 2's lessons come after part 1's.
+    assert list(PART.values()) == sorted(PART.values())
+
+
+def parts_of(results):
+    return {p["part"]: p for p in results["lab_parts"]}
+
+
+def part_worth(n):
+    return sum(POINTS[lesson] for lesson in POINTS if PART[lesson] == n)
 
 
 def test_a_partly_done_copy_gets_the_points_of_what_passes(lab_copy):
@@ -73,6 +92,16 @@ def test_a_partly_done_copy_gets_the_points_of_what_passes(lab_copy):
     assert results["max_score"] == sum(POINTS.values())
     assert cents(results["score"]) == sum(cents(r["points"])
                                           for r in results["lessons"])
+    # Each part apart: its score the sum of its lessons', out of theirs.
+    parts = parts_of(results)
+    for n, part in parts.items():
+        mine = [r for r in results["lessons"] if r["part"] == n]
+        assert part["lessons"] == [r["lesson"] for r in mine]
+        assert part["max_score"] == part_worth(n)
+        assert cents(part["score"]) == sum(cents(r["points"]) for r in mine)
+    assert parts[2]["score"] == 0 and 0 < parts[1]["score"] < 100
+    assert re.search(r"Part 1 total +[\d.]+ / 100 ", done.stdout)
+    assert re.search(r"Part 2 total +0 / %d " % part_worth(2), done.stdout)
     # An autograder's status is passed or failed; the lab's own word for a
     # lesson not started is said apart.
     for entry in results["tests"]:
@@ -98,6 +127,11 @@ def test_a_finished_copy_gets_every_point(lab_copy):
     assert done.returncode == 0, done.stdout + done.stderr
     assert results["score"] == results["max_score"] == sum(POINTS.values())
     assert results["status"] == "complete"
+    assert {n: (p["score"], p["max_score"]) for n, p in
+            parts_of(results).items()} == \
+        {1: (100, 100), 2: (part_worth(2), part_worth(2))}
+    assert "part 1: 100 of 100, part 2: %d of %d" % (
+        part_worth(2), part_worth(2)) in done.stdout
     for part in results["tests"]:
         assert part.get("status") == "passed" or \
             part["outcome"] == "skipped" and "status" not in part, part
@@ -156,8 +190,9 @@ def test_a_submission_is_graded_with_the_lab_s_own_checks(lab_copy):
     assert lessons["01-socket"]["points"] == POINTS["01-socket"]
     assert "failed" in {p["outcome"] for p in lessons["06-close"]["parts"]}
     assert lessons["06-close"]["points"] < POINTS["06-close"]
-    for lesson in list(POINTS)[1:-1]:
-        assert lessons[lesson]["points"] == 0
+    for lesson in POINTS:
+        if lesson not in ("01-socket", "06-close"):
+            assert lessons[lesson]["points"] == 0
     # The copy of the learner's own lessons was not touched, and the
     # temporary copy is gone.
     assert "/* started */" not in (lab_copy.lesson("06-close") /

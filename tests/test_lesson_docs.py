@@ -450,6 +450,15 @@ MAN_CLAIMS = [
      [lists("send.2", "ECONNRESET")]),
     ("lessons/06-close/README.md", "shutdown(2) lists ENOTCONN",
      [lists("shutdown.2", "ENOTCONN")]),
+    ("lessons/07-fork/README.md", "signal-safety(7) lists it",
+     [says("signal-safety.7", "waitpid(2)")]),
+    ("lessons/08-poll/README.md",
+     "signal(7) lists poll among the calls \"never restarted\"",
+     [says("signal.7", "The following interfaces are never restarted after "
+           "being interrupted by a signal handler, regardless of the use of "
+           "SA_RESTART"),
+      says("signal.7", "File descriptor multiplexing interfaces: "
+           "epoll_wait(2), epoll_pwait(2), poll(2)")]),
     ("lessons/errors.json socket-bad-type",
      "ESOCKTNOSUPPORT, which socket(2) does not list but unix(7) does",
      [omits("socket.2", "ESOCKTNOSUPPORT"),

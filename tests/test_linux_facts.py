@@ -813,3 +813,111 @@ def test_passing_fds_and_credentials_on_a_stream_socketpair(user):
         "pid 1": "EPERM" if ordinary else None,
         "no such pid": "EPERM" if ordinary else "ESRCH",
         "fds in flight": "ETOOMANYREFS" if ordinary else None}
+
+
+# -- part 2: many clients at once ----------------------------------------------
+
+def test_a_socket_from_accept_does_not_inherit_o_nonblock(tmp):
+    # Lesson 08: accept(2), NOTES; the lab's server sets it on each.
+    server = listening(tmp / "s")
+    server.setblocking(False)
+    client = unix_socket()
+    client.connect(str(tmp / "s"))
+    conn, _ = server.accept()
+    import fcntl
+    assert fcntl.fcntl(server.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK
+    assert not fcntl.fcntl(conn.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK
+    for s in (conn, client, server):
+        s.close()
+
+
+def test_an_ended_child_is_a_zombie_until_it_is_reaped():
+    # Lesson 07: state Z in /proc/PID/stat until waitpid; then gone.
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    deadline = time.monotonic() + 5
+    while labrun.process_state(pid)[0] != "Z" and \
+            time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert labrun.process_state(pid)[0] == "Z"
+    assert os.waitpid(pid, os.WNOHANG) == (pid, 0)
+    assert labrun.process_state(pid)[0] is None
+
+
+def test_sigchld_set_to_sig_ign_reaps_children_and_the_default_does_not():
+    # Lesson 07 and the waitpid ECHILD explanation: only an explicit SIG_IGN
+    # makes Linux reap a child by itself; the default action leaves a zombie.
+    def child_state(disposition):
+        previous = signal.signal(signal.SIGCHLD, disposition)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            deadline = time.monotonic() + 5
+            state = labrun.process_state(pid)[0]
+            while state not in ("Z", None) and time.monotonic() < deadline:
+                time.sleep(0.001)
+                state = labrun.process_state(pid)[0]
+            try:
+                os.waitpid(pid, 0)
+                reaped = "by waitpid"
+            except ChildProcessError:
+                reaped = "ECHILD"
+            return state, reaped
+        finally:
+            signal.signal(signal.SIGCHLD, previous)
+    assert child_state(signal.SIG_DFL) == ("Z", "by waitpid")
+    assert child_state(signal.SIG_IGN) == (None, "ECHILD")
+
+
+def test_standard_signals_merge_while_blocked():
+    # Lesson 07: five SIGCHLDs while blocked are delivered once.
+    caught = []
+    previous = signal.signal(signal.SIGCHLD, lambda *_: caught.append(1))
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    try:
+        pids = []
+        for _ in range(5):
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            pids.append(pid)
+        deadline = time.monotonic() + 5
+        while any(labrun.process_state(p)[0] != "Z" for p in pids) and \
+                time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert signal.SIGCHLD in signal.sigpending()
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+        signal.signal(signal.SIGCHLD, previous)
+        for pid in pids:
+            os.waitpid(pid, 0)
+    assert len(caught) == 1
+
+
+def test_poll_is_interrupted_by_a_handler_even_with_sa_restart():
+    # Lesson 08: signal(7) lists poll among the calls never restarted.
+    r, w = os.pipe()
+    previous = signal.signal(signal.SIGUSR1, lambda *_: None)
+    signal.siginterrupt(signal.SIGUSR1, False)  # SA_RESTART
+    try:
+        pid = os.fork()
+        if pid == 0:
+            parent = os.getppid()
+            while labrun.process_state(parent)[0] != "S":
+                pass
+            os.kill(parent, signal.SIGUSR1)
+            os._exit(0)
+        class PollFd(ctypes.Structure):
+            _fields_ = [("fd", ctypes.c_int), ("events", ctypes.c_short),
+                        ("revents", ctypes.c_short)]
+        fds = (PollFd * 1)(PollFd(r, select.POLLIN, 0))
+        ret = LIBC.poll(fds, 1, 5000)
+        err = ctypes.get_errno()
+        os.waitpid(pid, 0)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+        os.close(r)
+        os.close(w)
+    assert ret == -1 and errno.errorcode[err] == "EINTR"

@@ -289,8 +289,8 @@ def mistake_in(mistake, events):
             key = (e["pid"], _fd(e))
             if e["call"] == "close" and e.get("event") == "return":
                 counts.pop(key, None)
-            elif matches(e, mistake["seen"]):
-                counts[key] = counts.get(key, 0) + 1
+            elif matches(e, mistake["seen"]):  # a run's hidden calls too
+                counts[key] = counts.get(key, 0) + weight(e)
                 most = max(most, counts[key])
         if most < mistake["same_fd_at_least"]:
             return False
