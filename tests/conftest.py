@@ -187,6 +187,9 @@ def diagnoses(events, procs=()):
     for e in ordered:
         by_pid.setdefault(e["pid"], []).append(e)
     for pid, mine in by_pid.items():
+        # Every call, those a run hid from the JSON included, each with
+        # its own ret: a "repeat" event stands for that many calls.
+        mine = tracetext.made(mine, waits=True)
         listening, closed, eof, bound = set(), {}, {}, False
         read_on, wrote_on = {}, {}
         waiting = None  # a call announced as waiting, not yet returned
@@ -320,9 +323,11 @@ def diagnoses(events, procs=()):
 
 
 def collapsed(events):
-    """The lines of the trace, with a run of identical lines said once."""
+    """The lines of the trace, as the human trace shows them (a run of
+    like calls counted: tracetext.as_shown), with a run of identical lines
+    said once."""
     lines, last, repeats = [], None, 0
-    for e in events:
+    for e in (x for _, shown in tracetext.as_shown(events) for x in shown):
         key = (e["pid"], e["event"], e["call"], json.dumps(e.get("args")),
                e.get("ret"), e.get("errno"), e.get("data"))
         if key == last:

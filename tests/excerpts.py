@@ -39,12 +39,18 @@ DOCS = [ROOT / "README.md", ROOT / "trace" / "TRACE.md",
         *sorted((ROOT / "lessons").glob("[0-9][0-9]-*/README.md"))]
 
 # The scenes the documents quote besides each lesson's steps, in the same
-# words as lessons/lessons.json, and one more: "interrupt", a SIGINT to the
-# background program once it waits in accept.
+# words as lessons/lessons.json, and two more: "interrupt", a SIGINT to the
+# background program once it waits in accept; and a last argument that is
+# a dict, the environment the program gets besides (LAB_FAULTS).
 SCENES = {
     "02-bind": [[["run", "server"], ["run", "server"]]],  # the file is left
     "04-accept-connect": [[["run", "client"]]],  # no server
-    "06-close": [[["start", "server"], ["interrupt"]]],  # Ctrl-C
+    "06-close": [[["start", "server"], ["interrupt"]],  # Ctrl-C
+                 # reads of one byte: a run of reads and writes
+                 [["start", "server", "-n", "1", {"LAB_FAULTS": "read<=1"}],
+                  ["wait", "listen"],
+                  ["run", "client", "lab.sock", "hello, socket, and more"],
+                  ["wait-exit"]]],
 }
 
 TRACE_LINE = re.compile(r"^\[(\S+) (\d+)\] (\w+)\(")
@@ -94,10 +100,13 @@ def play(lab, steps):
     background = []
     for step in steps:
         kind, args = step[0], step[1:]
+        env = trace_on
+        if args and isinstance(args[-1], dict):
+            args, env = args[:-1], {**trace_on, **args[-1]}
         if kind == "run":
-            lab.run(args[0], *args[1:], env=trace_on)
+            lab.run(args[0], *args[1:], env=env)
         elif kind == "start":
-            background.append(lab.start(args[0], *args[1:], env=trace_on))
+            background.append(lab.start(args[0], *args[1:], env=env))
         elif kind == "wait":
             lab.wait_for(args[0], proc=background[-1], ret=0)
         elif kind == "stop":

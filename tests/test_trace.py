@@ -209,7 +209,10 @@ def test_traced_calls_in_signal_handlers_are_reported_whole():
     assert all(h or MORE.match(line) for h, line in zip(heads, human)), \
         [line for h, line in zip(heads, human) if not h and
          not MORE.match(line)][:5]
-    assert len([h for h in heads if h]) == len(events)
+    # One head line per event the human trace shows: the Python rendering
+    # of the JSON, runs replayed, says as many.
+    assert len([h for h in heads if h]) == \
+        sum(map(len, tracetext.human_trace(events).values()))
 
 
 # -- fault injection: LAB_FAULTS --------------------------------------------------
@@ -418,10 +421,12 @@ def test_a_process_killed_in_a_loop_still_shows_it():
                "more times so far" in line for line in lines)
 
 
-def test_a_bulk_transfer_keeps_the_trace_short():
+def test_a_bulk_transfer_keeps_every_call_in_the_json_and_the_trace_short():
     """64 MiB echoed by the lesson 06 server, 4 KiB a read: its reads and
-    writes alternate, a run with a period of 2. The JSON trace holds a few
-    dozen lines, and still every byte."""
+    writes alternate, a run with a period of 2. The human trace shows a
+    few and counts the rest; the JSON holds every read and write, each with
+    its count and its first bytes, so the bytes add up call by call. The
+    Python rendering of the JSON says the same lines as the human trace."""
     client = labrun.BUILD / "tests" / "bench_client"
     done = subprocess.run(["cc", *FLAGS[:-1], str(ROOT / "trace" /
                                                   "bench_client.c"),
@@ -438,17 +443,22 @@ def test_a_bulk_transfer_keeps_the_trace_short():
         assert streamed.returncode == 0, streamed.stderr
         assert server.wait(10 * labrun.SCALE) == 0
         events = lab.events(proc=server, event=None)
-        moved = {call: sum(e["ret"] if e["event"] == "return" else
-                           e.get("bytes", 0) for e in events
-                           if e["call"] == call and e["event"] != "wait"
-                           and (e["ret"] is None or e["ret"] > 0))
-                 for call in ("read", "write")}
         lines = trace_lines(server)
+        assert_same_lines(lab)
+    assert not [e for e in events if e["event"] == "repeat"]
+    data = [e for e in events if e["event"] == "return" and
+            e["call"] in ("read", "write") and e["ret"] > 0]
+    moved = {call: sum(e["ret"] for e in data if e["call"] == call)
+             for call in ("read", "write")}
     assert moved == {"read": mib << 20, "write": mib << 20}
-    assert len(events) < 50
-    assert {(e["call"], e["period"]) for e in events
-            if e["event"] == "repeat"} == {("read", 2), ("write", 2)}
+    assert all(e["data"] == ("a" if e["call"] == "read" else "A") *
+               min(64, e["ret"]) for e in data)  # the client sends a's
+    assert len(data) >= 2 * (mib << 20) // 4096
     assert len(lines) < 80
+    hidden = [line for line in lines if " ... the same " in line]
+    assert {re.search(r"\] (\w+)\(4, \.\.\.\) \.\.\. the same [\d,]+ more "
+                      r"times, [\d,]+ bytes  ", line)[1]
+            for line in hidden if "so far" not in line} == {"read", "write"}
 
 
 # -- one rendering of a line, in C and in Python ------------------------------------
@@ -470,10 +480,8 @@ def stderr_events(text):
 
 
 def json_events(events):
-    found = {}
-    for e in events:
-        found.setdefault(e["pid"], []).append(tracetext.lines(e))
-    return found
+    """The human trace, written from the JSON events (runs replayed)."""
+    return tracetext.human_trace(events)
 
 
 def assert_same_lines(lab):
@@ -538,6 +546,8 @@ def test_runs_read_the_same_in_c_and_python():
     program("eof_loop")
     with human_lab(labrun.BUILD / "tests") as lab:
         lab.run("eof_loop", 2000)
+        # 10 hidden: a count on the way, then a last line of nothing new
+        lab.run("eof_loop", 13)
         looping = lab.start("eof_loop", 0)
         assert lab.wait_for("read", proc=looping, event="repeat",
                             timeout=10 * labrun.SCALE,
@@ -548,6 +558,40 @@ def test_runs_read_the_same_in_c_and_python():
     assert any(line.endswith(" so far  tests/programs/eof_loop.c:37") or
                " so far  " in line for line in lines)
     assert any("the same 1,996 more times  " in line for line in lines)
+
+
+def test_a_data_run_at_exit_is_counted_and_one_killed_is_not():
+    """A run of writes and reads of one byte each: the JSON holds every
+    call; at exit the run's last repeat lines are in the JSON too, as
+    events that stand for no call (repeat 0); a process killed in such a
+    run shows its counts so far, in C and in Python alike."""
+    program("byte_pump")
+    with human_lab(labrun.BUILD / "tests") as lab:
+        pump = lab.run("byte_pump", 500)
+        assert pump.returncode == 0
+        looping = lab.start("byte_pump", 0)
+        assert lab.wait_for("read", proc=looping, timeout=10 * labrun.SCALE,
+                            where=lambda e: lab.calls("read",
+                                                      proc=looping) > 1000)
+        lab.stop(looping, signal.SIGKILL)
+        lines = [line for events in assert_same_lines(lab).values()
+                 for event in events for line in event]
+        done = lab.events(proc=pump, event=None)
+        killed = lab.events(proc=looping, event=None)
+    assert lab.calls("write", proc=pump) == 500 == \
+        len([e for e in done if e["call"] == "read" and e["ret"] == 1])
+    at_exit = [e for e in done if e["event"] == "repeat"]
+    assert [(e["call"], e["repeat"], e["bytes"], e["total"],
+             e["total_bytes"], e["final"], e["ret"], e["in_json"])
+            for e in at_exit] == [("write", 0, 0, 497, 497, True, None, True),
+                                  ("read", 0, 0, 497, 497, True, None, True)]
+    assert any(re.search(rf"\[byte_pump {pump.pid}\] read\(4, \.\.\.\) "
+                         r"\.\.\. the same 497 more times, 497 bytes  ", line)
+               for line in lines)
+    assert not [e for e in killed if e["event"] == "repeat"]
+    mine = [line for line in lines if f"[byte_pump {looping.pid}]" in line]
+    assert mine[-1].endswith(" so far  tests/programs/byte_pump.c:38") or \
+        " so far  " in mine[-1]
 
 
 def test_socketpair_shows_its_two_fds_and_every_socket_type_is_named():

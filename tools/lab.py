@@ -87,8 +87,9 @@ def demo():
         outputs = [(p, p.stdout + p.stderr) for p in lab.procs]
     say("The trace: [role pid] call(arguments) = result  source:line")
     colour = tracetext.colour_on(sys.stdout)
-    for event in tracetext.in_causal_order(events):
-        print(tracetext.show(event, colour))
+    for _, shown in tracetext.as_shown(tracetext.in_causal_order(events)):
+        for event in shown:  # a run of like calls counted, as on stderr
+            print(tracetext.show(event, colour))
     say("What the programs printed")
     for proc, text in outputs:
         for line in text.splitlines():

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import manifest
+import tracetext
 from manifest import ROOT
 
 BUILD = Path(os.environ.get("LAB_BUILD", ROOT / "build"))
@@ -537,11 +538,24 @@ class Lab:
         matches = self._matcher(call, proc, event, match)
         return [e for e in found if matches(e)]
 
+    def made(self, call=None, proc=None, where=lambda e: True, **match):
+        """The calls made, each process's in the order it made them, with
+        the calls a run of like calls hid from the JSON put back: a
+        "repeat" event stands for `repeat` calls (trace/TRACE.md, "Runs"),
+        each given here as a "return" event of its own, with the run's ret
+        and errno and "hidden": True.  Filtered as events() filters; every
+        call has a ret that is a number."""
+        with self.collector.cond:
+            found = list(self.collector.events)
+        if proc is not None:
+            found = [e for e in found if e["pid"] == proc.pid]
+        matches = self._matcher(call, None, "return", match)
+        return [e for e in tracetext.made(found) if matches(e) and where(e)]
+
     def calls(self, call=None, proc=None, where=lambda e: True):
         """How many calls were made, counting those a run of like calls
         hid ("repeat" events: trace/TRACE.md, "Runs")."""
-        return sum(manifest.weight(e) for e in self.events(call, proc, None)
-                   if e["event"] in ("return", "repeat") and where(e))
+        return len(self.made(call, proc, where))
 
     def wait_for(self, call, proc=None, event="return", timeout=WAIT,
                  where=lambda e: True, **match):
@@ -828,7 +842,9 @@ class VariantResult:
                  f"Expected: {manifest.outcome(v)}", "What differs:"]
         lines += [f"    {p}" for p in self.problems]
         lines.append("The trace showed:")
-        for e in text.in_causal_order(self.events)[-30:]:
+        shown = [x for _, xs in text.as_shown(text.in_causal_order(
+            self.events)) for x in xs]  # as on stderr: runs counted
+        for e in shown[-30:]:
             lines.append("    " + text.render(e))
         said = self.output.strip().splitlines()
         lines += [f"    it printed: {line}" for line in said[-8:]]

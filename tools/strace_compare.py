@@ -232,16 +232,16 @@ DATA = {"read", "write", "recv", "send"}
 def lab_calls(events):
     """The lab's events as {pid: [(key, text)]}, in the same form.
 
-    A run's "repeat" events stand for the calls it hid (in the order they
-    were made: tracetext.expand_runs); a hidden read or write that moved
-    bytes has the key (call, fd, ">0", None): any count.
+    A run's "repeat" events stand for the calls it hid from the JSON (in
+    the order they were made: tracetext.expand_runs), calls that moved no
+    bytes, whose results they give.
     """
     calls, waiting = {}, {}
     by_pid = {}
     for e in sorted(events, key=lambda e: e["ts"]):
         by_pid.setdefault(e["pid"], []).append(e)
     for pid, mine in by_pid.items():
-        for e, hidden in tracetext.expand_runs(mine):
+        for e, _ in tracetext.expand_runs(mine):
             fd = e["args"].get("fd") if e["call"] in FD_CALLS else None
             if e["event"] == "wait":
                 waiting[(e["pid"], e["call"])] = e
@@ -249,8 +249,7 @@ def lab_calls(events):
             waiting.pop((e["pid"], e["call"]), None)
             if e.get("injected") and e["ret"] == -1:
                 continue  # LAB_FAULTS failed it: the call was not made
-            ret = ">0" if hidden and e["ret"] is None else e["ret"]
-            key = (e["call"], fd, ret, e["errno"])
+            key = (e["call"], fd, e["ret"], e["errno"])
             calls.setdefault(e["pid"], []).append((key, words(e)))
     for (pid, call), e in sorted(waiting.items(), key=lambda w: w[1]["ts"]):
         fd = e["args"].get("fd") if call in FD_CALLS else None
@@ -259,23 +258,13 @@ def lab_calls(events):
     return calls
 
 
-def alike(mine, theirs):
-    """A call of the lab's and one of strace's are the same call: ">0"
-    (a call a run hid) stands for any count above 0."""
-    if mine[2] == ">0":
-        return mine[:2] == theirs[:2] and isinstance(theirs[2], int) and \
-            theirs[2] > 0 and theirs[3] is None
-    return mine == theirs
-
-
 def agree(mine, theirs):
-    return len(mine) == len(theirs) and all(map(alike, mine, theirs))
+    return mine == theirs
 
 
 def matching_key(key):
     """For lining the two up: any positive count of a read or write."""
-    if key[0] in DATA and (key[2] == ">0" or (isinstance(key[2], int) and
-                                              key[2] > 0)):
+    if key[0] in DATA and isinstance(key[2], int) and key[2] > 0:
         return key[:2] + (">0", None)
     return key
 
@@ -292,6 +281,7 @@ def differences(events, strace_lines):
     lab, seen = lab_calls(events), parse(strace_lines, killed)
     problems = []
     roles = {e["pid"]: e["role"] for e in events}
+    hidden_next = tracetext.hidden_next(events)
     for pid in sorted(set(lab) | set(seen)):
         mine = [k for k, _ in lab.get(pid, [])]
         theirs = [k for k, _ in seen.get(pid, [])]
@@ -305,12 +295,9 @@ def differences(events, strace_lines):
             # its last call returned: the program, so the trace library,
             # never got its result.
             continue
-        last = sorted((e for e in events if e["pid"] == pid),
-                      key=lambda e: e["ts"])[-1:]
         if theirs and theirs[-1][2] == "pending" and \
-                agree(mine, theirs[:-1]) and last and \
-                last[0]["event"] == "repeat" and \
-                last[0]["call"] == theirs[-1][0]:
+                agree(mine, theirs[:-1]) and \
+                hidden_next.get(pid) == theirs[-1][0]:
             # Stopped in a call of a run, whose waits the trace hides.
             continue
         if not agree(mine, theirs):

@@ -20,6 +20,7 @@ The sequence diagram (--svg) is drawn from the same events, in an order
 that depends only on what each process did and on who waited for whom, not
 on the clock: running the same programs again draws the same picture.
 """
+import bisect
 import json
 import os
 import re
@@ -79,8 +80,12 @@ def address_key(addr):
 
 
 def merge_runs(events):
-    """A run of like calls reports what it hid on the way ("so far") and at
-    its end: each run's last "repeat" event stands for all of its calls."""
+    """A run of like calls that moved no bytes reports what it hid from the
+    JSON on the way ("so far") and at its end: each run's last "repeat"
+    event stands for all of its calls.  A run that moved bytes has each of
+    its calls in the JSON: its repeat events (written at exit) stand for
+    none, and are left out."""
+    events = [e for e in events if not e.get("in_json")]
     last = {}
     for e in sorted(events, key=lambda e: e["ts"]):
         if e["event"] == "repeat":
@@ -92,10 +97,7 @@ def merge_runs(events):
             merged.append(e)
         elif last[(e["pid"], e["file"], e["line"], e["call"],
                    e.get("member"))] is e:
-            whole = dict(e, repeat=e["total"])
-            if "total_bytes" in e:
-                whole["bytes"] = e["total_bytes"]
-            merged.append(whole)
+            merged.append(dict(e, repeat=e["total"]))
     return merged
 
 
@@ -178,7 +180,7 @@ class Trace:
                     if e["call"] in RECEIVERS | SENDERS and \
                             e["args"].get("fd") in open_ends:
                         open_ends[e["args"]["fd"]].io.append(e)
-                    continue
+                    continue  # of 0 bytes, or failed: never a cause
                 if e["event"] != "return":
                     continue
                 call, args, ret = e["call"], e["args"], e["ret"]
@@ -242,28 +244,23 @@ class Trace:
         return [e for e in lane.events if e["event"] == "return"][-1]
 
     def _match_bytes(self, sender, receiver):
-        """Joins each read of receiver with the write that completed it."""
-        writes, offset = [], 0
+        """Joins each read of receiver with the write that completed it:
+        the write whose bytes hold the last byte the read returned."""
+        ends, writes, offset = [], [], 0  # where each write's bytes end
         for e in sender.io:
             if e["call"] in SENDERS and moved(e) > 0:
-                writes.append((offset, offset + moved(e), e))
                 offset += moved(e)
+                ends.append(offset)
+                writes.append(e)
         got = 0
         for e in receiver.io:
             if e["event"] == "repeat":
-                if e["call"] in RECEIVERS and moved(e) > 0:
-                    got += moved(e)
-                    for start, end, w in writes:
-                        if start < got <= end:
-                            self._link(e, w, "data")
-                            break
-                continue
+                continue  # a run of reads of 0 bytes, or of failures
             if e["call"] in RECEIVERS and e["ret"] > 0:
                 got += e["ret"]
-                for start, end, w in writes:
-                    if start < got <= end:
-                        self._link(e, w, "data")
-                        break
+                at = bisect.bisect_left(ends, got)
+                if at < len(writes):
+                    self._link(e, writes[at], "data")
             elif e["call"] in RECEIVERS and e["ret"] == 0 and \
                     e["args"].get("count", 1) > 0:
                 if sender.closed:
@@ -276,10 +273,10 @@ class Trace:
 
 
 def moved(event):
-    """The bytes a read or write moved: a run's "repeat" event counts all
-    the calls it hid."""
-    if event["event"] == "repeat":
-        return event.get("bytes", 0)
+    """The bytes a read or write moved (none for a "repeat" event: a run
+    hides from the JSON only calls that moved none)."""
+    if event["event"] != "return":
+        return 0
     return max(event["ret"] or 0, 0)
 
 
@@ -327,9 +324,6 @@ def fold(rows, key, keep=3, least=10):
 
 def io_key(event):
     """Reads and writes that succeed fold together; anything else stays."""
-    if event["call"] in RECEIVERS | SENDERS and event["event"] == "repeat" \
-            and event["ret"] is None:
-        return (event["pid"], event["call"], event["args"].get("fd"))
     if event["call"] in RECEIVERS | SENDERS and event["event"] == "return" \
             and event["ret"] is not None and event["ret"] > 0:
         return (event["pid"], event["call"], event["args"].get("fd"))

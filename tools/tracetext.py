@@ -209,6 +209,218 @@ def expand_runs(events):
     yield from flush()
 
 
+def made(events, waits=False):
+    """The calls the events stand for, process by process, each in the
+    order it made them: each "return" event, and for each "repeat" event
+    as many copies of it as calls it stands for (in turn, as expand_runs
+    puts them), each copy a "return" event with the run's ret and errno
+    and "hidden": True.  A run hides from the JSON only calls that moved no
+    bytes, so a copy's ret is the call's own: 0, or -1 with its errno.
+    With waits=True the "wait" events are kept, where they are."""
+    by_pid = {}
+    for e in events:
+        by_pid.setdefault(e["pid"], []).append(e)
+    out = []
+    for mine in by_pid.values():
+        for e, hidden in expand_runs(mine):
+            if waits or e["event"] != "wait":
+                out.append(dict(e, event="return", hidden=True) if hidden
+                           else e)
+    return out
+
+
+# -- runs: the rule of trace/TRACE.md ("Runs"), replayed ----------------------------
+#
+# The JSON trace holds every call of a run in which a call moved bytes, and
+# none of the calls hidden in a run in which none did (a "repeat" event
+# stands for them). The human trace hides both kinds alike; to write its
+# lines from the JSON, Runs replays trace.c's rule on each process's events.
+
+MAX_PERIOD, HISTORY, SHOWN_REPEATS = 4, 8, 2
+DATA_CALLS = {"read", "write", "recv", "send"}
+# The argument that tells like calls apart (trace.c's key): the fd, the pid
+# of waitpid, or nothing.
+KEY_ARGUMENT = {"waitpid": "pid", "socket": None, "socketpair": None,
+                "unlink": None}
+
+
+def run_key(event):
+    name = KEY_ARGUMENT.get(event["call"], "fd")
+    return None if name is None else event["args"].get(name)
+
+
+def signature(event):
+    """What makes two events alike (trace.c's struct signature)."""
+    if event["event"] == "repeat":
+        data = event["ret"] is None
+    else:
+        data = event["call"] in DATA_CALLS and event["event"] == "return" \
+            and (event["ret"] or 0) > 0
+    return (event["call"], event["file"], event["line"], run_key(event),
+            data, 0 if data else event["ret"], event.get("errno"),
+            bool(event.get("injected")))
+
+
+def same_place(a, b):
+    return a[:4] == b[:4]
+
+
+class Runs:
+    """trace.c's runs for one process: which calls the human trace hides,
+    and the repeat lines of the runs whose calls the JSON holds."""
+
+    def __init__(self):
+        self.seen, self.count = [None] * HISTORY, 0
+        self.period = self.len = self.hidden = 0
+        self.next_report, self.data, self.members = 10, False, []
+
+    def back(self, k):
+        return self.seen[(self.count - k) % HISTORY]
+
+    def remember(self, sig):
+        self.seen[self.count % HISTORY] = sig
+        self.count += 1
+
+    def report(self, final, last):
+        """The repeat lines of a run whose calls the JSON holds (the JSON
+        has those of the others); last is the process's latest event."""
+        out = []
+        for i, m in enumerate(self.members):
+            if not (m["total"] if final else m["fresh"]):
+                continue
+            m["fresh"] = 0
+            if not self.data:
+                continue
+            call, file, line, key, data, ret, err, injected = m["sig"]
+            name = KEY_ARGUMENT.get(call, "fd")
+            event = {"role": last["role"], "pid": last["pid"],
+                     "event": "repeat", "call": call,
+                     "args": {} if key is None else {name: key},
+                     "ret": None if data else ret, "errno": err,
+                     "total": m["total"], "final": final, "file": file,
+                     "line": line, "period": self.period, "member": i}
+            if injected:
+                event["injected"] = True
+            if data:
+                event["total_bytes"] = m["total_bytes"]
+            out.append(event)
+        return out
+
+    def end(self, last):
+        out = self.report(True, last) if self.period and self.hidden else []
+        self.period = 0
+        return out
+
+    def returned(self, sig, moved, last):
+        """A call returned: (whether the human trace shows it, the repeat
+        events it made the trace write before it)."""
+        out = []
+        if self.period:
+            if sig == self.back(self.period):
+                self.len += 1
+                if self.len > SHOWN_REPEATS * self.period:
+                    m = self.members[(self.len - 1) % self.period]
+                    m["sig"] = sig
+                    m["total"] += 1
+                    m["fresh"] += 1
+                    m["total_bytes"] += moved
+                    self.hidden += 1
+                    self.remember(sig)
+                    if self.hidden >= self.next_report and \
+                            self.hidden % self.period == 0:
+                        out = self.report(False, last)
+                        while self.next_report <= self.hidden:
+                            self.next_report *= 10
+                    return False, out
+                self.remember(sig)
+                return True, out
+            out = self.end(last)
+        for p in range(1, MAX_PERIOD + 1):
+            if self.count >= p and sig == self.back(p):
+                self.period, self.len, self.hidden = p, 1, 0
+                self.next_report = 10
+                self.data = any(self.back(k)[4] for k in range(1, p + 1))
+                self.members = [{"sig": None, "total": 0, "fresh": 0,
+                                 "total_bytes": 0} for _ in range(p)]
+                break
+        self.remember(sig)
+        return True, out
+
+    def waits(self, sig, last):
+        """A wait was announced: a call other than the run's next ends it."""
+        if self.period and not same_place(sig, self.back(self.period)):
+            return self.end(last)
+        return []
+
+
+def as_shown(events, machines=None):
+    """The events with what the human trace wrote on stderr for each, in
+    the order given (one process's events must keep the order in which they
+    were written): a list of (event, shown), shown the events whose lines
+    the human trace has there (lines() writes them).  A call a run hid has
+    none; a call that ended a run, or whose count reached 10, 100..., comes
+    after the repeat events of the lines it made the trace write.  The
+    human trace and this agree line by line (tests/test_trace.py).
+    machines, a dict, receives each process's Runs at the end."""
+    runs, out = {}, []
+    for e in events:
+        mine = runs.setdefault(e["pid"], [Runs(), []])
+        machine, pending = mine
+        if e.get("nested"):  # a signal handler's call, outside the runs
+            out.append((e, [e]))
+            continue
+        if e["event"] == "repeat":
+            # A run that hid its calls from the JSON: the event is its
+            # line; its calls, in turn, go through the rule as they did.
+            pending.append(e)
+            out.append((e, [e]))
+            if e.get("in_json"):  # a run's last lines, at exit
+                machine.period = 0
+            continue
+        before = []
+        if pending:
+            for copy, _ in expand_runs(pending):
+                machine.returned(signature(copy), 0, copy)
+            pending.clear()
+        if e["event"] == "wait":
+            before = machine.waits(signature(e), e)
+            shown = True
+        else:
+            sig = signature(e)
+            shown, before = machine.returned(
+                sig, e["ret"] if sig[4] else 0, e)
+        out.append((e, before + ([e] if shown else [])))
+    if machines is not None:
+        for pid, (machine, pending) in runs.items():
+            for copy, _ in expand_runs(pending):
+                machine.returned(signature(copy), 0, copy)
+            machines[pid] = machine
+    return out
+
+
+def hidden_next(events):
+    """{pid: the call that the run going on at the end of the events
+    expects next, if the trace hides it, and its wait}: a process stopped
+    there, waiting in that call, has no "wait" event for it."""
+    machines, found = {}, {}
+    as_shown(events, machines)
+    for pid, machine in machines.items():
+        if machine.period and \
+                machine.len >= SHOWN_REPEATS * machine.period:
+            found[pid] = machine.back(machine.period)[0]
+    return found
+
+
+def human_trace(events, colour=False):
+    """{pid: [the lines of each event the human trace shows]}, from the
+    JSON events of one run (see as_shown)."""
+    found = {}
+    for e, shown in as_shown(events):
+        found.setdefault(e["pid"], []).extend(lines(x, colour)
+                                              for x in shown)
+    return found
+
+
 def lines(event, colour=False):
     """An event as the lines the trace writes on stderr for it."""
     s = Style(colour)

@@ -1188,6 +1188,8 @@ static void render_json(struct text *j, const struct event *e,
     }
     if (e->injected)
         put(j, ",\"injected\":true");
+    if (e->nested)
+        put(j, ",\"nested\":true");
     if (e->kind == RETURN) {
         put(j, ",\"start\":");
         put_int(j, e->start_ns);
@@ -1224,9 +1226,9 @@ static void render_json(struct text *j, const struct event *e,
     put(j, "}\n");
 }
 
-/* Writes the event: one write(2) of its lines on stderr, one of its JSON
- * line. errno is left as it was. */
-static void emit(const struct event *e)
+/* Writes the event: one write(2) of its lines on stderr (when human), one
+ * of its JSON line (when json). errno is left as it was. */
+static void emit(const struct event *e, int human, int json)
 {
     int saved = errno;
     char buf[8192];
@@ -1234,12 +1236,12 @@ static void emit(const struct event *e)
     long long ts = now_ns();
     const struct explanation *x =
         (e->kind == RETURN && e->ret == -1) ? explain(e->call, e->err) : NULL;
-    if (cfg.human) {
+    if (cfg.human && human) {
         text_init(&t, buf, sizeof buf);
         render_human(&t, e, x);
         write_all(STDERR_FILENO, t.s, t.len);
     }
-    if (cfg.json_fd >= 0) {
+    if (cfg.json_fd >= 0 && json) {
         /* Every line is one atomic write, below PIPE_BUF: one too long
          * loses its explanation, note and bytes. */
         text_init(&t, buf, sizeof buf);
@@ -1267,6 +1269,15 @@ static void emit(const struct event *e)
  * the cycle when the run ends, when the process exits, and when the count
  * of hidden calls reaches 10, 100, 1000... (so that a process killed in a
  * loop still shows it). trace/TRACE.md, "Runs", defines the lines.
+ *
+ * The JSON trace hides only runs in which no call moved bytes (an EOF
+ * busy loop, an EINTR loop): those grow with time, without bound. A run
+ * with a call that moved bytes grows only with the data sent, and the
+ * tools that judge the bytes need each call: every call of it is a JSON
+ * line, and its repeat lines are for people only (tools/tracetext.py
+ * replays this rule to write them from the JSON), except the last ones of
+ * a run still going at exit, which the JSON needs to tell an exit from a
+ * kill.
  */
 enum { MAX_PERIOD = 4, HISTORY = 2 * MAX_PERIOD, SHOWN_REPEATS = 2 };
 
@@ -1297,6 +1308,7 @@ static struct {
     unsigned long long len;         /* events that repeated the one before */
     unsigned long long hidden;      /* of those, not shown */
     unsigned long long next_report; /* 10, 100, 1000... */
+    int data;                       /* a call of its cycle moves bytes */
     struct member m[MAX_PERIOD];
 } runs;
 
@@ -1400,8 +1412,11 @@ static void render_repeat_human(struct text *h, const struct member *m,
     put(h, "\n");
 }
 
+/* A repeat event; in_json: the last report, at exit, of a run whose calls
+ * are all in the JSON already (it stands for none of them). */
 static void render_repeat_json(struct text *j, const struct member *m,
-                               int member, int final, long long ts)
+                               int member, int final, int in_json,
+                               long long ts)
 {
     const struct signature *s = &m->sig;
     put(j, "{\"ts\":");
@@ -1432,22 +1447,24 @@ static void render_repeat_json(struct text *j, const struct member *m,
     if (s->injected)
         put(j, ",\"injected\":true");
     put(j, ",\"repeat\":");
-    put_unsigned(j, m->fresh, 0);
+    put_unsigned(j, in_json ? 0 : m->fresh, 0);
     put(j, ",\"total\":");
     put_unsigned(j, m->total, 0);
     if (s->data) {
         put(j, ",\"bytes\":");
-        put_unsigned(j, m->fresh_bytes, 0);
+        put_unsigned(j, in_json ? 0 : m->fresh_bytes, 0);
         put(j, ",\"total_bytes\":");
         put_unsigned(j, m->total_bytes, 0);
     }
     put(j, final ? ",\"final\":true" : ",\"final\":false");
+    if (in_json)
+        put(j, ",\"in_json\":true");
     put(j, ",\"period\":");
     put_int(j, runs.period);
     put(j, ",\"member\":");
     put_int(j, member);
     put(j, ",\"start\":");
-    put_int(j, m->fresh ? m->first_start : ts);
+    put_int(j, m->fresh && !in_json ? m->first_start : ts);
     put(j, ",\"file\":");
     put_file(j, s->file, 1);
     put(j, ",\"line\":");
@@ -1455,7 +1472,9 @@ static void render_repeat_json(struct text *j, const struct member *m,
     put(j, "}\n");
 }
 
-static void emit_repeat(int member, int final)
+/* The repeat line of a member of the run: on stderr, and in the JSON
+ * unless the run's calls are all there (but for the last lines at exit). */
+static void emit_repeat(int member, int final, int at_exit)
 {
     struct member *m = &runs.m[member];
     int saved = errno;
@@ -1467,9 +1486,9 @@ static void emit_repeat(int member, int final)
         render_repeat_human(&t, m, final);
         write_all(STDERR_FILENO, t.s, t.len);
     }
-    if (cfg.json_fd >= 0) {
+    if (cfg.json_fd >= 0 && (!runs.data || at_exit)) {
         text_init(&t, buf, sizeof buf);
-        render_repeat_json(&t, m, member, final, ts);
+        render_repeat_json(&t, m, member, final, runs.data && at_exit, ts);
         write_all(cfg.json_fd, t.s, t.len);
     }
     m->fresh = m->fresh_bytes = 0;
@@ -1477,17 +1496,17 @@ static void emit_repeat(int member, int final)
 }
 
 /* The repeat lines of the run: at its end (final), or on the way. */
-static void report_run(int final)
+static void report_run(int final, int at_exit)
 {
     for (int i = 0; i < runs.period; i++)
         if (final ? runs.m[i].total > 0 : runs.m[i].fresh > 0)
-            emit_repeat(i, final);
+            emit_repeat(i, final, at_exit);
 }
 
-static void end_run(void)
+static void end_run(int at_exit)
 {
     if (runs.period && runs.hidden > 0)
-        report_run(1);
+        report_run(1, at_exit);
     runs.period = 0;
 }
 
@@ -1497,8 +1516,11 @@ static void remember(const struct signature *s)
     runs.count++;
 }
 
-/* A call has returned: 1 to show it, 0 when a run hides it. */
-static int show_return(const struct event *e)
+enum shown { HIDDEN, JSON_ONLY, SHOWN };
+
+/* A call has returned: SHOWN, or hidden by a run (from the JSON too when
+ * no call of the run moves bytes). */
+static enum shown show_return(const struct event *e)
 {
     struct signature s = signature_of(e);
     if (runs.period) {
@@ -1520,16 +1542,16 @@ static int show_return(const struct event *e)
                 /* On a whole cycle, so each report starts with member 0. */
                 if (runs.hidden >= runs.next_report &&
                     runs.hidden % (unsigned long long)runs.period == 0) {
-                    report_run(0);
+                    report_run(0, 0);
                     while (runs.next_report <= runs.hidden)
                         runs.next_report *= 10;
                 }
-                return 0;
+                return runs.data ? JSON_ONLY : HIDDEN;
             }
             remember(&s);
-            return 1;
+            return SHOWN;
         }
-        end_run();
+        end_run(0);
     }
     for (int p = 1; p <= MAX_PERIOD; p++)
         if (runs.count >= (unsigned long long)p &&
@@ -1538,11 +1560,14 @@ static int show_return(const struct event *e)
             runs.len = 1;
             runs.hidden = 0;
             runs.next_report = 10;
+            runs.data = 0;
+            for (int k = 1; k <= p; k++)
+                runs.data |= back((unsigned long long)k)->data;
             memset(runs.m, 0, sizeof runs.m);
             break;
         }
     remember(&s);
-    return 1;
+    return SHOWN;
 }
 
 /* Would a wait of this call be shown? Not when the run going on hides
@@ -1568,19 +1593,19 @@ static void report(const struct event *e)
         return;
     int entered = enter(e->nested);
     if (!entered) {
-        emit(e);
+        emit(e, 1, 1);
         return;
     }
-    int show = 1;
+    enum shown show = SHOWN;
     if (e->kind == WAIT) {
         struct signature s = signature_of(e);
         if (runs.period && !same_place(&s, back((unsigned long long)runs.period)))
-            end_run(); /* something else comes: the run is over */
+            end_run(0); /* something else comes: the run is over */
     } else {
         show = show_return(e);
     }
-    if (show)
-        emit(e);
+    if (show != HIDDEN)
+        emit(e, show == SHOWN, 1);
     leave(entered);
 }
 
@@ -1594,7 +1619,7 @@ static void end_of_process(void)
     int saved = errno;
     if (!forked || getpid() == cfg.pid) {
         inside = 1;
-        end_run();
+        end_run(1);
         inside = 0;
     }
     errno = saved;
