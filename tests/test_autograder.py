@@ -20,6 +20,10 @@ from conftest import LabCopy
 ROOT = labrun.ROOT
 LISTED = json.loads((ROOT / "lessons" / "lessons.json").read_text())
 POINTS = {lesson["id"]: lesson["points"] for lesson in LISTED["lessons"]}
+PART_POINTS = {}
+for _lesson in LISTED["lessons"]:
+    PART_POINTS[_lesson["part"]] = PART_POINTS.get(_lesson["part"], 0) + \
+        _lesson["points"]
 pytestmark = pytest.mark.skipif(not (ROOT / "solutions").is_dir(),
                                 reason="a hand-out has no solutions")
 # The learners' code runs as an ordinary user: the user nobody stands for
@@ -214,7 +218,13 @@ def test_a_finished_submission_gets_every_point(autograder_root):
     assert results["extra_data"]["status"] == "complete"
     assert {lesson["state"] for lesson in by_lesson(results).values()} == \
         {"done"}
-    assert "complete, 100" in log
+    assert f"complete, {sum(POINTS.values()):g}" in log
+    # Each part of the lab scored apart, and each test tagged with its part.
+    assert [(p["part"], p["score"], p["max_score"]) for p in
+            results["extra_data"]["lab_parts"]] == \
+        [(n, worth, worth) for n, worth in PART_POINTS.items()]
+    assert {t["tags"][0] for t in results["tests"]} == \
+        {f"part {n}" for n in PART_POINTS}
 
 
 def test_a_half_done_submission_gets_the_points_of_what_passes(
@@ -228,7 +238,8 @@ def test_a_half_done_submission_gets_the_points_of_what_passes(
     assert done <= results["score"] < done + POINTS["01-socket"], log
     lessons = by_lesson(results)
     assert [lessons[lesson]["state"] for lesson in POINTS] == \
-        ["in progress", "done", "done"] + ["not started"] * 3
+        ["in progress", "done", "done"] + ["not started"] * \
+        (len(POINTS) - 3)
     started = [t for t in results["tests"]
                if t["extra_data"]["lesson"] == "01-socket"]
     assert "failed" in {t["status"] for t in started}

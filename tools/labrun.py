@@ -287,7 +287,8 @@ class Family:
     def __init__(self, proc):
         self.proc, self.pid, self.name = proc, proc.pid, proc.name
         self.role = proc.role
-        self._known, self._seen = {proc.pid}, 0
+        self._known, self._seen, self._by_role = {proc.pid}, 0, set()
+        self._forks = False  # whether the trace has fork events
 
     @property
     def exited(self):
@@ -297,20 +298,25 @@ class Family:
         return self.proc.has_exited()
 
     def pids(self):
-        """The pids of the family so far."""
+        """The pids of the family so far.  Each event is looked at once:
+        this is asked again for each new event of a long trace."""
         found = self.proc.lab.collector.events
+        if self._seen == len(found):
+            return self._known if self._forks else \
+                self._known | self._by_role
         started = {p.pid for p in self.proc.lab.procs}
-        forks = any(e["call"] == "fork" for e in found)
         for e in found[self._seen:]:
-            if e["call"] == "fork" and e["pid"] in self._known and \
-                    isinstance(e.get("ret"), int) and e["ret"] > 0:
-                self._known.add(e["ret"])
-            elif not forks and e["pid"] not in started and (
+            if e["call"] == "fork":
+                self._forks = True
+                if e["pid"] in self._known and \
+                        isinstance(e.get("ret"), int) and e["ret"] > 0:
+                    self._known.add(e["ret"])
+            elif e["pid"] not in started and (
                     e["role"] == self.role or
                     e["role"].startswith(self.role + "/")):
-                self._known.add(e["pid"])
+                self._by_role.add(e["pid"])
         self._seen = len(found)
-        return self._known
+        return self._known if self._forks else self._known | self._by_role
 
     def children(self):
         """The pids of the family but the program's own."""
