@@ -699,6 +699,12 @@ def run_steps(lab, code, lesson, bold=("", "")):
                 proc = lab.run(name, *prog_args, stdin=None)
             except FileNotFoundError as e:
                 raise StepFailed(str(e)) from None
+            if proc.stopped_with is not None:
+                raise StepFailed(
+                    f"the {name} (pid {proc.pid}) was still waiting after "
+                    f"{WAIT:g} s, and was stopped: the last lines of the "
+                    f"trace above show what it, and the others, waited "
+                    f"for; {check} checks it.")
             if proc.returncode != 0:
                 raise StepFailed(f"{proc.describe()}. Its messages and the "
                                  f"trace above say why; {check} checks it.")
