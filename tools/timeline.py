@@ -35,6 +35,15 @@ from tracetext import (RECEIVERS, SENDERS, Style, calls_of, causal_key, clip,
 
 # Calls that can make a process wait for another one.
 BLOCKING = {"accept", "connect", "read", "recv", "write", "send", "waitpid"}
+# The errnos of a blocking call that waited and was ended by what the
+# trace does not show: a signal, a receive timeout.
+ENDED_WAITING = {"EINTR", "EAGAIN", "EWOULDBLOCK", "ETIMEDOUT"}
+# Links that only say which call came first, and draw no arrow: a connect
+# refused by a socket file that a bind made, not yet listening.
+ORDER_ONLY = {"after"}
+# Links drawn from the end of the process that caused them: a read of 0
+# after the peer exited, a waitpid that reaped a process.
+FROM_THE_END = {"exit", "ended"}
 
 
 # -- reading traces -----------------------------------------------------------
@@ -161,6 +170,7 @@ class Trace:
         self.names = {lane.pid: lane.name for lane in self.lanes}
         self.cause = {}
         self.kind = {}
+        self.found_from = []  # (event, event): the first came before
         self._match()
 
     def n(self, event):
@@ -172,7 +182,7 @@ class Trace:
             self.kind[self.n(effect)] = kind
 
     def _match(self):
-        listeners, connects = [], []
+        listeners, connects, binds = [], [], []
         for lane in self.lanes:
             bound, open_ends, listening = {}, {}, {}
             for e in lane.events:
@@ -189,10 +199,11 @@ class Trace:
                     bound[fd] = args.get("bound") and \
                         os.path.normpath(args["bound"]) or \
                         address_key(args.get("addr"))
+                    binds.append((bound[fd], e))
                 elif call == "listen" and ret == 0:
                     listening[fd] = {"key": bound.get(fd), "at": e["ts"],
-                                     "closed": None, "queue": [],
-                                     "accepts": []}
+                                     "listen": e, "closed": None,
+                                     "queue": [], "accepts": []}
                     listeners.append(listening[fd])
                 elif call == "accept" and ret >= 0 and fd in listening:
                     end = Endpoint(e)
@@ -232,11 +243,41 @@ class Trace:
             for client, server in zip(lis["queue"], lis["accepts"]):
                 client.peer, server.peer = server, client
                 self._link(server.opened, client.opened, "connection")
+            # What the links are found from: the order of a listen and
+            # the connects it queued, a fact of the kernel's as the links.
+            queued = [lis["listen"]] + [end.opened for end in lis["queue"]]
+            self.found_from += [(lis["listen"], c) for c in queued[1:]]
+            self.found_from += list(zip(queued[1:], queued[2:]))
         for lis in listeners:
             for server in lis["accepts"]:
                 if server.peer:
                     self._match_bytes(server.peer, server)
                     self._match_bytes(server, server.peer)
+        self._match_ends(binds)
+
+    def _match_ends(self, binds):
+        """A waitpid that reaped a process of the trace came after that
+        process's last call; a connect refused by a socket file (no one
+        listening) came after the bind that made the file."""
+        lanes = {lane.pid: lane for lane in self.lanes}
+        for lane in self.lanes:
+            for e in lane.events:
+                if e["event"] != "return":
+                    continue
+                if e["call"] == "waitpid" and e["ret"] in lanes and \
+                        lanes[e["ret"]] is not lane:
+                    calls = [x for x in lanes[e["ret"]].events
+                             if x["event"] == "return"]
+                    if calls:
+                        self._link(e, calls[-1], "ended")
+                elif e["call"] == "connect" and \
+                        e.get("errno") == "ECONNREFUSED":
+                    key = address_key(e["args"].get("addr"))
+                    made = [b for b in binds if b[0] == key and
+                            self.lane_of[id(b[1])] is not lane and
+                            b[1]["ts"] < e["ts"]]
+                    if made:
+                        self._link(e, made[-1][1], "after")
 
     def last_call(self, event):
         """The last call that event's process made."""
@@ -286,6 +327,8 @@ def link_words(trace, n):
     kind = trace.kind.get(n)
     if kind == "exit":
         return "exit: end of file"
+    if kind == "ended":
+        return "exit"
     if kind == "data":
         cause = trace.events[trace.cause[n]]
         return preview(cause.get("data", "")) if cause.get("data") else "bytes"
@@ -486,15 +529,19 @@ def lane_colour(trace, lane):
 
 
 def schedule(trace):
-    """Puts the events in an order the clock does not decide.
+    """Puts the events in an order that depends only on what each process
+    did and on the calls that complete each other, never on the clock:
+    running the same programs again, however the processes were scheduled,
+    draws the same picture.
 
-    Each process runs until it makes a call whose result needs another
-    process (an accept needs its connect, a read the write of its bytes),
-    then the first process, in lane order, that can go on runs.  A call
-    whose cause is not in the trace (a signal, a process that ended, the
-    first call of a process) goes after everything that happened before it.
-    Returns rows: ("call", event), ("block", event) where a call starts to
-    wait, ("waiting", event) for a call that never returned.
+    The first process, in lane order (the order the processes were made),
+    that can go on makes its next call; a call can go once the call that
+    completes it (trace.cause: the connect of an accept, the write of a
+    read's bytes, the exit of a child that waitpid reaps) is drawn.  A call
+    the trace saw wait for something it does not show (a signal, a
+    timeout) is drawn waiting, then returning; a call that never returned
+    is drawn last.  Returns rows: ("call", event), ("block", event) where a
+    call starts to wait, ("waiting", event) for a call that never returned.
     """
     heads = {lane.index: 0 for lane in trace.lanes}
     items = {}
@@ -509,44 +556,23 @@ def schedule(trace):
                     announced.add(id(e))
                 seq.append(e)
         # A wait without a return: the process ended (or was stopped) there.
-        seq += sorted(pending.values(), key=lambda e: e["ts"])
+        seq += [e for e in lane.events if e["event"] == "wait" and
+                pending.get(e["call"]) is e]
         items[lane.index] = seq
     done = set()
     rows = []
     blocked = set()
 
-    def gated(e):
-        """Which other processes' earlier calls must go before e: those
-        of the processes made before this one, for its first call; those
-        of all, for a call whose cause the trace cannot show."""
-        lane = trace.lane_of[id(e)]
-        n = trace.n(e)
-        if e["event"] == "wait":
-            return []
-        unexplained = n not in trace.cause and (
-            e["call"] in ("accept", "waitpid") or
-            (e["call"] in RECEIVERS and e["ret"] == 0))
-        if failed(e) or unexplained:
-            return trace.lanes
-        if items[lane.index][0] is e:
-            return trace.lanes[:lane.index]
-        return []
+    def head(lane):
+        return items[lane.index][heads[lane.index]] \
+            if heads[lane.index] < len(items[lane.index]) else None
 
     def ready(e):
         n = trace.n(e)
-        if n in trace.cause and trace.cause[n] not in done:
-            return False
-        lane = trace.lane_of[id(e)]
-        for other in gated(e):
-            if other is not lane:
-                for x in items[other.index]:
-                    if x["event"] == "return" and x["ts"] < e["ts"] and \
-                            trace.n(x) not in done:
-                        return False
-        return True
+        return n not in trace.cause or trace.cause[n] in done
 
     def emit(lane):
-        e = items[lane.index][heads[lane.index]]
+        e = head(lane)
         heads[lane.index] += 1
         if e["event"] == "wait":
             rows.append(("waiting", e))
@@ -555,34 +581,37 @@ def schedule(trace):
             done.add(trace.n(e))
         blocked.discard(lane.index)
 
-    def left(lane):
-        return heads[lane.index] < len(items[lane.index])
+    def waits(lane):
+        """Draws, once, that the lane's next call waits: for a call not
+        drawn yet, or, as the trace saw, for what ended it in failure (a
+        signal, a timeout). Whether a call that succeeded had to wait for
+        something the trace does not show (a child's end, a peer outside
+        the trace) is a matter of scheduling: not drawn."""
+        e = head(lane)
+        n = trace.n(e)
+        if lane.index in blocked or heads[lane.index] == 0 or \
+                e["event"] == "wait" or e["call"] not in BLOCKING:
+            return
+        if (n in trace.cause and trace.kind[n] not in ORDER_ONLY and
+                not ready(e)) or (id(e) in announced and
+                                  n not in trace.cause and
+                                  e.get("errno") in ENDED_WAITING):
+            rows.append(("block", e))
+            blocked.add(lane.index)
 
-    current = trace.lanes[0] if trace.lanes else None
-    while any(left(lane) for lane in trace.lanes):
-        if current is not None and left(current) and \
-                ready(items[current.index][heads[current.index]]):
-            emit(current)
-            continue
-        if current is not None and left(current) and \
-                heads[current.index] > 0 and current.index not in blocked:
-            e = items[current.index][heads[current.index]]
-            # It waits for a call of another process, or the trace saw it
-            # wait (for a signal, say); a call that only comes later in
-            # the clock's order did not wait.
-            if e["call"] in BLOCKING and (trace.n(e) in trace.cause or
-                                          id(e) in announced):
-                rows.append(("block", e))
-                blocked.add(current.index)
-        runnable = [lane for lane in trace.lanes if left(lane) and
-                    ready(items[lane.index][heads[lane.index]])]
-        if runnable:
-            current = runnable[0]
-        else:  # the trace is incomplete: fall back on the clock
-            current = min((lane for lane in trace.lanes if left(lane)),
-                          key=lambda lane: causal_key(
-                              items[lane.index][heads[lane.index]]))
-            emit(current)
+    while any(head(lane) is not None for lane in trace.lanes):
+        going = [lane for lane in trace.lanes if head(lane) is not None]
+        for lane in going:
+            if not ready(head(lane)):
+                waits(lane)
+        # A call that never returned is the lane's last: drawn once
+        # nothing else can go.
+        runnable = [lane for lane in going if ready(head(lane)) and
+                    head(lane)["event"] != "wait"] or \
+            [lane for lane in going if ready(head(lane))] or going
+        lane = runnable[0]
+        waits(lane)
+        emit(lane)
     return rows
 
 
@@ -701,7 +730,8 @@ def diagram(trace, title, intro=""):
         if isinstance(lane_end[lane.index], (int, float)):
             lane_end[lane.index] = y + h / 2
         n = trace.n(e)
-        if n in trace.cause and trace.cause[n] in pos:
+        if n in trace.cause and trace.cause[n] in pos and \
+                trace.kind[n] not in ORDER_ONLY:
             arrows.append((trace.cause[n], n))
         y += h + 10
 
@@ -755,7 +785,7 @@ def diagram(trace, title, intro=""):
     out += body
     for cause, effect in arrows:
         (l1, r1, y1), (l2, r2, y2) = pos[cause], pos[effect]
-        if trace.kind[effect] == "exit":  # from where the process ended
+        if trace.kind[effect] in FROM_THE_END:  # where the process ended
             lane = trace.lane_of[id(trace.events[cause])]
             end = lane_end[lane.index]
             if not isinstance(end, tuple):
@@ -772,7 +802,7 @@ def diagram(trace, title, intro=""):
             t = min(0.5, (len(words) * CHAR_W * 11 / 24 + 12) /
                     max(1.0, abs(ex - sx)))
             lx, ly = sx + (ex - sx) * t, y1 + (y2 - y1) * t - 6
-            if trace.kind[effect] == "exit":  # above it is the last call
+            if trace.kind[effect] in FROM_THE_END:  # above: the last call
                 ly += 20
             out.append(f'<text x="{lx:.1f}" '
                        f'y="{ly:.1f}" text-anchor="middle" '
@@ -850,7 +880,10 @@ def describe(trace, rows, intro=""):
             if failed(e):
                 text += f" ({e.get('error', '')})"
             n = trace.n(e)
-            if n in trace.cause:
+            if n in trace.cause and trace.kind[n] == "ended":
+                cause = trace.events[trace.cause[n]]
+                text += f", after {trace.lane_of[id(cause)].name} ended"
+            elif n in trace.cause and trace.kind[n] not in ORDER_ONLY:
                 cause = trace.events[trace.cause[n]]
                 text += (f", completed by {trace.lane_of[id(cause)].name}'s "
                          f"{cause['call']}")
