@@ -34,7 +34,7 @@ class Peer:
                              timeval(timeout))
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
                              timeval(timeout))
-        self.error = None
+        self.error = self.send_error = None
         try:
             self.sock.connect(str(path))
         except OSError as e:
@@ -42,11 +42,12 @@ class Peer:
 
     def send(self, data):
         """Sends data whole; False when the timeout or an error stopped
-        it."""
+        it (send_error says which)."""
         try:
             self.sock.sendall(data)
             return True
-        except OSError:
+        except OSError as e:
+            self.send_error = e
             return False
 
     def receive(self, size=None):
@@ -93,7 +94,10 @@ def exchange(path, message, timeout):
         if peer.error:
             return Exchange(message, error=peer.error)
         if not peer.send(message):
-            return Exchange(message, how="send timed out")
+            gone = isinstance(peer.send_error, (BrokenPipeError,
+                                                ConnectionResetError))
+            return Exchange(message, how="closed before the request" if gone
+                            else "send timed out", error=peer.send_error)
         peer.sock.shutdown(socket.SHUT_WR)
         reply, how = peer.receive()
         return Exchange(message, reply, how,

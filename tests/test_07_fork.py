@@ -225,9 +225,10 @@ def test_a_child_that_ends_does_not_interrupt_accept(lab):
     kids = peers.children(server.pid)
     if not kids:
         return
-    accepted = lab.events("accept", proc=server)[-1]
+    accepted = lab.wait_for("accept", proc=server,
+                            where=lambda e: e["ret"] >= 0)
     lab.wait_for("accept", proc=server, event="wait",
-                 where=lambda e: e["ts"] > accepted["ts"])
+                 where=lambda e: accepted and e["ts"] > accepted["ts"])
     server.asleep()
     since = time.monotonic_ns()
     peer.close()
@@ -324,12 +325,15 @@ def test_a_failed_fork_costs_one_client_only(lab):
         pytest.skip("this trace library cannot make fork fail yet "
                     "(LAB_FAULTS)")
     first = peers.exchange(lab.dir / "lab.sock", b"first", QUICK)
+    if not lab.events("fork", proc=server, injected=True):
+        return  # a server that does not fork: nothing to fail
     lab.expect(not server.has_exited(),
                "a failed fork (EAGAIN: too many processes) to cost the "
                "server one client, not its life: perror(\"server: fork\"), "
                f"close the client's socket, and accept the next; "
                f"{server.describe()}", "One process per client")
-    lab.expect(first.how in ("eof", "reset") and not first.reply,
+    lab.expect(first.how in ("eof", "reset", "closed before the request")
+               and not first.reply,
                "the client whose fork failed to read end of file at once, "
                "the parent having closed its socket; it got "
                f"{cut(first.reply, 40)} ({first.how})",

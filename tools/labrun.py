@@ -279,9 +279,11 @@ class Family:
     wait_for and the rest match the events of every process of the family.
 
     A child is known by the fork event of its parent (its pid is fork's
-    result); a trace without fork events makes a process whose role is the
-    program's own (a forked child keeps LAB_ROLE), or the program's role
-    then "/", and that the lab did not start itself, a child.
+    result), or by its own (fork returned 0 in a process whose role is the
+    program's, then "/": "server/child"), which it reports first; a trace
+    without fork events makes any process with such a role, or the
+    program's own (a forked child keeps LAB_ROLE), that the lab did not
+    start itself, a child.
     """
 
     def __init__(self, proc):
@@ -306,14 +308,18 @@ class Family:
                 self._known | self._by_role
         started = {p.pid for p in self.proc.lab.procs}
         for e in found[self._seen:]:
+            mine = e["role"] == self.role or \
+                e["role"].startswith(self.role + "/")
             if e["call"] == "fork":
                 self._forks = True
                 if e["pid"] in self._known and \
                         isinstance(e.get("ret"), int) and e["ret"] > 0:
                     self._known.add(e["ret"])
-            elif e["pid"] not in started and (
-                    e["role"] == self.role or
-                    e["role"].startswith(self.role + "/")):
+                elif e.get("ret") == 0 and mine:
+                    # The child's own report, which may come before its
+                    # parent's: it is the child's first event.
+                    self._known.add(e["pid"])
+            elif e["pid"] not in started and mine:
                 self._by_role.add(e["pid"])
         self._seen = len(found)
         return self._known if self._forks else self._known | self._by_role
