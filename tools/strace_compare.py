@@ -227,10 +227,13 @@ def settled(seq, killed):
     (SA_RESTART), the same call comes again with no JSON line of that call
     in between (the signal's own line and the calls of its handler may
     come between), and the program, so the lab's trace, sees one call.  If
-    the signal killed the process, the call never returned.
+    the signal killed the process, the call never returned.  A call that
+    returned EINTR returned after the handler: the handler's own calls
+    come before it, where the trace library wrote its JSON line.
     """
-    out = []
+    out, deferred = [], {}  # index in seq: calls that returned just before
     for i, (key, text, lifecycle) in enumerate(seq):
+        out += deferred.pop(i, [])
         if not lifecycle:
             continue
         if "ERESTART" in text:
@@ -243,7 +246,12 @@ def settled(seq, killed):
                 continue  # restarted
             if not later and killed:
                 key = key[:2] + ("pending", None)
+            elif reported < len(later):
+                deferred.setdefault(i + 1 + reported, []).append((key, text))
+                continue
         out.append((key, text))
+    for i in sorted(deferred):
+        out += deferred[i]
     return out
 
 
