@@ -45,6 +45,9 @@ LESSON_PROGRAMS := $(foreach l,$(LESSONS),$(call lesson_programs,lessons/$l))
 SOLUTION_PROGRAMS := $(foreach l,$(LESSONS),$(call programs_in,solutions/$l))
 # The deliberate-error variants: lessons/NN-name/errors/NAME.c.
 ERROR_PROGRAMS := $(foreach l,$(LESSONS),$(call programs_in,lessons/$l/errors))
+# A client of the lab's own that connects and says nothing: the step
+# "connect" of lessons/lessons.json starts it beside the lesson's programs.
+SILENT := $(B)/trace/silent
 
 # N=4 or N=04 picks one lesson.
 ifneq ($(strip $(N)),)
@@ -85,7 +88,7 @@ AUTOGRADER ?= $(B)/autograder.zip
 .PHONY: all help lesson solution check test demo errors timeline pictures strace bench clean
 .PHONY: progress hint watch reset quiz grade handout autograder
 
-all: $(LESSON_PROGRAMS) $(SOLUTION_PROGRAMS) $(ERROR_PROGRAMS)
+all: $(LESSON_PROGRAMS) $(SOLUTION_PROGRAMS) $(ERROR_PROGRAMS) $(SILENT)
 
 help:
 	@echo "The Unix domain sockets lab"
@@ -153,13 +156,13 @@ $(PYTEST_FILE):
 
 lesson: $(PYTHON_FILE)
 	$(need_lesson)
-	@$(MAKE) -s --no-print-directory $(call lesson_programs,lessons/$(LESSON))
+	@$(MAKE) -s --no-print-directory $(call lesson_programs,lessons/$(LESSON)) $(SILENT)
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py run lessons $(LESSON)
 
 solution: $(PYTHON_FILE)
 	$(need_solutions)
 	$(need_lesson)
-	@$(MAKE) -s --no-print-directory $(call programs_in,solutions/$(LESSON))
+	@$(MAKE) -s --no-print-directory $(call programs_in,solutions/$(LESSON)) $(SILENT)
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py run solutions $(LESSON)
 
 demo: $(PYTHON_FILE) $(call programs_in,solutions/$(lastword $(LESSONS)))
@@ -177,7 +180,7 @@ else ifneq ($(strip $(V)),)
 else
 	$(need_solutions)
 	$(need_lesson)
-	@$(MAKE) --no-print-directory $(call programs_in,solutions/$(LESSON))
+	@$(MAKE) --no-print-directory $(call programs_in,solutions/$(LESSON)) $(SILENT)
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py timeline $(if $(SVG),--svg $(SVG)) --run solutions $(LESSON)
 endif
 
@@ -194,7 +197,7 @@ ifneq ($(strip $(V)),)
 else
 	$(need_solutions)
 	$(need_lesson)
-	@$(MAKE) -s --no-print-directory $(call programs_in,solutions/$(LESSON))
+	@$(MAKE) -s --no-print-directory $(call programs_in,solutions/$(LESSON)) $(SILENT)
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py strace solutions $(LESSON)
 endif
 

@@ -56,6 +56,10 @@ SCENES = {
 TRACE_LINE = re.compile(r"^\[(\S+) (\d+)\] (\w+)[( ]")
 # Another process's pid, in a note: "sent by process 7563".
 PID_IN_NOTE = re.compile(r"\b(process|child) \d+")
+# A pid in a call's line: what fork and waitpid return, whom kill and
+# waitpid name.
+PID_IN_CALL = re.compile(r"(\b(?:fork|waitpid)\([^)]*\) = |\b(?:kill|waitpid)\()"
+                         r"[1-9]\d*")
 UNDER = re.compile(r"^    (-> |why: |fix: |see: )")
 POSITION = re.compile(r"\b(solutions/\d\d-[\w-]+/\w+\.c):(\d+)\b")
 JSON_TIMES = re.compile(r'"(ts|pid|start)":\d+')
@@ -65,6 +69,8 @@ def normal(text):
     """Trace lines without their pid, nor the pids of their notes."""
     lines = []
     for line in text.split("\n"):
+        if TRACE_LINE.match(line):
+            line = PID_IN_CALL.sub(lambda m: f"{m.group(1)}PID", line)
         line = TRACE_LINE.sub(lambda m: f"[{m.group(1)} PID] {m.group(3)}"
                               f"{m.group(0)[-1]}", line, count=1)
         lines.append(PID_IN_NOTE.sub(lambda m: f"{m.group(1)} PID", line)
@@ -118,10 +124,15 @@ def play(lab, steps):
             lab.wait_for(args[0], proc=background[-1], ret=0)
         elif kind == "stop":
             for proc in background:
+                if proc.name in labrun.PEERS and \
+                        proc.wait(labrun.WAIT) is not None:
+                    continue  # it ended with its server
                 labrun.settle(lab, proc)
                 lab.stop(proc)
         elif kind == "connect":
-            labrun.connect_silent(lab, background[-1])
+            silent, _ = labrun.connect_silent(lab, background[-1])
+            if silent is not None:
+                background.append(silent)
         elif kind == "wait-exit":
             for proc in background:
                 proc.wait(labrun.WAIT)

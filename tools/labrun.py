@@ -272,6 +272,11 @@ class Proc:
                f"and it {ended}"
 
 
+# Programs of the lab's own that a lesson's steps start beside the lesson's
+# programs: the silent client of the step "connect" (trace/silent.c).
+PEERS = {"silent": "trace/silent"}
+
+
 class Family:
     """A lab program and the processes it forked (children, grandchildren),
     as the trace shows them: what a forking server does, it does in its
@@ -354,6 +359,8 @@ class Lab:
     # -- running programs ----------------------------------------------
 
     def program(self, name):
+        if name in PEERS:
+            return BUILD / PEERS[name]
         path = self.code_dir / name
         if not path.exists():
             source = Path(*self.code_dir.relative_to(BUILD).parts) / f"{name}.c"
@@ -673,18 +680,23 @@ def settle(lab, proc, timeout=WAIT):
 
 
 def connect_silent(lab, server):
-    """A client of the lab's own (a Python socket) connects and sends
-    nothing; it stays connected until the lab is closed.  Returns None
-    once the server has accepted it and waits again, or why not."""
-    since = time.monotonic_ns()
-    peer, error = lab.connect()
-    if peer is None:
-        return f"it could not connect: {error}"
+    """Starts the silent client (trace/silent.c), which connects and sends
+    nothing, until the server ends the connection or it is stopped.
+    Returns (the client, None) once the server has accepted it and waits
+    again, or (the client or None, why not)."""
+    try:
+        silent = lab.start("silent", "lab.sock", stdin=None)
+    except FileNotFoundError as e:
+        return None, str(e)
+    connected = lab.wait_for("connect", proc=silent)
+    if connected is None or connected["ret"] != 0:
+        return silent, f"it could not connect; {silent.describe()}"
     if lab.wait_for("accept", proc=server, where=lambda e: e["ret"] >= 0
-                    and e["ts"] > since) is None:
-        return f"the {server.name} did not accept it within {WAIT:g} s"
+                    and e["ts"] > connected["start"]) is None:
+        return silent, f"the {server.name} did not accept it within " \
+            f"{WAIT:g} s"
     settle(lab, server)
-    return None
+    return silent, None
 
 
 def run_steps(lab, code, lesson, bold=("", "")):
@@ -724,13 +736,19 @@ def run_steps(lab, code, lesson, bold=("", "")):
                     f"{check} says what is missing.")
         elif kind == "stop":
             for proc in background:
+                # A client of the lab's own ends when its server does.
+                if proc.name in PEERS and proc.wait(WAIT) is not None:
+                    say(proc.describe(), bold)
+                    continue
                 settle(lab, proc)
                 say(f"kill -TERM {proc.pid}   (stop the {proc.name})", bold)
                 lab.stop(proc)
         elif kind == "connect":
-            say("a client connects and says nothing: it stays connected, "
-                "silent   (a client of the lab's own)", bold)
-            failed = connect_silent(lab, background[-1])
+            say("./silent lab.sock   (in the background: a client of the "
+                "lab's own, which connects and says nothing)", bold)
+            silent, failed = connect_silent(lab, background[-1])
+            if silent is not None:
+                background.append(silent)
             if failed:
                 raise StepFailed(f"the silent client: {failed}. {check}")
         elif kind == "wait-exit":

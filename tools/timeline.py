@@ -158,11 +158,19 @@ class Endpoint:
     @property
     def closed(self):
         """The call that ended writing on this end: a shutdown, or the
-        close of the last process to hold it (in lane order)."""
+        close of the last process to hold it (in lane order), once every
+        process that held it has closed it; None while one still holds it
+        (it ended with the end open: the kernel closed it)."""
         if self.shut is not None:
             return self.shut
-        return max(self.closes, key=lambda c: c[0])[1] if self.closes \
-            else None
+        if not self.closes or \
+                {lane for lane, _ in self.closes} < set(self.holders):
+            return None
+        return max(self.closes, key=lambda c: c[0])[1]
+
+    def unclosed(self):
+        """The lanes that held this end and never closed it."""
+        return set(self.holders) - {lane for lane, _ in self.closes}
 
 
 class Trace:
@@ -464,8 +472,9 @@ class Trace:
         return done[-1] if done else None
 
     def last_call(self, end):
-        """The last call of the last process that held an end."""
-        lane = self.lanes[max(end.holders)]
+        """The last call of the last process that held an end and did not
+        close it (its end closed when it ended), or of the last holder."""
+        lane = self.lanes[max(end.unclosed() or end.holders)]
         calls = [e for e in lane.events if e["event"] == "return"]
         return calls[-1] if calls else None
 
@@ -495,7 +504,8 @@ class Trace:
                     self._link(e, self.last_call(sender), "exit")
             elif e["call"] in SENDERS | RECEIVERS and failed(e) and \
                     e["errno"] in ("EPIPE", "ECONNRESET"):
-                self._link(e, sender.closed, "closed")
+                self._link(e, sender.closed or self.last_call(sender),
+                           "closed")
 
 
 def moved(event):

@@ -31,8 +31,11 @@ int main(void)
     /* fork - three children, each of which ends at once. */
     for (int i = 0; i < CHILDREN; i++) {
         child[i] = fork_peer("child");
-        if (child[i] == 0)
+        if (child[i] == 0) {
+            while (i > 0 && process_state(child[i - 1]) != 'Z')
+                continue; /* one after the other */
             _exit(EXIT_SUCCESS);
+        }
     }
 
     /* Nobody waits for them: each stays, a zombie. */

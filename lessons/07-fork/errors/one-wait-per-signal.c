@@ -51,8 +51,13 @@ int main(void)
         die("sigprocmask");
     for (int i = 0; i < CHILDREN; i++) {
         child[i] = fork_peer("child");
-        if (child[i] == 0)
+        if (child[i] == 0) {
+            /* One after the other: the first SIGCHLD is the first child's
+             * (signal(7): later ones do not overwrite its information). */
+            while (i > 0 && process_state(child[i - 1]) != 'Z')
+                continue;
             _exit(EXIT_SUCCESS);
+        }
     }
     for (int i = 0; i < CHILDREN; i++)
         while (process_state(child[i]) != 'Z')
