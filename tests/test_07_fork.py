@@ -66,8 +66,8 @@ def listening_fd(lab, server):
 def child_calls(lab, server, calls):
     """The events of the server's children (not its own) of these calls."""
     family = lab.family(server)
-    return [e for e in lab.events(calls, proc=family)
-            if e["pid"] != server.pid]
+    return [e for e in lab.events(calls, proc=family, event=None)
+            if e["pid"] != server.pid and e["event"] in ("return", "wait")]
 
 
 def kept_copies(lab, server, results):
@@ -117,6 +117,7 @@ def served(lab, server, results, what):
     bad = [r for r in results if not r.whole]
     if not bad:
         return
+    lab.collector.sync()  # every line written so far, read
     waiting = reaper_waits(lab, server)
     if waiting:
         lab.expect(False, f"{what}: {waiting}", "Reaping: SIGCHLD and waitpid")
