@@ -12,10 +12,15 @@ import re
 import signal
 import socket
 
-from conftest import READS, WRITES, Drain, has_flag, receive, signals_of
+from conftest import (READS, WRITES, Drain, as_run, eintr_expected,
+                      faults, has_flag, interrupted_and_not_made_again,
+                      receive, sanitized_exchange, signals_of)
 from tracetext import call_text, cut, difference
 
 LESSON = "05-read-write"
+# The programs run with sanitizers by one of the checks: tests/mistakes.py
+# builds them beforehand for every entry, all at once.
+SANITIZED = ("server", "client")
 SIGPIPE_BIT = 1 << (signal.SIGPIPE - 1)  # in the masks of /proc/PID/status
 REPLY = b"HELLO, SOCKET\n"
 
@@ -259,11 +264,11 @@ def test_a_large_message_arrives_whole(lab):
                "Short reads and writes")
 
 
-def client_of(lab, *args, stdin=b""):
+def client_of(lab, *args, stdin=b"", env=None):
     """The lab's client, started against a Python server: (the client,
     the connection it made)."""
     listener = lab.listen()
-    client = lab.start("client", *args, stdin=stdin)
+    client = lab.start("client", *args, stdin=stdin, env=env)
     conn = lab.accept(listener)
     lab.expect(conn is not None,
                "the client to connect to lab.sock, where a server listens",
@@ -405,3 +410,130 @@ def test_the_server_survives_a_client_that_left(lab):
                "after the failed write, the server to leave that client "
                "and serve the next one; the next client printed "
                f"{cut(client.stdout_bytes, 60)}", "SIGPIPE")
+
+
+
+# -- what only fault injection shows (LAB_FAULTS: trace/TRACE.md) -------------
+
+SHORT = "write<=5,send<=5"  # every write sends at most 5 bytes
+# The first read and the first write fail with EINTR, as when a signal
+# comes while they wait.
+INTERRUPTED = "read#1=EINTR,recv#1=EINTR,write#1=EINTR,send#1=EINTR"
+
+
+def unfinished(writes, sent, wanted):
+    """Why the bytes sent are not the bytes wanted, after short writes:
+    (the first short write, what went wrong after it, in words)."""
+    short = next((e for e in writes if e.get("injected") and
+                  0 < e["ret"] < e["args"]["count"]), None)
+    if short is None:
+        return None, ""
+    n = short["ret"]
+    if wanted.startswith(sent):
+        return short, "and the rest was never written"
+    if sent[n:n + n] == wanted[:n] and wanted[n:n + n] != wanted[:n]:
+        return short, ("and the next write began at the start of the "
+                       "buffer again, not n bytes further: buf did not "
+                       "move on")
+    return short, ""
+
+
+def test_the_server_finishes_a_short_write(lab):
+    server = lab.serving(env=faults(SHORT))
+    peer, error = lab.connect()
+    lab.expect(peer is not None, f"a client to connect; it failed: {error}",
+               "Your task")
+    peer.sendall(b"hello, socket")
+    peer.shutdown(socket.SHUT_WR)
+    reply, _ = receive(peer)
+    lab.collector.sync()
+    short, after = unfinished(lab.events(WRITES, proc=server), reply,
+                              REPLY[:-1])
+    lab.expect(reply == REPLY[:-1],
+               "the server to finish each short write: write(2) may send "
+               "fewer bytes than asked, and here every write sends at most 5 "
+               f"(`{as_run(lab, 'server', SHORT)}`, trace/TRACE.md, \"Fault "
+               "injection\"); "
+               + (f"{call_text(short)} sent {short['ret']} of "
+                  f"{short['args']['count']} bytes, {after}; " if short
+                  else "") +
+               "write again from buf + the bytes sent, until all n are sent "
+               f"(write_all); the client got {difference(reply, REPLY[:-1])}",
+               "Short reads and writes")
+
+
+def test_the_client_finishes_a_short_write(lab):
+    message = b"hello, socket"
+    client, conn = client_of(lab, "lab.sock", message.decode(),
+                             env=faults(SHORT))
+    # Once it waits for the reply, everything it wrote has arrived.
+    lab.wait_for(READS, proc=client, event="wait")
+    conn.settimeout(0)
+    got = b""
+    while True:
+        try:
+            chunk = conn.recv(65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        got += chunk
+    lab.collector.sync()
+    short, after = unfinished(lab.events(WRITES, proc=client), got, message)
+    lab.expect(got == message,
+               "the client to finish each short write: write(2) may send "
+               "fewer bytes than asked, and here every write sends at most 5 "
+               f"(`{as_run(lab, 'client', SHORT, 'lab.sock', 'hello')}`, "
+               "trace/TRACE.md, \"Fault injection\"); "
+               + (f"{call_text(short)} sent {short['ret']} of "
+                  f"{short['args']['count']} bytes, {after}; " if short
+                  else "") +
+               "write again from buf + the bytes sent, until all len are "
+               "sent (write_all); the server received "
+               f"{difference(got, message)}", "Short reads and writes")
+
+
+def test_the_server_makes_an_interrupted_call_again(lab):
+    server = lab.serving(env=faults(INTERRUPTED))
+    peer, error = lab.connect()
+    lab.expect(peer is not None, f"a client to connect; it failed: {error}",
+               "Your task")
+    peer.sendall(b"hello, socket")
+    peer.shutdown(socket.SHUT_WR)
+    reply, _ = receive(peer)
+    found = interrupted_and_not_made_again(lab, server)
+    lab.expect(found is None,
+               eintr_expected(lab, server, found, INTERRUPTED) if found
+               else "", "What this stage does")
+    again = as_run(lab, "server", INTERRUPTED)
+    lab.expect(reply == REPLY[:-1],
+               "the server to answer a client whose first read and write it "
+               f"made again after EINTR (`{again}`); the client got "
+               f"{difference(reply, REPLY[:-1])}", "Your task")
+
+
+def test_the_client_makes_an_interrupted_call_again(lab):
+    message = "hello, socket"
+    client, conn = client_of(lab, "lab.sock", message,
+                             env=faults(INTERRUPTED))
+    lab.wait_for(READS, proc=client, event="wait")
+    found = interrupted_and_not_made_again(lab, client)
+    if found is None:
+        conn.sendall(message.upper().encode())
+        client.wait()
+        found = interrupted_and_not_made_again(lab, client)
+    lab.expect(found is None,
+               eintr_expected(lab, client, found, INTERRUPTED, "lab.sock",
+                              "hello") if found else "",
+               "What this stage does")
+    again = as_run(lab, "client", INTERRUPTED, "lab.sock", "hello")
+    lab.expect(client.returncode == 0 and client.stdout_bytes == REPLY,
+               "the client to print the reply after making its first write "
+               f"and read again after EINTR (`{again}`); it printed "
+               f"{difference(client.stdout_bytes, REPLY)}; "
+               f"{client.describe()}", "Your task")
+
+
+
+def test_no_byte_is_read_or_written_outside_a_buffer(lab):
+    sanitized_exchange(lab, "What this stage does")
