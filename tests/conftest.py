@@ -64,6 +64,20 @@ def receive(conn, size=None):
     return got, "size"
 
 
+def sent_to(peer, data, end=False):
+    """Sends data on a Python peer's socket, and with end=True then shuts
+    down its writing side (the program reads end of file): whether it all
+    went.  A program that has closed its end makes the send fail (EPIPE,
+    ECONNRESET): that is for the check to judge, never a crash."""
+    try:
+        peer.sendall(data)
+        if end:
+            peer.shutdown(socket.SHUT_WR)
+        return True
+    except OSError:
+        return False
+
+
 class Drain(threading.Thread):
     """What a Python peer receives on conn, read as it comes, in a thread:
     a peer that sends while the program answers must also read, or the

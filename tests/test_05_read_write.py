@@ -14,7 +14,7 @@ import socket
 
 from conftest import (READS, WRITES, Drain, as_run, eintr_expected,
                       faults, has_flag, interrupted_and_not_made_again,
-                      receive, sanitized_exchange, signals_of)
+                      receive, sanitized_exchange, sent_to, signals_of)
 from tracetext import call_text, cut, difference
 
 LESSON = "05-read-write"
@@ -198,13 +198,13 @@ def test_the_server_uses_only_the_n_bytes_read(lab):
     # buffer that still holds the end of the first.
     sent = 0
     for n, piece in enumerate((first, second), 1):
-        peer.sendall(piece)
+        sent_to(peer, piece)
         sent += len(piece)
         lab.expect(lab.wait_until(lambda: sent_bytes(lab.events(
                        READS, proc=server)) >= sent, proc=server),
                    f"the server to read(2) piece {n} of the client's bytes",
                    "What to look for in the trace")
-    peer.shutdown(socket.SHUT_WR)
+    sent_to(peer, b"", end=True)
     reply, _ = receive(peer)
     done_with_the_client(lab, server)
     lab.wait_for("accept", proc=server, event="wait",
@@ -326,7 +326,7 @@ def test_the_client_prints_the_reply_byte_for_byte(lab):
     message = b"nul\0bytes\0are bytes too"
     client, conn = client_of(lab, stdin=message)
     message_of(lab, client, conn, message)
-    conn.sendall(message.upper())
+    sent_to(conn, message.upper())
     client.wait()
     lab.expect(client.stdout_bytes == message.upper(),
                "the client to print the reply byte for byte, NUL bytes "
@@ -340,7 +340,7 @@ def test_the_client_prints_the_reply_byte_for_byte(lab):
 def test_the_client_reports_a_server_that_closes_early(lab):
     client, conn = client_of(lab, "lab.sock", "hello, socket")
     message_of(lab, client, conn, b"hello, socket")
-    conn.sendall(b"HELLO")
+    sent_to(conn, b"HELLO")
     conn.close()
     # It ends, or it reads end of file again and again.
     lab.wait_until(lambda: len(lab.events(READS, proc=client, ret=0)) > 1,
@@ -391,7 +391,7 @@ def test_the_server_survives_a_client_that_left(lab):
     leaver, error = lab.connect()
     lab.expect(leaver is not None, "a second client to connect while the "
                f"server serves the first; it failed: {error}", "Your task")
-    leaver.sendall(b"nobody will read this reply")
+    sent_to(leaver, b"nobody will read this reply")
     leaver.close()
     first.close()
     failed = lab.wait_for(WRITES, proc=server, ret=-1)
@@ -443,8 +443,7 @@ def test_the_server_finishes_a_short_write(lab):
     peer, error = lab.connect()
     lab.expect(peer is not None, f"a client to connect; it failed: {error}",
                "Your task")
-    peer.sendall(b"hello, socket")
-    peer.shutdown(socket.SHUT_WR)
+    sent_to(peer, b"hello, socket", end=True)
     reply, _ = receive(peer)
     lab.collector.sync()
     short, after = unfinished(lab.events(WRITES, proc=server), reply,
@@ -498,8 +497,7 @@ def test_the_server_makes_an_interrupted_call_again(lab):
     peer, error = lab.connect()
     lab.expect(peer is not None, f"a client to connect; it failed: {error}",
                "Your task")
-    peer.sendall(b"hello, socket")
-    peer.shutdown(socket.SHUT_WR)
+    sent_to(peer, b"hello, socket", end=True)
     reply, _ = receive(peer)
     found = interrupted_and_not_made_again(lab, server)
     lab.expect(found is None,
@@ -519,7 +517,7 @@ def test_the_client_makes_an_interrupted_call_again(lab):
     lab.wait_for(READS, proc=client, event="wait")
     found = interrupted_and_not_made_again(lab, client)
     if found is None:
-        conn.sendall(message.upper().encode())
+        sent_to(conn, message.upper().encode())
         client.wait()
         found = interrupted_and_not_made_again(lab, client)
     lab.expect(found is None,

@@ -4,18 +4,18 @@ import os
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import time
 
 import pytest
 
 import labrun
-from conftest import (READS, WRITES, as_run, assigned, c_code, c_declaration,
-                      c_functions, eintr_expected, failed_accept, faults,
-                      installed_handlers, interrupted_and_not_made_again,
-                      library_calls, line_at, receive, sanitized_exchange,
-                      signal_safe_type, SIGNAL_SAFE, source_line,
+from conftest import (READS, WRITES, SIGNAL_SAFE, as_run, assigned, c_code,
+                      c_declaration, c_functions, eintr_expected,
+                      failed_accept, faults, installed_handlers,
+                      interrupted_and_not_made_again, library_calls, line_at,
+                      receive, sanitized_exchange, sent_to,
+                      signal_safe_type, source_line,
                       stopped_by_itself, used_minus_one)
 from tracetext import call_text, cut
 
@@ -190,7 +190,7 @@ def test_the_client_closes_its_socket_on_every_path(lab):
     lab.expect(conn is not None, "the client to connect to lab.sock",
                "Your task")
     receive(conn, len(b"hello, socket"))
-    conn.sendall(b"HEL")
+    sent_to(conn, b"HEL")
     conn.close()
     client.wait()
     made = lab.events("socket", proc=client)
@@ -207,7 +207,7 @@ def test_a_client_that_leaves_early_costs_the_server_no_fd(lab):
     lab.require(READS, "the server to wait in read(2) for its client",
                 "Your task", proc=server, event="wait")
     leaver, _ = lab.connect()
-    leaver.sendall(b"nobody will read this reply")
+    sent_to(leaver, b"nobody will read this reply")
     leaver.close()
     first.close()
     failed = lab.require(WRITES, "the reply to the client that left to fail "
