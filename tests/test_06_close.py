@@ -59,6 +59,23 @@ def ended_or_waiting_again(lab, server, since, calls=None):
     return server.wait() if server.has_exited() else None
 
 
+def clients_in_turn(lab, server, *words):
+    """Runs a client for each word, the next only once the server is done
+    with the one before: it waits in accept again, or has exited, or goes
+    round a loop.  A client that starts while the server still cleans up
+    after the one before would meet the server at a point that depends on
+    the scheduling (before or after an unlink, say)."""
+    clients = []
+    for word in words:
+        clients.append(lab.client("lab.sock", word))
+        made = lab.events(proc=clients[-1], event=None)
+        since = made[-1]["ts"] if made else 0
+        lab.wait_until(lambda: lab.spinning(server) or [
+            e for e in lab.events("accept", proc=server, event="wait")
+            if e["ts"] > since], proc=server)
+    return clients
+
+
 def waiting(lab, server):
     """Returns once the server sleeps in the call that waits for a client:
     accept, whose trace announces the wait, or one the trace does not show
@@ -71,7 +88,7 @@ def waiting(lab, server):
 def test_the_server_serves_n_clients_then_exits(lab):
     server = lab.serving("-n", "2")
     fd = listening_fd(lab, server)
-    clients = [lab.client("lab.sock", word) for word in ("one", "two")]
+    clients = clients_in_turn(lab, server, "one", "two")
     # Exited, or back in accept for a third client.
     last = max([e["ts"] for e in lab.events("accept", proc=server)],
                default=0)
@@ -142,7 +159,7 @@ def test_the_server_removes_the_path_it_was_given(lab):
 
 def test_every_connected_socket_is_closed(lab):
     server = lab.serving("-n", "2")
-    clients = [lab.client("lab.sock", w) for w in ("one", "two")]
+    clients = clients_in_turn(lab, server, "one", "two")
     server.wait()
     accepted = [e["ret"] for e in lab.events("accept", proc=server)
                 if e["ret"] >= 0]
