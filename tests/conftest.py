@@ -445,6 +445,13 @@ def faults(rules):
     return {"LAB_FAULTS": rules}
 
 
+def interrupted(*calls):
+    """The rules that make the first two of each of the calls fail with
+    EINTR, as when a signal comes while each waits, and again while it
+    waits the second time."""
+    return ",".join(f"{call}#{n}=EINTR" for call in calls for n in (1, 2))
+
+
 def as_run(lab, name, rules, *args):
     """The command that shows a learner what a check did: the program run
     by hand with the same faults."""
@@ -568,8 +575,8 @@ def eintr_expected(lab, proc, found, rules, *args):
             f"EINTR: {tracetext.call_text(event)}, failed by LAB_FAULTS as "
             f"when a signal comes while the call waits (`{again}` does it "
             "again); EINTR says only that a signal came: the call did "
-            "nothing, and the same call can simply be made again; "
-            f"{what_came_instead(proc, after)}")
+            "nothing, and the same call can simply be made again, as often "
+            f"as it comes; {what_came_instead(proc, after)}")
 
 
 # -- reading the learner's source ---------------------------------------------

@@ -13,7 +13,8 @@ import signal
 import socket
 
 from conftest import (READS, WRITES, Drain, as_run, eintr_expected,
-                      faults, has_flag, interrupted_and_not_made_again,
+                      faults, has_flag, interrupted,
+                      interrupted_and_not_made_again,
                       receive, sanitized_exchange, sent_to, signals_of)
 from tracetext import call_text, cut, difference
 
@@ -416,9 +417,9 @@ def test_the_server_survives_a_client_that_left(lab):
 # -- what only fault injection shows (LAB_FAULTS: trace/TRACE.md) -------------
 
 SHORT = "write<=5,send<=5"  # every write sends at most 5 bytes
-# The first read and the first write fail with EINTR, as when a signal
-# comes while they wait.
-INTERRUPTED = "read#1=EINTR,recv#1=EINTR,write#1=EINTR,send#1=EINTR"
+# The first two reads and the first two writes fail with EINTR, as when a
+# signal comes while they wait, and another while they wait again.
+INTERRUPTED = interrupted("read", "recv", "write", "send")
 
 
 def unfinished(writes, sent, wanted):
@@ -505,8 +506,8 @@ def test_the_server_makes_an_interrupted_call_again(lab):
                else "", "What this stage does")
     again = as_run(lab, "server", INTERRUPTED)
     lab.expect(reply == REPLY[:-1],
-               "the server to answer a client whose first read and write it "
-               f"made again after EINTR (`{again}`); the client got "
+               "the server to answer a client whose first reads and writes "
+               f"it made again after EINTR (`{again}`); the client got "
                f"{difference(reply, REPLY[:-1])}", "Your task")
 
 
@@ -526,8 +527,8 @@ def test_the_client_makes_an_interrupted_call_again(lab):
                "What this stage does")
     again = as_run(lab, "client", INTERRUPTED, "lab.sock", "hello")
     lab.expect(client.returncode == 0 and client.stdout_bytes == REPLY,
-               "the client to print the reply after making its first write "
-               f"and read again after EINTR (`{again}`); it printed "
+               "the client to print the reply after making its first writes "
+               f"and reads again after EINTR (`{again}`); it printed "
                f"{difference(client.stdout_bytes, REPLY)}; "
                f"{client.describe()}", "Your task")
 

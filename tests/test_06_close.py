@@ -1,6 +1,7 @@
 """Lesson 06: close() every descriptor; the socket file outlives close(),
 so the server removes it with unlink() when it exits, even on a signal."""
 import os
+import re
 import select
 import shutil
 import signal
@@ -12,7 +13,7 @@ import pytest
 import labrun
 from conftest import (READS, WRITES, SIGNAL_SAFE, as_run, assigned, c_code,
                       c_declaration, c_functions, eintr_expected,
-                      failed_accept, faults, installed_handlers,
+                      failed_accept, faults, installed_handlers, interrupted,
                       interrupted_and_not_made_again, library_calls, line_at,
                       receive, sanitized_exchange, sent_to,
                       signal_safe_type, source_line,
@@ -215,6 +216,19 @@ def test_the_client_closes_its_socket_on_every_path(lab):
                "the client to close its socket when the reply is cut short "
                "too (the server closed the connection after 3 of 13 bytes), "
                "before it exits with an error: every fd it opens, it "
+               f"closes, on every path; {client.describe()}", "Your task")
+    # Its write fails: LAB_FAULTS makes it (trace/TRACE.md).
+    rules = "write=EPIPE,send=EPIPE"
+    client = lab.start("client", "lab.sock", "hello, socket",
+                       env=faults(rules))
+    lab.accept(listener)
+    client.wait()
+    failed = lab.events(WRITES, proc=client, ret=-1)
+    lab.expect(not failed or lab.events("close", proc=client, ret=0),
+               "the client to close its socket when its write fails too "
+               f"({call_text(failed[0]) if failed else ''}, failed by "
+               f"LAB_FAULTS: `{as_run(lab, 'client', rules, 'lab.sock', 'hi')}"
+               "`), before it exits with an error: every fd it opens, it "
                f"closes, on every path; {client.describe()}", "Your task")
 
 
@@ -487,8 +501,7 @@ def test_a_failed_accept_ends_the_server_after_its_cleanup(lab):
 def test_an_eintr_without_a_stop_signal_is_made_again(lab):
     # EINTR, as any signal makes it, while stop_requested is not set: the
     # server has not been asked to stop, and goes on.
-    rules = "accept#1=EINTR,read#1=EINTR,recv#1=EINTR,write#1=EINTR," \
-        "send#1=EINTR"
+    rules = interrupted("accept", "read", "recv", "write", "send")
     server = lab.serving("-n", "1", env=faults(rules))
     client = lab.client("lab.sock", "hello")
     found = interrupted_and_not_made_again(lab, server)
@@ -499,8 +512,8 @@ def test_an_eintr_without_a_stop_signal_is_made_again(lab):
                "Cleaning up on a signal")
     lab.expect(client.stdout == "HELLO\n" and server.wait() == 0,
                "`server -n 1` to serve its client (HELLO) and exit with 0 "
-               "after making its first accept, read and write again after "
-               "EINTR; the client printed "
+               "after making its first accepts, reads and writes again "
+               "after EINTR; the client printed "
                f"{cut(client.stdout_bytes, 30)}; {server.describe()}",
                "Your task")
 
@@ -520,6 +533,32 @@ def test_the_client_reports_a_failed_close(lab):
                "exit with a non-zero status, as the task asks: the reply "
                "may be printed, but the program did not end cleanly; "
                f"{client.describe()}", "Your task")
+
+
+def claimed_line(output):
+    return next(line for line in output.splitlines()
+                if re.search(rb"(?<!not )removed", line))
+
+
+def test_a_failed_unlink_is_reported(lab):
+    rules = "unlink=EACCES"
+    server = lab.serving("-n", "1", env=faults(rules))
+    lab.client("lab.sock", "hello")
+    server.wait()
+    event = lab.wait_for("unlink", proc=server, timeout=0)
+    how = f"{call_text(event)}, failed by LAB_FAULTS " \
+        f"(`{as_run(lab, 'server', rules, '-n', '1')}` does it again)" \
+        if event else ""
+    claimed = re.search(rb"(?<!not )removed", server.stdout_bytes)
+    lab.expect(event is None or (server.stderr.strip() and not claimed),
+               "the server to check unlink()'s result: when unlink fails, "
+               f"here {how}, the socket file stays, and the server must say "
+               "so (perror(\"server: unlink\")), not print that it removed "
+               "it; it printed "
+               + (f"{cut(claimed_line(server.stdout_bytes), 80)} and "
+                  if claimed else "") +
+               f"on stderr {cut(server.stderr_bytes, 100)}",
+               "Why the socket file outlives close")
 
 
 def test_no_byte_is_read_or_written_outside_a_buffer(lab):
