@@ -556,6 +556,109 @@ def failed_accept(lab, *args, sections=("Your task", "Your task")):
     return server, event, how, exited
 
 
+def failed_socket(lab, name="server", section="Your task", taught=""):
+    """Runs the program name with every socket() failed with EMFILE by
+    LAB_FAULTS, as for a process that has run out of descriptors; fails
+    the check, naming the mistake, unless it says why on stderr and exits
+    with a non-zero status, never using -1 as a descriptor.  taught: where
+    the lesson asked for it (", as lesson 01 asks")."""
+    rules = "socket=EMFILE"
+    proc = lab.start(name, env=faults(rules))
+    event = lab.require("socket", f"the {name} to call socket(2)",
+                        section, proc=proc)
+    stopped_by_itself(lab, proc)
+    how = f"{tracetext.call_text(event)}, failed by LAB_FAULTS " \
+        f"(`{as_run(lab, name, rules)}` does it again)"
+    misused = used_minus_one(lab, proc)
+    lab.expect(not misused,
+               f"the {name} to check socket()'s result for -1{taught}: when "
+               f"socket fails, here {how}, say why with perror(\"{name}: "
+               "socket\") and exit with a non-zero status (return "
+               "EXIT_FAILURE); it went on as if -1 were a descriptor: "
+               f"{misused}; {proc.describe()}", section)
+    status = proc.returncode if proc.has_exited() else None
+    lab.expect(status is not None and status > 0,
+               f"the {name} to exit with a non-zero status when socket "
+               f"fails{taught} ({how}): a script (make, && in a shell) takes "
+               f"status 0 for success; {proc.describe()}", section)
+    lab.expect(proc.stderr.strip(),
+               f"a message on standard error that says why socket failed"
+               f"{taught} (perror(\"{name}: socket\") prints `{name}: "
+               f"socket: Too many open files`), before the exit; {how}, and "
+               f"the {name} said nothing there; {proc.describe()}", section)
+
+
+def failed_listen(lab, section="Your task", taught=""):
+    """Runs the server with listen() failed by LAB_FAULTS; fails the check,
+    naming the mistake, if the server goes on as if it listened, or exits
+    with status 0, or says nothing.  Returns (the server, its listen)."""
+    rules = "listen=EADDRINUSE"
+    server = lab.server(env=faults(rules))
+    event = lab.require("listen", "the server to call listen(2) after bind",
+                        section, proc=server)
+    exited = stopped_by_itself(lab, server)
+    how = f"{tracetext.call_text(event)}, failed by LAB_FAULTS " \
+        f"(`{as_run(lab, 'server', rules)}` does it again)"
+    later = [e for e in lab.events(proc=server) if e["ts"] > event["ts"]
+             and e["call"] in ("accept", *READS, *WRITES)]
+    claimed = [line for line in server.stdout_bytes.splitlines()
+               if b"listening on" in line]
+    misused = used_minus_one(lab, server)
+    went_on = [f"it printed {tracetext.cut(claimed[0], 60)}"] \
+        if claimed else []
+    went_on += [f"it called {tracetext.call_text(later[0])}"] \
+        if later else []
+    went_on += [misused] if misused else []
+    went_on += [] if exited or went_on else ["it went on running"]
+    lab.expect(not went_on,
+               f"the server to check listen()'s result for -1{taught}: when "
+               f"listen fails, here {how}, say why with perror(\"server: "
+               "listen\") and exit with a non-zero status; it went on as if "
+               f"it listened: {'; '.join(went_on)}; {server.describe()}",
+               section)
+    return server, event, how, exited
+
+
+def earlier_failures_reported(lab, *scenarios):
+    """Runs each scenario (failed_socket, listen_failure_reported...: a
+    function and its arguments) in turn, each with the lab directory as a
+    fresh run finds it: a server of an earlier lesson leaves its socket
+    file behind, and the next bind would meet it."""
+    for scenario, *args in scenarios:
+        scenario(lab, *args)
+        (lab.dir / "lab.sock").unlink(missing_ok=True)
+
+
+def listen_failure_reported(lab, section="Your task", taught=""):
+    """failed_listen, and the exit status and message it asks for."""
+    server, _, how, exited = failed_listen(lab, section, taught)
+    lab.expect(exited and server.returncode > 0,
+               f"the server to exit with a non-zero status when listen "
+               f"fails{taught} ({how}): a script takes status 0 for "
+               f"success; {server.describe()}", section)
+    lab.expect(server.stderr.strip(),
+               "a message on standard error that says why listen failed"
+               f"{taught} (perror(\"server: listen\") prints `server: "
+               f"listen: Address already in use`), before the exit; {how}, "
+               f"and the server said nothing there; {server.describe()}",
+               section)
+
+
+def accept_failure_reported(lab, sections=("Your task", "Your task"),
+                            taught=""):
+    """failed_accept, and the exit status and message it asks for."""
+    server, _, how, exited = failed_accept(lab, sections=sections)
+    lab.expect(exited and server.returncode > 0,
+               f"the server to exit with a non-zero status when accept "
+               f"fails{taught} ({how}): return EXIT_FAILURE; "
+               f"{server.describe()}", sections[1])
+    lab.expect(server.stderr.strip(),
+               "a message on standard error that says why accept failed"
+               f"{taught} (perror(\"server: accept\") prints `server: "
+               f"accept: Too many open files`); {how}, and the server said "
+               f"nothing there; {server.describe()}", sections[1])
+
+
 def interrupted_and_not_made_again(lab, proc):
     """The first call of proc failed with EINTR that it did not make
     again (conftest.not_made_again), once what it did next is known."""

@@ -1,7 +1,7 @@
 """Lesson 01: socket() creates an endpoint and returns a file descriptor."""
 import re
 
-from conftest import as_run, faults, stopped_by_itself, used_minus_one
+from conftest import failed_socket
 from tracetext import call_text, cut
 
 LESSON = "01-socket"
@@ -56,27 +56,4 @@ def test_the_server_prints_the_descriptor_socket_returned(lab):
 def test_a_failed_socket_is_reported_with_a_non_zero_status(lab):
     # socket() fails with EMFILE, as it does for a process that has run out
     # of descriptors: LAB_FAULTS makes it fail every time (trace/TRACE.md).
-    rules = "socket=EMFILE"
-    server = lab.server(env=faults(rules))
-    event = lab.require("socket", "the server to call socket(2)",
-                        "Your task", proc=server)
-    stopped_by_itself(lab, server)
-    how = f"{call_text(event)}, failed by LAB_FAULTS " \
-        f"(`{as_run(lab, 'server', rules)}` does it again)"
-    misused = used_minus_one(lab, server)
-    lab.expect(not misused,
-               "the server to check socket()'s result for -1: when socket "
-               f"fails, here {how}, say why with perror(\"server: socket\") "
-               "and exit with a non-zero status (return EXIT_FAILURE); it "
-               f"went on as if -1 were a descriptor: {misused}; "
-               f"{server.describe()}", "Your task")
-    status = server.returncode if server.has_exited() else None
-    lab.expect(status is not None and status > 0,
-               f"the server to exit with a non-zero status when socket "
-               f"fails ({how}): a script (make, && in a shell) takes status "
-               f"0 for success; {server.describe()}", "Your task")
-    lab.expect(server.stderr.strip(),
-               "a message on standard error that says why socket failed "
-               "(perror(\"server: socket\") prints `server: socket: Too "
-               f"many open files`), before the exit; {how}, and the server "
-               f"said nothing there; {server.describe()}", "Your task")
+    failed_socket(lab, "server")

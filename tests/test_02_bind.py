@@ -1,6 +1,7 @@
 """Lesson 02: bind() names the socket, which creates the socket file."""
 import socket
 
+from conftest import failed_socket
 from tracetext import call_text
 
 LESSON = "02-bind"
@@ -129,3 +130,8 @@ def test_a_leftover_socket_file_is_reported(lab):
                "rm lab.sock" in server.stderr,
                "bind fails with EADDRINUSE and the server says how to remove "
                "the leftover socket file (rm lab.sock)", "Bad paths")
+
+
+def test_a_failed_call_of_an_earlier_stage_is_reported(lab):
+    # What lesson 01 asked still holds: LAB_FAULTS makes socket fail.
+    failed_socket(lab, "server", taught=", as lesson 01 asks")

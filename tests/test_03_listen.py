@@ -2,8 +2,8 @@
 import os
 
 import labrun
-from conftest import as_run, faults, stopped_by_itself, used_minus_one
-from tracetext import call_text, cut
+from conftest import failed_socket, listen_failure_reported
+from tracetext import call_text
 
 LESSON = "03-listen"
 
@@ -115,34 +115,8 @@ def test_the_backlog_holds_several_clients(lab):
 def test_a_failed_listen_is_reported_with_a_non_zero_status(lab):
     # listen() fails: LAB_FAULTS makes it (trace/TRACE.md), since no
     # mistake of the server's own could make a correct listen fail here.
-    rules = "listen=EADDRINUSE"
-    server = lab.server(env=faults(rules))
-    event = lab.require("listen", "the server to call listen(2) after bind",
-                        "Your task", proc=server)
-    exited = stopped_by_itself(lab, server)
-    how = f"{call_text(event)}, failed by LAB_FAULTS " \
-        f"(`{as_run(lab, 'server', rules)}` does it again)"
-    later = [e for e in lab.events(proc=server) if e["ts"] > event["ts"]
-             and e["call"] in ("accept", "read", "write")]
-    claimed = [line for line in server.stdout_bytes.splitlines()
-               if b"listening on" in line]
-    misused = used_minus_one(lab, server)
-    went_on = [f"it printed {cut(claimed[0], 60)}"] if claimed else []
-    went_on += [f"it called {call_text(later[0])}"] if later else []
-    went_on += [misused] if misused else []
-    went_on += [] if exited or went_on else ["it went on running"]
-    lab.expect(not went_on,
-               "the server to check listen()'s result for -1: when listen "
-               f"fails, here {how}, say why with perror(\"server: listen\") "
-               "and exit with a non-zero status (return EXIT_FAILURE); it "
-               f"went on as if it listened: {'; '.join(went_on)}; "
-               f"{server.describe()}", "Your task")
-    lab.expect(exited and server.returncode > 0,
-               f"the server to exit with a non-zero status when listen "
-               f"fails ({how}): a script takes status 0 for success; "
-               f"{server.describe()}", "Your task")
-    lab.expect(server.stderr.strip(),
-               "a message on standard error that says why listen failed "
-               "(perror(\"server: listen\") prints `server: listen: Address "
-               f"already in use`), before the exit; {how}, and the server "
-               f"said nothing there; {server.describe()}", "Your task")
+    listen_failure_reported(lab)
+
+
+def test_a_failed_call_of_an_earlier_stage_is_reported(lab):
+    failed_socket(lab, "server", taught=", as lesson 01 asks")

@@ -2,7 +2,8 @@
 new socket, while the listening socket stays open."""
 import re
 
-from conftest import as_run, failed_accept, faults, used_minus_one
+from conftest import (accept_failure_reported, earlier_failures_reported,
+                      failed_socket, listen_failure_reported)
 from tracetext import call_text, cut
 
 LESSON = "04-accept-connect"
@@ -160,36 +161,17 @@ def test_the_client_refuses_a_path_too_long(lab):
 
 
 def test_a_failed_accept_is_reported_with_a_non_zero_status(lab):
-    server, _, how, exited = failed_accept(
+    # Every accept fails with EMFILE, as when the server has run out of
+    # descriptors: LAB_FAULTS makes it (trace/TRACE.md).
+    accept_failure_reported(
         lab, sections=("A new socket for each client", "Your task"))
-    lab.expect(exited and server.returncode > 0,
-               f"the server to exit with a non-zero status when accept "
-               f"fails ({how}): return EXIT_FAILURE; {server.describe()}",
-               "Your task")
-    lab.expect(server.stderr.strip(),
-               "a message on standard error that says why accept failed "
-               "(perror(\"server: accept\") prints `server: accept: Too "
-               f"many open files`); {how}, and the server said nothing "
-               f"there; {server.describe()}", "Your task")
 
 
-def test_a_failed_socket_is_reported_by_the_client(lab):
-    rules = "socket=EMFILE"
-    lab.serving()
-    client = lab.client(env=faults(rules))
-    event = lab.require("socket", "the client to call socket(2)",
-                        "Your task", proc=client)
-    how = f"{call_text(event)}, failed by LAB_FAULTS " \
-        f"(`{as_run(lab, 'client', rules)}` does it again)"
-    misused = used_minus_one(lab, client)
-    lab.expect(not misused,
-               "the client to check socket()'s result for -1, as the "
-               f"server does: when socket fails, here {how}, report it with "
-               "perror(\"client: socket\") and exit with a non-zero status; "
-               f"it went on as if -1 were a descriptor: {misused}; "
-               f"{client.describe()}", "Your task")
-    lab.expect(client.returncode is not None and client.returncode > 0 and
-               client.stderr.strip(),
-               f"the client to say why on standard error and exit with a "
-               f"non-zero status when socket fails ({how}); "
-               f"{client.describe()}", "Your task")
+def test_a_failed_call_of_an_earlier_stage_is_reported(lab):
+    # What lessons 01 and 03 asked still holds: LAB_FAULTS makes socket
+    # fail, in both programs, and listen.
+    earlier_failures_reported(
+        lab, (failed_socket, "client", "Your task",
+              ", as the server does (lesson 01)"),
+        (failed_socket, "server", "Your task", ", as lesson 01 asks"),
+        (listen_failure_reported, "Your task", ", as lesson 03 asks"))

@@ -12,8 +12,10 @@ import re
 import signal
 import socket
 
-from conftest import (READS, WRITES, Drain, as_run, eintr_expected,
-                      faults, has_flag, interrupted,
+from conftest import (READS, WRITES, Drain, accept_failure_reported,
+                      as_run, earlier_failures_reported, eintr_expected,
+                      failed_socket, faults,
+                      has_flag, interrupted, listen_failure_reported,
                       interrupted_and_not_made_again,
                       receive, sanitized_exchange, sent_to, signals_of)
 from tracetext import call_text, cut, difference
@@ -532,6 +534,17 @@ def test_the_client_makes_an_interrupted_call_again(lab):
                f"{difference(client.stdout_bytes, REPLY)}; "
                f"{client.describe()}", "Your task")
 
+
+
+def test_a_failed_call_of_an_earlier_stage_is_reported(lab):
+    # What lessons 01 to 04 asked still holds: LAB_FAULTS makes socket,
+    # listen and accept fail.
+    earlier_failures_reported(
+        lab, (failed_socket, "server", "Your task", ", as lesson 01 asks"),
+        (failed_socket, "client", "Your task", ", as lesson 04 asks"),
+        (listen_failure_reported, "Your task", ", as lesson 03 asks"),
+        (accept_failure_reported, ("Your task", "Your task"),
+         ", as lesson 04 asks"))
 
 
 def test_no_byte_is_read_or_written_outside_a_buffer(lab):

@@ -12,8 +12,10 @@ import pytest
 
 import labrun
 from conftest import (READS, WRITES, SIGNAL_SAFE, as_run, assigned, c_code,
-                      c_declaration, c_functions, eintr_expected,
-                      failed_accept, faults, installed_handlers, interrupted,
+                      c_declaration, c_functions, earlier_failures_reported,
+                      eintr_expected,
+                      failed_accept, failed_socket, faults,
+                      installed_handlers, interrupted,
                       interrupted_and_not_made_again, library_calls, line_at,
                       receive, sanitized_exchange, sent_to,
                       signal_safe_type, source_line,
@@ -434,6 +436,14 @@ def test_the_stop_handler_only_sets_a_volatile_sig_atomic_t_flag(lab):
                        "the compiler may keep the flag in a register, and "
                        "the loop never sees the change",
                        "Cleaning up on a signal")
+
+
+def test_a_failed_call_of_an_earlier_stage_is_reported(lab):
+    # What lessons 01 and 04 asked still holds: LAB_FAULTS makes socket
+    # fail (listen and accept: the checks below, with the cleanup).
+    earlier_failures_reported(
+        lab, (failed_socket, "server", "Your task", ", as lesson 01 asks"),
+        (failed_socket, "client", "Your task", ", as lesson 04 asks"))
 
 
 def test_a_failed_listen_still_removes_the_socket_file(lab):
