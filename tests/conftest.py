@@ -619,13 +619,17 @@ def failed_listen(lab, section="Your task", taught=""):
     return server, event, how, exited
 
 
-def earlier_failures_reported(lab, *scenarios):
+def one_after_another(lab, *scenarios):
     """Runs each scenario (failed_socket, listen_failure_reported...: a
     function and its arguments) in turn, each with the lab directory as a
-    fresh run finds it: a server of an earlier lesson leaves its socket
-    file behind, and the next bind would meet it."""
+    fresh run finds it: the programs of the one before stopped, and no
+    socket file left (a server of an earlier lesson leaves its own behind,
+    and the next bind would meet it)."""
     for scenario, *args in scenarios:
         scenario(lab, *args)
+        for proc in lab.procs:
+            if not proc.has_exited():
+                lab.stop(proc)
         (lab.dir / "lab.sock").unlink(missing_ok=True)
 
 
@@ -680,6 +684,146 @@ def eintr_expected(lab, proc, found, rules, *args):
             "again); EINTR says only that a signal came: the call did "
             "nothing, and the same call can simply be made again, as often "
             f"as it comes; {what_came_instead(proc, after)}")
+
+
+def client_of(lab, *args, stdin=b"", env=None):
+    """The lab's client, started against a Python server: (the client,
+    the connection it made)."""
+    listener = lab.listen()
+    client = lab.start("client", *args, stdin=stdin, env=env)
+    conn = lab.accept(listener)
+    lab.expect(conn is not None,
+               "the client to connect to lab.sock, where a server listens",
+               "Your task")
+    return client, conn
+
+
+# -- short writes and EINTR (lesson 05, and what lesson 06 keeps of it) ------
+
+REPLY = b"HELLO, SOCKET\n"  # the lab client's reply to "hello, socket"
+
+SHORT = "write<=5,send<=5"  # every write sends at most 5 bytes
+# The first two reads and the first two writes fail with EINTR, as when a
+# signal comes while they wait, and another while they wait again.
+INTERRUPTED = interrupted("read", "recv", "write", "send")
+
+
+def unfinished(writes, sent, wanted):
+    """Why the bytes sent are not the bytes wanted, after short writes:
+    (the first short write, what went wrong after it, in words)."""
+    short = next((e for e in writes if e.get("injected") and
+                  0 < e["ret"] < e["args"]["count"]), None)
+    if short is None:
+        return None, ""
+    n = short["ret"]
+    if wanted.startswith(sent):
+        return short, "and the rest was never written"
+    if sent[n:n + n] == wanted[:n] and wanted[n:n + n] != wanted[:n]:
+        return short, ("and the next write began at the start of the "
+                       "buffer again, not n bytes further: buf did not "
+                       "move on")
+    return short, ""
+
+
+def server_finishes_short_writes(lab, section):
+    """Fails the check, naming the mistake, unless the server finishes
+    each write that LAB_FAULTS makes short."""
+    server = lab.serving(env=faults(SHORT))
+    peer, error = lab.connect()
+    lab.expect(peer is not None, f"a client to connect; it failed: {error}",
+               "Your task")
+    sent_to(peer, b"hello, socket", end=True)
+    reply, _ = receive(peer)
+    lab.collector.sync()
+    short, after = unfinished(lab.events(WRITES, proc=server), reply,
+                              REPLY[:-1])
+    lab.expect(reply == REPLY[:-1],
+               "the server to finish each short write: write(2) may send "
+               "fewer bytes than asked, and here every write sends at most 5 "
+               f"(`{as_run(lab, 'server', SHORT)}`, trace/TRACE.md, \"Fault "
+               "injection\"); "
+               + (f"{tracetext.call_text(short)} sent {short['ret']} of "
+                  f"{short['args']['count']} bytes, {after}; " if short
+                  else "") +
+               "write again from buf + the bytes sent, until all n are sent "
+               "(write_all); the client got "
+               f"{tracetext.difference(reply, REPLY[:-1])}", section)
+
+
+def client_finishes_short_writes(lab, section):
+    """Fails the check, naming the mistake, unless the client finishes
+    each write that LAB_FAULTS makes short."""
+    message = b"hello, socket"
+    client, conn = client_of(lab, "lab.sock", message.decode(),
+                             env=faults(SHORT))
+    # Once it waits for the reply, everything it wrote has arrived.
+    lab.wait_for(READS, proc=client, event="wait")
+    conn.settimeout(0)
+    got = b""
+    while True:
+        try:
+            chunk = conn.recv(65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        got += chunk
+    lab.collector.sync()
+    short, after = unfinished(lab.events(WRITES, proc=client), got, message)
+    lab.expect(got == message,
+               "the client to finish each short write: write(2) may send "
+               "fewer bytes than asked, and here every write sends at most 5 "
+               f"(`{as_run(lab, 'client', SHORT, 'lab.sock', 'hello')}`, "
+               "trace/TRACE.md, \"Fault injection\"); "
+               + (f"{tracetext.call_text(short)} sent {short['ret']} of "
+                  f"{short['args']['count']} bytes, {after}; " if short
+                  else "") +
+               "write again from buf + the bytes sent, until all len are "
+               "sent (write_all); the server received "
+               f"{tracetext.difference(got, message)}", section)
+
+
+def server_makes_interrupted_calls_again(lab, section):
+    """Fails the check, naming the mistake, unless the server makes its
+    first reads and writes again when LAB_FAULTS fails them with EINTR."""
+    server = lab.serving(env=faults(INTERRUPTED))
+    peer, error = lab.connect()
+    lab.expect(peer is not None, f"a client to connect; it failed: {error}",
+               "Your task")
+    sent_to(peer, b"hello, socket", end=True)
+    reply, _ = receive(peer)
+    found = interrupted_and_not_made_again(lab, server)
+    lab.expect(found is None,
+               eintr_expected(lab, server, found, INTERRUPTED) if found
+               else "", section)
+    again = as_run(lab, "server", INTERRUPTED)
+    lab.expect(reply == REPLY[:-1],
+               "the server to answer a client whose first reads and writes "
+               f"it made again after EINTR (`{again}`); the client got "
+               f"{tracetext.difference(reply, REPLY[:-1])}", "Your task")
+
+
+def client_makes_interrupted_calls_again(lab, section):
+    """Fails the check, naming the mistake, unless the client makes its
+    first writes and reads again when LAB_FAULTS fails them with EINTR."""
+    message = "hello, socket"
+    client, conn = client_of(lab, "lab.sock", message,
+                             env=faults(INTERRUPTED))
+    lab.wait_for(READS, proc=client, event="wait")
+    found = interrupted_and_not_made_again(lab, client)
+    if found is None:
+        sent_to(conn, message.upper().encode())
+        client.wait()
+        found = interrupted_and_not_made_again(lab, client)
+    lab.expect(found is None,
+               eintr_expected(lab, client, found, INTERRUPTED, "lab.sock",
+                              "hello") if found else "", section)
+    again = as_run(lab, "client", INTERRUPTED, "lab.sock", "hello")
+    lab.expect(client.returncode == 0 and client.stdout_bytes == REPLY,
+               "the client to print the reply after making its first writes "
+               f"and reads again after EINTR (`{again}`); it printed "
+               f"{tracetext.difference(client.stdout_bytes, REPLY)}; "
+               f"{client.describe()}", "Your task")
 
 
 # -- reading the learner's source ---------------------------------------------

@@ -2,7 +2,7 @@
 new socket, while the listening socket stays open."""
 import re
 
-from conftest import (accept_failure_reported, earlier_failures_reported,
+from conftest import (accept_failure_reported, one_after_another,
                       failed_socket, listen_failure_reported)
 from tracetext import call_text, cut
 
@@ -170,7 +170,7 @@ def test_a_failed_accept_is_reported_with_a_non_zero_status(lab):
 def test_a_failed_call_of_an_earlier_stage_is_reported(lab):
     # What lessons 01 and 03 asked still holds: LAB_FAULTS makes socket
     # fail, in both programs, and listen.
-    earlier_failures_reported(
+    one_after_another(
         lab, (failed_socket, "client", "Your task",
               ", as the server does (lesson 01)"),
         (failed_socket, "server", "Your task", ", as lesson 01 asks"),

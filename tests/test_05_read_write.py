@@ -12,12 +12,13 @@ import re
 import signal
 import socket
 
-from conftest import (READS, WRITES, Drain, accept_failure_reported,
-                      as_run, earlier_failures_reported, eintr_expected,
-                      failed_socket, faults,
-                      has_flag, interrupted, listen_failure_reported,
-                      interrupted_and_not_made_again,
-                      receive, sanitized_exchange, sent_to, signals_of)
+from conftest import (READS, REPLY, WRITES, Drain, accept_failure_reported,
+                      client_finishes_short_writes,
+                      client_makes_interrupted_calls_again, client_of,
+                      one_after_another, failed_socket, has_flag,
+                      listen_failure_reported, receive, sanitized_exchange,
+                      sent_to, server_finishes_short_writes,
+                      server_makes_interrupted_calls_again, signals_of)
 from tracetext import call_text, cut, difference
 
 LESSON = "05-read-write"
@@ -25,7 +26,6 @@ LESSON = "05-read-write"
 # builds them beforehand for every entry, all at once.
 SANITIZED = ("server", "client")
 SIGPIPE_BIT = 1 << (signal.SIGPIPE - 1)  # in the masks of /proc/PID/status
-REPLY = b"HELLO, SOCKET\n"
 
 
 def sent_bytes(events):
@@ -267,18 +267,6 @@ def test_a_large_message_arrives_whole(lab):
                "Short reads and writes")
 
 
-def client_of(lab, *args, stdin=b"", env=None):
-    """The lab's client, started against a Python server: (the client,
-    the connection it made)."""
-    listener = lab.listen()
-    client = lab.start("client", *args, stdin=stdin, env=env)
-    conn = lab.accept(listener)
-    lab.expect(conn is not None,
-               "the client to connect to lab.sock, where a server listens",
-               "Your task")
-    return client, conn
-
-
 def message_of(lab, client, conn, message):
     got, _ = receive(conn, len(message))
     lab.expect(got == message,
@@ -416,130 +404,28 @@ def test_the_server_survives_a_client_that_left(lab):
 
 
 
-# -- what only fault injection shows (LAB_FAULTS: trace/TRACE.md) -------------
-
-SHORT = "write<=5,send<=5"  # every write sends at most 5 bytes
-# The first two reads and the first two writes fail with EINTR, as when a
-# signal comes while they wait, and another while they wait again.
-INTERRUPTED = interrupted("read", "recv", "write", "send")
-
-
-def unfinished(writes, sent, wanted):
-    """Why the bytes sent are not the bytes wanted, after short writes:
-    (the first short write, what went wrong after it, in words)."""
-    short = next((e for e in writes if e.get("injected") and
-                  0 < e["ret"] < e["args"]["count"]), None)
-    if short is None:
-        return None, ""
-    n = short["ret"]
-    if wanted.startswith(sent):
-        return short, "and the rest was never written"
-    if sent[n:n + n] == wanted[:n] and wanted[n:n + n] != wanted[:n]:
-        return short, ("and the next write began at the start of the "
-                       "buffer again, not n bytes further: buf did not "
-                       "move on")
-    return short, ""
-
-
 def test_the_server_finishes_a_short_write(lab):
-    server = lab.serving(env=faults(SHORT))
-    peer, error = lab.connect()
-    lab.expect(peer is not None, f"a client to connect; it failed: {error}",
-               "Your task")
-    sent_to(peer, b"hello, socket", end=True)
-    reply, _ = receive(peer)
-    lab.collector.sync()
-    short, after = unfinished(lab.events(WRITES, proc=server), reply,
-                              REPLY[:-1])
-    lab.expect(reply == REPLY[:-1],
-               "the server to finish each short write: write(2) may send "
-               "fewer bytes than asked, and here every write sends at most 5 "
-               f"(`{as_run(lab, 'server', SHORT)}`, trace/TRACE.md, \"Fault "
-               "injection\"); "
-               + (f"{call_text(short)} sent {short['ret']} of "
-                  f"{short['args']['count']} bytes, {after}; " if short
-                  else "") +
-               "write again from buf + the bytes sent, until all n are sent "
-               f"(write_all); the client got {difference(reply, REPLY[:-1])}",
-               "Short reads and writes")
+    # Every write sends at most 5 bytes: LAB_FAULTS makes it (trace/TRACE.md).
+    server_finishes_short_writes(lab, "Short reads and writes")
 
 
 def test_the_client_finishes_a_short_write(lab):
-    message = b"hello, socket"
-    client, conn = client_of(lab, "lab.sock", message.decode(),
-                             env=faults(SHORT))
-    # Once it waits for the reply, everything it wrote has arrived.
-    lab.wait_for(READS, proc=client, event="wait")
-    conn.settimeout(0)
-    got = b""
-    while True:
-        try:
-            chunk = conn.recv(65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        got += chunk
-    lab.collector.sync()
-    short, after = unfinished(lab.events(WRITES, proc=client), got, message)
-    lab.expect(got == message,
-               "the client to finish each short write: write(2) may send "
-               "fewer bytes than asked, and here every write sends at most 5 "
-               f"(`{as_run(lab, 'client', SHORT, 'lab.sock', 'hello')}`, "
-               "trace/TRACE.md, \"Fault injection\"); "
-               + (f"{call_text(short)} sent {short['ret']} of "
-                  f"{short['args']['count']} bytes, {after}; " if short
-                  else "") +
-               "write again from buf + the bytes sent, until all len are "
-               "sent (write_all); the server received "
-               f"{difference(got, message)}", "Short reads and writes")
+    client_finishes_short_writes(lab, "Short reads and writes")
 
 
 def test_the_server_makes_an_interrupted_call_again(lab):
-    server = lab.serving(env=faults(INTERRUPTED))
-    peer, error = lab.connect()
-    lab.expect(peer is not None, f"a client to connect; it failed: {error}",
-               "Your task")
-    sent_to(peer, b"hello, socket", end=True)
-    reply, _ = receive(peer)
-    found = interrupted_and_not_made_again(lab, server)
-    lab.expect(found is None,
-               eintr_expected(lab, server, found, INTERRUPTED) if found
-               else "", "What this stage does")
-    again = as_run(lab, "server", INTERRUPTED)
-    lab.expect(reply == REPLY[:-1],
-               "the server to answer a client whose first reads and writes "
-               f"it made again after EINTR (`{again}`); the client got "
-               f"{difference(reply, REPLY[:-1])}", "Your task")
+    # The first two reads and writes fail with EINTR, as when signals come.
+    server_makes_interrupted_calls_again(lab, "What this stage does")
 
 
 def test_the_client_makes_an_interrupted_call_again(lab):
-    message = "hello, socket"
-    client, conn = client_of(lab, "lab.sock", message,
-                             env=faults(INTERRUPTED))
-    lab.wait_for(READS, proc=client, event="wait")
-    found = interrupted_and_not_made_again(lab, client)
-    if found is None:
-        sent_to(conn, message.upper().encode())
-        client.wait()
-        found = interrupted_and_not_made_again(lab, client)
-    lab.expect(found is None,
-               eintr_expected(lab, client, found, INTERRUPTED, "lab.sock",
-                              "hello") if found else "",
-               "What this stage does")
-    again = as_run(lab, "client", INTERRUPTED, "lab.sock", "hello")
-    lab.expect(client.returncode == 0 and client.stdout_bytes == REPLY,
-               "the client to print the reply after making its first writes "
-               f"and reads again after EINTR (`{again}`); it printed "
-               f"{difference(client.stdout_bytes, REPLY)}; "
-               f"{client.describe()}", "Your task")
-
+    client_makes_interrupted_calls_again(lab, "What this stage does")
 
 
 def test_a_failed_call_of_an_earlier_stage_is_reported(lab):
     # What lessons 01 to 04 asked still holds: LAB_FAULTS makes socket,
     # listen and accept fail.
-    earlier_failures_reported(
+    one_after_another(
         lab, (failed_socket, "server", "Your task", ", as lesson 01 asks"),
         (failed_socket, "client", "Your task", ", as lesson 04 asks"),
         (listen_failure_reported, "Your task", ", as lesson 03 asks"),

@@ -11,15 +11,15 @@ import time
 import pytest
 
 import labrun
-from conftest import (READS, WRITES, SIGNAL_SAFE, as_run, assigned, c_code,
-                      c_declaration, c_functions, earlier_failures_reported,
-                      eintr_expected,
-                      failed_accept, failed_socket, faults,
-                      installed_handlers, interrupted,
-                      interrupted_and_not_made_again, library_calls, line_at,
-                      receive, sanitized_exchange, sent_to,
-                      signal_safe_type, source_line,
-                      stopped_by_itself, used_minus_one)
+from conftest import (READS, SIGNAL_SAFE, WRITES, as_run, assigned, c_code,
+                      c_declaration, c_functions, client_finishes_short_writes,
+                      client_makes_interrupted_calls_again, eintr_expected,
+                      failed_accept, failed_socket, faults, installed_handlers,
+                      interrupted, interrupted_and_not_made_again,
+                      library_calls, line_at, one_after_another, receive,
+                      sanitized_exchange, sent_to,
+                      server_finishes_short_writes, signal_safe_type,
+                      source_line, stopped_by_itself, used_minus_one)
 from tracetext import call_text, cut
 
 LESSON = "06-close"
@@ -441,9 +441,18 @@ def test_the_stop_handler_only_sets_a_volatile_sig_atomic_t_flag(lab):
 def test_a_failed_call_of_an_earlier_stage_is_reported(lab):
     # What lessons 01 and 04 asked still holds: LAB_FAULTS makes socket
     # fail (listen and accept: the checks below, with the cleanup).
-    earlier_failures_reported(
+    one_after_another(
         lab, (failed_socket, "server", "Your task", ", as lesson 01 asks"),
         (failed_socket, "client", "Your task", ", as lesson 04 asks"))
+
+
+def test_short_writes_and_eintr_are_still_handled(lab):
+    # What lesson 05 asked still holds ("Short reads and writes"): every
+    # write made short, the first reads and writes failed with EINTR.
+    one_after_another(
+        lab, (server_finishes_short_writes, "Your task"),
+        (client_finishes_short_writes, "Your task"),
+        (client_makes_interrupted_calls_again, "Your task"))
 
 
 def test_a_failed_listen_still_removes_the_socket_file(lab):
