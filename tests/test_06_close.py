@@ -71,8 +71,10 @@ def clients_in_turn(lab, server, *words):
     clients = []
     for word in words:
         clients.append(lab.client("lab.sock", word))
-        made = lab.events(proc=clients[-1], event=None)
-        since = made[-1]["ts"] if made else 0
+        # The client has its reply: the server's accept of it is written.
+        lab.collector.sync()
+        since = max((e["ts"] for e in lab.events("accept", proc=server)),
+                    default=0)
         lab.wait_until(lambda: lab.spinning(server) or [
             e for e in lab.events("accept", proc=server, event="wait")
             if e["ts"] > since], proc=server)
