@@ -157,22 +157,27 @@ int main(void)
 """
 
 
-def test_what_the_handler_check_says_of_signal_is_what_it_does(tmp_path):
+def test_what_the_handler_check_says_of_signal_is_what_it_does():
     # test_06's message: built as the lab builds (_POSIX_C_SOURCE), glibc's
     # signal() installs a handler with SA_RESETHAND; with _DEFAULT_SOURCE,
     # or with musl, with SA_RESTART.
-    (tmp_path / "flags.c").write_text(SIGNAL_FLAGS)
-    said = {}
-    compilers = [("cc", "-D_POSIX_C_SOURCE=200809L"),
-                 ("cc", "-D_DEFAULT_SOURCE")]
-    if shutil.which("musl-gcc"):
-        compilers.append(("musl-gcc", "-D_POSIX_C_SOURCE=200809L"))
-    for cc, macro in compilers:
-        out = tmp_path / f"flags-{cc}{macro}"
-        subprocess.run([cc, "-std=c11", macro, str(tmp_path / "flags.c"),
-                        "-o", str(out)], check=True, timeout=60)
-        said[cc, macro] = subprocess.run([str(out)], capture_output=True,
-                                         text=True, timeout=10).stdout.split()
+    where = labrun.scratch_dir("lab-signal-flags-")
+    try:
+        (where / "flags.c").write_text(SIGNAL_FLAGS)
+        said = {}
+        compilers = [("cc", "-D_POSIX_C_SOURCE=200809L"),
+                     ("cc", "-D_DEFAULT_SOURCE")]
+        if shutil.which("musl-gcc"):
+            compilers.append(("musl-gcc", "-D_POSIX_C_SOURCE=200809L"))
+        for cc, macro in compilers:
+            out = where / f"flags-{cc}{macro}"
+            subprocess.run([cc, "-std=c11", macro, str(where / "flags.c"),
+                            "-o", str(out)], check=True, timeout=60)
+            said[cc, macro] = subprocess.run(
+                [str(out)], capture_output=True, text=True,
+                timeout=10).stdout.split()
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
     assert said["cc", "-D_POSIX_C_SOURCE=200809L"] == ["SA_RESETHAND", "-"]
     assert said["cc", "-D_DEFAULT_SOURCE"] == ["-", "SA_RESTART"]
     if ("musl-gcc", "-D_POSIX_C_SOURCE=200809L") in said:
