@@ -375,7 +375,7 @@ class LessonLab(labrun.Lab):
         program, _ = labrun.sanitized(source) if source else (None, None)
         if program is None:
             return {}
-        return {"program": program, "under": labrun.no_aslr(),
+        return {"program": program, "under": labrun.sanitized_runner(),
                 "env": dict(labrun.SANITIZER_ENV), "data": False}
 
     def read_text(self, name):

@@ -152,41 +152,54 @@ def sanitized_key(source):
 
 def sanitizers_work():
     """Whether this machine builds and runs sanitized programs (the
-    compiler has the runtime libraries, the kernel lets it map its shadow
-    memory): asked once per build directory, and remembered."""
+    compiler has the runtime libraries, the kernel lets them map their
+    shadow memory)."""
+    return sanitized_runner() is not None
+
+
+def sanitized_runner():
+    """The command to run a sanitized program with: without address space
+    layout randomisation (setarch -R), where that is allowed, so that the
+    program finds its memory laid out the same way every run; or as it is
+    (a container may refuse setarch's personality(2)); None when no
+    sanitized program builds or runs here.  Found once per build directory
+    (BUILD/sanitized/works), by a program that does nothing."""
     said = SANITIZED / "works"
     known = read_if_there(said)
     if known is not None:
-        return known == b"yes"
+        return None if known == b"no" else \
+            no_aslr() if known == b"setarch" else []
     SANITIZED.mkdir(parents=True, exist_ok=True)
     probe = Path(tempfile.mkdtemp(prefix="probe-", dir=SANITIZED))
+    found = b"no"
     try:
         (probe / "p.c").write_text("int main(void) { return 0; }\n")
         compiler = sanitizer_compiler()
-        ok = compiler is not None and subprocess.run(
-            [compiler, *SANITIZER_FLAGS, "p.c", "-o", "p"], cwd=probe,
-            capture_output=True, timeout=120).returncode == 0 and \
-            subprocess.run([*no_aslr(), str(probe / "p")],
-                           env={**os.environ, **SANITIZER_ENV},
-                           capture_output=True, timeout=60).returncode == 0
+        if compiler is not None and subprocess.run(
+                [compiler, *SANITIZER_FLAGS, "p.c", "-o", "p"], cwd=probe,
+                capture_output=True, timeout=120).returncode == 0:
+            for how, prefix in ((b"setarch", no_aslr()), (b"plain", [])):
+                if prefix is not None and subprocess.run(
+                        [*prefix, str(probe / "p")],
+                        env={**os.environ, **SANITIZER_ENV},
+                        capture_output=True, timeout=60).returncode == 0:
+                    found = how
+                    break
     except (OSError, subprocess.SubprocessError):
-        ok = False
+        pass
     finally:
         shutil.rmtree(probe, ignore_errors=True)
     partial = SANITIZED / f".works.{os.getpid()}"
-    partial.write_bytes(b"yes" if ok else b"no")
+    partial.write_bytes(found)
     os.replace(partial, said)
-    return ok
+    return sanitized_runner()
 
 
 def no_aslr():
-    """The command that runs a program without address space layout
-    randomisation (setarch -R), or nothing where there is no setarch: a
-    sanitized program then finds its memory laid out the same way every
-    run, and where the kernel put it can change nothing from one run to
-    the next."""
+    """setarch -R, which runs a program without address space layout
+    randomisation; None where there is no setarch."""
     setarch = shutil.which("setarch")
-    return [setarch, os.uname().machine, "-R"] if setarch else []
+    return [setarch, os.uname().machine, "-R"] if setarch else None
 
 
 def _compiled(argv, out):
