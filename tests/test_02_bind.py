@@ -71,6 +71,18 @@ def test_a_path_too_long_for_sun_path_is_refused_clearly(lab):
                "short silently", "Bad paths")
 
 
+def test_an_empty_path_is_refused_clearly(lab):
+    server = lab.run("server", "")
+    lab.expect(server.returncode is not None and server.returncode > 0 and
+               "empty" in server.stderr,
+               "`server \"\"` to say that the socket path is empty and exit "
+               f"with a non-zero status; it {server.describe()}", "Bad paths")
+    lab.expect(not lab.events("bind"),
+               "no bind at all for an empty path: an empty sun_path names "
+               "no file but a Linux abstract name made of zero bytes, which "
+               "nobody would find", "Bad paths")
+
+
 def test_a_path_of_108_bytes_leaves_no_room_for_the_final_nul(lab):
     # sun_path holds 108 bytes: 107 of path and the '\0' that ends it.
     longest = "e" * 102 + ".sock"

@@ -176,6 +176,16 @@ def test_the_client_refuses_a_path_too_long(lab):
                "What this stage does")
 
 
+def test_the_client_refuses_an_empty_path(lab):
+    client = lab.run("client", "")
+    lab.expect(client.returncode is not None and client.returncode > 0 and
+               "empty" in client.stderr and not lab.events("connect"),
+               "`client \"\"` to say that the socket path is empty and exit "
+               "with a non-zero status, without connecting: an empty "
+               "sun_path names no file but a Linux abstract name; it "
+               f"{client.describe()}", "What this stage does")
+
+
 def test_a_failed_accept_is_reported_with_a_non_zero_status(lab):
     # Every accept fails with EMFILE, as when the server has run out of
     # descriptors: LAB_FAULTS makes it (trace/TRACE.md).
