@@ -725,7 +725,8 @@ def preview(data, width=18):
 # Calls whose effect another process waits for: ordering them by the time
 # they were entered, and every other call by the time it returned, puts a
 # write before the read that receives it, whichever process printed first.
-PRODUCERS = {"write", "send", "connect", "close", "shutdown"}
+PRODUCERS = {"write", "send", "sendto", "sendmsg", "connect", "close",
+             "shutdown"}
 
 
 def causal_key(event):

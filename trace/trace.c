@@ -1782,6 +1782,17 @@ static void announce_wait(struct event *e, const char *what)
     e->kind = RETURN;
 }
 
+/* The socket's type (SOCK_STREAM, SOCK_DGRAM), 0 if unknown. */
+static int socket_type(int fd)
+{
+    int type = 0, saved = errno;
+    socklen_t len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
+        type = 0;
+    errno = saved;
+    return type;
+}
+
 static int is_listening(int fd)
 {
     int on = 0;
@@ -2014,7 +2025,11 @@ int lab_connect(int fd, const struct sockaddr *addr, socklen_t len,
     arg_int(&e, "fd", fd);
     arg_addr(&e, addr, len, readable);
     arg_int(&e, "addrlen", (long long)len);
-    if (e.ret == 0)
+    if (e.ret == 0 && socket_type(fd) == SOCK_DGRAM)
+        put(note(&e), "connected: this socket's datagrams go to that "
+                      "address by default, and only its datagrams are "
+                      "received here");
+    else if (e.ret == 0)
         put(note(&e),
             "connected: the server's accept can now take this connection");
     if (readable)
@@ -2821,16 +2836,6 @@ int lab_fcntl(const char *file, int line, int fd, int cmd, ...)
 }
 
 /* ---- datagrams and messages: sendto, recvfrom, sendmsg, recvmsg ------- */
-
-static int socket_type(int fd)
-{
-    int type = 0, saved = errno;
-    socklen_t len = sizeof type;
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
-        type = 0;
-    errno = saved;
-    return type;
-}
 
 /* The notes of a call that moved bytes: a short write on a stream, end of
  * file or an empty datagram. */
