@@ -211,7 +211,7 @@ def diagnoses(events, procs=()):
         waiting = None  # a call announced as waiting, not yet returned
         gave, minus_one = None, False  # the last failed socket or accept
         for e in mine:
-            args, fd = e.get("args") or {}, (e.get("args") or {}).get("fd")
+            fd = (e.get("args") or {}).get("fd")
             if e["event"] == "repeat":
                 continue  # a run's count: its first calls were returns
             if e["event"] == "return" and e["call"] in ("socket", "accept") \
