@@ -117,7 +117,7 @@ def test_the_server_serves_n_clients_then_exits(lab):
                if lab.events("connect", proc=c, errno="ENOENT")]
     lab.expect(not (removed and refused),
                "the socket file to stay until the server stops: it removed "
-               f"lab.sock (unlink) after a client, and the next client's "
+               "lab.sock (unlink) after a client, and the next client's "
                "connect failed with ENOENT; unlink once, after the loop",
                "Why the socket file outlives close")
     replies = [c.stdout for c in clients]
