@@ -1357,6 +1357,14 @@ class LabCopy:
             f.write(text)
 
 
+def as_at_a_terminal():
+    """Popen(preexec_fn=as_at_a_terminal): the command gets Ctrl-C (SIGINT)
+    as at a terminal, even when the suite runs where SIGINT is ignored (a
+    shell without job control ignores it in what it starts in the
+    background: make test &), which a command would inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def path_without(bin_dir, names):
     """A PATH of one directory that has every command of PATH but names."""
     bin_dir.mkdir()
