@@ -152,6 +152,13 @@ def build(entries, where):
     solution's own, built by make.  Each entry gets where/run/NNN/ with its
     programs.  Returns {entry index: (code_dir, compiler messages or None)}.
     """
+    # Several processes of a run (pytest-xdist's workers) build at once:
+    # the first compiles, the others wait and find its programs cached.
+    with labrun.build_lock("mistakes"):
+        return _build(entries, where)
+
+
+def _build(entries, where):
     (where / "trace").symlink_to(ROOT / "trace")  # the rule's -Itrace
     targets, wanted, programs, sources = set(), {}, {}, {}
     for i, entry in entries:

@@ -24,6 +24,9 @@ import labrun
 import mistakes
 
 CORPUS = json.loads(mistakes.CORPUS.read_text())
+# Each entry may be judged in any process of a parallel run
+# (conftest.spread): the programs are built under a lock, once.
+SPREAD = True
 JUDGED = [(i, e) for i, e in enumerate(CORPUS) if mistakes.runnable(e)]
 WANTS = {"fail": "caught, and named by its first failure", "pass": "accepted"}
 
