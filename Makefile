@@ -70,7 +70,12 @@ endef
 TRACE_OBJ := $(B)/trace/trace.o
 PYTHON_FILE := $(B)/python
 PYTEST_FILE := $(B)/python-pytest
-PYENV = PYTHONPYCACHEPREFIX=$(abspath $(B))/pycache LAB_BUILD=$(abspath $(B))
+# Python keeps the tools' compiled modules in $(B)/pycache, never beside the
+# sources; PYTHONDONTWRITEBYTECODE, which an environment may set to keep
+# them out of a source tree, is cleared: with it, every command (and every
+# check that make test runs) would compile the tools and pytest again.
+PYENV = PYTHONPYCACHEPREFIX=$(abspath $(B))/pycache PYTHONDONTWRITEBYTECODE= \
+	LAB_BUILD=$(abspath $(B))
 # PYTEST_ARGS reaches pytest: make check N=04 PYTEST_ARGS='-x -k accept'
 # (--lf, --sw: pytest's memory of the last run is kept in $(B)).
 PYTEST = $(PYENV) "$$(cat $(PYTEST_FILE))" -m pytest -q -rs \

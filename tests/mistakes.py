@@ -33,7 +33,8 @@ build/mistakes/ under a key made of what they are built from, so that the
 next run compiles only what changed; the programs an entry does not edit
 are the solution's own, from make; each entry's sources are written
 beside its programs, for the checks that read them or build them with
-sanitizers (those builds are made beforehand too, several at once).
+sanitizers (for this tool, those builds are made beforehand too, several
+at once; make test leaves them to the checks that need them).
 tests/test_mistakes.py runs the same judgement as part of make test.
 
     make && LAB_BUILD=$PWD/build /usr/bin/python3 tests/mistakes.py \
@@ -146,19 +147,21 @@ def cache_key(lesson, name, text):
     return digest.hexdigest()[:24]
 
 
-def build(entries, where):
+def build(entries, where, sanitized=True):
     """Compiles every entry's edited program, in one parallel make, unless
     it is in the cache already; the lesson's other programs are the
     solution's own, built by make.  Each entry gets where/run/NNN/ with its
     programs.  Returns {entry index: (code_dir, compiler messages or None)}.
+    sanitized=False leaves the sanitized builds to the checks that make
+    them (labrun.sanitized), only for the entries that reach those checks.
     """
     # Several processes of a run (pytest-xdist's workers) build at once:
     # the first compiles, the others wait and find its programs cached.
     with labrun.build_lock("mistakes"):
-        return _build(entries, where)
+        return _build(entries, where, sanitized)
 
 
-def _build(entries, where):
+def _build(entries, where, sanitized):
     (where / "trace").symlink_to(ROOT / "trace")  # the rule's -Itrace
     targets, wanted, programs, sources = set(), {}, {}, {}
     for i, entry in entries:
@@ -209,7 +212,8 @@ def _build(entries, where):
                 if any(line.startswith(f"{key}/") for key in missing)]
         result[i] = (code_dir, None if not missing else
                      "\n".join(mine[:3]) or "no program built")
-    prebuild_sanitized(entries, result)
+    if sanitized:
+        prebuild_sanitized(entries, result)
     return result
 
 
