@@ -147,7 +147,11 @@ SANITIZED = BUILD / "sanitized"
 
 
 def sanitizer_compiler():
-    return shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    """The compiler of the sanitized builds, as the file it is (cc is a
+    link to gcc, found through whatever PATH: the same compiler, the same
+    builds)."""
+    found = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    return os.path.realpath(found) if found else None
 
 
 def _sanitizer_inputs():
