@@ -151,13 +151,15 @@ $(ERROR_PROGRAMS): lessons/variant.h
 
 # The interpreter each kind of command needs, found (and, for root on
 # Debian, installed) once by tools/setup and remembered in build/.
+# Each make writes a file of its own, renamed into place: two makes (the
+# processes of make test) may want the same file at once.
 $(PYTHON_FILE):
 	@mkdir -p $(@D)
-	@tools/setup python > $@.tmp && mv $@.tmp $@
+	@tools/setup python > $@.$$$$ && mv $@.$$$$ $@
 
 $(PYTEST_FILE):
 	@mkdir -p $(@D)
-	@tools/setup pytest > $@.tmp && mv $@.tmp $@
+	@tools/setup pytest > $@.$$$$ && mv $@.$$$$ $@
 
 lesson: $(PYTHON_FILE)
 	$(need_lesson)
@@ -260,7 +262,7 @@ JOBS ?= 2
 test:
 	$(need_solutions)
 	@mkdir -p $(B)
-	@tools/setup suite > $(PYTEST_FILE).tmp && mv $(PYTEST_FILE).tmp $(PYTEST_FILE)
+	@tools/setup suite > $(PYTEST_FILE).$$$$ && mv $(PYTEST_FILE).$$$$ $(PYTEST_FILE)
 	@start=$$(date +%s.%N); \
 	$(MAKE) --no-print-directory -j$(JOBS) all || exit $$?; \
 	built=$$(date +%s.%N); \

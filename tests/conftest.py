@@ -1516,11 +1516,12 @@ def lab_copy(built_handout):
 
 # The groups of tests that take longest, sent out first (the others fill in
 # around them): a group is one module's tests, unless the module spreads.
-FIRST = ("test_grade", "test_autograder", "test_progress",
-         "test_classroom_workflow", "test_grading", "test_builds",
-         "test_watch", "test_quiz", "test_handout", "test_hint",
-         "test_reset", "test_make_conventions", "test_trace", "test_strace",
-         "test_pictures", "test_setup")
+# test_builds second: it needs no hand-out, which the first group makes.
+FIRST = ("test_grade", "test_builds", "test_progress",
+         "test_classroom_workflow", "test_autograder", "test_grading",
+         "test_handout", "test_hint", "test_trace", "test_quiz",
+         "test_reset", "test_strace", "test_pictures", "test_lesson_docs",
+         "test_make_conventions", "test_watch", "test_setup")
 
 
 def spread(module):
@@ -1550,6 +1551,45 @@ def pytest_collection_modifyitems(config, items):
             return FIRST.index(name)
         return len(FIRST) + (1 if spread(item.module) else 0)
     items.sort(key=rank)  # stable: each module keeps its order
+
+
+_early = {}  # the corpus compiled by the main process: thread, directory
+
+
+def mistakes_timeout():
+    import mistakes
+    return mistakes.BUILD_TIMEOUT
+
+
+def pytest_sessionstart(session):
+    """In a parallel run of the whole suite (make test), the main process,
+    which runs no test itself, compiles the corpus of tests/test_mistakes.py
+    at a low priority while the workers run the first tests: most of those
+    wait for the programs they run, and the compiler takes the time they
+    leave.  The corpus's tests then find its programs built
+    (mistakes.build: under a lock, named by their content)."""
+    config = session.config
+    tests = Path(__file__).resolve().parent
+    if getattr(config.option, "dist", "no") == "no" or LEARNER or \
+            hasattr(config, "workerinput") or config.option.keyword or \
+            config.option.markexpr or not (labrun.ROOT / "solutions").is_dir() \
+            or not any(Path(a.split("::")[0]).resolve() in
+                       (tests, tests / "test_mistakes.py")
+                       for a in config.args):
+        return
+    import mistakes
+    import test_mistakes
+    where = labrun.scratch_dir("lab-mistakes-early-")
+
+    def build():
+        try:
+            mistakes.build(test_mistakes.JUDGED, where, sanitized=False,
+                           nice=True)
+        except BaseException:  # noqa: BLE001 - the corpus's tests say why
+            pass
+    _early.update(thread=threading.Thread(target=build, daemon=True),
+                  where=where)
+    _early["thread"].start()
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -1620,6 +1660,9 @@ def pytest_runtest_makereport(item, call):
 def pytest_sessionfinish(session):
     """Nothing left behind: every directory the run made in /tmp is gone
     (a worker of a parallel run tells the main process, which says it)."""
+    if _early:
+        _early["thread"].join(mistakes_timeout())
+        shutil.rmtree(_early["where"], ignore_errors=True)
     left = [str(d) for d in labrun.MADE if d.exists()]
     if hasattr(session.config, "workeroutput"):
         session.config.workeroutput["left_behind"] = left

@@ -147,21 +147,23 @@ def cache_key(lesson, name, text):
     return digest.hexdigest()[:24]
 
 
-def build(entries, where, sanitized=True):
+def build(entries, where, sanitized=True, nice=False):
     """Compiles every entry's edited program, in one parallel make, unless
     it is in the cache already; the lesson's other programs are the
     solution's own, built by make.  Each entry gets where/run/NNN/ with its
     programs.  Returns {entry index: (code_dir, compiler messages or None)}.
     sanitized=False leaves the sanitized builds to the checks that make
-    them (labrun.sanitized), only for the entries that reach those checks.
+    them (labrun.sanitized), only for the entries that reach those checks;
+    nice=True compiles at a low priority (nice(1)), in the time that other
+    work leaves.
     """
     # Several processes of a run (pytest-xdist's workers) build at once:
     # the first compiles, the others wait and find its programs cached.
     with labrun.build_lock("mistakes"):
-        return _build(entries, where, sanitized)
+        return _build(entries, where, sanitized, nice)
 
 
-def _build(entries, where, sanitized):
+def _build(entries, where, sanitized, nice):
     (where / "trace").symlink_to(ROOT / "trace")  # the rule's -Itrace
     targets, wanted, programs, sources = set(), {}, {}, {}
     for i, entry in entries:
@@ -185,7 +187,7 @@ def _build(entries, where, sanitized):
             src.write_text(text)
             wanted[key] = source.stem
             targets.add(f"out/{key}/solutions/{lesson}/{source.stem}")
-    said = make(sorted(targets), where) if targets else []
+    said = make(sorted(targets), where, nice) if targets else []
     for target in targets:
         _, key, *_, name = target.split("/")
         made = where / target
@@ -235,14 +237,15 @@ def prebuild_sanitized(entries, built):
         list(pool.map(labrun.sanitized, wanted.values()))
 
 
-def make(targets, where):
+def make(targets, where, nice=False):
     """The Makefile's $(B)/% rule, run in where for targets: B and the
     trace object are given; -o: the trace object is taken as built, never
     rebuilt here.  Returns what make and the compilers said."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("MAKE", "MFLAGS"))}
+    low = ["nice", "-n", "10"] if nice and shutil.which("nice") else []
     run = subprocess.Popen(
-        ["make", "--no-print-directory", "-k", f"-j{os.cpu_count() or 2}",
+        [*low, "make", "--no-print-directory", "-k", f"-j{os.cpu_count() or 2}",
          "-f", str(ROOT / "Makefile"), "-C", str(where), "B=out",
          f"TRACE_OBJ={TRACE_OBJ}", "-o", str(TRACE_OBJ), *targets],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
