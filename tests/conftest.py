@@ -1425,6 +1425,11 @@ def built_handout():
     per content, kept in BUILD/handout/KEY (KEY: handout_key) for every
     process of the run and for the next run; lab_copy copies it.  Never
     write in it."""
+    return handout_built()
+
+
+def handout_built():
+    """The built hand-out's directory (built_handout), made if need be."""
     shelf = labrun.BUILD / "handout"
     with labrun.build_lock("handout"):
         shelf.mkdir(parents=True, exist_ok=True)
@@ -1516,9 +1521,9 @@ def lab_copy(built_handout):
 
 # The groups of tests that take longest, sent out first (the others fill in
 # around them): a group is one module's tests, unless the module spreads.
-# test_builds second: it needs no hand-out, which the first group makes.
-FIRST = ("test_grade", "test_builds", "test_progress",
-         "test_classroom_workflow", "test_autograder", "test_grading",
+# The first two need no hand-out, which the main process makes meanwhile.
+FIRST = ("test_builds", "test_autograder", "test_grade", "test_progress",
+         "test_classroom_workflow", "test_grading",
          "test_handout", "test_hint", "test_trace", "test_quiz",
          "test_reset", "test_strace", "test_pictures", "test_lesson_docs",
          "test_make_conventions", "test_watch", "test_setup")
@@ -1563,18 +1568,18 @@ def mistakes_timeout():
 
 def pytest_sessionstart(session):
     """In a parallel run of the whole suite (make test), the main process,
-    which runs no test itself, compiles the corpus of tests/test_mistakes.py
-    at a low priority while the workers run the first tests: most of those
-    wait for the programs they run, and the compiler takes the time they
-    leave.  The corpus's tests then find its programs built
-    (mistakes.build: under a lock, named by their content)."""
+    which runs no test itself, makes what the workers would wait for while
+    they run the first tests (those that need neither): the built hand-out
+    (handout_built), then, at a low priority, the corpus of
+    tests/test_mistakes.py (most tests wait for the programs they run, and
+    the compiler takes the time they leave).  The tests then find both
+    made (under a lock, named by their content)."""
     config = session.config
     tests = Path(__file__).resolve().parent
     if getattr(config.option, "dist", "no") == "no" or LEARNER or \
             hasattr(config, "workerinput") or config.option.keyword or \
             config.option.markexpr or not (labrun.ROOT / "solutions").is_dir() \
-            or not any(Path(a.split("::")[0]).resolve() in
-                       (tests, tests / "test_mistakes.py")
+            or not any(Path(a.split("::")[0]).resolve() == tests
                        for a in config.args):
         return
     import mistakes
@@ -1582,11 +1587,12 @@ def pytest_sessionstart(session):
     where = labrun.scratch_dir("lab-mistakes-early-")
 
     def build():
-        try:
+        # Whatever fails here fails again, and is said, in the tests.
+        with contextlib.suppress(BaseException):
+            handout_built()
+        with contextlib.suppress(BaseException):
             mistakes.build(test_mistakes.JUDGED, where, sanitized=False,
                            nice=True)
-        except BaseException:  # noqa: BLE001 - the corpus's tests say why
-            pass
     _early.update(thread=threading.Thread(target=build, daemon=True),
                   where=where)
     _early["thread"].start()
