@@ -11,24 +11,34 @@ copies of an unpacked hand-out: the `lab_copy` fixture, where lessons are
 solved or edited without touching the real lessons/.
 
 Fast: make test runs the suite in two processes (pytest-xdist, -n 2
---dist loadgroup), and must stay within 6.5 times the build.  A new test
-keeps it so:
+--dist loadgroup; make check stays one plain pytest process).  A new test
+keeps it fast so:
 - A module's tests run in one process, one after the other, unless the
   module spreads (a lesson's checks, or SPREAD = True): then each test may
   run in either.  Spread a module only if its tests share nothing but what
-  they build under labrun.build_lock.  A long module goes in FIRST.
+  they build under labrun.build_lock.  A module of several seconds goes in
+  FIRST, by its length.
 - What several tests need is made once: a session or module fixture, or,
   to share it between the processes and with the next run, a cache in
   BUILD named by the content it is made of, made under labrun.build_lock
-  (built_handout, mistakes.build, labrun.sanitized).
-- A lab copy is lab_copy (a copy of the hand-out built once), never a
-  build of its own; one program is built with make PROGRAM, never all.
-- Grade, progress and check in-process where the test is not about the
-  command line (classroom.run_checks), and read a grade made once when
-  only its fields are looked at.
+  (handout_built, mistakes.build, labrun.sanitized).  What many tests wait
+  for is made by the main process beside the first tests
+  (pytest_sessionstart).
+- A copy of the lab is lab_copy (a copy of the hand-out built once, whose
+  programs are linked, not copied), never a build of its own; one program
+  is built with make PROGRAM, never all.
+- A command started in a test costs an interpreter (a make check or make
+  grade: a pytest): run what is not about the command line in-process
+  (classroom.run_checks, tools/lab.py's functions), and read one grade for
+  all the fields a test looks at.
 - Never wait for an event known not to come: Lab.wait_for and
-  Lab.wait_until return once the process waited on has ended; pass
-  proc=, and scale= below 1 to make commands whose checks must fail.
+  Lab.wait_until return once the process waited on has ended (pass proc=),
+  a helper that waits for the server to be ready again knows each way a
+  server can wait (accept, or poll for one serving in one loop), and a
+  command whose checks must fail runs with scale= below 1.
+- Nothing in the test process may rely on being its only thread (xdist
+  has its own): a signal sent to the process may go to any thread, so a
+  fact about blocked signals is observed in a process of its own.
 """
 import contextlib
 import hashlib
