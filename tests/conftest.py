@@ -1554,7 +1554,9 @@ def pytest_collection_modifyitems(config, items):
     """With pytest-xdist (make test: -n 2 --dist loadgroup), each module
     that does not spread is one group, run by one process; the longest
     groups first."""
-    if getattr(config.option, "dist", "no") != "loadgroup":
+    # A worker process is told by its own option (its "dist" is "no").
+    if not getattr(config.option, "loadgroup", False) and \
+            getattr(config.option, "dist", "no") != "loadgroup":
         return
     for item in items:
         if not spread(item.module):
