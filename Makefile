@@ -70,7 +70,12 @@ endef
 TRACE_OBJ := $(B)/trace/trace.o
 PYTHON_FILE := $(B)/python
 PYTEST_FILE := $(B)/python-pytest
-PYENV = PYTHONPYCACHEPREFIX=$(abspath $(B))/pycache LAB_BUILD=$(abspath $(B))
+# Python keeps the tools' compiled modules in $(B)/pycache, never beside the
+# sources; PYTHONDONTWRITEBYTECODE, which an environment may set to keep
+# them out of a source tree, is cleared: with it, every command (and every
+# check that make test runs) would compile the tools and pytest again.
+PYENV = PYTHONPYCACHEPREFIX=$(abspath $(B))/pycache PYTHONDONTWRITEBYTECODE= \
+	LAB_BUILD=$(abspath $(B))
 # PYTEST_ARGS reaches pytest: make check N=04 PYTEST_ARGS='-x -k accept'
 # (--lf, --sw: pytest's memory of the last run is kept in $(B)).
 PYTEST = $(PYENV) "$$(cat $(PYTEST_FILE))" -m pytest -q -rs \
@@ -146,13 +151,15 @@ $(ERROR_PROGRAMS): lessons/variant.h
 
 # The interpreter each kind of command needs, found (and, for root on
 # Debian, installed) once by tools/setup and remembered in build/.
+# Each make writes a file of its own, renamed into place: two makes (the
+# processes of make test) may want the same file at once.
 $(PYTHON_FILE):
 	@mkdir -p $(@D)
-	@tools/setup python > $@.tmp && mv $@.tmp $@
+	@tools/setup python > $@.$$$$ && mv $@.$$$$ $@
 
 $(PYTEST_FILE):
 	@mkdir -p $(@D)
-	@tools/setup pytest > $@.tmp && mv $@.tmp $@
+	@tools/setup pytest > $@.$$$$ && mv $@.$$$$ $@
 
 lesson: $(PYTHON_FILE)
 	$(need_lesson)
@@ -231,26 +238,41 @@ endif
 
 # A lesson that does not compile is reported by its check, with the
 # compiler's first messages, so the others are still built and checked (-k).
+# The checks of a learner run in one process: pytest-xdist, installed for
+# make test, is not even loaded (it would cost a fifth of a second).
+ONE_PROCESS := -p no:xdist -p no:xdist.looponfail
 check: $(PYTEST_FILE)
 ifneq ($(strip $(N)),)
 	$(need_lesson)
 	@$(MAKE) -s --no-print-directory -k $(call lesson_programs,lessons/$(LESSON)) 2>/dev/null || true
-	@LAB_CODE=lessons $(PYTEST) tests/test_$(NN)_*.py
+	@LAB_CODE=lessons $(PYTEST) $(ONE_PROCESS) tests/test_$(NN)_*.py
 else
 	@$(MAKE) -s --no-print-directory -k $(LESSON_PROGRAMS) 2>/dev/null || true
-	@LAB_CODE=lessons $(PYTEST) $(foreach l,$(LESSONS),tests/test_$(firstword $(subst -, ,$l))_*.py)
+	@LAB_CODE=lessons $(PYTEST) $(ONE_PROCESS) $(foreach l,$(LESSONS),tests/test_$(firstword $(subst -, ,$l))_*.py)
 endif
 
 # In a hand-out (no solutions/) make test says so and exits with status 1:
 # nothing was tested, and a script must not take that for a success.
 # Every time, tools/setup sees that every tool the suite uses is there
 # (root installs what is missing); a test that must skip says why (-rs).
+# The build and the suite use JOBS cores (pytest-xdist, where it is
+# installed: tests/conftest.py says how the tests are shared out); at the
+# end, make test says how long each took, and the ratio of the two.
+JOBS ?= 2
 test:
 	$(need_solutions)
 	@mkdir -p $(B)
-	@tools/setup suite > $(PYTEST_FILE).tmp && mv $(PYTEST_FILE).tmp $(PYTEST_FILE)
-	@$(MAKE) --no-print-directory all
-	@LAB_CODE=solutions $(PYTEST) tests
+	@tools/setup suite > $(PYTEST_FILE).$$$$ && mv $(PYTEST_FILE).$$$$ $(PYTEST_FILE)
+	@start=$$(date +%s.%N); \
+	$(MAKE) --no-print-directory -j$(JOBS) all || exit $$?; \
+	built=$$(date +%s.%N); \
+	workers=$$("$$(cat $(PYTEST_FILE))" -c 'import xdist' 2>/dev/null && \
+	  [ $(JOBS) -gt 1 ] && echo "-n $(JOBS) --dist loadgroup"); \
+	LAB_CODE=solutions $(PYTEST) $$workers tests; status=$$?; \
+	awk -v a=$$start -v b=$$built -v c=$$(date +%s.%N) 'BEGIN { \
+	  printf "make test: build %.1f s, tests %.1f s: %.1f times the build\n", \
+	  b - a, c - b, (c - b) / (b - a) }'; \
+	exit $$status
 
 # The classroom commands (tools/classroom.py).  progress and grade build
 # every lesson quietly: a lesson that does not compile is reported as such.

@@ -9,8 +9,39 @@ afterwards, and collects their JSON trace.
 The classroom commands (make progress, hint, grade...) are tested in
 copies of an unpacked hand-out: the `lab_copy` fixture, where lessons are
 solved or edited without touching the real lessons/.
+
+Fast: make test runs the suite in two processes (pytest-xdist, -n 2
+--dist loadgroup; make check stays one plain pytest process).  A new test
+keeps it fast so:
+- A module's tests run in one process, one after the other, unless the
+  module spreads (a lesson's checks, or SPREAD = True): then each test may
+  run in either.  Spread a module only if its tests share nothing but what
+  they build under labrun.build_lock.  A module of several seconds goes in
+  FIRST, by its length.
+- What several tests need is made once: a session or module fixture, or,
+  to share it between the processes and with the next run, a cache in
+  BUILD named by the content it is made of, made under labrun.build_lock
+  (handout_built, mistakes.build, labrun.sanitized).  What many tests wait
+  for is made by the main process beside the first tests
+  (pytest_sessionstart).
+- A copy of the lab is lab_copy (a copy of the hand-out built once, whose
+  programs are linked, not copied), never a build of its own; one program
+  is built with make PROGRAM, never all.
+- A command started in a test costs an interpreter (a make check or make
+  grade: a pytest): run what is not about the command line in-process
+  (classroom.run_checks, tools/lab.py's functions), and read one grade for
+  all the fields a test looks at.
+- Never wait for an event known not to come: Lab.wait_for and
+  Lab.wait_until return once the process waited on has ended (pass proc=),
+  a helper that waits for the server to be ready again knows each way a
+  server can wait (accept, or poll for one serving in one loop), and a
+  command whose checks must fail runs with scale= below 1.
+- Nothing in the test process may rely on being its only thread (xdist
+  has its own): a signal sent to the process may go to any thread, so a
+  fact about blocked signals is observed in a process of its own.
 """
 import contextlib
+import hashlib
 import json
 import os
 import random
@@ -1357,6 +1388,14 @@ class LabCopy:
             f.write(text)
 
 
+def as_at_a_terminal():
+    """Popen(preexec_fn=as_at_a_terminal): the command gets Ctrl-C (SIGINT)
+    as at a terminal, even when the suite runs where SIGINT is ignored (a
+    shell without job control ignores it in what it starts in the
+    background: make test &), which a command would inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def path_without(bin_dir, names):
     """A PATH of one directory that has every command of PATH but names."""
     bin_dir.mkdir()
@@ -1375,23 +1414,103 @@ def make_handout(tarball):
                                      f"HANDOUT={tarball}")
 
 
+def handout_key(tarball):
+    """What a hand-out is made of, as a name: each member's name, kind,
+    mode and bytes (not the times, which change with every make handout)."""
+    digest = hashlib.sha256()
+    with tarfile.open(tarball) as tar:
+        for member in tar:
+            digest.update(f"{member.name}\0{member.type!r}\0{member.mode}\0"
+                          f"{member.linkname}\0".encode())
+            if member.isfile():
+                digest.update(tar.extractfile(member).read() + b"\0")
+    for variable in ("CC", "CFLAGS", "LDFLAGS", "LDLIBS"):
+        digest.update(os.environ.get(variable, "").encode() + b"\0")
+    return digest.hexdigest()[:24]
+
+
 @pytest.fixture(scope="session")
 def built_handout():
-    """A hand-out made, unpacked and built once; lab_copy copies it."""
-    where = labrun.scratch_dir("lab-handout-")
+    """A hand-out made (lab.tar.gz), unpacked and built (unpacked/) once
+    per content, kept in BUILD/handout/KEY (KEY: handout_key) for every
+    process of the run and for the next run; lab_copy copies it.  Never
+    write in it."""
+    return handout_built()
+
+
+def handout_built():
+    """The built hand-out's directory (built_handout), made if need be."""
+    shelf = labrun.BUILD / "handout"
+    with labrun.build_lock("handout"):
+        shelf.mkdir(parents=True, exist_ok=True)
+        tarball = shelf / f".lab-{os.getpid()}.tar.gz"
+        try:
+            made = make_handout(tarball)
+            assert made.returncode == 0, made.stdout + made.stderr
+            where = shelf / handout_key(tarball)
+            if not (where / "built").exists():
+                for old in shelf.iterdir():  # other contents, or half made
+                    if old.is_dir():
+                        shutil.rmtree(old, ignore_errors=True)
+                with tarfile.open(tarball) as tar:
+                    safe = {"filter": "data"} \
+                        if hasattr(tarfile, "data_filter") else {}
+                    tar.extractall(where / "unpacked", **safe)
+                tree = LabCopy(where / "unpacked" / "unix-sockets-lab")
+                built = tree.make("-j2", "-s", timeout=120)
+                assert built.returncode == 0, built.stdout + built.stderr
+                warm_up(tree.path, where / "warm")
+                os.replace(tarball, where / "lab.tar.gz")
+                (where / "built").touch()
+        finally:
+            tarball.unlink(missing_ok=True)
+    return where
+
+
+def warm_up(tree, scratch):
+    """Makes in the built hand-out's build/ what the first grade of each
+    copy would make again: the sanitized builds of the solutions
+    (labrun.sanitized, named by their content: a copy whose lesson is
+    solved finds them), the sanitizer probe's answer, and Python's
+    compiled modules of the system (build/pycache/usr; a copy's own files
+    are compiled where the copy is).  Made by a grade of a solved copy in
+    scratch, removed afterwards."""
+    solved = LabCopy(scratch / "unix-sockets-lab")
     try:
-        made = make_handout(where / "lab.tar.gz")
-        assert made.returncode == 0, made.stdout + made.stderr
-        with tarfile.open(where / "lab.tar.gz") as tar:
-            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") \
-                else {}
-            tar.extractall(where / "unpacked", **safe)
-        tree = LabCopy(where / "unpacked" / "unix-sockets-lab")
-        built = tree.make("-j2", "-s", timeout=120)
-        assert built.returncode == 0, built.stdout + built.stderr
-        yield where
+        shutil.copytree(tree, solved.path, symlinks=True,
+                        copy_function=copy_or_link(tree))
+        for lesson in LESSONS:
+            solved.solve(lesson)
+        solved.make("grade", timeout=300)  # what it makes, not its grade
+        for part in ("sanitized", "pycache/usr"):
+            if (solved.path / "build" / part).is_dir():
+                (tree / "build" / part).parent.mkdir(parents=True,
+                                                     exist_ok=True)
+                shutil.move(solved.path / "build" / part,
+                            tree / "build" / part)
     finally:
-        shutil.rmtree(where, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def copy_or_link(tree):
+    """How copytree copies the built hand-out tree into a lab copy: a
+    program that make built (under build/) is linked (os.link), which is
+    quicker; every other file is copied.  The Makefile's rule removes a
+    program before it builds it again, so what a copy does never reaches
+    the built hand-out, nor another copy."""
+    built = str(Path(tree) / "build") + os.sep
+
+    def copy(source, target):
+        if source.startswith(built) and \
+                not source.endswith((".o", ".log")) and \
+                os.access(source, os.X_OK):
+            try:
+                os.link(source, target)
+                return target
+            except OSError:
+                pass  # another file system: copied
+        return shutil.copy2(source, target)
+    return copy
 
 
 @pytest.fixture
@@ -1400,11 +1519,105 @@ def lab_copy(built_handout):
     where = labrun.scratch_dir("lab-copy-")
     try:
         tree = where / "unix-sockets-lab"
-        shutil.copytree(built_handout / "unpacked" / "unix-sockets-lab", tree,
-                        symlinks=True)
+        built = built_handout / "unpacked" / "unix-sockets-lab"
+        shutil.copytree(built, tree, symlinks=True,
+                        copy_function=copy_or_link(built))
         yield LabCopy(tree)
     finally:
         shutil.rmtree(where, ignore_errors=True)
+
+
+# -- sharing the tests out between processes (make test: pytest-xdist) ------
+
+# The groups of tests that take longest, sent out first (the others fill in
+# around them): a group is one module's tests, unless the module spreads.
+# The first two need no hand-out, which the main process makes meanwhile.
+FIRST = ("test_builds", "test_autograder", "test_grade", "test_progress",
+         "test_classroom_workflow", "test_grading",
+         "test_handout", "test_hint", "test_trace", "test_quiz",
+         "test_reset", "test_strace", "test_pictures", "test_lesson_docs",
+         "test_make_conventions", "test_watch", "test_setup")
+
+
+def spread(module):
+    """Whether a module's tests may each run in any process: a lesson's
+    checks (each makes its own Lab), or a module that says so (SPREAD =
+    True: it shares nothing but what it builds under a lock,
+    labrun.build_lock).  The tests of any other module run in one process,
+    one after the other, where they share its fixtures and caches."""
+    return bool(getattr(module, "LESSON", None) or
+                getattr(module, "SPREAD", False))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """With pytest-xdist (make test: -n 2 --dist loadgroup), each module
+    that does not spread is one group, run by one process; the longest
+    groups first."""
+    # A worker process is told by its own option (its "dist" is "no").
+    if not getattr(config.option, "loadgroup", False) and \
+            getattr(config.option, "dist", "no") != "loadgroup":
+        return
+    for item in items:
+        if not spread(item.module):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+    def rank(item):
+        name = item.module.__name__
+        if name in FIRST:
+            return FIRST.index(name)
+        return len(FIRST) + (1 if spread(item.module) else 0)
+    items.sort(key=rank)  # stable: each module keeps its order
+
+
+_early = {}  # the corpus compiled by the main process: thread, directory
+
+
+def mistakes_timeout():
+    import mistakes
+    return mistakes.BUILD_TIMEOUT
+
+
+def pytest_sessionstart(session):
+    """In a parallel run of the whole suite (make test), the main process,
+    which runs no test itself, makes what the workers would wait for while
+    they run the first tests (those that need neither): the built hand-out
+    (handout_built), then, at a low priority, the corpus of
+    tests/test_mistakes.py (most tests wait for the programs they run, and
+    the compiler takes the time they leave).  The tests then find both
+    made (under a lock, named by their content)."""
+    config = session.config
+    tests = Path(__file__).resolve().parent
+    if getattr(config.option, "dist", "no") == "no" or LEARNER or \
+            hasattr(config, "workerinput") or config.option.keyword or \
+            config.option.markexpr or not (labrun.ROOT / "solutions").is_dir() \
+            or not any(Path(a.split("::")[0]).resolve() == tests
+                       for a in config.args):
+        return
+    import mistakes
+    import test_mistakes
+    where = labrun.scratch_dir("lab-mistakes-early-")
+
+    def build():
+        # Whatever fails here fails again, and is said, in the tests.
+        with contextlib.suppress(BaseException):
+            handout_built()
+        with contextlib.suppress(BaseException):
+            mistakes.build(test_mistakes.JUDGED, where, sanitized=False,
+                           nice=True)
+    _early.update(thread=threading.Thread(target=build, daemon=True),
+                  where=where)
+    _early["thread"].start()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """What a worker process left behind in /tmp (pytest_sessionfinish)."""
+    _left_by_workers.extend(
+        getattr(node, "workeroutput", {}).get("left_behind", []))
+
+
+_left_by_workers = []
 
 
 # -- reporting, for learners ------------------------------------------------
@@ -1463,8 +1676,16 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_sessionfinish(session):
-    """Nothing left behind: every directory the run made in /tmp is gone."""
+    """Nothing left behind: every directory the run made in /tmp is gone
+    (a worker of a parallel run tells the main process, which says it)."""
+    if _early:
+        _early["thread"].join(mistakes_timeout())
+        shutil.rmtree(_early["where"], ignore_errors=True)
     left = [str(d) for d in labrun.MADE if d.exists()]
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["left_behind"] = left
+        return
+    left += _left_by_workers
     if left:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter:

@@ -33,7 +33,8 @@ build/mistakes/ under a key made of what they are built from, so that the
 next run compiles only what changed; the programs an entry does not edit
 are the solution's own, from make; each entry's sources are written
 beside its programs, for the checks that read them or build them with
-sanitizers (those builds are made beforehand too, several at once).
+sanitizers (for this tool, those builds are made beforehand too, several
+at once; make test leaves them to the checks that need them).
 tests/test_mistakes.py runs the same judgement as part of make test.
 
     make && LAB_BUILD=$PWD/build /usr/bin/python3 tests/mistakes.py \
@@ -146,12 +147,23 @@ def cache_key(lesson, name, text):
     return digest.hexdigest()[:24]
 
 
-def build(entries, where):
+def build(entries, where, sanitized=True, nice=False):
     """Compiles every entry's edited program, in one parallel make, unless
     it is in the cache already; the lesson's other programs are the
     solution's own, built by make.  Each entry gets where/run/NNN/ with its
     programs.  Returns {entry index: (code_dir, compiler messages or None)}.
+    sanitized=False leaves the sanitized builds to the checks that make
+    them (labrun.sanitized), only for the entries that reach those checks;
+    nice=True compiles at a low priority (nice(1)), in the time that other
+    work leaves.
     """
+    # Several processes of a run (pytest-xdist's workers) build at once:
+    # the first compiles, the others wait and find its programs cached.
+    with labrun.build_lock("mistakes"):
+        return _build(entries, where, sanitized, nice)
+
+
+def _build(entries, where, sanitized, nice):
     (where / "trace").symlink_to(ROOT / "trace")  # the rule's -Itrace
     targets, wanted, programs, sources = set(), {}, {}, {}
     for i, entry in entries:
@@ -175,7 +187,7 @@ def build(entries, where):
             src.write_text(text)
             wanted[key] = source.stem
             targets.add(f"out/{key}/solutions/{lesson}/{source.stem}")
-    said = make(sorted(targets), where) if targets else []
+    said = make(sorted(targets), where, nice) if targets else []
     for target in targets:
         _, key, *_, name = target.split("/")
         made = where / target
@@ -202,7 +214,8 @@ def build(entries, where):
                 if any(line.startswith(f"{key}/") for key in missing)]
         result[i] = (code_dir, None if not missing else
                      "\n".join(mine[:3]) or "no program built")
-    prebuild_sanitized(entries, result)
+    if sanitized:
+        prebuild_sanitized(entries, result)
     return result
 
 
@@ -224,14 +237,15 @@ def prebuild_sanitized(entries, built):
         list(pool.map(labrun.sanitized, wanted.values()))
 
 
-def make(targets, where):
+def make(targets, where, nice=False):
     """The Makefile's $(B)/% rule, run in where for targets: B and the
     trace object are given; -o: the trace object is taken as built, never
     rebuilt here.  Returns what make and the compilers said."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("MAKE", "MFLAGS"))}
+    low = ["nice", "-n", "10"] if nice and shutil.which("nice") else []
     run = subprocess.Popen(
-        ["make", "--no-print-directory", "-k", f"-j{os.cpu_count() or 2}",
+        [*low, "make", "--no-print-directory", "-k", f"-j{os.cpu_count() or 2}",
          "-f", str(ROOT / "Makefile"), "-C", str(where), "B=out",
          f"TRACE_OBJ={TRACE_OBJ}", "-o", str(TRACE_OBJ), *targets],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -79,10 +79,21 @@ def clients_in_turn(lab, server, *words):
         lab.collector.sync()
         since = max((e["ts"] for e in lab.events("accept", proc=server)),
                     default=0)
-        lab.wait_until(lambda: lab.spinning(server) or [
-            e for e in lab.events("accept", proc=server, event="wait")
-            if e["ts"] > since], proc=server)
+        lab.wait_until(lambda: lab.spinning(server) or
+                       waits_again(lab, server, since), proc=server)
     return clients
+
+
+def waits_again(lab, server, since):
+    """Whether the server, after the time since, waits in accept again,
+    or, serving every client in one loop (lesson 08), has closed a
+    connection and waits in poll again."""
+    mine = [e for e in lab.events(proc=server, event=None) if e["ts"] > since]
+    closed = next((e["ts"] for e in mine if e["call"] == "close" and
+                   e["event"] == "return" and e["ret"] == 0), None)
+    return [e for e in mine if e["event"] == "wait" and (
+        e["call"] == "accept" or
+        e["call"] == "poll" and closed is not None and e["ts"] > closed)]
 
 
 def waiting(lab, server):

@@ -14,6 +14,9 @@ import pytest
 import labrun
 import manifest
 
+# Each variant may run in any process of a parallel run (conftest.spread).
+SPREAD = True
+
 
 def check(variant):
     def test():

@@ -18,6 +18,8 @@ import labrun
 from conftest import LabCheckFailed, LessonLab
 
 TESTS = Path(__file__).resolve().parent
+# Each test may run in any process of a parallel run (conftest.spread).
+SPREAD = True
 LESSON_MODULES = [importlib.import_module(p.stem) for p in
                   sorted(TESTS.glob("test_[0-9][0-9]_*.py"))]
 LESSONS = [m.LESSON for m in LESSON_MODULES]

@@ -10,7 +10,7 @@ import pytest
 
 import classroom
 import labrun
-from conftest import LESSONS
+from conftest import LESSONS, as_at_a_terminal
 
 CATALOGUE = {v["name"]: v for v in json.loads(
     (labrun.ROOT / "lessons" / "errors.json").read_text())["variants"]}
@@ -154,7 +154,8 @@ def test_ctrl_c_leaves_the_quiz_quietly(lab_copy):
     argv, env = lab_copy.make_command("quiz", "N=01")
     quiz = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,
+                            preexec_fn=as_at_a_terminal)
     try:
         said = ""
         while "Q1." not in said:

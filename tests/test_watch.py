@@ -9,6 +9,7 @@ import time
 
 import labrun
 import test_01_socket
+from conftest import as_at_a_terminal
 
 
 class Output:
@@ -40,7 +41,8 @@ def test_watch_checks_again_after_each_change_until_interrupted(lab_copy):
     argv, env = lab_copy.make_command("watch", "N=01")
     watch = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True,
-                             start_new_session=True)
+                             start_new_session=True,
+                             preexec_fn=as_at_a_terminal)
     try:
         out = Output(watch.stdout)
         first = out.until("waiting for a change")
@@ -72,7 +74,8 @@ def test_ctrl_c_in_the_middle_of_a_check_stops_watch_quietly(lab_copy):
     argv, env = lab_copy.make_command("watch", "N=03")
     watch = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True,
-                             start_new_session=True)
+                             start_new_session=True,
+                             preexec_fn=as_at_a_terminal)
     try:
         out = Output(watch.stdout)
         out.until("first check: make check N=03")

@@ -229,6 +229,7 @@ def run_checks(run_lessons, every_check=False):
     files = sorted(str(p) for n in map(number, lesson_ids())
                    for p in TESTS_DIR.glob(f"test_{n}_*.py"))
     status = pytest.main(["-p", "no:cacheprovider", "-p", "no:terminal",
+                          "-p", "no:xdist", "-p", "no:xdist.looponfail",
                           "--rootdir", str(ROOT), *files], plugins=[plugin])
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
                       pytest.ExitCode.NO_TESTS_COLLECTED):
@@ -713,10 +714,22 @@ def run_in_own_group(argv):
     if not tracetext.colour_on(sys.stdout):
         env["NO_COLOR"] = "1"
     sys.stdout.flush()
-    proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL,
-                            stdout=slave, stderr=slave, env=env,
-                            preexec_fn=os.setpgrp)
-    os.close(slave)
+    # A Ctrl-C that comes while the run starts is taken once it has
+    # started, so that it is stopped too, never left running on its own.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+    def in_own_group():
+        os.setpgrp()
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    try:
+        proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL,
+                                stdout=slave, stderr=slave, env=env,
+                                preexec_fn=in_own_group)
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        raise
+    finally:
+        os.close(slave)
 
     def output():
         try:
@@ -724,6 +737,7 @@ def run_in_own_group(argv):
         except OSError:  # EIO: the run and its children have all gone
             return b""
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         while data := output():
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
@@ -741,6 +755,19 @@ def run_in_own_group(argv):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        # make may end before the checks it ran (pytest writing its cache):
+        # the run is over once no process of its group is left.
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.01)
+        else:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         raise
     finally:
         os.close(master)

@@ -10,6 +10,7 @@ On top of it: a lesson's steps (lessons/lessons.json), run as make lesson
 shows them or quietly for a picture, and one deliberate-error variant
 (lessons/errors.json), run and compared with what it must show.
 """
+import contextlib
 import json
 import os
 import shutil
@@ -60,6 +61,22 @@ def scratch_dir(prefix="lab-"):
 
 
 MADE = []
+
+
+@contextlib.contextmanager
+def build_lock(name):
+    """Holds an exclusive lock, BUILD/.NAME.lock, while something that
+    every process of a run shares is built or looked for in BUILD: the
+    workers of a parallel test run (pytest-xdist), or two suites on one
+    build directory, then build it once, and the others wait and find it."""
+    import fcntl
+    BUILD.mkdir(parents=True, exist_ok=True)
+    with open(BUILD / f".{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def compiler_messages(program, lines=12, width=160):
@@ -130,7 +147,11 @@ SANITIZED = BUILD / "sanitized"
 
 
 def sanitizer_compiler():
-    return shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    """The compiler of the sanitized builds, as the file it is (cc is a
+    link to gcc, found through whatever PATH: the same compiler, the same
+    builds)."""
+    found = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    return os.path.realpath(found) if found else None
 
 
 def _sanitizer_inputs():
