@@ -1279,12 +1279,19 @@ def sanitized_exchange(lab, section, *server_args):
     with ThreadPoolExecutor(max_workers=2) as pool:  # both compiled at once
         programs = dict(zip(("server", "client"), pool.map(
             lab.sanitized, ("server", "client"))))
-    server = lab.serving(*server_args, **programs["server"])
+    # A sanitized program starts slowly (its shadow memory is mapped and
+    # its libraries loaded), the more so on a busy machine: its first
+    # events are given longer to come.
+    slow = labrun.WAIT * 5
+    server = lab.server(*server_args, **programs["server"])
+    lab.require("listen", "the server to listen (lesson 03)",
+                "What this stage does", proc=server, ret=0, timeout=slow)
     holder, error = lab.connect()
     lab.expect(holder is not None,
                f"a client to connect; it failed: {error}", "Your task")
     lab.require(SERVING_WAITS, "the server to wait in read(2) for its "
-                "client", "Your task", proc=lab.family(server), event="wait")
+                "client", "Your task", proc=lab.family(server), event="wait",
+                timeout=slow)
     labrun.settle(lab, server)
     message = bytes(random.choices(b"abcdefghijklmnopqrstuvwxyz \n",
                                    k=65536))
@@ -1292,7 +1299,7 @@ def sanitized_exchange(lab, section, *server_args):
     # they wait in the connection, however the server serves its clients.
     with frozen(server):
         client = lab.start("client", stdin=message, **programs["client"])
-        lab.wait_for(READS, proc=client, event="wait")
+        lab.wait_for(READS, proc=client, event="wait", timeout=slow)
     holder.close()
     client.wait()
     if not server.has_exited():
