@@ -450,6 +450,25 @@ MAN_CLAIMS = [
      [lists("send.2", "ECONNRESET")]),
     ("lessons/06-close/README.md", "shutdown(2) lists ENOTCONN",
      [lists("shutdown.2", "ENOTCONN")]),
+    ("lessons/10-datagram/README.md",
+     "recv(2) says that an empty datagram is left pending by read(2)",
+     [says("recv.2", "read(2) has no effect (the datagram remains "
+           "pending), while recv() consumes the pending datagram")]),
+    ("lessons/10-datagram/README.md",
+     'unix(7) says "When the address of an unnamed socket is returned, its '
+     'length is sizeof(sa_family_t)"',
+     [says("unix.7", "When the address of an unnamed socket is returned, "
+           "its length is sizeof(sa_family_t)")]),
+    ("lessons/10-datagram/README.md",
+     "No man page lists EPERM for this: unix(7) gives EPERM only for bad "
+     "credentials, connect(2) only for broadcasts and firewalls, and send(2) "
+     "does not list it",
+     [says("unix.7", "EPERM The sender passed invalid credentials in the "
+           "struct ucred"),
+      says("connect.2", "EACCES, EPERM The user tried to connect to a "
+           "broadcast address"),
+      says("connect.2", "failed because of a local firewall rule"),
+      omits("send.2", "EPERM")]),
     ("lessons/errors.json socket-bad-type",
      "ESOCKTNOSUPPORT, which socket(2) does not list but unix(7) does",
      [omits("socket.2", "ESOCKTNOSUPPORT"),
