@@ -156,7 +156,7 @@ def test_a_submission_is_graded_with_the_lab_s_own_checks(lab_copy):
     assert lessons["01-socket"]["points"] == POINTS["01-socket"]
     assert "failed" in {p["outcome"] for p in lessons["06-close"]["parts"]}
     assert lessons["06-close"]["points"] < POINTS["06-close"]
-    for lesson in list(POINTS)[1:-1]:
+    for lesson in set(POINTS) - {"01-socket", "06-close"}:
         assert lessons[lesson]["points"] == 0
     # The copy of the learner's own lessons was not touched, and the
     # temporary copy is gone.
