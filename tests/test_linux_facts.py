@@ -1158,3 +1158,35 @@ def test_syslog_sends_each_message_on_a_datagram_socket_to_dev_log(tmp):
     assert made, text
     assert re.search(r'connect\(%s, \{sa_family=AF_UNIX, sun_path="/dev/log"'
                      r'\}' % made.group(2), text), text
+
+
+class Iovec(ctypes.Structure):
+    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
+
+
+class Msghdr(ctypes.Structure):
+    _fields_ = [("msg_name", ctypes.c_void_p),
+                ("msg_namelen", ctypes.c_uint),
+                ("msg_iov", ctypes.POINTER(Iovec)),
+                ("msg_iovlen", ctypes.c_size_t),
+                ("msg_control", ctypes.c_void_p),
+                ("msg_controllen", ctypes.c_size_t),
+                ("msg_flags", ctypes.c_int)]
+
+
+def test_recvmsg_writes_at_most_msg_namelen_bytes_of_the_address(tmp):
+    """tests/test_10_datagram.py: with msg_namelen 0, recvmsg writes no
+    address into msg_name, and returns the address's real length in
+    msg_namelen all the same."""
+    with unix_socket(socket.SOCK_DGRAM) as collector, \
+            unix_socket(socket.SOCK_DGRAM) as logger:
+        collector.bind(str(tmp / "log.sock"))
+        logger.bind(str(tmp / "peer.sock"))
+        logger.sendto(b"hello", str(tmp / "log.sock"))
+        buf, addr = ctypes.create_string_buffer(64), SockaddrUn()
+        iov = Iovec(ctypes.cast(buf, ctypes.c_void_p), 64)
+        msg = Msghdr(ctypes.cast(ctypes.byref(addr), ctypes.c_void_p), 0,
+                     ctypes.pointer(iov), 1, None, 0, 0)
+        assert LIBC.recvmsg(collector.fileno(), ctypes.byref(msg), 0) == 5
+        assert msg.msg_namelen == 2 + len(str(tmp / "peer.sock")) + 1
+        assert addr.sun_family == 0 and addr.sun_path == b""
