@@ -474,3 +474,52 @@ def test_a_logger_with_r_gets_its_reply_from_the_collector(lab):
                f"log.sock: ok 14); the logger printed "
                f"{cut(logger.stdout_bytes, 200)}, and {logger.describe()}",
                "Who sent it: addresses and replies")
+
+
+# -- standard tools as loggers ---------------------------------------------
+
+def tool(name):
+    import shutil
+    found = shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed")
+    return found
+
+
+def run_tool(lab, argv, stdin=b""):
+    import subprocess
+    return subprocess.run(argv, cwd=lab.dir, input=stdin, capture_output=True,
+                          timeout=labrun.WAIT * 2)
+
+
+def test_the_system_s_logger_and_socat_log_to_the_collector(lab):
+    system_logger, socat = tool("logger"), tool("socat")
+    collector = collecting(lab, "-n", "2")
+    run_tool(lab, [system_logger, "-u", SOCK, "-d", "from util-linux"])
+    run_tool(lab, [socat, "-t", "0", "-", f"UNIX-SENDTO:{SOCK}"],
+             b"from socat\n")
+    collector.wait()
+    got = records(collector)
+    lab.expect(len(got) == 2 and got[0].startswith("(unbound): <") and
+               got[0].endswith(" from util-linux") and
+               got[1] == "(unbound): from socat\\x0a",
+               "the datagrams of logger(1) (with its syslog header) and of "
+               "socat (with the newline it read), each one record from a "
+               f"socket that never bound; the collector printed {shown(got)}",
+               "Exercise")
+
+
+def test_nc_gets_the_collector_s_reply(lab):
+    nc = tool("nc")
+    if b"-W" not in run_tool(lab, [nc, "-h"]).stderr:
+        pytest.skip("this nc has no -W (stop after N datagrams received)")
+    collector = collecting(lab, "-n", "1")
+    # nc -U -u binds a socket of its own in /tmp, and prints the reply.
+    done = run_tool(lab, [nc, "-U", "-u", "-W", "1", SOCK], b"from nc\n")
+    collector.wait()
+    lab.expect(done.stdout == b"ok 8",
+               "`nc -U -u -W 1 log.sock` (a sender with an address of its "
+               "own) to get the reply ok 8 from the collector; nc printed "
+               f"{cut(done.stdout)}; the collector printed "
+               f"{shown(records(collector))}",
+               "Who sent it: addresses and replies")
