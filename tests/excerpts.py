@@ -53,16 +53,23 @@ SCENES = {
                   ["wait-exit"]]],
 }
 
-TRACE_LINE = re.compile(r"^\[(\S+) (\d+)\] (\w+)\(")
+TRACE_LINE = re.compile(r"^\[(\S+) (\d+)\] (\w+)[( ]")
+# Another process's pid, in a note: "sent by process 7563".
+PID_IN_NOTE = re.compile(r"\b(process|child) \d+")
 UNDER = re.compile(r"^    (-> |why: |fix: |see: )")
 POSITION = re.compile(r"\b(solutions/\d\d-[\w-]+/\w+\.c):(\d+)\b")
 JSON_TIMES = re.compile(r'"(ts|pid|start)":\d+')
 
 
-def normal(line):
-    """A trace line without its pid."""
-    return TRACE_LINE.sub(lambda m: f"[{m.group(1)} PID] {m.group(3)}(",
-                          line, count=1)
+def normal(text):
+    """Trace lines without their pid, nor the pids of their notes."""
+    lines = []
+    for line in text.split("\n"):
+        line = TRACE_LINE.sub(lambda m: f"[{m.group(1)} PID] {m.group(3)}"
+                              f"{m.group(0)[-1]}", line, count=1)
+        lines.append(PID_IN_NOTE.sub(lambda m: f"{m.group(1)} PID", line)
+                     if line.startswith("    ->") else line)
+    return "\n".join(lines)
 
 
 def blocks(text):

@@ -1,6 +1,9 @@
 """The pictures: valid SVG that a screen reader can name and describe, one
-style, and the drawn ones up to date with what the solutions really do."""
+style, the drawn ones up to date with what the solutions really do, and the
+same however the processes were scheduled."""
 import difflib
+import functools
+import random
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -66,7 +69,7 @@ def test_every_picture_has_the_same_style(name):
 def test_a_lesson_s_diagram_is_what_its_solution_does_now(lesson):
     """make pictures draws the same diagram again: the drawing depends on
     the calls and on who waited for whom, never on pids or times."""
-    fresh = lab.lesson_picture(lesson["id"])
+    fresh = lab.lesson_picture(lesson["id"], events=recorded(lesson["id"]))
     kept = (PICTURES / "lessons" / f"{lesson['id']}.svg").read_text(
         encoding="utf-8")
     if fresh != kept:
@@ -85,7 +88,7 @@ ERROR_GROUPS = manifest.variant_groups()
 def test_a_lesson_s_deliberate_errors_are_drawn_as_they_happen_now(lesson):
     """One sheet per lesson, a diagram per error variant, redrawn by
     `make pictures`: the same picture again, the failing calls in red."""
-    fresh = lab.error_sheet(lesson, ERROR_GROUPS[lesson])
+    fresh = lab.error_sheet(lesson, ERROR_GROUPS[lesson], variant_runs(lesson))
     path = PICTURES / "errors" / f"{lesson}.svg"
     assert path.is_file(), f"pictures/errors/{lesson}.svg is missing: " \
         f"run `make pictures`"
@@ -102,6 +105,96 @@ def test_a_lesson_s_deliberate_errors_are_drawn_as_they_happen_now(lesson):
 
 
 RED_BOX = f'fill="{timeline.RED_LIGHT}" stroke="{timeline.RED}"'
+
+
+@functools.lru_cache(maxsize=None)
+def recorded(lesson_id):
+    """The events of one run of a lesson's steps, as make pictures runs
+    them."""
+    return labrun.record_lesson("solutions", lesson_id)[0]
+
+
+@functools.lru_cache(maxsize=None)
+def variant_runs(lesson_id):
+    """The events of one run of each of a lesson's variants, by name."""
+    return {v["name"]: lab.run_variant(v).events
+            for v in ERROR_GROUPS[lesson_id]}
+
+
+# -- the same picture, however the processes were scheduled -------------------
+
+def perturbed(events, seed):
+    """The events of a run as another scheduling could have timed them:
+    ts and start given anew, in a random order that keeps each process's
+    own order, every link the picture draws (a connect before the accept
+    that took it, a write before the read of its bytes, a process's last
+    call before the waitpid that reaped it...) and what the links are
+    found from (a listen before the connects it queued, these in their
+    order). Everything else, the order of unrelated processes' calls, is
+    shuffled. Each event gets "_n", its number in the original trace."""
+    trace = timeline.Trace(events)
+    count = len(trace.events)
+    before = {n: set() for n in range(count)}
+    for lane in trace.lanes:
+        for a, b in zip(lane.events, lane.events[1:]):
+            before[trace.n(b)].add(trace.n(a))
+    for effect, cause in trace.cause.items():
+        before[effect].add(cause)
+    for a, b in trace.found_from:
+        before[trace.n(b)].add(trace.n(a))
+    rng = random.Random(seed)
+    placed, order = set(), []
+    while len(order) < count:
+        free = [n for n in range(count)
+                if n not in placed and before[n] <= placed]
+        order.append(rng.choice(free))
+        placed.add(order[-1])
+    out = []
+    for rank, n in enumerate(order):
+        e = dict(trace.events[n], _n=n, ts=1000 * (rank + 1))
+        if "start" in e:
+            e["start"] = e["ts"] - 500
+        out.append(e)
+    return out
+
+
+def links(trace):
+    """The links of a trace, by the events' numbers in the original."""
+    number = [e.get("_n", n) for n, e in enumerate(trace.events)]
+    return sorted((number[effect], number[cause], trace.kind[effect])
+                  for effect, cause in trace.cause.items())
+
+
+SEEDS = [1, 2, 3]
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson["id"])
+def test_a_lesson_s_diagram_does_not_depend_on_the_clock(lesson):
+    """Drawn from the run and from the same run timed otherwise (the
+    calls of unrelated processes in another order), the picture is the
+    same, byte for byte."""
+    events = recorded(lesson["id"])
+    drawn = lab.lesson_picture(lesson["id"], events=events)
+    for seed in SEEDS:
+        other = perturbed(events, seed)
+        assert links(timeline.Trace(other)) == \
+            links(timeline.Trace(events))
+        assert lab.lesson_picture(lesson["id"], events=other) == drawn, \
+            f"seed {seed}"
+
+
+@pytest.mark.parametrize("lesson", sorted(ERROR_GROUPS))
+def test_a_sheet_of_deliberate_errors_does_not_depend_on_the_clock(lesson):
+    runs = variant_runs(lesson)
+    drawn = lab.error_sheet(lesson, ERROR_GROUPS[lesson], runs)
+    for seed in SEEDS:
+        others = {name: perturbed(events, seed)
+                  for name, events in runs.items()}
+        for name, events in runs.items():
+            assert links(timeline.Trace(others[name])) == \
+                links(timeline.Trace(events)), name
+        assert lab.error_sheet(lesson, ERROR_GROUPS[lesson], others) == \
+            drawn, f"seed {seed}"
 
 
 def failing(variant):

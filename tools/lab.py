@@ -194,17 +194,22 @@ PICTURES = ROOT / "pictures" / "lessons"
 ERROR_PICTURES = ROOT / "pictures" / "errors"
 
 
-def lesson_picture(lesson_id, code="solutions"):
-    """The sequence diagram of a lesson, from a fresh run of its steps."""
-    events, lesson = labrun.record_lesson(code, lesson_id)
+def lesson_picture(lesson_id, code="solutions", events=None):
+    """The sequence diagram of a lesson, from a fresh run of its steps (or
+    from the events of one)."""
+    lesson = manifest.lesson_by_id(lesson_id)
+    if events is None:
+        events, lesson = labrun.record_lesson(code, lesson_id)
     return timeline.sequence_svg(timeline.Trace(events),
                                  manifest.lesson_title(lesson), lesson["see"])
 
 
-def error_sheet(lesson_id, variants):
+def error_sheet(lesson_id, variants, runs=None):
     """One picture for a lesson's deliberate errors: a diagram per variant,
-    its failing call in red."""
-    panels = [(timeline.Trace(run_variant(v).events), v["name"], v["meaning"])
+    its failing call in red; runs, the events of each variant's run, by
+    name (run now when not given)."""
+    runs = runs or {v["name"]: run_variant(v).events for v in variants}
+    panels = [(timeline.Trace(runs[v["name"]]), v["name"], v["meaning"])
               for v in variants]
     return timeline.sheet_svg(
         f"Lesson {manifest.number(lesson_id)}: deliberate errors",

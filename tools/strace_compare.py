@@ -25,16 +25,25 @@ import tracetext
 import labrun
 import manifest
 
-SYSCALLS = {  # strace's name -> the lab's
+# A traced call and the system call the C library makes for it have one
+# name here: recv is recvfrom(2), send is sendto(2), accept4 and accept
+# are one, signal and sigaction are rt_sigaction(2), fork is clone(2).
+SYSCALLS = {  # strace's name -> the name both sides are compared by
     "socket": "socket", "socketpair": "socketpair", "bind": "bind",
     "listen": "listen", "accept": "accept", "accept4": "accept",
     "connect": "connect", "read": "read", "write": "write",
-    "recvfrom": "recv", "sendto": "send", "shutdown": "shutdown",
+    "recvfrom": "recvfrom", "sendto": "sendto", "recvmsg": "recvmsg",
+    "sendmsg": "sendmsg", "shutdown": "shutdown",
     "close": "close", "unlink": "unlink", "unlinkat": "unlink",
-    "wait4": "waitpid",
+    "wait4": "waitpid", "clone": "fork", "clone3": "fork", "fork": "fork",
+    "vfork": "fork", "kill": "kill", "poll": "poll", "fcntl": "fcntl",
+    "rt_sigaction": "sigaction",
 }
-FD_CALLS = {"bind", "listen", "accept", "connect", "read", "write", "recv",
-            "send", "shutdown", "close"}
+LAB_NAMES = {"recv": "recvfrom", "send": "sendto", "accept4": "accept",
+             "signal": "sigaction"}  # the lab's name -> the compared one
+FD_CALLS = {"bind", "listen", "accept", "connect", "read", "write",
+            "recvfrom", "sendto", "recvmsg", "sendmsg", "shutdown", "close",
+            "fcntl"}
 # The lab traces these only on sockets, or on fds that are not open.
 SOCKET_ONLY = {"read", "write", "close"}
 SOCKET_KINDS = re.compile(r"^<(socket:|UNIX|TCP|UDP|NETLINK)")
@@ -42,11 +51,13 @@ SOCKET_KINDS = re.compile(r"^<(socket:|UNIX|TCP|UDP|NETLINK)")
 LINE = re.compile(r"^(?P<pid>\d+)\s+(?P<rest>.*)$")
 CALL = re.compile(r"^(?P<name>\w+)\((?P<args>.*)$")
 RESUMED = re.compile(r"^<\.\.\. (?P<name>\w+) resumed>(?P<args>.*)$")
-RESULT = re.compile(r"\)\s+=\s+(?P<ret>-?\d+|\?)(?:<[^>]*>)?"
+RESULT = re.compile(r"\)\s+=\s+(?P<ret>-?0x[0-9a-f]+|-?\d+|\?)(?:<[^>]*>)?"
                     r"(?:\s+(?P<err>E[A-Z0-9_]+)\s+\([^)]*\))?"
                     r"(?:\s+\(.*\))?\s*$")
 # The trace library's own JSON lines, as strace -s 24 shows them.
 JSON_LINE = re.compile(r'^write\(\d+(<[^>]*>)?, "\{\\"ts\\":')
+# Its event and call, when strace shows that much of it (-s 160).
+JSON_CALL = re.compile(r'\\"event\\":\\"(\w+)\\",\\"call\\":\\"(\w+)\\"')
 FIRST_FD = re.compile(r"^(?P<fd>-?\d+)(?P<what><[^>]*>)?")
 
 _usable = None
@@ -104,7 +115,7 @@ class StraceLab(labrun.Lab):
     def command(self, name, args, n):
         reader = Reader(self.dir / f".strace-{n}")
         self.readers.append(reader)
-        return ["strace", "-D", "-f", "-y", "-s", "24",
+        return ["strace", "-D", "-f", "-y", "-s", "160",
                 "-e", "trace=" + ",".join(SYSCALLS),
                 "-o", str(reader.fifo), *super().command(name, args, n)]
 
@@ -194,7 +205,17 @@ def syscall_entry(name, args, text, pending=False):
     if result["err"] and result["err"].startswith("ERESTART"):
         # Interrupted by a signal: settled() decides what the program saw.
         return (call, fd, -1, "EINTR"), text, lifecycle
-    return (call, fd, int(result["ret"]), result["err"]), text, lifecycle
+    return (call, fd, int(result["ret"], 0), result["err"]), text, lifecycle
+
+
+def reports(text, call):
+    """Whether a system call is the trace's writing of the JSON line of a
+    call that returned (any JSON line whose call strace cut off)."""
+    if not JSON_LINE.search(text):
+        return False
+    said = JSON_CALL.search(text)
+    return said is None or (said[1] == "return" and
+                            LAB_NAMES.get(said[2], said[2]) == call)
 
 
 def settled(seq, killed):
@@ -203,10 +224,10 @@ def settled(seq, killed):
     strace shows such a call as "= ? ERESTARTSYS".  If it returned -1
     EINTR, the trace library reported that: its JSON line is written before
     the program makes the same call again.  If the kernel restarted it
-    (SA_RESTART), the same call comes again with no JSON line in between
-    (the signal handler may make calls of its own), and the program, so the
-    lab's trace, sees one call.  If the signal killed the process, the call
-    never returned.
+    (SA_RESTART), the same call comes again with no JSON line of that call
+    in between (the signal's own line and the calls of its handler may
+    come between), and the program, so the lab's trace, sees one call.  If
+    the signal killed the process, the call never returned.
     """
     out = []
     for i, (key, text, lifecycle) in enumerate(seq):
@@ -215,7 +236,7 @@ def settled(seq, killed):
         if "ERESTART" in text:
             later = seq[i + 1:]
             reported = next((n for n, (_, t, _) in enumerate(later)
-                             if JSON_LINE.search(t)), len(later))
+                             if reports(t, key[0])), len(later))
             again = next((n for n, (k, _, _) in enumerate(later)
                           if k[:2] == key[:2]), None)
             if again is not None and again < reported:
@@ -242,14 +263,20 @@ def lab_calls(events):
         by_pid.setdefault(e["pid"], []).append(e)
     for pid, mine in by_pid.items():
         for e, _ in tracetext.expand_runs(mine):
-            fd = e["args"].get("fd") if e["call"] in FD_CALLS else None
+            call = LAB_NAMES.get(e["call"], e["call"])
+            fd = e["args"].get("fd") if call in FD_CALLS else None
+            if e["event"] == "signal":
+                continue  # a delivery: strace shows it as --- SIG... ---
             if e["event"] == "wait":
-                waiting[(e["pid"], e["call"])] = e
+                waiting[(e["pid"], call)] = e
                 continue
-            waiting.pop((e["pid"], e["call"]), None)
+            waiting.pop((e["pid"], call), None)
             if e.get("injected") and e["ret"] == -1:
                 continue  # LAB_FAULTS failed it: the call was not made
-            key = (e["call"], fd, e["ret"], e["errno"])
+            if call == "fork" and e["ret"] == 0:
+                continue  # the child's side: strace sees one clone(2)
+            ret = 0 if call == "sigaction" and e["ret"] == 0 else e["ret"]
+            key = (call, fd, ret, e["errno"])
             calls.setdefault(e["pid"], []).append((key, words(e)))
     for (pid, call), e in sorted(waiting.items(), key=lambda w: w[1]["ts"]):
         fd = e["args"].get("fd") if call in FD_CALLS else None
@@ -260,6 +287,26 @@ def lab_calls(events):
 
 def agree(mine, theirs):
     return mine == theirs
+
+
+# The trace's own fcntl(2) calls: F_GETFL before a call that may wait (is
+# the socket non-blocking?), F_DUPFD_CLOEXEC to move the JSON file's fd.
+OWN_FCNTL = re.compile(r"^fcntl\(\d+(<[^>]*>)?, (F_GETFL|F_DUPFD_CLOEXEC)")
+
+
+def without_own(mine, theirs):
+    """strace's calls without the trace's own fcntl(2) calls: those the
+    lab's trace has no call of its own for, walking the two in step."""
+    kept, j = [], 0
+    for key, text in theirs:
+        if j < len(mine) and mine[j][0] == key:
+            kept.append((key, text))
+            j += 1
+        elif key[0] == "fcntl" and OWN_FCNTL.match(text):
+            continue
+        else:
+            kept.append((key, text))
+    return kept
 
 
 def matching_key(key):
@@ -279,6 +326,8 @@ def differences(events, strace_lines):
     """What the lab's trace and strace disagree on: a list of sentences."""
     killed = set()
     lab, seen = lab_calls(events), parse(strace_lines, killed)
+    seen = {pid: without_own(lab.get(pid, []), calls)
+            for pid, calls in seen.items()}
     problems = []
     roles = {e["pid"]: e["role"] for e in events}
     hidden_next = tracetext.hidden_next(events)
@@ -297,7 +346,8 @@ def differences(events, strace_lines):
             continue
         if theirs and theirs[-1][2] == "pending" and \
                 agree(mine, theirs[:-1]) and \
-                hidden_next.get(pid) == theirs[-1][0]:
+                LAB_NAMES.get(hidden_next.get(pid), hidden_next.get(pid)) \
+                == theirs[-1][0]:
             # Stopped in a call of a run, whose waits the trace hides.
             continue
         if not agree(mine, theirs):
@@ -321,6 +371,8 @@ def side_by_side(events, strace_lines, width=None):
     width = width or max(100, shutil.get_terminal_size((120, 24)).columns)
     col = (width - 5) // 2
     lab, seen = lab_calls(events), parse(strace_lines)
+    seen = {pid: without_own(lab.get(pid, []), calls)
+            for pid, calls in seen.items()}
     roles = {e["pid"]: e["role"] for e in events}
     out = []
     for pid in sorted(set(lab) | set(seen)):

@@ -34,7 +34,18 @@ from tracetext import (RECEIVERS, SENDERS, Style, calls_of, causal_key, clip,
                        failed, in_order, label, preview, short_args, strip)
 
 # Calls that can make a process wait for another one.
-BLOCKING = {"accept", "connect", "read", "recv", "write", "send", "waitpid"}
+BLOCKING = {"accept", "accept4", "connect", "read", "recv", "recvfrom",
+            "recvmsg", "write", "send", "sendto", "sendmsg", "waitpid",
+            "poll"}
+# The errnos of a blocking call that waited and was ended by what the
+# trace does not show: a signal, a receive timeout.
+ENDED_WAITING = {"EINTR", "EAGAIN", "EWOULDBLOCK", "ETIMEDOUT"}
+# Links that only say which call came first, and draw no arrow: a connect
+# refused by a socket file that a bind made, not yet listening.
+ORDER_ONLY = {"after"}
+# Links drawn from the end of the process that caused them: a read of 0
+# after the peer exited, a waitpid that reaped a process.
+FROM_THE_END = {"exit", "ended"}
 
 
 # -- reading traces -----------------------------------------------------------
@@ -109,20 +120,49 @@ class Lane:
         self.name = role
         self.events = []
         self.source = ""
+        self.parent = None  # the lane whose fork made this process
 
     @property
     def left(self):
-        return self.role == "server"
+        """A server, or a child a server forked: the timeline's left."""
+        return self.role == "server" or (self.parent is not None and
+                                         self.parent.left)
+
+
+class Socket:
+    """A socket as the processes that hold it see it: made by socket,
+    named by bind, maybe listening; a datagram socket receives what is
+    sent to its name."""
+
+    def __init__(self, made, kind=""):
+        self.made, self.kind = made, kind
+        self.key = None        # the name bind gave it
+        self.listener = None   # the listen(2) record, once listening
+        self.received = []     # datagrams read from it, in order
+        self.peer_key = None   # a datagram socket's connect(2) name
 
 
 class Endpoint:
-    """One end of a connection in one process, from connect/accept to close."""
+    """One end of a connection: from connect, accept or socketpair to the
+    last close of every process that holds it (a forked child holds the
+    ends its parent had)."""
 
-    def __init__(self, opened):
+    def __init__(self, opened, lane):
         self.opened = opened
         self.peer = None
-        self.io = []        # reads and writes, in order
-        self.closed = None  # the close(2) or shutdown(2) that ends writing
+        self.io = []          # reads and writes, in order
+        self.holders = [lane]  # lanes that held it, the maker first
+        self.closes = []      # (lane index, close event)
+        self.shut = None      # the shutdown(2) that ended writing
+
+    @property
+    def closed(self):
+        """The call that ended writing on this end: a shutdown, or the
+        close of the last process to hold it (in lane order)."""
+        if self.shut is not None:
+            return self.shut
+        return max(self.closes, key=lambda c: c[0])[1] if self.closes \
+            else None
 
 
 class Trace:
@@ -130,26 +170,52 @@ class Trace:
 
     cause[n] is the index of the event that event n needed: the connect(2)
     for an accept(2), the write(2) whose bytes a read(2) returned, the
-    close(2) (or shutdown(2)) behind a read(2) of 0 or an EPIPE.
+    close(2) (or shutdown(2)) behind a read(2) of 0 or an EPIPE, the fork
+    behind a child's first call, the sendto of a datagram, the kill or the
+    child's end behind a signal's delivery.
     """
 
     def __init__(self, events):
         ordered = sorted(merge_runs(events),
                          key=lambda e: (e["ts"], e["event"] != "wait"))
         self.events = ordered
-        # Processes in the order they were made (pids grow: a parent before
-        # the child it forks, a server before the clients started after it).
-        # Their first calls may race; this order does not.
-        self.lanes = []
-        by_pid = {}
-        for pid in sorted({e["pid"] for e in ordered}):
-            role = next(e["role"] for e in ordered if e["pid"] == pid)
-            by_pid[pid] = Lane(len(self.lanes), pid, role)
-            self.lanes.append(by_pid[pid])
-        for e in ordered:
-            by_pid[e["pid"]].events.append(e)
-        self.lane_of = {id(e): by_pid[e["pid"]] for e in ordered}
         self.index = {id(e): n for n, e in enumerate(ordered)}
+        by_pid = {}
+        for e in ordered:
+            by_pid.setdefault(e["pid"], []).append(e)
+        # Processes in the order they were made: a child under its parent,
+        # in the order of its parent's forks; the others by pid (pids grow:
+        # a server before the clients started after it). Their first calls
+        # may race; this order does not.
+        forked = {}
+        for pid, mine in by_pid.items():
+            forked[pid] = [e["ret"] for e in mine
+                           if e["call"] == "fork" and e["event"] == "return"
+                           and isinstance(e["ret"], int) and e["ret"] > 0
+                           and e["ret"] in by_pid]
+        children = {c for kids in forked.values() for c in kids}
+        order, parent_of = [], {}
+
+        def visit(pid):
+            order.append(pid)
+            for child in forked[pid]:
+                if child not in order:
+                    parent_of[child] = pid
+                    visit(child)
+        for pid in sorted(by_pid):
+            if pid not in children:
+                visit(pid)
+        order += [pid for pid in sorted(by_pid) if pid not in order]
+        self.lanes, lanes = [], {}
+        for pid in order:
+            # A child that names itself after fork has that name.
+            lane = Lane(len(self.lanes), pid, by_pid[pid][-1]["role"])
+            lane.events = by_pid[pid]
+            lanes[pid] = lane
+            self.lanes.append(lane)
+        for pid, parent in parent_of.items():
+            lanes[pid].parent = lanes[parent]
+        self.lane_of = {id(e): lanes[e["pid"]] for e in ordered}
         roles = [lane.role for lane in self.lanes]
         for lane in self.lanes:
             if roles.count(lane.role) > 1:
@@ -161,60 +227,109 @@ class Trace:
         self.names = {lane.pid: lane.name for lane in self.lanes}
         self.cause = {}
         self.kind = {}
+        self.found_from = []  # (event, event): the first came before
         self._match()
 
     def n(self, event):
         return self.index[id(event)]
 
     def _link(self, effect, cause, kind):
-        if cause is not None:
+        if cause is not None and \
+                self.lane_of[id(cause)] is self.lane_of[id(effect)]:
+            return  # within a process, its own order says it all
+        if cause is not None and self.n(effect) not in self.cause:
             self.cause[self.n(effect)] = self.n(cause)
             self.kind[self.n(effect)] = kind
 
     def _match(self):
-        listeners, connects = [], []
+        listeners, connects, binds, pairs, sends = [], [], [], [], []
+        named = {}  # name -> the sockets bound to it
+        inherited = {}  # pid -> the fds its parent had when it forked
+        lane_by_pid = {lane.pid: lane for lane in self.lanes}
         for lane in self.lanes:
-            bound, open_ends, listening = {}, {}, {}
+            table = dict(inherited.get(lane.pid, {}))
+            for thing in table.values():
+                if isinstance(thing, Endpoint):
+                    thing.holders.append(lane.index)
+                elif thing.listener is not None:
+                    thing.listener["holders"].add(lane.index)
             for e in lane.events:
+                args = e["args"]
+                fd = args.get("fd")
                 if e["event"] == "repeat":  # a run's hidden reads or writes
                     if e["call"] in RECEIVERS | SENDERS and \
-                            e["args"].get("fd") in open_ends:
-                        open_ends[e["args"]["fd"]].io.append(e)
+                            isinstance(table.get(fd), Endpoint):
+                        table[fd].io.append(e)
                     continue  # of 0 bytes, or failed: never a cause
                 if e["event"] != "return":
                     continue
-                call, args, ret = e["call"], e["args"], e["ret"]
-                fd = args.get("fd")
-                if call == "bind" and ret == 0:
-                    bound[fd] = args.get("bound") and \
+                call, ret = e["call"], e["ret"]
+                thing = table.get(fd)
+                if call == "fork" and isinstance(ret, int) and ret > 0:
+                    inherited[ret] = dict(table)
+                elif call == "fork" and ret == 0:
+                    self._fork_link(e, lane, lane_by_pid)
+                elif call == "socket" and ret >= 0:
+                    table[ret] = Socket(e, str(args.get("type", "")))
+                elif call == "socketpair" and ret == 0 and "sv" in args:
+                    ends = [Endpoint(e, lane.index) for _ in args["sv"]]
+                    ends[0].peer, ends[1].peer = ends[1], ends[0]
+                    pairs.append(ends[0])
+                    table.update(zip(args["sv"], ends))
+                elif call == "bind" and ret == 0:
+                    key = args.get("bound") and \
                         os.path.normpath(args["bound"]) or \
                         address_key(args.get("addr"))
-                elif call == "listen" and ret == 0:
-                    listening[fd] = {"key": bound.get(fd), "at": e["ts"],
-                                     "closed": None, "queue": [],
-                                     "accepts": []}
-                    listeners.append(listening[fd])
-                elif call == "accept" and ret >= 0 and fd in listening:
-                    end = Endpoint(e)
-                    listening[fd]["accepts"].append(end)
-                    open_ends[ret] = end
+                    if isinstance(thing, Socket):
+                        thing.key = key
+                        named.setdefault(key, []).append(thing)
+                    binds.append((key, e))
+                elif call == "listen" and ret == 0 and \
+                        isinstance(thing, Socket):
+                    thing.listener = {"key": thing.key, "at": e["ts"],
+                                      "listen": e, "closes": [],
+                                      "holders": {lane.index}, "queue": [],
+                                      "accepts": []}
+                    listeners.append(thing.listener)
+                elif call in ("accept", "accept4") and ret >= 0 and \
+                        isinstance(thing, Socket) and thing.listener:
+                    end = Endpoint(e, lane.index)
+                    thing.listener["accepts"].append(end)
+                    table[ret] = end
+                elif call == "connect" and ret == 0 and \
+                        isinstance(thing, Socket) and \
+                        thing.kind.startswith("SOCK_DGRAM"):
+                    thing.peer_key = address_key(args.get("addr"))
                 elif call == "connect" and ret == 0:
-                    end = Endpoint(e)
+                    end = Endpoint(e, lane.index)
                     connects.append((address_key(args.get("addr")), end))
-                    open_ends[fd] = end
-                elif call in RECEIVERS | SENDERS and fd in open_ends:
-                    open_ends[fd].io.append(e)
-                elif call == "shutdown" and ret == 0 and fd in open_ends \
-                        and args.get("how") in ("SHUT_WR", "SHUT_RDWR"):
-                    open_ends[fd].closed = open_ends[fd].closed or e
-                elif call == "close" and ret == 0:
-                    if fd in open_ends:
-                        end = open_ends.pop(fd)
-                        end.closed = end.closed or e
-                    if fd in listening:
-                        listening.pop(fd)["closed"] = e["start"]
+                    table[fd] = end
+                elif call in RECEIVERS | SENDERS and \
+                        isinstance(thing, Endpoint):
+                    thing.io.append(e)
+                elif call in SENDERS and isinstance(thing, Socket) and \
+                        isinstance(ret, int) and ret >= 0:
+                    to = address_key(args.get("addr")) or thing.peer_key
+                    if to:
+                        sends.append((to, e))
+                elif call in RECEIVERS and isinstance(thing, Socket) and \
+                        isinstance(ret, int) and ret >= 0:
+                    thing.received.append(e)
+                elif call == "shutdown" and ret == 0 and \
+                        isinstance(thing, Endpoint) and \
+                        args.get("how") in ("SHUT_WR", "SHUT_RDWR"):
+                    thing.shut = thing.shut or e
+                elif call == "close" and ret == 0 and fd in table:
+                    thing = table.pop(fd)
+                    if isinstance(thing, Endpoint):
+                        thing.closes.append((lane.index, e))
+                    elif thing.listener is not None:
+                        thing.listener["closes"].append(e)
         # The kernel queues connections in the order they were made; the
         # listener that takes one is the one listening on that name then.
+        for lis in listeners:  # closed once every process holding it has
+            lis["closed"] = max(c["start"] for c in lis["closes"]) \
+                if len(lis["closes"]) >= len(lis["holders"]) else None
         for key, end in sorted(connects, key=lambda c: c[1].opened["ts"]):
             began, ended = end.opened["start"], end.opened["ts"]
 
@@ -232,16 +347,127 @@ class Trace:
             for client, server in zip(lis["queue"], lis["accepts"]):
                 client.peer, server.peer = server, client
                 self._link(server.opened, client.opened, "connection")
-        for lis in listeners:
-            for server in lis["accepts"]:
-                if server.peer:
-                    self._match_bytes(server.peer, server)
-                    self._match_bytes(server, server.peer)
+            # What the links are found from: the order of a listen and
+            # the connects it queued, a fact of the kernel's as the links.
+            queued = [lis["listen"]] + [end.opened for end in lis["queue"]]
+            self.found_from += [(lis["listen"], c) for c in queued[1:]]
+            self.found_from += list(zip(queued[1:], queued[2:]))
+        ends = [server for lis in listeners for server in lis["accepts"]
+                if server.peer] + pairs
+        for end in ends:
+            for one in (end, end.peer):
+                if len({self.lane_of[id(e)].index for e in one.io}) > 1:
+                    # Used by several processes at once: only the clock
+                    # can tell the order of their calls.
+                    one.io.sort(key=lambda e: e["ts"])
+            self._match_bytes(end.peer, end)
+            self._match_bytes(end, end.peer)
+        self._match_datagrams(sends, named)
+        self._match_ends(binds, lane_by_pid)
+        self._match_polls()
 
-    def last_call(self, event):
-        """The last call that event's process made."""
-        lane = self.lane_of[id(event)]
-        return [e for e in lane.events if e["event"] == "return"][-1]
+    def _fork_link(self, child_fork, lane, lane_by_pid):
+        """A child's first call, fork() = 0, came after its parent's."""
+        parent = lane.parent
+        if parent is None:
+            return
+        made = [e for e in parent.events if e["call"] == "fork" and
+                e["event"] == "return" and e["ret"] == lane.pid]
+        if made:
+            self._link(child_fork, made[0], "fork")
+
+    def _match_datagrams(self, sends, named):
+        """Joins each datagram received to the send that made it: the
+        datagrams sent to one name arrive in the order they were sent."""
+        by_key = {}
+        for key, e in sends:
+            by_key.setdefault(key, []).append(e)
+        for key, sent in by_key.items():
+            got = [e for sock in named.get(key, []) for e in sock.received]
+            sent.sort(key=lambda e: e["ts"])  # the kernel's queue order
+            self.found_from += list(zip(sent, sent[1:]))
+            for received, send in zip(got, sent):
+                self._link(received, send, "datagram")
+
+    def _match_polls(self):
+        """A poll that found fds ready came after what made the first of
+        them ready: the cause of the next call on that fd."""
+        for lane in self.lanes:
+            calls = [e for e in lane.events if e["event"] == "return"]
+            for i, e in enumerate(calls):
+                if e["call"] != "poll" or not e["args"].get("ready"):
+                    continue
+                later = []
+                for x in calls[i + 1:]:
+                    if x["call"] == "poll":
+                        break
+                    later.append(x)
+                for ready in e["args"]["ready"]:
+                    nxt = next((x for x in later
+                                if x["args"].get("fd") == ready["fd"]), None)
+                    if nxt is not None and self.n(nxt) in self.cause:
+                        self._link(e, self.events[self.cause[self.n(nxt)]],
+                                   "ready")
+                        break
+
+    def _match_ends(self, binds, lane_by_pid):
+        """A waitpid that reaped a process of the trace came after that
+        process's last call, as did a SIGCHLD that says it ended; a signal
+        another process sent came after its kill; a connect refused by a
+        socket file (no one listening) came after the bind that made the
+        file."""
+        lanes = lane_by_pid
+        kills = {}  # (target pid, signal) -> kill events, in order
+        for lane in self.lanes:
+            for e in lane.events:
+                if e["call"] == "kill" and e["event"] == "return" and \
+                        e["ret"] == 0:
+                    kills.setdefault((e["args"]["pid"], e["args"]["sig"]),
+                                     []).append(e)
+        for lane in self.lanes:
+            for e in lane.events:
+                if e["event"] == "signal":
+                    sender = e["args"].get("pid")
+                    if e["args"]["sig"] == "SIGCHLD" and sender in lanes:
+                        self._link(e, self.last_event(lanes[sender]),
+                                   "ended")
+                    elif sender in lanes:
+                        sent = kills.get((lane.pid, e["args"]["sig"]), [])
+                        sent = [k for k in sent if k["pid"] == sender]
+                        if sent:
+                            self._link(e, sent.pop(0), "signal")
+                            kills[(lane.pid, e["args"]["sig"])] = [
+                                k for k in kills[(lane.pid,
+                                                  e["args"]["sig"])]
+                                if k is not self.events[self.cause[
+                                    self.n(e)]]]
+                    continue
+                if e["event"] != "return":
+                    continue
+                if e["call"] == "waitpid" and e["ret"] in lanes and \
+                        lanes[e["ret"]] is not lane:
+                    self._link(e, self.last_event(lanes[e["ret"]]), "ended")
+                elif e["call"] == "connect" and \
+                        e.get("errno") == "ECONNREFUSED":
+                    key = address_key(e["args"].get("addr"))
+                    made = [b for b in binds if b[0] == key and
+                            self.lane_of[id(b[1])] is not lane and
+                            b[1]["ts"] < e["ts"]]
+                    if made:
+                        self._link(e, made[-1][1], "after")
+
+    @staticmethod
+    def last_event(lane):
+        """The last thing a process did: its last call, or the last signal
+        it received."""
+        done = [e for e in lane.events if e["event"] in ("return", "signal")]
+        return done[-1] if done else None
+
+    def last_call(self, end):
+        """The last call of the last process that held an end."""
+        lane = self.lanes[max(end.holders)]
+        calls = [e for e in lane.events if e["event"] == "return"]
+        return calls[-1] if calls else None
 
     def _match_bytes(self, sender, receiver):
         """Joins each read of receiver with the write that completed it:
@@ -266,7 +492,7 @@ class Trace:
                 if sender.closed:
                     self._link(e, sender.closed, "end of file")
                 else:  # the process ended: the kernel closed its fds
-                    self._link(e, self.last_call(sender.opened), "exit")
+                    self._link(e, self.last_call(sender), "exit")
             elif e["call"] in SENDERS | RECEIVERS and failed(e) and \
                     e["errno"] in ("EPIPE", "ECONNRESET"):
                 self._link(e, sender.closed, "closed")
@@ -286,7 +512,11 @@ def link_words(trace, n):
     kind = trace.kind.get(n)
     if kind == "exit":
         return "exit: end of file"
-    if kind == "data":
+    if kind == "ended":
+        return "exit"
+    if kind == "signal":
+        return trace.events[n]["args"]["sig"]
+    if kind in ("data", "datagram"):
         cause = trace.events[trace.cause[n]]
         return preview(cause.get("data", "")) if cause.get("data") else "bytes"
     return kind
@@ -354,6 +584,23 @@ def fold_summary(events, who=None):
 
 # -- the timeline, as text ----------------------------------------------------
 
+def grouped(lanes, with_pids=False):
+    """The lanes' names, with many of one role said once: "client 1-20"."""
+    roles = {}
+    for lane in lanes:
+        roles.setdefault(lane.role, []).append(lane)
+    out = []
+    for role, same in roles.items():
+        if len(same) > 3:
+            pids = f" (pids {same[0].pid}...{same[-1].pid})" \
+                if with_pids else ""
+            out.append(f"{same[0].name}-{len(same)}{pids}")
+        else:
+            out += [f"{lane.name}" + (f" (pid {lane.pid})" if with_pids
+                                       else "") for lane in same]
+    return out
+
+
 def timeline(trace, colour=False, width=None):
     """The two-column timeline, as lines of text."""
     s = Style(colour)
@@ -370,11 +617,10 @@ def timeline(trace, colour=False, width=None):
     for effect in sorted(trace.cause):
         numbers.setdefault(trace.cause[effect], len(numbers) + 1)
     waits = {}  # pid -> start of the call that waits
-    names = ", ".join(
-        f"{lane.name} (pid {lane.pid})" for lane in trace.lanes)
-    left_title = " / ".join(lane.name for lane in left_lanes)
-    right_title = " / ".join(lane.name for lane in trace.lanes
-                             if lane not in left_lanes) or "-"
+    names = ", ".join(grouped(trace.lanes, with_pids=True))
+    left_title = " / ".join(grouped(left_lanes))
+    right_title = " / ".join(grouped([lane for lane in trace.lanes
+                                      if lane not in left_lanes])) or "-"
     lines = [f"Processes: {names}",
              f"{s.bold}{'ms':>9}  {left_title:<{col}} | {right_title}"
              f"{s.reset}"]
@@ -383,8 +629,8 @@ def timeline(trace, colour=False, width=None):
         """The event's line (two when its notes do not fit beside it)."""
         lane = trace.lane_of[id(e)]
         ms = (causal_key(e) - t0) / 1e6
-        tagged = lane not in left_lanes and len(trace.lanes) - \
-            len(left_lanes) > 1
+        tagged = len(trace.lanes) - len(left_lanes) > 1 \
+            if lane not in left_lanes else len(left_lanes) > 1
         body = (f"[{lane.name}] " if tagged else "") + text
         hue = s.red if failed(e) else \
             s.server if lane in left_lanes else s.client
@@ -486,68 +732,68 @@ def lane_colour(trace, lane):
 
 
 def schedule(trace):
-    """Puts the events in an order the clock does not decide.
+    """Puts the events in an order that depends only on what each process
+    did and on the calls that complete each other, never on the clock:
+    running the same programs again, however the processes were scheduled,
+    draws the same picture.
 
-    Each process runs until it makes a call whose result needs another
-    process (an accept needs its connect, a read the write of its bytes),
-    then the first process, in lane order, that can go on runs.  A call
-    whose cause is not in the trace (a signal, a process that ended, the
-    first call of a process) goes after everything that happened before it.
-    Returns rows: ("call", event), ("block", event) where a call starts to
-    wait, ("waiting", event) for a call that never returned.
+    The first process, in lane order (the order the processes were made),
+    that can go on makes its next call; a call can go once the call that
+    completes it (trace.cause: the connect of an accept, the write of a
+    read's bytes, the exit of a child that waitpid reaps) is drawn.  A call
+    the trace saw wait for something it does not show (a signal, a
+    timeout) is drawn waiting, then returning; a call that never returned
+    is drawn last.  Returns rows: ("call", event), ("block", event) where a
+    call starts to wait, ("waiting", event) for a call that never returned.
     """
     heads = {lane.index: 0 for lane in trace.lanes}
     items = {}
-    announced = set()  # calls the trace saw wait
+    answer = {}  # a "wait" event -> the return of its call
     for lane in trace.lanes:
-        seq, pending = [], {}
+        pending = {}
         for e in lane.events:
             if e["event"] == "wait":
                 pending[e["call"]] = e
-            else:
-                if pending.pop(e["call"], None) is not None:
-                    announced.add(id(e))
-                seq.append(e)
-        # A wait without a return: the process ended (or was stopped) there.
-        seq += sorted(pending.values(), key=lambda e: e["ts"])
-        items[lane.index] = seq
+            elif e["event"] == "return" and e["call"] in pending:
+                answer[id(pending.pop(e["call"]))] = e
+        items[lane.index] = list(lane.events)
     done = set()
     rows = []
     blocked = set()
 
-    def gated(e):
-        """Which other processes' earlier calls must go before e: those
-        of the processes made before this one, for its first call; those
-        of all, for a call whose cause the trace cannot show."""
-        lane = trace.lane_of[id(e)]
-        n = trace.n(e)
-        if e["event"] == "wait":
-            return []
-        unexplained = n not in trace.cause and (
-            e["call"] in ("accept", "waitpid") or
-            (e["call"] in RECEIVERS and e["ret"] == 0))
-        if failed(e) or unexplained:
-            return trace.lanes
-        if items[lane.index][0] is e:
-            return trace.lanes[:lane.index]
-        return []
+    def head(lane):
+        return items[lane.index][heads[lane.index]] \
+            if heads[lane.index] < len(items[lane.index]) else None
 
     def ready(e):
         n = trace.n(e)
-        if n in trace.cause and trace.cause[n] not in done:
-            return False
-        lane = trace.lane_of[id(e)]
-        for other in gated(e):
-            if other is not lane:
-                for x in items[other.index]:
-                    if x["event"] == "return" and x["ts"] < e["ts"] and \
-                            trace.n(x) not in done:
-                        return False
-        return True
+        return n not in trace.cause or trace.cause[n] in done
+
+    def ended_waiting(e):
+        """Whether the trace saw e wait for what ended it in failure (a
+        signal, a timeout): drawn as waiting. Whether a call that succeeded
+        had to wait for something the trace does not show (a child's end, a
+        peer outside the trace) is a matter of scheduling: not drawn."""
+        return e["call"] in BLOCKING and trace.n(e) not in trace.cause and \
+            e.get("errno") in ENDED_WAITING
+
+    # A wait the picture draws stays where the trace saw it, before what
+    # happened while the call waited (a signal's delivery); one without a
+    # return is where the process ended (or was stopped). The trace saw
+    # the others by chance of scheduling: they are left out.
+    for lane in trace.lanes:
+        items[lane.index] = [
+            e for e in items[lane.index] if e["event"] != "wait" or
+            id(e) not in answer or ended_waiting(answer[id(e)])]
 
     def emit(lane):
-        e = items[lane.index][heads[lane.index]]
+        e = head(lane)
         heads[lane.index] += 1
+        if e["event"] == "wait" and id(e) in answer:
+            if ended_waiting(answer[id(e)]):
+                rows.append(("block", answer[id(e)]))
+                blocked.add(lane.index)
+            return
         if e["event"] == "wait":
             rows.append(("waiting", e))
         else:
@@ -555,34 +801,33 @@ def schedule(trace):
             done.add(trace.n(e))
         blocked.discard(lane.index)
 
-    def left(lane):
-        return heads[lane.index] < len(items[lane.index])
+    def waits(lane):
+        """Draws, once, that the lane's next call waits for a call of
+        another process not drawn yet."""
+        e = head(lane)
+        n = trace.n(e)
+        if lane.index in blocked or heads[lane.index] == 0 or \
+                e["event"] != "return" or e["call"] not in BLOCKING:
+            return
+        if n in trace.cause and trace.kind[n] not in ORDER_ONLY and \
+                not ready(e):
+            rows.append(("block", e))
+            blocked.add(lane.index)
 
-    current = trace.lanes[0] if trace.lanes else None
-    while any(left(lane) for lane in trace.lanes):
-        if current is not None and left(current) and \
-                ready(items[current.index][heads[current.index]]):
-            emit(current)
-            continue
-        if current is not None and left(current) and \
-                heads[current.index] > 0 and current.index not in blocked:
-            e = items[current.index][heads[current.index]]
-            # It waits for a call of another process, or the trace saw it
-            # wait (for a signal, say); a call that only comes later in
-            # the clock's order did not wait.
-            if e["call"] in BLOCKING and (trace.n(e) in trace.cause or
-                                          id(e) in announced):
-                rows.append(("block", e))
-                blocked.add(current.index)
-        runnable = [lane for lane in trace.lanes if left(lane) and
-                    ready(items[lane.index][heads[lane.index]])]
-        if runnable:
-            current = runnable[0]
-        else:  # the trace is incomplete: fall back on the clock
-            current = min((lane for lane in trace.lanes if left(lane)),
-                          key=lambda lane: causal_key(
-                              items[lane.index][heads[lane.index]]))
-            emit(current)
+    def last_wait(e):
+        return e["event"] == "wait" and id(e) not in answer
+
+    while any(head(lane) is not None for lane in trace.lanes):
+        going = [lane for lane in trace.lanes if head(lane) is not None]
+        for lane in going:
+            if not ready(head(lane)):
+                waits(lane)
+        # A call that never returned is the lane's last: drawn once
+        # nothing else can go.
+        runnable = [lane for lane in going if ready(head(lane)) and
+                    not last_wait(head(lane))] or \
+            [lane for lane in going if ready(head(lane))] or going
+        emit(runnable[0])
     return rows
 
 
@@ -590,10 +835,20 @@ def xml(text):
     return escape(str(text), {'"': "&quot;"})
 
 
-def diagram(trace, title, intro=""):
+# A lane is never narrower than this: a diagram of many processes (a
+# server forking a child for each of 20 clients) grows wider instead.
+LANE_MIN = 150
+
+
+def width_for(trace):
+    """The width of a diagram of this trace: 800, or more for many lanes."""
+    return max(800, LANE_MIN * len(trace.lanes) + 32)
+
+
+def diagram(trace, title, intro="", width=800):
     """Draws a sequence diagram: (SVG elements, height, description)."""
     rows = schedule(trace)
-    width, margin = 800, 16
+    margin = 16
     lanes = trace.lanes
     n_lanes = max(1, len(lanes))
     lane_w = (width - 2 * margin) / n_lanes
@@ -701,7 +956,8 @@ def diagram(trace, title, intro=""):
         if isinstance(lane_end[lane.index], (int, float)):
             lane_end[lane.index] = y + h / 2
         n = trace.n(e)
-        if n in trace.cause and trace.cause[n] in pos:
+        if n in trace.cause and trace.cause[n] in pos and \
+                trace.kind[n] not in ORDER_ONLY:
             arrows.append((trace.cause[n], n))
         y += h + 10
 
@@ -755,7 +1011,7 @@ def diagram(trace, title, intro=""):
     out += body
     for cause, effect in arrows:
         (l1, r1, y1), (l2, r2, y2) = pos[cause], pos[effect]
-        if trace.kind[effect] == "exit":  # from where the process ended
+        if trace.kind[effect] in FROM_THE_END:  # where the process ended
             lane = trace.lane_of[id(trace.events[cause])]
             end = lane_end[lane.index]
             if not isinstance(end, tuple):
@@ -772,7 +1028,7 @@ def diagram(trace, title, intro=""):
             t = min(0.5, (len(words) * CHAR_W * 11 / 24 + 12) /
                     max(1.0, abs(ex - sx)))
             lx, ly = sx + (ex - sx) * t, y1 + (y2 - y1) * t - 6
-            if trace.kind[effect] == "exit":  # above it is the last call
+            if trace.kind[effect] in FROM_THE_END:  # above: the last call
                 ly += 20
             out.append(f'<text x="{lx:.1f}" '
                        f'y="{ly:.1f}" text-anchor="middle" '
@@ -804,8 +1060,9 @@ def svg_document(title, desc, parts, height, width=800):
 
 def sequence_svg(trace, title, intro=""):
     """A sequence diagram of the trace, as the text of an SVG file."""
-    parts, height, desc = diagram(trace, title, intro)
-    return svg_document(title, desc, parts, height)
+    width = width_for(trace)
+    parts, height, desc = diagram(trace, title, intro, width)
+    return svg_document(title, desc, parts, height, width)
 
 
 def sheet_svg(title, intro, panels):
@@ -850,7 +1107,10 @@ def describe(trace, rows, intro=""):
             if failed(e):
                 text += f" ({e.get('error', '')})"
             n = trace.n(e)
-            if n in trace.cause:
+            if n in trace.cause and trace.kind[n] == "ended":
+                cause = trace.events[trace.cause[n]]
+                text += f", after {trace.lane_of[id(cause)].name} ended"
+            elif n in trace.cause and trace.kind[n] not in ORDER_ONLY:
                 cause = trace.events[trace.cause[n]]
                 text += (f", completed by {trace.lane_of[id(cause)].name}'s "
                          f"{cause['call']}")

@@ -97,7 +97,11 @@ def address(addr, pointer=None):
     """A struct sockaddr argument, as the trace shows it."""
     if addr is None:
         return pointer or "NULL"
+    if not addr:
+        return "{}"  # the kernel gave no address
     family = addr.get("family")
+    if addr.get("unnamed"):
+        return f"{{{family}}}"
     if family is None:
         return "{?}"
     if "path" in addr:
@@ -107,6 +111,49 @@ def address(addr, pointer=None):
     if isinstance(family, int):
         return f"{{family={family}, ...}}"
     return f"{{{family}, ...}}"
+
+
+POLL_SHOWN = 8  # the entries of poll's set a line shows
+
+
+def poll_set(entries, total, key):
+    """[{fd=3, events=POLLIN}, ...2 more]: the first entries of a poll
+    set, and how many more there are."""
+    shown = [f"{{fd={x['fd']}, {key}={x[key]}}}"
+             for x in entries[:POLL_SHOWN]]
+    if total > POLL_SHOWN:
+        shown.append(f"...{total - POLL_SHOWN} more")
+    return "[" + ", ".join(shown) + "]"
+
+
+def message(event):
+    """sendmsg's and recvmsg's message: {to ADDRESS, iov=1, 5 bytes, fds=[5],
+    msg_flags=MSG_TRUNC}."""
+    a = event["args"]
+    if event["event"] == "wait":
+        return "msg"
+    if "msg" in a:
+        return a.get("pointer") or "NULL"
+    parts = []
+    if "addr" in a:
+        parts.append(f"to {address(a['addr'])}")
+    if "from" in a:
+        parts.append(f"from {address(a['from'])}")
+    parts.append(f"iov={a['iovlen']}, {a['count']} "
+                 f"byte{'' if a['count'] == 1 else 's'}")
+    if "fds" in a:
+        parts.append("fds=[" + ", ".join(map(str, a["fds"])) + "]")
+    if "msg_flags" in a:
+        parts.append(f"msg_flags={a['msg_flags']}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def action(a):
+    """sigaction's new action: {handler, SA_RESTART}, {SIG_IGN}, NULL."""
+    if a.get("handler") is None:
+        return a.get("pointer") or "NULL"
+    flags = a.get("flags", 0)
+    return "{" + a["handler"] + (f", {flags}" if flags else "") + "}"
 
 
 def arguments(event):
@@ -123,19 +170,42 @@ def arguments(event):
         shown = [a["fd"], "buf", a["count"]]  # the bytes follow the result
     elif call in ("recv", "send"):
         shown = [a["fd"], "buf", a["count"], a["flags"]]
+    elif call == "sendto":
+        shown = [a["fd"], "buf", a["count"], a["flags"],
+                 address(a["addr"], a.get("pointer")), a["addrlen"]]
+    elif call == "recvfrom":
+        source = a.get("from", "addr")
+        shown = [a["fd"], "buf", a["count"], a["flags"],
+                 "NULL" if source is None else source
+                 if isinstance(source, str) else address(source)]
+    elif call in ("sendmsg", "recvmsg"):
+        shown = [a["fd"], message(event), a["flags"]]
+    elif call == "poll":
+        shown = [poll_set(a["fds"], a["nfds"], "events")
+                 if a["fds"] is not None else a.get("pointer") or "NULL",
+                 a["nfds"], a["timeout"]]
+    elif call == "sigaction":
+        old = a.get("old", "oldact")
+        shown = [a["sig"], action(a),
+                 "NULL" if old is None else
+                 old if old == "oldact" else "{" + old + "}"]
+    elif call == "signal":
+        shown = [a["sig"], a["handler"]]
     elif call == "unlink":
         shown = [quoted(a["path"]) if a["path"] is not None
                  else a.get("pointer") or "NULL"]
     else:  # listen(fd, backlog), accept(fd), shutdown(fd, how), close(fd),
-        # waitpid(pid): the arguments in order, without the results
+        # waitpid(pid), accept4(fd, flags), kill(pid, sig), fork(),
+        # fcntl(fd, cmd[, arg]): the arguments in order, without the results
         shown = [v for k, v in a.items()
-                 if k not in ("bound", "signal", "exit_status")]
+                 if k not in ("bound", "signal", "exit_status", "flags")
+                 or (k == "flags" and call == "accept4")]
     return ", ".join(str(v) for v in shown)
 
 
 # Calls whose repeat line shows only the argument that tells like calls
 # apart; the others add ", ..." after it (trace/TRACE.md, "Runs").
-ONE_ARGUMENT = {"accept", "close", "waitpid"}
+ONE_ARGUMENT = {"accept", "close", "fork"}
 
 
 def tag(event, s):
@@ -155,7 +225,7 @@ def repeat_line(event, s=None):
     a, call = event["args"], event["call"]
     key = a.get("fd", a.get("pid"))
     if key is None:
-        args = "..."
+        args = "" if call in ONE_ARGUMENT else "..."
     else:
         args = str(key) if call in ONE_ARGUMENT else f"{key}, ..."
     text = f"{tag(event, s)} {call}({args})"
@@ -223,6 +293,8 @@ def made(events, waits=False):
     out = []
     for mine in by_pid.values():
         for e, hidden in expand_runs(mine):
+            if e["event"] == "signal":
+                continue
             if waits or e["event"] != "wait":
                 out.append(dict(e, event="return", hidden=True) if hidden
                            else e)
@@ -237,11 +309,13 @@ def made(events, waits=False):
 # lines from the JSON, Runs replays trace.c's rule on each process's events.
 
 MAX_PERIOD, HISTORY, SHOWN_REPEATS = 4, 8, 2
-DATA_CALLS = {"read", "write", "recv", "send"}
+DATA_CALLS = {"read", "write", "recv", "send", "sendto", "recvfrom",
+              "sendmsg", "recvmsg"}
 # The argument that tells like calls apart (trace.c's key): the fd, the pid
-# of waitpid, or nothing.
-KEY_ARGUMENT = {"waitpid": "pid", "socket": None, "socketpair": None,
-                "unlink": None}
+# of waitpid and kill, or nothing.
+KEY_ARGUMENT = {"waitpid": "pid", "kill": "pid", "socket": None,
+                "socketpair": None, "unlink": None, "fork": None,
+                "poll": None, "sigaction": None, "signal": None}
 
 
 def run_key(event):
@@ -366,7 +440,9 @@ def as_shown(events, machines=None):
     for e in events:
         mine = runs.setdefault(e["pid"], [Runs(), []])
         machine, pending = mine
-        if e.get("nested"):  # a signal handler's call, outside the runs
+        if e.get("nested") or e["event"] == "signal":
+            # a signal's delivery, or a call its handler made while the
+            # trace was busy: outside the runs
             out.append((e, [e]))
             continue
         if e["event"] == "repeat":
@@ -426,18 +502,30 @@ def lines(event, colour=False):
     s = Style(colour)
     if event["event"] == "repeat":
         return [repeat_line(event, s)]
-    head = f"{tag(event, s)} {event['call']}({arguments(event)})"
+    if event["event"] == "signal":
+        head = f"{tag(event, s)} signal {event['args']['sig']} delivered"
+    else:
+        head = f"{tag(event, s)} {event['call']}({arguments(event)})"
     if event["event"] == "wait":
         head += f" ... {s.bold}waiting{s.reset}"
+    elif event["event"] == "signal":
+        pass
     elif event["ret"] == -1:
-        head += f" = -1 {s.red}{event['errno']} ({event['error']}){s.reset}"
+        failed_as = "SIG_ERR" if event["call"] == "signal" else "-1"
+        head += f" = {failed_as} {s.red}{event['errno']} " \
+                f"({event['error']}){s.reset}"
+    elif event["call"] == "signal":
+        head += f" = {event['args']['old']}"
     else:
-        head += f" = {event['ret']}"
+        head += f" = {event['ret']}{after(event)}"
     if event.get("injected"):
         head += " [injected]"
     if event["event"] == "return" and "data" in event:
-        head += " " + quoted(event["data"][:40]) + \
-            ("..." if event["ret"] > 40 else "")
+        count = event["args"].get("count")
+        held = min(event["ret"], count) if isinstance(count, int) \
+            else event["ret"]
+        head += " " + quoted(event["data"][:40]) + ("..." if held > 40
+                                                    else "")
     out = [head + place(event, s)]
     if event.get("note"):
         out.append(f"{s.green}    -> {raw(event['note'])}{s.reset}")
@@ -447,6 +535,18 @@ def lines(event, colour=False):
     elif event.get("see"):
         out.append(f"    see: {event['see']}")
     return out
+
+
+def after(event):
+    """What a line shows after a call's result: the fds poll found ready,
+    the flags fcntl read."""
+    a = event["args"]
+    if event["call"] == "poll" and "ready" in a:
+        return " (" + poll_set(a["ready"], event["ret"], "revents") + ")"
+    if event["call"] == "fcntl" and a.get("cmd") in ("F_GETFL", "F_GETFD") \
+            and a.get("flags"):
+        return f" ({a['flags']})"
+    return ""
 
 
 def call_text(event):
@@ -470,8 +570,8 @@ def render(event):
 
 # -- short labels, for the timeline and the diagrams --------------------------------
 
-RECEIVERS = {"read", "recv"}
-SENDERS = {"write", "send"}
+RECEIVERS = {"read", "recv", "recvfrom", "recvmsg"}
+SENDERS = {"write", "send", "sendto", "sendmsg"}
 
 
 def failed(event):
@@ -498,7 +598,25 @@ def short_args(event, names=None):
     a = event["args"]
     call = event["call"]
     if call == "waitpid" and names:
-        return names.get(a.get("pid"), "child")
+        pid = a.get("pid")
+        who = names.get(pid, "any child" if pid == -1 else "child")
+        options = a.get("options", 0)
+        return who + (f", {options}" if options else "")
+    if call == "kill":
+        who = names.get(a["pid"], str(a["pid"])) if names else str(a["pid"])
+        return f"{who}, {a['sig']}"
+    if call == "poll":
+        fds = [str(x["fd"]) for x in (a.get("fds") or [])[:POLL_SHOWN]]
+        more = a["nfds"] - len(fds)
+        return "[" + ", ".join(fds + ([f"...{more} more"] if more > 0
+                                      else [])) + f"], {a['timeout']}"
+    if call == "sigaction":
+        return f"{a['sig']}, {action(a)}"
+    if call in ("sendmsg", "recvmsg"):
+        where = a.get("addr") or a.get("from")
+        return ", ".join([str(a["fd"])] + ([short_address(where, event)]
+                                           if where else []) +
+                         ([f"{a['count']}"] if "count" in a else []))
     if call in ("socket", "socketpair"):
         keys = ["domain", "type", "protocol"]
         if call == "socketpair" and "sv" in a:  # the two fds, as strace
@@ -506,24 +624,41 @@ def short_args(event, names=None):
                               f"[{a['sv'][0]}, {a['sv'][1]}]"])
     elif call in ("bind", "connect"):
         keys = ["fd", "addr"]
+    elif call == "sendto":
+        keys = ["fd", "addr", "count", "flags"]
+    elif call == "recvfrom":
+        keys = ["fd", "count", "flags", "from"]
     elif call in RECEIVERS | SENDERS:
         keys = ["fd", "count", "flags"]
     else:
         keys = [k for k in a if k not in ("bound", "signal", "exit_status",
-                                            "addrlen", "pointer", "sv")]
+                                            "addrlen", "pointer", "sv",
+                                            "old")
+                and not (k == "flags" and call == "fcntl")]
     values = []
     for k in keys:
         if k not in a:
             continue
         v = a[k]
-        if k == "addr" and isinstance(v, dict):
-            v = ('"%s"' % v["path"]) if "path" in v else \
-                ('"@%s"' % abstract_name(v["abstract"], event["pid"])) \
-                if "abstract" in v else str(v.get("family"))
+        if k in ("addr", "from") and isinstance(v, dict):
+            v = short_address(v, event)
+        elif k == "from":
+            continue
         elif k == "path" and v is not None:
             v = f'"{v}"'
         values.append(v if isinstance(v, str) else render_value(v))
     return ", ".join(values)
+
+
+def short_address(v, event):
+    """An address in a label: "lab.sock", "@name", unnamed."""
+    if not v:
+        return "no address"
+    if v.get("unnamed"):
+        return "unnamed"
+    return ('"%s"' % v["path"]) if "path" in v else \
+        ('"@%s"' % abstract_name(v["abstract"], event["pid"])) \
+        if "abstract" in v else str(v.get("family"))
 
 
 def result(event, names=None):
@@ -531,9 +666,21 @@ def result(event, names=None):
         return "waits"
     if failed(event):
         return f"-1 {event['errno']}"
+    if event["call"] == "fork" and names and event["ret"]:
+        return names.get(event["ret"], "child")
+    if event["call"] == "signal":
+        return event["args"].get("old", "")
+    if event["call"] == "fcntl" and event["args"].get("flags"):
+        return f"{event['ret']} ({event['args']['flags']})"
+    if event["call"] == "poll" and "ready" in event["args"]:
+        return str(event["ret"]) + (" ready: " + ", ".join(
+            str(x["fd"]) for x in event["args"]["ready"][:POLL_SHOWN])
+            if event["ret"] else " (timed out)")
     bound, addr = event["args"].get("bound"), event["args"].get("addr")
     if event["call"] == "bind" and bound and bound != (addr or {}).get("path"):
         return f'{event["ret"]}, bound as "{bound}"'  # not what was asked
+    if event["call"] == "waitpid" and event["ret"] == 0:
+        return "0, none has ended"
     if event["call"] == "waitpid" and names:
         a = event["args"]
         how = f"killed by {a['signal']}" if "signal" in a else \
@@ -557,6 +704,11 @@ def label(event, names=None):
                                           if event["errno"] else "")
         return f"{event['call']}({key}) x{event['total']:,} more, {what}" \
             + ("" if event["final"] else " so far")
+    if event["event"] == "signal":
+        sender = event["args"].get("pid")
+        who = (names or {}).get(sender) if sender else None
+        return f"{event['args']['sig']} delivered" + \
+            (f", from {who}" if who else "")
     head = f"{event['call']}({short_args(event, names)})"
     if event["event"] == "wait":
         return head + " ..."

@@ -32,6 +32,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -261,12 +262,15 @@ static void put_signal_name(struct text *t, int sig)
 
 enum call {
     SOCKET, SOCKETPAIR, BIND, LISTEN, ACCEPT, CONNECT, READ, WRITE, RECV,
-    SEND, SHUTDOWN, CLOSE, UNLINK, WAITPID, N_CALLS
+    SEND, SHUTDOWN, CLOSE, UNLINK, WAITPID, FORK, KILL, POLL, FCNTL, ACCEPT4,
+    SENDTO, RECVFROM, SENDMSG, RECVMSG, SIGACTION, SIGNAL_CALL, N_CALLS
 };
 
 static const char *const call_names[N_CALLS] = {
     "socket", "socketpair", "bind", "listen", "accept", "connect", "read",
     "write", "recv", "send", "shutdown", "close", "unlink", "waitpid",
+    "fork", "kill", "poll", "fcntl", "accept4", "sendto", "recvfrom",
+    "sendmsg", "recvmsg", "sigaction", "signal",
 };
 
 /* ---- what each man page lists ---------------------------------------- */
@@ -342,11 +346,29 @@ static const struct explanation explanations[] = {
 #undef EXPLAIN
 };
 
+/* A call whose rows are another's too: accept4 is accept, sendto and
+ * sendmsg are send, recvfrom and recvmsg are recv, signal is sigaction. */
+static const char *explained_as(const char *call)
+{
+    static const char *const alias[][2] = {
+        {"accept4", "accept"}, {"sendto", "send"}, {"sendmsg", "send"},
+        {"recvfrom", "recv"}, {"recvmsg", "recv"}, {"signal", "sigaction"},
+    };
+    for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
+        if (same(alias[i][0], call))
+            return alias[i][1];
+    return call;
+}
+
 static const struct explanation *explain(const char *call, int errnum)
 {
     size_t n = sizeof explanations / sizeof explanations[0];
     for (size_t i = 0; i < n; i++)
         if (explanations[i].errnum == errnum && same(explanations[i].call, call))
+            return &explanations[i];
+    const char *other = explained_as(call);
+    for (size_t i = 0; i < n; i++)
+        if (explanations[i].errnum == errnum && same(explanations[i].call, other))
             return &explanations[i];
     for (size_t i = 0; i < n; i++)
         if (explanations[i].errnum == errnum && same(explanations[i].call, "*"))
@@ -563,8 +585,10 @@ static struct {
     int colour;      /* stderr is a terminal, NO_COLOR empty, TERM not dumb */
     int json_fd;     /* LAB_TRACE_FILE, opened; or -1 */
     pid_t pid;       /* the process the state below belongs to */
-    char role[64];   /* LAB_ROLE, or the program's name */
-} cfg = {0, 0, 0, 0, -1, 0, ""};
+    char role[64];   /* LAB_ROLE, or the program's name; PARENT/child */
+    char role_env[64]; /* LAB_ROLE as it was when role was set */
+    int child;       /* a forked child: it may name itself (LAB_ROLE) */
+} cfg = {0, 0, 0, 0, -1, 0, "", "", 0};
 
 extern char **environ;
 
@@ -578,15 +602,21 @@ static const char *env_value(const char *name)
     return NULL;
 }
 
+static void copy_text(char *to, size_t cap, const char *from)
+{
+    size_t n = strlen(from);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(to, from, n);
+    to[n] = '\0';
+}
+
+/* The role from LAB_ROLE (r), or the program's name. */
 static void set_role(const char *r)
 {
-    if (!r || !*r)
-        r = program_invocation_short_name;
-    size_t n = strlen(r);
-    if (n >= sizeof cfg.role)
-        n = sizeof cfg.role - 1;
-    memcpy(cfg.role, r, n);
-    cfg.role[n] = '\0';
+    copy_text(cfg.role_env, sizeof cfg.role_env, r ? r : "");
+    copy_text(cfg.role, sizeof cfg.role,
+              r && *r ? r : program_invocation_short_name);
 }
 
 static long long now_ns(void)
@@ -687,6 +717,7 @@ static volatile sig_atomic_t inside;
 
 /* The state of another process, inherited through fork(2): start anew. */
 static void forget_parent_state(pid_t now);
+static void child_role(int at_fork);
 
 /* Takes the guard unless a nested event finds it taken; 1 if taken here. */
 static int enter(int nested)
@@ -707,7 +738,7 @@ static void leave(int entered)
 
 #define LINE_MAX_BYTES 4000 /* a JSON line stays below PIPE_BUF (4096) */
 
-enum kind { RETURN, WAIT };
+enum kind { RETURN, WAIT, DELIVERY };
 enum { KEY_NONE, KEY_FD, KEY_PID };
 
 struct event {
@@ -728,10 +759,15 @@ struct event {
     const struct rule *fault; /* the LAB_FAULTS rule for this call, if any */
     int injected;         /* 1: the failure was injected; 2: the count */
     /* arguments, already rendered: for people and for JSON */
-    char hargs_buf[640], jargs_buf[1024], note_buf[512];
+    char hargs_buf[1024], jargs_buf[3072], note_buf[512];
     struct text hargs, jargs, note;
     const void *data;     /* bytes read or written, for the preview */
     size_t data_len;
+    char gathered[64];    /* the first bytes of an iovec, for the preview */
+    /* what the line shows after the result: " ([{fd=4, revents=POLLIN}])" */
+    char after_buf[512];
+    struct text after;
+    const char *ret_name; /* signal(): the old handler, shown as the result */
 };
 
 static void begin(struct event *e, enum call id, const char *file, int line)
@@ -754,6 +790,8 @@ static void begin(struct event *e, enum call id, const char *file, int line)
     text_init(&e->hargs, e->hargs_buf, sizeof e->hargs_buf);
     text_init(&e->jargs, e->jargs_buf, sizeof e->jargs_buf);
     text_init(&e->note, e->note_buf, sizeof e->note_buf);
+    text_init(&e->after, e->after_buf, sizeof e->after_buf);
+    e->ret_name = NULL;
     e->nested = inside;
     e->pid = forked ? getpid() : cfg.pid;
     int entered = enter(e->nested);
@@ -761,6 +799,8 @@ static void begin(struct event *e, enum call id, const char *file, int line)
         forked = 0;
         if (e->pid != cfg.pid)
             forget_parent_state(e->pid);
+    } else if (entered && cfg.child) {
+        child_role(0);
     }
     if (entered && n_rules > 0) {
         unsigned long nth = ++calls_made[id];
@@ -930,23 +970,15 @@ static void arg_type(struct event *e, int t)
  * A struct sockaddr_un, decoded as far as len says it is valid. The
  * pointer is read only when the call did not fail with EFAULT.
  */
-static void arg_addr(struct event *e, const struct sockaddr *addr,
-                     socklen_t len, int readable)
+/* A struct sockaddr that may be read, decoded as far as len says it is
+ * valid: C-like for people into h, a JSON object into j. A Unix domain
+ * address with no path at all (an unbound socket's, or a bind that asks
+ * the kernel to choose a name) is "unnamed". */
+static void put_addr(struct text *h, struct text *j,
+                     const struct sockaddr *addr, socklen_t len)
 {
     size_t path_off = offsetof(struct sockaddr_un, sun_path);
-    struct text *h = &e->hargs, *j = &e->jargs;
-    arg_name(e, "addr");
-    if (!addr || !readable) {
-        put(j, "null");
-        if (addr) {
-            put_pointer(h, addr);
-            put(j, ",\"pointer\":\"");
-            put_pointer(j, addr);
-            put(j, "\"");
-        } else {
-            put(h, "NULL");
-        }
-    } else if (len < sizeof(sa_family_t)) {
+    if (len < sizeof(sa_family_t)) {
         put(h, "{?}");
         put(j, "{\"family\":null}");
     } else if (addr->sa_family != AF_UNIX) {
@@ -968,7 +1000,10 @@ static void arg_addr(struct event *e, const struct sockaddr *addr,
         size_t avail = len > path_off ? len - path_off : 0;
         if (avail > sizeof un->sun_path)
             avail = sizeof un->sun_path; /* never read past the struct */
-        if (avail > 0 && un->sun_path[0] == '\0') {
+        if (avail == 0) {
+            put(h, "{AF_UNIX}");
+            put(j, "{\"family\":\"AF_UNIX\",\"unnamed\":true}");
+        } else if (un->sun_path[0] == '\0') {
             put(h, "{AF_UNIX, @");
             put_escaped(h, un->sun_path + 1, avail - 1, 0);
             put(h, "}");
@@ -984,6 +1019,30 @@ static void arg_addr(struct event *e, const struct sockaddr *addr,
             put_escaped(j, un->sun_path, n, 1);
             put(j, "}");
         }
+    }
+}
+
+/*
+ * A struct sockaddr argument, as "addr". The pointer is read only when the
+ * call did not fail with EFAULT.
+ */
+static void arg_addr(struct event *e, const struct sockaddr *addr,
+                     socklen_t len, int readable)
+{
+    struct text *h = &e->hargs, *j = &e->jargs;
+    arg_name(e, "addr");
+    if (!addr || !readable) {
+        put(j, "null");
+        if (addr) {
+            put_pointer(h, addr);
+            put(j, ",\"pointer\":\"");
+            put_pointer(j, addr);
+            put(j, "\"");
+        } else {
+            put(h, "NULL");
+        }
+    } else {
+        put_addr(h, j, addr, len);
     }
 }
 
@@ -1060,9 +1119,28 @@ static void forget_bound(int fd, pid_t pid, struct bound_socket *out)
         }
 }
 
-static void set_role_from_environment(void)
+/*
+ * A forked child is PARENT/child (server/child), until it names itself: a
+ * LAB_ROLE other than the one its role was made with (set with setenv(3)
+ * after fork, as lessons/variant.h's fork_peer does) is its role from its
+ * next call on. Called with the guard taken.
+ */
+static void child_role(int at_fork)
 {
-    set_role(env_value("LAB_ROLE"));
+    const char *r = env_value("LAB_ROLE");
+    int renamed = r && *r && strncmp(r, cfg.role_env,
+                                     sizeof cfg.role_env - 1) != 0;
+    if (renamed) {
+        set_role(r);
+    } else if (at_fork) {
+        char parent[sizeof cfg.role];
+        memcpy(parent, cfg.role, sizeof parent);
+        size_t n = strlen(parent);
+        if (n > sizeof cfg.role - 7)
+            n = sizeof cfg.role - 7;
+        memcpy(cfg.role, parent, n);
+        memcpy(cfg.role + n, "/child", 7);
+    }
 }
 
 
@@ -1094,16 +1172,24 @@ static void render_human(struct text *h, const struct event *e,
     put(h, "]");
     put(h, reset);
     put(h, " ");
-    put(h, e->call);
-    put(h, "(");
-    put(h, e->hargs.s);
-    if (e->kind == WAIT) {
+    if (e->kind == DELIVERY) {
+        put(h, "signal ");
+        put(h, e->hargs.s);
+        put(h, " delivered");
+    } else {
+        put(h, e->call);
+        put(h, "(");
+        put(h, e->hargs.s);
+    }
+    if (e->kind == DELIVERY) {
+        /* no result: the signal interrupted whatever the process did */
+    } else if (e->kind == WAIT) {
         put(h, ") ... ");
         put(h, colour("\033[1m"));
         put(h, "waiting");
         put(h, reset);
     } else if (e->ret == -1) {
-        put(h, ") = -1 ");
+        put(h, e->id == SIGNAL_CALL ? ") = SIG_ERR " : ") = -1 ");
         put(h, colour("\033[1;31m"));
         put_errno_name(h, e->err);
         put(h, " (");
@@ -1114,7 +1200,11 @@ static void render_human(struct text *h, const struct event *e,
             put(h, " [injected]");
     } else {
         put(h, ") = ");
-        put_int(h, e->ret);
+        if (e->ret_name)
+            put(h, e->ret_name);
+        else
+            put_int(h, e->ret);
+        put(h, e->after.s);
         if (e->injected)
             put(h, " [injected]");
         if (e->data && e->data_len > 0) {
@@ -1167,13 +1257,14 @@ static void render_json(struct text *j, const struct event *e,
     put(j, ",\"role\":");
     put_quoted(j, cfg.role, 1);
     put(j, ",\"event\":\"");
-    put(j, e->kind == WAIT ? "wait" : "return");
+    put(j, e->kind == WAIT ? "wait" : e->kind == DELIVERY ? "signal"
+                                                           : "return");
     put(j, "\",\"call\":\"");
     put(j, e->call);
     put(j, "\",\"args\":{");
     put(j, e->jargs.s);
     put(j, "}");
-    if (e->kind == WAIT) {
+    if (e->kind == WAIT || e->kind == DELIVERY) {
         put(j, ",\"ret\":null,\"errno\":null");
     } else if (e->ret == -1) {
         put(j, ",\"ret\":-1,\"errno\":\"");
@@ -1314,7 +1405,8 @@ static struct {
 
 static int moves_data(enum call id)
 {
-    return id == READ || id == WRITE || id == RECV || id == SEND;
+    return id == READ || id == WRITE || id == RECV || id == SEND ||
+           id == SENDTO || id == RECVFROM || id == SENDMSG || id == RECVMSG;
 }
 
 static struct signature signature_of(const struct event *e)
@@ -1356,7 +1448,7 @@ static const struct signature *back(unsigned long long k)
  * repeat line shows them as "...". */
 static int more_args(enum call id)
 {
-    return id != ACCEPT && id != CLOSE && id != WAITPID;
+    return id != ACCEPT && id != CLOSE && id != FORK;
 }
 
 static void render_repeat_human(struct text *h, const struct member *m,
@@ -1378,7 +1470,7 @@ static void render_repeat_human(struct text *h, const struct member *m,
         put_int(h, s->key);
         if (more_args(s->id))
             put(h, ", ...");
-    } else {
+    } else if (more_args(s->id)) {
         put(h, "...");
     }
     put(h, ")");
@@ -1628,8 +1720,9 @@ static void end_of_process(void)
 static void forget_parent_state(pid_t now)
 {
     cfg.pid = now;
+    cfg.child = 1;
     memset(&runs, 0, sizeof runs); /* the parent's, not this child's */
-    set_role_from_environment();
+    child_role(1);
     for (int i = 0; i < N_CALLS; i++)
         calls_made[i] = 0; /* counting is per process */
 }
@@ -1666,8 +1759,11 @@ static int would_block(int fd, short events, int flags)
     int fl = fcntl(fd, F_GETFL);
     if (fl == -1 || (fl & O_NONBLOCK) || (flags & MSG_DONTWAIT))
         return 0;
+    /* ppoll(2), not poll(2): strace tells the trace's question from the
+     * program's own poll. */
     struct pollfd p = {.fd = fd, .events = events, .revents = 0};
-    return poll(&p, 1, 0) == 0;
+    struct timespec zero = {0, 0};
+    return ppoll(&p, 1, &zero, NULL) == 0;
 }
 
 /* Reports, before a call that will block, that it waits (and why). */
@@ -1833,22 +1929,44 @@ int lab_listen(int fd, int backlog, const char *file, int line)
     return (int)finish(&e);
 }
 
-int lab_accept(int fd, struct sockaddr *addr, socklen_t *len,
-               const char *file, int line)
+static void arg_sock_flags(struct event *e, int flags)
 {
-    if (!cfg.on)
-        return accept(fd, addr, len);
+    char buf[64];
+    struct text t;
+    if (flags == 0 || (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != 0) {
+        arg_int(e, "flags", flags);
+        return;
+    }
+    text_init(&t, buf, sizeof buf);
+    if (flags & SOCK_NONBLOCK)
+        put(&t, "|SOCK_NONBLOCK");
+    if (flags & SOCK_CLOEXEC)
+        put(&t, "|SOCK_CLOEXEC");
+    arg_sym(e, "flags", t.s + 1);
+}
+
+static int traced_accept(enum call id, int fd, struct sockaddr *addr,
+                         socklen_t *len, int flags, const char *file,
+                         int line)
+{
     struct event e;
-    begin(&e, ACCEPT, file, line);
+    begin(&e, id, file, line);
     e.key_kind = KEY_FD;
     e.key = fd;
     arg_int(&e, "fd", fd);
+    if (id == ACCEPT4)
+        arg_sock_flags(&e, flags);
     if (cfg.emitting && !will_fail(&e) && wait_shown(&e) &&
         is_listening(fd) && would_block(fd, POLLIN, 0))
         announce_wait(&e, "waiting for a client to connect");
     if (!injected_failure(&e)) {
         call_now(&e);
+#ifdef SOCK_NONBLOCK
+        returned(&e, id == ACCEPT4 ? accept4(fd, addr, len, flags)
+                                   : accept(fd, addr, len));
+#else
         returned(&e, accept(fd, addr, len));
+#endif
     }
     if (e.ret >= 0) {
         struct text *n = note(&e);
@@ -1857,8 +1975,26 @@ int lab_accept(int fd, struct sockaddr *addr, socklen_t *len,
         put(n, " for this client; listening fd ");
         put_int(n, fd);
         put(n, " stays open for the next one");
+        if (id == ACCEPT4 && (flags & SOCK_NONBLOCK))
+            put(n, "; the new fd is non-blocking");
     }
     return (int)finish(&e);
+}
+
+int lab_accept(int fd, struct sockaddr *addr, socklen_t *len,
+               const char *file, int line)
+{
+    if (!cfg.on)
+        return accept(fd, addr, len);
+    return traced_accept(ACCEPT, fd, addr, len, 0, file, line);
+}
+
+int lab_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags,
+                const char *file, int line)
+{
+    if (!cfg.on)
+        return accept4(fd, addr, len, flags);
+    return traced_accept(ACCEPT4, fd, addr, len, flags, file, line);
 }
 
 int lab_connect(int fd, const struct sockaddr *addr, socklen_t len,
@@ -1886,23 +2022,44 @@ int lab_connect(int fd, const struct sockaddr *addr, socklen_t len,
     return (int)finish(&e);
 }
 
+static const struct {
+    int flag;
+    const char *name;
+} msg_flags[] = {
+    {MSG_NOSIGNAL, "MSG_NOSIGNAL"}, {MSG_DONTWAIT, "MSG_DONTWAIT"},
+    {MSG_PEEK, "MSG_PEEK"}, {MSG_WAITALL, "MSG_WAITALL"},
+    {MSG_TRUNC, "MSG_TRUNC"}, {MSG_CTRUNC, "MSG_CTRUNC"},
+    {MSG_EOR, "MSG_EOR"}, {MSG_OOB, "MSG_OOB"},
+#ifdef MSG_CMSG_CLOEXEC
+    {MSG_CMSG_CLOEXEC, "MSG_CMSG_CLOEXEC"},
+#endif
+};
+
+/* Flags by name, "MSG_NOSIGNAL|MSG_DONTWAIT"; 0 when some bit has none
+ * (or there is none at all): then the number says it. */
+static int msg_flag_names(struct text *t, char *buf, size_t cap, int flags)
+{
+    int left = flags;
+    text_init(t, buf, cap);
+    for (size_t i = 0; i < sizeof msg_flags / sizeof msg_flags[0]; i++)
+        if (flags & msg_flags[i].flag) {
+            if (t->len > 0)
+                put(t, "|");
+            put(t, msg_flags[i].name);
+            left &= ~msg_flags[i].flag;
+        }
+    return flags != 0 && left == 0;
+}
+
 static void arg_msg_flags(struct event *e, int flags)
 {
     char buf[96];
     struct text s;
-    const int known = MSG_NOSIGNAL | MSG_DONTWAIT | MSG_PEEK;
-    if (flags == 0 || (flags & ~known) != 0) {
+    if (!msg_flag_names(&s, buf, sizeof buf, flags)) {
         arg_int(e, "flags", flags);
         return;
     }
-    text_init(&s, buf, sizeof buf);
-    if (flags & MSG_NOSIGNAL)
-        put(&s, "|MSG_NOSIGNAL");
-    if (flags & MSG_DONTWAIT)
-        put(&s, "|MSG_DONTWAIT");
-    if (flags & MSG_PEEK)
-        put(&s, "|MSG_PEEK");
-    arg_sym(e, "flags", s.s + 1);
+    arg_sym(e, "flags", s.s);
 }
 
 static ssize_t traced_io(enum call call, int fd, void *buf, size_t count,
@@ -2115,6 +2272,20 @@ pid_t lab_waitpid(pid_t pid, int *status, int options, const char *file,
     e.key_kind = KEY_PID;
     e.key = pid;
     arg_int(&e, "pid", pid);
+    if ((options & ~(WNOHANG | WUNTRACED | WCONTINUED)) == 0 && options) {
+        char buf[64];
+        struct text o;
+        text_init(&o, buf, sizeof buf);
+        if (options & WNOHANG)
+            put(&o, "|WNOHANG");
+        if (options & WUNTRACED)
+            put(&o, "|WUNTRACED");
+        if (options & WCONTINUED)
+            put(&o, "|WCONTINUED");
+        arg_sym(&e, "options", o.s + 1);
+    } else {
+        arg_int(&e, "options", options);
+    }
     if (cfg.emitting && !will_fail(&e) && !(options & WNOHANG) &&
         (pid > 0 || pid == -1) && wait_shown(&e) && child_running(pid)) {
         char buf[64];
@@ -2133,7 +2304,10 @@ pid_t lab_waitpid(pid_t pid, int *status, int options, const char *file,
         call_now(&e);
         returned(&e, waitpid(pid, where, options));
     }
-    if (e.ret > 0) {
+    if (e.ret == 0 && (options & WNOHANG)) {
+        put(note(&e), "no child has ended yet: with WNOHANG waitpid does "
+                      "not wait");
+    } else if (e.ret > 0) {
         int st = *where;
         struct text *n = note(&e);
         put(n, "child ");
@@ -2158,4 +2332,1165 @@ pid_t lab_waitpid(pid_t pid, int *status, int options, const char *file,
         }
     }
     return (pid_t)finish(&e);
+}
+
+/* ---- part 2: processes, signals, poll, fcntl, datagrams --------------- */
+
+/* A signal argument: its name ("SIGTERM"), or its number. */
+static void arg_signal(struct event *e, const char *name, int sig)
+{
+    const char *n = signal_name(sig);
+    if (n)
+        arg_sym(e, name, n);
+    else
+        arg_int(e, name, sig);
+}
+
+pid_t lab_fork(const char *file, int line)
+{
+    if (!cfg.on)
+        return fork();
+    struct event e;
+    begin(&e, FORK, file, line);
+    if (!injected_failure(&e)) {
+        call_now(&e);
+        returned(&e, fork());
+    }
+    if (e.ret == 0) {
+        /* The child: its own pid, its own runs and counts, its role. */
+        e.pid = getpid();
+        int entered = enter(e.nested);
+        if (entered) {
+            forked = 0;
+            forget_parent_state(e.pid);
+        }
+        leave(entered);
+        put(note(&e), "this is the child: fork returned 0 here. It runs "
+                      "the same program on from the fork, with a copy of "
+                      "each of the parent's fds (the same sockets)");
+    } else if (e.ret > 0) {
+        struct text *n = note(&e);
+        put(n, "child process ");
+        put_int(n, e.ret);
+        put(n, " made: it runs on from this fork, with a copy of each fd "
+               "(the same sockets, open in both until each closes its own)");
+    }
+    return (pid_t)finish(&e);
+}
+
+int lab_kill(pid_t pid, int sig, const char *file, int line)
+{
+    if (!cfg.on)
+        return kill(pid, sig);
+    struct event e;
+    begin(&e, KILL, file, line);
+    e.key_kind = KEY_PID;
+    e.key = pid;
+    arg_int(&e, "pid", pid);
+    arg_signal(&e, "sig", sig);
+    if (!injected_failure(&e)) {
+        call_now(&e);
+        returned(&e, kill(pid, sig));
+    }
+    if (e.ret == 0) {
+        struct text *n = note(&e);
+        if (sig == 0) {
+            put(n, "process ");
+            put_int(n, pid);
+            put(n, " exists (signal 0 is only checked, not sent)");
+        } else {
+            put_signal_name(n, sig);
+            if (pid > 0) {
+                put(n, " sent to process ");
+                put_int(n, pid);
+            } else if (pid == 0) {
+                put(n, " sent to every process of this process group");
+            } else if (pid == -1) {
+                put(n, " sent to every process this one may signal");
+            } else {
+                put(n, " sent to process group ");
+                put_int(n, -(long long)pid);
+            }
+        }
+    }
+    return (int)finish(&e);
+}
+
+/* ---- poll(2) ------------------------------------------------------------ */
+
+static const struct {
+    short bit;
+    const char *name;
+} poll_bits[] = {
+    {POLLIN, "POLLIN"}, {POLLPRI, "POLLPRI"}, {POLLOUT, "POLLOUT"},
+#ifdef POLLRDHUP
+    {POLLRDHUP, "POLLRDHUP"},
+#endif
+    {POLLERR, "POLLERR"}, {POLLHUP, "POLLHUP"}, {POLLNVAL, "POLLNVAL"},
+    {POLLRDNORM, "POLLRDNORM"}, {POLLRDBAND, "POLLRDBAND"},
+    {POLLWRNORM, "POLLWRNORM"}, {POLLWRBAND, "POLLWRBAND"},
+};
+
+/* POLLIN|POLLHUP, or a number for bits without a name (0 for none). */
+static void put_poll_bits(struct text *t, short bits, int json)
+{
+    char buf[160];
+    struct text n;
+    short left = bits;
+    text_init(&n, buf, sizeof buf);
+    for (size_t i = 0; i < sizeof poll_bits / sizeof poll_bits[0]; i++)
+        if (bits & poll_bits[i].bit) {
+            if (n.len > 0)
+                put(&n, "|");
+            put(&n, poll_bits[i].name);
+            left = (short)(left & ~poll_bits[i].bit);
+        }
+    if (bits == 0 || left != 0) {
+        put_int(t, (unsigned short)bits);
+    } else if (json) {
+        put_quoted(t, n.s, 1);
+    } else {
+        put(t, n.s);
+    }
+}
+
+/* The set poll watches: the first POLL_SHOWN entries for people, the first
+ * POLL_LISTED in the JSON (trace/TRACE.md says so). */
+enum { POLL_SHOWN = 8, POLL_LISTED = 32 };
+
+static void arg_pollfds(struct event *e, const struct pollfd *fds,
+                        nfds_t nfds, int readable)
+{
+    struct text *h = &e->hargs, *j = &e->jargs;
+    arg_name(e, "fds");
+    if (!readable || !fds) {
+        put(j, "null");
+        if (fds) {
+            put_pointer(h, fds);
+            put(j, ",\"pointer\":\"");
+            put_pointer(j, fds);
+            put(j, "\"");
+        } else {
+            put(h, "NULL");
+        }
+        return;
+    }
+    put(h, "[");
+    put(j, "[");
+    for (nfds_t i = 0; i < nfds && i < POLL_LISTED; i++) {
+        if (i < POLL_SHOWN) {
+            put(h, i ? ", {fd=" : "{fd=");
+            put_int(h, fds[i].fd);
+            put(h, ", events=");
+            put_poll_bits(h, fds[i].events, 0);
+            put(h, "}");
+        }
+        put(j, i ? ",{\"fd\":" : "{\"fd\":");
+        put_int(j, fds[i].fd);
+        put(j, ",\"events\":");
+        put_poll_bits(j, fds[i].events, 1);
+        put(j, "}");
+    }
+    if (nfds > POLL_SHOWN) {
+        put(h, ", ...");
+        put_unsigned(h, (unsigned long long)(nfds - POLL_SHOWN), 0);
+        put(h, " more");
+    }
+    put(h, "]");
+    put(j, "]");
+}
+
+/* The fds poll found ready, after the result: " ([{fd=4, revents=POLLIN}])"
+ * for people, "ready" in the JSON (at most POLL_LISTED of them). */
+static void poll_ready(struct event *e, const struct pollfd *fds, nfds_t nfds)
+{
+    struct text *a = &e->after, *j = result_member(e, "ready");
+    long long shown = 0, listed = 0;
+    put(a, " ([");
+    put(j, "[");
+    for (nfds_t i = 0; i < nfds && listed < POLL_LISTED; i++) {
+        if (fds[i].revents == 0)
+            continue;
+        if (shown < POLL_SHOWN) {
+            put(a, shown ? ", {fd=" : "{fd=");
+            put_int(a, fds[i].fd);
+            put(a, ", revents=");
+            put_poll_bits(a, fds[i].revents, 0);
+            put(a, "}");
+            shown++;
+        }
+        put(j, listed ? ",{\"fd\":" : "{\"fd\":");
+        put_int(j, fds[i].fd);
+        put(j, ",\"revents\":");
+        put_poll_bits(j, fds[i].revents, 1);
+        put(j, "}");
+        listed++;
+    }
+    if (e->ret > shown) {
+        put(a, ", ...");
+        put_int(a, e->ret - shown);
+        put(a, " more");
+    }
+    put(a, "])");
+    put(j, "]");
+}
+
+/* Would poll wait? Asked with a zero timeout (ppoll(2), so that strace
+ * tells the trace's question from the program's poll); -1 when the set
+ * cannot be read (the real call will say EFAULT), else 1 or 0. The revents
+ * it writes are written again by the real call. */
+static int poll_would_wait(struct pollfd *fds, nfds_t nfds)
+{
+    struct timespec zero = {0, 0};
+    int saved = errno;
+    int n = ppoll(fds, nfds, &zero, NULL);
+    int failed = n == -1 && errno == EFAULT;
+    errno = saved;
+    return failed ? -1 : n == 0;
+}
+
+int lab_poll(struct pollfd *fds, nfds_t nfds, int timeout, const char *file,
+             int line)
+{
+    if (!cfg.on)
+        return poll(fds, nfds, timeout);
+    struct event e;
+    begin(&e, POLL, file, line);
+    int args_done = 0;
+    if (cfg.emitting && !will_fail(&e) && timeout != 0 && wait_shown(&e)) {
+        int waits = poll_would_wait(fds, nfds);
+        if (waits >= 0) {
+            arg_pollfds(&e, fds, nfds, 1);
+            arg_int(&e, "nfds", (long long)nfds);
+            arg_int(&e, "timeout", timeout);
+            args_done = 1;
+        }
+        if (waits == 1) {
+            char buf[96];
+            struct text what;
+            text_init(&what, buf, sizeof buf);
+            put(&what, nfds == 1 ? "waiting for the fd to be ready"
+                                 : "waiting for one of the fds to be ready");
+            if (timeout > 0) {
+                put(&what, ", for at most ");
+                put_int(&what, timeout);
+                put(&what, " ms");
+            }
+            announce_wait(&e, what.s);
+        }
+    }
+    if (!injected_failure(&e)) {
+        call_now(&e);
+        returned(&e, poll(fds, nfds, timeout));
+    }
+    if (!args_done) {
+        int readable = !(e.ret == -1 && !e.injected &&
+                         (e.err == EFAULT || e.err == EINVAL));
+        arg_pollfds(&e, fds, nfds, readable);
+        arg_int(&e, "nfds", (long long)nfds);
+        arg_int(&e, "timeout", timeout);
+    }
+    if (e.ret >= 0 && !e.injected) {
+        poll_ready(&e, fds, nfds);
+        if (e.ret == 0) {
+            struct text *n = note(&e);
+            put(n, "timed out: no fd was ready within ");
+            put_int(n, timeout);
+            put(n, " ms");
+        }
+        for (nfds_t i = 0; i < nfds; i++)
+            if (fds[i].revents & POLLNVAL) {
+                struct text *n = note(&e);
+                put(n, "fd ");
+                put_int(n, fds[i].fd);
+                put(n, " is not open (POLLNVAL)");
+                break;
+            }
+    }
+    return (int)finish(&e);
+}
+
+/* ---- fcntl(2) ----------------------------------------------------------- */
+
+/* O_RDWR|O_NONBLOCK: the access mode, then the flags; bits without a name
+ * as a hexadecimal number. */
+static void put_open_flags(struct text *t, long flags)
+{
+    static const struct {
+        long bit;
+        const char *name;
+    } bits[] = {
+        {O_APPEND, "O_APPEND"}, {O_NONBLOCK, "O_NONBLOCK"},
+#ifdef O_ASYNC
+        {O_ASYNC, "O_ASYNC"},
+#endif
+#ifdef O_DIRECT
+        {O_DIRECT, "O_DIRECT"},
+#endif
+#ifdef O_NOATIME
+        {O_NOATIME, "O_NOATIME"},
+#endif
+        {O_SYNC, "O_SYNC"},
+    };
+    static const char hex[] = "0123456789abcdef";
+    long left = flags & ~(long)O_ACCMODE;
+    switch (flags & O_ACCMODE) {
+    case O_RDONLY: put(t, "O_RDONLY"); break;
+    case O_WRONLY: put(t, "O_WRONLY"); break;
+    case O_RDWR: put(t, "O_RDWR"); break;
+    default: put(t, "O_ACCMODE");
+    }
+    for (size_t i = 0; i < sizeof bits / sizeof bits[0]; i++)
+        if ((left & bits[i].bit) == bits[i].bit) {
+            put(t, "|");
+            put(t, bits[i].name);
+            left &= ~bits[i].bit;
+        }
+    if (left) {
+        char digits[2 * sizeof left];
+        int n = 0;
+        unsigned long v = (unsigned long)left;
+        do {
+            digits[n++] = hex[v & 0xf];
+            v >>= 4;
+        } while (v);
+        put(t, "|0x");
+        while (n > 0)
+            put_char(t, digits[--n]);
+    }
+}
+
+static void arg_open_flags(struct event *e, const char *name, long flags)
+{
+    char buf[160];
+    struct text t;
+    text_init(&t, buf, sizeof buf);
+    put_open_flags(&t, flags);
+    arg_sym(e, name, t.s);
+}
+
+/* What a command takes as its third argument. */
+enum { ARG_NONE, ARG_INT, ARG_POINTER };
+
+static int fcntl_argument(int cmd)
+{
+    switch (cmd) {
+    case F_GETFD: case F_GETFL: case F_GETOWN:
+#ifdef F_GETSIG
+    case F_GETSIG:
+#endif
+#ifdef F_GETLEASE
+    case F_GETLEASE:
+#endif
+#ifdef F_GETPIPE_SZ
+    case F_GETPIPE_SZ:
+#endif
+#ifdef F_GET_SEALS
+    case F_GET_SEALS:
+#endif
+        return ARG_NONE;
+    case F_DUPFD: case F_DUPFD_CLOEXEC: case F_SETFD: case F_SETFL:
+    case F_SETOWN:
+#ifdef F_SETSIG
+    case F_SETSIG:
+#endif
+#ifdef F_SETLEASE
+    case F_SETLEASE:
+#endif
+#ifdef F_NOTIFY
+    case F_NOTIFY:
+#endif
+#ifdef F_SETPIPE_SZ
+    case F_SETPIPE_SZ:
+#endif
+#ifdef F_ADD_SEALS
+    case F_ADD_SEALS:
+#endif
+        return ARG_INT;
+    default: /* locks, owners, hints, and commands the trace does not
+              * know: a pointer, as the C library's own fcntl reads it */
+        return ARG_POINTER;
+    }
+}
+
+static const char *fcntl_name(int cmd)
+{
+    switch (cmd) {
+    case F_DUPFD: return "F_DUPFD";
+    case F_DUPFD_CLOEXEC: return "F_DUPFD_CLOEXEC";
+    case F_GETFD: return "F_GETFD";
+    case F_SETFD: return "F_SETFD";
+    case F_GETFL: return "F_GETFL";
+    case F_SETFL: return "F_SETFL";
+    case F_GETLK: return "F_GETLK";
+    case F_SETLK: return "F_SETLK";
+    case F_SETLKW: return "F_SETLKW";
+    case F_GETOWN: return "F_GETOWN";
+    case F_SETOWN: return "F_SETOWN";
+    default: return NULL;
+    }
+}
+
+int lab_fcntl(const char *file, int line, int fd, int cmd, ...)
+{
+    int kind = fcntl_argument(cmd);
+    long number = 0;
+    void *pointer = NULL;
+    va_list ap;
+    va_start(ap, cmd);
+    if (kind == ARG_INT)
+        number = va_arg(ap, int);
+    else if (kind == ARG_POINTER)
+        pointer = va_arg(ap, void *);
+    va_end(ap);
+    if (!cfg.on) {
+        if (kind == ARG_NONE)
+            return fcntl(fd, cmd);
+        return kind == ARG_INT ? fcntl(fd, cmd, (int)number)
+                               : fcntl(fd, cmd, pointer);
+    }
+    struct event e;
+    begin(&e, FCNTL, file, line);
+    e.key_kind = KEY_FD;
+    e.key = fd;
+    arg_int(&e, "fd", fd);
+    const char *name = fcntl_name(cmd);
+    if (name)
+        arg_sym(&e, "cmd", name);
+    else
+        arg_int(&e, "cmd", cmd);
+    if (cmd == F_SETFL)
+        arg_open_flags(&e, "arg", number);
+    else if (cmd == F_SETFD && number == FD_CLOEXEC)
+        arg_sym(&e, "arg", "FD_CLOEXEC");
+    else if (kind == ARG_INT)
+        arg_int(&e, "arg", number);
+    else if (kind == ARG_POINTER) {
+        arg_name(&e, "arg");
+        put_pointer(&e.hargs, pointer);
+        put(&e.jargs, "\"");
+        put_pointer(&e.jargs, pointer);
+        put(&e.jargs, "\"");
+    }
+    if (!injected_failure(&e)) {
+        call_now(&e);
+        if (kind == ARG_NONE)
+            returned(&e, fcntl(fd, cmd));
+        else if (kind == ARG_INT)
+            returned(&e, fcntl(fd, cmd, (int)number));
+        else
+            returned(&e, fcntl(fd, cmd, pointer));
+    }
+    if (e.ret >= 0 && cmd == F_GETFL) {
+        char buf[160];
+        struct text t;
+        text_init(&t, buf, sizeof buf);
+        put_open_flags(&t, e.ret);
+        put(&e.after, " (");
+        put(&e.after, t.s);
+        put(&e.after, ")");
+        put_quoted(result_member(&e, "flags"), t.s, 1);
+    } else if (e.ret >= 0 && cmd == F_GETFD) {
+        if (e.ret & FD_CLOEXEC) {
+            put(&e.after, " (FD_CLOEXEC)");
+            put_quoted(result_member(&e, "flags"), "FD_CLOEXEC", 1);
+        } else {
+            put_int(result_member(&e, "flags"), 0);
+        }
+    } else if (e.ret == 0 && cmd == F_SETFL) {
+        struct text *n = note(&e);
+        put(n, "fd ");
+        put_int(n, fd);
+        put(n, (number & O_NONBLOCK)
+                   ? " is non-blocking now: a read, write, accept or connect "
+                     "that would wait fails with EAGAIN instead"
+                   : " blocks: a call that must wait waits (O_NONBLOCK off)");
+    } else if (e.ret == 0 && cmd == F_SETFD) {
+        struct text *n = note(&e);
+        put(n, "fd ");
+        put_int(n, fd);
+        put(n, (number & FD_CLOEXEC) ? " will be closed by exec"
+                                     : " stays open across exec");
+    } else if (e.ret >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) {
+        struct text *n = note(&e);
+        put(n, "new fd ");
+        put_int(n, e.ret);
+        put(n, ": another descriptor of the same open socket or file");
+    }
+    return (int)finish(&e);
+}
+
+/* ---- datagrams and messages: sendto, recvfrom, sendmsg, recvmsg ------- */
+
+static int socket_type(int fd)
+{
+    int type = 0, saved = errno;
+    socklen_t len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
+        type = 0;
+    errno = saved;
+    return type;
+}
+
+/* The notes of a call that moved bytes: a short write on a stream, end of
+ * file or an empty datagram. */
+static void note_moved(struct event *e, int fd, int sending, size_t count)
+{
+    if (e->ret > 0 && sending && (size_t)e->ret < count) {
+        struct text *n = note(e);
+        put(n, "short write: only ");
+        put_int(n, e->ret);
+        put(n, " of ");
+        put_int(n, (long long)count);
+        put(n, " bytes sent");
+    } else if (e->ret == 0 && !sending && count > 0) {
+        put(note(e), socket_type(fd) == SOCK_STREAM
+                         ? "end of file: the peer closed its end (or shut "
+                           "down writing)"
+                         : "an empty datagram: a message of 0 bytes");
+    }
+}
+
+ssize_t lab_sendto(int fd, const void *buf, size_t count, int flags,
+                   const struct sockaddr *to, socklen_t tolen,
+                   const char *file, int line)
+{
+    if (!cfg.on)
+        return sendto(fd, buf, count, flags, to, tolen);
+    struct event e;
+    begin(&e, SENDTO, file, line);
+    e.key_kind = KEY_FD;
+    e.key = fd;
+    if (!injected_failure(&e)) {
+        size_t asked = injected_count(&e, count);
+        call_now(&e);
+        returned(&e, sendto(fd, buf, asked, flags, to, tolen));
+    }
+    int readable = !(e.ret == -1 && e.err == EFAULT && !e.injected);
+    arg_int(&e, "fd", fd);
+    put(&e.hargs, ", buf");
+    arg_int(&e, "count", (long long)count);
+    arg_msg_flags(&e, flags);
+    arg_addr(&e, to, tolen, readable);
+    arg_int(&e, "addrlen", (long long)tolen);
+    if (e.ret > 0) {
+        e.data = buf;
+        e.data_len = (size_t)e.ret;
+    }
+    note_moved(&e, fd, 1, count);
+    if (e.ret == -1 && e.err == ENOENT && to && readable &&
+        to->sa_family == AF_UNIX)
+        put(note(&e), "no socket file at that path: the receiver is not "
+                      "bound there (yet, or any more)");
+    return (ssize_t)finish(&e);
+}
+
+/* The sender's address that recvfrom or recvmsg returned, as "from": {}
+ * when the kernel gave none (a sender whose socket is not bound has none;
+ * a connected stream gives none). */
+static void result_from(struct event *e, int fd, const struct sockaddr *from,
+                        socklen_t len)
+{
+    struct text *j = result_member(e, "from");
+    if (len == 0) {
+        put(&e->hargs, "{}");
+        put(j, "{}");
+    } else {
+        if (len > sizeof(struct sockaddr_un))
+            len = sizeof(struct sockaddr_un);
+        put_addr(&e->hargs, j, from, len);
+    }
+    if ((len == 0 || (from->sa_family == AF_UNIX &&
+                      len <= offsetof(struct sockaddr_un, sun_path))) &&
+        socket_type(fd) != SOCK_STREAM)
+        put(note(e), "the sender's socket has no address (it is not "
+                     "bound): no reply can be sent to it");
+}
+
+ssize_t lab_recvfrom(int fd, void *buf, size_t count, int flags,
+                     struct sockaddr *from, socklen_t *fromlen,
+                     const char *file, int line)
+{
+    if (!cfg.on)
+        return recvfrom(fd, buf, count, flags, from, fromlen);
+    struct event e;
+    begin(&e, RECVFROM, file, line);
+    e.key_kind = KEY_FD;
+    e.key = fd;
+    arg_int(&e, "fd", fd);
+    put(&e.hargs, ", buf");
+    arg_int(&e, "count", (long long)count);
+    arg_msg_flags(&e, flags);
+    if (cfg.emitting && !will_fail(&e) && wait_shown(&e) &&
+        would_block(fd, POLLIN, flags)) {
+        size_t hlen = e.hargs.len, jlen = e.jargs.len;
+        put(&e.hargs, from && fromlen ? ", addr" : ", NULL");
+        if (!from || !fromlen)
+            put(result_member(&e, "from"), "null");
+        announce_wait(&e, "waiting for data");
+        e.hargs.len = hlen;
+        e.hargs.s[hlen] = '\0';
+        e.jargs.len = jlen;
+        e.jargs.s[jlen] = '\0';
+    }
+    if (!injected_failure(&e)) {
+        size_t asked = injected_count(&e, count);
+        call_now(&e);
+        returned(&e, recvfrom(fd, buf, asked, flags, from, fromlen));
+    }
+    put(&e.hargs, ", ");
+    if (!from || !fromlen) {
+        put(&e.hargs, "NULL");
+        put(result_member(&e, "from"), "null");
+    } else if (e.ret >= 0 && !e.injected) {
+        result_from(&e, fd, from, *fromlen);
+    } else {
+        put(&e.hargs, "addr");
+    }
+    if (e.ret > 0) {
+        e.data = buf;
+        e.data_len = (size_t)e.ret < count ? (size_t)e.ret : count;
+    }
+    note_moved(&e, fd, 0, count);
+    if (e.ret > 0 && (size_t)e.ret > count) {
+        struct text *n = note(&e);
+        put(n, "the datagram had ");
+        put_int(n, e.ret);
+        put(n, " bytes: only the first ");
+        put_int(n, (long long)count);
+        put(n, " fitted in the buffer, the rest is lost (MSG_TRUNC)");
+    }
+    return (ssize_t)finish(&e);
+}
+
+/* The iovecs' total size. */
+static size_t iov_total(const struct iovec *iov, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += iov[i].iov_len;
+    return total;
+}
+
+/* The first bytes of what the iovecs hold, up to len, for the preview. */
+static void gather(struct event *e, const struct iovec *iov, size_t n,
+                   size_t len)
+{
+    size_t got = 0;
+    for (size_t i = 0; i < n && got < sizeof e->gathered && got < len; i++) {
+        size_t take = iov[i].iov_len;
+        if (take > len - got)
+            take = len - got;
+        if (take > sizeof e->gathered - got)
+            take = sizeof e->gathered - got;
+        memcpy(e->gathered + got, iov[i].iov_base, take);
+        got += take;
+    }
+    e->data = e->gathered;
+    e->data_len = len;
+}
+
+/* The fds a message carries (SCM_RIGHTS), as "[5, 6]" and a JSON array;
+ * how many. */
+static int put_passed_fds(struct text *h, struct text *j,
+                          const struct msghdr *msg)
+{
+    int count = 0;
+    put(h, "[");
+    put(j, "[");
+    for (struct cmsghdr *c = CMSG_FIRSTHDR((struct msghdr *)msg); c;
+         c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+            c->cmsg_len < CMSG_LEN(0))
+            continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        const unsigned char *p = CMSG_DATA(c);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, p + i * sizeof fd, sizeof fd);
+            put(h, count ? ", " : "");
+            put(j, count ? "," : "");
+            put_int(h, fd);
+            put_int(j, fd);
+            count++;
+        }
+    }
+    put(h, "]");
+    put(j, "]");
+    return count;
+}
+
+/* "iov=2, 13 bytes": how many iovecs and what they hold, or can hold. */
+static void msg_iov(struct event *e, const struct msghdr *msg)
+{
+    size_t total = iov_total(msg->msg_iov, msg->msg_iovlen);
+    put(&e->hargs, "iov=");
+    put_unsigned(&e->hargs, (unsigned long long)msg->msg_iovlen, 0);
+    put(&e->hargs, ", ");
+    put_unsigned(&e->hargs, (unsigned long long)total, 0);
+    put(&e->hargs, total == 1 ? " byte" : " bytes");
+    put_int(result_member(e, "iovlen"), (long long)msg->msg_iovlen);
+    put_int(result_member(e, "count"), (long long)total);
+}
+
+ssize_t lab_sendmsg(int fd, const struct msghdr *msg, int flags,
+                    const char *file, int line)
+{
+    if (!cfg.on)
+        return sendmsg(fd, msg, flags);
+    struct event e;
+    begin(&e, SENDMSG, file, line);
+    e.key_kind = KEY_FD;
+    e.key = fd;
+    if (!injected_failure(&e)) {
+        call_now(&e);
+        returned(&e, sendmsg(fd, msg, flags));
+    }
+    int readable = msg && !(e.ret == -1 && e.err == EFAULT && !e.injected);
+    arg_int(&e, "fd", fd);
+    put(&e.hargs, ", ");
+    if (!readable) {
+        struct text *j = result_member(&e, "msg");
+        put(j, "null");
+        if (msg) {
+            put_pointer(&e.hargs, msg);
+            put(j, ",\"pointer\":\"");
+            put_pointer(j, msg);
+            put(j, "\"");
+        } else {
+            put(&e.hargs, "NULL");
+        }
+    } else {
+        put(&e.hargs, "{");
+        if (msg->msg_name) {
+            put(&e.hargs, "to ");
+            put_addr(&e.hargs, result_member(&e, "addr"), msg->msg_name,
+                     msg->msg_namelen);
+            put(&e.hargs, ", ");
+        }
+        msg_iov(&e, msg);
+        if (msg->msg_control && msg->msg_controllen > 0) {
+            char hb[256], jb[256];
+            struct text h, j;
+            text_init(&h, hb, sizeof hb);
+            text_init(&j, jb, sizeof jb);
+            if (put_passed_fds(&h, &j, msg) > 0) {
+                put(&e.hargs, ", fds=");
+                put(&e.hargs, h.s);
+                put(result_member(&e, "fds"), j.s);
+                if (e.ret >= 0) {
+                    struct text *n = note(&e);
+                    put(n, "fds ");
+                    put(n, h.s);
+                    put(n, " passed: the receiver gets new fds for the "
+                           "same open sockets or files");
+                }
+            }
+        }
+        put(&e.hargs, "}");
+        if (e.ret > 0)
+            gather(&e, msg->msg_iov, msg->msg_iovlen, (size_t)e.ret);
+        note_moved(&e, fd, 1, iov_total(msg->msg_iov, msg->msg_iovlen));
+    }
+    arg_msg_flags(&e, flags);
+    return (ssize_t)finish(&e);
+}
+
+ssize_t lab_recvmsg(int fd, struct msghdr *msg, int flags, const char *file,
+                    int line)
+{
+    if (!cfg.on)
+        return recvmsg(fd, msg, flags);
+    struct event e;
+    begin(&e, RECVMSG, file, line);
+    e.key_kind = KEY_FD;
+    e.key = fd;
+    if (cfg.emitting && !will_fail(&e) && wait_shown(&e) &&
+        would_block(fd, POLLIN, flags)) {
+        /* The message is not read before the call: the kernel checks it. */
+        arg_int(&e, "fd", fd);
+        put(&e.hargs, ", msg");
+        arg_msg_flags(&e, flags);
+        announce_wait(&e, "waiting for data");
+        text_init(&e.hargs, e.hargs_buf, sizeof e.hargs_buf);
+        text_init(&e.jargs, e.jargs_buf, sizeof e.jargs_buf);
+    }
+    if (!injected_failure(&e)) {
+        call_now(&e);
+        returned(&e, recvmsg(fd, msg, flags));
+    }
+    int readable = msg && !(e.ret == -1 && e.err == EFAULT && !e.injected);
+    arg_int(&e, "fd", fd);
+    put(&e.hargs, ", ");
+    if (!readable) {
+        struct text *j = result_member(&e, "msg");
+        put(j, "null");
+        if (msg) {
+            put_pointer(&e.hargs, msg);
+            put(j, ",\"pointer\":\"");
+            put_pointer(j, msg);
+            put(j, "\"");
+        } else {
+            put(&e.hargs, "NULL");
+        }
+    } else {
+        put(&e.hargs, "{");
+        int done = e.ret >= 0 && !e.injected;
+        if (done && msg->msg_name) {
+            put(&e.hargs, "from ");
+            result_from(&e, fd, msg->msg_name, msg->msg_namelen);
+            put(&e.hargs, ", ");
+        }
+        msg_iov(&e, msg);
+        if (done && msg->msg_control && msg->msg_controllen > 0) {
+            char hb[256], jb[256];
+            struct text h, j;
+            text_init(&h, hb, sizeof hb);
+            text_init(&j, jb, sizeof jb);
+            if (put_passed_fds(&h, &j, msg) > 0) {
+                put(&e.hargs, ", fds=");
+                put(&e.hargs, h.s);
+                put(result_member(&e, "fds"), j.s);
+                struct text *n = note(&e);
+                put(n, "received fds ");
+                put(n, h.s);
+                put(n, ": new descriptors, in this process, of the sender's "
+                       "open sockets or files");
+            }
+        }
+        if (done && msg->msg_flags) {
+            char fb[96];
+            struct text f;
+            put(&e.hargs, ", msg_flags=");
+            struct text *j = result_member(&e, "msg_flags");
+            if (msg_flag_names(&f, fb, sizeof fb, msg->msg_flags)) {
+                put(&e.hargs, f.s);
+                put_quoted(j, f.s, 1);
+            } else {
+                put_int(&e.hargs, msg->msg_flags);
+                put_int(j, msg->msg_flags);
+            }
+            if (msg->msg_flags & MSG_TRUNC)
+                put(note(&e), "the datagram was longer than the buffers: "
+                              "its end is lost (MSG_TRUNC)");
+            if (msg->msg_flags & MSG_CTRUNC)
+                put(note(&e), "the control data did not fit: fds passed "
+                              "with it may be lost (MSG_CTRUNC)");
+        }
+        put(&e.hargs, "}");
+        size_t total = iov_total(msg->msg_iov, msg->msg_iovlen);
+        if (e.ret > 0)
+            gather(&e, msg->msg_iov, msg->msg_iovlen,
+                   (size_t)e.ret < total ? (size_t)e.ret : total);
+        note_moved(&e, fd, 0, total);
+    }
+    arg_msg_flags(&e, flags);
+    return (ssize_t)finish(&e);
+}
+
+/* ---- signals: sigaction, signal, and each delivery -------------------- */
+
+/*
+ * A handler the program installs through the trace is installed as the
+ * trace's trampoline, which reports each delivery ("signal SIGCHLD
+ * delivered"), then calls the program's handler with the same arguments,
+ * with errno as the signal found it; errno is left as the handler leaves
+ * it. The program's own action is kept here, twice per signal: the
+ * trampoline reads the current copy while the other is written, so a
+ * signal that comes while the program changes its action never finds a
+ * half-written one. sigaction's oldact gets the program's action back,
+ * never the trampoline. SIG_IGN and SIG_DFL are installed as they are.
+ */
+enum { MAX_SIGNAL = 65 };
+
+struct handler {
+    struct sigaction act; /* the program's own action */
+    const char *file;     /* where it installed it */
+    int line;
+};
+
+static struct {
+    struct handler copy[2];
+    volatile sig_atomic_t current;
+} handlers[MAX_SIGNAL];
+
+static void trampoline(int sig, siginfo_t *info, void *context);
+
+static int is_trampoline(const struct sigaction *a)
+{
+    return (a->sa_flags & SA_SIGINFO) && a->sa_sigaction == trampoline;
+}
+
+static int has_handler(const struct sigaction *a)
+{
+    return (a->sa_flags & SA_SIGINFO) ||
+           (a->sa_handler != SIG_IGN && a->sa_handler != SIG_DFL);
+}
+
+/* The real sigaction, with the trampoline for a handler when someone reads
+ * the trace; old gets the program's own old action. */
+static int install(int sig, const struct sigaction *act,
+                   struct sigaction *old, const char *file, int line)
+{
+    struct sigaction mine, was;
+    int slot = -1;
+    int known = sig > 0 && sig < MAX_SIGNAL;
+    if (act && known && cfg.emitting && has_handler(act)) {
+        slot = 1 - handlers[sig].current;
+        handlers[sig].copy[slot].act = *act;
+        handlers[sig].copy[slot].file = file;
+        handlers[sig].copy[slot].line = line;
+        mine = *act;
+        mine.sa_flags |= SA_SIGINFO;
+        mine.sa_sigaction = trampoline;
+        act = &mine;
+    }
+    int previous = known ? handlers[sig].current : 0;
+    int r = sigaction(sig, act, old ? &was : NULL);
+    if (r == 0 && slot >= 0)
+        handlers[sig].current = slot;
+    if (r == 0 && old) {
+        *old = was;
+        if (known && is_trampoline(&was))
+            *old = handlers[sig].copy[previous].act;
+    }
+    return r;
+}
+
+static const struct {
+    int flag;
+    const char *name;
+} sa_flags[] = {
+    {SA_NOCLDSTOP, "SA_NOCLDSTOP"}, {SA_NOCLDWAIT, "SA_NOCLDWAIT"},
+    {SA_SIGINFO, "SA_SIGINFO"}, {SA_ONSTACK, "SA_ONSTACK"},
+    {SA_RESTART, "SA_RESTART"}, {SA_NODEFER, "SA_NODEFER"},
+    {SA_RESETHAND, "SA_RESETHAND"},
+};
+
+/* What a disposition is, in a word: SIG_IGN, SIG_DFL, or handler. */
+static const char *disposition(const struct sigaction *a)
+{
+    if (!(a->sa_flags & SA_SIGINFO) && a->sa_handler == SIG_IGN)
+        return "SIG_IGN";
+    if (!(a->sa_flags & SA_SIGINFO) && a->sa_handler == SIG_DFL)
+        return "SIG_DFL";
+    return "handler";
+}
+
+/* {handler, SA_RESTART} for people; "handler" and "flags" in the JSON. */
+static void arg_action(struct event *e, const struct sigaction *a)
+{
+    const char *what = disposition(a);
+    char buf[160];
+    struct text f;
+    int left = a->sa_flags;
+    text_init(&f, buf, sizeof buf);
+    for (size_t i = 0; i < sizeof sa_flags / sizeof sa_flags[0]; i++)
+        if (left & sa_flags[i].flag) {
+            put(&f, f.len ? "|" : "");
+            put(&f, sa_flags[i].name);
+            left &= ~sa_flags[i].flag;
+        }
+    arg_name(e, "handler");
+    put(&e->hargs, "{");
+    put(&e->hargs, what);
+    put_quoted(&e->jargs, what, 1);
+    put(&e->jargs, ",\"flags\":");
+    if (a->sa_flags == 0) {
+        put_int(&e->jargs, 0);
+    } else {
+        put(&e->hargs, ", ");
+        if (left == 0) {
+            put(&e->hargs, f.s);
+            put_quoted(&e->jargs, f.s, 1);
+        } else {
+            put_int(&e->hargs, a->sa_flags);
+            put_int(&e->jargs, a->sa_flags);
+        }
+    }
+    put(&e->hargs, "}");
+}
+
+/* What the program's signal disposition is now, in a note. */
+static void note_disposition(struct event *e, int sig,
+                             const struct sigaction *a)
+{
+    struct text *n = note(e);
+    put_signal_name(n, sig);
+    if (!has_handler(a)) {
+        put(n, a->sa_handler == SIG_IGN ? " is ignored from now on"
+                                        : " has its default action again");
+        return;
+    }
+    put(n, (a->sa_flags & SA_RESETHAND) ? " calls the handler once (then "
+                                          "its default action is back)"
+                                        : " calls the handler");
+    put(n, (a->sa_flags & SA_RESTART)
+               ? "; a call it interrupts is restarted (SA_RESTART)"
+               : "; a call it interrupts fails with EINTR (no SA_RESTART)");
+}
+
+int lab_sigaction(int sig, const struct sigaction *act,
+                  struct sigaction *oldact, const char *file, int line)
+{
+    if (!cfg.on)
+        return sigaction(sig, act, oldact);
+    struct event e;
+    struct sigaction old;
+    begin(&e, SIGACTION, file, line);
+    if (!injected_failure(&e)) {
+        call_now(&e);
+        returned(&e, install(sig, act, oldact ? &old : NULL, file, line));
+    }
+    int readable = !(e.ret == -1 && e.err == EFAULT && !e.injected);
+    arg_signal(&e, "sig", sig);
+    if (!act) {
+        arg_name(&e, "handler");
+        put(&e.hargs, "NULL");
+        put(&e.jargs, "null");
+    } else if (!readable) {
+        arg_name(&e, "handler");
+        put_pointer(&e.hargs, act);
+        put(&e.jargs, "null,\"pointer\":\"");
+        put_pointer(&e.jargs, act);
+        put(&e.jargs, "\"");
+    } else {
+        arg_action(&e, act);
+    }
+    put(&e.hargs, ", ");
+    if (!oldact) {
+        put(&e.hargs, "NULL");
+        put(result_member(&e, "old"), "null");
+    } else if (e.ret == 0 && !e.injected) {
+        *oldact = old;
+        put(&e.hargs, "{");
+        put(&e.hargs, disposition(&old));
+        put(&e.hargs, "}");
+        put_quoted(result_member(&e, "old"), disposition(&old), 1);
+    } else {
+        put(&e.hargs, "oldact");
+    }
+    if (e.ret == 0 && act && readable)
+        note_disposition(&e, sig, act);
+    return (int)finish(&e);
+}
+
+void (*lab_signal(int sig, void (*handler)(int), int sysv, const char *file,
+                  int line))(int)
+{
+    if (!cfg.on) {
+#ifdef __GLIBC__
+        if (sysv)
+            return sysv_signal(sig, handler);
+#endif
+        return signal(sig, handler);
+    }
+    /* signal(2) as the C library makes it, with sigaction(2): BSD's
+     * (glibc's default, musl's) restarts, System V's runs once. */
+    struct sigaction act, old;
+    memset(&act, 0, sizeof act);
+    act.sa_handler = handler;
+    sigemptyset(&act.sa_mask);
+    if (sysv) {
+        act.sa_flags = SA_RESETHAND | SA_NODEFER;
+    } else {
+        act.sa_flags = SA_RESTART;
+#ifdef __GLIBC__
+        if (sig > 0 && sig < MAX_SIGNAL)
+            sigaddset(&act.sa_mask, sig);
+#endif
+    }
+    struct event e;
+    begin(&e, SIGNAL_CALL, file, line);
+    arg_signal(&e, "sig", sig);
+    arg_sym(&e, "handler", disposition(&act));
+    if (!injected_failure(&e)) {
+        call_now(&e);
+        returned(&e, install(sig, &act, &old, file, line));
+    }
+    void (*was)(int) = SIG_ERR;
+    if (e.ret == 0) {
+        was = (old.sa_flags & SA_SIGINFO)
+                  ? (void (*)(int))(void (*)(void))old.sa_sigaction
+                  : old.sa_handler;
+        e.ret_name = disposition(&old);
+        put_quoted(result_member(&e, "old"), e.ret_name, 1);
+        note_disposition(&e, sig, &act);
+    }
+    finish(&e);
+    return was;
+}
+
+/* A delivery, reported from the trampoline: "signal SIGCHLD delivered",
+ * with who sent it, at the place the handler was installed. It takes no
+ * part in runs. */
+static void report_delivery(int sig, const siginfo_t *info,
+                            const struct handler *h)
+{
+    struct event e;
+    e.errno_in = errno;
+    e.id = SIGNAL_CALL;
+    e.call = "signal";
+    e.file = h->file ? h->file : "?";
+    e.line = h->line;
+    e.kind = DELIVERY;
+    e.ret = 0;
+    e.err = 0;
+    e.errno_out = e.errno_in;
+    e.data = NULL;
+    e.data_len = 0;
+    e.key_kind = KEY_NONE;
+    e.key = 0;
+    e.fault = NULL;
+    e.injected = 0;
+    text_init(&e.hargs, e.hargs_buf, sizeof e.hargs_buf);
+    text_init(&e.jargs, e.jargs_buf, sizeof e.jargs_buf);
+    text_init(&e.note, e.note_buf, sizeof e.note_buf);
+    text_init(&e.after, e.after_buf, sizeof e.after_buf);
+    e.ret_name = NULL;
+    e.nested = inside;
+    e.pid = forked ? getpid() : cfg.pid;
+    e.start_ns = now_ns();
+    arg_signal(&e, "sig", sig);
+    struct text *n = note(&e);
+    if (info && sig == SIGCHLD && info->si_pid > 0) {
+        put_int(result_member(&e, "pid"), info->si_pid);
+        put(n, "child ");
+        put_int(n, info->si_pid);
+        if (info->si_code == CLD_EXITED) {
+            put(n, " exited with status ");
+            put_int(n, info->si_status);
+        } else if (info->si_code == CLD_KILLED ||
+                   info->si_code == CLD_DUMPED) {
+            put(n, " was killed by ");
+            put_signal_name(n, info->si_status);
+        } else {
+            put(n, " stopped or continued");
+        }
+        put(n, "; ");
+    } else if (info && (info->si_code == SI_USER ||
+                        info->si_code == SI_QUEUE) && info->si_pid > 0) {
+        put_int(result_member(&e, "pid"), info->si_pid);
+        put(n, "sent by process ");
+        put_int(n, info->si_pid);
+        put(n, "; ");
+    }
+    put(n, "the handler installed here runs now");
+    emit(&e, 1, 1);
+}
+
+static void trampoline(int sig, siginfo_t *info, void *context)
+{
+    int saved = errno;
+    struct handler h = {.file = NULL, .line = 0};
+    memset(&h.act, 0, sizeof h.act);
+    if (sig > 0 && sig < MAX_SIGNAL)
+        h = handlers[sig].copy[handlers[sig].current];
+    if (cfg.emitting)
+        report_delivery(sig, info, &h);
+    errno = saved;
+    if (h.act.sa_flags & SA_SIGINFO)
+        h.act.sa_sigaction(sig, info, context);
+    else if (h.act.sa_handler != SIG_IGN && h.act.sa_handler != SIG_DFL)
+        h.act.sa_handler(sig);
 }
