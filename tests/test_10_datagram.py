@@ -40,19 +40,24 @@ def path(lab, name=SOCK):
     return str(lab.dir / name)
 
 
-def collecting(lab, *args):
+def collecting(lab, *args, env=None):
     """The collector, started, with its socket bound (lesson 02's stage)."""
-    collector = lab.start("collector", *args)
+    collector = lab.start("collector", *args, env=env)
     lab.require("bind", "the collector to bind its socket, log.sock",
                 "What this stage does", proc=collector, ret=0)
     return collector
 
 
+# The collector's own lines on standard output, around its records.
+OWN_LINES = re.compile(r"collector: (receiving on \S+; stop me with Ctrl-C|"
+                       r"stopped, \S+ removed)")
+
+
 def records(proc):
-    """The records a collector printed: its lines of standard output that
-    are not its own messages ("collector: ...")."""
+    """The records a collector printed: its lines of standard output but
+    the two of its own (a sender may well be named collector)."""
     return [line for line in proc.stdout.split("\n")[:-1]
-            if not line.startswith("collector: ")]
+            if not OWN_LINES.fullmatch(line)]
 
 
 def shown(lines):
@@ -353,8 +358,8 @@ def test_the_logger_with_r_waits_for_each_reply_and_removes_its_file(lab):
                f"(logger.{logger.pid}.sock), then send first; the collector "
                f"received {cut(first or b'')} from {sender!r}",
                "Who sent it: addresses and replies")
-    # It waits for the reply: asleep, with nothing more sent.
-    logger.asleep()
+    # It waits for the reply: its receive waits, and nothing more is sent.
+    lab.wait_for(RECEIVES, proc=logger, event="wait")
     early = received(collector)[0]
     lab.expect(not early,
                "`logger -r` to wait for the reply to each message before it "
@@ -379,8 +384,108 @@ def test_the_logger_with_r_waits_for_each_reply_and_removes_its_file(lab):
                "Who sent it: addresses and replies")
 
 
+def test_the_logger_with_b_binds_the_path_it_is_given(lab):
+    collector = dgram(lab, SOCK)
+    logger = lab.start("logger", "-b", "mine.sock", SOCK, "hello")
+    try:
+        first, sender = collector.recvfrom(4096)
+    except OSError:
+        first, sender = None, None
+    if sender:
+        send(collector, b"ok 5", str(lab.dir / sender))
+    status = logger.wait()
+    lab.expect(first == b"hello" and sender == "mine.sock" and status == 0
+               and not (lab.dir / "mine.sock").exists(),
+               "`logger -b mine.sock` to bind mine.sock for the replies, "
+               "send hello from it, print the reply, exit with status 0 "
+               f"and remove mine.sock; the collector received "
+               f"{cut(first or b'')} from {sender!r}, and "
+               f"{logger.describe()}", "Who sent it: addresses and replies")
+
+
 def max_dgram_qlen():
     return int(Path("/proc/sys/net/unix/max_dgram_qlen").read_text())
+
+
+SENDS = ("sendto", "send", "write", "sendmsg")
+RECEIVES = ("recvfrom", "recv", "read", "recvmsg")
+
+
+def sent(lab, proc):
+    """How many datagrams proc has sent so far, by its trace."""
+    return lab.calls(SENDS, proc=proc,
+                     where=lambda e: (e.get("ret") or 0) >= 0 and
+                     e.get("errno") is None)
+
+
+def test_the_logger_waits_while_the_collector_s_queue_is_full(lab):
+    queue = max_dgram_qlen()
+    collector = dgram(lab, SOCK)  # it does not receive yet
+    lines = [f"line {n}" for n in range(queue + 5)]
+    logger = lab.start("logger", SOCK, *lines)
+    # queue + 1 datagrams fit in the collector's queue; the next sendto
+    # finds it full: the logger must wait there, asleep.
+    lab.wait_until(lambda: sent(lab, logger) >= queue + 1, proc=logger)
+    waited = logger.asleep()
+    got, _ = received(collector, len(lines))
+    status = logger.wait()
+    lab.expect(waited and status == 0 and
+               got == [line.encode() for line in lines],
+               f"`logger` with {len(lines)} lines and a collector that does "
+               f"not receive yet: {queue + 1} datagrams fill its queue "
+               f"(net.unix.max_dgram_qlen + 1), then the logger's sendto "
+               "waits until the collector takes one (no MSG_DONTWAIT: it "
+               "would fail with EAGAIN, and the line would be lost), and "
+               f"every line arrives; it {'waited' if waited else 'did not wait'}"
+               f", the collector received {len(got)} of {len(lines)} lines, "
+               f"and {logger.describe()}",
+               "When the collector's queue is full")
+
+
+def test_a_reply_that_never_comes_ends_the_logger_cleanly(lab):
+    collector = dgram(lab, SOCK)
+    # The receive times out at once (SO_RCVTIMEO's EAGAIN, injected).
+    faults = ",".join(f"{call}=EAGAIN" for call in RECEIVES)
+    logger = lab.start("logger", "-r", SOCK, "anyone there?",
+                       env={"LAB_FAULTS": faults})
+    got, _ = received(collector, 1)
+    status = logger.wait()
+    lab.expect(got == [b"anyone there?"] and status == 1 and
+               "no reply" in logger.stderr and
+               not list(lab.dir.glob("logger.*.sock")),
+               "`logger -r` whose reply never comes (its receive fails with "
+               "EAGAIN, as when SO_RCVTIMEO runs out) to say `no reply`, "
+               "remove its socket file and exit with status 1; it said "
+               f"{cut(logger.stderr_bytes, 200)}, {logger.describe()}, and "
+               f"left {[p.name for p in lab.dir.glob('logger.*.sock')]}",
+               "Who sent it: addresses and replies")
+
+
+def test_an_interrupted_send_is_made_again(lab):
+    collector = dgram(lab, SOCK)
+    # The first send of each kind fails with EINTR, as when a signal comes
+    # while sendto waits for room (without SA_RESTART).
+    faults = ",".join(f"{call}#1=EINTR" for call in SENDS)
+    logger = lab.run("logger", SOCK, "first", "second",
+                     env={"LAB_FAULTS": faults})
+    got, _ = received(collector)
+    lab.expect(got == [b"first", b"second"] and logger.returncode == 0,
+               "a sendto interrupted by a signal (EINTR, with no stop asked "
+               "for) made again: the message is not lost; the collector "
+               f"received {shown(got)}, and {logger.describe()}",
+               "When the collector's queue is full")
+
+
+def test_an_interrupted_receive_does_not_stop_the_collector(lab):
+    collector = collecting(lab, "-n", "1", env={"LAB_FAULTS":
+                                                "recvmsg#1=EINTR"})
+    send(dgram(lab), b"still here", path(lab))
+    status = collector.wait()
+    lab.expect(status == 0 and records(collector) == ["(unbound): still here"],
+               "a recvmsg interrupted by a signal that asked for no stop "
+               "(EINTR, stop_requested not set) made again: the collector "
+               f"goes on; it printed {shown(records(collector))}, and "
+               f"{collector.describe()}", "Your task")
 
 
 def test_the_logger_explains_a_collector_that_is_not_there(lab):

@@ -1,7 +1,7 @@
 /*
  * logger.c - a client of the log collector, lesson 10: datagrams.
  *
- * Usage: logger [-c] [-r] [SOCKET_PATH [MESSAGE...]]
+ * Usage: logger [-c] [-r | -b PATH] [SOCKET_PATH [MESSAGE...]]
  *
  * Sends each MESSAGE, or without one each line of standard input (without
  * its newline), as one datagram to the collector at SOCKET_PATH (default:
@@ -14,6 +14,7 @@
  *       directory, so that the collector can reply; wait for the reply to
  *       each message (at most REPLY_TIMEOUT seconds) before the next, and
  *       print it. The file is removed on exit.
+ *   -b  as -r, with PATH for our own address.
  *
  * The exit status is 0 when every message was sent (and, with -r, every
  * reply came), 1 otherwise.
@@ -186,6 +187,8 @@ int main(int argc, char *argv[])
     struct sockaddr_un addr, own;
     struct sigaction sa;
     int connect_first = 0, want_replies = 0, bound = 0;
+    const char *own_path = NULL;
+    char own_name[sizeof own.sun_path];
     struct stat made; /* our own socket file, with -r: the one to remove */
     char *line = NULL;
     size_t line_size = 0;
@@ -193,20 +196,30 @@ int main(int argc, char *argv[])
     int status = EXIT_SUCCESS;
     int opt;
 
-    while ((opt = getopt(argc, argv, "cr")) != -1) {
+    while ((opt = getopt(argc, argv, "crb:")) != -1) {
         if (opt == 'c') {
             connect_first = 1;
         } else if (opt == 'r') {
             want_replies = 1;
+        } else if (opt == 'b') {
+            want_replies = 1;
+            own_path = optarg;
         } else {
-            fprintf(stderr, "usage: logger [-c] [-r] [SOCKET_PATH "
-                    "[MESSAGE...]]\n");
+            fprintf(stderr, "usage: logger [-c] [-r | -b PATH] "
+                    "[SOCKET_PATH [MESSAGE...]]\n");
             return 2;
         }
     }
     if (optind < argc)
         path = argv[optind++];
     if (make_address(&addr, path) == -1)
+        return EXIT_FAILURE;
+    if (want_replies && own_path == NULL) { /* a name of our own: our pid */
+        snprintf(own_name, sizeof own_name, "logger.%ld.sock",
+                 (long)getpid());
+        own_path = own_name;
+    }
+    if (want_replies && make_address(&own, own_path) == -1)
         return EXIT_FAILURE;
 
     /* No SA_RESTART: a send blocked on a full queue, or a wait for a
@@ -231,18 +244,14 @@ int main(int argc, char *argv[])
      * that never bound carries no sender, and cannot be answered. */
     if (want_replies) {
         struct timeval timeout = {.tv_sec = REPLY_TIMEOUT, .tv_usec = 0};
-        memset(&own, 0, sizeof own);
-        own.sun_family = AF_UNIX;
-        snprintf(own.sun_path, sizeof own.sun_path, "logger.%ld.sock",
-                 (long)getpid());
         if (bind(fd, (struct sockaddr *)&own, sizeof own) == -1) {
             fprintf(stderr, "logger: cannot bind %s for the replies: %s\n",
-                    own.sun_path, strerror(errno));
+                    own_path, strerror(errno));
             close(fd);
             return EXIT_FAILURE;
         }
         bound = 1;
-        if (lstat(own.sun_path, &made) == -1) {
+        if (lstat(own_path, &made) == -1) {
             perror("logger: lstat");
             memset(&made, 0, sizeof made); /* then it is never removed */
         }
@@ -323,8 +332,8 @@ cleanup:
         perror("logger: close");
         status = EXIT_FAILURE;
     }
-    if (bound && is_our_socket_file(own.sun_path, &made) &&
-        unlink(own.sun_path) == -1) {
+    if (bound && is_our_socket_file(own_path, &made) &&
+        unlink(own_path) == -1) {
         perror("logger: unlink");
         status = EXIT_FAILURE;
     }
