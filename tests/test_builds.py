@@ -156,7 +156,40 @@ def exercise(lab, under=(), env=None):
     assert replies[2].returncode == 1 and "longer than" in replies[2].stderr
     # The refused client never connected: stop the server with a signal.
     lab.stop(server, timeout=labrun.WAIT * 10)
-    return [server, *replies]
+    return [server, *replies, *exercise_datagrams(lab, under, env)]
+
+
+DATAGRAM_PROGRAMS = ("collector", "logger")
+
+
+def exercise_datagrams(lab, under=(), env=None):
+    """The final collector with three loggers: arguments; standard input
+    with an empty line and a line the collector must cut; replies, after a
+    connect."""
+    if not (lab.code_dir / "collector").exists():
+        return []  # a lesson before the datagrams
+    wait = labrun.WAIT * 10
+    collector = lab.start("collector", "-n", "5", under=under, env=env)
+    assert lab.wait_for("bind", proc=collector, ret=0, timeout=wait), \
+        lab.events(event=None)
+    long_line = b"x" * 3000
+    loggers = [
+        lab.run("logger", "log.sock", "one", "two", under=under, env=env,
+                timeout=wait),
+        lab.run("logger", stdin=b"\n" + long_line + b"\n", under=under,
+                env=env, timeout=wait),
+        lab.run("logger", "-c", "-r", "log.sock", "with a reply",
+                under=under, env=env, timeout=wait),
+    ]
+    assert collector.wait(wait) == 0, collector.describe()
+    records = collector.stdout.splitlines()[1:-1]
+    assert records[:4] == ["(unbound): one", "(unbound): two", "(unbound): ",
+                           "(unbound): " + "x" * 2048 + " [cut: the datagram "
+                           "was longer than 2048 bytes]"], records
+    assert records[4].endswith(": with a reply"), records
+    assert loggers[2].stdout == "logger: reply from log.sock: ok 12\n"
+    assert [p.returncode for p in loggers] == [0, 0, 0]
+    return [collector, *loggers]
 
 
 def test_the_programs_and_the_trace_work_with_musl():
@@ -165,7 +198,8 @@ def test_the_programs_and_the_trace_work_with_musl():
     says glibc's words for an errno (musl's own differ)."""
     compiler_or_skip("musl-gcc")
     build = labrun.BUILD / "musl"
-    targets = [f"{build}/solutions/{FINAL}/{n}" for n in ("server", "client")]
+    targets = [f"{build}/solutions/{FINAL}/{n}" for n in
+               ("server", "client", *DATAGRAM_PROGRAMS)]
     made = subprocess.run(["make", "--no-print-directory", f"B={build}",
                            "CC=musl-gcc", *targets], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
@@ -187,6 +221,7 @@ def test_the_programs_and_the_trace_work_with_musl():
         assert refused.returncode == 1
         assert bind["errno"] == "EADDRINUSE" and \
             bind["error"] == "Address already in use"
+        exercise_datagrams(lab)
 
 
 @pytest.mark.parametrize("lesson", CHECKED)
@@ -194,7 +229,8 @@ def test_the_final_programs_are_clean_under_sanitizers(lesson):
     build = labrun.BUILD / "sanitize"
     flags = "-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer " \
             "-fno-sanitize-recover=all"
-    targets = [f"{build}/solutions/{lesson}/{n}" for n in ("server", "client")]
+    targets = [f"{build}/solutions/{lesson}/{p.stem}" for p in
+               sorted((ROOT / "solutions" / lesson).glob("*.c"))]
     made = subprocess.run(["make", "--no-print-directory", f"B={build}",
                            f"CFLAGS={flags}", f"LDFLAGS={flags}", *targets],
                           cwd=ROOT, capture_output=True, text=True,
