@@ -424,6 +424,12 @@ int main(int argc, char *argv[])
                 status = EXIT_FAILURE;
             else if (n == 0)
                 server_done = 1;
+        } else if (server_done && (fds[1].revents & (POLLHUP | POLLERR))) {
+            /* Both directions ended: the server has closed its socket,
+             * and what is left of the input has nowhere to go. */
+            fprintf(stderr, "client: the server closed the connection "
+                    "before the end of the input\n");
+            status = EXIT_FAILURE;
         }
         if (status == EXIT_SUCCESS && fds[0].revents != 0) {
             int more = read_input();
