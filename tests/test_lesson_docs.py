@@ -459,6 +459,10 @@ MAN_CLAIMS = [
            "SA_RESTART"),
       says("signal.7", "File descriptor multiplexing interfaces: "
            "epoll_wait(2), epoll_pwait(2), poll(2)")]),
+    ("lessons/09-full-duplex/README.md",
+     'shutdown(2) says what it does in its name line: it shuts down "part of '
+     'a full-duplex connection"',
+     [says("shutdown.2", "shut down part of a full-duplex connection")]),
     ("lessons/10-datagram/README.md",
      "recv(2) says that an empty datagram is left pending by read(2)",
      [says("recv.2", "read(2) has no effect (the datagram remains "
