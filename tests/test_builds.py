@@ -149,14 +149,45 @@ def exercise(lab, under=(), env=None):
         lab.run("client", "lab.sock", stdin=big[:60_000], under=under,
                 env=env, timeout=labrun.WAIT * 10),
         lab.run("client", "lab.sock", stdin=big, under=under,
-                env=env, timeout=labrun.WAIT * 10),  # too long: refused cleanly
+                env=env, timeout=labrun.WAIT * 10),
     ]
     assert replies[0].stdout == "HELLO\n"
     assert replies[1].stdout_bytes == big[:60_000].upper()
-    assert replies[2].returncode == 1 and "longer than" in replies[2].stderr
-    # The refused client never connected: stop the server with a signal.
-    lab.stop(server, timeout=labrun.WAIT * 10)
-    return [server, *replies, *exercise_datagrams(lab, under, env)]
+    if lab.code_dir.name >= "09":  # a full-duplex client: any size
+        assert replies[2].returncode == 0 and \
+            replies[2].stdout_bytes == big.upper(), replies[2].stderr
+        assert server.wait(labrun.WAIT * 10) == 0, server.describe()
+    else:  # too long: refused cleanly, before it connects
+        assert replies[2].returncode == 1 and \
+            "longer than" in replies[2].stderr
+        # The refused client never connected: stop the server.
+        lab.stop(server, timeout=labrun.WAIT * 10)
+    return [server, *replies, *exercise_messages(lab, under, env),
+            *exercise_datagrams(lab, under, env)]
+
+
+def exercise_messages(lab, under=(), env=None):
+    """From lesson 09: the server and the client with -m, messages cut
+    into reads of 3 bytes (LAB_FAULTS), and a line too long for one."""
+    if lab.code_dir.name < "09":
+        return []
+    wait = labrun.WAIT * 10
+    faults = {**(env or {}), "LAB_FAULTS": "read<=3"}
+    server = lab.start("server", "-m", "-n", "2", under=under, env=faults)
+    assert lab.wait_for("listen", proc=server, ret=0, timeout=wait), \
+        lab.events(event=None)
+    lines = [b"one", b"", b"x" * 4096, b"last, without a newline"]
+    clients = [
+        lab.run("client", "-m", "lab.sock", stdin=b"\n".join(lines),
+                under=under, env=faults, timeout=wait),
+        lab.run("client", "-m", stdin=b"y" * 5000 + b"\n", under=under,
+                env=env, timeout=wait),  # too long: refused cleanly
+    ]
+    assert clients[0].returncode == 0 and clients[0].stdout_bytes == \
+        b"".join(m.upper() + b"\n" for m in lines), clients[0].stderr
+    assert clients[1].returncode == 1 and "too long" in clients[1].stderr
+    assert server.wait(wait) == 0, server.describe()
+    return [server, *clients]
 
 
 DATAGRAM_PROGRAMS = ("collector", "logger")

@@ -1,26 +1,36 @@
 /*
- * server.c - a Unix domain stream socket server, lesson 08: poll.
+ * server.c - a Unix domain stream socket server, lesson 09: full duplex.
  *
- * Usage: server [-n COUNT] [SOCKET_PATH]
+ * Usage: server [-m] [-n COUNT] [SOCKET_PATH]
  *
  * Binds a socket to SOCKET_PATH (default: lab.sock in the current
- * directory), listens, and serves many clients at once, as lesson 07's
- * server does, but in one process, with no child: poll(2) waits until one
- * of its sockets is ready, and every socket is non-blocking, so no call
- * ever waits for one client while another is ready. Each client gets back
- * everything it sends, upper-cased; the part of its reply that its socket
- * cannot take yet waits in a buffer of its own. With -n COUNT the server
- * accepts COUNT clients, serves them to the end, and exits; otherwise it
- * serves until SIGINT (Ctrl-C) or SIGTERM. On exit it closes every socket
- * and removes its socket file.
+ * directory), listens, and serves many clients at once in one process, as
+ * lesson 08's server does: poll(2) says which socket is ready, and every
+ * socket is non-blocking. Each client gets back everything it sends,
+ * upper-cased, as it comes, however much it sends; the part of its reply
+ * that its socket cannot take yet waits in a buffer of its own. A client
+ * that shuts down its writing side (shutdown(2), SHUT_WR) gets the rest of
+ * its reply, then end of file.
+ *
+ * With -m the server speaks in messages: each message is a 4-byte length,
+ * in network byte order, then that many bytes (at most MAX_MESSAGE), and
+ * each message a client sends is answered by one message, its bytes
+ * upper-cased. A message is answered once all its bytes have come,
+ * however many reads bring them; one read may bring several.
+ *
+ * With -n COUNT the server accepts COUNT clients, serves them to the end,
+ * and exits; otherwise it serves until SIGINT (Ctrl-C) or SIGTERM. On exit
+ * it closes every socket and removes its socket file.
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,24 +46,36 @@
 #define BACKLOG SOMAXCONN
 /* The clients served at once, at most; a client beyond is turned away. */
 #define MAX_CLIENTS 64
-/* The most of a client's reply that waits unwritten; while it is full the
- * server reads nothing more from that client. */
-#define REPLY_SIZE 4096
+/* -m: a message is HEADER_SIZE bytes of length, in network byte order
+ * (big-endian), then that many bytes, MAX_MESSAGE at most. */
+#define HEADER_SIZE 4
+#define MAX_MESSAGE 4096
+#define FRAME_SIZE (HEADER_SIZE + MAX_MESSAGE)
+/* The most of a client's reply that waits unwritten (room for two whole
+ * messages); while it is full the server reads nothing more from that
+ * client. */
+#define REPLY_SIZE (2 * FRAME_SIZE)
 /* How long accept rests after EMFILE or ENFILE (PostgreSQL's postmaster
  * waits 0.1 s too; tmux 1 s). */
 #define ACCEPT_PAUSE_MS 100
 
-/* One client: its socket, and the reply that its socket has not taken
- * yet. An entry whose fd is -1 is free. */
+/* One client: its socket, the reply that its socket has not taken yet,
+ * and (-m) the start of a message whose end has not come yet. An entry
+ * whose fd is -1 is free. */
 struct client {
     int fd;
     char reply[REPLY_SIZE];
     size_t pending; /* bytes of reply not written yet */
-    int at_eof;     /* the client has closed its end: nothing more comes */
+    int at_eof;     /* the client has shut down its writing side, or closed
+                       its end: nothing more comes */
     size_t echoed;
+    char in[FRAME_SIZE]; /* -m: bytes read, not answered yet */
+    size_t in_len;
+    size_t answered; /* -m: messages answered */
 };
 
 static struct client clients[MAX_CLIENTS];
+static int message_mode; /* -m */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -156,14 +178,16 @@ static void drop_client(struct client *c)
     c->fd = -1;
 }
 
-/* What poll is to watch for: POLLIN while there is room for more of the
- * reply, POLLOUT only while some of it waits (a socket with room in its
- * buffer is writable nearly always: asking then would wake poll at once,
- * again and again). */
+/* What poll is to watch for: POLLIN while there is room for what comes
+ * (in the reply, or -m in the message buffer), POLLOUT only while some of
+ * the reply waits (a socket with room in its buffer is writable nearly
+ * always: asking then would wake poll at once, again and again). */
 static short events_of(const struct client *c)
 {
     short events = 0;
-    if (!c->at_eof && c->pending < REPLY_SIZE)
+    size_t room = message_mode ? sizeof c->in - c->in_len
+                               : REPLY_SIZE - c->pending;
+    if (!c->at_eof && room > 0)
         events |= POLLIN;
     if (c->pending > 0)
         events |= POLLOUT;
@@ -210,6 +234,8 @@ static int handle_new_connection(int lfd, long *accepted, long *resume_at)
     c->pending = 0;
     c->at_eof = 0;
     c->echoed = 0;
+    c->in_len = 0;
+    c->answered = 0;
     (*accepted)++;
     printf("server: client connected on fd %d\n", cfd);
     fflush(stdout);
@@ -235,16 +261,81 @@ static int flush_reply(struct client *c)
     return 0;
 }
 
+/* The length a message's header announces: HEADER_SIZE bytes in network
+ * byte order, copied out first (the header may sit at any address). */
+static uint32_t announced(const char *header)
+{
+    uint32_t len;
+    memcpy(&len, header, HEADER_SIZE);
+    return ntohl(len);
+}
+
+/* -m: answers each whole message at the start of the client's message
+ * buffer while its reply has room, and keeps what is left, the start of
+ * the next message, at the front. A message counts only once all its
+ * bytes are there, however many reads brought them, and one read may have
+ * brought several. Returns -1 when a header announces more than
+ * MAX_MESSAGE bytes: that client does not speak this protocol, and the
+ * server will not wait for such a message, nor make room for it. */
+static int answer_messages(struct client *c)
+{
+    size_t used = 0;
+    while (c->in_len - used >= HEADER_SIZE) {
+        const char *header = c->in + used;
+        uint32_t len = announced(header);
+        if (len > MAX_MESSAGE) {
+            fprintf(stderr, "server: a client announced a message of %lu "
+                    "bytes, more than %d: dropping it\n",
+                    (unsigned long)len, MAX_MESSAGE);
+            return -1;
+        }
+        if (c->in_len - used < HEADER_SIZE + len)
+            break; /* its end has not come yet: read on */
+        if (REPLY_SIZE - c->pending < HEADER_SIZE + len)
+            break; /* no room for the answer: once the reply drains */
+        char *answer = c->reply + c->pending;
+        memcpy(answer, header, HEADER_SIZE); /* the same length */
+        for (uint32_t i = 0; i < len; i++)
+            answer[HEADER_SIZE + i] =
+                (char)toupper((unsigned char)header[HEADER_SIZE + i]);
+        c->pending += HEADER_SIZE + len;
+        used += HEADER_SIZE + len;
+        c->answered++;
+    }
+    c->in_len -= used;
+    memmove(c->in, c->in + used, c->in_len);
+    return 0;
+}
+
+/* -m, at end of file: says where the client stopped when it stopped
+ * inside a message, in its length or in its bytes (they tell a client that
+ * died mid-header from one that died mid-message), and forgets the part. */
+static void report_cut_message(struct client *c)
+{
+    if (c->in_len == 0)
+        return;
+    if (c->in_len < HEADER_SIZE)
+        fprintf(stderr, "server: the client ended inside a message's "
+                "length, after %zu of %d bytes\n", c->in_len, HEADER_SIZE);
+    else
+        fprintf(stderr, "server: the client ended inside a message, after "
+                "%zu of %lu bytes\n", c->in_len - HEADER_SIZE,
+                (unsigned long)announced(c->in));
+    c->in_len = 0;
+}
+
 /* Does what poll said the client's socket is ready for: read what came
- * (when there is room for its reply), and write what can be written of
+ * (when there is room for it), answer it, and write what can be written of
  * the reply, each call without waiting. Drops the client once it has
- * closed its end and has its whole reply, or once it has gone. */
+ * ended its side and has its whole reply, or once it has gone. */
 static void handle_client(struct client *c, short revents)
 {
+    char *room = message_mode ? c->in + c->in_len : c->reply + c->pending;
+    size_t size = message_mode ? sizeof c->in - c->in_len
+                               : REPLY_SIZE - c->pending;
     if ((revents & (POLLIN | POLLHUP | POLLERR)) && !c->at_eof &&
-        c->pending < REPLY_SIZE) {
-        char *room = c->reply + c->pending;
-        ssize_t n = read(c->fd, room, REPLY_SIZE - c->pending);
+        size > 0) {
+        ssize_t n = read(c->fd, room, size);
         if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
             errno != EINTR) {
             perror("server: read");
@@ -252,21 +343,41 @@ static void handle_client(struct client *c, short revents)
             return;
         }
         if (n == 0)
-            c->at_eof = 1; /* end of file: the client closed its end */
-        for (ssize_t i = 0; i < n; i++)
+            c->at_eof = 1; /* end of file: the client ended its side */
+        if (n > 0 && message_mode)
+            c->in_len += (size_t)n;
+        for (ssize_t i = 0; i < n && !message_mode; i++)
             room[i] = (char)toupper((unsigned char)room[i]);
-        if (n > 0) {
+        if (n > 0 && !message_mode) {
             c->pending += (size_t)n;
             c->echoed += (size_t)n;
         }
     }
-    if (flush_reply(c) == -1) {
-        perror("server: write"); /* EPIPE: the client has gone */
-        drop_client(c);
-        return;
+    /* Answer, then write what the socket takes; a reply written whole
+     * makes room for the answers still waiting (-m): go on while both. */
+    for (;;) {
+        size_t answered = c->answered;
+        if (message_mode && answer_messages(c) == -1) {
+            drop_client(c);
+            return;
+        }
+        if (flush_reply(c) == -1) {
+            perror("server: write"); /* EPIPE: the client has gone */
+            drop_client(c);
+            return;
+        }
+        if (c->answered == answered || c->pending > 0)
+            break;
     }
+    /* Answered what it could: what is left can only be a cut message. */
+    if (message_mode && c->at_eof && c->pending == 0)
+        report_cut_message(c);
     if (c->at_eof && c->pending == 0) {
-        printf("server: client done, %zu bytes echoed\n", c->echoed);
+        if (message_mode)
+            printf("server: client done, %zu messages answered\n",
+                   c->answered);
+        else
+            printf("server: client done, %zu bytes echoed\n", c->echoed);
         fflush(stdout);
         drop_client(c);
     }
@@ -299,14 +410,18 @@ int main(int argc, char *argv[])
     int status = EXIT_SUCCESS;
     int opt;
 
-    while ((opt = getopt(argc, argv, "n:")) != -1) {
+    while ((opt = getopt(argc, argv, "mn:")) != -1) {
+        if (opt == 'm') {
+            message_mode = 1;
+            continue;
+        }
         if (opt != 'n' || parse_count(optarg, &count) == -1) {
-            fprintf(stderr, "usage: server [-n COUNT] [SOCKET_PATH]\n");
+            fprintf(stderr, "usage: server [-m] [-n COUNT] [SOCKET_PATH]\n");
             return 2;
         }
     }
     if (argc - optind > 1) {
-        fprintf(stderr, "usage: server [-n COUNT] [SOCKET_PATH]\n");
+        fprintf(stderr, "usage: server [-m] [-n COUNT] [SOCKET_PATH]\n");
         return 2;
     }
     if (optind < argc)
