@@ -107,13 +107,37 @@ def stuck_writing(lab, client):
             "read the reply whenever the socket is readable")
 
 
+def stuck_reading(lab, client):
+    """A sentence if the client has sent everything, never shut down its
+    writing side, and sleeps waiting for more of the reply while nothing
+    moves, else None."""
+    if shut_down(lab, client):
+        return None
+    before = None
+    for _ in range(3):
+        now = peers.blocked_in(client.pid)
+        if not now or now[0] not in ("read", "recvfrom", "poll"):
+            return None
+        seen = (len(client.stdout_bytes), len(lab.collector.events))
+        if seen != before and before is not None:
+            return None
+        before = seen
+        lab.wait_until(lambda: False, proc=client, timeout=0.05)
+    return (f"the client sleeps in {now[0]} with {before[0]} bytes of the "
+            "reply printed, and nothing moves; it never called shutdown. "
+            "The server answers what it has read and waits for more: it "
+            "learns that nothing more comes only when its read returns 0. "
+            "At the end of the input, shutdown(fd, SHUT_WR), then read the "
+            "rest of the reply until the server's end of file")
+
+
 def finished(lab, client, timeout):
     """Waits for the client to end; None when it did, else why not."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if client.wait(0.1) is not None:
             return None
-        why = stuck_writing(lab, client)
+        why = stuck_writing(lab, client) or stuck_reading(lab, client)
         if why:
             return why
     if client.wait(0.1) is not None:
@@ -133,11 +157,12 @@ class Answering(threading.Thread):
     file (or reads `read_only` bytes and closes), then answers with
     answer(what it read), sent in pieces."""
 
-    def __init__(self, lab, answer, read_only=None, pieces=1):
+    def __init__(self, lab, answer, read_only=None, pieces=1,
+                 leave="close"):
         super().__init__(daemon=True)
         self.listener = lab.listen(timeout=QUICK)
         self.lab, self.answer, self.read_only = lab, answer, read_only
-        self.pieces = pieces
+        self.pieces, self.leave = pieces, leave
         self.got, self.how, self.sent = b"", "no client", False
         self.start()
 
@@ -147,7 +172,10 @@ class Answering(threading.Thread):
             return
         if self.read_only is not None:
             self.got, self.how = peers_receive(conn, self.read_only)
-            conn.close()  # with the rest of what the client sent unread
+            if self.leave == "shutdown":  # no reset: the socket stays open
+                conn.shutdown(socket.SHUT_RDWR)
+            else:
+                conn.close()  # with the rest of what the client sent unread
             return
         self.got, self.how = peers_receive(conn)
         if self.how != "eof":
@@ -161,6 +189,14 @@ class Answering(threading.Thread):
         except OSError:
             pass
         conn.close()
+
+
+    def end(self):
+        """Closes the listener and removes its file, for the next one."""
+        self.join(QUICK)
+        self.lab.peers.remove(self.listener)
+        self.listener.close()
+        os.unlink(self.lab.dir / "lab.sock")
 
 
 def peers_receive(conn, size=None):
@@ -192,7 +228,49 @@ def ended_by(client):
     return None
 
 
-# -- the client: any size, both directions at once -----------------------------
+# -- half-close on the server's side, then the client: any size -------------
+
+def test_the_server_answers_a_half_closed_client_to_the_end(lab):
+    serving(lab)
+    results = peers.exchanges(lab, [binary(300_000, seed=4),
+                                    b"short and half-closed"],
+                              timeout=QUICK)
+    bad = [r for r in results if not r.whole]
+    lab.expect(not bad,
+               "each client that sends, then shuts down its writing side, "
+               "to get its whole reply, then end of file: "
+               + "; ".join(f"one sent {len(r.message)} bytes and got "
+                           f"{len(r.reply)} ({r.how})" for r in bad)
+               + ". Read 0 means no more requests, not that the client has "
+               "gone: write what is pending, then close", "Half-close")
+
+
+def test_a_reply_still_pending_at_end_of_file_is_written(lab):
+    # The server's first write fails with EAGAIN (LAB_FAULTS), so that its
+    # reply is still pending when it reads the client's end of file, which
+    # waits behind the request: the server is stopped while both come.
+    server = serving(lab, env={"LAB_FAULTS": "write#1=EAGAIN"})
+    peer = peers.Peer(lab.dir / "lab.sock", QUICK)
+    lab.expect(peer.error is None, f"a client to connect; "
+               f"{server.describe()}", "Half-close")
+    lab.peers.append(peer.sock)
+    lab.require("accept", "the server to accept the client", "Half-close",
+                proc=server, where=lambda e: e["ret"] >= 0)
+    peers.settled(lab, server)
+    message = b"a request, then end of file at once"
+    with frozen(server):
+        peer.send(message)
+        peer.sock.shutdown(socket.SHUT_WR)
+    reply, how = peer.receive()
+    lab.expect(reply == message.upper() and how == "eof",
+               "a client that sends a request and shuts down its writing "
+               "side at once to get its whole reply, then end of file, when "
+               "the reply is still pending as the server reads end of file "
+               "(its first write failed with EAGAIN, LAB_FAULTS): it got "
+               f"{cut(reply, 40)} ({how}). Read 0 means no more requests, "
+               "not that the client has gone: write what is pending, then "
+               "close", "Half-close")
+
 
 def test_ten_mib_of_binary_data_make_the_round_trip_byte_exact(lab):
     server = serving(lab)
@@ -309,39 +387,32 @@ def test_the_client_gets_the_count_of_a_socat_wc_server(lab):
 
 
 def test_the_client_ends_when_the_server_leaves_early(lab):
-    peer = Answering(lab, None, read_only=1000)
-    client = lab.start("client", "lab.sock", stdin=binary(2_000_000, seed=3))
-    peer.join(QUICK)
-    status = client.wait(QUICK)
-    if status is None:
-        lab.stop(client)
-    lab.expect(ended_by(client) is None, f"{ended_by(client)}",
-               "When the other side goes")
-    lab.expect(status is not None and status != 0,
-               "the client to end with a non-zero status, and a message, when "
-               "the server closes the connection after reading 1000 of the "
-               "2000000 bytes it sent: its send then fails with EPIPE (or "
-               "its read with ECONNRESET): the server has gone, and nothing "
-               f"more will be answered; {client.describe()}",
-               "When the other side goes")
+    # Once with both directions shut down (the client's send fails with
+    # EPIPE), once with a close that leaves bytes unread (its read fails
+    # with ECONNRESET, or its send with EPIPE).
+    for how in ("shutdown", "close"):
+        peer = Answering(lab, None, read_only=1000, leave=how)
+        client = lab.start("client", "lab.sock",
+                           stdin=binary(2_000_000, seed=3))
+        peer.join(QUICK)
+        status = client.wait(QUICK)
+        if status is None:
+            lab.stop(client)
+        lab.expect(ended_by(client) is None, f"{ended_by(client)}",
+                   "When the other side goes")
+        lab.expect(status is not None and status != 0,
+                   "the client to end with a non-zero status, and a message, "
+                   "when the server ends the connection (with "
+                   f"{'shutdown(SHUT_RDWR)' if how == 'shutdown' else 'close'}"
+                   ") after reading 1000 of the 2000000 bytes it sent: its "
+                   "send then fails with EPIPE (or its read with "
+                   "ECONNRESET): the server has gone, and nothing more will "
+                   f"be answered; {client.describe()}",
+                   "When the other side goes")
+        peer.end()
 
 
-# -- the server: any amount, half-close, bounded buffers -----------------------
-
-def test_the_server_answers_a_half_closed_client_to_the_end(lab):
-    serving(lab)
-    results = peers.exchanges(lab, [binary(300_000, seed=4),
-                                    b"short and half-closed"],
-                              timeout=QUICK)
-    bad = [r for r in results if not r.whole]
-    lab.expect(not bad,
-               "each client that sends, then shuts down its writing side, "
-               "to get its whole reply, then end of file: "
-               + "; ".join(f"one sent {len(r.message)} bytes and got "
-                           f"{len(r.reply)} ({r.how})" for r in bad)
-               + ". Read 0 means no more requests, not that the client has "
-               "gone: write what is pending, then close", "Half-close")
-
+# -- the server: bounded buffers -----------------------------------------------
 
 def resident_kib(pid):
     try:
@@ -484,9 +555,7 @@ def test_the_client_reads_messages_split_and_joined(lab):
                    + f": it printed {cut(printed, 60)}, wanted "
                    f"{cut(wanted, 60)}; {client.describe()}",
                    "Messages on a byte stream")
-        lab.peers.remove(peer.listener)
-        peer.listener.close()
-        os.unlink(lab.dir / "lab.sock")
+        peer.end()
 
 
 def test_the_client_and_server_exchange_messages_in_pieces(lab):
