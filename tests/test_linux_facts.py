@@ -1298,3 +1298,101 @@ def test_recvmsg_writes_at_most_msg_namelen_bytes_of_the_address(tmp):
         assert LIBC.recvmsg(collector.fileno(), ctypes.byref(msg), 0) == 5
         assert msg.msg_namelen == 2 + len(str(tmp / "peer.sock")) + 1
         assert addr.sun_family == 0 and addr.sun_path == b""
+
+
+# -- lesson 09: a full-duplex stream ---------------------------------------------
+
+def test_a_stream_socket_buffers_about_sndbuf_each_way():
+    """lessons/09-full-duplex/README.md, "What this stage does", and the
+    variant write-everything-then-read: a stream socket's SO_SNDBUF and
+    SO_RCVBUF are net.core.wmem_default and rmem_default, and a peer that
+    does not read holds up a writer after about SO_SNDBUF bytes."""
+    wmem = int(Path("/proc/sys/net/core/wmem_default").read_text())
+    rmem = int(Path("/proc/sys/net/core/rmem_default").read_text())
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a, b:
+        sndbuf = a.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        assert sndbuf == wmem
+        assert a.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == rmem
+        a.setblocking(False)
+        sent = 0
+        while True:
+            try:
+                sent += a.send(bytes(65536))
+            except BlockingIOError:
+                break
+        assert sndbuf // 2 <= sent <= 2 * sndbuf
+
+
+def test_shut_wr_is_end_of_file_for_the_peer_and_the_answer_still_comes():
+    """lessons/09-full-duplex/README.md, "Half-close": after shutdown(fd,
+    SHUT_WR) the peer reads what was sent, then 0; its answer still comes
+    back, and our own writes fail with EPIPE."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a, b:
+        a.settimeout(5)
+        b.settimeout(5)
+        a.sendall(b"count these")
+        a.shutdown(socket.SHUT_WR)
+        assert b.recv(100) == b"count these"
+        assert b.recv(100) == b""
+        b.sendall(b"11\n")
+        assert a.recv(100) == b"11\n"
+        assert error_of(a.send, b"more", socket.MSG_NOSIGNAL) == "EPIPE"
+        b.close()
+        assert a.recv(100) == b""
+
+
+def test_a_close_with_data_unread_is_read_as_econnreset_after_the_data():
+    """lessons/09-full-duplex/README.md, "When the other side goes", and
+    the variant close-with-data-unread: a peer that closes with some of
+    what we sent unread makes our read return its last bytes, then fail
+    with ECONNRESET once, then return 0; a peer that read everything
+    before its close gives 0 at once."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a:
+        a.settimeout(5)
+        a.sendall(b"twenty bytes, unread")
+        assert b.recv(5) == b"twent"
+        b.sendall(b"BYE")
+        b.close()
+        assert a.recv(64) == b"BYE"
+        assert error_of(a.recv, 64) == "ECONNRESET"
+        assert a.recv(64) == b""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a:
+        a.settimeout(5)
+        a.sendall(b"all read")
+        assert b.recv(64) == b"all read"
+        b.close()
+        assert a.recv(64) == b""
+
+
+def test_poll_reports_pollhup_once_the_peer_has_ended_both_directions():
+    """lessons/09-full-duplex/README.md, "When the other side goes": after
+    the peer's shutdown of its writing side alone, poll reports the socket
+    readable (end of file) without POLLHUP; once both directions are shut
+    down (close, or SHUT_RDWR), POLLHUP, asked for or not."""
+    for end in ("close", "shutdown"):
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        with a, b:
+            p = select.poll()
+            p.register(a, 0)
+            b.shutdown(socket.SHUT_WR)
+            assert p.poll(0) == []
+            p.modify(a, select.POLLIN)
+            assert p.poll(0) == [(a.fileno(), select.POLLIN)]
+            p.modify(a, 0)
+            if end == "close":
+                b.close()
+            else:
+                b.shutdown(socket.SHUT_RDWR)
+            assert p.poll(0) == [(a.fileno(), select.POLLHUP)]
+
+
+def test_a_length_of_four_bytes_in_network_order_is_big_endian():
+    """lessons/09-full-duplex/README.md, "Messages on a byte stream", and
+    the variant message-in-one-read: htonl puts the most significant byte
+    first, and the 4 bytes ", fu" read as a length make 740320885."""
+    assert struct.pack("=I", socket.htonl(20)) == b"\0\0\0\x14"
+    assert struct.unpack("!I", b", fu")[0] == 740320885
