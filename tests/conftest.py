@@ -13,6 +13,8 @@ solved or edited without touching the real lessons/.
 import contextlib
 import json
 import os
+import random
+import re
 import shutil
 import signal
 import socket
@@ -92,6 +94,20 @@ def receive(conn, size=None):
             return got, "eof"
         got += chunk
     return got, "size"
+
+
+def sent_to(peer, data, end=False):
+    """Sends data on a Python peer's socket, and with end=True then shuts
+    down its writing side (the program reads end of file): whether it all
+    went.  A program that has closed its end makes the send fail (EPIPE,
+    ECONNRESET): that is for the check to judge, never a crash."""
+    try:
+        peer.sendall(data)
+        if end:
+            peer.shutdown(socket.SHUT_WR)
+        return True
+    except OSError:
+        return False
 
 
 class Drain(threading.Thread):
@@ -194,10 +210,23 @@ def diagnoses(events, procs=()):
         read_on, wrote_on = {}, {}
         datagram = set()  # fds of datagram sockets: 0 is an empty datagram
         waiting = None  # a call announced as waiting, not yet returned
+        gave, minus_one = None, False  # the last failed socket or accept
         for e in mine:
-            args, fd = e.get("args") or {}, (e.get("args") or {}).get("fd")
+            args = e.get("args") or {}
+            fd = args.get("fd")
             if e["event"] == "repeat":
                 continue  # a run's count: its first calls were returns
+            if e["event"] == "return" and e["call"] in ("socket", "accept") \
+                    and e["ret"] == -1:
+                gave = e
+            if fd == -1 and not minus_one and e["event"] == "return":
+                minus_one = True
+                found.append(
+                    f"{e['call']}(-1) ({where(e)}): -1 is not a descriptor "
+                    "but what a call that creates one returns when it fails"
+                    + (f" ({tracetext.call_text(gave)}, {where(gave)})"
+                       if gave else "") + "; check each result for -1 "
+                    "before using it, report the error and stop")
             if e["event"] == "wait":
                 waiting = e
                 continue
@@ -330,11 +359,15 @@ def diagnoses(events, procs=()):
 def collapsed(events):
     """The lines of the trace, as the human trace shows them (a run of
     like calls counted: tracetext.as_shown), with a run of identical lines
-    said once."""
+    said once; of the lines that count a run as it goes on ("the same 10
+    more times so far", 100, 1000...), only the latest."""
     lines, last, repeats = [], None, 0
     for e in (x for _, shown in tracetext.as_shown(events) for x in shown):
         key = (e["pid"], e["event"], e["call"], json.dumps(e.get("args")),
                e.get("ret"), e.get("errno"), e.get("data"))
+        if key == last and e["event"] == "repeat":
+            lines[-1] = "    " + tracetext.render(e)  # its count so far
+            continue
         if key == last:
             repeats += 1
             continue
@@ -368,15 +401,36 @@ class LessonLab(labrun.Lab):
     def server(self, *args, **kw):
         return self.start("server", *args, **kw)
 
-    def serving(self, *args):
+    def serving(self, *args, **kw):
         """The server, started and listening (lesson 03's stage done)."""
-        server = self.server(*args)
+        server = self.server(*args, **kw)
         self.require("listen", "the server to listen (lesson 03)",
                      "What this stage does", proc=server, ret=0)
         return server
 
-    def client(self, *args, stdin=b"", timeout=labrun.WAIT):
-        return self.run("client", *args, stdin=stdin, timeout=timeout)
+    def client(self, *args, stdin=b"", timeout=labrun.WAIT, **kw):
+        return self.run("client", *args, stdin=stdin, timeout=timeout, **kw)
+
+    def source(self, name):
+        """(the C source of the program name, as the learner names it:
+        lessons/06-close/server.c; its text), or fails the check."""
+        path = labrun.source_of(self.code_dir, name)
+        text = labrun.read_if_there(path)
+        self.expect(text is not None, f"the source of the {name}, "
+                    f"{name}.c, to read: it is not beside {self.code_dir}",
+                    "Your task")
+        return labrun.shown_path(path), text.decode(errors="replace")
+
+    def sanitized(self, name):
+        """What start() needs to run the sanitized build of the program
+        name (labrun.sanitized): {} where this machine cannot build one,
+        and then the plain build runs."""
+        source = labrun.source_of(self.code_dir, name)
+        program, _ = labrun.sanitized(source) if source else (None, None)
+        if program is None:
+            return {}
+        return {"program": program, "under": labrun.sanitized_runner(),
+                "env": dict(labrun.SANITIZER_ENV), "data": False}
 
     def read_text(self, name):
         """The text of a file in the lab directory, or None if it is not
@@ -436,6 +490,815 @@ class LessonLab(labrun.Lab):
         event = self.wait_for(call, **kw)
         self.expect(event is not None, expected, section)
         return event
+
+
+# -- what fault injection shows (LAB_FAULTS: trace/TRACE.md) ------------------
+
+def faults(rules):
+    """The environment in which a program's calls fail, or move fewer
+    bytes, as rules say (LAB_FAULTS, trace/TRACE.md, "Fault injection")."""
+    return {"LAB_FAULTS": rules}
+
+
+def interrupted(*calls):
+    """The rules that make the first two of each of the calls fail with
+    EINTR, as when a signal comes while each waits, and again while it
+    waits the second time."""
+    return ",".join(f"{call}#{n}=EINTR" for call in calls for n in (1, 2))
+
+
+def as_run(lab, name, rules, *args):
+    """The command that shows a learner what a check did: the program run
+    by hand with the same faults."""
+    return " ".join([f"LAB_FAULTS='{rules}'",
+                     f"build/lessons/{lab.lesson}/{name}", *map(str, args)])
+
+
+def calls_counted(events, call):
+    """How many calls of call the events stand for, those a run hid
+    ("repeat" events) included, without making a copy of each."""
+    return sum(tracetext.calls_of(e) for e in events if e["call"] == call)
+
+
+def used_minus_one(lab, proc):
+    """What shows that proc used -1 as a descriptor: a call on fd -1, or a
+    line of output that says "fd -1"; "" if nothing does."""
+    calls = [e for e in lab.events(proc=proc, event=None)
+             if (e.get("args") or {}).get("fd") == -1
+             and e["event"] != "wait"]
+    said = [line for line in proc.stdout_bytes.splitlines()
+            if re.search(rb"\bfd -1\b", line)]
+    shown = []
+    if said:
+        shown.append(f"it printed {tracetext.cut(said[0], 60)}")
+    if calls:
+        shown.append(f"it called {tracetext.call_text(calls[0])}")
+    return " and ".join(shown)
+
+
+def stopped_by_itself(lab, proc, after=None):
+    """Waits until proc has exited, or sleeps in a call, or goes round a
+    loop that moves nothing; with after (an event), first until proc has
+    made a call after it.  Returns whether it has exited."""
+    if after is not None:
+        lab.wait_until(lambda: [e for e in lab.events(proc=proc, event=None)
+                                if e["ts"] > after["ts"]], proc=proc)
+    proc.asleep()
+    return proc.has_exited() and proc.wait() is not None
+
+
+def not_made_again(lab, proc):
+    """The first call of proc that LAB_FAULTS failed with EINTR and that
+    proc did not make again at once: (that call, the call proc made next,
+    or None if it made none), or None when every one was made again."""
+    mine = lab.events(proc=proc, event=None)  # a wait is a call made too
+    for i, e in enumerate(mine):
+        if not (e["event"] == "return" and e.get("injected") and
+                e.get("errno") == "EINTR"):
+            continue
+        # A server that serves in one loop makes it again once poll says
+        # the fd is ready again (lesson 08): its polls meanwhile are not
+        # a call instead.
+        rest = [a for a in mine[i + 1:] if a["call"] != "poll"]
+        after = rest[0] if rest else None
+        if after is None and len(mine) > i + 1:
+            after = mine[i + 1]
+        if after is None or after["call"] != e["call"] or \
+                after["args"].get("fd") != e["args"].get("fd"):
+            return e, after
+    return None
+
+
+def what_came_instead(proc, after):
+    """What a process did instead of making a call again, in words."""
+    if after is None:
+        said = f"it made no call after it, and {proc.describe()}"
+    else:
+        said = f"it called {tracetext.call_text(after)} next"
+    err = [line for line in proc.stderr_bytes.splitlines() if line.strip()]
+    if err:
+        said += f", and printed {tracetext.cut(err[-1], 80)} on stderr"
+    return said
+
+
+def pauses_after_emfile(lab):
+    """Whether the code under test is of lesson 08 or later, which teaches
+    a server that outlives EMFILE: it rests, then accepts again."""
+    return code_lesson(lab)[:2] >= "08"
+
+
+def code_lesson(lab):
+    """The lesson the code under test is of: the name of its directory
+    (build/solutions/08-poll, lessons/08-poll), or, for a copy named
+    otherwise, the lesson being checked."""
+    name = lab.code_dir.name
+    return name if re.match(r"\d\d-", name) else lab.lesson
+
+
+def failed_accept(lab, *args, sections=("Your task", "Your task")):
+    """The server, with every accept failed with EMFILE by LAB_FAULTS (as
+    the kernel fails it when the process is out of descriptors), once it
+    has exited, or waits, or goes round a loop: (the server, its first
+    accept, how the check made it fail, in words, whether it has exited).
+    Fails the check, naming the mistake, if the server
+    used -1 as a descriptor or called accept again; sections: the README
+    sections that explain each of the two."""
+    rules = "accept=EMFILE"
+    server = lab.server(*args, env=faults(rules))
+    first = lab.require(("accept", "poll"), "the server to call accept(2) "
+                        "once it listens", "Your task", proc=server,
+                        event=None)
+    if first["call"] == "poll":
+        # A server that serves every client in one loop (lesson 08) calls
+        # accept once poll says that a client waits: one does.
+        lab.connect()
+    event = lab.require("accept", "the server to call accept(2) once it "
+                        "listens", "Your task", proc=server)
+    exited = stopped_by_itself(lab, server, after=event)
+    how = f"{tracetext.call_text(event)}, failed by LAB_FAULTS " \
+        f"(`{as_run(lab, 'server', rules, *args)}` does it again)"
+    misused = used_minus_one(lab, server)
+    lab.expect(not misused,
+               "the server to check accept()'s result for -1 before it "
+               f"uses it: when accept fails, here {how}, report it with "
+               "perror(\"server: accept\") and stop; it went on as if -1 "
+               f"were the client's descriptor: {misused}", sections[0])
+    after = [e for e in lab.events(proc=server, event=None)
+             if e["ts"] > event["ts"]]
+    # From lesson 08 on, EMFILE pauses accept and the server goes on: its
+    # own checks judge how (test_08_poll.py).
+    again = 0 if pauses_after_emfile(lab) else calls_counted(after, "accept")
+    lab.expect(not again,
+               "the server to stop when accept fails with an error other "
+               f"than EINTR: {how}; it called accept again at once "
+               f"({again} time{'s' if again > 1 else ''} more"
+               f"{' so far' if not exited else ''}): an error such as "
+               "EMFILE does not go away by retrying, and a server that "
+               "retries spins, printing the same error for ever; report it "
+               "with perror(\"server: accept\") and exit with a non-zero "
+               "status", sections[1])
+    return server, event, how, exited
+
+
+def failed_socket(lab, name="server", section="Your task", taught=""):
+    """Runs the program name with every socket() failed with EMFILE by
+    LAB_FAULTS, as for a process that has run out of descriptors; fails
+    the check, naming the mistake, unless it says why on stderr and exits
+    with a non-zero status, never using -1 as a descriptor.  taught: where
+    the lesson asked for it (", as lesson 01 asks")."""
+    rules = "socket=EMFILE"
+    proc = lab.start(name, env=faults(rules))
+    event = lab.require("socket", f"the {name} to call socket(2)",
+                        section, proc=proc)
+    stopped_by_itself(lab, proc)
+    how = f"{tracetext.call_text(event)}, failed by LAB_FAULTS " \
+        f"(`{as_run(lab, name, rules)}` does it again)"
+    misused = used_minus_one(lab, proc)
+    lab.expect(not misused,
+               f"the {name} to check socket()'s result for -1{taught}: when "
+               f"socket fails, here {how}, say why with perror(\"{name}: "
+               "socket\") and exit with a non-zero status (return "
+               "EXIT_FAILURE); it went on as if -1 were a descriptor: "
+               f"{misused}; {proc.describe()}", section)
+    status = proc.returncode if proc.has_exited() else None
+    lab.expect(status is not None and status > 0,
+               f"the {name} to exit with a non-zero status when socket "
+               f"fails{taught} ({how}): a script (make, && in a shell) takes "
+               f"status 0 for success; {proc.describe()}", section)
+    lab.expect(proc.stderr.strip(),
+               f"a message on standard error that says why socket failed"
+               f"{taught} (perror(\"{name}: socket\") prints `{name}: "
+               f"socket: Too many open files`), before the exit; {how}, and "
+               f"the {name} said nothing there; {proc.describe()}", section)
+
+
+def failed_listen(lab, section="Your task", taught=""):
+    """Runs the server with listen() failed by LAB_FAULTS; fails the check,
+    naming the mistake, if the server goes on as if it listened, or exits
+    with status 0, or says nothing.  Returns (the server, its listen)."""
+    rules = "listen=EADDRINUSE"
+    server = lab.server(env=faults(rules))
+    event = lab.require("listen", "the server to call listen(2) after bind",
+                        section, proc=server)
+    exited = stopped_by_itself(lab, server)
+    how = f"{tracetext.call_text(event)}, failed by LAB_FAULTS " \
+        f"(`{as_run(lab, 'server', rules)}` does it again)"
+    later = [e for e in lab.events(proc=server) if e["ts"] > event["ts"]
+             and e["call"] in ("accept", *READS, *WRITES)]
+    claimed = [line for line in server.stdout_bytes.splitlines()
+               if b"listening on" in line]
+    misused = used_minus_one(lab, server)
+    went_on = [f"it printed {tracetext.cut(claimed[0], 60)}"] \
+        if claimed else []
+    went_on += [f"it called {tracetext.call_text(later[0])}"] \
+        if later else []
+    went_on += [misused] if misused else []
+    went_on += [] if exited or went_on else ["it went on running"]
+    lab.expect(not went_on,
+               f"the server to check listen()'s result for -1{taught}: when "
+               f"listen fails, here {how}, say why with perror(\"server: "
+               "listen\") and exit with a non-zero status; it went on as if "
+               f"it listened: {'; '.join(went_on)}; {server.describe()}",
+               section)
+    return server, event, how, exited
+
+
+def one_after_another(lab, *scenarios):
+    """Runs each scenario (failed_socket, listen_failure_reported...: a
+    function and its arguments) in turn, each with the lab directory as a
+    fresh run finds it: the programs of the one before stopped, and no
+    socket file left (a server of an earlier lesson leaves its own behind,
+    and the next bind would meet it)."""
+    for scenario, *args in scenarios:
+        scenario(lab, *args)
+        for proc in lab.procs:
+            if not proc.has_exited():
+                lab.stop(proc)
+        (lab.dir / "lab.sock").unlink(missing_ok=True)
+
+
+def listen_failure_reported(lab, section="Your task", taught=""):
+    """failed_listen, and the exit status and message it asks for."""
+    server, _, how, exited = failed_listen(lab, section, taught)
+    lab.expect(exited and server.returncode > 0,
+               f"the server to exit with a non-zero status when listen "
+               f"fails{taught} ({how}): a script takes status 0 for "
+               f"success; {server.describe()}", section)
+    lab.expect(server.stderr.strip(),
+               "a message on standard error that says why listen failed"
+               f"{taught} (perror(\"server: listen\") prints `server: "
+               f"listen: Address already in use`), before the exit; {how}, "
+               f"and the server said nothing there; {server.describe()}",
+               section)
+
+
+def accept_failure_reported(lab, sections=("Your task", "Your task"),
+                            taught=""):
+    """failed_accept, and the exit status and message it asks for."""
+    server, _, how, exited = failed_accept(lab, sections=sections)
+    lab.expect(pauses_after_emfile(lab) or exited and server.returncode > 0,
+               f"the server to exit with a non-zero status when accept "
+               f"fails{taught} ({how}): return EXIT_FAILURE; "
+               f"{server.describe()}", sections[1])
+    lab.expect(server.stderr.strip(),
+               "a message on standard error that says why accept failed"
+               f"{taught} (perror(\"server: accept\") prints `server: "
+               f"accept: Too many open files`); {how}, and the server said "
+               f"nothing there; {server.describe()}", sections[1])
+
+
+def interrupted_and_not_made_again(lab, proc):
+    """The first call of proc failed with EINTR that it did not make
+    again (conftest.not_made_again), once what it did next is known."""
+    lab.collector.sync()
+    found = not_made_again(lab, proc)
+    if found and found[1] is None:
+        stopped_by_itself(lab, proc, after=found[0])
+        lab.collector.sync()
+        found = not_made_again(lab, proc)
+    return found
+
+
+def eintr_expected(lab, proc, found, rules, *args):
+    event, after = found
+    again = as_run(lab, proc.name, rules, *args)
+    return (f"the {proc.name} to make a call again when it fails with "
+            f"EINTR: {tracetext.call_text(event)}, failed by LAB_FAULTS as "
+            f"when a signal comes while the call waits (`{again}` does it "
+            "again); EINTR says only that a signal came: the call did "
+            "nothing, and the same call can simply be made again, as often "
+            f"as it comes; {what_came_instead(proc, after)}")
+
+
+def client_of(lab, *args, stdin=b"", env=None):
+    """The lab's client, started against a Python server: (the client,
+    the connection it made)."""
+    listener = lab.listen()
+    client = lab.start("client", *args, stdin=stdin, env=env)
+    conn = lab.accept(listener)
+    lab.expect(conn is not None,
+               "the client to connect to lab.sock, where a server listens",
+               "Your task")
+    return client, conn
+
+
+# -- short writes and EINTR (lesson 05, and what lesson 06 keeps of it) ------
+
+REPLY = b"HELLO, SOCKET\n"  # the lab client's reply to "hello, socket"
+
+SHORT = "write<=5,send<=5"  # every write sends at most 5 bytes
+# The first two reads and the first two writes fail with EINTR, as when a
+# signal comes while they wait, and another while they wait again.
+INTERRUPTED = interrupted("read", "recv", "write", "send")
+
+
+def unfinished(writes, sent, wanted):
+    """Why the bytes sent are not the bytes wanted, after short writes:
+    (the first short write, what went wrong after it, in words)."""
+    short = next((e for e in writes if e.get("injected") and
+                  0 < e["ret"] < e["args"]["count"]), None)
+    if short is None:
+        return None, ""
+    n = short["ret"]
+    if wanted.startswith(sent):
+        return short, "and the rest was never written"
+    if sent[n:n + n] == wanted[:n] and wanted[n:n + n] != wanted[:n]:
+        return short, ("and the next write began at the start of the "
+                       "buffer again, not n bytes further: buf did not "
+                       "move on")
+    return short, ""
+
+
+def server_finishes_short_writes(lab, section):
+    """Fails the check, naming the mistake, unless the server finishes
+    each write that LAB_FAULTS makes short."""
+    server = lab.serving(env=faults(SHORT))
+    peer, error = lab.connect()
+    lab.expect(peer is not None, f"a client to connect; it failed: {error}",
+               "Your task")
+    sent_to(peer, b"hello, socket", end=True)
+    reply, _ = receive(peer)
+    lab.collector.sync()
+    short, after = unfinished(lab.events(WRITES, proc=server), reply,
+                              REPLY[:-1])
+    lab.expect(reply == REPLY[:-1],
+               "the server to finish each short write: write(2) may send "
+               "fewer bytes than asked, and here every write sends at most 5 "
+               f"(`{as_run(lab, 'server', SHORT)}`, trace/TRACE.md, \"Fault "
+               "injection\"); "
+               + (f"{tracetext.call_text(short)} sent {short['ret']} of "
+                  f"{short['args']['count']} bytes, {after}; " if short
+                  else "") +
+               "write again from buf + the bytes sent, until all n are sent "
+               "(write_all); the client got "
+               f"{tracetext.difference(reply, REPLY[:-1])}", section)
+
+
+def client_finishes_short_writes(lab, section):
+    """Fails the check, naming the mistake, unless the client finishes
+    each write that LAB_FAULTS makes short."""
+    message = b"hello, socket"
+    client, conn = client_of(lab, "lab.sock", message.decode(),
+                             env=faults(SHORT))
+    # Once it waits for the reply, everything it wrote has arrived.
+    lab.wait_for(READS, proc=client, event="wait")
+    conn.settimeout(0)
+    got = b""
+    while True:
+        try:
+            chunk = conn.recv(65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        got += chunk
+    lab.collector.sync()
+    short, after = unfinished(lab.events(WRITES, proc=client), got, message)
+    lab.expect(got == message,
+               "the client to finish each short write: write(2) may send "
+               "fewer bytes than asked, and here every write sends at most 5 "
+               f"(`{as_run(lab, 'client', SHORT, 'lab.sock', 'hello')}`, "
+               "trace/TRACE.md, \"Fault injection\"); "
+               + (f"{tracetext.call_text(short)} sent {short['ret']} of "
+                  f"{short['args']['count']} bytes, {after}; " if short
+                  else "") +
+               "write again from buf + the bytes sent, until all len are "
+               "sent (write_all); the server received "
+               f"{tracetext.difference(got, message)}", section)
+
+
+def server_makes_interrupted_calls_again(lab, section):
+    """Fails the check, naming the mistake, unless the server makes its
+    first reads and writes again when LAB_FAULTS fails them with EINTR."""
+    server = lab.serving(env=faults(INTERRUPTED))
+    peer, error = lab.connect()
+    lab.expect(peer is not None, f"a client to connect; it failed: {error}",
+               "Your task")
+    sent_to(peer, b"hello, socket", end=True)
+    reply, _ = receive(peer)
+    found = interrupted_and_not_made_again(lab, server)
+    lab.expect(found is None,
+               eintr_expected(lab, server, found, INTERRUPTED) if found
+               else "", section)
+    again = as_run(lab, "server", INTERRUPTED)
+    lab.expect(reply == REPLY[:-1],
+               "the server to answer a client whose first reads and writes "
+               f"it made again after EINTR (`{again}`); the client got "
+               f"{tracetext.difference(reply, REPLY[:-1])}", "Your task")
+
+
+def client_makes_interrupted_calls_again(lab, section):
+    """Fails the check, naming the mistake, unless the client makes its
+    first writes and reads again when LAB_FAULTS fails them with EINTR."""
+    message = "hello, socket"
+    client, conn = client_of(lab, "lab.sock", message,
+                             env=faults(INTERRUPTED))
+    lab.wait_for(READS, proc=client, event="wait")
+    found = interrupted_and_not_made_again(lab, client)
+    if found is None:
+        sent_to(conn, message.upper().encode())
+        client.wait()
+        found = interrupted_and_not_made_again(lab, client)
+    lab.expect(found is None,
+               eintr_expected(lab, client, found, INTERRUPTED, "lab.sock",
+                              "hello") if found else "", section)
+    again = as_run(lab, "client", INTERRUPTED, "lab.sock", "hello")
+    lab.expect(client.returncode == 0 and client.stdout_bytes == REPLY,
+               "the client to print the reply after making its first writes "
+               f"and reads again after EINTR (`{again}`); it printed "
+               f"{tracetext.difference(client.stdout_bytes, REPLY)}; "
+               f"{client.describe()}", "Your task")
+
+
+# -- reading the learner's source ---------------------------------------------
+#
+# What no run can show (a flag that is not volatile sig_atomic_t, printf in
+# a signal handler, a handler installed with signal()) is read from the
+# source, for exactly what the lesson's task asks, and the message says so.
+# The reading is plain: comments, strings and preprocessor lines blanked,
+# functions found by their bodies at file scope; what it cannot resolve (a
+# call through a pointer, a flag reached through one) it leaves alone, so
+# that it never rejects a correct program written differently.
+
+C_KEYWORDS = {"if", "for", "while", "switch", "return", "sizeof", "do",
+              "else", "case", "_Alignof", "alignof", "_Generic", "defined",
+              "typeof", "__typeof__", "__attribute__", "_Static_assert",
+              "static_assert", "__builtin_expect", "__extension__"}
+
+# POSIX's async-signal-safe functions, as signal-safety(7) lists them
+# (Linux man-pages 6.03; tests/test_mistakes.py holds the two equal).
+SIGNAL_SAFE = set("""
+abort accept access aio_error aio_return aio_suspend alarm bind cfgetispeed
+cfgetospeed cfsetispeed cfsetospeed chdir chmod chown clock_gettime close
+connect creat dup dup2 execl execle execv execve _exit _Exit faccessat
+fchdir fchmod fchmodat fchown fchownat fcntl fdatasync fexecve ffs fork
+fstat fstatat fsync ftruncate futimens getegid geteuid getgid getgroups
+getpeername getpgrp getpid getppid getsockname getsockopt getuid htonl
+htons kill link linkat listen longjmp lseek lstat memccpy memchr memcmp
+memcpy memmove memset mkdir mkdirat mkfifo mkfifoat mknod mknodat ntohl
+ntohs open openat pause pipe poll posix_trace_event pselect pthread_kill
+pthread_self pthread_sigmask raise read readlink readlinkat recv recvfrom
+recvmsg rename renameat rmdir select sem_post send sendmsg sendto setgid
+setpgid setsid setsockopt setuid shutdown sigaction sigaddset sigdelset
+sigemptyset sigfillset sigismember siglongjmp signal sigpause sigpending
+sigprocmask sigqueue sigset sigsuspend sleep sockatmark socket socketpair
+stat stpcpy stpncpy strcat strchr strcmp strcpy strcspn strlen strncat
+strncmp strncpy strnlen strpbrk strrchr strspn strstr strtok_r symlink
+symlinkat tcdrain tcflow tcflush tcgetattr tcgetpgrp tcsendbreak tcsetattr
+tcsetpgrp time timer_getoverrun timer_gettime timer_settime times umask
+uname unlink unlinkat utime utimensat utimes wait
+waitpid wcpcpy wcpncpy wcscat wcschr wcscmp wcscpy wcscspn wcslen wcsncat
+wcsncmp wcsncpy wcsnlen wcspbrk wcsrchr wcsspn wcsstr wcstok wmemchr
+wmemcmp wmemcpy wmemmove wmemset write
+""".split())
+
+
+def c_code(text):
+    """The text with its comments, string and character literals and
+    preprocessor lines blanked (a space for each character, newlines kept:
+    a search finds only code, and line numbers stay right); and the
+    function-like macros it defines, {name: their body, as code}."""
+    out, i, n, macros, line_start = [], 0, len(text), {}, True
+    while i < n:
+        c = text[i]
+        if line_start and c in " \t":
+            out.append(c)
+            i += 1
+            continue
+        if line_start and c == "#":
+            j = i
+            while True:  # to the end of the line, its continuations too
+                k = text.find("\n", j)
+                k = n if k < 0 else k
+                if k > j and text[k - 1] == "\\" and k < n:
+                    j = k + 1
+                    continue
+                j = k
+                break
+            directive = text[i:j]
+            m = re.match(r"#\s*define\s+(\w+)\(([^)]*)\)(.*)", directive,
+                         re.S)
+            if m:
+                macros[m.group(1)] = c_code(m.group(3).replace("\\\n", " "))[0]
+            out.append("".join(ch if ch == "\n" else " " for ch in directive))
+            i = j
+            continue
+        line_start = c == "\n"
+        if text.startswith("//", i):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+        elif c in "\"'":
+            j = i + 1
+            while j < n and text[j] not in (c, "\n"):
+                j += 2 if text[j] == "\\" else 1
+            j = min(j + 1, n)
+            out.append(c + " " * max(0, j - i - 2) + (c if j - i > 1 else ""))
+            i = j
+            continue
+        else:
+            out.append(c)
+            i += 1
+            continue
+        out.append("".join(ch if ch == "\n" else " " for ch in text[i:j]))
+        i = j
+    return "".join(out), macros
+
+
+def brace_depths(code):
+    """The depth of braces at each character of code (a closing brace has
+    the depth of what it closes into)."""
+    level, at = 0, []
+    for c in code:
+        if c == "}":
+            level = max(0, level - 1)
+        at.append(level)
+        if c == "{":
+            level += 1
+    return at
+
+
+C_FUNCTION = re.compile(r"\b([A-Za-z_]\w*)\s*\(([^;{}]*?)\)\s*\{")
+
+
+def c_functions(code):
+    """{name: (where its body starts, where it ends)} for each function
+    the code defines at file scope."""
+    level, found = brace_depths(code), {}
+    for m in C_FUNCTION.finditer(code):
+        if level[m.start()] != 0 or m.group(1) in C_KEYWORDS:
+            continue
+        start = end = m.end() - 1
+        depth = 0
+        while end < len(code):
+            depth += {"{": 1, "}": -1}.get(code[end], 0)
+            if depth == 0:
+                break
+            end += 1
+        found.setdefault(m.group(1), (start + 1, end))
+    return found
+
+
+def line_at(code, at):
+    return code.count("\n", 0, at) + 1
+
+
+BY_SIGACTION = re.compile(r"\bsa_(?:handler|sigaction)\s*=\s*\(?\s*&?\s*"
+                          r"([A-Za-z_]\w*)")
+BY_SIGNAL = re.compile(r"\b(signal|sysv_signal|bsd_signal)\s*\(([^;]*?),"
+                       r"\s*\(?\s*&?\s*([A-Za-z_]\w*)\s*\)?\s*\)")
+
+
+def installed_handlers(code):
+    """The signal handlers the code installs, functions it defines:
+    [(name, "sigaction" or "signal", where, the signal for signal())]."""
+    defined, found = c_functions(code), []
+    for m in BY_SIGACTION.finditer(code):
+        if m.group(1) in defined:
+            found.append((m.group(1), "sigaction", m.start(), None))
+    for m in BY_SIGNAL.finditer(code):
+        if m.group(3) in defined:
+            found.append((m.group(3), m.group(1), m.start(),
+                          " ".join(m.group(2).split())))
+    return found
+
+
+C_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+
+
+def library_calls(code, start, end, macros, defined, seen=None, depth=0):
+    """The functions called between start and end that the program does
+    not define itself: [(name, where)], looked for through its own
+    functions and function-like macros too (where: the call in the code
+    at hand that leads to it)."""
+    seen = set() if seen is None else seen
+    found = []
+    for m in C_CALL.finditer(code, start, end):
+        name = m.group(1)
+        if name in C_KEYWORDS or depth > 8:
+            continue
+        if name in macros:
+            body = macros[name]
+            inner = library_calls(body, 0, len(body), {
+                k: v for k, v in macros.items() if k != name}, {}, seen,
+                depth + 1)
+            found += [(n, m.start()) for n, _ in inner]
+        elif name in defined:
+            if name not in seen:
+                seen.add(name)
+                inner = library_calls(code, *defined[name], macros, defined,
+                                      seen, depth + 1)
+                found += [(n, m.start()) for n, _ in inner]
+        else:
+            found.append((name, m.start()))
+    return found
+
+
+C_ASSIGNED = re.compile(r"(?<![\w.>$])([A-Za-z_]\w*)\s*(?:\[[^\]]*\]\s*)?"
+                        r"(?:[-+*/%&|^]|<<|>>)?=(?!=)|"
+                        r"(?<![\w.>$])([A-Za-z_]\w*)\s*(?:\+\+|--)|"
+                        r"(?:\+\+|--)\s*([A-Za-z_]\w*)")
+
+
+def assigned(code, start, end):
+    """The names given a value between start and end: [(name, where)]."""
+    return [(m.group(1) or m.group(2) or m.group(3), m.start())
+            for m in C_ASSIGNED.finditer(code, start, end)]
+
+
+def c_declarators(text):
+    """A declaration without its initialisers, cut at its commas: [(what
+    comes before the declared name, the name)]."""
+    plain, depth, skip = [], 0, False
+    for c in text:
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(c, 0)
+        if c == "=" and depth == 0:
+            skip = True
+        elif c == "," and depth == 0:
+            skip = False
+        if not skip:
+            plain.append(c)
+    out = []
+    for part in "".join(plain).split(","):
+        part = re.sub(r"\[[^\]]*\]", " ", part)
+        names = list(re.finditer(r"[A-Za-z_]\w*", part))
+        if names:
+            out.append((part[:names[-1].start()], names[-1].group(0)))
+    return out
+
+
+def c_declaration(code, name):
+    """The file-scope declaration of a variable: (its type's words, with
+    typedef names resolved; where the name is declared), or None."""
+    level = brace_depths(code)
+    kept = "".join(";" if c == "}" and level[i] == 0 else
+                   c if level[i] == 0 and c != "{" else " "
+                   for i, c in enumerate(code))
+    typedefs, found, at = {}, None, 0
+    for statement in kept.split(";"):
+        here, at = at, at + len(statement) + 1
+        if "(" in statement and not re.search(r"\(\s*\*", statement):
+            continue  # a function: its prototype, or its header
+        parts = c_declarators(statement)
+        if not parts:
+            continue
+        words = re.findall(r"[A-Za-z_]\w*", parts[0][0])
+        names = [n for _, n in parts]
+        if "typedef" in words:
+            for n in names:
+                typedefs[n] = [w for w in words if w != "typedef"]
+        elif name in names and found is None:
+            found = (words, here + re.search(rf"\b{name}\b",
+                                             statement).start())
+    if found is None:
+        return None
+    words, where_ = found
+    for _ in range(8):
+        if not any(w in typedefs for w in words):
+            break
+        words = [x for w in words for x in typedefs.get(w, [w])]
+    return words, where_
+
+
+def signal_safe_type(words):
+    """Whether a variable of this type may be set in a signal handler:
+    volatile sig_atomic_t (C11 7.14.1.1), or a lock-free atomic."""
+    return ("volatile" in words and "sig_atomic_t" in words) or \
+        "_Atomic" in words or any(w.startswith("atomic_") for w in words)
+
+
+def source_line(text, number):
+    lines = text.splitlines()
+    return " ".join(lines[number - 1].split()) if 0 < number <= len(lines) \
+        else ""
+
+
+# -- sanitizer reports --------------------------------------------------------
+
+def sanitizer_finding(stderr, sources):
+    """The first error that a sanitized program reported on stderr, or
+    None: {"what": the access, in words ("a write of 1 byte just past the
+    end of buf, a buffer of 4096 bytes"), "said": what the sanitizers said
+    in their own words, "place": (file, line) of the first frame in one of
+    sources (the names of the learner's files), "size" and "past": the
+    buffer's size and how far past its end the access began, when known}."""
+    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) \
+        else stderr
+    ubsan = re.search(r"^(\S+?):(\d+):\d+: runtime error: (.*)$", text, re.M)
+    asan = re.search(r"ERROR: AddressSanitizer: ([\w-]+)", text)
+    if not ubsan and not asan:
+        return None
+    found = {"what": "", "said": [], "place": None, "size": None,
+             "past": None, "count": None, "by": None}
+    if asan:
+        found["said"].append(f"AddressSanitizer: {asan.group(1)}")
+        access = re.search(r"^(READ|WRITE) of size (\d+)", text, re.M)
+        found["count"] = int(access.group(2)) if access else None
+        found["what"] = (f"a {access.group(1).lower()} of {access.group(2)} "
+                         f"byte{'' if access.group(2) == '1' else 's'}"
+                         if access else "an access to memory")
+        # Made by a library function on the program's behalf (read(2)
+        # filling more than the buffer holds, say): its name.
+        by = re.search(r"^\s+#0 0x[0-9a-f]+ in __interceptor_(\w+)", text,
+                       re.M)
+        found["by"] = by.group(1) if by else None
+        for m in re.finditer(r"^\s+#\d+ 0x[0-9a-f]+ in \S+ (\S+?):(\d+)",
+                             text, re.M):
+            if any(m.group(1).endswith(s) for s in sources):
+                found["place"] = (m.group(1), int(m.group(2)))
+                break
+        var = re.search(r"\[(\d+), (\d+)\) '(\w+)'[^\n]*<== Memory access "
+                        r"at offset (\d+) overflows", text)
+        region = re.search(r"located (\d+) bytes (?:after|to the right of) "
+                           r"(?:global variable '(\w+)'[^\n]*of size (\d+)|"
+                           r"(\d+)-byte region)", text)
+        name = None
+        if var:
+            found["size"] = int(var.group(2)) - int(var.group(1))
+            found["past"] = int(var.group(4)) - int(var.group(2))
+            name = var.group(3)
+        elif region:
+            found["size"] = int(region.group(3) or region.group(4))
+            found["past"] = int(region.group(1))
+            name = region.group(2)
+        if found["size"] is not None:
+            found["what"] += (
+                f" {found['past']} bytes past the end of " if found["past"]
+                else " that runs past the end of " if (found["count"] or 1)
+                > 1 else " just past the end of ")
+            found["what"] += f"{name}, a buffer of {found['size']} bytes" \
+                if name else f"a buffer of {found['size']} bytes"
+    if ubsan:
+        found["said"].append(f"UBSan: {ubsan.group(3)}")
+        index = re.match(r"index (\d+) out of bounds for type '.*\[(\d+)\]'",
+                         ubsan.group(3))
+        if index and found["size"] is None:
+            found["size"] = int(index.group(2))
+            found["past"] = int(index.group(1)) - int(index.group(2))
+        found["what"] = found["what"] or ubsan.group(3)
+        found["place"] = found["place"] or (ubsan.group(1),
+                                            int(ubsan.group(2)))
+    return found
+
+
+def sanitized_exchange(lab, section, *server_args):
+    """Runs the server and the client built with -fsanitize=address,
+    undefined (labrun.sanitized) through one exchange in which the server's
+    reads fill its buffer: the client's 64 KiB all wait in the connection
+    before the server reads any, because the server is busy with a first
+    client until then.  Fails the check, naming the mistake, if either
+    program read or wrote outside a buffer."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=2) as pool:  # both compiled at once
+        programs = dict(zip(("server", "client"), pool.map(
+            lab.sanitized, ("server", "client"))))
+    server = lab.serving(*server_args, **programs["server"])
+    holder, error = lab.connect()
+    lab.expect(holder is not None,
+               f"a client to connect; it failed: {error}", "Your task")
+    lab.require(SERVING_WAITS, "the server to wait in read(2) for its "
+                "client", "Your task", proc=lab.family(server), event="wait")
+    labrun.settle(lab, server)
+    message = bytes(random.choices(b"abcdefghijklmnopqrstuvwxyz \n",
+                                   k=65536))
+    # All 64 KiB sent while the server (and what it forked) is stopped:
+    # they wait in the connection, however the server serves its clients.
+    with frozen(server):
+        client = lab.start("client", stdin=message, **programs["client"])
+        lab.wait_for(READS, proc=client, event="wait")
+    holder.close()
+    client.wait()
+    if not server.has_exited():
+        lab.stop(server)
+    for proc in (server, client):
+        source, text = lab.source(proc.name)
+        found = sanitizer_finding(proc.stderr_bytes,
+                                  [source.rsplit("/", 1)[-1]])
+        if not found:
+            continue
+        place = found["place"]
+        at = f" at {source}:{place[1]}: `{source_line(text, place[1])}`" \
+            if place else ""
+        advice, size = "", found["size"]
+        if found["by"] and size:
+            advice = (f": {found['by']} was asked for more bytes than the "
+                      f"buffer holds ({size}): pass at most its size, "
+                      "sizeof buf")
+        elif found["past"] == 0 and size and (found["count"] or 1) == 1:
+            advice = (f": one byte past the end, index {size} of a buffer "
+                      f"whose last index is {size - 1}. A '\\0' after "
+                      f"{size} bytes needs a buffer of {size} + 1 (or read "
+                      "at most sizeof buf - 1 bytes); or do without it: the "
+                      "bytes are n, not a C string (printf(\"%.*s\", (int)n, "
+                      "buf), fwrite)")
+        lab.expect(False,
+                   f"no read or write outside a buffer: the {proc.name}, "
+                   "built with -fsanitize=address,undefined (a build of its "
+                   "own, beside make's) and sent a 64 KiB message, so that "
+                   f"its reads fill their buffer, made {found['what']}{at} "
+                   f"({'; '.join(found['said'])}){advice}", section)
 
 
 @pytest.fixture

@@ -20,18 +20,21 @@ entry:
 failure: the check's name, what it expected, the causes the report finds
 in the trace ("Found: ...", and the first failed call with its why: line)
 and the README section it sends the learner to; not the trace or the
-program output it shows as evidence.  A check that crashes or hangs counts as a failure that names
-nothing.  Entries marked "needs": "faults" are built but run only once the
-trace library can inject faults (trace/TRACE.md describes LAB_FAULTS);
-those marked "needs": "inspection" are mistakes that no run shows (the
-program behaves as a correct one does: a plain int flag, a NUL written
-one byte past a buffer), which only reading the source could find.
+program output it shows as evidence.  A check that crashes or hangs counts
+as a failure that names nothing.  Some mistakes show only when a call fails
+or moves fewer bytes (an unchecked accept, a short write ignored): the
+checks force that with LAB_FAULTS (trace/TRACE.md).  Others no run shows at
+all (a plain int flag, a NUL written one byte past a buffer): the checks
+read the source for what the lesson asks, or build the program with
+sanitizers.
 
 The edited programs are compiled in one parallel make, and kept in
 build/mistakes/ under a key made of what they are built from, so that the
 next run compiles only what changed; the programs an entry does not edit
-are the solution's own, from make.  tests/test_mistakes.py runs the same
-judgement as part of make test.
+are the solution's own, from make; each entry's sources are written
+beside its programs, for the checks that read them or build them with
+sanitizers (those builds are made beforehand too, several at once).
+tests/test_mistakes.py runs the same judgement as part of make test.
 
     make && LAB_BUILD=$PWD/build /usr/bin/python3 tests/mistakes.py \
         [--lesson 05] [--name REGEX] [--repeat K] [--full | --show]
@@ -115,28 +118,15 @@ def edited(entry):
     return text
 
 
-# What an entry may need that a run of the checks cannot give yet.
-NEEDS = {
-    "faults": "needs LAB_FAULTS, which trace/TRACE.md does not describe yet: "
-              "only a call made to fail, or return short, shows this mistake",
-    "inspection": "no run of the program shows this mistake (its behaviour "
-                  "is the same as a correct program's): only reading the "
-                  "source, or a build with a sanitizer, can",
-}
+# What an entry may need that a run of the checks cannot give yet: none
+# today.  A need is a name here, with the reason an entry that has it is
+# not run; the checks judge every entry of the corpus.
+NEEDS = {}
 
 
-def runnable(entry, faults=None):
+def runnable(entry):
     """Whether the checks can judge the entry today."""
-    need = entry.get("needs")
-    if need == "faults":
-        return faults_available() if faults is None else faults
-    return need is None
-
-
-def faults_available():
-    """Whether the trace library can make chosen calls fail (LAB_FAULTS)."""
-    doc = ROOT / "trace" / "TRACE.md"
-    return doc.is_file() and "LAB_FAULTS" in doc.read_text()
+    return entry.get("needs") is None
 
 
 # -- building ---------------------------------------------------------------
@@ -163,13 +153,14 @@ def build(entries, where):
     programs.  Returns {entry index: (code_dir, compiler messages or None)}.
     """
     (where / "trace").symlink_to(ROOT / "trace")  # the rule's -Itrace
-    targets, wanted, programs = set(), {}, {}
+    targets, wanted, programs, sources = set(), {}, {}, {}
     for i, entry in entries:
         lesson = entry["lesson"]
-        programs[i] = {}
+        programs[i], sources[i] = {}, {}
         for source in sorted((ROOT / "solutions" / lesson).glob("*.c")):
             text = edited(entry) if source.name == entry["file"] else \
                 source.read_text()
+            sources[i][source.name] = text
             built = labrun.BUILD / "solutions" / lesson / source.stem
             if source.name != entry["file"] and built.exists():
                 programs[i][source.stem] = built
@@ -203,11 +194,34 @@ def build(entries, where):
                 (code_dir / name).symlink_to(program)
             else:
                 missing.append(program.parent.name)
+        # The sources beside the programs: the checks that read the source,
+        # or build it with sanitizers, find them there (labrun.source_of).
+        for name, text in sources[i].items():
+            (code_dir / name).write_text(text)
         mine = [line for line in said
                 if any(line.startswith(f"{key}/") for key in missing)]
         result[i] = (code_dir, None if not missing else
                      "\n".join(mine[:3]) or "no program built")
+    prebuild_sanitized(entries, result)
     return result
+
+
+def prebuild_sanitized(entries, built):
+    """The sanitized builds that the checks of a lesson make (its module's
+    SANITIZED programs), compiled beforehand, several at once: a check then
+    finds them in labrun's cache instead of compiling them one by one."""
+    from concurrent.futures import ThreadPoolExecutor
+    wanted = {}
+    for i, entry in entries:
+        code_dir, messages = built[i]
+        for name in getattr(MODULES[entry["lesson"]], "SANITIZED", ()):
+            source = code_dir / f"{name}.c"
+            if messages is None and source.is_file():
+                wanted.setdefault(labrun.sanitized_key(source), source)
+    if not wanted or not labrun.sanitizers_work():
+        return
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        list(pool.map(labrun.sanitized, wanted.values()))
 
 
 def make(targets, where):
@@ -436,7 +450,6 @@ def main():
     if not entries:
         sys.exit("no entry matches")
 
-    faults = faults_available()
     failures_seen, unstable = {}, {}
     where = Path(tempfile.mkdtemp(prefix="lab-mistakes-", dir="/tmp"))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -447,7 +460,7 @@ def main():
         for i, entry in todo:
             if built[i][1]:
                 results[i], notes[i] = NO_BUILD, built[i][1]
-            elif not runnable(entry, faults):
+            elif not runnable(entry):
                 results[i], notes[i] = SKIPPED, NEEDS[entry["needs"]]
         to_run = [(i, e) for i, e in todo if i not in results]
         for run in range(args.repeat):

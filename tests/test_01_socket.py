@@ -1,6 +1,7 @@
 """Lesson 01: socket() creates an endpoint and returns a file descriptor."""
 import re
 
+from conftest import failed_socket
 from tracetext import call_text, cut
 
 LESSON = "01-socket"
@@ -50,3 +51,9 @@ def test_the_server_prints_the_descriptor_socket_returned(lab):
                f"socket() returned, printed after the call; it printed "
                f"{cut(server.stdout_bytes, 80)}",
                "What to look for in the trace")
+
+
+def test_a_failed_socket_is_reported_with_a_non_zero_status(lab):
+    # socket() fails with EMFILE, as it does for a process that has run out
+    # of descriptors: LAB_FAULTS makes it fail every time (trace/TRACE.md).
+    failed_socket(lab, "server")

@@ -1,6 +1,7 @@
 """Lesson 02: bind() names the socket, which creates the socket file."""
 import socket
 
+from conftest import failed_socket
 from tracetext import call_text
 
 LESSON = "02-bind"
@@ -70,6 +71,18 @@ def test_a_path_too_long_for_sun_path_is_refused_clearly(lab):
                "short silently", "Bad paths")
 
 
+def test_an_empty_path_is_refused_clearly(lab):
+    server = lab.run("server", "")
+    lab.expect(server.returncode is not None and server.returncode > 0 and
+               "empty" in server.stderr,
+               "`server \"\"` to say that the socket path is empty and exit "
+               f"with a non-zero status; it {server.describe()}", "Bad paths")
+    lab.expect(not lab.events("bind"),
+               "no bind at all for an empty path: an empty sun_path names "
+               "no file but a Linux abstract name made of zero bytes, which "
+               "nobody would find", "Bad paths")
+
+
 def test_a_path_of_108_bytes_leaves_no_room_for_the_final_nul(lab):
     # sun_path holds 108 bytes: 107 of path and the '\0' that ends it.
     longest = "e" * 102 + ".sock"
@@ -95,7 +108,8 @@ def test_a_path_of_108_bytes_leaves_no_room_for_the_final_nul(lab):
 
 def test_a_missing_directory_is_reported(lab):
     server = lab.run("server", "no-such-dir/lab.sock")
-    event = lab.require("bind", "bind(2) to fail with ENOENT", "Bad paths")
+    event = lab.require("bind", "bind(2) to fail with ENOENT", "Bad paths",
+                        proc=server)
     lab.expect(event["errno"] == "ENOENT" and (server.returncode or 0) > 0 and
                "directory" in server.stderr,
                "bind fails with ENOENT, the server says the directory does "
@@ -107,7 +121,7 @@ def test_a_file_in_the_way_is_left_untouched(lab):
     precious.write_text("not a socket\n")
     server = lab.run("server")
     event = lab.require("bind", "bind(2) to fail with EADDRINUSE",
-                        "Bad paths")
+                        "Bad paths", proc=server)
     lab.expect(event["errno"] == "EADDRINUSE" and (server.returncode or 0) > 0 and
                "not a socket" in server.stderr,
                "bind fails with EADDRINUSE, the server says lab.sock is not "
@@ -123,8 +137,13 @@ def test_a_leftover_socket_file_is_reported(lab):
     leftover.close()  # closing leaves the file behind, as a crash would
     server = lab.run("server")
     event = lab.require("bind", "bind(2) to fail with EADDRINUSE",
-                        "Bad paths")
+                        "Bad paths", proc=server)
     lab.expect(event["errno"] == "EADDRINUSE" and (server.returncode or 0) > 0 and
                "rm lab.sock" in server.stderr,
                "bind fails with EADDRINUSE and the server says how to remove "
                "the leftover socket file (rm lab.sock)", "Bad paths")
+
+
+def test_a_failed_call_of_an_earlier_stage_is_reported(lab):
+    # What lesson 01 asked still holds: LAB_FAULTS makes socket fail.
+    failed_socket(lab, "server", taught=", as lesson 01 asks")

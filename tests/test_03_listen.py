@@ -2,6 +2,7 @@
 import os
 
 import labrun
+from conftest import failed_socket, listen_failure_reported
 from tracetext import call_text
 
 LESSON = "03-listen"
@@ -109,3 +110,13 @@ def test_the_backlog_holds_several_clients(lab):
                f"server never accepts: its backlog holds them; errors: "
                f"{errors}", "What this stage does")
 
+
+
+def test_a_failed_listen_is_reported_with_a_non_zero_status(lab):
+    # listen() fails: LAB_FAULTS makes it (trace/TRACE.md), since no
+    # mistake of the server's own could make a correct listen fail here.
+    listen_failure_reported(lab)
+
+
+def test_a_failed_call_of_an_earlier_stage_is_reported(lab):
+    failed_socket(lab, "server", taught=", as lesson 01 asks")

@@ -3,6 +3,8 @@ new socket, while the listening socket stays open."""
 import re
 
 import labrun
+from conftest import (accept_failure_reported, one_after_another,
+                      failed_socket, listen_failure_reported)
 from tracetext import call_text, cut
 
 LESSON = "04-accept-connect"
@@ -172,3 +174,30 @@ def test_the_client_refuses_a_path_too_long(lab):
                "the client to say the path does not fit in sun_path and "
                "exit with a non-zero status, without connecting",
                "What this stage does")
+
+
+def test_the_client_refuses_an_empty_path(lab):
+    client = lab.run("client", "")
+    lab.expect(client.returncode is not None and client.returncode > 0 and
+               "empty" in client.stderr and not lab.events("connect"),
+               "`client \"\"` to say that the socket path is empty and exit "
+               "with a non-zero status, without connecting: an empty "
+               "sun_path names no file but a Linux abstract name; it "
+               f"{client.describe()}", "What this stage does")
+
+
+def test_a_failed_accept_is_reported_with_a_non_zero_status(lab):
+    # Every accept fails with EMFILE, as when the server has run out of
+    # descriptors: LAB_FAULTS makes it (trace/TRACE.md).
+    accept_failure_reported(
+        lab, sections=("A new socket for each client", "Your task"))
+
+
+def test_a_failed_call_of_an_earlier_stage_is_reported(lab):
+    # What lessons 01 and 03 asked still holds: LAB_FAULTS makes socket
+    # fail, in both programs, and listen.
+    one_after_another(
+        lab, (failed_socket, "client", "Your task",
+              ", as the server does (lesson 01)"),
+        (failed_socket, "server", "Your task", ", as lesson 01 asks"),
+        (listen_failure_reported, "Your task", ", as lesson 03 asks"))

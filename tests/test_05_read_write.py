@@ -17,13 +17,20 @@ import signal
 import socket
 
 import labrun
-from conftest import READS, SERVING_WAITS, WRITES, Drain, frozen, has_flag, \
-    receive, signals_of
+from conftest import (READS, REPLY, SERVING_WAITS, WRITES, Drain,
+                      accept_failure_reported, client_finishes_short_writes,
+                      client_makes_interrupted_calls_again, client_of,
+                      one_after_another, failed_socket, frozen, has_flag,
+                      listen_failure_reported, receive, sanitized_exchange,
+                      sent_to, server_finishes_short_writes,
+                      server_makes_interrupted_calls_again, signals_of)
 from tracetext import call_text, cut, difference
 
 LESSON = "05-read-write"
+# The programs run with sanitizers by one of the checks: tests/mistakes.py
+# builds them beforehand for every entry, all at once.
+SANITIZED = ("server", "client")
 SIGPIPE_BIT = 1 << (signal.SIGPIPE - 1)  # in the masks of /proc/PID/status
-REPLY = b"HELLO, SOCKET\n"
 
 
 def sent_bytes(events):
@@ -213,14 +220,14 @@ def test_the_server_uses_only_the_n_bytes_read(lab):
     # buffer that still holds the end of the first.
     sent = 0
     for n, piece in enumerate((first, second), 1):
-        peer.sendall(piece)
+        sent_to(peer, piece)
         sent += len(piece)
         lab.expect(lab.wait_until(lambda: sent_bytes(lab.events(
                        READS, proc=lab.family(server))) >= sent,
                        proc=server),
                    f"the server to read(2) piece {n} of the client's bytes",
                    "What to look for in the trace")
-    peer.shutdown(socket.SHUT_WR)
+    sent_to(peer, b"", end=True)
     reply, _ = receive(peer)
     done_with_the_client(lab, server)
     labrun.settle(lab, server)
@@ -277,18 +284,6 @@ def test_a_large_message_arrives_whole(lab):
                "Short reads and writes")
 
 
-def client_of(lab, *args, stdin=b""):
-    """The lab's client, started against a Python server: (the client,
-    the connection it made)."""
-    listener = lab.listen()
-    client = lab.start("client", *args, stdin=stdin)
-    conn = lab.accept(listener)
-    lab.expect(conn is not None,
-               "the client to connect to lab.sock, where a server listens",
-               "Your task")
-    return client, conn
-
-
 def message_of(lab, client, conn, message):
     got, _ = receive(conn, len(message))
     lab.expect(got == message,
@@ -339,7 +334,7 @@ def test_the_client_prints_the_reply_byte_for_byte(lab):
     message = b"nul\0bytes\0are bytes too"
     client, conn = client_of(lab, stdin=message)
     message_of(lab, client, conn, message)
-    conn.sendall(message.upper())
+    sent_to(conn, message.upper())
     client.wait()
     lab.expect(client.stdout_bytes == message.upper(),
                "the client to print the reply byte for byte, NUL bytes "
@@ -353,7 +348,7 @@ def test_the_client_prints_the_reply_byte_for_byte(lab):
 def test_the_client_reports_a_server_that_closes_early(lab):
     client, conn = client_of(lab, "lab.sock", "hello, socket")
     message_of(lab, client, conn, b"hello, socket")
-    conn.sendall(b"HELLO")
+    sent_to(conn, b"HELLO")
     conn.close()
     # It ends, or it reads end of file again and again.
     lab.wait_until(lambda: len(lab.events(READS, proc=client, ret=0)) > 1,
@@ -408,7 +403,7 @@ def test_the_server_survives_a_client_that_left(lab):
         lab.expect(leaver is not None, "a second client to connect while "
                    f"the server serves the first; it failed: {error}",
                    "Your task")
-        leaver.sendall(b"nobody will read this reply")
+        sent_to(leaver, b"nobody will read this reply")
         leaver.close()
     first.close()
     failed = lab.wait_for(WRITES, proc=lab.family(server), ret=-1)
@@ -427,3 +422,37 @@ def test_the_server_survives_a_client_that_left(lab):
                "after the failed write, the server to leave that client "
                "and serve the next one; the next client printed "
                f"{cut(client.stdout_bytes, 60)}", "SIGPIPE")
+
+
+
+def test_the_server_finishes_a_short_write(lab):
+    # Every write sends at most 5 bytes: LAB_FAULTS makes it (trace/TRACE.md).
+    server_finishes_short_writes(lab, "Short reads and writes")
+
+
+def test_the_client_finishes_a_short_write(lab):
+    client_finishes_short_writes(lab, "Short reads and writes")
+
+
+def test_the_server_makes_an_interrupted_call_again(lab):
+    # The first two reads and writes fail with EINTR, as when signals come.
+    server_makes_interrupted_calls_again(lab, "What this stage does")
+
+
+def test_the_client_makes_an_interrupted_call_again(lab):
+    client_makes_interrupted_calls_again(lab, "What this stage does")
+
+
+def test_a_failed_call_of_an_earlier_stage_is_reported(lab):
+    # What lessons 01 to 04 asked still holds: LAB_FAULTS makes socket,
+    # listen and accept fail.
+    one_after_another(
+        lab, (failed_socket, "server", "Your task", ", as lesson 01 asks"),
+        (failed_socket, "client", "Your task", ", as lesson 04 asks"),
+        (listen_failure_reported, "Your task", ", as lesson 03 asks"),
+        (accept_failure_reported, ("Your task", "Your task"),
+         ", as lesson 04 asks"))
+
+
+def test_no_byte_is_read_or_written_outside_a_buffer(lab):
+    sanitized_exchange(lab, "What this stage does")

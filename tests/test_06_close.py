@@ -1,20 +1,33 @@
 """Lesson 06: close() every descriptor; the socket file outlives close(),
 so the server removes it with unlink() when it exits, even on a signal."""
 import os
+import re
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import time
 
 import pytest
 
 import labrun
-from conftest import SERVING_WAITS, WRITES, frozen, receive
-from tracetext import cut
+from conftest import (READS, SERVING_WAITS, SIGNAL_SAFE, WRITES, as_run,
+                      assigned, c_code, c_declaration, c_functions,
+                      client_finishes_short_writes,
+                      client_makes_interrupted_calls_again, eintr_expected,
+                      failed_accept, failed_socket, faults, frozen,
+                      installed_handlers, interrupted,
+                      interrupted_and_not_made_again, library_calls, line_at,
+                      one_after_another, pauses_after_emfile, receive,
+                      sanitized_exchange, sent_to,
+                      server_finishes_short_writes, signal_safe_type,
+                      source_line, stopped_by_itself, used_minus_one)
+from tracetext import call_text, cut
 
 LESSON = "06-close"
+# The programs that a check runs built with sanitizers (tests/mistakes.py
+# builds them beforehand for every entry).
+SANITIZED = ("server", "client")
 
 
 def listening_fd(lab, server):
@@ -53,6 +66,25 @@ def ended_or_waiting_again(lab, server, since, calls=None):
     return server.wait() if server.has_exited() else None
 
 
+def clients_in_turn(lab, server, *words):
+    """Runs a client for each word, the next only once the server is done
+    with the one before: it waits in accept again, or has exited, or goes
+    round a loop.  A client that starts while the server still cleans up
+    after the one before would meet the server at a point that depends on
+    the scheduling (before or after an unlink, say)."""
+    clients = []
+    for word in words:
+        clients.append(lab.client("lab.sock", word))
+        # The client has its reply: the server's accept of it is written.
+        lab.collector.sync()
+        since = max((e["ts"] for e in lab.events("accept", proc=server)),
+                    default=0)
+        lab.wait_until(lambda: lab.spinning(server) or [
+            e for e in lab.events("accept", proc=server, event="wait")
+            if e["ts"] > since], proc=server)
+    return clients
+
+
 def waiting(lab, server):
     """Returns once the server sleeps in the call that waits for a client:
     accept, whose trace announces the wait, or one the trace does not show
@@ -65,7 +97,7 @@ def waiting(lab, server):
 def test_the_server_serves_n_clients_then_exits(lab):
     server = lab.serving("-n", "2")
     fd = listening_fd(lab, server)
-    clients = [lab.client("lab.sock", word) for word in ("one", "two")]
+    clients = clients_in_turn(lab, server, "one", "two")
     # Exited, or back in accept for a third client.
     last = max([e["ts"] for e in lab.events("accept", proc=server)],
                default=0)
@@ -85,7 +117,7 @@ def test_the_server_serves_n_clients_then_exits(lab):
                if lab.events("connect", proc=c, errno="ENOENT")]
     lab.expect(not (removed and refused),
                "the socket file to stay until the server stops: it removed "
-               f"lab.sock (unlink) after a client, and the next client's "
+               "lab.sock (unlink) after a client, and the next client's "
                "connect failed with ENOENT; unlink once, after the loop",
                "Why the socket file outlives close")
     replies = [c.stdout for c in clients]
@@ -136,7 +168,7 @@ def test_the_server_removes_the_path_it_was_given(lab):
 
 def test_every_connected_socket_is_closed(lab):
     server = lab.serving("-n", "2")
-    clients = [lab.client("lab.sock", w) for w in ("one", "two")]
+    clients = clients_in_turn(lab, server, "one", "two")
     server.wait()
     accepted = [e["ret"] for e in lab.events("accept", proc=server)
                 if e["ret"] >= 0]
@@ -184,7 +216,7 @@ def test_the_client_closes_its_socket_on_every_path(lab):
     lab.expect(conn is not None, "the client to connect to lab.sock",
                "Your task")
     receive(conn, len(b"hello, socket"))
-    conn.sendall(b"HEL")
+    sent_to(conn, b"HEL")
     conn.close()
     client.wait()
     made = lab.events("socket", proc=client)
@@ -192,6 +224,19 @@ def test_the_client_closes_its_socket_on_every_path(lab):
                "the client to close its socket when the reply is cut short "
                "too (the server closed the connection after 3 of 13 bytes), "
                "before it exits with an error: every fd it opens, it "
+               f"closes, on every path; {client.describe()}", "Your task")
+    # Its write fails: LAB_FAULTS makes it (trace/TRACE.md).
+    rules = "write=EPIPE,send=EPIPE"
+    client = lab.start("client", "lab.sock", "hello, socket",
+                       env=faults(rules))
+    lab.accept(listener)
+    client.wait()
+    failed = lab.events(WRITES, proc=client, ret=-1)
+    lab.expect(not failed or lab.events("close", proc=client, ret=0),
+               "the client to close its socket when its write fails too "
+               f"({call_text(failed[0]) if failed else ''}, failed by "
+               f"LAB_FAULTS: `{as_run(lab, 'client', rules, 'lab.sock', 'hi')}"
+               "`), before it exits with an error: every fd it opens, it "
                f"closes, on every path; {client.describe()}", "Your task")
 
 
@@ -206,7 +251,7 @@ def test_a_client_that_leaves_early_costs_the_server_no_fd(lab):
     # forked) is stopped: before any reply, however the server serves.
     with frozen(server):
         leaver, _ = lab.connect()
-        leaver.sendall(b"nobody will read this reply")
+        sent_to(leaver, b"nobody will read this reply")
         leaver.close()
     first.close()
     failed = lab.require(WRITES, "the reply to the client that left to fail "
@@ -348,6 +393,217 @@ def test_the_server_can_start_again_after_exiting(lab):
                "a second server on the same path to bind and serve, since "
                "the first removed its socket file",
                "Why the socket file outlives close")
+
+
+def test_the_stop_handler_only_sets_a_volatile_sig_atomic_t_flag(lab):
+    # No run shows these mistakes (a plain int flag works until the compiler
+    # keeps it in a register; printf in a handler works until a signal
+    # lands inside the main loop's printf): the source shows them.
+    source, text = lab.source("server")
+    code, macros = c_code(text)
+    defined = c_functions(code)
+    found = installed_handlers(code)
+    by_signal = [h for h in found if h[1] != "sigaction"]
+    if by_signal:
+        name, how, at, sig = by_signal[0]
+        lab.expect(False,
+                   f"the stop handler installed with sigaction(2), as the "
+                   f"task asks (this comes from reading {source}): line "
+                   f"{line_at(code, at)} installs {name} with {how}"
+                   f"({sig}, {name}). What signal() does varies: built as "
+                   "the lab builds (_POSIX_C_SOURCE, glibc), it installs the "
+                   "handler with SA_RESETHAND, so that the next signal "
+                   "finds the default action again; with _DEFAULT_SOURCE, "
+                   "or with musl, it sets SA_RESTART, and a waiting accept "
+                   "is restarted instead of failing with EINTR. Install it "
+                   "with sigaction, sa_flags 0",
+                   "Cleaning up on a signal")
+    for name in dict.fromkeys(h[0] for h in found):
+        start, end = defined[name]
+        unsafe = [(n, at) for n, at in library_calls(code, start, end, macros,
+                                                     defined)
+                  if n not in SIGNAL_SAFE and not n.startswith(
+                      ("atomic_", "__atomic_", "__sync_"))]
+        where = f"{source}:{line_at(code, start)}"
+        if unsafe:
+            call, at = unsafe[0]
+            lab.expect(False,
+                       f"the signal handler {name} ({where}) to call only "
+                       "async-signal-safe functions, and best none: to set "
+                       f"the flag and return (this comes from reading "
+                       f"{source}): line {line_at(code, at)}, "
+                       f"`{source_line(text, line_at(code, at))}`, calls "
+                       f"{call}, which signal-safety(7) does not list. The "
+                       "handler runs between any two instructions of the "
+                       "program, maybe inside the main loop's own call of "
+                       f"{call}, whose state it would then corrupt; print "
+                       "and clean up in main, after the loop",
+                       "Cleaning up on a signal")
+        for var, at in assigned(code, start, end):
+            declared = c_declaration(code, var)
+            if declared is None:
+                continue  # a local variable, or out of sight
+            words, decl_at = declared
+            lab.expect(signal_safe_type(words),
+                       f"the flag that the signal handler {name} sets to be "
+                       "declared volatile sig_atomic_t (this comes from "
+                       f"reading {source}): line {line_at(code, at)} sets "
+                       f"{var}, declared at line {line_at(code, decl_at)}, "
+                       f"`{source_line(text, line_at(code, decl_at))}`. "
+                       "Only a volatile sig_atomic_t is safe to set in a "
+                       "handler and read in the main loop: without volatile "
+                       "the compiler may keep the flag in a register, and "
+                       "the loop never sees the change",
+                       "Cleaning up on a signal")
+
+
+def test_a_failed_call_of_an_earlier_stage_is_reported(lab):
+    # What lessons 01 and 04 asked still holds: LAB_FAULTS makes socket
+    # fail (listen and accept: the checks below, with the cleanup).
+    one_after_another(
+        lab, (failed_socket, "server", "Your task", ", as lesson 01 asks"),
+        (failed_socket, "client", "Your task", ", as lesson 04 asks"))
+
+
+def test_short_writes_and_eintr_are_still_handled(lab):
+    # What lesson 05 asked still holds ("Short reads and writes"): every
+    # write made short, the first reads and writes failed with EINTR.
+    one_after_another(
+        lab, (server_finishes_short_writes, "Your task"),
+        (client_finishes_short_writes, "Your task"),
+        (client_makes_interrupted_calls_again, "Your task"))
+
+
+def test_a_failed_listen_still_removes_the_socket_file(lab):
+    rules = "listen=EADDRINUSE"
+    server = lab.server(env=faults(rules))
+    event = lab.require("listen", "the server to call listen(2) after bind",
+                        "Your task", proc=server)
+    exited = stopped_by_itself(lab, server)
+    fd = event["args"]["fd"]
+    how = f"{call_text(event)}, failed by LAB_FAULTS " \
+        f"(`{as_run(lab, 'server', rules)}` does it again)"
+    later = [e for e in lab.events(proc=server) if e["ts"] > event["ts"]
+             and e["call"] in ("accept", *READS, *WRITES)]
+    lab.expect(not later and not used_minus_one(lab, server),
+               "the server to check listen()'s result for -1: when listen "
+               f"fails, here {how}, say why, clean up and exit with a "
+               "non-zero status; it went on as if it listened: it called "
+               f"{call_text(later[0]) if later else ''}",
+               "What this stage does")
+    closed = [e for e in lab.events("close", proc=server, ret=0)
+              if e["args"]["fd"] == fd]
+    removed = lab.events("unlink", proc=server, ret=0)
+    missing = ([] if closed else [f"close({fd})"]) + \
+        ([] if removed and not lab.is_socket("lab.sock") else
+         ["unlink(\"lab.sock\")"])
+    lab.expect(not missing,
+               f"when listen fails ({how}), the server to clean up as on "
+               "every exit after bind: close the listening socket and "
+               "remove the socket file that bind made (goto cleanup); a "
+               "file left behind makes the next server's bind fail with "
+               f"EADDRINUSE; it made no {' and no '.join(missing)}; "
+               f"{server.describe()}", "Why the socket file outlives close")
+    lab.expect(exited and server.returncode > 0 and server.stderr.strip(),
+               f"the server to say why on standard error and exit with a "
+               f"non-zero status when listen fails ({how}); "
+               f"{server.describe()}", "Your task")
+
+
+def test_a_failed_accept_ends_the_server_after_its_cleanup(lab):
+    server, event, how, exited = failed_accept(
+        lab, sections=("What to look for in the trace", "Your task"))
+    if pauses_after_emfile(lab):
+        return  # lesson 08 on: EMFILE costs a pause, not the server
+    fd = event["args"]["fd"]
+    closed = [e for e in lab.events("close", proc=server, ret=0)
+              if e["args"]["fd"] == fd]
+    removed = lab.events("unlink", proc=server, ret=0)
+    missing = ([] if closed else [f"close({fd})"]) + \
+        ([] if removed and not lab.is_socket("lab.sock") else
+         ["unlink(\"lab.sock\")"])
+    lab.expect(not exited or not missing,
+               f"when accept fails ({how}), the server to leave its loop "
+               "for the cleanup after it: close the listening socket and "
+               "remove the socket file, as on every exit after bind; it "
+               f"made no {' and no '.join(missing)}; {server.describe()}",
+               "Why the socket file outlives close")
+    lab.expect(exited and server.returncode > 0,
+               f"the server to exit with a non-zero status when accept "
+               f"fails ({how}): a failure is not a stop that was asked for; "
+               f"{server.describe()}", "Your task")
+    lab.expect(server.stderr.strip(),
+               "a message on standard error that says why accept failed "
+               f"(perror(\"server: accept\")); {how}, and the server said "
+               f"nothing there; {server.describe()}", "Your task")
+
+
+def test_an_eintr_without_a_stop_signal_is_made_again(lab):
+    # EINTR, as any signal makes it, while stop_requested is not set: the
+    # server has not been asked to stop, and goes on.
+    rules = interrupted("accept", "read", "recv", "write", "send")
+    server = lab.serving("-n", "1", env=faults(rules))
+    client = lab.client("lab.sock", "hello")
+    found = interrupted_and_not_made_again(lab, server)
+    lab.expect(found is None,
+               (eintr_expected(lab, server, found, rules, "-n", "1") +
+                ". No stop signal came, so stop_requested is not set: only "
+                "EINTR with stop_requested set means stop") if found else "",
+               "Cleaning up on a signal")
+    lab.expect(client.stdout == "HELLO\n" and server.wait() == 0,
+               "`server -n 1` to serve its client (HELLO) and exit with 0 "
+               "after making its first accepts, reads and writes again "
+               "after EINTR; the client printed "
+               f"{cut(client.stdout_bytes, 30)}; {server.describe()}",
+               "Your task")
+
+
+def test_the_client_reports_a_failed_close(lab):
+    rules = "close=EIO"
+    lab.serving("-n", "1")
+    client = lab.client("lab.sock", "hello", env=faults(rules))
+    closes = lab.events("close", proc=client)
+    how = f"{call_text(closes[-1])}, failed by LAB_FAULTS (`" \
+        f"{as_run(lab, 'client', rules, 'lab.sock', 'hello')}` does it " \
+        "again)" if closes else ""
+    lab.expect(not closes or (client.returncode or 0) > 0 and
+               client.stderr.strip(),
+               "the client to check close()'s result: when close fails, "
+               f"here {how}, report it with perror(\"client: close\") and "
+               "exit with a non-zero status, as the task asks: the reply "
+               "may be printed, but the program did not end cleanly; "
+               f"{client.describe()}", "Your task")
+
+
+def claimed_line(output):
+    return next(line for line in output.splitlines()
+                if re.search(rb"(?<!not )removed", line))
+
+
+def test_a_failed_unlink_is_reported(lab):
+    rules = "unlink=EACCES"
+    server = lab.serving("-n", "1", env=faults(rules))
+    lab.client("lab.sock", "hello")
+    server.wait()
+    event = lab.wait_for("unlink", proc=server, timeout=0)
+    how = f"{call_text(event)}, failed by LAB_FAULTS " \
+        f"(`{as_run(lab, 'server', rules, '-n', '1')}` does it again)" \
+        if event else ""
+    claimed = re.search(rb"(?<!not )removed", server.stdout_bytes)
+    lab.expect(event is None or (server.stderr.strip() and not claimed),
+               "the server to check unlink()'s result: when unlink fails, "
+               f"here {how}, the socket file stays, and the server must say "
+               "so (perror(\"server: unlink\")), not print that it removed "
+               "it; it printed "
+               + (f"{cut(claimed_line(server.stdout_bytes), 80)} and "
+                  if claimed else "") +
+               f"on stderr {cut(server.stderr_bytes, 100)}",
+               "Why the socket file outlives close")
+
+
+def test_no_byte_is_read_or_written_outside_a_buffer(lab):
+    # Lesson 05 explains it ("What this stage does"): read adds no '\0'.
+    sanitized_exchange(lab, "Your task")
 
 
 # -- bad paths ----------------------------------------------------------------

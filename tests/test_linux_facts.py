@@ -1396,3 +1396,23 @@ def test_a_length_of_four_bytes_in_network_order_is_big_endian():
     first, and the 4 bytes ", fu" read as a length make 740320885."""
     assert struct.pack("=I", socket.htonl(20)) == b"\0\0\0\x14"
     assert struct.unpack("!I", b", fu")[0] == 740320885
+
+
+def test_poll_on_a_datagram_sender_does_not_see_the_receiver_s_queue(tmp):
+    """trace/TRACE.md, Waiting: why a sendto is not announced as a wait.
+    Once the receiver's queue is full, a sendto to it would wait (a
+    non-blocking one fails with EAGAIN), yet poll calls the unconnected
+    sender writable."""
+    with unix_socket(socket.SOCK_DGRAM) as receiver, \
+            unix_socket(socket.SOCK_DGRAM) as sender:
+        receiver.bind(str(tmp / "in.sock"))
+        sender.setblocking(False)
+        sent = 0
+        while error_of(sender.sendto, b"x", str(tmp / "in.sock")) is None:
+            sent += 1
+            assert sent < 100_000, "the receiver's queue never filled"
+        assert error_of(sender.sendto, b"x", str(tmp / "in.sock")) == \
+            "EAGAIN"
+        ready = select.poll()
+        ready.register(sender, select.POLLOUT)
+        assert ready.poll(0) == [(sender.fileno(), select.POLLOUT)]

@@ -4,14 +4,19 @@ tests/mistakes.json holds learner programs, each a small edit of a
 solution: mistakes, each with what the first failure of its lesson's
 checks must name, and correct programs written differently from the
 solution, which every check must accept.  Each entry is judged here as
-`make check` judges a learner (tests/mistakes.py: the first failure only);
-the entries that need what the trace cannot do yet ("needs") are left out,
-with the reason.  The programs are compiled once, in one parallel make,
+`make check` judges a learner (tests/mistakes.py: the first failure only),
+every entry: those that show only when a call fails (LAB_FAULTS), or only
+to a reading of the source or a sanitizer, too.  The programs are compiled
+once, in one parallel make,
 and kept in build/mistakes/ by what they are made of, so that a second run
 compiles nothing.  Not in a hand-out: it edits the solutions.
 """
 import json
+import os
+import re
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -61,6 +66,120 @@ def test_each_mistake_is_named_first_and_each_correct_program_accepted(
         (f". The first failure:\n{found[0]}" if found else "."))
 
 
-def test_the_entries_left_out_say_why():
-    left = [e for e in CORPUS if not mistakes.runnable(e)]
-    assert all(e.get("needs") in mistakes.NEEDS for e in left)
+def test_every_entry_of_the_corpus_is_judged():
+    left = [f"{e['lesson']}/{e['name']}: needs {e.get('needs')}"
+            for e in CORPUS if not mistakes.runnable(e)]
+    assert not left, "entries the checks cannot judge:\n" + "\n".join(left)
+
+
+# -- what the checks rely on --------------------------------------------------
+
+def entry_named(name):
+    return next((i, e) for i, e in enumerate(CORPUS) if e["name"] == name)
+
+
+def test_an_eof_busy_loop_makes_a_short_trace_and_report(built):
+    # make lesson N=05 with a server that reads end of file for ever: the
+    # lesson's steps, as make lesson runs them (tools/lab.py run), on the
+    # mistake's programs; the trace shows the loop a few times, then counts.
+    index, entry = entry_named("read-eof-busy-loop")
+    code_dir, _ = built[index]
+    build = labrun.scratch_dir("lab-busy-loop-")
+    try:
+        lesson = build / "lessons" / entry["lesson"]
+        lesson.mkdir(parents=True)
+        for name in ("server", "client"):
+            (lesson / name).symlink_to((code_dir / name).resolve())
+        env = {k: v for k, v in os.environ.items() if not k.startswith(
+            ("LAB_", "MAKE", "MFLAGS"))}
+        env.update(LAB_BUILD=str(build), NO_COLOR="1",
+                   LAB_TIMEOUT_SCALE=str(labrun.SCALE / 4))
+        done = subprocess.run(
+            [sys.executable, str(labrun.ROOT / "tools" / "lab.py"), "run",
+             "lessons", entry["lesson"]], env=env, capture_output=True,
+            text=True, timeout=60 * labrun.SCALE)
+        shown = done.stdout + done.stderr
+        counted = [int(n.replace(",", "")) for n in re.findall(
+            r"read\(4, \.\.\.\) = 0 \.\.\. the same ([\d,]+) more times",
+            shown)]
+        trace = (build / "run" / "lessons" / entry["lesson"] /
+                 "trace.jsonl").read_bytes()
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    assert counted and max(counted) >= 1000, shown[-3000:]
+    assert len(shown.splitlines()) < 80, \
+        f"{len(shown.splitlines())} lines:\n{shown[-3000:]}"
+    lines = trace.count(b"\n")
+    assert len(trace) < 64 * 1024 and lines < 100, \
+        f"trace.jsonl: {len(trace)} bytes, {lines} lines"
+    # The report of its first failed check names the loop, and shows it
+    # counted once, with the count at the end.
+    failure, _ = mistakes.first_failure(code_dir, entry["lesson"])
+    assert re.search(r"Found: read\(4\) returned 0, end of file, and was "
+                     r"called on fd 4 again \(\d+ times more\)", failure), \
+        failure
+    loop = [line for line in failure.splitlines()
+            if "read(4, ...) = 0 ... the same" in line]
+    assert len(loop) == 1 and len(failure.splitlines()) < 60, failure
+
+
+def test_the_signal_safe_functions_are_those_of_signal_safety_7():
+    import conftest
+    if shutil.which("man") is None:
+        pytest.fail("man is not installed: make test installs man-db")
+    page = subprocess.run(["man", "-P", "cat", "7", "signal-safety"],
+                          capture_output=True, text=True, timeout=30,
+                          env={"PATH": "/usr/bin:/bin", "MANWIDTH": "200",
+                               "LC_ALL": "C.UTF-8"})
+    assert page.returncode == 0, page.stderr
+    table = page.stdout.split("Function", 1)[1].split("Notes:", 1)[0]
+    listed = set(re.findall(r"^ {7}([A-Za-z_]\w*)\(\d\)", table, re.M))
+    assert listed == conftest.SIGNAL_SAFE, (
+        f"signal-safety(7) lists {sorted(listed - conftest.SIGNAL_SAFE)} "
+        f"that SIGNAL_SAFE lacks, and not "
+        f"{sorted(conftest.SIGNAL_SAFE - listed)}")
+
+
+SIGNAL_FLAGS = r"""
+#include <signal.h>
+#include <stdio.h>
+static void on_signal(int sig) { (void)sig; }
+int main(void)
+{
+    struct sigaction now;
+    if (signal(SIGTERM, on_signal) == SIG_ERR ||
+        sigaction(SIGTERM, NULL, &now) == -1)
+        return 1;
+    printf("%s %s\n", now.sa_flags & SA_RESETHAND ? "SA_RESETHAND" : "-",
+           now.sa_flags & SA_RESTART ? "SA_RESTART" : "-");
+    return 0;
+}
+"""
+
+
+def test_what_the_handler_check_says_of_signal_is_what_it_does():
+    # test_06's message: built as the lab builds (_POSIX_C_SOURCE), glibc's
+    # signal() installs a handler with SA_RESETHAND; with _DEFAULT_SOURCE,
+    # or with musl, with SA_RESTART.
+    where = labrun.scratch_dir("lab-signal-flags-")
+    try:
+        (where / "flags.c").write_text(SIGNAL_FLAGS)
+        said = {}
+        compilers = [("cc", "-D_POSIX_C_SOURCE=200809L"),
+                     ("cc", "-D_DEFAULT_SOURCE")]
+        if shutil.which("musl-gcc"):
+            compilers.append(("musl-gcc", "-D_POSIX_C_SOURCE=200809L"))
+        for cc, macro in compilers:
+            out = where / f"flags-{cc}{macro}"
+            subprocess.run([cc, "-std=c11", macro, str(where / "flags.c"),
+                            "-o", str(out)], check=True, timeout=60)
+            said[cc, macro] = subprocess.run(
+                [str(out)], capture_output=True, text=True,
+                timeout=10).stdout.split()
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+    assert said["cc", "-D_POSIX_C_SOURCE=200809L"] == ["SA_RESETHAND", "-"]
+    assert said["cc", "-D_DEFAULT_SOURCE"] == ["-", "SA_RESTART"]
+    if ("musl-gcc", "-D_POSIX_C_SOURCE=200809L") in said:
+        assert said["musl-gcc", "-D_POSIX_C_SOURCE=200809L"] == \
+            ["-", "SA_RESTART"]

@@ -927,6 +927,21 @@ def test_datagrams_show_addresses_fds_passed_and_truncation():
     assert any(trace.kind[n] == "signal" for n in trace.cause)
 
 
+def test_a_run_of_datagrams_shows_each_new_sender():
+    """Like calls that moved bytes are alike only with the same peer: a
+    datagram from b in the middle of a run of datagrams from a is shown,
+    not counted among a's; C and Python agree."""
+    program("dgram_senders")
+    with human_lab(labrun.BUILD / "tests") as lab:
+        proc = lab.run("dgram_senders", timeout=20 * labrun.SCALE)
+        assert proc.returncode == 0, proc.stderr
+        assert_same_lines(lab)
+        shown = [line for line in proc.stderr.splitlines()
+                 if "recvfrom(" in line]
+    assert sum('"b.sock"' in line for line in shown) == 1, shown
+    assert any("the same 3 more times" in line for line in shown)
+
+
 def test_the_failures_of_part_2_are_explained():
     """Each failure of part2_errors.c, made on the real kernel, has the
     explanation of its call (accept4's and sendmsg's, or those of accept

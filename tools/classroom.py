@@ -899,9 +899,9 @@ def no_more_answers(lesson_id, count):
 # -- make handout -------------------------------------------------------------
 
 # Not handed out, beside solutions/: the corpus of learner programs, whose
-# edits are pieces of the solutions, and the two programs that run it.
+# edits are pieces of the solutions, and the three programs that run it.
 HANDOUT_WITHHELD = {"tests/mistakes.json", "tests/mistakes.py",
-                    "tests/test_mistakes.py"}
+                    "tests/test_mistakes.py", "tests/stability.py"}
 # A hand-out lists its own files, for a hand-out made from a hand-out.
 LISTING = ".handout-files"
 

@@ -85,6 +85,163 @@ def compiler_messages(program, lines=12, width=160):
     return "\n".join(shown)
 
 
+def source_of(code_dir, name):
+    """The C source that the program name in code_dir was built from:
+    name.c beside it (where a build of the corpus puts it), or the file
+    that the Makefile built BUILD/DIR/name from, DIR/name.c; None when
+    neither is there."""
+    code_dir = Path(code_dir)
+    beside = code_dir / f"{name}.c"
+    if beside.is_file():
+        return beside
+    try:
+        relative = code_dir.resolve().relative_to(BUILD.resolve())
+    except ValueError:
+        return None
+    source = ROOT / relative / f"{name}.c"
+    return source if source.is_file() else None
+
+
+def shown_path(path):
+    """A path as a learner names it: from the lab's top when it is in the
+    lab (lessons/05-read-write/server.c), else whole."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(ROOT.resolve()))
+    except ValueError:
+        return str(path)
+
+
+# -- builds with sanitizers ---------------------------------------------------
+
+# A lab program built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (a build of its own, never the one make check runs): a read or write
+# outside a buffer stops it with a report on stderr, even one that changes
+# nothing a run can see.  The build is kept under BUILD/sanitized/, named by
+# the content it is made of, so that it is compiled once per version of the
+# source (a tenth of a second with gcc).
+SANITIZER_FLAGS = ["-std=c11", "-O1", "-g", "-fno-omit-frame-pointer",
+                   "-fsanitize=address,undefined"]
+# Leak checking needs ptrace, which containers often refuse; and a report
+# that a server prints must not be lost if it runs on.
+SANITIZER_ENV = {"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0",
+                 "UBSAN_OPTIONS": "print_stacktrace=1"}
+SANITIZED = BUILD / "sanitized"
+
+
+def sanitizer_compiler():
+    return shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+
+
+def _sanitizer_inputs():
+    trace = ROOT / "trace"
+    return [trace / "trace.c", *sorted(trace.glob("*.def")),
+            *sorted((trace / "include").rglob("*.h"))]
+
+
+def sanitized_key(source):
+    """The name of the sanitized build of source: what it is made of."""
+    import hashlib
+    digest = hashlib.sha256()
+    for part in [str(sanitizer_compiler()), *SANITIZER_FLAGS]:
+        digest.update(part.encode() + b"\0")
+    for path in [Path(source), *_sanitizer_inputs()]:
+        digest.update((read_if_there(path) or b"") + b"\0")
+    return digest.hexdigest()[:24]
+
+
+def sanitizers_work():
+    """Whether this machine builds and runs sanitized programs (the
+    compiler has the runtime libraries, the kernel lets them map their
+    shadow memory)."""
+    return sanitized_runner() is not None
+
+
+def sanitized_runner():
+    """The command to run a sanitized program with: without address space
+    layout randomisation (setarch -R), where that is allowed, so that the
+    program finds its memory laid out the same way every run; or as it is
+    (a container may refuse setarch's personality(2)); None when no
+    sanitized program builds or runs here.  Found once per build directory
+    (BUILD/sanitized/works), by a program that does nothing."""
+    said = SANITIZED / "works"
+    known = read_if_there(said)
+    if known is not None:
+        return None if known == b"no" else \
+            no_aslr() if known == b"setarch" else []
+    SANITIZED.mkdir(parents=True, exist_ok=True)
+    probe = Path(tempfile.mkdtemp(prefix="probe-", dir=SANITIZED))
+    found = b"no"
+    try:
+        (probe / "p.c").write_text("int main(void) { return 0; }\n")
+        compiler = sanitizer_compiler()
+        if compiler is not None and subprocess.run(
+                [compiler, *SANITIZER_FLAGS, "p.c", "-o", "p"], cwd=probe,
+                capture_output=True, timeout=120).returncode == 0:
+            for how, prefix in ((b"setarch", no_aslr()), (b"plain", [])):
+                if prefix is not None and subprocess.run(
+                        [*prefix, str(probe / "p")],
+                        env={**os.environ, **SANITIZER_ENV},
+                        capture_output=True, timeout=60).returncode == 0:
+                    found = how
+                    break
+    except (OSError, subprocess.SubprocessError):
+        pass
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+    partial = SANITIZED / f".works.{os.getpid()}"
+    partial.write_bytes(found)
+    os.replace(partial, said)
+    return sanitized_runner()
+
+
+def no_aslr():
+    """setarch -R, which runs a program without address space layout
+    randomisation; None where there is no setarch."""
+    setarch = shutil.which("setarch")
+    return [setarch, os.uname().machine, "-R"] if setarch else None
+
+
+def _compiled(argv, out):
+    """Runs the compiler argv (from the lab's top), writing out through a
+    file of its own renamed into place: (out, None) or (None, what the
+    compiler said).  Several suites may build the same file at once."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.parent / f".{out.name}.{os.getpid()}"
+    done = subprocess.run([*argv, "-o", str(partial)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0 or not partial.exists():
+        partial.unlink(missing_ok=True)
+        return None, done.stderr.strip()[:2000] or "the compiler failed"
+    os.replace(partial, out)
+    return out, None
+
+
+def sanitized(source):
+    """The program built from source with the sanitizers, linked with the
+    trace (compiled by the same compiler, without them: the trace's own
+    work stays out of the way, and a run with a byte per read stays
+    quick): (its path, None), or (None, why there is none).  Built once per
+    content."""
+    if not sanitizers_work():
+        return None, "this machine cannot build or run sanitized programs"
+    source = Path(source)
+    out = SANITIZED / sanitized_key(source) / source.stem
+    if out.exists():
+        return out, None
+    trace = SANITIZED / f"trace-{sanitized_key(ROOT / 'trace' / 'trace.c')}.o"
+    if not trace.exists():
+        made, said = _compiled([sanitizer_compiler(), "-Itrace",
+                                "-Itrace/include", "-std=c11", "-O2", "-c",
+                                "trace/trace.c"], trace)
+        if made is None:
+            return None, said
+    # From the lab's top, as make compiles: the trace names the source as
+    # the learner does (lessons/05-read-write/server.c).
+    return _compiled([sanitizer_compiler(), "-Itrace/include",
+                      *SANITIZER_FLAGS, shown_path(source), str(trace)], out)
+
+
 class Collector:
     """Reads JSON trace lines from a FIFO that every lab process appends to.
 
@@ -100,6 +257,9 @@ class Collector:
         self.events = []
         self.cond = threading.Condition()
         self.marks = set()
+        # Processes whose bytes moved are not kept, only their other
+        # events (Lab.start(..., data=False)): '"pid":N,' of each.
+        self.no_data = set()
         self.closed = False
         self.copy = open(copy_to, "a", encoding="utf-8") if copy_to else None
         self.thread = threading.Thread(target=self._read, daemon=True)
@@ -119,6 +279,8 @@ class Collector:
                             return
                         if line.startswith(b"#mark "):
                             self.marks.add(line)
+                        elif self.no_data and self._data_of_no_data(line):
+                            continue
                         elif line.strip():
                             try:
                                 self.events.append(json.loads(line))
@@ -130,6 +292,16 @@ class Collector:
                     if self.copy:
                         self.copy.flush()
                     self.cond.notify_all()
+
+    DATA = tuple(b'"event":"return","call":"%s"' % call
+                 for call in (b"read", b"write", b"recv", b"send"))
+
+    def _data_of_no_data(self, line):
+        """Whether a line is a read, write, recv or send that returned, of a
+        process whose bytes are not kept (its waits are)."""
+        head = line[:120]
+        return any(p in head for p in self.no_data) and \
+            any(d in head for d in self.DATA)
 
     def sync(self):
         """Returns once every line written before this call has been read
@@ -210,10 +382,14 @@ class Proc:
 
         A "wait" event is written just before the call that blocks; a
         signal sent between the two would not interrupt that call. Once the
-        process sleeps, it is inside the call.
+        process sleeps, it is inside the call.  A process in a loop that
+        moves nothing (its trace's last event is a run still counting:
+        "repeat", not final) never sleeps: False at once.
         """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if self.lab.spinning(self):
+                return False
             try:
                 with open(f"/proc/{self.pid}/stat", "rb") as f:
                     stat = f.read()
@@ -390,14 +566,18 @@ class Lab:
         return [str(self.program(name)), *map(str, args)]
 
     def start(self, name, *args, stdin=b"", role=None, env=None, under=(),
-              group=None):
+              group=None, program=None, data=True):
         """Starts a program in the lab directory; stdin is bytes or None.
 
         under is a command to run it with, such as valgrind and its options;
-        group, the process group to put it in (0: a new one of its own).
+        group, the process group to put it in (0: a new one of its own);
+        program, another build of it to run instead (a sanitized one);
+        data=False keeps none of its reads and writes that returned (a run
+        of many small ones that no check looks at), only its other events.
         """
         n = len(self.procs)
-        argv = [*under, *self.command(name, args, n)]
+        argv = [*under, *([str(program), *map(str, args)] if program else
+                          self.command(name, args, n))]
         inp = subprocess.DEVNULL
         if stdin is None:
             inp = None
@@ -415,6 +595,9 @@ class Lab:
         popen = subprocess.Popen(argv, cwd=self.dir, stdin=inp, stdout=outf,
                                  stderr=errf, env=self.env(role or name, env),
                                  **grouped)
+        if not data:
+            with self.collector.cond:
+                self.collector.no_data.add(b'"pid":%d,' % popen.pid)
         for f in (inp, outf, errf):
             if hasattr(f, "close"):
                 f.close()
@@ -424,10 +607,10 @@ class Lab:
         return proc
 
     def run(self, name, *args, stdin=b"", timeout=WAIT, role=None, env=None,
-            under=()):
+            under=(), program=None):
         """Runs a program to its end; stops it if it outlives timeout."""
         proc = self.start(name, *args, stdin=stdin, role=role, env=env,
-                          under=under)
+                          under=under, program=program)
         if proc.wait(timeout) is None:
             self.stop(proc)
         return proc
@@ -534,6 +717,18 @@ class Lab:
 
     # -- reading the trace -----------------------------------------------
 
+    def spinning(self, proc):
+        """Whether proc is in a run of like calls that moves nothing (an
+        end-of-file loop, a call retried on the same error): the last event
+        of its trace is a "repeat" event of a run that goes on.  Such a
+        process never sleeps; a signal can be sent at once."""
+        with self.collector.cond:
+            found = self.collector.events
+            for e in reversed(found[-200:]):
+                if e["pid"] == proc.pid:
+                    return e["event"] == "repeat" and not e.get("final")
+        return False
+
     @staticmethod
     def _matcher(call, proc, event, match):
         """A test of one event: call is a name or a collection of names
@@ -619,7 +814,7 @@ class Lab:
                 cond.wait(remaining)
 
 
-# -- a lesson's steps (lessons/lessons.json) -----------------------------------
+# -- a lesson's steps (lessons/lessons.json) ----------------------------------
 
 class StepFailed(Exception):
     pass
@@ -787,7 +982,7 @@ def record_lesson(code, lesson_id, keep=None):
         return lab.events(event=None), lesson
 
 
-# -- one deliberate-error variant (lessons/errors.json) ---------------------------
+# -- one deliberate-error variant (lessons/errors.json) -----------------------
 
 # A variant ends itself after 5 s (watchdog() in lessons/variant.h); the
 # runner waits a little longer before it stops the variant.

@@ -23,11 +23,9 @@ on the clock: running the same programs again draws the same picture.
 import bisect
 import json
 import os
-import re
 import shutil
 import sys
 import textwrap
-from pathlib import Path
 from xml.sax.saxutils import escape
 
 from tracetext import (RECEIVERS, SENDERS, Style, calls_of, causal_key, clip,

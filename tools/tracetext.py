@@ -330,9 +330,15 @@ def signature(event):
     else:
         data = event["call"] in DATA_CALLS and event["event"] == "return" \
             and (event["ret"] or 0) > 0
+    # A call that moved bytes is like another only with the same peer:
+    # the addresses it shows (trace.c's addr_hash), so that a run of
+    # datagrams does not hide who sent them.
+    args = event.get("args") or {}
+    peer = json.dumps([args.get("addr"), args.get("from")]) if data and \
+        event["event"] != "repeat" else None
     return (event["call"], event["file"], event["line"], run_key(event),
             data, 0 if data else event["ret"], event.get("errno"),
-            bool(event.get("injected")))
+            bool(event.get("injected")), peer)
 
 
 def same_place(a, b):
@@ -365,7 +371,7 @@ class Runs:
             m["fresh"] = 0
             if not self.data:
                 continue
-            call, file, line, key, data, ret, err, injected = m["sig"]
+            call, file, line, key, data, ret, err, injected, _ = m["sig"]
             name = KEY_ARGUMENT.get(call, "fd")
             event = {"role": last["role"], "pid": last["pid"],
                      "event": "repeat", "call": call,
@@ -725,7 +731,8 @@ def preview(data, width=18):
 # Calls whose effect another process waits for: ordering them by the time
 # they were entered, and every other call by the time it returned, puts a
 # write before the read that receives it, whichever process printed first.
-PRODUCERS = {"write", "send", "connect", "close", "shutdown"}
+PRODUCERS = {"write", "send", "sendto", "sendmsg", "connect", "close",
+             "shutdown"}
 
 
 def causal_key(event):

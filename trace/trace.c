@@ -768,6 +768,9 @@ struct event {
     char after_buf[512];
     struct text after;
     const char *ret_name; /* signal(): the old handler, shown as the result */
+    /* the addresses in its JSON (sendto's, recvfrom's sender...), hashed:
+     * a run of datagrams tells one peer from another */
+    unsigned long long addr_hash;
 };
 
 static void begin(struct event *e, enum call id, const char *file, int line)
@@ -783,6 +786,7 @@ static void begin(struct event *e, enum call id, const char *file, int line)
     e->errno_out = e->errno_in;
     e->data = NULL;
     e->data_len = 0;
+    e->addr_hash = 0;
     e->key_kind = KEY_NONE;
     e->key = 0;
     e->fault = NULL;
@@ -903,6 +907,19 @@ static void arg_sym(struct event *e, const char *name, const char *sym)
 }
 
 /* A member of args after the call: the JSON only (bound, signal...). */
+/* Folds what the JSON of e holds from `from` on (an address, as written)
+ * into e->addr_hash (FNV-1a). */
+static void hash_address(struct event *e, size_t from)
+{
+    unsigned long long h = e->addr_hash ? e->addr_hash
+                                        : 14695981039346656037ULL;
+    for (size_t i = from; i < e->jargs.len; i++) {
+        h ^= (unsigned char)e->jargs.s[i];
+        h *= 1099511628211ULL;
+    }
+    e->addr_hash = h ? h : 1;
+}
+
 static struct text *result_member(struct event *e, const char *name)
 {
     if (e->jargs.len > 0)
@@ -1042,7 +1059,9 @@ static void arg_addr(struct event *e, const struct sockaddr *addr,
             put(h, "NULL");
         }
     } else {
+        size_t at = j->len;
         put_addr(h, j, addr, len);
+        hash_address(e, at);
     }
 }
 
@@ -1382,6 +1401,7 @@ struct signature {
     long long ret;
     int err;
     int injected;
+    unsigned long long addr; /* of a call that moved bytes: its peer */
 };
 
 struct member {           /* one call of the cycle, and what was hidden */
@@ -1422,6 +1442,7 @@ static struct signature signature_of(const struct event *e)
     s.ret = s.data ? 0 : e->ret;
     s.err = e->err;
     s.injected = e->injected;
+    s.addr = s.data ? e->addr_hash : 0;
     return s;
 }
 
@@ -1435,7 +1456,8 @@ static int same_place(const struct signature *a, const struct signature *b)
 static int alike(const struct signature *a, const struct signature *b)
 {
     return same_place(a, b) && a->data == b->data && a->ret == b->ret &&
-           a->err == b->err && a->injected == b->injected;
+           a->err == b->err && a->injected == b->injected &&
+           a->addr == b->addr;
 }
 
 /* The event k places before the next one. */
@@ -1782,6 +1804,17 @@ static void announce_wait(struct event *e, const char *what)
     e->kind = RETURN;
 }
 
+/* The socket's type (SOCK_STREAM, SOCK_DGRAM), 0 if unknown. */
+static int socket_type(int fd)
+{
+    int type = 0, saved = errno;
+    socklen_t len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
+        type = 0;
+    errno = saved;
+    return type;
+}
+
 static int is_listening(int fd)
 {
     int on = 0;
@@ -2014,7 +2047,11 @@ int lab_connect(int fd, const struct sockaddr *addr, socklen_t len,
     arg_int(&e, "fd", fd);
     arg_addr(&e, addr, len, readable);
     arg_int(&e, "addrlen", (long long)len);
-    if (e.ret == 0)
+    if (e.ret == 0 && socket_type(fd) == SOCK_DGRAM)
+        put(note(&e), "connected: this socket's datagrams go to that "
+                      "address by default, and only its datagrams are "
+                      "received here");
+    else if (e.ret == 0)
         put(note(&e),
             "connected: the server's accept can now take this connection");
     if (readable)
@@ -2822,16 +2859,6 @@ int lab_fcntl(const char *file, int line, int fd, int cmd, ...)
 
 /* ---- datagrams and messages: sendto, recvfrom, sendmsg, recvmsg ------- */
 
-static int socket_type(int fd)
-{
-    int type = 0, saved = errno;
-    socklen_t len = sizeof type;
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
-        type = 0;
-    errno = saved;
-    return type;
-}
-
 /* The notes of a call that moved bytes: a short write on a stream, end of
  * file or an empty datagram. */
 static void note_moved(struct event *e, int fd, int sending, size_t count)
@@ -2892,6 +2919,7 @@ static void result_from(struct event *e, int fd, const struct sockaddr *from,
                         socklen_t len)
 {
     struct text *j = result_member(e, "from");
+    size_t at = j->len;
     if (len == 0) {
         put(&e->hargs, "{}");
         put(j, "{}");
@@ -2900,6 +2928,7 @@ static void result_from(struct event *e, int fd, const struct sockaddr *from,
             len = sizeof(struct sockaddr_un);
         put_addr(&e->hargs, j, from, len);
     }
+    hash_address(e, at);
     if ((len == 0 || (from->sa_family == AF_UNIX &&
                       len <= offsetof(struct sockaddr_un, sun_path))) &&
         socket_type(fd) != SOCK_STREAM)
@@ -3063,9 +3092,11 @@ ssize_t lab_sendmsg(int fd, const struct msghdr *msg, int flags,
     } else {
         put(&e.hargs, "{");
         if (msg->msg_name) {
+            struct text *j = result_member(&e, "addr");
+            size_t at = j->len;
             put(&e.hargs, "to ");
-            put_addr(&e.hargs, result_member(&e, "addr"), msg->msg_name,
-                     msg->msg_namelen);
+            put_addr(&e.hargs, j, msg->msg_name, msg->msg_namelen);
+            hash_address(&e, at);
             put(&e.hargs, ", ");
         }
         msg_iov(&e, msg);

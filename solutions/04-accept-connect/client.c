@@ -18,9 +18,17 @@
 
 #define DEFAULT_PATH "lab.sock"
 
-/* Fills addr with path, refusing a path that sun_path cannot hold. */
+/* Fills addr with path, refusing a path that names no file: an empty
+ * one, or one that sun_path cannot hold. */
 static int make_address(struct sockaddr_un *addr, const char *path)
 {
+    if (path[0] == '\0') {
+        fprintf(stderr,
+                "client: the socket path is empty: an empty sun_path is a "
+                "Linux abstract name made of zero bytes, not a file (see "
+                "unix(7)); give a path such as lab.sock\n");
+        return -1;
+    }
     if (strlen(path) >= sizeof addr->sun_path) {
         fprintf(stderr,
                 "client: the socket path is %zu bytes long, but sun_path "
