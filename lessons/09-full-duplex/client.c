@@ -15,7 +15,8 @@
  *
  * With MESSAGE, it sends MESSAGE instead of standard input, and prints the
  * reply of the lab's server, then a newline: as many bytes as it sent,
- * upper-cased; a reply cut short is an error.
+ * upper-cased, read until they have all come (the server need not close
+ * first); a reply cut short is an error.
  *
  * With -m it speaks in messages, as the lab's server does with -m: each
  * line of standard input (each MESSAGE, when given) goes as one message, a
@@ -383,8 +384,10 @@ int main(int argc, char *argv[])
      *    waited for room. Any -1: status = EXIT_FAILURE, and stop;
      *  - Step 4: shutdown(fd, SHUT_WR) (perror("client: shutdown")): the
      *    server reads end of file, and our reading side stays open;
-     *  - Step 5: read_reply until the server's end of file, then
-     *    check_reply(message, message ? strlen(message) : 0).
+     *  - Step 5: read_reply until the server's end of file (with
+     *    MESSAGE, until strlen(message) bytes have come: the lab's server
+     *    answers each byte with one), then check_reply(message,
+     *    message ? strlen(message) : 0).
      * Then delete the lines of lesson 08 below, down to Step 6. */
     (void)send_queued, (void)check_reply, (void)server_done;
 

@@ -15,7 +15,8 @@
  *
  * With MESSAGE, it sends MESSAGE instead of standard input, and prints the
  * reply of the lab's server, then a newline: as many bytes as it sent,
- * upper-cased; a reply cut short is an error.
+ * upper-cased, read until they have all come (the server need not close
+ * first); a reply cut short is an error.
  *
  * With -m it speaks in messages, as the lab's server does with -m: each
  * line of standard input (each MESSAGE, when given) goes as one message, a
@@ -454,16 +455,18 @@ int main(int argc, char *argv[])
     }
 
     /* Step 5: read - the rest of the reply, until the server's end of
-     * file; nothing else is left to wait for. */
-    while (status == EXIT_SUCCESS && !server_done) {
+     * file; with MESSAGE, until its whole answer has come: the lab's server
+     * answers each byte with one, and the client need not wait for more. */
+    size_t expected = message != NULL ? strlen(message) : 0;
+    while (status == EXIT_SUCCESS && !server_done &&
+           !(message != NULL && received >= expected)) {
         ssize_t n = read_reply(fd);
         if (n == -1)
             status = EXIT_FAILURE;
         else if (n == 0)
             server_done = 1;
     }
-    if (status == EXIT_SUCCESS &&
-        check_reply(message, message ? strlen(message) : 0) == -1)
+    if (status == EXIT_SUCCESS && check_reply(message, expected) == -1)
         status = EXIT_FAILURE;
     if (message != NULL && write_all(STDOUT_FILENO, "\n", 1) == -1) {
         perror("client: writing standard output");
