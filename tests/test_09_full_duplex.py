@@ -228,7 +228,7 @@ def ended_by(client):
     return None
 
 
-# -- half-close on the server's side, then the client: any size -------------
+# -- half-close on the server's side ------------------------------------------
 
 def test_the_server_answers_a_half_closed_client_to_the_end(lab):
     serving(lab)
@@ -271,6 +271,8 @@ def test_a_reply_still_pending_at_end_of_file_is_written(lab):
                "not that the client has gone: write what is pending, then "
                "close", "Half-close")
 
+
+# -- the client: any size, both directions at once, half-close ---------------
 
 def test_ten_mib_of_binary_data_make_the_round_trip_byte_exact(lab):
     server = serving(lab)
