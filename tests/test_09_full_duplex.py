@@ -487,7 +487,7 @@ def answered(lab, server, reply, how, sent, what):
 def test_a_message_split_across_reads_is_answered_whole(lab):
     server = serving(lab, "-m", env={"LAB_FAULTS": "read<=3"})
     reply, how = message_exchange(lab, [frame(m) for m in MESSAGES])
-    short = lab.events("read", proc=server, injected=True)
+    short = lab.wait_for("read", proc=server, injected=True, timeout=QUICK)
     lab.expect(short, "the server's reads to be cut to 3 bytes "
                "(LAB_FAULTS='read<=3'); no read of the server was",
                "Messages on a byte stream")
@@ -514,6 +514,7 @@ def test_messages_that_come_in_one_read_are_each_answered(lab):
         peer.send(joined)
         peer.sock.shutdown(socket.SHUT_WR)
     reply, how = peer.receive()
+    lab.collector.sync()
     whole = lab.events("read", proc=server,
                        where=lambda e: e["ret"] >= len(joined))
     answered(lab, server, reply, how, MESSAGES,
