@@ -36,8 +36,10 @@ static int buffer_size(int fd, int option)
     return size;
 }
 
-/* The server: echoes each piece as soon as it has read it, with a write
- * that waits for room, as a server of one client at a time does. */
+/* The server: echoes each piece of 64 KiB as soon as it has read it,
+ * with a write that waits for room, as a server of one client at a time
+ * does. MSG_WAITALL makes each piece whole, so that every run reads and
+ * writes the same pieces, whatever the timing. */
 static void serve(int fd, int report)
 {
     static char buf[65536];
@@ -46,7 +48,7 @@ static void serve(int fd, int report)
 
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         die("signal");
-    while ((n = read(fd, buf, sizeof buf)) > 0) {
+    while ((n = recv(fd, buf, sizeof buf, MSG_WAITALL)) > 0) {
         for (ssize_t done = 0; done < n;) {
             ssize_t w = write(fd, buf + done, (size_t)(n - done));
             if (w == -1) {
