@@ -921,6 +921,12 @@ def run_steps(lab, code, lesson, bold=("", "")):
             if proc.returncode != 0:
                 raise StepFailed(f"{proc.describe()}. Its messages and the "
                                  f"trace above say why; {check} checks it.")
+            # The servers finish with this client before the next step: a
+            # poll server may otherwise take the next client's connect
+            # before this one's close, and no two runs read the same.
+            for server in background:
+                if server.name not in PEERS:
+                    settle(lab, server)
         elif kind == "wait":
             server = background[-1]
             if lab.wait_for(args[0], proc=server, ret=0) is None:
