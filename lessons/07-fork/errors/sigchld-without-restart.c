@@ -78,10 +78,16 @@ int main(void)
     if (client == 0) {
         while (process_state(second) != 0) /* until it is reaped */
             continue;
+        while (!asleep(server)) /* in its accept again */
+            continue;
         int fd = socket(AF_UNIX, SOCK_STREAM, 0);
         if (fd == -1 || connect(fd, (struct sockaddr *)&addr,
                                 sizeof addr) == -1)
             die("client: connect");
+        /* The server past its accept, before this client's end: its
+         * SIGCHLD must not come between accept's return and the trace. */
+        while (!asleep(server))
+            continue;
         close(fd);
         _exit(EXIT_SUCCESS);
     }
