@@ -172,7 +172,10 @@ solution: $(PYTHON_FILE)
 	@$(MAKE) -s --no-print-directory $(call programs_in,solutions/$(LESSON)) $(SILENT)
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py run solutions $(LESSON)
 
-demo: $(PYTHON_FILE) $(call programs_in,solutions/$(lastword $(LESSONS)))
+# The demo runs the lesson lessons/lessons.json names ("demo"): the whole
+# lifecycle of a stream server and its clients.
+DEMO := $(shell sed -n 's/^ *"demo": *"\([^"]*\)".*/\1/p' lessons/lessons.json)
+demo: $(PYTHON_FILE) $(call programs_in,solutions/$(DEMO))
 	$(need_solutions)
 	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py demo
 

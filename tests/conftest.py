@@ -239,10 +239,12 @@ def diagnoses(events, procs=()):
         mine = tracetext.made(mine, waits=True)
         listening, closed, eof, bound = set(), {}, {}, False
         read_on, wrote_on = {}, {}
+        datagram = set()  # fds of datagram sockets: 0 is an empty datagram
         waiting = None  # a call announced as waiting, not yet returned
         gave, minus_one = None, False  # the last failed socket or accept
         for e in mine:
-            fd = (e.get("args") or {}).get("fd")
+            args = e.get("args") or {}
+            fd = args.get("fd")
             if e["event"] == "repeat":
                 continue  # a run's count: its first calls were returns
             if e["event"] == "return" and e["call"] in ("socket", "accept") \
@@ -310,6 +312,9 @@ def diagnoses(events, procs=()):
             if e["call"] in ("accept", "socket") and e["ret"] >= 0:
                 closed.pop(e["ret"], None)
                 eof.pop(e["ret"], None)
+                datagram.discard(e["ret"])
+                if str(args.get("type", "")).startswith("SOCK_DGRAM"):
+                    datagram.add(e["ret"])
             if e["call"] in READS + WRITES and fd in listening:
                 found.append(
                     f"{e['call']}({fd}) on the listening socket "
@@ -328,7 +333,8 @@ def diagnoses(events, procs=()):
                     "0 means the peer has closed its end and nothing more "
                     "will ever come; leave the loop when read returns 0")
                 eof[fd]["said"] = True
-            if e["call"] in READS and e["ret"] == 0 and fd not in eof:
+            if e["call"] in READS and e["ret"] == 0 and fd not in eof \
+                    and fd not in datagram:
                 eof[fd] = dict(e)
             if e["call"] in READS and e["ret"] > 0:
                 read_on[fd] = read_on.get(fd, 0) + e["ret"]

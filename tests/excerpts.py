@@ -51,6 +51,10 @@ SCENES = {
                   ["wait", "listen"],
                   ["run", "client", "lab.sock", "hello, socket, and more"],
                   ["wait-exit"]]],
+    # a line longer than the collector's buffer, cut; then an empty one
+    "10-datagram": [[["start", "collector", "-n", "2"], ["wait", "bind"],
+                     ["run", "logger", "log.sock", "x" * 3000, ""],
+                     ["wait-exit"]]],
 }
 
 TRACE_LINE = re.compile(r"^\[(\S+) (\d+)\] (\w+)[( ]")

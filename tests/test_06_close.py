@@ -335,9 +335,14 @@ def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
     client, error = lab.connect()
     lab.expect(client is not None, f"a client to connect; it failed: {error}",
                "Your task")
+    # The wait for this client, after its accept: a server that polls
+    # waits in poll before the accept too.
+    accepted = lab.require("accept", "the server to accept its client",
+                           "Your task", proc=server,
+                           where=lambda e: e["ret"] >= 0)
     waits = lab.require(SERVING_WAITS, "the server to wait in read(2) for "
                         "its client", "Your task", proc=lab.family(server),
-                        event="wait")
+                        event="wait", where=lambda e: e["ts"] > accepted["ts"])
     labrun.settle(lab, server)
     since = max(e["ts"] for e in lab.events(event=None))
     server.signal(signal.SIGINT)

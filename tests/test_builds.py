@@ -149,14 +149,78 @@ def exercise(lab, under=(), env=None):
         lab.run("client", "lab.sock", stdin=big[:60_000], under=under,
                 env=env, timeout=labrun.WAIT * 10),
         lab.run("client", "lab.sock", stdin=big, under=under,
-                env=env, timeout=labrun.WAIT * 10),  # too long: refused cleanly
+                env=env, timeout=labrun.WAIT * 10),
     ]
     assert replies[0].stdout == "HELLO\n"
     assert replies[1].stdout_bytes == big[:60_000].upper()
-    assert replies[2].returncode == 1 and "longer than" in replies[2].stderr
-    # The refused client never connected: stop the server with a signal.
-    lab.stop(server, timeout=labrun.WAIT * 10)
-    return [server, *replies]
+    if lab.code_dir.name >= "09":  # a full-duplex client: any size
+        assert replies[2].returncode == 0 and \
+            replies[2].stdout_bytes == big.upper(), replies[2].stderr
+        assert server.wait(labrun.WAIT * 10) == 0, server.describe()
+    else:  # too long: refused cleanly, before it connects
+        assert replies[2].returncode == 1 and \
+            "longer than" in replies[2].stderr
+        # The refused client never connected: stop the server.
+        lab.stop(server, timeout=labrun.WAIT * 10)
+    return [server, *replies, *exercise_messages(lab, under, env),
+            *exercise_datagrams(lab, under, env)]
+
+
+def exercise_messages(lab, under=(), env=None):
+    """From lesson 09: the server and the client with -m, messages cut
+    into reads of 3 bytes (LAB_FAULTS), and a line too long for one."""
+    if lab.code_dir.name < "09":
+        return []
+    wait = labrun.WAIT * 10
+    faults = {**(env or {}), "LAB_FAULTS": "read<=3"}
+    server = lab.start("server", "-m", "-n", "2", under=under, env=faults)
+    assert lab.wait_for("listen", proc=server, ret=0, timeout=wait), \
+        lab.events(event=None)
+    lines = [b"one", b"", b"x" * 4096, b"last, without a newline"]
+    clients = [
+        lab.run("client", "-m", "lab.sock", stdin=b"\n".join(lines),
+                under=under, env=faults, timeout=wait),
+        lab.run("client", "-m", stdin=b"y" * 5000 + b"\n", under=under,
+                env=env, timeout=wait),  # too long: refused cleanly
+    ]
+    assert clients[0].returncode == 0 and clients[0].stdout_bytes == \
+        b"".join(m.upper() + b"\n" for m in lines), clients[0].stderr
+    assert clients[1].returncode == 1 and "too long" in clients[1].stderr
+    assert server.wait(wait) == 0, server.describe()
+    return [server, *clients]
+
+
+DATAGRAM_PROGRAMS = ("collector", "logger")
+
+
+def exercise_datagrams(lab, under=(), env=None):
+    """The final collector with three loggers: arguments; standard input
+    with an empty line and a line the collector must cut; replies, after a
+    connect."""
+    if not (lab.code_dir / "collector").exists():
+        return []  # a lesson before the datagrams
+    wait = labrun.WAIT * 10
+    collector = lab.start("collector", "-n", "5", under=under, env=env)
+    assert lab.wait_for("bind", proc=collector, ret=0, timeout=wait), \
+        lab.events(event=None)
+    long_line = b"x" * 3000
+    loggers = [
+        lab.run("logger", "log.sock", "one", "two", under=under, env=env,
+                timeout=wait),
+        lab.run("logger", stdin=b"\n" + long_line + b"\n", under=under,
+                env=env, timeout=wait),
+        lab.run("logger", "-c", "-r", "log.sock", "with a reply",
+                under=under, env=env, timeout=wait),
+    ]
+    assert collector.wait(wait) == 0, collector.describe()
+    records = collector.stdout.splitlines()[1:-1]
+    assert records[:4] == ["(unbound): one", "(unbound): two", "(unbound): ",
+                           "(unbound): " + "x" * 2048 + " [cut: the datagram "
+                           "was longer than 2048 bytes]"], records
+    assert records[4].endswith(": with a reply"), records
+    assert loggers[2].stdout == "logger: reply from log.sock: ok 12\n"
+    assert [p.returncode for p in loggers] == [0, 0, 0]
+    return [collector, *loggers]
 
 
 def test_the_programs_and_the_trace_work_with_musl():
@@ -165,7 +229,8 @@ def test_the_programs_and_the_trace_work_with_musl():
     says glibc's words for an errno (musl's own differ)."""
     compiler_or_skip("musl-gcc")
     build = labrun.BUILD / "musl"
-    targets = [f"{build}/solutions/{FINAL}/{n}" for n in ("server", "client")]
+    targets = [f"{build}/solutions/{FINAL}/{n}" for n in
+               ("server", "client", *DATAGRAM_PROGRAMS)]
     made = subprocess.run(["make", "--no-print-directory", f"B={build}",
                            "CC=musl-gcc", *targets], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
@@ -187,6 +252,7 @@ def test_the_programs_and_the_trace_work_with_musl():
         assert refused.returncode == 1
         assert bind["errno"] == "EADDRINUSE" and \
             bind["error"] == "Address already in use"
+        exercise_datagrams(lab)
 
 
 @pytest.mark.parametrize("lesson", CHECKED)
@@ -194,7 +260,8 @@ def test_the_final_programs_are_clean_under_sanitizers(lesson):
     build = labrun.BUILD / "sanitize"
     flags = "-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer " \
             "-fno-sanitize-recover=all"
-    targets = [f"{build}/solutions/{lesson}/{n}" for n in ("server", "client")]
+    targets = [f"{build}/solutions/{lesson}/{p.stem}" for p in
+               sorted((ROOT / "solutions" / lesson).glob("*.c"))]
     made = subprocess.run(["make", "--no-print-directory", f"B={build}",
                            f"CFLAGS={flags}", f"LDFLAGS={flags}", *targets],
                           cwd=ROOT, capture_output=True, text=True,

@@ -459,6 +459,53 @@ MAN_CLAIMS = [
            "SA_RESTART"),
       says("signal.7", "File descriptor multiplexing interfaces: "
            "epoll_wait(2), epoll_pwait(2), poll(2)")]),
+    ("lessons/09-full-duplex/README.md",
+     'shutdown(2) says what it does in its name line: it shuts down "part of '
+     'a full-duplex connection"',
+     [says("shutdown.2", "shut down part of a full-duplex connection")]),
+    ("lessons/10-datagram/README.md",
+     "recv(2) says that an empty datagram is left pending by read(2)",
+     [says("recv.2", "read(2) has no effect (the datagram remains "
+           "pending), while recv() consumes the pending datagram")]),
+    ("lessons/10-datagram/README.md",
+     'unix(7) says "When the address of an unnamed socket is returned, its '
+     'length is sizeof(sa_family_t)"',
+     [says("unix.7", "When the address of an unnamed socket is returned, "
+           "its length is sizeof(sa_family_t)")]),
+    ("lessons/10-datagram/README.md",
+     "No man page lists EPERM for this: unix(7) gives EPERM only for bad "
+     "credentials, connect(2) only for broadcasts and firewalls, and send(2) "
+     "does not list it",
+     [says("unix.7", "EPERM The sender passed invalid credentials in the "
+           "struct ucred"),
+      says("connect.2", "EACCES, EPERM The user tried to connect to a "
+           "broadcast address"),
+      says("connect.2", "failed because of a local firewall rule"),
+      omits("send.2", "EPERM")]),
+    ("lessons/errors.json datagram-too-big",
+     "the send buffer (SO_SNDBUF, 212992 bytes here) less 32, as unix(7) says",
+     [says("unix.7", "This limit is calculated as the doubled (see "
+           "socket(7)) option value less 32 bytes used for overhead")]),
+    ("lessons/errors.json reply-to-unbound-sender",
+     "(unix(7) says sizeof(sa_family_t))",
+     [says("unix.7", "When the address of an unnamed socket is returned, "
+           "its length is sizeof(sa_family_t)")]),
+    ("lessons/errors.json send-to-connected-socket",
+     "where no man page lists EPERM for this",
+     [says("unix.7", "EPERM The sender passed invalid credentials in the "
+           "struct ucred"),
+      says("connect.2", "EACCES, EPERM The user tried to connect to a "
+           "broadcast address"), omits("send.2", "EPERM")]),
+    ("trace/explanations.def sendto EPERM",
+     "No man page lists EPERM for this: unix(7) gives it only for bad "
+     "credentials",
+     [says("unix.7", "EPERM The sender passed invalid credentials in the "
+           "struct ucred"), omits("send.2", "EPERM")]),
+    ("trace/explanations.def connect EPERM",
+     "connect(2) gives EPERM only for broadcasts and firewalls",
+     [says("connect.2", "EACCES, EPERM The user tried to connect to a "
+           "broadcast address"),
+      says("connect.2", "failed because of a local firewall rule")]),
     ("lessons/errors.json socket-bad-type",
      "ESOCKTNOSUPPORT, which socket(2) does not list but unix(7) does",
      [omits("socket.2", "ESOCKTNOSUPPORT"),

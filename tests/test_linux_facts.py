@@ -15,6 +15,7 @@ import ctypes
 import errno
 import json
 import os
+import re
 import resource
 import select
 import signal
@@ -936,6 +937,480 @@ def test_poll_is_interrupted_by_a_handler_even_with_sa_restart():
         os.close(r)
         os.close(w)
     assert ret == -1 and errno.errorcode[err] == "EINTR"
+
+
+# -- datagrams (lesson 10) ----------------------------------------------------
+
+def dgram_pair():
+    return socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+
+
+def drain(sock):
+    """Every datagram waiting on sock, without waiting."""
+    got = []
+    while True:
+        try:
+            got.append(sock.recv(1 << 20, socket.MSG_DONTWAIT))
+        except BlockingIOError:
+            return got
+
+
+def test_a_datagram_socket_keeps_each_message_apart():
+    """lessons/10-datagram/README.md, "Datagrams keep their boundaries":
+    three datagrams queued before the first receive come out one by one,
+    and one receive never returns two, even with room for them."""
+    a, b = dgram_pair()
+    with a, b:
+        for message in (b"first", b"second", b"third"):
+            assert a.send(message) == len(message)
+        assert [b.recv(4096) for _ in range(3)] == \
+            [b"first", b"second", b"third"]
+
+
+def test_an_empty_datagram_is_received_as_0_and_read_takes_it_too():
+    """An empty datagram: recv returns 0 and the socket goes on; read(2)
+    takes it too, on this kernel, where recv(2) says it is left pending."""
+    a, b = dgram_pair()
+    with a, b:
+        a.send(b"")
+        a.send(b"next")
+        assert b.recv(10) == b""
+        assert b.recv(10) == b"next"
+        a.send(b"")
+        a.send(b"next")
+        assert os.read(b.fileno(), 10) == b""
+        assert os.read(b.fileno(), 10) == b"next"  # the empty one was taken
+
+
+def test_a_datagram_longer_than_the_buffer_is_cut_with_msg_trunc():
+    """recvmsg returns what fits, MSG_TRUNC in msg_flags, and the rest is
+    lost; with MSG_TRUNC in the flags Linux returns the real length."""
+    a, b = dgram_pair()
+    with a, b:
+        a.send(bytes(range(65, 91)))  # 26 bytes
+        a.send(b"next")
+        data, _, flags, _ = b.recvmsg(10)
+        assert data == b"ABCDEFGHIJ" and flags & socket.MSG_TRUNC
+        data, _, flags, _ = b.recvmsg(10)
+        assert data == b"next" and not flags & socket.MSG_TRUNC
+        a.send(bytes(26))
+        assert len(b.recv(10, socket.MSG_TRUNC)) == 26
+
+
+class SockaddrUn(ctypes.Structure):
+    _fields_ = [("sun_family", ctypes.c_ushort),
+                ("sun_path", ctypes.c_char * 108)]
+
+
+def recvfrom_length(sock):
+    """recvfrom(2) through ctypes: (the bytes, the address length the kernel
+    returned), for a buffer of sizeof(struct sockaddr_un)."""
+    buf, addr = ctypes.create_string_buffer(4096), SockaddrUn()
+    length = ctypes.c_uint(ctypes.sizeof(addr))
+    n = LIBC.recvfrom(sock.fileno(), buf, 4096, 0, ctypes.byref(addr),
+                      ctypes.byref(length))
+    assert n >= 0, errno.errorcode[ctypes.get_errno()]
+    return buf.raw[:n], length.value, addr
+
+
+def sendto_length(sock, data, addr, length):
+    return libc_error(LIBC.sendto(sock.fileno(), data, len(data), 0,
+                                  ctypes.byref(addr), length))
+
+
+def test_a_sender_that_never_bound_has_no_address(tmp):
+    """lessons/10-datagram/README.md, "Who sent it": recvfrom and recvmsg
+    return a length of 0 (unix(7) says sizeof(sa_family_t) for unnamed
+    addresses, which getsockname does return); a reply with that length is
+    ENOTCONN, with the family alone EINVAL."""
+    with unix_socket(socket.SOCK_DGRAM) as collector, \
+            unix_socket(socket.SOCK_DGRAM) as logger:
+        collector.bind(str(tmp / "log.sock"))
+        logger.sendto(b"hello", str(tmp / "log.sock"))
+        data, length, addr = recvfrom_length(collector)
+        assert data == b"hello" and length == 0
+        logger.sendto(b"again", str(tmp / "log.sock"))
+        _, _, _, sender = collector.recvmsg(4096)
+        assert sender is None  # msg_namelen 0: Python gives no address
+        own = SockaddrUn()
+        own_length = ctypes.c_uint(ctypes.sizeof(own))
+        assert LIBC.getsockname(logger.fileno(), ctypes.byref(own),
+                                ctypes.byref(own_length)) == 0
+        assert own_length.value == 2  # sizeof(sa_family_t)
+        assert sendto_length(collector, b"reply", addr, 0) == "ENOTCONN"
+        addr.sun_family = socket.AF_UNIX
+        assert sendto_length(collector, b"reply", addr, 2) == "EINVAL"
+
+
+def test_so_passcred_gives_an_unbound_sender_an_abstract_name(tmp):
+    """unix(7), "Autobind feature": a socket with SO_PASSCRED that never
+    bound gets a name of 5 hex digits when it sends, and can be answered."""
+    with unix_socket(socket.SOCK_DGRAM) as collector, \
+            unix_socket(socket.SOCK_DGRAM) as logger:
+        collector.bind(str(tmp / "log.sock"))
+        logger.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        logger.sendto(b"hello", str(tmp / "log.sock"))
+        _, sender = collector.recvfrom(4096)
+        assert isinstance(sender, bytes) and sender[:1] == b"\0" and \
+            len(sender) == 6 and all(c in b"0123456789abcdef"
+                                     for c in sender[1:])
+        collector.sendto(b"ok 5", sender)
+        assert logger.recv(10) == b"ok 5"
+
+
+@pytest.mark.parametrize("asked", [4096, 65536, None])
+def test_the_largest_datagram_is_the_doubled_sndbuf_less_32(asked):
+    """unix(7), SO_SNDBUF: the limit of a datagram is the (doubled) send
+    buffer less 32 bytes; one byte more is EMSGSIZE. None: the default
+    (212992 bytes on the lab's machine, so 212960)."""
+    a, b = dgram_pair()
+    with a, b:
+        if asked:
+            a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, asked)
+        size = a.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        if asked:
+            assert size == 2 * asked
+        assert error_of(a.send, bytes(size - 32)) is None
+        assert error_of(a.send, bytes(size - 31)) == "EMSGSIZE"
+
+
+def max_dgram_qlen():
+    return int(Path("/proc/sys/net/unix/max_dgram_qlen").read_text())
+
+
+def test_a_receiver_queue_takes_max_dgram_qlen_plus_one_datagrams(tmp):
+    """lessons/10-datagram/README.md, "When the collector's queue is full":
+    max_dgram_qlen + 1 small datagrams wait, the next non-blocking send is
+    EAGAIN, a blocking one waits until the receiver takes one; large
+    datagrams fill the sender's send buffer first."""
+    queue = max_dgram_qlen()
+    with unix_socket(socket.SOCK_DGRAM) as collector, \
+            unix_socket(socket.SOCK_DGRAM) as logger:
+        collector.bind(str(tmp / "log.sock"))
+        to = str(tmp / "log.sock")
+        sent = 0
+        while error_of(logger.sendto, b"m", socket.MSG_DONTWAIT, to) is None:
+            sent += 1
+            assert sent < 100000
+        assert sent == queue + 1
+        assert error_of(logger.sendto, b"m", socket.MSG_DONTWAIT, to) == \
+            "EAGAIN"
+        # A blocking send waits: a child sends, and sleeps in the kernel
+        # until a datagram is taken.
+        pid = os.fork()
+        if pid == 0:
+            try:
+                signal.alarm(10)
+                logger.sendto(b"last", to)
+            finally:
+                os._exit(0)
+        try:
+            assert wait_asleep(pid), "the blocking send did not wait"
+            assert collector.recv(10) == b"m"
+            _, status = os.waitpid(pid, 0)
+            assert os.WIFEXITED(status)
+        finally:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        assert drain(collector)[-1] == b"last"
+        # Datagrams of 60000 bytes: the sender's buffer is full first.
+        big = 0
+        while error_of(logger.sendto, bytes(60000), socket.MSG_DONTWAIT,
+                       to) is None:
+            big += 1
+        sndbuf = logger.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        assert big < queue + 1 and big <= sndbuf // 60000 + 1
+
+
+def wait_asleep(pid, timeout=10.0):
+    """Whether process pid comes to sleep in the kernel (state S)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        if stat[stat.rindex(b")") + 2:][:1] == b"S":
+            return True
+        os.sched_yield()
+    return False
+
+
+@pytest.mark.parametrize("user", users())
+def test_what_a_datagram_meets_at_a_path(shared_tmp, user):
+    """lessons/10-datagram/README.md, "Errors a datagram meets": a path
+    whose socket has gone, none at all, a stream socket, a file that is not
+    a socket (ECONNREFUSED, or EACCES for one who may not write it), at
+    sendto as at connect."""
+    def attempt():
+        (shared_tmp / user).mkdir()
+        here = shared_tmp / user
+        gone = unix_socket(socket.SOCK_DGRAM)
+        gone.bind(str(here / "gone.sock"))
+        gone.close()
+        stream = listening(here / "server.sock")
+        (here / "notes.txt").write_text("notes\n")
+        os.chmod(here / "notes.txt", 0o644)
+        seen = {}
+        for name in ("gone.sock", "never.sock", "server.sock", "notes.txt"):
+            with unix_socket(socket.SOCK_DGRAM) as logger:
+                seen[name] = [error_of(logger.sendto, b"x", str(here / name)),
+                              error_of(logger.connect, str(here / name))]
+        stream.close()
+        with unix_socket() as client:  # a stream client, a datagram socket
+            collector = unix_socket(socket.SOCK_DGRAM)
+            collector.bind(str(here / "log.sock"))
+            seen["stream to datagram"] = error_of(client.connect,
+                                                  str(here / "log.sock"))
+            seen["listen"] = error_of(collector.listen, 5)
+            collector.close()
+        return seen
+    assert as_user(user, attempt) == {
+        "gone.sock": ["ECONNREFUSED", "ECONNREFUSED"],
+        "never.sock": ["ENOENT", "ENOENT"],
+        "server.sock": ["EPROTOTYPE", "EPROTOTYPE"],
+        "notes.txt": ["ECONNREFUSED", "ECONNREFUSED"],  # its own file
+        "stream to datagram": "EPROTOTYPE",
+        # EOPNOTSUPP: Python names Linux's number 95 ENOTSUP, its alias.
+        "listen": errno.errorcode[errno.EOPNOTSUPP]}
+
+
+def test_a_file_of_another_user_is_eacces_to_an_ordinary_sender(shared_tmp):
+    """unix(7): sending a datagram needs write permission on the socket
+    file; an ordinary user meets EACCES where root meets ECONNREFUSED."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to make a file nobody may not write")
+    notes = shared_tmp / "notes.txt"
+    notes.write_text("root's notes\n")
+    os.chmod(notes, 0o644)
+
+    def attempt():
+        with unix_socket(socket.SOCK_DGRAM) as logger:
+            return error_of(logger.sendto, b"x", str(notes))
+    assert as_user("root", attempt) == "ECONNREFUSED"
+    assert as_user("nobody", attempt) == "EACCES"
+
+
+def test_a_datagram_socket_connected_to_another_refuses_others(tmp):
+    """A datagram socket connected to one peer takes datagrams only from
+    it: any other sender's sendto, or connect, is EPERM, which no man page
+    lists for this. The connected socket may still sendto elsewhere."""
+    with unix_socket(socket.SOCK_DGRAM) as a, \
+            unix_socket(socket.SOCK_DGRAM) as b, \
+            unix_socket(socket.SOCK_DGRAM) as other, \
+            unix_socket(socket.SOCK_DGRAM) as third:
+        a.bind(str(tmp / "a.sock"))
+        b.bind(str(tmp / "b.sock"))
+        third.bind(str(tmp / "third.sock"))
+        a.connect(str(tmp / "b.sock"))
+        assert error_of(other.sendto, b"x", str(tmp / "a.sock")) == "EPERM"
+        assert error_of(other.connect, str(tmp / "a.sock")) == "EPERM"
+        b.sendto(b"from its peer", str(tmp / "a.sock"))
+        assert a.recv(100) == b"from its peer"
+        assert error_of(a.sendto, b"elsewhere", str(tmp / "third.sock")) \
+            is None
+        assert third.recv(100) == b"elsewhere"
+
+
+def test_a_connected_datagram_socket_outlives_its_peer_disconnected(tmp):
+    """A connected logger whose collector closed: ECONNREFUSED once, then
+    ENOTCONN, even after a new collector binds the same path; a new
+    connect reaches it."""
+    path = str(tmp / "log.sock")
+    with unix_socket(socket.SOCK_DGRAM) as logger:
+        collector = unix_socket(socket.SOCK_DGRAM)
+        collector.bind(path)
+        logger.connect(path)
+        assert logger.send(b"hello") == 5
+        collector.close()
+        os.unlink(path)
+        assert error_of(logger.send, b"x") == "ECONNREFUSED"
+        assert error_of(logger.send, b"x") == "ENOTCONN"
+        with unix_socket(socket.SOCK_DGRAM) as again:
+            again.bind(path)
+            assert error_of(logger.send, b"x") == "ENOTCONN"
+            logger.connect(path)
+            logger.send(b"back")
+            assert again.recv(10) == b"back"
+
+
+def test_a_relative_sender_address_is_looked_up_where_the_receiver_is(tmp):
+    """lessons/10-datagram/README.md, "Who sent it": the address a receiver
+    gets is the path the sender bound, as written; a relative one names a
+    file in the receiver's directory."""
+    (tmp / "collector").mkdir()
+    (tmp / "logger").mkdir()
+    with unix_socket(socket.SOCK_DGRAM) as collector:
+        collector.bind(str(tmp / "collector" / "log.sock"))
+
+        def send_from_own_directory():
+            os.chdir(tmp / "logger")
+            logger = unix_socket(socket.SOCK_DGRAM)
+            logger.bind("me.sock")
+            logger.sendto(b"hello", str(tmp / "collector" / "log.sock"))
+            return os.listdir(".")
+        assert in_child(send_from_own_directory) == ["me.sock"]
+        data, sender = collector.recvfrom(100)
+        assert sender == "me.sock"
+
+        def reply_from_collector_directory():
+            os.chdir(tmp / "collector")
+            return error_of(collector.sendto, b"ok 5", sender)
+        assert in_child(reply_from_collector_directory) == "ENOENT"
+
+
+def test_syslog_sends_each_message_on_a_datagram_socket_to_dev_log(tmp):
+    """lessons/10-datagram/README.md, "What this stage does": the C
+    library's syslog(3) creates a datagram socket and connects it to
+    /dev/log; seen with strace (skipped without it)."""
+    import shutil
+    import subprocess
+    import strace_compare
+    why_not = strace_compare.usable()
+    if why_not:
+        pytest.skip(why_not)
+    out = tmp / "strace.txt"
+    subprocess.run([shutil.which("strace"), "-f", "-o", str(out), "-e",
+                    "trace=socket,connect", "/usr/bin/python3", "-c",
+                    "import syslog; syslog.syslog('from the lab')"],
+                   check=True, capture_output=True, timeout=30)
+    text = out.read_text()
+    made = re.search(r"socket\(AF_UNIX, SOCK_DGRAM(\|SOCK_CLOEXEC)?, 0\) "
+                     r"= (\d+)", text)
+    assert made, text
+    assert re.search(r'connect\(%s, \{sa_family=AF_UNIX, sun_path="/dev/log"'
+                     r'\}' % made.group(2), text), text
+
+
+class Iovec(ctypes.Structure):
+    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
+
+
+class Msghdr(ctypes.Structure):
+    _fields_ = [("msg_name", ctypes.c_void_p),
+                ("msg_namelen", ctypes.c_uint),
+                ("msg_iov", ctypes.POINTER(Iovec)),
+                ("msg_iovlen", ctypes.c_size_t),
+                ("msg_control", ctypes.c_void_p),
+                ("msg_controllen", ctypes.c_size_t),
+                ("msg_flags", ctypes.c_int)]
+
+
+def test_recvmsg_writes_at_most_msg_namelen_bytes_of_the_address(tmp):
+    """tests/test_10_datagram.py: with msg_namelen 0, recvmsg writes no
+    address into msg_name, and returns the address's real length in
+    msg_namelen all the same."""
+    with unix_socket(socket.SOCK_DGRAM) as collector, \
+            unix_socket(socket.SOCK_DGRAM) as logger:
+        collector.bind(str(tmp / "log.sock"))
+        logger.bind(str(tmp / "peer.sock"))
+        logger.sendto(b"hello", str(tmp / "log.sock"))
+        buf, addr = ctypes.create_string_buffer(64), SockaddrUn()
+        iov = Iovec(ctypes.cast(buf, ctypes.c_void_p), 64)
+        msg = Msghdr(ctypes.cast(ctypes.byref(addr), ctypes.c_void_p), 0,
+                     ctypes.pointer(iov), 1, None, 0, 0)
+        assert LIBC.recvmsg(collector.fileno(), ctypes.byref(msg), 0) == 5
+        assert msg.msg_namelen == 2 + len(str(tmp / "peer.sock")) + 1
+        assert addr.sun_family == 0 and addr.sun_path == b""
+
+
+# -- lesson 09: a full-duplex stream ---------------------------------------------
+
+def test_a_stream_socket_buffers_about_sndbuf_each_way():
+    """lessons/09-full-duplex/README.md, "What this stage does", and the
+    variant write-everything-then-read: a stream socket's SO_SNDBUF and
+    SO_RCVBUF are net.core.wmem_default and rmem_default, and a peer that
+    does not read holds up a writer after about SO_SNDBUF bytes."""
+    wmem = int(Path("/proc/sys/net/core/wmem_default").read_text())
+    rmem = int(Path("/proc/sys/net/core/rmem_default").read_text())
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a, b:
+        sndbuf = a.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        assert sndbuf == wmem
+        assert a.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == rmem
+        a.setblocking(False)
+        sent = 0
+        while True:
+            try:
+                sent += a.send(bytes(65536))
+            except BlockingIOError:
+                break
+        assert sndbuf // 2 <= sent <= 2 * sndbuf
+
+
+def test_shut_wr_is_end_of_file_for_the_peer_and_the_answer_still_comes():
+    """lessons/09-full-duplex/README.md, "Half-close": after shutdown(fd,
+    SHUT_WR) the peer reads what was sent, then 0; its answer still comes
+    back, and our own writes fail with EPIPE."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a, b:
+        a.settimeout(5)
+        b.settimeout(5)
+        a.sendall(b"count these")
+        a.shutdown(socket.SHUT_WR)
+        assert b.recv(100) == b"count these"
+        assert b.recv(100) == b""
+        b.sendall(b"11\n")
+        assert a.recv(100) == b"11\n"
+        assert error_of(a.send, b"more", socket.MSG_NOSIGNAL) == "EPIPE"
+        b.close()
+        assert a.recv(100) == b""
+
+
+def test_a_close_with_data_unread_is_read_as_econnreset_after_the_data():
+    """lessons/09-full-duplex/README.md, "When the other side goes", and
+    the variant close-with-data-unread: a peer that closes with some of
+    what we sent unread makes our read return its last bytes, then fail
+    with ECONNRESET once, then return 0; a peer that read everything
+    before its close gives 0 at once."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a:
+        a.settimeout(5)
+        a.sendall(b"twenty bytes, unread")
+        assert b.recv(5) == b"twent"
+        b.sendall(b"BYE")
+        b.close()
+        assert a.recv(64) == b"BYE"
+        assert error_of(a.recv, 64) == "ECONNRESET"
+        assert a.recv(64) == b""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a:
+        a.settimeout(5)
+        a.sendall(b"all read")
+        assert b.recv(64) == b"all read"
+        b.close()
+        assert a.recv(64) == b""
+
+
+def test_poll_reports_pollhup_once_the_peer_has_ended_both_directions():
+    """lessons/09-full-duplex/README.md, "When the other side goes": after
+    the peer's shutdown of its writing side alone, poll reports the socket
+    readable (end of file) without POLLHUP; once both directions are shut
+    down (close, or SHUT_RDWR), POLLHUP, asked for or not."""
+    for end in ("close", "shutdown"):
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        with a, b:
+            p = select.poll()
+            p.register(a, 0)
+            b.shutdown(socket.SHUT_WR)
+            assert p.poll(0) == []
+            p.modify(a, select.POLLIN)
+            assert p.poll(0) == [(a.fileno(), select.POLLIN)]
+            p.modify(a, 0)
+            if end == "close":
+                b.close()
+            else:
+                b.shutdown(socket.SHUT_RDWR)
+            assert p.poll(0) == [(a.fileno(), select.POLLHUP)]
+
+
+def test_a_length_of_four_bytes_in_network_order_is_big_endian():
+    """lessons/09-full-duplex/README.md, "Messages on a byte stream", and
+    the variant message-in-one-read: htonl puts the most significant byte
+    first, and the 4 bytes ", fu" read as a length make 740320885."""
+    assert struct.pack("=I", socket.htonl(20)) == b"\0\0\0\x14"
+    assert struct.unpack("!I", b", fu")[0] == 740320885
 
 
 def test_poll_on_a_datagram_sender_does_not_see_the_receiver_s_queue(tmp):

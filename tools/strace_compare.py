@@ -158,6 +158,11 @@ def parse(lines, killed=None):
         pid, rest = int(m["pid"]), m["rest"]
         if rest.startswith("+++ killed by"):
             killed.add(pid)
+        if rest.startswith("--- SIG"):
+            # A delivery: kept as a mark, not a call (settled() reads it).
+            raw.setdefault(pid, []).append((("signal", None, None, None),
+                                            rest, False))
+            continue
         if rest.startswith(("---", "+++")):
             continue
         resumed = RESUMED.match(rest)
@@ -244,9 +249,21 @@ def settled(seq, killed):
                           if k[:2] == key[:2]), None)
             if again is not None and again < reported:
                 continue  # restarted
-            if not later and killed:
+            if killed and all(k[0] == "signal" for k, _, _ in later):
                 key = key[:2] + ("pending", None)
             elif reported < len(later):
+                deferred.setdefault(i + 1 + reported, []).append((key, text))
+                continue
+        elif seq[i + 1:i + 2] and seq[i + 1][0][0] == "signal":
+            # A signal delivered as the call returned: its handler runs
+            # before the program goes on, so the handler's calls come
+            # before the trace library's line for this call.
+            later = seq[i + 1:]
+            reported = next((n for n, (_, t, _) in enumerate(later)
+                             if reports(t, key[0])), None)
+            calls_before = reported is not None and any(
+                lc for _, _, lc in later[:reported])
+            if calls_before:
                 deferred.setdefault(i + 1 + reported, []).append((key, text))
                 continue
         out.append((key, text))

@@ -78,12 +78,14 @@ int main(void)
     if (client == 0) {
         while (process_state(second) != 0) /* until it is reaped */
             continue;
+        while (!asleep(server)) /* in its accept again */
+            continue;
         int fd = socket(AF_UNIX, SOCK_STREAM, 0);
         if (fd == -1 || connect(fd, (struct sockaddr *)&addr,
                                 sizeof addr) == -1)
             die("client: connect");
-        /* Gone only once the server has its fd and waits for the last
-         * SIGCHLD: a machine under load shows the same run as an idle one. */
+        /* The server past its accept, before this client's end: its
+         * SIGCHLD must not come between accept's return and the trace. */
         while (!asleep(server))
             continue;
         close(fd);

@@ -1,0 +1,612 @@
+"""Lesson 09: a full-duplex stream.  The client sends standard input of any
+size while it prints the reply, with poll(2) on both, and shuts down its
+writing side at the end of its input (shutdown(2), SHUT_WR), so that a
+server that answers only after end of file still answers; the server
+echoes any amount with a bounded buffer per client; with -m both speak in
+messages, a 4-byte length then the bytes, whatever the reads cut them into.
+
+The checks send 10 MiB of binary data through the lab's own client and
+server, put the client in front of servers of the checks' own (one that
+answers only after end of file, one that leaves early, one that speaks in
+messages) and of socat, and force what scheduling would not show with
+LAB_FAULTS: reads that return a few bytes at a time, so that a message
+arrives in pieces; a stopped server (SIGSTOP), so that several messages
+arrive in one read.
+"""
+import os
+import random
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+import pytest
+
+import labrun
+import peers
+from conftest import frozen
+from tracetext import cut
+
+LESSON = "09-full-duplex"
+QUICK = labrun.WAIT / 2  # for a reply that a correct program gives at once
+BIG = 10 * 1024 * 1024  # far more than both socket buffers hold
+SOCKET_CALLS = ("write", "send", "sendto", "sendmsg")
+
+
+def serving(lab, *args, env=None):
+    """The server, listening, in a process group of its own."""
+    server = lab.start("server", *args, env=env, group=0)
+    lab.require("listen", "the server to listen (lesson 03)",
+                "What this stage does", proc=server, ret=0)
+    return server
+
+
+def binary(size, seed=9):
+    """size bytes of every value, NUL bytes among them, the same each run."""
+    rng = random.Random(seed)
+    return bytes(rng.getrandbits(8) for _ in range(size // 64)) * 64 + \
+        bytes(size % 64)
+
+
+def frame(body):
+    """A message as the lab's programs send it with -m."""
+    return struct.pack("!I", len(body)) + body
+
+
+def unframe(data):
+    """(the messages in data, the bytes left after the last whole one)."""
+    found = []
+    while len(data) >= 4:
+        (size,) = struct.unpack("!I", data[:4])
+        if len(data) < 4 + size:
+            break
+        found.append(data[4:4 + size])
+        data = data[4 + size:]
+    return found, data
+
+
+def first_difference(got, wanted):
+    for i, (a, b) in enumerate(zip(got, wanted)):
+        if a != b:
+            return i
+    return min(len(got), len(wanted))
+
+
+def socket_fd(lab, client):
+    """The client's connected socket: the fd its connect used."""
+    done = lab.events("connect", proc=client, ret=0)
+    return done[0]["args"]["fd"] if done else None
+
+
+def stuck_writing(lab, client):
+    """A sentence if the client sleeps in a write to its socket and nothing
+    moves (its output and the trace stay as they are), else None: a client
+    that writes everything before it reads."""
+    fd = socket_fd(lab, client)
+    before = None
+    for _ in range(3):
+        now = peers.blocked_in(client.pid)
+        if not now or now[0] not in SOCKET_CALLS or now[1] != fd:
+            return None
+        seen = (len(client.stdout_bytes), len(lab.collector.events))
+        if seen != before and before is not None:
+            return None
+        before = seen
+        lab.wait_until(lambda: False, proc=client, timeout=0.05)
+    return (f"the client sleeps in {now[0]}({fd}) with {before[0]} bytes "
+            "of the reply printed, and "
+            "nothing moves: it writes before it reads. The server answers "
+            "as it reads, and stops reading while its answer waits; once "
+            "both directions' socket buffers are full, the client waits for "
+            "the server to read and the server for the client to read: a "
+            "deadlock. Watch standard input and the socket with poll, and "
+            "read the reply whenever the socket is readable")
+
+
+def stuck_reading(lab, client):
+    """A sentence if the client has sent everything, never shut down its
+    writing side, and sleeps waiting for more of the reply while nothing
+    moves, else None."""
+    if shut_down(lab, client):
+        return None
+    before = None
+    for _ in range(3):
+        now = peers.blocked_in(client.pid)
+        if not now or now[0] not in ("read", "recvfrom", "poll"):
+            return None
+        seen = (len(client.stdout_bytes), len(lab.collector.events))
+        if seen != before and before is not None:
+            return None
+        before = seen
+        lab.wait_until(lambda: False, proc=client, timeout=0.05)
+    return (f"the client sleeps in {now[0]} with {before[0]} bytes of the "
+            "reply printed, and nothing moves; it never called shutdown. "
+            "The server answers what it has read and waits for more: it "
+            "learns that nothing more comes only when its read returns 0. "
+            "At the end of the input, shutdown(fd, SHUT_WR), then read the "
+            "rest of the reply until the server's end of file")
+
+
+def finished(lab, client, timeout):
+    """Waits for the client to end; None when it did, else why not."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if client.wait(0.1) is not None:
+            return None
+        why = stuck_writing(lab, client) or stuck_reading(lab, client)
+        if why:
+            return why
+    if client.wait(0.1) is not None:
+        return None
+    return f"the client to end; after {timeout:g} s it still runs"
+
+
+def shut_down(lab, client):
+    """The client's shutdown of its writing side, or None."""
+    return [e for e in lab.events("shutdown", proc=client, ret=0)
+            if str(e["args"].get("how")) in ("SHUT_WR", "SHUT_RDWR", "1",
+                                             "2")]
+
+
+class Answering(threading.Thread):
+    """A server of the checks' own, for one client: it reads until end of
+    file (or reads `read_only` bytes and closes), then answers with
+    answer(what it read), sent in pieces."""
+
+    def __init__(self, lab, answer, read_only=None, pieces=1,
+                 leave="close"):
+        super().__init__(daemon=True)
+        self.listener = lab.listen(timeout=QUICK)
+        self.lab, self.answer, self.read_only = lab, answer, read_only
+        self.pieces, self.leave = pieces, leave
+        self.got, self.how, self.sent = b"", "no client", False
+        self.start()
+
+    def run(self):
+        conn = self.lab.accept(self.listener)
+        if conn is None:
+            return
+        if self.read_only is not None:
+            self.got, self.how = peers_receive(conn, self.read_only)
+            if self.leave == "shutdown":  # no reset: the socket stays open
+                conn.shutdown(socket.SHUT_RDWR)
+            else:
+                conn.close()  # with the rest of what the client sent unread
+            return
+        self.got, self.how = peers_receive(conn)
+        if self.how != "eof":
+            return
+        reply = self.answer(self.got)
+        step = max(1, len(reply) // self.pieces)
+        try:
+            for i in range(0, len(reply), step):
+                conn.sendall(reply[i:i + step])
+            self.sent = True
+        except OSError:
+            pass
+        conn.close()
+
+
+    def end(self):
+        """Closes the listener and removes its file, for the next one."""
+        self.join(QUICK)
+        self.lab.peers.remove(self.listener)
+        self.listener.close()
+        os.unlink(self.lab.dir / "lab.sock")
+
+
+def peers_receive(conn, size=None):
+    got = b""
+    while size is None or len(got) < size:
+        try:
+            chunk = conn.recv(65536 if size is None else
+                              min(65536, size - len(got)))
+        except socket.timeout:
+            return got, "timeout"
+        except OSError:
+            return got, "reset"
+        if not chunk:
+            return got, "eof"
+        got += chunk
+    return got, "size"
+
+
+def ended_by(client):
+    """A sentence for a client killed by a signal, else None."""
+    rc = client.returncode
+    if rc == -signal.SIGPIPE:
+        return ("the client was killed by SIGPIPE: it wrote to a socket "
+                "whose reading end the server had closed. Ignore SIGPIPE "
+                "(signal(SIGPIPE, SIG_IGN)) or send with MSG_NOSIGNAL, and "
+                "take EPIPE as \"the server has gone\"")
+    if rc is not None and rc < 0:
+        return f"the client was killed by {labrun.signal_name(-rc)}"
+    return None
+
+
+# -- half-close on the server's side ------------------------------------------
+
+def test_the_server_answers_a_half_closed_client_to_the_end(lab):
+    serving(lab)
+    results = peers.exchanges(lab, [binary(300_000, seed=4),
+                                    b"short and half-closed"],
+                              timeout=QUICK)
+    bad = [r for r in results if not r.whole]
+    lab.expect(not bad,
+               "each client that sends, then shuts down its writing side, "
+               "to get its whole reply, then end of file: "
+               + "; ".join(f"one sent {len(r.message)} bytes and got "
+                           f"{len(r.reply)} ({r.how})" for r in bad)
+               + ". Read 0 means no more requests, not that the client has "
+               "gone: write what is pending, then close", "Half-close")
+
+
+def test_a_reply_still_pending_at_end_of_file_is_written(lab):
+    # The server's first write fails with EAGAIN (LAB_FAULTS), so that its
+    # reply is still pending when it reads the client's end of file, which
+    # waits behind the request: the server is stopped while both come.
+    server = serving(lab, env={"LAB_FAULTS": "write#1=EAGAIN"})
+    peer = peers.Peer(lab.dir / "lab.sock", QUICK)
+    lab.expect(peer.error is None, f"a client to connect; "
+               f"{server.describe()}", "Half-close")
+    lab.peers.append(peer.sock)
+    lab.require("accept", "the server to accept the client", "Half-close",
+                proc=server, where=lambda e: e["ret"] >= 0)
+    peers.settled(lab, server)
+    message = b"a request, then end of file at once"
+    with frozen(server):
+        peer.send(message)
+        peer.sock.shutdown(socket.SHUT_WR)
+    reply, how = peer.receive()
+    lab.expect(reply == message.upper() and how == "eof",
+               "a client that sends a request and shuts down its writing "
+               "side at once to get its whole reply, then end of file, when "
+               "the reply is still pending as the server reads end of file "
+               "(its first write failed with EAGAIN, LAB_FAULTS): it got "
+               f"{cut(reply, 40)} ({how}). Read 0 means no more requests, "
+               "not that the client has gone: write what is pending, then "
+               "close", "Half-close")
+
+
+# -- the client: any size, both directions at once, half-close ---------------
+
+def test_ten_mib_of_binary_data_make_the_round_trip_byte_exact(lab):
+    serving(lab)
+    data = binary(BIG)
+    client = lab.start("client", "lab.sock", stdin=data)
+    why = finished(lab, client, labrun.WAIT * 4)
+    lab.expect(why is None, f"the client to send {BIG} bytes of standard "
+               f"input and print the whole reply: {why}", "Both directions "
+               "at once")
+    lab.expect(not (client.returncode and "longer than" in client.stderr),
+               f"the client to take standard input of any size: it refused "
+               f"{BIG} bytes ({cut(client.stderr_bytes, 80)}). Read standard "
+               "input as it comes, send what the socket takes, and read "
+               "what comes back meanwhile: no buffer needs to hold it all",
+               "Both directions at once")
+    lab.expect(ended_by(client) is None, f"{ended_by(client)}",
+               "When the other side goes")
+    # Its last send failed with EAGAIN, and it ended there.
+    sends = lab.events(SOCKET_CALLS, proc=client)
+    full = [e for e in sends[-1:] if e.get("errno") == "EAGAIN"]
+    lab.expect(client.returncode == 0 or not full,
+               f"the client to take {full[-1]['call'] if full else 'send'} "
+               "= -1 EAGAIN for \"no room now\", not for an error: it "
+               f"exited with status {client.returncode} after it. The "
+               "server reads at its own pace; keep what was not sent at the "
+               "front of the queue, and send it when poll reports POLLOUT",
+               "Both directions at once")
+    got, wanted = client.stdout_bytes, data.upper()
+    at = first_difference(got, wanted)
+    lab.expect(got == wanted and client.returncode == 0,
+               f"the client to print the reply to {BIG} bytes of binary "
+               f"data (NUL bytes among them) byte for byte, and exit with "
+               f"0: it printed {len(got)} bytes, the first difference at "
+               f"byte {at} (got {cut(got[at:at + 8], 20)}, wanted "
+               f"{cut(wanted[at:at + 8], 20)}); {client.describe()}. A NUL "
+               "is a byte like any other: count bytes with what read "
+               "returns, never with strlen, and write exactly those",
+               "Both directions at once")
+
+
+def test_at_end_of_input_the_client_shuts_down_writing_and_reads_on(lab):
+    peer = Answering(lab, lambda got: b"%d bytes, then end of file\n"
+                     % len(got), pieces=3)
+    data = binary(200_000, seed=1)
+    client = lab.start("client", "lab.sock", stdin=data)
+    peer.join(QUICK * 2)
+    client.wait(QUICK)
+    if peer.how == "timeout":
+        lab.stop(client)
+    lab.expect(peer.how == "eof",
+               "a server that answers only after end of file (as `wc -c` "
+               f"does) to read end of file once the client's standard input "
+               f"ends: after {len(peer.got)} of {len(data)} bytes it got "
+               f"{peer.how} instead. At the end of its input the client says "
+               "so with shutdown(fd, SHUT_WR): the server reads 0, and the "
+               "socket stays open for the reply", "Half-close")
+    said = b"%d bytes, then end of file\n" % len(data)
+    lab.expect(client.stdout_bytes == said and client.returncode == 0,
+               f"the client to print that server's answer, "
+               f"{cut(said, 40)}, which it sends after the end of file, "
+               f"and exit with 0; it printed {cut(client.stdout_bytes, 60)}; "
+               f"{client.describe()}"
+               + ("" if shut_down(lab, client) else
+                  ". The client never called shutdown: a close ends both "
+                  "directions, and the answer has nowhere to go"),
+               "Half-close")
+
+
+def tool(name):
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+def socat_server(lab, socat, *address):
+    """socat listening on lab.sock, in a session of its own (it forks);
+    returned once it listens."""
+    server = subprocess.Popen([socat, "-d", "-d", "UNIX-LISTEN:lab.sock,fork",
+                               *address], cwd=lab.dir, start_new_session=True,
+                              stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL)
+    said = b""
+    deadline = time.monotonic() + labrun.WAIT
+    while b"listening on" not in said and time.monotonic() < deadline:
+        ready, _, _ = select.select([server.stderr], [], [],
+                                    max(0, deadline - time.monotonic()))
+        chunk = os.read(server.stderr.fileno(), 4096) if ready else b""
+        if not chunk:
+            break
+        said += chunk
+    return server, said
+
+
+def end_socat(server):
+    try:
+        os.killpg(server.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    server.wait(timeout=10)
+    server.stderr.close()
+
+
+def test_the_client_gets_the_count_of_a_socat_wc_server(lab):
+    socat = tool("socat")
+    server, said = socat_server(lab, socat, "SYSTEM:wc -c")
+    try:
+        lab.expect(b"listening on" in said, f"socat to listen on lab.sock; "
+                   f"it said {cut(said, 100)}", "Half-close")
+        size = 1_000_000
+        client = lab.client("lab.sock", stdin=binary(size, seed=2),
+                            timeout=QUICK * 2)
+        lab.expect(client.stdout.strip() == str(size) and
+                   client.returncode == 0,
+                   f"the client, given {size} bytes, to print what `socat "
+                   f"UNIX-LISTEN:lab.sock,fork SYSTEM:'wc -c'` answers, "
+                   f"{size}, and exit with 0: it printed "
+                   f"{cut(client.stdout_bytes, 40)}; {client.describe()}"
+                   + ("" if shut_down(lab, client) else
+                      ". It never called shutdown(fd, SHUT_WR), so wc never "
+                      "read end of file, and never counted"), "Half-close")
+    finally:
+        end_socat(server)
+
+
+def test_the_client_ends_when_the_server_leaves_early(lab):
+    # Once with both directions shut down (the client's send fails with
+    # EPIPE), once with a close that leaves bytes unread (its read fails
+    # with ECONNRESET, or its send with EPIPE).
+    for how in ("shutdown", "close"):
+        peer = Answering(lab, None, read_only=1000, leave=how)
+        client = lab.start("client", "lab.sock",
+                           stdin=binary(2_000_000, seed=3))
+        peer.join(QUICK)
+        status = client.wait(QUICK)
+        if status is None:
+            lab.stop(client)
+        lab.expect(ended_by(client) is None, f"{ended_by(client)}",
+                   "When the other side goes")
+        lab.expect(status is not None and status != 0,
+                   "the client to end with a non-zero status, and a message, "
+                   "when the server ends the connection (with "
+                   f"{'shutdown(SHUT_RDWR)' if how == 'shutdown' else 'close'}"
+                   ") after reading 1000 of the 2000000 bytes it sent: its "
+                   "send then fails with EPIPE (or its read with "
+                   "ECONNRESET): the server has gone, and nothing more will "
+                   f"be answered; {client.describe()}",
+                   "When the other side goes")
+        peer.end()
+
+
+# -- the server: bounded buffers -----------------------------------------------
+
+def resident_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def test_the_server_stops_reading_a_client_that_does_not_read(lab):
+    server = serving(lab)
+    before = resident_kib(server.pid) or 0
+    hog = peers.Hog(lab, 8 * 1024 * 1024)
+    lab.wait_until(lambda: hog.sent > 0 and peers.settled(lab, server, 0.2)
+                   and peers.blocked_in(server.pid) is not None,
+                   proc=server, timeout=QUICK)
+    grown = (resident_kib(server.pid) or 0) - before
+    hog.leave()
+    lab.expect(grown < 2048,
+               f"the server's memory to stay bounded while a client sends "
+               f"8 MiB and reads none of its reply: it grew by {grown} KiB "
+               f"(VmRSS in /proc/{server.pid}/status), having read "
+               f"{hog.sent} bytes. Keep a fixed buffer per client, and stop "
+               "watching it for POLLIN while its reply cannot be written: "
+               "the client's own writes then wait, in the client",
+               "Back-pressure")
+
+
+# -- messages on a byte stream ---------------------------------------------------
+
+MESSAGES = [b"hello", b"a message of some length, " * 40, b"", b"\x00\x01 end"]
+
+
+def message_exchange(lab, chunks, timeout=QUICK):
+    """A client of the checks' own: sends chunks (each with one send),
+    shuts down writing, and reads until end of file: (the reply, how)."""
+    peer = peers.Peer(lab.dir / "lab.sock", timeout)
+    try:
+        if peer.error:
+            return b"", "no connection"
+        for chunk in chunks:
+            if not peer.send(chunk):
+                return b"", "send failed"
+        peer.sock.shutdown(socket.SHUT_WR)
+        return peer.receive()
+    finally:
+        peer.close()
+
+
+def answered(lab, server, reply, how, sent, what):
+    messages, rest = unframe(reply)
+    wanted = [m.upper() for m in sent]
+    if messages == wanted and not rest and how == "eof":
+        return
+    lab.expect(not server.has_exited() or server.returncode != 2,
+               "the server to take -m, to speak in messages (a 4-byte "
+               "length in network byte order, then the bytes); "
+               f"{server.describe()}", "Messages on a byte stream")
+    lab.expect(False,
+               f"{what}: {len(sent)} messages sent, {len(messages)} whole "
+               f"ones answered ({[cut(m, 16) for m in messages]}, wanted "
+               f"{[cut(m, 16) for m in wanted]}), {len(rest)} bytes after "
+               f"them, then {how}; {server.describe()}",
+               "Messages on a byte stream")
+
+
+def test_a_message_split_across_reads_is_answered_whole(lab):
+    server = serving(lab, "-m", env={"LAB_FAULTS": "read<=3"})
+    reply, how = message_exchange(lab, [frame(m) for m in MESSAGES])
+    short = lab.wait_for("read", proc=server, injected=True, timeout=QUICK)
+    lab.expect(short, "the server's reads to be cut to 3 bytes "
+               "(LAB_FAULTS='read<=3'); no read of the server was",
+               "Messages on a byte stream")
+    answered(lab, server, reply, how, MESSAGES,
+             "each message answered whole when the server's reads return at "
+             "most 3 bytes (LAB_FAULTS='read<=3'), so that each message "
+             "comes in pieces. A read returns what has come, not a message: "
+             "keep what a read brought until the length and all the bytes "
+             "it announces are there")
+
+
+def test_messages_that_come_in_one_read_are_each_answered(lab):
+    server = serving(lab, "-m")
+    joined = b"".join(frame(m) for m in MESSAGES)
+    peer = peers.Peer(lab.dir / "lab.sock", QUICK)
+    lab.expect(peer.error is None, f"a client to connect; "
+               f"{server.describe()}", "Messages on a byte stream")
+    lab.peers.append(peer.sock)
+    lab.require("accept", "the server to accept the client",
+                "Messages on a byte stream", proc=server,
+                where=lambda e: e["ret"] >= 0)
+    peers.settled(lab, server)
+    with frozen(server):  # all of them wait in its socket, for one read
+        peer.send(joined)
+        peer.sock.shutdown(socket.SHUT_WR)
+    reply, how = peer.receive()
+    lab.collector.sync()
+    whole = lab.events("read", proc=server,
+                       where=lambda e: e["ret"] >= len(joined))
+    answered(lab, server, reply, how, MESSAGES,
+             f"each of {len(MESSAGES)} messages answered when they come "
+             f"together, {len(joined)} bytes in "
+             + ("one read" if whole else "few reads") + ". After one message, "
+             "look for the next in what is left of the same read, before "
+             "you read again")
+
+
+def test_the_client_reads_messages_split_and_joined(lab):
+    """The client with -m before a server of the checks' own, which
+    answers every message in one send; the client's reads return at most 3
+    bytes (LAB_FAULTS), so each message comes in pieces too."""
+    lines = [b"one", b"two and more", b"", b"three"]
+    for faults in ("", "read<=3"):
+        peer = Answering(lab, lambda got: b"".join(
+            frame(m.upper()) for m in unframe(got)[0]))
+        client = lab.start("client", "-m", "lab.sock",
+                           stdin=b"\n".join(lines) + b"\n",
+                           env={"LAB_FAULTS": faults} if faults else None)
+        peer.join(QUICK)
+        status = client.wait(QUICK)
+        if status is None:
+            lab.stop(client)
+        sent, rest = unframe(peer.got)
+        lab.expect(sent == lines and not rest,
+                   "the client with -m to send each line of standard input "
+                   "as one message, a 4-byte length in network byte order "
+                   "(htonl) then the line without its newline: the server "
+                   f"got {[cut(m, 16) for m in sent]} and {len(rest)} bytes "
+                   f"more ({peer.how})", "Messages on a byte stream")
+        printed = client.stdout_bytes
+        wanted = b"".join(m.upper() + b"\n" for m in lines)
+        lab.expect(printed == wanted and status == 0,
+                   "the client with -m to print each message of the reply on "
+                   "a line of its own"
+                   + (" when its reads return at most 3 bytes "
+                      "(LAB_FAULTS='read<=3')" if faults else
+                      ", all of them sent together")
+                   + f": it printed {cut(printed, 60)}, wanted "
+                   f"{cut(wanted, 60)}; {client.describe()}",
+                   "Messages on a byte stream")
+        peer.end()
+
+
+def test_the_client_and_server_exchange_messages_in_pieces(lab):
+    faults = {"LAB_FAULTS": "read<=5,write<=7,send<=7"}
+    serving(lab, "-m", env=faults)
+    lines = [b"line %d of many" % n for n in range(200)]
+    client = lab.start("client", "-m", "lab.sock",
+                       stdin=b"\n".join(lines) + b"\n", env=faults)
+    why = finished(lab, client, QUICK * 2)
+    wanted = b"".join(m.upper() + b"\n" for m in lines)
+    lab.expect(why is None and client.stdout_bytes == wanted and
+               client.returncode == 0,
+               "the client and the server with -m, both reading at most 5 "
+               "bytes and writing at most 7 at a time (LAB_FAULTS), to "
+               "exchange 200 messages, each answered once: the client "
+               f"printed {len(client.stdout_bytes.splitlines())} lines "
+               f"({cut(client.stdout_bytes, 40)}); {why or client.describe()}",
+               "Messages on a byte stream")
+
+
+# -- standard tools as peers ---------------------------------------------------
+
+def test_nc_and_socat_exchange_a_mebibyte_with_the_server(lab):
+    nc, socat = tool("nc"), tool("socat")
+    if b"-U" not in subprocess.run([nc, "-h"], capture_output=True,
+                                   timeout=labrun.WAIT).stderr:
+        pytest.skip("this nc has no -U (Unix domain) option")
+    serving(lab)
+    data = b"".join(b"full duplex %07d\n" % n for n in range(50_000))
+    for argv in ([nc, "-N", "-U", "lab.sock"],
+                 [socat, "-", "UNIX-CONNECT:lab.sock"]):
+        try:
+            done = subprocess.run(argv, cwd=lab.dir, input=data,
+                                  capture_output=True, timeout=QUICK * 2)
+            got = done.stdout
+        except subprocess.TimeoutExpired as e:
+            got = e.stdout or b""
+        lab.expect(got == data.upper(),
+                   f"`{' '.join(os.path.basename(a) for a in argv)}` to send "
+                   f"{len(data)} bytes and get them back upper-cased, whole: "
+                   f"it got {len(got)} bytes", "Your task")

@@ -1,0 +1,630 @@
+"""Lesson 10: datagrams.  A collector receives each datagram whole, with
+its sender's address, and replies to a sender that bound one; a logger
+sends each message as one datagram.
+
+The checks of the collector play the loggers themselves, and those of the
+logger play the collector, with Python datagram sockets
+(socket.socket(AF_UNIX, SOCK_DGRAM)), so that a mistake in one program is
+never blamed on the other; the last checks run the two together.  The
+checks wait for what they can see: the collector's exit after -n COUNT
+records, a reply, a datagram, a process asleep in the kernel.
+"""
+import errno
+import re
+import signal
+import socket
+from pathlib import Path
+
+import pytest
+
+import labrun
+from tracetext import cut
+
+LESSON = "10-datagram"
+SOCK = "log.sock"
+MAX_RECORD = 2048  # the collector's buffer
+
+
+def dgram(lab, name=None):
+    """A Python datagram socket, bound to name in the lab directory when
+    name is given; every call on it is bounded by the lab's wait."""
+    peer = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    peer.settimeout(labrun.WAIT)
+    lab.peers.append(peer)
+    if name:
+        peer.bind(str(lab.dir / name))
+    return peer
+
+
+def path(lab, name=SOCK):
+    return str(lab.dir / name)
+
+
+def collecting(lab, *args, env=None):
+    """The collector, started, with its socket bound (lesson 02's stage)."""
+    collector = lab.start("collector", *args, env=env)
+    lab.require("bind", "the collector to bind its socket, log.sock",
+                "What this stage does", proc=collector, ret=0)
+    return collector
+
+
+# The collector's own lines on standard output, around its records.
+OWN_LINES = re.compile(r"collector: (receiving on \S+; stop me with Ctrl-C|"
+                       r"stopped, \S+ removed)")
+
+
+def records(proc):
+    """The records a collector printed: its lines of standard output but
+    the two of its own (a sender may well be named collector)."""
+    return [line for line in proc.stdout.split("\n")[:-1]
+            if not OWN_LINES.fullmatch(line)]
+
+
+def shown(lines):
+    return ", ".join(cut(line, 60) for line in lines) or "nothing"
+
+
+def send(peer, data, to):
+    """Sends a datagram from a Python peer: None, or the errno's name when
+    the program under test is not there to receive it (any more)."""
+    try:
+        peer.sendto(data, to)
+    except socket.timeout:
+        return "a timeout: its queue stayed full"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+    return None
+
+
+def reply_to(lab, peer):
+    """The reply a peer receives, or None when none comes in time."""
+    try:
+        data, sender = peer.recvfrom(4096)
+    except OSError:
+        return None
+    return data
+
+
+# -- the collector, with Python loggers ---------------------------------------
+
+def test_each_datagram_is_one_record_whole_and_in_order(lab):
+    collector = collecting(lab, "-n", "4")
+    peer = dgram(lab)
+    sent = [b"first", b"a second, longer record", b"two\nlines", b"4"]
+    for message in sent:
+        send(peer, message, path(lab))
+    status = collector.wait()
+    got = records(collector)
+    wanted = ["(unbound): first", "(unbound): a second, longer record",
+              "(unbound): two\\x0alines", "(unbound): 4"]
+    lab.expect(not (len(got) == 1 and got[0] != wanted[0]),
+               "each datagram to be one record: 4 datagrams were sent, "
+               f"and the collector printed one record, {shown(got)}: it "
+               "joined them, as a reader of a stream must; a datagram "
+               "socket keeps each message apart, and one recvmsg(2) "
+               "returns one datagram", "Datagrams keep their boundaries")
+    lab.expect(got == wanted and status == 0,
+               "`collector -n 4` to receive each of the 4 datagrams sent to "
+               "log.sock with recvmsg(2), print each as one record, "
+               f"({shown(wanted)}), and exit with status 0; it printed "
+               f"{shown(got)}, and {collector.describe()}",
+               "Your task")
+
+
+def test_an_empty_datagram_is_a_record_not_the_end(lab):
+    collector = collecting(lab, "-n", "2")
+    peer = dgram(lab)
+    send(peer, b"", path(lab))
+    send(peer, b"after the empty one", path(lab))
+    status = collector.wait()
+    got = records(collector)
+    lab.expect(got == ["(unbound): ", "(unbound): after the empty one"] and
+               status == 0,
+               "an empty datagram to be a record like any other: recvmsg "
+               "returns 0 for it, and a datagram socket has no end of file; "
+               "the collector must print it (an empty record) and go on to "
+               f"the next; it printed {shown(got)}, and "
+               f"{collector.describe()}", "Datagrams keep their boundaries")
+
+
+def test_the_collector_names_each_sender_and_replies_to_a_bound_one(lab):
+    collector = collecting(lab, "-n", "2")
+    anonymous, named = dgram(lab), dgram(lab, "peer.sock")
+    send(anonymous, b"from nobody", path(lab))
+    send(named, b"hello", path(lab))
+    answer = reply_to(lab, named)
+    status = collector.wait()
+    got = records(collector)
+    hello = [line for line in got if line.endswith(": hello")]
+    lab.expect(not hello or hello == [f"{path(lab, 'peer.sock')}: hello"],
+               "the sender's address from recvmsg: a logger bound to "
+               f"{path(lab, 'peer.sock')} sent hello, and the collector "
+               f"printed {shown(hello)}; set msg_name to &from and "
+               "msg_namelen to sizeof from before the call (the kernel "
+               "writes at most msg_namelen bytes of the address there), and "
+               "give the length it returns in msg_namelen to name_sender",
+               "Who sent it: addresses and replies")
+    lab.expect(got == ["(unbound): from nobody",
+                       f"{path(lab, 'peer.sock')}: hello"],
+               "each record printed after its sender: (unbound) for a "
+               "socket that never bound, the path of one that did; it "
+               f"printed {shown(got)}", "Who sent it: addresses and replies")
+    lab.expect(answer == b"ok 5",
+               "a reply, ok 5, to the logger bound to peer.sock, sent with "
+               "sendto(2) to the address and length recvmsg returned; it "
+               f"received {cut(answer or b'')} (nothing within "
+               f"{labrun.WAIT:g} s if nothing); collector stderr: "
+               f"{cut(collector.stderr_bytes, 200)}",
+               "Who sent it: addresses and replies")
+    lab.expect(status == 0 and not collector.stderr.strip(),
+               "no reply attempted to the socket that never bound (no "
+               "address: recvmsg returned a length of 0), no error, and an "
+               f"exit with status 0; {collector.describe()}, and said "
+               f"{cut(collector.stderr_bytes, 200)}",
+               "Who sent it: addresses and replies")
+
+
+def test_a_sender_with_an_abstract_name_gets_its_reply(lab):
+    collector = collecting(lab, "-n", "1")
+    peer = dgram(lab)
+    # SO_PASSCRED: the kernel names an unbound sender itself, an abstract
+    # name of 5 hex digits (unix(7), "Autobind feature").
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    send(peer, b"hello", path(lab))
+    answer = reply_to(lab, peer)
+    collector.wait()
+    name = peer.getsockname()
+    lab.expect(answer == b"ok 5",
+               "a reply to a sender with an abstract name (SO_PASSCRED gave "
+               f"it @{name[1:].decode(errors='replace')}): sendto to the "
+               "address recvmsg returned, with the length in msg_namelen, "
+               "not sizeof from (an abstract name is exactly that long); it "
+               f"received {cut(answer or b'')}; collector stderr: "
+               f"{cut(collector.stderr_bytes, 200)}",
+               "Who sent it: addresses and replies")
+
+
+def test_a_datagram_longer_than_the_buffer_is_cut_and_said_so(lab):
+    collector = collecting(lab, "-n", "2")
+    peer = dgram(lab, "peer.sock")
+    long_one = bytes(range(65, 91)) * 100  # 2600 bytes
+    send(peer, long_one, path(lab))
+    first = reply_to(lab, peer)
+    send(peer, b"short", path(lab))
+    second = reply_to(lab, peer)
+    collector.wait()
+    got = records(collector)
+    kept = f"{path(lab, 'peer.sock')}: {long_one[:MAX_RECORD].decode()}"
+    lab.expect(got and got[0].startswith(kept),
+               f"the first {MAX_RECORD} bytes of a datagram of "
+               f"{len(long_one)} bytes, the collector's buffer full, as one "
+               f"record; it printed {shown(got)}", "Datagrams keep their "
+               "boundaries")
+    lab.expect(got[0] == kept + f" [cut: the datagram was longer than "
+               f"{MAX_RECORD} bytes]" and first == b"cut 2048",
+               f"a datagram of {len(long_one)} bytes, longer than the "
+               f"collector's buffer of {MAX_RECORD}, to be said cut: recvmsg "
+               "keeps what fits and drops the rest without an error, and "
+               "says so only with MSG_TRUNC in msg.msg_flags: set cut from "
+               "it (the reply must be cut 2048, the record must end with "
+               f"[cut: ...]); the reply was {cut(first or b'')}",
+               "Datagrams keep their boundaries")
+    lab.expect(got[1:] == [f"{path(lab, 'peer.sock')}: short"] and
+               second == b"ok 5",
+               "the next datagram whole, ok 5: what was cut of a datagram "
+               "is lost, never read as the start of the next one; it "
+               f"printed {shown(got[1:])}, and replied {cut(second or b'')}",
+               "Datagrams keep their boundaries")
+
+
+def test_a_logger_that_reads_no_replies_does_not_stop_the_collector(lab):
+    queue = max_dgram_qlen()
+    collector = collecting(lab)
+    deaf, listening = dgram(lab, "deaf.sock"), dgram(lab, "listening.sock")
+    # Each record of deaf's gets a reply that deaf never reads: after
+    # queue + 1 of them its queue is full.
+    failed = next(filter(None, (send(deaf, b"record %d" % n, path(lab))
+                                for n in range(queue + 3))), None)
+    answer = None if failed else \
+        send(listening, b"am I heard?", path(lab)) or \
+        reply_to(lab, listening)
+    lab.expect(answer == b"ok 11",
+               "the collector to go on after a logger that never reads its "
+               f"replies has filled its queue ({queue + 1} replies, "
+               "net.unix.max_dgram_qlen + 1): the next reply to it must not "
+               "wait (MSG_DONTWAIT, then EAGAIN: drop it and say so), or "
+               "the collector waits for ever and no one else is heard; a "
+               "second logger got no reply within "
+               f"{labrun.WAIT:g} s", "When the collector's queue is full")
+    lab.stop(collector)
+    lab.expect("queue is full" in collector.stderr,
+               "the collector to say that it dropped the replies to a "
+               "logger whose queue was full; it said "
+               f"{cut(collector.stderr_bytes, 200)}",
+               "When the collector's queue is full")
+
+
+def waiting_in_recvmsg(lab, collector):
+    """Returns once the collector sleeps in the kernel, after its bind: in
+    recvmsg, the only call it waits in."""
+    lab.expect(collector.asleep(),
+               "the collector to wait for datagrams; "
+               f"{collector.describe()}", "Your task")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT],
+                         ids=["SIGTERM", "SIGINT (Ctrl-C)"])
+def test_a_signal_stops_the_collector_cleanly(lab, sig):
+    collector = collecting(lab)
+    waiting_in_recvmsg(lab, collector)
+    collector.signal(sig)
+    status = collector.wait()
+    lab.expect(status == 0 and not (lab.dir / SOCK).exists(),
+               f"after {sig.name}, recvmsg to return -1 with EINTR, and the "
+               "collector to close its socket, remove log.sock and exit "
+               f"with status 0; {collector.describe()}, and log.sock is "
+               f"{'still there' if (lab.dir / SOCK).exists() else 'gone'}",
+               "Your task")
+
+
+def test_the_collector_removes_its_socket_file_on_exit(lab):
+    collector = collecting(lab, "-n", "1", "other.sock")
+    send(dgram(lab), b"bye", path(lab, "other.sock"))
+    collector.wait()
+    lab.expect(not (lab.dir / "other.sock").exists() and
+               collector.returncode == 0,
+               "`collector -n 1 other.sock` to exit with status 0 after one "
+               "record, and remove other.sock, the path it was given; "
+               f"{collector.describe()}", "Your task")
+
+
+# -- the logger, with a Python collector --------------------------------------
+
+def received(peer, count=None):
+    """The datagrams waiting for peer, (the datagrams, their senders): with
+    count, up to count, each waited for at most the lab's wait; without,
+    those queued now (the sender has exited: all it sent is there)."""
+    got, senders = [], []
+    peer.settimeout(labrun.WAIT if count else 0)  # 0: never wait
+    while count is None or len(got) < count:
+        try:
+            data, sender = peer.recvfrom(65536)
+        except OSError:  # socket.timeout, or BlockingIOError
+            break
+        got.append(data)
+        senders.append(sender)
+    peer.settimeout(labrun.WAIT)
+    return got, senders
+
+
+def test_the_logger_sends_each_line_as_one_datagram(lab):
+    collector = dgram(lab, SOCK)
+    lines = [b"one", b"two, a longer line", b"", b"x" * 5000,
+             b"the last, without newline"]
+    logger = lab.run("logger", SOCK, stdin=b"\n".join(lines))
+    got, _ = received(collector)
+    lab.expect(got == lines and logger.returncode == 0,
+               "each line of standard input, without its newline, sent as "
+               "one datagram with sendto(2), whatever its length (an empty "
+               f"one, one of 5000 bytes): {shown(lines)}; the collector "
+               f"received {shown(got)}, and {logger.describe()}",
+               "Your task")
+
+
+def test_the_logger_sends_each_argument_as_one_datagram(lab):
+    collector = dgram(lab, SOCK)
+    logger = lab.run("logger", SOCK, "hello", "two words", "")
+    got, senders = received(collector)
+    lab.expect(got == [b"hello", b"two words", b""] and
+               logger.returncode == 0,
+               "each MESSAGE argument sent as one datagram: hello, two "
+               f"words, and an empty one; the collector received "
+               f"{shown(got)}, and {logger.describe()}", "Your task")
+    lab.expect(not any(senders),
+               "a logger without -r to send from a socket that never "
+               f"bound: it needs no address; the collector saw {senders}",
+               "Who sent it: addresses and replies")
+
+
+def test_the_logger_with_c_connects_first_and_sends_without_an_address(lab):
+    collector = dgram(lab, SOCK)
+    logger = lab.run("logger", "-c", SOCK, "first", "second")
+    got, _ = received(collector)
+    lab.expect(got == [b"first", b"second"] and logger.returncode == 0,
+               "`logger -c`: connect(2) to the collector, then each "
+               "message as one datagram with send(2), no address needed; "
+               f"the collector received {shown(got)}, and "
+               f"{logger.describe()}", "Who sent it: addresses and replies")
+    connects = lab.events("connect", proc=logger, ret=0)
+    sends = lab.events(("send", "write"), proc=logger)
+    lab.expect(connects and len(sends) == 2,
+               "`logger -c` to connect once, then call send(2) for each "
+               "message (a connected socket needs no address); the trace "
+               f"shows {len(connects)} connect and {len(sends)} send calls",
+               "Who sent it: addresses and replies")
+
+
+def test_the_logger_with_r_waits_for_each_reply_and_removes_its_file(lab):
+    collector = dgram(lab, SOCK)
+    logger = lab.start("logger", "-r", SOCK, "first", "second")
+    try:
+        first, sender = collector.recvfrom(4096)
+    except OSError:
+        first, sender = None, None
+    own = sender and Path(sender).name
+    lab.expect(first == b"first" and own and re.fullmatch(
+        rf"logger\.{logger.pid}\.sock", own),
+               "`logger -r` to bind its own address, logger.PID.sock "
+               f"(logger.{logger.pid}.sock), then send first; the collector "
+               f"received {cut(first or b'')} from {sender!r}",
+               "Who sent it: addresses and replies")
+    # It waits for the reply: its receive waits, and nothing more is sent.
+    lab.wait_for(RECEIVES, proc=logger, event="wait")
+    early = received(collector)[0]
+    lab.expect(not early,
+               "`logger -r` to wait for the reply to each message before it "
+               f"sends the next; it sent {shown(early)} first",
+               "Who sent it: addresses and replies")
+    # The logger bound a relative path: one in its own directory.
+    send(collector, b"ok 5", str(lab.dir / sender))
+    second, _ = received(collector, 1)
+    send(collector, b"ok 6", str(lab.dir / sender))
+    status = logger.wait()
+    lab.expect(second == [b"second"] and status == 0 and
+               logger.stdout == f"logger: reply from {path(lab)}: ok 5\n"
+               f"logger: reply from {path(lab)}: ok 6\n",
+               "`logger -r` to receive each reply with recvfrom(2), print "
+               f"it (logger: reply from {path(lab)}: ok 5), send the next "
+               f"message, and exit with status 0; it printed "
+               f"{cut(logger.stdout_bytes, 200)}, and {logger.describe()}",
+               "Who sent it: addresses and replies")
+    lab.expect(not list(lab.dir.glob("logger.*.sock")),
+               "`logger -r` to remove its own socket file when it exits; "
+               f"left: {[p.name for p in lab.dir.glob('logger.*.sock')]}",
+               "Who sent it: addresses and replies")
+
+
+def test_the_logger_with_b_binds_the_path_it_is_given(lab):
+    collector = dgram(lab, SOCK)
+    logger = lab.start("logger", "-b", "mine.sock", SOCK, "hello")
+    try:
+        first, sender = collector.recvfrom(4096)
+    except OSError:
+        first, sender = None, None
+    if sender:
+        send(collector, b"ok 5", str(lab.dir / sender))
+    status = logger.wait()
+    lab.expect(first == b"hello" and sender == "mine.sock" and status == 0
+               and not (lab.dir / "mine.sock").exists(),
+               "`logger -b mine.sock` to bind mine.sock for the replies, "
+               "send hello from it, print the reply, exit with status 0 "
+               f"and remove mine.sock; the collector received "
+               f"{cut(first or b'')} from {sender!r}, and "
+               f"{logger.describe()}", "Who sent it: addresses and replies")
+
+
+def max_dgram_qlen():
+    return int(Path("/proc/sys/net/unix/max_dgram_qlen").read_text())
+
+
+SENDS = ("sendto", "send", "write", "sendmsg")
+RECEIVES = ("recvfrom", "recv", "read", "recvmsg")
+
+
+def sent(lab, proc):
+    """How many datagrams proc has sent so far, by its trace."""
+    return lab.calls(SENDS, proc=proc,
+                     where=lambda e: (e.get("ret") or 0) >= 0 and
+                     e.get("errno") is None)
+
+
+def test_the_logger_waits_while_the_collector_s_queue_is_full(lab):
+    queue = max_dgram_qlen()
+    collector = dgram(lab, SOCK)  # it does not receive yet
+    lines = [f"line {n}" for n in range(queue + 5)]
+    logger = lab.start("logger", SOCK, *lines)
+    # queue + 1 datagrams fit in the collector's queue; the next sendto
+    # finds it full: the logger must wait there, asleep.
+    lab.wait_until(lambda: sent(lab, logger) >= queue + 1, proc=logger)
+    waited = logger.asleep()
+    got, _ = received(collector, len(lines))
+    status = logger.wait()
+    lab.expect(waited and status == 0 and
+               got == [line.encode() for line in lines],
+               f"`logger` with {len(lines)} lines and a collector that does "
+               f"not receive yet: {queue + 1} datagrams fill its queue "
+               f"(net.unix.max_dgram_qlen + 1), then the logger's sendto "
+               "waits until the collector takes one (no MSG_DONTWAIT: it "
+               "would fail with EAGAIN, and the line would be lost), and "
+               f"every line arrives; it {'waited' if waited else 'did not wait'}"
+               f", the collector received {len(got)} of {len(lines)} lines, "
+               f"and {logger.describe()}",
+               "When the collector's queue is full")
+
+
+def test_a_reply_that_never_comes_ends_the_logger_cleanly(lab):
+    collector = dgram(lab, SOCK)
+    # The receive times out at once (SO_RCVTIMEO's EAGAIN, injected).
+    faults = ",".join(f"{call}=EAGAIN" for call in RECEIVES)
+    logger = lab.start("logger", "-r", SOCK, "anyone there?",
+                       env={"LAB_FAULTS": faults})
+    got, _ = received(collector, 1)
+    status = logger.wait()
+    lab.expect(got == [b"anyone there?"] and status == 1 and
+               "no reply" in logger.stderr and
+               not list(lab.dir.glob("logger.*.sock")),
+               "`logger -r` whose reply never comes (its receive fails with "
+               "EAGAIN, as when SO_RCVTIMEO runs out) to say `no reply`, "
+               "remove its socket file and exit with status 1; it said "
+               f"{cut(logger.stderr_bytes, 200)}, {logger.describe()}, and "
+               f"left {[p.name for p in lab.dir.glob('logger.*.sock')]}",
+               "Who sent it: addresses and replies")
+
+
+def test_an_interrupted_send_is_made_again(lab):
+    collector = dgram(lab, SOCK)
+    # The first send of each kind fails with EINTR, as when a signal comes
+    # while sendto waits for room (without SA_RESTART).
+    faults = ",".join(f"{call}#1=EINTR" for call in SENDS)
+    logger = lab.run("logger", SOCK, "first", "second",
+                     env={"LAB_FAULTS": faults})
+    got, _ = received(collector)
+    lab.expect(got == [b"first", b"second"] and logger.returncode == 0,
+               "a sendto interrupted by a signal (EINTR, with no stop asked "
+               "for) made again: the message is not lost; the collector "
+               f"received {shown(got)}, and {logger.describe()}",
+               "When the collector's queue is full")
+
+
+def test_an_interrupted_receive_does_not_stop_the_collector(lab):
+    collector = collecting(lab, "-n", "1", env={"LAB_FAULTS":
+                                                "recvmsg#1=EINTR"})
+    send(dgram(lab), b"still here", path(lab))
+    status = collector.wait()
+    lab.expect(status == 0 and records(collector) == ["(unbound): still here"],
+               "a recvmsg interrupted by a signal that asked for no stop "
+               "(EINTR, stop_requested not set) made again: the collector "
+               f"goes on; it printed {shown(records(collector))}, and "
+               f"{collector.describe()}", "Your task")
+
+
+def test_the_logger_explains_a_collector_that_is_not_there(lab):
+    gone = dgram(lab, "gone.sock")
+    gone.close()  # its file stays: a collector that exited without unlink
+    stream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lab.peers.append(stream)
+    stream.bind(path(lab, "server.sock"))
+    stream.listen(1)
+    cases = [("never.sock", "no socket file"),
+             ("gone.sock", "no collector is receiving"),
+             ("server.sock", "stream socket")]
+    for name, words in cases:
+        for option in ((), ("-c",)):
+            logger = lab.run("logger", *option, name, "hello")
+            lab.expect(logger.returncode == 1 and words in logger.stderr,
+                       f"`logger {' '.join(option + (name,))} hello` to say "
+                       f"{words!r} and exit with status 1: "
+                       f"{'no file' if name == 'never.sock' else 'a file whose socket has gone' if name == 'gone.sock' else 'a stream socket'} "
+                       f"at {name}; it said {cut(logger.stderr_bytes, 200)} "
+                       f"and {logger.describe()}",
+                       "Errors a datagram meets")
+
+
+# -- bad paths ----------------------------------------------------------------
+
+BAD_PATHS = {
+    "empty": ("", "empty", False),
+    "too long": ("p" * 120 + ".sock", "sun_path", False),
+    "missing directory": ("no-such-dir/log.sock", None, True),
+    "not a socket": ("notes.txt", "not a socket", True),
+}
+SAYS = {"collector": {"missing directory": "directory does not exist"},
+        "logger": {"missing directory": "no socket file"}}
+
+
+@pytest.mark.parametrize("program_and_case", [
+    (program, case) for program in ("collector", "logger")
+    for case in BAD_PATHS], ids=lambda pc: f"{pc[0]}, {pc[1]}")
+def test_a_bad_path_is_refused_clearly(lab, program_and_case):
+    program, case = program_and_case
+    where, words, may_call = BAD_PATHS[case]
+    words = words or SAYS[program][case]
+    notes = lab.dir / "notes.txt"
+    notes.write_text("someone's notes\n")
+    args = [where] if program == "collector" else [where, "hello"]
+    proc = lab.run(program, *args)
+    lab.expect(proc.returncode is not None and proc.returncode > 0 and
+               words in proc.stderr,
+               f"`{program} {where or chr(34) * 2}`: a message that says "
+               f"{words!r} and an exit with a non-zero status (not a "
+               f"crash, not a hang); it {proc.describe()}", "Bad paths")
+    lab.expect(may_call or not lab.events("bind", proc=proc),
+               "no bind(2) at all for a path that names no file: the "
+               "program refuses it first", "Bad paths")
+    lab.expect(notes.read_text() == "someone's notes\n" and
+               sorted(p.name for p in lab.dir.iterdir()
+                      if not p.name.startswith(".")) == ["notes.txt"],
+               "nothing created and nothing removed: notes.txt unchanged, "
+               "no socket file", "Bad paths")
+
+
+# -- the two together ------------------------------------------------------------
+
+def test_many_loggers_share_one_collector(lab):
+    collector = collecting(lab, "-n", "6")
+    loggers = [lab.start("logger", SOCK, f"logger {n} line 1",
+                         f"logger {n} line 2") for n in range(3)]
+    statuses = [logger.wait() for logger in loggers]
+    status = collector.wait()
+    got = sorted(records(collector))
+    wanted = sorted(f"(unbound): logger {n} line {k}" for n in range(3)
+                    for k in (1, 2))
+    lab.expect(got == wanted and status == 0 and statuses == [0, 0, 0],
+               "three loggers at once, each sending two lines to the one "
+               "socket of `collector -n 6`: the collector receives the six "
+               f"datagrams, and all exit with status 0; it printed "
+               f"{shown(got)}; {collector.describe()}, and the loggers' "
+               f"statuses were {statuses}", "What this stage does")
+
+
+def test_a_logger_with_r_gets_its_reply_from_the_collector(lab):
+    collector = collecting(lab, "-n", "2")
+    logger = lab.run("logger", "-r", SOCK, "are you there?", "still?")
+    collector.wait()
+    lab.expect(logger.returncode == 0 and logger.stdout ==
+               "logger: reply from log.sock: ok 14\n"
+               "logger: reply from log.sock: ok 6\n",
+               "`logger -r log.sock` and the collector together: each "
+               "message logged, and each reply printed (logger: reply from "
+               f"log.sock: ok 14); the logger printed "
+               f"{cut(logger.stdout_bytes, 200)}, and {logger.describe()}",
+               "Who sent it: addresses and replies")
+
+
+# -- standard tools as loggers ---------------------------------------------
+
+def tool(name):
+    import shutil
+    found = shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed")
+    return found
+
+
+def run_tool(lab, argv, stdin=b""):
+    import subprocess
+    return subprocess.run(argv, cwd=lab.dir, input=stdin, capture_output=True,
+                          timeout=labrun.WAIT * 2)
+
+
+def test_the_system_s_logger_and_socat_log_to_the_collector(lab):
+    system_logger, socat = tool("logger"), tool("socat")
+    collector = collecting(lab, "-n", "2")
+    run_tool(lab, [system_logger, "-u", SOCK, "-d", "from util-linux"])
+    run_tool(lab, [socat, "-t", "0", "-", f"UNIX-SENDTO:{SOCK}"],
+             b"from socat\n")
+    collector.wait()
+    got = records(collector)
+    lab.expect(len(got) == 2 and got[0].startswith("(unbound): <") and
+               got[0].endswith(" from util-linux") and
+               got[1] == "(unbound): from socat\\x0a",
+               "the datagrams of logger(1) (with its syslog header) and of "
+               "socat (with the newline it read), each one record from a "
+               f"socket that never bound; the collector printed {shown(got)}",
+               "Exercise")
+
+
+def test_nc_gets_the_collector_s_reply(lab):
+    nc = tool("nc")
+    if b"-W" not in run_tool(lab, [nc, "-h"]).stderr:
+        pytest.skip("this nc has no -W (stop after N datagrams received)")
+    collector = collecting(lab, "-n", "1")
+    # nc -U -u binds a socket of its own in /tmp, and prints the reply.
+    done = run_tool(lab, [nc, "-U", "-u", "-W", "1", SOCK], b"from nc\n")
+    collector.wait()
+    lab.expect(done.stdout == b"ok 8",
+               "`nc -U -u -W 1 log.sock` (a sender with an address of its "
+               "own) to get the reply ok 8 from the collector; nc printed "
+               f"{cut(done.stdout)}; the collector printed "
+               f"{shown(records(collector))}",
+               "Who sent it: addresses and replies")
