@@ -791,6 +791,18 @@ struct event {
 
 static struct text *note(struct event *e);
 
+/* The note of a call that a signal rule preceded, on its waiting line
+ * too: a process stopped there (SIGSTOP) shows why. */
+static void note_injected_signal(struct event *e)
+{
+    struct text *n = note(e);
+    put(n, "LAB_FAULTS (");
+    put(n, e->fault->text);
+    put(n, ") raised ");
+    put_signal_name(n, e->fault->sig);
+    put(n, " just before this call");
+}
+
 /* A LAB_FAULTS rule CALL=SIGNAL: the signal comes now, just before the
  * call is made, as when it arrives between the program's last look at a
  * flag and the call. raise(3) returns once a handler has run; a blocked
@@ -802,12 +814,7 @@ static void injected_signal(struct event *e)
     raising = (sig_atomic_t)(e->fault - rules);
     raise(e->fault->sig);
     raising = -1;
-    struct text *n = note(e);
-    put(n, "LAB_FAULTS (");
-    put(n, e->fault->text);
-    put(n, ") raised ");
-    put_signal_name(n, e->fault->sig);
-    put(n, " just before this call");
+    note_injected_signal(e);
 }
 
 static void begin(struct event *e, enum call id, const char *file, int line)
@@ -1820,6 +1827,8 @@ static void announce_wait(struct event *e, const char *what)
     e->note.len = 0;
     e->note.s[0] = '\0';
     put(&e->note, what);
+    if (e->fault && e->fault->sig)
+        note_injected_signal(e);
     report(e);
     memcpy(e->note.s, saved_note, saved_len + 1);
     e->note.len = saved_len;
