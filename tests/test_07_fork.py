@@ -19,6 +19,7 @@ import pytest
 
 import labrun
 import peers
+from conftest import errno_in_handlers
 from tracetext import cut
 
 LESSON = "07-fork"
@@ -245,6 +246,12 @@ def test_a_child_that_ends_does_not_interrupt_accept(lab):
                "stop. Install the SIGCHLD handler with sa_flags = SA_RESTART: "
                "the kernel then restarts accept once the handler returns",
                "Reaping: SIGCHLD and waitpid")
+
+
+def test_each_signal_handler_leaves_errno_as_it_found_it(lab):
+    # No run lands the SIGCHLD handler between a failed call of main and
+    # main's look at errno: the source shows whether errno is saved.
+    errno_in_handlers(lab, "Reaping: SIGCHLD and waitpid")
 
 
 def test_each_process_closes_the_copies_it_does_not_use(lab):

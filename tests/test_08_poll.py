@@ -19,7 +19,7 @@ import pytest
 
 import labrun
 import peers
-from conftest import Drain
+from conftest import Drain, errno_in_handlers
 from tracetext import cut
 
 LESSON = "08-poll"
@@ -323,6 +323,13 @@ def test_sigterm_leaves_no_process_and_no_socket_file(lab):
                "each silent client to see its connection end when the "
                f"server stops; they saw {[how for _, how in ends]}",
                "Signals without a gap")
+
+
+def test_each_signal_handler_leaves_errno_as_it_found_it(lab):
+    # The stop handler's write to the self-pipe sets errno (EAGAIN when
+    # the pipe is full), and no run lands it between a failed call and
+    # the look at its errno: the source shows whether errno is saved.
+    errno_in_handlers(lab, "Signals without a gap")
 
 
 # -- standard tools as clients, beside a silent one ---------------------------
