@@ -20,7 +20,7 @@ import pytest
 import labrun
 import peers
 from conftest import errno_in_handlers
-from tracetext import cut
+from tracetext import call_text, cut
 
 LESSON = "07-fork"
 QUICK = labrun.WAIT / 2  # for a reply that a correct server gives at once
@@ -387,6 +387,103 @@ def test_sigterm_leaves_no_process_no_child_and_no_socket_file(lab):
     lab.expect(all(how in ("eof", "reset") for _, how in ends),
                "each silent client to see its connection end when the "
                f"server stops; they saw {[how for _, how in ends]}",
+               "Stopping: the parent cleans up, and ends its children")
+
+
+def stopped_child(lab, server, timeout=labrun.WAIT):
+    """The pid of the server's first child once it has stopped (state T),
+    or ended, or waits in a call; None once the server shows that it
+    forked no child: it stopped itself, or waits in a call (in accept
+    again, or in poll), with no fork in its trace."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not server.has_exited():
+        forks = [e["ret"] for e in lab.events("fork", proc=server)
+                 if e["ret"] > 0]
+        if forks:
+            if labrun.process_state(forks[0])[0] in ("T", "Z", None) or \
+                    peers.waits(forks[0]):
+                return forks[0]
+        elif labrun.process_state(server.pid)[0] == "T" or \
+                peers.waits(server.pid):
+            lab.collector.sync()  # a fork before that wait is traced now
+            if not lab.events("fork", proc=server):
+                return None
+        time.sleep(0.001)
+    return None
+
+
+def go_on(pid):
+    try:
+        os.kill(pid, signal.SIGCONT)
+    except ProcessLookupError:
+        pass
+
+
+def test_sigterm_just_before_a_child_reads_ends_the_child(lab):
+    # The gap that no run lands in by itself: the SIGTERM that the parent
+    # sends as it stops, reaching a child that has not reached its read
+    # yet. LAB_FAULTS stops each child just before its first read
+    # (SIGSTOP: trace/TRACE.md, "Fault injection"); the server is sent
+    # SIGTERM, and once the parent has sent its children theirs, the child
+    # goes on (SIGCONT), and the signal arrives there. With the default
+    # action of SIGTERM the child ends; with the parent's stop handler,
+    # which only sets the flag, it goes on to wait in read for its silent
+    # client, and the parent waits for it.
+    rules = "read#1=SIGSTOP,recv#1=SIGSTOP"
+    server, _ = serving(lab, env={"LAB_FAULTS": rules})
+    lab.expect(peers.silent(lab, server) is not None,
+               f"a silent client accepted; {server.describe()}",
+               "What this stage does")
+    child = stopped_child(lab, server)
+    if child is None or labrun.process_state(child)[0] != "T":
+        go_on(server.pid)  # a server of one process may have stopped
+        return  # no child stopped before its read: nothing to force
+    try:
+        server.signal(signal.SIGTERM)
+        lab.wait_until(lambda: lab.events(
+            "kill", proc=server, where=lambda e: e["args"].get("pid") ==
+            child) or lab.events("waitpid", proc=server, event="wait"),
+            proc=server, timeout=QUICK)
+        server.asleep(QUICK)  # it waits for its children, or has exited
+    finally:
+        go_on(child)
+    waiting = lab.wait_until(lambda: [
+        e for e in lab.events(("read", "recv"), proc=None, pid=child,
+                              event="wait")], proc=server, timeout=QUICK)
+    if not waiting or server.has_exited():
+        return  # the child ended, and the parent with it
+    server.asleep(QUICK)
+    lab.collector.sync()
+    sent = [e for e in lab.events("kill", proc=server)
+            if e["args"].get("pid") == child]
+    if not sent or server.has_exited():
+        return  # the parent does not end its children: another check's
+    read = waiting[0]
+    delivered = [e for e in lab.events(proc=None, pid=child, event="signal")
+                 if e["args"].get("sig") == sent[0]["args"].get("sig")]
+    how = (f"ran the parent's stop handler, which the child inherited "
+           f"through fork (installed at {delivered[0]['file']}:"
+           f"{delivered[0]['line']}): it only set the flag"
+           if delivered else "was not delivered: the child blocks it")
+    parent_waits = [e for e in lab.events(proc=server, event=None)][-1:]
+    lab.expect(False,
+               "SIGTERM to end each child at once, wherever the signal "
+               "finds it; the child keeps the parent's stop signal handling "
+               f"instead: the parent's {call_text(sent[0])} reached child "
+               f"{child} just before its first read (the check stopped the "
+               f"child there with LAB_FAULTS='{rules}', sent the server "
+               "SIGTERM, and let the child go on once the parent had sent "
+               f"its own), {how}, and the child went on to wait in "
+               f"{read['call']}({read['args'].get('fd')}, ...) for its "
+               "silent client, "
+               + (f"while the parent waits for it in "
+                  f"{call_text(parent_waits[0]).replace(' ... waiting', '')}"
+                  if parent_waits and parent_waits[0]["event"] == "wait"
+                  else "while the parent waits for it") +
+               ": neither ends. In the child, before it serves, put back "
+               "the default action of SIGINT and SIGTERM "
+               "(restore_signals_in_child(&mask)): a stop signal then ends "
+               "it wherever it waits",
                "Stopping: the parent cleans up, and ends its children")
 
 
