@@ -326,6 +326,9 @@ def test_the_open_descriptors_stay_the_same_after_200_clients(lab):
 def test_a_failed_fork_costs_one_client_only(lab):
     server, _ = serving(lab, env={"LAB_FAULTS": "fork#1=EAGAIN"})
     first = peers.exchange(lab.dir / "lab.sock", b"first", QUICK)
+    # The client's exchange ended after the server's fork returned: its
+    # event is written, and read once the collector has caught up.
+    lab.collector.sync()
     if not lab.events("fork", proc=server, injected=True):
         return  # a server that does not fork: nothing to fail
     lab.expect(not server.has_exited(),
@@ -412,6 +415,32 @@ def stopped_child(lab, server, timeout=labrun.WAIT):
     return None
 
 
+def quiet_after_the_stop(lab, server, child, timeout=labrun.WAIT):
+    """Waits until the parent has heard that its child stopped, and waits
+    in a call again, nothing pending: a SIGCHLD handler (without
+    SA_NOCLDSTOP) runs for a child that stops, and a SIGTERM that came
+    while SIGCHLD is pending would not interrupt accept, whose SIGCHLD
+    handler has SA_RESTART: the kernel restarts it."""
+    installed = [e for e in lab.events(("sigaction", "signal"), proc=server)
+                 if e["args"].get("sig") == "SIGCHLD" and e["ret"] == 0]
+    if installed and installed[-1]["args"].get("handler") == "handler" and \
+            "SA_NOCLDSTOP" not in str(installed[-1]["args"].get("flags")):
+        lab.wait_for("signal", proc=server, event="signal", where=lambda e:
+                     e["args"].get("sig") == "SIGCHLD" and
+                     e["args"].get("pid") == child, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not server.has_exited():
+        status = labrun.read_if_there(f"/proc/{server.pid}/status") or b""
+        pending = 0
+        for line in status.decode(errors="replace").splitlines():
+            if line.startswith(("SigPnd:", "ShdPnd:")):
+                pending |= int(line.split()[1], 16)
+        if peers.waits(server.pid) and \
+                not pending & (1 << (signal.SIGCHLD - 1)):
+            return
+        time.sleep(0.001)
+
+
 def go_on(pid):
     try:
         os.kill(pid, signal.SIGCONT)
@@ -438,6 +467,7 @@ def test_sigterm_just_before_a_child_reads_ends_the_child(lab):
     if child is None or labrun.process_state(child)[0] != "T":
         go_on(server.pid)  # a server of one process may have stopped
         return  # no child stopped before its read: nothing to force
+    quiet_after_the_stop(lab, server, child)
     try:
         server.signal(signal.SIGTERM)
         lab.wait_until(lambda: lab.events(
