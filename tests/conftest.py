@@ -575,10 +575,19 @@ def what_came_instead(proc, after):
     return said
 
 
+def code_lesson(lab):
+    """The lesson the code under test is of: its directory's name where it
+    is named after one (build/solutions/08-poll: the ladder runs the
+    checks of earlier lessons on it), else the lesson whose checks run (a
+    learner's program of tests/mistakes.json, in a directory of its own)."""
+    name = lab.code_dir.name
+    return name if re.match(r"\d\d-", name) else lab.lesson
+
+
 def pauses_after_emfile(lab):
     """Whether the code under test is of lesson 08 or later, which teaches
     a server that outlives EMFILE: it rests, then accepts again."""
-    return lab.code_dir.name[:2] >= "08"
+    return code_lesson(lab)[:2] >= "08"
 
 
 def failed_accept(lab, *args, sections=("Your task", "Your task")):
