@@ -468,26 +468,27 @@ def test_sigterm_just_before_a_child_reads_ends_the_child(lab):
         go_on(server.pid)  # a server of one process may have stopped
         return  # no child stopped before its read: nothing to force
     quiet_after_the_stop(lab, server, child)
+
+    def signalled():
+        return [e for e in lab.events("kill", proc=server)
+                if e["args"].get("pid") == child]
     try:
         server.signal(signal.SIGTERM)
-        lab.wait_until(lambda: lab.events(
-            "kill", proc=server, where=lambda e: e["args"].get("pid") ==
-            child) or lab.events("waitpid", proc=server, event="wait"),
-            proc=server, timeout=QUICK)
-        server.asleep(QUICK)  # it waits for its children, or has exited
+        # It signals its children, then waits for them (or has exited).
+        lab.wait_until(lambda: signalled() or lab.events(
+            "waitpid", proc=server, event="wait"), proc=server)
+        server.asleep()
     finally:
+        lab.collector.sync()
+        sent = signalled()  # before the child goes on
         go_on(child)
     waiting = lab.wait_until(lambda: [
         e for e in lab.events(("read", "recv"), proc=None, pid=child,
-                              event="wait")], proc=server, timeout=QUICK)
-    if not waiting or server.has_exited():
-        return  # the child ended, and the parent with it
-    server.asleep(QUICK)
-    lab.collector.sync()
-    sent = [e for e in lab.events("kill", proc=server)
-            if e["args"].get("pid") == child]
-    if not sent or server.has_exited():
-        return  # the parent does not end its children: another check's
+                              event="wait")], proc=server)
+    if not waiting or not sent or server.has_exited():
+        return  # the child ended, and the parent with it; or the parent
+        # does not end its children (another check says so)
+    server.asleep()
     read = waiting[0]
     delivered = [e for e in lab.events(proc=None, pid=child, event="signal")
                  if e["args"].get("sig") == sent[0]["args"].get("sig")]

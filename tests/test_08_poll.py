@@ -360,8 +360,7 @@ def test_a_stop_signal_just_before_poll_stops_the_server(lab):
     limit = waiting[0]["args"].get("timeout", -1)
     # A poll with a timeout returns by itself, and the loop then sees
     # the flag: a stop within it is a stop.
-    if limit >= 0 and server.wait(min(limit / 1000 + labrun.WAIT / 4,
-                                      labrun.WAIT)) is not None:
+    if limit >= 0 and server.wait(limit / 1000 + labrun.WAIT) is not None:
         return
     again = f"`LAB_FAULTS='{rules}' build/lessons/{lab.lesson}/server` " \
         "does it again"
