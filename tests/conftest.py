@@ -612,18 +612,19 @@ def what_came_instead(proc, after):
     return said
 
 
+def code_lesson(lab):
+    """The lesson the code under test is of: its directory's name where it
+    is named after one (build/solutions/08-poll: the ladder runs the
+    checks of earlier lessons on it), else the lesson whose checks run (a
+    learner's program of tests/mistakes.json, in a directory of its own)."""
+    name = lab.code_dir.name
+    return name if re.match(r"\d\d-", name) else lab.lesson
+
+
 def pauses_after_emfile(lab):
     """Whether the code under test is of lesson 08 or later, which teaches
     a server that outlives EMFILE: it rests, then accepts again."""
     return code_lesson(lab)[:2] >= "08"
-
-
-def code_lesson(lab):
-    """The lesson the code under test is of: the name of its directory
-    (build/solutions/08-poll, lessons/08-poll), or, for a copy named
-    otherwise, the lesson being checked."""
-    name = lab.code_dir.name
-    return name if re.match(r"\d\d-", name) else lab.lesson
 
 
 def failed_accept(lab, *args, sections=("Your task", "Your task")):
@@ -1198,6 +1199,160 @@ def signal_safe_type(words):
     volatile sig_atomic_t (C11 7.14.1.1), or a lock-free atomic."""
     return ("volatile" in words and "sig_atomic_t" in words) or \
         "_Atomic" in words or any(w.startswith("atomic_") for w in words)
+
+
+# What a handler may call without changing errno: the string, memory and
+# character functions, the signal-set functions (which fail only for a
+# signal that does not exist), a few calls that cannot fail, and the
+# macros of <sys/wait.h>; and what never returns, after which errno does
+# not matter.
+NEVER_RETURN = {"abort", "_exit", "_Exit", "longjmp", "siglongjmp"}
+KEEP_ERRNO = NEVER_RETURN | set("""
+ffs htonl htons ntohl ntohs getpid getppid getuid geteuid getgid getegid
+pthread_self umask alarm sigemptyset sigfillset sigaddset sigdelset
+sigismember isalnum isalpha isblank iscntrl isdigit isgraph islower
+isprint ispunct isspace isupper isxdigit tolower toupper WIFEXITED
+WEXITSTATUS WIFSIGNALED WTERMSIG WIFSTOPPED WSTOPSIG WIFCONTINUED WCOREDUMP
+FD_ISSET FD_SET FD_CLR FD_ZERO
+""".split())
+
+
+def sets_errno(name):
+    """Whether a call of a function the program does not define itself
+    may change errno (errno(3): any library function may, on success too,
+    but those above)."""
+    return name not in KEEP_ERRNO and not name.startswith(
+        ("mem", "str", "stp", "wcs", "wmem", "wcp", "atomic_", "__atomic_",
+         "__sync_"))
+
+
+ERRNO_SAVED = re.compile(r"([A-Za-z_]\w*(?:\s*(?:\.|->)\s*[A-Za-z_]\w*|"
+                         r"\s*\[[^\]]*\])*)\s*=\s*errno\b(?!\s*\()")
+ERRNO_RESTORED = re.compile(r"\berrno\s*=(?!=)\s*([^;,)]+)")
+C_RETURN = re.compile(r"\breturn\b")
+
+
+def errno_left_changed(code, start, end, macros, defined, seen=()):
+    """Whether the code between start and end (a function's body) may
+    return with errno changed: None if not, else (the call that changes
+    it, where that call is in this body, what is missing: "save",
+    "restore" or "restore before return", where that return is).  A call
+    of the program's own function counts when that function may itself
+    return with errno changed; the save and the restore are an assignment
+    of errno to a variable first (saved = errno) and of that variable to
+    errno last (errno = saved), after the last call and before each
+    return that follows a call."""
+    calls = []
+    for m in C_CALL.finditer(code, start, end):
+        name = m.group(1)
+        if name in C_KEYWORDS:
+            continue
+        if name in macros:
+            inner = [n for n, _ in library_calls(
+                macros[name], 0, len(macros[name]), {
+                    k: v for k, v in macros.items() if k != name}, {})
+                if sets_errno(n)]
+            if inner:
+                calls.append((inner[0], m.start()))
+        elif name in defined:
+            if name not in seen:
+                inner = errno_left_changed(code, *defined[name], macros,
+                                           defined, (*seen, name))
+                if inner:
+                    calls.append((inner[0], m.start()))
+        elif sets_errno(name):
+            calls.append((name, m.start()))
+    if not calls:
+        return None
+    first, last = calls[0][1], calls[-1][1]
+    returns = [m.start() for m in C_RETURN.finditer(code, first, end)]
+    level = brace_depths(code)
+    ends = [m.start() for m in C_CALL.finditer(code, last, end)
+            if m.group(1) in NEVER_RETURN and level[m.start()] ==
+            level[start]]
+    if ends and not returns:
+        return None  # it never returns once it has called them
+    saved = {}
+    for m in ERRNO_SAVED.finditer(code, start, first):
+        saved.setdefault(re.sub(r"\s+", "", m.group(1)), m.start())
+    if not saved:
+        return calls[0][0], first, "save", None
+    restores = [m.start() for m in ERRNO_RESTORED.finditer(code, start, end)
+                if re.sub(r"\s+", "", m.group(1)) in saved]
+    for r in returns:
+        before = max(at for _, at in calls if at < r)
+        if not [x for x in restores if before < x < r]:
+            call = [n for n, at in calls if at == before][0]
+            return call, before, "restore before return", r
+    if not [x for x in restores if x > last]:
+        return calls[-1][0], last, "restore", None
+    return None
+
+
+# How a handler's call sets errno, in a correct program's run.
+ERRNO_SET_BY = {
+    "waitpid": " (the reaping loop's last waitpid fails with ECHILD once "
+               "no child is left)",
+    "write": " (it fails with EAGAIN when the pipe is full)",
+}
+
+
+def handled_signals(code, at):
+    """The signals that the handler set at at (sa_handler = name) is
+    installed for: the first argument of each sigaction call after it,
+    until the next handler is set."""
+    following = BY_SIGACTION.search(code, at + 1)
+    stop = following.start() if following else len(code)
+    return [" ".join(m.group(1).split()) for m in re.finditer(
+        r"\bsigaction\s*\(\s*([^,()]+),", code[:stop]) if m.start() > at]
+
+
+def handler_named(code, name, how, at, sig):
+    """A handler in words: "the SIGCHLD handler on_child_exit"."""
+    signals = [sig] if sig else handled_signals(code, at)
+    signals = list(dict.fromkeys(s for s in signals if s))
+    return f"the {' and '.join(signals)} handler {name}" if signals else \
+        f"the signal handler {name}"
+
+
+def errno_in_handlers(lab, section):
+    """Fails the check, naming the mistake, if a signal handler of the
+    server may return with errno changed (this comes from reading the
+    source: no run can land the handler between a failed call and the
+    look at its errno on purpose)."""
+    source, text = lab.source("server")
+    code, macros = c_code(text)
+    defined = c_functions(code)
+    for name, how, at, sig in installed_handlers(code):
+        start, end = defined[name]
+        found = errno_left_changed(code, start, end, macros, defined,
+                                   (name,))
+        if found is None:
+            continue
+        call, call_at, missing, return_at = found
+        handler = handler_named(code, name, how, at, sig)
+        line = line_at(code, call_at)
+        what = {
+            "save": "nothing saves errno before it",
+            "restore": "errno is saved, but not put back after it",
+            "restore before return":
+                f"the return at line {line_at(code, return_at or 0)}, "
+                f"`{source_line(text, line_at(code, return_at or 0))}`, "
+                "leaves before errno is put back"}[missing]
+        how_set = ERRNO_SET_BY.get(call, "")
+        lab.expect(False,
+                   f"{handler} to leave errno as it found it; it does not "
+                   f"save and restore errno (this comes from reading "
+                   f"{source}): line {line}, `{source_line(text, line)}`, "
+                   f"calls {call}, which sets errno{how_set}, and {what}. "
+                   "The handler runs between any two instructions of the "
+                   "program, also between a call that failed and the line "
+                   "that reads its errno: that line then finds what "
+                   f"{call} left there instead of its own call's error. "
+                   "signal-safety(7) allows errno in a handler only if it "
+                   "\"saves errno on entry and restores its value before "
+                   "returning\": int saved_errno = errno; first, errno = "
+                   "saved_errno; last (and before any return)", section)
 
 
 def source_line(text, number):

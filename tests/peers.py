@@ -261,6 +261,21 @@ def blocked_in(pid):
     return (name, first) if name else None
 
 
+# The calls a process sleeps in while it waits for something to happen
+# (not a write, which waits only for room): the wait a check can take
+# for the process's own.
+WAITING_CALLS = {"read", "poll", "select", "accept", "accept4", "recvfrom",
+                 "recvmsg", "epoll_wait", "pselect6", "ppoll", "wait4",
+                 "waitid", "epoll_pwait"}
+
+
+def waits(pid):
+    """Whether process pid sleeps in a call that waits for an event (for
+    a client, a child...), as /proc/PID/syscall shows it."""
+    return labrun.process_state(pid)[0] == "S" and \
+        (blocked_in(pid) or ("",))[0] in WAITING_CALLS
+
+
 def cpu_seconds(pid):
     """The CPU time process pid has used so far (user and system), from
     /proc/PID/stat, or None once it has gone."""

@@ -19,7 +19,8 @@ import pytest
 
 import labrun
 import peers
-from tracetext import cut
+from conftest import errno_in_handlers
+from tracetext import call_text, cut
 
 LESSON = "07-fork"
 QUICK = labrun.WAIT / 2  # for a reply that a correct server gives at once
@@ -247,6 +248,12 @@ def test_a_child_that_ends_does_not_interrupt_accept(lab):
                "Reaping: SIGCHLD and waitpid")
 
 
+def test_each_signal_handler_leaves_errno_as_it_found_it(lab):
+    # No run lands the SIGCHLD handler between a failed call of main and
+    # main's look at errno: the source shows whether errno is saved.
+    errno_in_handlers(lab, "Reaping: SIGCHLD and waitpid")
+
+
 def test_each_process_closes_the_copies_it_does_not_use(lab):
     server, _ = serving(lab)
     fd = listening_fd(lab, server)
@@ -319,6 +326,9 @@ def test_the_open_descriptors_stay_the_same_after_200_clients(lab):
 def test_a_failed_fork_costs_one_client_only(lab):
     server, _ = serving(lab, env={"LAB_FAULTS": "fork#1=EAGAIN"})
     first = peers.exchange(lab.dir / "lab.sock", b"first", QUICK)
+    # The client's exchange ended after the server's fork returned: its
+    # event is written, and read once the collector has caught up.
+    lab.collector.sync()
     if not lab.events("fork", proc=server, injected=True):
         return  # a server that does not fork: nothing to fail
     lab.expect(not server.has_exited(),
@@ -380,6 +390,131 @@ def test_sigterm_leaves_no_process_no_child_and_no_socket_file(lab):
     lab.expect(all(how in ("eof", "reset") for _, how in ends),
                "each silent client to see its connection end when the "
                f"server stops; they saw {[how for _, how in ends]}",
+               "Stopping: the parent cleans up, and ends its children")
+
+
+def stopped_child(lab, server, timeout=labrun.WAIT):
+    """The pid of the server's first child once it has stopped (state T),
+    or ended, or waits in a call; None once the server shows that it
+    forked no child: it stopped itself, or waits in a call (in accept
+    again, or in poll), with no fork in its trace."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not server.has_exited():
+        forks = [e["ret"] for e in lab.events("fork", proc=server)
+                 if e["ret"] > 0]
+        if forks:
+            if labrun.process_state(forks[0])[0] in ("T", "Z", None) or \
+                    peers.waits(forks[0]):
+                return forks[0]
+        elif labrun.process_state(server.pid)[0] == "T" or \
+                peers.waits(server.pid):
+            lab.collector.sync()  # a fork before that wait is traced now
+            if not lab.events("fork", proc=server):
+                return None
+        time.sleep(0.001)
+    return None
+
+
+def quiet_after_the_stop(lab, server, child, timeout=labrun.WAIT):
+    """Waits until the parent has heard that its child stopped, and waits
+    in a call again, nothing pending: a SIGCHLD handler (without
+    SA_NOCLDSTOP) runs for a child that stops, and a SIGTERM that came
+    while SIGCHLD is pending would not interrupt accept, whose SIGCHLD
+    handler has SA_RESTART: the kernel restarts it."""
+    installed = [e for e in lab.events(("sigaction", "signal"), proc=server)
+                 if e["args"].get("sig") == "SIGCHLD" and e["ret"] == 0]
+    if installed and installed[-1]["args"].get("handler") == "handler" and \
+            "SA_NOCLDSTOP" not in str(installed[-1]["args"].get("flags")):
+        lab.wait_for("signal", proc=server, event="signal", where=lambda e:
+                     e["args"].get("sig") == "SIGCHLD" and
+                     e["args"].get("pid") == child, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not server.has_exited():
+        status = labrun.read_if_there(f"/proc/{server.pid}/status") or b""
+        pending = 0
+        for line in status.decode(errors="replace").splitlines():
+            if line.startswith(("SigPnd:", "ShdPnd:")):
+                pending |= int(line.split()[1], 16)
+        if peers.waits(server.pid) and \
+                not pending & (1 << (signal.SIGCHLD - 1)):
+            return
+        time.sleep(0.001)
+
+
+def go_on(pid):
+    try:
+        os.kill(pid, signal.SIGCONT)
+    except ProcessLookupError:
+        pass
+
+
+def test_sigterm_just_before_a_child_reads_ends_the_child(lab):
+    # The gap that no run lands in by itself: the SIGTERM that the parent
+    # sends as it stops, reaching a child that has not reached its read
+    # yet. LAB_FAULTS stops each child just before its first read
+    # (SIGSTOP: trace/TRACE.md, "Fault injection"); the server is sent
+    # SIGTERM, and once the parent has sent its children theirs, the child
+    # goes on (SIGCONT), and the signal arrives there. With the default
+    # action of SIGTERM the child ends; with the parent's stop handler,
+    # which only sets the flag, it goes on to wait in read for its silent
+    # client, and the parent waits for it.
+    rules = "read#1=SIGSTOP,recv#1=SIGSTOP"
+    server, _ = serving(lab, env={"LAB_FAULTS": rules})
+    lab.expect(peers.silent(lab, server) is not None,
+               f"a silent client accepted; {server.describe()}",
+               "What this stage does")
+    child = stopped_child(lab, server)
+    if child is None or labrun.process_state(child)[0] != "T":
+        go_on(server.pid)  # a server of one process may have stopped
+        return  # no child stopped before its read: nothing to force
+    quiet_after_the_stop(lab, server, child)
+
+    def signalled():
+        return [e for e in lab.events("kill", proc=server)
+                if e["args"].get("pid") == child]
+    try:
+        server.signal(signal.SIGTERM)
+        # It signals its children, then waits for them (or has exited).
+        lab.wait_until(lambda: signalled() or lab.events(
+            "waitpid", proc=server, event="wait"), proc=server)
+        server.asleep()
+    finally:
+        lab.collector.sync()
+        sent = signalled()  # before the child goes on
+        go_on(child)
+    waiting = lab.wait_until(lambda: [
+        e for e in lab.events(("read", "recv"), proc=None, pid=child,
+                              event="wait")], proc=server)
+    if not waiting or not sent or server.has_exited():
+        return  # the child ended, and the parent with it; or the parent
+        # does not end its children (another check says so)
+    server.asleep()
+    read = waiting[0]
+    delivered = [e for e in lab.events(proc=None, pid=child, event="signal")
+                 if e["args"].get("sig") == sent[0]["args"].get("sig")]
+    how = (f"ran the parent's stop handler, which the child inherited "
+           f"through fork (installed at {delivered[0]['file']}:"
+           f"{delivered[0]['line']}): it only set the flag"
+           if delivered else "was not delivered: the child blocks it")
+    parent_waits = [e for e in lab.events(proc=server, event=None)][-1:]
+    lab.expect(False,
+               "SIGTERM to end each child at once, wherever the signal "
+               "finds it; the child keeps the parent's stop signal handling "
+               f"instead: the parent's {call_text(sent[0])} reached child "
+               f"{child} just before its first read (the check stopped the "
+               f"child there with LAB_FAULTS='{rules}', sent the server "
+               "SIGTERM, and let the child go on once the parent had sent "
+               f"its own), {how}, and the child went on to wait in "
+               f"{read['call']}({read['args'].get('fd')}, ...) for its "
+               "silent client, "
+               + (f"while the parent waits for it in "
+                  f"{call_text(parent_waits[0]).replace(' ... waiting', '')}"
+                  if parent_waits and parent_waits[0]["event"] == "wait"
+                  else "while the parent waits for it") +
+               ": neither ends. In the child, before it serves, put back "
+               "the default action of SIGINT and SIGTERM "
+               "(restore_signals_in_child(&mask)): a stop signal then ends "
+               "it wherever it waits",
                "Stopping: the parent cleans up, and ends its children")
 
 

@@ -19,8 +19,8 @@ import pytest
 
 import labrun
 import peers
-from conftest import Drain
-from tracetext import cut
+from conftest import Drain, errno_in_handlers
+from tracetext import call_text, cut
 
 LESSON = "08-poll"
 QUICK = labrun.WAIT / 2  # for a reply that a correct server gives at once
@@ -323,6 +323,73 @@ def test_sigterm_leaves_no_process_and_no_socket_file(lab):
                "each silent client to see its connection end when the "
                f"server stops; they saw {[how for _, how in ends]}",
                "Signals without a gap")
+
+
+def polled(lab, server, timeout=labrun.WAIT):
+    """Waits until the server has called poll(2), or has exited, or waits
+    in a call that the trace does not show (ppoll, epoll_wait): whether
+    it called poll."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not server.has_exited():
+        if lab.events("poll", proc=server, event=None):
+            return True
+        if peers.waits(server.pid):
+            lab.collector.sync()  # a poll before that wait is traced now
+            return bool(lab.events("poll", proc=server, event=None))
+        time.sleep(0.001)
+    return bool(lab.events("poll", proc=server, event=None))
+
+
+def test_a_stop_signal_just_before_poll_stops_the_server(lab):
+    # The gap that no run lands in by itself: SIGTERM after the loop's
+    # last look at the flag, before poll. LAB_FAULTS raises it there
+    # (trace/TRACE.md, "Fault injection"). The self-pipe, a ppoll that
+    # unblocks the signal only while it waits, a signalfd in the poll set:
+    # poll returns at once, and the server stops.
+    rules = "poll#1=SIGTERM"
+    server = serving(lab, env={"LAB_FAULTS": rules})
+    if not polled(lab, server):
+        return  # no poll(2) for LAB_FAULTS to precede: nothing forced
+    # It stops, or waits in poll again.
+    waiting = lab.wait_until(lambda: lab.events("poll", proc=server,
+                                                event="wait"), proc=server)
+    if not waiting or server.has_exited():
+        return
+    delivered = [e for e in lab.events(proc=server, event="signal")
+                 if e.get("injected")]
+    limit = waiting[0]["args"].get("timeout", -1)
+    # A poll with a timeout returns by itself, and the loop then sees
+    # the flag: a stop within it is a stop.
+    if limit >= 0 and server.wait(limit / 1000 + labrun.WAIT) is not None:
+        return
+    again = f"`LAB_FAULTS='{rules}' build/lessons/{lab.lesson}/server` " \
+        "does it again"
+    how = ("the handler ran (`signal SIGTERM delivered [injected]`) and "
+           "returned, having only set the flag" if delivered else
+           "it was not delivered (is SIGTERM blocked, with nothing in the "
+           "poll set that says it came?)")
+    lab.expect(False,
+               "SIGTERM to stop the server also when it comes just before "
+               "poll; with a flag alone, the server waits in poll instead: "
+               "SIGTERM came after the loop had looked at its flag and "
+               f"before poll (LAB_FAULTS raised it there: {again}); {how}, "
+               f"and the server went on into "
+               f"{call_text(waiting[0]).replace(' ... waiting', '')}, "
+               "which waits "
+               + ("for ever" if limit < 0 else f"{limit} ms") +
+               ", or until the next client, with the flag set. Make the "
+               "signal one more thing that poll reports: the self-pipe, "
+               "whose read end is in every poll set and to which the handler "
+               "writes a byte (or block the stop signals and let ppoll "
+               "unblock them while it waits; or read them from a signalfd "
+               "in the poll set)", "Signals without a gap")
+
+
+def test_each_signal_handler_leaves_errno_as_it_found_it(lab):
+    # The stop handler's write to the self-pipe sets errno (EAGAIN when
+    # the pipe is full), and no run lands it between a failed call and
+    # the look at its errno: the source shows whether errno is saved.
+    errno_in_handlers(lab, "Signals without a gap")
 
 
 # -- standard tools as clients, beside a silent one ---------------------------

@@ -371,7 +371,9 @@ def test_the_solutions_survive_short_reads_and_writes_and_eintr(lesson,
     ("read=EFOO", '"EFOO" is not an errno name'),
     ("close<=3", "only read, write, recv and send can be made short"),
     ("read<=0", "<=BYTES needs a number of bytes from 1 up"),
-    ("read", "after the call come =ERRNO (fail) or <=BYTES (short)"),
+    ("read", "after the call come =ERRNO (fail), =SIGNAL (a signal just "
+             "before it) or <=BYTES (short)"),
+    ("poll=SIGFOO", '"SIGFOO" is not the name of a signal'),
     ("read=EINTR!", '"!" is left over at the end'),
 ])
 def test_a_rule_that_cannot_be_parsed_is_reported_once_and_not_applied(
@@ -387,6 +389,40 @@ def test_a_rule_that_cannot_be_parsed_is_reported_once_and_not_applied(
         # The other rule still applies.
         (made,) = lab.events("socket", proc=client)
         assert made["errno"] == "EMFILE" and made["injected"]
+
+
+def test_a_signal_rule_raises_the_signal_just_before_the_call():
+    """poll#1=SIGTERM: lesson 08's server gets SIGTERM after its last look
+    at the flag and before its first poll; its handler writes to the
+    self-pipe, so that poll returns at once and the server stops. The
+    delivery is marked as LAB_FAULTS's, the poll is made; the human trace
+    is the rendering of the JSON; with the trace off the signal comes
+    too."""
+    with human_lab(labrun.BUILD / "solutions" / "08-poll") as lab:
+        server = lab.start("server", env={"LAB_FAULTS": "poll#1=SIGTERM"})
+        assert server.wait() == 0, server.stderr
+        (delivered,) = lab.events(event="signal", proc=server)
+        assert delivered["args"]["sig"] == "SIGTERM" and \
+            delivered["injected"] is True
+        assert delivered["note"].startswith(
+            "raised by LAB_FAULTS (poll#1=SIGTERM) just before poll; ")
+        (poll,) = lab.events("poll", proc=server, event=None)
+        assert poll["event"] == "return" and poll["ret"] == 1 and \
+            "injected" not in poll and poll["ts"] > delivered["ts"]
+        assert "LAB_FAULTS (poll#1=SIGTERM) raised SIGTERM just before " \
+            "this call" in poll["note"]
+        assert_same_lines(lab)
+    with solution_lab("08-poll") as lab:
+        server = lab.start("server", env={"LAB_FAULTS": "poll#1=SIGTERM",
+                                          "LAB_TRACE": "0"})
+        assert server.wait() == 0 and "stopped" in server.stdout
+    # A signal whose default action ends the process ends it there: the
+    # client of lesson 06 never connects.
+    with solution_lab("06-close") as lab:
+        client = lab.run("client", "lab.sock", "hi",
+                         env={"LAB_FAULTS": "connect=SIGUSR1"})
+        assert client.returncode == -signal.SIGUSR1
+        assert not lab.events("connect", proc=client, event=None)
 
 
 def test_an_errno_can_be_given_by_number_and_one_without_a_name_is_numbered():

@@ -385,7 +385,8 @@ static void write_all(int fd, const char *s, size_t n);
  * move fewer bytes, to show what scheduling never shows (trace/TRACE.md,
  * "Fault injection"). A rule is CALL, then optionally #N (only the Nth
  * call of that name in this process) or #N+ (the Nth and every later
- * one), then =ERRNO (fail with it, without making the call) or <=BYTES
+ * one), then =ERRNO (fail with it, without making the call), =SIGNAL (the
+ * signal comes just before the call, which is then made) or <=BYTES
  * (read, write, recv, send: make the call with at most BYTES). The rules
  * are read once, at start; the first rule that matches a call applies.
  */
@@ -396,12 +397,16 @@ static struct rule {
     unsigned long nth;    /* 0: every call of this name; else the Nth */
     int onward;           /* the Nth and every later one */
     int err;              /* fail with this errno, the call not made */
+    int sig;              /* or raise this signal just before the call */
     unsigned long limit;  /* or make it with at most this many bytes */
     char text[RULE_TEXT]; /* as written, for the note */
 } rules[MAX_RULES];
 static int n_rules;
 /* How many calls of each name this process made: see forget_parent_state. */
 static unsigned long calls_made[N_CALLS];
+/* The rule whose signal is being raised now (its index), else -1: the
+ * report of its delivery says it came from LAB_FAULTS. */
+static volatile sig_atomic_t raising = -1;
 
 static int is_digit(char c)
 {
@@ -477,8 +482,21 @@ static int parse_rule(const char *s, struct rule *r, struct text *why)
         while ((p[len] >= 'A' && p[len] <= 'Z') || is_digit(p[len]))
             len++;
         r->err = 0;
-        if (is_digit(*p) && parse_number(&p, &number) && number > 0 &&
-            number < 4096) {
+        if (len > 3 && strncmp(p, "SIG", 3) == 0) {
+            for (size_t i = 0;
+                 i < sizeof signal_names / sizeof signal_names[0]; i++)
+                if (strlen(signal_names[i].name) == len &&
+                    strncmp(signal_names[i].name, p, len) == 0)
+                    r->sig = signal_names[i].num;
+            if (r->sig == 0) {
+                put(why, "\"");
+                put_mem(why, p, len);
+                put(why, "\" is not the name of a signal (such as SIGTERM)");
+                return 0;
+            }
+            p += len;
+        } else if (is_digit(*p) && parse_number(&p, &number) && number > 0 &&
+                   number < 4096) {
             r->err = (int)number;
         } else {
             for (size_t i = 0; i < sizeof errnos / sizeof errnos[0]; i++)
@@ -494,8 +512,9 @@ static int parse_rule(const char *s, struct rule *r, struct text *why)
             p += len;
         }
     } else {
-        put(why, "after the call come =ERRNO (fail) or <=BYTES (short), "
-                 "with #N or #N+ before them to choose which calls");
+        put(why, "after the call come =ERRNO (fail), =SIGNAL (a signal "
+                 "just before it) or <=BYTES (short), with #N or #N+ "
+                 "before them to choose which calls");
         return 0;
     }
     if (*p != '\0') {
@@ -773,6 +792,34 @@ struct event {
     unsigned long long addr_hash;
 };
 
+static struct text *note(struct event *e);
+
+/* The note of a call that a signal rule preceded, on its waiting line
+ * too: a process stopped there (SIGSTOP) shows why. */
+static void note_injected_signal(struct event *e)
+{
+    struct text *n = note(e);
+    put(n, "LAB_FAULTS (");
+    put(n, e->fault->text);
+    put(n, ") raised ");
+    put_signal_name(n, e->fault->sig);
+    put(n, " just before this call");
+}
+
+/* A LAB_FAULTS rule CALL=SIGNAL: the signal comes now, just before the
+ * call is made, as when it arrives between the program's last look at a
+ * flag and the call. raise(3) returns once a handler has run; a blocked
+ * signal stays pending; a default action that ends the process ends it
+ * here. The trace's guard is not held: the handler's calls and the
+ * delivery are reported as any others. */
+static void injected_signal(struct event *e)
+{
+    raising = (sig_atomic_t)(e->fault - rules);
+    raise(e->fault->sig);
+    raising = -1;
+    note_injected_signal(e);
+}
+
 static void begin(struct event *e, enum call id, const char *file, int line)
 {
     e->errno_in = errno;
@@ -815,6 +862,8 @@ static void begin(struct event *e, enum call id, const char *file, int line)
                 e->fault = &rules[i];
     }
     leave(entered);
+    if (e->fault && e->fault->sig)
+        injected_signal(e);
     e->start_ns = now_ns();
 }
 
@@ -1195,6 +1244,8 @@ static void render_human(struct text *h, const struct event *e,
         put(h, "signal ");
         put(h, e->hargs.s);
         put(h, " delivered");
+        if (e->injected)
+            put(h, " [injected]");
     } else {
         put(h, e->call);
         put(h, "(");
@@ -1798,6 +1849,8 @@ static void announce_wait(struct event *e, const char *what)
     e->note.len = 0;
     e->note.s[0] = '\0';
     put(&e->note, what);
+    if (e->fault && e->fault->sig)
+        note_injected_signal(e);
     report(e);
     memcpy(e->note.s, saved_note, saved_len + 1);
     e->note.len = saved_len;
@@ -3484,7 +3537,15 @@ static void report_delivery(int sig, const siginfo_t *info,
     e.start_ns = now_ns();
     arg_signal(&e, "sig", sig);
     struct text *n = note(&e);
-    if (info && sig == SIGCHLD && info->si_pid > 0) {
+    int from_rule = raising;
+    if (from_rule >= 0 && rules[from_rule].sig == sig) {
+        e.injected = 1;
+        put(n, "raised by LAB_FAULTS (");
+        put(n, rules[from_rule].text);
+        put(n, ") just before ");
+        put(n, call_names[rules[from_rule].id]);
+        put(n, "; ");
+    } else if (info && sig == SIGCHLD && info->si_pid > 0) {
         put_int(result_member(&e, "pid"), info->si_pid);
         put(n, "child ");
         put_int(n, info->si_pid);
