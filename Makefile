@@ -257,9 +257,10 @@ endif
 # In a hand-out (no solutions/) make test says so and exits with status 1:
 # nothing was tested, and a script must not take that for a success.
 # Every time, tools/setup sees that every tool the suite uses is there
-# (root installs what is missing); a test that must skip says why (-rs).
-# The build and the suite use JOBS cores (pytest-xdist, where it is
-# installed: tests/conftest.py says how the tests are shared out); at the
+# (root installs what is missing); a test that fails or must skip is listed with why (-rfEs).
+# The build and the suite use JOBS cores (pytest-xdist 2.5 or later, where
+# it is installed: tests/conftest.py says how the tests are shared out; an
+# older one, as Debian 11 has, leaves the suite on one core); at the
 # end, make test says how long each took, and the ratio of the two.
 JOBS ?= 2
 test:
@@ -269,7 +270,9 @@ test:
 	@start=$$(date +%s.%N); \
 	$(MAKE) --no-print-directory -j$(JOBS) all || exit $$?; \
 	built=$$(date +%s.%N); \
-	workers=$$("$$(cat $(PYTEST_FILE))" -c 'import xdist' 2>/dev/null && \
+	workers=$$("$$(cat $(PYTEST_FILE))" -c 'import sys, xdist; sys.exit( \
+	  tuple(map(int, xdist.__version__.split(".")[:2])) < (2, 5))' \
+	  2>/dev/null && \
 	  [ $(JOBS) -gt 1 ] && echo "-n $(JOBS) --dist loadgroup"); \
 	LAB_CODE=solutions $(PYTEST) $$workers tests; status=$$?; \
 	awk -v a=$$start -v b=$$built -v c=$$(date +%s.%N) 'BEGIN { \
