@@ -32,10 +32,11 @@ class Sentinel:
     whole group.  Closed (killed) with the lab."""
 
     def __init__(self, lab):
-        self.popen = subprocess.Popen(["sleep", "600"], process_group=0,
+        self.popen = subprocess.Popen(["sleep", "600"],
                                       stdin=subprocess.DEVNULL,
                                       stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
+                                      stderr=subprocess.DEVNULL,
+                                      **labrun.in_process_group(0))
         self.pid = self.popen.pid
         lab.peers.append(self)
 

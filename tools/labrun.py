@@ -33,6 +33,16 @@ SCALE = float(os.environ.get("LAB_TIMEOUT_SCALE", "1"))
 WAIT = 2.0 * SCALE  # for an event that should come at once
 
 
+def in_process_group(group):
+    """The subprocess.Popen arguments that start a process in the process
+    group group (0: a new one, led by the process itself): Python 3.11's
+    process_group, or setpgid(2) in the child before an older Python's
+    exec (Debian 11 has 3.9)."""
+    if sys.version_info >= (3, 11):
+        return {"process_group": group}
+    return {"preexec_fn": lambda: os.setpgid(0, group)}
+
+
 def read_if_there(path):
     """The bytes of a file, or None if it is not there (any more) or
     cannot be read: a lab program may delete or replace what it likes."""
@@ -612,7 +622,7 @@ class Lab:
             outf, errf = open(out, "wb"), open(err, "wb")
         else:
             outf = errf = None
-        grouped = {} if group is None else {"process_group": group}
+        grouped = {} if group is None else in_process_group(group)
         popen = subprocess.Popen(argv, cwd=self.dir, stdin=inp, stdout=outf,
                                  stderr=errf, env=self.env(role or name, env),
                                  **grouped)
