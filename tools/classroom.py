@@ -78,10 +78,23 @@ def sources(lesson_id, folder=None):
 def _git(*args, stdin=None):
     # The lab is ours to read even when another user owns the checkout (a
     # teacher, as root, in a learner's clone): git refuses a repository of
-    # another owner unless told it is safe.
-    return subprocess.run(["git", "-c", f"safe.directory={ROOT}", "-C",
-                           str(ROOT), *args], input=stdin,
-                          capture_output=True, timeout=30, check=True).stdout
+    # another owner unless told it is safe. A git that takes that only
+    # from the user's configuration, not from -c (Debian 11's 2.30), is
+    # given a home of its own that says so.
+    argv = ["git", "-c", f"safe.directory={ROOT}", "-C", str(ROOT), *args]
+    done = subprocess.run(argv, input=stdin, capture_output=True,
+                          timeout=30)
+    if done.returncode != 0 and b"safe.directory" in done.stderr:
+        with tempfile.TemporaryDirectory(prefix="lab-git-home-") as home:
+            Path(home, ".gitconfig").write_text(
+                f"[safe]\n\tdirectory = {ROOT}\n")
+            done = subprocess.run(argv, input=stdin, capture_output=True,
+                                  timeout=30, env={**os.environ,
+                                                   "HOME": home})
+    if done.returncode != 0:
+        raise subprocess.CalledProcessError(done.returncode, argv,
+                                            done.stdout, done.stderr)
+    return done.stdout
 
 
 def _starters_from_git():
