@@ -335,6 +335,13 @@ def test_ten_mib_of_binary_data_make_the_round_trip_byte_exact(lab):
     lab.expect(got == wanted and client.returncode == 0 or lost is None,
                f"{lost}; it printed {len(got)} of {BIG} bytes", "Half-close")
     at = first_difference(got, wanted)
+    lab.expect(got == wanted or wanted[at:at + 1] != b"\0",
+               f"the client to print every byte of the reply, NUL bytes "
+               f"too: its output differs first at byte {at}, where the "
+               f"reply has a NUL (\\x00); it printed {len(got)} of "
+               f"{len(wanted)} bytes. Count bytes with what read returns, "
+               "never with strlen, and write exactly those (a NUL ends a C "
+               "string, not a read)", "Both directions at once")
     lab.expect(got == wanted and client.returncode == 0,
                f"the client to print the reply to {BIG} bytes of binary "
                f"data (NUL bytes among them) byte for byte, and exit with "
