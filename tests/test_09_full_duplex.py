@@ -152,6 +152,36 @@ def shut_down(lab, client):
                                              "2")]
 
 
+def shutdown_mistake(lab, client, wire=None):
+    """A sentence if the client's shutdown lost part of the exchange, else
+    None: it shut down its reading side too (SHUT_RDWR, SHUT_RD), or it shut
+    down writing with fewer than wire bytes sent on its socket."""
+    done = lab.made("shutdown", proc=client, where=lambda e: e["ret"] == 0)
+    for e in done:
+        how = str(e["args"].get("how"))
+        if how in ("SHUT_RDWR", "SHUT_RD", "0", "2"):
+            return (f"the client called shutdown({e['args'].get('fd')}, "
+                    f"{how}): that ends its reading side too, and the reply "
+                    "the server sends after the client's end of file is "
+                    "never read. At the end of the input shut down only "
+                    "writing, shutdown(fd, SHUT_WR), and read on until the "
+                    "server's end of file")
+    fd = socket_fd(lab, client)
+    if not done or wire is None or fd is None:
+        return None
+    before = [e for e in lab.made(SOCKET_CALLS, proc=client)
+              if e["args"].get("fd") == fd and e["ret"] > 0 and
+              e["ts"] <= done[0]["ts"]]
+    sent = sum(e["ret"] for e in before)
+    if sent >= wire:
+        return None
+    return (f"the client shut down its writing side with {sent} of the "
+            f"{wire} bytes of its input sent on the socket: the rest, still "
+            "in its queue when the input ended, was never sent. Go on "
+            "sending while anything is queued, and shut down once the queue "
+            "is empty")
+
+
 class Answering(threading.Thread):
     """A server of the checks' own, for one client: it reads until end of
     file (or reads `read_only` bytes and closes), then answers with
@@ -301,7 +331,17 @@ def test_ten_mib_of_binary_data_make_the_round_trip_byte_exact(lab):
                "front of the queue, and send it when poll reports POLLOUT",
                "Both directions at once")
     got, wanted = client.stdout_bytes, data.upper()
+    lost = shutdown_mistake(lab, client, BIG)
+    lab.expect(got == wanted and client.returncode == 0 or lost is None,
+               f"{lost}; it printed {len(got)} of {BIG} bytes", "Half-close")
     at = first_difference(got, wanted)
+    lab.expect(got == wanted or wanted[at:at + 1] != b"\0",
+               f"the client to print every byte of the reply, NUL bytes "
+               f"too: its output differs first at byte {at}, where the "
+               f"reply has a NUL (\\x00); it printed {len(got)} of "
+               f"{len(wanted)} bytes. Count bytes with what read returns, "
+               "never with strlen, and write exactly those (a NUL ends a C "
+               "string, not a read)", "Both directions at once")
     lab.expect(got == wanted and client.returncode == 0,
                f"the client to print the reply to {BIG} bytes of binary "
                f"data (NUL bytes among them) byte for byte, and exit with "
@@ -396,6 +436,58 @@ def test_the_client_gets_the_count_of_a_socat_wc_server(lab):
                       "read end of file, and never counted"), "Half-close")
     finally:
         end_socat(server)
+
+
+def test_the_client_stops_watching_its_input_at_its_end(lab):
+    # Its first sends find no room (LAB_FAULTS), so that the input ends
+    # while some of it still waits in the queue, and the client polls on.
+    faults = "send#1=EAGAIN,send#2=EAGAIN,send#3=EAGAIN"
+    serving(lab)
+    client = lab.start("client", "lab.sock", stdin=b"hello\n",
+                       env={"LAB_FAULTS": faults})
+    why = finished(lab, client, QUICK)
+    if why is not None:
+        lab.stop(client)
+    # Standard input is a file of 6 bytes: ready once with them, once
+    # with its end of file; polled after that, it is ready every time.
+    ready = [e for e in lab.made("poll", proc=client)
+             if any(r.get("fd") == 0 for r in e["args"].get("ready") or [])]
+    lab.expect(len(ready) <= 2,
+               "the client to leave standard input out of its poll set once "
+               "it has read its end of file: poll found fd 0 ready "
+               f"{len(ready)} times for 6 bytes of input while the first "
+               f"sends found no room (LAB_FAULTS='{faults}'). At end of file "
+               "standard input stays readable (a pipe's poll says POLLHUP), "
+               "so poll returns at once, every turn, and the client spins "
+               "reading end of file again; give poll fd -1 for it from then "
+               "on", "Both directions at once")
+    lost = shutdown_mistake(lab, client, 6)
+    lab.expect(lost is None, f"{lost}; it printed "
+               f"{cut(client.stdout_bytes, 40)}", "Half-close")
+    lab.expect(why is None and client.stdout_bytes == b"HELLO\n" and
+               client.returncode == 0,
+               "the client to send its input once its sends find room again "
+               f"(LAB_FAULTS='{faults}'), and print the reply, HELLO: it "
+               f"printed {cut(client.stdout_bytes, 40)}; "
+               f"{why or client.describe()}", "Both directions at once")
+
+
+def test_a_poll_interrupted_by_a_signal_is_made_again(lab):
+    serving(lab)
+    client = lab.start("client", "lab.sock", stdin=b"hello\n",
+                       env={"LAB_FAULTS": "poll#1=EINTR"})
+    status = client.wait(QUICK)
+    if status is None:
+        lab.stop(client)
+    failed = lab.events("poll", proc=client, errno="EINTR")
+    lab.expect(not failed or (status == 0 and
+                              client.stdout_bytes == b"HELLO\n"),
+               "the client to call poll again when it fails with EINTR "
+               "(LAB_FAULTS='poll#1=EINTR'): a signal that came while it "
+               "waited (SIGWINCH, SIGCHLD, a job stopped and continued) is "
+               "no error, and the input is not all sent yet; it printed "
+               f"{cut(client.stdout_bytes, 40)}; {client.describe()}",
+               "Both directions at once")
 
 
 def test_the_client_ends_when_the_server_leaves_early(lab):
@@ -494,6 +586,51 @@ def answered(lab, server, reply, how, sent, what):
                "Messages on a byte stream")
 
 
+def test_lengths_travel_in_network_byte_order(lab):
+    """An empty message, whose length reads the same in any byte order,
+    then one of 5 bytes: a server that answers the first and not the second
+    reads or writes its lengths in its own byte order."""
+    server = serving(lab, "-m")
+    reply, how = message_exchange(lab, [frame(b"")])
+    if reply != frame(b""):
+        return  # not even the empty one: the checks below say why
+    reply, how = message_exchange(lab, [frame(b"hello")])
+    host = struct.pack("=I", 5)
+    lab.expect(host == struct.pack("!I", 5) or not reply.startswith(host),
+               "the server to write each answer's length in network byte "
+               "order (htonl): the answer to \"hello\" began with "
+               f"{cut(reply[:4], 20)}, 5 in this machine's byte order, "
+               f"where {cut(struct.pack('!I', 5), 20)} was wanted; "
+               f"{server.describe()}", "Messages on a byte stream")
+    lab.expect(reply or how not in ("eof", "reset"),
+               "the server to read each length in network byte order "
+               "(ntohl, after memcpy): it answered an empty message, whose "
+               "length reads the same either way, and closed the connection "
+               "at \"hello\", whose length 5 read in this machine's byte "
+               f"order is {struct.unpack('=I', struct.pack('!I', 5))[0]}; "
+               f"{server.describe()}", "Messages on a byte stream")
+
+
+def test_a_length_above_the_limit_is_refused_at_once(lab):
+    server = serving(lab, "-m")
+    size = 4097  # one more than MAX_MESSAGE; with its header, 4101
+    peer = peers.Peer(lab.dir / "lab.sock", QUICK)
+    try:
+        lab.expect(peer.error is None, f"a client to connect; "
+                   f"{server.describe()}", "Messages on a byte stream")
+        peer.send(frame(b"x" * size))
+        reply, how = peer.receive()
+    finally:
+        peer.close()
+    lab.expect(how in ("eof", "reset") and not reply,
+               f"the server to refuse a length of {size}, above the most a "
+               "message may hold (MAX_MESSAGE, 4096), at once, and close "
+               f"the connection: after the whole message it sent "
+               f"{len(reply)} bytes, then {how}. Compare the length with "
+               "MAX_MESSAGE, not with the buffer that also holds the "
+               f"header; {server.describe()}", "Messages on a byte stream")
+
+
 def test_a_message_split_across_reads_is_answered_whole(lab):
     server = serving(lab, "-m", env={"LAB_FAULTS": "read<=3"})
     reply, how = message_exchange(lab, [frame(m) for m in MESSAGES])
@@ -533,6 +670,31 @@ def test_messages_that_come_in_one_read_are_each_answered(lab):
              + ("one read" if whole else "few reads") + ". After one message, "
              "look for the next in what is left of the same read, before "
              "you read again")
+
+
+def test_the_client_reads_lengths_in_network_byte_order(lab):
+    """A reply of one empty message, whose length reads the same in any
+    byte order, then, to another client, one of 5 bytes in one send."""
+    printed = []
+    for body in (b"", b"HELLO"):
+        peer = Answering(lab, lambda got, body=body: frame(body))
+        client = lab.start("client", "-m", "lab.sock",
+                           stdin=body.lower() + b"\n")
+        peer.join(QUICK)
+        status = client.wait(QUICK)
+        if status is None:
+            lab.stop(client)
+        printed.append((client.stdout_bytes, status))
+        peer.end()
+        if printed[0] != (b"\n", 0):
+            return  # not even the empty one: the checks below say why
+    lab.expect(printed[1][0] or printed[1][1] == 0,
+               "the client with -m to read each length of the reply in "
+               "network byte order (ntohl, after memcpy): it printed an "
+               "empty message, whose length reads the same either way, and "
+               "nothing of HELLO, whose length 5 read in this machine's "
+               f"byte order is {struct.unpack('=I', struct.pack('!I', 5))[0]}"
+               f"; {client.describe()}", "Messages on a byte stream")
 
 
 def test_the_client_reads_messages_split_and_joined(lab):
@@ -579,6 +741,11 @@ def test_the_client_and_server_exchange_messages_in_pieces(lab):
                        stdin=b"\n".join(lines) + b"\n", env=faults)
     why = finished(lab, client, QUICK * 2)
     wanted = b"".join(m.upper() + b"\n" for m in lines)
+    lost = shutdown_mistake(lab, client, sum(4 + len(m) for m in lines))
+    lab.expect(client.stdout_bytes == wanted or lost is None,
+               f"{lost}; it printed "
+               f"{len(client.stdout_bytes.splitlines())} of {len(lines)} "
+               "lines", "Half-close")
     lab.expect(why is None and client.stdout_bytes == wanted and
                client.returncode == 0,
                "the client and the server with -m, both reading at most 5 "

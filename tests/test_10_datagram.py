@@ -103,6 +103,12 @@ def test_each_datagram_is_one_record_whole_and_in_order(lab):
                "joined them, as a reader of a stream must; a datagram "
                "socket keeps each message apart, and one recvmsg(2) "
                "returns one datagram", "Datagrams keep their boundaries")
+    lab.expect(not ("(unbound): two" in got and "lines" in got),
+               "a newline inside a message to be shown escaped, \\x0a: the "
+               "collector printed the datagram \"two\\nlines\" as it came, "
+               "so its record ended its line early and the rest passed for "
+               f"another ({shown(got)}); print each control byte as \\xNN",
+               "Datagrams keep their boundaries")
     lab.expect(got == wanted and status == 0,
                "`collector -n 4` to receive each of the 4 datagrams sent to "
                "log.sock with recvmsg(2), print each as one record, "
@@ -195,6 +201,14 @@ def test_a_datagram_longer_than_the_buffer_is_cut_and_said_so(lab):
     collector.wait()
     got = records(collector)
     kept = f"{path(lab, 'peer.sock')}: {long_one[:MAX_RECORD].decode()}"
+    body = got[0].split(": ", 1)[-1].split(" [cut", 1)[0] if got else ""
+    lab.expect(not (0 < len(body) < MAX_RECORD and
+                    long_one.decode().startswith(body)),
+               f"a buffer of {MAX_RECORD} bytes for each record (RFC 5424 "
+               f"asks a syslog receiver to take at least {MAX_RECORD}): the "
+               f"collector kept only {len(body)} bytes of a datagram of "
+               f"{len(long_one)}, and the reply was {cut(first or b'')}",
+               "Datagrams keep their boundaries")
     lab.expect(got and got[0].startswith(kept),
                f"the first {MAX_RECORD} bytes of a datagram of "
                f"{len(long_one)} bytes, the collector's buffer full, as one "
@@ -311,10 +325,34 @@ def test_the_logger_sends_each_line_as_one_datagram(lab):
                "Your task")
 
 
+def test_a_line_too_long_for_one_datagram_is_skipped_and_the_next_sent(lab):
+    collector = dgram(lab, SOCK)
+    huge = b"x" * 1_000_000  # more than a datagram may hold: EMSGSIZE
+    logger = lab.run("logger", SOCK, stdin=b"before\n" + huge + b"\nafter\n")
+    got, _ = received(collector)
+    refused = lab.events(("sendto", "send", "sendmsg"), proc=logger,
+                         errno="EMSGSIZE")
+    lab.expect(got == [b"before", b"after"] and logger.returncode == 1,
+               "a line of 1000000 bytes, too long for one datagram (sendto "
+               "fails with EMSGSIZE), to be skipped with a message, and the "
+               "next line sent: the datagrams received were "
+               f"{shown(got)}; " + ("the logger's send failed with EMSGSIZE "
+                                    "and it did not go on; " if refused and
+                                    b"after" not in got else "")
+               + f"{logger.describe()}", "Errors a datagram meets")
+
+
 def test_the_logger_sends_each_argument_as_one_datagram(lab):
     collector = dgram(lab, SOCK)
     logger = lab.run("logger", SOCK, "hello", "two words", "")
     got, senders = received(collector)
+    lab.expect(not (got and all(g.endswith(b"\0") for g in got) and
+                    [g[:-1] for g in got] == [b"hello", b"two words", b""]),
+               "each message sent without the NUL that ends its C string: "
+               f"the collector received {shown(got)}, each with a final "
+               "\\x00. strlen(msg) is the message's length; strlen(msg) + 1 "
+               "(or sizeof) sends the terminator too, a byte the message "
+               "never had", "Your task")
     lab.expect(got == [b"hello", b"two words", b""] and
                logger.returncode == 0,
                "each MESSAGE argument sent as one datagram: hello, two "
@@ -336,11 +374,13 @@ def test_the_logger_with_c_connects_first_and_sends_without_an_address(lab):
                f"the collector received {shown(got)}, and "
                f"{logger.describe()}", "Who sent it: addresses and replies")
     connects = lab.events("connect", proc=logger, ret=0)
-    sends = lab.events(("send", "write"), proc=logger)
+    sends = [e for e in lab.events(("send", "write", "sendto", "sendmsg"),
+                                   proc=logger) if not e["args"].get("addr")]
     lab.expect(connects and len(sends) == 2,
                "`logger -c` to connect once, then call send(2) for each "
-               "message (a connected socket needs no address); the trace "
-               f"shows {len(connects)} connect and {len(sends)} send calls",
+               "message (or sendmsg, with no address: a connected socket "
+               f"needs none); the trace shows {len(connects)} connect and "
+               f"{len(sends)} sends without an address",
                "Who sent it: addresses and replies")
 
 
@@ -533,6 +573,17 @@ def test_a_bad_path_is_refused_clearly(lab, program_and_case):
     notes.write_text("someone's notes\n")
     args = [where] if program == "collector" else [where, "hello"]
     proc = lab.run(program, *args)
+    removed = [e for e in lab.events("unlink", proc=proc, ret=0)
+               if e["args"].get("path") == where]
+    lab.expect(not (removed and case == "not a socket"),
+               f"`{program} {where}` to leave notes.txt, a file that is not "
+               "a socket, alone: it removed it (unlink, "
+               f"{removed[0]['file'] if removed else ''}:"
+               f"{removed[0]['line'] if removed else ''}) and bound its "
+               "socket there. Never remove a path before bind: bind fails "
+               "with EADDRINUSE on any file, and then the program says so "
+               "and stops; it removes only the socket file it made",
+               "Bad paths")
     lab.expect(proc.returncode is not None and proc.returncode > 0 and
                words in proc.stderr,
                f"`{program} {where or chr(34) * 2}`: a message that says "
