@@ -28,7 +28,7 @@ import pytest
 
 import labrun
 import peers
-from conftest import frozen
+from conftest import frozen, receive
 from tracetext import cut
 
 LESSON = "09-full-duplex"
@@ -201,13 +201,13 @@ class Answering(threading.Thread):
         if conn is None:
             return
         if self.read_only is not None:
-            self.got, self.how = peers_receive(conn, self.read_only)
+            self.got, self.how = receive(conn, self.read_only)
             if self.leave == "shutdown":  # no reset: the socket stays open
                 conn.shutdown(socket.SHUT_RDWR)
             else:
                 conn.close()  # with the rest of what the client sent unread
             return
-        self.got, self.how = peers_receive(conn)
+        self.got, self.how = receive(conn)
         if self.how != "eof":
             return
         reply = self.answer(self.got)
@@ -227,22 +227,6 @@ class Answering(threading.Thread):
         self.lab.peers.remove(self.listener)
         self.listener.close()
         os.unlink(self.lab.dir / "lab.sock")
-
-
-def peers_receive(conn, size=None):
-    got = b""
-    while size is None or len(got) < size:
-        try:
-            chunk = conn.recv(65536 if size is None else
-                              min(65536, size - len(got)))
-        except socket.timeout:
-            return got, "timeout"
-        except OSError:
-            return got, "reset"
-        if not chunk:
-            return got, "eof"
-        got += chunk
-    return got, "size"
 
 
 def ended_by(client):
