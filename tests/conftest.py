@@ -1890,3 +1890,20 @@ def pytest_terminal_summary(terminalreporter):
     if next_step:
         write(f"Next: lessons/{next_step[0]}/README.md, and the failed check "
               f"'{next_step[1]}' above.")
+
+
+# -- standard tools as peers (nc, socat, logger) ----------------------------
+
+def tool(name):
+    """The path of a standard tool the suite uses as a peer; tools/setup
+    installs each, so a check skips (saying why) only where it could not."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+def run_tool(lab, argv, stdin=b""):
+    """Runs a standard tool in the lab directory, bounded in time."""
+    return subprocess.run(argv, cwd=lab.dir, input=stdin, capture_output=True,
+                          timeout=labrun.WAIT * 2)

@@ -3,7 +3,6 @@ so the server removes it with unlink() when it exits, even on a signal."""
 import os
 import re
 import select
-import shutil
 import signal
 import subprocess
 import time
@@ -21,7 +20,8 @@ from conftest import (READS, SERVING_WAITS, SIGNAL_SAFE, WRITES, as_run,
                       one_after_another, pauses_after_emfile, receive,
                       sanitized_exchange, sent_to,
                       server_finishes_short_writes, signal_safe_type,
-                      source_line, stopped_by_itself, used_minus_one)
+                      source_line, stopped_by_itself, tool, run_tool,
+                      used_minus_one)
 from tracetext import call_text, cut
 
 LESSON = "06-close"
@@ -670,17 +670,6 @@ def test_the_client_refuses_a_bad_path_clearly(lab, case):
 
 
 # -- the final programs with standard tools ----------------------------------
-
-def tool(name):
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed")
-    return path
-
-
-def run_tool(lab, argv, stdin=b""):
-    return subprocess.run(argv, cwd=lab.dir, input=stdin, capture_output=True,
-                          timeout=labrun.WAIT * 2)
 
 
 def test_nc_is_a_client_of_the_server(lab):

@@ -10,7 +10,6 @@ process of the checks' in it: a server that signals its whole group
 (kill(0, ...)) is seen, and cannot reach the checks themselves.
 """
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -19,7 +18,7 @@ import pytest
 
 import labrun
 import peers
-from conftest import errno_in_handlers
+from conftest import errno_in_handlers, tool
 from tracetext import call_text, cut
 
 LESSON = "07-fork"
@@ -520,12 +519,6 @@ def test_sigterm_just_before_a_child_reads_ends_the_child(lab):
 
 
 # -- standard tools as clients, beside a silent one ---------------------------
-
-def tool(name):
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed")
-    return path
 
 
 def test_nc_and_socat_are_served_beside_a_silent_client(lab):

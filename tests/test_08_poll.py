@@ -9,7 +9,6 @@ of their reply, and what /proc says of it (its children, its descriptors
 and their flags); LAB_FAULTS makes accept fail on demand.
 """
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,7 +18,7 @@ import pytest
 
 import labrun
 import peers
-from conftest import Drain, errno_in_handlers
+from conftest import Drain, errno_in_handlers, tool
 from tracetext import call_text, cut
 
 LESSON = "08-poll"
@@ -393,12 +392,6 @@ def test_each_signal_handler_leaves_errno_as_it_found_it(lab):
 
 
 # -- standard tools as clients, beside a silent one ---------------------------
-
-def tool(name):
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed")
-    return path
 
 
 def test_nc_and_socat_are_served_beside_a_silent_client(lab):

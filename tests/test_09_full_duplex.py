@@ -16,7 +16,6 @@ arrive in one read.
 import os
 import random
 import select
-import shutil
 import signal
 import socket
 import struct
@@ -28,7 +27,7 @@ import pytest
 
 import labrun
 import peers
-from conftest import frozen, receive
+from conftest import frozen, receive, tool
 from tracetext import cut
 
 LESSON = "09-full-duplex"
@@ -82,22 +81,34 @@ def socket_fd(lab, client):
     return done[0]["args"]["fd"] if done else None
 
 
-def stuck_writing(lab, client):
-    """A sentence if the client sleeps in a write to its socket and nothing
-    moves (its output and the trace stay as they are), else None: a client
-    that writes everything before it reads."""
-    fd = socket_fd(lab, client)
+def sleeping_still(lab, client, calls, fd=None):
+    """(the call, the bytes of reply printed) if the client sleeps in one
+    of calls (on fd, if given) three looks in a row, 50 ms apart, while
+    nothing moves (its output and the trace stay as they are), else None."""
     before = None
     for _ in range(3):
         now = peers.blocked_in(client.pid)
-        if not now or now[0] not in SOCKET_CALLS or now[1] != fd:
+        if not now or now[0] not in calls or (fd is not None and
+                                              now[1] != fd):
             return None
         seen = (len(client.stdout_bytes), len(lab.collector.events))
         if seen != before and before is not None:
             return None
         before = seen
         lab.wait_until(lambda: False, proc=client, timeout=0.05)
-    return (f"the client sleeps in {now[0]}({fd}) with {before[0]} bytes "
+    return now[0], before[0]
+
+
+def stuck_writing(lab, client):
+    """A sentence if the client sleeps in a write to its socket and nothing
+    moves (its output and the trace stay as they are), else None: a client
+    that writes everything before it reads."""
+    fd = socket_fd(lab, client)
+    stuck = sleeping_still(lab, client, SOCKET_CALLS, fd)
+    if stuck is None:
+        return None
+    call, printed = stuck
+    return (f"the client sleeps in {call}({fd}) with {printed} bytes "
             "of the reply printed, and "
             "nothing moves: it writes before it reads. The server answers "
             "as it reads, and stops reading while its answer waits; once "
@@ -113,17 +124,11 @@ def stuck_reading(lab, client):
     moves, else None."""
     if shut_down(lab, client):
         return None
-    before = None
-    for _ in range(3):
-        now = peers.blocked_in(client.pid)
-        if not now or now[0] not in ("read", "recvfrom", "poll"):
-            return None
-        seen = (len(client.stdout_bytes), len(lab.collector.events))
-        if seen != before and before is not None:
-            return None
-        before = seen
-        lab.wait_until(lambda: False, proc=client, timeout=0.05)
-    return (f"the client sleeps in {now[0]} with {before[0]} bytes of the "
+    stuck = sleeping_still(lab, client, ("read", "recvfrom", "poll"))
+    if stuck is None:
+        return None
+    call, printed = stuck
+    return (f"the client sleeps in {call} with {printed} bytes of the "
             "reply printed, and nothing moves; it never called shutdown. "
             "The server answers what it has read and waits for more: it "
             "learns that nothing more comes only when its read returns 0. "
@@ -363,13 +368,6 @@ def test_at_end_of_input_the_client_shuts_down_writing_and_reads_on(lab):
                   ". The client never called shutdown: a close ends both "
                   "directions, and the answer has nowhere to go"),
                "Half-close")
-
-
-def tool(name):
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed")
-    return path
 
 
 def socat_server(lab, socat, *address):

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import labrun
+from conftest import tool, run_tool
 from tracetext import cut
 
 LESSON = "10-datagram"
@@ -633,19 +634,6 @@ def test_a_logger_with_r_gets_its_reply_from_the_collector(lab):
 
 
 # -- standard tools as loggers ---------------------------------------------
-
-def tool(name):
-    import shutil
-    found = shutil.which(name)
-    if found is None:
-        pytest.skip(f"{name} is not installed")
-    return found
-
-
-def run_tool(lab, argv, stdin=b""):
-    import subprocess
-    return subprocess.run(argv, cwd=lab.dir, input=stdin, capture_output=True,
-                          timeout=labrun.WAIT * 2)
 
 
 def test_the_system_s_logger_and_socat_log_to_the_collector(lab):
