@@ -407,6 +407,13 @@ def test_the_client_gets_the_count_of_a_socat_wc_server(lab):
         size = 1_000_000
         client = lab.client("lab.sock", stdin=binary(size, seed=2),
                             timeout=QUICK * 2)
+        lab.collector.sync()
+        counted = client.stdout.strip() == str(size) and \
+            client.returncode == 0
+        lost = shutdown_mistake(lab, client, size)
+        lab.expect(counted or lost is None,
+                   f"{lost}; wc counted {cut(client.stdout_bytes, 40)} of "
+                   f"{size} bytes", "Half-close")
         lab.expect(client.stdout.strip() == str(size) and
                    client.returncode == 0,
                    f"the client, given {size} bytes, to print what `socat "
