@@ -84,10 +84,14 @@ def done_with_the_client(lab, server):
     is in the trace."""
     side = lab.family(server)
     readers = {e["pid"] for e in lab.events(READS, proc=side)}
+    # Longer than an event that comes at once: a child of a forking server
+    # (lesson 07) may wait for a core on a busy machine, its reply already
+    # written; a server that never finishes costs this wait.
     return lab.wait_until(lambda: [
         e for e in lab.events((*READS, "close"), proc=side)
         if e["call"] == "close" and e["pid"] in readers or
-        e["call"] != "close" and e["ret"] <= 0], proc=server)
+        e["call"] != "close" and e["ret"] <= 0], proc=server,
+        timeout=labrun.WAIT * 3)
 
 
 def test_the_reply_is_the_message_upper_cased(lab):
