@@ -262,6 +262,8 @@ endif
 # it is installed: tests/conftest.py says how the tests are shared out; an
 # older one, as Debian 11 has, leaves the suite on one core); at the
 # end, make test says how long each took, and the ratio of the two.
+# pytest's own temporary directories go in $(B), not in /tmp, where it
+# would keep the last three runs' (it empties its basetemp at each run).
 JOBS ?= 2
 test:
 	$(need_solutions)
@@ -274,7 +276,8 @@ test:
 	  tuple(map(int, xdist.__version__.split(".")[:2])) < (2, 5))' \
 	  2>/dev/null && \
 	  [ $(JOBS) -gt 1 ] && echo "-n $(JOBS) --dist loadgroup"); \
-	LAB_CODE=solutions $(PYTEST) $$workers tests; status=$$?; \
+	LAB_CODE=solutions $(PYTEST) $$workers \
+	  --basetemp=$(abspath $(B))/pytest-tmp tests; status=$$?; \
 	awk -v a=$$start -v b=$$built -v c=$$(date +%s.%N) 'BEGIN { \
 	  if (b - a < 0.5) \
 	    printf "make test: tests %.1f s (the programs were built already: " \
