@@ -220,7 +220,9 @@ def sanitized_runner():
         pass
     finally:
         shutil.rmtree(probe, ignore_errors=True)
-    partial = SANITIZED / f".works.{os.getpid()}"
+    # Named per thread: the server and the client are built at once, in
+    # two threads of one process, and both may find the answer unknown.
+    partial = SANITIZED / f".works.{os.getpid()}.{threading.get_ident()}"
     partial.write_bytes(found)
     os.replace(partial, said)
     return sanitized_runner()
