@@ -387,6 +387,11 @@ def diagnoses(events, procs=()):
     return list(dict.fromkeys(found))
 
 
+def same_line(repeats):
+    return (f"    ... the same line {repeats} more "
+            f"{'time' if repeats == 1 else 'times'}")
+
+
 def collapsed(events):
     """The lines of the trace, as the human trace shows them (a run of
     like calls counted: tracetext.as_shown), with a run of identical lines
@@ -403,11 +408,11 @@ def collapsed(events):
             repeats += 1
             continue
         if repeats:
-            lines.append(f"    ... the same line {repeats} more times")
+            lines.append(same_line(repeats))
         lines.append("    " + tracetext.render(e))
         last, repeats = key, 0
     if repeats:
-        lines.append(f"    ... the same line {repeats} more times")
+        lines.append(same_line(repeats))
     return lines
 
 
