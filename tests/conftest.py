@@ -819,6 +819,28 @@ def client_of(lab, *args, stdin=b"", env=None):
     return client, conn
 
 
+def client_ends(client, conn, timeout=labrun.WAIT):
+    """Waits for the client to end, and ends the exchange as the lab's
+    server does: when the client shuts down its writing side (the server
+    reads end of file), the server closes the connection.  A client that
+    reads until end of file (lesson 09's) ends then, at once."""
+    import select
+    deadline = time.monotonic() + timeout
+    while not client.has_exited() and time.monotonic() < deadline:
+        try:
+            ready, _, _ = select.select([conn], [], [], 0.01)
+            if ready and conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
+                break  # it sends more: no end of file to answer
+        except BlockingIOError:
+            continue
+        except (OSError, ValueError):
+            break  # it has reset the connection, or conn is closed already
+        if ready:
+            conn.close()  # end of file read: the server closes its end
+            break
+    return client.wait(max(deadline - time.monotonic(), 0))
+
+
 # -- short writes and EINTR (lesson 05, and what lesson 06 keeps of it) ------
 
 REPLY = b"HELLO, SOCKET\n"  # the lab client's reply to "hello, socket"

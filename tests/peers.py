@@ -141,8 +141,7 @@ class Hog(threading.Thread):
         super().__init__(daemon=True)
         self.peer = Peer(lab.dir / "lab.sock", timeout)
         lab.peers.append(self.peer.sock)
-        self.data = bytes(b"abcdefghijklmnopqrstuvwxyz"[i % 26]
-                          for i in range(size))
+        self.data = (b"abcdefghijklmnopqrstuvwxyz" * (size // 26 + 1))[:size]
         self.sent = 0
         self.start()
 

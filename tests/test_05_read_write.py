@@ -19,8 +19,8 @@ import socket
 import labrun
 from conftest import (READS, REPLY, SERVING_WAITS, WRITES, Drain,
                       accept_failure_reported, client_finishes_short_writes,
-                      client_makes_interrupted_calls_again, client_of,
-                      one_after_another, failed_socket, frozen, has_flag,
+                      client_ends, client_makes_interrupted_calls_again,
+                      client_of, one_after_another, failed_socket, frozen, has_flag,
                       listen_failure_reported, receive, sanitized_exchange,
                       sent_to, server_finishes_short_writes,
                       server_makes_interrupted_calls_again, signals_of)
@@ -322,7 +322,7 @@ def test_the_client_assembles_a_reply_that_comes_in_pieces(lab):
         # The next piece only once the client has read this one: a client
         # that reads once gets only the first piece.
         lab.wait_until(has_read_it_all, proc=client)
-    client.wait()
+    client_ends(client, conn)
     reads = [e["ret"] for e in lab.events(READS, proc=client)]
     lab.expect(client.stdout_bytes == reply,
                f"the client to read until the whole reply has arrived "
@@ -339,7 +339,7 @@ def test_the_client_prints_the_reply_byte_for_byte(lab):
     client, conn = client_of(lab, stdin=message)
     message_of(lab, client, conn, message)
     sent_to(conn, message.upper())
-    client.wait()
+    client_ends(client, conn)
     lab.expect(client.stdout_bytes == message.upper(),
                "the client to print the reply byte for byte, NUL bytes "
                "too: the reply is bytes, not a C string with a terminating "

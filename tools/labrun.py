@@ -420,6 +420,7 @@ class Proc:
         "repeat", not final) never sleeps: False at once.
         """
         deadline = time.monotonic() + timeout
+        pause = 0.0
         while time.monotonic() < deadline:
             if self.lab.spinning(self):
                 return False
@@ -431,9 +432,17 @@ class Proc:
             state = stat[stat.rindex(b")") + 2:][:1]
             if state == b"S":
                 return True
-            if state in (b"Z", b"X"):  # it has ended
+            # Ended; or stopped (SIGSTOP: a fault rule, or frozen by a
+            # check), when it cannot reach a call until it is continued.
+            if state in (b"Z", b"X", b"T"):
                 return False
-            os.sched_yield()
+            # A process about to sleep is there within microseconds; one
+            # that computes is looked at less and less often.
+            if pause:
+                time.sleep(pause)
+            else:
+                os.sched_yield()
+            pause = min(max(pause * 2, 0.0001), 0.002)
         return False
 
     def signal(self, sig):
@@ -657,10 +666,22 @@ class Lab:
         """
         if proc.has_exited():
             return proc.wait(timeout)
-        if sig != signal.SIGKILL:
-            proc.asleep()
+        # Stopped (SIGSTOP: a fault rule), it would take the signal only
+        # once continued: it goes on to its next call first.  A rule may
+        # stop it again on its way there.
+        for _ in range(4 if sig != signal.SIGKILL else 0):
+            if process_state(proc.pid)[0] == "T":
+                proc.signal(signal.SIGCONT)
+                deadline = time.monotonic() + timeout
+                while process_state(proc.pid)[0] == "T" and \
+                        time.monotonic() < deadline:
+                    time.sleep(0.0002)
+            if proc.asleep() or process_state(proc.pid)[0] != "T":
+                break
         proc.stopped_with = sig
         proc.signal(sig)
+        if process_state(proc.pid)[0] == "T":
+            proc.signal(signal.SIGCONT)
         if sig != signal.SIGKILL and proc.wait(timeout) is None:
             proc.stopped_with = signal.SIGKILL
             proc.signal(signal.SIGKILL)
