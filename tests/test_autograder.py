@@ -14,6 +14,7 @@ import zipfile
 
 import pytest
 
+import autograder
 import labrun
 from conftest import LabCopy
 
@@ -126,6 +127,12 @@ def autograder_root(autograder_zip):
     root = labrun.scratch_dir("lab-autograder-")
     try:
         unzip(autograder_zip, root / "source")
+        # What setup.sh builds, as it builds it.
+        built = subprocess.run(
+            ["make", "-s", "-C", str(root / "source" / "lab"),
+             *autograder.PREBUILT], env=LabCopy(ROOT).make_command()[1],
+            capture_output=True, text=True, timeout=120)
+        assert built.returncode == 0, built.stdout + built.stderr
         shutil.copy2(root / "source" / "run_autograder", root)
         os.chmod(root / "source", 0o700)  # setup.sh: chmod -R go= .
         yield root
@@ -195,6 +202,7 @@ def test_the_zip_is_what_gradescope_wants(autograder_zip):
                 .split())
     assert named == {"make", "gcc", "libc6-dev"}
     assert "lab/tools/setup grade" in setup and "useradd" in setup
+    assert f"make -s -C lab {' '.join(autograder.PREBUILT)}" in setup
     apt = shutil.which("apt-cache")
     if apt is None:
         pytest.skip("no apt-cache here to look the package names up")

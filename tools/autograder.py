@@ -126,6 +126,9 @@ def workflow():
 
 LAB_DIR = "lab"  # the hand-out, in the zip and in /autograder/source
 
+# What setup.sh builds in lab/ (classroom.seed_build gives it to each
+# grading copy).
+PREBUILT = ("build/trace/trace.o", "build/trace/silent")
 SETUP_SH = """\
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image
@@ -141,13 +144,15 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends make gcc libc6-dev
 chmod 755 run_autograder lab/tools/setup lab/tools/grade
 lab/tools/setup grade >/dev/null
+# The trace library, built once here: each grading copy starts with it.
+make -s -C lab {prebuilt}
 # The learners' programs run as this user, who cannot read the lab's own
 # files here (run_autograder, as root, gives it a copy) nor the results.
 id -u student >/dev/null 2>&1 ||
     useradd --no-create-home --shell /usr/sbin/nologin student
 chmod -R go= .
 echo "setup.sh: the lab's autograder is ready"
-"""
+""".format(prebuilt=" ".join(PREBUILT))
 
 RUN_AUTOGRADER = """\
 #!/bin/sh
