@@ -231,3 +231,35 @@ def test_check_names_keep_their_c_identifiers():
         "AF_UNIX and SO_RCVTIMEO stay"
     assert classroom.readable("test_the_server_serves_n_clients") == \
         "the server serves n clients"
+
+
+@needs_solutions
+def test_a_grading_copy_builds_only_what_the_upload_changed(tmp_path):
+    """A grading copy starts with the trace library and with the programs
+    this lab has built from the same sources (an upload's solved lesson, a
+    lesson left as the starter); make builds only the changed ones."""
+    from conftest import LabCopy
+    upload = tmp_path / "upload"
+    solved_lessons(upload, ["01-socket"])
+    (upload / "02-bind").mkdir()
+    (upload / "02-bind" / "server.c").write_bytes(
+        (ROOT / "lessons" / "02-bind" / "server.c").read_bytes() +
+        b"/* mine */\n")
+    pristine, _ = classroom.starters_to_hand_out("grade")
+    copy = LabCopy(tmp_path / "copy" / classroom.HANDOUT_TOP)
+    classroom.make_grading_copy(upload, copy.path, pristine)
+
+    def up_to_date(target):
+        argv, env = copy.make_command("-q", target)
+        return subprocess.run(argv, env=env, capture_output=True,
+                              timeout=60).returncode == 0
+    assert up_to_date("build/trace/trace.o")
+    assert up_to_date("build/lessons/01-socket/server")  # as solved
+    assert up_to_date("build/lessons/03-listen/server")  # the starter
+    assert not (copy.path / "build" / "lessons" / "02-bind" /
+                "server").exists()
+    assert not up_to_date("build/lessons/02-bind/server")
+    # What it was given is what make builds from those sources.
+    made = copy.make("-s", "build/lessons/02-bind/server")
+    assert made.returncode == 0, made.stderr
+    assert up_to_date("build/lessons/02-bind/server")
