@@ -1664,25 +1664,49 @@ def handout_built():
 
 def warm_up(tree, scratch):
     """Makes in the built hand-out's build/ what the first grade of each
-    copy would make again: the sanitized builds of the solutions
-    (labrun.sanitized, named by their content: a copy whose lesson is
-    solved finds them), the sanitizer probe's answer, and Python's
-    compiled modules of the system (build/pycache/usr; a copy's own files
-    are compiled where the copy is).  Made by a grade of a solved copy in
-    scratch, removed afterwards."""
+    copy would make again: the sanitized builds of the solutions of the
+    lessons whose checks build them (labrun.sanitized, named by their
+    content: a copy whose lesson is solved finds them), with the sanitized
+    trace and the sanitizer probe's answer of this suite's own build; and
+    Python's compiled modules of the system (build/pycache/usr), this
+    suite's own too.  The sanitized builds are made in a copy of the tree
+    in scratch, where those lessons are solved: a build names its source
+    as a learner's copy does (lessons/05-read-write/server.c).  Removed
+    afterwards."""
+    import test_ladder  # the lesson modules, which import this one
     solved = LabCopy(scratch / "unix-sockets-lab")
+    ours = labrun.BUILD
     try:
         shutil.copytree(tree, solved.path, symlinks=True,
                         copy_function=copy_or_link(tree))
-        for lesson in LESSONS:
-            solved.solve(lesson)
-        solved.make("grade", timeout=300)  # what it makes, not its grade
-        for part in ("sanitized", "pycache/usr"):
-            if (solved.path / "build" / part).is_dir():
-                (tree / "build" / part).parent.mkdir(parents=True,
-                                                     exist_ok=True)
-                shutil.move(solved.path / "build" / part,
-                            tree / "build" / part)
+        sanitized = solved.path / "build" / "sanitized"
+        sanitized.mkdir(parents=True, exist_ok=True)
+        for made in [*(ours / "sanitized").glob("trace-*.o"),
+                     ours / "sanitized" / "works"]:
+            if made.is_file():
+                shutil.copy2(made, sanitized / made.name)
+        sources = []
+        for module in test_ladder.LESSON_MODULES:
+            if getattr(module, "SANITIZED", ()):
+                solved.solve(module.LESSON)
+                sources += [f"lessons/{module.LESSON}/{name}.c"
+                            for name in module.SANITIZED]
+        argv, env = solved.make_command()
+        env.update(LAB_BUILD=str(solved.path / "build"),
+                   PYTHONPYCACHEPREFIX=str(solved.path / "build" / "pycache"))
+        made = subprocess.run(
+            [sys.executable, "-c",
+             "import sys; sys.path.insert(0, 'tools'); import labrun\n"
+             "for source in sys.argv[1:]:\n"
+             "    labrun.sanitized(source)", *sources],
+            cwd=solved.path, env=env, capture_output=True, text=True,
+            timeout=300)
+        assert made.returncode == 0, made.stderr
+        shutil.move(sanitized, tree / "build" / "sanitized")
+        if (ours / "pycache" / "usr").is_dir():
+            shutil.copytree(ours / "pycache" / "usr",
+                            tree / "build" / "pycache" / "usr",
+                            dirs_exist_ok=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
