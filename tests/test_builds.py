@@ -15,6 +15,9 @@ import labrun
 from conftest import LessonLab
 
 ROOT = labrun.ROOT
+# Each test may run in any process of a parallel run (conftest.spread):
+# the builds they share are made under labrun.build_lock.
+SPREAD = True
 SOLVED = sorted(p.name for p in (ROOT / "solutions").glob("[0-9][0-9]-*"))
 FINAL = SOLVED[-1]
 # The programs run under the sanitizers and valgrind: part 1's final
@@ -231,9 +234,10 @@ def test_the_programs_and_the_trace_work_with_musl():
     build = labrun.BUILD / "musl"
     targets = [f"{build}/solutions/{FINAL}/{n}" for n in
                ("server", "client", *DATAGRAM_PROGRAMS)]
-    made = subprocess.run(["make", "--no-print-directory", f"B={build}",
-                           "CC=musl-gcc", *targets], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    with labrun.build_lock("musl"):
+        made = subprocess.run(["make", "--no-print-directory", f"B={build}",
+                               "CC=musl-gcc", *targets], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
     assert made.returncode == 0, made.stderr
     for target in targets:  # linked with musl, not glibc
         interpreter = subprocess.run(["readelf", "-l", target],
@@ -262,10 +266,11 @@ def test_the_final_programs_are_clean_under_sanitizers(lesson):
             "-fno-sanitize-recover=all"
     targets = [f"{build}/solutions/{lesson}/{p.stem}" for p in
                sorted((ROOT / "solutions" / lesson).glob("*.c"))]
-    made = subprocess.run(["make", "--no-print-directory", f"B={build}",
-                           f"CFLAGS={flags}", f"LDFLAGS={flags}", *targets],
-                          cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+    with labrun.build_lock("sanitize"):
+        made = subprocess.run(["make", "--no-print-directory", f"B={build}",
+                               f"CFLAGS={flags}", f"LDFLAGS={flags}",
+                               *targets], cwd=ROOT, capture_output=True,
+                              text=True, timeout=300)
     assert made.returncode == 0, made.stderr
     env = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=99",
            "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}

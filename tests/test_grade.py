@@ -8,6 +8,10 @@ import classroom
 import labrun
 from conftest import path_without
 
+# Each test may run in any process of a parallel run (conftest.spread):
+# each has its own copy of the lab (lab_copy).
+SPREAD = True
+
 LISTED = json.loads((labrun.ROOT / "lessons" / "lessons.json").read_text())
 POINTS = {lesson["id"]: lesson["points"] for lesson in LISTED["lessons"]}
 PART = {lesson["id"]: lesson["part"] for lesson in LISTED["lessons"]}

@@ -8,6 +8,9 @@ from conftest import LESSONS
 # How many checks lesson 01 has.
 CHECKS_01 = sum(name.startswith("test_") for name in vars(test_01_socket))
 
+# Each test may run in any process of a parallel run (conftest.spread):
+# each has its own copy of the lab (lab_copy).
+SPREAD = True
 
 def states(output):
     """{lesson: the state column} from make progress's table."""
