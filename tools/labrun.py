@@ -911,7 +911,41 @@ def process_state(pid):
 
 def descendants(pid):
     """The pids of pid's children, grandchildren..., as /proc shows them
-    now (a zombie is still there, until it is reaped)."""
+    now (a zombie is still there, until it is reaped): each thread's
+    children, from /proc/PID/task/TID/children, or, on a kernel without
+    that file, from the parent of every process in /proc."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        children = _children(parent)
+        if children is None:
+            return _descendants_by_scan(pid)
+        found += children
+        todo += children
+    return found
+
+
+def _children(pid):
+    """pid's children; [] once it has gone; None where /proc cannot say
+    (a kernel built without CONFIG_PROC_CHILDREN)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    children = []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                children += [int(c) for c in f.read().split()]
+        except FileNotFoundError:
+            if os.path.exists(f"/proc/{pid}/task/{tid}"):
+                return None  # the thread is there, its file is not
+        except OSError:
+            continue  # the thread has ended meanwhile
+    return children
+
+
+def _descendants_by_scan(pid):
     parents = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
