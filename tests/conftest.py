@@ -1815,7 +1815,8 @@ def pytest_sessionstart(session):
         return
     import mistakes
     import test_mistakes
-    where = labrun.scratch_dir("lab-mistakes-early-")
+    where = labrun.scratch_dir("lab-mistakes-early-",
+                                  parent=labrun.RUN_PARENT)
 
     def build():
         # Whatever fails here fails again, and is said, in the tests.

@@ -250,6 +250,8 @@ def make(targets, where, nice=False):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("MAKE", "MFLAGS"))}
     env["CFLAGS"] = corpus_cflags()
+    # The compilers' temporary files too, in memory (labrun.RUN_PARENT).
+    env["TMPDIR"] = labrun.RUN_PARENT
     low = ["nice", "-n", "10"] if nice and shutil.which("nice") else []
     run = subprocess.Popen(
         [*low, "make", "--no-print-directory", "-k", f"-j{os.cpu_count() or 2}",
@@ -472,7 +474,8 @@ def main():
         sys.exit("no entry matches")
 
     failures_seen, unstable = {}, {}
-    where = Path(tempfile.mkdtemp(prefix="lab-mistakes-", dir="/tmp"))
+    where = Path(tempfile.mkdtemp(prefix="lab-mistakes-",
+                                 dir=labrun.RUN_PARENT))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         todo = [(i, e) for i, e in entries if i not in results]

@@ -47,7 +47,7 @@ def test_every_entry_of_the_corpus_is_well_formed():
 
 @pytest.fixture(scope="module")
 def built():
-    where = labrun.scratch_dir("lab-mistakes-")
+    where = labrun.scratch_dir("lab-mistakes-", parent=labrun.RUN_PARENT)
     try:
         # The sanitized builds: by the few checks that reach them, in
         # whichever process runs them (SPREAD).
