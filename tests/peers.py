@@ -238,11 +238,12 @@ SYSCALLS = {
     "x86_64": {0: "read", 1: "write", 7: "poll", 23: "select", 43: "accept",
                44: "sendto", 45: "recvfrom", 46: "sendmsg", 47: "recvmsg",
                61: "wait4", 232: "epoll_wait", 270: "pselect6",
-               271: "ppoll", 288: "accept4", 247: "waitid"},
+               271: "ppoll", 288: "accept4", 247: "waitid", 34: "pause",
+               130: "rt_sigsuspend"},
     "aarch64": {63: "read", 64: "write", 73: "ppoll", 72: "pselect6",
                 202: "accept", 242: "accept4", 206: "sendto", 207: "recvfrom",
                 211: "sendmsg", 212: "recvmsg", 260: "wait4", 95: "waitid",
-                22: "epoll_pwait"},
+                22: "epoll_pwait", 133: "rt_sigsuspend"},
 }
 
 
@@ -266,6 +267,20 @@ def blocked_in(pid):
 WAITING_CALLS = {"read", "poll", "select", "accept", "accept4", "recvfrom",
                  "recvmsg", "epoll_wait", "pselect6", "ppoll", "wait4",
                  "waitid", "epoll_pwait"}
+
+
+def paused(pid):
+    """Whether process pid sleeps in pause(2) or sigsuspend(2), with no
+    signal pending: only a signal, which nobody has sent, ends that
+    sleep."""
+    if labrun.process_state(pid)[0] != "S" or \
+            (blocked_in(pid) or ("",))[0] not in ("pause", "rt_sigsuspend"):
+        return False
+    status = labrun.read_if_there(f"/proc/{pid}/status") or b""
+    pending = [int(line.split()[1], 16) for line in
+               status.decode(errors="replace").splitlines()
+               if line.startswith(("SigPnd:", "ShdPnd:"))]
+    return len(pending) == 2 and not any(pending)
 
 
 def waits(pid):
