@@ -10,6 +10,7 @@ excerpt of a run the documents quote is what a real run prints now
 """
 import ast
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -873,3 +874,29 @@ def test_the_quiz_comes_before_the_commands_that_answer_it(lesson):
     assert f"make quiz N={lesson[:2]}" in before.split(
         "## Deliberate errors", 1)[1]
     assert f"make errors N={lesson[:2]}" in quiz
+
+
+def test_the_checks_run_programs_where_the_teaching_page_says():
+    """/dev/shm/lab-XXXXXX where /dev/shm is a shared directory in memory
+    with 1 GiB free, else /tmp/lab-XXXXXX; mode 0700; removed afterwards."""
+    from conftest import LessonLab
+    teaching = (labrun.ROOT / "lessons" / "TEACHING.md").read_text()
+    assert "/dev/shm/lab-XXXXXX (mode 0700" in teaching and \
+        "where /dev/shm is not a shared directory in memory with 1 GiB " \
+        "free" in " ".join(teaching.split())
+    mounted = {}
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            fields = line.split()
+            mounted[fields[1]] = fields[2]
+    space = os.statvfs("/dev/shm") if os.path.isdir("/dev/shm") else None
+    in_memory = mounted.get("/dev/shm") == "tmpfs" and space and \
+        space.f_bavail * space.f_frsize >= 1 << 30 and \
+        os.stat("/dev/shm").st_mode & 0o1777 == 0o1777
+    with LessonLab(labrun.BUILD / "solutions" / "01-socket",
+                   "01-socket") as lab:
+        where = lab.dir
+        assert str(where.parent) == ("/dev/shm" if in_memory else "/tmp")
+        assert where.name.startswith("lab-")
+        assert where.stat().st_mode & 0o777 == 0o700
+    assert not where.exists()

@@ -70,21 +70,27 @@ def scratch_dir(prefix="lab-", parent="/tmp"):
     return path
 
 
+MEMORY_TMP_FREE = 1 << 30  # bytes free in /dev/shm to use it
+
+
 def in_memory_tmp():
     """Where a lab run makes its directory: /dev/shm, where it is a shared
-    temporary directory in memory (tmpfs, mode 1777, as on Debian), else
-    /tmp.  A run makes a FIFO, output files and socket files, and removes
-    them: on a disk's file system, making and removing thousands of files
-    costs a third of the checks' system time; nothing is run from there."""
+    temporary directory in memory (tmpfs, mode 1777, as on Debian) with a
+    GiB free (a container may give it only 64 MiB), else /tmp.  A run
+    makes a FIFO, output files and socket files, and removes them: on a
+    disk's file system, making and removing thousands of files costs a
+    third of the checks' system time; nothing is run from there."""
     try:
         with open("/proc/self/mounts") as f:
             mounted = {fields[1]: fields[2] for fields in
                        (line.split() for line in f) if len(fields) > 2}
         mode = os.stat("/dev/shm").st_mode
+        space = os.statvfs("/dev/shm")
     except OSError:
         return "/tmp"
     return "/dev/shm" if mounted.get("/dev/shm") == "tmpfs" and \
         mode & 0o1777 == 0o1777 and \
+        space.f_bavail * space.f_frsize >= MEMORY_TMP_FREE and \
         os.access("/dev/shm", os.W_OK | os.X_OK) else "/tmp"
 
 
