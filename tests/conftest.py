@@ -1816,7 +1816,7 @@ def pytest_sessionstart(session):
     import mistakes
     import test_mistakes
     where = labrun.scratch_dir("lab-mistakes-early-",
-                                  parent=labrun.RUN_PARENT)
+                               parent=labrun.RUN_PARENT)
 
     def build():
         # Whatever fails here fails again, and is said, in the tests.

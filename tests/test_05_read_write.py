@@ -20,8 +20,9 @@ import labrun
 from conftest import (READS, REPLY, SERVING_WAITS, WRITES, Drain,
                       accept_failure_reported, client_finishes_short_writes,
                       client_ends, client_makes_interrupted_calls_again,
-                      client_of, one_after_another, failed_socket, frozen, has_flag,
-                      listen_failure_reported, receive, sanitized_exchange,
+                      client_of, one_after_another, failed_socket, frozen,
+                      has_flag, listen_failure_reported, receive,
+                      sanitized_exchange,
                       sent_to, server_finishes_short_writes,
                       server_makes_interrupted_calls_again, signals_of)
 from tracetext import call_text, cut, difference
