@@ -13,6 +13,7 @@ LAB_FAULTS: reads that return a few bytes at a time, so that a message
 arrives in pieces; a stopped server (SIGSTOP), so that several messages
 arrive in one read.
 """
+import functools
 import os
 import random
 import select
@@ -44,8 +45,10 @@ def serving(lab, *args, env=None):
     return server
 
 
+@functools.lru_cache(maxsize=4)
 def binary(size, seed=9):
-    """size bytes of every value, NUL bytes among them, the same each run."""
+    """size bytes of every value, NUL bytes among them, the same each run
+    (made once per process: bytes are never changed in place)."""
     rng = random.Random(seed)
     return bytes(rng.getrandbits(8) for _ in range(size // 64)) * 64 + \
         bytes(size % 64)
