@@ -15,8 +15,8 @@ Fast: make test runs the suite in three processes (pytest-xdist, -n 3
 keeps it fast so:
 - A module's tests run in one process, one after the other, unless the
   module spreads (a lesson's checks, or SPREAD = True): then each test may
-  run in any of them.  Spread a module only if its tests share nothing but what
-  they build under labrun.build_lock.  A module of several seconds goes in
+  run in any of them.  Spread a module only if its tests share nothing but
+  what they build under labrun.build_lock.  A module of several seconds goes in
   FIRST, by its length.
 - What several tests need is made once: a session or module fixture, or,
   to share it between the processes and with the next run, a cache in
@@ -46,6 +46,7 @@ import json
 import os
 import random
 import re
+import select
 import shutil
 import signal
 import socket
@@ -824,7 +825,6 @@ def client_ends(client, conn, timeout=labrun.WAIT):
     server does: when the client shuts down its writing side (the server
     reads end of file), the server closes the connection.  A client that
     reads until end of file (lesson 09's) ends then, at once."""
-    import select
     deadline = time.monotonic() + timeout
     while not client.has_exited() and time.monotonic() < deadline:
         try:
@@ -1666,25 +1666,20 @@ def warm_up(tree, scratch):
     """Makes in the built hand-out's build/ what the first grade of each
     copy would make again: the sanitized builds of the solutions of the
     lessons whose checks build them (labrun.sanitized, named by their
-    content: a copy whose lesson is solved finds them), with the sanitized
-    trace and the sanitizer probe's answer of this suite's own build; and
-    Python's compiled modules of the system (build/pycache/usr), this
-    suite's own too.  The sanitized builds are made in a copy of the tree
-    in scratch, where those lessons are solved: a build names its source
-    as a learner's copy does (lessons/05-read-write/server.c).  Removed
-    afterwards."""
+    content: a copy whose lesson is solved finds them), beside what a
+    grading copy is given of this suite's own build (the sanitized trace,
+    the sanitizer probe's answer, Python's compiled modules of the system:
+    classroom.seed_sanitizers_and_python).  The sanitized builds are made
+    in a copy of the tree in scratch, where those lessons are solved: a
+    build names its source as a learner's copy does
+    (lessons/05-read-write/server.c).  Removed afterwards."""
+    import classroom
     import test_ladder  # the lesson modules, which import this one
     solved = LabCopy(scratch / "unix-sockets-lab")
-    ours = labrun.BUILD
     try:
         shutil.copytree(tree, solved.path, symlinks=True,
                         copy_function=copy_or_link(tree))
-        sanitized = solved.path / "build" / "sanitized"
-        sanitized.mkdir(parents=True, exist_ok=True)
-        for made in [*(ours / "sanitized").glob("trace-*.o"),
-                     ours / "sanitized" / "works"]:
-            if made.is_file():
-                shutil.copy2(made, sanitized / made.name)
+        classroom.seed_sanitizers_and_python(solved.path / "build")
         sources = []
         for module in test_ladder.LESSON_MODULES:
             if getattr(module, "SANITIZED", ()):
@@ -1702,11 +1697,10 @@ def warm_up(tree, scratch):
             cwd=solved.path, env=env, capture_output=True, text=True,
             timeout=300)
         assert made.returncode == 0, made.stderr
-        shutil.move(sanitized, tree / "build" / "sanitized")
-        if (ours / "pycache" / "usr").is_dir():
-            shutil.copytree(ours / "pycache" / "usr",
-                            tree / "build" / "pycache" / "usr",
-                            dirs_exist_ok=True)
+        for part in ("sanitized", "pycache/usr"):
+            if (solved.path / "build" / part).is_dir():
+                shutil.copytree(solved.path / "build" / part,
+                                tree / "build" / part, dirs_exist_ok=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -232,6 +232,22 @@ def settled(lab, server, timeout=labrun.WAIT):
     return False
 
 
+def still(lab, holds, looks=3, gap=0.02):
+    """Whether holds() is true at each of looks looks, gap seconds apart,
+    with nothing traced between the first and the last (every line written
+    before a look is read first)."""
+    seen = None
+    for n in range(looks):
+        lab.collector.sync()
+        now = len(lab.collector.events)
+        if not holds() or seen not in (None, now):
+            return False
+        seen = now
+        if n < looks - 1:
+            time.sleep(gap)
+    return True
+
+
 # The numbers of the system calls a server may sleep in, by machine
 # (asm/unistd.h): /proc/PID/syscall gives the number.
 SYSCALLS = {

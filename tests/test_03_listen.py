@@ -13,20 +13,15 @@ LESSON = "03-listen"
 def listen_of(lab, server):
     """The server's listen, once traced; None when it has not come within
     the lab's wait, or the server ended, or it sleeps in pause(2) without
-    it, twice in a row with nothing traced between (a starter that only
-    binds): no signal comes from here to wake it."""
+    it, three looks in a row with nothing traced between (a starter that
+    only binds): no signal comes from here to wake it."""
     deadline = time.monotonic() + labrun.WAIT
-    seen, quiet = -1, 0
     while time.monotonic() < deadline:
         event = lab.wait_for("listen", proc=server, timeout=0.02)
         if event is not None or server.exited:  # its whole trace is read
             return event
-        count = len(lab.collector.events)
-        quiet = quiet + 1 if count == seen and peers.paused(server.pid) \
-            else 0
-        if quiet >= 2:
-            return None
-        seen = count
+        if peers.still(lab, lambda: peers.paused(server.pid)):
+            return lab.wait_for("listen", proc=server, timeout=0)
     return None
 
 

@@ -145,7 +145,7 @@ def test_twenty_clients_at_once_each_get_their_exact_reply(lab):
 
 def reads_the_silent_client_alone(lab, server):
     """Whether the server, a process that has forked no child, sleeps in a
-    read of the silent client's connection, two looks in a row with
+    read of the silent client's connection, three looks in a row with
     nothing traced between: it serves nobody else until that client
     speaks or leaves, which it will not (no client sent now would be
     answered)."""
@@ -154,20 +154,10 @@ def reads_the_silent_client_alone(lab, server):
         return False
     reading = {(call, taken[-1]["ret"]) for call in
                ("read", "recvfrom", "recvmsg")}
-    seen = None
-    for _ in range(3):
-        lab.collector.sync()
-        now = len(lab.collector.events)
-        if lab.events("fork", proc=server) or \
-                labrun.descendants(server.pid) or \
-                peers.blocked_in(server.pid) not in reading or \
-                labrun.process_state(server.pid)[0] != "S":
-            return False
-        if now == seen:
-            return True
-        seen = now
-        time.sleep(0.02)
-    return False
+    return peers.still(lab, lambda: not lab.events("fork", proc=server) and
+                       not labrun.descendants(server.pid) and
+                       peers.blocked_in(server.pid) in reading and
+                       labrun.process_state(server.pid)[0] == "S")
 
 
 def test_a_silent_client_holds_up_nobody(lab):

@@ -11,6 +11,7 @@ records, a reply, a datagram, a process asleep in the kernel.
 """
 import errno
 import re
+import select
 import signal
 import socket
 import time
@@ -82,7 +83,6 @@ def reply_to(lab, peer, collector):
     """The reply a peer receives, or None when none comes in time, or
     when the collector has ended without one: what it sent before it
     ended is in the peer's queue already."""
-    import select
     deadline = time.monotonic() + peer.gettimeout()
     while time.monotonic() < deadline:
         ended = collector.has_exited()

@@ -1160,6 +1160,15 @@ def seed_build(build):
         build.mkdir(parents=True, exist_ok=True)
         shutil.copy2(BUILD / "flags", build / "flags")
         shutil.copytree(BUILD / "trace", build / "trace", dirs_exist_ok=True)
+    seed_sanitizers_and_python(build)
+    if (build / "trace" / "trace.o").is_file():
+        seed_programs(build)
+
+
+def seed_sanitizers_and_python(build):
+    """What no lesson source goes into, from this lab's build: the
+    sanitized builds of trace.c, the answer of the sanitizers' probe, and
+    Python's compiled modules of the system."""
     for made in [*(BUILD / "sanitized").glob("trace-*.o"),
                  BUILD / "sanitized" / "works"]:
         if made.is_file():
@@ -1168,8 +1177,6 @@ def seed_build(build):
     if (BUILD / "pycache" / "usr").is_dir():
         shutil.copytree(BUILD / "pycache" / "usr", build / "pycache" / "usr",
                         dirs_exist_ok=True)
-    if (build / "trace" / "trace.o").is_file():
-        seed_programs(build)
 
 
 def seed_programs(build):
@@ -1178,10 +1185,9 @@ def seed_programs(build):
     it was, a solution) is given that build, newer than its source: make
     builds only the others.  Built from the same source, with the same
     trace library and flags, it is what make would build."""
-    flags = BUILD / "flags"
-    inputs = [flags, BUILD / "trace" / "trace.o",
+    inputs = [BUILD / "flags", BUILD / "trace" / "trace.o",
               *(ROOT / "trace" / "include").rglob("*.h")]
-    oldest = max(path.stat().st_mtime for path in inputs)
+    inputs_changed = max(path.stat().st_mtime for path in inputs)
     built = {}
     for root in ("lessons", "solutions"):
         for lesson_id in lesson_ids():
@@ -1190,7 +1196,7 @@ def seed_programs(build):
                 program = BUILD / root / lesson_id / Path(name).stem
                 try:
                     made = program.stat().st_mtime
-                    if made >= max(oldest, source.stat().st_mtime):
+                    if made >= max(inputs_changed, source.stat().st_mtime):
                         built[hashlib.sha256(
                             source.read_bytes()).digest()] = program
                 except OSError:
