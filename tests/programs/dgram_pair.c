@@ -27,14 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static struct sockaddr_un address_of(const char *path)
-{
-    struct sockaddr_un a;
-    memset(&a, 0, sizeof a);
-    a.sun_family = AF_UNIX;
-    strcpy(a.sun_path, path);
-    return a;
-}
+#include "address.h"
 
 static void fail(const char *what)
 {

@@ -17,14 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static struct sockaddr_un address_of(const char *path)
-{
-    struct sockaddr_un a;
-    memset(&a, 0, sizeof a);
-    a.sun_family = AF_UNIX;
-    strcpy(a.sun_path, path);
-    return a;
-}
+#include "address.h"
 
 static int bound(const char *path)
 {

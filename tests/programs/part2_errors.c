@@ -32,6 +32,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "address.h"
+
 static int failures;
 
 static void expect(int failed, int err, int wanted, const char *what)
@@ -41,15 +43,6 @@ static void expect(int failed, int err, int wanted, const char *what)
                 what);
         failures++;
     }
-}
-
-static struct sockaddr_un address_of(const char *path)
-{
-    struct sockaddr_un a;
-    memset(&a, 0, sizeof a);
-    a.sun_family = AF_UNIX;
-    strcpy(a.sun_path, path);
-    return a;
 }
 
 static void on_usr1(int sig)
