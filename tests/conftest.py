@@ -1726,15 +1726,33 @@ def copy_or_link(tree):
     return copy
 
 
+@pytest.fixture(scope="session")
+def handout_to_copy(built_handout):
+    """The built hand-out's tree that lab_copy copies: the one in BUILD,
+    or, if copies are made on another file system (labrun.COPY_PARENT,
+    in memory), a copy of it there, made once per process: a copy links
+    its programs from one on the same file system, and making its
+    hundreds of other files costs little in memory and much on a disk."""
+    built = built_handout / "unpacked" / "unix-sockets-lab"
+    if os.stat(built).st_dev == os.stat(labrun.COPY_PARENT).st_dev:
+        yield built
+        return
+    where = labrun.scratch_dir("lab-handout-", parent=labrun.COPY_PARENT)
+    try:
+        shutil.copytree(built, where / built.name, symlinks=True)
+        yield where / built.name
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+
+
 @pytest.fixture
-def lab_copy(built_handout):
+def lab_copy(handout_to_copy):
     """A fresh copy of the built hand-out, removed afterwards."""
-    where = labrun.scratch_dir("lab-copy-")
+    where = labrun.scratch_dir("lab-copy-", parent=labrun.COPY_PARENT)
     try:
         tree = where / "unix-sockets-lab"
-        built = built_handout / "unpacked" / "unix-sockets-lab"
-        shutil.copytree(built, tree, symlinks=True,
-                        copy_function=copy_or_link(built))
+        shutil.copytree(handout_to_copy, tree, symlinks=True,
+                        copy_function=copy_or_link(handout_to_copy))
         yield LabCopy(tree)
     finally:
         shutil.rmtree(where, ignore_errors=True)
@@ -1890,8 +1908,9 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_sessionfinish(session):
-    """Nothing left behind: every directory the run made in /tmp is gone
-    (a worker of a parallel run tells the main process, which says it)."""
+    """Nothing left behind: every directory the run made (in /tmp or
+    /dev/shm) is gone (a worker of a parallel run tells the main process,
+    which says it)."""
     if _early:
         _early["thread"].join(mistakes_timeout())
         shutil.rmtree(_early["where"], ignore_errors=True)
@@ -1903,7 +1922,7 @@ def pytest_sessionfinish(session):
     if left:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter:
-            reporter.write_line(f"left behind in /tmp by this run: "
+            reporter.write_line(f"left behind by this run: "
                                 f"{', '.join(left)}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

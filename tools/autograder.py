@@ -31,12 +31,12 @@ import os
 import pwd
 import shutil
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
 
 import classroom
+from labrun import work_dir
 from manifest import lessons, number, part_of, parts
 
 # -- GitHub Classroom -----------------------------------------------------------
@@ -253,7 +253,7 @@ def grade_submission(root):
                 "grade: ")
     pristine, _ = classroom.starters_to_hand_out("autograder")
     owner = grading_user()
-    work = Path(tempfile.mkdtemp(prefix="lab-autograder-"))
+    work = work_dir("lab-autograder-")
     try:
         tree = work / classroom.HANDOUT_TOP
         taken = classroom.make_grading_copy(lessons_in, tree, pristine)

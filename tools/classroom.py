@@ -35,7 +35,7 @@ import functools
 
 import manifest
 import tracetext
-from labrun import BUILD, compiler_messages
+from labrun import BUILD, compiler_messages, work_dir
 from manifest import LESSONS_DIR, ROOT, lesson_ids, lesson_programs, \
     lessons, number
 
@@ -1272,9 +1272,7 @@ def grade_from(submission, json_file=None):
                 NOTHING_TO_GRADE, said.removeprefix("grade: ")))
         return NOTHING_TO_GRADE
     pristine, _ = starters_to_hand_out("grade")
-    # In TMPDIR, if set: the copy's programs make their sockets in /tmp
-    # anyway (labrun.Lab), so the length of this path does not matter.
-    work = Path(tempfile.mkdtemp(prefix="lab-grade-"))
+    work = work_dir("lab-grade-")
     try:
         tree = work / HANDOUT_TOP
         taken = make_grading_copy(lessons_in, tree, pristine)

@@ -73,22 +73,27 @@ def scratch_dir(prefix="lab-", parent="/tmp"):
 MEMORY_TMP_FREE = 1 << 30  # bytes free in /dev/shm to use it
 
 
-def in_memory_tmp():
+def in_memory_tmp(programs=False):
     """Where a lab run makes its directory: /dev/shm, where it is a shared
     temporary directory in memory (tmpfs, mode 1777, as on Debian) with a
     GiB free (a container may give it only 64 MiB), else /tmp.  A run
     makes a FIFO, output files and socket files, and removes them: on a
     disk's file system, making and removing thousands of files costs a
-    third of the checks' system time; nothing is run from there."""
+    third of the checks' system time.  programs=True: a copy of the lab,
+    whose programs run from it, so only if /dev/shm is not mounted noexec
+    (as a container's often is)."""
     try:
         with open("/proc/self/mounts") as f:
-            mounted = {fields[1]: fields[2] for fields in
-                       (line.split() for line in f) if len(fields) > 2}
+            mounted = {fields[1]: (fields[2], fields[3].split(","))
+                       for fields in (line.split() for line in f)
+                       if len(fields) > 3}
         mode = os.stat("/dev/shm").st_mode
         space = os.statvfs("/dev/shm")
     except OSError:
         return "/tmp"
-    return "/dev/shm" if mounted.get("/dev/shm") == "tmpfs" and \
+    kind, options = mounted.get("/dev/shm", ("", []))
+    return "/dev/shm" if kind == "tmpfs" and \
+        not (programs and "noexec" in options) and \
         mode & 0o1777 == 0o1777 and \
         space.f_bavail * space.f_frsize >= MEMORY_TMP_FREE and \
         os.access("/dev/shm", os.W_OK | os.X_OK) else "/tmp"
@@ -96,6 +101,16 @@ def in_memory_tmp():
 
 MADE = []
 RUN_PARENT = in_memory_tmp()
+COPY_PARENT = in_memory_tmp(programs=True)
+
+
+def work_dir(prefix):
+    """A new directory for a copy of the lab (a grading copy): in TMPDIR
+    if it is set, else where it is quickest (COPY_PARENT).  Its programs
+    make their sockets in a Lab's own directory, so the length of this
+    path does not matter.  The caller removes it."""
+    return Path(tempfile.mkdtemp(prefix=prefix,
+                                 dir=os.environ.get("TMPDIR") or COPY_PARENT))
 
 
 @contextlib.contextmanager
