@@ -49,9 +49,7 @@ def serving(lab, *args, env=None):
 def binary(size, seed=9):
     """size bytes of every value, NUL bytes among them, the same each run
     (made once per process: bytes are never changed in place)."""
-    rng = random.Random(seed)
-    return bytes(rng.getrandbits(8) for _ in range(size // 64)) * 64 + \
-        bytes(size % 64)
+    return random.Random(seed).randbytes(size // 64) * 64 + bytes(size % 64)
 
 
 def frame(body):

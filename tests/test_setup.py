@@ -30,7 +30,7 @@ def listed_packages():
 
 
 def test_an_ordinary_user_gets_one_command_and_the_suite_runs_what_it_can():
-    scratch = labrun.scratch_dir("lab-setup-")
+    scratch = labrun.scratch_dir("lab-setup-", parent=labrun.RUN_PARENT)
     try:
         os.chmod(scratch, 0o755)
         path = path_without(scratch / "bin",
