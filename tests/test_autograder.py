@@ -100,7 +100,8 @@ def test_the_schema_check_finds_what_gradescope_would_refuse():
 
 @pytest.fixture(scope="module")
 def autograder_zip():
-    where = labrun.scratch_dir("lab-autograder-zip-")
+    where = labrun.scratch_dir("lab-autograder-zip-",
+                               parent=labrun.RUN_PARENT)
     try:
         made = LabCopy(ROOT).make("autograder", f"B={labrun.BUILD}",
                                   f"AUTOGRADER={where / 'autograder.zip'}")
@@ -124,7 +125,8 @@ def unzip(archive, into):
 def autograder_root(autograder_zip):
     """/autograder as Gradescope's image holds it once setup.sh has run:
     source/ (the zip, closed to other users), run_autograder at the top."""
-    root = labrun.scratch_dir("lab-autograder-")
+    root = labrun.scratch_dir("lab-autograder-",
+                              parent=labrun.COPY_PARENT)
     try:
         unzip(autograder_zip, root / "source")
         # What setup.sh builds, as it builds it.
