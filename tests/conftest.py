@@ -1550,8 +1550,11 @@ class LabCopy:
     the copy.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, solved=None):
         self.path = Path(path)
+        # Where solve() finds each solved lesson's programs, built as this
+        # copy's make builds them (warm_up), if they are there.
+        self.solved = solved
 
     def lesson(self, lesson_id):
         return self.path / "lessons" / lesson_id
@@ -1575,8 +1578,27 @@ class LabCopy:
                               timeout=timeout * labrun.SCALE)
 
     def solve(self, lesson_id):
+        """The lesson's solution in place of the learner's code.  Its
+        programs too, if they were built (warm_up): they are what make
+        would build from those sources, flags and trace, and newer than
+        them, so make takes them as built."""
+        built = self.path / "build" / "lessons" / lesson_id
         for source in (labrun.ROOT / "solutions" / lesson_id).glob("*.c"):
             shutil.copy(source, self.lesson(lesson_id) / source.name)
+            program = self.solved and self.solved / lesson_id / source.stem
+            if not (program and program.exists() and built.is_dir()):
+                continue
+            target = built / source.stem
+            target.unlink(missing_ok=True)
+            try:  # make removes a program before it builds it again
+                os.link(program, target)
+            except OSError:
+                shutil.copy2(program, target)
+            # make writes a log where it is: a copy
+            shutil.copy2(program.with_suffix(".log"),
+                         target.with_suffix(".log"))
+            for made in (target, target.with_suffix(".log")):
+                os.utime(made)  # after its source
 
     def edit(self, lesson_id, name="server.c", text="/* my change */\n"):
         with open(self.lesson(lesson_id) / name, "a") as f:
@@ -1654,55 +1676,104 @@ def handout_built():
                 tree = LabCopy(where / "unpacked" / "unix-sockets-lab")
                 built = tree.make("-j2", "-s", timeout=120)
                 assert built.returncode == 0, built.stdout + built.stderr
-                warm_up(tree.path, where / "warm")
+                with scratch_copy(tree.path) as solved:
+                    warm_up(tree.path, solved)
                 os.replace(tarball, where / "lab.tar.gz")
                 (where / "built").touch()
+            tree = where / "unpacked" / "unix-sockets-lab"
+            if not solved_programs_current(tree):  # a solution changed
+                with scratch_copy(tree) as solved:
+                    keep_solved_programs(tree, solved)
         finally:
             tarball.unlink(missing_ok=True)
     return where
 
 
-def warm_up(tree, scratch):
-    """Makes in the built hand-out's build/ what the first grade of each
-    copy would make again: the sanitized builds of the solutions of the
-    lessons whose checks build them (labrun.sanitized, named by their
-    content: a copy whose lesson is solved finds them), beside what a
-    grading copy is given of this suite's own build (the sanitized trace,
-    the sanitizer probe's answer, Python's compiled modules of the system:
-    classroom.seed_sanitizers_and_python).  The sanitized builds are made
-    in a copy of the tree in scratch, where those lessons are solved: a
-    build names its source as a learner's copy does
-    (lessons/05-read-write/server.c).  Removed afterwards."""
-    import classroom
-    import test_ladder  # the lesson modules, which import this one
-    solved = LabCopy(scratch / "unix-sockets-lab")
+# Beside the built hand-out's tree: each lesson's programs built from its
+# solution, as a copy's make builds them (LabCopy.solve takes them).
+SOLVED = "solved-programs"
+
+
+@contextlib.contextmanager
+def scratch_copy(tree):
+    """A copy of the built hand-out's tree, in memory if it can be,
+    removed afterwards."""
+    scratch = labrun.scratch_dir("lab-warm-", parent=labrun.COPY_PARENT)
     try:
-        shutil.copytree(tree, solved.path, symlinks=True,
-                        copy_function=copy_or_link(tree))
-        classroom.seed_sanitizers_and_python(solved.path / "build")
-        sources = []
-        for module in test_ladder.LESSON_MODULES:
-            if getattr(module, "SANITIZED", ()):
-                solved.solve(module.LESSON)
-                sources += [f"lessons/{module.LESSON}/{name}.c"
-                            for name in module.SANITIZED]
-        argv, env = solved.make_command()
-        env.update(LAB_BUILD=str(solved.path / "build"),
-                   PYTHONPYCACHEPREFIX=str(solved.path / "build" / "pycache"))
-        made = subprocess.run(
-            [sys.executable, "-c",
-             "import sys; sys.path.insert(0, 'tools'); import labrun\n"
-             "for source in sys.argv[1:]:\n"
-             "    labrun.sanitized(source)", *sources],
-            cwd=solved.path, env=env, capture_output=True, text=True,
-            timeout=300)
-        assert made.returncode == 0, made.stderr
-        for part in ("sanitized", "pycache/usr"):
-            if (solved.path / "build" / part).is_dir():
-                shutil.copytree(solved.path / "build" / part,
-                                tree / "build" / part, dirs_exist_ok=True)
+        copy = LabCopy(scratch / tree.name)
+        shutil.copytree(tree, copy.path, symlinks=True)
+        yield copy
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def solution_sources():
+    return sorted(labrun.ROOT.glob("solutions/[0-9][0-9]-*/*.c"))
+
+
+def solved_programs_current(tree):
+    """Whether the solved programs beside tree were built from the
+    solutions as they are."""
+    shelf = tree.parent / SOLVED
+    return all((shelf / s.parent.name / s.name).is_file() and
+               (shelf / s.parent.name / s.name).read_bytes() ==
+               s.read_bytes() for s in solution_sources())
+
+
+def keep_solved_programs(tree, solved):
+    """Every lesson solved in solved (a scratch_copy of tree) and its
+    programs built there by make, then kept beside tree (SOLVED/LESSON/:
+    each program, its compiler log and the source it was built from)."""
+    shelf = tree.parent / SOLVED
+    shutil.rmtree(shelf, ignore_errors=True)
+    sources = solution_sources()
+    for lesson in sorted({s.parent.name for s in sources}):
+        solved.solve(lesson)
+    targets = [f"build/lessons/{s.parent.name}/{s.stem}" for s in sources]
+    made = solved.make("-j2", "-s", *targets, timeout=120)
+    assert made.returncode == 0, made.stdout + made.stderr
+    for source, target in zip(sources, targets):
+        into = shelf / source.parent.name
+        into.mkdir(parents=True, exist_ok=True)
+        for name in (target, target + ".log"):
+            shutil.copy2(solved.path / name, into / Path(name).name)
+        shutil.copy2(source, into / source.name)
+
+
+def warm_up(tree, solved):
+    """Makes for the built hand-out what the first grade of each copy
+    would make again: every lesson's programs built from its solution
+    (keep_solved_programs), and in the tree's build/ the sanitized builds
+    of the solutions of the lessons whose checks build them
+    (labrun.sanitized, named by their content: a copy whose lesson is
+    solved finds them), beside what a grading copy is given of this
+    suite's own build (the sanitized trace, the sanitizer probe's answer,
+    Python's compiled modules of the system:
+    classroom.seed_sanitizers_and_python).  They are made in solved, a
+    scratch_copy of the tree where the lessons are solved: a build names
+    its source as a learner's copy does (lessons/05-read-write/server.c)."""
+    import classroom
+    import test_ladder  # the lesson modules, which import this one
+    classroom.seed_sanitizers_and_python(solved.path / "build")
+    keep_solved_programs(tree, solved)
+    sources = [f"lessons/{module.LESSON}/{name}.c"
+               for module in test_ladder.LESSON_MODULES
+               for name in getattr(module, "SANITIZED", ())]
+    argv, env = solved.make_command()
+    env.update(LAB_BUILD=str(solved.path / "build"),
+               PYTHONPYCACHEPREFIX=str(solved.path / "build" / "pycache"))
+    made = subprocess.run(
+        [sys.executable, "-c",
+         "import sys; sys.path.insert(0, 'tools'); import labrun\n"
+         "for source in sys.argv[1:]:\n"
+         "    labrun.sanitized(source)", *sources],
+        cwd=solved.path, env=env, capture_output=True, text=True,
+        timeout=300)
+    assert made.returncode == 0, made.stderr
+    for part in ("sanitized", "pycache/usr"):
+        if (solved.path / "build" / part).is_dir():
+            shutil.copytree(solved.path / "build" / part,
+                            tree / "build" / part, dirs_exist_ok=True)
 
 
 def copy_or_link(tree):
@@ -1739,7 +1810,8 @@ def handout_to_copy(built_handout):
         return
     where = labrun.scratch_dir("lab-handout-", parent=labrun.COPY_PARENT)
     try:
-        shutil.copytree(built, where / built.name, symlinks=True)
+        for part in (built, built.parent / SOLVED):
+            shutil.copytree(part, where / part.name, symlinks=True)
         yield where / built.name
     finally:
         shutil.rmtree(where, ignore_errors=True)
@@ -1753,7 +1825,7 @@ def lab_copy(handout_to_copy):
         tree = where / "unix-sockets-lab"
         shutil.copytree(handout_to_copy, tree, symlinks=True,
                         copy_function=copy_or_link(handout_to_copy))
-        yield LabCopy(tree)
+        yield LabCopy(tree, solved=handout_to_copy.parent / SOLVED)
     finally:
         shutil.rmtree(where, ignore_errors=True)
 
