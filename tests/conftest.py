@@ -1674,6 +1674,7 @@ def handout_built():
                         if hasattr(tarfile, "data_filter") else {}
                     tar.extractall(where / "unpacked", **safe)
                 tree = LabCopy(where / "unpacked" / "unix-sockets-lab")
+                seed_from_this_build(tree.path)
                 built = tree.make("-j2", "-s", timeout=120)
                 assert built.returncode == 0, built.stdout + built.stderr
                 with scratch_copy(tree.path) as solved:
@@ -1687,6 +1688,41 @@ def handout_built():
         finally:
             tarball.unlink(missing_ok=True)
     return where
+
+
+def seed_from_this_build(tree):
+    """Gives the unpacked hand-out tree's build/ what this suite's build
+    (make all) made of the same inputs: the trace object and each program
+    whose source, Makefile, trace library and variant.h are, byte for
+    byte, the hand-out's, as make would make them there (it compiles by
+    paths relative to the top: the same __FILE__).  make then builds
+    whatever else the hand-out needs.  That the hand-out's sources compile
+    from its own files is checked apart (test_handout)."""
+    def same(relative):
+        mine, theirs = labrun.ROOT / relative, tree / relative
+        return mine.is_file() and theirs.is_file() and \
+            mine.read_bytes() == theirs.read_bytes()
+    trace = [p.relative_to(labrun.ROOT) for p in
+             (labrun.ROOT / "trace").rglob("*") if p.is_file()]
+    flags = labrun.BUILD / "flags"
+    if not (flags.is_file() and same("Makefile") and
+            same("lessons/variant.h") and all(map(same, trace))):
+        return
+    made = [Path("flags"), Path("trace/trace.o")]  # in this order: by age
+    for source in sorted([*tree.glob("lessons/*/*.c"),
+                          *tree.glob("lessons/*/errors/*.c"),
+                          tree / "trace" / "silent.c"]):
+        relative = source.relative_to(tree)
+        program = relative.with_suffix("")
+        if same(relative) and (labrun.BUILD / program).is_file():
+            made += [program, program.with_name(program.name + ".log")]
+    for relative in made:
+        mine, theirs = labrun.BUILD / relative, tree / "build" / relative
+        if not mine.is_file():
+            return  # not built here: make builds the rest
+        theirs.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(mine, theirs)
+        os.utime(theirs)  # newer than the hand-out's sources
 
 
 # Beside the built hand-out's tree: each lesson's programs built from its

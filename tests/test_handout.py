@@ -33,6 +33,25 @@ def test_the_hand_out_has_everything_but_the_solutions(built_handout):
                 n.startswith("tests/test_mistakes")]
 
 
+def test_the_hand_out_s_programs_compile_from_its_own_files(built_handout):
+    """The built hand-out took the programs this suite built from the same
+    files (conftest.seed_from_this_build): its sources must also compile
+    from what the tarball holds, with the lab's flags, as its make runs
+    the compiler (from the top of the tree)."""
+    tree = built_handout / "unpacked" / "unix-sockets-lab"
+    sources = sorted(str(p.relative_to(tree)) for p in [
+        *tree.glob("lessons/*/*.c"), *tree.glob("lessons/*/errors/*.c"),
+        tree / "trace" / "silent.c"])
+    assert len(sources) > 100, sources
+    flags = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic",
+             "-Itrace/include", "-fsyntax-only"]
+    for argv in ([*flags, *sources], ["-Itrace", *flags, "trace/trace.c"]):
+        done = subprocess.run([os.environ.get("CC", "cc"), *argv], cwd=tree,
+                              capture_output=True, text=True,
+                              timeout=120 * labrun.SCALE)
+        assert done.returncode == 0, done.stderr[-2000:]
+
+
 JUNK = ["lessons/01-socket/.server.c.swp", "lessons/01-socket/server.c~",
         "lessons/02-bind/a.out", "lessons/02-bind/core", "tests/notes.txt"]
 
