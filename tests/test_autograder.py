@@ -137,6 +137,7 @@ def autograder_root(autograder_zip):
         assert built.returncode == 0, built.stdout + built.stderr
         shutil.copy2(root / "source" / "run_autograder", root)
         os.chmod(root / "source", 0o700)  # setup.sh: chmod -R go= .
+        os.chmod(root, 0o755)  # as /autograder is
         yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -145,12 +146,13 @@ def autograder_root(autograder_zip):
 def run_autograder(root, submission):
     """Gradescope's run: a fresh submission/ and results/, run_autograder
     in /autograder; returns (results, what it printed for the teacher)."""
-    for folder in ("submission", "results"):
+    for folder in ("submission", "results", "tmp"):
         shutil.rmtree(root / folder, ignore_errors=True)
         (root / folder).mkdir()
     submission(root / "submission")
+    # The grading copy is made in TMPDIR: here, to see that it is removed.
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
-           "AUTOGRADER_ROOT": str(root),
+           "AUTOGRADER_ROOT": str(root), "TMPDIR": str(root / "tmp"),
            "LAB_TIMEOUT_SCALE": str(labrun.SCALE)}
     if os.geteuid() == 0:
         env["AUTOGRADER_USER"] = "nobody"
@@ -161,7 +163,7 @@ def run_autograder(root, submission):
     text = (root / "results" / "results.json").read_text()
     assert results_problems(text) == [], text
     # The grading copy is gone, whoever made it.
-    assert not list(root.glob("lab-autograder-*"))
+    assert not list((root / "tmp").iterdir())
     return json.loads(text), done.stdout
 
 
