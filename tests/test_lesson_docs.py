@@ -876,19 +876,25 @@ def test_the_quiz_comes_before_the_commands_that_answer_it(lesson):
     assert f"make errors N={lesson[:2]}" in quiz
 
 
-def test_the_checks_run_programs_where_the_teaching_page_says():
+def test_the_checks_run_programs_where_the_teaching_page_says(monkeypatch):
     """/dev/shm/lab-XXXXXX where /dev/shm is a shared directory in memory
-    with 1 GiB free, else /tmp/lab-XXXXXX; mode 0700; removed afterwards."""
+    with 1 GiB free, else /tmp/lab-XXXXXX; mode 0700; removed afterwards.
+    A grading copy: in TMPDIR if set, else the same place if /dev/shm
+    allows running programs."""
     from conftest import LessonLab
     teaching = (labrun.ROOT / "lessons" / "TEACHING.md").read_text()
     assert "/dev/shm/lab-XXXXXX (mode 0700" in teaching and \
         "where /dev/shm is not a shared directory in memory with 1 GiB " \
         "free" in " ".join(teaching.split())
-    mounted = {}
+    assert "made in `TMPDIR` if set (else in /dev/shm, where it is a " \
+        "shared directory in memory with 1 GiB free that allows running " \
+        "programs, else in /tmp)" in " ".join(teaching.split())
+    mounted, options = {}, {}
     with open("/proc/self/mounts") as f:
         for line in f:
             fields = line.split()
             mounted[fields[1]] = fields[2]
+            options[fields[1]] = fields[3].split(",")
     space = os.statvfs("/dev/shm") if os.path.isdir("/dev/shm") else None
     in_memory = mounted.get("/dev/shm") == "tmpfs" and space and \
         space.f_bavail * space.f_frsize >= 1 << 30 and \
@@ -900,3 +906,12 @@ def test_the_checks_run_programs_where_the_teaching_page_says():
         assert where.name.startswith("lab-")
         assert where.stat().st_mode & 0o777 == 0o700
     assert not where.exists()
+    runs_programs = in_memory and "noexec" not in options["/dev/shm"]
+    monkeypatch.delenv("TMPDIR", raising=False)
+    for tmpdir in (None, where.parent):
+        if tmpdir:
+            monkeypatch.setenv("TMPDIR", str(tmpdir))
+        copy = labrun.work_dir("lab-grade-")
+        copy.rmdir()
+        assert str(copy.parent) == (str(tmpdir) if tmpdir else "/dev/shm"
+                                    if runs_programs else "/tmp")
