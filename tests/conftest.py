@@ -1861,6 +1861,8 @@ def lab_copy(handout_to_copy):
         tree = where / "unix-sockets-lab"
         shutil.copytree(handout_to_copy, tree, symlinks=True,
                         copy_function=copy_or_link(handout_to_copy))
+        import classroom
+        classroom.seed_compiled_modules(tree / "build")
         yield LabCopy(tree, solved=handout_to_copy.parent / SOLVED)
     finally:
         shutil.rmtree(where, ignore_errors=True)

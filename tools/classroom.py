@@ -1165,10 +1165,20 @@ def seed_build(build):
         seed_programs(build)
 
 
+def compiled_modules(build, tree):
+    """Where Python keeps the compiled modules of the lab at tree (its
+    tools and tests), with build/pycache as PYTHONPYCACHEPREFIX: under the
+    path of each source."""
+    return Path(build) / "pycache" / Path(tree).resolve().relative_to("/")
+
+
 def seed_sanitizers_and_python(build):
     """What no lesson source goes into, from this lab's build: the
     sanitized builds of trace.c, the answer of the sanitizers' probe, and
-    Python's compiled modules of the system."""
+    Python's compiled modules: the system's, and the lab's own (tools/,
+    tests/), put under the copy's path (build's parent).  Python takes a
+    compiled module only if its source has the time and size it was
+    compiled from (a copy made with the files' times)."""
     for made in [*(BUILD / "sanitized").glob("trace-*.o"),
                  BUILD / "sanitized" / "works"]:
         if made.is_file():
@@ -1177,6 +1187,20 @@ def seed_sanitizers_and_python(build):
     if (BUILD / "pycache" / "usr").is_dir():
         shutil.copytree(BUILD / "pycache" / "usr", build / "pycache" / "usr",
                         dirs_exist_ok=True)
+    seed_compiled_modules(build)
+
+
+def seed_compiled_modules(build):
+    """This lab's own compiled modules (tools/, tests/), put under the path
+    of the copy whose build directory is build.  Not pytest's rewritten
+    test modules: those keep the path they were compiled from, which
+    Python sets right for its own."""
+    mine = compiled_modules(BUILD, ROOT)
+    theirs = compiled_modules(build, Path(build).parent)
+    for part in ("tools", "tests"):
+        if (mine / part).is_dir():
+            shutil.copytree(mine / part, theirs / part, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("*-pytest-*"))
 
 
 def seed_programs(build):
