@@ -263,3 +263,15 @@ def test_a_grading_copy_builds_only_what_the_upload_changed(tmp_path):
     made = copy.make("-s", "build/lessons/02-bind/server")
     assert made.returncode == 0, made.stderr
     assert up_to_date("build/lessons/02-bind/server")
+    # Python finds the lab's own modules compiled, and takes them: it
+    # writes none.
+    modules = classroom.compiled_modules(copy.path / "build", copy.path)
+
+    def compiled():
+        return {p: p.stat().st_mtime_ns for p in modules.rglob("*.pyc")
+                if "-pytest-" not in p.name}
+    before = compiled()
+    assert any(p.name.startswith("labrun.") for p in before), before
+    progress = copy.make("progress")
+    assert progress.returncode in (0, 1), progress.stderr
+    assert compiled() == before
