@@ -1586,7 +1586,9 @@ class LabCopy:
         for source in (labrun.ROOT / "solutions" / lesson_id).glob("*.c"):
             shutil.copy(source, self.lesson(lesson_id) / source.name)
             program = self.solved and self.solved / lesson_id / source.stem
-            if not (program and program.exists() and built.is_dir()):
+            if not (program and program.exists() and built.is_dir() and
+                    program.with_suffix(".c").read_bytes() ==
+                    source.read_bytes()):
                 continue
             target = built / source.stem
             target.unlink(missing_ok=True)
