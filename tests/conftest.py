@@ -1711,12 +1711,22 @@ def seed_from_this_build(tree):
             same("lessons/variant.h") and all(map(same, trace))):
         return
     made = [Path("flags"), Path("trace/trace.o")]  # in this order: by age
+    # A program older than what it is made of was not made of it (make
+    # all was not run since): left to make.
+    inputs = [labrun.BUILD / "flags", labrun.BUILD / "trace" / "trace.o",
+              labrun.ROOT / "lessons" / "variant.h",
+              *(labrun.ROOT / "trace" / "include").rglob("*.h")]
+    if not all(p.is_file() for p in inputs):
+        return
+    inputs_changed = max(p.stat().st_mtime for p in inputs)
     for source in sorted([*tree.glob("lessons/*/*.c"),
                           *tree.glob("lessons/*/errors/*.c"),
                           tree / "trace" / "silent.c"]):
         relative = source.relative_to(tree)
         program = relative.with_suffix("")
-        if same(relative) and (labrun.BUILD / program).is_file():
+        built = labrun.BUILD / program
+        if same(relative) and built.is_file() and built.stat().st_mtime >= \
+                max(inputs_changed, (labrun.ROOT / relative).stat().st_mtime):
             made += [program, program.with_name(program.name + ".log")]
     for relative in made:
         mine, theirs = labrun.BUILD / relative, tree / "build" / relative
