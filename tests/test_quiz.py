@@ -174,8 +174,15 @@ def test_ctrl_c_leaves_the_quiz_quietly(lab_copy):
         if quiz.poll() is None:
             os.killpg(quiz.pid, signal.SIGKILL)
             quiz.communicate()
-    assert quiz.returncode in (0, -signal.SIGINT), (quiz.returncode, said,
-                                                     out[-500:], err[-500:])
+    # GNU make gets the Ctrl-C too.  If the quiz has ended and been reaped
+    # before make's own handler runs (a loaded machine), that handler waits
+    # for it again and stops with "wait: No child processes" (status 2):
+    # make's race, not the quiz's, which has left quietly all the same.
+    make_race = "make: *** wait: No child processes.  Stop." in err
+    assert quiz.returncode in (0, -signal.SIGINT) or \
+        make_race and quiz.returncode == 2, (quiz.returncode, out[-500:],
+                                             err[-500:])
     assert "quiz: stopped. make quiz N=01 starts it again." in out, \
         (said, out, err)
-    assert "Traceback" not in out + err and "make: ***" not in err, err
+    assert "Traceback" not in out + err, err
+    assert make_race or "make: ***" not in err, err
