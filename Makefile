@@ -84,8 +84,9 @@ PYTEST = $(PYENV) "$$(cat $(PYTEST_FILE))" -m pytest -q -rfEs \
 CLASSROOM = $(PYENV) "$$(cat $(PYTHON_FILE))" tools/classroom.py
 CLASSROOM_CHECKS = $(PYENV) "$$(cat $(PYTEST_FILE))" tools/classroom.py
 # Ctrl-C stops make quiz and make watch quietly: the tool says so and exits
-# 0, and no shell is left between make and the tool (exec) to die of the
-# signal itself, which make would report as an error.
+# 0 once make has taken the Ctrl-C too, and no shell is left between make
+# and the tool (exec) to die of the signal itself, which make would report
+# as an error.
 CLASSROOM_EXEC = exec env $(CLASSROOM)
 HANDOUT ?= $(B)/unix-sockets-lab.tar.gz
 AUTOGRADER ?= $(B)/autograder.zip

@@ -816,8 +816,32 @@ def watch(lesson_id, make_argv):
                              if now.get(name) != seen.get(name))
             why, seen = f"{', '.join(changed) or 'a file'} changed", now
     except KeyboardInterrupt:
-        print("\nwatch: stopped.")
+        print("\nwatch: stopped.", flush=True)
+        let_make_take_its_ctrl_c()
         return 0
+
+
+def let_make_take_its_ctrl_c(timeout=5.0):
+    """Ctrl-C reaches make too: the terminal sends SIGINT to its whole
+    process group.  Had this process ended before make's own handler ran,
+    make could reap it first, and its handler then wait for it again and
+    stop with "make: *** wait: No child processes" (GNU make 4.3).  So it
+    ends only once its parent has taken the signal: no SIGINT pending any
+    more (/proc/PID/status on Linux), or after timeout seconds.  A parent
+    that ignores SIGINT never has one pending."""
+    import signal
+    sigint = 1 << (signal.SIGINT - 1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{os.getppid()}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+            pending = int(fields["SigPnd"], 16) | int(fields["ShdPnd"], 16)
+        except (OSError, KeyError, ValueError):
+            return
+        if not pending & sigint:
+            return
+        time.sleep(0.005)
 
 
 # -- make quiz ----------------------------------------------------------------
@@ -864,7 +888,8 @@ def quiz(lesson_id, answers=None):
         return ask_quiz(lesson_id, answers)
     except KeyboardInterrupt:
         print(f"\nquiz: stopped. make quiz N={number(lesson_id)} starts it "
-              "again.")
+              "again.", flush=True)
+        let_make_take_its_ctrl_c()
         return 0
 
 
