@@ -191,3 +191,23 @@ def test_the_tool_reads_several_trace_files():
         assert "not a line of the lab's JSON trace, skipped" in shown.stderr
         assert "<- #1 connection" in shown.stdout
         assert (Path(tmp) / "run.svg").read_text().startswith("<svg")
+
+
+def test_processes_are_drawn_in_the_order_they_were_made_across_a_pid_wrap():
+    """Pids grow, then start again from the bottom after pid_max: a
+    collector given the last pid before the wrap is still drawn before the
+    loggers started after it."""
+    top = timeline.pid_max()
+    events = []
+    for n, (pid, role) in enumerate([(top - 1, "collector"), (300, "logger"),
+                                     (310, "logger")]):
+        events.append({"ts": 1000 + n, "pid": pid, "role": role,
+                       "event": "return", "call": "socket",
+                       "args": {"domain": "AF_UNIX", "type": "SOCK_DGRAM",
+                                "protocol": 0},
+                       "ret": 3, "errno": None, "start": 1000 + n,
+                       "file": "x.c", "line": 1})
+    lanes = timeline.Trace(events).lanes
+    assert [lane.pid for lane in lanes] == [top - 1, 300, 310]
+    assert timeline.creation_order([5, 7, 9]) == [5, 7, 9]
+

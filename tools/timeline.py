@@ -171,6 +171,32 @@ class Endpoint:
         return set(self.holders) - {lane for lane, _ in self.closes}
 
 
+def pid_max():
+    """The highest pid plus one: Linux gives pids in turn up to it, then
+    starts again from the bottom."""
+    try:
+        with open("/proc/sys/kernel/pid_max") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 1 << 22  # Linux's largest
+
+
+def creation_order(pids):
+    """The pids in the order their processes were made.  Pids grow, and
+    after the last one (pid_max) start again from the bottom: the processes
+    of one run hold a stretch of that circle, so the widest gap between
+    two of their pids is where the numbering went round (or, if it did
+    not, the way back from the highest to the lowest)."""
+    ordered = sorted(pids)
+    if len(ordered) < 2:
+        return ordered
+    top = max(pid_max(), ordered[-1] + 1)
+    gaps = [(ordered[(i + 1) % len(ordered)] - pid) % top
+            for i, pid in enumerate(ordered)]
+    first = (gaps.index(max(gaps)) + 1) % len(ordered)
+    return ordered[first:] + ordered[:first]
+
+
 class Trace:
     """Events of several processes, with the calls that complete each other.
 
@@ -191,8 +217,8 @@ class Trace:
             by_pid.setdefault(e["pid"], []).append(e)
         # Processes in the order they were made: a child under its parent,
         # in the order of its parent's forks; the others by pid (pids grow:
-        # a server before the clients started after it). Their first calls
-        # may race; this order does not.
+        # a server before the clients started after it; creation_order).
+        # Their first calls may race; this order does not.
         forked = {}
         for pid, mine in by_pid.items():
             forked[pid] = [e["ret"] for e in mine
@@ -208,10 +234,11 @@ class Trace:
                 if child not in order:
                     parent_of[child] = pid
                     visit(child)
-        for pid in sorted(by_pid):
+        made_in_order = creation_order(by_pid)
+        for pid in made_in_order:
             if pid not in children:
                 visit(pid)
-        order += [pid for pid in sorted(by_pid) if pid not in order]
+        order += [pid for pid in made_in_order if pid not in order]
         self.lanes, lanes = [], {}
         for pid in order:
             # A child that names itself after fork has that name.
