@@ -259,7 +259,7 @@ endif
 # nothing was tested, and a script must not take that for a success.
 # Every time, tools/setup sees that every tool the suite uses is there
 # (root installs what is missing); a test that fails or must skip is listed with why (-rfEs).
-# The build and the suite use JOBS cores, the suite in two processes more
+# The build and the suite use JOBS cores, the suite in one process more
 # than JOBS, since its checks spend part of their time waiting for the
 # programs they run (pytest-xdist 2.5 or later, where
 # it is installed: tests/conftest.py says how the tests are shared out; an
@@ -278,7 +278,7 @@ test:
 	workers=$$("$$(cat $(PYTEST_FILE))" -c 'import sys, xdist; sys.exit( \
 	  tuple(map(int, xdist.__version__.split(".")[:2])) < (2, 5))' \
 	  2>/dev/null && \
-	  [ $(JOBS) -gt 1 ] && echo "-n $$(($(JOBS) + 2)) --dist loadgroup"); \
+	  [ $(JOBS) -gt 1 ] && echo "-n $$(($(JOBS) + 1)) --dist loadgroup"); \
 	LAB_CODE=solutions $(PYTEST) $$workers \
 	  --basetemp=$(abspath $(B))/pytest-tmp tests; status=$$?; \
 	awk -v a=$$start -v b=$$built -v c=$$(date +%s.%N) 'BEGIN { \

@@ -10,9 +10,8 @@ The classroom commands (make progress, hint, grade...) are tested in
 copies of an unpacked hand-out: the `lab_copy` fixture, where lessons are
 solved or edited without touching the real lessons/.
 
-Fast: make test runs the suite in four processes on two cores
-(pytest-xdist, -n 4 --dist loadgroup; make check stays one plain pytest
-process).  A new test
+Fast: make test runs the suite in three processes (pytest-xdist, -n 3
+--dist loadgroup; make check stays one plain pytest process).  A new test
 keeps it fast so:
 - A module's tests run in one process, one after the other, unless the
   module spreads (a lesson's checks, or SPREAD = True): then each test may
@@ -1905,7 +1904,7 @@ def spread(module):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """With pytest-xdist (make test: -n 4 --dist loadgroup), each module
+    """With pytest-xdist (make test: -n 3 --dist loadgroup), each module
     that does not spread is one group, run by one process; the longest
     groups first."""
     # A worker process is told by its own option (its "dist" is "no").
