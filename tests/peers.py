@@ -107,11 +107,13 @@ def exchange(path, message, timeout):
 
 
 def exchanges(lab, messages, timeout=labrun.WAIT):
-    """Every message sent by a client of its own, all at once: [Exchange]."""
+    """Every message sent by a client of its own, all at once: [Exchange].
+    What the programs traced meanwhile has been read when it returns."""
     path = lab.dir / "lab.sock"
     with ThreadPoolExecutor(max_workers=len(messages)) as pool:
-        return list(pool.map(lambda m: exchange(path, m, timeout),
-                             messages))
+        done = list(pool.map(lambda m: exchange(path, m, timeout), messages))
+    lab.collector.sync()
+    return done
 
 
 def messages(count, size=0):
