@@ -40,9 +40,29 @@ class Sentinel:
         lab.peers.append(self)
 
     def signalled(self):
-        """The signal that ended it, or None while it lives."""
+        """The signal that ended it, or None while it lives.  A signal sent
+        to it is pending from the moment kill(2) returns, though it may
+        end a little later (a loaded machine): if one is, its end is
+        waited for."""
+        if self.popen.poll() is None and self.pending():
+            try:
+                self.popen.wait(labrun.WAIT)
+            except subprocess.TimeoutExpired:
+                pass
         code = self.popen.poll()
         return -code if code is not None and code < 0 else None
+
+    def pending(self):
+        """Whether a signal is pending for it (or it has ended): sleep(1)
+        leaves every signal that ends a process at its default action, so
+        one pending ends it (Linux puts a fatal one as SIGKILL)."""
+        try:
+            with open(f"/proc/{self.pid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+            return fields["State"].split()[0] in ("Z", "X") or \
+                (int(fields["SigPnd"], 16) | int(fields["ShdPnd"], 16)) != 0
+        except (OSError, KeyError, ValueError):
+            return True  # gone: waited for at once
 
     def close(self):
         if self.popen.poll() is None:
