@@ -294,11 +294,7 @@ def paused(pid):
     if labrun.process_state(pid)[0] != "S" or \
             (blocked_in(pid) or ("",))[0] not in ("pause", "rt_sigsuspend"):
         return False
-    status = labrun.read_if_there(f"/proc/{pid}/status") or b""
-    pending = [int(line.split()[1], 16) for line in
-               status.decode(errors="replace").splitlines()
-               if line.startswith(("SigPnd:", "ShdPnd:"))]
-    return len(pending) == 2 and not any(pending)
+    return labrun.pending_signals(pid) == 0
 
 
 def waits(pid):

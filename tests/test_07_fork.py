@@ -56,13 +56,10 @@ class Sentinel:
         """Whether a signal is pending for it (or it has ended): sleep(1)
         leaves every signal that ends a process at its default action, so
         one pending ends it (Linux puts a fatal one as SIGKILL)."""
-        try:
-            with open(f"/proc/{self.pid}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-            return fields["State"].split()[0] in ("Z", "X") or \
-                (int(fields["SigPnd"], 16) | int(fields["ShdPnd"], 16)) != 0
-        except (OSError, KeyError, ValueError):
-            return True  # gone: waited for at once
+        state, _ = labrun.process_state(self.pid)
+        pending = labrun.pending_signals(self.pid)
+        # gone, or ended and not yet waited for: waited for at once
+        return state in (None, "Z", "X") or pending is None or pending != 0
 
     def close(self):
         if self.popen.poll() is None:
@@ -478,11 +475,7 @@ def quiet_after_the_stop(lab, server, child, timeout=labrun.WAIT):
                      e["args"].get("pid") == child, timeout=timeout)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not server.has_exited():
-        status = labrun.read_if_there(f"/proc/{server.pid}/status") or b""
-        pending = 0
-        for line in status.decode(errors="replace").splitlines():
-            if line.startswith(("SigPnd:", "ShdPnd:")):
-                pending |= int(line.split()[1], 16)
+        pending = labrun.pending_signals(server.pid) or 0
         if peers.waits(server.pid) and \
                 not pending & (1 << (signal.SIGCHLD - 1)):
             return

@@ -35,7 +35,7 @@ import functools
 
 import manifest
 import tracetext
-from labrun import BUILD, compiler_messages, work_dir
+from labrun import BUILD, compiler_messages, pending_signals, work_dir
 from manifest import LESSONS_DIR, ROOT, lesson_ids, lesson_programs, \
     lessons, number
 
@@ -833,13 +833,8 @@ def let_make_take_its_ctrl_c(timeout=5.0):
     sigint = 1 << (signal.SIGINT - 1)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{os.getppid()}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-            pending = int(fields["SigPnd"], 16) | int(fields["ShdPnd"], 16)
-        except (OSError, KeyError, ValueError):
-            return
-        if not pending & sigint:
+        pending = pending_signals(os.getppid())
+        if not (pending or 0) & sigint:
             return
         time.sleep(0.005)
 

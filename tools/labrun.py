@@ -930,6 +930,20 @@ def process_state(pid):
     return fields[0].decode(), int(fields[1])
 
 
+def pending_signals(pid):
+    """The signals pending for process pid, its own and its process's
+    (SigPnd | ShdPnd of /proc/PID/status, bit N-1 for signal N); None once
+    it has gone."""
+    status = read_if_there(f"/proc/{pid}/status")
+    if status is None:
+        return None
+    pending = 0
+    for line in status.decode(errors="replace").splitlines():
+        if line.startswith(("SigPnd:", "ShdPnd:")):
+            pending |= int(line.split()[1], 16)
+    return pending
+
+
 def descendants(pid):
     """The pids of pid's children, grandchildren..., as /proc shows them
     now (a zombie is still there, until it is reaped): each thread's
