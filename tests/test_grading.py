@@ -236,8 +236,10 @@ def test_check_names_keep_their_c_identifiers():
 @needs_solutions
 def test_a_grading_copy_builds_only_what_the_upload_changed(tmp_path):
     """A grading copy starts with the trace library and with the programs
-    this lab has built from the same sources (an upload's solved lesson, a
-    lesson left as the starter); make builds only the changed ones."""
+    this lab has built from the same sources at the same paths (a lesson
+    left as the starter); make builds the others.  A solved lesson is
+    built in the copy: the trace names the file a program was built from,
+    and the lab's build of a solution names solutions/."""
     from conftest import LabCopy
     upload = tmp_path / "upload"
     solved_lessons(upload, ["01-socket"])
@@ -254,8 +256,13 @@ def test_a_grading_copy_builds_only_what_the_upload_changed(tmp_path):
         return subprocess.run(argv, env=env, capture_output=True,
                               timeout=60).returncode == 0
     assert up_to_date("build/trace/trace.o")
-    assert up_to_date("build/lessons/01-socket/server")  # as solved
     assert up_to_date("build/lessons/03-listen/server")  # the starter
+    assert not (copy.path / "build" / "lessons" / "01-socket" /
+                "server").exists()  # solved: built in the copy
+    given = [p for p in (copy.path / "build" / "lessons").rglob("*")
+             if p.is_file() and not p.suffix]
+    assert given and not [p for p in given if b"solutions/" in
+                          p.read_bytes()], given
     assert not (copy.path / "build" / "lessons" / "02-bind" /
                 "server").exists()
     assert not up_to_date("build/lessons/02-bind/server")

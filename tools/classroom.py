@@ -1225,33 +1225,35 @@ def seed_compiled_modules(build):
 
 def seed_programs(build):
     """A lesson program of the copy whose source is, byte for byte, one
-    that this lab has built and make holds up to date (a starter left as
-    it was, a solution) is given that build, newer than its source: make
-    builds only the others.  Built from the same source, with the same
-    trace library and flags, it is what make would build."""
+    that this lab has built and make holds up to date at the same path (a
+    starter left as it was) is given that build, newer than its source:
+    make builds only the others.  Built from the same source, at the same
+    path, with the same trace library and flags, it is what make would
+    build.  Not a solution's program: its trace names the file it was
+    built from (solutions/...), which a grading copy does not have."""
     inputs = [BUILD / "flags", BUILD / "trace" / "trace.o",
               *(ROOT / "trace" / "include").rglob("*.h")]
     inputs_changed = max(path.stat().st_mtime for path in inputs)
     built = {}
-    for root in ("lessons", "solutions"):
-        for lesson_id in lesson_ids():
-            for name in program_files(lesson_id):
-                source = ROOT / root / lesson_id / name
-                program = BUILD / root / lesson_id / Path(name).stem
-                try:
-                    made = program.stat().st_mtime
-                    if made >= max(inputs_changed, source.stat().st_mtime):
-                        built[hashlib.sha256(
-                            source.read_bytes()).digest()] = program
-                except OSError:
-                    continue  # not there, or not built
+    for lesson_id in lesson_ids():
+        for name in program_files(lesson_id):
+            source = ROOT / "lessons" / lesson_id / name
+            program = BUILD / "lessons" / lesson_id / Path(name).stem
+            try:
+                made = program.stat().st_mtime
+                if made >= max(inputs_changed, source.stat().st_mtime):
+                    built[(lesson_id, name)] = (hashlib.sha256(
+                        source.read_bytes()).digest(), program)
+            except OSError:
+                continue  # not there, or not built
     now = time.time()
     for lesson_id in lesson_ids():
         for name in program_files(lesson_id):
             source = build.parent / "lessons" / lesson_id / name
+            digest, program = built.get((lesson_id, name), (None, None))
             try:
-                program = built.get(hashlib.sha256(
-                    source.read_bytes()).digest())
+                if digest != hashlib.sha256(source.read_bytes()).digest():
+                    continue
             except OSError:
                 continue
             if program is not None:
