@@ -4,6 +4,7 @@ import os
 import re
 import select
 import signal
+import stat
 import subprocess
 import time
 
@@ -105,6 +106,44 @@ def waiting(lab, server):
     server.asleep()
 
 
+def socket_file_made(lab, path="lab.sock"):
+    """The socket file at path as the server's bind made it (its lstat),
+    once the server listens; None if there is none."""
+    try:
+        found = os.lstat(lab.dir / path)
+    except OSError:
+        return None
+    return found if stat.S_ISSOCK(found.st_mode) else None
+
+
+def own_file_left_alone(lab, server, made, path="lab.sock"):
+    """Fails the check, naming the mistake, if the server, once it has
+    exited, left the socket file its bind made with no unlink at all, that
+    file untouched since (the same socket, the same inode), and said
+    something on stderr: it judged its own file not its own."""
+    try:
+        now = os.lstat(lab.dir / path)
+    except OSError:
+        return
+    if made is None or lab.events("unlink", proc=server) or \
+            not stat.S_ISSOCK(now.st_mode) or \
+            (now.st_dev, now.st_ino) != (made.st_dev, made.st_ino):
+        return
+    said = [line for line in server.stderr_bytes.splitlines()
+            if line.strip()]
+    lab.expect(not said,
+               f"the server to remove its own socket file: {path} is still "
+               "the socket file its bind made (nothing touched it), yet "
+               f"the server left it, without calling unlink, and said "
+               f"{cut(said[-1] if said else b'', 100)} on stderr: it judged "
+               "its own file not its own. The test before unlink is wrong: "
+               "is_our_socket_file(path, &made) says 1 (true) for the file "
+               "bind made, so unlink when it says 1 and leave the file "
+               "alone when it says 0 (look for an inverted test, a missing "
+               "`!`), and fill made with lstat after bind, not before",
+               "Why the socket file outlives close")
+
+
 def test_the_server_serves_n_clients_then_exits(lab):
     server = lab.serving("-n", "2")
     fd = listening_fd(lab, server)
@@ -144,8 +183,10 @@ def test_the_server_serves_n_clients_then_exits(lab):
 
 def test_the_socket_file_is_removed_on_exit(lab):
     server = lab.serving("-n", "1")
+    made = socket_file_made(lab)
     lab.client("lab.sock", "hi")
     server.wait()
+    own_file_left_alone(lab, server, made)
     fd = listening_fd(lab, server)
     closed = [e for e in lab.events("close", proc=server, ret=0)
               if e["args"]["fd"] == fd]
@@ -167,8 +208,10 @@ def test_the_socket_file_is_removed_on_exit(lab):
 def test_the_server_removes_the_path_it_was_given(lab):
     name = "another.sock"
     server = lab.serving("-n", "1", name)
+    made = socket_file_made(lab, name)
     lab.client(name, "hi")
     server.wait()
+    own_file_left_alone(lab, server, made, name)
     removed = [e["args"]["path"] for e in lab.events("unlink", proc=server)]
     lab.expect(not (lab.dir / name).exists(),
                f"`server -n 1 {name}` to remove {name}, the path from its "
@@ -316,10 +359,12 @@ def stopped(lab, server, sig, since):
                          ids=["SIGTERM", "SIGINT (Ctrl-C)"])
 def test_a_signal_stops_the_server_cleanly(lab, sig):
     server = lab.serving()
+    made = socket_file_made(lab)
     waiting(lab, server)
     since = max(e["ts"] for e in lab.events(event=None))
     server.signal(sig)
     stopped(lab, server, sig, since)
+    own_file_left_alone(lab, server, made)
     lab.expect(server.returncode == 0,
                f"after {sig.name} the server to leave accept (EINTR), clean "
                f"up and exit with 0: a stop that was asked for is not a "
