@@ -594,6 +594,33 @@ def test_a_failed_accept_ends_the_server_after_its_cleanup(lab):
                f"nothing there; {server.describe()}", "Your task")
 
 
+def test_an_interrupted_accept_is_not_counted_as_a_client(lab):
+    # The first accept fails with EINTR, as when a signal other than a
+    # stop comes while it waits: no client came, so none is counted.
+    rules = "accept#1=EINTR"
+    server = lab.serving("-n", "2", env=faults(rules))
+    clients_in_turn(lab, server, "one")
+    lab.collector.sync()
+    failed = lab.events("accept", proc=server, errno="EINTR", injected=True)
+    again = [e for e in lab.events("accept", proc=server)
+             if failed and e["ts"] > failed[0]["ts"] and e["ret"] >= 0]
+    if not again or not server.has_exited() or server.wait() != 0:
+        # Not made again: the next check says why; still waiting for the
+        # second client: right.
+        return
+    how = f"{call_text(failed[0])}, failed by LAB_FAULTS " \
+        f"(`{as_run(lab, 'server', rules, '-n', '2')}` does it again)"
+    lab.expect(False,
+               "an interrupted accept not to count as a client: `server -n "
+               f"2` served one client and exited, because its accept that "
+               f"failed with EINTR, here {how}, counted as a served client. "
+               "EINTR means no client came: make the accept again without "
+               "counting it (served-- before continue, or count a client "
+               "only once accept has returned its fd), so that -n COUNT "
+               f"serves COUNT clients; {server.describe()}",
+               "Cleaning up on a signal")
+
+
 def test_an_eintr_without_a_stop_signal_is_made_again(lab):
     # EINTR, as any signal makes it, while stop_requested is not set: the
     # server has not been asked to stop, and goes on.
