@@ -684,6 +684,67 @@ def test_a_failed_unlink_is_reported(lab):
                "Why the socket file outlives close")
 
 
+def test_a_failed_sigaction_is_reported(lab):
+    # Each sigaction the server makes is failed in turn (EINVAL, what the
+    # kernel says for a signal that cannot be caught), until a run shows
+    # no more of them: every one must be checked.
+    for n in range(1, 9):
+        rules = f"sigaction#{n}=EINVAL"
+        server = lab.server(env=faults(rules))
+        lab.wait_for("listen", proc=server)
+        exited = stopped_by_itself(lab, server)
+        lab.collector.sync()
+        failed = lab.events("sigaction", proc=server, injected=True)
+        if not failed:
+            return  # it makes fewer than n
+        event = failed[0]
+        how = f"{call_text(event)}, failed by LAB_FAULTS " \
+            f"(`{as_run(lab, 'server', rules)}` does it again)"
+        later = [e for e in lab.events(proc=server, event=None)
+                 if e["ts"] > event["ts"] and e["call"] in
+                 ("socket", "bind", "listen", "accept", "poll")]
+        went_on = f"it called {call_text(later[-1])}" if later else \
+            "" if exited else "it went on running"
+        sig = event["args"].get("sig", "the signal")
+        lab.expect(not went_on,
+                   "the server to check sigaction()'s result for -1: when "
+                   f"sigaction fails, here {how}, no handler is installed, "
+                   f"and {sig} would end the server at once, with no "
+                   "cleanup; say why with perror(\"server: sigaction\") and "
+                   "exit with a non-zero status (return EXIT_FAILURE), for "
+                   "each sigaction call; it went on as if the handler were "
+                   f"installed: {went_on}; {server.describe()}",
+                   "Your task")
+        lab.expect(server.returncode > 0 and server.stderr.strip(),
+                   "the server to say why on standard error (perror("
+                   "\"server: sigaction\")) and exit with a non-zero status "
+                   f"when sigaction fails ({how}); {server.describe()}",
+                   "Your task")
+        (lab.dir / "lab.sock").unlink(missing_ok=True)
+
+
+def test_a_failed_close_of_the_listening_socket_is_reported(lab):
+    # No client: the first close on a socket is the listening socket's,
+    # in the cleanup after SIGTERM.
+    rules = "close#1=EIO"
+    server = lab.serving(env=faults(rules))
+    lab.stop(server)
+    fd = listening_fd(lab, server)
+    failed = [e for e in lab.events("close", proc=server, injected=True)
+              if e["args"]["fd"] == fd]
+    if not failed:
+        return  # no close of it at all: the checks above say so
+    how = f"{call_text(failed[0])}, failed by LAB_FAULTS " \
+        f"(`{as_run(lab, 'server', rules)}`, then kill PID, does it " \
+        "again)"
+    lab.expect(server.stderr.strip(),
+               "the server to check close()'s result for the listening "
+               f"socket in its cleanup: when close fails, here {how}, "
+               "report it with perror(\"server: close\"), as the task asks; "
+               f"it said nothing on stderr; {server.describe()}",
+               "Your task")
+
+
 def test_no_byte_is_read_or_written_outside_a_buffer(lab):
     # Lesson 05 explains it ("What this stage does"): read adds no '\0'.
     sanitized_exchange(lab, "Your task")
