@@ -513,6 +513,55 @@ def test_the_stop_handler_only_sets_a_volatile_sig_atomic_t_flag(lab):
                        "Cleaning up on a signal")
 
 
+def resets_its_handler(event):
+    """Whether a sigaction event installed its handler with SA_RESETHAND
+    (the trace gives flags by name when it knows them all, else as a
+    number)."""
+    flags = (event.get("args") or {}).get("flags")
+    if isinstance(flags, int):
+        return bool(flags & 0x80000000)  # SA_RESETHAND on Linux
+    return isinstance(flags, str) and "SA_RESETHAND" in flags.split("|")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT],
+                         ids=["SIGTERM", "SIGINT (Ctrl-C)"])
+def test_a_second_signal_during_the_cleanup_is_caught_too(lab, sig):
+    # The first signal stops the server in accept; LAB_FAULTS raises the
+    # same signal again just before each close and unlink of the cleanup,
+    # as a second Ctrl-C (or kill) does while the server cleans up.
+    rules = f"close={sig.name},unlink={sig.name}"
+    server = lab.serving(env=faults(rules))
+    waiting(lab, server)
+    since = max(e["ts"] for e in lab.events(event=None))
+    server.signal(sig)
+    ended_or_waiting_again(lab, server, since)
+    if not server.has_exited() or server.wait() is None or \
+            server.returncode != -sig or not [
+                e for e in lab.events(proc=server, event="signal")
+                if e["args"].get("sig") == sig.name and e["ts"] > since]:
+        return  # not killed by a second one: the checks above judge it
+    installed = [e for e in lab.events(("sigaction", "signal"), proc=server,
+                                       ret=0)
+                 if e["args"].get("sig") == sig.name]
+    reset = [e for e in installed if resets_its_handler(e)]
+    why = (f"it installed the handler with {call_text(reset[-1])}, and "
+           "SA_RESETHAND gives the signal its default action back as soon "
+           "as the handler has run once; leave sa_flags 0"
+           if reset else
+           "something gave the signal its default action back after the "
+           "first (SA_RESETHAND in sa_flags, or a signal(SIG_DFL) or "
+           "sigaction in the handler or the loop); install the handler "
+           "once, with sa_flags 0, and leave it installed")
+    lab.expect(False,
+               f"the stop handler to stay installed after a first {sig.name}"
+               f": the first one stopped the server, but the second, raised "
+               f"by LAB_FAULTS just before a call of its cleanup (`"
+               f"{as_run(lab, 'server', rules)}`, then kill -{sig.name[3:]} "
+               f"PID, does it again), killed it before the cleanup was "
+               f"done, as a second Ctrl-C would: {why}; "
+               f"{server.describe()}", "Cleaning up on a signal")
+
+
 def test_a_failed_call_of_an_earlier_stage_is_reported(lab):
     # What lessons 01 and 04 asked still holds: LAB_FAULTS makes socket
     # fail (listen and accept: the checks below, with the cleanup).
