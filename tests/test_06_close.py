@@ -22,7 +22,7 @@ from conftest import (READS, SERVING_WAITS, SIGNAL_SAFE, WRITES, as_run,
                       sanitized_exchange, sent_to,
                       server_finishes_short_writes, signal_safe_type,
                       source_line, stopped_by_itself, tool, run_tool,
-                      used_minus_one)
+                      used_minus_one, where)
 from tracetext import call_text, cut
 
 LESSON = "06-close"
@@ -540,14 +540,19 @@ def test_a_second_signal_during_the_cleanup_is_caught_too(lab, sig):
                 e for e in lab.events(proc=server, event="signal")
                 if e["args"].get("sig") == sig.name and e["ts"] > since]:
         return  # not killed by a second one: the checks above judge it
-    installed = [e for e in lab.events(("sigaction", "signal"), proc=server,
-                                       ret=0)
-                 if e["args"].get("sig") == sig.name]
+    installed = [e for e in lab.events(("sigaction", "signal"), proc=server)
+                 if e["args"].get("sig") == sig.name and e["ret"] != -1]
     reset = [e for e in installed if resets_its_handler(e)]
+    undone = [e for e in installed if e["ts"] > since and
+              e["args"].get("handler") == "SIG_DFL"]
     why = (f"it installed the handler with {call_text(reset[-1])}, and "
            "SA_RESETHAND gives the signal its default action back as soon "
            "as the handler has run once; leave sa_flags 0"
            if reset else
+           f"after the first, it called {call_text(undone[0])} "
+           f"({where(undone[0])}), which gave the signal its default "
+           "action back; install the handler once, and leave it installed"
+           if undone else
            "something gave the signal its default action back after the "
            "first (SA_RESETHAND in sa_flags, or a signal(SIG_DFL) or "
            "sigaction in the handler or the loop); install the handler "
