@@ -4,6 +4,7 @@ import os
 import re
 import select
 import signal
+import stat
 import subprocess
 import time
 
@@ -21,7 +22,7 @@ from conftest import (READS, SERVING_WAITS, SIGNAL_SAFE, WRITES, as_run,
                       sanitized_exchange, sent_to,
                       server_finishes_short_writes, signal_safe_type,
                       source_line, stopped_by_itself, tool, run_tool,
-                      used_minus_one)
+                      used_minus_one, where)
 from tracetext import call_text, cut
 
 LESSON = "06-close"
@@ -105,6 +106,44 @@ def waiting(lab, server):
     server.asleep()
 
 
+def socket_file_made(lab, path="lab.sock"):
+    """The socket file at path as the server's bind made it (its lstat),
+    once the server listens; None if there is none."""
+    try:
+        found = os.lstat(lab.dir / path)
+    except OSError:
+        return None
+    return found if stat.S_ISSOCK(found.st_mode) else None
+
+
+def own_file_left_alone(lab, server, made, path="lab.sock"):
+    """Fails the check, naming the mistake, if the server, once it has
+    exited, left the socket file its bind made with no unlink at all, that
+    file untouched since (the same socket, the same inode), and said
+    something on stderr: it judged its own file not its own."""
+    try:
+        now = os.lstat(lab.dir / path)
+    except OSError:
+        return
+    if made is None or lab.events("unlink", proc=server) or \
+            not stat.S_ISSOCK(now.st_mode) or \
+            (now.st_dev, now.st_ino) != (made.st_dev, made.st_ino):
+        return
+    said = [line for line in server.stderr_bytes.splitlines()
+            if line.strip()]
+    lab.expect(not said,
+               f"the server to remove its own socket file: {path} is still "
+               "the socket file its bind made (nothing touched it), yet "
+               f"the server left it, without calling unlink, and said "
+               f"{cut(said[-1] if said else b'', 100)} on stderr: it judged "
+               "its own file not its own. The test before unlink is wrong: "
+               "is_our_socket_file(path, &made) says 1 (true) for the file "
+               "bind made, so unlink when it says 1 and leave the file "
+               "alone when it says 0 (look for an inverted test, a missing "
+               "`!`), and fill made with lstat after bind, not before",
+               "Why the socket file outlives close")
+
+
 def test_the_server_serves_n_clients_then_exits(lab):
     server = lab.serving("-n", "2")
     fd = listening_fd(lab, server)
@@ -144,8 +183,10 @@ def test_the_server_serves_n_clients_then_exits(lab):
 
 def test_the_socket_file_is_removed_on_exit(lab):
     server = lab.serving("-n", "1")
+    made = socket_file_made(lab)
     lab.client("lab.sock", "hi")
     server.wait()
+    own_file_left_alone(lab, server, made)
     fd = listening_fd(lab, server)
     closed = [e for e in lab.events("close", proc=server, ret=0)
               if e["args"]["fd"] == fd]
@@ -167,8 +208,10 @@ def test_the_socket_file_is_removed_on_exit(lab):
 def test_the_server_removes_the_path_it_was_given(lab):
     name = "another.sock"
     server = lab.serving("-n", "1", name)
+    made = socket_file_made(lab, name)
     lab.client(name, "hi")
     server.wait()
+    own_file_left_alone(lab, server, made, name)
     removed = [e["args"]["path"] for e in lab.events("unlink", proc=server)]
     lab.expect(not (lab.dir / name).exists(),
                f"`server -n 1 {name}` to remove {name}, the path from its "
@@ -316,10 +359,12 @@ def stopped(lab, server, sig, since):
                          ids=["SIGTERM", "SIGINT (Ctrl-C)"])
 def test_a_signal_stops_the_server_cleanly(lab, sig):
     server = lab.serving()
+    made = socket_file_made(lab)
     waiting(lab, server)
     since = max(e["ts"] for e in lab.events(event=None))
     server.signal(sig)
     stopped(lab, server, sig, since)
+    own_file_left_alone(lab, server, made)
     lab.expect(server.returncode == 0,
                f"after {sig.name} the server to leave accept (EINTR), clean "
                f"up and exit with 0: a stop that was asked for is not a "
@@ -468,6 +513,60 @@ def test_the_stop_handler_only_sets_a_volatile_sig_atomic_t_flag(lab):
                        "Cleaning up on a signal")
 
 
+def resets_its_handler(event):
+    """Whether a sigaction event installed its handler with SA_RESETHAND
+    (the trace gives flags by name when it knows them all, else as a
+    number)."""
+    flags = (event.get("args") or {}).get("flags")
+    if isinstance(flags, int):
+        return bool(flags & 0x80000000)  # SA_RESETHAND on Linux
+    return isinstance(flags, str) and "SA_RESETHAND" in flags.split("|")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT],
+                         ids=["SIGTERM", "SIGINT (Ctrl-C)"])
+def test_a_second_signal_during_the_cleanup_is_caught_too(lab, sig):
+    # The first signal stops the server in accept; LAB_FAULTS raises the
+    # same signal again just before each close and unlink of the cleanup,
+    # as a second Ctrl-C (or kill) does while the server cleans up.
+    rules = f"close={sig.name},unlink={sig.name}"
+    server = lab.serving(env=faults(rules))
+    waiting(lab, server)
+    since = max(e["ts"] for e in lab.events(event=None))
+    server.signal(sig)
+    ended_or_waiting_again(lab, server, since)
+    if not server.has_exited() or server.wait() is None or \
+            server.returncode != -sig or not [
+                e for e in lab.events(proc=server, event="signal")
+                if e["args"].get("sig") == sig.name and e["ts"] > since]:
+        return  # not killed by a second one: the checks above judge it
+    installed = [e for e in lab.events(("sigaction", "signal"), proc=server)
+                 if e["args"].get("sig") == sig.name and e["ret"] != -1]
+    reset = [e for e in installed if resets_its_handler(e)]
+    undone = [e for e in installed if e["ts"] > since and
+              e["args"].get("handler") == "SIG_DFL"]
+    why = (f"it installed the handler with {call_text(reset[-1])}, and "
+           "SA_RESETHAND gives the signal its default action back as soon "
+           "as the handler has run once; leave sa_flags 0"
+           if reset else
+           f"after the first, it called {call_text(undone[0])} "
+           f"({where(undone[0])}), which gave the signal its default "
+           "action back; install the handler once, and leave it installed"
+           if undone else
+           "something gave the signal its default action back after the "
+           "first (SA_RESETHAND in sa_flags, or a signal(SIG_DFL) or "
+           "sigaction in the handler or the loop); install the handler "
+           "once, with sa_flags 0, and leave it installed")
+    lab.expect(False,
+               f"the stop handler to stay installed after a first {sig.name}"
+               f": the first one stopped the server, but the second, raised "
+               f"by LAB_FAULTS just before a call of its cleanup (`"
+               f"{as_run(lab, 'server', rules)}`, then kill -{sig.name[3:]} "
+               f"PID, does it again), killed it before the cleanup was "
+               f"done, as a second Ctrl-C would: {why}; "
+               f"{server.describe()}", "Cleaning up on a signal")
+
+
 def test_a_failed_call_of_an_earlier_stage_is_reported(lab):
     # What lessons 01 and 04 asked still holds: LAB_FAULTS makes socket
     # fail (listen and accept: the checks below, with the cleanup).
@@ -549,6 +648,33 @@ def test_a_failed_accept_ends_the_server_after_its_cleanup(lab):
                f"nothing there; {server.describe()}", "Your task")
 
 
+def test_an_interrupted_accept_is_not_counted_as_a_client(lab):
+    # The first accept fails with EINTR, as when a signal other than a
+    # stop comes while it waits: no client came, so none is counted.
+    rules = "accept#1=EINTR"
+    server = lab.serving("-n", "2", env=faults(rules))
+    clients_in_turn(lab, server, "one")
+    lab.collector.sync()
+    failed = lab.events("accept", proc=server, errno="EINTR", injected=True)
+    again = [e for e in lab.events("accept", proc=server)
+             if failed and e["ts"] > failed[0]["ts"] and e["ret"] >= 0]
+    if not again or not server.has_exited() or server.wait() != 0:
+        # Not made again: the next check says why; still waiting for the
+        # second client: right.
+        return
+    how = f"{call_text(failed[0])}, failed by LAB_FAULTS " \
+        f"(`{as_run(lab, 'server', rules, '-n', '2')}` does it again)"
+    lab.expect(False,
+               "an interrupted accept not to count as a client: `server -n "
+               f"2` served one client and exited, because its accept that "
+               f"failed with EINTR, here {how}, counted as a served client. "
+               "EINTR means no client came: make the accept again without "
+               "counting it (served-- before continue, or count a client "
+               "only once accept has returned its fd), so that -n COUNT "
+               f"serves COUNT clients; {server.describe()}",
+               "Cleaning up on a signal")
+
+
 def test_an_eintr_without_a_stop_signal_is_made_again(lab):
     # EINTR, as any signal makes it, while stop_requested is not set: the
     # server has not been asked to stop, and goes on.
@@ -610,6 +736,67 @@ def test_a_failed_unlink_is_reported(lab):
                   if claimed else "") +
                f"on stderr {cut(server.stderr_bytes, 100)}",
                "Why the socket file outlives close")
+
+
+def test_a_failed_sigaction_is_reported(lab):
+    # Each sigaction the server makes is failed in turn (EINVAL, what the
+    # kernel says for a signal that cannot be caught), until a run shows
+    # no more of them: every one must be checked.
+    for n in range(1, 9):
+        rules = f"sigaction#{n}=EINVAL"
+        server = lab.server(env=faults(rules))
+        lab.wait_for("listen", proc=server)
+        exited = stopped_by_itself(lab, server)
+        lab.collector.sync()
+        failed = lab.events("sigaction", proc=server, injected=True)
+        if not failed:
+            return  # it makes fewer than n
+        event = failed[0]
+        how = f"{call_text(event)}, failed by LAB_FAULTS " \
+            f"(`{as_run(lab, 'server', rules)}` does it again)"
+        later = [e for e in lab.events(proc=server, event=None)
+                 if e["ts"] > event["ts"] and e["call"] in
+                 ("socket", "bind", "listen", "accept", "poll")]
+        went_on = f"it called {call_text(later[-1])}" if later else \
+            "" if exited else "it went on running"
+        sig = event["args"].get("sig", "the signal")
+        lab.expect(not went_on,
+                   "the server to check sigaction()'s result for -1: when "
+                   f"sigaction fails, here {how}, no handler is installed, "
+                   f"and {sig} would end the server at once, with no "
+                   "cleanup; say why with perror(\"server: sigaction\") and "
+                   "exit with a non-zero status (return EXIT_FAILURE), for "
+                   "each sigaction call; it went on as if the handler were "
+                   f"installed: {went_on}; {server.describe()}",
+                   "Your task")
+        lab.expect(server.returncode > 0 and server.stderr.strip(),
+                   "the server to say why on standard error (perror("
+                   "\"server: sigaction\")) and exit with a non-zero status "
+                   f"when sigaction fails ({how}); {server.describe()}",
+                   "Your task")
+        (lab.dir / "lab.sock").unlink(missing_ok=True)
+
+
+def test_a_failed_close_of_the_listening_socket_is_reported(lab):
+    # No client: the first close on a socket is the listening socket's,
+    # in the cleanup after SIGTERM.
+    rules = "close#1=EIO"
+    server = lab.serving(env=faults(rules))
+    lab.stop(server)
+    fd = listening_fd(lab, server)
+    failed = [e for e in lab.events("close", proc=server, injected=True)
+              if e["args"]["fd"] == fd]
+    if not failed:
+        return  # no close of it at all: the checks above say so
+    how = f"{call_text(failed[0])}, failed by LAB_FAULTS " \
+        f"(`{as_run(lab, 'server', rules)}`, then kill PID, does it " \
+        "again)"
+    lab.expect(server.stderr.strip(),
+               "the server to check close()'s result for the listening "
+               f"socket in its cleanup: when close fails, here {how}, "
+               "report it with perror(\"server: close\"), as the task asks; "
+               f"it said nothing on stderr; {server.describe()}",
+               "Your task")
 
 
 def test_no_byte_is_read_or_written_outside_a_buffer(lab):

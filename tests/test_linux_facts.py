@@ -319,6 +319,58 @@ def test_accept_is_interrupted_by_a_handler_without_sa_restart():
         assert interrupted and interrupted[0]["errno"] == "EINTR"
 
 
+RESET_HANDLER = r"""
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+static volatile sig_atomic_t handled;
+static void on_signal(int sig) { (void)sig; handled++; }
+int main(int argc, char *argv[])
+{
+    struct sigaction sa, now;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = argc > 1 ? SA_RESETHAND : 0;
+    if (sigaction(SIGINT, &sa, NULL) == -1)
+        return 1;
+    for (int i = 1; i <= 2; i++) {
+        raise(SIGINT);
+        if (sigaction(SIGINT, NULL, &now) == -1)
+            return 1;
+        printf("%d %s\n", (int)handled,
+               now.sa_handler == SIG_DFL ? "default" : "handler");
+        fflush(stdout);
+    }
+    return 0;
+}
+"""
+
+
+def test_sa_resethand_gives_the_default_action_back_after_one_signal():
+    """06-close, Cleaning up on a signal: with SA_RESETHAND the handler
+    runs once, and the second signal takes the default action (SIGINT:
+    the end of the process); with sa_flags 0 it stays installed."""
+    import shutil
+    import subprocess
+    where = labrun.scratch_dir("lab-resethand-")
+    try:
+        (where / "reset.c").write_text(RESET_HANDLER)
+        subprocess.run(["cc", "-std=c11", str(where / "reset.c"), "-o",
+                        str(where / "reset")], check=True, timeout=60)
+        kept = subprocess.run([str(where / "reset")], capture_output=True,
+                              text=True, timeout=10)
+        reset = subprocess.run([str(where / "reset"), "SA_RESETHAND"],
+                               capture_output=True, text=True, timeout=10)
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+    assert (kept.returncode, kept.stdout) == (0, "1 handler\n2 handler\n")
+    assert (reset.returncode, reset.stdout) == \
+        (-signal.SIGINT, "1 default\n")
+
+
 # -- lesson 05 --------------------------------------------------------------
 
 def test_a_stream_keeps_no_message_boundaries():
