@@ -481,7 +481,18 @@ class LessonLab(labrun.Lab):
         except OSError:
             return False
 
+    def settled(self):
+        """Waits, bounded, until each program has ended or sleeps in a
+        call (or goes round a loop that moves nothing), with its trace
+        read: a check may fail on one event while the program still runs
+        on to its exit, and the report then says the same every run."""
+        for proc in self.procs:
+            if not proc.has_exited():
+                proc.asleep()
+        self.collector.sync()
+
     def report(self, expected, section):
+        self.settled()
         events = self.events(event=None)
         lines = [f"Expected: {expected}"]
         lines += [f"Found: {d}." for d in diagnoses(events, self.procs)]
