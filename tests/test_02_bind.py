@@ -39,18 +39,28 @@ def test_bind_creates_the_socket_file(lab):
                "What to look for in the trace")
 
 
+def not_cut_short(lab, event, name, asked):
+    """Fails the check, naming the address length, if bind named the
+    socket with only the first bytes of name: the length passed to bind
+    was too small for the path (asked: what the check ran, in words)."""
+    path = (event["args"].get("addr") or {}).get("path") or ""
+    cut_short = path != name and name.startswith(path)
+    lab.expect(not cut_short,
+               f"{asked} binds that whole path, {len(name)} bytes; it "
+               f"called {call_text(event)}: the path is cut short, to "
+               f"{len(path)} bytes, because the length passed to bind, "
+               f"{event['args'].get('addrlen')}, is too small: pass sizeof "
+               "addr, the size of the whole struct sockaddr_un (110 bytes: "
+               "sun_family, then the 108 of sun_path)",
+               "What this stage does")
+
+
 def test_the_path_comes_from_the_command_line(lab):
     # Longer than the 14 bytes that sizeof(struct sockaddr) would keep.
     name = "a-socket-with-a-longer-name.sock"
     _, _, event = bound(lab, name)
+    not_cut_short(lab, event, name, f"`server {name}`")
     path = (event["args"].get("addr") or {}).get("path") or ""
-    cut_short = path != name and name.startswith(path)
-    lab.expect(not cut_short,
-               f"`server {name}` binds that whole path; it called "
-               f"{call_text(event)}: the path is cut short because the "
-               f"length passed to bind, {event['args'].get('addrlen')}, is "
-               "too small: pass sizeof addr, the size of the whole struct "
-               "sockaddr_un", "What this stage does")
     lab.expect(path == name and lab.is_socket(name),
                f"`server {name}` binds to the path given on its command "
                f"line, {name}, and creates it; it called {call_text(event)}",
@@ -90,10 +100,13 @@ def test_a_path_of_108_bytes_leaves_no_room_for_the_final_nul(lab):
     event = lab.require("bind", "a path of 107 bytes, the longest sun_path "
                         "holds with its final '\\0', to be bound",
                         "What this stage does", proc=server)
-    lab.expect(event["ret"] == 0,
+    # Every byte of it counts: an address length a little too small
+    # (sizeof addr.sun_path, 108) cuts only such a long path.
+    not_cut_short(lab, event, longest, "a path of 107 bytes")
+    lab.expect(event["ret"] == 0 and lab.is_socket(longest),
                "a path of 107 bytes, the longest sun_path holds with its "
-               f"final '\\0', to be bound; it called {call_text(event)}",
-               "What this stage does")
+               f"final '\\0', to be bound, which creates that file; it "
+               f"called {call_text(event)}", "What this stage does")
     lab.stop(server)
     too_long = "f" * 103 + ".sock"
     refused = lab.run("server", too_long)
