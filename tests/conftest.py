@@ -721,6 +721,61 @@ def failed_socket(lab, name="server", section="Your task", taught=""):
                f"the {name} said nothing there; {proc.describe()}", section)
 
 
+def output_lines(proc):
+    """The lines proc printed on standard output, as text."""
+    return [line.strip() for line in proc.stdout.splitlines()
+            if line.strip()]
+
+
+def failed_bind(lab, section="Your task", taught=""):
+    """Runs the server once as it is, then once with bind() failed by
+    LAB_FAULTS on the same path; fails the check, naming the mistake, if
+    the failed run prints the line that says the socket is bound (a line
+    of the first run that says "bound", or names the path, and does not
+    announce the bind: the result printed before it was checked), or
+    goes on to listen or accept.  Returns (the server, its bind, how the
+    check made it fail, in words, whether it has exited)."""
+    rules = "bind=EACCES"
+    good = lab.server()
+    lab.require("bind", "the server to call bind(2)", section, proc=good)
+    stopped_by_itself(lab, good)
+    said = output_lines(good)
+    lab.stop(good)
+    (lab.dir / "lab.sock").unlink(missing_ok=True)
+    server = lab.server(env=faults(rules))
+    event = lab.require("bind", "the server to call bind(2)", section,
+                        proc=server)
+    exited = stopped_by_itself(lab, server)
+    how = f"{tracetext.call_text(event)}, failed by LAB_FAULTS " \
+        f"(`{as_run(lab, 'server', rules)}` does it again)"
+    claimed = [line for line in output_lines(server) if line in said and
+               (re.search(r"\bbound\b", line, re.I) or "lab.sock" in line)
+               and not re.search(r"\bbind", line, re.I)]
+    later = [e for e in lab.events(proc=server) if e["ts"] > event["ts"]
+             and e["call"] in ("listen", "accept")]
+    went_on = [f"it printed {tracetext.cut(claimed[0], 60)}"] \
+        if claimed else []
+    went_on += [f"it called {tracetext.call_text(later[0])}"] \
+        if later else []
+    lab.expect(not went_on,
+               f"the server to check bind()'s result for -1 before it says "
+               f"it is bound{taught}: when bind fails, here {how}, call "
+               "explain_bind_failure(path) and exit with a non-zero status, "
+               "and print the line `server: bound fd N to PATH` only once "
+               f"bind has returned 0; it went on as if it were bound: "
+               f"{'; '.join(went_on)}; {server.describe()}", section)
+    return server, event, how, exited
+
+
+def bind_failure_reported(lab, section="Your task", taught=""):
+    """failed_bind, and the exit status and message it asks for."""
+    server, _, how, exited = failed_bind(lab, section, taught)
+    lab.expect(exited and server.returncode > 0 and server.stderr.strip(),
+               f"the server to say why bind failed{taught} ({how}) on "
+               "standard error, with explain_bind_failure(path), and exit "
+               f"with a non-zero status; {server.describe()}", section)
+
+
 def failed_listen(lab, section="Your task", taught=""):
     """Runs the server with listen() failed by LAB_FAULTS; fails the check,
     naming the mistake, if the server goes on as if it listened, or exits

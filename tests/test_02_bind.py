@@ -1,7 +1,7 @@
 """Lesson 02: bind() names the socket, which creates the socket file."""
 import socket
 
-from conftest import failed_socket
+from conftest import bind_failure_reported, failed_socket
 from tracetext import call_text
 
 LESSON = "02-bind"
@@ -155,6 +155,12 @@ def test_a_leftover_socket_file_is_reported(lab):
                "rm lab.sock" in server.stderr,
                "bind fails with EADDRINUSE and the server says how to remove "
                "the leftover socket file (rm lab.sock)", "Bad paths")
+
+
+def test_a_failed_bind_is_never_reported_as_bound(lab):
+    # bind() fails with EACCES, as in a directory the server may not write
+    # to: LAB_FAULTS makes it fail (trace/TRACE.md), on the same path.
+    bind_failure_reported(lab)
 
 
 def test_a_failed_call_of_an_earlier_stage_is_reported(lab):
