@@ -584,6 +584,28 @@ def used_minus_one(lab, proc):
     return " and ".join(shown)
 
 
+# fd 3 already open when a program starts (Lab.start's under=), as a
+# shell's `3</dev/null` leaves it: each descriptor the program makes is one
+# higher than in a plain run, and a line that names one must follow.
+FD_3_TAKEN = ("/bin/sh", "-c", 'exec "$@" 3</dev/null', "sh")
+
+
+def fd_3_taken(lab, name, *args):
+    """How a learner runs the program name with fd 3 already open, as the
+    checks do (FD_3_TAKEN), in words."""
+    return (f"fd 3 was already open when the {name} started "
+            f"(`{' '.join(['build/lessons/' + lab.lesson + '/' + name, *args])}"
+            " 3</dev/null` does it again)")
+
+
+def first_fds(proc, lines=None):
+    """The fd each line of proc's standard output names first ("fd N"):
+    a line may name another fd after it."""
+    lines = proc.stdout.splitlines() if lines is None else lines
+    return [int(found[0]) for found in (re.findall(r"\bfd (-?\d+)", line)
+                                        for line in lines) if found]
+
+
 def stopped_by_itself(lab, proc, after=None):
     """Waits until proc has exited, or sleeps in a call, or goes round a
     loop that moves nothing; with after (an event), first until proc has

@@ -1,8 +1,9 @@
 """Lesson 02: bind() names the socket, which creates the socket file."""
 import socket
 
-from conftest import bind_failure_reported, failed_socket
-from tracetext import call_text
+from conftest import (FD_3_TAKEN, bind_failure_reported, failed_socket,
+                      fd_3_taken, first_fds, stopped_by_itself)
+from tracetext import call_text, cut
 
 LESSON = "02-bind"
 
@@ -37,6 +38,22 @@ def test_bind_creates_the_socket_file(lab):
     lab.expect(lab.is_socket("lab.sock"),
                "after bind, a file lab.sock of type socket (ls -l: s)",
                "What to look for in the trace")
+
+
+def test_the_server_says_which_fd_it_bound(lab):
+    # With fd 3 taken, socket returns 4: a line that prints a number of
+    # its own never names it.
+    server = lab.start("server", under=FD_3_TAKEN)
+    event = lab.require("bind", "the server to call bind(2) on its socket",
+                        "Your task", proc=server)
+    stopped_by_itself(lab, server)
+    fd = event["args"]["fd"]
+    lab.expect(all(n == fd for n in first_fds(server)),
+               f"the line `server: bound fd {fd} to lab.sock (ls -l shows "
+               f"it)`, with the fd that was bound ({fd}: print the variable "
+               f"that holds it, not a constant); here "
+               f"{fd_3_taken(lab, 'server')}, so socket returned {fd}; it "
+               f"printed {cut(server.stdout_bytes, 80)}", "Your task")
 
 
 def not_cut_short(lab, event, name, asked):
