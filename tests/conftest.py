@@ -606,6 +606,41 @@ def first_fds(proc, lines=None):
                                         for line in lines) if found]
 
 
+def line_on_stdout(lab, proc, shown, matches, when, section):
+    """Fails the check unless a line of proc's standard output matches
+    (matches: a test of one line); the message names where the line
+    went instead: standard error (fprintf(stderr, ...)), or nowhere yet,
+    kept in stdio's buffer for want of fflush(stdout).  shown: the line
+    as the task gives it; when: when it is looked for, in words."""
+    if any(matches(line) for line in proc.stdout.splitlines()):
+        return
+    on_stderr = [line for line in proc.stderr.splitlines() if matches(line)]
+    if on_stderr:
+        expected = (
+            f"the line `{shown}` on standard output {when}: it went to "
+            "standard error; print it with printf, not fprintf(stderr, "
+            "...): standard error is for errors, and whoever reads the "
+            f"{proc.name}'s output (a pipe, a script) never sees it there; "
+            f"on stderr it printed {tracetext.cut(on_stderr[0], 80)}")
+    else:
+        expected = (
+            f"the line `{shown}` on standard output {when}: call "
+            "fflush(stdout) after printf, or the line stays in stdio's "
+            "buffer (standard output is a file here, not a terminal); it "
+            f"printed {tracetext.cut(proc.stdout_bytes, 100)}")
+    lab.expect(False, expected, section)
+
+
+def says_it_listens(lab, server, section="Your task"):
+    """Fails the check unless the server, once it waits after listen, has
+    printed its line `server: listening on lab.sock ...` on standard
+    output (line_on_stdout)."""
+    server.asleep()  # it prints, then waits: for a signal, or a client
+    line_on_stdout(lab, server, "server: listening on lab.sock; stop me "
+                   "with Ctrl-C", lambda line: "listening on lab.sock" in
+                   line, "while the server waits", section)
+
+
 def stopped_by_itself(lab, proc, after=None):
     """Waits until proc has exited, or sleeps in a call, or goes round a
     loop that moves nothing; with after (an event), first until proc has

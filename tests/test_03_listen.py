@@ -5,7 +5,8 @@ import time
 import labrun
 import peers
 from conftest import (bind_failure_reported, failed_socket,
-                      listen_failure_reported, one_after_another)
+                      listen_failure_reported, one_after_another,
+                      says_it_listens)
 from tracetext import call_text
 
 LESSON = "03-listen"
@@ -75,11 +76,7 @@ def test_the_server_keeps_running_after_listen(lab):
 
 def test_the_server_says_it_listens(lab):
     server, _, _ = listening(lab)
-    server.asleep()  # it prints, then waits: for a signal, or a client
-    lab.expect("listening on lab.sock" in server.stdout,
-               "the line \"server: listening on lab.sock ...\" on standard "
-               "output while the server waits: without fflush(stdout) it "
-               "stays in the buffer", "Your task")
+    says_it_listens(lab, server)
 
 
 def socket_inode(server, fd):
