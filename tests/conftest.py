@@ -481,7 +481,18 @@ class LessonLab(labrun.Lab):
         except OSError:
             return False
 
+    def settled(self):
+        """Waits, bounded, until each program has ended or sleeps in a
+        call (or goes round a loop that moves nothing), with its trace
+        read: a check may fail on one event while the program still runs
+        on to its exit, and the report then says the same every run."""
+        for proc in self.procs:
+            if not proc.has_exited():
+                proc.asleep()
+        self.collector.sync()
+
     def report(self, expected, section):
+        self.settled()
         events = self.events(event=None)
         lines = [f"Expected: {expected}"]
         lines += [f"Found: {d}." for d in diagnoses(events, self.procs)]
@@ -571,6 +582,63 @@ def used_minus_one(lab, proc):
     if calls:
         shown.append(f"it called {tracetext.call_text(calls[0])}")
     return " and ".join(shown)
+
+
+# fd 3 already open when a program starts (Lab.start's under=), as a
+# shell's `3</dev/null` leaves it: each descriptor the program makes is one
+# higher than in a plain run, and a line that names one must follow.
+FD_3_TAKEN = ("/bin/sh", "-c", 'exec "$@" 3</dev/null', "sh")
+
+
+def fd_3_taken(lab, name, *args):
+    """How a learner runs the program name with fd 3 already open, as the
+    checks do (FD_3_TAKEN), in words."""
+    return (f"fd 3 was already open when the {name} started "
+            f"(`{' '.join(['build/lessons/' + lab.lesson + '/' + name, *args])}"
+            " 3</dev/null` does it again)")
+
+
+def first_fds(proc, lines=None):
+    """The fd each line of proc's standard output names first ("fd N"):
+    a line may name another fd after it."""
+    lines = proc.stdout.splitlines() if lines is None else lines
+    return [int(found[0]) for found in (re.findall(r"\bfd (-?\d+)", line)
+                                        for line in lines) if found]
+
+
+def line_on_stdout(lab, proc, shown, matches, when, section):
+    """Fails the check unless a line of proc's standard output matches
+    (matches: a test of one line); the message names where the line
+    went instead: standard error (fprintf(stderr, ...)), or nowhere yet,
+    kept in stdio's buffer for want of fflush(stdout).  shown: the line
+    as the task gives it; when: when it is looked for, in words."""
+    if any(matches(line) for line in proc.stdout.splitlines()):
+        return
+    on_stderr = [line for line in proc.stderr.splitlines() if matches(line)]
+    if on_stderr:
+        expected = (
+            f"the line `{shown}` on standard output {when}: it went to "
+            "standard error; print it with printf, not fprintf(stderr, "
+            "...): standard error is for errors, and whoever reads the "
+            f"{proc.name}'s output (a pipe, a script) never sees it there; "
+            f"on stderr it printed {tracetext.cut(on_stderr[0], 80)}")
+    else:
+        expected = (
+            f"the line `{shown}` on standard output {when}: call "
+            "fflush(stdout) after printf, or the line stays in stdio's "
+            "buffer (standard output is a file here, not a terminal); it "
+            f"printed {tracetext.cut(proc.stdout_bytes, 100)}")
+    lab.expect(False, expected, section)
+
+
+def says_it_listens(lab, server, section="Your task"):
+    """Fails the check unless the server, once it waits after listen, has
+    printed its line `server: listening on lab.sock ...` on standard
+    output (line_on_stdout)."""
+    server.asleep()  # it prints, then waits: for a signal, or a client
+    line_on_stdout(lab, server, "server: listening on lab.sock; stop me "
+                   "with Ctrl-C", lambda line: "listening on lab.sock" in
+                   line, "while the server waits", section)
 
 
 def stopped_by_itself(lab, proc, after=None):
@@ -708,6 +776,61 @@ def failed_socket(lab, name="server", section="Your task", taught=""):
                f"{taught} (perror(\"{name}: socket\") prints `{name}: "
                f"socket: Too many open files`), before the exit; {how}, and "
                f"the {name} said nothing there; {proc.describe()}", section)
+
+
+def output_lines(proc):
+    """The lines proc printed on standard output, as text."""
+    return [line.strip() for line in proc.stdout.splitlines()
+            if line.strip()]
+
+
+def failed_bind(lab, section="Your task", taught=""):
+    """Runs the server once as it is, then once with bind() failed by
+    LAB_FAULTS on the same path; fails the check, naming the mistake, if
+    the failed run prints the line that says the socket is bound (a line
+    of the first run that says "bound", or names the path, and does not
+    announce the bind: the result printed before it was checked), or
+    goes on to listen or accept.  Returns (the server, its bind, how the
+    check made it fail, in words, whether it has exited)."""
+    rules = "bind=EACCES"
+    good = lab.server()
+    lab.require("bind", "the server to call bind(2)", section, proc=good)
+    stopped_by_itself(lab, good)
+    said = output_lines(good)
+    lab.stop(good)
+    (lab.dir / "lab.sock").unlink(missing_ok=True)
+    server = lab.server(env=faults(rules))
+    event = lab.require("bind", "the server to call bind(2)", section,
+                        proc=server)
+    exited = stopped_by_itself(lab, server)
+    how = f"{tracetext.call_text(event)}, failed by LAB_FAULTS " \
+        f"(`{as_run(lab, 'server', rules)}` does it again)"
+    claimed = [line for line in output_lines(server) if line in said and
+               (re.search(r"\bbound\b", line, re.I) or "lab.sock" in line)
+               and not re.search(r"\bbind", line, re.I)]
+    later = [e for e in lab.events(proc=server) if e["ts"] > event["ts"]
+             and e["call"] in ("listen", "accept")]
+    went_on = [f"it printed {tracetext.cut(claimed[0], 60)}"] \
+        if claimed else []
+    went_on += [f"it called {tracetext.call_text(later[0])}"] \
+        if later else []
+    lab.expect(not went_on,
+               f"the server to check bind()'s result for -1 before it says "
+               f"it is bound{taught}: when bind fails, here {how}, call "
+               "explain_bind_failure(path) and exit with a non-zero status, "
+               "and print the line `server: bound fd N to PATH` only once "
+               f"bind has returned 0; it went on as if it were bound: "
+               f"{'; '.join(went_on)}; {server.describe()}", section)
+    return server, event, how, exited
+
+
+def bind_failure_reported(lab, section="Your task", taught=""):
+    """failed_bind, and the exit status and message it asks for."""
+    server, _, how, exited = failed_bind(lab, section, taught)
+    lab.expect(exited and server.returncode > 0 and server.stderr.strip(),
+               f"the server to say why bind failed{taught} ({how}) on "
+               "standard error, with explain_bind_failure(path), and exit "
+               f"with a non-zero status; {server.describe()}", section)
 
 
 def failed_listen(lab, section="Your task", taught=""):

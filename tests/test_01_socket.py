@@ -1,7 +1,5 @@
 """Lesson 01: socket() creates an endpoint and returns a file descriptor."""
-import re
-
-from conftest import failed_socket
+from conftest import FD_3_TAKEN, failed_socket, fd_3_taken, first_fds
 from tracetext import call_text, cut
 
 LESSON = "01-socket"
@@ -38,19 +36,19 @@ def test_the_descriptor_is_the_lowest_free_number(lab):
 
 
 def test_the_server_prints_the_descriptor_socket_returned(lab):
-    server, event = made(lab)
+    server = lab.start("server", under=FD_3_TAKEN)
+    event = lab.require("socket", "the server to call socket(2)",
+                        "Your task", proc=server)
     server.asleep()  # it has exited, or (a later lesson) waits for clients
     fd = event["ret"]
     # Later lessons print other lines: the fd a line names first must be
     # this one.
-    said = [found[0] for found in (re.findall(r"\bfd (-?\d+)", line)
-                                   for line in server.stdout.splitlines())
-            if found]
-    lab.expect(all(int(n) == fd for n in said),
+    lab.expect(all(n == fd for n in first_fds(server)),
                f"the line `server: created socket fd {fd}`, the fd that "
-               f"socket() returned, printed after the call; it printed "
-               f"{cut(server.stdout_bytes, 80)}",
-               "What to look for in the trace")
+               "socket() returned (print the variable that holds it, not "
+               f"a constant), printed after the call; here "
+               f"{fd_3_taken(lab, 'server')}, so socket returned {fd}; it "
+               f"printed {cut(server.stdout_bytes, 80)}", "Your task")
 
 
 def test_a_failed_socket_is_reported_with_a_non_zero_status(lab):

@@ -1,8 +1,9 @@
 """Lesson 02: bind() names the socket, which creates the socket file."""
 import socket
 
-from conftest import failed_socket
-from tracetext import call_text
+from conftest import (FD_3_TAKEN, bind_failure_reported, failed_socket,
+                      fd_3_taken, first_fds, stopped_by_itself)
+from tracetext import call_text, cut
 
 LESSON = "02-bind"
 
@@ -39,18 +40,44 @@ def test_bind_creates_the_socket_file(lab):
                "What to look for in the trace")
 
 
+def test_the_server_says_which_fd_it_bound(lab):
+    # With fd 3 taken, socket returns 4: a line that prints a number of
+    # its own never names it.
+    server = lab.start("server", under=FD_3_TAKEN)
+    event = lab.require("bind", "the server to call bind(2) on its socket",
+                        "Your task", proc=server)
+    stopped_by_itself(lab, server)
+    fd = event["args"]["fd"]
+    lab.expect(all(n == fd for n in first_fds(server)),
+               f"the line `server: bound fd {fd} to lab.sock (ls -l shows "
+               f"it)`, with the fd that was bound ({fd}: print the variable "
+               f"that holds it, not a constant); here "
+               f"{fd_3_taken(lab, 'server')}, so socket returned {fd}; it "
+               f"printed {cut(server.stdout_bytes, 80)}", "Your task")
+
+
+def not_cut_short(lab, event, name, asked):
+    """Fails the check, naming the address length, if bind named the
+    socket with only the first bytes of name: the length passed to bind
+    was too small for the path (asked: what the check ran, in words)."""
+    path = (event["args"].get("addr") or {}).get("path") or ""
+    cut_short = path != name and name.startswith(path)
+    lab.expect(not cut_short,
+               f"{asked} binds that whole path, {len(name)} bytes; it "
+               f"called {call_text(event)}: the path is cut short, to "
+               f"{len(path)} bytes, because the length passed to bind, "
+               f"{event['args'].get('addrlen')}, is too small: pass sizeof "
+               "addr, the size of the whole struct sockaddr_un (110 bytes: "
+               "sun_family, then the 108 of sun_path)",
+               "What this stage does")
+
+
 def test_the_path_comes_from_the_command_line(lab):
     # Longer than the 14 bytes that sizeof(struct sockaddr) would keep.
     name = "a-socket-with-a-longer-name.sock"
     _, _, event = bound(lab, name)
+    not_cut_short(lab, event, name, f"`server {name}`")
     path = (event["args"].get("addr") or {}).get("path") or ""
-    cut_short = path != name and name.startswith(path)
-    lab.expect(not cut_short,
-               f"`server {name}` binds that whole path; it called "
-               f"{call_text(event)}: the path is cut short because the "
-               f"length passed to bind, {event['args'].get('addrlen')}, is "
-               "too small: pass sizeof addr, the size of the whole struct "
-               "sockaddr_un", "What this stage does")
     lab.expect(path == name and lab.is_socket(name),
                f"`server {name}` binds to the path given on its command "
                f"line, {name}, and creates it; it called {call_text(event)}",
@@ -90,10 +117,13 @@ def test_a_path_of_108_bytes_leaves_no_room_for_the_final_nul(lab):
     event = lab.require("bind", "a path of 107 bytes, the longest sun_path "
                         "holds with its final '\\0', to be bound",
                         "What this stage does", proc=server)
-    lab.expect(event["ret"] == 0,
+    # Every byte of it counts: an address length a little too small
+    # (sizeof addr.sun_path, 108) cuts only such a long path.
+    not_cut_short(lab, event, longest, "a path of 107 bytes")
+    lab.expect(event["ret"] == 0 and lab.is_socket(longest),
                "a path of 107 bytes, the longest sun_path holds with its "
-               f"final '\\0', to be bound; it called {call_text(event)}",
-               "What this stage does")
+               f"final '\\0', to be bound, which creates that file; it "
+               f"called {call_text(event)}", "What this stage does")
     lab.stop(server)
     too_long = "f" * 103 + ".sock"
     refused = lab.run("server", too_long)
@@ -142,6 +172,12 @@ def test_a_leftover_socket_file_is_reported(lab):
                "rm lab.sock" in server.stderr,
                "bind fails with EADDRINUSE and the server says how to remove "
                "the leftover socket file (rm lab.sock)", "Bad paths")
+
+
+def test_a_failed_bind_is_never_reported_as_bound(lab):
+    # bind() fails with EACCES, as in a directory the server may not write
+    # to: LAB_FAULTS makes it fail (trace/TRACE.md), on the same path.
+    bind_failure_reported(lab)
 
 
 def test_a_failed_call_of_an_earlier_stage_is_reported(lab):

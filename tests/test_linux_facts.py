@@ -148,6 +148,24 @@ def user_namespace_or_skip():
 
 # -- lesson 01 --------------------------------------------------------------
 
+def test_socket_returns_the_lowest_free_descriptor():
+    """01-socket, What this stage does and Your task: the kernel hands out
+    the lowest free number, so with fd 3 already open (inherited, as
+    `server 3</dev/null` leaves it) a program's socket returns 4."""
+    def numbers():
+        first, second = unix_socket(), unix_socket()
+        low, high = first.fileno(), second.fileno()
+        first.close()  # the lowest free number again
+        again = unix_socket()
+        taken = os.open(os.devnull, os.O_RDONLY)  # held, as an inherited fd
+        second.close()
+        after = unix_socket()
+        return [low, high, again.fileno(), taken, after.fileno()]
+    low, high, again, taken, after = in_child(numbers)
+    assert high > low and again == low, (low, high, again)
+    assert after == high and taken > high, (high, taken, after)
+
+
 def test_an_unknown_domain_is_refused():
     """01-socket, Exercise: a domain the kernel does not know."""
     assert error_of(socket.socket, 12345, socket.SOCK_STREAM, 0) == \
