@@ -287,6 +287,12 @@ def test_a_signal_stops_the_collector_cleanly(lab, sig):
     waiting_in_recvmsg(lab, collector)
     collector.signal(sig)
     status = collector.wait()
+    lab.expect(not (status == 0 and (lab.dir / SOCK).exists()),
+               f"the collector to remove log.sock, the socket file its bind "
+               f"created, when it stops: after {sig.name} it exited with "
+               "status 0, and log.sock is still there. After the loop, close "
+               "the socket, then unlink(path): closing a bound socket "
+               "leaves its file", "Your task")
     lab.expect(status == 0 and not (lab.dir / SOCK).exists(),
                f"after {sig.name}, recvmsg to return -1 with EINTR, and the "
                "collector to close its socket, remove log.sock and exit "
