@@ -984,7 +984,8 @@ def test_an_empty_datagram_is_received_as_0_and_read_takes_it_too():
 
 def test_a_datagram_longer_than_the_buffer_is_cut_with_msg_trunc():
     """recvmsg returns what fits, MSG_TRUNC in msg_flags, and the rest is
-    lost; with MSG_TRUNC in the flags Linux returns the real length."""
+    lost; a datagram exactly as long as the buffer comes whole, without
+    MSG_TRUNC; with MSG_TRUNC in the flags Linux returns the real length."""
     a, b = dgram_pair()
     with a, b:
         a.send(bytes(range(65, 91)))  # 26 bytes
@@ -993,6 +994,12 @@ def test_a_datagram_longer_than_the_buffer_is_cut_with_msg_trunc():
         assert data == b"ABCDEFGHIJ" and flags & socket.MSG_TRUNC
         data, _, flags, _ = b.recvmsg(10)
         assert data == b"next" and not flags & socket.MSG_TRUNC
+        a.send(bytes(10))  # exactly the buffer's size: whole, not cut
+        data, _, flags, _ = b.recvmsg(10)
+        assert data == bytes(10) and not flags & socket.MSG_TRUNC
+        a.send(bytes(11))
+        data, _, flags, _ = b.recvmsg(10)
+        assert data == bytes(10) and flags & socket.MSG_TRUNC
         a.send(bytes(26))
         assert len(b.recv(10, socket.MSG_TRUNC)) == 26
 
