@@ -1365,6 +1365,25 @@ def test_shut_wr_is_end_of_file_for_the_peer_and_the_answer_still_comes():
         assert a.recv(100) == b""
 
 
+def test_a_read_of_0_bytes_returns_0_with_input_waiting():
+    """lessons/09-full-duplex/README.md, "Both directions at once": read
+    with a count of 0 returns 0 at once, on a pipe and on a stream socket
+    with bytes waiting: not end of file; those bytes are read next."""
+    r, w = os.pipe()
+    try:
+        os.write(w, b"waiting")
+        assert os.read(r, 0) == b""
+        assert os.read(r, 100) == b"waiting"
+    finally:
+        os.close(r)
+        os.close(w)
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a, b:
+        a.sendall(b"waiting")
+        assert os.read(b.fileno(), 0) == b""
+        assert os.read(b.fileno(), 100) == b"waiting"
+
+
 def test_a_close_with_data_unread_is_read_as_econnreset_after_the_data():
     """lessons/09-full-duplex/README.md, "When the other side goes", and
     the variant close-with-data-unread: a peer that closes with some of
