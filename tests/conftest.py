@@ -223,6 +223,32 @@ def routine_failure(event):
         or event.get("errno") in ("EAGAIN", "EWOULDBLOCK")
 
 
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+
+
+def handled_failure(event, events):
+    """A failure that the program answered as it should, never the one to
+    put forward as the cause: an EINTR that it made again (the same call
+    on the same fd, later), or one that cut short a call while a signal
+    that asks for a stop was delivered (the way out of its loop)."""
+    if event.get("errno") != "EINTR":
+        return False
+    pid, fd = event["pid"], (event.get("args") or {}).get("fd")
+    start = event.get("start", event["ts"])
+    mine = [e for e in events if e["pid"] == pid and e is not event]
+    if any(e["event"] == "signal" and start <= e["ts"] <= event["ts"] and
+           (e.get("args") or {}).get("sig") in STOP_SIGNALS for e in mine):
+        return True
+    for e in sorted((e for e in mine if e["ts"] > event["ts"]),
+                    key=lambda e: e["ts"]):
+        same_fd = (e.get("args") or {}).get("fd") == fd
+        if e["call"] == event["call"] and same_fd:
+            return True  # made again
+        if e["call"] == "close" and same_fd and fd is not None:
+            return False  # given up: the fd is closed first
+    return False
+
+
 def diagnoses(events, procs=()):
     """Sentences naming the mistakes that the trace itself shows, whatever
     the check was looking at: a fd used after its close, end of file read
@@ -498,7 +524,7 @@ class LessonLab(labrun.Lab):
         lines += [f"Found: {d}." for d in diagnoses(events, self.procs)]
         shown = tracetext.in_causal_order(events)
         failed = [e for e in shown if tracetext.failed(e) and
-                  not routine_failure(e)]
+                  not routine_failure(e) and not handled_failure(e, shown)]
         if failed:
             first = failed[0]
             lines.append(f"The call that failed: the {first['role']}'s "

@@ -189,11 +189,103 @@ def shutdown_mistake(lab, client, wire=None):
     sent = sum(e["ret"] for e in before)
     if sent >= wire:
         return None
+    unread = input_unread(lab, client, done[0], sent, wire)
+    if unread:
+        return unread
     return (f"the client shut down its writing side with {sent} of the "
             f"{wire} bytes of its input sent on the socket: the rest, still "
             "in its queue when the input ended, was never sent. Go on "
             "sending while anything is queued, and shut down once the queue "
             "is empty")
+
+
+def input_reads(lab, client, until=None):
+    """The client's reads of its standard input (before until, an event),
+    when the trace has them: only a socket's are traced (stdin_socket)."""
+    return [e for e in lab.made("read", proc=client)
+            if e["args"].get("fd") == 0 and
+            (until is None or e["ts"] <= until["ts"])]
+
+
+def nothing_asked(reads):
+    """The reads of standard input that asked for 0 bytes, and got them."""
+    return [e for e in reads if e["args"].get("count") == 0 and
+            e["ret"] == 0]
+
+
+def zero_count_read(taken, size):
+    return (f"the client called read(0, buf, 0), a count of 0, with no room "
+            "left in its queue: a read that asks for 0 bytes returns 0 at "
+            "once, however much input is left, and that 0 is not end of "
+            f"input; it read {taken} of the {size} bytes of its input. Leave "
+            "standard input out of the poll set while the queue is full (fd "
+            "-1), so that every read of it asks for at least one byte")
+
+
+def input_unread(lab, client, shutdown, sent, wire):
+    """A sentence if the client shut down its writing side before it had
+    read its input to the end (when the trace shows its reads), else
+    None."""
+    reads = input_reads(lab, client, shutdown)
+    if not reads:
+        return None  # a file: its reads are not traced
+    taken = sum(e["ret"] for e in reads if e["ret"] > 0)
+    if any(e["ret"] == 0 and e["args"].get("count") for e in reads):
+        return None  # it read the end of its input: the rest was queued
+    if nothing_asked(reads):
+        return (zero_count_read(taken, wire) + f"; it took it for the end, "
+                f"and shut down its writing side with {sent} bytes sent")
+    return (f"the client shut down its writing side with {sent} of the "
+            f"{wire} bytes of its input sent, having read {taken} bytes of "
+            "standard input and never its end of file (a read that returns "
+            "0): the rest was never read. Read standard input until read "
+            "returns 0, send all of it, then shut down")
+
+
+def stdin_socket(lab, data):
+    """(a socket for a client's standard input, the thread that writes data
+    into it, then its end of file): a client's reads of a socket are traced
+    with the count each asked for, read(0, buf, COUNT); those of a file are
+    not.  The thread ends once all is written, or the client has gone."""
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    mine.settimeout(labrun.WAIT * 4)
+    lab.peers.append(mine)
+
+    def feed():
+        try:
+            mine.sendall(data)
+            mine.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the client has gone, or stopped reading
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    return theirs, feeder
+
+
+READS = ("read", "recv", "recvfrom", "recvmsg")
+
+
+def stopped_reading(lab, client):
+    """A sentence if the client ended without reading the server's end of
+    file (no read of its socket returned 0 or failed), else None."""
+    fd = socket_fd(lab, client)
+    if fd is None or not client.has_exited():
+        return None
+    reads = [e for e in lab.made(READS, proc=client)
+             if e["args"].get("fd") == fd]
+    if not reads or any(e["ret"] <= 0 for e in reads):
+        return None
+    last = reads[-1]
+    asked = last["args"].get("count")
+    short = isinstance(asked, int) and last["ret"] < asked
+    return (f"the client stopped reading the reply before the server's end "
+            f"of file: its last {last['call']}({fd}, buf, {asked}) returned "
+            f"{last['ret']} bytes"
+            + (", fewer than it asked for, and it read no more. A short "
+               "read returns what has come so far, not the end" if short
+               else ", and it read no more")
+            + ": read until read returns 0, the server's end of file")
 
 
 class Answering(threading.Thread):
@@ -302,17 +394,17 @@ def test_a_reply_still_pending_at_end_of_file_is_written(lab):
 
 # -- the client: any size, both directions at once, half-close ---------------
 
-def test_ten_mib_of_binary_data_make_the_round_trip_byte_exact(lab):
-    serving(lab)
-    data = binary(BIG)
-    client = lab.start("client", "lab.sock", stdin=data)
-    why = finished(lab, client, labrun.WAIT * 4)
-    lab.expect(why is None, f"the client to send {BIG} bytes of standard "
-               f"input and print the whole reply: {why}", "Both directions "
-               "at once")
+def expect_the_round_trip(lab, client, data, why, how=""):
+    """The checks of data sent through the client to the lab's server, and
+    its reply printed (how: the conditions, said after the input), each
+    mistake named before the output it spoils is compared."""
+    size = len(data)
+    lab.expect(why is None, f"the client to send {size} bytes of standard "
+               f"input{how} and print the whole reply: {why}",
+               "Both directions at once")
     lab.expect(not (client.returncode and "longer than" in client.stderr),
                f"the client to take standard input of any size: it refused "
-               f"{BIG} bytes ({cut(client.stderr_bytes, 80)}). Read standard "
+               f"{size} bytes ({cut(client.stderr_bytes, 80)}). Read standard "
                "input as it comes, send what the socket takes, and read "
                "what comes back meanwhile: no buffer needs to hold it all",
                "Both directions at once")
@@ -329,10 +421,15 @@ def test_ten_mib_of_binary_data_make_the_round_trip_byte_exact(lab):
                "front of the queue, and send it when poll reports POLLOUT",
                "Both directions at once")
     got, wanted = client.stdout_bytes, data.upper()
-    lost = shutdown_mistake(lab, client, BIG)
+    lost = shutdown_mistake(lab, client, size)
     lab.expect(got == wanted and client.returncode == 0 or lost is None,
-               f"{lost}; it printed {len(got)} of {BIG} bytes", "Half-close")
+               f"{lost}; it printed {len(got)} of {size} bytes", "Half-close")
+    early = stopped_reading(lab, client)
+    lab.expect(got == wanted or early is None,
+               f"{early}; it printed {len(got)} of {size} bytes",
+               "Half-close")
     at = first_difference(got, wanted)
+    at_nul = b"\0" in (got[at:at + 1], wanted[at:at + 1])
     lab.expect(got == wanted or wanted[at:at + 1] != b"\0",
                f"the client to print every byte of the reply, NUL bytes "
                f"too: its output differs first at byte {at}, where the "
@@ -341,21 +438,24 @@ def test_ten_mib_of_binary_data_make_the_round_trip_byte_exact(lab):
                "never with strlen, and write exactly those (a NUL ends a C "
                "string, not a read)", "Both directions at once")
     lab.expect(got == wanted and client.returncode == 0,
-               f"the client to print the reply to {BIG} bytes of binary "
-               f"data (NUL bytes among them) byte for byte, and exit with "
-               f"0: it printed {len(got)} bytes, the first difference at "
-               f"byte {at} (got {cut(got[at:at + 8], 20)}, wanted "
-               f"{cut(wanted[at:at + 8], 20)}); {client.describe()}. A NUL "
-               "is a byte like any other: count bytes with what read "
-               "returns, never with strlen, and write exactly those",
-               "Both directions at once")
+               f"the client to print the reply to {size} bytes of binary "
+               f"data{how} (NUL bytes among them) byte for byte, and exit "
+               f"with 0: it printed {len(got)} bytes, the first difference "
+               f"at byte {at} (got {cut(got[at:at + 8], 20)}, wanted "
+               f"{cut(wanted[at:at + 8], 20)}); {client.describe()}"
+               + (". A NUL is a byte like any other: count bytes with what "
+                  "read returns, never with strlen, and write exactly those"
+                  if at_nul else ""), "Both directions at once")
 
 
 def test_at_end_of_input_the_client_shuts_down_writing_and_reads_on(lab):
     peer = Answering(lab, lambda got: b"%d bytes, then end of file\n"
                      % len(got), pieces=3)
     data = binary(200_000, seed=1)
-    client = lab.start("client", "lab.sock", stdin=data)
+    # The client's reads return at most 5 bytes (LAB_FAULTS): the answer
+    # comes in several, each one short.
+    client = lab.start("client", "lab.sock", stdin=data,
+                       env={"LAB_FAULTS": "read<=5,recv<=5"})
     peer.join(QUICK * 2)
     client.wait(QUICK)
     if peer.how == "timeout":
@@ -368,6 +468,15 @@ def test_at_end_of_input_the_client_shuts_down_writing_and_reads_on(lab):
                "so with shutdown(fd, SHUT_WR): the server reads 0, and the "
                "socket stays open for the reply", "Half-close")
     said = b"%d bytes, then end of file\n" % len(data)
+    lost = shutdown_mistake(lab, client)
+    lab.expect(client.stdout_bytes == said or lost is None,
+               f"{lost}; it printed {cut(client.stdout_bytes, 60)}",
+               "Half-close")
+    early = stopped_reading(lab, client)
+    lab.expect(client.stdout_bytes == said or early is None,
+               f"{early}; it printed {cut(client.stdout_bytes, 60)}, of "
+               f"{cut(said, 40)}, its reads returning at most 5 bytes "
+               "(LAB_FAULTS='read<=5')", "Half-close")
     lab.expect(client.stdout_bytes == said and client.returncode == 0,
                f"the client to print that server's answer, "
                f"{cut(said, 40)}, which it sends after the end of file, "
@@ -377,6 +486,40 @@ def test_at_end_of_input_the_client_shuts_down_writing_and_reads_on(lab):
                   ". The client never called shutdown: a close ends both "
                   "directions, and the answer has nowhere to go"),
                "Half-close")
+
+
+def test_the_client_reads_its_input_only_while_its_queue_has_room(lab):
+    # 100000 bytes of input wait in a socket before the client starts, and
+    # its first sends find no room (LAB_FAULTS): its first read fills its
+    # queue, and the next turns find it full.
+    serving(lab)
+    data = binary(100_000, seed=5)
+    stdin, feeder = stdin_socket(lab, data)
+    feeder.join(labrun.WAIT)
+    faults = ",".join(f"{call}#{n}=EAGAIN" for call in ("send", "write")
+                      for n in range(1, 11))
+    client = lab.start("client", "lab.sock", stdin=stdin,
+                       env={"LAB_FAULTS": faults})
+    why = finished(lab, client, QUICK)
+    if why is not None:
+        lab.stop(client)
+    reads = input_reads(lab, client)
+    lab.expect(not nothing_asked(reads),
+               zero_count_read(sum(e["ret"] for e in reads if e["ret"] > 0),
+                               len(data))
+               + " (its first sends found no room: LAB_FAULTS='send#1=EAGAIN"
+               "' to #10, so its queue filled up)", "Both directions at once")
+    expect_the_round_trip(lab, client, data, why, ", its first 10 sends "
+                          "finding no room (LAB_FAULTS)")
+
+
+def test_ten_mib_of_binary_data_make_the_round_trip_byte_exact(lab):
+    serving(lab)
+    data = binary(BIG)
+    stdin, _ = stdin_socket(lab, data)
+    client = lab.start("client", "lab.sock", stdin=stdin)
+    why = finished(lab, client, labrun.WAIT * 4)
+    expect_the_round_trip(lab, client, data, why)
 
 
 def socat_server(lab, socat, *address):

@@ -245,6 +245,38 @@ def test_a_datagram_longer_than_the_buffer_is_cut_and_said_so(lab):
                "Datagrams keep their boundaries")
 
 
+def test_a_datagram_that_just_fills_the_buffer_is_not_cut(lab):
+    collector = collecting(lab, "-n", "2")
+    peer = dgram(lab, "peer.sock")
+    full = bytes(range(97, 123)) * 78 + b"abcdefghijklmnopqrst"  # 2048
+    longer = full + b"!"
+    replies = []
+    for message in (full, longer):
+        send(peer, message, path(lab))
+        replies.append(reply_to(lab, peer, collector))
+    collector.wait()
+    got = records(collector)
+    said_cut = [" [cut" in line for line in got]
+    lab.expect(not (replies[0] == b"cut 2048" or said_cut[:1] == [True]),
+               f"a datagram of exactly {MAX_RECORD} bytes, as long as the "
+               "collector's buffer, to be taken whole, not said cut: "
+               f"recvmsg returned {MAX_RECORD} without MSG_TRUNC in "
+               "msg.msg_flags, and the collector replied "
+               f"{cut(replies[0] or b'')}. A count equal to the buffer's "
+               "size says the buffer is full, not that the datagram was "
+               "longer: only MSG_TRUNC says that (a datagram of "
+               f"{MAX_RECORD + 1} bytes sets it)",
+               "Datagrams keep their boundaries")
+    lab.expect(replies == [b"ok 2048", b"cut 2048"] and
+               said_cut == [False, True],
+               f"a datagram of {MAX_RECORD} bytes whole (ok 2048), and one "
+               f"of {MAX_RECORD + 1} said cut (cut 2048, and [cut: ...] "
+               "after its record): MSG_TRUNC in msg.msg_flags tells them "
+               f"apart; the replies were "
+               f"{', '.join(cut(r or b'') for r in replies)}, and the "
+               f"records {shown(got)}", "Datagrams keep their boundaries")
+
+
 def test_a_logger_that_reads_no_replies_does_not_stop_the_collector(lab):
     queue = max_dgram_qlen()
     collector = collecting(lab)
@@ -287,6 +319,12 @@ def test_a_signal_stops_the_collector_cleanly(lab, sig):
     waiting_in_recvmsg(lab, collector)
     collector.signal(sig)
     status = collector.wait()
+    lab.expect(not (status == 0 and (lab.dir / SOCK).exists()),
+               f"the collector to remove log.sock, the socket file its bind "
+               f"created, when it stops: after {sig.name} it exited with "
+               "status 0, and log.sock is still there. After the loop, close "
+               "the socket, then unlink(path): closing a bound socket "
+               "leaves its file", "Your task")
     lab.expect(status == 0 and not (lab.dir / SOCK).exists(),
                f"after {sig.name}, recvmsg to return -1 with EINTR, and the "
                "collector to close its socket, remove log.sock and exit "

@@ -1054,7 +1054,8 @@ def test_an_empty_datagram_is_received_as_0_and_read_takes_it_too():
 
 def test_a_datagram_longer_than_the_buffer_is_cut_with_msg_trunc():
     """recvmsg returns what fits, MSG_TRUNC in msg_flags, and the rest is
-    lost; with MSG_TRUNC in the flags Linux returns the real length."""
+    lost; a datagram exactly as long as the buffer comes whole, without
+    MSG_TRUNC; with MSG_TRUNC in the flags Linux returns the real length."""
     a, b = dgram_pair()
     with a, b:
         a.send(bytes(range(65, 91)))  # 26 bytes
@@ -1063,6 +1064,12 @@ def test_a_datagram_longer_than_the_buffer_is_cut_with_msg_trunc():
         assert data == b"ABCDEFGHIJ" and flags & socket.MSG_TRUNC
         data, _, flags, _ = b.recvmsg(10)
         assert data == b"next" and not flags & socket.MSG_TRUNC
+        a.send(bytes(10))  # exactly the buffer's size: whole, not cut
+        data, _, flags, _ = b.recvmsg(10)
+        assert data == bytes(10) and not flags & socket.MSG_TRUNC
+        a.send(bytes(11))
+        data, _, flags, _ = b.recvmsg(10)
+        assert data == bytes(10) and flags & socket.MSG_TRUNC
         a.send(bytes(26))
         assert len(b.recv(10, socket.MSG_TRUNC)) == 26
 
@@ -1426,6 +1433,25 @@ def test_shut_wr_is_end_of_file_for_the_peer_and_the_answer_still_comes():
         assert error_of(a.send, b"more", socket.MSG_NOSIGNAL) == "EPIPE"
         b.close()
         assert a.recv(100) == b""
+
+
+def test_a_read_of_0_bytes_returns_0_with_input_waiting():
+    """lessons/09-full-duplex/README.md, "Both directions at once": read
+    with a count of 0 returns 0 at once, on a pipe and on a stream socket
+    with bytes waiting: not end of file; those bytes are read next."""
+    r, w = os.pipe()
+    try:
+        os.write(w, b"waiting")
+        assert os.read(r, 0) == b""
+        assert os.read(r, 100) == b"waiting"
+    finally:
+        os.close(r)
+        os.close(w)
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a, b:
+        a.sendall(b"waiting")
+        assert os.read(b.fileno(), 0) == b""
+        assert os.read(b.fileno(), 100) == b"waiting"
 
 
 def test_a_close_with_data_unread_is_read_as_econnreset_after_the_data():

@@ -649,7 +649,9 @@ class Lab:
 
     def start(self, name, *args, stdin=b"", role=None, env=None, under=(),
               group=None, program=None, data=True):
-        """Starts a program in the lab directory; stdin is bytes or None.
+        """Starts a program in the lab directory; stdin is bytes, None, or
+        a socket (its end for the program, closed here once the program has
+        it: the program's reads of a socket are traced, a file's are not).
 
         under is a command to run it with, such as valgrind and its options;
         group, the process group to put it in (0: a new one of its own);
@@ -663,6 +665,8 @@ class Lab:
         inp = subprocess.DEVNULL
         if stdin is None:
             inp = None
+        elif hasattr(stdin, "fileno"):
+            inp = stdin
         elif stdin:
             path = self.dir / f".stdin-{n}"
             path.write_bytes(stdin)
