@@ -315,8 +315,12 @@ def agree(mine, theirs):
 
 
 # The trace's own fcntl(2) calls: F_GETFL before a call that may wait (is
-# the socket non-blocking?), F_DUPFD_CLOEXEC to move the JSON file's fd.
-OWN_FCNTL = re.compile(r"^fcntl\(\d+(<[^>]*>)?, (F_GETFL|F_DUPFD_CLOEXEC)")
+# the socket non-blocking?), F_DUPFD_CLOEXEC to move the JSON file's fd;
+# before main, F_GETFD on fd 2 (is standard error open?) and the F_SETFL
+# that makes the JSON file (O_APPEND) blocking again.
+OWN_FCNTL = re.compile(r"^fcntl\(\d+(<[^>]*>)?, (F_GETFL|F_DUPFD_CLOEXEC)"
+                       r"|^fcntl\(2(<[^>]*>)?, F_GETFD\)"
+                       r"|^fcntl\(\d+(<[^>]*>)?, F_SETFL, [A-Z_|]*O_APPEND")
 
 
 # lessons/variant.h's plumbing, untraced on purpose: fork_peer installs
