@@ -5,8 +5,10 @@
  * mistake on purpose, and lets the lab's trace show what the kernel said.
  * These helpers do the setting up, so each variant shows only its mistake:
  *
- *   die(what)            setup failed: say why, exit with status 2
+ *   die(what)            setup failed: say why, exit with status 2 (and
+ *                        end the other processes of the variant too)
  *   watchdog()           no variant may hang: SIGALRM ends it after 5 s
+ *   must_be_absent(path) setup failed if path is there already
  *   unix_address(path)   a struct sockaddr_un for path (which must fit)
  *   fork_peer(role)      fork a peer process, named role in the trace
  *   tell(fd) / await(fd) one byte through a pipe: "I am ready" / wait for it
@@ -20,6 +22,14 @@
  * A variant exits with status 0 when it made its mistake and reported it:
  * the outcome itself is in the trace, which `make errors` checks against
  * lessons/errors.json. Status 2 means the situation could not be set up.
+ *
+ * A variant leaves alone what it did not make: each name it creates (or
+ * expects to find missing) must not be there yet, or it gives up with
+ * status 2, so it never removes, replaces or connects to a file of its
+ * user's. It removes only what it made in this run. And a setup failure
+ * ends every process of the variant at once, the one that failed with
+ * status 2 and the others (its parent, its peers) with status 2 too: none
+ * waits for its watchdog.
  */
 #ifndef LAB_VARIANT_H
 #define LAB_VARIANT_H
@@ -62,10 +72,70 @@ int unshare(int flags);
 #define WATCHDOG_SECONDS 5
 #define NOBODY_UID 65534 /* the unprivileged user of Debian and Fedora */
 
+/*
+ * The processes of one variant: the peers this process forked
+ * (fork_peer), and the process that forked this one. A process that gives
+ * up sends the others GIVE_UP_SIGNAL, which ends them with status 2 at
+ * once, wherever they wait. The calls here are written (kill)(...) and
+ * (sigaction)(...): the parentheses keep the trace's macros out, so the
+ * plumbing never shows in the trace.
+ */
+#define GIVE_UP_SIGNAL SIGUSR2
+#define MAX_PEERS 16
+static pid_t variant_peers[MAX_PEERS];
+static int variant_peer_count;
+static pid_t variant_parent; /* 0: this process was not forked by one */
+
+/* Ends the others (all but except), once: a peer that is still running
+ * (waitpid WNOHANG: not one that has ended), and the process that forked
+ * this one while it is still this one's parent. Async-signal-safe. */
+static inline void tell_the_others(pid_t except)
+{
+    int saved = errno;
+    for (int i = 0; i < variant_peer_count; i++)
+        if (variant_peers[i] != except &&
+            (waitpid)(variant_peers[i], NULL, WNOHANG) == 0)
+            (void)(kill)(variant_peers[i], GIVE_UP_SIGNAL);
+    variant_peer_count = 0;
+    if (variant_parent != 0 && variant_parent != except &&
+        getppid() == variant_parent)
+        (void)(kill)(variant_parent, GIVE_UP_SIGNAL);
+    variant_parent = 0;
+    errno = saved;
+}
+
+static inline void other_gave_up(int sig, siginfo_t *info, void *context)
+{
+    static const char message[] =
+        "setup failed: another process of this variant gave up\n";
+    (void)sig;
+    (void)context;
+    if ((write)(STDERR_FILENO, message, sizeof message - 1) < 0) {
+        /* nothing more can be said */
+    }
+    tell_the_others(info->si_pid);
+    _exit(2);
+}
+
 static inline void die(const char *what)
 {
     fprintf(stderr, "setup failed: %s: %s\n", what, strerror(errno));
+    tell_the_others(0);
     exit(2);
+}
+
+/* A name the variant is about to create, or expects to find missing, that
+ * is there already is someone else's: it is left alone, and the variant
+ * gives up. (lstat: a dangling symbolic link is there too.) */
+static inline void must_be_absent(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        errno = EEXIST;
+        die(path);
+    }
+    if (errno != ENOENT)
+        die(path);
 }
 
 /* A blocked call that nothing wakes would wait forever: SIGALRM ends it. */
@@ -92,14 +162,31 @@ static inline struct sockaddr_un unix_address(const char *path)
  * under its own name. */
 static inline pid_t fork_peer(const char *role)
 {
+    struct sigaction give_up;
+    memset(&give_up, 0, sizeof give_up);
+    give_up.sa_sigaction = other_gave_up;
+    give_up.sa_flags = SA_SIGINFO;
+    sigemptyset(&give_up.sa_mask);
+    if ((sigaction)(GIVE_UP_SIGNAL, &give_up, NULL) == -1)
+        die("sigaction");
+    if (variant_peer_count == MAX_PEERS) {
+        errno = EAGAIN;
+        die("fork: too many peers");
+    }
     fflush(NULL); /* or buffered output would be printed twice */
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == -1)
         die("fork");
     if (pid == 0) {
+        /* The peer's others are the process that forked it. */
+        variant_peer_count = 0;
+        variant_parent = parent;
         if (setenv("LAB_ROLE", role, 1) == -1)
             die("setenv");
         watchdog(); /* alarms are not inherited across fork */
+    } else {
+        variant_peers[variant_peer_count++] = pid;
     }
     return pid;
 }

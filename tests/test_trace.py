@@ -1084,3 +1084,101 @@ def test_the_calls_of_part_2_are_what_strace_sees(name, clients):
         events, lines = lab.events(event=None), lab.strace_output()
     assert not strace_compare.differences(events, lines), "\n".join(
         strace_compare.side_by_side(events, lines))
+
+
+# -- the environment cannot make the trace block or write into the program ----
+
+def final_programs():
+    final = sorted(p.name for p in (ROOT / "solutions").glob("[0-9]*"))[-1]
+    return [labrun.BUILD / "solutions" / final / name
+            for name in ("server", "client")]
+
+
+def lab_environment(**settings):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAB_")}
+    env.update(settings)
+    return env
+
+
+def test_a_json_fifo_that_no_process_reads_is_reported_not_waited_for(
+        tmp_path):
+    """LAB_TRACE_FILE names a FIFO with no reader: the program does not wait
+    for one before main; the trace says so once and goes on without JSON."""
+    _, client = final_programs()
+    os.mkfifo(tmp_path / "trace.fifo")
+    done = subprocess.run(
+        [str(client), "lab.sock", "hello"], cwd=tmp_path,
+        env=lab_environment(LAB_TRACE_FILE="trace.fifo"),
+        capture_output=True, text=True, timeout=10 * labrun.SCALE)
+    assert done.stderr.count("a FIFO that no process reads") == 1, \
+        done.stderr
+    assert "connect(3" in done.stderr  # the lines for people go on
+    assert done.returncode == 1  # no server: the client's own answer
+
+
+def test_a_json_fifo_that_is_read_still_gets_every_line(tmp_path):
+    """A FIFO that a reader holds open (as tools/labrun.py does) gets the
+    JSON trace, each line whole, and the program sees nothing of it."""
+    _, client = final_programs()
+    fifo = tmp_path / "trace.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
+    try:
+        done = subprocess.run(
+            [str(client), "lab.sock", "hello"], cwd=tmp_path,
+            env=lab_environment(LAB_TRACE="0", LAB_TRACE_FILE=str(fifo)),
+            capture_output=True, text=True, timeout=10 * labrun.SCALE)
+        data = os.read(reader, 1 << 16).decode()
+    finally:
+        os.close(reader)
+    assert done.stderr.startswith("client: "), done.stderr
+    calls = [json.loads(line)["call"] for line in data.splitlines()]
+    assert calls[:2] == ["signal", "socket"] and "connect" in calls, calls
+
+
+def test_with_standard_error_closed_the_trace_writes_into_no_socket(
+        tmp_path):
+    """Started with fd 2 closed (2>&-), the client's socket is fd 2: the
+    trace writes no line for people there, and the exchange is the
+    program's own: the server gets "hello", the client prints HELLO."""
+    server, client = final_programs()
+    started = subprocess.Popen(
+        [str(server), "-n", "1"], cwd=tmp_path,
+        env=lab_environment(LAB_TRACE="0"), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        assert "listening" in started.stdout.readline()
+        done = subprocess.run(
+            ["/bin/sh", "-c", 'exec "$0" lab.sock hello 2>&-', str(client)],
+            cwd=tmp_path, env=lab_environment(
+                LAB_TRACE_FILE="trace.json",
+                LAB_FAULTS="acept#2=EMFILE"),  # a rule it would report
+            capture_output=True, text=True, timeout=10 * labrun.SCALE)
+        out, err = started.communicate(timeout=10 * labrun.SCALE)
+    finally:
+        if started.poll() is None:
+            started.kill()
+            started.communicate()
+    assert (done.returncode, done.stdout) == (0, "HELLO\n"), done
+    assert "5 bytes" in out, out
+    calls = [json.loads(line)["call"]
+             for line in (tmp_path / "trace.json").read_text().splitlines()]
+    assert "connect" in calls  # the JSON trace, its own file, is whole
+
+
+def test_a_json_trace_that_cannot_be_written_is_said_once(tmp_path):
+    """LAB_TRACE_FILE=/dev/full: the first JSON line fails (ENOSPC); the
+    trace says so once on stderr, writes no more JSON, and the lines for
+    people go on."""
+    _, client = final_programs()
+    done = subprocess.run(
+        [str(client), "lab.sock", "hello"], cwd=tmp_path,
+        env=lab_environment(LAB_TRACE_FILE="/dev/full"),
+        capture_output=True, text=True, timeout=10 * labrun.SCALE)
+    said = [line for line in done.stderr.splitlines()
+            if "cannot write to LAB_TRACE_FILE" in line]
+    assert said == ["lab trace: cannot write to LAB_TRACE_FILE: No space "
+                    "left on device; no more JSON trace from this process"], \
+        done.stderr
+    assert done.stderr.index(said[0]) < done.stderr.index("connect(3")
+    assert done.returncode == 1

@@ -315,19 +315,32 @@ def agree(mine, theirs):
 
 
 # The trace's own fcntl(2) calls: F_GETFL before a call that may wait (is
-# the socket non-blocking?), F_DUPFD_CLOEXEC to move the JSON file's fd.
-OWN_FCNTL = re.compile(r"^fcntl\(\d+(<[^>]*>)?, (F_GETFL|F_DUPFD_CLOEXEC)")
+# the socket non-blocking?), F_DUPFD_CLOEXEC to move the JSON file's fd;
+# before main, F_GETFD on fd 2 (is standard error open?) and the F_SETFL
+# that makes the JSON file (O_APPEND) blocking again.
+OWN_FCNTL = re.compile(r"^fcntl\(\d+(<[^>]*>)?, (F_GETFL|F_DUPFD_CLOEXEC)"
+                       r"|^fcntl\(2(<[^>]*>)?, F_GETFD\)"
+                       r"|^fcntl\(\d+(<[^>]*>)?, F_SETFL, [A-Z_|]*O_APPEND")
+
+
+# lessons/variant.h's plumbing, untraced on purpose: fork_peer installs
+# the handler of GIVE_UP_SIGNAL (SIGUSR2), by which the processes of a
+# variant that cannot set up end together. No variant uses SIGUSR2.
+VARIANT_PLUMBING = re.compile(r"^rt_sigaction\(SIGUSR2, ")
 
 
 def without_own(mine, theirs):
-    """strace's calls without the trace's own fcntl(2) calls: those the
-    lab's trace has no call of its own for, walking the two in step."""
+    """strace's calls without the trace's own fcntl(2) calls (and the
+    variants' plumbing): those the lab's trace has no call of its own for,
+    walking the two in step."""
     kept, j = [], 0
     for key, text in theirs:
         if j < len(mine) and mine[j][0] == key:
             kept.append((key, text))
             j += 1
         elif key[0] == "fcntl" and OWN_FCNTL.match(text):
+            continue
+        elif key[0] == "sigaction" and VARIANT_PLUMBING.match(text):
             continue
         else:
             kept.append((key, text))

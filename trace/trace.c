@@ -378,7 +378,8 @@ static const struct explanation *explain(const char *call, int errnum)
 
 /* ---- fault injection: LAB_FAULTS ------------------------------------ */
 
-static void write_all(int fd, const char *s, size_t n);
+static int write_all(int fd, const char *s, size_t n);
+static void say(const char *s, size_t n);
 
 /*
  * LAB_FAULTS='accept#2=EMFILE,read<=1' makes chosen traced calls fail, or
@@ -568,7 +569,7 @@ static void read_faults(const char *spec)
             put(&m, "\" is not applied: ");
             put(&m, why.s);
             put(&m, " (trace/TRACE.md, \"Fault injection\")\n");
-            write_all(STDERR_FILENO, m.s, m.len);
+            say(m.s, m.len);
         }
         p += len;
         while (*p && *p != ',')
@@ -645,17 +646,38 @@ static long long now_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void write_all(int fd, const char *s, size_t n)
+/* 0 once all n bytes are written; -1 (errno set) when a write failed. */
+static int write_all(int fd, const char *s, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, s, n);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0)
-            return;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
         s += w;
         n -= (size_t)w;
     }
+    return 0;
+}
+
+/*
+ * Standard error is the trace's only if the program had it open when it
+ * started: a program started with fd 2 closed (2>&-) gets fd 2 for its
+ * first socket or file, and a line written there would go into its data.
+ * Decided once, before main (read_environment), and only when the trace
+ * has something to say; 0 until then, and whenever fd 2 was closed.
+ */
+static int stderr_usable;
+
+/* A message of the trace's own (not a call's lines) on stderr. */
+static void say(const char *s, size_t n)
+{
+    if (stderr_usable)
+        (void)write_all(STDERR_FILENO, s, n);
 }
 
 /*
@@ -666,29 +688,76 @@ static void write_all(int fd, const char *s, size_t n)
  */
 static int open_json_file(const char *path)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    /* O_NONBLOCK: a FIFO that no process reads fails at once (ENXIO)
+     * instead of blocking the program before main; O_NOCTTY: a terminal
+     * named here never becomes the program's controlling terminal. */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+                            O_NONBLOCK | O_NOCTTY, 0644);
+    int err = errno;
+    if (fd >= 0) {
+        /* Later writes wait, as on any descriptor opened without it. */
+        int flags = fcntl(fd, F_GETFL);
+        if (flags == -1 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
+            err = errno;
+            (void)close(fd);
+            fd = -1;
+        }
+    }
     if (fd >= 0) {
         /* Move out of the way, so the program's fds are the ones it would
-         * get untraced (the next socket is still fd 4, not 5). */
+         * get untraced (the next socket is still fd 4, not 5); at least
+         * off 0, 1 and 2, which the program may have been started without
+         * and would take for its own. */
         int high = fcntl(fd, F_DUPFD_CLOEXEC, 200);
+        if (high < 0 && fd <= STDERR_FILENO)
+            high = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
         if (high >= 0) {
             (void)close(fd);
             fd = high;
+        } else if (fd <= STDERR_FILENO) {
+            err = errno;
+            (void)close(fd);
+            fd = -1;
         }
     }
     if (fd < 0) {
         char buf[512];
         struct text t;
-        int err = errno;
+        struct stat st;
         text_init(&t, buf, sizeof buf);
         put(&t, "lab trace: cannot open LAB_TRACE_FILE ");
         put(&t, path);
         put(&t, ": ");
         put_errno_message(&t, err);
-        put(&t, "\n");
-        write_all(STDERR_FILENO, t.s, t.len);
+        if (err == ENXIO && stat(path, &st) == 0 && S_ISFIFO(st.st_mode))
+            put(&t, " (a FIFO that no process reads)");
+        put(&t, "; no JSON trace\n");
+        say(t.s, t.len);
     }
     return fd;
+}
+
+/* A write to the JSON file failed (a full disk, /dev/full, a FIFO whose
+ * reader left): said once, and this process writes no more JSON lines. */
+static void json_write_failed(int err)
+{
+    char buf[256];
+    struct text t;
+    int fd = cfg.json_fd;
+    cfg.json_fd = -1;
+    cfg.emitting = cfg.human;
+    (void)close(fd);
+    text_init(&t, buf, sizeof buf);
+    put(&t, "lab trace: cannot write to LAB_TRACE_FILE: ");
+    put_errno_message(&t, err);
+    put(&t, "; no more JSON trace from this process\n");
+    say(t.s, t.len);
+}
+
+static void write_json(const char *s, size_t n)
+{
+    if (write_all(cfg.json_fd, s, n) == -1)
+        json_write_failed(errno);
 }
 
 /*
@@ -703,9 +772,14 @@ static void read_environment(void)
     const char *v = getenv("LAB_TRACE");
     cfg.human = !(v && same(v, "0"));
     const char *path = getenv("LAB_TRACE_FILE");
+    const char *faults = getenv("LAB_FAULTS");
+    /* Before anything is opened: is fd 2 the program's standard error?
+     * Asked only when the trace may write there. */
+    if (cfg.human || (path && *path) || (faults && *faults))
+        stderr_usable = fcntl(STDERR_FILENO, F_GETFD) != -1;
+    cfg.human = cfg.human && stderr_usable;
     if (path && *path)
         cfg.json_fd = open_json_file(path);
-    const char *faults = getenv("LAB_FAULTS");
     if (faults && *faults)
         read_faults(faults);
     cfg.on = cfg.human || cfg.json_fd >= 0 || n_rules > 0;
@@ -1400,7 +1474,7 @@ static void emit(const struct event *e, int human, int json)
     if (cfg.human && human) {
         text_init(&t, buf, sizeof buf);
         render_human(&t, e, x);
-        write_all(STDERR_FILENO, t.s, t.len);
+        (void)write_all(STDERR_FILENO, t.s, t.len);
     }
     if (cfg.json_fd >= 0 && json) {
         /* Every line is one atomic write, below PIPE_BUF: one too long
@@ -1411,7 +1485,7 @@ static void emit(const struct event *e, int human, int json)
             text_init(&t, buf, sizeof buf);
             render_json(&t, e, x, ts, 0);
         }
-        write_all(cfg.json_fd, t.s, t.len);
+        write_json(t.s, t.len);
     }
     errno = saved;
 }
@@ -1649,12 +1723,12 @@ static void emit_repeat(int member, int final, int at_exit)
     if (cfg.human) {
         text_init(&t, buf, sizeof buf);
         render_repeat_human(&t, m, final);
-        write_all(STDERR_FILENO, t.s, t.len);
+        (void)write_all(STDERR_FILENO, t.s, t.len);
     }
     if (cfg.json_fd >= 0 && (!runs.data || at_exit)) {
         text_init(&t, buf, sizeof buf);
         render_repeat_json(&t, m, member, final, runs.data && at_exit, ts);
-        write_all(cfg.json_fd, t.s, t.len);
+        write_json(t.s, t.len);
     }
     m->fresh = m->fresh_bytes = 0;
     errno = saved;

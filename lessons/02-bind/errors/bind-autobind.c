@@ -20,6 +20,7 @@ int main(void)
     socklen_t got_len = sizeof got;
 
     watchdog();
+    must_be_absent("lab.sock"); /* what stat shows below is ours */
 
     /* Step 1: socket. */
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);

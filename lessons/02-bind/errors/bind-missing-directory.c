@@ -14,6 +14,7 @@ int main(void)
     struct sockaddr_un addr = unix_address("no-such-dir/lab.sock");
 
     watchdog();
+    must_be_absent("no-such-dir");
 
     /* Step 1: socket. */
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);

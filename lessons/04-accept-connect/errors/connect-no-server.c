@@ -13,6 +13,7 @@ int main(void)
     struct sockaddr_un addr = unix_address("lab.sock");
 
     watchdog();
+    must_be_absent("lab.sock");
 
     /* Step 1: socket. */
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);

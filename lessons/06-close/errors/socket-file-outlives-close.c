@@ -13,13 +13,18 @@
 
 #define PATH "lab.sock"
 
-static int bind_new_socket(const struct sockaddr_un *addr)
+/* A bind that must_work makes the file this run removes: when it fails,
+ * the file there is not this run's, and the variant gives up. */
+static int bind_new_socket(const struct sockaddr_un *addr, int must_work)
 {
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     if (fd == -1)
         die("socket");
-    if (bind(fd, (const struct sockaddr *)addr, sizeof *addr) == -1)
+    if (bind(fd, (const struct sockaddr *)addr, sizeof *addr) == -1) {
+        if (must_work)
+            die("bind");
         perror("bind");
+    }
     return fd;
 }
 
@@ -29,18 +34,19 @@ int main(void)
     struct stat st;
 
     watchdog();
+    must_be_absent(PATH); /* someone else's file, or server: left alone */
 
     /* The first run: socket, bind, close. */
-    close(bind_new_socket(&addr));
+    close(bind_new_socket(&addr, 1));
     if (stat(PATH, &st) == 0 && S_ISSOCK(st.st_mode))
         printf("after close, %s is still there, a socket file\n", PATH);
 
     /* The next run: bind fails while the file is there... */
-    close(bind_new_socket(&addr));
+    close(bind_new_socket(&addr, 0));
 
     /* ...and works once it is removed. */
     unlink(PATH);
-    close(bind_new_socket(&addr));
+    close(bind_new_socket(&addr, 1));
 
     unlink(PATH);
     return EXIT_SUCCESS;

@@ -16,6 +16,7 @@ int main(void)
     struct sockaddr_un addr = unix_address(PATH);
 
     watchdog();
+    must_be_absent(PATH);
 
     /* The logger. Step 1: socket. */
     int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
