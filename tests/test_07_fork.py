@@ -18,7 +18,9 @@ import pytest
 
 import labrun
 import peers
-from conftest import errno_in_handlers, tool
+from conftest import (SIGNAL_SAFE, c_code, c_functions, errno_in_handlers,
+                      handler_named, installed_handlers, library_calls,
+                      line_at, source_line, tool)
 from tracetext import call_text, cut
 
 LESSON = "07-fork"
@@ -297,6 +299,36 @@ def test_each_signal_handler_leaves_errno_as_it_found_it(lab):
     # No run lands the SIGCHLD handler between a failed call of main and
     # main's look at errno: the source shows whether errno is saved.
     errno_in_handlers(lab, "Reaping: SIGCHLD and waitpid")
+
+
+def test_each_signal_handler_calls_only_async_signal_safe_functions(lab):
+    # No run shows it: stdio's own writes are not traced, and printf in a
+    # handler works until the signal lands inside main's printf. The source
+    # shows which functions each handler calls, through the program's own.
+    source, text = lab.source("server")
+    code, macros = c_code(text)
+    defined = c_functions(code)
+    for name, how, at, sig in installed_handlers(code):
+        start, end = defined[name]
+        unsafe = [(n, where) for n, where in library_calls(
+            code, start, end, macros, defined)
+            if n not in SIGNAL_SAFE and
+            not n.startswith(("atomic_", "__atomic_", "__sync_"))]
+        if not unsafe:
+            continue
+        call, where = unsafe[0]
+        line = line_at(code, where)
+        lab.expect(False,
+                   f"{handler_named(code, name, how, at, sig)} to call only "
+                   "async-signal-safe functions (this comes from reading "
+                   f"{source}): line {line}, `{source_line(text, line)}`, "
+                   f"calls {call}, which signal-safety(7) does not list. "
+                   "The handler runs between any two instructions of the "
+                   f"program, maybe inside main's own {call}, whose state "
+                   "(stdout's buffer and its lock, for stdio) it would then "
+                   "corrupt. Let the handler reap and forget the child "
+                   "(waitpid is async-signal-safe), and print in main",
+                   "Reaping: SIGCHLD and waitpid")
 
 
 def test_each_process_closes_the_copies_it_does_not_use(lab):
