@@ -25,6 +25,8 @@ from tracetext import call_text, cut
 
 LESSON = "07-fork"
 QUICK = labrun.WAIT / 2  # for a reply that a correct server gives at once
+SERVING = ("read", "recv", "recvfrom", "recvmsg", "write", "send", "sendto",
+           "sendmsg")
 
 
 class Sentinel:
@@ -350,6 +352,26 @@ def test_each_process_closes_the_copies_it_does_not_use(lab):
                "accepts; a child that keeps the listening socket keeps it "
                "listening after the parent has gone, and clients that "
                "connect then wait for ever", "One process per client")
+    for pid in sorted(kids):
+        closes = [e for e in lab.events("close", proc=None, pid=pid, ret=0)
+                  if e["args"]["fd"] == fd]
+        served_first = [e for e in lab.events(SERVING, proc=None, pid=pid,
+                                              event=None)
+                        if closes and e["ts"] < closes[0]["ts"]]
+        if served_first:
+            e, c = served_first[0], closes[0]
+            lab.expect(False,
+                       f"each child to close its copy of the listening "
+                       f"socket, close({fd}), before it serves its client: "
+                       f"child {pid} served first ({e['call']}"
+                       f"({e['args'].get('fd')}, ...) at {e['file']}:"
+                       f"{e['line']}), and closed it only after, at "
+                       f"{c['file']}:{c['line']}. While the child serves, "
+                       "its copy keeps the socket listening: a parent that "
+                       "has gone meanwhile leaves clients to connect to a "
+                       "socket nobody accepts on. Close it first thing in "
+                       "the child, before serve_client",
+                       "One process per client")
     accepted = [e["ret"] for e in lab.events("accept", proc=server)
                 if e["ret"] >= 0]
     closed = [e["args"]["fd"] for e in lab.events("close", proc=server,
