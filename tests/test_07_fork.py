@@ -10,6 +10,7 @@ process of the checks' in it: a server that signals its whole group
 (kill(0, ...)) is seen, and cannot reach the checks themselves.
 """
 import os
+import re
 import signal
 import subprocess
 import time
@@ -398,6 +399,35 @@ def test_only_the_parent_accepts_and_removes_the_socket_file(lab):
                "Stopping: the parent cleans up, and ends its children")
     served(lab, server, first + second, "two clients, one after the other, "
            "each to get its reply")
+
+
+def test_each_line_is_printed_once(lab):
+    # Four clients one after the other: each child is forked after the
+    # parent has printed its lines for the clients before. Once the
+    # children have ended, what they wrote is all there, and a line of the
+    # parent's that they wrote again shows, while the parent still runs.
+    server, _ = serving(lab)
+    clients = 4
+    for n in range(clients):
+        served(lab, server, peers.exchanges(lab, peers.messages(1, 25 + n)),
+               "four clients, one after the other, each to get its reply")
+    peers.settled(lab, server, QUICK)
+    forks = [e["ret"] for e in lab.events("fork", proc=server)
+             if e["ret"] > 0]
+    lines = [line for line in server.stdout.splitlines() if line.strip()]
+    twice = [line for line in dict.fromkeys(lines)
+             if lines.count(line) > clients or lines.count(line) > 1 and
+             any(re.search(rf"\b{pid}\b", line) for pid in forks)]
+    lab.expect(not twice,
+               "each line the parent prints to be printed once: "
+               f"`{twice[0] if twice else ''}` came out "
+               f"{lines.count(twice[0]) if twice else 0} times on standard "
+               "output, for four clients. The line was still in stdio's "
+               "buffer (stdout is not a terminal here: fully buffered) when "
+               "the parent forked the next child: the child got a copy of "
+               "the buffer, and wrote it again when it flushed or exited. "
+               "fflush(stdout) after each printf of the parent, before the "
+               "next fork", "One process per client")
 
 
 def test_the_open_descriptors_stay_the_same_after_200_clients(lab):
