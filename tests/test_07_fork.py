@@ -134,6 +134,70 @@ def reaper_waits(lab, server):
             "0 when the children left still run")
 
 
+def reaper_spins(lab, server):
+    """A sentence naming a reaping loop that goes on when waitpid returns
+    0, else None: the parent's waitpid returned 0 three times and more in
+    a row with no signal delivered between (a handler that stops at 0
+    calls it once per delivery)."""
+    row, first, longest = 0, None, (0, None)
+    for e in lab.events(proc=server, event=None):
+        if e["call"] == "waitpid" and e["event"] in ("return", "repeat") \
+                and e["ret"] == 0:
+            first = first or e
+            row += e.get("repeat", 1) if e["event"] == "repeat" else 1
+            longest = max(longest, (row, first), key=lambda x: x[0])
+        else:
+            row, first = 0, None
+    row, first = longest
+    if row < 3:
+        return None
+    return (f"the parent's reaping loop spins: waitpid(-1, WNOHANG) "
+            f"({first['file']}:{first['line']}) returned 0 {row} times in a "
+            "row, and the handler called it again each time. waitpid "
+            "returns 0 when the children left are all still running (the "
+            "silent client's): nothing more to reap now, and the loop must "
+            "stop there. Loop while waitpid returns a pid, > 0; the handler "
+            "then returns, and the parent accepts again")
+
+
+def table_not_freed(lab, server):
+    """A sentence naming a table of children that is never freed, else
+    None: the parent turned a client away (accept, then close without a
+    fork) that it accepted while fewer of its children ran than it had run
+    at once before (a table that forgets each child it reaps is full only
+    with the most children it ever ran; children reaped between the
+    accept and the close may have been reaped after the table was
+    looked at)."""
+    live = most = 0
+    taken = None
+    # In the order the calls were entered: a handler's calls made while
+    # the trace was writing another call's line come before it in the file.
+    for e in sorted(lab.events(proc=server), key=lambda e: e["start"]):
+        if e["call"] == "fork":
+            taken = None
+            if e["ret"] > 0:
+                live += 1
+                most = max(most, live)
+        elif e["call"] == "waitpid" and e["ret"] > 0:
+            live -= 1
+        elif e["call"] in ("accept", "accept4") and e["ret"] >= 0:
+            taken, live_then = e, live
+        elif e["call"] == "close" and taken and \
+                e["args"].get("fd") == taken["ret"]:
+            if live_then < most:
+                return (f"the parent turned a client away without forking "
+                        f"({call_text(taken)}, then close({taken['ret']}) "
+                        f"at {e['file']}:{e['line']}) while only "
+                        f"{live_then} of its children still ran, where it had run {most} "
+                        "at once: its table of children stays full of "
+                        "children that have ended. The handler reaps each "
+                        "child with waitpid, and must also take it out of "
+                        "the table, forget_child(pid); otherwise, after "
+                        "MAX_CHILDREN clients, every client is turned away")
+            taken = None
+    return None
+
+
 def served(lab, server, results, what):
     """Fails the check unless every client got its exact reply, then end of
     file; names the likely cause."""
@@ -141,6 +205,10 @@ def served(lab, server, results, what):
     if not bad:
         return
     lab.collector.sync()  # every line written so far, read
+    spinning = reaper_spins(lab, server) or table_not_freed(lab, server)
+    if spinning:
+        lab.expect(False, f"{what}: {spinning}",
+                   "Reaping: SIGCHLD and waitpid")
     waiting = reaper_waits(lab, server)
     if waiting:
         lab.expect(False, f"{what}: {waiting}", "Reaping: SIGCHLD and waitpid")
