@@ -1412,12 +1412,15 @@ def errno_left_changed(code, start, end, macros, defined, seen=()):
     """Whether the code between start and end (a function's body) may
     return with errno changed: None if not, else (the call that changes
     it, where that call is in this body, what is missing: "save",
-    "restore" or "restore before return", where that return is).  A call
+    "restore", "restore before return" or "restore last", where that
+    return is, or for "restore last" where the only restore after the
+    calls is, in a loop or under a condition).  A call
     of the program's own function counts when that function may itself
     return with errno changed; the save and the restore are an assignment
     of errno to a variable first (saved = errno) and of that variable to
     errno last (errno = saved), after the last call and before each
-    return that follows a call."""
+    return that follows a call, as a statement that always runs then (not
+    in a loop, nor under a condition)."""
     calls = []
     for m in C_CALL.finditer(code, start, end):
         name = m.group(1)
@@ -1457,12 +1460,29 @@ def errno_left_changed(code, start, end, macros, defined, seen=()):
                 if re.sub(r"\s+", "", m.group(1)) in saved]
     for r in returns:
         before = max(at for _, at in calls if at < r)
-        if not [x for x in restores if before < x < r]:
+        if not [x for x in restores if before < x < r and
+                always_before(code, level, x, r)]:
             call = [n for n, at in calls if at == before][0]
             return call, before, "restore before return", r
-    if not [x for x in restores if x > last]:
+    if not [x for x in restores if x > last and
+            always_before(code, level, x, end)]:
+        late = [x for x in restores if x > first]
+        if late:  # put back in a loop or under a condition only
+            return calls[-1][0], last, "restore last", late[-1]
         return calls[-1][0], last, "restore", None
     return None
+
+
+def always_before(code, level, at, point):
+    """Whether the statement at at runs whenever the code reaches point:
+    a statement of its own (not the body of an if, else, while or for
+    without braces), in a block that encloses point (so not in a loop or
+    an if that point is outside of)."""
+    head = code[:at].rstrip()
+    label = re.search(r"(?:^|[;{}])\s*([A-Za-z_]\w*)\s*:$", head)
+    starts = not head or head[-1] in ";{}" or (
+        label is not None and label.group(1) not in ("default", "case"))
+    return starts and min(level[at:point], default=level[at]) >= level[at]
 
 
 # How a handler's call sets errno, in a correct program's run.
@@ -1514,11 +1534,20 @@ def errno_in_handlers(lab, section):
             "restore before return":
                 f"the return at line {line_at(code, return_at or 0)}, "
                 f"`{source_line(text, line_at(code, return_at or 0))}`, "
-                "leaves before errno is put back"}[missing]
+                "leaves before errno is put back",
+            "restore last":
+                f"errno is put back at line {line_at(code, return_at or 0)}"
+                f", `{source_line(text, line_at(code, return_at or 0))}`, "
+                "only inside a loop or under a condition: the handler can "
+                f"return with errno as the last {call} left it. Put errno "
+                "back as the handler's last statement, outside any loop or "
+                "if"}[missing]
         how_set = ERRNO_SET_BY.get(call, "")
         lab.expect(False,
-                   f"{handler} to leave errno as it found it; it does not "
-                   f"save and restore errno (this comes from reading "
+                   f"{handler} to leave errno as it found it; it "
+                   + ("can return with errno changed" if missing ==
+                      "restore last" else "does not save and restore errno")
+                   + f" (this comes from reading "
                    f"{source}): line {line}, `{source_line(text, line)}`, "
                    f"calls {call}, which sets errno{how_set}, and {what}. "
                    "The handler runs between any two instructions of the "

@@ -10,6 +10,7 @@ process of the checks' in it: a server that signals its whole group
 (kill(0, ...)) is seen, and cannot reach the checks themselves.
 """
 import os
+import re
 import signal
 import subprocess
 import time
@@ -18,11 +19,15 @@ import pytest
 
 import labrun
 import peers
-from conftest import errno_in_handlers, tool
+from conftest import (SIGNAL_SAFE, c_code, c_functions, errno_in_handlers,
+                      handler_named, installed_handlers, library_calls,
+                      line_at, source_line, tool)
 from tracetext import call_text, cut
 
 LESSON = "07-fork"
 QUICK = labrun.WAIT / 2  # for a reply that a correct server gives at once
+SERVING = ("read", "recv", "recvfrom", "recvmsg", "write", "send", "sendto",
+           "sendmsg")
 
 
 class Sentinel:
@@ -129,6 +134,70 @@ def reaper_waits(lab, server):
             "0 when the children left still run")
 
 
+def reaper_spins(lab, server):
+    """A sentence naming a reaping loop that goes on when waitpid returns
+    0, else None: the parent's waitpid returned 0 three times and more in
+    a row with no signal delivered between (a handler that stops at 0
+    calls it once per delivery)."""
+    row, first, longest = 0, None, (0, None)
+    for e in lab.events(proc=server, event=None):
+        if e["call"] == "waitpid" and e["event"] in ("return", "repeat") \
+                and e["ret"] == 0:
+            first = first or e
+            row += e.get("repeat", 1) if e["event"] == "repeat" else 1
+            longest = max(longest, (row, first), key=lambda x: x[0])
+        else:
+            row, first = 0, None
+    row, first = longest
+    if row < 3:
+        return None
+    return (f"the parent's reaping loop spins: waitpid(-1, WNOHANG) "
+            f"({first['file']}:{first['line']}) returned 0 {row} times in a "
+            "row, and the handler called it again each time. waitpid "
+            "returns 0 when the children left are all still running (the "
+            "silent client's): nothing more to reap now, and the loop must "
+            "stop there. Loop while waitpid returns a pid, > 0; the handler "
+            "then returns, and the parent accepts again")
+
+
+def table_not_freed(lab, server):
+    """A sentence naming a table of children that is never freed, else
+    None: the parent turned a client away (accept, then close without a
+    fork) that it accepted while fewer of its children ran than it had run
+    at once before (a table that forgets each child it reaps is full only
+    with the most children it ever ran; children reaped between the
+    accept and the close may have been reaped after the table was
+    looked at)."""
+    live = most = 0
+    taken = None
+    # In the order the calls were entered: a handler's calls made while
+    # the trace was writing another call's line come before it in the file.
+    for e in sorted(lab.events(proc=server), key=lambda e: e["start"]):
+        if e["call"] == "fork":
+            taken = None
+            if e["ret"] > 0:
+                live += 1
+                most = max(most, live)
+        elif e["call"] == "waitpid" and e["ret"] > 0:
+            live -= 1
+        elif e["call"] in ("accept", "accept4") and e["ret"] >= 0:
+            taken, live_then = e, live
+        elif e["call"] == "close" and taken and \
+                e["args"].get("fd") == taken["ret"]:
+            if live_then < most:
+                return (f"the parent turned a client away without forking "
+                        f"({call_text(taken)}, then close({taken['ret']}) "
+                        f"at {e['file']}:{e['line']}) while only "
+                        f"{live_then} of its children still ran, where it had run {most} "
+                        "at once: its table of children stays full of "
+                        "children that have ended. The handler reaps each "
+                        "child with waitpid, and must also take it out of "
+                        "the table, forget_child(pid); otherwise, after "
+                        "MAX_CHILDREN clients, every client is turned away")
+            taken = None
+    return None
+
+
 def served(lab, server, results, what):
     """Fails the check unless every client got its exact reply, then end of
     file; names the likely cause."""
@@ -136,6 +205,10 @@ def served(lab, server, results, what):
     if not bad:
         return
     lab.collector.sync()  # every line written so far, read
+    spinning = reaper_spins(lab, server) or table_not_freed(lab, server)
+    if spinning:
+        lab.expect(False, f"{what}: {spinning}",
+                   "Reaping: SIGCHLD and waitpid")
     waiting = reaper_waits(lab, server)
     if waiting:
         lab.expect(False, f"{what}: {waiting}", "Reaping: SIGCHLD and waitpid")
@@ -299,6 +372,36 @@ def test_each_signal_handler_leaves_errno_as_it_found_it(lab):
     errno_in_handlers(lab, "Reaping: SIGCHLD and waitpid")
 
 
+def test_each_signal_handler_calls_only_async_signal_safe_functions(lab):
+    # No run shows it: stdio's own writes are not traced, and printf in a
+    # handler works until the signal lands inside main's printf. The source
+    # shows which functions each handler calls, through the program's own.
+    source, text = lab.source("server")
+    code, macros = c_code(text)
+    defined = c_functions(code)
+    for name, how, at, sig in installed_handlers(code):
+        start, end = defined[name]
+        unsafe = [(n, where) for n, where in library_calls(
+            code, start, end, macros, defined)
+            if n not in SIGNAL_SAFE and
+            not n.startswith(("atomic_", "__atomic_", "__sync_"))]
+        if not unsafe:
+            continue
+        call, where = unsafe[0]
+        line = line_at(code, where)
+        lab.expect(False,
+                   f"{handler_named(code, name, how, at, sig)} to call only "
+                   "async-signal-safe functions (this comes from reading "
+                   f"{source}): line {line}, `{source_line(text, line)}`, "
+                   f"calls {call}, which signal-safety(7) does not list. "
+                   "The handler runs between any two instructions of the "
+                   f"program, maybe inside main's own {call}, whose state "
+                   "(stdout's buffer and its lock, for stdio) it would then "
+                   "corrupt. Let the handler reap and forget the child "
+                   "(waitpid is async-signal-safe), and print in main",
+                   "Reaping: SIGCHLD and waitpid")
+
+
 def test_each_process_closes_the_copies_it_does_not_use(lab):
     server, _ = serving(lab)
     fd = listening_fd(lab, server)
@@ -318,6 +421,26 @@ def test_each_process_closes_the_copies_it_does_not_use(lab):
                "accepts; a child that keeps the listening socket keeps it "
                "listening after the parent has gone, and clients that "
                "connect then wait for ever", "One process per client")
+    for pid in sorted(kids):
+        closes = [e for e in lab.events("close", proc=None, pid=pid, ret=0)
+                  if e["args"]["fd"] == fd]
+        served_first = [e for e in lab.events(SERVING, proc=None, pid=pid,
+                                              event=None)
+                        if closes and e["ts"] < closes[0]["ts"]]
+        if served_first:
+            e, c = served_first[0], closes[0]
+            lab.expect(False,
+                       f"each child to close its copy of the listening "
+                       f"socket, close({fd}), before it serves its client: "
+                       f"child {pid} served first ({e['call']}"
+                       f"({e['args'].get('fd')}, ...) at {e['file']}:"
+                       f"{e['line']}), and closed it only after, at "
+                       f"{c['file']}:{c['line']}. While the child serves, "
+                       "its copy keeps the socket listening: a parent that "
+                       "has gone meanwhile leaves clients to connect to a "
+                       "socket nobody accepts on. Close it first thing in "
+                       "the child, before serve_client",
+                       "One process per client")
     accepted = [e["ret"] for e in lab.events("accept", proc=server)
                 if e["ret"] >= 0]
     closed = [e["args"]["fd"] for e in lab.events("close", proc=server,
@@ -344,6 +467,35 @@ def test_only_the_parent_accepts_and_removes_the_socket_file(lab):
                "Stopping: the parent cleans up, and ends its children")
     served(lab, server, first + second, "two clients, one after the other, "
            "each to get its reply")
+
+
+def test_each_line_is_printed_once(lab):
+    # Four clients one after the other: each child is forked after the
+    # parent has printed its lines for the clients before. Once the
+    # children have ended, what they wrote is all there, and a line of the
+    # parent's that they wrote again shows, while the parent still runs.
+    server, _ = serving(lab)
+    clients = 4
+    for n in range(clients):
+        served(lab, server, peers.exchanges(lab, peers.messages(1, 25 + n)),
+               "four clients, one after the other, each to get its reply")
+    peers.settled(lab, server, QUICK)
+    forks = [e["ret"] for e in lab.events("fork", proc=server)
+             if e["ret"] > 0]
+    lines = [line for line in server.stdout.splitlines() if line.strip()]
+    twice = [line for line in dict.fromkeys(lines)
+             if lines.count(line) > clients or lines.count(line) > 1 and
+             any(re.search(rf"\b{pid}\b", line) for pid in forks)]
+    lab.expect(not twice,
+               "each line the parent prints to be printed once: "
+               f"`{twice[0] if twice else ''}` came out "
+               f"{lines.count(twice[0]) if twice else 0} times on standard "
+               "output, for four clients. The line was still in stdio's "
+               "buffer (stdout is not a terminal here: fully buffered) when "
+               "the parent forked the next child: the child got a copy of "
+               "the buffer, and wrote it again when it flushed or exited. "
+               "fflush(stdout) after each printf of the parent, before the "
+               "next fork", "One process per client")
 
 
 def test_the_open_descriptors_stay_the_same_after_200_clients(lab):
@@ -401,7 +553,8 @@ def test_sigterm_leaves_no_process_no_child_and_no_socket_file(lab):
     kids = peers.children(server.pid)
     server.asleep()
     server.signal(signal.SIGTERM)
-    status = server.wait()
+    restarted = restarted_after(lab, server, signal.SIGTERM)
+    status = server.wait(0 if restarted else labrun.WAIT)
     lab.expect(sentinel.signalled() is None,
                "the server to signal only the processes it made: a process "
                "of its process group that it did not make was killed by "
@@ -410,6 +563,18 @@ def test_sigterm_leaves_no_process_no_child_and_no_socket_file(lab):
                "shell's job, the program that started the server. Send "
                "SIGTERM to each child in the table, by its pid",
                "Stopping: the parent cleans up, and ends its children")
+    if restarted and status is None:
+        call, how = restarted
+        lab.expect(False,
+                   "SIGTERM to stop the server; the stop signal's handler "
+                   f"is installed {how}: SIGTERM was delivered, its handler "
+                   "set the flag, and the kernel restarted the "
+                   f"{call} the server waited in, so it waits there still "
+                   "and never looks at the flag. Install on_stop_signal "
+                   "for SIGINT and SIGTERM with sa_flags = 0, so that "
+                   "accept fails with EINTR; SA_RESTART is for the SIGCHLD "
+                   "handler only (set sa_flags after the stop signals' "
+                   "sigaction calls)", "Reaping: SIGCHLD and waitpid")
     lab.expect(status is not None,
                "SIGTERM to stop the server, with three silent clients "
                "connected, within "
@@ -436,6 +601,35 @@ def test_sigterm_leaves_no_process_no_child_and_no_socket_file(lab):
                "each silent client to see its connection end when the "
                f"server stops; they saw {[how for _, how in ends]}",
                "Stopping: the parent cleans up, and ends its children")
+
+
+def restarted_after(lab, server, sig):
+    """(the call, how the handler was installed) when sig was delivered to
+    the server's handler and the server went back to wait in the call it
+    waited in, with nothing traced since (no EINTR: the kernel restarted
+    it); else None."""
+    delivered = lab.wait_for("signal", proc=server, event="signal",
+                             where=lambda e: e["args"].get("sig") == sig.name)
+    if delivered is None or server.has_exited():
+        return None
+
+    def waits_again():
+        blocked = peers.blocked_in(server.pid) or ("",)
+        return blocked[0] in peers.WAITING_CALLS and \
+            labrun.process_state(server.pid)[0] == "S" and not [
+                e for e in lab.events(proc=server, event=None)
+                if e["ts"] > delivered["ts"]]
+    if not peers.still(lab, waits_again):
+        return None
+    installed = [e for e in lab.events(("sigaction", "signal"), proc=server)
+                 if e["args"].get("sig") == sig.name and e["ret"] == 0]
+    how = f"so that calls restart ({call_text(installed[-1])}, " \
+        f"{installed[-1]['file']}:{installed[-1]['line']})" if installed \
+        else "so that calls restart"
+    if installed and "SA_RESTART" in str(installed[-1]["args"].get("flags")):
+        how = f"with SA_RESTART ({call_text(installed[-1])}, " \
+            f"{installed[-1]['file']}:{installed[-1]['line']})"
+    return (peers.blocked_in(server.pid) or ("a call",))[0], how
 
 
 def stopped_child(lab, server, timeout=labrun.WAIT):
