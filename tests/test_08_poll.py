@@ -18,7 +18,7 @@ import pytest
 
 import labrun
 import peers
-from conftest import Drain, errno_in_handlers, tool
+from conftest import Drain, errno_in_handlers, faults, tool
 from tracetext import call_text, cut
 
 LESSON = "08-poll"
@@ -170,7 +170,7 @@ def test_a_client_that_leaves_mid_reply_is_dropped(lab):
     server = serving(lab)
     hog = peers.Hog(lab, HOG)
     stuck(lab, server, hog)
-    accepted = [e["ret"] for e in lab.events("accept", proc=server)
+    accepted = [e["ret"] for e in lab.events(labrun.ACCEPTS, proc=server)
                 if e["ret"] >= 0]
     hog.leave()
     results = peers.exchanges(lab, peers.messages(5), timeout=QUICK)
@@ -224,7 +224,7 @@ def test_the_server_sleeps_while_nobody_is_ready(lab):
 
 
 def test_an_accept_with_nobody_waiting_means_later(lab):
-    server = serving(lab, env={"LAB_FAULTS": "accept#1=EAGAIN"})
+    server = serving(lab, env=faults("accept#1=EAGAIN"))
     results = peers.exchanges(lab, peers.messages(1), timeout=QUICK)
     lab.expect(not server.has_exited(),
                "accept = -1 EAGAIN (nobody waiting after all: another "
@@ -250,12 +250,11 @@ def rested(lab, server, failed, again):
 
 
 def test_out_of_descriptors_the_server_rests_without_spinning(lab):
-    server = serving(lab, env={"LAB_FAULTS":
-                               "accept#1=EMFILE,accept#2=EMFILE"})
+    server = serving(lab, env=faults("accept#1=EMFILE,accept#2=EMFILE"))
     results = peers.exchanges(lab, peers.messages(1))
     # What the server does after the first EMFILE: its next call, or its
     # end (then the wait is cut short).
-    first = lab.wait_for("accept", proc=server, errno="EMFILE")
+    first = lab.wait_for(labrun.ACCEPTS, proc=server, errno="EMFILE")
     if first:
         lab.wait_for(None, proc=server, event=None,
                      where=lambda e: e["ts"] > first["ts"])
@@ -264,7 +263,7 @@ def test_out_of_descriptors_the_server_rests_without_spinning(lab):
                "server: the clients already connected are still served, "
                f"and a descriptor comes free; {server.describe()}",
                "Out of descriptors")
-    failed = lab.events("accept", proc=server, errno="EMFILE")
+    failed = lab.events(labrun.ACCEPTS, proc=server, errno="EMFILE")
     gap = (failed[1]["ts"] - failed[0]["ts"]) / 1e6 if len(failed) > 1 \
         else 0
     lab.expect(len(failed) < 2 or rested(lab, server, *failed[:2]),
@@ -288,7 +287,7 @@ def test_every_socket_of_the_loop_is_non_blocking(lab):
                f"a silent client accepted; {server.describe()}",
                "Non-blocking sockets")
     peers.settled(lab, server)
-    client_fd = [e["ret"] for e in lab.events("accept", proc=server)
+    client_fd = [e["ret"] for e in lab.events(labrun.ACCEPTS, proc=server)
                  if e["ret"] >= 0][-1]
     flags = {n: peers.nonblocking(server.pid, n) for n in (fd, client_fd)}
     lab.expect(flags[fd] is not False,
