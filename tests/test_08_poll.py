@@ -18,6 +18,7 @@ import pytest
 
 import labrun
 import peers
+import tracetext
 from conftest import Drain, errno_in_handlers, faults, tool
 from tracetext import call_text, cut
 
@@ -61,12 +62,63 @@ def waits_for_one(lab, server):
             "EAGAIN instead")
 
 
+def ignored(lab, server, at_least=100):
+    """(fd, revents, times) for a socket that poll reported ready at least
+    at_least times in a row while the server made no call on it, the
+    most such times first; None when there is none.  A correct loop
+    handles what poll reports, so the next poll reports it no more."""
+    streak, ready = {}, []
+    for e in lab.events(proc=server, event=None):
+        if e["event"] not in ("return", "repeat"):
+            continue
+        args = e.get("args") or {}
+        if e["call"] != "poll":
+            streak.pop(args.get("fd"), None)
+            continue
+        # A run's repeat event stands for polls like the last one shown.
+        ready = args.get("ready", ready) or []
+        for entry in ready:
+            times = streak.get(entry["fd"], (0, ""))[0]
+            streak[entry["fd"]] = (times + tracetext.calls_of(e),
+                                   entry["revents"])
+    fd, (times, revents) = max(streak.items(), key=lambda kv: kv[1][0],
+                               default=(None, (0, "")))
+    return (fd, revents, times) if times >= at_least else None
+
+
+def never_handled(found):
+    """What a check expected, for what ignored() found: a message that
+    names the mistake first."""
+    fd, revents, times = found
+    said = (f"poll reported fd {fd} ready ({revents}) again and again, "
+            f"{times:,} times in a row, and the server never handled it "
+            f"(no call on fd {fd} meanwhile), spinning at full CPU")
+    if "POLLHUP" in str(revents) or "POLLERR" in str(revents):
+        return (
+            "the server to test each event in revents with &, not ==: "
+            f"{said}. {revents} is not POLLIN alone: a client that closes "
+            "its socket outright gives POLLIN|POLLHUP, and POLLERR too if it "
+            "left its reply unread (poll reports POLLHUP and POLLERR even "
+            "unasked). Test (revents & (POLLIN | POLLHUP "
+            "| POLLERR)), then read, which returns 0 (end of file) or "
+            "fails, and drop the client")
+    return ("the server to handle every socket that poll reports ready: "
+            f"{said}. Does the loop over the poll set reach every entry, "
+            "the last one too (k < nfds)? Handle each entry whose revents "
+            "is not 0")
+
+
 def served(lab, server, results, what):
     """Fails the check unless every client got its exact reply, then end of
     file; names the likely cause."""
     bad = [r for r in results if not r.whole]
     if not bad:
         return
+    spin = ignored(lab, server)
+    if spin:
+        lab.expect(False, f"{never_handled(spin)}; and so not {what}: "
+                   f"{len(results) - len(bad)} of {len(results)} got it",
+                   "One loop, every client")
     cause = waits_for_one(lab, server)
     if cause:
         lab.expect(False, f"{what}: {cause}", "What this stage does")
@@ -190,6 +242,52 @@ def test_a_client_that_leaves_mid_reply_is_dropped(lab):
                "left in the middle of its reply: a client that has gone is "
                "dropped, its descriptor closed, or each such client costs "
                "one", "Writing without waiting")
+
+
+def test_a_client_that_closes_its_socket_outright_is_dropped(lab):
+    # The other checks' clients shut down writing, then read: the server
+    # reads end of file with POLLIN alone. A client that closes its socket
+    # outright, its reply read or not, gives POLLIN|POLLHUP.
+    server = serving(lab)
+    path = lab.dir / "lab.sock"
+    message = peers.messages(1, 300)[0]
+    polite = peers.Peer(path, QUICK)
+    lab.peers.append(polite.sock)
+    sent = polite.error is None and polite.send(message)
+    reply, how = polite.receive(len(message)) if sent else (b"", "")
+    lab.expect(reply == message.upper(),
+               f"a client to get its reply before it closes its socket: it "
+               f"sent {cut(message, 40)} and got {cut(reply, 40)} ({how}); "
+               f"{server.describe()}", "One loop, every client")
+    polite.close()
+    rude = peers.Peer(path, QUICK)  # it sends, and closes at once
+    lab.peers.append(rude.sock)
+    lab.expect(rude.error is None and rude.send(message),
+               f"a second client to connect and send; {server.describe()}",
+               "One loop, every client")
+    rude.close()
+
+    def accepted():
+        return [e for e in lab.events(labrun.ACCEPTS, proc=server)
+                if e["ret"] >= 0][:2]
+
+    def dropped():
+        closes = lab.events("close", proc=server, ret=0)
+        return len(accepted()) == 2 and all(
+            any(e["args"]["fd"] == a["ret"] and e["ts"] > a["ts"]
+                for e in closes) for a in accepted())
+    lab.wait_until(dropped, proc=server, timeout=QUICK)
+    spin = ignored(lab, server)
+    lab.expect(not spin, never_handled(spin) if spin else "",
+               "One loop, every client")
+    lab.expect(dropped(),
+               "the server to drop each client that closes its socket "
+               "outright (close, with no shutdown first), one after reading "
+               "its reply, one at once: poll reports POLLIN|POLLHUP, read "
+               "returns 0 (or fails with ECONNRESET), and the server closes "
+               "the client's socket, fds "
+               f"{[a['ret'] for a in accepted()]}; "
+               f"{server.describe()}", "One loop, every client")
 
 
 def test_the_server_sleeps_while_nobody_is_ready(lab):
