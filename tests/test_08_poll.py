@@ -19,7 +19,8 @@ import pytest
 import labrun
 import peers
 import tracetext
-from conftest import Drain, errno_in_handlers, faults, tool
+from conftest import (READS, WRITES, Drain, as_run, errno_in_handlers,
+                      faults, frozen, tool)
 from tracetext import call_text, cut
 
 LESSON = "08-poll"
@@ -181,6 +182,178 @@ def test_a_reply_written_in_pieces_arrives_whole(lab):
                "Writing without waiting")
     served(lab, server, results, "five clients, each to get its whole "
            "reply, written 7 bytes at a time")
+
+
+def client_frozen_out(lab, server, message, half_close):
+    """A client that connects and sends message (then shuts down writing,
+    if half_close) while the server is stopped: when it goes on, all of it
+    waits to be read at once, whatever the scheduler does.  Returns the
+    client, once the server has accepted it, or None."""
+    with frozen(server):
+        peer = peers.Peer(lab.dir / "lab.sock", QUICK)
+        lab.peers.append(peer.sock)
+        sent = peer.error is None and peer.send(message)
+        if sent and half_close:
+            peer.sock.shutdown(socket.SHUT_WR)
+    taken = sent and lab.wait_for(labrun.ACCEPTS, proc=server,
+                                  where=lambda e: e["ret"] >= 0)
+    return peer if taken else None
+
+
+def pending_of(lab, server):
+    """What the trace says of each client's reply buffer, call by call:
+    yields (the event, fd, the bytes of its reply pending before the
+    call), for the accepts and the calls on the sockets they returned; for
+    a poll, (the poll, None, {fd: pending}).  The server echoes each byte
+    it reads: pending is the bytes read on that socket less the bytes
+    written there."""
+    pending = {}
+    for e in lab.events(proc=server):
+        args = e.get("args") or {}
+        if e["call"] in labrun.ACCEPTS and e["ret"] >= 0:
+            pending[e["ret"]] = 0
+            yield e, e["ret"], 0
+            continue
+        fd = args.get("fd")
+        if e["call"] == "poll":
+            yield e, None, dict(pending)
+        if fd not in pending:
+            continue
+        yield e, fd, pending[fd]
+        if e["call"] in READS and e["ret"] > 0:
+            pending[fd] += e["ret"]
+        elif e["call"] in WRITES and e["ret"] > 0:
+            pending[fd] -= e["ret"]
+        elif e["call"] == "close" and e["ret"] == 0:
+            del pending[fd]
+
+
+def read_past_the_end(lab, server):
+    """(the read, the bytes pending then, the buffer's size) for a read on
+    a client's socket that asked for more than the room left in the
+    client's buffer, else None.  The buffer's size is what the server
+    itself takes for full: the bytes pending when it stopped asking poll
+    for POLLIN on that socket (POLLOUT alone) before end of file."""
+    full, ended = {}, set()
+    for e, fd, pending in pending_of(lab, server):
+        if e["call"] == "poll":
+            for entry in e["args"].get("fds") or []:
+                asked = str(entry.get("events"))
+                f = entry.get("fd")
+                if pending.get(f, 0) > 0 and f not in ended and \
+                        "POLLOUT" in asked and "POLLIN" not in asked:
+                    full[f] = max(full.get(f, 0), pending[f])
+            continue
+        if e["call"] in labrun.ACCEPTS:
+            full.pop(fd, None)
+            ended.discard(fd)
+        if e["call"] not in READS:
+            continue
+        if fd in full and pending > 0 and \
+                e["args"].get("count", 0) > full[fd] - pending:
+            return e, pending, full[fd]
+        if e["ret"] == 0:
+            ended.add(fd)
+    return None
+
+
+def test_a_read_asks_for_no_more_than_the_room_left(lab):
+    # The client's reply buffer fills (the first write fails with EAGAIN),
+    # then part of it goes (a short write, then EAGAIN again): the next
+    # read has room for what went only. LAB_FAULTS forces each step.
+    rules = ("write#1=EAGAIN,write#3=EAGAIN,write<=997,"
+             "send#1=EAGAIN,send#3=EAGAIN,send<=997")
+    server = serving(lab, env=faults(rules))
+    message = peers.messages(1, 16 * 1024)[0]
+    peer = client_frozen_out(lab, server, message, half_close=False)
+    lab.expect(peer is not None, f"a client that sends {len(message)} "
+               f"bytes to be accepted; {server.describe()}",
+               "Writing without waiting")
+
+    def judged():
+        """A read after the second failed write, or every byte read."""
+        failed = lab.events(WRITES, proc=server, errno="EAGAIN",
+                            injected=True)
+        reads = [e for e in lab.events(READS, proc=server) if e["ret"] > 0]
+        return sum(e["ret"] for e in reads) >= len(message) or \
+            len(failed) > 1 and any(e["ts"] > failed[1]["ts"] for e in reads)
+    lab.wait_until(judged, proc=server, timeout=QUICK)
+    past = read_past_the_end(lab, server)
+    if past:
+        read, pending, size = past
+        lab.expect(False,
+                   "the server to read no more than the room left in the "
+                   "client's buffer: "
+                   f"{call_text(read).split(' = ')[0]} asked for "
+                   f"{read['args']['count']} bytes while {pending} bytes of "
+                   f"the reply were pending, in a buffer that the server "
+                   f"itself takes for full at {size} (it stops asking for "
+                   f"POLLIN then): a read past the end of the buffer, by up "
+                   f"to {read['args']['count'] + pending - size} bytes, over "
+                   "whatever follows it (the next client's entry). Read at "
+                   "reply + pending at most the room left, REPLY_SIZE - "
+                   "pending (here a first write failed with EAGAIN, a second "
+                   f"was short: `{as_run(lab, 'server', rules)}`)",
+                   "Writing without waiting")
+    if peer.send_error is None:
+        peer.sock.shutdown(socket.SHUT_WR)
+    reply, how = peer.receive()
+    order = "in order" if message.upper().startswith(reply) else \
+        "not in order"
+    lab.expect(reply == message.upper() and how == "eof",
+               f"the client that sent {len(message)} bytes to get them all "
+               "back, upper-cased and in order, when its reply fills the "
+               "buffer and the writes are short (LAB_FAULTS): it got "
+               f"{len(reply)} bytes ({how}), {order}; {server.describe()}",
+               "Writing without waiting")
+
+
+def test_a_client_at_end_of_file_gets_its_whole_reply(lab):
+    # The client sends, then shuts down writing, before the server looks:
+    # it reads the message, its first two writes fail with EAGAIN
+    # (LAB_FAULTS, as when the client's socket has no room), and it reads
+    # end of file with the whole reply pending, before or after a write.
+    rules = "write#1=EAGAIN,write#2=EAGAIN,send#1=EAGAIN,send#2=EAGAIN"
+    server = serving(lab, env=faults(rules))
+    message = peers.messages(1, 3000)[0]
+    peer = client_frozen_out(lab, server, message, half_close=True)
+    lab.expect(peer is not None, f"a client that sends {len(message)} bytes "
+               "and shuts down writing to be accepted; "
+               f"{server.describe()}", "Writing without waiting")
+    reply, how = peer.receive()
+    if reply == message.upper() and how == "eof":
+        return
+    lab.collector.sync()
+    dropped, ended = None, set()
+    for e, fd, pending in pending_of(lab, server):
+        if e["call"] in labrun.ACCEPTS:
+            ended.discard(fd)
+        if e["call"] in READS and e["ret"] == 0:
+            ended.add(fd)
+        if e["call"] == "close" and fd in ended and pending > 0:
+            dropped = (e, pending)
+            break
+    if dropped:
+        e, pending = dropped
+        lab.expect(False,
+                   "the server to write a client's whole reply before it "
+                   "drops the client at end of file: it read end of file "
+                   f"(read = 0) with {pending} bytes of the reply still "
+                   f"pending, and closed fd {e['args']['fd']} "
+                   f"({e['file']}:{e['line']}): the client got {len(reply)} "
+                   f"of {len(message)} bytes. End of file says only that "
+                   "nothing more comes: note it (at_eof), stop asking for "
+                   "POLLIN, and drop the client once pending is 0 (here its "
+                   "first two writes failed with EAGAIN: "
+                   f"`{as_run(lab, 'server', rules)}`)",
+                   "Writing without waiting")
+    lab.expect(False,
+               f"the client that sent {len(message)} bytes and shut down "
+               "writing to get them all back, then end of file, when the "
+               "server's first two writes to it fail with EAGAIN "
+               "(LAB_FAULTS): "
+               f"it got {len(reply)} bytes ({how}); {server.describe()}",
+               "Writing without waiting")
 
 
 def test_a_silent_client_holds_up_nobody(lab):
