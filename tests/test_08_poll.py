@@ -450,6 +450,7 @@ def test_a_client_that_closes_its_socket_outright_is_dropped(lab):
             any(e["args"]["fd"] == a["ret"] and e["ts"] > a["ts"]
                 for e in closes) for a in accepted())
     lab.wait_until(dropped, proc=server, timeout=QUICK)
+    lab.collector.sync()
     spin = ignored(lab, server)
     lab.expect(not spin, never_handled(spin) if spin else "",
                "One loop, every client")
