@@ -274,8 +274,8 @@ def diagnoses(events, procs=()):
             fd = args.get("fd")
             if e["event"] == "repeat":
                 continue  # a run's count: its first calls were returns
-            if e["event"] == "return" and e["call"] in ("socket", "accept") \
-                    and e["ret"] == -1:
+            if e["event"] == "return" and e["ret"] == -1 and \
+                    e["call"] in ("socket", *labrun.ACCEPTS):
                 gave = e
             if fd == -1 and not minus_one and e["event"] == "return":
                 minus_one = True
@@ -311,7 +311,7 @@ def diagnoses(events, procs=()):
                     f"listen({fd}) came before any bind, and failed with "
                     "EINVAL: Linux refuses listen on a Unix domain socket "
                     "that has no address; bind first, then listen")
-            if e["call"] == "accept" and e.get("errno") == "EFAULT":
+            if e["call"] in labrun.ACCEPTS and e.get("errno") == "EFAULT":
                 found.append(
                     f"accept({fd}) failed with EFAULT: it was given an "
                     "address buffer without a valid length; pass the "
@@ -336,7 +336,7 @@ def diagnoses(events, procs=()):
                 eof.pop(fd, None)
                 read_on.pop(fd, None)
                 wrote_on.pop(fd, None)
-            if e["call"] in ("accept", "socket") and e["ret"] >= 0:
+            if e["call"] in (*labrun.ACCEPTS, "socket") and e["ret"] >= 0:
                 closed.pop(e["ret"], None)
                 eof.pop(e["ret"], None)
                 datagram.discard(e["ret"])
@@ -384,8 +384,8 @@ def diagnoses(events, procs=()):
         for u in ordered:
             if u["call"] == "unlink" and u["ret"] == 0 and \
                     u["args"].get("path") == path and u["ts"] < e["ts"] \
-                    and any(a["pid"] == u["pid"] and a["call"] == "accept"
-                            and a["ts"] > u["ts"] for a in ordered):
+                    and any(a["pid"] == u["pid"] and a["ts"] > u["ts"] and
+                            a["call"] in labrun.ACCEPTS for a in ordered):
                 found.append(
                     f"the server removed {path} with unlink ({where(u)}) "
                     "while it still served clients, so the next client's "
@@ -571,7 +571,17 @@ class LessonLab(labrun.Lab):
 def faults(rules):
     """The environment in which a program's calls fail, or move fewer
     bytes, as rules say (LAB_FAULTS, trace/TRACE.md, "Fault injection")."""
-    return {"LAB_FAULTS": rules}
+    return {"LAB_FAULTS": for_accept4_too(rules)}
+
+
+def for_accept4_too(rules):
+    """rules with each rule for accept given for accept4 as well: the trace
+    counts and fails each name apart, and a program calls either."""
+    given = rules.split(",")
+    return ",".join(given + ["accept4" + rule[len("accept"):]
+                             for rule in given
+                             if rule.startswith("accept")
+                             and not rule.startswith("accept4")])
 
 
 def interrupted(*calls):
@@ -584,14 +594,16 @@ def interrupted(*calls):
 def as_run(lab, name, rules, *args):
     """The command that shows a learner what a check did: the program run
     by hand with the same faults."""
-    return " ".join([f"LAB_FAULTS='{rules}'",
+    return " ".join([f"LAB_FAULTS='{for_accept4_too(rules)}'",
                      f"build/lessons/{lab.lesson}/{name}", *map(str, args)])
 
 
 def calls_counted(events, call):
     """How many calls of call the events stand for, those a run hid
-    ("repeat" events) included, without making a copy of each."""
-    return sum(tracetext.calls_of(e) for e in events if e["call"] == call)
+    ("repeat" events) included, without making a copy of each; call is a
+    name or a collection of names."""
+    calls = {call} if isinstance(call, str) else set(call)
+    return sum(tracetext.calls_of(e) for e in events if e["call"] in calls)
 
 
 def used_minus_one(lab, proc):
@@ -737,14 +749,15 @@ def failed_accept(lab, *args, sections=("Your task", "Your task")):
     sections that explain each of the two."""
     rules = "accept=EMFILE"
     server = lab.server(*args, env=faults(rules))
-    first = lab.require(("accept", "poll"), "the server to call accept(2) "
+    first = lab.require((*labrun.ACCEPTS, "poll"),
+                        "the server to call accept(2) "
                         "once it listens", "Your task", proc=server,
                         event=None)
     if first["call"] == "poll":
         # A server that serves every client in one loop (lesson 08) calls
         # accept once poll says that a client waits: one does.
         lab.connect()
-    event = lab.require("accept", "the server to call accept(2) once it "
+    event = lab.require(labrun.ACCEPTS, "the server to call accept(2) once it "
                         "listens", "Your task", proc=server)
     exited = stopped_by_itself(lab, server, after=event)
     how = f"{tracetext.call_text(event)}, failed by LAB_FAULTS " \
@@ -759,7 +772,8 @@ def failed_accept(lab, *args, sections=("Your task", "Your task")):
              if e["ts"] > event["ts"]]
     # From lesson 08 on, EMFILE pauses accept and the server goes on: its
     # own checks judge how (test_08_poll.py).
-    again = 0 if pauses_after_emfile(lab) else calls_counted(after, "accept")
+    again = 0 if pauses_after_emfile(lab) else \
+        calls_counted(after, labrun.ACCEPTS)
     lab.expect(not again,
                "the server to stop when accept fails with an error other "
                f"than EINTR: {how}; it called accept again at once "
@@ -871,7 +885,7 @@ def failed_listen(lab, section="Your task", taught=""):
     how = f"{tracetext.call_text(event)}, failed by LAB_FAULTS " \
         f"(`{as_run(lab, 'server', rules)}` does it again)"
     later = [e for e in lab.events(proc=server) if e["ts"] > event["ts"]
-             and e["call"] in ("accept", *READS, *WRITES)]
+             and e["call"] in (*labrun.ACCEPTS, *READS, *WRITES)]
     claimed = [line for line in server.stdout_bytes.splitlines()
                if b"listening on" in line]
     misused = used_minus_one(lab, server)

@@ -142,7 +142,7 @@ def play(lab, steps):
                 proc.wait(labrun.WAIT)
         elif kind == "interrupt":
             server = background[-1]
-            lab.wait_for("accept", proc=server, event="wait")
+            lab.wait_for(labrun.ACCEPTS, proc=server, event="wait")
             lab.stop(server, signal.SIGINT)
         elif kind != "ls":
             raise ValueError(f"excerpts: unknown step {step}")

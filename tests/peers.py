@@ -130,7 +130,7 @@ def silent(lab, server, timeout=labrun.WAIT):
     if peer.error:
         return None
     lab.peers.append(peer.sock)
-    taken = lab.wait_for("accept", proc=server, timeout=timeout,
+    taken = lab.wait_for(labrun.ACCEPTS, proc=server, timeout=timeout,
                          where=lambda e: e["ret"] >= 0 and e["ts"] > since)
     return peer if taken else None
 

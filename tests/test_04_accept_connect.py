@@ -56,7 +56,7 @@ def waits_for_a_client(e, fd):
     """Whether event e is the server waiting for a client: in accept on
     the listening fd, or in poll with the listening fd in its set (a
     server that serves every client in one loop, lesson 08)."""
-    if e["call"] == "accept":
+    if e["call"] in labrun.ACCEPTS:
         return True
     return e["call"] == "poll" and any(
         entry.get("fd") == fd and "POLLIN" in str(entry.get("events"))
@@ -66,7 +66,8 @@ def waits_for_a_client(e, fd):
 def test_accept_waits_for_a_client(lab):
     server = lab.serving()
     fd = lab.events("listen", proc=server)[0]["args"]["fd"]
-    lab.require(("accept", "poll"), "accept(2) to be waiting for a client "
+    lab.require((*labrun.ACCEPTS, "poll"),
+                "accept(2) to be waiting for a client "
                 "(the trace shows `accept(3) ... waiting`)", "Your task",
                 proc=server, event="wait",
                 where=lambda e: waits_for_a_client(e, fd))
@@ -76,7 +77,8 @@ def test_accept_returns_a_new_socket_for_the_client(lab):
     server = lab.serving()
     listen = lab.events("listen", proc=server)[0]
     lab.client()
-    event = lab.require("accept", "accept(2) to return once the client has "
+    event = lab.require(labrun.ACCEPTS,
+                        "accept(2) to return once the client has "
                         "connected", "Your task", proc=server)
     fd = listen["args"]["fd"]
     lab.expect(event["ret"] >= 0 and event["ret"] != fd and
@@ -90,10 +92,12 @@ def test_the_listening_socket_keeps_accepting(lab):
     server = lab.serving()
     fd = lab.events("listen", proc=server)[0]["args"]["fd"]
     lab.client()
-    first = lab.require("accept", "accept(2) to return for the first client",
+    first = lab.require(labrun.ACCEPTS,
+                        "accept(2) to return for the first client",
                         "Your task", proc=server, where=lambda e: e["ret"] >= 0)
     lab.client()
-    second = lab.require("accept", "a second accept(2) for a second client: "
+    second = lab.require(labrun.ACCEPTS,
+                         "a second accept(2) for a second client: "
                          "the server accepts in a loop",
                          "A new socket for each client", proc=server,
                          where=lambda e: e["ts"] > first["ts"])
@@ -116,12 +120,13 @@ def test_the_server_says_which_fd_each_client_got(lab):
     # that prints a number of its own never names the right one.
     server = lab.serving(under=FD_3_TAKEN)
     lab.client()
-    got = lab.require("accept", "accept(2) to return for the client",
+    got = lab.require(labrun.ACCEPTS, "accept(2) to return for the client",
                       "Your task", proc=server, where=lambda e: e["ret"] >= 0)
     # Back in accept for the next client: what it printed for this one is
     # out by now, unless it is still in stdio's buffer.
     fd = lab.events("listen", proc=server)[0]["args"]["fd"]
-    lab.require(("accept", "poll"), "the server to wait in accept(2) again "
+    lab.require((*labrun.ACCEPTS, "poll"),
+                "the server to wait in accept(2) again "
                 "for the next client", "A new socket for each client",
                 proc=server, event="wait", where=lambda e: e["ts"] >
                 got["ts"] and waits_for_a_client(e, fd))
@@ -146,12 +151,12 @@ def test_the_server_says_which_fd_each_client_got(lab):
 def test_each_client_socket_is_closed_when_done(lab):
     server = lab.serving()
     lab.client()
-    first = lab.require("accept", "accept(2) to return for the client",
+    first = lab.require(labrun.ACCEPTS, "accept(2) to return for the client",
                         "Your task", proc=server, where=lambda e: e["ret"] >= 0)
     # Its close, or the next accept without it.
-    closed = lab.wait_for(("close", "accept"), proc=server, event=None,
+    closed = lab.wait_for(("close", *labrun.ACCEPTS), proc=server, event=None,
                           where=lambda e: e["ts"] > first["ts"] and (
-                              e["call"] == "accept" or
+                              e["call"] in labrun.ACCEPTS or
                               e["args"]["fd"] == first["ret"]))
     lab.expect(closed is not None and closed["call"] == "close",
                f"close({first['ret']}) once the server is done with this "

@@ -67,7 +67,7 @@ class Reading:
 def on_its_connection(lab, server):
     """Fails the check when the server reads or writes on another fd than
     one that accept returned: the listening fd, say."""
-    accepted = {e["ret"] for e in lab.events("accept", proc=server)
+    accepted = {e["ret"] for e in lab.events(labrun.ACCEPTS, proc=server)
                 if e["ret"] >= 0}
     wrong = [e for e in lab.events(READS + WRITES, proc=lab.family(server))
              if e["args"].get("fd") not in accepted]
@@ -154,7 +154,7 @@ def test_read_returns_0_when_the_client_is_done(lab):
     lab.client("lab.sock", "bye")
     # The read that returns 0, or what the process that reads the
     # connection does instead: closes it, or goes on to the next accept.
-    accepted = lab.require("accept", "the server to accept the client",
+    accepted = lab.require(labrun.ACCEPTS, "the server to accept the client",
                            "Your task", proc=server,
                            where=lambda e: e["ret"] >= 0)
     side, conn = lab.family(server), accepted["ret"]
@@ -162,10 +162,10 @@ def test_read_returns_0_when_the_client_is_done(lab):
                          where=lambda e: e["ts"] > accepted["ts"] and
                          e["args"].get("fd") == conn)
     reader = first["pid"] if first else server.pid
-    lab.wait_for((*READS, "close", "accept"), proc=side, event=None,
+    lab.wait_for((*READS, "close", *labrun.ACCEPTS), proc=side, event=None,
                  where=lambda e: e["ts"] > accepted["ts"] and
                  e["pid"] == reader and e["event"] == "return" and (
-                     e["call"] == "accept" or
+                     e["call"] in labrun.ACCEPTS or
                      e["args"].get("fd") == conn and e["ret"] == 0))
     eof = lab.wait_for(READS, proc=side, ret=0, timeout=0)
     if eof is None:
@@ -180,10 +180,10 @@ def test_read_returns_0_when_the_client_is_done(lab):
                    + (", and then it closed the connection" if closed
                       else ""), "What to look for in the trace")
     fd = eof["args"]["fd"]
-    after = lab.wait_for((*READS, "close", "accept"), proc=side,
+    after = lab.wait_for((*READS, "close", *labrun.ACCEPTS), proc=side,
                          event=None, where=lambda e: e["ts"] > eof["ts"] and
                          e["pid"] == eof["pid"] and
-                         (e["call"] == "accept" or
+                         (e["call"] in labrun.ACCEPTS or
                           e["args"].get("fd") == fd))
     lab.expect(after is not None and after["call"] == "close",
                f"after read({fd}) returned 0, end of file, the server to "

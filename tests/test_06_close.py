@@ -78,7 +78,7 @@ def clients_in_turn(lab, server, *words):
         clients.append(lab.client("lab.sock", word))
         # The client has its reply: the server's accept of it is written.
         lab.collector.sync()
-        since = max((e["ts"] for e in lab.events("accept", proc=server)),
+        since = max((e["ts"] for e in lab.events(labrun.ACCEPTS, proc=server)),
                     default=0)
         lab.wait_until(lambda: lab.spinning(server) or
                        waits_again(lab, server, since), proc=server)
@@ -93,7 +93,7 @@ def waits_again(lab, server, since):
     closed = next((e["ts"] for e in mine if e["call"] == "close" and
                    e["event"] == "return" and e["ret"] == 0), None)
     return [e for e in mine if e["event"] == "wait" and (
-        e["call"] == "accept" or
+        e["call"] in labrun.ACCEPTS or
         e["call"] == "poll" and closed is not None and e["ts"] > closed)]
 
 
@@ -149,10 +149,10 @@ def test_the_server_serves_n_clients_then_exits(lab):
     fd = listening_fd(lab, server)
     clients = clients_in_turn(lab, server, "one", "two")
     # Exited, or back in accept for a third client.
-    last = max([e["ts"] for e in lab.events("accept", proc=server)],
+    last = max([e["ts"] for e in lab.events(labrun.ACCEPTS, proc=server)],
                default=0)
-    status = ended_or_waiting_again(lab, server, last, ("accept",))
-    accepts = lab.events("accept", proc=server)
+    status = ended_or_waiting_again(lab, server, last, labrun.ACCEPTS)
+    accepts = lab.events(labrun.ACCEPTS, proc=server)
     early = [e for e in lab.events("close", proc=server, ret=0)
              if e["args"]["fd"] == fd and accepts and
              e["ts"] < accepts[-1]["ts"]]
@@ -224,7 +224,7 @@ def test_every_connected_socket_is_closed(lab):
     server = lab.serving("-n", "2")
     clients = clients_in_turn(lab, server, "one", "two")
     server.wait()
-    accepted = [e["ret"] for e in lab.events("accept", proc=server)
+    accepted = [e["ret"] for e in lab.events(labrun.ACCEPTS, proc=server)
                 if e["ret"] >= 0]
     closes = lab.events("close", proc=server)
     twice = [e for e in closes if e["ret"] == -1 and e["args"]["fd"] in
@@ -382,7 +382,7 @@ def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
                "Your task")
     # The wait for this client, after its accept: a server that polls
     # waits in poll before the accept too.
-    accepted = lab.require("accept", "the server to accept its client",
+    accepted = lab.require(labrun.ACCEPTS, "the server to accept its client",
                            "Your task", proc=server,
                            where=lambda e: e["ret"] >= 0)
     waits = lab.require(SERVING_WAITS, "the server to wait in read(2) for "
@@ -393,7 +393,8 @@ def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
     server.signal(signal.SIGINT)
     status = ended_or_waiting_again(lab, server, max(since, waits["ts"]))
     if status is None:
-        back = [e for e in lab.events("accept", proc=server, event="wait")
+        back = [e for e in lab.events(labrun.ACCEPTS, proc=server,
+                                      event="wait")
                 if e["ts"] > since]
         lab.expect(not back,
                    "Ctrl-C while a client is connected to stop the server: "
@@ -594,7 +595,7 @@ def test_a_failed_listen_still_removes_the_socket_file(lab):
     how = f"{call_text(event)}, failed by LAB_FAULTS " \
         f"(`{as_run(lab, 'server', rules)}` does it again)"
     later = [e for e in lab.events(proc=server) if e["ts"] > event["ts"]
-             and e["call"] in ("accept", *READS, *WRITES)]
+             and e["call"] in (*labrun.ACCEPTS, *READS, *WRITES)]
     lab.expect(not later and not used_minus_one(lab, server),
                "the server to check listen()'s result for -1: when listen "
                f"fails, here {how}, say why, clean up and exit with a "

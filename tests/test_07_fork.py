@@ -110,7 +110,8 @@ def kept_copies(lab, server, results):
 def children_in_the_loop(lab, server):
     """A sentence naming a child that ran on into the parent's loop or
     cleanup, else None."""
-    strays = child_calls(lab, server, ("accept", "unlink", "bind", "listen"))
+    strays = child_calls(lab, server,
+                         (*labrun.ACCEPTS, "unlink", "bind", "listen"))
     if not strays:
         return None
     e = strays[0]
@@ -239,7 +240,8 @@ def reads_the_silent_client_alone(lab, server):
     nothing traced between: it serves nobody else until that client
     speaks or leaves, which it will not (no client sent now would be
     answered)."""
-    taken = [e for e in lab.events("accept", proc=server) if e["ret"] >= 0]
+    taken = [e for e in lab.events(labrun.ACCEPTS, proc=server)
+             if e["ret"] >= 0]
     if not taken:
         return False
     reading = {(call, taken[-1]["ret"]) for call in
@@ -345,9 +347,9 @@ def test_a_child_that_ends_does_not_interrupt_accept(lab):
     kids = peers.children(server.pid)
     if not kids:
         return
-    accepted = lab.wait_for("accept", proc=server,
+    accepted = lab.wait_for(labrun.ACCEPTS, proc=server,
                             where=lambda e: e["ret"] >= 0)
-    lab.wait_for("accept", proc=server, event="wait",
+    lab.wait_for(labrun.ACCEPTS, proc=server, event="wait",
                  where=lambda e: accepted and e["ts"] > accepted["ts"])
     server.asleep()
     since = time.monotonic_ns()
@@ -441,7 +443,7 @@ def test_each_process_closes_the_copies_it_does_not_use(lab):
                        "socket nobody accepts on. Close it first thing in "
                        "the child, before serve_client",
                        "One process per client")
-    accepted = [e["ret"] for e in lab.events("accept", proc=server)
+    accepted = [e["ret"] for e in lab.events(labrun.ACCEPTS, proc=server)
                 if e["ret"] >= 0]
     closed = [e["args"]["fd"] for e in lab.events("close", proc=server,
                                                   ret=0)]

@@ -18,7 +18,9 @@ import pytest
 
 import labrun
 import peers
-from conftest import Drain, errno_in_handlers, tool
+import tracetext
+from conftest import (READS, WRITES, Drain, as_run, errno_in_handlers,
+                      faults, frozen, tool)
 from tracetext import call_text, cut
 
 LESSON = "08-poll"
@@ -61,12 +63,63 @@ def waits_for_one(lab, server):
             "EAGAIN instead")
 
 
+def ignored(lab, server, at_least=100):
+    """(fd, revents, times) for a socket that poll reported ready at least
+    at_least times in a row while the server made no call on it, the
+    most such times first; None when there is none.  A correct loop
+    handles what poll reports, so the next poll reports it no more."""
+    streak, ready = {}, []
+    for e in lab.events(proc=server, event=None):
+        if e["event"] not in ("return", "repeat"):
+            continue
+        args = e.get("args") or {}
+        if e["call"] != "poll":
+            streak.pop(args.get("fd"), None)
+            continue
+        # A run's repeat event stands for polls like the last one shown.
+        ready = args.get("ready", ready) or []
+        for entry in ready:
+            times = streak.get(entry["fd"], (0, ""))[0]
+            streak[entry["fd"]] = (times + tracetext.calls_of(e),
+                                   entry["revents"])
+    fd, (times, revents) = max(streak.items(), key=lambda kv: kv[1][0],
+                               default=(None, (0, "")))
+    return (fd, revents, times) if times >= at_least else None
+
+
+def never_handled(found):
+    """What a check expected, for what ignored() found: a message that
+    names the mistake first."""
+    fd, revents, times = found
+    said = (f"poll reported fd {fd} ready ({revents}) again and again, "
+            f"{times:,} times in a row, and the server never handled it "
+            f"(no call on fd {fd} meanwhile), spinning at full CPU")
+    if "POLLHUP" in str(revents) or "POLLERR" in str(revents):
+        return (
+            "the server to test each event in revents with &, not ==: "
+            f"{said}. {revents} is not POLLIN alone: a client that closes "
+            "its socket outright gives POLLIN|POLLHUP, and POLLERR too if it "
+            "left its reply unread (poll reports POLLHUP and POLLERR even "
+            "unasked). Test (revents & (POLLIN | POLLHUP "
+            "| POLLERR)), then read, which returns 0 (end of file) or "
+            "fails, and drop the client")
+    return ("the server to handle every socket that poll reports ready: "
+            f"{said}. Does the loop over the poll set reach every entry, "
+            "the last one too (k < nfds)? Handle each entry whose revents "
+            "is not 0")
+
+
 def served(lab, server, results, what):
     """Fails the check unless every client got its exact reply, then end of
     file; names the likely cause."""
     bad = [r for r in results if not r.whole]
     if not bad:
         return
+    spin = ignored(lab, server)
+    if spin:
+        lab.expect(False, f"{never_handled(spin)}; and so not {what}: "
+                   f"{len(results) - len(bad)} of {len(results)} got it",
+                   "One loop, every client")
     cause = waits_for_one(lab, server)
     if cause:
         lab.expect(False, f"{what}: {cause}", "What this stage does")
@@ -131,6 +184,178 @@ def test_a_reply_written_in_pieces_arrives_whole(lab):
            "reply, written 7 bytes at a time")
 
 
+def client_frozen_out(lab, server, message, half_close):
+    """A client that connects and sends message (then shuts down writing,
+    if half_close) while the server is stopped: when it goes on, all of it
+    waits to be read at once, whatever the scheduler does.  Returns the
+    client, once the server has accepted it, or None."""
+    with frozen(server):
+        peer = peers.Peer(lab.dir / "lab.sock", QUICK)
+        lab.peers.append(peer.sock)
+        sent = peer.error is None and peer.send(message)
+        if sent and half_close:
+            peer.sock.shutdown(socket.SHUT_WR)
+    taken = sent and lab.wait_for(labrun.ACCEPTS, proc=server,
+                                  where=lambda e: e["ret"] >= 0)
+    return peer if taken else None
+
+
+def pending_of(lab, server):
+    """What the trace says of each client's reply buffer, call by call:
+    yields (the event, fd, the bytes of its reply pending before the
+    call), for the accepts and the calls on the sockets they returned; for
+    a poll, (the poll, None, {fd: pending}).  The server echoes each byte
+    it reads: pending is the bytes read on that socket less the bytes
+    written there."""
+    pending = {}
+    for e in lab.events(proc=server):
+        args = e.get("args") or {}
+        if e["call"] in labrun.ACCEPTS and e["ret"] >= 0:
+            pending[e["ret"]] = 0
+            yield e, e["ret"], 0
+            continue
+        fd = args.get("fd")
+        if e["call"] == "poll":
+            yield e, None, dict(pending)
+        if fd not in pending:
+            continue
+        yield e, fd, pending[fd]
+        if e["call"] in READS and e["ret"] > 0:
+            pending[fd] += e["ret"]
+        elif e["call"] in WRITES and e["ret"] > 0:
+            pending[fd] -= e["ret"]
+        elif e["call"] == "close" and e["ret"] == 0:
+            del pending[fd]
+
+
+def read_past_the_end(lab, server):
+    """(the read, the bytes pending then, the buffer's size) for a read on
+    a client's socket that asked for more than the room left in the
+    client's buffer, else None.  The buffer's size is what the server
+    itself takes for full: the bytes pending when it stopped asking poll
+    for POLLIN on that socket (POLLOUT alone) before end of file."""
+    full, ended = {}, set()
+    for e, fd, pending in pending_of(lab, server):
+        if e["call"] == "poll":
+            for entry in e["args"].get("fds") or []:
+                asked = str(entry.get("events"))
+                f = entry.get("fd")
+                if pending.get(f, 0) > 0 and f not in ended and \
+                        "POLLOUT" in asked and "POLLIN" not in asked:
+                    full[f] = max(full.get(f, 0), pending[f])
+            continue
+        if e["call"] in labrun.ACCEPTS:
+            full.pop(fd, None)
+            ended.discard(fd)
+        if e["call"] not in READS:
+            continue
+        if fd in full and pending > 0 and \
+                e["args"].get("count", 0) > full[fd] - pending:
+            return e, pending, full[fd]
+        if e["ret"] == 0:
+            ended.add(fd)
+    return None
+
+
+def test_a_read_asks_for_no_more_than_the_room_left(lab):
+    # The client's reply buffer fills (the first write fails with EAGAIN),
+    # then part of it goes (a short write, then EAGAIN again): the next
+    # read has room for what went only. LAB_FAULTS forces each step.
+    rules = ("write#1=EAGAIN,write#3=EAGAIN,write<=997,"
+             "send#1=EAGAIN,send#3=EAGAIN,send<=997")
+    server = serving(lab, env=faults(rules))
+    message = peers.messages(1, 16 * 1024)[0]
+    peer = client_frozen_out(lab, server, message, half_close=False)
+    lab.expect(peer is not None, f"a client that sends {len(message)} "
+               f"bytes to be accepted; {server.describe()}",
+               "Writing without waiting")
+
+    def judged():
+        """A read after the second failed write, or every byte read."""
+        failed = lab.events(WRITES, proc=server, errno="EAGAIN",
+                            injected=True)
+        reads = [e for e in lab.events(READS, proc=server) if e["ret"] > 0]
+        return sum(e["ret"] for e in reads) >= len(message) or \
+            len(failed) > 1 and any(e["ts"] > failed[1]["ts"] for e in reads)
+    lab.wait_until(judged, proc=server, timeout=QUICK)
+    past = read_past_the_end(lab, server)
+    if past:
+        read, pending, size = past
+        lab.expect(False,
+                   "the server to read no more than the room left in the "
+                   "client's buffer: "
+                   f"{call_text(read).split(' = ')[0]} asked for "
+                   f"{read['args']['count']} bytes while {pending} bytes of "
+                   f"the reply were pending, in a buffer that the server "
+                   f"itself takes for full at {size} (it stops asking for "
+                   f"POLLIN then): a read past the end of the buffer, by up "
+                   f"to {read['args']['count'] + pending - size} bytes, over "
+                   "whatever follows it (the next client's entry). Read at "
+                   "reply + pending at most the room left, REPLY_SIZE - "
+                   "pending (here a first write failed with EAGAIN, a second "
+                   f"was short: `{as_run(lab, 'server', rules)}`)",
+                   "Writing without waiting")
+    if peer.send_error is None:
+        peer.sock.shutdown(socket.SHUT_WR)
+    reply, how = peer.receive()
+    order = "in order" if message.upper().startswith(reply) else \
+        "not in order"
+    lab.expect(reply == message.upper() and how == "eof",
+               f"the client that sent {len(message)} bytes to get them all "
+               "back, upper-cased and in order, when its reply fills the "
+               "buffer and the writes are short (LAB_FAULTS): it got "
+               f"{len(reply)} bytes ({how}), {order}; {server.describe()}",
+               "Writing without waiting")
+
+
+def test_a_client_at_end_of_file_gets_its_whole_reply(lab):
+    # The client sends, then shuts down writing, before the server looks:
+    # it reads the message, its first two writes fail with EAGAIN
+    # (LAB_FAULTS, as when the client's socket has no room), and it reads
+    # end of file with the whole reply pending, before or after a write.
+    rules = "write#1=EAGAIN,write#2=EAGAIN,send#1=EAGAIN,send#2=EAGAIN"
+    server = serving(lab, env=faults(rules))
+    message = peers.messages(1, 3000)[0]
+    peer = client_frozen_out(lab, server, message, half_close=True)
+    lab.expect(peer is not None, f"a client that sends {len(message)} bytes "
+               "and shuts down writing to be accepted; "
+               f"{server.describe()}", "Writing without waiting")
+    reply, how = peer.receive()
+    if reply == message.upper() and how == "eof":
+        return
+    lab.collector.sync()
+    dropped, ended = None, set()
+    for e, fd, pending in pending_of(lab, server):
+        if e["call"] in labrun.ACCEPTS:
+            ended.discard(fd)
+        if e["call"] in READS and e["ret"] == 0:
+            ended.add(fd)
+        if e["call"] == "close" and fd in ended and pending > 0:
+            dropped = (e, pending)
+            break
+    if dropped:
+        e, pending = dropped
+        lab.expect(False,
+                   "the server to write a client's whole reply before it "
+                   "drops the client at end of file: it read end of file "
+                   f"(read = 0) with {pending} bytes of the reply still "
+                   f"pending, and closed fd {e['args']['fd']} "
+                   f"({e['file']}:{e['line']}): the client got {len(reply)} "
+                   f"of {len(message)} bytes. End of file says only that "
+                   "nothing more comes: note it (at_eof), stop asking for "
+                   "POLLIN, and drop the client once pending is 0 (here its "
+                   "first two writes failed with EAGAIN: "
+                   f"`{as_run(lab, 'server', rules)}`)",
+                   "Writing without waiting")
+    lab.expect(False,
+               f"the client that sent {len(message)} bytes and shut down "
+               "writing to get them all back, then end of file, when the "
+               "server's first two writes to it fail with EAGAIN "
+               "(LAB_FAULTS): "
+               f"it got {len(reply)} bytes ({how}); {server.describe()}",
+               "Writing without waiting")
+
+
 def test_a_silent_client_holds_up_nobody(lab):
     server = serving(lab)
     lab.expect(peers.silent(lab, server) is not None,
@@ -170,7 +395,7 @@ def test_a_client_that_leaves_mid_reply_is_dropped(lab):
     server = serving(lab)
     hog = peers.Hog(lab, HOG)
     stuck(lab, server, hog)
-    accepted = [e["ret"] for e in lab.events("accept", proc=server)
+    accepted = [e["ret"] for e in lab.events(labrun.ACCEPTS, proc=server)
                 if e["ret"] >= 0]
     hog.leave()
     results = peers.exchanges(lab, peers.messages(5), timeout=QUICK)
@@ -190,6 +415,53 @@ def test_a_client_that_leaves_mid_reply_is_dropped(lab):
                "left in the middle of its reply: a client that has gone is "
                "dropped, its descriptor closed, or each such client costs "
                "one", "Writing without waiting")
+
+
+def test_a_client_that_closes_its_socket_outright_is_dropped(lab):
+    # The other checks' clients shut down writing, then read: the server
+    # reads end of file with POLLIN alone. A client that closes its socket
+    # outright, its reply read or not, gives POLLIN|POLLHUP.
+    server = serving(lab)
+    path = lab.dir / "lab.sock"
+    message = peers.messages(1, 300)[0]
+    polite = peers.Peer(path, QUICK)
+    lab.peers.append(polite.sock)
+    sent = polite.error is None and polite.send(message)
+    reply, how = polite.receive(len(message)) if sent else (b"", "")
+    lab.expect(reply == message.upper(),
+               f"a client to get its reply before it closes its socket: it "
+               f"sent {cut(message, 40)} and got {cut(reply, 40)} ({how}); "
+               f"{server.describe()}", "One loop, every client")
+    polite.close()
+    rude = peers.Peer(path, QUICK)  # it sends, and closes at once
+    lab.peers.append(rude.sock)
+    lab.expect(rude.error is None and rude.send(message),
+               f"a second client to connect and send; {server.describe()}",
+               "One loop, every client")
+    rude.close()
+
+    def accepted():
+        return [e for e in lab.events(labrun.ACCEPTS, proc=server)
+                if e["ret"] >= 0][:2]
+
+    def dropped():
+        closes = lab.events("close", proc=server, ret=0)
+        return len(accepted()) == 2 and all(
+            any(e["args"]["fd"] == a["ret"] and e["ts"] > a["ts"]
+                for e in closes) for a in accepted())
+    lab.wait_until(dropped, proc=server, timeout=QUICK)
+    lab.collector.sync()
+    spin = ignored(lab, server)
+    lab.expect(not spin, never_handled(spin) if spin else "",
+               "One loop, every client")
+    lab.expect(dropped(),
+               "the server to drop each client that closes its socket "
+               "outright (close, with no shutdown first), one after reading "
+               "its reply, one at once: poll reports POLLIN|POLLHUP, read "
+               "returns 0 (or fails with ECONNRESET), and the server closes "
+               "the client's socket, fds "
+               f"{[a['ret'] for a in accepted()]}; "
+               f"{server.describe()}", "One loop, every client")
 
 
 def test_the_server_sleeps_while_nobody_is_ready(lab):
@@ -224,7 +496,7 @@ def test_the_server_sleeps_while_nobody_is_ready(lab):
 
 
 def test_an_accept_with_nobody_waiting_means_later(lab):
-    server = serving(lab, env={"LAB_FAULTS": "accept#1=EAGAIN"})
+    server = serving(lab, env=faults("accept#1=EAGAIN"))
     results = peers.exchanges(lab, peers.messages(1), timeout=QUICK)
     lab.expect(not server.has_exited(),
                "accept = -1 EAGAIN (nobody waiting after all: another "
@@ -250,12 +522,11 @@ def rested(lab, server, failed, again):
 
 
 def test_out_of_descriptors_the_server_rests_without_spinning(lab):
-    server = serving(lab, env={"LAB_FAULTS":
-                               "accept#1=EMFILE,accept#2=EMFILE"})
+    server = serving(lab, env=faults("accept#1=EMFILE,accept#2=EMFILE"))
     results = peers.exchanges(lab, peers.messages(1))
     # What the server does after the first EMFILE: its next call, or its
     # end (then the wait is cut short).
-    first = lab.wait_for("accept", proc=server, errno="EMFILE")
+    first = lab.wait_for(labrun.ACCEPTS, proc=server, errno="EMFILE")
     if first:
         lab.wait_for(None, proc=server, event=None,
                      where=lambda e: e["ts"] > first["ts"])
@@ -264,7 +535,7 @@ def test_out_of_descriptors_the_server_rests_without_spinning(lab):
                "server: the clients already connected are still served, "
                f"and a descriptor comes free; {server.describe()}",
                "Out of descriptors")
-    failed = lab.events("accept", proc=server, errno="EMFILE")
+    failed = lab.events(labrun.ACCEPTS, proc=server, errno="EMFILE")
     gap = (failed[1]["ts"] - failed[0]["ts"]) / 1e6 if len(failed) > 1 \
         else 0
     lab.expect(len(failed) < 2 or rested(lab, server, *failed[:2]),
@@ -288,7 +559,7 @@ def test_every_socket_of_the_loop_is_non_blocking(lab):
                f"a silent client accepted; {server.describe()}",
                "Non-blocking sockets")
     peers.settled(lab, server)
-    client_fd = [e["ret"] for e in lab.events("accept", proc=server)
+    client_fd = [e["ret"] for e in lab.events(labrun.ACCEPTS, proc=server)
                  if e["ret"] >= 0][-1]
     flags = {n: peers.nonblocking(server.pid, n) for n in (fd, client_fd)}
     lab.expect(flags[fd] is not False,

@@ -374,7 +374,8 @@ def test_a_reply_still_pending_at_end_of_file_is_written(lab):
     lab.expect(peer.error is None, f"a client to connect; "
                f"{server.describe()}", "Half-close")
     lab.peers.append(peer.sock)
-    lab.require("accept", "the server to accept the client", "Half-close",
+    lab.require(labrun.ACCEPTS,
+                "the server to accept the client", "Half-close",
                 proc=server, where=lambda e: e["ret"] >= 0)
     peers.settled(lab, server)
     message = b"a request, then end of file at once"
@@ -794,7 +795,7 @@ def test_messages_that_come_in_one_read_are_each_answered(lab):
     lab.expect(peer.error is None, f"a client to connect; "
                f"{server.describe()}", "Messages on a byte stream")
     lab.peers.append(peer.sock)
-    lab.require("accept", "the server to accept the client",
+    lab.require(labrun.ACCEPTS, "the server to accept the client",
                 "Messages on a byte stream", proc=server,
                 where=lambda e: e["ret"] >= 0)
     peers.settled(lab, server)

@@ -1501,6 +1501,28 @@ def test_poll_reports_pollhup_once_the_peer_has_ended_both_directions():
             assert p.poll(0) == [(a.fileno(), select.POLLHUP)]
 
 
+def test_poll_reports_pollin_with_pollhup_when_the_peer_closes_outright():
+    """lessons/08-poll/README.md, "What to look for in the trace" and "One
+    loop, every client", and the check of a client that closes its socket
+    outright: asked for POLLIN, the server's socket reports POLLIN|POLLHUP,
+    not POLLIN alone, and POLLERR too when the peer left its reply unread;
+    the read then returns 0, or fails with ECONNRESET."""
+    for unread in (False, True):
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        with a, b:
+            b.sendall(b"hello")
+            assert a.recv(64) == b"hello"
+            a.sendall(b"HELLO")
+            if not unread:
+                assert b.recv(64) == b"HELLO"
+            b.close()
+            p = select.poll()
+            p.register(a, select.POLLIN)
+            assert p.poll(0) == [(a.fileno(), select.POLLIN | select.POLLHUP
+                                  | (select.POLLERR if unread else 0))]
+            assert error_of(a.recv, 64) == ("ECONNRESET" if unread else None)
+
+
 def test_a_length_of_four_bytes_in_network_order_is_big_endian():
     """lessons/09-full-duplex/README.md, "Messages on a byte stream", and
     the variant message-in-one-read: htonl puts the most significant byte

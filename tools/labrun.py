@@ -31,6 +31,10 @@ BUILD = Path(os.environ.get("LAB_BUILD", ROOT / "build"))
 # Slower machines, valgrind or sanitizers: LAB_TIMEOUT_SCALE=5 waits longer.
 SCALE = float(os.environ.get("LAB_TIMEOUT_SCALE", "1"))
 WAIT = 2.0 * SCALE  # for an event that should come at once
+# The calls that take a client from the backlog: accept4 is accept with
+# flags, traced under its own name; a wait for, or a count of, accepts
+# looks for both (as conftest.READS looks for read and recv).
+ACCEPTS = ("accept", "accept4")
 
 
 def in_process_group(group):
@@ -1008,7 +1012,7 @@ def settle(lab, proc, timeout=WAIT):
     and no child has ended without being reaped, the trace (and a picture
     drawn from it) ends the same way every time.
     """
-    if not lab.events("accept", proc=proc, event=None):
+    if not lab.events(ACCEPTS, proc=proc, event=None):
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not proc.has_exited():
@@ -1032,7 +1036,7 @@ def connect_silent(lab, server):
     connected = lab.wait_for("connect", proc=silent)
     if connected is None or connected["ret"] != 0:
         return silent, f"it could not connect; {silent.describe()}"
-    if lab.wait_for("accept", proc=server, where=lambda e: e["ret"] >= 0
+    if lab.wait_for(ACCEPTS, proc=server, where=lambda e: e["ret"] >= 0
                     and e["ts"] > connected["start"]) is None:
         return silent, f"the {server.name} did not accept it within " \
             f"{WAIT:g} s"
