@@ -346,12 +346,12 @@ quiz: $(PYTHON_FILE)
 	@$(CLASSROOM_EXEC) quiz $(LESSON) $(ANSWERS)
 
 handout: $(PYTHON_FILE)
-	@$(CLASSROOM) handout $(HANDOUT)
+	@$(CLASSROOM) handout '$(HANDOUT)'
 
 # Gradescope: setup.sh, run_autograder and the hand-out in one zip
 # (tools/autograder.py; lessons/TEACHING.md).
 autograder: $(PYTHON_FILE)
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/autograder.py zip $(AUTOGRADER)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/autograder.py zip '$(AUTOGRADER)'
 
 clean:
 	rm -rf $(B)

@@ -11,12 +11,15 @@
     classroom.py handout TARBALL        everything but the solutions
 
 grade and grade-from exit 0 (complete), 1 (incomplete), 3 (nothing to
-grade) or 4 (the grader failed: no grade).
+grade) or 4 (the grader failed: no grade); 2 when the command line is
+wrong.  handout, grade and grade-from write a new file, or replace only
+their own earlier output (output_refused).
 
 The Makefile runs these (make progress, make hint N=04, ...).  progress and
 grade run the lesson checks of tests/ with pytest, in this interpreter, and
 read their results: the checks are written once, in tests/.
 """
+import contextlib
 import hashlib
 import inspect
 import io
@@ -24,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
@@ -329,6 +333,71 @@ def fingerprint(lesson_id):
     return digest.hexdigest()
 
 
+# -- what a command writes ----------------------------------------------------
+
+def output_refused(path, ours, what):
+    """Why a command may not write its output (a hand-out, a zip, a grade's
+    JSON) at path, or None.  It may make a new file in a directory that
+    exists, or replace a regular file that ours(path) recognises as an
+    earlier output of the same kind (what, in words); anything else that is
+    there (another file, a directory, a device, a FIFO, a symbolic link)
+    is left alone, and a missing directory is not made."""
+    if not str(path):
+        return "the file name is empty: name the file to write"
+    path = Path(path)
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        parent = path.parent
+        if not parent.is_dir():
+            return f"the directory {parent} does not exist: make it first, " \
+                "or name a file in a directory that exists"
+        return None
+    except NotADirectoryError:
+        return f"{path}: a part of that path is a file, not a directory"
+    except OSError as e:
+        return f"{path}: {e.strerror}"
+    kind = "a symbolic link" if stat.S_ISLNK(mode) else \
+        "a directory" if stat.S_ISDIR(mode) else \
+        None if stat.S_ISREG(mode) else \
+        "not a regular file (a device, a FIFO or a socket)"
+    if kind is None and ours(path):
+        return None
+    said = f"is {kind}" if kind else f"exists and is not {what}"
+    return f"{path} {said}: it is left as it is. Name a new file instead " \
+        f"(only {what} is replaced)"
+
+
+def refuse_output(command, path, ours, what):
+    """Ends the command, with status 2 and one line, when output_refused
+    says that path may not be written."""
+    why = output_refused(path, ours, what)
+    if why:
+        print(f"{command}: nothing written: {why}.", file=sys.stderr)
+        raise SystemExit(USAGE)
+
+
+@contextlib.contextmanager
+def replacing(path):
+    """A binary file to write that takes path's place once it is complete:
+    a temporary file beside it, renamed over it at the end, and removed if
+    anything goes wrong.  A new file gets the usual mode (umask)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                               dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(f.fileno(), 0o666 & ~umask)
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def load_state(name):
     try:
         return json.loads((STATE_DIR / name).read_text())
@@ -435,6 +504,7 @@ def shares(points, count):
 
 # The grading tool's exit statuses (tools/grade, lessons/TEACHING.md).
 COMPLETE, INCOMPLETE, NOTHING_TO_GRADE, GRADER_ERROR = 0, 1, 3, 4
+USAGE = 2  # the command line is wrong: nothing was graded
 STATUS_WORDS = {COMPLETE: "complete", INCOMPLETE: "incomplete",
                 NOTHING_TO_GRADE: "nothing to grade",
                 GRADER_ERROR: "grader error"}
@@ -447,6 +517,8 @@ class GraderError(Exception):
 
 
 def grade(json_file=None):
+    if json_file is not None:
+        refuse_grade_json(json_file)
     pristine, _ = starters()
     listed = lessons()
     started = [lesson["id"] for lesson in listed
@@ -592,8 +664,33 @@ def grade_document(results, score, out_of, status, message=None):
     return document
 
 
+GRADE_JSON_LIMIT = 64 << 20  # bytes: more is no grade's results
+
+
+def is_grade_json(path):
+    """Whether path holds a grade's results, as write_grade_json writes
+    them."""
+    try:
+        if os.stat(path).st_size > GRADE_JSON_LIMIT:
+            return False
+        document = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and \
+        document.get("status") in STATUS_WORDS.values() and \
+        {"score", "max_score", "tests"} <= set(document)
+
+
+def refuse_grade_json(path):
+    """Ends the command (status 2) before any grading when the results may
+    not be written to path (output_refused)."""
+    refuse_output("grade", path, is_grade_json,
+                  "a grade's results (JSON)")
+
+
 def write_grade_json(path, document):
-    Path(path).write_text(json.dumps(document, indent=2) + "\n")
+    with replacing(path) as f:
+        f.write((json.dumps(document, indent=2) + "\n").encode())
     print(f"grade: the results are in {path}")
 
 
@@ -1062,13 +1159,28 @@ def starters_to_hand_out(command):
     return pristine, origin
 
 
+def is_handout(path):
+    """Whether path holds a hand-out of this lab: a tarball whose every file
+    is in HANDOUT_TOP/, with its listing (LISTING)."""
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            listed = False
+            for member in tar:
+                if member.name.split("/")[0] != HANDOUT_TOP:
+                    return False
+                listed = listed or member.name == f"{HANDOUT_TOP}/{LISTING}"
+            return listed
+    except Exception:  # noqa: BLE001 - whatever cannot be read is not one
+        return False
+
+
 def handout(tarball):
+    refuse_output("handout", tarball, is_handout, "a hand-out of this lab")
     pristine, origin = starters_to_hand_out("handout")
     tarball = Path(tarball)
-    tarball.parent.mkdir(parents=True, exist_ok=True)
     replaced, count = [], 0
-    tmp = tarball.with_name(f".{tarball.name}.tmp")
-    with tarfile.open(tmp, "w:gz") as tar:
+    with replacing(tarball) as out, \
+            tarfile.open(fileobj=out, mode="w:gz") as tar:
         for name, path, content in handout_contents(pristine):
             count += 1
             if content is None:
@@ -1082,7 +1194,6 @@ def handout(tarball):
                                   f"{HANDOUT_TOP}/{name}")
             info.size = len(content)
             tar.addfile(info, io.BytesIO(content))
-    tmp.replace(tarball)
     size = tarball.stat().st_size // 1024 + 1
     print(f"handout: wrote {shown(tarball)} ({count} files, {size} KiB): "
           "the lessons with their starter code, the tests, the trace "
@@ -1101,33 +1212,94 @@ def handout(tarball):
 NOT_AN_UPLOAD_FOLDER = {"__MACOSX"}
 
 
+def kind_in_upload(path):
+    """What path is in an upload, never following a symbolic link: "file"
+    (a regular file), "folder", None (nothing there), or else in words."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return None
+    return "file" if stat.S_ISREG(mode) else \
+        "folder" if stat.S_ISDIR(mode) else \
+        "a symbolic link" if stat.S_ISLNK(mode) else \
+        "a FIFO" if stat.S_ISFIFO(mode) else \
+        "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else \
+        "a socket"
+
+
+def upload_folders(submission):
+    """The folders of an upload that may hold its lessons: real folders
+    (not symbolic links), neither hidden nor an archiver's own."""
+    return [p for p in sorted(submission.iterdir())
+            if kind_in_upload(p) == "folder" and not p.name.startswith(".")
+            and p.name not in NOT_AN_UPLOAD_FOLDER] \
+        if submission.is_dir() else []
+
+
 def upload_places(submission):
     """Where an upload may keep its lesson folders, in the order looked at:
     DIR, DIR/lessons, and, when DIR holds one folder, that folder and its
     lessons/ (tar czf NAME.tar.gz unix-sockets-lab/lessons makes that)."""
     places = [submission, submission / "lessons"]
-    inside = [p for p in sorted(submission.iterdir())
-              if p.is_dir() and not p.name.startswith(".")
-              and p.name not in NOT_AN_UPLOAD_FOLDER] \
-        if submission.is_dir() else []
+    inside = upload_folders(submission)
     if len(inside) == 1 and inside[0].name != "lessons":
         places += [inside[0], inside[0] / "lessons"]
     return places
 
 
 def upload_sources(folder):
-    """The lesson sources a folder holds: [(lesson, file)]."""
+    """The lesson sources a folder holds: [(lesson, file)], regular files
+    in real folders only: an upload's symbolic link, FIFO or device is
+    never read (not_taken names them)."""
     return [(lesson_id, folder / lesson_id / name)
             for lesson_id in lesson_ids() for name in program_files(lesson_id)
-            if (folder / lesson_id / name).is_file()]
+            if kind_in_upload(folder / lesson_id) == "folder"
+            and kind_in_upload(folder / lesson_id / name) == "file"]
+
+
+def not_taken(submission, places):
+    """What an upload holds under a lesson source's name, or a lesson
+    folder's, that is not taken, since it is no regular file or folder:
+    ["02-bind/server.c is a symbolic link: not graded", ...]."""
+    said = []
+    for place in places:
+        where = "" if place == submission else \
+            f"{place.relative_to(submission)}/"
+        kind = kind_in_upload(place)
+        if place != submission and kind not in (None, "folder"):
+            said.append(f"{where.rstrip('/')} is {kind}: not graded")
+        if kind != "folder":
+            continue
+        for lesson_id in lesson_ids():
+            kind = kind_in_upload(place / lesson_id)
+            if kind not in (None, "folder"):
+                said.append(f"{where}{lesson_id} is {kind}: not graded")
+                continue
+            for name in program_files(lesson_id) if kind else []:
+                kind = kind_in_upload(place / lesson_id / name)
+                if kind not in (None, "file"):
+                    said.append(f"{where}{lesson_id}/{name} is {kind}: not "
+                                "graded")
+    return list(dict.fromkeys(said))
+
+
+def read_upload_file(path):
+    """The bytes of an upload's regular file, never through a symbolic
+    link, never waiting on a FIFO."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise GraderError(f"{path} is no longer a regular file")
+        return f.read()
 
 
 def find_upload(submission):
     """(the folder of the lesson folders, [places looked at]); the folder
     is None when no place holds a lesson source."""
     places = upload_places(submission)
-    return next((place for place in places if upload_sources(place)),
-                None), places
+    return next((place for place in places
+                 if (place == submission or kind_in_upload(place) == "folder")
+                 and upload_sources(place)), None), places
 
 
 def nothing_to_grade(submission, places):
@@ -1139,9 +1311,24 @@ def nothing_to_grade(submission, places):
             f"(a folder per lesson, {ids[0]} to {ids[-1]}, holding "
             f"{' or '.join(names)}) in " +
             ", ".join(str(place) for place in places) + ".")
-    if not submission.is_dir():
+    refused = not_taken(submission, places)
+    several = [p.name for p in upload_folders(submission)
+               if upload_sources(p) or upload_sources(p / "lessons")]
+    if not os.path.lexists(submission):
+        said = f"grade: nothing to grade: {submission} does not exist."
+    elif not submission.is_dir():
         said = f"grade: nothing to grade: {submission} is not a directory."
-    else:
+    elif len(several) > 1:
+        said = (f"grade: nothing to grade in {submission}: it holds "
+                f"{len(several)} folders with lessons ({', '.join(several)})"
+                ", and an upload is one learner's: their lesson folders, "
+                "their lessons/, or one folder holding either. Grade each "
+                f"folder on its own (tools/grade {submission / several[0]}).")
+    elif refused:
+        said = (f"grade: nothing to grade in {submission}: " +
+                "; ".join(refused) + " (only regular files are read). No "
+                "other " + said.split(": ", 2)[2])
+    if submission.is_dir():
         archives = [p.name for p in sorted(submission.iterdir())
                     if p.name.endswith((".tar.gz", ".tgz", ".tar", ".zip"))]
         if archives:
@@ -1162,7 +1349,8 @@ def make_grading_copy(lessons_in, tree, pristine):
             (tree / name).write_bytes(content)
     taken = upload_sources(lessons_in)
     for lesson_id, source in taken:
-        shutil.copyfile(source, tree / "lessons" / lesson_id / source.name)
+        (tree / "lessons" / lesson_id / source.name).write_bytes(
+            read_upload_file(source))
     seed_build(tree / "build")
     return taken
 
@@ -1305,6 +1493,12 @@ def grade_from(submission, json_file=None):
     lab in a temporary directory: its tests, Makefile and tools are not
     used.  Exits with the grading tool's status (COMPLETE...).
     """
+    if not str(submission):
+        print("grade: the upload's folder is an empty name: say which folder"
+              " to grade (tools/grade DIR [JSON_FILE]).", file=sys.stderr)
+        return USAGE
+    if json_file is not None:
+        refuse_grade_json(json_file)
     submission = Path(submission)
     json_file = Path(json_file).resolve() if json_file else None
     lessons_in, places = find_upload(submission)
@@ -1325,6 +1519,8 @@ def grade_from(submission, json_file=None):
         print(f"grade: {len(taken)} source files of {lessons_in}, graded "
               f"with this lab's checks in a fresh copy of it ({work}, "
               "removed afterwards)", flush=True)
+        for said in not_taken(submission, places):
+            print(f"grade: {said} (only regular files are read)", flush=True)
         return grade_copy(tree, json_file)
     finally:
         shutil.rmtree(work, ignore_errors=True)
