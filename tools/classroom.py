@@ -731,16 +731,17 @@ def reset(lesson_id):
 
 def last_run(lesson_id):
     """The trace of the last make lesson N=.., and whether it is stale."""
+    import timeline  # the one reader of trace files
     path = BUILD / "run" / "lessons" / lesson_id / "trace.jsonl"
     try:
-        text = path.read_text()
+        data = path.read_bytes()
         when = path.stat().st_mtime
     except OSError:
         return None, False, None
-    events = [json.loads(line) for line in text.splitlines() if line.strip()]
+    events = timeline.trace_events(data, shown(path), "hint")
     edited = max((p.stat().st_mtime
                   for p in (LESSONS_DIR / lesson_id).glob("*.c")), default=0)
-    return events, when < edited, hashlib.sha256(text.encode()).hexdigest()
+    return events, when < edited, hashlib.sha256(data).hexdigest()
 
 
 def hint(lesson_id, again=False):
