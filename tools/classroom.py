@@ -39,7 +39,8 @@ import functools
 
 import manifest
 import tracetext
-from labrun import BUILD, compiler_messages, pending_signals, work_dir
+from labrun import BUILD, compiler_messages, not_a_file, pending_signals, \
+    work_dir
 from manifest import LESSONS_DIR, ROOT, lesson_ids, lesson_programs, \
     lessons, number
 
@@ -143,6 +144,18 @@ def starters():
         return None, ("this copy of the lab has neither a git history nor "
                       f"the pristine copy {shown(STARTERS_COPY)} that a "
                       "hand-out carries")
+
+
+def not_files(lesson_id):
+    """{source file: what it is instead} of the lesson's program sources
+    that are there but are no file (a directory...): nothing to compile,
+    nothing to reset."""
+    found = {}
+    for name in program_files(lesson_id):
+        kind = not_a_file(LESSONS_DIR / lesson_id / name)
+        if kind:
+            found[name] = kind
+    return found
 
 
 def not_started(lesson_id, pristine):
@@ -425,7 +438,9 @@ def progress():
     cache = load_state("progress.json")
     state, to_run = {}, []
     for lesson_id in ids:
-        if not_started(lesson_id, pristine):
+        if not_files(lesson_id):
+            state[lesson_id] = "not a file"
+        elif not_started(lesson_id, pristine):
             state[lesson_id] = "not started"
         elif not compiles(lesson_id):
             state[lesson_id] = "does not compile"
@@ -461,6 +476,10 @@ def progress():
     print("\n".join(rows))
     print()
     for lesson_id in ids:
+        for name, kind in not_files(lesson_id).items():
+            print(f"{lesson_id}: lessons/{lesson_id}/{name} is not a file: "
+                  f"it is {kind}. Your code of the lesson goes in a file of "
+                  "that name.\n")
         if state[lesson_id] == "does not compile":
             for name, said in not_compiling(lesson_id).items():
                 print(f"{lesson_id} does not compile: the compiler's first "
@@ -483,6 +502,10 @@ def next_sentence(lesson_id, state, checks):
     if state == "does not compile":
         return f"{head} does not compile: make lesson N={n} shows the " \
             "compiler's messages."
+    if state == "not a file":
+        return f"{head}: put your code of the lesson back in " + \
+            " and ".join(f"lessons/{lesson_id}/{name}"
+                         for name in not_files(lesson_id)) + ", as a file."
     failed = next(name for name, c in checks.items()
                   if c["outcome"] == "failed")
     return f"{head}, check \"{readable(failed)}\": expected " \
@@ -703,6 +726,21 @@ def reset(lesson_id):
               file=sys.stderr)
         return 1
     folder = LESSONS_DIR / lesson_id
+    odd = not_files(lesson_id)
+    in_the_way = [f"lessons/{lesson_id}/{name} is "
+                  f"{odd.get(name, 'a symbolic link')}, not a file"
+                  for name in pristine[lesson_id]
+                  if name in odd or (folder / name).is_symlink()]
+    if os.path.lexists(folder / BACKUP_DIR) and (
+            (folder / BACKUP_DIR).is_symlink() or
+            not (folder / BACKUP_DIR).is_dir()):
+        in_the_way.append(f"lessons/{lesson_id}/{BACKUP_DIR}, where reset "
+                          "keeps your version, is not a directory")
+    if in_the_way:
+        print(f"reset: nothing was changed: {'; '.join(in_the_way)}. Move it "
+              f"away, then make reset N={number(lesson_id)} again.",
+              file=sys.stderr)
+        return 1
     mine, theirs = sources(lesson_id), pristine[lesson_id]
     changed = sorted(name for name in theirs if mine.get(name) != theirs[name])
     if not changed:
