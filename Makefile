@@ -343,7 +343,7 @@ reset: $(PYTHON_FILE)
 
 quiz: $(PYTHON_FILE)
 	$(need_lesson)
-	@$(CLASSROOM_EXEC) quiz $(LESSON) $(ANSWERS)
+	@$(CLASSROOM_EXEC) quiz $(LESSON) $(call quoted,$(ANSWERS))
 
 handout: $(PYTHON_FILE)
 	@$(CLASSROOM) handout '$(HANDOUT)'

@@ -1030,8 +1030,22 @@ def ask_quiz(lesson_id, answers=None):
         print(f"quiz: lessons/{lesson_id}/README.md has no section "
               f"\"{QUIZ_SECTION[3:]}\" yet.", file=sys.stderr)
         return 1
+    given = answers
     answers = list(answers.replace(",", "").replace(" ", "").lower()) \
         if answers else None
+    unknown = [f"Q{i}: {letter} is not one of "
+               f"{', '.join(letter for letter, _ in q['options'])}"
+               for i, (q, letter) in enumerate(zip(questions, answers or []),
+                                               1)
+               if letter not in [choice for choice, _ in q["options"]]]
+    if unknown:
+        count = "" if len(answers) == len(questions) else \
+            f", and {len(answers)} answers for {len(questions)} questions"
+        print(f"quiz: ANSWERS={given} holds answers that are not the "
+              f"choices ({'; '.join(unknown)}){count}: give one of a "
+              "question's letters for each question, in order.",
+              file=sys.stderr)
+        return 2
     if answers is not None and len(answers) != len(questions):
         letters = "letter" if len(answers) == 1 else "letters"
         print(f"quiz: ANSWERS has {len(answers)} {letters} for "
