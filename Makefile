@@ -320,13 +320,14 @@ progress: $(PYTEST_FILE)
 # grade, which make ends in the tool's own words, with make's status 0;
 # the other two are make's failures (status 2).  lessons/TEACHING.md says
 # how a script gets the four.
+JSON_ARG = $(if $(JSON),$(call quoted,$(JSON)))
 GRADED = || { status=$$?; [ $$status -eq 1 ] || exit $$status; }
 grade: $(PYTEST_FILE)
 ifneq ($(strip $(SUBMISSION)),)
-	@tools/grade '$(SUBMISSION)' $(JSON) $(GRADED)
+	@tools/grade $(call quoted,$(SUBMISSION)) $(JSON_ARG) $(GRADED)
 else
 	@$(MAKE) --no-print-directory -s -k $(LESSON_PROGRAMS) >/dev/null 2>&1 || true
-	@$(CLASSROOM_CHECKS) grade $(JSON) $(GRADED)
+	@$(CLASSROOM_CHECKS) grade $(JSON_ARG) $(GRADED)
 endif
 
 hint: $(PYTHON_FILE)

@@ -396,3 +396,14 @@ def test_an_upload_that_cannot_be_graded_says_what_is_wrong(tmp_path):
     assert "2 folders with lessons (alice, bob)" in said, said
     assert "one folder holding either" in said and \
         f"tools/grade {tmp_path / 'two' / 'alice'}" in said
+
+
+def test_make_grade_passes_paths_with_spaces_whole(tmp_path):
+    upload = tmp_path / "my upload"
+    upload.mkdir()
+    results = tmp_path / "my results.json"
+    done = LabCopy(ROOT).make("grade", f"B={labrun.BUILD}",
+                              f"SUBMISSION={upload}", f"JSON={results}")
+    assert done.returncode == 2 and f"nothing to grade in {upload}:" in \
+        done.stderr, done.stderr
+    assert json.loads(results.read_text())["status"] == "nothing to grade"

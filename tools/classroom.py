@@ -365,6 +365,8 @@ def output_refused(path, ours, what):
         if not parent.is_dir():
             return f"the directory {parent} does not exist: make it first, " \
                 "or name a file in a directory that exists"
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"you may not write in the directory {parent}"
         return None
     except NotADirectoryError:
         return f"{path}: a part of that path is a file, not a directory"
