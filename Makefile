@@ -49,14 +49,31 @@ ERROR_PROGRAMS := $(foreach l,$(LESSONS),$(call programs_in,lessons/$l/errors))
 # "connect" of lessons/lessons.json starts it beside the lesson's programs.
 SILENT := $(B)/trace/silent
 
-# N=4 or N=04 picks one lesson.
+# N=4 or N=04 picks one lesson, by its number: one word of digits that
+# is the number of a folder of lessons/.  Anything else (N=99, N=abc, two
+# lessons at once: N='01 02') picks none, and need_lesson says why.
+quoted = '$(subst ','\'',$(1))'
+NOT_DIGITS = $(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst \
+	5,,$(subst 6,,$(subst 7,,$(subst 8,,$(subst 9,,$(1)))))))))))
 ifneq ($(strip $(N)),)
-NN := $(shell printf '%02d' '$(patsubst 0%,%,$(N))' 2>/dev/null)
-LESSON := $(notdir $(wildcard lessons/$(NN)-*))
+ifeq ($(words $(N))$(call NOT_DIGITS,$(strip $(N))),1)
+N_NUMBER := $(patsubst 0%,%,$(patsubst 0%,%,$(patsubst 0%,%,$(strip $(N)))))
+NN := $(if $(filter 1 2 3 4 5 6 7 8 9,$(N_NUMBER)),0)$(N_NUMBER)
+LESSON := $(if $(NN),$(notdir $(wildcard lessons/$(NN)-*)))
 endif
+endif
+comma := ,
+ONE_AT_A_TIME = "make $@: N='"$(call quoted,$(N))"' names $(words $(N)) \
+	lessons: one lesson at a time$(comma) for example: make $@ \
+	N="$(call quoted,$(firstword $(N)))
+NOT_A_LESSON = "make $@: "$(call quoted,$(N))" is not a lesson: give the \
+	number of one of these$(comma) for example: make $@ N=04"
+WHICH_LESSON = $(if $(strip $(N)),$(if $(filter-out 1,$(words $(N))),\
+	$(ONE_AT_A_TIME),$(NOT_A_LESSON)),\
+	"Say which lesson$(comma) for example: make $@ N=04")
 define need_lesson
 	@if [ -z "$(LESSON)" ]; then \
-	  echo "Say which lesson, for example: make $@ N=04"; \
+	  echo $(WHICH_LESSON); \
 	  echo "The lessons: $(LESSONS)"; exit 2; fi
 endef
 # A hand-out has no solutions/: say so instead of failing obscurely.
@@ -303,13 +320,14 @@ progress: $(PYTEST_FILE)
 # grade, which make ends in the tool's own words, with make's status 0;
 # the other two are make's failures (status 2).  lessons/TEACHING.md says
 # how a script gets the four.
+JSON_ARG = $(if $(JSON),$(call quoted,$(JSON)))
 GRADED = || { status=$$?; [ $$status -eq 1 ] || exit $$status; }
 grade: $(PYTEST_FILE)
 ifneq ($(strip $(SUBMISSION)),)
-	@tools/grade '$(SUBMISSION)' $(JSON) $(GRADED)
+	@tools/grade $(call quoted,$(SUBMISSION)) $(JSON_ARG) $(GRADED)
 else
 	@$(MAKE) --no-print-directory -s -k $(LESSON_PROGRAMS) >/dev/null 2>&1 || true
-	@$(CLASSROOM_CHECKS) grade $(JSON) $(GRADED)
+	@$(CLASSROOM_CHECKS) grade $(JSON_ARG) $(GRADED)
 endif
 
 hint: $(PYTHON_FILE)
@@ -326,15 +344,15 @@ reset: $(PYTHON_FILE)
 
 quiz: $(PYTHON_FILE)
 	$(need_lesson)
-	@$(CLASSROOM_EXEC) quiz $(LESSON) $(ANSWERS)
+	@$(CLASSROOM_EXEC) quiz $(LESSON) $(call quoted,$(ANSWERS))
 
 handout: $(PYTHON_FILE)
-	@$(CLASSROOM) handout $(HANDOUT)
+	@$(CLASSROOM) handout '$(HANDOUT)'
 
 # Gradescope: setup.sh, run_autograder and the hand-out in one zip
 # (tools/autograder.py; lessons/TEACHING.md).
 autograder: $(PYTHON_FILE)
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/autograder.py zip $(AUTOGRADER)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/autograder.py zip '$(AUTOGRADER)'
 
 clean:
 	rm -rf $(B)

@@ -4,14 +4,17 @@ a status of its own, a grader that fails is never taken for a grade, a
 lesson that does not compile says so with the compiler's first messages,
 and a program of the learner's own beside a lesson's changes nothing."""
 import json
+import os
 import re
 import subprocess
+import sys
 import tarfile
 
 import pytest
 
 import classroom
 import labrun
+from conftest import LabCopy
 
 ROOT = labrun.ROOT
 LISTED = json.loads((ROOT / "lessons" / "lessons.json").read_text())
@@ -282,3 +285,125 @@ def test_a_grading_copy_builds_only_what_the_upload_changed(tmp_path):
     progress = copy.make("progress")
     assert progress.returncode in (0, 1), progress.stderr
     assert compiled() == before
+
+
+def grade_here(*args, tmp_path):
+    """tools/grade of this lab, its temporary copies made in tmp_path."""
+    argv, env = LabCopy(ROOT).make_command()
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    env.update(LAB_BUILD=str(labrun.BUILD), TMPDIR=str(tmp_path / "tmp"))
+    return subprocess.run([str(ROOT / "tools" / "grade"), *map(str, args)],
+                          env=env, capture_output=True, text=True,
+                          timeout=60 * labrun.SCALE)
+
+
+def test_the_results_only_replace_an_earlier_grade_s_results(tmp_path):
+    """The JSON file may be new, or an earlier grade's results; a source
+    file, a directory, a missing folder is refused before any grading."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    source = tmp_path / "server.c"
+    source.write_bytes((ROOT / "lessons" / "02-bind" / "server.c")
+                       .read_bytes())
+    os.mkfifo(tmp_path / "fifo.json")
+    for target, why in [(source, "exists and is not a grade's results"),
+                        (tmp_path, "is a directory"),
+                        (tmp_path / "fifo.json", "is not a regular file"),
+                        (tmp_path / "no" / "r.json", "does not exist")]:
+        done = grade_here(empty, target, tmp_path=tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("grade: nothing written: ") and \
+            why in done.stderr and len(done.stderr.splitlines()) == 1, \
+            done.stderr
+    assert source.read_bytes() == (ROOT / "lessons" / "02-bind" /
+                                   "server.c").read_bytes()
+    assert not (tmp_path / "no").exists()
+    # make grade JSON=... refuses it the same way.
+    done = subprocess.run([sys.executable, str(ROOT / "tools" /
+                                               "classroom.py"), "grade",
+                           str(source)], capture_output=True, text=True,
+                          timeout=60 * labrun.SCALE)
+    assert done.returncode == 2 and "nothing written" in done.stderr
+    results = tmp_path / "r.json"
+    for _ in range(2):  # new, then the earlier results replaced
+        done = grade_here(empty, results, tmp_path=tmp_path)
+        assert done.returncode == classroom.NOTHING_TO_GRADE, done.stderr
+        assert json.loads(results.read_text())["status"] == \
+            "nothing to grade"
+    assert sorted(p.name for p in tmp_path.iterdir()) == \
+        ["empty", "fifo.json", "r.json", "server.c", "tmp"]
+
+
+def test_an_upload_s_links_fifos_and_devices_are_never_read(tmp_path):
+    """Only an upload's regular files are read: a symbolic link (to a
+    private file, to a device, dangling, or a lesson folder that is one)
+    and a FIFO are named, not graded, and nothing of theirs is shown."""
+    secret = tmp_path / "private.txt"
+    secret.write_text("the teacher's private words\n")
+    upload = tmp_path / "upload" / "lessons"
+    for lesson in ("01-socket", "02-bind", "03-listen", "06-close"):
+        (upload / lesson).mkdir(parents=True)
+    (upload / "02-bind" / "server.c").symlink_to(secret)
+    (upload / "03-listen" / "server.c").symlink_to("/dev/zero")
+    (upload / "06-close" / "server.c").symlink_to(tmp_path / "nowhere")
+    os.mkfifo(upload / "01-socket" / "server.c")
+    elsewhere = tmp_path / "elsewhere" / "05-read-write"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "server.c").write_text("/* not in the upload */\n")
+    (upload / "05-read-write").symlink_to(elsewhere)
+    assert classroom.find_upload(tmp_path / "upload")[0] is None
+    results = tmp_path / "results.json"
+    done = grade_here(tmp_path / "upload", results, tmp_path=tmp_path)
+    assert done.returncode == classroom.NOTHING_TO_GRADE, done.stderr
+    said = " ".join(done.stderr.split())
+    for named in ("01-socket/server.c is a FIFO",
+                  "02-bind/server.c is a symbolic link: not graded",
+                  "03-listen/server.c is a symbolic link",
+                  "06-close/server.c is a symbolic link",
+                  "05-read-write is a symbolic link"):
+        assert named in said, said
+    assert "private words" not in done.stdout + done.stderr + \
+        results.read_text()
+    # Beside a regular source, they are named and the rest is graded.
+    (upload / "04-accept-connect").mkdir()
+    (upload / "04-accept-connect" / "server.c").write_bytes(
+        (ROOT / "lessons" / "04-accept-connect" / "server.c").read_bytes())
+    done = grade_here(tmp_path / "upload", results, tmp_path=tmp_path)
+    assert done.returncode == classroom.INCOMPLETE, done.stdout + done.stderr
+    assert "grade: lessons/02-bind/server.c is a symbolic link: not graded" \
+        in done.stdout
+    assert "private words" not in done.stdout + done.stderr + \
+        results.read_text()
+    assert "Only the upload's regular files" in (
+        ROOT / "lessons" / "TEACHING.md").read_text()
+
+
+def test_an_upload_that_cannot_be_graded_says_what_is_wrong(tmp_path):
+    missing = grade_here(tmp_path / "missing", tmp_path=tmp_path)
+    assert missing.returncode == classroom.NOTHING_TO_GRADE
+    assert f"{tmp_path / 'missing'} does not exist" in missing.stderr
+    empty_name = grade_here("", tmp_path=tmp_path)
+    assert empty_name.returncode == 2 and \
+        "the upload's folder is an empty name" in empty_name.stderr
+    for name in ("alice", "bob"):
+        (tmp_path / "two" / name / "lessons" / "01-socket").mkdir(
+            parents=True)
+        (tmp_path / "two" / name / "lessons" / "01-socket" /
+         "server.c").write_text("/* mine */\n")
+    two = grade_here(tmp_path / "two", tmp_path=tmp_path)
+    assert two.returncode == classroom.NOTHING_TO_GRADE
+    said = " ".join(two.stderr.split())
+    assert "2 folders with lessons (alice, bob)" in said, said
+    assert "one folder holding either" in said and \
+        f"tools/grade {tmp_path / 'two' / 'alice'}" in said
+
+
+def test_make_grade_passes_paths_with_spaces_whole(tmp_path):
+    upload = tmp_path / "my upload"
+    upload.mkdir()
+    results = tmp_path / "my results.json"
+    done = LabCopy(ROOT).make("grade", f"B={labrun.BUILD}",
+                              f"SUBMISSION={upload}", f"JSON={results}")
+    assert done.returncode == 2 and f"nothing to grade in {upload}:" in \
+        done.stderr, done.stderr
+    assert json.loads(results.read_text())["status"] == "nothing to grade"

@@ -3,10 +3,13 @@ import os
 import shutil
 import subprocess
 import tarfile
+import zipfile
 from pathlib import Path
 
+import pytest
+
 import labrun
-from conftest import LESSONS
+from conftest import LESSONS, LabCopy
 
 
 def names(tarball):
@@ -149,3 +152,80 @@ def test_without_git_or_pristine_copy_lessons_are_taken_as_they_are(
     assert "the starters are taken from lessons/ as they are now" in \
         done.stderr
     assert "lessons/.starters/01-socket/server.c" in names(tarball)
+
+
+def places_that_are_not_an_archive(tmp_path):
+    """{name: path} of outputs that make handout and make autograder must
+    leave as they are, each made in tmp_path: another file, a directory, a
+    FIFO, symbolic links, a missing directory, a path under a file, and
+    the archive of the other kind."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "fifo.tar.gz")
+    (tmp_path / "link.tar.gz").symlink_to(notes)
+    (tmp_path / "dangling.tar.gz").symlink_to(tmp_path / "nowhere")
+    with tarfile.open(tmp_path / "other.tar.gz", "w:gz") as tar:
+        tar.add(notes, "unix-sockets-lab/notes.txt")  # no .handout-files
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as z:
+        z.writestr("setup.sh", "echo not the lab's\n")
+    return {"another file": notes, "a directory": tmp_path / "folder",
+            "a FIFO": tmp_path / "fifo.tar.gz",
+            "a link to a file": tmp_path / "link.tar.gz",
+            "a dangling link": tmp_path / "dangling.tar.gz",
+            "another tarball": tmp_path / "other.tar.gz",
+            "another zip": tmp_path / "other.zip",
+            "a missing directory": tmp_path / "missing" / "lab.tar.gz",
+            "a path under a file": notes / "lab.tar.gz", "no name": ""}
+
+
+def state_of(folder):
+    return {p.name: (p.is_symlink(), p.is_dir(), os.path.lexists(p) and
+                     p.is_file() and not p.is_symlink() and p.read_bytes())
+            for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("command, variable, kind", [
+    ("handout", "HANDOUT", "a hand-out of this lab"),
+    ("autograder", "AUTOGRADER", "an autograder zip of this lab")])
+def test_an_output_only_replaces_an_archive_of_its_own_kind(
+        command, variable, kind, tmp_path):
+    """make handout and make autograder make a new file, or replace their
+    own earlier archive; anything else that is there is left as it is,
+    with one line that says why, and a status that is not 0."""
+    places = places_that_are_not_an_archive(tmp_path)
+    before = state_of(tmp_path)
+    for what, path in places.items():
+        done = LabCopy(labrun.ROOT).make(command, f"B={labrun.BUILD}",
+                                         f"{variable}={path}")
+        said = [line for line in done.stderr.splitlines()
+                if line.startswith(f"{command}: ")]
+        assert done.returncode != 0 and len(said) == 1, (what, done.stderr)
+        assert f"{command}: nothing written: " in said[0], (what, said)
+        assert "Traceback" not in done.stderr, (what, done.stderr)
+        assert state_of(tmp_path) == before, what  # no temporary file left
+    assert "does not exist" in LabCopy(labrun.ROOT).make(
+        command, f"B={labrun.BUILD}",
+        f"{variable}={places['a missing directory']}").stderr
+    # Its own earlier archive is replaced, and nothing else is left.
+    mine = tmp_path / "mine" / ("lab.tar.gz" if command == "handout"
+                                else "autograder.zip")
+    mine.parent.mkdir()
+    for _ in range(2):
+        done = LabCopy(labrun.ROOT).make(command, f"B={labrun.BUILD}",
+                                         f"{variable}={mine}", timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert [p.name for p in mine.parent.iterdir()] == [mine.name]
+    # The other command's archive is not its own kind.
+    other = tmp_path / "mine" / "other"
+    mine.rename(other)
+    done = LabCopy(labrun.ROOT).make(
+        "autograder" if command == "handout" else "handout",
+        f"B={labrun.BUILD}",
+        f"{'AUTOGRADER' if command == 'handout' else 'HANDOUT'}={other}")
+    assert done.returncode != 0 and "nothing written" in done.stderr
+    assert kind in LabCopy(labrun.ROOT).make(
+        command, f"B={labrun.BUILD}", f"{variable}={places['another file']}"
+    ).stderr
+    page = (labrun.ROOT / "lessons" / "TEACHING.md").read_text()
+    assert f"`{variable}" in page and "is\nleft as it is and refused" in page

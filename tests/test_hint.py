@@ -219,3 +219,32 @@ def test_a_read_loop_that_goes_on_after_end_of_file_is_recognised(
     write_trace(lab_copy, "05-read-write", lines)
     out = hint(lab_copy, "05", "AGAIN=1")
     assert said(MISTAKES["read-after-end-of-file"]["say"]) not in out
+
+
+def test_a_trace_line_that_is_not_the_lab_s_is_skipped(lab_copy):
+    """A line that is not UTF-8, not an object, or has a field of the
+    wrong kind is skipped, as make timeline skips it, and said so; the
+    lines around it still show the mistake."""
+    lines = [event(10, "server", "accept", 4, 3),
+             event(11, "client", "write", 13, 3),
+             event(10, "server", "read", 13, 4),
+             event(10, "server", "write", 13, 4),
+             event(10, "server", "close", 0, 4)]
+    write_trace(lab_copy, "05-read-write", lines)
+    path = last_run(lab_copy, "05-read-write")
+    good = path.read_bytes()
+    path.write_bytes(b'\xff\xfe not text\n[1, 2]\n"a"\n{"ts": "x", '
+                     b'"pid": [], "role": 1, "event": 2, "call": {}, '
+                     b'"args": 5, "ret": 0}\n' + good)
+    done = lab_copy.make("hint", "N=05")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, \
+        done.stdout + done.stderr
+    assert said(MISTAKES["one-read-only"]["say"]) in said(done.stdout)
+    skipped = [line for line in done.stderr.splitlines()
+               if line.startswith("hint: ") and line.endswith(
+                   "not a line of the lab's JSON trace, skipped")]
+    assert len(skipped) == 4, done.stderr
+    timeline = lab_copy.make("timeline", f"TRACE={path}")
+    assert timeline.stderr.replace("timeline: ", "hint: ").replace(
+        str(path), "build/run/lessons/05-read-write/trace.jsonl") \
+        .splitlines()[:4] == skipped, timeline.stderr

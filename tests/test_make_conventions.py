@@ -3,6 +3,11 @@ compiler or flags rebuilds, LDLIBS reaches the link, and pytest's own
 options reach the checks."""
 import re
 
+import pytest
+
+import labrun
+from conftest import LESSONS, LabCopy
+
 
 def test_a_change_of_cflags_or_cc_rebuilds_the_programs(lab_copy):
     program = "build/lessons/01-socket/server"
@@ -35,3 +40,35 @@ def test_pytest_options_reach_the_checks(lab_copy):
     again = lab_copy.make("check", "N=01", "PYTEST_ARGS=--lf")
     assert re.search(r"\b1 failed, [1-9]\d* deselected", again.stdout), \
         again.stdout
+
+
+def lab_make(*args):
+    return LabCopy(labrun.ROOT).make(f"B={labrun.BUILD}", *args)
+
+
+@pytest.mark.parametrize("command", ["check", "hint", "quiz", "reset",
+                                     "watch", "lesson", "errors"])
+def test_n_that_is_no_lesson_is_named_and_refused(command):
+    """N=99, N=abc: not a lesson, said as such with the list of lessons,
+    not taken for a missing N; two lessons at once are refused, never
+    taken for the first."""
+    lessons = " ".join(LESSONS)
+    for n in ("99", "abc", "1x", "0") if command == "hint" else ("99",):
+        done = lab_make(command, f"N={n}")
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert done.stdout.startswith(f"make {command}: {n} is not a "
+                                      "lesson"), done.stdout
+        assert f"The lessons: {lessons}" in done.stdout
+    done = lab_make(command, "N=01 02")
+    assert done.returncode == 2 and done.stdout.startswith(
+        f"make {command}: N='01 02' names 2 lessons: one lesson at a "
+        "time"), done.stdout
+    assert "`N=99`" in (labrun.ROOT / "README.md").read_text()
+    if command in ("check", "errors"):
+        return  # without N: every lesson
+    assert lab_make(command).stdout.startswith("Say which lesson")
+    for n in ("4", "04", "004") if command == "hint" else ():
+        # The same lesson, however written (one place resolves N for all)
+        shown = lab_make("-n", command, f"N={n}")
+        assert shown.returncode == 0 and \
+            'if [ -z "04-accept-connect" ]' in shown.stdout, shown.stdout

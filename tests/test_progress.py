@@ -99,3 +99,21 @@ def test_make_check_says_what_make_progress_says_and_stays_calm(lab_copy):
     assert "The trace showed:" in alone.stdout
     assert "fails here too" not in alone.stdout
 
+
+
+def test_a_source_that_is_a_directory_is_said_to_be_no_file(lab_copy):
+    """make progress and make check say so, instead of "in progress" and
+    the compiler's "No such file or directory"."""
+    source = lab_copy.lesson("02-bind") / "server.c"
+    source.unlink()
+    source.mkdir()
+    progress = lab_copy.make("progress")
+    assert "02-bind              not a file" in progress.stdout, \
+        progress.stdout
+    assert "lessons/02-bind/server.c is not a file: it is a directory" in \
+        " ".join(progress.stdout.split())
+    check = lab_copy.make("check", "N=02")
+    assert check.returncode != 0
+    assert "lessons/02-bind/server.c is not a file: it is a directory" in \
+        check.stdout and "No such file or directory" not in check.stdout, \
+        check.stdout

@@ -66,6 +66,30 @@ def test_the_quiz_checks_the_answers(lab_copy):
     assert f"not quite: the answer is {right[0]}." in done.stdout
 
 
+def test_answers_that_are_not_the_choices_are_refused(lab_copy):
+    """Each answer must be one of its question's letters: digits, or a
+    letter beyond a question's choices, are refused in one line, before
+    any question, and never marked wrong."""
+    questions = classroom.quiz_questions("02-bind")
+    past = chr(ord(max(letter for letter, _ in questions[-1]["options"])) + 1)
+    for given in ("1" * len(questions), "a" * (len(questions) - 1) + past,
+                  ",".join("a" * (len(questions) - 1)) + ",x"):
+        done = lab_copy.make("quiz", "N=02", f"ANSWERS={given}")
+        assert done.returncode != 0 and "Q1." not in done.stdout, \
+            done.stdout
+        said = [line for line in done.stderr.splitlines()
+                if line.startswith("quiz: ")]
+        assert len(said) == 1 and "are not the choices" in said[0] and \
+            "is not one of a, b" in said[0], done.stderr
+    # Spaces are ignored, as commas are: one line, never the usage text.
+    done = lab_copy.make("quiz", "N=02", "ANSWERS=a b")
+    assert done.returncode != 0 and done.stderr.startswith(
+        f"quiz: ANSWERS has 2 letters for {len(questions)} questions"), \
+        done.stderr
+    assert "choices" in (labrun.ROOT / "README.md").read_text().split(
+        "ANSWERS=LETTERS", 1)[1][:300]
+
+
 def test_the_quiz_asks_on_the_terminal(lab_copy):
     right = answers("05-read-write")
     typed = "z\n" + "\n".join(right) + "\n"  # z is no option: asked again

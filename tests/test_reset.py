@@ -59,3 +59,37 @@ def test_reset_in_a_git_checkout_takes_the_committed_starter(lab_copy):
 def test_reset_needs_a_lesson(lab_copy):
     done = lab_copy.make("reset")
     assert done.returncode != 0 and "make reset N=04" in done.stdout
+
+
+def test_reset_leaves_what_is_in_its_way_and_says_why(lab_copy, tmp_path):
+    """A backup that is a file, a source that is a directory or a
+    symbolic link: reset changes nothing, and says what to move away."""
+    lesson = lab_copy.lesson("04-accept-connect")
+    lab_copy.edit("04-accept-connect", "client.c", "/* my attempt */\n")
+    mine = (lesson / "client.c").read_bytes()
+    (lesson / "backup").write_text("my notes\n")
+    done = lab_copy.make("reset", "N=04")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "reset: nothing was changed: lessons/04-accept-connect/backup, " \
+        "where reset keeps your version, is not a directory" in done.stderr
+    assert (lesson / "backup").read_text() == "my notes\n"
+    assert (lesson / "client.c").read_bytes() == mine
+    (lesson / "backup").unlink()
+    (lesson / "server.c").unlink()
+    (lesson / "server.c").mkdir()
+    (lesson / "server.c" / "kept.c").write_text("/* mine */\n")
+    done = lab_copy.make("reset", "N=04")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "lessons/04-accept-connect/server.c is a directory, not a file" \
+        in done.stderr and "make reset N=04 again" in done.stderr
+    assert (lesson / "server.c" / "kept.c").read_text() == "/* mine */\n"
+    assert (lesson / "client.c").read_bytes() == mine
+    assert not (lesson / "backup").exists()
+    shutil.rmtree(lesson / "server.c")
+    elsewhere = tmp_path / "server.c"
+    elsewhere.write_text("/* elsewhere */\n")
+    (lesson / "server.c").symlink_to(elsewhere)
+    done = lab_copy.make("reset", "N=04")
+    assert done.returncode != 0 and "is a symbolic link, not a file" in \
+        done.stderr
+    assert elsewhere.read_text() == "/* elsewhere */\n"

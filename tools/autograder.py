@@ -174,13 +174,27 @@ def add_file(archive, name, content, mode):
     archive.writestr(info, content)
 
 
+def is_autograder_zip(path):
+    """Whether path holds a zip that make autograder wrote: setup.sh and
+    run_autograder at its root, everything else in LAB_DIR/."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except Exception:  # noqa: BLE001 - whatever cannot be read is not one
+        return False
+    tops = {"setup.sh", "run_autograder"}
+    return tops <= names and all(name in tops or
+                                 name.startswith(f"{LAB_DIR}/")
+                                 for name in names)
+
+
 def build_zip(out):
+    classroom.refuse_output("autograder", out, is_autograder_zip,
+                            "an autograder zip of this lab")
     pristine, _ = classroom.starters_to_hand_out("autograder")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
     count = 0
-    with zipfile.ZipFile(tmp, "w") as archive:
+    with classroom.replacing(out) as f, zipfile.ZipFile(f, "w") as archive:
         add_file(archive, "setup.sh", SETUP_SH, 0o755)
         add_file(archive, "run_autograder", RUN_AUTOGRADER, 0o755)
         for name, path, content in classroom.handout_contents(pristine):
@@ -189,7 +203,6 @@ def build_zip(out):
                 content = path.read_bytes()
             add_file(archive, f"{LAB_DIR}/{name}", content, mode)
             count += 1
-    tmp.replace(out)
     print(f"autograder: wrote {classroom.shown(out)}: setup.sh and "
           f"run_autograder, and the lab without its solutions ({count} files)"
           " in lab/. Upload it as it is to the Gradescope assignment's "
@@ -264,7 +277,10 @@ def grade_submission(root):
         with open(output, "w") as out:
             print(f"{len(taken)} source files of the submission "
                   f"({classroom.shown(lessons_in)}), graded with the lab's "
-                  "own checks.\n", file=out, flush=True)
+                  "own checks.", file=out)
+            for refused in classroom.not_taken(submission, places):
+                print(f"{refused} (only regular files are read).", file=out)
+            print(file=out, flush=True)
             status = classroom.grade_copy(tree, results, as_user=owner,
                                           stdout=out)
         said = "".join(line for line in output.read_text(

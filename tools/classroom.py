@@ -11,12 +11,15 @@
     classroom.py handout TARBALL        everything but the solutions
 
 grade and grade-from exit 0 (complete), 1 (incomplete), 3 (nothing to
-grade) or 4 (the grader failed: no grade).
+grade) or 4 (the grader failed: no grade); 2 when the command line is
+wrong.  handout, grade and grade-from write a new file, or replace only
+their own earlier output (output_refused).
 
 The Makefile runs these (make progress, make hint N=04, ...).  progress and
 grade run the lesson checks of tests/ with pytest, in this interpreter, and
 read their results: the checks are written once, in tests/.
 """
+import contextlib
 import hashlib
 import inspect
 import io
@@ -24,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
@@ -35,7 +39,8 @@ import functools
 
 import manifest
 import tracetext
-from labrun import BUILD, compiler_messages, pending_signals, work_dir
+from labrun import BUILD, compiler_messages, not_a_file, pending_signals, \
+    work_dir
 from manifest import LESSONS_DIR, ROOT, lesson_ids, lesson_programs, \
     lessons, number
 
@@ -139,6 +144,18 @@ def starters():
         return None, ("this copy of the lab has neither a git history nor "
                       f"the pristine copy {shown(STARTERS_COPY)} that a "
                       "hand-out carries")
+
+
+def not_files(lesson_id):
+    """{source file: what it is instead} of the lesson's program sources
+    that are there but are no file (a directory...): nothing to compile,
+    nothing to reset."""
+    found = {}
+    for name in program_files(lesson_id):
+        kind = not_a_file(LESSONS_DIR / lesson_id / name)
+        if kind:
+            found[name] = kind
+    return found
 
 
 def not_started(lesson_id, pristine):
@@ -329,6 +346,73 @@ def fingerprint(lesson_id):
     return digest.hexdigest()
 
 
+# -- what a command writes ----------------------------------------------------
+
+def output_refused(path, ours, what):
+    """Why a command may not write its output (a hand-out, a zip, a grade's
+    JSON) at path, or None.  It may make a new file in a directory that
+    exists, or replace a regular file that ours(path) recognises as an
+    earlier output of the same kind (what, in words); anything else that is
+    there (another file, a directory, a device, a FIFO, a symbolic link)
+    is left alone, and a missing directory is not made."""
+    if not str(path):
+        return "the file name is empty: name the file to write"
+    path = Path(path)
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        parent = path.parent
+        if not parent.is_dir():
+            return f"the directory {parent} does not exist: make it first, " \
+                "or name a file in a directory that exists"
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"you may not write in the directory {parent}"
+        return None
+    except NotADirectoryError:
+        return f"{path}: a part of that path is a file, not a directory"
+    except OSError as e:
+        return f"{path}: {e.strerror}"
+    kind = "a symbolic link" if stat.S_ISLNK(mode) else \
+        "a directory" if stat.S_ISDIR(mode) else \
+        None if stat.S_ISREG(mode) else \
+        "not a regular file (a device, a FIFO or a socket)"
+    if kind is None and ours(path):
+        return None
+    said = f"is {kind}" if kind else f"exists and is not {what}"
+    return f"{path} {said}: it is left as it is. Name a new file instead " \
+        f"(only {what} is replaced)"
+
+
+def refuse_output(command, path, ours, what):
+    """Ends the command, with status 2 and one line, when output_refused
+    says that path may not be written."""
+    why = output_refused(path, ours, what)
+    if why:
+        print(f"{command}: nothing written: {why}.", file=sys.stderr)
+        raise SystemExit(USAGE)
+
+
+@contextlib.contextmanager
+def replacing(path):
+    """A binary file to write that takes path's place once it is complete:
+    a temporary file beside it, renamed over it at the end, and removed if
+    anything goes wrong.  A new file gets the usual mode (umask)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                               dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(f.fileno(), 0o666 & ~umask)
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def load_state(name):
     try:
         return json.loads((STATE_DIR / name).read_text())
@@ -356,7 +440,9 @@ def progress():
     cache = load_state("progress.json")
     state, to_run = {}, []
     for lesson_id in ids:
-        if not_started(lesson_id, pristine):
+        if not_files(lesson_id):
+            state[lesson_id] = "not a file"
+        elif not_started(lesson_id, pristine):
             state[lesson_id] = "not started"
         elif not compiles(lesson_id):
             state[lesson_id] = "does not compile"
@@ -392,6 +478,10 @@ def progress():
     print("\n".join(rows))
     print()
     for lesson_id in ids:
+        for name, kind in not_files(lesson_id).items():
+            print(f"{lesson_id}: lessons/{lesson_id}/{name} is not a file: "
+                  f"it is {kind}. Your code of the lesson goes in a file of "
+                  "that name.\n")
         if state[lesson_id] == "does not compile":
             for name, said in not_compiling(lesson_id).items():
                 print(f"{lesson_id} does not compile: the compiler's first "
@@ -414,6 +504,10 @@ def next_sentence(lesson_id, state, checks):
     if state == "does not compile":
         return f"{head} does not compile: make lesson N={n} shows the " \
             "compiler's messages."
+    if state == "not a file":
+        return f"{head}: put your code of the lesson back in " + \
+            " and ".join(f"lessons/{lesson_id}/{name}"
+                         for name in not_files(lesson_id)) + ", as a file."
     failed = next(name for name, c in checks.items()
                   if c["outcome"] == "failed")
     return f"{head}, check \"{readable(failed)}\": expected " \
@@ -435,6 +529,7 @@ def shares(points, count):
 
 # The grading tool's exit statuses (tools/grade, lessons/TEACHING.md).
 COMPLETE, INCOMPLETE, NOTHING_TO_GRADE, GRADER_ERROR = 0, 1, 3, 4
+USAGE = 2  # the command line is wrong: nothing was graded
 STATUS_WORDS = {COMPLETE: "complete", INCOMPLETE: "incomplete",
                 NOTHING_TO_GRADE: "nothing to grade",
                 GRADER_ERROR: "grader error"}
@@ -447,6 +542,8 @@ class GraderError(Exception):
 
 
 def grade(json_file=None):
+    if json_file is not None:
+        refuse_grade_json(json_file)
     pristine, _ = starters()
     listed = lessons()
     started = [lesson["id"] for lesson in listed
@@ -592,8 +689,33 @@ def grade_document(results, score, out_of, status, message=None):
     return document
 
 
+GRADE_JSON_LIMIT = 64 << 20  # bytes: more is no grade's results
+
+
+def is_grade_json(path):
+    """Whether path holds a grade's results, as write_grade_json writes
+    them."""
+    try:
+        if os.stat(path).st_size > GRADE_JSON_LIMIT:
+            return False
+        document = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and \
+        document.get("status") in STATUS_WORDS.values() and \
+        {"score", "max_score", "tests"} <= set(document)
+
+
+def refuse_grade_json(path):
+    """Ends the command (status 2) before any grading when the results may
+    not be written to path (output_refused)."""
+    refuse_output("grade", path, is_grade_json,
+                  "a grade's results (JSON)")
+
+
 def write_grade_json(path, document):
-    Path(path).write_text(json.dumps(document, indent=2) + "\n")
+    with replacing(path) as f:
+        f.write((json.dumps(document, indent=2) + "\n").encode())
     print(f"grade: the results are in {path}")
 
 
@@ -606,6 +728,21 @@ def reset(lesson_id):
               file=sys.stderr)
         return 1
     folder = LESSONS_DIR / lesson_id
+    odd = not_files(lesson_id)
+    in_the_way = [f"lessons/{lesson_id}/{name} is "
+                  f"{odd.get(name, 'a symbolic link')}, not a file"
+                  for name in pristine[lesson_id]
+                  if name in odd or (folder / name).is_symlink()]
+    if os.path.lexists(folder / BACKUP_DIR) and (
+            (folder / BACKUP_DIR).is_symlink() or
+            not (folder / BACKUP_DIR).is_dir()):
+        in_the_way.append(f"lessons/{lesson_id}/{BACKUP_DIR}, where reset "
+                          "keeps your version, is not a directory")
+    if in_the_way:
+        print(f"reset: nothing was changed: {'; '.join(in_the_way)}. Move it "
+              f"away, then make reset N={number(lesson_id)} again.",
+              file=sys.stderr)
+        return 1
     mine, theirs = sources(lesson_id), pristine[lesson_id]
     changed = sorted(name for name in theirs if mine.get(name) != theirs[name])
     if not changed:
@@ -634,16 +771,17 @@ def reset(lesson_id):
 
 def last_run(lesson_id):
     """The trace of the last make lesson N=.., and whether it is stale."""
+    import timeline  # the one reader of trace files
     path = BUILD / "run" / "lessons" / lesson_id / "trace.jsonl"
     try:
-        text = path.read_text()
+        data = path.read_bytes()
         when = path.stat().st_mtime
     except OSError:
         return None, False, None
-    events = [json.loads(line) for line in text.splitlines() if line.strip()]
+    events = timeline.trace_events(data, shown(path), "hint")
     edited = max((p.stat().st_mtime
                   for p in (LESSONS_DIR / lesson_id).glob("*.c")), default=0)
-    return events, when < edited, hashlib.sha256(text.encode()).hexdigest()
+    return events, when < edited, hashlib.sha256(data).hexdigest()
 
 
 def hint(lesson_id, again=False):
@@ -894,8 +1032,22 @@ def ask_quiz(lesson_id, answers=None):
         print(f"quiz: lessons/{lesson_id}/README.md has no section "
               f"\"{QUIZ_SECTION[3:]}\" yet.", file=sys.stderr)
         return 1
+    given = answers
     answers = list(answers.replace(",", "").replace(" ", "").lower()) \
         if answers else None
+    unknown = [f"Q{i}: {letter} is not one of "
+               f"{', '.join(letter for letter, _ in q['options'])}"
+               for i, (q, letter) in enumerate(zip(questions, answers or []),
+                                               1)
+               if letter not in [choice for choice, _ in q["options"]]]
+    if unknown:
+        count = "" if len(answers) == len(questions) else \
+            f", and {len(answers)} answers for {len(questions)} questions"
+        print(f"quiz: ANSWERS={given} holds answers that are not the "
+              f"choices ({'; '.join(unknown)}){count}: give one of a "
+              "question's letters for each question, in order.",
+              file=sys.stderr)
+        return 2
     if answers is not None and len(answers) != len(questions):
         letters = "letter" if len(answers) == 1 else "letters"
         print(f"quiz: ANSWERS has {len(answers)} {letters} for "
@@ -1062,13 +1214,28 @@ def starters_to_hand_out(command):
     return pristine, origin
 
 
+def is_handout(path):
+    """Whether path holds a hand-out of this lab: a tarball whose every file
+    is in HANDOUT_TOP/, with its listing (LISTING)."""
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            listed = False
+            for member in tar:
+                if member.name.split("/")[0] != HANDOUT_TOP:
+                    return False
+                listed = listed or member.name == f"{HANDOUT_TOP}/{LISTING}"
+            return listed
+    except Exception:  # noqa: BLE001 - whatever cannot be read is not one
+        return False
+
+
 def handout(tarball):
+    refuse_output("handout", tarball, is_handout, "a hand-out of this lab")
     pristine, origin = starters_to_hand_out("handout")
     tarball = Path(tarball)
-    tarball.parent.mkdir(parents=True, exist_ok=True)
     replaced, count = [], 0
-    tmp = tarball.with_name(f".{tarball.name}.tmp")
-    with tarfile.open(tmp, "w:gz") as tar:
+    with replacing(tarball) as out, \
+            tarfile.open(fileobj=out, mode="w:gz") as tar:
         for name, path, content in handout_contents(pristine):
             count += 1
             if content is None:
@@ -1082,7 +1249,6 @@ def handout(tarball):
                                   f"{HANDOUT_TOP}/{name}")
             info.size = len(content)
             tar.addfile(info, io.BytesIO(content))
-    tmp.replace(tarball)
     size = tarball.stat().st_size // 1024 + 1
     print(f"handout: wrote {shown(tarball)} ({count} files, {size} KiB): "
           "the lessons with their starter code, the tests, the trace "
@@ -1101,33 +1267,94 @@ def handout(tarball):
 NOT_AN_UPLOAD_FOLDER = {"__MACOSX"}
 
 
+def kind_in_upload(path):
+    """What path is in an upload, never following a symbolic link: "file"
+    (a regular file), "folder", None (nothing there), or else in words."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return None
+    return "file" if stat.S_ISREG(mode) else \
+        "folder" if stat.S_ISDIR(mode) else \
+        "a symbolic link" if stat.S_ISLNK(mode) else \
+        "a FIFO" if stat.S_ISFIFO(mode) else \
+        "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else \
+        "a socket"
+
+
+def upload_folders(submission):
+    """The folders of an upload that may hold its lessons: real folders
+    (not symbolic links), neither hidden nor an archiver's own."""
+    return [p for p in sorted(submission.iterdir())
+            if kind_in_upload(p) == "folder" and not p.name.startswith(".")
+            and p.name not in NOT_AN_UPLOAD_FOLDER] \
+        if submission.is_dir() else []
+
+
 def upload_places(submission):
     """Where an upload may keep its lesson folders, in the order looked at:
     DIR, DIR/lessons, and, when DIR holds one folder, that folder and its
     lessons/ (tar czf NAME.tar.gz unix-sockets-lab/lessons makes that)."""
     places = [submission, submission / "lessons"]
-    inside = [p for p in sorted(submission.iterdir())
-              if p.is_dir() and not p.name.startswith(".")
-              and p.name not in NOT_AN_UPLOAD_FOLDER] \
-        if submission.is_dir() else []
+    inside = upload_folders(submission)
     if len(inside) == 1 and inside[0].name != "lessons":
         places += [inside[0], inside[0] / "lessons"]
     return places
 
 
 def upload_sources(folder):
-    """The lesson sources a folder holds: [(lesson, file)]."""
+    """The lesson sources a folder holds: [(lesson, file)], regular files
+    in real folders only: an upload's symbolic link, FIFO or device is
+    never read (not_taken names them)."""
     return [(lesson_id, folder / lesson_id / name)
             for lesson_id in lesson_ids() for name in program_files(lesson_id)
-            if (folder / lesson_id / name).is_file()]
+            if kind_in_upload(folder / lesson_id) == "folder"
+            and kind_in_upload(folder / lesson_id / name) == "file"]
+
+
+def not_taken(submission, places):
+    """What an upload holds under a lesson source's name, or a lesson
+    folder's, that is not taken, since it is no regular file or folder:
+    ["02-bind/server.c is a symbolic link: not graded", ...]."""
+    said = []
+    for place in places:
+        where = "" if place == submission else \
+            f"{place.relative_to(submission)}/"
+        kind = kind_in_upload(place)
+        if place != submission and kind not in (None, "folder"):
+            said.append(f"{where.rstrip('/')} is {kind}: not graded")
+        if kind != "folder":
+            continue
+        for lesson_id in lesson_ids():
+            kind = kind_in_upload(place / lesson_id)
+            if kind not in (None, "folder"):
+                said.append(f"{where}{lesson_id} is {kind}: not graded")
+                continue
+            for name in program_files(lesson_id) if kind else []:
+                kind = kind_in_upload(place / lesson_id / name)
+                if kind not in (None, "file"):
+                    said.append(f"{where}{lesson_id}/{name} is {kind}: not "
+                                "graded")
+    return list(dict.fromkeys(said))
+
+
+def read_upload_file(path):
+    """The bytes of an upload's regular file, never through a symbolic
+    link, never waiting on a FIFO."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise GraderError(f"{path} is no longer a regular file")
+        return f.read()
 
 
 def find_upload(submission):
     """(the folder of the lesson folders, [places looked at]); the folder
     is None when no place holds a lesson source."""
     places = upload_places(submission)
-    return next((place for place in places if upload_sources(place)),
-                None), places
+    return next((place for place in places
+                 if (place == submission or kind_in_upload(place) == "folder")
+                 and upload_sources(place)), None), places
 
 
 def nothing_to_grade(submission, places):
@@ -1139,9 +1366,24 @@ def nothing_to_grade(submission, places):
             f"(a folder per lesson, {ids[0]} to {ids[-1]}, holding "
             f"{' or '.join(names)}) in " +
             ", ".join(str(place) for place in places) + ".")
-    if not submission.is_dir():
+    refused = not_taken(submission, places)
+    several = [p.name for p in upload_folders(submission)
+               if upload_sources(p) or upload_sources(p / "lessons")]
+    if not os.path.lexists(submission):
+        said = f"grade: nothing to grade: {submission} does not exist."
+    elif not submission.is_dir():
         said = f"grade: nothing to grade: {submission} is not a directory."
-    else:
+    elif len(several) > 1:
+        said = (f"grade: nothing to grade in {submission}: it holds "
+                f"{len(several)} folders with lessons ({', '.join(several)})"
+                ", and an upload is one learner's: their lesson folders, "
+                "their lessons/, or one folder holding either. Grade each "
+                f"folder on its own (tools/grade {submission / several[0]}).")
+    elif refused:
+        said = (f"grade: nothing to grade in {submission}: " +
+                "; ".join(refused) + " (only regular files are read). No "
+                "other " + said.split(": ", 2)[2])
+    if submission.is_dir():
         archives = [p.name for p in sorted(submission.iterdir())
                     if p.name.endswith((".tar.gz", ".tgz", ".tar", ".zip"))]
         if archives:
@@ -1162,7 +1404,8 @@ def make_grading_copy(lessons_in, tree, pristine):
             (tree / name).write_bytes(content)
     taken = upload_sources(lessons_in)
     for lesson_id, source in taken:
-        shutil.copyfile(source, tree / "lessons" / lesson_id / source.name)
+        (tree / "lessons" / lesson_id / source.name).write_bytes(
+            read_upload_file(source))
     seed_build(tree / "build")
     return taken
 
@@ -1305,6 +1548,12 @@ def grade_from(submission, json_file=None):
     lab in a temporary directory: its tests, Makefile and tools are not
     used.  Exits with the grading tool's status (COMPLETE...).
     """
+    if not str(submission):
+        print("grade: the upload's folder is an empty name: say which folder"
+              " to grade (tools/grade DIR [JSON_FILE]).", file=sys.stderr)
+        return USAGE
+    if json_file is not None:
+        refuse_grade_json(json_file)
     submission = Path(submission)
     json_file = Path(json_file).resolve() if json_file else None
     lessons_in, places = find_upload(submission)
@@ -1325,6 +1574,8 @@ def grade_from(submission, json_file=None):
         print(f"grade: {len(taken)} source files of {lessons_in}, graded "
               f"with this lab's checks in a fresh copy of it ({work}, "
               "removed afterwards)", flush=True)
+        for said in not_taken(submission, places):
+            print(f"grade: {said} (only regular files are read)", flush=True)
         return grade_copy(tree, json_file)
     finally:
         shutil.rmtree(work, ignore_errors=True)

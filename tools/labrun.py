@@ -133,6 +133,21 @@ def build_lock(name):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def not_a_file(source):
+    """Why a lesson's source is there but no file to compile, in words
+    ("a directory"), or None: a file (a symbolic link to one too), or
+    nothing at all."""
+    import stat
+    try:
+        mode = os.stat(source).st_mode
+    except OSError:
+        return "a symbolic link to nothing" if os.path.islink(source) \
+            else None
+    return None if stat.S_ISREG(mode) else \
+        "a directory" if stat.S_ISDIR(mode) else \
+        "a FIFO" if stat.S_ISFIFO(mode) else "a device or a socket"
+
+
 def compiler_messages(program, lines=12, width=160):
     """The first lines of what the compiler said when it failed to build
     program (the Makefile keeps them in program.log), indented, escaped
@@ -626,6 +641,11 @@ class Lab:
         path = self.code_dir / name
         if not path.exists():
             source = Path(*self.code_dir.relative_to(BUILD).parts) / f"{name}.c"
+            kind = not_a_file(ROOT / source)
+            if kind:
+                raise FileNotFoundError(
+                    f"{source} is not a file: it is {kind}. Your code of the "
+                    "lesson goes in a file of that name.")
             said = compiler_messages(path)
             if said:
                 raise FileNotFoundError(

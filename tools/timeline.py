@@ -53,29 +53,49 @@ def load(paths):
     events = []
     for path in paths:
         try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                lines = f.readlines()
+            with open(path, "rb") as f:
+                data = f.read()
         except OSError as e:
             raise SystemExit(
                 f"timeline: cannot read {path}: {e.strerror}. A lab program "
                 f"writes its trace where LAB_TRACE_FILE says "
                 f"(pictures/README.md shows how).") from None
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                event = None
-            if not isinstance(event, dict) or not TRACE_KEYS <= set(event):
-                print(f"timeline: {path}:{number}: not a line of the lab's "
-                      f"JSON trace, skipped", file=sys.stderr)
-                continue
-            events.append(event)
+        events += trace_events(data, path)
     return events
 
 
+def trace_events(data, path, command="timeline"):
+    """The events of a JSON trace file's content (bytes), as the lab's
+    programs write it: one object per line, with the trace's fields.  Any
+    other line (not UTF-8, not JSON, not an object, a field of the wrong
+    kind) is skipped, and said so on standard error.  make timeline and
+    make hint both read traces with it."""
+    events = []
+    text = data.decode("utf-8", errors="replace")
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            event = None
+        if not is_trace_event(event):
+            print(f"{command}: {path}:{number}: not a line of the lab's "
+                  f"JSON trace, skipped", file=sys.stderr)
+            continue
+        events.append(event)
+    return events
+
+
+def is_trace_event(event):
+    return isinstance(event, dict) and TRACE_KEYS <= set(event) and \
+        all(isinstance(event[key], kind) and not isinstance(event[key], bool)
+            for key, kind in TRACE_KINDS.items())
+
+
 TRACE_KEYS = {"ts", "pid", "role", "event", "call", "args", "ret"}
+TRACE_KINDS = {"ts": (int, float), "pid": int, "event": str, "call": str,
+               "args": (dict, type(None))}
 
 
 def address_key(addr):
