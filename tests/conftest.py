@@ -223,17 +223,38 @@ def routine_failure(event):
         or event.get("errno") in ("EAGAIN", "EWOULDBLOCK")
 
 
-def diagnoses(events, procs=()):
+def with_handlers(events):
+    """The pids of the processes that have a signal handler of their own:
+    installed with signal or sigaction (the trace says "handler" for a
+    function, not SIG_IGN or SIG_DFL), or inherited through fork from a
+    process that had installed one."""
+    handled = set()
+    for e in events:
+        if e["event"] != "return" or e.get("ret") == -1:
+            continue
+        if e["call"] in ("signal", "sigaction") and \
+                (e.get("args") or {}).get("handler") == "handler":
+            handled.add(e["pid"])
+        elif e["call"] == "fork" and e["pid"] in handled and \
+                isinstance(e.get("ret"), int) and e["ret"] > 0:
+            handled.add(e["ret"])
+    return handled
+
+
+def diagnoses(events, procs=(), no_data=()):
     """Sentences naming the mistakes that the trace itself shows, whatever
     the check was looking at: a fd used after its close, end of file read
     again, bytes read or written on the listening socket, listen before
-    bind, calls made inside a signal handler...  Each is a pattern that no
-    correct program of the lab produces."""
+    bind, calls made inside a signal handler (only in a process that has
+    one: with_handlers)...  Each is a pattern that no correct program of
+    the lab produces.  no_data: the pids whose reads and writes that
+    returned are not in events (Lab.start(..., data=False))."""
     found = []
     ordered = tracetext.in_causal_order(events)
     by_pid = {}
     for e in ordered:
         by_pid.setdefault(e["pid"], []).append(e)
+    handled = with_handlers(ordered)
     for pid, mine in by_pid.items():
         # Every call, those a run hid from the JSON included, each with
         # its own ret: a "repeat" event stands for that many calls.
@@ -260,7 +281,12 @@ def diagnoses(events, procs=()):
                        if gave else "") + "; check each result for -1 "
                     "before using it, report the error and stop")
             if e["event"] == "wait":
-                waiting = e
+                # Without a handler of its own no call can run while
+                # another waits, and a process whose bytes are not kept
+                # (Lab.start(..., data=False)) has its reads' waits
+                # without their returns.
+                waiting = e if pid in handled and not (
+                    e["call"] in READS + WRITES and pid in no_data) else None
                 continue
             if waiting is not None and e["call"] != waiting["call"] and \
                     e["call"] not in SAFE_IN_HANDLERS:
@@ -371,7 +397,10 @@ def diagnoses(events, procs=()):
     # A process that ended by exit while it waited in a call.
     for proc in procs:
         mine = by_pid.get(proc.pid, [])
-        waits = [e for e in mine if e["event"] == "wait"]
+        waits = [e for e in mine if e["event"] == "wait" and not (
+            e["call"] in READS + WRITES and proc.pid in no_data)]
+        if proc.pid not in handled:
+            continue  # no handler: it ended some other way
         if not waits or proc.stopped_with is not None or \
                 not proc.has_exited() or proc.wait(labrun.WAIT) is None or \
                 proc.returncode < 0:
@@ -484,7 +513,10 @@ class LessonLab(labrun.Lab):
     def report(self, expected, section):
         events = self.events(event=None)
         lines = [f"Expected: {expected}"]
-        lines += [f"Found: {d}." for d in diagnoses(events, self.procs)]
+        with self.collector.cond:
+            no_data = {int(p[6:-1]) for p in self.collector.no_data}
+        lines += [f"Found: {d}." for d in diagnoses(events, self.procs,
+                                                    no_data)]
         shown = tracetext.in_causal_order(events)
         failed = [e for e in shown if tracetext.failed(e) and
                   not routine_failure(e)]
