@@ -707,6 +707,7 @@ def failed_accept(lab, *args, sections=("Your task", "Your task")):
                "retries spins, printing the same error for ever; report it "
                "with perror(\"server: accept\") and exit with a non-zero "
                "status", sections[1])
+    closed_once(lab, sections[1])
     return server, event, how, exited
 
 
@@ -740,6 +741,7 @@ def failed_socket(lab, name="server", section="Your task", taught=""):
                f"{taught} (perror(\"{name}: socket\") prints `{name}: "
                f"socket: Too many open files`), before the exit; {how}, and "
                f"the {name} said nothing there; {proc.describe()}", section)
+    closed_once(lab, section)
 
 
 def failed_listen(lab, section="Your task", taught=""):
@@ -770,7 +772,43 @@ def failed_listen(lab, section="Your task", taught=""):
                "listen\") and exit with a non-zero status; it went on as if "
                f"it listened: {'; '.join(went_on)}; {server.describe()}",
                section)
+    closed_once(lab, section)
     return server, event, how, exited
+
+
+def closed_once(lab, section="Your task"):
+    """Fails the check, naming the mistake, if a close made by the
+    programs that the check ran failed with EBADF: a descriptor closed
+    twice, or one that was never open (-1, say).  No program of the lab
+    closes a descriptor that is not open: EBADF from close is always a
+    mistake, even when the program says so and goes on (a LAB_FAULTS rule
+    that makes close fail is not one).  Call it once the programs have
+    made the calls the check looks at."""
+    lab.collector.sync()
+    bad = lab.made("close", where=lambda e: e.get("errno") == "EBADF" and
+                   not e.get("injected"))
+    if not bad:
+        return
+    e, fd = bad[0], bad[0]["args"].get("fd")
+    before = [c for c in lab.made("close", ret=0)
+              if c["pid"] == e["pid"] and c["args"].get("fd") == fd and
+              c["ts"] < e["ts"]]
+    who = e["role"].split("/")[0]
+    if before:
+        what = (f"the {who} to close each descriptor exactly once; fd "
+                f"{fd} was closed twice: close({fd}) at {where(before[-1])}, "
+                f"then again at {where(e)}, where it failed with EBADF")
+    else:
+        what = (f"the {who} to close only a descriptor that is open; it "
+                f"closed a descriptor that is not open: close({fd}) at "
+                f"{where(e)} failed with EBADF"
+                + (" (-1 is what a failed socket or accept returns, not a "
+                   "descriptor)" if fd == -1 else ""))
+    lab.expect(False,
+               f"{what}. Once closed, the number is free: the next socket "
+               "or accept may get it, and a second close would then close "
+               "that other file. Close each fd once, on the one path that "
+               "ends its use, and only a fd that is open", section)
 
 
 def one_after_another(lab, *scenarios):
@@ -781,6 +819,7 @@ def one_after_another(lab, *scenarios):
     and the next bind would meet it)."""
     for scenario, *args in scenarios:
         scenario(lab, *args)
+        closed_once(lab)
         for proc in lab.procs:
             if not proc.has_exited():
                 lab.stop(proc)

@@ -3,8 +3,9 @@ new socket, while the listening socket stays open."""
 import re
 
 import labrun
-from conftest import (accept_failure_reported, one_after_another,
-                      failed_socket, listen_failure_reported)
+from conftest import (accept_failure_reported, closed_once,
+                      one_after_another, failed_socket,
+                      listen_failure_reported)
 from tracetext import call_text, cut
 
 LESSON = "04-accept-connect"
@@ -154,6 +155,12 @@ def test_each_client_socket_is_closed_when_done(lab):
                f"close({first['ret']}) = 0: every fd accept returns is closed "
                "when its client is done, or each client costs one fd",
                "A new socket for each client")
+    # Back in accept for the next client: every close of this one is made.
+    fd = lab.events("listen", proc=server)[0]["args"]["fd"]
+    lab.wait_for(("accept", "poll"), proc=server, event="wait",
+                 where=lambda e: e["ts"] > closed["ts"] and
+                 waits_for_a_client(e, fd))
+    closed_once(lab, "A new socket for each client")
 
 
 def test_the_client_explains_when_no_server_runs(lab):

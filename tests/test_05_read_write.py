@@ -20,7 +20,8 @@ import labrun
 from conftest import (READS, REPLY, SERVING_WAITS, WRITES, Drain,
                       accept_failure_reported, client_finishes_short_writes,
                       client_ends, client_makes_interrupted_calls_again,
-                      client_of, one_after_another, failed_socket, frozen,
+                      client_of, closed_once, one_after_another,
+                      failed_socket, frozen,
                       has_flag, listen_failure_reported, receive,
                       sanitized_exchange,
                       sent_to, server_finishes_short_writes,
@@ -105,6 +106,9 @@ def test_the_reply_is_the_message_upper_cased(lab):
                f"exits with 0; it printed "
                f"{difference(client.stdout_bytes, REPLY)}; "
                f"{client.describe()}", "Your task")
+    done_with_the_client(lab, server)
+    labrun.settle(lab, server)
+    closed_once(lab, "Your task")
 
 
 def test_the_bytes_cross_exactly(lab):
