@@ -783,7 +783,11 @@ def closed_once(lab, section="Your task"):
     closes a descriptor that is not open: EBADF from close is always a
     mistake, even when the program says so and goes on (a LAB_FAULTS rule
     that makes close fail is not one).  Call it once the programs have
-    made the calls the check looks at."""
+    made the calls the check looks at: a server still running (and what it
+    forked) is let finish with its last client first (labrun.settle)."""
+    for proc in lab.procs:
+        if not proc.has_exited():
+            labrun.settle(lab, proc)
     lab.collector.sync()
     bad = lab.made("close", where=lambda e: e.get("errno") == "EBADF" and
                    not e.get("injected"))

@@ -18,7 +18,7 @@ import pytest
 
 import labrun
 import peers
-from conftest import errno_in_handlers, tool
+from conftest import closed_once, errno_in_handlers, tool
 from tracetext import call_text, cut
 
 LESSON = "07-fork"
@@ -327,6 +327,7 @@ def test_each_process_closes_the_copies_it_does_not_use(lab):
                f"right after fork: it accepted {len(accepted)} clients and "
                f"closed {len(closed)} of their sockets", "One process per "
                "client")
+    closed_once(lab, "One process per client")
 
 
 def test_only_the_parent_accepts_and_removes_the_socket_file(lab):

@@ -18,7 +18,7 @@ import pytest
 
 import labrun
 import peers
-from conftest import Drain, errno_in_handlers, tool
+from conftest import Drain, closed_once, errno_in_handlers, tool
 from tracetext import call_text, cut
 
 LESSON = "08-poll"
@@ -101,6 +101,7 @@ def test_one_process_serves_every_client(lab):
                "server's own loop serves them all, with poll(2): replace the "
                "fork of lesson 07 by the poll loop", "What this stage does")
     served(lab, server, results, "five clients, each to get its reply")
+    closed_once(lab, "What this stage does")
 
 
 def test_twenty_clients_at_once_each_get_their_exact_reply(lab):
