@@ -504,8 +504,8 @@ def test_sigpipe_is_ignored_before_the_first_write(lab):
                "signal(SIGPIPE, SIG_IGN) early in main, before write_all "
                "(or send with MSG_NOSIGNAL). The first write is the one "
                "that meets a server that has gone; when it was about to "
-               f"be made (`{as_run(lab, 'client', rules, 'lab.sock', 'hello')}`"
-               f" stops it there), /proc/{client.pid}/status showed SIGPIPE "
+               f"be made (`{as_run(lab, 'client', rules, 'lab.sock', 'hi')}` "
+               f"stops it there), /proc/{client.pid}/status showed SIGPIPE "
                "neither ignored nor caught: a write then would kill the "
                "client without a word", "SIGPIPE")
 
