@@ -249,17 +249,38 @@ def handled_failure(event, events):
     return False
 
 
-def diagnoses(events, procs=()):
+def with_handlers(events):
+    """The pids of the processes that have a signal handler of their own:
+    installed with signal or sigaction (the trace says "handler" for a
+    function, not SIG_IGN or SIG_DFL), or inherited through fork from a
+    process that had installed one."""
+    handled = set()
+    for e in events:
+        if e["event"] != "return" or e.get("ret") == -1:
+            continue
+        if e["call"] in ("signal", "sigaction") and \
+                (e.get("args") or {}).get("handler") == "handler":
+            handled.add(e["pid"])
+        elif e["call"] == "fork" and e["pid"] in handled and \
+                isinstance(e.get("ret"), int) and e["ret"] > 0:
+            handled.add(e["ret"])
+    return handled
+
+
+def diagnoses(events, procs=(), no_data=()):
     """Sentences naming the mistakes that the trace itself shows, whatever
     the check was looking at: a fd used after its close, end of file read
     again, bytes read or written on the listening socket, listen before
-    bind, calls made inside a signal handler...  Each is a pattern that no
-    correct program of the lab produces."""
+    bind, calls made inside a signal handler (only in a process that has
+    one: with_handlers)...  Each is a pattern that no correct program of
+    the lab produces.  no_data: the pids whose reads and writes that
+    returned are not in events (Lab.start(..., data=False))."""
     found = []
     ordered = tracetext.in_causal_order(events)
     by_pid = {}
     for e in ordered:
         by_pid.setdefault(e["pid"], []).append(e)
+    handled = with_handlers(ordered)
     for pid, mine in by_pid.items():
         # Every call, those a run hid from the JSON included, each with
         # its own ret: a "repeat" event stands for that many calls.
@@ -286,7 +307,12 @@ def diagnoses(events, procs=()):
                        if gave else "") + "; check each result for -1 "
                     "before using it, report the error and stop")
             if e["event"] == "wait":
-                waiting = e
+                # Without a handler of its own no call can run while
+                # another waits, and a process whose bytes are not kept
+                # (Lab.start(..., data=False)) has its reads' waits
+                # without their returns.
+                waiting = e if pid in handled and not (
+                    e["call"] in READS + WRITES and pid in no_data) else None
                 continue
             if waiting is not None and e["call"] != waiting["call"] and \
                     e["call"] not in SAFE_IN_HANDLERS:
@@ -397,7 +423,10 @@ def diagnoses(events, procs=()):
     # A process that ended by exit while it waited in a call.
     for proc in procs:
         mine = by_pid.get(proc.pid, [])
-        waits = [e for e in mine if e["event"] == "wait"]
+        waits = [e for e in mine if e["event"] == "wait" and not (
+            e["call"] in READS + WRITES and proc.pid in no_data)]
+        if proc.pid not in handled:
+            continue  # no handler: it ended some other way
         if not waits or proc.stopped_with is not None or \
                 not proc.has_exited() or proc.wait(labrun.WAIT) is None or \
                 proc.returncode < 0:
@@ -521,7 +550,10 @@ class LessonLab(labrun.Lab):
         self.settled()
         events = self.events(event=None)
         lines = [f"Expected: {expected}"]
-        lines += [f"Found: {d}." for d in diagnoses(events, self.procs)]
+        with self.collector.cond:
+            no_data = {int(p[6:-1]) for p in self.collector.no_data}
+        lines += [f"Found: {d}." for d in diagnoses(events, self.procs,
+                                                    no_data)]
         shown = tracetext.in_causal_order(events)
         failed = [e for e in shown if tracetext.failed(e) and
                   not routine_failure(e) and not handled_failure(e, shown)]
@@ -783,6 +815,7 @@ def failed_accept(lab, *args, sections=("Your task", "Your task")):
                "retries spins, printing the same error for ever; report it "
                "with perror(\"server: accept\") and exit with a non-zero "
                "status", sections[1])
+    closed_once(lab, sections[1])
     return server, event, how, exited
 
 
@@ -816,6 +849,7 @@ def failed_socket(lab, name="server", section="Your task", taught=""):
                f"{taught} (perror(\"{name}: socket\") prints `{name}: "
                f"socket: Too many open files`), before the exit; {how}, and "
                f"the {name} said nothing there; {proc.describe()}", section)
+    closed_once(lab, section)
 
 
 def output_lines(proc):
@@ -901,7 +935,47 @@ def failed_listen(lab, section="Your task", taught=""):
                "listen\") and exit with a non-zero status; it went on as if "
                f"it listened: {'; '.join(went_on)}; {server.describe()}",
                section)
+    closed_once(lab, section)
     return server, event, how, exited
+
+
+def closed_once(lab, section="Your task"):
+    """Fails the check, naming the mistake, if a close made by the
+    programs that the check ran failed with EBADF: a descriptor closed
+    twice, or one that was never open (-1, say).  No program of the lab
+    closes a descriptor that is not open: EBADF from close is always a
+    mistake, even when the program says so and goes on (a LAB_FAULTS rule
+    that makes close fail is not one).  Call it once the programs have
+    made the calls the check looks at: a server still running (and what it
+    forked) is let finish with its last client first (labrun.settle)."""
+    for proc in lab.procs:
+        if not proc.has_exited():
+            labrun.settle(lab, proc)
+    lab.collector.sync()
+    bad = lab.made("close", where=lambda e: e.get("errno") == "EBADF" and
+                   not e.get("injected"))
+    if not bad:
+        return
+    e, fd = bad[0], bad[0]["args"].get("fd")
+    before = [c for c in lab.made("close", ret=0)
+              if c["pid"] == e["pid"] and c["args"].get("fd") == fd and
+              c["ts"] < e["ts"]]
+    who = e["role"].split("/")[0]
+    if before:
+        what = (f"the {who} to close each descriptor exactly once; fd "
+                f"{fd} was closed twice: close({fd}) at {where(before[-1])}, "
+                f"then again at {where(e)}, where it failed with EBADF")
+    else:
+        what = (f"the {who} to close only a descriptor that is open; it "
+                f"closed a descriptor that is not open: close({fd}) at "
+                f"{where(e)} failed with EBADF"
+                + (" (-1 is what a failed socket or accept returns, not a "
+                   "descriptor)" if fd == -1 else ""))
+    lab.expect(False,
+               f"{what}. Once closed, the number is free: the next socket "
+               "or accept may get it, and a second close would then close "
+               "that other file. Close each fd once, on the one path that "
+               "ends its use, and only a fd that is open", section)
 
 
 def one_after_another(lab, *scenarios):
@@ -912,6 +986,7 @@ def one_after_another(lab, *scenarios):
     and the next bind would meet it)."""
     for scenario, *args in scenarios:
         scenario(lab, *args)
+        closed_once(lab)
         for proc in lab.procs:
             if not proc.has_exited():
                 lab.stop(proc)

@@ -3,9 +3,10 @@ new socket, while the listening socket stays open."""
 import re
 
 import labrun
-from conftest import (FD_3_TAKEN, accept_failure_reported, fd_3_taken,
-                      first_fds, line_on_stdout, one_after_another,
-                      says_it_listens, failed_socket,
+from conftest import (FD_3_TAKEN, accept_failure_reported, as_run,
+                      closed_once, fd_3_taken, faults, first_fds,
+                      line_on_stdout, one_after_another, says_it_listens,
+                      failed_socket,
                       listen_failure_reported)
 from tracetext import call_text, cut
 
@@ -50,6 +51,61 @@ def test_the_client_connects_to_the_path_on_its_command_line(lab):
                f"`client {name}` connects to the path given on its command "
                f"line, where the server listens; it called "
                f"{call_text(event)}", "What this stage does")
+
+
+def test_the_client_reaches_the_longest_path(lab):
+    # 107 bytes, the most sun_path holds with its '\0': a length that
+    # leaves out the end of the address (sizeof addr.sun_path, 108, loses
+    # the last 2 bytes) cuts only so long a path.
+    name = "s" * 102 + ".sock"
+    shown = f"{name[:8]}...{name[-8:]}"
+    server = lab.serving(name)
+    bound = lab.require("bind", "the server to bind(2) the path (lesson 02)",
+                        "What this stage does", proc=server, ret=0)
+    lab.expect(bound["args"].get("bound") == name,
+               f"the server to bind the whole path of {len(name)} bytes, "
+               "the longest that sun_path holds with its '\\0' (lesson "
+               f"02): pass bind sizeof addr; it called {call_text(bound)}",
+               "What this stage does")
+    client = lab.client(name)
+    event = lab.require("connect", f"`client {shown}` ({len(name)} bytes) "
+                        "to call connect(2)", "Your task", proc=client)
+    path = (event["args"].get("addr") or {}).get("path") or ""
+    length = event["args"].get("addrlen")
+    lab.expect(path == name and event["ret"] == 0,
+               f"`client {shown}`, a path of {len(name)} bytes (the "
+               "longest that sun_path holds), to connect to that whole "
+               "path: pass connect the length of the whole address, "
+               f"sizeof addr (110 bytes); it called {call_text(event)}"
+               + (f": the length {length} cut the path to its first "
+                  f"{len(path)} bytes, a name with no file (sizeof "
+                  "addr.sun_path, 108, leaves out the 2 bytes of "
+                  "sun_family)" if path != name and name.startswith(path)
+                  else ""), "What this stage does")
+
+
+def test_a_failed_connect_is_not_announced(lab):
+    # connect fails, as with no server (LAB_FAULTS, trace/TRACE.md): the
+    # client must say so, never that it is connected.
+    rules = "connect=ECONNREFUSED"
+    client = lab.client(env=faults(rules))
+    event = lab.require("connect", "the client to call connect(2)",
+                        "Your task", proc=client)
+    how = f"{call_text(event)}, failed by LAB_FAULTS " \
+        f"(`{as_run(lab, 'client', rules)}` does it again)"
+    lab.expect((client.returncode or 0) > 0 and client.stderr.strip(),
+               f"the client to check connect's result for -1, and when "
+               f"connect fails ({how}) to say why on standard error and "
+               "exit with a non-zero status; "
+               f"{client.describe()}", "Your task")
+    said = [line for line in client.stdout.splitlines()
+            if "connected" in line]
+    lab.expect(not said,
+               "the client to print `client: connected to lab.sock` only "
+               "after connect has succeeded: check connect's result for -1 "
+               "first, and on -1 explain the failure and exit, before any "
+               f"line that says it is connected; here {how}, and it printed "
+               f"{cut(said[0].encode() if said else b'', 60)}", "Your task")
 
 
 def waits_for_a_client(e, fd):
@@ -167,6 +223,12 @@ def test_each_client_socket_is_closed_when_done(lab):
                f"close({first['ret']}) = 0: every fd accept returns is closed "
                "when its client is done, or each client costs one fd",
                "A new socket for each client")
+    # Back in accept for the next client: every close of this one is made.
+    fd = lab.events("listen", proc=server)[0]["args"]["fd"]
+    lab.wait_for(("accept", "poll"), proc=server, event="wait",
+                 where=lambda e: e["ts"] > closed["ts"] and
+                 waits_for_a_client(e, fd))
+    closed_once(lab, "A new socket for each client")
 
 
 def test_the_client_explains_when_no_server_runs(lab):

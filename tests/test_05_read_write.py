@@ -15,16 +15,19 @@ import random
 import re
 import signal
 import socket
+import time
 
 import labrun
 from conftest import (READS, REPLY, SERVING_WAITS, WRITES, Drain,
-                      accept_failure_reported, client_finishes_short_writes,
-                      client_ends, client_makes_interrupted_calls_again,
-                      client_of, one_after_another, failed_socket, frozen,
-                      has_flag, listen_failure_reported, receive,
-                      sanitized_exchange,
-                      sent_to, server_finishes_short_writes,
-                      server_makes_interrupted_calls_again, signals_of)
+                      accept_failure_reported, as_run,
+                      client_finishes_short_writes, client_ends,
+                      client_makes_interrupted_calls_again, client_of,
+                      closed_once, one_after_another, failed_socket, faults,
+                      frozen, has_flag, listen_failure_reported, receive,
+                      sanitized_exchange, sanitizer_finding, sent_to,
+                      server_finishes_short_writes, source_line,
+                      server_makes_interrupted_calls_again, signals_of,
+                      stopped_by_itself)
 from tracetext import call_text, cut, difference
 
 LESSON = "05-read-write"
@@ -95,9 +98,72 @@ def done_with_the_client(lab, server):
         timeout=labrun.WAIT * 3)
 
 
+def done_lines(lab, server):
+    """The lines the server printed about a client it is done with
+    (`server: client done, N bytes echoed`), once it has left that client
+    and waits for the next one.  A line that stays in stdio's buffer (no
+    fflush after serve_client) comes out with the next client's line: one
+    that does fails the check, naming the missing fflush."""
+    def said():
+        return [line for line in server.stdout.splitlines()
+                if re.search(r"\bdone\b|echoed", line)]
+    labrun.settle(lab, server)
+    if said() or server.has_exited():
+        return said()
+    # The next client's `connected` line is flushed: it pushes out what
+    # waited in the buffer before it.
+    accepted = len(lab.events("accept", proc=server))
+    peer, _ = lab.connect()
+    if peer is not None:
+        lab.wait_until(lambda: len(lab.events("accept", proc=server)) >
+                       accepted, proc=server)
+        labrun.settle(lab, server)
+    lab.expect(not said(),
+               "the server to flush standard output once it is done with a "
+               "client: call fflush(stdout) after serve_client, as after "
+               "the `connected` line. Its line "
+               f"{cut(said()[0].encode() if said() else b'', 60)} was "
+               "printed but stayed in stdio's buffer while the server "
+               "waited for the next client (standard output is a file "
+               "here, not a terminal, so stdio writes it only when its "
+               "buffer is full, or at fflush), and came out only with the "
+               "next client's line", "Your task")
+    return []
+
+
+def whole_reply_then_waits(lab, client, size):
+    """The client's read that waits after its reads returned size bytes,
+    the whole reply, on a connection whose writing side it never shut
+    down or closed; or None.  The lab's server ends a connection only
+    after end of file from the client, so that read waits for ever."""
+    got = 0
+    for e in lab.events(proc=client, event=None):
+        if e["call"] in ("shutdown", "close"):
+            return None
+        if e["call"] in READS and e["event"] == "return" and e["ret"] > 0:
+            got += e["ret"]
+        elif e["call"] in READS and e["event"] == "wait" and got >= size:
+            return e
+    return None
+
+
 def test_the_reply_is_the_message_upper_cased(lab):
     server = lab.serving()
-    client = lab.client("lab.sock", "hello, socket")
+    client = lab.start("client", "lab.sock", "hello, socket")
+    stuck = lab.wait_until(lambda: whole_reply_then_waits(lab, client, 13),
+                           proc=client)
+    lab.expect(not stuck,
+               "the client to stop reading once the whole reply has "
+               "arrived: read_exactly reads len bytes, as many as the "
+               "client sent (13), no more. Its reads returned 13 bytes, "
+               f"the whole reply, then it called "
+               f"{call_text(stuck) if stuck else 'read'} "
+               "again: it waits for an end of file that the server does "
+               "not send while the client keeps its side open, and the "
+               "server waits for the client's; read while got < len",
+               "Your task")
+    if client.wait(0) is None:  # the wait above was its time to end
+        lab.stop(client)
     on_its_connection(lab, server)
     lab.expect(client.returncode == 0 and
                client.stdout_bytes == b"HELLO, SOCKET\n",
@@ -105,6 +171,9 @@ def test_the_reply_is_the_message_upper_cased(lab):
                f"exits with 0; it printed "
                f"{difference(client.stdout_bytes, REPLY)}; "
                f"{client.describe()}", "Your task")
+    done_with_the_client(lab, server)
+    labrun.settle(lab, server)
+    closed_once(lab, "Your task")
 
 
 def test_the_bytes_cross_exactly(lab):
@@ -203,8 +272,7 @@ def test_end_of_file_ends_the_client_without_an_error(lab):
                 "What to look for in the trace", proc=lab.family(server),
                 ret=0)
     # Back waiting for the next client: what it said is out by now.
-    labrun.settle(lab, server)
-    done = [line for line in server.stdout.splitlines()
+    done = [line for line in done_lines(lab, server)
             if re.search(r"\b3\b", line) and "bytes" in line]
     lab.expect(done,
                "at end of file (read() = 0) the server to leave its loop "
@@ -287,6 +355,17 @@ def test_a_large_message_arrives_whole(lab):
                + (" (the connection was still open)" if how == "timeout"
                   else ""),
                "Short reads and writes")
+    done_with_the_client(lab, server)
+    said = done_lines(lab, server)
+    counts = [int(n) for line in said
+              for n in re.findall(r"\b(\d+) bytes", line)]
+    lab.expect(not counts or len(message) in counts,
+               f"the line `server: client done, {len(message)} bytes "
+               "echoed`: the count adds the bytes of every read (total += "
+               f"n), and the {len(message)} bytes came in several reads "
+               f"({len(lab.events(READS, proc=lab.family(server)))}); it "
+               f"printed {cut(said[-1].encode() if said else b'', 80)}",
+               "Your task")
 
 
 def message_of(lab, client, conn, message):
@@ -390,6 +469,200 @@ def test_a_server_that_leaves_cannot_kill_the_client(lab):
                "neither ignored nor caught" + ("" if masks else
                                              f" ({client.describe()})"),
                "SIGPIPE")
+
+
+def stopped_by_a_rule(proc):
+    """Waits until proc is stopped (state T: a LAB_FAULTS rule raised
+    SIGSTOP) or has ended: whether it is stopped."""
+    deadline = time.monotonic() + labrun.WAIT
+    while time.monotonic() < deadline:
+        state = labrun.process_state(proc.pid)[0]
+        if state in ("T", "Z", None):
+            return state == "T"
+        time.sleep(0.0005)
+    return False
+
+
+def test_sigpipe_is_ignored_before_the_first_write(lab):
+    # The client stops (SIGSTOP, raised by LAB_FAULTS) just before its
+    # first write: what /proc shows then is what that write would meet.
+    rules = "write#1=SIGSTOP,send#1=SIGSTOP"
+    client, conn = client_of(lab, "lab.sock", "hello, socket",
+                             env=faults(rules))
+    stopped = stopped_by_a_rule(client)
+    masks = signals_of(client) or {} if stopped else {}
+    protected = any(masks.get(k, 0) & SIGPIPE_BIT
+                    for k in ("SigIgn", "SigBlk", "SigCgt"))
+    client.signal(signal.SIGCONT)
+    message_of(lab, client, conn, b"hello, socket")
+    lab.wait_for(WRITES, proc=client)  # its flags, once it has returned
+    writes = lab.events(WRITES, proc=client)
+    nosignal = writes and all(e["call"] == "send" and
+                              has_flag(e, "MSG_NOSIGNAL") for e in writes)
+    lab.expect(not stopped or protected or nosignal,
+               "the client to ignore SIGPIPE before its first write: call "
+               "signal(SIGPIPE, SIG_IGN) early in main, before write_all "
+               "(or send with MSG_NOSIGNAL). The first write is the one "
+               "that meets a server that has gone; when it was about to "
+               f"be made (`{as_run(lab, 'client', rules, 'lab.sock', 'hi')}` "
+               f"stops it there), /proc/{client.pid}/status showed SIGPIPE "
+               "neither ignored nor caught: a write then would kill the "
+               "client without a word", "SIGPIPE")
+
+
+def done_after(lab, server, failed):
+    """Waits until the server has left the client whose call failed
+    (failed: its event): closed that connection, and waits for the next
+    client; returns the lines it printed about a client done since."""
+    fd = failed["args"]["fd"]
+    lab.wait_for("close", proc=lab.family(server),
+                 where=lambda e: e["ts"] > failed["ts"] and
+                 e["pid"] == failed["pid"] and e["args"].get("fd") == fd)
+    return done_lines(lab, server)
+
+
+def failed_and_not_done(lab, rules, call):
+    """Runs the server with rules (LAB_FAULTS) failing its read or write
+    of a client's "hello"; fails the check, naming the mistake, unless it
+    reports the failure, with no line that says the client is done."""
+    server = lab.serving(env=faults(rules))
+    peer, error = lab.connect()
+    lab.expect(peer is not None,
+               f"a client to connect; it failed: {error}", "Your task")
+    sent_to(peer, b"hello", end=call == WRITES)
+    if call == READS:
+        # Its answer, then more bytes: a server that reads only once poll
+        # says bytes are there (lesson 08) reads a second time too.
+        receive(peer, 5)
+        sent_to(peer, b"again")
+    failed = lab.require(call, "the server to read the client's bytes and "
+                         "answer them", "Your task", proc=lab.family(server),
+                         ret=-1)
+    said = done_after(lab, server, failed)
+    how = f"{call_text(failed)}, failed by LAB_FAULTS " \
+        f"(`{as_run(lab, 'server', rules)}` does it again)"
+    what = "read" if call == READS else "write"
+    lab.expect(not said and server.stderr.strip(),
+               f"the server to report a failed {what} as an error, not as a "
+               f"client done: when it fails, here {how}, say why with "
+               f"perror(\"server: {what}\") and return from serve_client, "
+               "past the line `client done, N bytes echoed`, which says that "
+               "the client ended with end of file and every byte was echoed"
+               + ("; write_all returns -1 for EPIPE as for any error"
+                  if what == "write" else "")
+               + "; it printed "
+               + (cut(said[0].encode(), 60) if said else "nothing")
+               + f" and on stderr {cut(server.stderr_bytes, 80)}",
+               "Your task")
+
+
+def test_a_failed_read_is_not_a_client_done(lab):
+    # The second read fails with ECONNRESET, as when a client leaves with
+    # bytes unread (LAB_FAULTS): an error, not the end of file that
+    # `client done` announces.
+    failed_and_not_done(lab, "read#2=ECONNRESET,recv#2=ECONNRESET", READS)
+
+
+def test_a_failed_write_is_reported(lab):
+    # Every write fails with EPIPE, as when the client has gone.
+    failed_and_not_done(lab, "write=EPIPE,send=EPIPE", WRITES)
+
+
+def test_the_client_reports_a_failed_read_or_write(lab):
+    for rules, what in (("write=EPIPE,send=EPIPE", "write"),
+                        ("read=ECONNRESET,recv=ECONNRESET", "read")):
+        client, conn = client_of(lab, "lab.sock", "hello, socket",
+                                 env=faults(rules))
+        if what == "read":
+            message_of(lab, client, conn, b"hello, socket")
+        failed = lab.require(READS if what == "read" else WRITES,
+                             f"the client to {what} on its socket",
+                             "Your task", proc=client, ret=-1)
+        exited = stopped_by_itself(lab, client, after=failed)
+        how = f"{call_text(failed)}, failed by LAB_FAULTS " \
+            f"(`{as_run(lab, 'client', rules, 'lab.sock', 'hello')}` does " \
+            "it again)"
+        lab.expect(exited and client.returncode > 0 and
+                   client.stderr.strip(),
+                   f"the client to report a failed {what} and exit with a "
+                   f"non-zero status: here {how}; say why with "
+                   f"perror(\"client: {what}\") and stop"
+                   + ("; write_all returns -1 for EPIPE as for any error: "
+                      "the message never reached the server, and no reply "
+                      "will come" if what == "write" else "")
+                   + f"; {client.describe()}", "SIGPIPE")
+        for peer in list(lab.peers):
+            peer.close()
+        (lab.dir / "lab.sock").unlink(missing_ok=True)
+
+
+def reply_and_more(lab, message, rules, run=None):
+    """The lab's client sends message to a Python server, with rules
+    (LAB_FAULTS) making its first read short; the reply then comes whole,
+    while the client is stopped, with 4 KiB more after it.  run: what
+    start() needs to run another build (lab.sanitized).  Returns the
+    client once it has ended (or the exchange was ended for it)."""
+    run = dict(run or {})
+    slow = labrun.WAIT * (5 if run else 1)  # a sanitized start is slow
+    env = {**run.pop("env", {}), **faults(rules)}
+    (lab.dir / "lab.sock").unlink(missing_ok=True)
+    listener = lab.listen(timeout=slow)
+    client = lab.start("client", stdin=message, env=env, **run)
+    conn = lab.accept(listener)
+    lab.expect(conn is not None,
+               "the client to connect to lab.sock, where a server listens",
+               "Your task")
+    message_of(lab, client, conn, message)
+    lab.wait_for(READS, proc=client, event="wait", timeout=slow)
+    with frozen(client):  # all of it there before the second read
+        sent_to(conn, message.upper() + b"X" * 4096)
+    client_ends(client, conn, timeout=slow)
+    return client
+
+
+def test_the_client_reads_no_more_than_its_reply(lab):
+    # The first read returns at most 100 bytes (LAB_FAULTS), and 4 KiB
+    # come after the reply: a read asked for more than the len - got bytes
+    # still missing, at buf + got, takes them past the end of the buffer.
+    # Nearly the 64 KiB the lab's clients send at most, so that a read
+    # asked for len bytes at buf + 100 runs past a buffer of that size.
+    message = bytes(random.choices(b"abcdefghijklmnopqrstuvwxyz \n",
+                                   k=65535))
+    rules = "read#1<=100,recv#1<=100"
+    client = reply_and_more(lab, message, rules)
+    got, over = 0, None
+    for e in lab.events(READS, proc=client):
+        if got < len(message) and e["args"]["count"] > len(message) - got:
+            over = over or (e, got)
+        got += max(e["ret"], 0)
+    if over is None:
+        return
+    # A read asked for more than the reply's rest: past the end of its
+    # buffer, or into a buffer of its own (one chunk at a time)?  The
+    # client built with sanitizers says.
+    run = lab.sanitized("client")
+    if not run:
+        return  # no sanitizers here: nothing shows the buffer's end
+    checked = reply_and_more(lab, message, rules, run)
+    source, text = lab.source("client")
+    found = sanitizer_finding(checked.stderr_bytes,
+                              [source.rsplit("/", 1)[-1]])
+    place = found and found["place"]
+    lab.expect(not found,
+               "the client to ask each read for at most the bytes of the "
+               "reply still missing: read(fd, buf + got, len - got). After "
+               f"{over[1]} of the {len(message)} bytes (the first read made "
+               f"short by LAB_FAULTS, {rules}) it called "
+               f"{call_text(over[0])}, asking for "
+               f"{over[0]['args']['count']}, more than the "
+               f"{len(message) - over[1]} left, and the 4096 bytes that came "
+               "after the reply landed past the end of its buffer: built "
+               "with -fsanitize=address,undefined, it made "
+               f"{found['what'] if found else ''}"
+               + (f" at {source}:{place[1]}: `{source_line(text, place[1])}`"
+                  if place else "")
+               + f" ({'; '.join(found['said']) if found else ''})",
+               "Short reads and writes")
 
 
 def test_the_server_survives_a_client_that_left(lab):

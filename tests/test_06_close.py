@@ -13,6 +13,7 @@ import pytest
 import labrun
 from conftest import (READS, SERVING_WAITS, SIGNAL_SAFE, WRITES, as_run,
                       assigned, c_code, c_declaration, c_functions,
+                      closed_once,
                       client_finishes_short_writes,
                       client_makes_interrupted_calls_again, eintr_expected,
                       failed_accept, failed_socket, faults, frozen,
@@ -619,6 +620,7 @@ def test_a_failed_listen_still_removes_the_socket_file(lab):
                f"the server to say why on standard error and exit with a "
                f"non-zero status when listen fails ({how}); "
                f"{server.describe()}", "Your task")
+    closed_once(lab)
 
 
 def test_a_failed_accept_ends_the_server_after_its_cleanup(lab):

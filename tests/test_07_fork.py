@@ -19,9 +19,9 @@ import pytest
 
 import labrun
 import peers
-from conftest import (SIGNAL_SAFE, c_code, c_functions, errno_in_handlers,
-                      handler_named, installed_handlers, library_calls,
-                      line_at, source_line, tool)
+from conftest import (SIGNAL_SAFE, c_code, c_functions, closed_once,
+                      errno_in_handlers, handler_named, installed_handlers,
+                      library_calls, line_at, source_line, tool)
 from tracetext import call_text, cut
 
 LESSON = "07-fork"
@@ -452,6 +452,7 @@ def test_each_process_closes_the_copies_it_does_not_use(lab):
                f"right after fork: it accepted {len(accepted)} clients and "
                f"closed {len(closed)} of their sockets", "One process per "
                "client")
+    closed_once(lab, "One process per client")
 
 
 def test_only_the_parent_accepts_and_removes_the_socket_file(lab):

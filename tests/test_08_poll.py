@@ -19,8 +19,8 @@ import pytest
 import labrun
 import peers
 import tracetext
-from conftest import (READS, WRITES, Drain, as_run, errno_in_handlers,
-                      faults, frozen, tool)
+from conftest import (READS, WRITES, Drain, as_run, closed_once,
+                      errno_in_handlers, faults, frozen, tool)
 from tracetext import call_text, cut
 
 LESSON = "08-poll"
@@ -154,6 +154,7 @@ def test_one_process_serves_every_client(lab):
                "server's own loop serves them all, with poll(2): replace the "
                "fork of lesson 07 by the poll loop", "What this stage does")
     served(lab, server, results, "five clients, each to get its reply")
+    closed_once(lab, "What this stage does")
 
 
 def test_twenty_clients_at_once_each_get_their_exact_reply(lab):

@@ -28,7 +28,7 @@ import pytest
 
 import labrun
 import peers
-from conftest import frozen, receive, tool
+from conftest import closed_once, frozen, receive, tool
 from tracetext import cut
 
 LESSON = "09-full-duplex"
@@ -363,6 +363,7 @@ def test_the_server_answers_a_half_closed_client_to_the_end(lab):
                            f"{len(r.reply)} ({r.how})" for r in bad)
                + ". Read 0 means no more requests, not that the client has "
                "gone: write what is pending, then close", "Half-close")
+    closed_once(lab, "Half-close")
 
 
 def test_a_reply_still_pending_at_end_of_file_is_written(lab):

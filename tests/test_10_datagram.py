@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import labrun
-from conftest import tool, run_tool
+from conftest import closed_once, tool, run_tool
 from tracetext import cut
 
 LESSON = "10-datagram"
@@ -176,6 +176,7 @@ def test_the_collector_names_each_sender_and_replies_to_a_bound_one(lab):
                "collector stderr: "
                f"{cut(collector.stderr_bytes, 200)}",
                "Who sent it: addresses and replies")
+    closed_once(lab, "Your task")
     lab.expect(status == 0 and not collector.stderr.strip(),
                "no reply attempted to the socket that never bound (no "
                "address: recvmsg returned a length of 0), no error, and an "

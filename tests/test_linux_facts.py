@@ -243,6 +243,23 @@ def test_the_address_length_is_110(tmp):
     assert bound is not None and bound["args"]["addrlen"] == 110
 
 
+def test_a_length_of_sizeof_sun_path_cuts_the_longest_path(tmp):
+    """04-accept-connect, What this stage does: connect given sizeof
+    addr.sun_path (108) instead of sizeof addr (110) reads 106 bytes of
+    the path: a path of 107 bytes, the longest, loses its last byte, and
+    the cut name has no file (ENOENT); shorter paths keep their '\\0'."""
+    path = str(tmp / "p").encode()
+    path += b"p" * (107 - len(path))
+    address = ctypes.create_string_buffer(
+        struct.pack("H", socket.AF_UNIX) + path, 110)
+    with listening(path.decode()):
+        with unix_socket() as s:
+            cut = libc_error(LIBC.connect(s.fileno(), address, 108))
+        with unix_socket() as s:
+            whole = libc_error(LIBC.connect(s.fileno(), address, 110))
+    assert len(path) == 107 and (cut, whole) == ("ENOENT", None)
+
+
 def test_connect_needs_write_permission_on_the_socket_file(tmp):
     """02-bind, What this stage does: on Linux the file's permissions count
     (root is not refused)."""
