@@ -883,7 +883,7 @@ def failed_bind(lab, section="Your task", taught=""):
                (re.search(r"\bbound\b", line, re.I) or "lab.sock" in line)
                and not re.search(r"\bbind", line, re.I)]
     later = [e for e in lab.events(proc=server) if e["ts"] > event["ts"]
-             and e["call"] in ("listen", "accept")]
+             and e["call"] in ("listen", *labrun.ACCEPTS)]
     went_on = [f"it printed {tracetext.cut(claimed[0], 60)}"] \
         if claimed else []
     went_on += [f"it called {tracetext.call_text(later[0])}"] \

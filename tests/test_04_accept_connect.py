@@ -225,7 +225,7 @@ def test_each_client_socket_is_closed_when_done(lab):
                "A new socket for each client")
     # Back in accept for the next client: every close of this one is made.
     fd = lab.events("listen", proc=server)[0]["args"]["fd"]
-    lab.wait_for(("accept", "poll"), proc=server, event="wait",
+    lab.wait_for((*labrun.ACCEPTS, "poll"), proc=server, event="wait",
                  where=lambda e: e["ts"] > closed["ts"] and
                  waits_for_a_client(e, fd))
     closed_once(lab, "A new socket for each client")

@@ -112,10 +112,10 @@ def done_lines(lab, server):
         return said()
     # The next client's `connected` line is flushed: it pushes out what
     # waited in the buffer before it.
-    accepted = len(lab.events("accept", proc=server))
+    accepted = len(lab.events(labrun.ACCEPTS, proc=server))
     peer, _ = lab.connect()
     if peer is not None:
-        lab.wait_until(lambda: len(lab.events("accept", proc=server)) >
+        lab.wait_until(lambda: len(lab.events(labrun.ACCEPTS, proc=server)) >
                        accepted, proc=server)
         labrun.settle(lab, server)
     lab.expect(not said(),

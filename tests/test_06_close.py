@@ -658,8 +658,9 @@ def test_an_interrupted_accept_is_not_counted_as_a_client(lab):
     server = lab.serving("-n", "2", env=faults(rules))
     clients_in_turn(lab, server, "one")
     lab.collector.sync()
-    failed = lab.events("accept", proc=server, errno="EINTR", injected=True)
-    again = [e for e in lab.events("accept", proc=server)
+    failed = lab.events(labrun.ACCEPTS, proc=server, errno="EINTR",
+                        injected=True)
+    again = [e for e in lab.events(labrun.ACCEPTS, proc=server)
              if failed and e["ts"] > failed[0]["ts"] and e["ret"] >= 0]
     if not again or not server.has_exited() or server.wait() != 0:
         # Not made again: the next check says why; still waiting for the
@@ -759,7 +760,7 @@ def test_a_failed_sigaction_is_reported(lab):
             f"(`{as_run(lab, 'server', rules)}` does it again)"
         later = [e for e in lab.events(proc=server, event=None)
                  if e["ts"] > event["ts"] and e["call"] in
-                 ("socket", "bind", "listen", "accept", "poll")]
+                 ("socket", "bind", "listen", *labrun.ACCEPTS, "poll")]
         went_on = f"it called {call_text(later[-1])}" if later else \
             "" if exited else "it went on running"
         sig = event["args"].get("sig", "the signal")
