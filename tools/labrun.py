@@ -881,17 +881,30 @@ class Lab:
         each given here as a "return" event of its own, with the run's ret
         and errno and "hidden": True.  Filtered as events() filters; every
         call has a ret that is a number."""
-        with self.collector.cond:
-            found = list(self.collector.events)
-        if proc is not None:
-            found = [e for e in found if e["pid"] == proc.pid]
         matches = self._matcher(call, None, "return", match)
-        return [e for e in tracetext.made(found) if matches(e) and where(e)]
+        return [e for e in tracetext.made(self._of(call, proc))
+                if matches(e) and where(e)]
+
+    def _of(self, call, proc):
+        """The events of proc's (or every) process whose call is call (or
+        one of calls): a run's copies are made of its own events alone, so
+        the others need not be expanded (a loop may hide millions)."""
+        matches = self._matcher(call, proc, None, {})
+        with self.collector.cond:
+            return [e for e in self.collector.events if matches(e)]
 
     def calls(self, call=None, proc=None, where=lambda e: True):
         """How many calls were made, counting those a run of like calls
-        hid ("repeat" events: trace/TRACE.md, "Runs")."""
-        return len(self.made(call, proc, where))
+        hid ("repeat" events: trace/TRACE.md, "Runs"), without making a
+        copy of each."""
+        count = 0
+        for e in self._of(call, proc):
+            if e["event"] == "return" and where(e):
+                count += 1
+            elif e["event"] == "repeat" and \
+                    where(dict(e, event="return", hidden=True)):
+                count += e["repeat"]
+        return count
 
     def wait_for(self, call, proc=None, event="return", timeout=WAIT,
                  where=lambda e: True, **match):
@@ -1030,12 +1043,14 @@ def settle(lab, proc, timeout=WAIT):
     and every child it has forked sleep in a call (in accept, poll or
     read: waiting for the next client, or for a client still connected),
     and no child has ended without being reaped, the trace (and a picture
-    drawn from it) ends the same way every time.
+    drawn from it) ends the same way every time.  A server in a loop that
+    moves nothing (Lab.spinning) never sleeps: it is left as it is.
     """
     if not lab.events(ACCEPTS, proc=proc, event=None):
         return
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not proc.has_exited():
+    while time.monotonic() < deadline and not proc.has_exited() and \
+            not lab.spinning(proc):
         states = [process_state(pid)[0]
                   for pid in [proc.pid, *descendants(proc.pid)]]
         if all(state in ("S", None) for state in states):
