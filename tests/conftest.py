@@ -281,10 +281,12 @@ def diagnoses(events, procs=(), no_data=()):
     for e in ordered:
         by_pid.setdefault(e["pid"], []).append(e)
     handled = with_handlers(ordered)
-    for pid, mine in by_pid.items():
+    for pid, events_of_pid in by_pid.items():
         # Every call, those a run hid from the JSON included, each with
-        # its own ret: a "repeat" event stands for that many calls.
-        mine = tracetext.made(mine, waits=True)
+        # its own ret: a "repeat" event stands for that many calls, all
+        # alike, which move nothing: a few of each show every pattern
+        # below (the counts are taken from the run's own events).
+        mine = tracetext.made(events_of_pid, waits=True, at_most=3)
         listening, closed, eof, bound = set(), {}, {}, False
         read_on, wrote_on = {}, {}
         datagram = set()  # fds of datagram sockets: 0 is an empty datagram
@@ -377,12 +379,14 @@ def diagnoses(events, procs=(), no_data=()):
                 listening.discard(fd)  # said once
             if e["call"] in READS and fd in eof and not \
                     eof[fd].get("said"):
-                again = [x for x in mine if x["call"] in READS and
-                         x["event"] == "return" and x["args"].get("fd") == fd
-                         and x["ts"] > eof[fd]["ts"]]
+                again = sum(tracetext.calls_of(x) for x in events_of_pid
+                            if x["call"] in READS and
+                            x["event"] in ("return", "repeat") and
+                            (x.get("args") or {}).get("fd") == fd and
+                            x["ts"] > eof[fd]["ts"])
                 found.append(
                     f"{e['call']}({fd}) returned 0, end of file, and was "
-                    f"called on fd {fd} again ({len(again)} times more): "
+                    f"called on fd {fd} again ({again} times more): "
                     "0 means the peer has closed its end and nothing more "
                     "will ever come; leave the loop when read returns 0")
                 eof[fd]["said"] = True

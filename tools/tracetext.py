@@ -252,15 +252,18 @@ def calls_of(event):
     return 1 if event["event"] == "return" else 0
 
 
-def expand_runs(events):
+def expand_runs(events, at_most=None):
     """The calls of one process's events in the order they were made: each
     group of "repeat" events (one per call of the run's cycle, member 0
     first) is replaced by that many copies of its calls, taken in turn,
-    member 0 first. Yields (event, hidden): hidden is True for a copy."""
+    member 0 first (at most at_most copies of each, if given: a loop may
+    hide millions of calls, all alike). Yields (event, hidden): hidden is
+    True for a copy."""
     group = []
 
     def flush():
-        counts = [calls_of(e) for e in group]
+        counts = [calls_of(e) if at_most is None else
+                  min(calls_of(e), at_most) for e in group]
         while any(counts):
             for i, e in enumerate(group):
                 if counts[i]:
@@ -279,20 +282,21 @@ def expand_runs(events):
     yield from flush()
 
 
-def made(events, waits=False):
+def made(events, waits=False, at_most=None):
     """The calls the events stand for, process by process, each in the
     order it made them: each "return" event, and for each "repeat" event
     as many copies of it as calls it stands for (in turn, as expand_runs
-    puts them), each copy a "return" event with the run's ret and errno
-    and "hidden": True.  A run hides from the JSON only calls that moved no
-    bytes, so a copy's ret is the call's own: 0, or -1 with its errno.
-    With waits=True the "wait" events are kept, where they are."""
+    puts them; at most at_most, if given), each copy a "return" event with
+    the run's ret and errno and "hidden": True.  A run hides from the JSON
+    only calls that moved no bytes, so a copy's ret is the call's own: 0,
+    or -1 with its errno.  With waits=True the "wait" events are kept,
+    where they are."""
     by_pid = {}
     for e in events:
         by_pid.setdefault(e["pid"], []).append(e)
     out = []
     for mine in by_pid.values():
-        for e, hidden in expand_runs(mine):
+        for e, hidden in expand_runs(mine, at_most):
             if e["event"] == "signal":
                 continue
             if waits or e["event"] != "wait":
