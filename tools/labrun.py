@@ -802,9 +802,12 @@ class Lab:
         for peer in self.peers:
             peer.close()
         try:
+            # What still runs is past what anyone looks at: a program that
+            # takes a stop signal and goes on (its handler installed with
+            # SA_RESTART, say) is not waited for as a check would wait.
             for proc in self.procs:
                 if proc.popen.poll() is None:
-                    self.stop(proc)
+                    self.stop(proc, timeout=WAIT / 4)
         finally:
             for proc in self.procs:  # whatever happened: nothing left behind
                 if proc.popen.poll() is None:
