@@ -1039,7 +1039,7 @@ def _descendants_by_scan(pid):
     return found
 
 
-def settle(lab, proc, timeout=WAIT):
+def settle(lab, proc, timeout=WAIT, while_spinning=False):
     """Lets a server that serves in a loop finish with its last client.
 
     Stopped at once, it could be anywhere in its last close(2); once it
@@ -1047,13 +1047,14 @@ def settle(lab, proc, timeout=WAIT):
     read: waiting for the next client, or for a client still connected),
     and no child has ended without being reaped, the trace (and a picture
     drawn from it) ends the same way every time.  A server in a loop that
-    moves nothing (Lab.spinning) never sleeps: it is left as it is.
+    moves nothing (Lab.spinning) never sleeps: it is not waited for,
+    unless while_spinning (make lesson lets the loop be seen a while).
     """
     if not lab.events(ACCEPTS, proc=proc, event=None):
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not proc.has_exited() and \
-            not lab.spinning(proc):
+            (while_spinning or not lab.spinning(proc)):
         states = [process_state(pid)[0]
                   for pid in [proc.pid, *descendants(proc.pid)]]
         if all(state in ("S", None) for state in states):
@@ -1129,7 +1130,7 @@ def run_steps(lab, code, lesson, bold=("", "")):
                 if proc.name in PEERS and proc.wait(WAIT) is not None:
                     say(proc.describe(), bold)
                     continue
-                settle(lab, proc)
+                settle(lab, proc, while_spinning=True)
                 say(f"kill -TERM {proc.pid}   (stop the {proc.name})", bold)
                 lab.stop(proc)
         elif kind == "connect":
