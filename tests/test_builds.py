@@ -56,7 +56,7 @@ def syntax_check(compiler, flags, sources):
         jobs = subprocess.run([*command, "-###", sources[0]], cwd=ROOT,
                               capture_output=True, text=True, timeout=60)
         lines = [shlex.split(line) for line in jobs.stderr.splitlines()
-                 if line.startswith(" ")]
+                 if line.startswith(' "')]  # a command, quoted
         if len(lines) == 1 and "-cc1" in lines[0] and \
                 lines[0][-1] == sources[0]:
             return subprocess.run([*lines[0][:-1], *sources], cwd=ROOT,
