@@ -1501,6 +1501,28 @@ ERRNO_RESTORED = re.compile(r"\berrno\s*=(?!=)\s*([^;,)]+)")
 C_RETURN = re.compile(r"\breturn\b")
 
 
+# `if (errno != saved) errno = saved;` (braces or not): after it errno is
+# saved whatever it was, as after the plain restore.
+RESTORE_IF_CHANGED = re.compile(
+    r"\bif\s*\(\s*(?:errno\s*!=\s*(?P<a>\w+)|(?P<b>\w+)\s*!=\s*errno)\s*\)"
+    r"\s*(?:\{\s*(?P<braced>errno\s*=\s*(?P<c>\w+)\s*;)\s*\}"
+    r"|(?P<bare>errno\s*=\s*(?P<d>\w+)\s*;))")
+
+
+def unconditional_restores(code):
+    """code with each restore made only if errno changed written as the
+    plain restore it amounts to: the rest blanked, each character kept in
+    its place (and every newline), so that offsets and lines still hold."""
+    def plain(m):
+        stmt = "braced" if m.group("braced") else "bare"
+        if (m.group("a") or m.group("b")) != (m.group("c") or m.group("d")):
+            return m.group(0)
+        at, end = m.start(stmt) - m.start(), m.end(stmt) - m.start()
+        blank = re.sub(r"[^\n]", " ", m.group(0))
+        return blank[:at] + m.group(0)[at:end] + blank[end:]
+    return RESTORE_IF_CHANGED.sub(plain, code)
+
+
 def errno_left_changed(code, start, end, macros, defined, seen=()):
     """Whether the code between start and end (a function's body) may
     return with errno changed: None if not, else (the call that changes
@@ -1513,7 +1535,9 @@ def errno_left_changed(code, start, end, macros, defined, seen=()):
     of errno to a variable first (saved = errno) and of that variable to
     errno last (errno = saved), after the last call and before each
     return that follows a call, as a statement that always runs then (not
-    in a loop, nor under a condition)."""
+    in a loop, nor under a condition; a restore made only if errno
+    changed counts as the plain one)."""
+    code = unconditional_restores(code)
     calls = []
     for m in C_CALL.finditer(code, start, end):
         name = m.group(1)
