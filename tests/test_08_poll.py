@@ -20,7 +20,8 @@ import labrun
 import peers
 import tracetext
 from conftest import (READS, WRITES, Drain, as_run, closed_once,
-                      errno_in_handlers, faults, frozen, tool)
+                      errno_in_handlers, faults, frozen,
+                      handlers_call_only_safe_functions, tool)
 from tracetext import call_text, cut
 
 LESSON = "08-poll"
@@ -134,13 +135,27 @@ def served(lab, server, results, what):
 
 def stuck(lab, server, hog):
     """Waits until a client that never reads has filled the buffers: the
-    server's writes to it fail with EAGAIN (or the server sleeps in one),
-    and the client's send waits."""
+    server's writes to it have failed with EAGAIN and the server no longer
+    asks poll for POLLIN on its socket (its reply buffer is full: a server
+    that reads in small pieces gets there later), or the server sleeps in
+    a write; the client's send waits."""
+    def no_room():
+        taken = [e for e in lab.events(labrun.ACCEPTS, proc=server)
+                 if e["ret"] >= 0]
+        if not taken:
+            return False
+        fd, since = taken[-1]["ret"], taken[-1]["ts"]
+        return any(not any(f["fd"] == fd and "POLLIN" in str(f["events"])
+                           for f in e["args"].get("fds") or [])
+                   for e in lab.events("poll", proc=server, event=None)
+                   if e["ts"] > since)  # the poll it sleeps in: a wait
+
     def full():
         return hog.sent > 0 and (
-            lab.events(("write", "send"), proc=server, errno="EAGAIN") or
             (peers.blocked_in(server.pid) or ("",))[0] in ("write",
-                                                             "sendto"))
+                                                             "sendto") or
+            bool(lab.events(("write", "send"), proc=server, errno="EAGAIN"))
+            and no_room())
     lab.wait_until(full, proc=server, timeout=QUICK)
 
 
@@ -690,6 +705,14 @@ def test_a_stop_signal_just_before_poll_stops_the_server(lab):
                "writes a byte (or block the stop signals and let ppoll "
                "unblock them while it waits; or read them from a signalfd "
                "in the poll set)", "Signals without a gap")
+
+
+def test_each_signal_handler_calls_only_async_signal_safe_functions(lab):
+    handlers_call_only_safe_functions(
+        lab, "server", "Signals without a gap",
+        "Let the handler set the flag and write its byte to the pipe (both "
+        "async-signal-safe), leave it quietly if that write fails, and "
+        "print in main")
 
 
 def test_each_signal_handler_leaves_errno_as_it_found_it(lab):
