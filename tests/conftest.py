@@ -1620,6 +1620,38 @@ def handled_signals(code, at):
         r"\bsigaction\s*\(\s*([^,()]+),", code[:stop]) if m.start() > at]
 
 
+def handlers_call_only_safe_functions(lab, program, section, instead):
+    """Fails the check, naming the call, if a signal handler that program
+    installs calls (itself, or through the program's own functions) a
+    function that signal-safety(7) does not list.  No run shows it: stdio's
+    own writes are not traced, and printf in a handler works until the
+    signal lands inside main's printf.  instead: what the handler should
+    do, in words."""
+    source, text = lab.source(program)
+    code, macros = c_code(text)
+    defined = c_functions(code)
+    for name, how, at, sig in installed_handlers(code):
+        start, end = defined[name]
+        unsafe = [(n, where) for n, where in library_calls(
+            code, start, end, macros, defined)
+            if n not in SIGNAL_SAFE and
+            not n.startswith(("atomic_", "__atomic_", "__sync_"))]
+        if not unsafe:
+            continue
+        call, where = unsafe[0]
+        line = line_at(code, where)
+        lab.expect(False,
+                   f"{handler_named(code, name, how, at, sig)} to call only "
+                   "async-signal-safe functions (this comes from reading "
+                   f"{source}): line {line}, `{source_line(text, line)}`, "
+                   f"calls {call}, which signal-safety(7) does not list. "
+                   "The handler runs between any two instructions of the "
+                   f"program, maybe inside main's own {call}, whose state "
+                   "(stdout's buffer and its lock, for stdio; the heap, for "
+                   f"malloc; the exit handlers, for exit) it would then "
+                   f"corrupt. {instead}", section)
+
+
 def handler_named(code, name, how, at, sig):
     """A handler in words: "the SIGCHLD handler on_child_exit"."""
     signals = [sig] if sig else handled_signals(code, at)

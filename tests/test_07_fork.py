@@ -19,9 +19,8 @@ import pytest
 
 import labrun
 import peers
-from conftest import (SIGNAL_SAFE, c_code, c_functions, closed_once,
-                      errno_in_handlers, handler_named, installed_handlers,
-                      library_calls, line_at, source_line, tool)
+from conftest import (closed_once, errno_in_handlers,
+                      handlers_call_only_safe_functions, tool)
 from tracetext import call_text, cut
 
 LESSON = "07-fork"
@@ -368,40 +367,18 @@ def test_a_child_that_ends_does_not_interrupt_accept(lab):
                "Reaping: SIGCHLD and waitpid")
 
 
+def test_each_signal_handler_calls_only_async_signal_safe_functions(lab):
+    handlers_call_only_safe_functions(
+        lab, "server", "Reaping: SIGCHLD and waitpid",
+        "Let the handler reap and forget the child (waitpid is "
+        "async-signal-safe; _exit, not exit, if it must end), and print in "
+        "main")
+
+
 def test_each_signal_handler_leaves_errno_as_it_found_it(lab):
     # No run lands the SIGCHLD handler between a failed call of main and
     # main's look at errno: the source shows whether errno is saved.
     errno_in_handlers(lab, "Reaping: SIGCHLD and waitpid")
-
-
-def test_each_signal_handler_calls_only_async_signal_safe_functions(lab):
-    # No run shows it: stdio's own writes are not traced, and printf in a
-    # handler works until the signal lands inside main's printf. The source
-    # shows which functions each handler calls, through the program's own.
-    source, text = lab.source("server")
-    code, macros = c_code(text)
-    defined = c_functions(code)
-    for name, how, at, sig in installed_handlers(code):
-        start, end = defined[name]
-        unsafe = [(n, where) for n, where in library_calls(
-            code, start, end, macros, defined)
-            if n not in SIGNAL_SAFE and
-            not n.startswith(("atomic_", "__atomic_", "__sync_"))]
-        if not unsafe:
-            continue
-        call, where = unsafe[0]
-        line = line_at(code, where)
-        lab.expect(False,
-                   f"{handler_named(code, name, how, at, sig)} to call only "
-                   "async-signal-safe functions (this comes from reading "
-                   f"{source}): line {line}, `{source_line(text, line)}`, "
-                   f"calls {call}, which signal-safety(7) does not list. "
-                   "The handler runs between any two instructions of the "
-                   f"program, maybe inside main's own {call}, whose state "
-                   "(stdout's buffer and its lock, for stdio) it would then "
-                   "corrupt. Let the handler reap and forget the child "
-                   "(waitpid is async-signal-safe), and print in main",
-                   "Reaping: SIGCHLD and waitpid")
 
 
 def test_each_process_closes_the_copies_it_does_not_use(lab):
@@ -499,6 +476,15 @@ def test_each_line_is_printed_once(lab):
                "the buffer, and wrote it again when it flushed or exited. "
                "fflush(stdout) after each printf of the parent, before the "
                "next fork", "One process per client")
+    done = [line for line in lines if re.search(r"\bclient done\b", line)]
+    lab.expect(len(done) >= clients,
+               "each child to print its line `server: client done, N bytes "
+               f"echoed` before it ends: {len(done)} of {clients} came out "
+               "on standard output. A child ends with _exit, which does not "
+               "flush stdio's buffers (stdout is not a terminal here: fully "
+               "buffered), so a line left in the buffer is lost: "
+               "fflush(stdout) after serve_client, before _exit",
+               "One process per client")
 
 
 def test_the_open_descriptors_stay_the_same_after_200_clients(lab):

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 import labrun
-from conftest import closed_once, tool, run_tool
+from conftest import (closed_once, handlers_call_only_safe_functions, tool,
+                      run_tool)
 from tracetext import cut
 
 LESSON = "10-datagram"
@@ -362,6 +363,14 @@ def received(peer, count=None):
         senders.append(sender)
     peer.settimeout(labrun.WAIT)
     return got, senders
+
+
+@pytest.mark.parametrize("program", ["collector", "logger"])
+def test_each_signal_handler_calls_only_async_signal_safe_functions(lab,
+                                                                    program):
+    handlers_call_only_safe_functions(
+        lab, program, "Your task",
+        "Let the handler set the flag and return, and print in main")
 
 
 def test_the_logger_sends_each_line_as_one_datagram(lab):
