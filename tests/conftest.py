@@ -502,6 +502,7 @@ class LessonLab(labrun.Lab):
         server = self.server(*args, **kw)
         self.require("listen", "the server to listen (lesson 03)",
                      "What this stage does", proc=server, ret=0)
+        whole_name_bound(self, server, asked_path(args))
         return server
 
     def client(self, *args, stdin=b"", timeout=labrun.WAIT, **kw):
@@ -661,6 +662,39 @@ def used_minus_one(lab, proc):
 # fd 3 already open when a program starts (Lab.start's under=), as a
 # shell's `3</dev/null` leaves it: each descriptor the program makes is one
 # higher than in a plain run, and a line that names one must follow.
+# 107 bytes, the longest path sun_path holds with its '\0': a length that
+# leaves out the end of the address cuts only so long a path.
+LONGEST_PATH = "s" * 102 + ".sock"
+
+
+def asked_path(args):
+    """The socket path a server's command line names: its last argument
+    that is not an option nor a count, or lab.sock."""
+    named = [a for a in args if isinstance(a, str) and
+             not a.startswith("-") and not a.isdigit()]
+    return named[-1] if named else "lab.sock"
+
+
+def whole_name_bound(lab, server, name, section="What this stage does"):
+    """Fails the check, naming the address length, when the server's bind
+    succeeded on only the first bytes of name: a client's connect to name
+    then finds no file (ENOENT), the mistake is the server's."""
+    for event in lab.events("bind", proc=server, ret=0):
+        addr = event["args"].get("addr") or {}
+        path = event["args"].get("bound") or addr.get("path") or ""
+        shown = name if len(name) < 20 else f"{name[:8]}...{name[-8:]}"
+        lab.expect("abstract" in addr or not path or path == name or
+                   not name.startswith(path),
+                   "the server to pass bind the length of the whole "
+                   "address, sizeof addr (110 bytes: sun_family, then the "
+                   f"108 of sun_path): it called {tracetext.call_text(event)}"
+                   f", and the length {event['args'].get('addrlen')} cut "
+                   f"the name bound to its first {len(path)} bytes, "
+                   f"\"{path}\", not {shown} ({len(name)} bytes), so a "
+                   "client's connect to that path finds no file (ENOENT)",
+                   section)
+
+
 FD_3_TAKEN = ("/bin/sh", "-c", 'exec "$@" 3</dev/null', "sh")
 
 

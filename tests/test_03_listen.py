@@ -4,9 +4,9 @@ import time
 
 import labrun
 import peers
-from conftest import (bind_failure_reported, failed_socket,
-                      listen_failure_reported, one_after_another,
-                      says_it_listens)
+from conftest import (LONGEST_PATH, asked_path, bind_failure_reported,
+                      failed_socket, listen_failure_reported,
+                      one_after_another, says_it_listens, whole_name_bound)
 from tracetext import call_text
 
 LESSON = "03-listen"
@@ -27,11 +27,12 @@ def listen_of(lab, server):
     return None
 
 
-def listening(lab):
-    """The server, its successful bind and its listen, once listen has
-    returned; a listen that failed, or came before bind, fails the check
-    with what the trace shows."""
-    server = lab.server()
+def listening(lab, *args):
+    """The server (run with args), its successful bind and its listen,
+    once listen has returned; a listen that failed, or came before bind,
+    or a name bound cut short, fails the check with what the trace
+    shows."""
+    server = lab.server(*args)
     event = listen_of(lab, server)
     lab.expect(event is not None, "the server to call listen(2) after bind",
                "Your task")
@@ -44,6 +45,7 @@ def listening(lab):
     lab.expect(event["ret"] == 0,
                f"listen on the bound socket to succeed; it called "
                f"{call_text(event)}", "What this stage does")
+    whole_name_bound(lab, server, asked_path(args))
     return server, bound[0], event
 
 
@@ -67,6 +69,17 @@ def test_listen_makes_the_bound_socket_passive(lab):
                f"asks (5); it called {call_text(event)}: a backlog of 0 "
                "lets only one connection wait, and the checks connect two "
                "clients that the server never accepts", "Your task")
+
+
+def test_the_server_listens_on_the_longest_path(lab):
+    # The path on the command line, 107 bytes: every byte of the address
+    # counts, and only so long a path shows a length a little too small.
+    server, _, _ = listening(lab, LONGEST_PATH)
+    running(lab, server)
+    lab.expect(lab.is_socket(LONGEST_PATH),
+               f"the server to create the socket file of the path of "
+               f"{len(LONGEST_PATH)} bytes on its command line, and keep "
+               "it while it listens", "What this stage does")
 
 
 def test_the_server_keeps_running_after_listen(lab):
