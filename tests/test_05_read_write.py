@@ -11,14 +11,16 @@ A server that serves its clients in child processes (lesson 07) reads and
 writes in those children: the checks follow "the server's side", the
 server and every process it forked (lab.family).
 """
+import os
 import random
 import re
 import signal
 import socket
 import time
+import types
 
 import labrun
-from conftest import (READS, REPLY, SERVING_WAITS, WRITES, Drain,
+from conftest import (LONGEST_PATH, READS, REPLY, SERVING_WAITS, WRITES, Drain,
                       accept_failure_reported, as_run,
                       client_finishes_short_writes, client_ends,
                       client_makes_interrupted_calls_again, client_of,
@@ -176,6 +178,33 @@ def test_the_reply_is_the_message_upper_cased(lab):
     closed_once(lab, "Your task")
 
 
+def test_both_programs_reach_the_longest_path(lab):
+    # 107 bytes, the most sun_path holds with its '\0': an address length
+    # a little too small (sizeof(struct sockaddr), sizeof addr.sun_path)
+    # cuts only so long a path, in bind or in connect.
+    name, shown = LONGEST_PATH, f"{LONGEST_PATH[:8]}...{LONGEST_PATH[-8:]}"
+    lab.serving(name)  # its bind named the whole path
+    client = lab.client(name, "hello, socket")
+    event = lab.require("connect", f"`client {shown} \"hello, socket\"` "
+                        "to call connect(2)", "Your task", proc=client)
+    path = (event["args"].get("addr") or {}).get("path") or ""
+    lab.expect(path == name and event["ret"] == 0,
+               "the client to pass connect the length of the whole "
+               "address, sizeof addr (110 bytes), and reach the whole path "
+               f"of {len(name)} bytes (the longest that sun_path holds); it "
+               f"called {call_text(event)}"
+               + (f": the length {event['args'].get('addrlen')} cut the "
+                  f"path to its first {len(path)} bytes, a name with no file"
+                  if path != name and name.startswith(path) else ""),
+               "Your task")
+    lab.expect(client.returncode == 0 and
+               client.stdout_bytes == b"HELLO, SOCKET\n",
+               f"`client {shown} \"hello, socket\"` to print HELLO, SOCKET "
+               "from the server listening on that path, and exit with 0; it "
+               f"printed {difference(client.stdout_bytes, REPLY)}; "
+               f"{client.describe()}", "Your task")
+
+
 def test_the_bytes_cross_exactly(lab):
     server = lab.serving()
     client = lab.client("lab.sock", "ping")
@@ -272,7 +301,9 @@ def test_end_of_file_ends_the_client_without_an_error(lab):
                 "What to look for in the trace", proc=lab.family(server),
                 ret=0)
     # Back waiting for the next client: what it said is out by now.
-    done = [line for line in done_lines(lab, server)
+    said = done_lines(lab, server)
+    counted(lab, server, said, 3, "the client sent \"bye\"")
+    done = [line for line in said
             if re.search(r"\b3\b", line) and "bytes" in line]
     lab.expect(done,
                "at end of file (read() = 0) the server to leave its loop "
@@ -281,6 +312,40 @@ def test_end_of_file_ends_the_client_without_an_error(lab):
                "error; it printed "
                f"{cut(server.stdout_bytes, 100)} and on stderr "
                f"{cut(server.stderr_bytes, 100)}", "Your task")
+
+
+def counts_in(lines):
+    return [int(n) for line in lines for n in re.findall(r"\b(\d+) bytes",
+                                                         line)]
+
+
+def counted(lab, server, said, size, how):
+    """Fails the check, naming the count, when the lines the server printed
+    about a client done (said) give a count other than size, the bytes
+    that client sent (how: in words)."""
+    counts = counts_in(said)
+    lab.expect(not counts or counts[-1] == size,
+               f"the line `server: client done, {size} bytes echoed`, with "
+               f"the count of the bytes echoed to this client: {how}, "
+               f"{size} bytes; add the n bytes of each read once it is "
+               "written back (total += n), starting from 0 for each client "
+               "(size_t total = 0 in serve_client, not static nor global); "
+               f"it printed {cut(said[-1].encode() if said else b'', 80)}",
+               "Your task")
+
+
+def test_each_client_gets_its_own_count(lab):
+    server = lab.serving()
+    side, ends = lab.family(server), 0
+    for message in ("bye", "a second client"):
+        lab.client("lab.sock", message)
+        ends += 1
+        lab.wait_until(lambda: len(lab.events(READS, proc=side, ret=0)) >=
+                       ends, proc=server)
+        said = done_lines(lab, server)
+    counted(lab, server, said, len("a second client"),
+            "the second client sent \"a second client\", after a first "
+            "client that sent \"bye\"")
 
 
 def test_the_server_uses_only_the_n_bytes_read(lab):
@@ -510,14 +575,73 @@ def test_sigpipe_is_ignored_before_the_first_write(lab):
                "client without a word", "SIGPIPE")
 
 
+def test_the_server_ignores_sigpipe_before_its_first_client(lab):
+    # The server (or the child that serves the client) stops (SIGSTOP,
+    # raised by LAB_FAULTS) just before its first write: what /proc shows
+    # then is what that write would meet, were the client gone.
+    rules = "write#1=SIGSTOP,send#1=SIGSTOP"
+    server = lab.serving(env=faults(rules))
+    peer, error = lab.connect()
+    lab.expect(peer is not None, f"a client to connect; it failed: {error}",
+               "Your task")
+    sent_to(peer, b"hello", end=True)
+    family = [server.pid, *labrun.descendants(server.pid)]
+    stopped, deadline = None, time.monotonic() + labrun.WAIT
+    while stopped is None and time.monotonic() < deadline:
+        family = [server.pid, *labrun.descendants(server.pid)]
+        stopped = next((pid for pid in family
+                        if labrun.process_state(pid)[0] == "T"), None)
+        if stopped is None:
+            time.sleep(0.0005)
+    masks = {}
+    if stopped is not None:
+        masks = signals_of(types.SimpleNamespace(pid=stopped)) or {}
+    protected = any(masks.get(k, 0) & SIGPIPE_BIT
+                    for k in ("SigIgn", "SigBlk", "SigCgt"))
+    for pid in family:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except OSError:
+            pass
+    receive(peer, 5)
+    lab.wait_for(WRITES, proc=lab.family(server))  # its flags, once made
+    writes = lab.events(WRITES, proc=lab.family(server))
+    nosignal = writes and all(e["call"] == "send" and
+                              has_flag(e, "MSG_NOSIGNAL") for e in writes)
+    lab.expect(stopped is None or protected or nosignal,
+               "the server to ignore SIGPIPE before it serves its first "
+               "client: call signal(SIGPIPE, SIG_IGN) early in main, before "
+               "the accept loop (or send with MSG_NOSIGNAL). The first "
+               "client may leave before its reply; when the server was "
+               "about to write that reply "
+               f"(`{as_run(lab, 'server', rules)}` stops it there), "
+               f"/proc/{stopped}/status showed SIGPIPE neither ignored nor "
+               "caught: that write would kill the server without a word",
+               "SIGPIPE")
+
+
 def done_after(lab, server, failed):
     """Waits until the server has left the client whose call failed
     (failed: its event): closed that connection, and waits for the next
     client; returns the lines it printed about a client done since."""
     fd = failed["args"]["fd"]
-    lab.wait_for("close", proc=lab.family(server),
-                 where=lambda e: e["ts"] > failed["ts"] and
-                 e["pid"] == failed["pid"] and e["args"].get("fd") == fd)
+    after = lab.wait_for(("close", *READS, *WRITES), proc=lab.family(server),
+                         event=None,
+                         where=lambda e: e["ts"] > failed["ts"] and
+                         e["pid"] == failed["pid"] and
+                         e["args"].get("fd") == fd)
+    what = "read" if failed["call"] in READS else "write"
+    gone = labrun.process_state(failed["pid"])[0] in (None, "Z")
+    lab.expect(after is None and gone or
+               after is not None and after["call"] == "close",
+               f"a failed {what} to end that client: when {what} fails "
+               f"(not EINTR), here {call_text(failed)}, say why with "
+               f"perror(\"server: {what}\") and return from serve_client, "
+               f"then close fd {fd}: the connection is broken, and nothing "
+               "more comes from it; "
+               + (f"it called {call_text(after)} on it again"
+                  if after is not None else f"it did not close fd {fd}"),
+               "Your task")
     return done_lines(lab, server)
 
 
