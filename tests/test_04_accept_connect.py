@@ -3,8 +3,8 @@ new socket, while the listening socket stays open."""
 import re
 
 import labrun
-from conftest import (FD_3_TAKEN, accept_failure_reported, as_run,
-                      closed_once, fd_3_taken, faults, first_fds,
+from conftest import (accept_failure_reported, as_run,
+                      closed_once, faults, first_fds,
                       line_on_stdout, one_after_another, says_it_listens,
                       failed_socket,
                       listen_failure_reported)
@@ -171,10 +171,17 @@ def test_the_server_still_says_it_listens(lab):
     says_it_listens(lab, server)
 
 
+# fds 3 and 5 open when the server starts: the listening fd is 4, and the
+# client's 6, neither the first free fd nor the listening fd + 1.
+FDS_3_AND_5_TAKEN = ("/bin/sh", "-c", 'exec "$@" 3</dev/null 5</dev/null',
+                     "sh")
+
+
 def test_the_server_says_which_fd_each_client_got(lab):
-    # With fd 3 taken, the listening fd is 4 and the client's 5: a line
-    # that prints a number of its own never names the right one.
-    server = lab.serving(under=FD_3_TAKEN)
+    # With fds 3 and 5 taken, the listening fd is 4 and the client's 6: a
+    # line that prints a number of its own (a constant, the listening fd,
+    # or a sum of it) never names the right one.
+    server = lab.serving(under=FDS_3_AND_5_TAKEN)
     lab.client()
     got = lab.require(labrun.ACCEPTS, "accept(2) to return for the client",
                       "Your task", proc=server, where=lambda e: e["ret"] >= 0)
@@ -198,8 +205,10 @@ def test_the_server_says_which_fd_each_client_got(lab):
                f"the line `server: client connected on fd {got['ret']}`, "
                f"with the fd that accept returned ({got['ret']}: print the "
                "variable that holds it), not the listening fd nor a "
-               f"constant; here {fd_3_taken(lab, 'server')}, so the "
-               f"listening fd is {fd}; it printed "
+               "number made from it nor a constant; here fds 3 and 5 were "
+               "already open when the server started (`build/lessons/"
+               f"{lab.lesson}/server 3</dev/null 5</dev/null` does it "
+               f"again), so the listening fd is {fd}; it printed "
                f"{cut(server.stdout_bytes, 100)}",
                "A new socket for each client")
 
