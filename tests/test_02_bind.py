@@ -168,6 +168,13 @@ def test_a_leftover_socket_file_is_reported(lab):
     server = lab.run("server")
     event = lab.require("bind", "bind(2) to fail with EADDRINUSE",
                         "Bad paths", proc=server)
+    lab.expect("rm lab.sock" in server.stderr or
+               "rm lab.sock" not in server.stdout,
+               "the server to say how to remove the leftover socket file "
+               "(rm lab.sock) on standard error, with fprintf(stderr, ...): "
+               "it said so with printf, on standard output, where the "
+               "server's normal lines go; "
+               f"it printed {cut(server.stdout_bytes, 120)}", "Bad paths")
     lab.expect(event["errno"] == "EADDRINUSE" and (server.returncode or 0) > 0 and
                "rm lab.sock" in server.stderr,
                "bind fails with EADDRINUSE and the server says how to remove "

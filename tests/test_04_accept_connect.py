@@ -244,6 +244,12 @@ def test_the_client_explains_when_no_server_runs(lab):
     client = lab.client()
     event = lab.require("connect", "the client to try connect(2)",
                         "Your task", proc=client)
+    lab.expect("start the server" in client.stderr or
+               "start the server" not in client.stdout,
+               "the client to say to start the server first on standard "
+               "error, with fprintf(stderr, ...): it said so with printf, "
+               "on standard output, where the reply goes; it printed "
+               f"{cut(client.stdout_bytes, 120)}", "Your task")
     lab.expect(event["errno"] == "ENOENT" and (client.returncode or 0) > 0 and
                "start the server" in client.stderr,
                "connect fails with ENOENT, the client says to start the "
