@@ -68,6 +68,51 @@ def ended_or_waiting_again(lab, server, since, calls=None):
     return server.wait() if server.has_exited() else None
 
 
+def connected_to_the_whole_path(lab, client, name):
+    """Fails the check, naming the client's address length, if the address
+    its connect passed is not the path it was given: a length too small
+    (sizeof(struct sockaddr), or one counted before the path was copied
+    into sun_path) leaves the kernel only the first bytes of the name,
+    usually one with no file (ENOENT)."""
+    event = lab.wait_for("connect", proc=client, timeout=0)
+    if event is None:
+        return
+    addr = event["args"].get("addr")
+    path = addr.get("path") if isinstance(addr, dict) else None
+    length = event["args"].get("addrlen")
+    shown = name if len(name) < 30 else f"{name[:8]}...{name[-8:]}"
+    lab.expect(not isinstance(addr, dict) or path == name,
+               f"the client to connect to the whole path it was given, "
+               f"{shown} ({len(name)} bytes): its address length is wrong. "
+               f"It called {call_text(event)}: the length {length} left the "
+               f"kernel only the name {path!r}"
+               + (", where no socket file is" if event.get("errno") ==
+                  "ENOENT" else "") +
+               ". Pass connect sizeof addr, the size of the whole struct "
+               "sockaddr_un (110 bytes), not sizeof(struct sockaddr) (16: "
+               "14 bytes of path), and not a length counted before the path "
+               "is copied into sun_path", "Your task")
+
+
+def bound_the_whole_path(lab, server, name):
+    """Fails the check, naming the server's address length, unless its
+    bind named the socket with the whole path name."""
+    event = lab.require("bind", "the server to bind(2) its path",
+                        "What this stage does", proc=server)
+    addr = event["args"].get("addr")
+    path = addr.get("path") if isinstance(addr, dict) else None
+    shown = name if len(name) < 30 else f"{name[:8]}...{name[-8:]}"
+    lab.expect(path == name and event["ret"] == 0 and
+               event["args"].get("bound") == name,
+               f"the server to bind the whole path it was given, {shown} "
+               f"({len(name)} bytes): its address length is wrong. It "
+               f"called {call_text(event)}: the length "
+               f"{event['args'].get('addrlen')} left the kernel only the "
+               f"name {path!r}. Pass bind sizeof addr, the size of the "
+               "whole struct sockaddr_un (110 bytes), not sizeof(struct "
+               "sockaddr) (16: 14 bytes of path)", "Your task")
+
+
 def clients_in_turn(lab, server, *words):
     """Runs a client for each word, the next only once the server is done
     with the one before: it waits in accept again, or has exited, or goes
@@ -77,6 +122,7 @@ def clients_in_turn(lab, server, *words):
     clients = []
     for word in words:
         clients.append(lab.client("lab.sock", word))
+        connected_to_the_whole_path(lab, clients[-1], "lab.sock")
         # The client has its reply: the server's accept of it is written.
         lab.collector.sync()
         since = max((e["ts"] for e in lab.events(labrun.ACCEPTS, proc=server)),
@@ -204,6 +250,22 @@ def test_the_socket_file_is_removed_on_exit(lab):
     lab.expect(not (lab.dir / "lab.sock").exists(),
                "no lab.sock left once the server has exited",
                "Why the socket file outlives close")
+
+
+def test_the_longest_path_is_bound_and_reached(lab):
+    # 107 bytes, the most sun_path holds with its '\0': an address length
+    # too small (sizeof(struct sockaddr) keeps 14 bytes of path) cuts it.
+    name = "s" * 102 + ".sock"
+    server = lab.serving("-n", "1", name)
+    bound_the_whole_path(lab, server, name)
+    client = lab.client(name, "hi")
+    connected_to_the_whole_path(lab, client, name)
+    lab.expect(client.stdout == "HI\n" and server.wait() == 0,
+               f"`server -n 1 {name[:8]}...{name[-8:]}` and a client on "
+               f"that path ({len(name)} bytes, the longest that sun_path "
+               "holds) to talk (HI) and the server to exit with 0; the "
+               f"client printed {cut(client.stdout_bytes, 30)}; "
+               f"{server.describe()}", "Your task")
 
 
 def test_the_server_removes_the_path_it_was_given(lab):
