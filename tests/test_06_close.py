@@ -226,6 +226,19 @@ def test_the_server_serves_n_clients_then_exits(lab):
     lab.expect(status == 0,
                "`server -n 2` to exit with status 0 by itself after two "
                f"clients; {server.describe()}", "Your task")
+    done = [line for line in server.stdout.splitlines()
+            if re.search(r"\bclient done\b", line)]
+    second = [int(n) for n in re.findall(r"\b(\d+) bytes", done[1])] \
+        if len(done) > 1 else []
+    lab.expect(not second or len("two") in second,
+               "the second client's line `server: client done, 3 bytes "
+               "echoed` to count only that client's bytes: its count must "
+               "start from 0 for each client. It printed "
+               f"`{done[1] if len(done) > 1 else ''}`, the first client's "
+               "3 bytes included: a count kept from one client to the next "
+               "(a static variable, or one declared outside serve_client); "
+               "declare total in serve_client, without static",
+               "Your task")
 
 
 def test_the_socket_file_is_removed_on_exit(lab):
