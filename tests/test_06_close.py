@@ -113,6 +113,23 @@ def bound_the_whole_path(lab, server, name):
                "sockaddr) (16: 14 bytes of path)", "Your task")
 
 
+def used_after_close(lab, proc):
+    """The first call of proc on a fd that it had closed (close = 0) and
+    not opened again since, other than a second close (closed_once names
+    that one): a use after close."""
+    closed = set()
+    for e in sorted(lab.events(proc=proc), key=lambda e: e["ts"]):
+        fd = (e.get("args") or {}).get("fd")
+        if e["call"] in ("socket", *labrun.ACCEPTS) and \
+                isinstance(e.get("ret"), int) and e["ret"] >= 0:
+            closed.discard(e["ret"])
+        elif e["call"] == "close" and e["ret"] == 0:
+            closed.add(fd)
+        elif e["call"] != "close" and fd in closed:
+            return e
+    return None
+
+
 def clients_in_turn(lab, server, *words):
     """Runs a client for each word, the next only once the server is done
     with the one before: it waits in accept again, or has exited, or goes
@@ -368,6 +385,45 @@ def test_the_client_closes_its_socket_on_every_path(lab):
                f"LAB_FAULTS: `{as_run(lab, 'client', rules, 'lab.sock', 'hi')}"
                "`), before it exits with an error: every fd it opens, it "
                f"closes, on every path; {client.describe()}", "Your task")
+    used = used_after_close(lab, client)
+    lab.expect(not used,
+               "the client to stop using its socket once it has closed it: "
+               "a use after close. After its write failed "
+               f"({call_text(failed[0]) if failed else ''}, LAB_FAULTS) it "
+               f"closed fd {used['args'].get('fd') if used else ''}, then "
+               f"called {call_text(used) if used else ''} "
+               f"({where(used) if used else ''}) on it: after close(fd) on an error path, return EXIT_FAILURE at "
+               f"once; {client.describe()}", "What to look for in the trace")
+    lab.expect(not failed or (client.returncode or 0) > 0 and
+               client.stderr.strip(),
+               "the client to say why on standard error (perror(\"client: "
+               "write\")) and exit with a non-zero status when its write "
+               f"fails; {client.describe()}", "Your task")
+    closed_once(lab, "What to look for in the trace")
+    # Writing standard output fails: /dev/full takes no byte (ENOSPC).
+    client = lab.start("client", "lab.sock", "hello, socket",
+                       under=("sh", "-c", 'exec "$0" "$@" >/dev/full'))
+    conn = lab.accept(listener)
+    lab.expect(conn is not None, "the client to connect to lab.sock",
+               "Your task")
+    receive(conn, len(b"hello, socket"))
+    sent_to(conn, b"HELLO, SOCKET")
+    client.wait()
+    conn.close()
+    made = lab.events("socket", proc=client)
+    closes = [e for e in lab.events("close", proc=client, ret=0)
+              if made and e["args"]["fd"] == made[0]["ret"]]
+    lab.expect(not made or closes,
+               "the client to close its socket when writing standard output "
+               "fails too (here standard output is /dev/full, where every "
+               "write fails with ENOSPC), before it exits with an error: "
+               "close(fd) after perror(\"client: writing standard "
+               "output\"); every fd it opens, it closes, on every path; "
+               f"{client.describe()}", "Your task")
+    lab.expect((client.returncode or 0) > 0 and client.stderr.strip(),
+               "the client to say why on standard error and exit with a "
+               "non-zero status when writing standard output fails (here "
+               f"/dev/full: ENOSPC); {client.describe()}", "Your task")
 
 
 def test_a_client_that_leaves_early_costs_the_server_no_fd(lab):
