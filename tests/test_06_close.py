@@ -16,7 +16,8 @@ from conftest import (READS, SERVING_WAITS, SIGNAL_SAFE, WRITES, as_run,
                       closed_once,
                       client_finishes_short_writes,
                       client_makes_interrupted_calls_again, eintr_expected,
-                      failed_accept, failed_socket, faults, frozen,
+                      SAFE_IN_HANDLERS, failed_accept, failed_socket,
+                      faults, frozen,
                       installed_handlers, interrupted,
                       interrupted_and_not_made_again, library_calls, line_at,
                       one_after_another, pauses_after_emfile, receive,
@@ -111,6 +112,23 @@ def bound_the_whole_path(lab, server, name):
                f"name {path!r}. Pass bind sizeof addr, the size of the "
                "whole struct sockaddr_un (110 bytes), not sizeof(struct "
                "sockaddr) (16: 14 bytes of path)", "Your task")
+
+
+def made_in_a_handler(lab, proc):
+    """The calls (return events) that proc made while another call of its
+    own still waited: calls of a signal handler (the trace reports a
+    delivery, then what the handler does, then the waiting call's
+    return)."""
+    inside, waiting = [], None
+    for e in sorted(lab.events(proc=proc, event=None), key=lambda e: e["ts"]):
+        if e["event"] == "wait":
+            waiting = e
+        elif e["event"] == "return" and waiting is not None:
+            if e["call"] == waiting["call"]:
+                waiting = None
+            elif e["call"] not in SAFE_IN_HANDLERS:
+                inside.append((e, waiting))
+    return inside
 
 
 def used_after_close(lab, proc):
@@ -280,6 +298,8 @@ def test_the_socket_file_is_removed_on_exit(lab):
     lab.expect(not (lab.dir / "lab.sock").exists(),
                "no lab.sock left once the server has exited",
                "Why the socket file outlives close")
+    # The cleanup closes the listening socket once: not again at return.
+    closed_once(lab, "What to look for in the trace")
 
 
 def test_the_longest_path_is_bound_and_reached(lab):
@@ -479,6 +499,23 @@ def stopped(lab, server, sig, since):
                    "stop: it went back to wait again; look at the flag "
                    "stop_requested after EINTR and before each accept",
                    "Cleaning up on a signal")
+    # The cleanup's own calls, made by the handler (other calls in a
+    # handler: the checks below and the source check name them).
+    inside = [(e, w) for e, w in made_in_a_handler(lab, server)
+              if e["call"] in ("close", "unlink", "shutdown")]
+    if inside:
+        call, waited = inside[0]
+        lab.expect(False,
+                   f"the stop handler to only set the flag: after {sig.name} "
+                   f"the handler itself called {call_text(call)} "
+                   f"({where(call)}), while "
+                   f"{waited['call']}({waited['args'].get('fd', '')}) still "
+                   "waited: cleanup done in a handler, which belongs in "
+                   "main. The handler runs between any two instructions; a "
+                   "close or unlink there races with the main flow (its "
+                   "cleanup then closes the fd again: EBADF). Set "
+                   "stop_requested, return, and do the cleanup in main "
+                   "after the loop", "Cleaning up on a signal")
     lab.expect(not ended_inside_a_handler(lab, server),
                f"after {sig.name} the waiting call to return -1 with EINTR, "
                "and the cleanup to run in main: the server ended while the "
@@ -493,6 +530,21 @@ def test_a_signal_stops_the_server_cleanly(lab, sig):
     server = lab.serving()
     made = socket_file_made(lab)
     waiting(lab, server)
+    bound = lab.events("bind", proc=server, ret=0)
+    late = [e for e in lab.events(("sigaction", "signal"), proc=server)
+            if e["args"].get("sig") in ("SIGINT", "SIGTERM") and
+            e["args"].get("handler") == "handler" and bound and
+            e["ts"] > bound[0]["ts"]]
+    lab.expect(not late,
+               "the stop handlers installed before bind creates the socket "
+               "file, and so before listen: "
+               f"{call_text(late[0]) if late else ''} "
+               f"({where(late[0]) if late else ''}) came after "
+               f"{call_text(bound[0]) if bound else ''}. A SIGINT or "
+               "SIGTERM in between ends the server with the default action, "
+               "before any handler is there, and the socket file stays "
+               "behind; install them at the start of main, before socket",
+               "Cleaning up on a signal")
     since = max(e["ts"] for e in lab.events(event=None))
     server.signal(sig)
     stopped(lab, server, sig, since)
