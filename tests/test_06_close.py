@@ -16,7 +16,8 @@ from conftest import (READS, SERVING_WAITS, SIGNAL_SAFE, WRITES, as_run,
                       closed_once,
                       client_finishes_short_writes,
                       client_makes_interrupted_calls_again, eintr_expected,
-                      failed_accept, failed_socket, faults, frozen,
+                      SAFE_IN_HANDLERS, failed_accept, failed_socket,
+                      faults, frozen,
                       installed_handlers, interrupted,
                       interrupted_and_not_made_again, library_calls, line_at,
                       one_after_another, pauses_after_emfile, receive,
@@ -68,6 +69,85 @@ def ended_or_waiting_again(lab, server, since, calls=None):
     return server.wait() if server.has_exited() else None
 
 
+def connected_to_the_whole_path(lab, client, name):
+    """Fails the check, naming the client's address length, if the address
+    its connect passed is not the path it was given: a length too small
+    (sizeof(struct sockaddr), or one counted before the path was copied
+    into sun_path) leaves the kernel only the first bytes of the name,
+    usually one with no file (ENOENT)."""
+    event = lab.wait_for("connect", proc=client, timeout=0)
+    if event is None:
+        return
+    addr = event["args"].get("addr")
+    path = addr.get("path") if isinstance(addr, dict) else None
+    length = event["args"].get("addrlen")
+    shown = name if len(name) < 30 else f"{name[:8]}...{name[-8:]}"
+    lab.expect(not isinstance(addr, dict) or path == name,
+               f"the client to connect to the whole path it was given, "
+               f"{shown} ({len(name)} bytes): its address length is wrong. "
+               f"It called {call_text(event)}: the length {length} left the "
+               f"kernel only the name {path!r}"
+               + (", where no socket file is" if event.get("errno") ==
+                  "ENOENT" else "") +
+               ". Pass connect sizeof addr, the size of the whole struct "
+               "sockaddr_un (110 bytes), not sizeof(struct sockaddr) (16: "
+               "14 bytes of path), and not a length counted before the path "
+               "is copied into sun_path", "Your task")
+
+
+def bound_the_whole_path(lab, server, name):
+    """Fails the check, naming the server's address length, unless its
+    bind named the socket with the whole path name."""
+    event = lab.require("bind", "the server to bind(2) its path",
+                        "What this stage does", proc=server)
+    addr = event["args"].get("addr")
+    path = addr.get("path") if isinstance(addr, dict) else None
+    shown = name if len(name) < 30 else f"{name[:8]}...{name[-8:]}"
+    lab.expect(path == name and event["ret"] == 0 and
+               event["args"].get("bound") == name,
+               f"the server to bind the whole path it was given, {shown} "
+               f"({len(name)} bytes): its address length is wrong. It "
+               f"called {call_text(event)}: the length "
+               f"{event['args'].get('addrlen')} left the kernel only the "
+               f"name {path!r}. Pass bind sizeof addr, the size of the "
+               "whole struct sockaddr_un (110 bytes), not sizeof(struct "
+               "sockaddr) (16: 14 bytes of path)", "Your task")
+
+
+def made_in_a_handler(lab, proc):
+    """The calls (return events) that proc made while another call of its
+    own still waited: calls of a signal handler (the trace reports a
+    delivery, then what the handler does, then the waiting call's
+    return)."""
+    inside, waiting = [], None
+    for e in sorted(lab.events(proc=proc, event=None), key=lambda e: e["ts"]):
+        if e["event"] == "wait":
+            waiting = e
+        elif e["event"] == "return" and waiting is not None:
+            if e["call"] == waiting["call"]:
+                waiting = None
+            elif e["call"] not in SAFE_IN_HANDLERS:
+                inside.append((e, waiting))
+    return inside
+
+
+def used_after_close(lab, proc):
+    """The first call of proc on a fd that it had closed (close = 0) and
+    not opened again since, other than a second close (closed_once names
+    that one): a use after close."""
+    closed = set()
+    for e in sorted(lab.events(proc=proc), key=lambda e: e["ts"]):
+        fd = (e.get("args") or {}).get("fd")
+        if e["call"] in ("socket", *labrun.ACCEPTS) and \
+                isinstance(e.get("ret"), int) and e["ret"] >= 0:
+            closed.discard(e["ret"])
+        elif e["call"] == "close" and e["ret"] == 0:
+            closed.add(fd)
+        elif e["call"] != "close" and fd in closed:
+            return e
+    return None
+
+
 def clients_in_turn(lab, server, *words):
     """Runs a client for each word, the next only once the server is done
     with the one before: it waits in accept again, or has exited, or goes
@@ -77,6 +157,7 @@ def clients_in_turn(lab, server, *words):
     clients = []
     for word in words:
         clients.append(lab.client("lab.sock", word))
+        connected_to_the_whole_path(lab, clients[-1], "lab.sock")
         # The client has its reply: the server's accept of it is written.
         lab.collector.sync()
         since = max((e["ts"] for e in lab.events(labrun.ACCEPTS, proc=server)),
@@ -180,6 +261,19 @@ def test_the_server_serves_n_clients_then_exits(lab):
     lab.expect(status == 0,
                "`server -n 2` to exit with status 0 by itself after two "
                f"clients; {server.describe()}", "Your task")
+    done = [line for line in server.stdout.splitlines()
+            if re.search(r"\bclient done\b", line)]
+    second = [int(n) for n in re.findall(r"\b(\d+) bytes", done[1])] \
+        if len(done) > 1 else []
+    lab.expect(not second or len("two") in second,
+               "the second client's line `server: client done, 3 bytes "
+               "echoed` to count only that client's bytes: its count must "
+               "start from 0 for each client. It printed "
+               f"`{done[1] if len(done) > 1 else ''}`, the first client's "
+               "3 bytes included: a count kept from one client to the next "
+               "(a static variable, or one declared outside serve_client); "
+               "declare total in serve_client, without static",
+               "Your task")
 
 
 def test_the_socket_file_is_removed_on_exit(lab):
@@ -204,6 +298,24 @@ def test_the_socket_file_is_removed_on_exit(lab):
     lab.expect(not (lab.dir / "lab.sock").exists(),
                "no lab.sock left once the server has exited",
                "Why the socket file outlives close")
+    # The cleanup closes the listening socket once: not again at return.
+    closed_once(lab, "What to look for in the trace")
+
+
+def test_the_longest_path_is_bound_and_reached(lab):
+    # 107 bytes, the most sun_path holds with its '\0': an address length
+    # too small (sizeof(struct sockaddr) keeps 14 bytes of path) cuts it.
+    name = "s" * 102 + ".sock"
+    server = lab.serving("-n", "1", name)
+    bound_the_whole_path(lab, server, name)
+    client = lab.client(name, "hi")
+    connected_to_the_whole_path(lab, client, name)
+    lab.expect(client.stdout == "HI\n" and server.wait() == 0,
+               f"`server -n 1 {name[:8]}...{name[-8:]}` and a client on "
+               f"that path ({len(name)} bytes, the longest that sun_path "
+               "holds) to talk (HI) and the server to exit with 0; the "
+               f"client printed {cut(client.stdout_bytes, 30)}; "
+               f"{server.describe()}", "Your task")
 
 
 def test_the_server_removes_the_path_it_was_given(lab):
@@ -293,6 +405,45 @@ def test_the_client_closes_its_socket_on_every_path(lab):
                f"LAB_FAULTS: `{as_run(lab, 'client', rules, 'lab.sock', 'hi')}"
                "`), before it exits with an error: every fd it opens, it "
                f"closes, on every path; {client.describe()}", "Your task")
+    used = used_after_close(lab, client)
+    lab.expect(not used,
+               "the client to stop using its socket once it has closed it: "
+               "a use after close. After its write failed "
+               f"({call_text(failed[0]) if failed else ''}, LAB_FAULTS) it "
+               f"closed fd {used['args'].get('fd') if used else ''}, then "
+               f"called {call_text(used) if used else ''} "
+               f"({where(used) if used else ''}) on it: after close(fd) on an error path, return EXIT_FAILURE at "
+               f"once; {client.describe()}", "What to look for in the trace")
+    lab.expect(not failed or (client.returncode or 0) > 0 and
+               client.stderr.strip(),
+               "the client to say why on standard error (perror(\"client: "
+               "write\")) and exit with a non-zero status when its write "
+               f"fails; {client.describe()}", "Your task")
+    closed_once(lab, "What to look for in the trace")
+    # Writing standard output fails: /dev/full takes no byte (ENOSPC).
+    client = lab.start("client", "lab.sock", "hello, socket",
+                       under=("sh", "-c", 'exec "$0" "$@" >/dev/full'))
+    conn = lab.accept(listener)
+    lab.expect(conn is not None, "the client to connect to lab.sock",
+               "Your task")
+    receive(conn, len(b"hello, socket"))
+    sent_to(conn, b"HELLO, SOCKET")
+    client.wait()
+    conn.close()
+    made = lab.events("socket", proc=client)
+    closes = [e for e in lab.events("close", proc=client, ret=0)
+              if made and e["args"]["fd"] == made[0]["ret"]]
+    lab.expect(not made or closes,
+               "the client to close its socket when writing standard output "
+               "fails too (here standard output is /dev/full, where every "
+               "write fails with ENOSPC), before it exits with an error: "
+               "close(fd) after perror(\"client: writing standard "
+               "output\"); every fd it opens, it closes, on every path; "
+               f"{client.describe()}", "Your task")
+    lab.expect((client.returncode or 0) > 0 and client.stderr.strip(),
+               "the client to say why on standard error and exit with a "
+               "non-zero status when writing standard output fails (here "
+               f"/dev/full: ENOSPC); {client.describe()}", "Your task")
 
 
 def test_a_client_that_leaves_early_costs_the_server_no_fd(lab):
@@ -348,6 +499,23 @@ def stopped(lab, server, sig, since):
                    "stop: it went back to wait again; look at the flag "
                    "stop_requested after EINTR and before each accept",
                    "Cleaning up on a signal")
+    # The cleanup's own calls, made by the handler (other calls in a
+    # handler: the checks below and the source check name them).
+    inside = [(e, w) for e, w in made_in_a_handler(lab, server)
+              if e["call"] in ("close", "unlink", "shutdown")]
+    if inside:
+        call, waited = inside[0]
+        lab.expect(False,
+                   f"the stop handler to only set the flag: after {sig.name} "
+                   f"the handler itself called {call_text(call)} "
+                   f"({where(call)}), while "
+                   f"{waited['call']}({waited['args'].get('fd', '')}) still "
+                   "waited: cleanup done in a handler, which belongs in "
+                   "main. The handler runs between any two instructions; a "
+                   "close or unlink there races with the main flow (its "
+                   "cleanup then closes the fd again: EBADF). Set "
+                   "stop_requested, return, and do the cleanup in main "
+                   "after the loop", "Cleaning up on a signal")
     lab.expect(not ended_inside_a_handler(lab, server),
                f"after {sig.name} the waiting call to return -1 with EINTR, "
                "and the cleanup to run in main: the server ended while the "
@@ -362,6 +530,21 @@ def test_a_signal_stops_the_server_cleanly(lab, sig):
     server = lab.serving()
     made = socket_file_made(lab)
     waiting(lab, server)
+    bound = lab.events("bind", proc=server, ret=0)
+    late = [e for e in lab.events(("sigaction", "signal"), proc=server)
+            if e["args"].get("sig") in ("SIGINT", "SIGTERM") and
+            e["args"].get("handler") == "handler" and bound and
+            e["ts"] > bound[0]["ts"]]
+    lab.expect(not late,
+               "the stop handlers installed before bind creates the socket "
+               "file, and so before listen: "
+               f"{call_text(late[0]) if late else ''} "
+               f"({where(late[0]) if late else ''}) came after "
+               f"{call_text(bound[0]) if bound else ''}. A SIGINT or "
+               "SIGTERM in between ends the server with the default action, "
+               "before any handler is there, and the socket file stays "
+               "behind; install them at the start of main, before socket",
+               "Cleaning up on a signal")
     since = max(e["ts"] for e in lab.events(event=None))
     server.signal(sig)
     stopped(lab, server, sig, since)
