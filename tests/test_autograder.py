@@ -220,6 +220,17 @@ def test_the_zip_is_what_gradescope_wants(autograder_zip):
     assert known == named | grading, shown.stdout
 
 
+def test_a_long_output_keeps_its_start_and_its_end():
+    # What a grade says last (what did not compile, the total) is kept when
+    # its table of checks is too long for one output.
+    text = "first line\n" + "a check\n" * 5000 + "02-bind does not compile\n"
+    kept = autograder.shown(text, limit=1000)
+    assert len(kept) < 1100
+    assert kept.startswith("first line\n")
+    assert kept.endswith("02-bind does not compile\n")
+    assert f"of its {len(text)} characters left out" in kept
+
+
 def test_a_finished_submission_gets_every_point(autograder_root):
     results, log = run_autograder(
         autograder_root,

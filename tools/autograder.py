@@ -218,12 +218,16 @@ OUTPUT_LIMIT = 20000  # characters of one output shown
 def shown(text, limit=OUTPUT_LIMIT):
     """Text fit for results.json: every character that is not printable
     (a control character, a byte that was not text) written as \\xNN, and
-    cut at limit."""
+    at most limit characters of it: its start and its end, where a grade
+    says what did not compile and what it comes to."""
     text = "".join(c if c.isprintable() or c in "\n\t" else
                    f"\\x{ord(c):02x}" if ord(c) < 0x100 else
                    f"\\u{ord(c):04x}" for c in str(text))
     if len(text) > limit:
-        text = text[:limit] + f"\n... (cut: {len(text)} characters in all)"
+        head = limit * 2 // 3
+        text = text[:head] + f"\n... ({len(text) - limit} of its " \
+            f"{len(text)} characters left out) ...\n" + \
+            text[len(text) - (limit - head):]
     return text
 
 
