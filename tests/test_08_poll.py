@@ -525,6 +525,47 @@ def test_an_accept_with_nobody_waiting_means_later(lab):
            "has failed with EAGAIN (LAB_FAULTS)")
 
 
+def test_a_read_that_fails_with_eagain_or_eintr_means_later(lab):
+    # A client's socket that poll reported readable may have nothing after
+    # all (EAGAIN), and a read may be cut short by a signal (EINTR): the
+    # first read on a client's socket fails with EAGAIN, the second with
+    # EINTR (LAB_FAULTS), and the client is still served.
+    rules = ("read#1=EAGAIN,read#2=EINTR,recv#1=EAGAIN,recv#2=EINTR")
+    server = serving(lab, env=faults(rules))
+    results = peers.exchanges(lab, peers.messages(1, 300), timeout=QUICK)
+    if all(r.whole for r in results):
+        return
+    labrun.settle(lab, server)
+    lab.collector.sync()
+    failed = lab.events(READS, proc=server, injected=True)
+    for e in failed:
+        fd = e["args"].get("fd")
+        after = [c for c in lab.events(READS + ("close",), proc=server)
+                 if c["ts"] > e["ts"] and c["args"].get("fd") == fd]
+        if after and after[0]["call"] == "close":
+            lab.expect(False,
+                       f"a read that fails with {e['errno']} to mean "
+                       "\"nothing after all\": poll again, and keep the "
+                       f"client; {call_text(e).split(' [')[0]} "
+                       f"({e['file']}:{e['line']}) made the server drop "
+                       f"the client (close({fd}), "
+                       f"{after[0]['file']}:{after[0]['line']}), which then "
+                       "got no reply. Drop a client only when read fails "
+                       "with another errno: EAGAIN (or EWOULDBLOCK) says "
+                       "that nothing waits to be read after all, EINTR "
+                       "that a signal came first (here LAB_FAULTS made "
+                       f"them: `{as_run(lab, 'server', rules)}`)",
+                       "Non-blocking sockets")
+    lab.expect(not server.has_exited(),
+               "a read that fails with EAGAIN or EINTR to mean \"nothing "
+               "after all\": poll again; it ended the server "
+               f"(`{as_run(lab, 'server', rules)}`): {server.describe()}",
+               "Non-blocking sockets")
+    served(lab, server, results, "the client to be served once a read on "
+           "its socket has failed with EAGAIN, and another with EINTR "
+           f"(`{as_run(lab, 'server', rules)}`)")
+
+
 def rested(lab, server, failed, again):
     """Whether the server rested between two accepts that failed: a poll
     between them that did not ask for the listening socket (fd -1, left
