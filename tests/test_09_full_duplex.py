@@ -729,6 +729,32 @@ def answered(lab, server, reply, how, sent, what):
                "Messages on a byte stream")
 
 
+def test_an_empty_message_is_answered_with_an_empty_answer(lab):
+    """A message of length 0, alone: a message like any other, answered
+    by one of the same length (whose length reads the same in any byte
+    order)."""
+    server = serving(lab, "-m")
+    reply, how = message_exchange(lab, [frame(b"")])
+    messages, rest = unframe(reply)
+    if messages[:1] == [b""]:
+        return  # the empty one answered: the checks below judge the rest
+    lab.expect(not server.has_exited() or server.returncode != 2,
+               "the server to take -m, to speak in messages (a 4-byte "
+               "length in network byte order, then the bytes); "
+               f"{server.describe()}", "Messages on a byte stream")
+    lab.expect(False,
+               "the server with -m to answer an empty message (a length of "
+               "0, and no bytes) with an empty answer, its length 0 alone: "
+               "0 is a length like any other, and only a length above "
+               "MAX_MESSAGE is refused. The client sent it alone, and got "
+               f"{len(reply)} bytes "
+               f"({cut(reply, 24)}), then {how}"
+               + (" instead: the server dropped the client at the empty "
+                  "message" if not reply and how in ("eof", "reset")
+                  else "") + f"; {server.describe()}",
+               "Messages on a byte stream")
+
+
 def test_lengths_travel_in_network_byte_order(lab):
     """An empty message, whose length reads the same in any byte order,
     then one of 5 bytes: a server that answers the first and not the second
