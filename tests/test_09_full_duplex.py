@@ -902,6 +902,52 @@ def test_the_client_reads_messages_split_and_joined(lab):
         peer.end()
 
 
+def test_a_message_of_max_message_bytes_goes_both_ways(lab):
+    """A message of exactly MAX_MESSAGE bytes, the most one may hold: the
+    server answers it, and the client with -m sends it (a line of its
+    input, or an argument) and prints the answer."""
+    big = (b"the longest message. " * 200)[:4096]
+    server = serving(lab, "-m")
+    reply, how = message_exchange(lab, [frame(big)])
+    answered(lab, server, reply, how, [big],
+             f"a message of exactly {len(big)} bytes, MAX_MESSAGE, answered "
+             "whole: the limit is the most a message may hold, and such a "
+             "message is allowed (refuse len > MAX_MESSAGE, not >=), its "
+             "answer too")
+    lab.stop(server)
+    (lab.dir / "lab.sock").unlink(missing_ok=True)  # for the checks' own
+    for given in ("input", "argument"):
+        peer = Answering(lab, lambda got: b"".join(
+            frame(m.upper()) for m in unframe(got)[0]))
+        args, stdin = (("-m", "lab.sock"), big + b"\n") if given == "input" \
+            else (("-m", "lab.sock", big.decode()), b"")
+        client = lab.start("client", *args, stdin=stdin)
+        peer.join(QUICK)
+        status = client.wait(QUICK)
+        if status is None:
+            lab.stop(client)
+        sent, rest = unframe(peer.got)
+        peer.end()
+        where = ("a line of its standard input" if given == "input" else
+                 "its argument")
+        lab.expect(sent == [big] and not rest,
+                   "the client with -m to send a message of exactly "
+                   f"{len(big)} bytes, MAX_MESSAGE, the most a message may "
+                   f"hold, from {where}: the server got "
+                   f"{[cut(m, 16) for m in sent]} and {len(rest)} bytes more "
+                   f"({peer.how}). Refuse only len > MAX_MESSAGE; "
+                   f"{client.describe()}", "Messages on a byte stream")
+        lab.expect(client.stdout_bytes == big.upper() + b"\n" and
+                   status == 0,
+                   "the client with -m to take an answer of exactly "
+                   f"{len(big)} bytes, MAX_MESSAGE, the most a message may "
+                   "hold, and print it: refuse only a length above "
+                   "MAX_MESSAGE (len > MAX_MESSAGE, not >=). It printed "
+                   f"{len(client.stdout_bytes)} bytes "
+                   f"({cut(client.stdout_bytes, 24)}); {client.describe()}",
+                   "Messages on a byte stream")
+
+
 def test_the_client_and_server_exchange_messages_in_pieces(lab):
     faults = {"LAB_FAULTS": "read<=5,write<=7,send<=7"}
     serving(lab, "-m", env=faults)
