@@ -375,6 +375,77 @@ def test_a_client_at_end_of_file_gets_its_whole_reply(lab):
                "Writing without waiting")
 
 
+def watched_for_input_after_end_of_file(lab, server):
+    """(the read of 0, the first poll after it that asked for POLLIN on
+    that socket, how many polls did so, how many of them reported it at
+    once) for a client's socket that poll still watched for POLLIN after
+    read returned 0 (end of file), before the server closed it; else
+    None."""
+    ended, found = {}, None
+    for e in lab.events(proc=server, event=None):
+        args = e.get("args") or {}
+        if e["event"] != "return" and not (e["call"] == "poll" and
+                                           e["event"] == "wait"):
+            continue
+        if e["call"] in labrun.ACCEPTS or e["call"] == "close":
+            fd = e["ret"] if e["call"] in labrun.ACCEPTS else args.get("fd")
+            ended.pop(fd, None)
+            continue
+        if e["call"] in READS and e["ret"] == 0 and args.get("count", 0):
+            ended.setdefault(args.get("fd"), [e, None, 0, 0])
+            continue
+        if e["call"] != "poll" or e["event"] != "return":
+            continue
+        ready = {f["fd"]: str(f["revents"]) for f in args.get("ready") or []}
+        for entry in args.get("fds") or []:
+            seen = ended.get(entry.get("fd"))
+            if seen and "POLLIN" in str(entry.get("events")):
+                seen[1] = seen[1] or e
+                seen[2] += 1
+                seen[3] += "POLLIN" in ready.get(entry["fd"], "")
+                found = found or seen
+    return tuple(found) if found else None
+
+
+def test_a_client_at_end_of_file_is_no_longer_watched_for_input(lab):
+    # As above: the client sends, shuts down writing and reads its reply,
+    # the server's first two writes fail with EAGAIN (LAB_FAULTS), so it
+    # reads end of file with the reply still pending and polls again. A
+    # client that does not read its reply holds it there for as long as it
+    # likes: a poll that still asks for POLLIN then returns at once, again
+    # and again (end of file is always readable), and the loop spins.
+    rules = "write#1=EAGAIN,write#2=EAGAIN,send#1=EAGAIN,send#2=EAGAIN"
+    server = serving(lab, env=faults(rules))
+    message = peers.messages(1, 3000)[0]
+    peer = client_frozen_out(lab, server, message, half_close=True)
+    lab.expect(peer is not None, f"a client that sends {len(message)} bytes "
+               "and shuts down writing to be accepted; "
+               f"{server.describe()}", "Writing without waiting")
+    peer.receive()
+    labrun.settle(lab, server)
+    lab.collector.sync()
+    found = watched_for_input_after_end_of_file(lab, server)
+    if found:
+        read, poll, times, at_once = found
+        fd = read["args"]["fd"]
+        lab.expect(False,
+                   "the server to stop asking poll for POLLIN on a client's "
+                   "socket once read returned 0 (end of file): after "
+                   f"read({fd}) = 0 ({read['file']}:{read['line']}) it "
+                   f"still asked for POLLIN on fd {fd} in {times} poll(s) "
+                   f"({poll['file']}:{poll['line']}), {at_once} of which "
+                   "reported it ready at once. A socket at end of file is "
+                   "readable for ever: while the reply of a client that "
+                   "has shut down writing waits for room (here its first "
+                   "two writes failed with EAGAIN: "
+                   f"`{as_run(lab, 'server', rules)}`; a client that reads "
+                   "slowly does the same), every poll returns at once and "
+                   "the loop spins at full CPU. Note the end of file "
+                   "(at_eof) and leave POLLIN out of that client's events "
+                   "from then on: POLLOUT alone, until its reply is written",
+                   "Writing without waiting")
+
+
 def test_a_silent_client_holds_up_nobody(lab):
     server = serving(lab)
     lab.expect(peers.silent(lab, server) is not None,
@@ -523,6 +594,47 @@ def test_an_accept_with_nobody_waiting_means_later(lab):
                f"ended the server: {server.describe()}", "Non-blocking sockets")
     served(lab, server, results, "the client to be served once an accept "
            "has failed with EAGAIN (LAB_FAULTS)")
+
+
+def test_a_read_that_fails_with_eagain_or_eintr_means_later(lab):
+    # A client's socket that poll reported readable may have nothing after
+    # all (EAGAIN), and a read may be cut short by a signal (EINTR): the
+    # first read on a client's socket fails with EAGAIN, the second with
+    # EINTR (LAB_FAULTS), and the client is still served.
+    rules = ("read#1=EAGAIN,read#2=EINTR,recv#1=EAGAIN,recv#2=EINTR")
+    server = serving(lab, env=faults(rules))
+    results = peers.exchanges(lab, peers.messages(1, 300), timeout=QUICK)
+    if all(r.whole for r in results):
+        return
+    labrun.settle(lab, server)
+    lab.collector.sync()
+    failed = lab.events(READS, proc=server, injected=True)
+    for e in failed:
+        fd = e["args"].get("fd")
+        after = [c for c in lab.events(READS + ("close",), proc=server)
+                 if c["ts"] > e["ts"] and c["args"].get("fd") == fd]
+        if after and after[0]["call"] == "close":
+            lab.expect(False,
+                       f"a read that fails with {e['errno']} to mean "
+                       "\"nothing after all\": poll again, and keep the "
+                       f"client; {call_text(e).split(' [')[0]} "
+                       f"({e['file']}:{e['line']}) made the server drop "
+                       f"the client (close({fd}), "
+                       f"{after[0]['file']}:{after[0]['line']}), which then "
+                       "got no reply. Drop a client only when read fails "
+                       "with another errno: EAGAIN (or EWOULDBLOCK) says "
+                       "that nothing waits to be read after all, EINTR "
+                       "that a signal came first (here LAB_FAULTS made "
+                       f"them: `{as_run(lab, 'server', rules)}`)",
+                       "Non-blocking sockets")
+    lab.expect(not server.has_exited(),
+               "a read that fails with EAGAIN or EINTR to mean \"nothing "
+               "after all\": poll again; it ended the server "
+               f"(`{as_run(lab, 'server', rules)}`): {server.describe()}",
+               "Non-blocking sockets")
+    served(lab, server, results, "the client to be served once a read on "
+           "its socket has failed with EAGAIN, and another with EINTR "
+           f"(`{as_run(lab, 'server', rules)}`)")
 
 
 def rested(lab, server, failed, again):

@@ -729,6 +729,32 @@ def answered(lab, server, reply, how, sent, what):
                "Messages on a byte stream")
 
 
+def test_an_empty_message_is_answered_with_an_empty_answer(lab):
+    """A message of length 0, alone: a message like any other, answered
+    by one of the same length (whose length reads the same in any byte
+    order)."""
+    server = serving(lab, "-m")
+    reply, how = message_exchange(lab, [frame(b"")])
+    messages, rest = unframe(reply)
+    if messages[:1] == [b""]:
+        return  # the empty one answered: the checks below judge the rest
+    lab.expect(not server.has_exited() or server.returncode != 2,
+               "the server to take -m, to speak in messages (a 4-byte "
+               "length in network byte order, then the bytes); "
+               f"{server.describe()}", "Messages on a byte stream")
+    lab.expect(False,
+               "the server with -m to answer an empty message (a length of "
+               "0, and no bytes) with an empty answer, its length 0 alone: "
+               "0 is a length like any other, and only a length above "
+               "MAX_MESSAGE is refused. The client sent it alone, and got "
+               f"{len(reply)} bytes "
+               f"({cut(reply, 24)}), then {how}"
+               + (" instead: the server dropped the client at the empty "
+                  "message" if not reply and how in ("eof", "reset")
+                  else "") + f"; {server.describe()}",
+               "Messages on a byte stream")
+
+
 def test_lengths_travel_in_network_byte_order(lab):
     """An empty message, whose length reads the same in any byte order,
     then one of 5 bytes: a server that answers the first and not the second
@@ -815,6 +841,68 @@ def test_messages_that_come_in_one_read_are_each_answered(lab):
              "you read again")
 
 
+def connected_to(lab, server):
+    """A client of the checks' own, accepted, the server waiting again."""
+    peer = peers.Peer(lab.dir / "lab.sock", QUICK)
+    lab.expect(peer.error is None, f"a client to connect; "
+               f"{server.describe()}", "Messages on a byte stream")
+    lab.peers.append(peer.sock)
+    lab.require(labrun.ACCEPTS, "the server to accept the client",
+                "Messages on a byte stream", proc=server,
+                where=lambda e: e["ret"] >= 0)
+    peers.settled(lab, server)
+    return peer
+
+
+def read_by(lab, server):
+    return sum(e["ret"] for e in lab.events(("read", "recv"), proc=server)
+               if e["ret"] > 0)
+
+
+def test_the_start_of_the_next_message_is_kept_whole(lab):
+    # One read brings a message of 1 byte and 150 bytes of the next (the
+    # server stopped meanwhile): what is left after the first, 150 bytes,
+    # is longer than what the first used, 5. The rest comes once the
+    # server has read them.
+    server = serving(lab, "-m")
+    first = b"a"
+    second = bytes(random.Random(5).choices(b"abcdefghijklmnopqrstuvwxyz",
+                                            k=300))
+    joined = frame(first) + frame(second)
+    cut_at = len(frame(first)) + 150
+    peer = connected_to(lab, server)
+    with frozen(server):
+        peer.send(joined[:cut_at])
+    lab.wait_until(lambda: read_by(lab, server) >= cut_at, proc=server,
+                   timeout=QUICK)
+    peer.send(joined[cut_at:])
+    peer.sock.shutdown(socket.SHUT_WR)
+    reply, how = peer.receive(len(joined) + 1)
+    messages, rest = unframe(reply)
+    wanted = [first.upper(), second.upper()]
+    if messages == wanted and not rest and how == "eof":
+        return
+    if messages[:1] == wanted[:1] and len(messages) > 1 and \
+            len(messages[1]) == len(second):
+        at = first_difference(messages[1], wanted[1])
+        lab.expect(False,
+                   "the server to keep all of what is left after the whole "
+                   "messages of a read, the start of the next one, moved "
+                   "whole to the front of its buffer: one read brought a "
+                   f"message of {len(first)} byte ({len(frame(first))} with "
+                   f"its length) and the first {cut_at - len(frame(first))} "
+                   f"bytes of a message of {len(second)}, and the answer to "
+                   f"that one came back with the right length but wrong "
+                   f"bytes from byte {at} on. What is left, in_len - used "
+                   "bytes, may be longer than what was used: move all of it, "
+                   "memmove(in, in + used, in_len - used), not used bytes; "
+                   f"{server.describe()}", "Messages on a byte stream")
+    answered(lab, server, reply, how, [first, second],
+             f"a message of {len(first)} byte and one of {len(second)}, "
+             "the start of the second in the same read as the first, each "
+             "answered whole")
+
+
 def test_the_client_reads_lengths_in_network_byte_order(lab):
     """A reply of one empty message, whose length reads the same in any
     byte order, then, to another client, one of 5 bytes in one send."""
@@ -874,6 +962,104 @@ def test_the_client_reads_messages_split_and_joined(lab):
                    f"{cut(wanted, 60)}; {client.describe()}",
                    "Messages on a byte stream")
         peer.end()
+
+
+def test_a_message_of_max_message_bytes_goes_both_ways(lab):
+    """A message of exactly MAX_MESSAGE bytes, the most one may hold: the
+    server answers it, and the client with -m sends it (a line of its
+    input, or an argument) and prints the answer."""
+    big = (b"the longest message. " * 200)[:4096]
+    server = serving(lab, "-m")
+    reply, how = message_exchange(lab, [frame(big)])
+    answered(lab, server, reply, how, [big],
+             f"a message of exactly {len(big)} bytes, MAX_MESSAGE, answered "
+             "whole: the limit is the most a message may hold, and such a "
+             "message is allowed (refuse len > MAX_MESSAGE, not >=), its "
+             "answer too")
+    lab.stop(server)
+    (lab.dir / "lab.sock").unlink(missing_ok=True)  # for the checks' own
+    for given in ("input", "argument"):
+        peer = Answering(lab, lambda got: b"".join(
+            frame(m.upper()) for m in unframe(got)[0]))
+        args, stdin = (("-m", "lab.sock"), big + b"\n") if given == "input" \
+            else (("-m", "lab.sock", big.decode()), b"")
+        client = lab.start("client", *args, stdin=stdin)
+        peer.join(QUICK)
+        status = client.wait(QUICK)
+        if status is None:
+            lab.stop(client)
+        sent, rest = unframe(peer.got)
+        peer.end()
+        where = ("a line of its standard input" if given == "input" else
+                 "its argument")
+        lab.expect(sent == [big] and not rest,
+                   "the client with -m to send a message of exactly "
+                   f"{len(big)} bytes, MAX_MESSAGE, the most a message may "
+                   f"hold, from {where}: the server got "
+                   f"{[cut(m, 16) for m in sent]} and {len(rest)} bytes more "
+                   f"({peer.how}). Refuse only len > MAX_MESSAGE; "
+                   f"{client.describe()}", "Messages on a byte stream")
+        lab.expect(client.stdout_bytes == big.upper() + b"\n" and
+                   status == 0,
+                   "the client with -m to take an answer of exactly "
+                   f"{len(big)} bytes, MAX_MESSAGE, the most a message may "
+                   "hold, and print it: refuse only a length above "
+                   "MAX_MESSAGE (len > MAX_MESSAGE, not >=). It printed "
+                   f"{len(client.stdout_bytes)} bytes "
+                   f"({cut(client.stdout_bytes, 24)}); {client.describe()}",
+                   "Messages on a byte stream")
+
+
+def test_answers_that_fill_the_reply_buffer_to_the_last_byte(lab):
+    # Messages of 4096, 8, 4088 and 1 bytes, all there before the server
+    # reads (it is stopped meanwhile), while its first writes fail with
+    # EAGAIN (LAB_FAULTS): the answers wait in the reply buffer. The first
+    # two leave room for 4088 bytes in the lab's, two frames of 4100: the
+    # third, 4092 bytes with its length, waits for room, or ends 4 bytes
+    # past the buffer if the room is checked for the bytes alone, and the
+    # fourth is then written further on. The client shuts down writing
+    # once the server's writes go through.
+    rules = ",".join(f"{call}#{n}=EAGAIN" for call in ("write", "send")
+                     for n in range(1, 9))
+    server = serving(lab, "-m", env={"LAB_FAULTS": rules})
+    sent = [(b"first of the long ones. " * 200)[:4096], b"and then",
+            (b"second of the long ones. " * 200)[:4088], b"x"]
+    joined = b"".join(frame(m) for m in sent)
+    peer = connected_to(lab, server)
+    with frozen(server):
+        peer.send(joined)
+    lab.wait_until(lambda: any(e["ret"] > 0 for e in lab.events(
+        SOCKET_CALLS, proc=server)), proc=server, timeout=QUICK)
+    peer.sock.shutdown(socket.SHUT_WR)
+    reply, how = peer.receive(len(joined) + 1)
+    messages, rest = unframe(reply)
+    if messages == [m.upper() for m in sent] and not rest and how == "eof":
+        return
+    lab.collector.sync()
+    too_many = [e for e in lab.events(SOCKET_CALLS, proc=server, event=None)
+                if (e.get("args") or {}).get("count", 0) > len(joined)]
+    if too_many:
+        e = too_many[0]
+        lab.expect(False,
+                   "each answer, its 4-byte length and its bytes, to go in "
+                   "the reply buffer only if there is room for all of it, "
+                   "HEADER_SIZE + len (REPLY_SIZE - pending < HEADER_SIZE + "
+                   "len: wait until the reply drains): the server answered "
+                   f"messages of {[len(m) for m in sent]} bytes, "
+                   f"{len(joined)} bytes of answers in all, and then asked "
+                   f"{e['call']} to send {e['args']['count']:,} bytes "
+                   f"({e['file']}:{e['line']}): an answer was written past "
+                   "the end of the reply buffer, over the count of pending "
+                   "bytes that follows it. Here the first 8 writes failed "
+                   "with EAGAIN (LAB_FAULTS='write#1=EAGAIN,...,"
+                   "write#8=EAGAIN'), so that the answers filled the "
+                   f"buffer; the client got {len(reply)} bytes "
+                   f"({cut(reply[-16:], 24)} at the end), then {how}",
+                   "Messages on a byte stream")
+    answered(lab, server, reply, how, sent,
+             f"messages of {[len(m) for m in sent]} bytes, whose answers "
+             "fill the reply buffer while the server's first writes fail "
+             "with EAGAIN (LAB_FAULTS), each answered whole")
 
 
 def test_the_client_and_server_exchange_messages_in_pieces(lab):

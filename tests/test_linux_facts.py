@@ -1497,10 +1497,12 @@ def test_a_close_with_data_unread_is_read_as_econnreset_after_the_data():
 
 
 def test_poll_reports_pollhup_once_the_peer_has_ended_both_directions():
-    """lessons/09-full-duplex/README.md, "When the other side goes": after
-    the peer's shutdown of its writing side alone, poll reports the socket
-    readable (end of file) without POLLHUP; once both directions are shut
-    down (close, or SHUT_RDWR), POLLHUP, asked for or not."""
+    """lessons/09-full-duplex/README.md, "When the other side goes", and
+    lessons/08-poll/README.md, "Writing without waiting": after the peer's
+    shutdown of its writing side alone, poll reports the socket readable
+    (end of file) without POLLHUP, at once, every time it is asked, a read
+    of 0 or not; once both directions are shut down (close, or
+    SHUT_RDWR), POLLHUP, asked for or not."""
     for end in ("close", "shutdown"):
         a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         with a, b:
@@ -1510,6 +1512,9 @@ def test_poll_reports_pollhup_once_the_peer_has_ended_both_directions():
             assert p.poll(0) == []
             p.modify(a, select.POLLIN)
             assert p.poll(0) == [(a.fileno(), select.POLLIN)]
+            assert a.recv(64) == b""
+            for _ in range(3):
+                assert p.poll(0) == [(a.fileno(), select.POLLIN)]
             p.modify(a, 0)
             if end == "close":
                 b.close()
