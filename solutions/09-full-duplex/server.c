@@ -356,7 +356,7 @@ static void handle_client(struct client *c, short revents)
     /* Answer, then write what the socket takes; a reply written whole
      * makes room for the answers still waiting (-m): go on while both. */
     for (;;) {
-        size_t answered = c->answered;
+        size_t answered = c->answered, waiting = c->pending;
         if (message_mode && answer_messages(c) == -1) {
             drop_client(c);
             return;
@@ -366,7 +366,9 @@ static void handle_client(struct client *c, short revents)
             drop_client(c);
             return;
         }
-        if (c->answered == answered || c->pending > 0)
+        /* Done when the socket takes no more, or when nothing was
+         * answered and nothing was waiting to be written. */
+        if (c->pending > 0 || (c->answered == answered && waiting == 0))
             break;
     }
     /* Answered what it could: what is left can only be a cut message. */
