@@ -831,8 +831,8 @@ def test_messages_that_come_in_one_read_are_each_answered(lab):
         peer.sock.shutdown(socket.SHUT_WR)
     reply, how = peer.receive()
     lab.collector.sync()
-    whole = lab.events("read", proc=server,
-                       where=lambda e: e["ret"] >= len(joined))
+    whole = [e for e in lab.events(("read", "recv"), proc=server)
+             if e["ret"] >= len(joined)]
     answered(lab, server, reply, how, MESSAGES,
              f"each of {len(MESSAGES)} messages answered when they come "
              f"together, {len(joined)} bytes in "
