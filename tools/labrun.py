@@ -869,13 +869,14 @@ class Lab:
                     and all(e.get(k) == v for k, v in match.items()))
         return matches
 
-    def events(self, call=None, proc=None, event="return", **match):
+    def events(self, call=None, proc=None, event="return",
+               where=lambda e: True, **match):
         """The events so far, filtered by call name (or names), process,
-        and fields."""
+        fields, and where (as wait_for and made filter)."""
         with self.collector.cond:
             found = list(self.collector.events)
         matches = self._matcher(call, proc, event, match)
-        return [e for e in found if matches(e)]
+        return [e for e in found if matches(e) and where(e)]
 
     def made(self, call=None, proc=None, where=lambda e: True, **match):
         """The calls made, each process's in the order it made them, with
