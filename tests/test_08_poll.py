@@ -140,15 +140,17 @@ def stuck(lab, server, hog):
     that reads in small pieces gets there later), or the server sleeps in
     a write; the client's send waits."""
     def no_room():
+        # The server's last poll (the one it sleeps in: a wait) asks no
+        # POLLIN of the client's socket; an earlier one may have, while
+        # its writes still went through.
         taken = [e for e in lab.events(labrun.ACCEPTS, proc=server)
                  if e["ret"] >= 0]
-        if not taken:
+        polls = lab.events("poll", proc=server, event=None)
+        if not taken or not polls or polls[-1]["ts"] < taken[-1]["ts"]:
             return False
-        fd, since = taken[-1]["ret"], taken[-1]["ts"]
-        return any(not any(f["fd"] == fd and "POLLIN" in str(f["events"])
-                           for f in e["args"].get("fds") or [])
-                   for e in lab.events("poll", proc=server, event=None)
-                   if e["ts"] > since)  # the poll it sleeps in: a wait
+        fd = taken[-1]["ret"]
+        return not any(f["fd"] == fd and "POLLIN" in str(f["events"])
+                       for f in polls[-1]["args"].get("fds") or [])
 
     def full():
         return hog.sent > 0 and (
