@@ -1615,25 +1615,56 @@ def errno_left_changed(code, start, end, macros, defined, seen=()):
                 always_before(code, level, x, r)]:
             call = [n for n, at in calls if at == before][0]
             return call, before, "restore before return", r
-    if not [x for x in restores if x > last and
-            always_before(code, level, x, end)]:
-        late = [x for x in restores if x > first]
-        if late:  # put back in a loop or under a condition only
-            return calls[-1][0], last, "restore last", late[-1]
-        return calls[-1][0], last, "restore", None
+    # Past its returns, the handler ends at its closing brace: each call
+    # that may go on to it is put back after, by a restore that runs
+    # whenever that call did (in a block that encloses the call); a call
+    # in a loop with no way out but its returns never goes on to it.
+    for name, at in calls:
+        if endless_loop_around(code, level, at, start, end):
+            continue
+        if not [x for x in restores if x > at and
+                own_statement(code, x) and
+                min(level[at:x], default=level[x]) >= level[x]]:
+            late = [x for x in restores if x > first]
+            if late:  # put back in a loop or under a condition only
+                return calls[-1][0], last, "restore last", late[-1]
+            return calls[-1][0], last, "restore", None
     return None
+
+
+ENDLESS_LOOP = re.compile(r"\b(?:for\s*\(\s*;\s*;\s*\)|while\s*\(\s*"
+                          r"(?:1|true)\s*\))\s*\{")
+
+
+def endless_loop_around(code, level, at, start, end):
+    """Whether the code at at is inside a for (;;) or while (1) loop of the
+    function (start, end) that has no break: it leaves only by a return,
+    or a call that never returns."""
+    for m in ENDLESS_LOOP.finditer(code, start, end):
+        body = m.end() - 1
+        close = next((i for i in range(body + 1, end)
+                      if code[i] == "}" and level[i] == level[body]), end)
+        if body < at < close and \
+                not re.search(r"\bbreak\b", code[body:close]):
+            return True
+    return False
+
+
+def own_statement(code, at):
+    """Whether the code at at starts a statement of its own: not the body
+    of an if, else, while or for without braces."""
+    head = code[:at].rstrip()
+    label = re.search(r"(?:^|[;{}])\s*([A-Za-z_]\w*)\s*:$", head)
+    return not head or head[-1] in ";{}" or (
+        label is not None and label.group(1) not in ("default", "case"))
 
 
 def always_before(code, level, at, point):
     """Whether the statement at at runs whenever the code reaches point:
-    a statement of its own (not the body of an if, else, while or for
-    without braces), in a block that encloses point (so not in a loop or
-    an if that point is outside of)."""
-    head = code[:at].rstrip()
-    label = re.search(r"(?:^|[;{}])\s*([A-Za-z_]\w*)\s*:$", head)
-    starts = not head or head[-1] in ";{}" or (
-        label is not None and label.group(1) not in ("default", "case"))
-    return starts and min(level[at:point], default=level[at]) >= level[at]
+    a statement of its own, in a block that encloses point (so not in a
+    loop or an if that point is outside of)."""
+    return own_statement(code, at) and \
+        min(level[at:point], default=level[at]) >= level[at]
 
 
 # How a handler's call sets errno, in a correct program's run.
