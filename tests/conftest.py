@@ -1619,7 +1619,7 @@ def errno_left_changed(code, start, end, macros, defined, seen=()):
     # that may go on to it is put back after, by a restore that runs
     # whenever that call did (in a block that encloses the call); a call
     # in a loop with no way out but its returns never goes on to it.
-    for name, at in calls:
+    for _, at in calls:
         if endless_loop_around(code, level, at, start, end):
             continue
         if not [x for x in restores if x > at and

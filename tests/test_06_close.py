@@ -412,8 +412,9 @@ def test_the_client_closes_its_socket_on_every_path(lab):
                f"({call_text(failed[0]) if failed else ''}, LAB_FAULTS) it "
                f"closed fd {used['args'].get('fd') if used else ''}, then "
                f"called {call_text(used) if used else ''} "
-               f"({where(used) if used else ''}) on it: after close(fd) on an error path, return EXIT_FAILURE at "
-               f"once; {client.describe()}", "What to look for in the trace")
+               f"({where(used) if used else ''}) on it: after close(fd) on "
+               "an error path, return EXIT_FAILURE at once; "
+               f"{client.describe()}", "What to look for in the trace")
     lab.expect(not failed or (client.returncode or 0) > 0 and
                client.stderr.strip(),
                "the client to say why on standard error (perror(\"client: "

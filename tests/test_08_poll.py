@@ -337,18 +337,26 @@ def test_a_read_asks_for_no_more_than_the_room_left(lab):
                "Writing without waiting")
 
 
-def test_a_client_at_end_of_file_gets_its_whole_reply(lab):
-    # The client sends, then shuts down writing, before the server looks:
-    # it reads the message, its first two writes fail with EAGAIN
-    # (LAB_FAULTS, as when the client's socket has no room), and it reads
-    # end of file with the whole reply pending, before or after a write.
-    rules = "write#1=EAGAIN,write#2=EAGAIN,send#1=EAGAIN,send#2=EAGAIN"
+def half_closed_with_its_reply_held(lab, rules):
+    """The server, run with rules, and a client that has sent a message
+    and shut down writing before the server looked: (server, message,
+    the client)."""
     server = serving(lab, env=faults(rules))
     message = peers.messages(1, 3000)[0]
     peer = client_frozen_out(lab, server, message, half_close=True)
     lab.expect(peer is not None, f"a client that sends {len(message)} bytes "
                "and shuts down writing to be accepted; "
                f"{server.describe()}", "Writing without waiting")
+    return server, message, peer
+
+
+def test_a_client_at_end_of_file_gets_its_whole_reply(lab):
+    # The client sends, then shuts down writing, before the server looks:
+    # it reads the message, its first two writes fail with EAGAIN
+    # (LAB_FAULTS, as when the client's socket has no room), and it reads
+    # end of file with the whole reply pending, before or after a write.
+    rules = "write#1=EAGAIN,write#2=EAGAIN,send#1=EAGAIN,send#2=EAGAIN"
+    server, message, peer = half_closed_with_its_reply_held(lab, rules)
     reply, how = peer.receive()
     if reply == message.upper() and how == "eof":
         return
@@ -428,12 +436,7 @@ def test_a_client_at_end_of_file_is_no_longer_watched_for_input(lab):
     # likes: a poll that still asks for POLLIN then returns at once, again
     # and again (end of file is always readable), and the loop spins.
     rules = "write#1=EAGAIN,write#2=EAGAIN,send#1=EAGAIN,send#2=EAGAIN"
-    server = serving(lab, env=faults(rules))
-    message = peers.messages(1, 3000)[0]
-    peer = client_frozen_out(lab, server, message, half_close=True)
-    lab.expect(peer is not None, f"a client that sends {len(message)} bytes "
-               "and shuts down writing to be accepted; "
-               f"{server.describe()}", "Writing without waiting")
+    server, message, peer = half_closed_with_its_reply_held(lab, rules)
     peer.receive()
     labrun.settle(lab, server)
     lab.collector.sync()

@@ -818,14 +818,7 @@ def test_a_message_split_across_reads_is_answered_whole(lab):
 def test_messages_that_come_in_one_read_are_each_answered(lab):
     server = serving(lab, "-m")
     joined = b"".join(frame(m) for m in MESSAGES)
-    peer = peers.Peer(lab.dir / "lab.sock", QUICK)
-    lab.expect(peer.error is None, f"a client to connect; "
-               f"{server.describe()}", "Messages on a byte stream")
-    lab.peers.append(peer.sock)
-    lab.require(labrun.ACCEPTS, "the server to accept the client",
-                "Messages on a byte stream", proc=server,
-                where=lambda e: e["ret"] >= 0)
-    peers.settled(lab, server)
+    peer = connected_to(lab, server)
     with frozen(server):  # all of them wait in its socket, for one read
         peer.send(joined)
         peer.sock.shutdown(socket.SHUT_WR)

@@ -123,12 +123,17 @@ def write_trace(copy, lesson, lines):
         for i, e in enumerate(lines)))
 
 
+def one_read_only():
+    """A server that reads once, answers, and closes without reading on."""
+    return [event(10, "server", "accept", 4, 3),
+            event(11, "client", "write", 13, 3),
+            event(10, "server", "read", 13, 4),
+            event(10, "server", "write", 13, 4),
+            event(10, "server", "close", 0, 4)]
+
+
 def test_a_read_loop_that_stops_after_one_read_is_recognised(lab_copy):
-    lines = [event(10, "server", "accept", 4, 3),
-             event(11, "client", "write", 13, 3),
-             event(10, "server", "read", 13, 4),
-             event(10, "server", "write", 13, 4),
-             event(10, "server", "close", 0, 4)]
+    lines = one_read_only()
     write_trace(lab_copy, "05-read-write", lines)
     out = hint(lab_copy, "05")
     assert said(MISTAKES["one-read-only"]["say"]) in out
@@ -225,11 +230,7 @@ def test_a_trace_line_that_is_not_the_lab_s_is_skipped(lab_copy):
     """A line that is not UTF-8, not an object, or has a field of the
     wrong kind is skipped, as make timeline skips it, and said so; the
     lines around it still show the mistake."""
-    lines = [event(10, "server", "accept", 4, 3),
-             event(11, "client", "write", 13, 3),
-             event(10, "server", "read", 13, 4),
-             event(10, "server", "write", 13, 4),
-             event(10, "server", "close", 0, 4)]
+    lines = one_read_only()
     write_trace(lab_copy, "05-read-write", lines)
     path = last_run(lab_copy, "05-read-write")
     good = path.read_bytes()
