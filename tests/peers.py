@@ -166,7 +166,7 @@ class Hog(threading.Thread):
         while self.sent < len(self.data):
             try:  # in pieces, so that sent says how far it got
                 self.sent += self.peer.sock.send(
-                    view[self.sent:self.sent + 16384])
+                    view[self.sent:self.sent + 4096])
             except OSError:
                 return
 
@@ -270,7 +270,10 @@ SYSCALLS = {
 def blocked_in(pid):
     """(the call process pid sleeps in, its first argument) as
     /proc/PID/syscall shows it ("write", 5), or None when it runs, has
-    gone, or the call is not known here."""
+    gone, or the call is not known here.  A write of the trace itself to
+    its own descriptor (200 and above), which waits while the collector
+    is behind on a loaded machine, is the program running, not a sleep of
+    the program's."""
     try:
         with open(f"/proc/{pid}/syscall") as f:
             fields = f.read().split()
@@ -278,7 +281,13 @@ def blocked_in(pid):
     except (OSError, ValueError, IndexError):
         return None
     name = SYSCALLS.get(platform.machine(), {}).get(number)
+    if name in TRACE_WRITES and first >= TRACE_FDS:
+        return None
     return (name, first) if name else None
+
+
+TRACE_FDS = 200  # the trace's own descriptors are this and above
+TRACE_WRITES = {"write", "writev", "sendto", "sendmsg"}
 
 
 # The calls a process sleeps in while it waits for something to happen

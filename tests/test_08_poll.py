@@ -48,8 +48,9 @@ def waits_for_one(lab, server):
     now = peers.blocked_in(server.pid)
     waits = [e for e in lab.events(proc=server, event="wait")
              if e["call"] not in ("poll", "waitpid")]
-    if now and now[0] in ("read", "write", "accept", "accept4", "sendto",
-                          "recvfrom", "sendmsg", "recvmsg"):
+    if now and now[1] > 2 and now[0] in (
+            "read", "write", "accept", "accept4", "sendto", "recvfrom",
+            "sendmsg", "recvmsg"):  # not the program's own output
         what = f"it sleeps in {now[0]}({now[1]}) now"
     elif waits:
         e = waits[-1]
@@ -154,11 +155,18 @@ def stuck(lab, server, hog):
                        for f in polls[-1]["args"].get("fds") or [])
 
     def full():
-        return hog.sent > 0 and (
-            (peers.blocked_in(server.pid) or ("",))[0] in ("write",
-                                                             "sendto") or
-            bool(lab.events(("write", "send"), proc=server, errno="EAGAIN"))
-            and no_room())
+        # Only the client's own socket counts: the server may also sleep
+        # writing its output while whoever reads it is behind.
+        taken = [e["ret"] for e in lab.events(labrun.ACCEPTS, proc=server)
+                 if e["ret"] >= 0]
+        if hog.sent == 0 or not taken:
+            return False
+        fd = taken[-1]
+        return peers.blocked_in(server.pid) in (("write", fd),
+                                                ("sendto", fd)) or \
+            bool(lab.events(("write", "send"), proc=server, errno="EAGAIN",
+                            where=lambda e: e["args"].get("fd") == fd)) \
+            and no_room()
 
     # A server that still takes the client's bytes (in small pieces, on a
     # loaded machine) is not idle yet: it is given time while it does (the

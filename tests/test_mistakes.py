@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -195,3 +196,40 @@ def test_what_the_handler_check_says_of_signal_is_what_it_does():
     if ("musl-gcc", "-D_POSIX_C_SOURCE=200809L") in said:
         assert said["musl-gcc", "-D_POSIX_C_SOURCE=200809L"] == \
             ["-", "SA_RESTART"]
+
+
+WRITER = """
+import os, sys
+os.dup2(int(sys.argv[1]), int(sys.argv[2]))
+os.write(int(sys.argv[2]), b"x" * 200000)  # more than a pipe holds
+"""
+
+
+@pytest.mark.parametrize("fd, sleeps", [(5, True), (201, False)])
+def test_a_program_writing_its_trace_is_not_taken_to_sleep_in_its_write(
+        fd, sleeps):
+    # A check that asks whether a server sleeps in write(2) (a client that
+    # does not read) must not be answered by the trace's own write, which
+    # waits while the collector is behind on a loaded machine.
+    import peers
+    read_end, write_end = os.pipe()
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(write_end),
+                               str(fd)], pass_fds=(write_end,))
+    os.close(write_end)
+    try:
+        def raw():
+            try:
+                with open(f"/proc/{writer.pid}/syscall") as f:
+                    return f.read().split()[:2]
+            except OSError:
+                return []
+        deadline = time.monotonic() + labrun.WAIT * 5
+        while not (raw()[1:] == [hex(fd)] and
+                   labrun.process_state(writer.pid)[0] == "S"):
+            assert time.monotonic() < deadline, raw()
+            time.sleep(0.005)  # /proc has no event to wait for
+        assert (peers.blocked_in(writer.pid) == ("write", fd)) == sleeps
+    finally:
+        writer.kill()
+        writer.wait(timeout=labrun.WAIT * 5)
+        os.close(read_end)
