@@ -17,6 +17,7 @@ import re
 import signal
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -1134,6 +1135,43 @@ def test_a_json_fifo_that_is_read_still_gets_every_line(tmp_path):
     assert done.stderr.startswith("client: "), done.stderr
     calls = [json.loads(line)["call"] for line in data.splitlines()]
     assert calls[:2] == ["signal", "socket"] and "connect" in calls, calls
+
+
+def test_waiting_for_the_trace_so_far_is_answered_with_the_fifo_full(
+        tmp_path):
+    """Programs that flood the trace fill the collector's FIFO while its
+    reading thread is busy with what it read last (here: held up by the
+    test); a check that waits for every line so far (sync) must still get
+    its mark into the FIFO, not wait for room while it keeps the reading
+    thread out."""
+    import select
+    import threading
+    fifo = tmp_path / "trace.fifo"
+    collector = labrun.Collector(str(fifo))
+    waiter = threading.Thread(target=collector.sync, daemon=True)
+    writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with collector.cond:  # what the reading thread takes to go on
+            with contextlib.suppress(BlockingIOError):
+                while True:
+                    os.write(writer, b"not a line of the trace\n" * 64)
+            waiter.start()
+            seen, deadline = b"", time.monotonic() + 5 * labrun.WAIT
+            while b"#mark" not in seen and time.monotonic() < deadline:
+                select.select([reader], [], [], 0.1)
+                with contextlib.suppress(BlockingIOError):
+                    seen = (seen + os.read(reader, 1 << 16))[-4096:]
+            mark = re.search(rb"#mark \d+\n", seen)
+            if mark:
+                os.write(writer, mark[0])  # for the collector, which waits
+        waiter.join(timeout=5 * labrun.WAIT)
+        assert mark and not waiter.is_alive(), \
+            "sync wrote no mark while the FIFO was full"
+    finally:
+        os.close(writer)
+        os.close(reader)
+        collector.close()
 
 
 def test_with_standard_error_closed_the_trace_writes_into_no_socket(

@@ -348,6 +348,7 @@ class Collector:
         self.fd = os.open(fifo, os.O_RDWR)
         self.events = []
         self.cond = threading.Condition()
+        self.writing = threading.Lock()  # the marks' writes, and the close
         self.marks = set()
         # Processes whose bytes moved are not kept, only their other
         # events (Lab.start(..., data=False)): '"pid":N,' of each.
@@ -399,18 +400,24 @@ class Collector:
         """Returns once every line written before this call has been read
         (at once once the collector is closed: nothing more is read)."""
         mark = b"#mark %d" % time.monotonic_ns()
-        with self.cond:
+        # Written without holding cond: with the FIFO full (programs that
+        # flood the trace), the write waits until the reading thread,
+        # which needs cond, has made room.
+        with self.writing:
             if self.closed:
                 return
             os.write(self.fd, mark + b"\n")
+        with self.cond:
             self.cond.wait_for(lambda: mark in self.marks or self.closed,
                                timeout=10)
 
     def close(self):
-        with self.cond:
+        with self.writing:
+            if self.closed:
+                return
             os.write(self.fd, b"#stop\n")
         self.thread.join(timeout=10)
-        with self.cond:
+        with self.writing, self.cond:
             self.closed = True
             os.close(self.fd)
             self.cond.notify_all()
