@@ -281,12 +281,11 @@ def blocked_in(pid):
     except (OSError, ValueError, IndexError):
         return None
     name = SYSCALLS.get(platform.machine(), {}).get(number)
-    if name in TRACE_WRITES and first >= TRACE_FDS:
+    if name in TRACE_WRITES and first >= labrun.TRACE_FDS:
         return None
     return (name, first) if name else None
 
 
-TRACE_FDS = 200  # the trace's own descriptors are this and above
 TRACE_WRITES = {"write", "writev", "sendto", "sendmsg"}
 
 

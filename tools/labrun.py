@@ -490,17 +490,13 @@ class Proc:
         while time.monotonic() < deadline:
             if self.lab.spinning(self):
                 return False
-            try:
-                with open(f"/proc/{self.pid}/stat", "rb") as f:
-                    stat = f.read()
-            except (FileNotFoundError, ProcessLookupError):
-                return False  # it has ended, and been waited for
-            state = stat[stat.rindex(b")") + 2:][:1]
-            if state == b"S":
+            state = process_state(self.pid)[0]
+            if state == "S":
                 return True
-            # Ended; or stopped (SIGSTOP: a fault rule, or frozen by a
-            # check), when it cannot reach a call until it is continued.
-            if state in (b"Z", b"X", b"T"):
+            # Ended (and waited for: gone); or stopped (SIGSTOP: a fault
+            # rule, or frozen by a check), when it cannot reach a call
+            # until it is continued.
+            if state in (None, "Z", "X", "T"):
                 return False
             # A process about to sleep is there within microseconds; one
             # that computes is looked at less and less often.
@@ -972,14 +968,35 @@ def say(text, bold=("", "")):
 
 def process_state(pid):
     """The state letter of /proc/PID/stat (R, S, Z...), and the parent's
-    pid; (None, None) once the process has gone."""
+    pid; (None, None) once the process has gone.  A process that waits
+    for room in the trace's FIFO (the collector is behind, on a loaded
+    machine) is said to run (R): it sleeps in no call of its own yet."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
     except OSError:
         return None, None
     fields = stat[stat.rindex(b")") + 2:].split()
-    return fields[0].decode(), int(fields[1])
+    state = fields[0].decode()
+    if state == "S" and writes_its_trace(pid):
+        state = "R"
+    return state, int(fields[1])
+
+
+TRACE_FDS = 200  # the trace keeps its own descriptors here and above
+
+
+def writes_its_trace(pid):
+    """Whether process pid sleeps in a write to a pipe or FIFO (/proc/PID/
+    wchan) on one of the trace's own descriptors (/proc/PID/syscall)."""
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            if "pipe_write" not in f.read():
+                return False
+        with open(f"/proc/{pid}/syscall") as f:
+            return int(f.read().split()[1], 16) >= TRACE_FDS
+    except (OSError, ValueError, IndexError):
+        return False
 
 
 def pending_signals(pid):
