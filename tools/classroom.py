@@ -1460,10 +1460,39 @@ def seed_compiled_modules(build):
     Python sets right for its own."""
     mine = compiled_modules(BUILD, ROOT)
     theirs = compiled_modules(build, Path(build).parent)
+    compile_modules(mine)
     for part in ("tools", "tests"):
         if (mine / part).is_dir():
             shutil.copytree(mine / part, theirs / part, dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns("*-pytest-*"))
+
+
+def compile_modules(mine):
+    """Compiles into mine (compiled_modules of this lab) each module of
+    tools/ and tests/ that a check or a command may import and that has
+    not been compiled from its source as it is now (pytest compiles the
+    test modules and conftest its own way): what a copy is given must not
+    depend on which modules this run has imported so far."""
+    import importlib.util
+    import py_compile
+    for source in [*(ROOT / "tools").glob("*.py"),
+                   *(ROOT / "tests").glob("*.py")]:
+        if source.name.startswith("test_") or source.name == "conftest.py":
+            continue
+        compiled = mine / source.parent.name / Path(
+            importlib.util.cache_from_source(source.name)).name
+        try:
+            with open(compiled, "rb") as f:
+                header = f.read(16)
+        except OSError:
+            header = b""
+        now = source.stat()
+        if header[8:16] != (int(now.st_mtime) & 0xFFFFFFFF).to_bytes(
+                4, "little") + (now.st_size & 0xFFFFFFFF).to_bytes(
+                4, "little"):  # the time and size importlib compares
+            with contextlib.suppress(OSError, py_compile.PyCompileError):
+                py_compile.compile(str(source), cfile=str(compiled),
+                                   doraise=True)
 
 
 def seed_programs(build):
