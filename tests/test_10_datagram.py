@@ -181,7 +181,12 @@ def test_the_collector_names_each_sender_and_replies_to_a_bound_one(lab):
     lab.expect(status == 0 and not collector.stderr.strip(),
                "no reply attempted to the socket that never bound (no "
                "address: recvmsg returned a length of 0), no error, and an "
-               f"exit with status 0; {collector.describe()}, and said "
+               "exit with status 0. Whether a sender can be answered is "
+               "msg_namelen's to say: reply only when it is greater than "
+               "offsetof(struct sockaddr_un, sun_path); for a sender with "
+               "no address this recvmsg writes nothing in from, whose "
+               "sun_path holds what was there before; "
+               f"{collector.describe()}, and said "
                f"{cut(collector.stderr_bytes, 200)}",
                "Who sent it: addresses and replies")
 
@@ -196,6 +201,17 @@ def test_a_sender_with_an_abstract_name_gets_its_reply(lab):
     answer = reply_to(lab, peer, collector)
     collector.wait()
     name = peer.getsockname()
+    lab.collector.sync()
+    if answer is None and not lab.events(SENDS, proc=collector):
+        lab.expect(False,
+                   "a reply to a sender with an abstract name (SO_PASSCRED "
+                   f"gave it @{name[1:].decode(errors='replace')}): the "
+                   "collector sent it none, taking it for a sender without "
+                   "an address. An abstract name is an address, though its "
+                   "sun_path starts with a '\\0': whether a sender can be "
+                   "answered is msg_namelen's to say (greater than "
+                   "offsetof(struct sockaddr_un, sun_path)), not sun_path's "
+                   "first byte", "Who sent it: addresses and replies")
     lab.expect(answer == b"ok 5",
                "a reply to a sender with an abstract name (SO_PASSCRED gave "
                f"it @{name[1:].decode(errors='replace')}): sendto to the "
