@@ -708,6 +708,26 @@ def test_a_logger_with_r_gets_its_reply_from_the_collector(lab):
     collector = collecting(lab, "-n", "2")
     logger = lab.run("logger", "-r", SOCK, "are you there?", "still?")
     collector.wait()
+    wanted = ["logger: reply from log.sock: ok 14",
+              "logger: reply from log.sock: ok 6"]
+    # A reply printed with bytes after it: the end of a longer reply
+    # received before, left in the buffer behind the shorter one.
+    longer = [(n, w, g) for n, (w, g) in
+              enumerate(zip(wanted, logger.stdout.splitlines()))
+              if g != w and g.startswith(w)]
+    if longer:
+        n, w, g = longer[0]
+        before = "the end of the longer reply before it" if n else \
+            "whatever the buffer held"
+        lab.expect(False,
+                   "each reply printed as it came, and only it: the "
+                   f"collector replied `{w.rsplit(': ', 1)[1]}`, and the "
+                   f"logger printed `{g}`, with what followed the reply in "
+                   f"its buffer (here {before}). recvfrom puts no '\\0' "
+                   "after the bytes it returns: receive at most sizeof "
+                   "text - 1 bytes, and end the reply with text[n] = "
+                   "'\\0' before printing it with %s",
+                   "Who sent it: addresses and replies")
     lab.expect(logger.returncode == 0 and logger.stdout ==
                "logger: reply from log.sock: ok 14\n"
                "logger: reply from log.sock: ok 6\n",
