@@ -1386,17 +1386,85 @@ BY_SIGNAL = re.compile(r"\b(signal|sysv_signal|bsd_signal)\s*\(([^;]*?),"
                        r"\s*\(?\s*&?\s*([A-Za-z_]\w*)\s*\)?\s*\)")
 
 
+def c_arguments(code, at):
+    """The arguments of the call whose opening parenthesis is at at, each
+    with its blanks folded: [text]."""
+    depth, args, start = 0, [], at + 1
+    for i in range(at, len(code)):
+        c = code[i]
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth == 0:
+                args.append(code[start:i])
+                break
+        elif c == "," and depth == 1:
+            args.append(code[start:i])
+            start = i + 1
+    return [" ".join(a.split()) for a in args if a.strip()]
+
+
+def c_parameters(code, name):
+    """The parameter names of a function the code defines, in order."""
+    m = re.search(rf"\b{name}\s*\(([^;{{}}]*?)\)\s*\{{", code)
+    if not m:
+        return []
+    names = []
+    for part in c_arguments(code, m.start(1) - 1):
+        # a function pointer's name is in its own parentheses: (*fn)(int)
+        inner = re.search(r"\(\s*\*\s*([A-Za-z_]\w*)\s*\)", part)
+        words = re.findall(r"[A-Za-z_]\w*", part)
+        names.append(inner.group(1) if inner else words[-1] if words else "")
+    return names
+
+
+def handler_name(text):
+    """The function an argument names, without & or a cast: fn, &fn,
+    (void (*)(int))fn."""
+    m = re.fullmatch(r"(?:\(\s*[^()]*(?:\([^()]*\)[^()]*)*\)\s*)?&?\s*"
+                     r"([A-Za-z_]\w*)", text)
+    return m.group(1) if m else None
+
+
 def installed_handlers(code):
     """The signal handlers the code installs, functions it defines:
-    [(name, "sigaction" or "signal", where, the signal for signal())]."""
+    [(name, "sigaction" or "signal", where, the signal for signal())].
+    A handler may be installed through a function of the program's own
+    that takes it as a parameter (UNP's Signal(), an install(sig, fn,
+    flags)): each call of that function installs the function it passes
+    there, for the SIG... constant it passes with it."""
     defined, found = c_functions(code), []
+    level = brace_depths(code)
+
+    def through_wrapper(param, at, how):
+        wrapper = next((n for n, (s, e) in defined.items() if s <= at < e),
+                       None)
+        params = c_parameters(code, wrapper) if wrapper else []
+        if param not in params:
+            return
+        k = params.index(param)
+        for call in re.finditer(rf"\b{wrapper}\s*\(", code):
+            if level[call.start()] == 0:
+                continue  # its own definition, or a prototype
+            args = c_arguments(code, call.end() - 1)
+            name = handler_name(args[k]) if k < len(args) else None
+            if name in defined:
+                sig = next((a for a in args if re.fullmatch(r"SIG[A-Z0-9]+",
+                                                             a)), None)
+                found.append((name, how, call.start(), sig))
+
     for m in BY_SIGACTION.finditer(code):
         if m.group(1) in defined:
             found.append((m.group(1), "sigaction", m.start(), None))
+        else:
+            through_wrapper(m.group(1), m.start(), "sigaction")
     for m in BY_SIGNAL.finditer(code):
         if m.group(3) in defined:
             found.append((m.group(3), m.group(1), m.start(),
                           " ".join(m.group(2).split())))
+        else:
+            through_wrapper(m.group(3), m.start(), m.group(1))
     return found
 
 

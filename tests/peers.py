@@ -196,6 +196,19 @@ def children(pid):
             if labrun.process_state(child)[1] == pid]
 
 
+def blocks(pid, sig):
+    """Whether process pid's main thread blocks signal sig (SigBlk of
+    /proc/PID/status), or None when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigBlk:"):
+                    return bool(int(line.split()[1], 16) & 1 << (sig - 1))
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 def nonblocking(pid, fd):
     """Whether fd of process pid has O_NONBLOCK (/proc/PID/fdinfo), or None
     when it cannot be read."""

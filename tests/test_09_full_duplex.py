@@ -615,6 +615,64 @@ def test_the_client_stops_watching_its_input_at_its_end(lab):
                f"{why or client.describe()}", "Both directions at once")
 
 
+def test_the_client_sleeps_while_nothing_can_happen(lab):
+    # One line of input, then standard input stays open and silent: once
+    # the reply is printed, nothing can happen until more input comes, and
+    # the client must sleep in poll. For a quarter of a second it must
+    # make next to no call.
+    serving(lab)
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    lab.peers.append(mine)
+    mine.sendall(b"hello\n")
+    client = lab.start("client", "lab.sock", stdin=theirs)
+    theirs.close()
+    try:
+        lab.wait_until(lambda: client.stdout_bytes == b"HELLO\n",
+                       proc=client, timeout=QUICK)
+        lab.expect(client.stdout_bytes == b"HELLO\n",
+                   "the client to print the reply to its first line, "
+                   "HELLO, while its standard input stays open; it printed "
+                   f"{cut(client.stdout_bytes, 40)}; {client.describe()}",
+                   "Both directions at once")
+        since = time.monotonic_ns()
+
+        def calls():
+            return lab.calls(proc=client, where=lambda e: e["ts"] >= since)
+        lab.wait_until(lambda: calls() >= 10, proc=client,
+                       timeout=QUICK / 4)
+        made = calls()
+        fd = socket_fd(lab, client)
+        # The trace folds a run of like polls into a count: the run's
+        # first poll, maybe before the quarter, has the arguments.
+        polls = lab.events("poll", proc=client)
+        asked = [f for e in polls[-1:] for f in e["args"].get("fds") or []
+                 if f.get("fd") == fd and "POLLOUT" in str(f.get("events"))]
+        if made >= 10 and asked:
+            lab.expect(False,
+                       "the client to ask poll for POLLOUT only while some "
+                       "of its queue waits to be sent: with nothing queued "
+                       f"it still asked for it on its socket, fd {fd} "
+                       f"({polls[-1]['file']}:{polls[-1]['line']}), and "
+                       f"made {made} calls while its input was silent. A "
+                       "socket with room in its buffer is writable nearly "
+                       "always: poll returns at once, every turn, and the "
+                       "client spins. Ask for POLLOUT while out_len > 0, "
+                       "and only then",
+                       "Both directions at once")
+        lab.expect(made < 10,
+                   "the client to sleep in poll while its input is silent "
+                   f"and the reply is printed: it made {made} calls, a loop "
+                   "that never waits. Ask poll only for what can happen: "
+                   "standard input while the queue has room, POLLIN on the "
+                   "socket until the server's end of file, POLLOUT only "
+                   "while some of the queue is left",
+                   "Both directions at once")
+    finally:
+        mine.close()  # the end of the input: the client ends
+        if client.wait(QUICK) is None:
+            lab.stop(client)
+
+
 def test_a_poll_interrupted_by_a_signal_is_made_again(lab):
     serving(lab)
     client = lab.start("client", "lab.sock", stdin=b"hello\n",
