@@ -730,6 +730,15 @@ def line_on_stdout(lab, proc, shown, matches, when, section):
             "...): standard error is for errors, and whoever reads the "
             f"{proc.name}'s output (a pipe, a script) never sees it there; "
             f"on stderr it printed {tracetext.cut(on_stderr[0], 80)}")
+    elif proc.has_exited() and proc.wait() is not None and \
+            proc.returncode >= 0:
+        # exit flushes stdio's buffers: a line missing then was never
+        # printed at all.
+        expected = (
+            f"the line `{shown}` on standard output {when}: the "
+            f"{proc.name} never printed it; it printed "
+            f"{tracetext.cut(proc.stdout_bytes, 100)}, and "
+            f"{proc.describe()}")
     else:
         expected = (
             f"the line `{shown}` on standard output {when}: call "
