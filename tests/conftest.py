@@ -976,6 +976,19 @@ def failed_listen(lab, section="Your task", taught=""):
         if later else []
     went_on += [misused] if misused else []
     went_on += [] if exited or went_on else ["it went on running"]
+    # A server that reports the failure and stops, and still printed the
+    # line, printed it before it knew listen's result.
+    early = claimed and not later and not misused and exited and \
+        server.returncode > 0
+    lab.expect(not early,
+               f"the server to print `server: listening on lab.sock; stop "
+               f"me with Ctrl-C` only once listen has returned 0{taught}, "
+               f"after the check of its result: when listen fails, here "
+               f"{how}, it printed {tracetext.cut(claimed[0], 60) if early else ''}"
+               " all the same, then reported the failure: the line came "
+               "before the call, or before its result was checked, and "
+               "announces a socket that does not listen; "
+               f"{server.describe()}", section)
     lab.expect(not went_on,
                f"the server to check listen()'s result for -1{taught}: when "
                f"listen fails, here {how}, say why with perror(\"server: "
