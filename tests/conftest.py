@@ -1519,6 +1519,48 @@ def c_declaration(code, name):
     return words, where_
 
 
+def sigaction_left_unset(code):
+    """The struct sigaction variables that a function declares without an
+    initialiser and passes to sigaction() as its new action while nothing
+    gives their sa_flags a value: neither memset (or bzero) of the whole,
+    nor an assignment to the whole or to sa_flags, nor their address
+    handed to anything else, which might set them.  A local variable
+    starts with whatever its stack held.  [(name, where it is declared,
+    where sigaction takes it)]."""
+    found = []
+    for start, end in c_functions(code).values():
+        body = code[start:end]
+        for m in re.finditer(r"(\bstatic\s+)?\bstruct\s+sigaction\s+"
+                             r"([^;(){}]*);", body):
+            if m.group(1):
+                continue  # static: zero before main starts
+            for part in m.group(2).split(","):
+                if "=" in part or "*" in part or "[" in part:
+                    continue
+                name = part.strip()
+                if not re.fullmatch(r"[A-Za-z_]\w*", name):
+                    continue
+                used = re.search(rf"\bsigaction\s*\([^;,]+,\s*&\s*{name}"
+                                 r"\s*,", body)
+                if used is None:
+                    continue
+                given = re.search(
+                    rf"\b(?:memset|bzero|explicit_bzero)\s*\(\s*"
+                    rf"(?:\([^()]*\)\s*)?&\s*{name}\b(?!\s*(?:\.|->))|"
+                    rf"(?<![\w.>]){name}\s*(?:\.\s*sa_flags\s*)?(?:[|&^]"
+                    r")?=(?!=)", body)
+                # Its address anywhere but as sigaction's new action (a
+                # function of the program's own may fill it).
+                elsewhere = [a for a in re.finditer(
+                    rf"&\s*{name}\b(?!\s*(?:\.|->))", body)
+                    if not re.search(r"\bsigaction\s*\([^;,]+,\s*$",
+                                     body[:a.start()])]
+                if given is None and not elsewhere:
+                    found.append((name, start + m.start(), start +
+                                  used.start()))
+    return found
+
+
 def signal_safe_type(words):
     """Whether a variable of this type may be set in a signal handler:
     volatile sig_atomic_t (C11 7.14.1.1), or a lock-free atomic."""
