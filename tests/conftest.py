@@ -659,6 +659,29 @@ def used_minus_one(lab, proc):
     return " and ".join(shown)
 
 
+def printed_before_the_check(lab, proc, call, how, section, taught=""):
+    """Fails the check, naming the mistake, if proc printed a line that
+    says "fd -1" and yet made no call on -1, reported the failure of call
+    (how: the failed call, in words) on stderr and exited with a non-zero
+    status: the line came before the check of the result, not instead."""
+    said = [line for line in proc.stdout_bytes.splitlines()
+            if re.search(rb"\bfd -1\b", line)]
+    calls = [e for e in lab.events(proc=proc, event=None)
+             if (e.get("args") or {}).get("fd") == -1
+             and e["event"] != "wait"]
+    early = said and not calls and proc.has_exited() and \
+        proc.wait() is not None and proc.returncode > 0 and \
+        proc.stderr.strip()
+    lab.expect(not early,
+               f"the {proc.name} to print its line about the new fd only "
+               f"once {call} has returned one{taught}, after the check of "
+               f"its result: when {call} fails, here {how}, it printed "
+               f"{tracetext.cut(said[0] if early else b'', 60)} all the "
+               "same, then reported the failure and exited: the line comes "
+               "before the check, and names -1, which is no descriptor; "
+               f"{proc.describe()}", section)
+
+
 # fd 3 already open when a program starts (Lab.start's under=), as a
 # shell's `3</dev/null` leaves it: each descriptor the program makes is one
 # higher than in a plain run, and a line that names one must follow.
@@ -841,6 +864,7 @@ def failed_accept(lab, *args, sections=("Your task", "Your task")):
     exited = stopped_by_itself(lab, server, after=event)
     how = f"{tracetext.call_text(event)}, failed by LAB_FAULTS " \
         f"(`{as_run(lab, 'server', rules, *args)}` does it again)"
+    printed_before_the_check(lab, server, "accept", how, sections[0])
     misused = used_minus_one(lab, server)
     lab.expect(not misused,
                "the server to check accept()'s result for -1 before it "
@@ -879,6 +903,7 @@ def failed_socket(lab, name="server", section="Your task", taught=""):
     stopped_by_itself(lab, proc)
     how = f"{tracetext.call_text(event)}, failed by LAB_FAULTS " \
         f"(`{as_run(lab, name, rules)}` does it again)"
+    printed_before_the_check(lab, proc, "socket", how, section, taught)
     misused = used_minus_one(lab, proc)
     lab.expect(not misused,
                f"the {name} to check socket()'s result for -1{taught}: when "
