@@ -659,6 +659,29 @@ def used_minus_one(lab, proc):
     return " and ".join(shown)
 
 
+def printed_before_the_check(lab, proc, call, how, section, taught=""):
+    """Fails the check, naming the mistake, if proc printed a line that
+    says "fd -1" and yet made no call on -1, reported the failure of call
+    (how: the failed call, in words) on stderr and exited with a non-zero
+    status: the line came before the check of the result, not instead."""
+    said = [line for line in proc.stdout_bytes.splitlines()
+            if re.search(rb"\bfd -1\b", line)]
+    calls = [e for e in lab.events(proc=proc, event=None)
+             if (e.get("args") or {}).get("fd") == -1
+             and e["event"] != "wait"]
+    early = said and not calls and proc.has_exited() and \
+        proc.wait() is not None and proc.returncode > 0 and \
+        proc.stderr.strip()
+    lab.expect(not early,
+               f"the {proc.name} to print its line about the new fd only "
+               f"once {call} has returned one{taught}, after the check of "
+               f"its result: when {call} fails, here {how}, it printed "
+               f"{tracetext.cut(said[0] if early else b'', 60)} all the "
+               "same, then reported the failure and exited: the line comes "
+               "before the check, and names -1, which is no descriptor; "
+               f"{proc.describe()}", section)
+
+
 # fd 3 already open when a program starts (Lab.start's under=), as a
 # shell's `3</dev/null` leaves it: each descriptor the program makes is one
 # higher than in a plain run, and a line that names one must follow.
@@ -730,6 +753,15 @@ def line_on_stdout(lab, proc, shown, matches, when, section):
             "...): standard error is for errors, and whoever reads the "
             f"{proc.name}'s output (a pipe, a script) never sees it there; "
             f"on stderr it printed {tracetext.cut(on_stderr[0], 80)}")
+    elif proc.has_exited() and proc.wait() is not None and \
+            proc.returncode >= 0:
+        # exit flushes stdio's buffers: a line missing then was never
+        # printed at all.
+        expected = (
+            f"the line `{shown}` on standard output {when}: the "
+            f"{proc.name} never printed it; it printed "
+            f"{tracetext.cut(proc.stdout_bytes, 100)}, and "
+            f"{proc.describe()}")
     else:
         expected = (
             f"the line `{shown}` on standard output {when}: call "
@@ -832,6 +864,7 @@ def failed_accept(lab, *args, sections=("Your task", "Your task")):
     exited = stopped_by_itself(lab, server, after=event)
     how = f"{tracetext.call_text(event)}, failed by LAB_FAULTS " \
         f"(`{as_run(lab, 'server', rules, *args)}` does it again)"
+    printed_before_the_check(lab, server, "accept", how, sections[0])
     misused = used_minus_one(lab, server)
     lab.expect(not misused,
                "the server to check accept()'s result for -1 before it "
@@ -870,6 +903,7 @@ def failed_socket(lab, name="server", section="Your task", taught=""):
     stopped_by_itself(lab, proc)
     how = f"{tracetext.call_text(event)}, failed by LAB_FAULTS " \
         f"(`{as_run(lab, name, rules)}` does it again)"
+    printed_before_the_check(lab, proc, "socket", how, section, taught)
     misused = used_minus_one(lab, proc)
     lab.expect(not misused,
                f"the {name} to check socket()'s result for -1{taught}: when "
@@ -967,6 +1001,19 @@ def failed_listen(lab, section="Your task", taught=""):
         if later else []
     went_on += [misused] if misused else []
     went_on += [] if exited or went_on else ["it went on running"]
+    # A server that reports the failure and stops, and still printed the
+    # line, printed it before it knew listen's result.
+    early = claimed and not later and not misused and exited and \
+        server.returncode > 0
+    lab.expect(not early,
+               f"the server to print `server: listening on lab.sock; stop "
+               f"me with Ctrl-C` only once listen has returned 0{taught}, "
+               f"after the check of its result: when listen fails, here "
+               f"{how}, it printed {tracetext.cut(claimed[0], 60) if early else ''}"
+               " all the same, then reported the failure: the line came "
+               "before the call, or before its result was checked, and "
+               "announces a socket that does not listen; "
+               f"{server.describe()}", section)
     lab.expect(not went_on,
                f"the server to check listen()'s result for -1{taught}: when "
                f"listen fails, here {how}, say why with perror(\"server: "
@@ -1563,6 +1610,48 @@ def c_declaration(code, name):
             break
         words = [x for w in words for x in typedefs.get(w, [w])]
     return words, where_
+
+
+def sigaction_left_unset(code):
+    """The struct sigaction variables that a function declares without an
+    initialiser and passes to sigaction() as its new action while nothing
+    gives their sa_flags a value: neither memset (or bzero) of the whole,
+    nor an assignment to the whole or to sa_flags, nor their address
+    handed to anything else, which might set them.  A local variable
+    starts with whatever its stack held.  [(name, where it is declared,
+    where sigaction takes it)]."""
+    found = []
+    for start, end in c_functions(code).values():
+        body = code[start:end]
+        for m in re.finditer(r"(\bstatic\s+)?\bstruct\s+sigaction\s+"
+                             r"([^;(){}]*);", body):
+            if m.group(1):
+                continue  # static: zero before main starts
+            for part in m.group(2).split(","):
+                if "=" in part or "*" in part or "[" in part:
+                    continue
+                name = part.strip()
+                if not re.fullmatch(r"[A-Za-z_]\w*", name):
+                    continue
+                used = re.search(rf"\bsigaction\s*\([^;,]+,\s*&\s*{name}"
+                                 r"\s*,", body)
+                if used is None:
+                    continue
+                given = re.search(
+                    rf"\b(?:memset|bzero|explicit_bzero)\s*\(\s*"
+                    rf"(?:\([^()]*\)\s*)?&\s*{name}\b(?!\s*(?:\.|->))|"
+                    rf"(?<![\w.>]){name}\s*(?:\.\s*sa_flags\s*)?(?:[|&^]"
+                    r")?=(?!=)", body)
+                # Its address anywhere but as sigaction's new action (a
+                # function of the program's own may fill it).
+                elsewhere = [a for a in re.finditer(
+                    rf"&\s*{name}\b(?!\s*(?:\.|->))", body)
+                    if not re.search(r"\bsigaction\s*\([^;,]+,\s*$",
+                                     body[:a.start()])]
+                if given is None and not elsewhere:
+                    found.append((name, start + m.start(), start +
+                                  used.start()))
+    return found
 
 
 def signal_safe_type(words):

@@ -1,5 +1,8 @@
 """Lesson 01: socket() creates an endpoint and returns a file descriptor."""
-from conftest import FD_3_TAKEN, failed_socket, fd_3_taken, first_fds
+import re
+
+from conftest import (FD_3_TAKEN, code_lesson, failed_socket, fd_3_taken,
+                      first_fds, line_on_stdout)
 from tracetext import call_text, cut
 
 LESSON = "01-socket"
@@ -41,6 +44,10 @@ def test_the_server_prints_the_descriptor_socket_returned(lab):
                         "Your task", proc=server)
     server.asleep()  # it has exited, or (a later lesson) waits for clients
     fd = event["ret"]
+    if code_lesson(lab) == LESSON:  # later lessons print other lines
+        line_on_stdout(lab, server, f"server: created socket fd {fd}",
+                       lambda line: re.search(r"\bfd -?\d+", line),
+                       "once socket has returned", "Your task")
     # Later lessons print other lines: the fd a line names first must be
     # this one.
     lab.expect(all(n == fd for n in first_fds(server)),

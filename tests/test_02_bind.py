@@ -1,8 +1,10 @@
 """Lesson 02: bind() names the socket, which creates the socket file."""
+import re
 import socket
 
-from conftest import (FD_3_TAKEN, bind_failure_reported, failed_socket,
-                      fd_3_taken, first_fds, stopped_by_itself)
+from conftest import (FD_3_TAKEN, bind_failure_reported, code_lesson,
+                      failed_socket, fd_3_taken, first_fds, line_on_stdout,
+                      stopped_by_itself)
 from tracetext import call_text, cut
 
 LESSON = "02-bind"
@@ -48,6 +50,11 @@ def test_the_server_says_which_fd_it_bound(lab):
                         "Your task", proc=server)
     stopped_by_itself(lab, server)
     fd = event["args"]["fd"]
+    if code_lesson(lab) == LESSON:  # later lessons print other lines
+        line_on_stdout(lab, server,
+                       f"server: bound fd {fd} to lab.sock (ls -l shows it)",
+                       lambda line: re.search(r"\bfd -?\d+", line),
+                       "once bind has returned 0", "Your task")
     lab.expect(all(n == fd for n in first_fds(server)),
                f"the line `server: bound fd {fd} to lab.sock (ls -l shows "
                f"it)`, with the fd that was bound ({fd}: print the variable "

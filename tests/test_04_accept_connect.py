@@ -3,7 +3,7 @@ new socket, while the listening socket stays open."""
 import re
 
 import labrun
-from conftest import (accept_failure_reported, as_run,
+from conftest import (accept_failure_reported, as_run, code_lesson,
                       closed_once, faults, first_fds,
                       line_on_stdout, one_after_another, says_it_listens,
                       failed_socket,
@@ -31,6 +31,11 @@ def test_the_client_connects_to_the_server_path(lab):
                "connect(fd, {AF_UNIX, \"lab.sock\"}, sizeof addr) = 0 on "
                f"the client's own socket; it called {call_text(event)}",
                "What this stage does")
+    if code_lesson(lab) == LESSON:  # later clients print their reply
+        line_on_stdout(lab, client, "client: connected to lab.sock",
+                       lambda line: "lab.sock" in line or
+                       "connected" in line,
+                       "once connect has returned 0", "Your task")
 
 
 def test_the_client_connects_to_the_path_on_its_command_line(lab):
