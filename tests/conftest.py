@@ -1842,6 +1842,32 @@ def handled_signals(code, at):
         r"\bsigaction\s*\(\s*([^,()]+),", code[:stop]) if m.start() > at]
 
 
+def sigaction_zeroed(lab, program, section, asked=""):
+    """Fails the check if program passes sigaction a struct sigaction of
+    its stack that nothing has filled (sigaction_left_unset).  No run
+    shows it for sure: the stray bits are whatever the stack held, and
+    change with the compiler and its options (SA_RESTART among them makes
+    a stop signal restart accept, SA_RESETHAND lets a second one kill the
+    server).  The source shows it."""
+    source, text = lab.source(program)
+    code, _ = c_code(text)
+    for name, declared, used in sigaction_left_unset(code):
+        lab.expect(False,
+                   f"the struct sigaction {name} filled with zeros before "
+                   f"sigaction uses it (this comes from reading {source}): "
+                   f"line {line_at(code, declared)}, "
+                   f"`{source_line(text, line_at(code, declared))}`, "
+                   "declares it without an initialiser, and nothing sets "
+                   f"its sa_flags before line {line_at(code, used)} passes "
+                   f"it to sigaction. A local variable holds whatever its "
+                   "stack held: sa_flags gets stray bits, maybe SA_RESTART "
+                   "or SA_RESETHAND (the trace's sigaction line shows the "
+                   f"flags it got), and they change with the compiler. Call "
+                   f"memset(&{name}, 0, sizeof {name}) first"
+                   f"{', ' + asked if asked else ''}, or set sa_flags (and "
+                   "sa_mask) yourself", section)
+
+
 def handlers_call_only_safe_functions(lab, program, section, instead):
     """Fails the check, naming the call, if a signal handler that program
     installs calls (itself, or through the program's own functions) a

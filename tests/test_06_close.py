@@ -21,7 +21,7 @@ from conftest import (READS, SERVING_WAITS, SIGNAL_SAFE, WRITES, as_run,
                       installed_handlers, interrupted,
                       interrupted_and_not_made_again, library_calls, line_at,
                       one_after_another, pauses_after_emfile, receive,
-                      sanitized_exchange, sent_to, sigaction_left_unset,
+                      sanitized_exchange, sent_to, sigaction_zeroed,
                       server_finishes_short_writes, signal_safe_type,
                       source_line, stopped_by_itself, tool, run_tool,
                       used_minus_one, where)
@@ -227,27 +227,9 @@ def own_file_left_alone(lab, server, made, path="lab.sock"):
 
 
 def test_the_struct_sigaction_is_zeroed_before_use(lab):
-    # No run shows it for sure: the stray bits are whatever the stack held,
-    # and change with the compiler and its options (SA_RESTART among them
-    # makes a stop signal restart accept, SA_RESETHAND lets a second one
-    # kill the server).  The source shows it; this check comes first, as
-    # such bits can make any check that stops the server fail otherwise.
-    source, text = lab.source("server")
-    code, _ = c_code(text)
-    for name, declared, used in sigaction_left_unset(code):
-        lab.expect(False,
-                   f"the struct sigaction {name} filled with zeros before "
-                   f"sigaction uses it (this comes from reading {source}): "
-                   f"line {line_at(code, declared)}, "
-                   f"`{source_line(text, line_at(code, declared))}`, "
-                   "declares it without an initialiser, and nothing sets "
-                   f"its sa_flags before line {line_at(code, used)} passes "
-                   f"it to sigaction. A local variable holds whatever its "
-                   "stack held: sa_flags gets stray bits, maybe SA_RESTART "
-                   "or SA_RESETHAND (the trace's sigaction line shows the "
-                   f"flags it got), and they change with the compiler. Call "
-                   f"memset(&{name}, 0, sizeof {name}) first, as the task "
-                   "asks, or set sa_flags to 0", "Your task")
+    # First: stray bits in sa_flags can make any check that stops the
+    # server fail for another reason.
+    sigaction_zeroed(lab, "server", "Your task", "as the task asks")
 
 
 def test_the_server_serves_n_clients_then_exits(lab):

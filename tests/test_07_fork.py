@@ -20,7 +20,8 @@ import pytest
 import labrun
 import peers
 from conftest import (closed_once, errno_in_handlers,
-                      handlers_call_only_safe_functions, tool)
+                      handlers_call_only_safe_functions, sigaction_zeroed,
+                      tool)
 from tracetext import call_text, cut
 
 LESSON = "07-fork"
@@ -223,6 +224,12 @@ def served(lab, server, results, what):
                f"{cut(first.message, 40)} and got {cut(first.reply, 40)} "
                f"({first.how}{', ' + str(first.error) if first.error else ''}"
                f"); {server.describe()}", "One process per client")
+
+
+def test_the_struct_sigaction_is_zeroed_before_use(lab):
+    # First: stray bits in sa_flags can make any check that stops the
+    # server fail for another reason.
+    sigaction_zeroed(lab, "server", "Reaping: SIGCHLD and waitpid")
 
 
 def test_twenty_clients_at_once_each_get_their_exact_reply(lab):

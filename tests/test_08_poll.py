@@ -21,7 +21,8 @@ import peers
 import tracetext
 from conftest import (READS, WRITES, Drain, as_run, closed_once,
                       errno_in_handlers, faults, frozen,
-                      handlers_call_only_safe_functions, tool)
+                      handlers_call_only_safe_functions, sigaction_zeroed,
+                      tool)
 from tracetext import call_text, cut
 
 LESSON = "08-poll"
@@ -178,6 +179,12 @@ def stuck(lab, server, hog):
         if lab.wait_until(full, proc=server, timeout=QUICK) or \
                 hog.sent == before or time.monotonic() > deadline:
             return
+
+
+def test_the_struct_sigaction_is_zeroed_before_use(lab):
+    # First: stray bits in sa_flags can make any check that stops the
+    # server fail for another reason.
+    sigaction_zeroed(lab, "server", "Signals without a gap")
 
 
 def test_one_process_serves_every_client(lab):

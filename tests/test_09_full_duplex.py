@@ -28,7 +28,7 @@ import pytest
 
 import labrun
 import peers
-from conftest import closed_once, frozen, receive, tool
+from conftest import closed_once, frozen, receive, sigaction_zeroed, tool
 from tracetext import cut
 
 LESSON = "09-full-duplex"
@@ -349,6 +349,12 @@ def ended_by(client):
 
 
 # -- half-close on the server's side ------------------------------------------
+
+def test_the_struct_sigaction_is_zeroed_before_use(lab):
+    # First: stray bits in sa_flags can make any check that stops the
+    # server fail for another reason.
+    sigaction_zeroed(lab, "server", "Your task")
+
 
 def test_the_server_answers_a_half_closed_client_to_the_end(lab):
     serving(lab)

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 import labrun
-from conftest import (closed_once, handlers_call_only_safe_functions, tool,
-                      run_tool)
+from conftest import (closed_once, handlers_call_only_safe_functions,
+                      run_tool, sigaction_zeroed, tool)
 from tracetext import cut
 
 LESSON = "10-datagram"
@@ -100,6 +100,13 @@ def reply_to(lab, peer, collector):
 
 
 # -- the collector, with Python loggers ---------------------------------------
+
+@pytest.mark.parametrize("program", ["collector", "logger"])
+def test_the_struct_sigaction_is_zeroed_before_use(lab, program):
+    # First: stray bits in sa_flags can make any check that stops the
+    # server fail for another reason.
+    sigaction_zeroed(lab, program, "Your task")
+
 
 def test_each_datagram_is_one_record_whole_and_in_order(lab):
     collector = collecting(lab, "-n", "4")
