@@ -385,6 +385,21 @@ def test_the_solutions_survive_short_reads_and_writes_and_eintr(lesson,
             assert eintr["errno"] == "EINTR" and eintr["ret"] == -1
 
 
+def test_a_rule_for_accept_applies_to_accept4_and_counts_it():
+    """accept4 is accept with flags: accept#2=EINTR fails the second
+    accept4 of a program that never calls accept (poll_echo accepts until
+    EAGAIN, and makes an interrupted accept4 again)."""
+    program("poll_echo")
+    with labrun.Lab(labrun.BUILD / "tests") as lab:
+        server = lab.start("poll_echo", "lab.sock", 1, role="server",
+                           env={"LAB_FAULTS": "accept#2=EINTR"})
+        clients_at_once(lab, server, 1)
+        made = [(e["ret"] >= 0, e.get("errno"), e.get("injected", False))
+                for e in lab.events("accept4", proc=server)]
+    assert made[:3] == [(True, None, False), (False, "EINTR", True),
+                        (False, "EAGAIN", False)], made
+
+
 @pytest.mark.parametrize("rule, why", [
     ("acept#2=EMFILE", '"acept" is not a call the trace traces'),
     ("read#0=EINTR", "#N counts the calls from 1"),

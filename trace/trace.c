@@ -928,12 +928,18 @@ static void begin(struct event *e, enum call id, const char *file, int line)
         child_role(0);
     }
     if (entered && n_rules > 0) {
+        /* accept4 is accept with flags: a rule for accept applies to it
+         * too, and counts the calls of both; one for accept4, to it only. */
         unsigned long nth = ++calls_made[id];
-        for (int i = 0; i < n_rules && !e->fault; i++)
-            if (rules[i].id == id &&
-                (rules[i].nth == 0 || nth == rules[i].nth ||
-                 (rules[i].onward && nth > rules[i].nth)))
+        unsigned long nth_accept = id == ACCEPT4 ? ++calls_made[ACCEPT] : nth;
+        for (int i = 0; i < n_rules && !e->fault; i++) {
+            unsigned long n = rules[i].id == ACCEPT ? nth_accept : nth;
+            if ((rules[i].id == id ||
+                 (rules[i].id == ACCEPT && id == ACCEPT4)) &&
+                (rules[i].nth == 0 || n == rules[i].nth ||
+                 (rules[i].onward && n > rules[i].nth)))
                 e->fault = &rules[i];
+        }
     }
     leave(entered);
     if (e->fault && e->fault->sig)
