@@ -755,24 +755,36 @@ def line_on_stderr_instead(lab, proc, shown, matches, when, section):
                section)
 
 
-def line_on_stdout(lab, proc, shown, matches, when, section, flushed=False):
+def line_on_stdout(lab, proc, shown, matches, when, section, flushed=False,
+                   stop=False):
     """Fails the check unless a line of proc's standard output matches
     (matches: a test of one line); the message names where the line
     went instead: standard error (fprintf(stderr, ...)), or nowhere yet,
     kept in stdio's buffer for want of fflush(stdout).  shown: the line
     as the task gives it; when: when it is looked for, in words; flushed:
     whether what proc printed is known to be out (a line in its buffer
-    would show otherwise), as once it has exited."""
+    would show otherwise), as once it has exited; stop: whether the check
+    may stop proc (SIGTERM) to tell a line left in the buffer, which its
+    exit writes out, from one never printed."""
     line_on_stderr_instead(lab, proc, shown, matches, when, section)
     if any(matches(line) for line in proc.stdout.splitlines()):
         return
+    before, stopped = proc.stdout_bytes, False
+    if stop and not proc.has_exited():
+        lab.stop(proc)
+        stopped = proc.returncode is not None and proc.returncode >= 0
+        if stopped and \
+                not any(matches(line) for line in proc.stdout.splitlines()):
+            flushed = True
     if flushed or proc.has_exited() and proc.wait() is not None and \
-            proc.returncode >= 0:
+            proc.returncode >= 0 and before == proc.stdout_bytes:
         # exit flushes stdio's buffers: a line missing then was never
         # printed at all.
         expected = (
             f"the line `{shown}` on standard output {when}: the "
-            f"{proc.name} never printed it; it printed "
+            f"{proc.name} never printed it"
+            + (", not even in the buffer that its exit writes out"
+               if stopped else "") + "; it printed "
             f"{tracetext.cut(proc.stdout_bytes, 100)}, and "
             f"{proc.describe()}")
     else:
@@ -780,7 +792,9 @@ def line_on_stdout(lab, proc, shown, matches, when, section, flushed=False):
             f"the line `{shown}` on standard output {when}: call "
             "fflush(stdout) after printf, or the line stays in stdio's "
             "buffer (standard output is a file here, not a terminal); it "
-            f"printed {tracetext.cut(proc.stdout_bytes, 100)}")
+            f"printed {tracetext.cut(before, 100)}"
+            + (", and the rest only as it exited" if before !=
+               proc.stdout_bytes else ""))
     lab.expect(False, expected, section)
 
 
