@@ -728,29 +728,54 @@ def first_fds(proc, lines=None):
                                         for line in lines) if found]
 
 
-def line_on_stdout(lab, proc, shown, matches, when, section):
+def line_on_stderr_instead(lab, proc, shown, matches, when, section):
+    """Fails the check, naming the mistake, when no line of proc's standard
+    output matches (matches: a test of one line) but one of its standard
+    error does: the line was printed with fprintf(stderr, ...).  shown:
+    the line as the task gives it; when: when it is looked for, in words."""
+    if any(matches(line) for line in proc.stdout.splitlines()):
+        return
+    on_stderr = [line for line in proc.stderr.splitlines() if matches(line)]
+    lab.expect(not on_stderr,
+               f"the line `{shown}` on standard output {when}: it went to "
+               "standard error; print it with printf, not fprintf(stderr, "
+               "...): standard error is for errors, and whoever reads the "
+               f"{proc.name}'s output (a pipe, a script) never sees it "
+               "there; on stderr it printed "
+               f"{tracetext.cut(on_stderr[0] if on_stderr else '', 80)}",
+               section)
+
+
+def line_on_stdout(lab, proc, shown, matches, when, section, flushed=False,
+                   stop=False):
     """Fails the check unless a line of proc's standard output matches
     (matches: a test of one line); the message names where the line
     went instead: standard error (fprintf(stderr, ...)), or nowhere yet,
     kept in stdio's buffer for want of fflush(stdout).  shown: the line
-    as the task gives it; when: when it is looked for, in words."""
+    as the task gives it; when: when it is looked for, in words; flushed:
+    whether what proc printed is known to be out (a line in its buffer
+    would show otherwise), as once it has exited; stop: whether the check
+    may stop proc (SIGTERM) to tell a line left in the buffer, which its
+    exit writes out, from one never printed."""
+    line_on_stderr_instead(lab, proc, shown, matches, when, section)
     if any(matches(line) for line in proc.stdout.splitlines()):
         return
-    on_stderr = [line for line in proc.stderr.splitlines() if matches(line)]
-    if on_stderr:
-        expected = (
-            f"the line `{shown}` on standard output {when}: it went to "
-            "standard error; print it with printf, not fprintf(stderr, "
-            "...): standard error is for errors, and whoever reads the "
-            f"{proc.name}'s output (a pipe, a script) never sees it there; "
-            f"on stderr it printed {tracetext.cut(on_stderr[0], 80)}")
-    elif proc.has_exited() and proc.wait() is not None and \
-            proc.returncode >= 0:
+    before, stopped = proc.stdout_bytes, False
+    if stop and not proc.has_exited():
+        lab.stop(proc)
+        stopped = proc.returncode is not None and proc.returncode >= 0
+        if stopped and \
+                not any(matches(line) for line in proc.stdout.splitlines()):
+            flushed = True
+    if flushed or proc.has_exited() and proc.wait() is not None and \
+            proc.returncode >= 0 and before == proc.stdout_bytes:
         # exit flushes stdio's buffers: a line missing then was never
         # printed at all.
         expected = (
             f"the line `{shown}` on standard output {when}: the "
-            f"{proc.name} never printed it; it printed "
+            f"{proc.name} never printed it"
+            + (", not even in the buffer that its exit writes out"
+               if stopped else "") + "; it printed "
             f"{tracetext.cut(proc.stdout_bytes, 100)}, and "
             f"{proc.describe()}")
     else:
@@ -758,18 +783,43 @@ def line_on_stdout(lab, proc, shown, matches, when, section):
             f"the line `{shown}` on standard output {when}: call "
             "fflush(stdout) after printf, or the line stays in stdio's "
             "buffer (standard output is a file here, not a terminal); it "
-            f"printed {tracetext.cut(proc.stdout_bytes, 100)}")
+            f"printed {tracetext.cut(before, 100)}"
+            + (", and the rest only as it exited" if before !=
+               proc.stdout_bytes else ""))
     lab.expect(False, expected, section)
 
 
-def says_it_listens(lab, server, section="Your task"):
+def short_path(path):
+    return path if len(path) < 20 else f"{path[:8]}...{path[-8:]}"
+
+
+def line_names_the_path(lab, proc, shown, matches, path, section):
+    """Fails the check when the lines of proc's standard output that
+    matches (a test of one line) picks out all leave out path, the socket
+    path proc was given: the line was printed with a constant copied from
+    the task (lab.sock) where the task says PATH.  shown: the line as the
+    task gives it, with PATH."""
+    lines = [line for line in proc.stdout.splitlines() if matches(line)]
+    lab.expect(not lines or any(path in line for line in lines),
+               f"the line `{shown.replace('PATH', short_path(path))}` to "
+               f"name the path the {proc.name} was given on its command "
+               f"line ({len(path)} bytes): print the variable that holds "
+               "it (path) where the task says PATH, not the constant "
+               f"lab.sock; it printed {tracetext.cut(lines[0] if lines else '', 100)}",
+               section)
+
+
+def says_it_listens(lab, server, section="Your task", path="lab.sock"):
     """Fails the check unless the server, once it waits after listen, has
-    printed its line `server: listening on lab.sock ...` on standard
-    output (line_on_stdout)."""
+    printed its line `server: listening on PATH ...` on standard output
+    (line_on_stdout), with path, the one it was given."""
     server.asleep()  # it prints, then waits: for a signal, or a client
-    line_on_stdout(lab, server, "server: listening on lab.sock; stop me "
-                   "with Ctrl-C", lambda line: "listening on lab.sock" in
-                   line, "while the server waits", section)
+    shown = "server: listening on PATH; stop me with Ctrl-C"
+    line_on_stdout(lab, server, shown.replace("PATH", short_path(path)),
+                   lambda line: "listening on" in line,
+                   "while the server waits", section)
+    line_names_the_path(lab, server, shown,
+                        lambda line: "listening on" in line, path, section)
 
 
 def stopped_by_itself(lab, proc, after=None):

@@ -80,6 +80,7 @@ def test_the_server_listens_on_the_longest_path(lab):
                f"the server to create the socket file of the path of "
                f"{len(LONGEST_PATH)} bytes on its command line, and keep "
                "it while it listens", "What this stage does")
+    says_it_listens(lab, server, path=LONGEST_PATH)
 
 
 def test_the_server_keeps_running_after_listen(lab):

@@ -5,8 +5,8 @@ import re
 import labrun
 from conftest import (accept_failure_reported, as_run, code_lesson,
                       closed_once, faults, first_fds,
-                      line_on_stdout, one_after_another, says_it_listens,
-                      failed_socket,
+                      line_names_the_path, line_on_stdout,
+                      one_after_another, says_it_listens, failed_socket,
                       listen_failure_reported)
 from tracetext import call_text, cut
 
@@ -56,6 +56,10 @@ def test_the_client_connects_to_the_path_on_its_command_line(lab):
                f"`client {name}` connects to the path given on its command "
                f"line, where the server listens; it called "
                f"{call_text(event)}", "What this stage does")
+    if code_lesson(lab) == LESSON:  # later clients print their reply
+        line_names_the_path(lab, client, "client: connected to PATH",
+                            lambda line: "connected" in line, name,
+                            "Your task")
 
 
 def test_the_client_reaches_the_longest_path(lab):

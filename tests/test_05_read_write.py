@@ -25,7 +25,8 @@ from conftest import (LONGEST_PATH, READS, REPLY, SERVING_WAITS, WRITES, Drain,
                       client_finishes_short_writes, client_ends,
                       client_makes_interrupted_calls_again, client_of,
                       closed_once, one_after_another, failed_socket, faults,
-                      frozen, has_flag, listen_failure_reported, receive,
+                      frozen, has_flag, line_on_stderr_instead,
+                      listen_failure_reported, receive,
                       sanitized_exchange, sanitizer_finding, sent_to,
                       server_finishes_short_writes, source_line,
                       server_makes_interrupted_calls_again, signals_of,
@@ -110,6 +111,10 @@ def done_lines(lab, server):
         return [line for line in server.stdout.splitlines()
                 if re.search(r"\bdone\b|echoed", line)]
     labrun.settle(lab, server)
+    line_on_stderr_instead(lab, server, "server: client done, N bytes echoed",
+                           lambda line: re.search(r"\bdone\b|echoed", line),
+                           "once the server is done with a client",
+                           "Your task")
     if said() or server.has_exited():
         return said()
     # The next client's `connected` line is flushed: it pushes out what

@@ -20,6 +20,7 @@ from conftest import (READS, SERVING_WAITS, SIGNAL_SAFE, WRITES, as_run,
                       faults, frozen,
                       installed_handlers, interrupted,
                       interrupted_and_not_made_again, library_calls, line_at,
+                      line_names_the_path, line_on_stdout,
                       one_after_another, pauses_after_emfile, receive,
                       sanitized_exchange, sent_to, sigaction_zeroed,
                       server_finishes_short_writes, signal_safe_type,
@@ -282,6 +283,10 @@ def test_the_server_serves_n_clients_then_exits(lab):
                "Your task")
 
 
+def stopped_line(line):
+    return re.search(r"\bstopped\b|(?<!not )removed", line)
+
+
 def test_the_socket_file_is_removed_on_exit(lab):
     server = lab.serving("-n", "1")
     made = socket_file_made(lab)
@@ -304,6 +309,9 @@ def test_the_socket_file_is_removed_on_exit(lab):
     lab.expect(not (lab.dir / "lab.sock").exists(),
                "no lab.sock left once the server has exited",
                "Why the socket file outlives close")
+    line_on_stdout(lab, server, "server: stopped, lab.sock removed",
+                   stopped_line, "once unlink has removed the file",
+                   "Your task")
     # The cleanup closes the listening socket once: not again at return.
     closed_once(lab, "What to look for in the trace")
 
@@ -337,6 +345,8 @@ def test_the_server_removes_the_path_it_was_given(lab):
                f"command line, when it stops: unlink(path), not the default "
                f"name; it called unlink on {removed}",
                "Why the socket file outlives close")
+    line_names_the_path(lab, server, "server: stopped, PATH removed",
+                        stopped_line, name, "Your task")
 
 
 def test_every_connected_socket_is_closed(lab):

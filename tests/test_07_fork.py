@@ -20,8 +20,8 @@ import pytest
 import labrun
 import peers
 from conftest import (closed_once, errno_in_handlers,
-                      handlers_call_only_safe_functions, sigaction_zeroed,
-                      tool)
+                      handlers_call_only_safe_functions, line_on_stdout,
+                      sigaction_zeroed, tool)
 from tracetext import call_text, cut
 
 LESSON = "07-fork"
@@ -503,6 +503,29 @@ def test_each_line_is_printed_once(lab):
                "buffered), so a line left in the buffer is lost: "
                "fflush(stdout) after serve_client, before _exit",
                "One process per client")
+    if not forks:
+        return  # a server that serves in one loop (lesson 08) forks none
+    # The children's lines are out, and the parent's too, or the line
+    # above would have come out twice: one missing was never printed.
+    line_on_stdout(lab, server, "server: client connected on fd 4, served "
+                   f"by child {forks[0]}",
+                   lambda line: re.search(r"\bchild\b", line),
+                   "once fork has returned", "Your task", flushed=True)
+    named = [line for line in lines if re.search(r"\bchild\b", line)]
+    # A parent that flushes just before each fork still holds the last
+    # child's line.
+    missing = [pid for pid in forks[:-1]
+               if not any(re.search(rf"\b{pid}\b", line) for line in named)]
+    lab.expect(not missing,
+               "the parent's line `server: client connected on fd 4, served "
+               "by child PID` to name the child's pid, the one fork "
+               "returned to the parent: "
+               + ("getpid() in the parent is the parent's own pid, "
+                  f"{server.pid}; " if any(re.search(rf"\b{server.pid}\b",
+                                                      line) for line in named)
+                  else "")
+               + f"the children forked were {forks}, and it printed "
+               f"{cut(named[0] if named else '', 80)}", "Your task")
 
 
 def test_the_open_descriptors_stay_the_same_after_200_clients(lab):
@@ -549,6 +572,16 @@ def test_a_failed_fork_costs_one_client_only(lab):
     second = peers.exchanges(lab, [b"second"], timeout=QUICK)
     served(lab, server, second, "the next client, once a fork has failed, "
            "to be served")
+    failed = lab.events("fork", proc=server, injected=True)[0]
+    early = [line for line in server.stdout.splitlines()
+             if re.search(r"\bchild -1\b", line)]
+    lab.expect(not early,
+               "the parent to print its line `served by child PID` only in "
+               "its own branch (default:), once fork has returned the "
+               "child's pid: when fork fails, here "
+               f"{call_text(failed)}, failed by LAB_FAULTS, it printed "
+               f"{cut(early[0] if early else '', 80)}, before the check of "
+               "fork's result, and -1 is no child", "Your task")
 
 
 def test_sigterm_leaves_no_process_no_child_and_no_socket_file(lab):

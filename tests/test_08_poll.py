@@ -9,6 +9,7 @@ of their reply, and what /proc says of it (its children, its descriptors
 and their flags); LAB_FAULTS makes accept fail on demand.
 """
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,9 +21,9 @@ import labrun
 import peers
 import tracetext
 from conftest import (READS, WRITES, Drain, as_run, closed_once,
-                      errno_in_handlers, faults, frozen,
-                      handlers_call_only_safe_functions, sigaction_zeroed,
-                      tool)
+                      errno_in_handlers, faults, first_fds, frozen,
+                      handlers_call_only_safe_functions, line_on_stdout,
+                      sigaction_zeroed, tool)
 from tracetext import call_text, cut
 
 LESSON = "08-poll"
@@ -917,3 +918,29 @@ def test_nc_and_socat_are_served_beside_a_silent_client(lab):
                    f"{said.upper().decode().strip()} back while a silent "
                    f"client stays connected; it got {cut(got, 60)}",
                    "Your task")
+
+
+def test_the_server_says_when_each_client_comes_and_goes(lab):
+    server = serving(lab)
+    served(lab, server, peers.exchanges(lab, [b"hello"]),
+           "a client to get its reply")
+    # Back in poll: what it printed for this client is out by now, unless
+    # it is still in stdio's buffer.
+    peers.settled(lab, server)
+    got = [e["ret"] for e in lab.events(labrun.ACCEPTS, proc=server)
+           if e["ret"] >= 0]
+    fd = got[0] if got else "CFD"
+    line_on_stdout(lab, server, f"server: client connected on fd {fd}",
+                   lambda line: "connected" in line,
+                   "while the server polls for the next client", "Your task",
+                   stop=True)
+    said = [line for line in server.stdout.splitlines()
+            if "connected" in line]
+    lab.expect(first_fds(server, said) == got[:1],
+               f"the line `server: client connected on fd {fd}`, with the "
+               f"fd that accept returned ({fd}: print cfd); it printed "
+               f"{cut(said[0] if said else '', 80)}", "Your task")
+    line_on_stdout(lab, server, "server: client done, 5 bytes echoed",
+                   lambda line: re.search(r"\bdone\b|echoed", line),
+                   "once the client has its reply and the server polls "
+                   "again", "Your task", stop=True)
