@@ -521,6 +521,31 @@ def test_the_client_reads_its_input_only_while_its_queue_has_room(lab):
                           "finding no room (LAB_FAULTS)")
 
 
+def test_the_client_waits_in_poll_not_in_a_send_while_the_server_is_busy(
+        lab):
+    # While the server is stopped, nothing the client sends is read.  A
+    # client that watches both directions then sleeps in poll; one whose
+    # send waits for room sleeps in that send, where no reply can reach
+    # it.  The 10 MiB round trip meets that deadlock or not, by timing:
+    # stopped, the server makes it sure.
+    server = serving(lab)
+    stdin, _ = stdin_socket(lab, binary(1_000_000, seed=7))
+    with frozen(server):
+        client = lab.start("client", "lab.sock", stdin=stdin)
+        deadline = time.monotonic() + QUICK
+        while time.monotonic() < deadline and not client.has_exited() and \
+                not (labrun.process_state(client.pid)[0] == "S" and
+                     (peers.blocked_in(client.pid) or ("",))[0] in
+                     (*SOCKET_CALLS, *peers.WAITING_CALLS)):
+            time.sleep(0.005)  # /proc has no event to wait for
+        stuck = stuck_writing(lab, client)
+    lab.stop(client)
+    lab.expect(stuck is None, "the client to wait in poll, where a reply "
+               f"can reach it, not in a send: {stuck} (here the server was "
+               "stopped a moment, SIGSTOP, with a megabyte of input to send)",
+               "Both directions at once")
+
+
 def test_ten_mib_of_binary_data_make_the_round_trip_byte_exact(lab):
     serving(lab)
     data = binary(BIG)
