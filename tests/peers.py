@@ -327,12 +327,33 @@ def waits(pid):
         (blocked_in(pid) or ("",))[0] in WAITING_CALLS
 
 
-def cpu_seconds(pid):
-    """The CPU time process pid has used so far (user and system), from
-    /proc/PID/stat, or None once it has gone."""
+def idle_for(lab, proc, seconds):
+    """Watches proc for seconds (less, once it has made 10 calls) while
+    nothing should happen: (the calls it made, whether it spins).  A
+    process that sleeps makes no call and is never runnable; a loop is
+    always on a CPU or waiting for one (runnable_seconds), however little
+    CPU a loaded machine gives it, and the trace, which counts a loop's
+    calls only at 10, 100, 1000..., may show none of a loop long under
+    way."""
+    since, start = time.monotonic_ns(), time.monotonic()
+    before = runnable_seconds(proc.pid) or 0
+
+    def calls():
+        return lab.calls(proc=proc, where=lambda e: e["ts"] >= since)
+    lab.wait_until(lambda: calls() >= 10, proc=proc, timeout=seconds)
+    made = calls()
+    runnable = (runnable_seconds(proc.pid) or before) - before
+    return made, made >= 10 or runnable >= (time.monotonic() - start) / 4
+
+
+def runnable_seconds(pid):
+    """The time process pid has spent on a CPU or waiting in a run queue
+    for one (/proc/PID/schedstat, in ns), or None once it has gone: a
+    process that never sleeps adds up all the time that passes, however
+    loaded the machine."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except OSError:
+        with open(f"/proc/{pid}/schedstat") as f:
+            on_cpu, waiting = f.read().split()[:2]
+    except (OSError, ValueError):
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return (int(on_cpu) + int(waiting)) / 1e9

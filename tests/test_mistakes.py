@@ -237,3 +237,24 @@ def test_a_program_writing_its_trace_is_not_taken_to_sleep_in_its_write(
         writer.kill()
         writer.wait(timeout=labrun.WAIT * 5)
         os.close(read_end)
+
+
+def test_a_loop_is_runnable_all_the_time_a_sleeper_never():
+    # What lessons 08 and 09 take for a loop that never waits, whatever
+    # share of the CPU a loaded machine gives it: a loop is always on a
+    # CPU or waiting for one.
+    import peers
+    loop = subprocess.Popen(["sh", "-c", "while :; do :; done"])
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        before = [peers.runnable_seconds(p.pid) for p in (loop, sleeper)]
+        start = time.monotonic()
+        time.sleep(0.2)  # a span of time is what is measured
+        after = [peers.runnable_seconds(p.pid) for p in (loop, sleeper)]
+        spent = time.monotonic() - start
+        assert after[0] - before[0] >= spent / 2, (before, after, spent)
+        assert after[1] - before[1] < spent / 10, (before, after, spent)
+    finally:
+        for p in (loop, sleeper):
+            p.kill()
+            p.wait(timeout=labrun.WAIT * 5)
