@@ -10,6 +10,7 @@ checks wait for what they can see: the collector's exit after -n COUNT
 records, a reply, a datagram, a process asleep in the kernel.
 """
 import errno
+import os
 import re
 import select
 import signal
@@ -196,6 +197,27 @@ def test_the_collector_names_each_sender_and_replies_to_a_bound_one(lab):
                f"{collector.describe()}, and said "
                f"{cut(collector.stderr_bytes, 200)}",
                "Who sent it: addresses and replies")
+
+
+def test_a_newline_in_a_senders_name_cannot_forge_a_record(lab):
+    # Any process may bind a name with a newline in it: printed as it is,
+    # the rest of the name would pass for a record of another sender.
+    collector = collecting(lab, "-n", "1")
+    peer = dgram(lab)
+    name = f"lab-{os.getpid()}-{id(peer)}\nroot"
+    peer.bind("\0" + name)
+    send(peer, b"forged", path(lab))
+    status = collector.wait()
+    got = records(collector)
+    lab.expect(got == ["@" + name.replace("\n", "\\x0a") + ": forged"]
+               and status == 0,
+               "the sender's name escaped as the message is: a socket bound "
+               "to the abstract name \"" + name.replace("\n", "\\n") + "\" "
+               f"sent forged, and the collector printed {shown(got)}; a "
+               "newline in the name ends the line, and root: forged passes "
+               "for a record of another sender; print the name with the "
+               f"same \\xNN escapes; {collector.describe()}",
+               "Datagrams keep their boundaries")
 
 
 def test_a_sender_with_an_abstract_name_gets_its_reply(lab):

@@ -115,13 +115,10 @@ static void name_sender(char *name, size_t size,
                  (int)strnlen(from->sun_path, path_len), from->sun_path);
 }
 
-/* Prints one record on one line. A newline or another control byte in the
- * message is shown as \xNN: a record cannot end its line early, or pass
- * for two records. */
-static int print_record(const char *sender, const char *buf, size_t len,
-                        int cut)
+/* Prints len bytes with a newline or another control byte shown as \xNN:
+ * a record cannot end its line early, or pass for two records. */
+static void print_escaped(const char *buf, size_t len)
 {
-    printf("%s: ", sender);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)buf[i];
         if (c == '\\')
@@ -131,6 +128,17 @@ static int print_record(const char *sender, const char *buf, size_t len,
         else
             putchar(c);
     }
+}
+
+/* Prints one record on one line. The sender's name is escaped too: any
+ * process may bind a name with a newline in it, and its record would
+ * then pass for one of another sender. */
+static int print_record(const char *sender, const char *buf, size_t len,
+                        int cut)
+{
+    print_escaped(sender, strlen(sender));
+    fputs(": ", stdout);
+    print_escaped(buf, len);
     if (cut)
         printf(" [cut: the datagram was longer than %d bytes]", MAX_RECORD);
     putchar('\n');
