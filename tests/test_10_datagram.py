@@ -665,6 +665,22 @@ def test_the_logger_explains_a_collector_that_is_not_there(lab):
                        "Errors a datagram meets")
 
 
+def test_a_closed_standard_input_is_said_not_read_from_the_socket(lab):
+    # With fd 0 closed the socket takes number 0: the logger would wait
+    # for ever for lines from its own socket.
+    collector = dgram(lab, SOCK)
+    logger = lab.run("logger", SOCK, under=("sh", "-c", 'exec "$0" "$@" <&-'))
+    got, _ = received(collector)
+    lab.expect(logger.stopped_with is None and logger.returncode == 1 and
+               "standard input" in logger.stderr and not got,
+               "`logger log.sock <&-` to say that standard input is closed "
+               "and exit with status 1: socket(2) returns the lowest free fd, "
+               "so its socket took fd 0, and it waited for lines from its own "
+               f"socket; it sent {shown(got)}, said "
+               f"{cut(logger.stderr_bytes, 200)} and {logger.describe()}",
+               "Your task")
+
+
 # -- bad paths ----------------------------------------------------------------
 
 BAD_PATHS = {

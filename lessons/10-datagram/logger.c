@@ -251,6 +251,17 @@ int main(int argc, char *argv[])
         perror("logger: socket");
         return EXIT_FAILURE;
     }
+    /* socket(2) returns the lowest free fd: when standard input or output is
+     * closed, the socket takes its number, and reading or printing would
+     * use the socket. */
+    if ((fd == STDIN_FILENO && optind == argc) ||
+        (fd == STDOUT_FILENO && want_replies)) {
+        fprintf(stderr, "logger: standard %s is closed, and the socket "
+                "took its fd, %d: run me with it open\n",
+                fd == STDIN_FILENO ? "input" : "output", fd);
+        close(fd);
+        return EXIT_FAILURE;
+    }
 
     /* Step 2 (-r): bind - an address of our own: a datagram from a socket
      * that never bound carries no sender, and cannot be answered. */

@@ -173,6 +173,14 @@ int main(int argc, char *argv[])
         perror("client: socket");
         return EXIT_FAILURE;
     }
+    /* socket(2) returns the lowest free fd: when standard output is
+     * closed, the socket takes its number, and printing would use it. */
+    if (fd == STDOUT_FILENO) {
+        fprintf(stderr, "client: standard output is closed, and the socket "
+                "took its fd, 1: run me with it open\n");
+        close(fd);
+        return EXIT_FAILURE;
+    }
 
     /* Step 2: connect - reach the listening socket through its file. */
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == -1) {

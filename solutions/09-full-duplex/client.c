@@ -386,6 +386,16 @@ int main(int argc, char *argv[])
         perror("client: socket");
         return EXIT_FAILURE;
     }
+    /* socket(2) returns the lowest free fd: when standard input or output is
+     * closed, the socket takes its number, and reading or printing would
+     * use the socket. */
+    if (fd == STDOUT_FILENO || (fd == STDIN_FILENO && !input_ended)) {
+        fprintf(stderr, "client: standard %s is closed, and the socket "
+                "took its fd, %d: run me with it open\n",
+                fd == STDIN_FILENO ? "input" : "output", fd);
+        close(fd);
+        return EXIT_FAILURE;
+    }
 
     /* Step 2: connect - reach the listening socket through its file. */
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == -1) {
