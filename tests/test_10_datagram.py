@@ -15,6 +15,7 @@ import re
 import select
 import signal
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -391,6 +392,37 @@ def test_the_collector_removes_its_socket_file_on_exit(lab):
                f"{collector.describe()}", "Your task")
 
 
+# Standard output a pipe whose reader has gone, as in `collector | head -1`
+# once head has exited: each write raises SIGPIPE, and fails with EPIPE.
+# SIGPIPE goes back to its default action: Python ignores it, and exec
+# would pass that on.
+NO_READER = (sys.executable, "-c",
+             "import os, signal, sys; r, w = os.pipe(); os.close(r); "
+             "os.dup2(w, 1); signal.signal(signal.SIGPIPE, signal.SIG_DFL); "
+             "os.execv(sys.argv[1], sys.argv[1:])")
+
+
+def test_a_reader_that_has_gone_ends_the_collector_cleanly(lab):
+    collector = lab.start("collector", SOCK, under=NO_READER)
+    lab.require("bind", "the collector to bind its socket, log.sock",
+                "What this stage does", proc=collector, ret=0)
+    send(dgram(lab), b"nobody reads this", path(lab))
+    status = collector.wait()
+    if status is None:
+        lab.stop(collector)
+    lab.expect(status == 1 and "standard output" in collector.stderr and
+               not (lab.dir / SOCK).exists(),
+               "a collector whose standard output is a pipe nobody reads any "
+               "more (collector | head -1, once head has exited) to say that "
+               "writing standard output failed, remove log.sock and exit "
+               "with status 1; SIGPIPE's default action kills it first, "
+               "leaving log.sock behind, unless it is ignored "
+               "(signal(SIGPIPE, SIG_IGN)): then printing fails with EPIPE; "
+               f"{collector.describe()}, and log.sock "
+               f"{'is left' if (lab.dir / SOCK).exists() else 'is removed'}",
+               "Your task")
+
+
 # -- the logger, with a Python collector --------------------------------------
 
 def received(peer, count=None):
@@ -528,6 +560,29 @@ def test_the_logger_with_r_waits_for_each_reply_and_removes_its_file(lab):
     lab.expect(not list(lab.dir.glob("logger.*.sock")),
                "`logger -r` to remove its own socket file when it exits; "
                f"left: {[p.name for p in lab.dir.glob('logger.*.sock')]}",
+               "Who sent it: addresses and replies")
+
+
+def test_a_reader_that_has_gone_ends_the_logger_cleanly(lab):
+    collector = dgram(lab, SOCK)
+    logger = lab.start("logger", "-r", SOCK, "hello", under=NO_READER)
+    try:
+        _, sender = collector.recvfrom(4096)
+    except OSError:
+        sender = None
+    if sender:
+        send(collector, b"ok 5", str(lab.dir / sender))
+    status = logger.wait()
+    if status is None:
+        lab.stop(logger)
+    left = [p.name for p in lab.dir.glob("logger.*.sock")]
+    lab.expect(status == 1 and "standard output" in logger.stderr and
+               not left,
+               "`logger -r` whose standard output is a pipe nobody reads any "
+               "more to say that writing standard output failed, remove its "
+               "own socket file and exit with status 1; SIGPIPE's default "
+               "action kills it first, leaving the file behind, unless it is "
+               f"ignored; {logger.describe()}, and it left {left}",
                "Who sent it: addresses and replies")
 
 

@@ -219,6 +219,12 @@ int main(int argc, char *argv[])
     if (make_address(&addr, path) == -1)
         return EXIT_FAILURE;
 
+    /* A reader of our records that has gone (collector | head) must not
+     * kill us before we remove our socket file: printing gets EPIPE. */
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        perror("collector: signal");
+        return EXIT_FAILURE;
+    }
     /* No SA_RESTART: a blocked recvmsg returns EINTR, so we stop. */
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;

@@ -234,6 +234,12 @@ int main(int argc, char *argv[])
     if (want_replies && make_address(&own, own_path) == -1)
         return EXIT_FAILURE;
 
+    /* A reader of our replies that has gone (logger -r ... | head) must
+     * not kill us before we remove our own file: printing gets EPIPE. */
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        perror("logger: signal");
+        return EXIT_FAILURE;
+    }
     /* No SA_RESTART: a send blocked on a full queue, or a wait for a
      * reply, returns EINTR, and we stop and remove our file. */
     memset(&sa, 0, sizeof sa);
