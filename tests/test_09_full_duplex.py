@@ -745,6 +745,20 @@ def test_a_closed_standard_input_is_said_not_read_from_the_socket(lab):
                f"{client.describe()}", "Your task")
 
 
+def test_a_failed_standard_output_is_said_once(lab):
+    serving(lab)
+    client = lab.run("client", "lab.sock", "hello",
+                     under=("sh", "-c", 'exec "$0" "$@" >/dev/full'))
+    said = client.stderr.count("standard output")
+    lab.expect(client.stopped_with is None and client.returncode == 1 and
+               said == 1,
+               "`client lab.sock hello >/dev/full` to say once that writing "
+               "standard output failed (ENOSPC) and exit with status 1: once "
+               "the reply could not be printed, the newline after it need "
+               f"not be tried and reported again; it said it {said} times, "
+               f"and {client.describe()}", "Your task")
+
+
 # -- the server: bounded buffers -----------------------------------------------
 
 def resident_kib(pid):

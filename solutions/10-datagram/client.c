@@ -66,6 +66,7 @@ static size_t in_len;
 
 static size_t messages_sent, replies; /* -m */
 static size_t received;               /* bytes of reply */
+static int output_failed;             /* said once: no final newline */
 
 /* Fills addr with path, refusing a path that names no file: an empty
  * one, or one that sun_path cannot hold. */
@@ -243,6 +244,7 @@ static int print_reply(const char *buf, size_t n)
     if (!message_mode) {
         if (write_all(STDOUT_FILENO, buf, n) == -1) {
             perror("client: writing standard output");
+            output_failed = 1;
             return -1;
         }
         return 0;
@@ -482,7 +484,8 @@ int main(int argc, char *argv[])
     }
     if (status == EXIT_SUCCESS && check_reply(message, expected) == -1)
         status = EXIT_FAILURE;
-    if (message != NULL && write_all(STDOUT_FILENO, "\n", 1) == -1) {
+    if (message != NULL && !output_failed &&
+        write_all(STDOUT_FILENO, "\n", 1) == -1) {
         perror("client: writing standard output");
         status = EXIT_FAILURE;
     }
