@@ -423,6 +423,18 @@ def test_a_reader_that_has_gone_ends_the_collector_cleanly(lab):
                "Your task")
 
 
+def test_a_bad_count_is_said_and_binds_nothing(lab):
+    collector = lab.run("collector", "-n", "-1")
+    lab.expect(collector.stopped_with is None and collector.returncode == 2
+               and "-n -1" in collector.stderr and
+               "COUNT" in collector.stderr and not lab.events("bind"),
+               "`collector -n -1` to say what is wrong with the count (a "
+               "whole number of records, 1 or more) and exit with status 2 "
+               f"before it binds anything; it said "
+               f"{cut(collector.stderr_bytes, 200)} and "
+               f"{collector.describe()}", "Your task")
+
+
 # -- the logger, with a Python collector --------------------------------------
 
 def received(peer, count=None):

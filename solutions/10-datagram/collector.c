@@ -18,6 +18,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -198,6 +199,9 @@ int main(int argc, char *argv[])
 
     while ((opt = getopt(argc, argv, "n:")) != -1) {
         if (opt != 'n' || parse_count(optarg, &count) == -1) {
+            if (opt == 'n')
+                fprintf(stderr, "collector: -n %s: COUNT is a whole number of "
+                        "records, from 1 to %ld\n", optarg, LONG_MAX);
             fprintf(stderr, "usage: collector [-n COUNT] [SOCKET_PATH]\n");
             return 2;
         }
