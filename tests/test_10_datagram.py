@@ -392,6 +392,22 @@ def test_the_collector_removes_its_socket_file_on_exit(lab):
                f"{collector.describe()}", "Your task")
 
 
+def test_a_closed_standard_output_is_said_before_a_record_is_lost(lab):
+    # With fd 1 closed the socket takes number 1: printing a record
+    # would write to the collector's own socket, and fail with ENOTCONN.
+    collector = lab.run("collector", SOCK,
+                        under=("sh", "-c", 'exec "$0" "$@" >&-'))
+    lab.expect(collector.stopped_with is None and collector.returncode == 1
+               and "standard output is closed" in collector.stderr and
+               not (lab.dir / SOCK).exists(),
+               "`collector log.sock >&-` to say that standard output is "
+               "closed and exit with status 1, at once, leaving no socket "
+               "file: socket(2) returns the lowest free fd, so its socket "
+               "took fd 1, and every record printed would go to it; it said "
+               f"{cut(collector.stderr_bytes, 200)} and "
+               f"{collector.describe()}", "Your task")
+
+
 # Standard output a pipe whose reader has gone, as in `collector | head -1`
 # once head has exited: each write raises SIGPIPE, and fails with EPIPE.
 # SIGPIPE goes back to its default action: Python ignores it, and exec

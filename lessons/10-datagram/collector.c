@@ -245,6 +245,15 @@ int main(int argc, char *argv[])
         perror("collector: socket");
         return EXIT_FAILURE;
     }
+    /* socket(2) returns the lowest free fd: when standard output is
+     * closed, the socket takes its number, and the records would go to
+     * the socket. */
+    if (fd == STDOUT_FILENO) {
+        fprintf(stderr, "collector: standard output is closed, and the "
+                "socket took its fd, 1: run me with it open\n");
+        close(fd);
+        return EXIT_FAILURE;
+    }
 
     /* Step 2: bind - the name loggers send to; this creates the file. */
     if (bind(fd, (struct sockaddr *)&addr, sizeof addr) == -1) {
