@@ -637,6 +637,23 @@ def max_dgram_qlen():
     return int(Path("/proc/sys/net/unix/max_dgram_qlen").read_text())
 
 
+def test_the_logger_with_b_leaves_a_file_at_its_path_alone(lab):
+    collector = dgram(lab, SOCK)
+    notes = lab.dir / "notes.txt"
+    notes.write_text("keep me\n")
+    logger = lab.run("logger", "-b", "notes.txt", SOCK, "hello")
+    got, _ = received(collector)
+    lab.expect(logger.stopped_with is None and logger.returncode == 1 and
+               "already exists" in logger.stderr and not got and
+               notes.read_text() == "keep me\n",
+               "`logger -b notes.txt`, where a regular file is, to say that "
+               "notes.txt already exists (bind never reuses a file: "
+               "EADDRINUSE), send nothing, leave the file as it was and exit "
+               f"with status 1; it sent {shown(got)}, said "
+               f"{cut(logger.stderr_bytes, 200)} and {logger.describe()}",
+               "Who sent it: addresses and replies")
+
+
 SENDS = ("sendto", "send", "write", "sendmsg")
 RECEIVES = ("recvfrom", "recv", "read", "recvmsg")
 

@@ -262,8 +262,13 @@ int main(int argc, char *argv[])
     if (want_replies) {
         struct timeval timeout = {.tv_sec = REPLY_TIMEOUT, .tv_usec = 0};
         if (bind(fd, (struct sockaddr *)&own, sizeof own) == -1) {
-            fprintf(stderr, "logger: cannot bind %s for the replies: %s\n",
-                    own_path, strerror(errno));
+            if (errno == EADDRINUSE) /* bind never reuses a file */
+                fprintf(stderr, "logger: %s already exists: the replies "
+                        "need a path where no file is yet, for a socket "
+                        "file of the logger's own\n", own_path);
+            else
+                fprintf(stderr, "logger: cannot bind %s for the replies: "
+                        "%s\n", own_path, strerror(errno));
             close(fd);
             return EXIT_FAILURE;
         }
