@@ -1,6 +1,7 @@
 """Lesson 04: connect() reaches the server; accept() gives each client a
 new socket, while the listening socket stays open."""
 import re
+import socket
 
 import labrun
 from conftest import (accept_failure_reported, as_run, code_lesson,
@@ -264,6 +265,22 @@ def test_the_client_explains_when_no_server_runs(lab):
                "connect fails with ENOENT, the client says to start the "
                "server first (explain_connect_failure), and exits with a "
                f"non-zero status; {client.describe()}", "Your task")
+
+
+def test_the_client_explains_a_socket_of_another_type(lab):
+    # A datagram socket, alive, at lab.sock: connect fails with
+    # EPROTOTYPE, whose strerror says nothing of the path.
+    peer = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    lab.peers.append(peer)
+    peer.bind(str(lab.dir / "lab.sock"))
+    client = lab.run("client")
+    lab.expect((client.returncode or 0) > 0 and
+               "another type" in client.stderr,
+               "the client to say that lab.sock is a socket of another type "
+               "(here a datagram socket: connect fails with EPROTOTYPE) and "
+               f"exit with a non-zero status; it said "
+               f"{cut(client.stderr_bytes, 200)} and {client.describe()}",
+               "What this stage does")
 
 
 def test_the_client_refuses_a_path_too_long(lab):

@@ -517,6 +517,31 @@ def test_the_client_reports_a_server_that_closes_early(lab):
                f"status; {client.describe()}", "Your task")
 
 
+def test_a_closed_standard_output_is_said_not_lost(lab):
+    # With fd 1 closed the socket takes number 1: the reply "printed"
+    # would go back to the server, and the client would exit 0.
+    listener = lab.listen()
+    client = lab.start("client", "lab.sock", "hello, socket",
+                       under=("sh", "-c", 'exec "$0" "$@" >&-'))
+    if lab.wait_until(lambda: lab.events("connect", proc=client),
+                      proc=client):
+        conn = lab.accept(listener)
+        if conn is not None:
+            receive(conn, len(b"hello, socket"))
+            sent_to(conn, b"HELLO, SOCKET")
+    status = client.wait()
+    if status is None:
+        lab.stop(client)
+    lab.expect(status is not None and status > 0 and
+               "standard output" in client.stderr,
+               "the client to refuse to run with standard output closed "
+               "(>&-): socket(2) returns the lowest free fd, so its socket "
+               "took fd 1, and the reply it printed went into the socket, "
+               "not to any output; check for fd == STDOUT_FILENO after "
+               "socket, say that standard output is closed, and exit with a "
+               f"non-zero status; {client.describe()}", "Your task")
+
+
 def test_a_server_that_leaves_cannot_kill_the_client(lab):
     client, conn = client_of(lab, "lab.sock", "hello, socket")
     message_of(lab, client, conn, b"hello, socket")

@@ -287,6 +287,20 @@ def stopped_line(line):
     return re.search(r"\bstopped\b|(?<!not )removed", line)
 
 
+@pytest.mark.parametrize("count", ["-1", "0", "abc", "99999999999999999999"])
+def test_a_bad_count_is_said_and_binds_nothing(lab, count):
+    server = lab.run("server", "-n", count)
+    lab.expect(server.stopped_with is None and server.returncode == 2 and
+               f"-n {count}" in server.stderr and "COUNT" in server.stderr
+               and not lab.events("bind") and
+               not (lab.dir / "lab.sock").exists(),
+               f"`server -n {count}` to say what is wrong with the count "
+               "(naming it: a whole number of clients, 1 or more, that fits "
+               "in a long) and exit with status 2 before it binds anything; "
+               f"it said {cut(server.stderr_bytes, 200)} and "
+               f"{server.describe()}", "Your task")
+
+
 def test_the_socket_file_is_removed_on_exit(lab):
     server = lab.serving("-n", "1")
     made = socket_file_made(lab)

@@ -743,6 +743,42 @@ def test_the_client_ends_when_the_server_leaves_early(lab):
         peer.end()
 
 
+def test_a_closed_standard_input_is_said_not_read_from_the_socket(lab):
+    # With fd 0 closed the socket takes number 0: the client would read
+    # its "input" from the server, and wait for ever.
+    listener = lab.listen()
+    client = lab.start("client", "lab.sock",
+                       under=("sh", "-c", 'exec "$0" "$@" <&-'))
+    if lab.wait_until(lambda: lab.events("connect", proc=client),
+                      proc=client):
+        lab.accept(listener)
+    status = client.wait(QUICK)
+    if status is None:
+        lab.stop(client)
+    lab.expect(status is not None and status > 0 and
+               "standard input" in client.stderr,
+               "the client to refuse to run with standard input closed (<&-) "
+               "and no MESSAGE: socket(2) returns the lowest free fd, so its "
+               "socket took fd 0, and it read its input from its own socket; "
+               "check for fd == STDIN_FILENO after socket, say that standard "
+               "input is closed, and exit with a non-zero status; "
+               f"{client.describe()}", "Your task")
+
+
+def test_a_failed_standard_output_is_said_once(lab):
+    serving(lab)
+    client = lab.run("client", "lab.sock", "hello",
+                     under=("sh", "-c", 'exec "$0" "$@" >/dev/full'))
+    said = client.stderr.count("standard output")
+    lab.expect(client.stopped_with is None and client.returncode == 1 and
+               said == 1,
+               "`client lab.sock hello >/dev/full` to say once that writing "
+               "standard output failed (ENOSPC) and exit with status 1: once "
+               "the reply could not be printed, the newline after it need "
+               f"not be tried and reported again; it said it {said} times, "
+               f"and {client.describe()}", "Your task")
+
+
 # -- the server: bounded buffers -----------------------------------------------
 
 def resident_kib(pid):

@@ -10,10 +10,12 @@ checks wait for what they can see: the collector's exit after -n COUNT
 records, a reply, a datagram, a process asleep in the kernel.
 """
 import errno
+import os
 import re
 import select
 import signal
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -198,6 +200,27 @@ def test_the_collector_names_each_sender_and_replies_to_a_bound_one(lab):
                "Who sent it: addresses and replies")
 
 
+def test_a_newline_in_a_senders_name_cannot_forge_a_record(lab):
+    # Any process may bind a name with a newline in it: printed as it is,
+    # the rest of the name would pass for a record of another sender.
+    collector = collecting(lab, "-n", "1")
+    peer = dgram(lab)
+    name = f"lab-{os.getpid()}-{id(peer)}\nroot"
+    peer.bind("\0" + name)
+    send(peer, b"forged", path(lab))
+    status = collector.wait()
+    got = records(collector)
+    lab.expect(got == ["@" + name.replace("\n", "\\x0a") + ": forged"]
+               and status == 0,
+               "the sender's name escaped as the message is: a socket bound "
+               "to the abstract name \"" + name.replace("\n", "\\n") + "\" "
+               f"sent forged, and the collector printed {shown(got)}; a "
+               "newline in the name ends the line, and root: forged passes "
+               "for a record of another sender; print the name with the "
+               f"same \\xNN escapes; {collector.describe()}",
+               "Datagrams keep their boundaries")
+
+
 def test_a_sender_with_an_abstract_name_gets_its_reply(lab):
     collector = collecting(lab, "-n", "1")
     peer = dgram(lab)
@@ -369,6 +392,65 @@ def test_the_collector_removes_its_socket_file_on_exit(lab):
                f"{collector.describe()}", "Your task")
 
 
+def test_a_closed_standard_output_is_said_before_a_record_is_lost(lab):
+    # With fd 1 closed the socket takes number 1: printing a record
+    # would write to the collector's own socket, and fail with ENOTCONN.
+    collector = lab.run("collector", SOCK,
+                        under=("sh", "-c", 'exec "$0" "$@" >&-'))
+    lab.expect(collector.stopped_with is None and collector.returncode == 1
+               and "standard output is closed" in collector.stderr and
+               not (lab.dir / SOCK).exists(),
+               "`collector log.sock >&-` to say that standard output is "
+               "closed and exit with status 1, at once, leaving no socket "
+               "file: socket(2) returns the lowest free fd, so its socket "
+               "took fd 1, and every record printed would go to it; it said "
+               f"{cut(collector.stderr_bytes, 200)} and "
+               f"{collector.describe()}", "Your task")
+
+
+# Standard output a pipe whose reader has gone, as in `collector | head -1`
+# once head has exited: each write raises SIGPIPE, and fails with EPIPE.
+# SIGPIPE goes back to its default action: Python ignores it, and exec
+# would pass that on.
+NO_READER = (sys.executable, "-c",
+             "import os, signal, sys; r, w = os.pipe(); os.close(r); "
+             "os.dup2(w, 1); signal.signal(signal.SIGPIPE, signal.SIG_DFL); "
+             "os.execv(sys.argv[1], sys.argv[1:])")
+
+
+def test_a_reader_that_has_gone_ends_the_collector_cleanly(lab):
+    collector = lab.start("collector", SOCK, under=NO_READER)
+    lab.require("bind", "the collector to bind its socket, log.sock",
+                "What this stage does", proc=collector, ret=0)
+    send(dgram(lab), b"nobody reads this", path(lab))
+    status = collector.wait()
+    if status is None:
+        lab.stop(collector)
+    lab.expect(status == 1 and "standard output" in collector.stderr and
+               not (lab.dir / SOCK).exists(),
+               "a collector whose standard output is a pipe nobody reads any "
+               "more (collector | head -1, once head has exited) to say that "
+               "writing standard output failed, remove log.sock and exit "
+               "with status 1; SIGPIPE's default action kills it first, "
+               "leaving log.sock behind, unless it is ignored "
+               "(signal(SIGPIPE, SIG_IGN)): then printing fails with EPIPE; "
+               f"{collector.describe()}, and log.sock "
+               f"{'is left' if (lab.dir / SOCK).exists() else 'is removed'}",
+               "Your task")
+
+
+def test_a_bad_count_is_said_and_binds_nothing(lab):
+    collector = lab.run("collector", "-n", "-1")
+    lab.expect(collector.stopped_with is None and collector.returncode == 2
+               and "-n -1" in collector.stderr and
+               "COUNT" in collector.stderr and not lab.events("bind"),
+               "`collector -n -1` to say what is wrong with the count (a "
+               "whole number of records, 1 or more) and exit with status 2 "
+               f"before it binds anything; it said "
+               f"{cut(collector.stderr_bytes, 200)} and "
+               f"{collector.describe()}", "Your task")
+
+
 # -- the logger, with a Python collector --------------------------------------
 
 def received(peer, count=None):
@@ -509,6 +591,29 @@ def test_the_logger_with_r_waits_for_each_reply_and_removes_its_file(lab):
                "Who sent it: addresses and replies")
 
 
+def test_a_reader_that_has_gone_ends_the_logger_cleanly(lab):
+    collector = dgram(lab, SOCK)
+    logger = lab.start("logger", "-r", SOCK, "hello", under=NO_READER)
+    try:
+        _, sender = collector.recvfrom(4096)
+    except OSError:
+        sender = None
+    if sender:
+        send(collector, b"ok 5", str(lab.dir / sender))
+    status = logger.wait()
+    if status is None:
+        lab.stop(logger)
+    left = [p.name for p in lab.dir.glob("logger.*.sock")]
+    lab.expect(status == 1 and "standard output" in logger.stderr and
+               not left,
+               "`logger -r` whose standard output is a pipe nobody reads any "
+               "more to say that writing standard output failed, remove its "
+               "own socket file and exit with status 1; SIGPIPE's default "
+               "action kills it first, leaving the file behind, unless it is "
+               f"ignored; {logger.describe()}, and it left {left}",
+               "Who sent it: addresses and replies")
+
+
 def test_the_logger_with_b_binds_the_path_it_is_given(lab):
     collector = dgram(lab, SOCK)
     logger = lab.start("logger", "-b", "mine.sock", SOCK, "hello")
@@ -530,6 +635,23 @@ def test_the_logger_with_b_binds_the_path_it_is_given(lab):
 
 def max_dgram_qlen():
     return int(Path("/proc/sys/net/unix/max_dgram_qlen").read_text())
+
+
+def test_the_logger_with_b_leaves_a_file_at_its_path_alone(lab):
+    collector = dgram(lab, SOCK)
+    notes = lab.dir / "notes.txt"
+    notes.write_text("keep me\n")
+    logger = lab.run("logger", "-b", "notes.txt", SOCK, "hello")
+    got, _ = received(collector)
+    lab.expect(logger.stopped_with is None and logger.returncode == 1 and
+               "already exists" in logger.stderr and not got and
+               notes.read_text() == "keep me\n",
+               "`logger -b notes.txt`, where a regular file is, to say that "
+               "notes.txt already exists (bind never reuses a file: "
+               "EADDRINUSE), send nothing, leave the file as it was and exit "
+               f"with status 1; it sent {shown(got)}, said "
+               f"{cut(logger.stderr_bytes, 200)} and {logger.describe()}",
+               "Who sent it: addresses and replies")
 
 
 SENDS = ("sendto", "send", "write", "sendmsg")
@@ -641,6 +763,22 @@ def test_the_logger_explains_a_collector_that_is_not_there(lab):
                        f"at {name}; it said {cut(logger.stderr_bytes, 200)} "
                        f"and {logger.describe()}",
                        "Errors a datagram meets")
+
+
+def test_a_closed_standard_input_is_said_not_read_from_the_socket(lab):
+    # With fd 0 closed the socket takes number 0: the logger would wait
+    # for ever for lines from its own socket.
+    collector = dgram(lab, SOCK)
+    logger = lab.run("logger", SOCK, under=("sh", "-c", 'exec "$0" "$@" <&-'))
+    got, _ = received(collector)
+    lab.expect(logger.stopped_with is None and logger.returncode == 1 and
+               "standard input" in logger.stderr and not got,
+               "`logger log.sock <&-` to say that standard input is closed "
+               "and exit with status 1: socket(2) returns the lowest free fd, "
+               "so its socket took fd 0, and it waited for lines from its own "
+               f"socket; it sent {shown(got)}, said "
+               f"{cut(logger.stderr_bytes, 200)} and {logger.describe()}",
+               "Your task")
 
 
 # -- bad paths ----------------------------------------------------------------

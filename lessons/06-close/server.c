@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,9 @@ int main(int argc, char *argv[])
 
     while ((opt = getopt(argc, argv, "n:")) != -1) {
         if (opt != 'n' || parse_count(optarg, &count) == -1) {
+            if (opt == 'n')
+                fprintf(stderr, "server: -n %s: COUNT is a whole number of "
+                        "clients, from 1 to %ld\n", optarg, LONG_MAX);
             fprintf(stderr, "usage: server [-n COUNT] [SOCKET_PATH]\n");
             return 2;
         }

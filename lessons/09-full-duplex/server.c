@@ -28,6 +28,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -410,6 +411,9 @@ int main(int argc, char *argv[])
             continue;
         }
         if (opt != 'n' || parse_count(optarg, &count) == -1) {
+            if (opt == 'n')
+                fprintf(stderr, "server: -n %s: COUNT is a whole number of "
+                        "clients, from 1 to %ld\n", optarg, LONG_MAX);
             fprintf(stderr, "usage: server [-m] [-n COUNT] [SOCKET_PATH]\n");
             return 2;
         }

@@ -66,6 +66,7 @@ static size_t in_len;
 
 static size_t messages_sent, replies; /* -m */
 static size_t received;               /* bytes of reply */
+static int output_failed;             /* said once: no final newline */
 
 /* Fills addr with path, refusing a path that names no file: an empty
  * one, or one that sun_path cannot hold. */
@@ -110,6 +111,10 @@ static void explain_connect_failure(const char *path)
         fprintf(stderr, "client: no server is listening on %s: the server "
                 "has not called listen yet, or it exited and left its "
                 "socket file behind\n", path);
+    else if (err == EPROTOTYPE)
+        fprintf(stderr, "client: %s is a socket of another type (a "
+                "datagram socket?): a stream client reaches only a stream "
+                "server\n", path);
     else
         fprintf(stderr, "client: cannot connect to %s: %s\n", path,
                 strerror(err));
@@ -239,6 +244,7 @@ static int print_reply(const char *buf, size_t n)
     if (!message_mode) {
         if (write_all(STDOUT_FILENO, buf, n) == -1) {
             perror("client: writing standard output");
+            output_failed = 1;
             return -1;
         }
         return 0;
@@ -386,6 +392,16 @@ int main(int argc, char *argv[])
         perror("client: socket");
         return EXIT_FAILURE;
     }
+    /* socket(2) returns the lowest free fd: when standard input or output is
+     * closed, the socket takes its number, and reading or printing would
+     * use the socket. */
+    if (fd == STDOUT_FILENO || (fd == STDIN_FILENO && !input_ended)) {
+        fprintf(stderr, "client: standard %s is closed, and the socket "
+                "took its fd, %d: run me with it open\n",
+                fd == STDIN_FILENO ? "input" : "output", fd);
+        close(fd);
+        return EXIT_FAILURE;
+    }
 
     /* Step 2: connect - reach the listening socket through its file. */
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == -1) {
@@ -468,7 +484,8 @@ int main(int argc, char *argv[])
     }
     if (status == EXIT_SUCCESS && check_reply(message, expected) == -1)
         status = EXIT_FAILURE;
-    if (message != NULL && write_all(STDOUT_FILENO, "\n", 1) == -1) {
+    if (message != NULL && !output_failed &&
+        write_all(STDOUT_FILENO, "\n", 1) == -1) {
         perror("client: writing standard output");
         status = EXIT_FAILURE;
     }

@@ -60,6 +60,10 @@ static void explain_connect_failure(const char *path)
         fprintf(stderr, "client: no server is listening on %s: the server "
                 "has not called listen yet, or it exited and left its "
                 "socket file behind\n", path);
+    else if (err == EPROTOTYPE)
+        fprintf(stderr, "client: %s is a socket of another type (a "
+                "datagram socket?): a stream client reaches only a stream "
+                "server\n", path);
     else
         fprintf(stderr, "client: cannot connect to %s: %s\n", path,
                 strerror(err));

@@ -69,6 +69,10 @@ static void explain_connect_failure(const char *path)
         fprintf(stderr, "client: no server is listening on %s: the server "
                 "has not called listen yet, or it exited and left its "
                 "socket file behind\n", path);
+    else if (err == EPROTOTYPE)
+        fprintf(stderr, "client: %s is a socket of another type (a "
+                "datagram socket?): a stream client reaches only a stream "
+                "server\n", path);
     else
         fprintf(stderr, "client: cannot connect to %s: %s\n", path,
                 strerror(err));
@@ -171,6 +175,14 @@ int main(int argc, char *argv[])
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     if (fd == -1) {
         perror("client: socket");
+        return EXIT_FAILURE;
+    }
+    /* socket(2) returns the lowest free fd: when standard output is
+     * closed, the socket takes its number, and printing would use it. */
+    if (fd == STDOUT_FILENO) {
+        fprintf(stderr, "client: standard output is closed, and the socket "
+                "took its fd, 1: run me with it open\n");
+        close(fd);
         return EXIT_FAILURE;
     }
 

@@ -18,6 +18,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -115,13 +116,10 @@ static void name_sender(char *name, size_t size,
                  (int)strnlen(from->sun_path, path_len), from->sun_path);
 }
 
-/* Prints one record on one line. A newline or another control byte in the
- * message is shown as \xNN: a record cannot end its line early, or pass
- * for two records. */
-static int print_record(const char *sender, const char *buf, size_t len,
-                        int cut)
+/* Prints len bytes with a newline or another control byte shown as \xNN:
+ * a record cannot end its line early, or pass for two records. */
+static void print_escaped(const char *buf, size_t len)
 {
-    printf("%s: ", sender);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)buf[i];
         if (c == '\\')
@@ -131,6 +129,17 @@ static int print_record(const char *sender, const char *buf, size_t len,
         else
             putchar(c);
     }
+}
+
+/* Prints one record on one line. The sender's name is escaped too: any
+ * process may bind a name with a newline in it, and its record would
+ * then pass for one of another sender. */
+static int print_record(const char *sender, const char *buf, size_t len,
+                        int cut)
+{
+    print_escaped(sender, strlen(sender));
+    fputs(": ", stdout);
+    print_escaped(buf, len);
     if (cut)
         printf(" [cut: the datagram was longer than %d bytes]", MAX_RECORD);
     putchar('\n');
@@ -190,6 +199,9 @@ int main(int argc, char *argv[])
 
     while ((opt = getopt(argc, argv, "n:")) != -1) {
         if (opt != 'n' || parse_count(optarg, &count) == -1) {
+            if (opt == 'n')
+                fprintf(stderr, "collector: -n %s: COUNT is a whole number of "
+                        "records, from 1 to %ld\n", optarg, LONG_MAX);
             fprintf(stderr, "usage: collector [-n COUNT] [SOCKET_PATH]\n");
             return 2;
         }
@@ -203,6 +215,12 @@ int main(int argc, char *argv[])
     if (make_address(&addr, path) == -1)
         return EXIT_FAILURE;
 
+    /* A reader of our records that has gone (collector | head) must not
+     * kill us before we remove our socket file: printing gets EPIPE. */
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        perror("collector: signal");
+        return EXIT_FAILURE;
+    }
     /* No SA_RESTART: a blocked recvmsg returns EINTR, so we stop. */
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
@@ -217,6 +235,15 @@ int main(int argc, char *argv[])
     int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
     if (fd == -1) {
         perror("collector: socket");
+        return EXIT_FAILURE;
+    }
+    /* socket(2) returns the lowest free fd: when standard output is
+     * closed, the socket takes its number, and the records would go to
+     * the socket. */
+    if (fd == STDOUT_FILENO) {
+        fprintf(stderr, "collector: standard output is closed, and the "
+                "socket took its fd, 1: run me with it open\n");
+        close(fd);
         return EXIT_FAILURE;
     }
 

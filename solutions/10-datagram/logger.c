@@ -222,6 +222,12 @@ int main(int argc, char *argv[])
     if (want_replies && make_address(&own, own_path) == -1)
         return EXIT_FAILURE;
 
+    /* A reader of our replies that has gone (logger -r ... | head) must
+     * not kill us before we remove our own file: printing gets EPIPE. */
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        perror("logger: signal");
+        return EXIT_FAILURE;
+    }
     /* No SA_RESTART: a send blocked on a full queue, or a wait for a
      * reply, returns EINTR, and we stop and remove our file. */
     memset(&sa, 0, sizeof sa);
@@ -239,14 +245,30 @@ int main(int argc, char *argv[])
         perror("logger: socket");
         return EXIT_FAILURE;
     }
+    /* socket(2) returns the lowest free fd: when standard input or output is
+     * closed, the socket takes its number, and reading or printing would
+     * use the socket. */
+    if ((fd == STDIN_FILENO && optind == argc) ||
+        (fd == STDOUT_FILENO && want_replies)) {
+        fprintf(stderr, "logger: standard %s is closed, and the socket "
+                "took its fd, %d: run me with it open\n",
+                fd == STDIN_FILENO ? "input" : "output", fd);
+        close(fd);
+        return EXIT_FAILURE;
+    }
 
     /* Step 2 (-r): bind - an address of our own: a datagram from a socket
      * that never bound carries no sender, and cannot be answered. */
     if (want_replies) {
         struct timeval timeout = {.tv_sec = REPLY_TIMEOUT, .tv_usec = 0};
         if (bind(fd, (struct sockaddr *)&own, sizeof own) == -1) {
-            fprintf(stderr, "logger: cannot bind %s for the replies: %s\n",
-                    own_path, strerror(errno));
+            if (errno == EADDRINUSE) /* bind never reuses a file */
+                fprintf(stderr, "logger: %s already exists: the replies "
+                        "need a path where no file is yet, for a socket "
+                        "file of the logger's own\n", own_path);
+            else
+                fprintf(stderr, "logger: cannot bind %s for the replies: "
+                        "%s\n", own_path, strerror(errno));
             close(fd);
             return EXIT_FAILURE;
         }
