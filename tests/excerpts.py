@@ -313,8 +313,8 @@ def with_pid_of(real, said):
     """A real line with the pid (and JSON times) of the document's line."""
     if TRACE_LINE.match(said):
         pid = TRACE_LINE.match(said).group(2)
-        return TRACE_LINE.sub(lambda m: f"[{m.group(1)} {pid}] {m.group(3)}(",
-                              real, count=1)
+        return TRACE_LINE.sub(lambda m: f"[{m.group(1)} {pid}] {m.group(3)}"
+                              f"{m.group(0)[-1]}", real, count=1)
     values = dict(re.findall(r'"(ts|pid|start)":(\d+)', said))
     return JSON_TIMES.sub(lambda m: f'"{m.group(1)}":'
                           f'{values.get(m.group(1), "0")}', real)

@@ -915,3 +915,15 @@ def test_the_checks_run_programs_where_the_teaching_page_says(monkeypatch):
         copy.rmdir()
         assert str(copy.parent) == (str(tmpdir) if tmpdir else "/dev/shm"
                                     if runs_programs else "/tmp")
+
+
+@pytest.mark.parametrize("real, said, rewritten", [
+    ("[server 123] accept(3) = 4", "[server 9] accept(3) = 5",
+     "[server 9] accept(3) = 4"),
+    ("[server 123] signal SIGINT delivered",
+     "[server 9] signal SIGTERM delivered",
+     "[server 9] signal SIGINT delivered"),
+])
+def test_an_excerpt_rewritten_from_a_run_keeps_its_pid_and_its_shape(
+        real, said, rewritten):
+    assert excerpts.with_pid_of(real, said) == rewritten
