@@ -653,12 +653,20 @@ def restarted_after(lab, server, sig):
     if delivered is None or server.has_exited():
         return None
 
+    def moved():
+        return bool(lab.events(proc=server, event=None,
+                               where=lambda e: e["ts"] > delivered["ts"]))
+
     def waits_again():
         blocked = peers.blocked_in(server.pid) or ("",)
         return blocked[0] in peers.WAITING_CALLS and \
-            labrun.process_state(server.pid)[0] == "S" and not [
-                e for e in lab.events(proc=server, event=None)
-                if e["ts"] > delivered["ts"]]
+            labrun.process_state(server.pid)[0] == "S" and not moved()
+    # The handler runs, then the call is restarted or fails: on a loaded
+    # machine the server may not be back in a call at the first look.
+    deadline = time.monotonic() + labrun.WAIT
+    while time.monotonic() < deadline and not server.has_exited() and \
+            not moved() and not waits_again():
+        time.sleep(0.005)  # /proc has no event to wait for
     if not peers.still(lab, waits_again):
         return None
     installed = [e for e in lab.events(("sigaction", "signal"), proc=server)
