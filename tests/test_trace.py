@@ -1159,15 +1159,29 @@ def test_waiting_for_the_trace_so_far_is_answered_with_the_fifo_full(
     test); a check that waits for every line so far (sync) must still get
     its mark into the FIFO, not wait for room while it keeps the reading
     thread out."""
+    import fcntl
     import select
+    import struct
+    import termios
     import threading
     fifo = tmp_path / "trace.fifo"
     collector = labrun.Collector(str(fifo))
     waiter = threading.Thread(target=collector.sync, daemon=True)
     writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+
+    def unread():
+        return struct.unpack("i", fcntl.ioctl(reader, termios.FIONREAD,
+                                              b"\0" * 4))[0]
     try:
         with collector.cond:  # what the reading thread takes to go on
+            # The reading thread takes a first line, then waits for cond:
+            # from then on, only this test reads the FIFO.
+            os.write(writer, b"not a line of the trace\n")
+            deadline = time.monotonic() + 5 * labrun.WAIT
+            while unread() and time.monotonic() < deadline:
+                time.sleep(0.001)  # a FIFO tells no one that it was read
+            assert not unread(), "the collector read nothing"
             with contextlib.suppress(BlockingIOError):
                 while True:
                     os.write(writer, b"not a line of the trace\n" * 64)
