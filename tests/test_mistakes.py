@@ -247,6 +247,10 @@ def test_a_loop_is_runnable_all_the_time_a_sleeper_never():
     loop = subprocess.Popen(["sh", "-c", "while :; do :; done"])
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
+        deadline = time.monotonic() + labrun.WAIT * 5
+        while labrun.process_state(sleeper.pid)[0] != "S":  # started
+            assert time.monotonic() < deadline
+            time.sleep(0.005)  # /proc has no event to wait for
         before = [peers.runnable_seconds(p.pid) for p in (loop, sleeper)]
         start = time.monotonic()
         time.sleep(0.2)  # a span of time is what is measured
