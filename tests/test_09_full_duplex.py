@@ -16,6 +16,7 @@ arrive in one read.
 import functools
 import os
 import random
+import re
 import select
 import signal
 import socket
@@ -34,6 +35,7 @@ from tracetext import cut
 LESSON = "09-full-duplex"
 QUICK = labrun.WAIT / 2  # for a reply that a correct program gives at once
 BIG = 10 * 1024 * 1024  # far more than both socket buffers hold
+HEADER_SIZE, MAX_MESSAGE = 4, 4096  # -m, as the README says
 SOCKET_CALLS = ("write", "send", "sendto", "sendmsg")
 
 
@@ -717,6 +719,76 @@ def test_a_poll_interrupted_by_a_signal_is_made_again(lab):
                "Both directions at once")
 
 
+def test_input_left_in_a_pipe_whose_writer_has_closed_is_sent(lab):
+    # The pipe holds its bytes and its writer has closed before the client
+    # starts: its first poll reports POLLIN and POLLHUP together, for
+    # certain, not by the timing of a writer that is still writing.
+    serving(lab)
+    readable, writable = os.pipe()
+    os.write(writable, b"hello\n")
+    os.close(writable)
+    with os.fdopen(readable, "rb") as stdin:
+        client = lab.start("client", "lab.sock", stdin=stdin)
+    status = client.wait(QUICK)
+    if status is None:
+        lab.stop(client)
+    hung_up = [e for e in lab.events("poll", proc=client, event=None)
+               if any(entry["fd"] == 0 and "POLLHUP" in str(entry["revents"])
+                      for entry in (e.get("args") or {}).get("ready") or [])]
+    lab.expect(client.stdout_bytes == b"HELLO\n" or not hung_up,
+               "the client takes POLLHUP on its standard input for the end "
+               "of its input: POLLHUP on a pipe says that its writer has "
+               "closed, not that it is empty; read on until read returns "
+               "0.\nIts standard input was a pipe holding hello\\n whose "
+               "writer had closed; poll reported it "
+               f"{hung_up[0]['args']['ready'][0]['revents'] if hung_up else ''}"
+               f", and the client printed {cut(client.stdout_bytes, 40)} of "
+               f"HELLO\\n; {client.describe()}", "Both directions at once")
+    lab.expect(client.stdout_bytes == b"HELLO\n" and status == 0,
+               "the client to send what is left in a pipe whose writer has "
+               "closed (hello\\n), print the reply and exit with 0: it "
+               f"printed {cut(client.stdout_bytes, 40)}; {client.describe()}",
+               "Both directions at once")
+
+
+def test_a_reply_that_came_with_the_server_s_close_is_printed(lab):
+    # The server answers and closes while the client waits in poll, its
+    # input still open; stopped meanwhile (SIGSTOP), the client wakes to
+    # find both at once: POLLIN with POLLHUP, the reply still unread.
+    listener = lab.listen(timeout=QUICK)
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    lab.peers.append(mine)
+    client = lab.start("client", "lab.sock", stdin=theirs)
+    theirs.close()
+    conn = lab.accept(listener)
+    lab.expect(conn is not None, "the client to connect", "Your task")
+    lab.wait_for("poll", proc=client, event="wait")
+    with frozen(client):
+        conn.sendall(b"HELLO\n")
+        conn.close()
+    status = client.wait(QUICK)
+    if status is None:
+        lab.stop(client)
+    hung_up = [e for e in lab.events("poll", proc=client, event=None)
+               if any(entry["fd"] != 0 and "POLLHUP" in str(entry["revents"])
+                      and "POLLIN" in str(entry["revents"])
+                      for entry in (e.get("args") or {}).get("ready") or [])]
+    lab.expect(client.stdout_bytes == b"HELLO\n" or not hung_up,
+               "the client takes POLLHUP on its socket for the end of the "
+               "reply: POLLHUP says that the server has closed, not that "
+               "all it sent has been read; read until read returns 0.\n"
+               "The server sent HELLO\\n and closed while the client "
+               "waited in poll; poll reported the socket POLLIN|POLLHUP, and "
+               f"the client printed {cut(client.stdout_bytes, 40)}; "
+               f"{client.describe()}", "When the other side goes")
+    lab.expect(client.stdout_bytes == b"HELLO\n" and status not in (None, 0),
+               "the client to print the reply that came before the server "
+               "closed (HELLO\\n), then say that the server has gone "
+               "before the end of the input and exit with a non-zero status:"
+               f" it printed {cut(client.stdout_bytes, 40)}; "
+               f"{client.describe()}", "When the other side goes")
+
+
 def test_the_client_ends_when_the_server_leaves_early(lab):
     # Once with both directions shut down (the client's send fails with
     # EPIPE), once with a close that leaves bytes unread (its read fails
@@ -1044,8 +1116,14 @@ def test_the_client_reads_lengths_in_network_byte_order(lab):
 def test_the_client_reads_messages_split_and_joined(lab):
     """The client with -m before a server of the checks' own, which
     answers every message in one send; the client's reads return at most 3
-    bytes (LAB_FAULTS), so each message comes in pieces too."""
-    lines = [b"one", b"two and more", b"", b"three"]
+    bytes (LAB_FAULTS), so each message comes in pieces too.  A longer
+    message among short ones leaves its bytes in the client's buffer
+    behind the shorter ones that follow: a length taken from a header of
+    which only 1 or 2 bytes have come reads them, and is far above the
+    limit."""
+    lines = [b"one", b"two and more", b"", b"three",
+             b"and a longer line, whose bytes stay behind", b"four", b"",
+             b"five"]
     for faults in ("", "read<=3"):
         peer = Answering(lab, lambda got: b"".join(
             frame(m.upper()) for m in unframe(got)[0]))
@@ -1065,6 +1143,22 @@ def test_the_client_reads_messages_split_and_joined(lab):
                    f"more ({peer.how})", "Messages on a byte stream")
         printed = client.stdout_bytes
         wanted = b"".join(m.upper() + b"\n" for m in lines)
+        believed = [int(n) for n in re.findall(rb"\d+", client.stderr_bytes)
+                    if int(n) > MAX_MESSAGE]
+        lab.expect(not (faults and status != 0 and believed and
+                        wanted.startswith(printed)),
+                   "the client with -m takes a message's length from a header "
+                   "of which only part has come: it must wait for all "
+                   f"{HEADER_SIZE} bytes of the length (while fewer than "
+                   f"{HEADER_SIZE} are there) before it reads one.\n"
+                   "With its reads returning at most 3 bytes (LAB_FAULTS="
+                   f"'read<=3'), it printed {cut(printed, 60)} and said "
+                   f"{cut(client.stderr_bytes.strip(), 120)}: a length of "
+                   f"{believed[0] if believed else 0}, which no message of "
+                   f"the reply has (the longest is {max(map(len, lines))} "
+                   "bytes): the bytes behind the part that had come, left "
+                   "there by an earlier, longer message, were read as the "
+                   "rest of the length", "Messages on a byte stream")
         lab.expect(printed == wanted and status == 0,
                    "the client with -m to print each message of the reply on "
                    "a line of its own"
