@@ -29,7 +29,8 @@ import pytest
 
 import labrun
 import peers
-from conftest import closed_once, frozen, receive, sigaction_zeroed, tool
+from conftest import (closed_once, frozen, receive,
+                      server_finishes_short_writes, sigaction_zeroed, tool)
 from tracetext import cut
 
 LESSON = "09-full-duplex"
@@ -456,6 +457,12 @@ def expect_the_round_trip(lab, client, data, why, how=""):
                + (". A NUL is a byte like any other: count bytes with what "
                   "read returns, never with strlen, and write exactly those"
                   if at_nul else ""), "Both directions at once")
+
+
+def test_the_server_finishes_a_short_write(lab):
+    # Lesson 05's check, before the exchanges that cut every write short:
+    # there a reply that lost its rest shows only as garbage further on.
+    server_finishes_short_writes(lab, "Your task")
 
 
 def test_at_end_of_input_the_client_shuts_down_writing_and_reads_on(lab):
