@@ -15,6 +15,7 @@ import re
 import select
 import signal
 import socket
+import struct
 import sys
 import time
 from pathlib import Path
@@ -132,6 +133,19 @@ def test_each_datagram_is_one_record_whole_and_in_order(lab):
                "so its record ended its line early and the rest passed for "
                f"another ({shown(got)}); print each control byte as \\xNN",
                "Datagrams keep their boundaries")
+    # The second datagram is the longest: a shorter one measured with
+    # strlen shows the end of the longer one behind its own bytes.
+    tails = [(w, g) for w, g in zip(wanted[2:], got[2:])
+             if g != w and g.startswith(w) and wanted[1].endswith(g[len(w):])]
+    lab.expect(not tails,
+               "the collector measures a record with strlen, not with the "
+               "count recvmsg(2) returned: a datagram is not a C string, no "
+               "NUL ends it in the buffer, and strlen reads on into what an "
+               "earlier, longer datagram left there.\nAfter \"a second, "
+               "longer record\" it printed "
+               + ", ".join(f"{g!r} for {w!r}" for w, g in tails)
+               + "; print n bytes, n being what recvmsg returned",
+               "Datagrams keep their boundaries")
     lab.expect(got == wanted and status == 0,
                "`collector -n 4` to receive each of the 4 datagrams sent to "
                "log.sock with recvmsg(2), print each as one record, "
@@ -178,6 +192,19 @@ def test_the_collector_names_each_sender_and_replies_to_a_bound_one(lab):
                "each record printed after its sender: (unbound) for a "
                "socket that never bound, the path of one that did; it "
                f"printed {shown(got)}", "Who sent it: addresses and replies")
+    padded = answer is not None and answer != b"ok 5" and \
+        answer.startswith(b"ok 5\0")
+    lab.expect(not padded,
+               "the collector sends its reply with a length that is not the "
+               "text's: "
+               + ("strlen + 1 counts the final NUL"
+                  if padded and len(answer) == 5 else
+                  f"sizeof the buffer ({len(answer or b'')} bytes) counts "
+                  "the NUL and what follows it")
+               + "; a datagram carries its own length, so send exactly the "
+               "count snprintf returned.\nThe logger bound to peer.sock "
+               f"received {cut(answer or b'', 40)}, {len(answer or b'')} "
+               "bytes, for ok 5 (4 bytes)", "Who sent it: addresses and replies")
     lab.expect(answer == b"ok 5",
                "a reply, ok 5, to the logger bound to peer.sock, sent with "
                "sendto(2) to the address and length recvmsg returned; it "
@@ -210,6 +237,16 @@ def test_a_newline_in_a_senders_name_cannot_forge_a_record(lab):
     send(peer, b"forged", path(lab))
     status = collector.wait()
     got = records(collector)
+    shown_name = "@" + name.replace("\n", "\\x0a")
+    named = got[0].rsplit(": forged", 1)[0] if got else ""
+    lab.expect(not (named.startswith(shown_name) and named != shown_name),
+               "the collector reads an abstract name on past its end: an "
+               "abstract name is not a C string, no NUL ends it, and its "
+               "length is msg_namelen less offsetof(struct sockaddr_un, "
+               "sun_path), less the leading '\\0'.\nA socket bound to "
+               f"the abstract name {shown_name[1:]!r} sent forged, and the "
+               f"collector named it {named!r}",
+               "Who sent it: addresses and replies")
     lab.expect(got == ["@" + name.replace("\n", "\\x0a") + ": forged"]
                and status == 0,
                "the sender's name escaped as the message is: a socket bound "
@@ -249,6 +286,35 @@ def test_a_sender_with_an_abstract_name_gets_its_reply(lab):
                "not sizeof from (an abstract name is exactly that long); it "
                f"received {cut(answer or b'')}; collector stderr: "
                f"{cut(collector.stderr_bytes, 200)}",
+               "Who sent it: addresses and replies")
+
+
+def test_an_abstract_name_ends_where_msg_namelen_says(lab):
+    # A sender with a long path first: its address fills the collector's
+    # sockaddr_un far past the short abstract name that comes next, and no
+    # NUL ends that name in the buffer.
+    collector = collecting(lab, "-n", "2")
+    long_named = dgram(lab, "a-sender-with-a-long-name.sock")
+    send(long_named, b"first", path(lab))
+    short = dgram(lab)
+    short.bind(b"\0ab")
+    send(short, b"second", path(lab))
+    status = collector.wait()
+    got = records(collector)
+    second = [line for line in got if line.endswith(": second")]
+    name = second[0][:-len(": second")] if second else ""
+    lab.expect(not (name.startswith("@ab") and name != "@ab"),
+               "the collector reads an abstract name on past its end: an "
+               "abstract name is not a C string, no NUL ends it, and its "
+               "length is msg_namelen less offsetof(struct sockaddr_un, "
+               "sun_path), less the leading '\\0' (printf(\"@%.*s\", "
+               "len, sun_path + 1)).\nA socket bound to the abstract name "
+               "ab sent second after a sender with a long path, and the "
+               f"collector named it {name!r}: the rest is that path's",
+               "Who sent it: addresses and replies")
+    lab.expect(second == ["@ab: second"] and status == 0,
+               "a sender bound to the abstract name ab to be named @ab: the "
+               f"collector printed {shown(got)}; {collector.describe()}",
                "Who sent it: addresses and replies")
 
 
@@ -484,6 +550,16 @@ def test_the_logger_sends_each_line_as_one_datagram(lab):
              b"the last, without newline"]
     logger = lab.run("logger", SOCK, stdin=b"\n".join(lines))
     got, _ = received(collector)
+    pointer = struct.calcsize("P")
+    lab.expect(not (len(got) > 1 and got != lines and
+                    all(len(g) == pointer for g in got)),
+               f"the logger sends {pointer} bytes of every message, the size "
+               "of a pointer: sizeof msg measures the pointer, not the bytes "
+               "it points to; send the message's length (what getline "
+               "returned, less the newline, or strlen of an argument).\n"
+               f"It was given {shown(lines)}, and every datagram the "
+               f"collector received was {pointer} bytes long: {shown(got)}",
+               "Your task")
     lab.expect(got == lines and logger.returncode == 0,
                "each line of standard input, without its newline, sent as "
                "one datagram with sendto(2), whatever its length (an empty "
