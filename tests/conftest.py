@@ -1393,7 +1393,9 @@ def c_code(text):
             while True:  # to the end of the line, its continuations too
                 k = text.find("\n", j)
                 k = n if k < 0 else k
-                if k > j and text[k - 1] == "\\" and k < n:
+                # gcc takes a backslash before blanks and the newline as a
+                # continuation too: a file saved with CRLF ends its lines so
+                if text[j:k].rstrip(" \t\r").endswith("\\") and k < n:
                     j = k + 1
                     continue
                 j = k
@@ -1402,7 +1404,8 @@ def c_code(text):
             m = re.match(r"#\s*define\s+(\w+)\(([^)]*)\)(.*)", directive,
                          re.S)
             if m:
-                macros[m.group(1)] = c_code(m.group(3).replace("\\\n", " "))[0]
+                macros[m.group(1)] = c_code(re.sub(r"\\[ \t\r]*\n", " ",
+                                                   m.group(3)))[0]
             out.append("".join(ch if ch == "\n" else " " for ch in directive))
             i = j
             continue
@@ -1427,7 +1430,26 @@ def c_code(text):
             continue
         out.append("".join(ch if ch == "\n" else " " for ch in text[i:j]))
         i = j
-    return "".join(out), macros
+    return without_attributes("".join(out)), macros
+
+
+C_ATTRIBUTE = re.compile(r"\b__attribute(?:__)?\s*\(")
+
+
+def without_attributes(code):
+    """code with each __attribute__((...)) blanked: it is neither a call
+    (in a handler's body it would count as one) nor a function's name (put
+    before a definition, it would take the place of the function's)."""
+    for m in reversed(list(C_ATTRIBUTE.finditer(code))):
+        depth, end = 0, len(code)
+        for i in range(m.end() - 1, len(code)):
+            depth += {"(": 1, ")": -1}.get(code[i], 0)
+            if depth == 0:
+                end = i + 1
+                break
+        code = code[:m.start()] + re.sub(r"[^\n]", " ",
+                                         code[m.start():end]) + code[end:]
+    return code
 
 
 def brace_depths(code):
