@@ -1490,10 +1490,13 @@ def line_at(code, at):
     return code.count("\n", 0, at) + 1
 
 
-BY_SIGACTION = re.compile(r"\bsa_(?:handler|sigaction)\s*=\s*\(?\s*&?\s*"
-                          r"([A-Za-z_]\w*)")
+# A cast put before the handler, as (void (*)(int)) or (sighandler_t).
+C_CAST = r"(?:\(\s*[^()]*(?:\([^()]*\)[^()]*)*\)\s*)?"
+BY_SIGACTION = re.compile(r"\bsa_(?:handler|sigaction)\s*=\s*" + C_CAST +
+                          r"\(?\s*&?\s*([A-Za-z_]\w*)")
 BY_SIGNAL = re.compile(r"\b(signal|sysv_signal|bsd_signal)\s*\(([^;]*?),"
-                       r"\s*\(?\s*&?\s*([A-Za-z_]\w*)\s*\)?\s*\)")
+                       r"\s*" + C_CAST + r"\(?\s*&?\s*([A-Za-z_]\w*)\s*\)?"
+                       r"\s*\)")
 
 
 def c_arguments(code, at):
@@ -1564,16 +1567,29 @@ def installed_handlers(code):
                                                              a)), None)
                 found.append((name, how, call.start(), sig))
 
+    def pointed_to(var):
+        """The functions of the program that a function pointer variable
+        is given: void (*fn)(int) = on_stop; or fn = &on_stop;."""
+        return [m.group(1) for m in re.finditer(
+            rf"(?<![\w.>]){var}\s*(?:\)\s*\([^()]*\)\s*)?=(?!=)\s*"
+            + C_CAST + r"&?\s*([A-Za-z_]\w*)", code)
+            if m.group(1) in defined]
+
     for m in BY_SIGACTION.finditer(code):
         if m.group(1) in defined:
             found.append((m.group(1), "sigaction", m.start(), None))
         else:
+            found += [(name, "sigaction", m.start(), None)
+                      for name in pointed_to(m.group(1))]
             through_wrapper(m.group(1), m.start(), "sigaction")
     for m in BY_SIGNAL.finditer(code):
         if m.group(3) in defined:
             found.append((m.group(3), m.group(1), m.start(),
                           " ".join(m.group(2).split())))
         else:
+            found += [(name, m.group(1), m.start(),
+                       " ".join(m.group(2).split()))
+                      for name in pointed_to(m.group(3))]
             through_wrapper(m.group(3), m.start(), m.group(1))
     return found
 
