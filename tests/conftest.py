@@ -1718,7 +1718,8 @@ def sigaction_left_unset(code):
                     continue
                 given = re.search(
                     rf"\b(?:memset|bzero|explicit_bzero)\s*\(\s*"
-                    rf"(?:\([^()]*\)\s*)?&\s*{name}\b(?!\s*(?:\.|->))|"
+                    rf"(?:\([^()]*\)\s*)?&\s*(?:\(\s*{name}\s*\)|{name}\b"
+                    r"(?!\s*(?:\.|->)))|"
                     rf"(?<![\w.>]){name}\s*(?:\.\s*sa_flags\s*)?(?:[|&^]"
                     r")?=(?!=)", body)
                 # Its address anywhere but as sigaction's new action (a
