@@ -1393,7 +1393,9 @@ def c_code(text):
             while True:  # to the end of the line, its continuations too
                 k = text.find("\n", j)
                 k = n if k < 0 else k
-                if k > j and text[k - 1] == "\\" and k < n:
+                # gcc takes a backslash before blanks and the newline as a
+                # continuation too: a file saved with CRLF ends its lines so
+                if text[j:k].rstrip(" \t\r").endswith("\\") and k < n:
                     j = k + 1
                     continue
                 j = k
@@ -1402,7 +1404,8 @@ def c_code(text):
             m = re.match(r"#\s*define\s+(\w+)\(([^)]*)\)(.*)", directive,
                          re.S)
             if m:
-                macros[m.group(1)] = c_code(m.group(3).replace("\\\n", " "))[0]
+                macros[m.group(1)] = c_code(re.sub(r"\\[ \t\r]*\n", " ",
+                                                   m.group(3)))[0]
             out.append("".join(ch if ch == "\n" else " " for ch in directive))
             i = j
             continue
@@ -1427,7 +1430,26 @@ def c_code(text):
             continue
         out.append("".join(ch if ch == "\n" else " " for ch in text[i:j]))
         i = j
-    return "".join(out), macros
+    return without_attributes("".join(out)), macros
+
+
+C_ATTRIBUTE = re.compile(r"\b__attribute(?:__)?\s*\(")
+
+
+def without_attributes(code):
+    """code with each __attribute__((...)) blanked: it is neither a call
+    (in a handler's body it would count as one) nor a function's name (put
+    before a definition, it would take the place of the function's)."""
+    for m in reversed(list(C_ATTRIBUTE.finditer(code))):
+        depth, end = 0, len(code)
+        for i in range(m.end() - 1, len(code)):
+            depth += {"(": 1, ")": -1}.get(code[i], 0)
+            if depth == 0:
+                end = i + 1
+                break
+        code = code[:m.start()] + re.sub(r"[^\n]", " ",
+                                         code[m.start():end]) + code[end:]
+    return code
 
 
 def brace_depths(code):
@@ -1468,10 +1490,13 @@ def line_at(code, at):
     return code.count("\n", 0, at) + 1
 
 
-BY_SIGACTION = re.compile(r"\bsa_(?:handler|sigaction)\s*=\s*\(?\s*&?\s*"
-                          r"([A-Za-z_]\w*)")
+# A cast put before the handler, as (void (*)(int)) or (sighandler_t).
+C_CAST = r"(?:\(\s*[^()]*(?:\([^()]*\)[^()]*)*\)\s*)?"
+BY_SIGACTION = re.compile(r"\bsa_(?:handler|sigaction)\s*=\s*" + C_CAST +
+                          r"\(?\s*&?\s*([A-Za-z_]\w*)")
 BY_SIGNAL = re.compile(r"\b(signal|sysv_signal|bsd_signal)\s*\(([^;]*?),"
-                       r"\s*\(?\s*&?\s*([A-Za-z_]\w*)\s*\)?\s*\)")
+                       r"\s*" + C_CAST + r"\(?\s*&?\s*([A-Za-z_]\w*)\s*\)?"
+                       r"\s*\)")
 
 
 def c_arguments(code, at):
@@ -1542,16 +1567,29 @@ def installed_handlers(code):
                                                              a)), None)
                 found.append((name, how, call.start(), sig))
 
+    def pointed_to(var):
+        """The functions of the program that a function pointer variable
+        is given: void (*fn)(int) = on_stop; or fn = &on_stop;."""
+        return [m.group(1) for m in re.finditer(
+            rf"(?<![\w.>]){var}\s*(?:\)\s*\([^()]*\)\s*)?=(?!=)\s*"
+            + C_CAST + r"&?\s*([A-Za-z_]\w*)", code)
+            if m.group(1) in defined]
+
     for m in BY_SIGACTION.finditer(code):
         if m.group(1) in defined:
             found.append((m.group(1), "sigaction", m.start(), None))
         else:
+            found += [(name, "sigaction", m.start(), None)
+                      for name in pointed_to(m.group(1))]
             through_wrapper(m.group(1), m.start(), "sigaction")
     for m in BY_SIGNAL.finditer(code):
         if m.group(3) in defined:
             found.append((m.group(3), m.group(1), m.start(),
                           " ".join(m.group(2).split())))
         else:
+            found += [(name, m.group(1), m.start(),
+                       " ".join(m.group(2).split()))
+                      for name in pointed_to(m.group(3))]
             through_wrapper(m.group(3), m.start(), m.group(1))
     return found
 
@@ -1680,7 +1718,8 @@ def sigaction_left_unset(code):
                     continue
                 given = re.search(
                     rf"\b(?:memset|bzero|explicit_bzero)\s*\(\s*"
-                    rf"(?:\([^()]*\)\s*)?&\s*{name}\b(?!\s*(?:\.|->))|"
+                    rf"(?:\([^()]*\)\s*)?&\s*(?:\(\s*{name}\s*\)|{name}\b"
+                    r"(?!\s*(?:\.|->)))|"
                     rf"(?<![\w.>]){name}\s*(?:\.\s*sa_flags\s*)?(?:[|&^]"
                     r")?=(?!=)", body)
                 # Its address anywhere but as sigaction's new action (a
