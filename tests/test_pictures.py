@@ -72,6 +72,15 @@ def test_a_lesson_s_diagram_is_what_its_solution_does_now(lesson):
     fresh = lab.lesson_picture(lesson["id"], events=recorded(lesson["id"]))
     kept = (PICTURES / "lessons" / f"{lesson['id']}.svg").read_text(
         encoding="utf-8")
+    # Where a signal lands in a process's own calls is the scheduler's
+    # choice (on a loaded machine, a child may end before its parent has
+    # closed its copy of the socket): the kept picture must be one that
+    # a run draws, out of a few.
+    for _ in range(AGAIN):
+        if fresh == kept:
+            break
+        fresh = lab.lesson_picture(lesson["id"], events=labrun.record_lesson(
+            "solutions", lesson["id"])[0])
     if fresh != kept:
         said = [ET.fromstring(svg).find(SVG + "desc").text.split(". ")
                 for svg in (kept, fresh)]
@@ -105,6 +114,9 @@ def test_a_lesson_s_deliberate_errors_are_drawn_as_they_happen_now(lesson):
 
 
 RED_BOX = f'fill="{timeline.RED_LIGHT}" stroke="{timeline.RED}"'
+
+
+AGAIN = 3  # more runs, for a picture that the first run did not draw
 
 
 @functools.lru_cache(maxsize=None)
