@@ -283,10 +283,9 @@ SYSCALLS = {
 def blocked_in(pid):
     """(the call process pid sleeps in, its first argument) as
     /proc/PID/syscall shows it ("write", 5), or None when it runs, has
-    gone, or the call is not known here.  A write of the trace itself to
-    its own descriptor (200 and above), which waits while the collector
-    is behind on a loaded machine, is the program running, not a sleep of
-    the program's."""
+    gone, or the call is not known here.  A write of the trace itself
+    (labrun.writes_its_trace), which waits while the collector is behind
+    on a loaded machine, is the program running, not a sleep of its own."""
     try:
         with open(f"/proc/{pid}/syscall") as f:
             fields = f.read().split()
@@ -294,12 +293,9 @@ def blocked_in(pid):
     except (OSError, ValueError, IndexError):
         return None
     name = SYSCALLS.get(platform.machine(), {}).get(number)
-    if name in TRACE_WRITES and first >= labrun.TRACE_FDS:
+    if name is None or labrun.writes_its_trace(pid):
         return None
-    return (name, first) if name else None
-
-
-TRACE_WRITES = {"write", "writev", "sendto", "sendmsg"}
+    return name, first
 
 
 # The calls a process sleeps in while it waits for something to happen

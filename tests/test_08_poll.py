@@ -142,33 +142,31 @@ def stuck(lab, server, hog):
     asks poll for POLLIN on its socket (its reply buffer is full: a server
     that reads in small pieces gets there later), or the server sleeps in
     a write; the client's send waits."""
-    def no_room():
+    def no_room(accepted):
         # The server's last poll (the one it sleeps in: a wait) asks no
         # POLLIN of the client's socket; an earlier one may have, while
         # its writes still went through.
-        taken = [e for e in lab.events(labrun.ACCEPTS, proc=server)
-                 if e["ret"] >= 0]
         polls = [e for e in lab.events("poll", proc=server, event=None)
                  if e["event"] in ("wait", "return")]  # not a run's count
-        if not taken or not polls or polls[-1]["ts"] < taken[-1]["ts"]:
+        if not polls or polls[-1]["ts"] < accepted["ts"]:
             return False
-        fd = taken[-1]["ret"]
-        return not any(f["fd"] == fd and "POLLIN" in str(f["events"])
+        return not any(f["fd"] == accepted["ret"] and
+                       "POLLIN" in str(f["events"])
                        for f in polls[-1]["args"].get("fds") or [])
 
     def full():
         # Only the client's own socket counts: the server may also sleep
         # writing its output while whoever reads it is behind.
-        taken = [e["ret"] for e in lab.events(labrun.ACCEPTS, proc=server)
+        taken = [e for e in lab.events(labrun.ACCEPTS, proc=server)
                  if e["ret"] >= 0]
         if hog.sent == 0 or not taken:
             return False
-        fd = taken[-1]
+        fd = taken[-1]["ret"]
         return peers.blocked_in(server.pid) in (("write", fd),
                                                 ("sendto", fd)) or \
             bool(lab.events(("write", "send"), proc=server, errno="EAGAIN",
                             where=lambda e: e["args"].get("fd") == fd)) \
-            and no_room()
+            and no_room(taken[-1])
 
     # A server that still takes the client's bytes (in small pieces, on a
     # loaded machine) is not idle yet: it is given time while it does (the
