@@ -41,10 +41,10 @@ keeps it fast so:
   fact about blocked signals is observed in a process of its own.
 """
 import contextlib
+import functools
 import hashlib
 import json
 import os
-import random
 import re
 import select
 import shutil
@@ -1376,11 +1376,14 @@ wmemcmp wmemcpy wmemmove wmemset write
 """.split())
 
 
+@functools.lru_cache(maxsize=32)
 def c_code(text):
     """The text with its comments, string and character literals and
     preprocessor lines blanked (a space for each character, newlines kept:
     a search finds only code, and line numbers stay right); and the
-    function-like macros it defines, {name: their body, as code}."""
+    function-like macros it defines, {name: their body, as code}.  The
+    checks read the same file many times: the answer is kept, and shared
+    (not to be changed)."""
     out, i, n, macros, line_start = [], 0, len(text), {}, True
     while i < n:
         c = text[i]
@@ -1424,15 +1427,17 @@ def c_code(text):
             out.append(c + " " * max(0, j - i - 2) + (c if j - i > 1 else ""))
             i = j
             continue
-        else:
-            out.append(c)
-            i += 1
+        else:  # code: up to the next newline, comment or literal
+            j = i + 1 if c == "\n" else C_PLAIN.match(text, i + 1).end()
+            out.append(text[i:j])
+            i = j
             continue
         out.append("".join(ch if ch == "\n" else " " for ch in text[i:j]))
         i = j
     return without_attributes("".join(out)), macros
 
 
+C_PLAIN = re.compile(r"[^\n/\"']*")
 C_ATTRIBUTE = re.compile(r"\b__attribute(?:__)?\s*\(")
 
 
@@ -1452,36 +1457,47 @@ def without_attributes(code):
     return code
 
 
+C_BRACE = re.compile(r"[{}]")
+
+
+@functools.lru_cache(maxsize=32)
 def brace_depths(code):
     """The depth of braces at each character of code (a closing brace has
-    the depth of what it closes into)."""
-    level, at = 0, []
-    for c in code:
-        if c == "}":
+    the depth of what it closes into), as a tuple."""
+    level, at, last = 0, [], 0
+    for m in C_BRACE.finditer(code):
+        at.extend([level] * (m.start() - last))
+        if m.group() == "}":
             level = max(0, level - 1)
-        at.append(level)
-        if c == "{":
+            at.append(level)
+        else:
+            at.append(level)
             level += 1
-    return at
+        last = m.end()
+    at.extend([level] * (len(code) - last))
+    return tuple(at)
 
 
 C_FUNCTION = re.compile(r"\b([A-Za-z_]\w*)\s*\(([^;{}]*?)\)\s*\{")
 
 
+@functools.lru_cache(maxsize=32)
 def c_functions(code):
     """{name: (where its body starts, where it ends)} for each function
-    the code defines at file scope."""
+    the code defines at file scope (kept and shared: not to be changed)."""
     level, found = brace_depths(code), {}
     for m in C_FUNCTION.finditer(code):
         if level[m.start()] != 0 or m.group(1) in C_KEYWORDS:
             continue
         start = end = m.end() - 1
         depth = 0
-        while end < len(code):
-            depth += {"{": 1, "}": -1}.get(code[end], 0)
+        for brace in C_BRACE.finditer(code, start):
+            depth += 1 if brace.group() == "{" else -1
             if depth == 0:
+                end = brace.start()
                 break
-            end += 1
+        else:
+            end = len(code)
         found.setdefault(m.group(1), (start + 1, end))
     return found
 
@@ -2111,6 +2127,17 @@ def sanitizer_finding(stderr, sources):
     return found
 
 
+# Each of the 256 byte values stands for one of these: random text, made
+# from os.urandom at C speed (random.choices takes 20 ms for 64 KiB).
+TEXT = b"abcdefghijklmnopqrstuvwxyz \n"
+TEXT_OF_BYTE = bytes(TEXT[i % len(TEXT)] for i in range(256))
+
+
+def random_text(count):
+    """count random bytes of lowercase letters, spaces and newlines."""
+    return os.urandom(count).translate(TEXT_OF_BYTE)
+
+
 def sanitized_exchange(lab, section, *server_args):
     """Runs the server and the client built with -fsanitize=address,
     undefined (labrun.sanitized) through one exchange in which the server's
@@ -2136,8 +2163,7 @@ def sanitized_exchange(lab, section, *server_args):
                 "client", "Your task", proc=lab.family(server), event="wait",
                 timeout=slow)
     labrun.settle(lab, server)
-    message = bytes(random.choices(b"abcdefghijklmnopqrstuvwxyz \n",
-                                   k=65536))
+    message = random_text(65536)
     # All 64 KiB sent while the server (and what it forked) is stopped:
     # they wait in the connection, however the server serves its clients.
     with frozen(server):

@@ -26,7 +26,7 @@ from conftest import (LONGEST_PATH, READS, REPLY, SERVING_WAITS, WRITES, Drain,
                       client_makes_interrupted_calls_again, client_of,
                       closed_once, one_after_another, failed_socket, faults,
                       frozen, has_flag, line_on_stderr_instead,
-                      listen_failure_reported, receive,
+                      listen_failure_reported, random_text, receive,
                       sanitized_exchange, sanitizer_finding, sent_to,
                       server_finishes_short_writes, source_line,
                       server_makes_interrupted_calls_again, signals_of,
@@ -447,8 +447,7 @@ def message_of(lab, client, conn, message):
 
 
 def test_the_client_assembles_a_reply_that_comes_in_pieces(lab):
-    message = bytes(random.choices(b"abcdefghijklmnopqrstuvwxyz \n",
-                                   k=50_000))
+    message = random_text(50_000)
     client, conn = client_of(lab, stdin=message)
     message_of(lab, client, conn, message)
     reply = message.upper()
@@ -780,8 +779,7 @@ def test_the_client_reads_no_more_than_its_reply(lab):
     # still missing, at buf + got, takes them past the end of the buffer.
     # Nearly the 64 KiB the lab's clients send at most, so that a read
     # asked for len bytes at buf + 100 runs past a buffer of that size.
-    message = bytes(random.choices(b"abcdefghijklmnopqrstuvwxyz \n",
-                                   k=65535))
+    message = random_text(65535)
     rules = "read#1<=100,recv#1<=100"
     client = reply_and_more(lab, message, rules)
     got, over = 0, None
