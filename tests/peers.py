@@ -9,10 +9,12 @@ many at once, in threads, and says what each one got.
 
 Not a pytest module: its name has no test_ prefix.
 """
+import fcntl
 import os
 import platform
 import socket
 import struct
+import termios
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -171,6 +173,17 @@ class Hog(threading.Thread):
                 return
 
 
+def unread(sock):
+    """Whether bytes sent on sock wait in its peer's socket, unread
+    (SIOCOUTQ: what the sends hold of the kernel's memory until the peer
+    has read them); False once sock is closed."""
+    try:
+        held = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4)
+    except (OSError, ValueError):
+        return False
+    return struct.unpack("i", held)[0] > 0
+
+
 # -- what /proc says ----------------------------------------------------------
 
 def open_fds(pid):
@@ -298,6 +311,10 @@ def blocked_in(pid):
     return name, first
 
 
+# The calls in which a process waits for one of several descriptors.
+POLLING_CALLS = {"poll", "ppoll", "select", "pselect6", "epoll_wait",
+                 "epoll_pwait"}
+
 # The calls a process sleeps in while it waits for something to happen
 # (not a write, which waits only for room): the wait a check can take
 # for the process's own.
@@ -340,6 +357,29 @@ def idle_for(lab, proc, seconds):
     made = calls()
     runnable = (runnable_seconds(proc.pid) or before) - before
     return made, made >= 10 or runnable >= (time.monotonic() - start) / 4
+
+
+def times_run(pid):
+    """How many times process pid has been put on a CPU (the third field
+    of /proc/PID/schedstat), or None once it has gone: unchanged, the
+    process has not woken meanwhile."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[2])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def sleeps_through(pid, calls, holds):
+    """Whether process pid sleeps in one of calls, without waking, from
+    before holds() is asked until after it answers, and holds() is true:
+    a call that slept through what holds() saw does not wait for it (a
+    poll that sleeps while a client's bytes wait unread does not ask
+    POLLIN of its socket)."""
+    runs, call = times_run(pid), blocked_in(pid)
+    if runs is None or not call or call[0] not in calls or not holds():
+        return False
+    return blocked_in(pid) == call and times_run(pid) == runs
 
 
 def runnable_seconds(pid):

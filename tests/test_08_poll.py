@@ -162,6 +162,13 @@ def stuck(lab, server, hog):
         if hog.sent == 0 or not taken:
             return False
         fd = taken[-1]["ret"]
+        # Or the server sleeps in poll through a time when the client's
+        # bytes wait unread: it no longer asks POLLIN of that socket.  The
+        # trace may not show that poll yet: a run of poll, read and write
+        # does not show the calls it expects next until they return.
+        if peers.sleeps_through(server.pid, peers.POLLING_CALLS,
+                                lambda: peers.unread(hog.peer.sock)):
+            return True
         return peers.blocked_in(server.pid) in (("write", fd),
                                                 ("sendto", fd)) or \
             bool(lab.events(("write", "send"), proc=server, errno="EAGAIN",

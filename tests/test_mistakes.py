@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -262,3 +263,42 @@ def test_a_loop_is_runnable_all_the_time_a_sleeper_never():
         for p in (loop, sleeper):
             p.kill()
             p.wait(timeout=labrun.WAIT * 5)
+
+
+POLLER = """
+import select, socket, sys
+sock = socket.socket(fileno=int(sys.argv[1]))
+poller = select.poll()
+poller.register(sock, select.POLLIN if sys.argv[2] == "in" else 0)
+poller.poll()
+"""
+
+
+@pytest.mark.parametrize("asks", ["in", "nothing"])
+def test_a_poll_that_sleeps_through_unread_bytes_does_not_ask_for_them(
+        asks):
+    # What lesson 08 takes for a server that no longer reads a client
+    # whose replies wait, when the trace does not show that poll yet.
+    import peers
+    mine, its = socket.socketpair()
+    poller = subprocess.Popen([sys.executable, "-c", POLLER,
+                               str(its.fileno()), asks],
+                              pass_fds=(its.fileno(),))
+    its.close()
+    try:
+        deadline = time.monotonic() + labrun.WAIT * 5
+        while (peers.blocked_in(poller.pid) or ("",))[0] != "poll":
+            assert time.monotonic() < deadline and poller.poll() is None
+            time.sleep(0.005)  # /proc has no event to wait for
+
+        def sent():
+            mine.send(b"x")
+            return peers.unread(mine)
+        assert peers.sleeps_through(poller.pid, peers.POLLING_CALLS,
+                                    sent) == (asks == "nothing")
+        assert not peers.sleeps_through(poller.pid, peers.POLLING_CALLS,
+                                        lambda: False)
+    finally:
+        poller.kill()
+        poller.wait(timeout=labrun.WAIT * 5)
+        mine.close()
