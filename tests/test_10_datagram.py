@@ -297,24 +297,28 @@ def test_an_abstract_name_ends_where_msg_namelen_says(lab):
     long_named = dgram(lab, "a-sender-with-a-long-name.sock")
     send(long_named, b"first", path(lab))
     short = dgram(lab)
-    short.bind(b"\0ab")
+    # An abstract name of the kernel's choosing (autobind: five hex digits,
+    # one no other socket has), so that two runs never want the same one.
+    short.bind(b"")
+    name = "@" + short.getsockname()[1:].decode()
     send(short, b"second", path(lab))
     status = collector.wait()
     got = records(collector)
     second = [line for line in got if line.endswith(": second")]
-    name = second[0][:-len(": second")] if second else ""
-    lab.expect(not (name.startswith("@ab") and name != "@ab"),
+    named = second[0][:-len(": second")] if second else ""
+    lab.expect(not (named.startswith(name) and named != name),
                "the collector reads an abstract name on past its end: an "
                "abstract name is not a C string, no NUL ends it, and its "
                "length is msg_namelen less offsetof(struct sockaddr_un, "
                "sun_path), less the leading '\\0' (printf(\"@%.*s\", "
                "len, sun_path + 1)).\nA socket bound to the abstract name "
-               "ab sent second after a sender with a long path, and the "
-               f"collector named it {name!r}: the rest is that path's",
-               "Who sent it: addresses and replies")
-    lab.expect(second == ["@ab: second"] and status == 0,
-               "a sender bound to the abstract name ab to be named @ab: the "
-               f"collector printed {shown(got)}; {collector.describe()}",
+               f"{name[1:]} sent second after a sender with a long path, "
+               f"and the collector named it {named!r}: the rest is that "
+               "path's", "Who sent it: addresses and replies")
+    lab.expect(second == [f"{name}: second"] and status == 0,
+               f"a sender bound to the abstract name {name[1:]} to be named "
+               f"{name}: the collector printed {shown(got)}; "
+               f"{collector.describe()}",
                "Who sent it: addresses and replies")
 
 
