@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import tempfile
@@ -408,7 +409,8 @@ def test_a_rule_for_accept_applies_to_accept4_and_counts_it():
     ("close<=3", "only read, write, recv and send can be made short"),
     ("read<=0", "<=BYTES needs a number of bytes from 1 up"),
     ("read", "after the call come =ERRNO (fail), =SIGNAL (a signal just "
-             "before it) or <=BYTES (short)"),
+             "before it), =TIMEOUT (poll: nothing ready) or <=BYTES (short)"),
+    ("read=TIMEOUT", "only poll can time out (=TIMEOUT)"),
     ("poll=SIGFOO", '"SIGFOO" is not the name of a signal'),
     ("read=EINTR!", '"!" is left over at the end'),
 ])
@@ -459,6 +461,35 @@ def test_a_signal_rule_raises_the_signal_just_before_the_call():
                          env={"LAB_FAULTS": "connect=SIGUSR1"})
         assert client.returncode == -signal.SIGUSR1
         assert not lab.events("connect", proc=client, event=None)
+
+
+def test_a_timeout_rule_makes_poll_return_nothing_ready_without_waiting():
+    """poll#1=TIMEOUT: lesson 08's server's first poll returns 0, every
+    revents cleared, as when a timeout runs out, and is not made (its
+    timeout is -1: a real one never runs out); the server polls again and
+    serves its client.  The human trace is the rendering of the JSON.  A
+    poll that a socket's room would answer at once finds nothing ready
+    in its pollfd."""
+    with human_lab(labrun.BUILD / "solutions" / "08-poll") as lab:
+        server = lab.start("server", env={"LAB_FAULTS": "poll#1=TIMEOUT"})
+        assert lab.wait_for("poll", proc=server, event="wait")
+        client = lab.run("client", "lab.sock", "after a timeout")
+        assert client.stdout == "AFTER A TIMEOUT\n", client.stderr
+        lab.stop(server)
+        first, *later = lab.events("poll", proc=server)
+        assert first["ret"] == 0 and first["injected"] is True and \
+            first["args"]["timeout"] == -1
+        assert first["note"] == "injected by LAB_FAULTS (poll#1=TIMEOUT): " \
+            "the real call was not made; 0: no fd ready, as when the " \
+            "timeout runs out"
+        assert later and all("injected" not in e for e in later)
+        assert_same_lines(lab)
+    # What the program finds in its pollfd: nothing ready.
+    program("poll_ready")
+    with lab_for_tests() as lab:
+        assert lab.run("poll_ready").stdout == f"1 {select.POLLOUT}\n"
+        assert lab.run("poll_ready", env={"LAB_FAULTS": "poll=TIMEOUT"}
+                       ).stdout == "0 0\n"
 
 
 def test_an_errno_can_be_given_by_number_and_one_without_a_name_is_numbered():

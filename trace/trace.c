@@ -387,8 +387,9 @@ static void say(const char *s, size_t n);
  * "Fault injection"). A rule is CALL, then optionally #N (only the Nth
  * call of that name in this process) or #N+ (the Nth and every later
  * one), then =ERRNO (fail with it, without making the call), =SIGNAL (the
- * signal comes just before the call, which is then made) or <=BYTES
- * (read, write, recv, send: make the call with at most BYTES). The rules
+ * signal comes just before the call, which is then made), =TIMEOUT (poll:
+ * return 0, nothing ready, without making the call) or <=BYTES (read,
+ * write, recv, send: make the call with at most BYTES). The rules
  * are read once, at start; the first rule that matches a call applies.
  */
 enum { MAX_RULES = 16, RULE_TEXT = 64 };
@@ -399,6 +400,7 @@ static struct rule {
     int onward;           /* the Nth and every later one */
     int err;              /* fail with this errno, the call not made */
     int sig;              /* or raise this signal just before the call */
+    int timeout;          /* or return 0 as a poll that timed out, not made */
     unsigned long limit;  /* or make it with at most this many bytes */
     char text[RULE_TEXT]; /* as written, for the note */
 } rules[MAX_RULES];
@@ -483,7 +485,14 @@ static int parse_rule(const char *s, struct rule *r, struct text *why)
         while ((p[len] >= 'A' && p[len] <= 'Z') || is_digit(p[len]))
             len++;
         r->err = 0;
-        if (len > 3 && strncmp(p, "SIG", 3) == 0) {
+        if (len == 7 && strncmp(p, "TIMEOUT", 7) == 0) {
+            if (r->id != POLL) {
+                put(why, "only poll can time out (=TIMEOUT)");
+                return 0;
+            }
+            r->timeout = 1;
+            p += len;
+        } else if (len > 3 && strncmp(p, "SIG", 3) == 0) {
             for (size_t i = 0;
                  i < sizeof signal_names / sizeof signal_names[0]; i++)
                 if (strlen(signal_names[i].name) == len &&
@@ -514,8 +523,9 @@ static int parse_rule(const char *s, struct rule *r, struct text *why)
         }
     } else {
         put(why, "after the call come =ERRNO (fail), =SIGNAL (a signal "
-                 "just before it) or <=BYTES (short), with #N or #N+ "
-                 "before them to choose which calls");
+                 "just before it), =TIMEOUT (poll: nothing ready) or "
+                 "<=BYTES (short), with #N or #N+ before them to choose "
+                 "which calls");
         return 0;
     }
     if (*p != '\0') {
@@ -989,9 +999,30 @@ static size_t injected_count(struct event *e, size_t count)
     return (size_t)e->fault->limit;
 }
 
+/* A LAB_FAULTS rule poll=TIMEOUT: poll is not made, and returns 0 with
+ * every revents cleared, as when its timeout runs out with nothing ready.
+ * 1 if so. */
+static int injected_timeout(struct event *e, struct pollfd *fds, nfds_t nfds)
+{
+    if (!e->fault || !e->fault->timeout)
+        return 0;
+    for (nfds_t i = 0; i < nfds; i++)
+        fds[i].revents = 0;
+    e->kind = RETURN;
+    e->ret = 0;
+    e->injected = 1;
+    struct text *n = note(e);
+    put(n, "injected by LAB_FAULTS (");
+    put(n, e->fault->text);
+    put(n, "): the real call was not made; 0: no fd ready, as when the "
+           "timeout runs out");
+    return 1;
+}
+
+/* The call will not be made: a LAB_FAULTS rule fails it, or times it out. */
 static int will_fail(const struct event *e)
 {
-    return e->fault && e->fault->err != 0;
+    return e->fault && (e->fault->err != 0 || e->fault->timeout);
 }
 
 /* Right before the real call: errno as the program left it. */
@@ -2749,7 +2780,7 @@ int lab_poll(struct pollfd *fds, nfds_t nfds, int timeout, const char *file,
             announce_wait(&e, what.s);
         }
     }
-    if (!injected_failure(&e)) {
+    if (!injected_failure(&e) && !injected_timeout(&e, fds, nfds)) {
         call_now(&e);
         returned(&e, poll(fds, nfds, timeout));
     }
