@@ -709,6 +709,34 @@ def whole_name_bound(lab, server, name, section="What this stage does"):
                    section)
 
 
+def connected_to_the_whole_path(lab, client, name):
+    """Fails the check, naming the client's address length, if the address
+    its connect passed (once it has called it) is only the first bytes of
+    name, the path it was given: a length too small (sizeof(struct
+    sockaddr), the size of a pointer, or one counted before the path was
+    copied into sun_path) leaves the kernel only the start of the name,
+    usually one with no file (ENOENT)."""
+    event = lab.wait_for("connect", proc=client, timeout=0)
+    if event is None:
+        return
+    addr = event["args"].get("addr")
+    path = addr.get("path") if isinstance(addr, dict) else None
+    length = event["args"].get("addrlen")
+    shown = name if len(name) < 30 else f"{name[:8]}...{name[-8:]}"
+    lab.expect(not isinstance(path, str) or path == name or
+               not name.startswith(path),
+               f"the client to connect to the whole path it was given, "
+               f"{shown} ({len(name)} bytes): its address length is wrong. "
+               f"It called {tracetext.call_text(event)}: the length "
+               f"{length} left the kernel only the name {path!r}"
+               + (", where no socket file is" if event.get("errno") ==
+                  "ENOENT" else "") +
+               ". Pass connect sizeof addr, the size of the whole struct "
+               "sockaddr_un (110 bytes), not sizeof(struct sockaddr) (16: "
+               "14 bytes of path), and not a length counted before the path "
+               "is copied into sun_path", "Your task")
+
+
 FD_3_TAKEN = ("/bin/sh", "-c", 'exec "$@" 3</dev/null', "sh")
 
 

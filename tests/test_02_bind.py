@@ -2,9 +2,9 @@
 import re
 import socket
 
-from conftest import (FD_3_TAKEN, bind_failure_reported, code_lesson,
-                      failed_socket, fd_3_taken, first_fds, line_on_stdout,
-                      stopped_by_itself)
+from conftest import (FD_3_TAKEN, asked_path, bind_failure_reported,
+                      code_lesson, failed_socket, fd_3_taken, first_fds,
+                      line_on_stdout, stopped_by_itself, whole_name_bound)
 from tracetext import call_text, cut
 
 LESSON = "02-bind"
@@ -16,6 +16,7 @@ def bound(lab, *args):
                        "Your task", proc=server, ret=3)
     event = lab.require("bind", "the server to call bind(2) on its socket",
                         "Your task", proc=server)
+    whole_name_bound(lab, server, asked_path(args))
     return server, made, event
 
 
