@@ -41,6 +41,7 @@ keeps it fast so:
   fact about blocked signals is observed in a process of its own.
 """
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -632,6 +633,27 @@ def calls_counted(events, call):
     name or a collection of names."""
     calls = {call} if isinstance(call, str) else set(call)
     return sum(tracetext.calls_of(e) for e in events if e["call"] in calls)
+
+
+def errno_changed(proc, event):
+    """A sentence for a failure report, when proc's standard error gives
+    the reason of another errno than the one event failed with: errno
+    read after another call had changed it (perror, printf, lstat...);
+    or ""."""
+    if not event or not event.get("errno"):
+        return ""
+    said = proc.stderr
+    others = [os.strerror(code) for code, name in errno.errorcode.items()
+              if name != event["errno"] and os.strerror(code) in said and
+              not os.strerror(code).startswith("Unknown error")]
+    if not others or event.get("error", "") in others:
+        return ""
+    return (f": its message gives the reason of another error, "
+            f"`{others[0]}`, not {event['errno']}'s (`{event.get('error')}`"
+            f"): errno was read after another call changed it. A library "
+            "call (perror, printf, fprintf...) may change errno even when "
+            "it succeeds: explain first, or save errno at once (int err = "
+            f"errno;) right after {event['call']} fails")
 
 
 def used_minus_one(lab, proc):
@@ -2202,6 +2224,26 @@ def sanitized_exchange(lab, section, *server_args):
                    "own, beside make's) and sent a 64 KiB message, so that "
                    f"its reads fill their buffer, made {found['what']}{at} "
                    f"({'; '.join(found['said'])}){advice}", section)
+    # A count far larger than the buffer may reach past the memory the
+    # process has (the sanitized build's stack ends close above its
+    # buffers): the kernel then refuses the call with EFAULT, and nothing
+    # is written for the sanitizers to see.
+    for proc in (server, client):
+        for e in lab.events((*READS, *WRITES), proc=lab.family(proc),
+                            errno="EFAULT"):
+            source, text = lab.source(proc.name)
+            lab.expect(False,
+                       f"no read or write outside a buffer: the {proc.name}"
+                       ", built with -fsanitize=address,undefined and sent a "
+                       "64 KiB message, so that its reads fill their buffer, "
+                       f"called {tracetext.call_text(e)} at {source}:"
+                       f"{e.get('line')}: "
+                       f"`{source_line(text, e.get('line') or 0)}`: "
+                       f"EFAULT, the {e['args'].get('count')} bytes it "
+                       f"asked {e['call']} to fill or send run past the "
+                       "memory the process has, beyond the end of the "
+                       "buffer (in a plain build, over what follows it): "
+                       "pass at most the buffer's size, sizeof buf", section)
 
 
 @pytest.fixture

@@ -3,8 +3,9 @@ import re
 import socket
 
 from conftest import (FD_3_TAKEN, asked_path, bind_failure_reported,
-                      code_lesson, failed_socket, fd_3_taken, first_fds,
-                      line_on_stdout, stopped_by_itself, whole_name_bound)
+                      code_lesson, errno_changed, failed_socket, fd_3_taken,
+                      first_fds, line_on_stdout, stopped_by_itself,
+                      whole_name_bound)
 from tracetext import call_text, cut
 
 LESSON = "02-bind"
@@ -151,7 +152,8 @@ def test_a_missing_directory_is_reported(lab):
     lab.expect(event["errno"] == "ENOENT" and (server.returncode or 0) > 0 and
                "directory" in server.stderr,
                "bind fails with ENOENT, the server says the directory does "
-               "not exist, and exits with a non-zero status", "Bad paths")
+               "not exist, and exits with a non-zero status"
+               f"{errno_changed(server, event)}", "Bad paths")
 
 
 def test_a_file_in_the_way_is_left_untouched(lab):
@@ -163,7 +165,8 @@ def test_a_file_in_the_way_is_left_untouched(lab):
     lab.expect(event["errno"] == "EADDRINUSE" and (server.returncode or 0) > 0 and
                "not a socket" in server.stderr,
                "bind fails with EADDRINUSE, the server says lab.sock is not "
-               "a socket, and exits with a non-zero status", "Bad paths")
+               "a socket, and exits with a non-zero status"
+               f"{errno_changed(server, event)}", "Bad paths")
     lab.expect(lab.read_text("lab.sock") == "not a socket\n",
                "the regular file lab.sock unchanged: never delete a file "
                "that is not your socket", "Bad paths")
@@ -186,7 +189,8 @@ def test_a_leftover_socket_file_is_reported(lab):
     lab.expect(event["errno"] == "EADDRINUSE" and (server.returncode or 0) > 0 and
                "rm lab.sock" in server.stderr,
                "bind fails with EADDRINUSE and the server says how to remove "
-               "the leftover socket file (rm lab.sock)", "Bad paths")
+               "the leftover socket file (rm lab.sock)"
+               f"{errno_changed(server, event)}", "Bad paths")
 
 
 def test_a_failed_bind_is_never_reported_as_bound(lab):

@@ -5,8 +5,8 @@ import socket
 
 import labrun
 from conftest import (accept_failure_reported, as_run, code_lesson,
-                      closed_once, connected_to_the_whole_path, faults,
-                      first_fds,
+                      closed_once, connected_to_the_whole_path,
+                      errno_changed, faults, first_fds,
                       line_names_the_path, line_on_stdout,
                       one_after_another, says_it_listens, failed_socket,
                       listen_failure_reported)
@@ -261,7 +261,8 @@ def test_the_client_explains_when_no_server_runs(lab):
                "start the server" in client.stderr,
                "connect fails with ENOENT, the client says to start the "
                "server first (explain_connect_failure), and exits with a "
-               f"non-zero status; {client.describe()}", "Your task")
+               f"non-zero status; {client.describe()}"
+               f"{errno_changed(client, event)}", "Your task")
 
 
 def test_the_client_explains_a_socket_of_another_type(lab):
@@ -271,13 +272,14 @@ def test_the_client_explains_a_socket_of_another_type(lab):
     lab.peers.append(peer)
     peer.bind(str(lab.dir / "lab.sock"))
     client = lab.run("client")
+    event = lab.wait_for("connect", proc=client, timeout=0)
     lab.expect((client.returncode or 0) > 0 and
                "another type" in client.stderr,
                "the client to say that lab.sock is a socket of another type "
                "(here a datagram socket: connect fails with EPROTOTYPE) and "
                f"exit with a non-zero status; it said "
-               f"{cut(client.stderr_bytes, 200)} and {client.describe()}",
-               "What this stage does")
+               f"{cut(client.stderr_bytes, 200)} and {client.describe()}"
+               f"{errno_changed(client, event)}", "What this stage does")
 
 
 def test_the_client_refuses_a_path_too_long(lab):
