@@ -635,6 +635,34 @@ def calls_counted(events, call):
     return sum(tracetext.calls_of(e) for e in events if e["call"] in calls)
 
 
+# What musl's strerror says for the errnos the checks inject, where its
+# words are not glibc's (os.strerror here).
+MUSL_WORDS = {"EMFILE": "No file descriptors available",
+              "EADDRINUSE": "Address in use"}
+
+
+def says_why(proc, name):
+    """Whether proc's standard error gives the reason of the errno name:
+    the words of strerror (perror, strerror(errno), %m), or the name."""
+    said = proc.stderr.lower()
+    return any(words.lower() in said for words in
+               (os.strerror(getattr(errno, name)), name,
+                MUSL_WORDS.get(name, name)))
+
+
+def without_the_reason(lab, proc, call, name, how, section, taught=""):
+    """Fails the check, naming the mistake, when proc said something on
+    standard error after call failed with the errno name, but not why."""
+    lab.expect(says_why(proc, name),
+               f"a message on standard error that says why {call} failed"
+               f"{taught}: the reason errno gives, as perror(\"{proc.name}: "
+               f"{call}\") prints it (`{proc.name}: {call}: "
+               f"{os.strerror(getattr(errno, name))}`); {how}, and the "
+               f"{proc.name} said {tracetext.cut(proc.stderr_bytes, 120)}, "
+               "which does not say why: print errno's reason with perror, "
+               "or with strerror(errno)", section)
+
+
 def errno_changed(proc, event):
     """A sentence for a failure report, when proc's standard error gives
     the reason of another errno than the one event failed with: errno
@@ -1012,6 +1040,7 @@ def failed_socket(lab, name="server", section="Your task", taught=""):
                f"{taught} (perror(\"{name}: socket\") prints `{name}: "
                f"socket: Too many open files`), before the exit; {how}, and "
                f"the {name} said nothing there; {proc.describe()}", section)
+    without_the_reason(lab, proc, "socket", "EMFILE", how, section, taught)
     closed_once(lab, section)
 
 
@@ -1182,6 +1211,8 @@ def listen_failure_reported(lab, section="Your task", taught=""):
                f"listen: Address already in use`), before the exit; {how}, "
                f"and the server said nothing there; {server.describe()}",
                section)
+    without_the_reason(lab, server, "listen", "EADDRINUSE", how, section,
+                       taught)
 
 
 def accept_failure_reported(lab, sections=("Your task", "Your task"),
@@ -1197,6 +1228,8 @@ def accept_failure_reported(lab, sections=("Your task", "Your task"),
                f"{taught} (perror(\"server: accept\") prints `server: "
                f"accept: Too many open files`); {how}, and the server said "
                f"nothing there; {server.describe()}", sections[1])
+    without_the_reason(lab, server, "accept", "EMFILE", how, sections[1],
+                       taught)
 
 
 def interrupted_and_not_made_again(lab, proc):
