@@ -639,6 +639,9 @@ def calls_counted(events, call):
 # words are not glibc's (os.strerror here).
 MUSL_WORDS = {"EMFILE": "No file descriptors available",
               "EADDRINUSE": "Address in use"}
+# What perror and strerror say for errno 0, no error: glibc's words,
+# musl's.
+NO_ERROR_WORDS = (os.strerror(0), "No error information")
 
 
 def says_why(proc, name):

@@ -4,8 +4,8 @@ import socket
 
 from conftest import (FD_3_TAKEN, asked_path, bind_failure_reported,
                       code_lesson, errno_changed, failed_socket, fd_3_taken,
-                      first_fds, line_on_stdout, stopped_by_itself,
-                      whole_name_bound)
+                      first_fds, line_names_the_path, line_on_stdout,
+                      stopped_by_itself, whole_name_bound)
 from tracetext import call_text, cut
 
 LESSON = "02-bind"
@@ -84,13 +84,18 @@ def not_cut_short(lab, event, name, asked):
 def test_the_path_comes_from_the_command_line(lab):
     # Longer than the 14 bytes that sizeof(struct sockaddr) would keep.
     name = "a-socket-with-a-longer-name.sock"
-    _, _, event = bound(lab, name)
+    server, _, event = bound(lab, name)
     not_cut_short(lab, event, name, f"`server {name}`")
     path = (event["args"].get("addr") or {}).get("path") or ""
     lab.expect(path == name and lab.is_socket(name),
                f"`server {name}` binds to the path given on its command "
                f"line, {name}, and creates it; it called {call_text(event)}",
                "What this stage does")
+    if code_lesson(lab) == LESSON:  # later lessons print other lines
+        stopped_by_itself(lab, server)
+        line_names_the_path(lab, server,
+                            "server: bound fd N to PATH (ls -l shows it)",
+                            lambda line: "bound" in line, name, "Your task")
 
 
 def test_a_path_too_long_for_sun_path_is_refused_clearly(lab):

@@ -20,7 +20,8 @@ import time
 import types
 
 import labrun
-from conftest import (LONGEST_PATH, READS, REPLY, SERVING_WAITS, WRITES, Drain,
+from conftest import (LONGEST_PATH, NO_ERROR_WORDS, READS, REPLY,
+                      SERVING_WAITS, WRITES, Drain,
                       accept_failure_reported, as_run,
                       client_finishes_short_writes, client_ends,
                       client_makes_interrupted_calls_again, client_of,
@@ -507,6 +508,13 @@ def test_the_client_reports_a_server_that_closes_early(lab):
     lab.wait_until(lambda: len(lab.events(READS, proc=client, ret=0)) > 1,
                    proc=client)
     status = client.wait(0) if client.has_exited() else None
+    lab.expect(not any(words in client.stderr for words in NO_ERROR_WORDS),
+               "the client to say that the server closed the connection "
+               "(after 5 of the 13 bytes) when read returns 0: end of file "
+               "is no error, errno says nothing of it, and perror prints "
+               f"`{NO_ERROR_WORDS[0]}`; it said "
+               f"{cut(client.stderr_bytes, 120)}: handle 0 apart from -1",
+               "Your task")
     lab.expect(status is not None and status > 0 and
                client.stderr.strip(),
                "the client to stop at read() = 0, end of file: the server "
