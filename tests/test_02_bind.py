@@ -184,6 +184,17 @@ def test_a_leftover_socket_file_is_reported(lab):
     server = lab.run("server")
     event = lab.require("bind", "bind(2) to fail with EADDRINUSE",
                         "Bad paths", proc=server)
+    removed = lab.events("unlink", proc=server,
+                         where=lambda e: e["ts"] < event["ts"])
+    lab.expect(not removed,
+               "the server to leave the socket file lab.sock alone and say "
+               "how to remove it (rm lab.sock): it called "
+               f"{call_text(removed[0]) if removed else 'unlink'} before "
+               "bind, which removes any socket file at the path, a running "
+               "server's too, whose clients then find nothing; the kernel "
+               "cannot tell a leftover file from a live one, and a server "
+               "removes only the file it created itself (lesson 06)",
+               "Bad paths")
     lab.expect("rm lab.sock" in server.stderr or
                "rm lab.sock" not in server.stdout,
                "the server to say how to remove the leftover socket file "
