@@ -41,6 +41,7 @@ keeps it fast so:
   fact about blocked signals is observed in a process of its own.
 """
 import contextlib
+import errno
 import functools
 import hashlib
 import json
@@ -634,6 +635,58 @@ def calls_counted(events, call):
     return sum(tracetext.calls_of(e) for e in events if e["call"] in calls)
 
 
+# What musl's strerror says for the errnos the checks inject, where its
+# words are not glibc's (os.strerror here).
+MUSL_WORDS = {"EMFILE": "No file descriptors available",
+              "EADDRINUSE": "Address in use"}
+# What perror and strerror say for errno 0, no error: glibc's words,
+# musl's.
+NO_ERROR_WORDS = (os.strerror(0), "No error information")
+
+
+def says_why(proc, name):
+    """Whether proc's standard error gives the reason of the errno name:
+    the words of strerror (perror, strerror(errno), %m), or the name."""
+    said = proc.stderr.lower()
+    return any(words.lower() in said for words in
+               (os.strerror(getattr(errno, name)), name,
+                MUSL_WORDS.get(name, name)))
+
+
+def without_the_reason(lab, proc, call, name, how, section, taught=""):
+    """Fails the check, naming the mistake, when proc said something on
+    standard error after call failed with the errno name, but not why."""
+    lab.expect(says_why(proc, name),
+               f"a message on standard error that says why {call} failed"
+               f"{taught}: the reason errno gives, as perror(\"{proc.name}: "
+               f"{call}\") prints it (`{proc.name}: {call}: "
+               f"{os.strerror(getattr(errno, name))}`); {how}, and the "
+               f"{proc.name} said {tracetext.cut(proc.stderr_bytes, 120)}, "
+               "which does not say why: print errno's reason with perror, "
+               "or with strerror(errno)", section)
+
+
+def errno_changed(proc, event):
+    """A sentence for a failure report, when proc's standard error gives
+    the reason of another errno than the one event failed with: errno
+    read after another call had changed it (perror, printf, lstat...);
+    or ""."""
+    if not event or not event.get("errno"):
+        return ""
+    said = proc.stderr
+    others = [os.strerror(code) for code, name in errno.errorcode.items()
+              if name != event["errno"] and os.strerror(code) in said and
+              not os.strerror(code).startswith("Unknown error")]
+    if not others or event.get("error", "") in others:
+        return ""
+    return (f": its message gives the reason of another error, "
+            f"`{others[0]}`, not {event['errno']}'s (`{event.get('error')}`"
+            f"): errno was read after another call changed it. A library "
+            "call (perror, printf, fprintf...) may change errno even when "
+            "it succeeds: explain first, or save errno at once (int err = "
+            f"errno;) right after {event['call']} fails")
+
+
 def used_minus_one(lab, proc):
     """What shows that proc used -1 as a descriptor: a call on fd -1, or a
     line of output that says "fd -1"; "" if nothing does."""
@@ -707,6 +760,34 @@ def whole_name_bound(lab, server, name, section="What this stage does"):
                    f"\"{path}\", not {shown} ({len(name)} bytes), so a "
                    "client's connect to that path finds no file (ENOENT)",
                    section)
+
+
+def connected_to_the_whole_path(lab, client, name):
+    """Fails the check, naming the client's address length, if the address
+    its connect passed (once it has called it) is only the first bytes of
+    name, the path it was given: a length too small (sizeof(struct
+    sockaddr), the size of a pointer, or one counted before the path was
+    copied into sun_path) leaves the kernel only the start of the name,
+    usually one with no file (ENOENT)."""
+    event = lab.wait_for("connect", proc=client, timeout=0)
+    if event is None:
+        return
+    addr = event["args"].get("addr")
+    path = addr.get("path") if isinstance(addr, dict) else None
+    length = event["args"].get("addrlen")
+    shown = name if len(name) < 30 else f"{name[:8]}...{name[-8:]}"
+    lab.expect(not isinstance(path, str) or path == name or
+               not name.startswith(path),
+               f"the client to connect to the whole path it was given, "
+               f"{shown} ({len(name)} bytes): its address length is wrong. "
+               f"It called {tracetext.call_text(event)}: the length "
+               f"{length} left the kernel only the name {path!r}"
+               + (", where no socket file is" if event.get("errno") ==
+                  "ENOENT" else "") +
+               ". Pass connect sizeof addr, the size of the whole struct "
+               "sockaddr_un (110 bytes), not sizeof(struct sockaddr) (16: "
+               "14 bytes of path), and not a length counted before the path "
+               "is copied into sun_path", "Your task")
 
 
 FD_3_TAKEN = ("/bin/sh", "-c", 'exec "$@" 3</dev/null', "sh")
@@ -962,6 +1043,7 @@ def failed_socket(lab, name="server", section="Your task", taught=""):
                f"{taught} (perror(\"{name}: socket\") prints `{name}: "
                f"socket: Too many open files`), before the exit; {how}, and "
                f"the {name} said nothing there; {proc.describe()}", section)
+    without_the_reason(lab, proc, "socket", "EMFILE", how, section, taught)
     closed_once(lab, section)
 
 
@@ -1132,6 +1214,8 @@ def listen_failure_reported(lab, section="Your task", taught=""):
                f"listen: Address already in use`), before the exit; {how}, "
                f"and the server said nothing there; {server.describe()}",
                section)
+    without_the_reason(lab, server, "listen", "EADDRINUSE", how, section,
+                       taught)
 
 
 def accept_failure_reported(lab, sections=("Your task", "Your task"),
@@ -1147,6 +1231,8 @@ def accept_failure_reported(lab, sections=("Your task", "Your task"),
                f"{taught} (perror(\"server: accept\") prints `server: "
                f"accept: Too many open files`); {how}, and the server said "
                f"nothing there; {server.describe()}", sections[1])
+    without_the_reason(lab, server, "accept", "EMFILE", how, sections[1],
+                       taught)
 
 
 def interrupted_and_not_made_again(lab, proc):
@@ -2200,6 +2286,26 @@ def sanitized_exchange(lab, section, *server_args):
                    "own, beside make's) and sent a 64 KiB message, so that "
                    f"its reads fill their buffer, made {found['what']}{at} "
                    f"({'; '.join(found['said'])}){advice}", section)
+    # A count far larger than the buffer may reach past the memory the
+    # process has (the sanitized build's stack ends close above its
+    # buffers): the kernel then refuses the call with EFAULT, and nothing
+    # is written for the sanitizers to see.
+    for proc in (server, client):
+        for e in lab.events((*READS, *WRITES), proc=lab.family(proc),
+                            errno="EFAULT"):
+            source, text = lab.source(proc.name)
+            lab.expect(False,
+                       f"no read or write outside a buffer: the {proc.name}"
+                       ", built with -fsanitize=address,undefined and sent a "
+                       "64 KiB message, so that its reads fill their buffer, "
+                       f"called {tracetext.call_text(e)} at {source}:"
+                       f"{e.get('line')}: "
+                       f"`{source_line(text, e.get('line') or 0)}`: "
+                       f"EFAULT, the {e['args'].get('count')} bytes it "
+                       f"asked {e['call']} to fill or send run past the "
+                       "memory the process has, beyond the end of the "
+                       "buffer (in a plain build, over what follows it): "
+                       "pass at most the buffer's size, sizeof buf", section)
 
 
 @pytest.fixture

@@ -2,9 +2,10 @@
 import re
 import socket
 
-from conftest import (FD_3_TAKEN, bind_failure_reported, code_lesson,
-                      failed_socket, fd_3_taken, first_fds, line_on_stdout,
-                      stopped_by_itself)
+from conftest import (FD_3_TAKEN, asked_path, bind_failure_reported,
+                      code_lesson, errno_changed, failed_socket, fd_3_taken,
+                      first_fds, line_names_the_path, line_on_stdout,
+                      stopped_by_itself, whole_name_bound)
 from tracetext import call_text, cut
 
 LESSON = "02-bind"
@@ -16,6 +17,7 @@ def bound(lab, *args):
                        "Your task", proc=server, ret=3)
     event = lab.require("bind", "the server to call bind(2) on its socket",
                         "Your task", proc=server)
+    whole_name_bound(lab, server, asked_path(args))
     return server, made, event
 
 
@@ -82,13 +84,18 @@ def not_cut_short(lab, event, name, asked):
 def test_the_path_comes_from_the_command_line(lab):
     # Longer than the 14 bytes that sizeof(struct sockaddr) would keep.
     name = "a-socket-with-a-longer-name.sock"
-    _, _, event = bound(lab, name)
+    server, _, event = bound(lab, name)
     not_cut_short(lab, event, name, f"`server {name}`")
     path = (event["args"].get("addr") or {}).get("path") or ""
     lab.expect(path == name and lab.is_socket(name),
                f"`server {name}` binds to the path given on its command "
                f"line, {name}, and creates it; it called {call_text(event)}",
                "What this stage does")
+    if code_lesson(lab) == LESSON:  # later lessons print other lines
+        stopped_by_itself(lab, server)
+        line_names_the_path(lab, server,
+                            "server: bound fd N to PATH (ls -l shows it)",
+                            lambda line: "bound" in line, name, "Your task")
 
 
 def test_a_path_too_long_for_sun_path_is_refused_clearly(lab):
@@ -150,7 +157,8 @@ def test_a_missing_directory_is_reported(lab):
     lab.expect(event["errno"] == "ENOENT" and (server.returncode or 0) > 0 and
                "directory" in server.stderr,
                "bind fails with ENOENT, the server says the directory does "
-               "not exist, and exits with a non-zero status", "Bad paths")
+               "not exist, and exits with a non-zero status"
+               f"{errno_changed(server, event)}", "Bad paths")
 
 
 def test_a_file_in_the_way_is_left_untouched(lab):
@@ -162,7 +170,8 @@ def test_a_file_in_the_way_is_left_untouched(lab):
     lab.expect(event["errno"] == "EADDRINUSE" and (server.returncode or 0) > 0 and
                "not a socket" in server.stderr,
                "bind fails with EADDRINUSE, the server says lab.sock is not "
-               "a socket, and exits with a non-zero status", "Bad paths")
+               "a socket, and exits with a non-zero status"
+               f"{errno_changed(server, event)}", "Bad paths")
     lab.expect(lab.read_text("lab.sock") == "not a socket\n",
                "the regular file lab.sock unchanged: never delete a file "
                "that is not your socket", "Bad paths")
@@ -175,6 +184,17 @@ def test_a_leftover_socket_file_is_reported(lab):
     server = lab.run("server")
     event = lab.require("bind", "bind(2) to fail with EADDRINUSE",
                         "Bad paths", proc=server)
+    removed = lab.events("unlink", proc=server,
+                         where=lambda e: e["ts"] < event["ts"])
+    lab.expect(not removed,
+               "the server to leave the socket file lab.sock alone and say "
+               "how to remove it (rm lab.sock): it called "
+               f"{call_text(removed[0]) if removed else 'unlink'} before "
+               "bind, which removes any socket file at the path, a running "
+               "server's too, whose clients then find nothing; the kernel "
+               "cannot tell a leftover file from a live one, and a server "
+               "removes only the file it created itself (lesson 06)",
+               "Bad paths")
     lab.expect("rm lab.sock" in server.stderr or
                "rm lab.sock" not in server.stdout,
                "the server to say how to remove the leftover socket file "
@@ -185,7 +205,8 @@ def test_a_leftover_socket_file_is_reported(lab):
     lab.expect(event["errno"] == "EADDRINUSE" and (server.returncode or 0) > 0 and
                "rm lab.sock" in server.stderr,
                "bind fails with EADDRINUSE and the server says how to remove "
-               "the leftover socket file (rm lab.sock)", "Bad paths")
+               "the leftover socket file (rm lab.sock)"
+               f"{errno_changed(server, event)}", "Bad paths")
 
 
 def test_a_failed_bind_is_never_reported_as_bound(lab):

@@ -4,8 +4,9 @@ import time
 
 import labrun
 import peers
-from conftest import (LONGEST_PATH, asked_path, bind_failure_reported,
-                      failed_socket, listen_failure_reported,
+from conftest import (FD_3_TAKEN, LONGEST_PATH, asked_path,
+                      bind_failure_reported, failed_socket, fd_3_taken,
+                      listen_failure_reported,
                       one_after_another, says_it_listens, whole_name_bound)
 from tracetext import call_text
 
@@ -27,12 +28,12 @@ def listen_of(lab, server):
     return None
 
 
-def listening(lab, *args):
-    """The server (run with args), its successful bind and its listen,
-    once listen has returned; a listen that failed, or came before bind,
-    or a name bound cut short, fails the check with what the trace
-    shows."""
-    server = lab.server(*args)
+def listening(lab, *args, under=()):
+    """The server (run with args, under: lab.start's), its successful bind
+    and its listen, once listen has returned; a listen that failed, or
+    came before bind, or on another fd than the one bound, or a name
+    bound cut short, fails the check with what the trace shows."""
+    server = lab.server(*args, under=under)
     event = listen_of(lab, server)
     lab.expect(event is not None, "the server to call listen(2) after bind",
                "Your task")
@@ -42,6 +43,14 @@ def listening(lab, *args):
                f"before any bind ({call_text(event)}), and Linux refuses "
                "listen on a Unix domain socket that has no address yet",
                "What this stage does")
+    fd = bound[0]["args"]["fd"]
+    lab.expect(event["args"]["fd"] == fd,
+               f"listen({fd}, BACKLOG) on the socket that was bound (fd "
+               f"{fd}: pass the variable that holds the fd socket returned, "
+               "not a constant)"
+               + (f"; here {fd_3_taken(lab, 'server')}, so socket returned "
+                  f"{fd}" if under == FD_3_TAKEN else "") +
+               f"; it called {call_text(event)}", "What this stage does")
     lab.expect(event["ret"] == 0,
                f"listen on the bound socket to succeed; it called "
                f"{call_text(event)}", "What this stage does")
@@ -59,11 +68,10 @@ def running(lab, server):
 
 
 def test_listen_makes_the_bound_socket_passive(lab):
-    _, bound, event = listening(lab)
+    # With fd 3 taken, socket returns 4: a listen on a number of its own
+    # never names it.
+    _, bound, event = listening(lab, under=FD_3_TAKEN)
     fd = bound["args"]["fd"]
-    lab.expect(event["args"]["fd"] == fd,
-               f"listen({fd}, BACKLOG) on the socket that was bound (fd "
-               f"{fd}); it called {call_text(event)}", "What this stage does")
     lab.expect(event["args"]["backlog"] > 0,
                f"listen({fd}, BACKLOG) with BACKLOG above 0, as the task "
                f"asks (5); it called {call_text(event)}: a backlog of 0 "

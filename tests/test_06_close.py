@@ -16,7 +16,8 @@ from conftest import (READS, SERVING_WAITS, SIGNAL_SAFE, WRITES, as_run,
                       assigned, c_code, c_declaration, c_functions,
                       closed_once,
                       client_finishes_short_writes,
-                      client_makes_interrupted_calls_again, eintr_expected,
+                      client_makes_interrupted_calls_again,
+                      connected_to_the_whole_path, eintr_expected,
                       SAFE_IN_HANDLERS, failed_accept, failed_socket,
                       faults, frozen,
                       installed_handlers, interrupted,
@@ -80,32 +81,6 @@ def ended_or_waiting_again(lab, server, since, calls=None):
             {"wait4", "waitid"} and calls is None
     lab.wait_until(lambda: known() or made_again(), proc=server)
     return server.wait() if server.has_exited() else None
-
-
-def connected_to_the_whole_path(lab, client, name):
-    """Fails the check, naming the client's address length, if the address
-    its connect passed is not the path it was given: a length too small
-    (sizeof(struct sockaddr), or one counted before the path was copied
-    into sun_path) leaves the kernel only the first bytes of the name,
-    usually one with no file (ENOENT)."""
-    event = lab.wait_for("connect", proc=client, timeout=0)
-    if event is None:
-        return
-    addr = event["args"].get("addr")
-    path = addr.get("path") if isinstance(addr, dict) else None
-    length = event["args"].get("addrlen")
-    shown = name if len(name) < 30 else f"{name[:8]}...{name[-8:]}"
-    lab.expect(not isinstance(addr, dict) or path == name,
-               f"the client to connect to the whole path it was given, "
-               f"{shown} ({len(name)} bytes): its address length is wrong. "
-               f"It called {call_text(event)}: the length {length} left the "
-               f"kernel only the name {path!r}"
-               + (", where no socket file is" if event.get("errno") ==
-                  "ENOENT" else "") +
-               ". Pass connect sizeof addr, the size of the whole struct "
-               "sockaddr_un (110 bytes), not sizeof(struct sockaddr) (16: "
-               "14 bytes of path), and not a length counted before the path "
-               "is copied into sun_path", "Your task")
 
 
 def bound_the_whole_path(lab, server, name):

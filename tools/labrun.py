@@ -392,10 +392,13 @@ class Collector:
 
     def _data_of_no_data(self, line):
         """Whether a line is a read, write, recv or send that returned, of a
-        process whose bytes are not kept (its waits are)."""
+        process whose bytes are not kept (its waits are, and its failures,
+        but for EAGAIN, which a loop on a non-blocking socket meets by the
+        thousand)."""
         head = line[:120]
         return any(p in head for p in self.no_data) and \
-            any(d in head for d in self.DATA)
+            any(d in head for d in self.DATA) and \
+            (b'"ret":-1,' not in line or b'"errno":"EAGAIN"' in line)
 
     def sync(self):
         """Returns once every line written before this call has been read
@@ -685,7 +688,8 @@ class Lab:
         group, the process group to put it in (0: a new one of its own);
         program, another build of it to run instead (a sanitized one);
         data=False keeps none of its reads and writes that returned (a run
-        of many small ones that no check looks at), only its other events.
+        of many small ones that no check looks at), only its other events
+        and the calls that failed (but for EAGAIN).
         """
         n = len(self.procs)
         argv = [*under, *([str(program), *map(str, args)] if program else
