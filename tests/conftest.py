@@ -2024,6 +2024,86 @@ def handled_signals(code, at):
         r"\bsigaction\s*\(\s*([^,()]+),", code[:stop]) if m.start() > at]
 
 
+ACCEPT_CALL = re.compile(r"\baccept4?\s*\(")
+
+
+def accept_lengths_unset(code):
+    """The address lengths that an accept gets with no value: [(the
+    variable, where it is declared, where the accept is)] for each call
+    accept(fd, addr, &len) whose len is declared in the calling function
+    (not static) and given no value before the call in its text: neither
+    assigned (an initialiser counts) nor passed by address to a call."""
+    found = []
+    for start, end in c_functions(code).values():
+        for m in ACCEPT_CALL.finditer(code, start, end):
+            args = c_arguments(code, m.end() - 1)
+            length = re.fullmatch(r"&\s*\(?\s*([A-Za-z_]\w*)\s*\)?",
+                                  args[2]) if len(args) >= 3 else None
+            if not length:
+                continue
+            name = length.group(1)
+            declared = local_declaration(code, start, m.start(), name)
+            if declared is None:  # a parameter, a global: not ours to say
+                continue
+            if not any(n == name for n, _ in assigned(code, declared,
+                                                      m.start())) and \
+                    not re.search(rf"&\s*\(?\s*{name}\b",
+                                  code[declared:m.start()]):
+                found.append((name, declared, m.start()))
+    return found
+
+
+# Words that begin a statement that declares nothing.
+NOT_TYPES = {"return", "goto", "case", "default", "else", "do", "break",
+             "continue", "sizeof", "static"}
+
+
+def local_declaration(code, start, end, name):
+    """Where the code between start and end (a function's body) declares
+    the automatic variable name, or None: a statement of a type, then
+    declarators, one of them name (one with a call in it is not looked
+    at)."""
+    at = start
+    for m in re.finditer(r"[;{}]", code[start:end] + ";"):
+        statement, here = code[at:start + m.start()], at
+        at = start + m.end()
+        words = re.findall(r"[A-Za-z_]\w*", statement)
+        if "(" in statement or len(words) < 2 or words[0] == name or \
+                NOT_TYPES & set(words):
+            continue
+        if any(n == name for _, n in c_declarators(statement)):
+            return here + re.search(rf"\b{name}\b", statement).start()
+    return None
+
+
+def accept_lengths_set(lab, section):
+    """Fails the check, naming the variable, if the server passes accept
+    the address of a length it never gave a value: accept reads it as the
+    size of the address buffer (a value-result argument, accept(2)), and a
+    local variable holds whatever its stack held.  No run shows it for
+    sure (the stray value may be large enough, or negative: EINVAL); the
+    source shows it."""
+    source, text = lab.source("server")
+    code, _ = c_code(text)
+    for name, declared, call in accept_lengths_unset(code):
+        lab.expect(False,
+                   f"the address length {name} set before accept reads it "
+                   f"(this comes from reading {source}): line "
+                   f"{line_at(code, call)}, "
+                   f"`{source_line(text, line_at(code, call))}`, passes "
+                   f"&{name}, which line {line_at(code, declared)} declares "
+                   "without a value and nothing sets before. accept's "
+                   "address length is a value-result argument (accept(2)): "
+                   "it reads it as the size of the address buffer, then "
+                   "writes the size of the address there; a local variable "
+                   "holds whatever its stack held: accept may fail with "
+                   "EINVAL, and close the connection it took (that client "
+                   f"is lost), or cut the address short. Set {name} = "
+                   "sizeof of the address before each accept, or pass "
+                   "NULL, NULL when the client's address is not needed",
+                   section)
+
+
 def sigaction_zeroed(lab, program, section, asked=""):
     """Fails the check if program passes sigaction a struct sigaction of
     its stack that nothing has filled (sigaction_left_unset).  No run

@@ -20,7 +20,8 @@ import pytest
 import labrun
 import peers
 import tracetext
-from conftest import (READS, WRITES, Drain, as_run, closed_once,
+from conftest import (READS, WRITES, Drain, accept_lengths_set, as_run,
+                      closed_once,
                       errno_in_handlers, faults, first_fds, frozen,
                       handlers_call_only_safe_functions, line_on_stdout,
                       sigaction_zeroed, tool)
@@ -185,6 +186,10 @@ def stuck(lab, server, hog):
         if lab.wait_until(full, proc=server, timeout=QUICK) or \
                 hog.sent == before or time.monotonic() > deadline:
             return
+
+
+def test_accept_s_address_length_has_a_value_before_each_call(lab):
+    accept_lengths_set(lab, "Non-blocking sockets")
 
 
 def test_the_struct_sigaction_is_zeroed_before_use(lab):

@@ -578,6 +578,34 @@ def test_an_address_length_outside_sockaddr_un_is_einval(tmp, call):
     assert not os.listdir(tmp)
 
 
+def test_an_accept_length_negative_as_an_int_is_einval_and_loses_the_client(
+        tmp):
+    """04-accept-connect, A new socket for each client: accept reads its
+    address length once it has taken the client, and one that is negative
+    as an int (what an unset local may hold) fails it with EINVAL: the
+    connection it took is closed, and the client reads end of file.  A
+    length set right gets the next client, and the size of its address
+    (2: sun_family alone, for a client that did not bind)."""
+    path = str(tmp / "lab.sock")
+    with unix_socket() as server, unix_socket() as lost, \
+            unix_socket() as served:
+        server.bind(path)
+        server.listen(2)
+        lost.connect(path)
+        lost.settimeout(5)
+        address = ctypes.create_string_buffer(110)
+        length = ctypes.c_uint32(0xFFFFFFFF)
+        assert libc_error(LIBC.accept(server.fileno(), address,
+                                      ctypes.byref(length))) == "EINVAL"
+        assert lost.recv(1) == b""
+        served.connect(path)
+        length = ctypes.c_uint32(110)
+        taken = LIBC.accept(server.fileno(), address, ctypes.byref(length))
+        assert taken >= 0
+        os.close(taken)
+        assert length.value == 2
+
+
 @pytest.mark.parametrize("call", ["bind", "connect"])
 def test_a_name_longer_than_name_max_met_through_a_link_is_enametoolong(
         tmp, call):
