@@ -2024,21 +2024,27 @@ def handled_signals(code, at):
         r"\bsigaction\s*\(\s*([^,()]+),", code[:stop]) if m.start() > at]
 
 
-ACCEPT_CALL = re.compile(r"\baccept4?\s*\(")
+# The calls whose address length is a value-result argument, and where it
+# is among their arguments.
+LENGTH_ARGUMENT = {"accept": 2, "accept4": 2, "recvfrom": 5,
+                   "getsockname": 2, "getpeername": 2}
+LENGTH_CALL = re.compile(r"\b(" + "|".join(LENGTH_ARGUMENT) + r")\s*\(")
 
 
-def accept_lengths_unset(code):
-    """The address lengths that an accept gets with no value: [(the
-    variable, where it is declared, where the accept is)] for each call
-    accept(fd, addr, &len) whose len is declared in the calling function
-    (not static) and given no value before the call in its text: neither
-    assigned (an initialiser counts) nor passed by address to a call."""
+def address_lengths_unset(code):
+    """The address lengths that a call reads with no value: [(the call, the
+    variable, where it is declared, where the call is)] for each call such
+    as accept(fd, addr, &len) or recvfrom(..., addr, &len) whose len is
+    declared in the calling function (not static) and given no value
+    before the call in its text: neither assigned (an initialiser counts)
+    nor passed by address to another call."""
     found = []
     for start, end in c_functions(code).values():
-        for m in ACCEPT_CALL.finditer(code, start, end):
+        for m in LENGTH_CALL.finditer(code, start, end):
             args = c_arguments(code, m.end() - 1)
+            k = LENGTH_ARGUMENT[m.group(1)]
             length = re.fullmatch(r"&\s*\(?\s*([A-Za-z_]\w*)\s*\)?",
-                                  args[2]) if len(args) >= 3 else None
+                                  args[k]) if len(args) > k else None
             if not length:
                 continue
             name = length.group(1)
@@ -2049,7 +2055,7 @@ def accept_lengths_unset(code):
                                                       m.start())) and \
                     not re.search(rf"&\s*\(?\s*{name}\b",
                                   code[declared:m.start()]):
-                found.append((name, declared, m.start()))
+                found.append((m.group(1), name, declared, m.start()))
     return found
 
 
@@ -2076,32 +2082,36 @@ def local_declaration(code, start, end, name):
     return None
 
 
-def accept_lengths_set(lab, section):
-    """Fails the check, naming the variable, if the server passes accept
-    the address of a length it never gave a value: accept reads it as the
-    size of the address buffer (a value-result argument, accept(2)), and a
-    local variable holds whatever its stack held.  No run shows it for
-    sure (the stray value may be large enough, or negative: EINVAL); the
-    source shows it."""
-    source, text = lab.source("server")
-    code, _ = c_code(text)
-    for name, declared, call in accept_lengths_unset(code):
-        lab.expect(False,
-                   f"the address length {name} set before accept reads it "
-                   f"(this comes from reading {source}): line "
-                   f"{line_at(code, call)}, "
-                   f"`{source_line(text, line_at(code, call))}`, passes "
-                   f"&{name}, which line {line_at(code, declared)} declares "
-                   "without a value and nothing sets before. accept's "
-                   "address length is a value-result argument (accept(2)): "
-                   "it reads it as the size of the address buffer, then "
-                   "writes the size of the address there; a local variable "
-                   "holds whatever its stack held: accept may fail with "
-                   "EINVAL, and close the connection it took (that client "
-                   f"is lost), or cut the address short. Set {name} = "
-                   "sizeof of the address before each accept, or pass "
-                   "NULL, NULL when the client's address is not needed",
-                   section)
+def address_lengths_set(lab, section, programs=("server",)):
+    """Fails the check, naming the variable, if one of programs passes
+    accept (recvfrom...) the address of a length it never gave a value: the
+    call reads it as the size of the address buffer (a value-result
+    argument, accept(2), recvfrom(2)), and a local variable holds whatever
+    its stack held.  No run shows it for sure (the stray value may be large
+    enough, or negative: EINVAL); the source shows it."""
+    for program in programs:
+        source, text = lab.source(program)
+        code, _ = c_code(text)
+        for call, name, declared, at in address_lengths_unset(code):
+            lost = "and close the connection it took (that client is " \
+                "lost), " if call.startswith("accept") else ""
+            lab.expect(False,
+                       f"the address length {name} set before {call} reads "
+                       f"it (this comes from reading {source}): line "
+                       f"{line_at(code, at)}, "
+                       f"`{source_line(text, line_at(code, at))}`, passes "
+                       f"&{name}, which line {line_at(code, declared)} "
+                       "declares without a value and nothing sets before. "
+                       f"{call}'s address length is a value-result argument "
+                       f"({call.rstrip('4')}(2)): it reads it as the size of "
+                       "the address buffer, then writes the size of the "
+                       "address there; a local variable holds whatever its "
+                       f"stack held: {call} may fail with EINVAL, {lost}or "
+                       f"cut the address short. Set {name} = sizeof of the "
+                       f"address before each {call}"
+                       + (", or pass NULL, NULL when the client's address "
+                          "is not needed" if call.startswith("accept")
+                          else ""), section)
 
 
 def sigaction_zeroed(lab, program, section, asked=""):

@@ -4,7 +4,7 @@ import re
 import socket
 
 import labrun
-from conftest import (accept_failure_reported, accept_lengths_set, as_run,
+from conftest import (accept_failure_reported, address_lengths_set, as_run,
                       code_lesson,
                       closed_once, connected_to_the_whole_path,
                       errno_changed, faults, first_fds,
@@ -119,7 +119,7 @@ def test_a_failed_connect_is_not_announced(lab):
 def test_accept_s_address_length_has_a_value_before_each_call(lab):
     # First: a length that holds whatever the stack held may make accept
     # fail (EINVAL), and the checks below would name that instead.
-    accept_lengths_set(lab, "A new socket for each client")
+    address_lengths_set(lab, "A new socket for each client")
 
 
 def waits_for_a_client(e, fd):

@@ -20,7 +20,7 @@ import pytest
 import labrun
 import peers
 import tracetext
-from conftest import (READS, WRITES, Drain, accept_lengths_set, as_run,
+from conftest import (READS, WRITES, Drain, address_lengths_set, as_run,
                       closed_once,
                       errno_in_handlers, faults, first_fds, frozen,
                       handlers_call_only_safe_functions, line_on_stdout,
@@ -189,7 +189,7 @@ def stuck(lab, server, hog):
 
 
 def test_accept_s_address_length_has_a_value_before_each_call(lab):
-    accept_lengths_set(lab, "Non-blocking sockets")
+    address_lengths_set(lab, "Non-blocking sockets")
 
 
 def test_the_struct_sigaction_is_zeroed_before_use(lab):

@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 
 import labrun
-from conftest import (closed_once, handlers_call_only_safe_functions,
-                      run_tool, sigaction_zeroed, tool)
+from conftest import (address_lengths_set, closed_once,
+                      handlers_call_only_safe_functions, run_tool,
+                      sigaction_zeroed, tool)
 from tracetext import cut
 
 LESSON = "10-datagram"
@@ -109,6 +110,11 @@ def test_the_struct_sigaction_is_zeroed_before_use(lab, program):
     # First: stray bits in sa_flags can make any check that stops the
     # server fail for another reason.
     sigaction_zeroed(lab, program, "Your task")
+
+
+def test_each_sender_s_address_length_has_a_value_before_each_receive(lab):
+    address_lengths_set(lab, "Who sent it: addresses and replies",
+                        ("collector", "logger"))
 
 
 def test_each_datagram_is_one_record_whole_and_in_order(lab):
