@@ -108,12 +108,24 @@ def test_errors_seen_on_the_kernel_are_explained(lab_copy, lesson, program,
     assert said(MISTAKES[mistake]["say"]) in out
 
 
+# The arguments each call has in the trace (trace/TRACE.md), beside fd.
+ARGS = {"socket": {"domain": "AF_UNIX", "type": "SOCK_STREAM", "protocol": 0},
+        "bind": {"addr": {"family": "AF_UNIX", "path": "lab.sock"},
+                 "addrlen": 110},
+        "connect": {"addr": {"family": "AF_UNIX", "path": "lab.sock"},
+                    "addrlen": 110},
+        "listen": {"backlog": 5}, "read": {"count": 4096},
+        "write": {"count": 13}, "recv": {"count": 4096, "flags": 0},
+        "unlink": {"path": "lab.sock"}}
+
+
 def event(pid, role, call, ret, fd=None, ts=0, **args):
     """One line of a JSON trace, as the trace library writes it."""
+    args = {**ARGS.get(call, {}), **args}
     return {"ts": ts, "start": ts, "pid": pid, "role": role,
             "event": "return", "call": call,
             "args": {"fd": fd, **args} if fd is not None else args,
-            "ret": ret, "errno": None}
+            "ret": ret, "errno": None, "file": f"{role}.c", "line": 1}
 
 
 def write_trace(copy, lesson, lines):
