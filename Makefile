@@ -199,17 +199,18 @@ demo: $(PYTHON_FILE) $(call programs_in,solutions/$(DEMO))
 
 # TRACE=FILE draws a trace you made; N=05 runs that lesson's solution first;
 # V=NAME runs one deliberate error.
+SVG_ARG = $(if $(SVG),--svg=$(call quoted,$(SVG)))
 timeline: $(PYTHON_FILE)
 ifneq ($(strip $(TRACE)),)
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py timeline $(if $(SVG),--svg $(SVG)) $(TRACE)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py timeline $(SVG_ARG) -- $(call quoted,$(TRACE))
 else ifneq ($(strip $(V)),)
 	@$(MAKE) -s --no-print-directory $(ERROR_PROGRAMS)
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py timeline $(if $(SVG),--svg $(SVG)) --variant '$(V)'
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py timeline $(SVG_ARG) --variant=$(call quoted,$(V))
 else
 	$(need_solutions)
 	$(need_lesson)
 	@$(MAKE) --no-print-directory $(call programs_in,solutions/$(LESSON)) $(SILENT)
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py timeline $(if $(SVG),--svg $(SVG)) --run solutions $(LESSON)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py timeline $(SVG_ARG) --run solutions $(LESSON)
 endif
 
 pictures: all $(PYTHON_FILE)
@@ -221,7 +222,7 @@ pictures: all $(PYTHON_FILE)
 strace: $(PYTHON_FILE)
 ifneq ($(strip $(V)),)
 	@$(MAKE) -s --no-print-directory $(ERROR_PROGRAMS)
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py strace --variant '$(V)'
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py strace --variant $(call quoted,$(V))
 else
 	$(need_solutions)
 	$(need_lesson)
@@ -249,7 +250,7 @@ bench: $(PYTHON_FILE) $(B)/bench/server $(B)/bench/client
 # variant, with its whole trace.
 errors: $(PYTHON_FILE) $(ERROR_PROGRAMS)
 ifneq ($(strip $(V)),)
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py errors --show '$(V)'
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py errors --show $(call quoted,$(V))
 else
 ifneq ($(strip $(N)),)
 	$(need_lesson)
@@ -347,12 +348,12 @@ quiz: $(PYTHON_FILE)
 	@$(CLASSROOM_EXEC) quiz $(LESSON) $(call quoted,$(ANSWERS))
 
 handout: $(PYTHON_FILE)
-	@$(CLASSROOM) handout '$(HANDOUT)'
+	@$(CLASSROOM) handout $(call quoted,$(HANDOUT))
 
 # Gradescope: setup.sh, run_autograder and the hand-out in one zip
 # (tools/autograder.py; lessons/TEACHING.md).
 autograder: $(PYTHON_FILE)
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/autograder.py zip '$(AUTOGRADER)'
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/autograder.py zip $(call quoted,$(AUTOGRADER))
 
 clean:
 	rm -rf $(B)

@@ -72,3 +72,26 @@ def test_n_that_is_no_lesson_is_named_and_refused(command):
         shown = lab_make("-n", command, f"N={n}")
         assert shown.returncode == 0 and \
             'if [ -z "04-accept-connect" ]' in shown.stdout, shown.stdout
+
+
+def test_names_with_quotes_and_spaces_reach_the_tools_whole(tmp_path):
+    """A file or variant name is passed on as one word, whatever it holds:
+    a quote breaks no shell command, a space splits no name."""
+    odd = "it's a"
+    for command, name in [("errors", "V"), ("timeline", "V"),
+                          ("strace", "V")]:
+        done = lab_make(command, f"{name}={odd}")
+        assert done.returncode == 2 and "Syntax error" not in done.stderr \
+            and f"{odd}" in done.stderr, done.stderr
+    for command, name in [("handout", "HANDOUT"),
+                          ("autograder", "AUTOGRADER")]:
+        done = lab_make(command, f"{name}={tmp_path / odd / 'x'}")
+        assert done.returncode == 2 and \
+            f"the directory {tmp_path / odd} does not exist" in done.stderr, \
+            done.stderr
+    trace = tmp_path / f"{odd} run.jsonl"
+    trace.write_text("")
+    done = lab_make("timeline", f"TRACE={trace}",
+                    f"SVG={tmp_path / odd}.svg")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / f"{odd}.svg").read_text().startswith("<svg")
