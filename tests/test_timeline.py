@@ -265,3 +265,35 @@ def test_a_json_line_not_in_the_trace_s_shape_is_skipped_not_a_crash():
         assert shown.stderr.count("not a line of the lab's JSON trace") == \
             len(NOT_THE_TRACE_S), shown.stderr
         assert "Traceback" not in shown.stderr
+
+
+def test_the_diagram_replaces_only_an_earlier_diagram():
+    """SVG= names a new file or a diagram drawn before: a trace, a source,
+    a directory or a FIFO there is refused in one line and left as it
+    is, and a missing directory is not made."""
+    events = recorded("06-close")
+    with tempfile.TemporaryDirectory(prefix="lab-") as tmp:
+        tmp = Path(tmp)
+        trace = tmp / "run.jsonl"
+        trace.write_text("".join(json.dumps(e) + "\n" for e in events))
+        kept = trace.read_bytes()
+        os.mkfifo(tmp / "fifo")
+
+        def draw(svg):
+            return subprocess.run(
+                [sys.executable, str(ROOT / "tools" / "lab.py"), "timeline",
+                 f"--svg={svg}", "--", str(trace)], capture_output=True,
+                text=True, timeout=10 * labrun.SCALE,
+                env=dict(os.environ, NO_COLOR="1"))
+        for svg in (trace, tmp, tmp / "fifo", tmp / "no such dir" / "a.svg"):
+            done = draw(svg)
+            assert done.returncode == 2 and "Traceback" not in done.stderr, \
+                done.stderr
+            assert done.stderr.startswith("make timeline: nothing written: ") \
+                and len(done.stderr.splitlines()) == 1, done.stderr
+        assert trace.read_bytes() == kept
+        assert sorted(p.name for p in tmp.iterdir()) == ["fifo", "run.jsonl"]
+        for _ in range(2):  # a new file, then the diagram drawn before
+            done = draw(tmp / "it's a run.svg")
+            assert done.returncode == 0, done.stderr
+            assert (tmp / "it's a run.svg").read_text().startswith("<svg")

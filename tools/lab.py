@@ -21,6 +21,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import classroom
 import labrun
 import manifest
 import timeline
@@ -246,6 +247,9 @@ def timeline_command(argv):
     parser.add_argument("--variant", metavar="NAME",
                         help="run one deliberate error (make errors)")
     opts = parser.parse_args(argv)
+    if opts.svg is not None:
+        classroom.refuse_output("make timeline", opts.svg, timeline.is_drawing,
+                                "a diagram that make timeline drew")
     intro = ""
     if opts.run:
         code, lesson_id = opts.run
@@ -279,9 +283,9 @@ def timeline_command(argv):
     trace = timeline.Trace(events)
     for line in timeline.timeline(trace, tracetext.colour_on(sys.stdout)):
         print(line)
-    if opts.svg:
-        Path(opts.svg).write_text(timeline.sequence_svg(trace, title, intro),
-                                  encoding="utf-8")
+    if opts.svg is not None:
+        with classroom.replacing(opts.svg) as f:
+            f.write(timeline.sequence_svg(trace, title, intro).encode())
         print(f"drew {opts.svg}")
     return 0
 

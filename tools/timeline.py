@@ -1184,10 +1184,13 @@ def diagram(trace, title, intro="", width=800):
     return out, int(height) + 8, describe(trace, rows, intro)
 
 
+SVG_START = '<svg xmlns="http://www.w3.org/2000/svg" width="'
+
+
 def svg_document(title, desc, parts, height, width=800):
     """An SVG file around drawn parts, with its title and description."""
     return "\n".join([
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
+        f'{SVG_START}{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" '
         f'font-family="{FONT}" font-size="12" role="img" '
         f'aria-labelledby="title desc">',
@@ -1198,6 +1201,16 @@ def svg_document(title, desc, parts, height, width=800):
         f'<path d="M0,0 L10,5 L0,10 z" fill="{INK}"/></marker></defs>',
         f'<rect width="{width}" height="{height}" fill="{PAPER}"/>',
         *parts, "</svg>"]) + "\n"
+
+
+def is_drawing(path):
+    """Whether path holds a drawing of this tool's (sequence_svg's), which
+    make timeline SVG=.. may replace."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(SVG_START)) == SVG_START.encode()
+    except OSError:
+        return False
 
 
 def sequence_svg(trace, title, intro=""):
