@@ -159,10 +159,14 @@ $(TRACE_OBJ): trace/trace.c $(TRACE_HEADERS) $(wildcard trace/*.def) $(FLAGS_FIL
 # The old program is removed first: code that no longer compiles must not
 # be checked with the program built from an earlier version.  The
 # compiler's messages are shown, and kept beside the program (NAME.log),
-# where make check, make progress and make grade find them.
+# where make check, make progress and make grade find them.  A source
+# that is no regular file (a FIFO, a device) is not given to the compiler,
+# which would wait on it.
 $(B)/%: %.c $(TRACE_OBJ) $(TRACE_HEADERS) $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	@rm -f $@ $@.log
+	@test -f $< || { echo "$<: not a regular file: nothing to compile" \
+	    | tee $@.log >&2; exit 1; }
 	$(CC) $(LAB_CPPFLAGS) $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) $(LDFLAGS) $< $(TRACE_OBJ) $(LDLIBS) -o $@ 2>$@.log || { cat $@.log >&2; exit 1; }
 
 $(ERROR_PROGRAMS): lessons/variant.h
