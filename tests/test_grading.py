@@ -341,8 +341,12 @@ def test_an_upload_s_links_fifos_and_devices_are_never_read(tmp_path):
     secret = tmp_path / "private.txt"
     secret.write_text("the teacher's private words\n")
     upload = tmp_path / "upload" / "lessons"
-    for lesson in ("01-socket", "02-bind", "03-listen", "06-close"):
+    for lesson in ("01-socket", "02-bind", "03-listen", "06-close",
+                   "07-fork"):
         (upload / lesson).mkdir(parents=True)
+    # A source of gigabytes (sparse: it costs no disk) is not read either.
+    with open(upload / "07-fork" / "server.c", "wb") as huge:
+        huge.truncate(4 << 30)
     (upload / "02-bind" / "server.c").symlink_to(secret)
     (upload / "03-listen" / "server.c").symlink_to("/dev/zero")
     (upload / "06-close" / "server.c").symlink_to(tmp_path / "nowhere")
@@ -360,7 +364,10 @@ def test_an_upload_s_links_fifos_and_devices_are_never_read(tmp_path):
                   "02-bind/server.c is a symbolic link: not graded",
                   "03-listen/server.c is a symbolic link",
                   "06-close/server.c is a symbolic link",
-                  "05-read-write is a symbolic link"):
+                  "05-read-write is a symbolic link",
+                  "07-fork/server.c is a file of 4,294,967,296 bytes, more "
+                  "than a lesson source may be (1 MiB): not graded",
+                  "No other lesson source"):
         assert named in said, said
     assert "private words" not in done.stdout + done.stderr + \
         results.read_text()

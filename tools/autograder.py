@@ -283,7 +283,7 @@ def grade_submission(root):
                   f"({classroom.shown(lessons_in)}), graded with the lab's "
                   "own checks.", file=out)
             for refused in classroom.not_taken(submission, places):
-                print(f"{refused} (only regular files are read).", file=out)
+                print(f"{refused} ({classroom.ONLY_FILES}).", file=out)
             print(file=out, flush=True)
             status = classroom.grade_copy(tree, results, as_user=owner,
                                           stdout=out)

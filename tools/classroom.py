@@ -1265,15 +1265,24 @@ def handout(tarball):
 
 # Folders an upload may hold beside the lessons, never the lessons' own.
 NOT_AN_UPLOAD_FOLDER = {"__MACOSX"}
+# The largest lesson source graded, in bytes: a solution is some 20 KiB; a
+# file of gigabytes would fill the memory and the grading copy's disk.
+SOURCE_LIMIT = 1 << 20
+ONLY_FILES = f"only regular files of at most {SOURCE_LIMIT >> 20} MiB are read"
 
 
 def kind_in_upload(path):
     """What path is in an upload, never following a symbolic link: "file"
-    (a regular file), "folder", None (nothing there), or else in words."""
+    (a regular file, no larger than SOURCE_LIMIT), "folder", None (nothing
+    there), or else in words."""
     try:
-        mode = os.lstat(path).st_mode
+        st = os.lstat(path)
     except OSError:
         return None
+    mode = st.st_mode
+    if stat.S_ISREG(mode) and st.st_size > SOURCE_LIMIT:
+        return f"a file of {st.st_size:,} bytes, more than a lesson " \
+            f"source may be ({SOURCE_LIMIT >> 20} MiB)"
     return "file" if stat.S_ISREG(mode) else \
         "folder" if stat.S_ISDIR(mode) else \
         "a symbolic link" if stat.S_ISLNK(mode) else \
@@ -1345,7 +1354,11 @@ def read_upload_file(path):
     with open(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise GraderError(f"{path} is no longer a regular file")
-        return f.read()
+        content = f.read(SOURCE_LIMIT + 1)
+        if len(content) > SOURCE_LIMIT:
+            raise GraderError(f"{path} grew beyond {SOURCE_LIMIT} bytes "
+                              "while it was read")
+        return content
 
 
 def find_upload(submission):
@@ -1381,8 +1394,8 @@ def nothing_to_grade(submission, places):
                 f"folder on its own (tools/grade {submission / several[0]}).")
     elif refused:
         said = (f"grade: nothing to grade in {submission}: " +
-                "; ".join(refused) + " (only regular files are read). No "
-                "other " + said.split(": ", 2)[2])
+                "; ".join(refused) + f" ({ONLY_FILES}). No other " +
+                said.split(": ", 2)[2].removeprefix("no "))
     if submission.is_dir():
         archives = [p.name for p in sorted(submission.iterdir())
                     if p.name.endswith((".tar.gz", ".tgz", ".tar", ".zip"))]
@@ -1604,7 +1617,7 @@ def grade_from(submission, json_file=None):
               f"with this lab's checks in a fresh copy of it ({work}, "
               "removed afterwards)", flush=True)
         for said in not_taken(submission, places):
-            print(f"grade: {said} (only regular files are read)", flush=True)
+            print(f"grade: {said} ({ONLY_FILES})", flush=True)
         return grade_copy(tree, json_file)
     finally:
         shutil.rmtree(work, ignore_errors=True)
