@@ -864,9 +864,12 @@ BAD_PATHS = {
     "too long": ("p" * 120 + ".sock", "sun_path", False),
     "missing directory": ("no-such-dir/log.sock", None, True),
     "not a socket": ("notes.txt", "not a socket", True),
+    "a file as a directory": ("notes.txt/", None, True),
 }
-SAYS = {"collector": {"missing directory": "directory does not exist"},
-        "logger": {"missing directory": "no socket file"}}
+SAYS = {"collector": {"missing directory": "directory does not exist",
+                      "a file as a directory": "not a socket"},
+        "logger": {"missing directory": "no socket file",
+                   "a file as a directory": "Not a directory"}}
 
 
 @pytest.mark.parametrize("program_and_case", [
