@@ -2,6 +2,7 @@
 compiler or flags rebuilds, LDLIBS reaches the link, and pytest's own
 options reach the checks."""
 import re
+import subprocess
 
 import pytest
 
@@ -95,3 +96,28 @@ def test_names_with_quotes_and_spaces_reach_the_tools_whole(tmp_path):
                     f"SVG={tmp_path / odd}.svg")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / f"{odd}.svg").read_text().startswith("<svg")
+
+
+@pytest.mark.parametrize("command", [("progress",), ("errors",),
+                                     ("quiz", "N=04", "ANSWERS=abcab")])
+def test_an_output_that_cannot_be_written_is_said_not_a_traceback(
+        lab_copy, command):
+    """A full disk, a closed standard output, a reader that has gone (make
+    errors | head): one line on standard error and a non-zero status, or,
+    for the reader that has gone, no more output; never a traceback."""
+    argv, env = lab_copy.make_command("-s", *command)
+    for where, says in ((">/dev/full", "cannot write standard output: No "
+                         "space left on device"),
+                        (">&-", "standard output is closed")):
+        done = subprocess.run(["sh", "-c", f'exec "$@" {where}', "sh",
+                               *argv], env=env, capture_output=True,
+                              text=True, timeout=60 * labrun.SCALE)
+        assert done.returncode != 0 and says in done.stderr and \
+            "Traceback" not in done.stderr, done.stderr
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as proc:
+        proc.stdout.read(1)
+        proc.stdout.close()  # as head does once it has its lines
+        _, stderr = proc.communicate(timeout=60 * labrun.SCALE)
+    assert b"Traceback" not in stderr and b"Broken pipe" not in stderr, \
+        stderr.decode(errors="replace")

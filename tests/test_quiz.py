@@ -109,6 +109,13 @@ def test_the_quiz_stops_at_the_end_of_its_input(lab_copy):
     # No answer was counted as wrong: it says how to answer instead.
     assert "right." not in done.stdout and "not quite" not in done.stdout
     assert "standard input is at its end" in done.stderr
+    # Started with standard input closed (<&-): said so, not a traceback.
+    argv, env = lab_copy.make_command("quiz", "N=01")
+    done = subprocess.run(["sh", "-c", 'exec "$@" <&-', "sh", *argv],
+                          env=env, capture_output=True, text=True,
+                          timeout=30 * labrun.SCALE)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "standard input is closed" in done.stderr, done.stderr
     assert "make quiz N=01 ANSWERS=LETTERS" in done.stderr
     assert f"({count} letters" in done.stderr
     # Too few answers is the same mistake, said before any question.

@@ -36,7 +36,7 @@ import zipfile
 from pathlib import Path
 
 import classroom
-from labrun import work_dir
+from labrun import run_tool, work_dir
 from manifest import lessons, number, part_of, parts
 
 # -- GitHub Classroom -----------------------------------------------------------
@@ -390,4 +390,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run_tool(main)

@@ -40,7 +40,7 @@ import functools
 import manifest
 import tracetext
 from labrun import BUILD, compiler_messages, not_a_file, pending_signals, \
-    work_dir
+    run_tool, work_dir
 from manifest import LESSONS_DIR, ROOT, lesson_ids, lesson_programs, \
     lessons, number
 
@@ -1069,6 +1069,9 @@ def ask_quiz(lesson_id, answers=None):
         else:
             given = ""
             while given not in letters:
+                if sys.stdin is None:  # started with fd 0 closed (<&-)
+                    return no_more_answers(lesson_id, len(questions),
+                                           "is closed")
                 try:
                     given = input(f"your answer ({'/'.join(letters)}): ")
                 except EOFError:
@@ -1101,9 +1104,9 @@ def how_to_answer(lesson_id, count):
             f"; commas are ignored).")
 
 
-def no_more_answers(lesson_id, count):
+def no_more_answers(lesson_id, count, why="is at its end"):
     """What to say when standard input ends before the quiz does."""
-    print(f"quiz: no answer to read: standard input is at its end. "
+    print(f"quiz: no answer to read: standard input {why}. "
           f"{how_to_answer(lesson_id, count)}", file=sys.stderr)
     return 1
 
@@ -1666,4 +1669,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run_tool(main)

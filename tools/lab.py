@@ -333,4 +333,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    labrun.run_tool(main)

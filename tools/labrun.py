@@ -133,6 +133,38 @@ def build_lock(name):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def run_tool(main):
+    """Runs a command's main(argv) and exits with its status.  A standard
+    output that cannot be written (closed, a full disk, a reader that has
+    gone, as in make errors | head) ends the command with status 1 (or
+    the failure main returned) and one line on standard error (none for a
+    reader that has gone, which asked for no more), never a traceback."""
+    import errno
+    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]])
+    if sys.stdout is None:  # started with fd 1 closed (>&-)
+        if sys.stderr is not None:
+            print(f"{command}: standard output is closed: run me with it "
+                  "open", file=sys.stderr)
+        sys.exit(1)
+    status = None
+    try:
+        status = main(sys.argv[1:])
+        sys.stdout.flush()
+    except OSError as e:
+        if e.filename is not None or e.errno not in (
+                errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EDQUOT,
+                errno.EFBIG):
+            raise
+        # What is still buffered would fail again at exit: drop it.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        if e.errno != errno.EPIPE and sys.stderr is not None:
+            print(f"{command}: cannot write standard output: {e.strerror}",
+                  file=sys.stderr)
+        sys.exit(status or 1)  # a failure main said stays its own
+    sys.exit(status)
+
+
 def not_a_file(source):
     """Why a lesson's source is there but no file to compile, in words
     ("a directory"), or None: a file (a symbolic link to one too), or
