@@ -30,8 +30,10 @@ $(shell mkdir -p $(B))
 $(file >$(FLAGS_FILE),$(BUILD_FLAGS))
 endif
 
-# The lessons are the numbered folders of lessons/.
-LESSONS := $(sort $(notdir $(wildcard lessons/[0-9][0-9]-*)))
+# The lessons are the ones lessons/lessons.json lists, even one whose
+# folder is missing (make reset puts its starter code back).
+LESSONS := $(sort $(shell grep -oE '"id": "[0-9]{2}-[a-z0-9-]+"' \
+	lessons/lessons.json | cut -d'"' -f4))
 programs_in = $(patsubst %.c,$(B)/%,$(wildcard $(1)/*.c))
 # A lesson's programs are the ones its steps run (lessons/lessons.json:
 # server, client).  A program of the learner's own beside them, NAME.c, is
@@ -59,7 +61,7 @@ ifneq ($(strip $(N)),)
 ifeq ($(words $(N))$(call NOT_DIGITS,$(strip $(N))),1)
 N_NUMBER := $(patsubst 0%,%,$(patsubst 0%,%,$(patsubst 0%,%,$(strip $(N)))))
 NN := $(if $(filter 1 2 3 4 5 6 7 8 9,$(N_NUMBER)),0)$(N_NUMBER)
-LESSON := $(if $(NN),$(notdir $(wildcard lessons/$(NN)-*)))
+LESSON := $(if $(NN),$(filter $(NN)-%,$(LESSONS)))
 endif
 endif
 comma := ,

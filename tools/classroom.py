@@ -158,6 +158,13 @@ def not_files(lesson_id):
     return found
 
 
+def missing(lesson_id):
+    """The lesson's program sources that are not there at all (deleted, or
+    their whole folder): make reset puts them back."""
+    return [name for name in program_files(lesson_id)
+            if not os.path.lexists(LESSONS_DIR / lesson_id / name)]
+
+
 def not_started(lesson_id, pristine):
     if pristine is None or lesson_id not in pristine:
         return False
@@ -442,6 +449,8 @@ def progress():
     for lesson_id in ids:
         if not_files(lesson_id):
             state[lesson_id] = "not a file"
+        elif missing(lesson_id):
+            state[lesson_id] = "missing"
         elif not_started(lesson_id, pristine):
             state[lesson_id] = "not started"
         elif not compiles(lesson_id):
@@ -478,6 +487,11 @@ def progress():
     print("\n".join(rows))
     print()
     for lesson_id in ids:
+        for name in missing(lesson_id) if state[lesson_id] == "missing" \
+                else []:
+            print(f"{lesson_id}: lessons/{lesson_id}/{name} is not there: "
+                  f"make reset N={number(lesson_id)} puts back the starter "
+                  "code.\n")
         for name, kind in not_files(lesson_id).items():
             print(f"{lesson_id}: lessons/{lesson_id}/{name} is not a file: "
                   f"it is {kind}. Your code of the lesson goes in a file of "
@@ -504,6 +518,10 @@ def next_sentence(lesson_id, state, checks):
     if state == "does not compile":
         return f"{head} does not compile: make lesson N={n} shows the " \
             "compiler's messages."
+    if state == "missing":
+        return f"{head}: " + " and ".join(
+            f"lessons/{lesson_id}/{name}" for name in missing(lesson_id)) + \
+            f" is not there: make reset N={n} puts back the starter code."
     if state == "not a file":
         return f"{head}: put your code of the lesson back in " + \
             " and ".join(f"lessons/{lesson_id}/{name}"
@@ -745,6 +763,7 @@ def reset(lesson_id):
         return 1
     mine, theirs = sources(lesson_id), pristine[lesson_id]
     changed = sorted(name for name in theirs if mine.get(name) != theirs[name])
+    folder.mkdir(parents=True, exist_ok=True)  # a folder removed whole
     if not changed:
         print(f"reset: lessons/{lesson_id}/ already holds the starter code; "
               "nothing to do.")
