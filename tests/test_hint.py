@@ -261,3 +261,16 @@ def test_a_trace_line_that_is_not_the_lab_s_is_skipped(lab_copy):
     assert timeline.stderr.replace("timeline: ", "hint: ").replace(
         str(path), "build/run/lessons/05-read-write/trace.jsonl") \
         .splitlines()[:4] == skipped, timeline.stderr
+
+
+@pytest.mark.parametrize("remembered", [
+    "[]", "null", '{"04-accept-connect": 5}',
+    '{"04-accept-connect": {"given": "x", "mistakes": 3}}'])
+def test_what_hint_remembered_in_another_shape_starts_over(lab_copy,
+                                                            remembered):
+    """build/classroom/hints.json of an older lab, or edited by hand: the
+    hints of the lesson start over, with no traceback."""
+    state = lab_copy.path / "build" / "classroom" / "hints.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(remembered + "\n")
+    assert "Hint 1 of" in hint(lab_copy, "04")

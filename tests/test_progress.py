@@ -122,3 +122,18 @@ def test_a_source_that_is_a_directory_is_said_to_be_no_file(lab_copy, kind):
     assert f"lessons/02-bind/server.c is not a file: it is a {kind}" in \
         check.stdout and "No such file or directory" not in check.stdout, \
         check.stdout
+
+
+@pytest.mark.parametrize("remembered", ["[]", '{"01-socket": 5}'])
+def test_what_progress_remembered_in_another_shape_is_run_again(
+        lab_copy, remembered):
+    """build/classroom/progress.json of an older lab, or edited by hand:
+    its entries count as nothing remembered, and the checks run again."""
+    lab_copy.solve("01-socket")
+    state = lab_copy.path / "build" / "classroom" / "progress.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(remembered + "\n")
+    done = lab_copy.make("progress")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, \
+        done.stderr
+    assert "01-socket            done" in done.stdout, done.stdout

@@ -420,11 +420,31 @@ def replacing(path):
         raise
 
 
-def load_state(name):
+def load_state(name, remembered):
+    """What a command remembered in build/classroom/NAME: {key: entry},
+    the entries that remembered(entry) finds in the shape it writes.  A
+    file that is missing or not JSON, and an entry of another shape (an
+    older lab's, or edited by hand), count as nothing remembered."""
     try:
-        return json.loads((STATE_DIR / name).read_text())
+        state = json.loads((STATE_DIR / name).read_text())
     except (OSError, ValueError):
         return {}
+    return {key: entry for key, entry in state.items() if remembered(entry)} \
+        if isinstance(state, dict) else {}
+
+
+def _progress_entry(entry):
+    return isinstance(entry, dict) and isinstance(entry.get("key"), str) \
+        and isinstance(entry.get("checks"), dict) and all(
+            isinstance(c, dict) and isinstance(c.get("outcome"), str) and
+            isinstance(c.get("message"), str)
+            for c in entry["checks"].values())
+
+
+def _hint_entry(entry):
+    return isinstance(entry, dict) and type(entry.get("given")) is int \
+        and entry["given"] >= 0 and isinstance(entry.get("mistakes"), list) \
+        and all(isinstance(m, list) for m in entry["mistakes"])
 
 
 def save_state(name, state):
@@ -444,7 +464,7 @@ def bar(fraction, width=30):
 def progress():
     pristine, _ = starters()
     ids = lesson_ids()
-    cache = load_state("progress.json")
+    cache = load_state("progress.json", _progress_entry)
     state, to_run = {}, []
     for lesson_id in ids:
         if not_files(lesson_id):
@@ -806,7 +826,7 @@ def last_run(lesson_id):
 def hint(lesson_id, again=False):
     data = manifest.hints()
     ladder = data["lessons"][lesson_id]["hints"]
-    memory = load_state("hints.json")
+    memory = load_state("hints.json", _hint_entry)
     mine = memory.setdefault(lesson_id, {"given": 0, "mistakes": []})
     if again:
         mine.update(given=0, mistakes=[])
