@@ -194,10 +194,15 @@ def build_zip(out):
     pristine, _ = classroom.starters_to_hand_out("autograder")
     out = Path(out)
     count = 0
+    try:
+        contents = list(classroom.handout_contents(pristine))
+    except classroom.FilesMissing as e:
+        print(f"autograder: nothing written: {e}.", file=sys.stderr)
+        return classroom.USAGE
     with classroom.replacing(out) as f, zipfile.ZipFile(f, "w") as archive:
         add_file(archive, "setup.sh", SETUP_SH, 0o755)
         add_file(archive, "run_autograder", RUN_AUTOGRADER, 0o755)
-        for name, path, content in classroom.handout_contents(pristine):
+        for name, path, content in contents:
             mode = path.stat().st_mode & 0o777 if path else 0o644
             if content is None:
                 content = path.read_bytes()

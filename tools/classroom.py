@@ -1172,7 +1172,8 @@ def _tracked():
 def handout_files():
     """(path in the hand-out, file on disk): the lab's own files, never an
     editor's swap file or a build's leftovers: what git tracks in a
-    checkout, or the listing a hand-out carries."""
+    checkout, or the listing a hand-out carries.  One that is not there
+    as a file has None for its file on disk."""
     names = _tracked()
     if names is None and (ROOT / LISTING).is_file():
         names = (ROOT / LISTING).read_text(encoding="utf-8").splitlines()
@@ -1186,8 +1187,7 @@ def handout_files():
                 name in HANDOUT_WITHHELD or ".starters" in parts or \
                 BACKUP_DIR in parts:
             continue
-        if (ROOT / name).is_file():
-            yield name, ROOT / name
+        yield name, ROOT / name if (ROOT / name).is_file() else None
 
 
 HANDOUT_NOTE = (
@@ -1217,6 +1217,10 @@ def with_handout_note(text):
     return title + newline + b"\n" + note.encode() + b"\n" + rest
 
 
+class FilesMissing(GraderError):
+    """The lab's own files are not all there: no copy of it can be made."""
+
+
 def handout_contents(pristine):
     """What a hand-out holds: (name, file on disk, content or None).
 
@@ -1226,6 +1230,25 @@ def handout_contents(pristine):
     """
     import autograder  # the workflow is made from lessons.json
     files = list(handout_files())
+    # A starter deleted from lessons/ still comes from pristine; any other
+    # file of the lab that is not there would leave the copy broken.
+    starters_named = {f"lessons/{lesson_id}/{name}"
+                      for lesson_id, names in pristine.items()
+                      for name in names}
+    files += [(name, None) for name in sorted(
+        starters_named - {name for name, _ in files})]
+    gone = [name for name, path in files
+            if path is None and name not in starters_named]
+    if gone and _tracked() is not None:
+        raise FilesMissing(
+            f"files of the lab that git tracks are not there: "
+            f"{', '.join(gone)}. Put them back (git checkout -- FILE), or "
+            "take them out of the lab for good (git rm FILE)")
+    if gone:
+        raise FilesMissing(
+            f"files of the lab that its {LISTING} lists are not there: "
+            f"{', '.join(gone)}. Unpack the hand-out again, and copy them "
+            "from it")
     yield LISTING, None, "".join(f"{name}\n" for name, _ in files).encode()
     yield autograder.WORKFLOW, None, autograder.workflow().encode()
     for name, path in files:
@@ -1276,17 +1299,23 @@ def handout(tarball):
     pristine, origin = starters_to_hand_out("handout")
     tarball = Path(tarball)
     replaced, count = [], 0
+    try:
+        contents = list(handout_contents(pristine))
+    except FilesMissing as e:
+        print(f"handout: nothing written: {e}.", file=sys.stderr)
+        return USAGE
     with replacing(tarball) as out, \
             tarfile.open(fileobj=out, mode="w:gz") as tar:
-        for name, path, content in handout_contents(pristine):
+        for name, path, content in contents:
             count += 1
             if content is None:
                 tar.add(path, f"{HANDOUT_TOP}/{name}", recursive=False)
                 continue
             if name.endswith(".c") and \
                     not name.startswith("lessons/.starters/") and \
-                    path.read_bytes() != content:
-                replaced.append(name)
+                    (path is None or path.read_bytes() != content):
+                replaced.append((name, "is not there" if path is None
+                                 else "differs from its starter"))
             info = tar.gettarinfo(path or ROOT / "Makefile",
                                   f"{HANDOUT_TOP}/{name}")
             info.size = len(content)
@@ -1295,9 +1324,9 @@ def handout(tarball):
     print(f"handout: wrote {shown(tarball)} ({count} files, {size} KiB): "
           "the lessons with their starter code, the tests, the trace "
           "library, the tools, the pictures and the Makefile; no solutions.")
-    for name in replaced:
-        print(f"handout: {name} differs from its starter ({origin}); the "
-              "hand-out carries the starter.")
+    for name, how in replaced:
+        print(f"handout: {name} {how} ({origin}); the hand-out carries the "
+              "starter.")
     print(f"handout: learners run: tar xzf {tarball.name} && cd {HANDOUT_TOP}"
           " && make progress")
     return 0
