@@ -274,3 +274,13 @@ def test_what_hint_remembered_in_another_shape_starts_over(lab_copy,
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(remembered + "\n")
     assert "Hint 1 of" in hint(lab_copy, "04")
+
+
+def test_an_editor_s_lock_beside_the_source_changes_nothing(lab_copy):
+    """Emacs keeps .#server.c, a link to nowhere, beside a file it edits:
+    make hint still reads the last run, and says it is older than the
+    code only when the code is."""
+    write_trace(lab_copy, "05-read-write", one_read_only())
+    (lab_copy.lesson("05-read-write") / ".#server.c").symlink_to(
+        "learner@host.1234:1700000000")
+    assert said(MISTAKES["one-read-only"]["say"]) in hint(lab_copy, "05")

@@ -158,6 +158,19 @@ def not_files(lesson_id):
     return found
 
 
+def source_times(lesson_id):
+    """{file name: modification time in ns} of the C sources in the
+    lesson's folder, the learner's own too; not an editor's hidden file
+    (Emacs's lock .#server.c, a link to nowhere), nor one gone between the
+    listing and the look (an editor's save)."""
+    times = {}
+    for path in (LESSONS_DIR / lesson_id).glob("*.c"):
+        with contextlib.suppress(OSError):
+            if not path.name.startswith("."):
+                times[path.name] = path.stat().st_mtime_ns
+    return times
+
+
 def missing(lesson_id):
     """The lesson's program sources that are not there at all (deleted, or
     their whole folder): make reset puts them back."""
@@ -814,12 +827,11 @@ def last_run(lesson_id):
     path = BUILD / "run" / "lessons" / lesson_id / "trace.jsonl"
     try:
         data = path.read_bytes()
-        when = path.stat().st_mtime
+        when = path.stat().st_mtime_ns
     except OSError:
         return None, False, None
     events = timeline.trace_events(data, shown(path), "hint")
-    edited = max((p.stat().st_mtime
-                  for p in (LESSONS_DIR / lesson_id).glob("*.c")), default=0)
+    edited = max(source_times(lesson_id).values(), default=0)
     return events, when < edited, hashlib.sha256(data).hexdigest()
 
 
@@ -968,27 +980,22 @@ def watch(lesson_id, make_argv):
 
     Ctrl-C stops it quietly, even in the middle of a check: the check runs
     in a process group of its own (run_in_own_group)."""
-    folder = LESSONS_DIR / lesson_id
-
-    def stamps():
-        return {p.name: p.stat().st_mtime_ns for p in folder.glob("*.c")}
-
     check = [*make_argv, "--no-print-directory", "check",
              f"N={number(lesson_id)}"]
     print(f"watch: checking lessons/{lesson_id}/ after every change; Ctrl-C "
           "stops.", flush=True)
     try:
-        seen, why = stamps(), "first check"
+        seen, why = source_times(lesson_id), "first check"
         while True:
             print(f"\n{BOLD}== {time.strftime('%H:%M:%S')} {why}: make check "
                   f"N={number(lesson_id)}{RESET}", flush=True)
             run_in_own_group(check)
             print(f"{DIM}watch: waiting for a change in lessons/{lesson_id}/ "
                   f"(Ctrl-C stops){RESET}", flush=True)
-            while stamps() == seen:
+            while source_times(lesson_id) == seen:
                 time.sleep(0.3)
             time.sleep(0.2)  # an editor may write a file in several steps
-            now = stamps()
+            now = source_times(lesson_id)
             changed = sorted(name for name in now.keys() | seen.keys()
                              if now.get(name) != seen.get(name))
             why, seen = f"{', '.join(changed) or 'a file'} changed", now
