@@ -19,6 +19,10 @@ LAB_CPPFLAGS := -Itrace/include
 # The wrapper headers: every lab program depends on them.
 TRACE_HEADERS := $(wildcard trace/include/*.h trace/include/*/*.h)
 B ?= build
+ifneq ($(wildcard $(B)),$(patsubst %/.,%,$(wildcard $(B)/.)))
+$(error $(B) is not a directory: the lab builds everything into it. Move \
+	it away (mv $(B) $(B).old), then run make again)
+endif
 
 # A change of compiler or flags rebuilds what it must: they are kept in
 # $(B)/flags, on which every program depends, rewritten only when they

@@ -121,3 +121,16 @@ def test_an_output_that_cannot_be_written_is_said_not_a_traceback(
         _, stderr = proc.communicate(timeout=60 * labrun.SCALE)
     assert b"Traceback" not in stderr and b"Broken pipe" not in stderr, \
         stderr.decode(errors="replace")
+
+
+def test_a_build_directory_that_is_a_file_is_named(tmp_path):
+    """build/ as a file (or a link to nowhere): make says what to move
+    away, before it tries to write in it."""
+    for odd in ("a-file", "a-link"):
+        build = tmp_path / odd
+        build.write_text("") if odd == "a-file" else \
+            build.symlink_to(tmp_path / "nowhere")
+        done = LabCopy(labrun.ROOT).make(f"B={build}", "progress")
+        assert done.returncode == 2 and f"{build} is not a directory: the " \
+            "lab builds everything into it. Move it away" in done.stderr, \
+            done.stderr
