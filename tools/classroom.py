@@ -1063,6 +1063,8 @@ def quiz_questions(lesson_id):
 def quiz(lesson_id, answers=None):
     """Asks the quiz; Ctrl-C leaves it quietly (status 0: make says
     nothing more)."""
+    if answers is not None:  # as typed: bytes not UTF-8 shown as such
+        answers = os.fsencode(answers).decode(errors="replace")
     try:
         return ask_quiz(lesson_id, answers)
     except KeyboardInterrupt:
