@@ -84,6 +84,10 @@ def test_names_with_quotes_and_spaces_reach_the_tools_whole(tmp_path):
         done = lab_make(command, f"{name}={odd}")
         assert done.returncode == 2 and "Syntax error" not in done.stderr \
             and f"{odd}" in done.stderr, done.stderr
+        # A byte that is not UTF-8 (\xff) is shown as one, as typed.
+        done = lab_make(command, f"{name}=it\udcffs")
+        assert done.returncode == 2 and "it\ufffds" in done.stderr, \
+            done.stderr
     for command, name in [("handout", "HANDOUT"),
                           ("autograder", "AUTOGRADER")]:
         done = lab_make(command, f"{name}={tmp_path / odd / 'x'}")

@@ -40,7 +40,7 @@ import functools
 import manifest
 import tracetext
 from labrun import BUILD, compiler_messages, not_a_file, pending_signals, \
-    run_tool, work_dir
+    run_tool, typed, work_dir
 from manifest import LESSONS_DIR, ROOT, lesson_ids, lesson_programs, \
     lessons, number
 
@@ -1064,7 +1064,7 @@ def quiz(lesson_id, answers=None):
     """Asks the quiz; Ctrl-C leaves it quietly (status 0: make says
     nothing more)."""
     if answers is not None:  # as typed: bytes not UTF-8 shown as such
-        answers = os.fsencode(answers).decode(errors="replace")
+        answers = typed(answers)
     try:
         return ask_quiz(lesson_id, answers)
     except KeyboardInterrupt:

@@ -142,8 +142,8 @@ def print_table(results, unprovoked):
 def show_variant(name):
     v = manifest.variant_by_name(name)
     if v is None:
-        print(f"errors: no variant {name}; `make errors` lists them all",
-              file=sys.stderr)
+        print(f"errors: no variant {labrun.typed(name)}; `make errors` "
+              "lists them all", file=sys.stderr)
         return 2
     print(f"{v['lesson']}/errors/{name}.c: {v['meaning']}\n", flush=True)
     result = run_variant(v, quiet=False)
@@ -266,8 +266,8 @@ def timeline_command(argv):
     elif opts.variant:
         variant = manifest.variant_by_name(opts.variant)
         if variant is None:
-            parser.error(f"no deliberate error {opts.variant} in the "
-                         f"catalogue (make errors lists them)")
+            parser.error(f"no deliberate error {labrun.typed(opts.variant)} "
+                         "in the catalogue (make errors lists them)")
         events = run_variant(variant).events
         title = opts.title or variant["name"]
         intro = variant["meaning"]
@@ -297,8 +297,8 @@ def strace(argv):
     if len(argv) == 2 and argv[0] == "--variant":
         variant = manifest.variant_by_name(argv[1])
         if variant is None:
-            print(f"make strace: no error variant {argv[1]} in the "
-                  f"catalogue", file=sys.stderr)
+            print(f"make strace: no error variant {labrun.typed(argv[1])} "
+                  "in the catalogue", file=sys.stderr)
             return 2
         run_it = lambda: strace_compare.run_variant(variant)  # noqa: E731
     elif len(argv) == 2 and argv[0] in ("solutions", "lessons"):

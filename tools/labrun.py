@@ -133,6 +133,12 @@ def build_lock(name):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def typed(word):
+    """A word of the command line as it was typed, for a message: a byte
+    that is not UTF-8 shown as \ufffd, not as Python's \\udcNN."""
+    return os.fsencode(word).decode(errors="replace")
+
+
 def run_tool(main):
     """Runs a command's main(argv) and exits with its status.  A standard
     output that cannot be written (closed, a full disk, a reader that has
