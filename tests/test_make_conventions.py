@@ -138,3 +138,23 @@ def test_a_build_directory_that_is_a_file_is_named(tmp_path):
         assert done.returncode == 2 and f"{build} is not a directory: the " \
             "lab builds everything into it. Move it away" in done.stderr, \
             done.stderr
+
+
+def test_a_timeout_scale_that_is_no_number_above_0_is_refused(tmp_path):
+    """LAB_TIMEOUT_SCALE=0 would fail every check that waits, and abc was
+    a traceback: both are refused in one line, with the status of a wrong
+    command line (the grading tool's 2, never its 1, incomplete)."""
+    for scale in ("abc", "0", "-1", "nan"):
+        argv, env = LabCopy(labrun.ROOT).make_command(
+            f"B={labrun.BUILD}", "-s", "progress")
+        env["LAB_TIMEOUT_SCALE"] = scale
+        done = subprocess.run(argv, env=env, capture_output=True, text=True,
+                              timeout=60 * labrun.SCALE)
+        assert done.returncode != 0 and done.stderr.startswith(
+            f"LAB_TIMEOUT_SCALE={scale}: give a number above 0") and \
+            "Traceback" not in done.stderr, done.stderr
+        graded = subprocess.run(
+            [str(labrun.ROOT / "tools" / "grade"), str(tmp_path)],
+            env=dict(env, LAB_BUILD=str(labrun.BUILD)), capture_output=True,
+            text=True, timeout=60 * labrun.SCALE)
+        assert graded.returncode == 2, graded.stderr

@@ -28,8 +28,25 @@ import tracetext
 from manifest import ROOT
 
 BUILD = Path(os.environ.get("LAB_BUILD", ROOT / "build"))
-# Slower machines, valgrind or sanitizers: LAB_TIMEOUT_SCALE=5 waits longer.
-SCALE = float(os.environ.get("LAB_TIMEOUT_SCALE", "1"))
+
+
+def _timeout_scale():
+    """LAB_TIMEOUT_SCALE: slower machines, valgrind or sanitizers, =5 waits
+    five times longer.  Anything but a number above 0 is refused: a scale
+    of 0 would fail every check that waits."""
+    text = os.environ.get("LAB_TIMEOUT_SCALE", "1")
+    try:
+        scale = float(text)
+    except ValueError:
+        scale = 0.0
+    if not 0 < scale < float("inf"):
+        print(f"LAB_TIMEOUT_SCALE={text}: give a number above 0 (5 waits "
+              "five times longer), or leave it unset", file=sys.stderr)
+        raise SystemExit(2)  # what a wrong command line gets
+    return scale
+
+
+SCALE = _timeout_scale()
 WAIT = 2.0 * SCALE  # for an event that should come at once
 # The calls that take a client from the backlog: accept4 is accept with
 # flags, traced under its own name; a wait for, or a count of, accepts
