@@ -1628,6 +1628,47 @@ def seed_programs(build):
                 os.utime(target, (now, now))
 
 
+def run_grouped(argv, timeout, **options):
+    """subprocess.run(argv, **options) in a process group of its own, and
+    its status.  Whatever ends the wait (its timeout, a signal that stops
+    the grader) ends the whole group too, the checks and the programs
+    they run: SIGTERM first, which the checks take as an interrupt
+    (stop_grading) and clean up after, then SIGKILL for what is left."""
+    import signal
+    with subprocess.Popen(argv, start_new_session=True, **options) as proc:
+        try:
+            return proc.wait(timeout=timeout)
+        except BaseException:
+            # SIGTERM, not SIGINT: a grader started in the background
+            # (tools/grade ... &) and its children ignore SIGINT, while
+            # the programs checked would take it for a stop.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # whatever is left
+            proc.wait()
+            raise
+
+
+class Stopped(KeyboardInterrupt):
+    """A signal asked the grader to stop before it was done: an interrupt,
+    which the checks (pytest) take as one, cleaning up, never as a failed
+    check."""
+
+
+def stop_grading(signum, frame):
+    """SIGTERM or SIGHUP while grading: the grading copy is removed (the
+    finally of grade_from), its processes ended (run_grouped), and no grade
+    written; a second signal waits for that."""
+    import signal
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    raise Stopped(f"stopped by {signal.Signals(signum).name} before the "
+                  "grade was done")
+
+
 def grade_copy(tree, json_file=None, as_user=None, stdout=None,
                timeout=600):
     """Builds and grades the lessons of a grading copy (make, then
@@ -1652,15 +1693,14 @@ def grade_copy(tree, json_file=None, as_user=None, stdout=None,
                 for lesson_id in lesson_ids() for name in program_files(
                     lesson_id) if (tree / "lessons" / lesson_id / name).exists()]
     jobs = f"-j{min(4, os.cpu_count() or 1)}"
-    subprocess.run(["make", "--no-print-directory", "-s", "-k", jobs, "-C",
-                    str(tree), *programs], env=env, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, timeout=timeout, **user)
+    run_grouped(["make", "--no-print-directory", "-s", "-k", jobs, "-C",
+                 str(tree), *programs], timeout, env=env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **user)
     argv = [sys.executable, str(tree / "tools" / "classroom.py"), "grade"]
     if json_file:
         argv.append(str(json_file))
-    return subprocess.run(argv, env=env, cwd=tree, timeout=timeout,
-                          stdout=stdout, stderr=subprocess.STDOUT if stdout
-                          else None, **user).returncode
+    return run_grouped(argv, timeout, env=env, cwd=tree, stdout=stdout,
+                       stderr=subprocess.STDOUT if stdout else None, **user)
 
 
 def grade_from(submission, json_file=None):
@@ -1706,9 +1746,12 @@ def grade_from(submission, json_file=None):
 def grading(run, *args):
     """Runs a grading command: whatever goes wrong in the grader is said
     as such, with the status GRADER_ERROR, never taken for a grade."""
+    import signal
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop_grading)
     try:
         return run(*args)
-    except GraderError as e:
+    except (GraderError, Stopped) as e:
         said = str(e)
     except subprocess.TimeoutExpired as e:
         said = f"{e.cmd[0]} ran for more than {e.timeout:.0f} s"
