@@ -1,8 +1,14 @@
 """The Makefile keeps the conventions people expect of one: a change of
 compiler or flags rebuilds, LDLIBS reaches the link, and pytest's own
 options reach the checks."""
+import contextlib
+import os
 import re
+import signal
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +164,42 @@ def test_a_timeout_scale_that_is_no_number_above_0_is_refused(tmp_path):
             env=dict(env, LAB_BUILD=str(labrun.BUILD)), capture_output=True,
             text=True, timeout=60 * labrun.SCALE)
         assert graded.returncode == 2, graded.stderr
+
+
+def lab_dirs_of_children(pid):
+    """The lab directories that the children of pid run in."""
+    found = set()
+    for child in os.listdir("/proc"):
+        stat = labrun.read_if_there(f"/proc/{child}/stat") or b""
+        if child.isdigit() and stat.rsplit(b")", 1)[-1].split()[1:2] == \
+                [str(pid).encode()]:
+            with contextlib.suppress(OSError):
+                cwd = os.readlink(f"/proc/{child}/cwd")
+                if cwd.startswith(f"{labrun.RUN_PARENT}/lab-"):
+                    found.add(cwd)
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
+def test_a_hangup_stops_the_checks_as_ctrl_c_does(tmp_path, sig):
+    """The terminal closed while make check runs (SIGHUP), or a SIGTERM:
+    the checks stop as at Ctrl-C, their programs ended and their lab
+    directories removed, never left running and behind."""
+    tests = Path(__file__).resolve().parent
+    with subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             "-p", "no:xdist", f"--basetemp={tmp_path}",
+             str(tests / "test_06_close.py")],
+            env=dict(os.environ, LAB_CODE="solutions"),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True) as run:
+        deadline = time.monotonic() + 60 * labrun.SCALE
+        where = set()
+        while not where and time.monotonic() < deadline:
+            where = lab_dirs_of_children(run.pid)
+            time.sleep(0.01)  # until a check has started a program
+        run.send_signal(sig)
+        run.communicate(timeout=60 * labrun.SCALE)
+    assert where, "no check started a program"
+    left = [d for d in where if Path(d).exists()]
+    assert left == [], left
