@@ -111,7 +111,14 @@ def test_a_lesson_removed_whole_is_missing_and_reset_puts_it_back(lab_copy):
     assert (lesson / "server.c").read_bytes() == starter
     assert "02-bind              not started" in \
         lab_copy.make("progress").stdout
+    # Code that did not compile, then deleted: no old compiler message.
+    lab_copy.edit("05-read-write", "client.c", "int broken(void) { return }\n")
+    assert "does not compile" in lab_copy.make("check", "N=05").stdout
     (lab_copy.lesson("05-read-write") / "client.c").unlink()
+    check = lab_copy.make("check", "N=05")
+    assert "lessons/05-read-write/client.c is not there: make reset N=05 " \
+        "puts back the starter code" in check.stdout and \
+        "does not compile" not in check.stdout, check.stdout
     progress = lab_copy.make("progress")
     assert "05-read-write        missing" in progress.stdout
     assert "lessons/05-read-write/client.c is not there: make reset N=05 " \

@@ -704,6 +704,10 @@ class Lab:
                 raise FileNotFoundError(
                     f"{source} is not a file: it is {kind}. Your code of the "
                     "lesson goes in a file of that name.")
+            if not os.path.lexists(ROOT / source):  # an old log says nothing
+                reset = f": make reset N={source.parts[1][:2]} puts back " \
+                    "the starter code" if source.parts[0] == "lessons" else ""
+                raise FileNotFoundError(f"{source} is not there{reset}.")
             said = compiler_messages(path)
             if said:
                 raise FileNotFoundError(
