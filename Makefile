@@ -19,6 +19,10 @@ LAB_CPPFLAGS := -Itrace/include
 # The wrapper headers: every lab program depends on them.
 TRACE_HEADERS := $(wildcard trace/include/*.h trace/include/*/*.h)
 B ?= build
+ifneq ($(wildcard $(B)),$(patsubst %/.,%,$(wildcard $(B)/.)))
+$(error $(B) is not a directory: the lab builds everything into it. Move \
+	it away (mv $(B) $(B).old), then run make again)
+endif
 
 # A change of compiler or flags rebuilds what it must: they are kept in
 # $(B)/flags, on which every program depends, rewritten only when they
@@ -30,8 +34,10 @@ $(shell mkdir -p $(B))
 $(file >$(FLAGS_FILE),$(BUILD_FLAGS))
 endif
 
-# The lessons are the numbered folders of lessons/.
-LESSONS := $(sort $(notdir $(wildcard lessons/[0-9][0-9]-*)))
+# The lessons are the ones lessons/lessons.json lists, even one whose
+# folder is missing (make reset puts its starter code back).
+LESSONS := $(sort $(shell grep -oE '"id": "[0-9]{2}-[a-z0-9-]+"' \
+	lessons/lessons.json | cut -d'"' -f4))
 programs_in = $(patsubst %.c,$(B)/%,$(wildcard $(1)/*.c))
 # A lesson's programs are the ones its steps run (lessons/lessons.json:
 # server, client).  A program of the learner's own beside them, NAME.c, is
@@ -59,7 +65,7 @@ ifneq ($(strip $(N)),)
 ifeq ($(words $(N))$(call NOT_DIGITS,$(strip $(N))),1)
 N_NUMBER := $(patsubst 0%,%,$(patsubst 0%,%,$(patsubst 0%,%,$(strip $(N)))))
 NN := $(if $(filter 1 2 3 4 5 6 7 8 9,$(N_NUMBER)),0)$(N_NUMBER)
-LESSON := $(if $(NN),$(notdir $(wildcard lessons/$(NN)-*)))
+LESSON := $(if $(NN),$(filter $(NN)-%,$(LESSONS)))
 endif
 endif
 comma := ,
@@ -159,10 +165,14 @@ $(TRACE_OBJ): trace/trace.c $(TRACE_HEADERS) $(wildcard trace/*.def) $(FLAGS_FIL
 # The old program is removed first: code that no longer compiles must not
 # be checked with the program built from an earlier version.  The
 # compiler's messages are shown, and kept beside the program (NAME.log),
-# where make check, make progress and make grade find them.
+# where make check, make progress and make grade find them.  A source
+# that is no regular file (a FIFO, a device) is not given to the compiler,
+# which would wait on it.
 $(B)/%: %.c $(TRACE_OBJ) $(TRACE_HEADERS) $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	@rm -f $@ $@.log
+	@test -f $< || { echo "$<: not a regular file: nothing to compile" \
+	    | tee $@.log >&2; exit 1; }
 	$(CC) $(LAB_CPPFLAGS) $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) $(LDFLAGS) $< $(TRACE_OBJ) $(LDLIBS) -o $@ 2>$@.log || { cat $@.log >&2; exit 1; }
 
 $(ERROR_PROGRAMS): lessons/variant.h
@@ -199,17 +209,18 @@ demo: $(PYTHON_FILE) $(call programs_in,solutions/$(DEMO))
 
 # TRACE=FILE draws a trace you made; N=05 runs that lesson's solution first;
 # V=NAME runs one deliberate error.
+SVG_ARG = $(if $(SVG),--svg=$(call quoted,$(SVG)))
 timeline: $(PYTHON_FILE)
 ifneq ($(strip $(TRACE)),)
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py timeline $(if $(SVG),--svg $(SVG)) $(TRACE)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py timeline $(SVG_ARG) -- $(call quoted,$(TRACE))
 else ifneq ($(strip $(V)),)
 	@$(MAKE) -s --no-print-directory $(ERROR_PROGRAMS)
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py timeline $(if $(SVG),--svg $(SVG)) --variant '$(V)'
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py timeline $(SVG_ARG) --variant=$(call quoted,$(V))
 else
 	$(need_solutions)
 	$(need_lesson)
 	@$(MAKE) --no-print-directory $(call programs_in,solutions/$(LESSON)) $(SILENT)
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py timeline $(if $(SVG),--svg $(SVG)) --run solutions $(LESSON)
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py timeline $(SVG_ARG) --run solutions $(LESSON)
 endif
 
 pictures: all $(PYTHON_FILE)
@@ -221,7 +232,7 @@ pictures: all $(PYTHON_FILE)
 strace: $(PYTHON_FILE)
 ifneq ($(strip $(V)),)
 	@$(MAKE) -s --no-print-directory $(ERROR_PROGRAMS)
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py strace --variant '$(V)'
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py strace --variant $(call quoted,$(V))
 else
 	$(need_solutions)
 	$(need_lesson)
@@ -249,7 +260,7 @@ bench: $(PYTHON_FILE) $(B)/bench/server $(B)/bench/client
 # variant, with its whole trace.
 errors: $(PYTHON_FILE) $(ERROR_PROGRAMS)
 ifneq ($(strip $(V)),)
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py errors --show '$(V)'
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/lab.py errors --show $(call quoted,$(V))
 else
 ifneq ($(strip $(N)),)
 	$(need_lesson)
@@ -347,12 +358,12 @@ quiz: $(PYTHON_FILE)
 	@$(CLASSROOM_EXEC) quiz $(LESSON) $(call quoted,$(ANSWERS))
 
 handout: $(PYTHON_FILE)
-	@$(CLASSROOM) handout '$(HANDOUT)'
+	@$(CLASSROOM) handout $(call quoted,$(HANDOUT))
 
 # Gradescope: setup.sh, run_autograder and the hand-out in one zip
 # (tools/autograder.py; lessons/TEACHING.md).
 autograder: $(PYTHON_FILE)
-	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/autograder.py zip '$(AUTOGRADER)'
+	@$(PYENV) "$$(cat $(PYTHON_FILE))" tools/autograder.py zip $(call quoted,$(AUTOGRADER))
 
 clean:
 	rm -rf $(B)

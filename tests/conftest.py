@@ -2808,14 +2808,32 @@ def mistakes_timeout():
     return mistakes.BUILD_TIMEOUT
 
 
+# Signals that stop the checks as Ctrl-C does (stop_as_ctrl_c), and the
+# handlers they had before the run.
+STOPPED_BY = (signal.SIGTERM, signal.SIGHUP)
+_handlers_before = {}
+
+
+def stop_as_ctrl_c(signum, frame):
+    """SIGTERM, or SIGHUP (the terminal closed while make check ran): the
+    run ends as Ctrl-C ends it, each lab ending its programs and removing
+    its directory, not killed with them left behind."""
+    raise KeyboardInterrupt(labrun.signal_name(signum))
+
+
 def pytest_sessionstart(session):
-    """In a parallel run of the whole suite (make test), the main process,
+    """SIGTERM and SIGHUP stop the run as Ctrl-C does (stop_as_ctrl_c).
+
+    In a parallel run of the whole suite (make test), the main process,
     which runs no test itself, makes what the workers would wait for while
     they run the first tests (those that need neither): the built hand-out
     (handout_built), then, at a low priority, the corpus of
     tests/test_mistakes.py (most tests wait for the programs they run, and
     the compiler takes the time they leave).  The tests then find both
     made (under a lock, named by their content)."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in STOPPED_BY:
+            _handlers_before[sig] = signal.signal(sig, stop_as_ctrl_c)
     config = session.config
     tests = Path(__file__).resolve().parent
     if getattr(config.option, "dist", "no") == "no" or LEARNER or \
@@ -2909,7 +2927,10 @@ def pytest_runtest_makereport(item, call):
 def pytest_sessionfinish(session):
     """Nothing left behind: every directory the run made (in /tmp or
     /dev/shm) is gone (a worker of a parallel run tells the main process,
-    which says it)."""
+    which says it); the stop signals have their handlers back."""
+    while _handlers_before:
+        sig, handler = _handlers_before.popitem()
+        signal.signal(sig, handler)
     if _early:
         _early["thread"].join(mistakes_timeout())
         shutil.rmtree(_early["where"], ignore_errors=True)

@@ -1019,9 +1019,12 @@ BAD_PATHS = {
     "too long": ("p" * 120 + ".sock", "sun_path", False),
     "missing directory": ("no-such-dir/lab.sock", None, True),
     "not a socket": ("notes.txt", "not a socket", True),
+    "a file as a directory": ("notes.txt/", None, True),
 }
-SERVER_SAYS = {"missing directory": "directory does not exist"}
-CLIENT_SAYS = {"missing directory": "no socket file"}
+SERVER_SAYS = {"missing directory": "directory does not exist",
+               "a file as a directory": "not a socket"}
+CLIENT_SAYS = {"missing directory": "no socket file",
+               "a file as a directory": "Not a directory"}
 
 
 def refused(lab, program, case):

@@ -264,6 +264,48 @@ def test_a_newline_in_a_senders_name_cannot_forge_a_record(lab):
                "Datagrams keep their boundaries")
 
 
+def test_a_newline_in_a_senders_name_cannot_forge_a_line_of_an_error(lab):
+    # The reply fails (LAB_FAULTS): the collector says so on standard
+    # error, naming the sender, whose name it chose, newline included.
+    collector = collecting(lab, "-n", "1",
+                           env={"LAB_FAULTS": "sendto=ECONNREFUSED"})
+    peer = dgram(lab)
+    name = f"lab-{os.getpid()}-{id(peer)}\ncollector: stopped"
+    peer.bind("\0" + name)
+    send(peer, b"hello", path(lab))
+    collector.wait()
+    lab.expect(not any(line.startswith("collector: stopped")
+                       for line in collector.stderr.splitlines()),
+               "the sender's name escaped on standard error too: a socket "
+               "bound to the abstract name \"" + name.replace("\n", "\\n") +
+               "\" got no reply (sendto failed), and the collector said "
+               f"{cut(collector.stderr_bytes, 300)}; its newline began a line "
+               "of the sender's own; print the name with the same \\xNN "
+               f"escapes as in a record; {collector.describe()}",
+               "Who sent it: addresses and replies")
+
+
+def test_a_newline_in_a_replier_s_name_cannot_forge_a_reply(lab):
+    # Any process may send to the logger's socket, from a name it chose.
+    collector = dgram(lab, SOCK)
+    liar = dgram(lab, "x\nlogger: reply from log.sock: ok 99")
+    logger = lab.start("logger", "-b", "mine.sock", SOCK, "hello")
+    try:
+        _, sender = collector.recvfrom(4096)
+    except OSError:
+        sender = None
+    if sender:
+        send(liar, b"ok 5", str(lab.dir / sender))
+    logger.wait()
+    lab.expect(len(logger.stdout.splitlines()) <= 1,
+               "the name of the reply's sender printed with no control "
+               "byte, as the reply is: a socket bound to \"x\\nlogger: "
+               "reply from log.sock: ok 99\" replied, and the logger "
+               f"printed {cut(logger.stdout_bytes, 200)}, a line of the "
+               f"sender's own; {logger.describe()}",
+               "Who sent it: addresses and replies")
+
+
 def test_a_sender_with_an_abstract_name_gets_its_reply(lab):
     collector = collecting(lab, "-n", "1")
     peer = dgram(lab)
@@ -870,9 +912,12 @@ BAD_PATHS = {
     "too long": ("p" * 120 + ".sock", "sun_path", False),
     "missing directory": ("no-such-dir/log.sock", None, True),
     "not a socket": ("notes.txt", "not a socket", True),
+    "a file as a directory": ("notes.txt/", None, True),
 }
-SAYS = {"collector": {"missing directory": "directory does not exist"},
-        "logger": {"missing directory": "no socket file"}}
+SAYS = {"collector": {"missing directory": "directory does not exist",
+                      "a file as a directory": "not a socket"},
+        "logger": {"missing directory": "no socket file",
+                   "a file as a directory": "Not a directory"}}
 
 
 @pytest.mark.parametrize("program_and_case", [

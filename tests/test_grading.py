@@ -341,8 +341,12 @@ def test_an_upload_s_links_fifos_and_devices_are_never_read(tmp_path):
     secret = tmp_path / "private.txt"
     secret.write_text("the teacher's private words\n")
     upload = tmp_path / "upload" / "lessons"
-    for lesson in ("01-socket", "02-bind", "03-listen", "06-close"):
+    for lesson in ("01-socket", "02-bind", "03-listen", "06-close",
+                   "07-fork"):
         (upload / lesson).mkdir(parents=True)
+    # A source of gigabytes (sparse: it costs no disk) is not read either.
+    with open(upload / "07-fork" / "server.c", "wb") as huge:
+        huge.truncate(4 << 30)
     (upload / "02-bind" / "server.c").symlink_to(secret)
     (upload / "03-listen" / "server.c").symlink_to("/dev/zero")
     (upload / "06-close" / "server.c").symlink_to(tmp_path / "nowhere")
@@ -360,7 +364,10 @@ def test_an_upload_s_links_fifos_and_devices_are_never_read(tmp_path):
                   "02-bind/server.c is a symbolic link: not graded",
                   "03-listen/server.c is a symbolic link",
                   "06-close/server.c is a symbolic link",
-                  "05-read-write is a symbolic link"):
+                  "05-read-write is a symbolic link",
+                  "07-fork/server.c is a file of 4,294,967,296 bytes, more "
+                  "than a lesson source may be (1 MiB): not graded",
+                  "No other lesson source"):
         assert named in said, said
     assert "private words" not in done.stdout + done.stderr + \
         results.read_text()
@@ -407,3 +414,31 @@ def test_make_grade_passes_paths_with_spaces_whole(tmp_path):
     assert done.returncode == 2 and f"nothing to grade in {upload}:" in \
         done.stderr, done.stderr
     assert json.loads(results.read_text())["status"] == "nothing to grade"
+
+
+@needs_solutions
+def test_a_grader_stopped_by_a_signal_leaves_nothing_and_no_grade(tmp_path):
+    """SIGTERM (a script's timeout) while the checks run: the grading copy
+    is removed, its processes are ended, no results are written, and the
+    status says the grader failed, never a grade."""
+    upload = tmp_path / "upload"
+    solved_lessons(upload, POINTS)
+    results = tmp_path / "results.json"
+    argv, env = LabCopy(ROOT).make_command()
+    (tmp_path / "tmp").mkdir()
+    env.update(LAB_BUILD=str(labrun.BUILD), TMPDIR=str(tmp_path / "tmp"))
+    with subprocess.Popen([str(ROOT / "tools" / "grade"), str(upload),
+                           str(results)], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as grader:
+        first = grader.stdout.readline()  # said once the copy is made
+        grader.terminate()
+        _, stderr = grader.communicate(timeout=60 * labrun.SCALE)
+    assert "graded with this lab's checks in a fresh copy" in first, first
+    assert grader.returncode == classroom.GRADER_ERROR, stderr
+    assert "no grade: stopped by SIGTERM" in stderr, stderr
+    assert list((tmp_path / "tmp").iterdir()) == [] and \
+        not results.exists()
+    left = [pid for pid in os.listdir("/proc") if pid.isdigit() and
+            str(tmp_path).encode() in (labrun.read_if_there(
+                f"/proc/{pid}/cmdline") or b"")]
+    assert left == [], left

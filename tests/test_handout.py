@@ -143,6 +143,34 @@ def test_a_hand_out_carries_the_starters_not_a_solved_lesson(lab_copy):
     assert carried != (lab_copy.lesson("01-socket") / "server.c").read_bytes()
 
 
+def test_a_file_of_the_lab_that_is_gone_is_never_left_out_silently(
+        lab_copy):
+    """A starter deleted from lessons/ is carried from the pristine copy;
+    any other file of the lab that is gone stops the hand-out and the
+    autograder zip, with nothing written: a copy without it is broken."""
+    (lab_copy.lesson("02-bind") / "server.c").unlink()
+    tarball = lab_copy.path / "again.tar.gz"
+    done = lab_copy.make("handout", f"HANDOUT={tarball}")
+    assert done.returncode == 0, done.stderr
+    assert "lessons/02-bind/server.c is not there" in done.stdout
+    with tarfile.open(tarball) as tar:
+        assert tar.extractfile("unix-sockets-lab/lessons/02-bind/server.c"
+                               ).read() == (lab_copy.path / "lessons" /
+                                            ".starters" / "02-bind" /
+                                            "server.c").read_bytes()
+    tarball.unlink()
+    (lab_copy.path / "pictures" / "README.md").unlink()
+    for command, name, out in [("handout", "HANDOUT", tarball),
+                               ("autograder", "AUTOGRADER",
+                                lab_copy.path / "a.zip")]:
+        done = lab_copy.make(command, f"{name}={out}")
+        assert done.returncode != 0 and "Traceback" not in done.stderr
+        assert f"{command}: nothing written: files of the lab that its " \
+            ".handout-files lists are not there: pictures/README.md" in \
+            done.stderr, done.stderr
+        assert not out.exists()
+
+
 def test_without_git_or_pristine_copy_lessons_are_taken_as_they_are(
         lab_copy):
     shutil.rmtree(lab_copy.path / "lessons" / ".starters")

@@ -108,12 +108,24 @@ def test_errors_seen_on_the_kernel_are_explained(lab_copy, lesson, program,
     assert said(MISTAKES[mistake]["say"]) in out
 
 
+# The arguments each call has in the trace (trace/TRACE.md), beside fd.
+ARGS = {"socket": {"domain": "AF_UNIX", "type": "SOCK_STREAM", "protocol": 0},
+        "bind": {"addr": {"family": "AF_UNIX", "path": "lab.sock"},
+                 "addrlen": 110},
+        "connect": {"addr": {"family": "AF_UNIX", "path": "lab.sock"},
+                    "addrlen": 110},
+        "listen": {"backlog": 5}, "read": {"count": 4096},
+        "write": {"count": 13}, "recv": {"count": 4096, "flags": 0},
+        "unlink": {"path": "lab.sock"}}
+
+
 def event(pid, role, call, ret, fd=None, ts=0, **args):
     """One line of a JSON trace, as the trace library writes it."""
+    args = {**ARGS.get(call, {}), **args}
     return {"ts": ts, "start": ts, "pid": pid, "role": role,
             "event": "return", "call": call,
             "args": {"fd": fd, **args} if fd is not None else args,
-            "ret": ret, "errno": None}
+            "ret": ret, "errno": None, "file": f"{role}.c", "line": 1}
 
 
 def write_trace(copy, lesson, lines):
@@ -249,3 +261,26 @@ def test_a_trace_line_that_is_not_the_lab_s_is_skipped(lab_copy):
     assert timeline.stderr.replace("timeline: ", "hint: ").replace(
         str(path), "build/run/lessons/05-read-write/trace.jsonl") \
         .splitlines()[:4] == skipped, timeline.stderr
+
+
+@pytest.mark.parametrize("remembered", [
+    "[]", "null", '{"04-accept-connect": 5}',
+    '{"04-accept-connect": {"given": "x", "mistakes": 3}}'])
+def test_what_hint_remembered_in_another_shape_starts_over(lab_copy,
+                                                            remembered):
+    """build/classroom/hints.json of an older lab, or edited by hand: the
+    hints of the lesson start over, with no traceback."""
+    state = lab_copy.path / "build" / "classroom" / "hints.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(remembered + "\n")
+    assert "Hint 1 of" in hint(lab_copy, "04")
+
+
+def test_an_editor_s_lock_beside_the_source_changes_nothing(lab_copy):
+    """Emacs keeps .#server.c, a link to nowhere, beside a file it edits:
+    make hint still reads the last run, and says it is older than the
+    code only when the code is."""
+    write_trace(lab_copy, "05-read-write", one_read_only())
+    (lab_copy.lesson("05-read-write") / ".#server.c").symlink_to(
+        "learner@host.1234:1700000000")
+    assert said(MISTAKES["one-read-only"]["say"]) in hint(lab_copy, "05")

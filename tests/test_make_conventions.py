@@ -1,7 +1,14 @@
 """The Makefile keeps the conventions people expect of one: a change of
 compiler or flags rebuilds, LDLIBS reaches the link, and pytest's own
 options reach the checks."""
+import contextlib
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +79,127 @@ def test_n_that_is_no_lesson_is_named_and_refused(command):
         shown = lab_make("-n", command, f"N={n}")
         assert shown.returncode == 0 and \
             'if [ -z "04-accept-connect" ]' in shown.stdout, shown.stdout
+
+
+def test_names_with_quotes_and_spaces_reach_the_tools_whole(tmp_path):
+    """A file or variant name is passed on as one word, whatever it holds:
+    a quote breaks no shell command, a space splits no name."""
+    odd = "it's a"
+    for command, name in [("errors", "V"), ("timeline", "V"),
+                          ("strace", "V")]:
+        done = lab_make(command, f"{name}={odd}")
+        assert done.returncode == 2 and "Syntax error" not in done.stderr \
+            and f"{odd}" in done.stderr, done.stderr
+        # A byte that is not UTF-8 (\xff) is shown as one, as typed.
+        done = lab_make(command, f"{name}=it\udcffs")
+        assert done.returncode == 2 and "it\ufffds" in done.stderr, \
+            done.stderr
+    for command, name in [("handout", "HANDOUT"),
+                          ("autograder", "AUTOGRADER")]:
+        done = lab_make(command, f"{name}={tmp_path / odd / 'x'}")
+        assert done.returncode == 2 and \
+            f"the directory {tmp_path / odd} does not exist" in done.stderr, \
+            done.stderr
+    trace = tmp_path / f"{odd} run.jsonl"
+    trace.write_text("")
+    done = lab_make("timeline", f"TRACE={trace}",
+                    f"SVG={tmp_path / odd}.svg")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / f"{odd}.svg").read_text().startswith("<svg")
+
+
+@pytest.mark.parametrize("command", [("progress",), ("errors",),
+                                     ("quiz", "N=04", "ANSWERS=abcab")])
+def test_an_output_that_cannot_be_written_is_said_not_a_traceback(
+        lab_copy, command):
+    """A full disk, a closed standard output, a reader that has gone (make
+    errors | head): one line on standard error and a non-zero status, or,
+    for the reader that has gone, no more output; never a traceback."""
+    argv, env = lab_copy.make_command("-s", *command)
+    for where, says in ((">/dev/full", "cannot write standard output: No "
+                         "space left on device"),
+                        (">&-", "standard output is closed")):
+        done = subprocess.run(["sh", "-c", f'exec "$@" {where}', "sh",
+                               *argv], env=env, capture_output=True,
+                              text=True, timeout=60 * labrun.SCALE)
+        assert done.returncode != 0 and says in done.stderr and \
+            "Traceback" not in done.stderr, done.stderr
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as proc:
+        proc.stdout.read(1)
+        proc.stdout.close()  # as head does once it has its lines
+        _, stderr = proc.communicate(timeout=60 * labrun.SCALE)
+    assert b"Traceback" not in stderr and b"Broken pipe" not in stderr, \
+        stderr.decode(errors="replace")
+
+
+def test_a_build_directory_that_is_a_file_is_named(tmp_path):
+    """build/ as a file (or a link to nowhere): make says what to move
+    away, before it tries to write in it."""
+    for odd in ("a-file", "a-link"):
+        build = tmp_path / odd
+        build.write_text("") if odd == "a-file" else \
+            build.symlink_to(tmp_path / "nowhere")
+        done = LabCopy(labrun.ROOT).make(f"B={build}", "progress")
+        assert done.returncode == 2 and f"{build} is not a directory: the " \
+            "lab builds everything into it. Move it away" in done.stderr, \
+            done.stderr
+
+
+def test_a_timeout_scale_that_is_no_number_above_0_is_refused(tmp_path):
+    """LAB_TIMEOUT_SCALE=0 would fail every check that waits, and abc was
+    a traceback: both are refused in one line, with the status of a wrong
+    command line (the grading tool's 2, never its 1, incomplete)."""
+    for scale in ("abc", "0", "-1", "nan"):
+        argv, env = LabCopy(labrun.ROOT).make_command(
+            f"B={labrun.BUILD}", "-s", "progress")
+        env["LAB_TIMEOUT_SCALE"] = scale
+        done = subprocess.run(argv, env=env, capture_output=True, text=True,
+                              timeout=60 * labrun.SCALE)
+        assert done.returncode != 0 and done.stderr.startswith(
+            f"LAB_TIMEOUT_SCALE={scale}: give a number above 0") and \
+            "Traceback" not in done.stderr, done.stderr
+        graded = subprocess.run(
+            [str(labrun.ROOT / "tools" / "grade"), str(tmp_path)],
+            env=dict(env, LAB_BUILD=str(labrun.BUILD)), capture_output=True,
+            text=True, timeout=60 * labrun.SCALE)
+        assert graded.returncode == 2, graded.stderr
+
+
+def lab_dirs_of_children(pid):
+    """The lab directories that the children of pid run in."""
+    found = set()
+    for child in os.listdir("/proc"):
+        stat = labrun.read_if_there(f"/proc/{child}/stat") or b""
+        if child.isdigit() and stat.rsplit(b")", 1)[-1].split()[1:2] == \
+                [str(pid).encode()]:
+            with contextlib.suppress(OSError):
+                cwd = os.readlink(f"/proc/{child}/cwd")
+                if cwd.startswith(f"{labrun.RUN_PARENT}/lab-"):
+                    found.add(cwd)
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
+def test_a_hangup_stops_the_checks_as_ctrl_c_does(tmp_path, sig):
+    """The terminal closed while make check runs (SIGHUP), or a SIGTERM:
+    the checks stop as at Ctrl-C, their programs ended and their lab
+    directories removed, never left running and behind."""
+    tests = Path(__file__).resolve().parent
+    with subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             "-p", "no:xdist", f"--basetemp={tmp_path}",
+             str(tests / "test_06_close.py")],
+            env=dict(os.environ, LAB_CODE="solutions"),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True) as run:
+        deadline = time.monotonic() + 60 * labrun.SCALE
+        where = set()
+        while not where and time.monotonic() < deadline:
+            where = lab_dirs_of_children(run.pid)
+            time.sleep(0.01)  # until a check has started a program
+        run.send_signal(sig)
+        run.communicate(timeout=60 * labrun.SCALE)
+    assert where, "no check started a program"
+    left = [d for d in where if Path(d).exists()]
+    assert left == [], left

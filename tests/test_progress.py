@@ -1,6 +1,9 @@
 """make progress: each lesson's state, a progress bar, and the next step,
 on an unpacked hand-out whose lessons are solved, edited or left alone."""
+import os
 import re
+
+import pytest
 
 import test_01_socket
 from conftest import LESSONS
@@ -101,19 +104,36 @@ def test_make_check_says_what_make_progress_says_and_stays_calm(lab_copy):
 
 
 
-def test_a_source_that_is_a_directory_is_said_to_be_no_file(lab_copy):
+@pytest.mark.parametrize("kind", ["directory", "FIFO"])
+def test_a_source_that_is_a_directory_is_said_to_be_no_file(lab_copy, kind):
     """make progress and make check say so, instead of "in progress" and
-    the compiler's "No such file or directory"."""
+    the compiler's "No such file or directory"; a FIFO is never given to
+    the compiler, which would wait on it for ever."""
     source = lab_copy.lesson("02-bind") / "server.c"
     source.unlink()
-    source.mkdir()
+    source.mkdir() if kind == "directory" else os.mkfifo(source)
     progress = lab_copy.make("progress")
     assert "02-bind              not a file" in progress.stdout, \
         progress.stdout
-    assert "lessons/02-bind/server.c is not a file: it is a directory" in \
+    assert f"lessons/02-bind/server.c is not a file: it is a {kind}" in \
         " ".join(progress.stdout.split())
     check = lab_copy.make("check", "N=02")
     assert check.returncode != 0
-    assert "lessons/02-bind/server.c is not a file: it is a directory" in \
+    assert f"lessons/02-bind/server.c is not a file: it is a {kind}" in \
         check.stdout and "No such file or directory" not in check.stdout, \
         check.stdout
+
+
+@pytest.mark.parametrize("remembered", ["[]", '{"01-socket": 5}'])
+def test_what_progress_remembered_in_another_shape_is_run_again(
+        lab_copy, remembered):
+    """build/classroom/progress.json of an older lab, or edited by hand:
+    its entries count as nothing remembered, and the checks run again."""
+    lab_copy.solve("01-socket")
+    state = lab_copy.path / "build" / "classroom" / "progress.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(remembered + "\n")
+    done = lab_copy.make("progress")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, \
+        done.stderr
+    assert "01-socket            done" in done.stdout, done.stdout

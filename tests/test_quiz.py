@@ -81,6 +81,13 @@ def test_answers_that_are_not_the_choices_are_refused(lab_copy):
                 if line.startswith("quiz: ")]
         assert len(said) == 1 and "are not the choices" in said[0] and \
             "is not one of a, b" in said[0], done.stderr
+    # A byte that is not UTF-8 is shown as one, never as a Python escape.
+    argv, env = lab_copy.make_command("quiz", "N=02")
+    done = subprocess.run([*argv, b"ANSWERS=\xff"], env=env,
+                          capture_output=True, timeout=30 * labrun.SCALE)
+    said = done.stderr.decode(errors="replace")
+    assert done.returncode != 0 and "Q1: \ufffd is not one of a, b" in \
+        said and "udcff" not in said, said
     # Spaces are ignored, as commas are: one line, never the usage text.
     done = lab_copy.make("quiz", "N=02", "ANSWERS=a b")
     assert done.returncode != 0 and done.stderr.startswith(
@@ -109,6 +116,13 @@ def test_the_quiz_stops_at_the_end_of_its_input(lab_copy):
     # No answer was counted as wrong: it says how to answer instead.
     assert "right." not in done.stdout and "not quite" not in done.stdout
     assert "standard input is at its end" in done.stderr
+    # Started with standard input closed (<&-): said so, not a traceback.
+    argv, env = lab_copy.make_command("quiz", "N=01")
+    done = subprocess.run(["sh", "-c", 'exec "$@" <&-', "sh", *argv],
+                          env=env, capture_output=True, text=True,
+                          timeout=30 * labrun.SCALE)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "standard input is closed" in done.stderr, done.stderr
     assert "make quiz N=01 ANSWERS=LETTERS" in done.stderr
     assert f"({count} letters" in done.stderr
     # Too few answers is the same mistake, said before any question.

@@ -93,3 +93,33 @@ def test_reset_leaves_what_is_in_its_way_and_says_why(lab_copy, tmp_path):
     assert done.returncode != 0 and "is a symbolic link, not a file" in \
         done.stderr
     assert elsewhere.read_text() == "/* elsewhere */\n"
+
+
+def test_a_lesson_removed_whole_is_missing_and_reset_puts_it_back(lab_copy):
+    """A lesson folder (or a source) deleted: make progress says it is
+    missing and how to get it back, and make reset N=.. takes the lesson
+    still, since lessons.json lists it, not the folders that are left."""
+    lesson = lab_copy.lesson("02-bind")
+    starter = (lesson / "server.c").read_bytes()
+    shutil.rmtree(lesson)
+    progress = lab_copy.make("progress")
+    assert "02-bind              missing" in progress.stdout, progress.stdout
+    check = lab_copy.make("check", "N=02")
+    assert "is not a lesson" not in check.stdout + check.stderr, check.stdout
+    done = lab_copy.make("reset", "N=02")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (lesson / "server.c").read_bytes() == starter
+    assert "02-bind              not started" in \
+        lab_copy.make("progress").stdout
+    # Code that did not compile, then deleted: no old compiler message.
+    lab_copy.edit("05-read-write", "client.c", "int broken(void) { return }\n")
+    assert "does not compile" in lab_copy.make("check", "N=05").stdout
+    (lab_copy.lesson("05-read-write") / "client.c").unlink()
+    check = lab_copy.make("check", "N=05")
+    assert "lessons/05-read-write/client.c is not there: make reset N=05 " \
+        "puts back the starter code" in check.stdout and \
+        "does not compile" not in check.stdout, check.stdout
+    progress = lab_copy.make("progress")
+    assert "05-read-write        missing" in progress.stdout
+    assert "lessons/05-read-write/client.c is not there: make reset N=05 " \
+        "puts back the starter code" in " ".join(progress.stdout.split())

@@ -1,6 +1,8 @@
 """The timeline and the sequence diagrams join the right calls, show waits
 and failures, fold long runs, and read any trace file."""
+import contextlib
 import functools
+import io
 import json
 import os
 import random
@@ -211,3 +213,87 @@ def test_processes_are_drawn_in_the_order_they_were_made_across_a_pid_wrap():
     assert [lane.pid for lane in lanes] == [top - 1, 300, 310]
     assert timeline.creation_order([5, 7, 9]) == [5, 7, 9]
 
+
+
+# Lines that are JSON objects but not in the trace's shape: a field of
+# another kind, or an argument its call always has missing.
+def _poll(e):
+    return dict(e, call="poll", args={"fds": [1], "nfds": 1, "timeout": -1})
+
+
+NOT_THE_TRACE_S = {
+    "a repeat event with no place": lambda e: {
+        k: v for k, v in dict(e, event="repeat").items() if k != "file"},
+    "a role that is a number": lambda e: dict(e, role=5),
+    "args that are null": lambda e: dict(e, args=None),
+    "an fd that is an object": lambda e: dict(e, args=dict(e["args"],
+                                                           fd={})),
+    "a result that is a list": lambda e: dict(e, ret=[1]),
+    "a return with no start": lambda e: {k: v for k, v in e.items()
+                                         if k != "start"},
+    "a poll set of plain numbers": _poll,
+    "a sigaction with no signal": lambda e: dict(e, call="sigaction",
+                                                 args={"handler": "SIG_IGN"}),
+    "an address that is a number": lambda e: dict(
+        e, call="bind", args={"fd": 3, "addr": 7, "addrlen": 110}),
+    "an event of no known kind": lambda e: dict(e, event={}),
+}
+
+
+def test_a_json_line_not_in_the_trace_s_shape_is_skipped_not_a_crash():
+    events = list(recorded("06-close"))
+    close = next(e for e in events if e["call"] == "close"
+                 and e["event"] == "return")
+    for what, odd in NOT_THE_TRACE_S.items():
+        data = "".join(json.dumps(e) + "\n" for e in [*events, odd(close)])
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr):
+            read = timeline.trace_events(data.encode(), "t.jsonl")
+        assert len(read) == len(events), what
+        assert "t.jsonl:%d: not a line" % (len(events) + 1) in \
+            stderr.getvalue(), what
+    with tempfile.TemporaryDirectory(prefix="lab-") as tmp:
+        path = Path(tmp) / "odd.jsonl"
+        path.write_text("".join(json.dumps(e) + "\n" for e in [
+            *events, *(odd(close) for odd in NOT_THE_TRACE_S.values())]))
+        shown = subprocess.run(
+            [sys.executable, str(ROOT / "tools" / "lab.py"), "timeline",
+             str(path), "--svg", str(Path(tmp) / "odd.svg")],
+            capture_output=True, text=True, timeout=10 * labrun.SCALE,
+            env=dict(os.environ, NO_COLOR="1"))
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stderr.count("not a line of the lab's JSON trace") == \
+            len(NOT_THE_TRACE_S), shown.stderr
+        assert "Traceback" not in shown.stderr
+
+
+def test_the_diagram_replaces_only_an_earlier_diagram():
+    """SVG= names a new file or a diagram drawn before: a trace, a source,
+    a directory or a FIFO there is refused in one line and left as it
+    is, and a missing directory is not made."""
+    events = recorded("06-close")
+    with tempfile.TemporaryDirectory(prefix="lab-") as tmp:
+        tmp = Path(tmp)
+        trace = tmp / "run.jsonl"
+        trace.write_text("".join(json.dumps(e) + "\n" for e in events))
+        kept = trace.read_bytes()
+        os.mkfifo(tmp / "fifo")
+
+        def draw(svg):
+            return subprocess.run(
+                [sys.executable, str(ROOT / "tools" / "lab.py"), "timeline",
+                 f"--svg={svg}", "--", str(trace)], capture_output=True,
+                text=True, timeout=10 * labrun.SCALE,
+                env=dict(os.environ, NO_COLOR="1"))
+        for svg in (trace, tmp, tmp / "fifo", tmp / "no such dir" / "a.svg"):
+            done = draw(svg)
+            assert done.returncode == 2 and "Traceback" not in done.stderr, \
+                done.stderr
+            assert done.stderr.startswith("make timeline: nothing written: ") \
+                and len(done.stderr.splitlines()) == 1, done.stderr
+        assert trace.read_bytes() == kept
+        assert sorted(p.name for p in tmp.iterdir()) == ["fifo", "run.jsonl"]
+        for _ in range(2):  # a new file, then the diagram drawn before
+            done = draw(tmp / "it's a run.svg")
+            assert done.returncode == 0, done.stderr
+            assert (tmp / "it's a run.svg").read_text().startswith("<svg")

@@ -406,6 +406,9 @@ def test_a_rule_for_accept_applies_to_accept4_and_counts_it():
     ("read#0=EINTR", "#N counts the calls from 1"),
     ("read#x=EINTR", "#N counts the calls from 1"),
     ("read=EFOO", '"EFOO" is not an errno name'),
+    ("read=999999", '"999999" is not an errno name (such as EINTR) or a '
+                    'number from 1 to 4095'),
+    ("read=-5", '"-5" is not an errno name'),
     ("close<=3", "only read, write, recv and send can be made short"),
     ("read<=0", "<=BYTES needs a number of bytes from 1 up"),
     ("read", "after the call come =ERRNO (fail), =SIGNAL (a signal just "

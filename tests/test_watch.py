@@ -38,6 +38,10 @@ class Output:
 
 
 def test_watch_checks_again_after_each_change_until_interrupted(lab_copy):
+    # An editor's lock beside the source (Emacs: a link to nowhere) is no
+    # source to watch.
+    (lab_copy.lesson("01-socket") / ".#server.c").symlink_to(
+        "learner@host.1234:1700000000")
     argv, env = lab_copy.make_command("watch", "N=01")
     watch = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True,

@@ -36,7 +36,7 @@ import zipfile
 from pathlib import Path
 
 import classroom
-from labrun import work_dir
+from labrun import run_tool, work_dir
 from manifest import lessons, number, part_of, parts
 
 # -- GitHub Classroom -----------------------------------------------------------
@@ -194,10 +194,15 @@ def build_zip(out):
     pristine, _ = classroom.starters_to_hand_out("autograder")
     out = Path(out)
     count = 0
+    try:
+        contents = list(classroom.handout_contents(pristine))
+    except classroom.FilesMissing as e:
+        print(f"autograder: nothing written: {e}.", file=sys.stderr)
+        return classroom.USAGE
     with classroom.replacing(out) as f, zipfile.ZipFile(f, "w") as archive:
         add_file(archive, "setup.sh", SETUP_SH, 0o755)
         add_file(archive, "run_autograder", RUN_AUTOGRADER, 0o755)
-        for name, path, content in classroom.handout_contents(pristine):
+        for name, path, content in contents:
             mode = path.stat().st_mode & 0o777 if path else 0o644
             if content is None:
                 content = path.read_bytes()
@@ -283,7 +288,7 @@ def grade_submission(root):
                   f"({classroom.shown(lessons_in)}), graded with the lab's "
                   "own checks.", file=out)
             for refused in classroom.not_taken(submission, places):
-                print(f"{refused} (only regular files are read).", file=out)
+                print(f"{refused} ({classroom.ONLY_FILES}).", file=out)
             print(file=out, flush=True)
             status = classroom.grade_copy(tree, results, as_user=owner,
                                           stdout=out)
@@ -390,4 +395,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run_tool(main)

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 
-from labrun import BUILD
+from labrun import BUILD, run_tool
 
 SERVER = BUILD / "solutions" / "06-close" / "server"
 UNTRACED = BUILD / "bench" / "server"
@@ -147,4 +147,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run_tool(main)

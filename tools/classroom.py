@@ -40,7 +40,7 @@ import functools
 import manifest
 import tracetext
 from labrun import BUILD, compiler_messages, not_a_file, pending_signals, \
-    work_dir
+    run_tool, typed, work_dir
 from manifest import LESSONS_DIR, ROOT, lesson_ids, lesson_programs, \
     lessons, number
 
@@ -156,6 +156,26 @@ def not_files(lesson_id):
         if kind:
             found[name] = kind
     return found
+
+
+def source_times(lesson_id):
+    """{file name: modification time in ns} of the C sources in the
+    lesson's folder, the learner's own too; not an editor's hidden file
+    (Emacs's lock .#server.c, a link to nowhere), nor one gone between the
+    listing and the look (an editor's save)."""
+    times = {}
+    for path in (LESSONS_DIR / lesson_id).glob("*.c"):
+        with contextlib.suppress(OSError):
+            if not path.name.startswith("."):
+                times[path.name] = path.stat().st_mtime_ns
+    return times
+
+
+def missing(lesson_id):
+    """The lesson's program sources that are not there at all (deleted, or
+    their whole folder): make reset puts them back."""
+    return [name for name in program_files(lesson_id)
+            if not os.path.lexists(LESSONS_DIR / lesson_id / name)]
 
 
 def not_started(lesson_id, pristine):
@@ -413,11 +433,31 @@ def replacing(path):
         raise
 
 
-def load_state(name):
+def load_state(name, remembered):
+    """What a command remembered in build/classroom/NAME: {key: entry},
+    the entries that remembered(entry) finds in the shape it writes.  A
+    file that is missing or not JSON, and an entry of another shape (an
+    older lab's, or edited by hand), count as nothing remembered."""
     try:
-        return json.loads((STATE_DIR / name).read_text())
+        state = json.loads((STATE_DIR / name).read_text())
     except (OSError, ValueError):
         return {}
+    return {key: entry for key, entry in state.items() if remembered(entry)} \
+        if isinstance(state, dict) else {}
+
+
+def _progress_entry(entry):
+    return isinstance(entry, dict) and isinstance(entry.get("key"), str) \
+        and isinstance(entry.get("checks"), dict) and all(
+            isinstance(c, dict) and isinstance(c.get("outcome"), str) and
+            isinstance(c.get("message"), str)
+            for c in entry["checks"].values())
+
+
+def _hint_entry(entry):
+    return isinstance(entry, dict) and type(entry.get("given")) is int \
+        and entry["given"] >= 0 and isinstance(entry.get("mistakes"), list) \
+        and all(isinstance(m, list) for m in entry["mistakes"])
 
 
 def save_state(name, state):
@@ -437,11 +477,13 @@ def bar(fraction, width=30):
 def progress():
     pristine, _ = starters()
     ids = lesson_ids()
-    cache = load_state("progress.json")
+    cache = load_state("progress.json", _progress_entry)
     state, to_run = {}, []
     for lesson_id in ids:
         if not_files(lesson_id):
             state[lesson_id] = "not a file"
+        elif missing(lesson_id):
+            state[lesson_id] = "missing"
         elif not_started(lesson_id, pristine):
             state[lesson_id] = "not started"
         elif not compiles(lesson_id):
@@ -478,6 +520,11 @@ def progress():
     print("\n".join(rows))
     print()
     for lesson_id in ids:
+        for name in missing(lesson_id) if state[lesson_id] == "missing" \
+                else []:
+            print(f"{lesson_id}: lessons/{lesson_id}/{name} is not there: "
+                  f"make reset N={number(lesson_id)} puts back the starter "
+                  "code.\n")
         for name, kind in not_files(lesson_id).items():
             print(f"{lesson_id}: lessons/{lesson_id}/{name} is not a file: "
                   f"it is {kind}. Your code of the lesson goes in a file of "
@@ -504,6 +551,10 @@ def next_sentence(lesson_id, state, checks):
     if state == "does not compile":
         return f"{head} does not compile: make lesson N={n} shows the " \
             "compiler's messages."
+    if state == "missing":
+        return f"{head}: " + " and ".join(
+            f"lessons/{lesson_id}/{name}" for name in missing(lesson_id)) + \
+            f" is not there: make reset N={n} puts back the starter code."
     if state == "not a file":
         return f"{head}: put your code of the lesson back in " + \
             " and ".join(f"lessons/{lesson_id}/{name}"
@@ -745,6 +796,7 @@ def reset(lesson_id):
         return 1
     mine, theirs = sources(lesson_id), pristine[lesson_id]
     changed = sorted(name for name in theirs if mine.get(name) != theirs[name])
+    folder.mkdir(parents=True, exist_ok=True)  # a folder removed whole
     if not changed:
         print(f"reset: lessons/{lesson_id}/ already holds the starter code; "
               "nothing to do.")
@@ -775,19 +827,18 @@ def last_run(lesson_id):
     path = BUILD / "run" / "lessons" / lesson_id / "trace.jsonl"
     try:
         data = path.read_bytes()
-        when = path.stat().st_mtime
+        when = path.stat().st_mtime_ns
     except OSError:
         return None, False, None
     events = timeline.trace_events(data, shown(path), "hint")
-    edited = max((p.stat().st_mtime
-                  for p in (LESSONS_DIR / lesson_id).glob("*.c")), default=0)
+    edited = max(source_times(lesson_id).values(), default=0)
     return events, when < edited, hashlib.sha256(data).hexdigest()
 
 
 def hint(lesson_id, again=False):
     data = manifest.hints()
     ladder = data["lessons"][lesson_id]["hints"]
-    memory = load_state("hints.json")
+    memory = load_state("hints.json", _hint_entry)
     mine = memory.setdefault(lesson_id, {"given": 0, "mistakes": []})
     if again:
         mine.update(given=0, mistakes=[])
@@ -929,27 +980,22 @@ def watch(lesson_id, make_argv):
 
     Ctrl-C stops it quietly, even in the middle of a check: the check runs
     in a process group of its own (run_in_own_group)."""
-    folder = LESSONS_DIR / lesson_id
-
-    def stamps():
-        return {p.name: p.stat().st_mtime_ns for p in folder.glob("*.c")}
-
     check = [*make_argv, "--no-print-directory", "check",
              f"N={number(lesson_id)}"]
     print(f"watch: checking lessons/{lesson_id}/ after every change; Ctrl-C "
           "stops.", flush=True)
     try:
-        seen, why = stamps(), "first check"
+        seen, why = source_times(lesson_id), "first check"
         while True:
             print(f"\n{BOLD}== {time.strftime('%H:%M:%S')} {why}: make check "
                   f"N={number(lesson_id)}{RESET}", flush=True)
             run_in_own_group(check)
             print(f"{DIM}watch: waiting for a change in lessons/{lesson_id}/ "
                   f"(Ctrl-C stops){RESET}", flush=True)
-            while stamps() == seen:
+            while source_times(lesson_id) == seen:
                 time.sleep(0.3)
             time.sleep(0.2)  # an editor may write a file in several steps
-            now = stamps()
+            now = source_times(lesson_id)
             changed = sorted(name for name in now.keys() | seen.keys()
                              if now.get(name) != seen.get(name))
             why, seen = f"{', '.join(changed) or 'a file'} changed", now
@@ -1017,6 +1063,8 @@ def quiz_questions(lesson_id):
 def quiz(lesson_id, answers=None):
     """Asks the quiz; Ctrl-C leaves it quietly (status 0: make says
     nothing more)."""
+    if answers is not None:  # as typed: bytes not UTF-8 shown as such
+        answers = typed(answers)
     try:
         return ask_quiz(lesson_id, answers)
     except KeyboardInterrupt:
@@ -1069,6 +1117,9 @@ def ask_quiz(lesson_id, answers=None):
         else:
             given = ""
             while given not in letters:
+                if sys.stdin is None:  # started with fd 0 closed (<&-)
+                    return no_more_answers(lesson_id, len(questions),
+                                           "is closed")
                 try:
                     given = input(f"your answer ({'/'.join(letters)}): ")
                 except EOFError:
@@ -1101,9 +1152,9 @@ def how_to_answer(lesson_id, count):
             f"; commas are ignored).")
 
 
-def no_more_answers(lesson_id, count):
+def no_more_answers(lesson_id, count, why="is at its end"):
     """What to say when standard input ends before the quiz does."""
-    print(f"quiz: no answer to read: standard input is at its end. "
+    print(f"quiz: no answer to read: standard input {why}. "
           f"{how_to_answer(lesson_id, count)}", file=sys.stderr)
     return 1
 
@@ -1130,7 +1181,8 @@ def _tracked():
 def handout_files():
     """(path in the hand-out, file on disk): the lab's own files, never an
     editor's swap file or a build's leftovers: what git tracks in a
-    checkout, or the listing a hand-out carries."""
+    checkout, or the listing a hand-out carries.  One that is not there
+    as a file has None for its file on disk."""
     names = _tracked()
     if names is None and (ROOT / LISTING).is_file():
         names = (ROOT / LISTING).read_text(encoding="utf-8").splitlines()
@@ -1144,8 +1196,7 @@ def handout_files():
                 name in HANDOUT_WITHHELD or ".starters" in parts or \
                 BACKUP_DIR in parts:
             continue
-        if (ROOT / name).is_file():
-            yield name, ROOT / name
+        yield name, ROOT / name if (ROOT / name).is_file() else None
 
 
 HANDOUT_NOTE = (
@@ -1175,6 +1226,10 @@ def with_handout_note(text):
     return title + newline + b"\n" + note.encode() + b"\n" + rest
 
 
+class FilesMissing(GraderError):
+    """The lab's own files are not all there: no copy of it can be made."""
+
+
 def handout_contents(pristine):
     """What a hand-out holds: (name, file on disk, content or None).
 
@@ -1184,6 +1239,25 @@ def handout_contents(pristine):
     """
     import autograder  # the workflow is made from lessons.json
     files = list(handout_files())
+    # A starter deleted from lessons/ still comes from pristine; any other
+    # file of the lab that is not there would leave the copy broken.
+    starters_named = {f"lessons/{lesson_id}/{name}"
+                      for lesson_id, names in pristine.items()
+                      for name in names}
+    files += [(name, None) for name in sorted(
+        starters_named - {name for name, _ in files})]
+    gone = [name for name, path in files
+            if path is None and name not in starters_named]
+    if gone and _tracked() is not None:
+        raise FilesMissing(
+            f"files of the lab that git tracks are not there: "
+            f"{', '.join(gone)}. Put them back (git checkout -- FILE), or "
+            "take them out of the lab for good (git rm FILE)")
+    if gone:
+        raise FilesMissing(
+            f"files of the lab that its {LISTING} lists are not there: "
+            f"{', '.join(gone)}. Unpack the hand-out again, and copy them "
+            "from it")
     yield LISTING, None, "".join(f"{name}\n" for name, _ in files).encode()
     yield autograder.WORKFLOW, None, autograder.workflow().encode()
     for name, path in files:
@@ -1234,17 +1308,23 @@ def handout(tarball):
     pristine, origin = starters_to_hand_out("handout")
     tarball = Path(tarball)
     replaced, count = [], 0
+    try:
+        contents = list(handout_contents(pristine))
+    except FilesMissing as e:
+        print(f"handout: nothing written: {e}.", file=sys.stderr)
+        return USAGE
     with replacing(tarball) as out, \
             tarfile.open(fileobj=out, mode="w:gz") as tar:
-        for name, path, content in handout_contents(pristine):
+        for name, path, content in contents:
             count += 1
             if content is None:
                 tar.add(path, f"{HANDOUT_TOP}/{name}", recursive=False)
                 continue
             if name.endswith(".c") and \
                     not name.startswith("lessons/.starters/") and \
-                    path.read_bytes() != content:
-                replaced.append(name)
+                    (path is None or path.read_bytes() != content):
+                replaced.append((name, "is not there" if path is None
+                                 else "differs from its starter"))
             info = tar.gettarinfo(path or ROOT / "Makefile",
                                   f"{HANDOUT_TOP}/{name}")
             info.size = len(content)
@@ -1253,9 +1333,9 @@ def handout(tarball):
     print(f"handout: wrote {shown(tarball)} ({count} files, {size} KiB): "
           "the lessons with their starter code, the tests, the trace "
           "library, the tools, the pictures and the Makefile; no solutions.")
-    for name in replaced:
-        print(f"handout: {name} differs from its starter ({origin}); the "
-              "hand-out carries the starter.")
+    for name, how in replaced:
+        print(f"handout: {name} {how} ({origin}); the hand-out carries the "
+              "starter.")
     print(f"handout: learners run: tar xzf {tarball.name} && cd {HANDOUT_TOP}"
           " && make progress")
     return 0
@@ -1265,15 +1345,24 @@ def handout(tarball):
 
 # Folders an upload may hold beside the lessons, never the lessons' own.
 NOT_AN_UPLOAD_FOLDER = {"__MACOSX"}
+# The largest lesson source graded, in bytes: a solution is some 20 KiB; a
+# file of gigabytes would fill the memory and the grading copy's disk.
+SOURCE_LIMIT = 1 << 20
+ONLY_FILES = f"only regular files of at most {SOURCE_LIMIT >> 20} MiB are read"
 
 
 def kind_in_upload(path):
     """What path is in an upload, never following a symbolic link: "file"
-    (a regular file), "folder", None (nothing there), or else in words."""
+    (a regular file, no larger than SOURCE_LIMIT), "folder", None (nothing
+    there), or else in words."""
     try:
-        mode = os.lstat(path).st_mode
+        st = os.lstat(path)
     except OSError:
         return None
+    mode = st.st_mode
+    if stat.S_ISREG(mode) and st.st_size > SOURCE_LIMIT:
+        return f"a file of {st.st_size:,} bytes, more than a lesson " \
+            f"source may be ({SOURCE_LIMIT >> 20} MiB)"
     return "file" if stat.S_ISREG(mode) else \
         "folder" if stat.S_ISDIR(mode) else \
         "a symbolic link" if stat.S_ISLNK(mode) else \
@@ -1345,7 +1434,11 @@ def read_upload_file(path):
     with open(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise GraderError(f"{path} is no longer a regular file")
-        return f.read()
+        content = f.read(SOURCE_LIMIT + 1)
+        if len(content) > SOURCE_LIMIT:
+            raise GraderError(f"{path} grew beyond {SOURCE_LIMIT} bytes "
+                              "while it was read")
+        return content
 
 
 def find_upload(submission):
@@ -1381,8 +1474,8 @@ def nothing_to_grade(submission, places):
                 f"folder on its own (tools/grade {submission / several[0]}).")
     elif refused:
         said = (f"grade: nothing to grade in {submission}: " +
-                "; ".join(refused) + " (only regular files are read). No "
-                "other " + said.split(": ", 2)[2])
+                "; ".join(refused) + f" ({ONLY_FILES}). No other " +
+                said.split(": ", 2)[2].removeprefix("no "))
     if submission.is_dir():
         archives = [p.name for p in sorted(submission.iterdir())
                     if p.name.endswith((".tar.gz", ".tgz", ".tar", ".zip"))]
@@ -1535,6 +1628,47 @@ def seed_programs(build):
                 os.utime(target, (now, now))
 
 
+def run_grouped(argv, timeout, **options):
+    """subprocess.run(argv, **options) in a process group of its own, and
+    its status.  Whatever ends the wait (its timeout, a signal that stops
+    the grader) ends the whole group too, the checks and the programs
+    they run: SIGTERM first, which the checks take as an interrupt
+    (stop_grading) and clean up after, then SIGKILL for what is left."""
+    import signal
+    with subprocess.Popen(argv, start_new_session=True, **options) as proc:
+        try:
+            return proc.wait(timeout=timeout)
+        except BaseException:
+            # SIGTERM, not SIGINT: a grader started in the background
+            # (tools/grade ... &) and its children ignore SIGINT, while
+            # the programs checked would take it for a stop.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # whatever is left
+            proc.wait()
+            raise
+
+
+class Stopped(KeyboardInterrupt):
+    """A signal asked the grader to stop before it was done: an interrupt,
+    which the checks (pytest) take as one, cleaning up, never as a failed
+    check."""
+
+
+def stop_grading(signum, frame):
+    """SIGTERM or SIGHUP while grading: the grading copy is removed (the
+    finally of grade_from), its processes ended (run_grouped), and no grade
+    written; a second signal waits for that."""
+    import signal
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    raise Stopped(f"stopped by {signal.Signals(signum).name} before the "
+                  "grade was done")
+
+
 def grade_copy(tree, json_file=None, as_user=None, stdout=None,
                timeout=600):
     """Builds and grades the lessons of a grading copy (make, then
@@ -1559,15 +1693,14 @@ def grade_copy(tree, json_file=None, as_user=None, stdout=None,
                 for lesson_id in lesson_ids() for name in program_files(
                     lesson_id) if (tree / "lessons" / lesson_id / name).exists()]
     jobs = f"-j{min(4, os.cpu_count() or 1)}"
-    subprocess.run(["make", "--no-print-directory", "-s", "-k", jobs, "-C",
-                    str(tree), *programs], env=env, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, timeout=timeout, **user)
+    run_grouped(["make", "--no-print-directory", "-s", "-k", jobs, "-C",
+                 str(tree), *programs], timeout, env=env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **user)
     argv = [sys.executable, str(tree / "tools" / "classroom.py"), "grade"]
     if json_file:
         argv.append(str(json_file))
-    return subprocess.run(argv, env=env, cwd=tree, timeout=timeout,
-                          stdout=stdout, stderr=subprocess.STDOUT if stdout
-                          else None, **user).returncode
+    return run_grouped(argv, timeout, env=env, cwd=tree, stdout=stdout,
+                       stderr=subprocess.STDOUT if stdout else None, **user)
 
 
 def grade_from(submission, json_file=None):
@@ -1604,7 +1737,7 @@ def grade_from(submission, json_file=None):
               f"with this lab's checks in a fresh copy of it ({work}, "
               "removed afterwards)", flush=True)
         for said in not_taken(submission, places):
-            print(f"grade: {said} (only regular files are read)", flush=True)
+            print(f"grade: {said} ({ONLY_FILES})", flush=True)
         return grade_copy(tree, json_file)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -1613,9 +1746,12 @@ def grade_from(submission, json_file=None):
 def grading(run, *args):
     """Runs a grading command: whatever goes wrong in the grader is said
     as such, with the status GRADER_ERROR, never taken for a grade."""
+    import signal
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop_grading)
     try:
         return run(*args)
-    except GraderError as e:
+    except (GraderError, Stopped) as e:
         said = str(e)
     except subprocess.TimeoutExpired as e:
         said = f"{e.cmd[0]} ran for more than {e.timeout:.0f} s"
@@ -1653,4 +1789,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run_tool(main)

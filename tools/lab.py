@@ -21,6 +21,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import classroom
 import labrun
 import manifest
 import timeline
@@ -141,8 +142,8 @@ def print_table(results, unprovoked):
 def show_variant(name):
     v = manifest.variant_by_name(name)
     if v is None:
-        print(f"errors: no variant {name}; `make errors` lists them all",
-              file=sys.stderr)
+        print(f"errors: no variant {labrun.typed(name)}; `make errors` "
+              "lists them all", file=sys.stderr)
         return 2
     print(f"{v['lesson']}/errors/{name}.c: {v['meaning']}\n", flush=True)
     result = run_variant(v, quiet=False)
@@ -246,6 +247,9 @@ def timeline_command(argv):
     parser.add_argument("--variant", metavar="NAME",
                         help="run one deliberate error (make errors)")
     opts = parser.parse_args(argv)
+    if opts.svg is not None:
+        classroom.refuse_output("make timeline", opts.svg, timeline.is_drawing,
+                                "a diagram that make timeline drew")
     intro = ""
     if opts.run:
         code, lesson_id = opts.run
@@ -262,8 +266,8 @@ def timeline_command(argv):
     elif opts.variant:
         variant = manifest.variant_by_name(opts.variant)
         if variant is None:
-            parser.error(f"no deliberate error {opts.variant} in the "
-                         f"catalogue (make errors lists them)")
+            parser.error(f"no deliberate error {labrun.typed(opts.variant)} "
+                         "in the catalogue (make errors lists them)")
         events = run_variant(variant).events
         title = opts.title or variant["name"]
         intro = variant["meaning"]
@@ -279,9 +283,9 @@ def timeline_command(argv):
     trace = timeline.Trace(events)
     for line in timeline.timeline(trace, tracetext.colour_on(sys.stdout)):
         print(line)
-    if opts.svg:
-        Path(opts.svg).write_text(timeline.sequence_svg(trace, title, intro),
-                                  encoding="utf-8")
+    if opts.svg is not None:
+        with classroom.replacing(opts.svg) as f:
+            f.write(timeline.sequence_svg(trace, title, intro).encode())
         print(f"drew {opts.svg}")
     return 0
 
@@ -293,8 +297,8 @@ def strace(argv):
     if len(argv) == 2 and argv[0] == "--variant":
         variant = manifest.variant_by_name(argv[1])
         if variant is None:
-            print(f"make strace: no error variant {argv[1]} in the "
-                  f"catalogue", file=sys.stderr)
+            print(f"make strace: no error variant {labrun.typed(argv[1])} "
+                  "in the catalogue", file=sys.stderr)
             return 2
         run_it = lambda: strace_compare.run_variant(variant)  # noqa: E731
     elif len(argv) == 2 and argv[0] in ("solutions", "lessons"):
@@ -329,4 +333,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    labrun.run_tool(main)

@@ -28,8 +28,25 @@ import tracetext
 from manifest import ROOT
 
 BUILD = Path(os.environ.get("LAB_BUILD", ROOT / "build"))
-# Slower machines, valgrind or sanitizers: LAB_TIMEOUT_SCALE=5 waits longer.
-SCALE = float(os.environ.get("LAB_TIMEOUT_SCALE", "1"))
+
+
+def _timeout_scale():
+    """LAB_TIMEOUT_SCALE: slower machines, valgrind or sanitizers, =5 waits
+    five times longer.  Anything but a number above 0 is refused: a scale
+    of 0 would fail every check that waits."""
+    text = os.environ.get("LAB_TIMEOUT_SCALE", "1")
+    try:
+        scale = float(text)
+    except ValueError:
+        scale = 0.0
+    if not 0 < scale < float("inf"):
+        print(f"LAB_TIMEOUT_SCALE={text}: give a number above 0 (5 waits "
+              "five times longer), or leave it unset", file=sys.stderr)
+        raise SystemExit(2)  # what a wrong command line gets
+    return scale
+
+
+SCALE = _timeout_scale()
 WAIT = 2.0 * SCALE  # for an event that should come at once
 # The calls that take a client from the backlog: accept4 is accept with
 # flags, traced under its own name; a wait for, or a count of, accepts
@@ -131,6 +148,44 @@ def build_lock(name):
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def typed(word):
+    """A word of the command line as it was typed, for a message: a byte
+    that is not UTF-8 shown as \ufffd, not as Python's \\udcNN."""
+    return os.fsencode(word).decode(errors="replace")
+
+
+def run_tool(main):
+    """Runs a command's main(argv) and exits with its status.  A standard
+    output that cannot be written (closed, a full disk, a reader that has
+    gone, as in make errors | head) ends the command with status 1 (or
+    the failure main returned) and one line on standard error (none for a
+    reader that has gone, which asked for no more), never a traceback."""
+    import errno
+    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]])
+    if sys.stdout is None:  # started with fd 1 closed (>&-)
+        if sys.stderr is not None:
+            print(f"{command}: standard output is closed: run me with it "
+                  "open", file=sys.stderr)
+        sys.exit(1)
+    status = None
+    try:
+        status = main(sys.argv[1:])
+        sys.stdout.flush()
+    except OSError as e:
+        if e.filename is not None or e.errno not in (
+                errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EDQUOT,
+                errno.EFBIG):
+            raise
+        # What is still buffered would fail again at exit: drop it.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        if e.errno != errno.EPIPE and sys.stderr is not None:
+            print(f"{command}: cannot write standard output: {e.strerror}",
+                  file=sys.stderr)
+        sys.exit(status or 1)  # a failure main said stays its own
+    sys.exit(status)
 
 
 def not_a_file(source):
@@ -653,6 +708,10 @@ class Lab:
                 raise FileNotFoundError(
                     f"{source} is not a file: it is {kind}. Your code of the "
                     "lesson goes in a file of that name.")
+            if not os.path.lexists(ROOT / source):  # an old log says nothing
+                reset = f": make reset N={source.parts[1][:2]} puts back " \
+                    "the starter code" if source.parts[0] == "lessons" else ""
+                raise FileNotFoundError(f"{source} is not there{reset}.")
             said = compiler_messages(path)
             if said:
                 raise FileNotFoundError(

@@ -88,14 +88,101 @@ def trace_events(data, path, command="timeline"):
 
 
 def is_trace_event(event):
-    return isinstance(event, dict) and TRACE_KEYS <= set(event) and \
-        all(isinstance(event[key], kind) and not isinstance(event[key], bool)
-            for key, kind in TRACE_KINDS.items())
+    """Whether event has the trace's shape (trace/TRACE.md, "The JSON
+    trace"): each field and each member of args of its kind, and the
+    arguments its call always has."""
+    if not isinstance(event, dict) or not TRACE_KEYS <= set(event) or \
+            not all(of_kind(event[key], FIELD_KINDS[key]) for key in event
+                    if key in FIELD_KINDS) or \
+            not set(EVENTS.get(event["event"], ["no such kind"])) <= \
+            set(event):
+        return False
+    args = event["args"]
+    kinds = dict(ARG_KINDS, **(POLL_ARG_KINDS if event["call"] == "poll"
+                               else {}))
+    if not all(of_kind(args[key], kinds[key]) for key in args
+               if key in kinds) or \
+            event["event"] == "return" and not isinstance(event["ret"], int):
+        return False
+    need = {"signal": ("sig",), "repeat": ()}.get(
+        event["event"], CALL_ARGS.get(event["call"], ()))
+    if event["call"] in ("sendmsg", "recvmsg") and \
+            event["event"] == "return" and "msg" not in args:
+        need += ("iovlen", "count")
+    return all(key in args for key in need)
 
 
-TRACE_KEYS = {"ts", "pid", "role", "event", "call", "args", "ret"}
-TRACE_KINDS = {"ts": (int, float), "pid": int, "event": str, "call": str,
-               "args": (dict, type(None))}
+def of_kind(value, kind):
+    """kind: a type, None (null), a test, or a tuple of them (any one)."""
+    for k in kind if isinstance(kind, tuple) else (kind,):
+        if k is None and value is None or \
+                isinstance(k, type) and isinstance(value, k) and \
+                (k is bool or not isinstance(value, bool)) or \
+                k is not None and not isinstance(k, type) and k(value):
+            return True
+    return False
+
+
+def list_of(kind):
+    return lambda v: isinstance(v, list) and all(of_kind(x, kind) for x in v)
+
+
+def object_with(kinds):
+    """A JSON object whose members named in kinds are of their kind."""
+    return lambda v: isinstance(v, dict) and all(
+        of_kind(v[key], kind) for key, kind in kinds.items() if key in v)
+
+
+NUMBER = (int, float)
+NAME = (str, int)  # a flag, a signal... by name, or a number
+ADDRESS = (None, object_with(
+    {"family": (str, int, None), "path": str, "abstract": str,
+     "unnamed": bool}))
+TRACE_KEYS = {"ts", "pid", "role", "event", "call", "args", "ret", "file",
+              "line"}
+# The kinds of event, each with the fields it has beside TRACE_KEYS.
+EVENTS = {"return": ["start"], "wait": [], "signal": [],
+          "repeat": ["repeat", "total", "final", "start"]}
+FIELD_KINDS = {
+    "ts": NUMBER, "pid": int, "role": str, "event": str, "call": str,
+    "args": dict, "ret": (int, None), "errno": (str, None), "error": str,
+    "injected": bool, "nested": bool, "start": NUMBER, "data": str,
+    "note": str, "file": str, "line": int,
+    "explain": object_with({"why": str, "fix": str, "see": str}),
+    "see": str, "repeat": int, "total": int, "total_bytes": int,
+    "final": bool, "in_json": bool, "period": int, "member": int}
+ARG_KINDS = {
+    "fd": int, "count": int, "addrlen": int, "backlog": int, "nfds": int,
+    "timeout": int, "pid": int, "iovlen": int, "exit_status": int,
+    "protocol": int, "domain": NAME, "type": NAME, "flags": NAME,
+    "msg_flags": NAME, "how": NAME, "options": NAME, "cmd": NAME,
+    "arg": NAME, "sig": NAME, "signal": str, "handler": (str, None),
+    "old": (str, None), "path": (str, None), "bound": str, "pointer": str,
+    "addr": ADDRESS, "from": ADDRESS,
+    "sv": lambda v: list_of(int)(v) and len(v) == 2,
+    "fds": list_of(int)}
+# poll's set: each entry an fd and its events, or its revents once ready.
+POLL_ARG_KINDS = {
+    "fds": (None, lambda v: list_of(object_with(
+        {"fd": int, "events": NAME}))(v) and all("fd" in x for x in v)),
+    "ready": lambda v: list_of(object_with({"fd": int, "revents": NAME}))(v)
+    and all("fd" in x and "revents" in x for x in v)}
+# The arguments each call always has in its "return" and "wait" events.
+CALL_ARGS = {
+    "socket": ("domain", "type", "protocol"),
+    "socketpair": ("domain", "type", "protocol"),
+    "bind": ("fd", "addr", "addrlen"), "connect": ("fd", "addr", "addrlen"),
+    "listen": ("fd", "backlog"), "accept": ("fd",),
+    "accept4": ("fd", "flags"), "read": ("fd", "count"),
+    "write": ("fd", "count"), "recv": ("fd", "count", "flags"),
+    "send": ("fd", "count", "flags"),
+    "sendto": ("fd", "count", "flags", "addr", "addrlen"),
+    "recvfrom": ("fd", "count", "flags"), "sendmsg": ("fd", "flags"),
+    "recvmsg": ("fd", "flags"), "shutdown": ("fd", "how"),
+    "close": ("fd",), "unlink": ("path",), "waitpid": ("pid", "options"),
+    "kill": ("pid", "sig"), "poll": ("fds", "nfds", "timeout"),
+    "fcntl": ("fd", "cmd"), "sigaction": ("sig",),
+    "signal": ("sig", "handler")}
 
 
 def address_key(addr):
@@ -1097,10 +1184,13 @@ def diagram(trace, title, intro="", width=800):
     return out, int(height) + 8, describe(trace, rows, intro)
 
 
+SVG_START = '<svg xmlns="http://www.w3.org/2000/svg" width="'
+
+
 def svg_document(title, desc, parts, height, width=800):
     """An SVG file around drawn parts, with its title and description."""
     return "\n".join([
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
+        f'{SVG_START}{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" '
         f'font-family="{FONT}" font-size="12" role="img" '
         f'aria-labelledby="title desc">',
@@ -1111,6 +1201,16 @@ def svg_document(title, desc, parts, height, width=800):
         f'<path d="M0,0 L10,5 L0,10 z" fill="{INK}"/></marker></defs>',
         f'<rect width="{width}" height="{height}" fill="{PAPER}"/>',
         *parts, "</svg>"]) + "\n"
+
+
+def is_drawing(path):
+    """Whether path holds a drawing of this tool's (sequence_svg's), which
+    make timeline SVG=.. may replace."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(SVG_START)) == SVG_START.encode()
+    except OSError:
+        return False
 
 
 def sequence_svg(trace, title, intro=""):

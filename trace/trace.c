@@ -480,7 +480,7 @@ static int parse_rule(const char *s, struct rule *r, struct text *why)
         }
     } else if (p[0] == '=') {
         unsigned long number;
-        p++;
+        const char *digits = ++p; /* moved on only if a number is taken */
         len = 0;
         while ((p[len] >= 'A' && p[len] <= 'Z') || is_digit(p[len]))
             len++;
@@ -505,9 +505,10 @@ static int parse_rule(const char *s, struct rule *r, struct text *why)
                 return 0;
             }
             p += len;
-        } else if (is_digit(*p) && parse_number(&p, &number) && number > 0 &&
-                   number < 4096) {
+        } else if (is_digit(*p) && parse_number(&digits, &number) &&
+                   number > 0 && number < 4096) {
             r->err = (int)number;
+            p = digits;
         } else {
             for (size_t i = 0; i < sizeof errnos / sizeof errnos[0]; i++)
                 if (strlen(errnos[i].name) == len &&
@@ -515,8 +516,9 @@ static int parse_rule(const char *s, struct rule *r, struct text *why)
                     r->err = errnos[i].num;
             if (r->err == 0) {
                 put(why, "\"");
-                put_mem(why, p, len);
-                put(why, "\" is not an errno name (such as EINTR) or number");
+                put(why, p);
+                put(why, "\" is not an errno name (such as EINTR) or a "
+                         "number from 1 to 4095");
                 return 0;
             }
             p += len;

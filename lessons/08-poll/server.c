@@ -159,7 +159,7 @@ static void explain_bind_failure(const char *path)
     struct stat st;
     int err = errno;
 
-    if (err == EADDRINUSE && lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+    if (err == EADDRINUSE && !(lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)))
         fprintf(stderr, "server: %s exists and is not a socket; the server "
                 "will not touch it: choose another path\n", path);
     else if (err == EADDRINUSE)

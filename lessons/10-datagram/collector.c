@@ -75,7 +75,7 @@ static void explain_bind_failure(const char *path)
     struct stat st;
     int err = errno;
 
-    if (err == EADDRINUSE && lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+    if (err == EADDRINUSE && !(lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)))
         fprintf(stderr, "collector: %s exists and is not a socket; the "
                 "collector will not touch it: choose another path\n", path);
     else if (err == EADDRINUSE)
@@ -118,16 +118,16 @@ static void name_sender(char *name, size_t size,
 
 /* Prints len bytes with a newline or another control byte shown as \xNN:
  * a record cannot end its line early, or pass for two records. */
-static void print_escaped(const char *buf, size_t len)
+static void print_escaped(FILE *out, const char *buf, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)buf[i];
         if (c == '\\')
-            fputs("\\\\", stdout);
+            fputs("\\\\", out);
         else if (c < 0x20 || c == 0x7f)
-            printf("\\x%02x", c);
+            fprintf(out, "\\x%02x", c);
         else
-            putchar(c);
+            putc(c, out);
     }
 }
 
@@ -137,9 +137,9 @@ static void print_escaped(const char *buf, size_t len)
 static int print_record(const char *sender, const char *buf, size_t len,
                         int cut)
 {
-    print_escaped(sender, strlen(sender));
+    print_escaped(stdout, sender, strlen(sender));
     fputs(": ", stdout);
-    print_escaped(buf, len);
+    print_escaped(stdout, buf, len);
     if (cut)
         printf(" [cut: the datagram was longer than %d bytes]", MAX_RECORD);
     putchar('\n');
@@ -168,12 +168,17 @@ static void reply(int fd, const char *sender, const struct sockaddr_un *to,
     (void)to_len;
     (void)len;
     errno = ENOSYS; /* "Function not implemented" until the TODO is done */
-    if (errno == EAGAIN || errno == EWOULDBLOCK)
-        fprintf(stderr, "collector: reply to %s dropped: its queue is full "
-                "(it does not read its replies)\n", sender);
+    int full = errno == EAGAIN || errno == EWOULDBLOCK;
+    const char *why = strerror(errno);
+
+    /* The sender's name is escaped here too: it is the sender's choice. */
+    fputs(full ? "collector: reply to " : "collector: no reply to ", stderr);
+    print_escaped(stderr, sender, strlen(sender));
+    if (full)
+        fputs(" dropped: its queue is full (it does not read its replies)\n",
+              stderr);
     else
-        fprintf(stderr, "collector: no reply to %s: %s\n", sender,
-                strerror(errno));
+        fprintf(stderr, ": %s\n", why);
 }
 
 /* Is the file at path still the socket file bind made? Someone may have

@@ -125,6 +125,14 @@ static int send_message(int fd, const char *msg, size_t len,
     }
 }
 
+/* Shows each control byte of s (len bytes) as '?'. */
+static void hide_control_bytes(char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            s[i] = '?';
+}
+
 /* Waits for the collector's reply to one message and prints it with the
  * name of its sender: a bound socket takes datagrams from anyone who can
  * reach its file, unless it is connected (-c). */
@@ -149,21 +157,23 @@ static int receive_reply(int fd, const char *path)
                 perror("logger: recvfrom");
             return -1;
         }
-        for (ssize_t i = 0; i < n; i++) /* print no control bytes */
-            if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
-                text[i] = '?';
         text[n] = '\0';
         size_t path_len = from_len > offsetof(struct sockaddr_un, sun_path)
                               ? from_len - offsetof(struct sockaddr_un,
                                                     sun_path)
                               : 0;
-        if (path_len == 0 || from.sun_path[0] == '\0')
+        /* The name's length: 0 for none, or an abstract one (a 0 first). */
+        size_t name_len = strnlen(from.sun_path, path_len);
+        /* Print no control bytes, of the reply or of its sender's name:
+         * any process may send here, with a newline in its name. */
+        hide_control_bytes(text, (size_t)n);
+        hide_control_bytes(from.sun_path, name_len);
+        if (name_len == 0)
             printf("logger: reply from a socket without a file name: %s\n",
                    text);
         else
-            printf("logger: reply from %.*s: %s\n",
-                   (int)strnlen(from.sun_path, path_len), from.sun_path,
-                   text);
+            printf("logger: reply from %.*s: %s\n", (int)name_len,
+                   from.sun_path, text);
         if (fflush(stdout) == EOF) {
             perror("logger: writing standard output");
             return -1;
