@@ -228,10 +228,10 @@ def wait_state(pid, states, timeout=labrun.WAIT):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = labrun.process_state(pid)[0]
-        if state in states:
-            return True
         if state is None:
             return False
+        if state in states:
+            return True
         time.sleep(0.001)
     return False
 
