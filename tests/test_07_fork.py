@@ -21,7 +21,7 @@ import labrun
 import peers
 from conftest import (closed_once, errno_in_handlers,
                       handlers_call_only_safe_functions, line_on_stdout,
-                      sigaction_zeroed, tool)
+                      sigaction_zeroed, tool, where)
 from tracetext import call_text, cut
 
 LESSON = "07-fork"
@@ -468,6 +468,19 @@ def test_each_process_closes_the_copies_it_does_not_use(lab):
     peers.settled(lab, server, QUICK)
     family = lab.family(server)
     kids = family.children()
+    again = [e for e in lab.events("fork", proc=family)
+             if e["pid"] != server.pid and e["ret"] > 0]
+    lab.expect(not again,
+               "each client to be served by a child of the server itself: "
+               f"child {again[0]['pid'] if again else ''} forked again "
+               f"({call_text(again[0]) if again else ''} at "
+               f"{where(again[0]) if again else ''}) and ended, leaving its "
+               "client to a grandchild of the server. That process is not "
+               "the server's child: the parent cannot end it on SIGTERM, nor "
+               "wait for it, and it serves on after the server has stopped. "
+               "Serve the client in the child that fork returned 0 to, and "
+               "let the SIGCHLD handler reap it, rather than forking twice",
+               "Stopping: the parent cleans up, and ends its children")
     keeping = [pid for pid in kids if not [
         e for e in lab.events("close", proc=None, pid=pid, ret=0)
         if e["args"]["fd"] == fd]]
