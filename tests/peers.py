@@ -196,13 +196,14 @@ def children(pid):
             if labrun.process_state(child)[1] == pid]
 
 
-def blocks(pid, sig):
+def blocks(pid, sig, field="SigBlk"):
     """Whether process pid's main thread blocks signal sig (SigBlk of
-    /proc/PID/status), or None when it cannot be read."""
+    /proc/PID/status; field="SigIgn": ignores it), or None when it cannot
+    be read."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("SigBlk:"):
+                if line.startswith(f"{field}:"):
                     return bool(int(line.split()[1], 16) & 1 << (sig - 1))
     except (OSError, ValueError):
         return None

@@ -122,14 +122,45 @@ def children_in_the_loop(lab, server):
             "out of the child's case")
 
 
+def loop_left(lab, server):
+    """The server's accept that failed with an error other than EINTR,
+    ending its loop (it then waits for its children, as it should), or
+    None."""
+    return next((e for e in lab.events(labrun.ACCEPTS, proc=server)
+                 if e["ret"] == -1 and e["errno"] != "EINTR"), None)
+
+
+def accept_failed(lab, server):
+    """A sentence naming the failed accept that ended the server's loop,
+    else None."""
+    failed = loop_left(lab, server)
+    if failed is None:
+        return None
+    fd = failed["args"].get("fd")
+    closes = [e for e in lab.events("close", proc=server, ret=0)
+              if e["args"].get("fd") == fd and e["ts"] < failed["ts"]]
+    return (f"the server stopped accepting clients when {call_text(failed)} "
+            f"({where(failed)}) failed"
+            + (f": fd {fd}, the listening socket, had been closed by the "
+               f"parent (close({fd}) at {where(closes[0])}). After fork the "
+               "parent closes its copy of the connected socket, close(cfd); "
+               "the listening socket only after the loop" if closes else
+               ", and it left its loop: only the clients before were served")
+            )
+
+
 def reaper_waits(lab, server):
-    """A sentence naming a waitpid of the parent that waits, else None."""
-    waits = lab.events("waitpid", proc=server, event="wait")
+    """A sentence naming a waitpid of the parent that waits while it should
+    accept (not once its loop is over), else None."""
+    left = loop_left(lab, server)
+    waits = [e for e in lab.events("waitpid", proc=server, event="wait")
+             if left is None or e["ts"] < left["ts"]]
     if not waits:
-        return waits_untraced(lab, server)
+        return None if left else waits_untraced(lab, server)
     return (f"the parent waits in waitpid({waits[0]['args'].get('pid')}) "
             f"({waits[0]['file']}:{waits[0]['line']}) while it should accept: "
-            "without WNOHANG, waitpid waits for a child that is still "
+            "without WNOHANG, waitpid (or wait, which is waitpid(-1, "
+            "&status, 0)) waits for a child that is still "
             "serving (the silent client's), and nobody is accepted "
             "meanwhile. Reap with waitpid(-1, NULL, WNOHANG), which returns "
             "0 when the children left still run")
@@ -274,7 +305,7 @@ def served(lab, server, results, what):
     if waiting:
         lab.expect(False, f"{what}: {waiting}", "Reaping: SIGCHLD and waitpid")
     cause = children_in_the_loop(lab, server) or \
-        kept_copies(lab, server, results)
+        kept_copies(lab, server, results) or accept_failed(lab, server)
     if cause:
         lab.expect(False, f"{what}: {cause}", "One process per client")
     first = bad[0]
@@ -726,6 +757,12 @@ def test_sigterm_leaves_no_process_no_child_and_no_socket_file(lab):
                    "accept fails with EINTR; SA_RESTART is for the SIGCHLD "
                    "handler only (set sa_flags after the stop signals' "
                    "sigaction calls)", "Reaping: SIGCHLD and waitpid")
+    if status is None:
+        lab.collector.sync()
+        why = children_left_running(lab, server, kids)
+        lab.expect(not why, "SIGTERM to stop the server, with three silent "
+                   f"clients connected: it is still running, {why}",
+                   "Stopping: the parent cleans up, and ends its children")
     lab.expect(status is not None,
                "SIGTERM to stop the server, with three silent clients "
                "connected, within "
@@ -765,6 +802,38 @@ def test_sigterm_leaves_no_process_no_child_and_no_socket_file(lab):
                "each silent client to see its connection end when the "
                f"server stops; they saw {[how for _, how in ends]}",
                "Stopping: the parent cleans up, and ends its children")
+
+
+def children_left_running(lab, server, kids):
+    """Why the server's children still run after it sent them its stop
+    signal, in words, or "" when the trace and /proc do not tell."""
+    sent = {e["args"].get("pid"): e for e in lab.events("kill", proc=server)
+            if e["ret"] == 0}
+    alive = [pid for pid in kids
+             if labrun.process_state(pid)[0] not in (None, "Z")]
+    if not sent or not alive:
+        return ""
+    missed = [pid for pid in alive if pid not in sent]
+    if missed:
+        return (f"waiting for children it never signalled: it sent "
+                f"{len(sent)} kill ({call_text(next(iter(sent.values())))}"
+                f"), and children {missed} still serve their silent "
+                "clients. Send SIGTERM to each child in the table, every "
+                "entry that is not 0, then wait for them")
+    e = sent[alive[0]]
+    sig = getattr(signal, str(e["args"].get("sig")), None)
+    if sig is None:
+        return ""
+    how = "ignores" if peers.blocks(alive[0], sig, "SigIgn") else \
+        "blocks" if peers.blocks(alive[0], sig) else None
+    if how is None:
+        return ""
+    return (f"waiting for children that its {call_text(e)} did not end: "
+            f"child {alive[0]} {how} {sig.name} (Sig{how[:3].title()} in "
+            f"/proc/{alive[0]}/status), and serves on. In the child, "
+            "before it serves, put back the default action of SIGINT and "
+            "SIGTERM, SIG_DFL, and the signal mask the parent had before "
+            "it blocked SIGCHLD (restore_signals_in_child(&mask))")
 
 
 def restarted_after(lab, server, sig):
