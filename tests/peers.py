@@ -11,6 +11,7 @@ Not a pytest module: its name has no test_ prefix.
 """
 import os
 import platform
+import signal
 import socket
 import struct
 import threading
@@ -194,6 +195,17 @@ def children(pid):
     """pid's children, now (zombies included)."""
     return [child for child in labrun.descendants(pid)
             if labrun.process_state(child)[1] == pid]
+
+
+def held(pid, sig):
+    """How process pid keeps signal sig from its handler or its default
+    action, as /proc/PID/status says: "blocks (SigBlk in
+    /proc/PID/status)", "ignores (SigIgn ...)", or None."""
+    for verb, field in (("blocks", "SigBlk"), ("ignores", "SigIgn")):
+        if blocks(pid, sig, field):
+            return f"{verb} {signal.Signals(sig).name} ({field} in " \
+                f"/proc/{pid}/status)"
+    return None
 
 
 def blocks(pid, sig, field="SigBlk"):

@@ -11,6 +11,7 @@ import time
 import pytest
 
 import labrun
+import peers
 from conftest import (READS, SERVING_WAITS, SIGNAL_SAFE, WRITES, as_run,
                       assigned, c_code, c_declaration, c_functions,
                       closed_once,
@@ -561,6 +562,21 @@ def stopped(lab, server, sig, since):
     if not server.has_exited():
         after = [e for e in lab.events(proc=server, event=None)
                  if e.get("errno") == "EINTR"]
+        delivered = [e for e in lab.events(proc=server, event="signal")
+                     if e["args"].get("sig") == sig.name]
+        held = None if after or delivered else peers.held(server.pid, sig)
+        lab.expect(held is None,
+                   f"{sig.name} to stop the server: it {held}, so the "
+                   "handler never runs and nothing interrupts the call it "
+                   "waits in"
+                   + (": the signal stays pending for as long as it is "
+                      "blocked. A signal blocked with sigprocmask must be let "
+                      "in again where the server waits (the README's ppoll, "
+                      "which unblocks it only while it waits), or not be "
+                      "blocked at all" if held and held.startswith("blocks")
+                      else ": SIG_IGN throws it away. Install on_stop_signal "
+                      "for SIGINT and SIGTERM with sigaction, and ignore "
+                      "neither"), "Cleaning up on a signal")
         lab.expect(after,
                    f"after {sig.name} the call the server waits in to "
                    "return -1 with EINTR: it went on waiting, restarted by "
