@@ -186,13 +186,12 @@ def waits_untraced(lab, server):
 def reaper_spins(lab, server):
     """A sentence naming a reaping loop that goes on when waitpid reaps
     nothing, else None: the parent's waitpid returned 0 (children left,
-    all still running) three times and more in a row with no signal
-    delivered between (a handler that stops there calls it once per
-    delivery), or -1 with ECHILD (none left) a thousand times: a handler
-    that the kernel's own reaping leaves nothing to reap (SA_NOCLDWAIT)
-    fails once per delivery, and a delivery that lands while the trace
-    reports another call has no line of its own, so a few in a row prove
-    nothing; a loop that spins on ECHILD makes millions."""
+    all still running) or -1 with ECHILD (none left) a thousand times in a
+    row, with no other call traced between.  A handler that stops there
+    calls it once per delivery, and a delivery that lands while the trace
+    reports another call has no line of its own, so a few such calls in a
+    row prove nothing (SA_NOCLDWAIT leaves each handler call nothing to
+    reap); a loop that spins makes millions."""
     row, first, longest = 0, None, (0, None)
     for e in lab.events(proc=server, event=None):
         if e["call"] == "waitpid" and e["event"] in ("return", "repeat") \
@@ -208,7 +207,7 @@ def reaper_spins(lab, server):
                     and e["ret"] in (0, -1):
                 first, row = e, e.get("repeat", 1)
     row, first = longest
-    if row < (3 if first and first["ret"] == 0 else 1000):
+    if row < 1000:
         return None
     said = "0" if first["ret"] == 0 else f"-1 {first['errno']}"
     why = ("waitpid returns 0 when the children left are all still running "
