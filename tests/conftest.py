@@ -443,8 +443,9 @@ def diagnoses(events, procs=(), no_data=()):
                 f"the {proc.name} exited (status {proc.returncode}) while "
                 f"{last['call']}({last['args'].get('fd', '')}) was waiting, "
                 "without that call ever returning: the process ended from "
-                "inside a signal handler. A handler that calls exit skips "
-                "the cleanup after the loop; let it only set the flag")
+                "inside a signal handler. A handler that calls exit (or "
+                "_exit) skips the cleanup after the loop; let it only set "
+                "the flag")
     return list(dict.fromkeys(found))
 
 

@@ -12,6 +12,7 @@ Not a pytest module: its name has no test_ prefix.
 import fcntl
 import os
 import platform
+import signal
 import socket
 import struct
 import termios
@@ -209,13 +210,25 @@ def children(pid):
             if labrun.process_state(child)[1] == pid]
 
 
-def blocks(pid, sig):
+def held(pid, sig):
+    """How process pid keeps signal sig from its handler or its default
+    action, as /proc/PID/status says: "blocks (SigBlk in
+    /proc/PID/status)", "ignores (SigIgn ...)", or None."""
+    for verb, field in (("blocks", "SigBlk"), ("ignores", "SigIgn")):
+        if blocks(pid, sig, field):
+            return f"{verb} {signal.Signals(sig).name} ({field} in " \
+                f"/proc/{pid}/status)"
+    return None
+
+
+def blocks(pid, sig, field="SigBlk"):
     """Whether process pid's main thread blocks signal sig (SigBlk of
-    /proc/PID/status), or None when it cannot be read."""
+    /proc/PID/status; field="SigIgn": ignores it), or None when it cannot
+    be read."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("SigBlk:"):
+                if line.startswith(f"{field}:"):
                     return bool(int(line.split()[1], 16) & 1 << (sig - 1))
     except (OSError, ValueError):
         return None
@@ -241,10 +254,10 @@ def wait_state(pid, states, timeout=labrun.WAIT):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = labrun.process_state(pid)[0]
-        if state in states:
-            return True
         if state is None:
             return False
+        if state in states:
+            return True
         time.sleep(0.001)
     return False
 

@@ -465,7 +465,7 @@ def test_the_client_closes_its_socket_on_every_path(lab):
 
 
 def test_a_client_that_leaves_early_costs_the_server_no_fd(lab):
-    server = lab.serving("-n", "2")
+    server = lab.serving("-n", "3")
     side = lab.family(server)
     first, _ = lab.connect()
     lab.require(SERVING_WAITS, "the server to wait in read(2) for its "
@@ -481,15 +481,55 @@ def test_a_client_that_leaves_early_costs_the_server_no_fd(lab):
     failed = lab.require(WRITES, "the reply to the client that left to fail "
                          "with EPIPE", "What to look for in the trace",
                          proc=side, ret=-1)
-    server.wait()
     fd = failed["args"]["fd"]
-    lab.expect([e for e in lab.events("close", proc=side, ret=0)
+
+    def closed():
+        return [e for e in lab.events("close", proc=side, ret=0)
                 if e["args"]["fd"] == fd and e["ts"] > failed["ts"] and
-                e["pid"] == failed["pid"]],
+                e["pid"] == failed["pid"]]
+    # Closed, or back in accept (or poll) without closing it, or exited.
+    lab.wait_until(lambda: closed() or waits_again(lab, server,
+                                                   failed["ts"]), proc=server)
+    lab.expect(closed(),
                f"the server to close fd {fd} of the client that left, after "
                f"its write failed with EPIPE: close a client's fd on every "
                "path, not only at end of file, or each such client costs "
                "the server one fd", "What to look for in the trace")
+    third = clients_in_turn(lab, server, "three")[0]
+    server.wait()
+    if third.stdout == "THREE\n" and server.returncode == 0:
+        return
+    pipe = [e for e in lab.events(proc=side, event="signal")
+            if e["args"].get("sig") == "SIGPIPE"]
+    lab.expect(False,
+               "`server -n 3` to serve a third client after the second left "
+               "before its reply (its write failed with EPIPE): a client "
+               "that leaves costs the server that client only; the third "
+               f"printed {cut(third.stdout_bytes, 30)}, and "
+               f"{server.describe()}"
+               + (f". The write also raised SIGPIPE, and a handler ran for "
+                  f"it (installed at {where(pipe[0])}): the stop handler "
+                  "installed for SIGPIPE too stops the server when a client "
+                  "leaves. Leave SIGPIPE ignored, signal(SIGPIPE, SIG_IGN), "
+                  "and install on_stop_signal for SIGINT and SIGTERM only"
+                  if pipe else ""), "Your task")
+
+
+def default_installed(lab, server, sig):
+    """What the server last installed for sig, when that was the default
+    action, in words ending with "; ", else ""."""
+    installed = [e for e in lab.events(("sigaction", "signal"), proc=server)
+                 if e["args"].get("sig") == sig.name and e["ret"] == 0 and
+                 e["args"].get("handler")]
+    if not installed or installed[-1]["args"]["handler"] != "SIG_DFL":
+        return ""
+    e = installed[-1]
+    return (f"it called {call_text(e)} ({where(e)}): that installs SIG_DFL, "
+            "the default action, not the handler. sigaction copies the "
+            "struct as it is at the call: set sa.sa_handler = "
+            "on_stop_signal before it, and never pass the same struct as "
+            "the new action and the old one (the old action, SIG_DFL, is "
+            "written into it); ")
 
 
 def stopped(lab, server, sig, since):
@@ -502,11 +542,27 @@ def stopped(lab, server, sig, since):
     lab.expect(not killed,
                f"{sig.name} to be caught: install on_stop_signal for SIGINT "
                f"and SIGTERM with sigaction(2), or the default action ends "
-               f"the server at once, with no cleanup; {server.describe()}",
+               f"the server at once, with no cleanup; "
+               f"{default_installed(lab, server, sig)}{server.describe()}",
                "Cleaning up on a signal")
     if not server.has_exited():
         after = [e for e in lab.events(proc=server, event=None)
                  if e.get("errno") == "EINTR"]
+        delivered = [e for e in lab.events(proc=server, event="signal")
+                     if e["args"].get("sig") == sig.name]
+        held = None if after or delivered else peers.held(server.pid, sig)
+        lab.expect(held is None,
+                   f"{sig.name} to stop the server: it {held}, so the "
+                   "handler never runs and nothing interrupts the call it "
+                   "waits in"
+                   + (": the signal stays pending for as long as it is "
+                      "blocked. A signal blocked with sigprocmask must be let "
+                      "in again where the server waits (the README's ppoll, "
+                      "which unblocks it only while it waits), or not be "
+                      "blocked at all" if held and held.startswith("blocks")
+                      else ": SIG_IGN throws it away. Install on_stop_signal "
+                      "for SIGINT and SIGTERM with sigaction, and ignore "
+                      "neither"), "Cleaning up on a signal")
         lab.expect(after,
                    f"after {sig.name} the call the server waits in to "
                    "return -1 with EINTR: it went on waiting, restarted by "
@@ -537,7 +593,8 @@ def stopped(lab, server, sig, since):
     lab.expect(not ended_inside_a_handler(lab, server),
                f"after {sig.name} the waiting call to return -1 with EINTR, "
                "and the cleanup to run in main: the server ended while the "
-               "call still waited, so it ended inside the signal handler; "
+               "call still waited, so it ended inside the signal handler "
+               "(an exit or _exit there), and main's cleanup never ran; "
                "a handler may call only async-signal-safe functions: let it "
                "only set the flag", "Cleaning up on a signal")
 

@@ -21,7 +21,7 @@ import labrun
 import peers
 from conftest import (closed_once, errno_in_handlers,
                       handlers_call_only_safe_functions, line_on_stdout,
-                      sigaction_zeroed, tool)
+                      sigaction_zeroed, tool, where)
 from tracetext import call_text, cut
 
 LESSON = "07-fork"
@@ -122,43 +122,124 @@ def children_in_the_loop(lab, server):
             "out of the child's case")
 
 
-def reaper_waits(lab, server):
-    """A sentence naming a waitpid of the parent that waits, else None."""
-    waits = lab.events("waitpid", proc=server, event="wait")
-    if not waits:
+def loop_left(lab, server):
+    """The server's accept that failed with an error other than EINTR,
+    ending its loop (it then waits for its children, as it should), or
+    None."""
+    return next((e for e in lab.events(labrun.ACCEPTS, proc=server)
+                 if e["ret"] == -1 and e["errno"] != "EINTR"), None)
+
+
+def accept_failed(lab, server):
+    """A sentence naming the failed accept that ended the server's loop,
+    else None."""
+    failed = loop_left(lab, server)
+    if failed is None:
         return None
+    fd = failed["args"].get("fd")
+    closes = [e for e in lab.events("close", proc=server, ret=0)
+              if e["args"].get("fd") == fd and e["ts"] < failed["ts"]]
+    return (f"the server stopped accepting clients when {call_text(failed)} "
+            f"({where(failed)}) failed"
+            + (f": fd {fd}, the listening socket, had been closed by the "
+               f"parent (close({fd}) at {where(closes[0])}). After fork the "
+               "parent closes its copy of the connected socket, close(cfd); "
+               "the listening socket only after the loop" if closes else
+               ", and it left its loop: only the clients before were served")
+            )
+
+
+def reaper_waits(lab, server):
+    """A sentence naming a waitpid of the parent that waits while it should
+    accept (not once its loop is over), else None."""
+    left = loop_left(lab, server)
+    waits = [e for e in lab.events("waitpid", proc=server, event="wait")
+             if left is None or e["ts"] < left["ts"]]
+    if not waits:
+        return None if left else waits_untraced(lab, server)
     return (f"the parent waits in waitpid({waits[0]['args'].get('pid')}) "
             f"({waits[0]['file']}:{waits[0]['line']}) while it should accept: "
-            "without WNOHANG, waitpid waits for a child that is still "
+            "without WNOHANG, waitpid (or wait, which is waitpid(-1, "
+            "&status, 0)) waits for a child that is still "
             "serving (the silent client's), and nobody is accepted "
             "meanwhile. Reap with waitpid(-1, NULL, WNOHANG), which returns "
             "0 when the children left still run")
 
 
+def waits_untraced(lab, server):
+    """A sentence naming a wait for a child that the trace does not show
+    (wait(2), which it does not trace, waits as waitpid(-1, ..., 0) does),
+    else None: the parent sleeps in the system call of both, wait4,
+    three looks in a row with nothing traced between."""
+    if not peers.still(lab, lambda: (peers.blocked_in(server.pid) or
+                                     ("",))[0] in ("wait4", "waitid") and
+                       labrun.process_state(server.pid)[0] == "S"):
+        return None
+    return ("the parent sleeps in wait4 (/proc/PID/syscall), the system "
+            "call of wait(2) and waitpid(2), while it should accept: "
+            "wait(&status), or waitpid without WNOHANG, waits for a child "
+            "that is still serving (the silent client's), and nobody is "
+            "accepted meanwhile. Reap with waitpid(-1, NULL, WNOHANG), "
+            "which returns 0 when the children left still run")
+
+
 def reaper_spins(lab, server):
-    """A sentence naming a reaping loop that goes on when waitpid returns
-    0, else None: the parent's waitpid returned 0 three times and more in
-    a row with no signal delivered between (a handler that stops at 0
-    calls it once per delivery)."""
+    """A sentence naming a reaping loop that goes on when waitpid reaps
+    nothing, else None: the parent's waitpid returned 0 (children left,
+    all still running) or -1 with ECHILD (none left) a thousand times in a
+    row, with no other call traced between.  A handler that stops there
+    calls it once per delivery, and a delivery that lands while the trace
+    reports another call has no line of its own, so a few such calls in a
+    row prove nothing (SA_NOCLDWAIT leaves each handler call nothing to
+    reap); a loop that spins makes millions."""
     row, first, longest = 0, None, (0, None)
     for e in lab.events(proc=server, event=None):
         if e["call"] == "waitpid" and e["event"] in ("return", "repeat") \
-                and e["ret"] == 0:
+                and e["ret"] in (0, -1) and \
+                (not first or (e["ret"], e["errno"]) ==
+                 (first["ret"], first["errno"])):
             first = first or e
             row += e.get("repeat", 1) if e["event"] == "repeat" else 1
             longest = max(longest, (row, first), key=lambda x: x[0])
         else:
             row, first = 0, None
+            if e["call"] == "waitpid" and e["event"] in ("return", "repeat") \
+                    and e["ret"] in (0, -1):
+                first, row = e, e.get("repeat", 1)
     row, first = longest
-    if row < 3:
+    if row < 1000:
         return None
+    said = "0" if first["ret"] == 0 else f"-1 {first['errno']}"
+    why = ("waitpid returns 0 when the children left are all still running "
+           "(the silent client's): nothing more to reap now"
+           if first["ret"] == 0 else
+           f"waitpid returns -1 ({first['errno']}) when no child is left "
+           "to wait for: a loop that goes on while waitpid does not return "
+           "0 (!= 0) never ends once the last child is reaped")
     return (f"the parent's reaping loop spins: waitpid(-1, WNOHANG) "
-            f"({first['file']}:{first['line']}) returned 0 {row} times in a "
-            "row, and the handler called it again each time. waitpid "
-            "returns 0 when the children left are all still running (the "
-            "silent client's): nothing more to reap now, and the loop must "
-            "stop there. Loop while waitpid returns a pid, > 0; the handler "
-            "then returns, and the parent accepts again")
+            f"({first['file']}:{first['line']}) returned {said} {row} times "
+            f"in a row, and the handler called it again each time. {why}, "
+            "and the loop must stop there. Loop while waitpid returns a "
+            "pid, > 0; the handler then returns, and the parent accepts "
+            "again")
+
+
+def child_ends(lab, server):
+    """{pid: when the server's child ended, as far as the trace tells}: its
+    reaping, a waitpid of the parent that returned it; for a child that no
+    waitpid returned (SIGCHLD ignored, SA_NOCLDWAIT: the kernel reaped it),
+    its own last call, once that returned (a child that waits in a call
+    has not ended)."""
+    ends = {}
+    for e in lab.events("waitpid", proc=server):
+        if e["ret"] > 0:
+            ends.setdefault(e["ret"], e["start"])
+    for e in lab.events("fork", proc=server):
+        if e["ret"] > 0 and e["ret"] not in ends:
+            own = lab.events(proc=None, pid=e["ret"], event=None)
+            if own and own[-1]["event"] == "return":
+                ends[e["ret"]] = own[-1]["ts"]
+    return ends
 
 
 def table_not_freed(lab, server):
@@ -168,33 +249,46 @@ def table_not_freed(lab, server):
     at once before (a table that forgets each child it reaps is full only
     with the most children it ever ran; children reaped between the
     accept and the close may have been reaped after the table was
-    looked at)."""
+    looked at).  A child ends when the parent reaps it, or, when the
+    kernel reaps it (SIGCHLD ignored, SA_NOCLDWAIT), with its last call."""
     live = most = 0
     taken = None
+    ends = child_ends(lab, server)
+    reaped = any(e["ret"] > 0 for e in lab.events("waitpid", proc=server))
     # In the order the calls were entered: a handler's calls made while
     # the trace was writing another call's line come before it in the file.
-    for e in sorted(lab.events(proc=server), key=lambda e: e["start"]):
+    timeline = [(e["start"], e) for e in lab.events(proc=server)] + \
+        [(ts, {"call": "ended", "ret": pid}) for pid, ts in ends.items()]
+    for _, e in sorted(timeline, key=lambda x: x[0]):
         if e["call"] == "fork":
             taken = None
             if e["ret"] > 0:
                 live += 1
                 most = max(most, live)
-        elif e["call"] == "waitpid" and e["ret"] > 0:
+        elif e["call"] == "ended":
             live -= 1
         elif e["call"] in ("accept", "accept4") and e["ret"] >= 0:
             taken, live_then = e, live
         elif e["call"] == "close" and taken and \
                 e["args"].get("fd") == taken["ret"]:
             if live_then < most:
+                how = "its SIGCHLD handler reaps each child with waitpid, " \
+                    "and must also take it out of the table, " \
+                    "forget_child(pid)" if reaped else \
+                    "no waitpid of the parent reaped any child, so nothing " \
+                    "ever calls forget_child(pid): with SIGCHLD set to " \
+                    "SIG_IGN, or SA_NOCLDWAIT, the kernel reaps each child " \
+                    "itself, and the handler's waitpid finds none. Install " \
+                    "on_child_exit with SA_RESTART alone, and let it reap " \
+                    "and forget each child"
                 return (f"the parent turned a client away without forking "
                         f"({call_text(taken)}, then close({taken['ret']}) "
                         f"at {e['file']}:{e['line']}) while only "
                         f"{live_then} of its children still ran, where it had run {most} "
                         "at once: its table of children stays full of "
-                        "children that have ended. The handler reaps each "
-                        "child with waitpid, and must also take it out of "
-                        "the table, forget_child(pid); otherwise, after "
-                        "MAX_CHILDREN clients, every client is turned away")
+                        f"children that have ended. {how[0].upper()}{how[1:]}; "
+                        "otherwise, after MAX_CHILDREN clients, every client "
+                        "is turned away")
             taken = None
     return None
 
@@ -214,7 +308,7 @@ def served(lab, server, results, what):
     if waiting:
         lab.expect(False, f"{what}: {waiting}", "Reaping: SIGCHLD and waitpid")
     cause = children_in_the_loop(lab, server) or \
-        kept_copies(lab, server, results)
+        kept_copies(lab, server, results) or accept_failed(lab, server)
     if cause:
         lab.expect(False, f"{what}: {cause}", "One process per client")
     first = bad[0]
@@ -408,6 +502,19 @@ def test_each_process_closes_the_copies_it_does_not_use(lab):
     peers.settled(lab, server, QUICK)
     family = lab.family(server)
     kids = family.children()
+    again = [e for e in lab.events("fork", proc=family)
+             if e["pid"] != server.pid and e["ret"] > 0]
+    lab.expect(not again,
+               "each client to be served by a child of the server itself: "
+               f"child {again[0]['pid'] if again else ''} forked again "
+               f"({call_text(again[0]) if again else ''} at "
+               f"{where(again[0]) if again else ''}) and ended, leaving its "
+               "client to a grandchild of the server. That process is not "
+               "the server's child: the parent cannot end it on SIGTERM, nor "
+               "wait for it, and it serves on after the server has stopped. "
+               "Serve the client in the child that fork returned 0 to, and "
+               "let the SIGCHLD handler reap it, rather than forking twice",
+               "Stopping: the parent cleans up, and ends its children")
     keeping = [pid for pid in kids if not [
         e for e in lab.events("close", proc=None, pid=pid, ret=0)
         if e["args"]["fd"] == fd]]
@@ -438,6 +545,26 @@ def test_each_process_closes_the_copies_it_does_not_use(lab):
                        "socket nobody accepts on. Close it first thing in "
                        "the child, before serve_client",
                        "One process per client")
+    # Each child's connected socket: what the parent's accept before its
+    # fork returned.
+    given, taken = {}, None
+    for e in sorted(lab.events((*labrun.ACCEPTS, "fork"), proc=server),
+                    key=lambda e: e["start"]):
+        if e["call"] != "fork":
+            taken = e["ret"] if e["ret"] >= 0 else taken
+        elif e["ret"] > 0 and taken is not None:
+            given[e["ret"]] = taken
+    for pid in sorted(kids):
+        cfd = given.get(pid)
+        lab.expect(cfd is None or [
+            e for e in lab.events("close", proc=None, pid=pid, ret=0)
+            if e["args"]["fd"] == cfd],
+                   f"each child to close its client's socket, close({cfd}), "
+                   f"once it has served it: child {pid} ended without "
+                   "closing it, leaving it to _exit. Every descriptor is "
+                   "closed by the program itself (lesson 06): close(cfd) "
+                   "after serve_client, then _exit",
+                   "One process per client")
     accepted = [e["ret"] for e in lab.events(labrun.ACCEPTS, proc=server)
                 if e["ret"] >= 0]
     closed = [e["args"]["fd"] for e in lab.events("close", proc=server,
@@ -572,6 +699,24 @@ def test_a_failed_fork_costs_one_client_only(lab):
     second = peers.exchanges(lab, [b"second"], timeout=QUICK)
     served(lab, server, second, "the next client, once a fork has failed, "
            "to be served")
+    # The next client's child has ended: reaped, unless SIGCHLD stayed
+    # blocked on the failed fork's path.
+    kids = [e["ret"] for e in lab.events("fork", proc=server) if e["ret"] > 0]
+    if kids and peers.wait_state(kids[-1], "Z"):
+        lab.wait_until(lambda: not peers.zombies(server.pid), proc=server,
+                       timeout=QUICK / 2)
+    lab.expect(not peers.zombies(server.pid) or
+               not peers.blocks(server.pid, signal.SIGCHLD),
+               "SIGCHLD to be unblocked again once a fork has failed: the "
+               "server still blocks it (SigBlk in "
+               f"/proc/{server.pid}/status), and the child that served the "
+               "next client stays a zombie, its SIGCHLD pending. The "
+               "sigprocmask(SIG_BLOCK, ...) before the fork must be undone "
+               "on every path, the failed fork's and a turned-away "
+               "client's too: put the mask back after the switch, "
+               "sigprocmask(SIG_SETMASK, &mask, NULL), not in the parent's "
+               "branch alone",
+               "Stopping: the parent cleans up, and ends its children")
     failed = lab.events("fork", proc=server, injected=True)[0]
     early = [line for line in server.stdout.splitlines()
              if re.search(r"\bchild -1\b", line)]
@@ -615,6 +760,21 @@ def test_sigterm_leaves_no_process_no_child_and_no_socket_file(lab):
                    "accept fails with EINTR; SA_RESTART is for the SIGCHLD "
                    "handler only (set sa_flags after the stop signals' "
                    "sigaction calls)", "Reaping: SIGCHLD and waitpid")
+    if status is None:
+        lab.collector.sync()
+        held = peers.held(server.pid, signal.SIGTERM)
+        lab.expect(held is None or lab.events(proc=server, event="signal",
+                                              where=lambda e: e["args"].get(
+                                                  "sig") == "SIGTERM"),
+                   f"SIGTERM to stop the server: it {held}, so its handler "
+                   "never runs and nothing interrupts the accept it waits "
+                   "in. Block SIGCHLD alone, and only around the fork; "
+                   "leave SIGINT and SIGTERM unblocked, and not ignored",
+                   "Stopping: the parent cleans up, and ends its children")
+        why = children_left_running(lab, server, kids)
+        lab.expect(not why, "SIGTERM to stop the server, with three silent "
+                   f"clients connected: it is still running, {why}",
+                   "Stopping: the parent cleans up, and ends its children")
     lab.expect(status is not None,
                "SIGTERM to stop the server, with three silent clients "
                "connected, within "
@@ -632,6 +792,19 @@ def test_sigterm_leaves_no_process_no_child_and_no_socket_file(lab):
                "SIGTERM the parent ends them (SIGTERM to each pid in its "
                "table) and waits for them before it exits",
                "Stopping: the parent cleans up, and ends its children")
+    reaped = {e["ret"] for e in lab.events("waitpid", proc=server)
+              if e["ret"] > 0}
+    unreaped = [pid for pid in kids if pid not in reaped]
+    lab.expect(not unreaped,
+               "the parent to wait for each child it ends before it exits: "
+               f"its waitpid never returned {len(unreaped)} of its "
+               f"{len(kids)} children (pids {unreaped}): it sent them "
+               "SIGTERM and went on to its cleanup and exit without waiting "
+               "for them to end, so they may still run after it has "
+               "removed lab.sock, and are reaped by another process. After "
+               "the kills, waitpid(-1, NULL, 0) again and again, until it "
+               "fails with ECHILD: no child left (end_children)",
+               "Stopping: the parent cleans up, and ends its children")
     lab.expect(status == 0 and not (lab.dir / "lab.sock").exists(),
                "after SIGTERM the server to exit with 0 and lab.sock to be "
                f"gone; {server.describe()}",
@@ -641,6 +814,36 @@ def test_sigterm_leaves_no_process_no_child_and_no_socket_file(lab):
                "each silent client to see its connection end when the "
                f"server stops; they saw {[how for _, how in ends]}",
                "Stopping: the parent cleans up, and ends its children")
+
+
+def children_left_running(lab, server, kids):
+    """Why the server's children still run after it sent them its stop
+    signal, in words, or "" when the trace and /proc do not tell."""
+    sent = {e["args"].get("pid"): e for e in lab.events("kill", proc=server)
+            if e["ret"] == 0}
+    alive = [pid for pid in kids
+             if labrun.process_state(pid)[0] not in (None, "Z")]
+    if not sent or not alive:
+        return ""
+    missed = [pid for pid in alive if pid not in sent]
+    if missed:
+        return (f"waiting for children it never signalled: it sent "
+                f"{len(sent)} kill ({call_text(next(iter(sent.values())))}"
+                f"), and children {missed} still serve their silent "
+                "clients. Send SIGTERM to each child in the table, every "
+                "entry that is not 0, then wait for them")
+    e = sent[alive[0]]
+    sig = getattr(signal, str(e["args"].get("sig")), None)
+    if sig is None:
+        return ""
+    how = peers.held(alive[0], sig)
+    if how is None:
+        return ""
+    return (f"waiting for children that its {call_text(e)} did not end: "
+            f"child {alive[0]} {how}, and serves on. In the child, "
+            "before it serves, put back the default action of SIGINT and "
+            "SIGTERM, SIG_DFL, and the signal mask the parent had before "
+            "it blocked SIGCHLD (restore_signals_in_child(&mask))")
 
 
 def restarted_after(lab, server, sig):
