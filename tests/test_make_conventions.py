@@ -1,13 +1,14 @@
 """The Makefile keeps the conventions people expect of one: a change of
 compiler or flags rebuilds, LDLIBS reaches the link, and pytest's own
 options reach the checks."""
-import contextlib
+import json
 import os
 import re
+import select
+import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -166,18 +167,23 @@ def test_a_timeout_scale_that_is_no_number_above_0_is_refused(tmp_path):
         assert graded.returncode == 2, graded.stderr
 
 
-def lab_dirs_of_children(pid):
-    """The lab directories that the children of pid run in."""
-    found = set()
-    for child in os.listdir("/proc"):
-        stat = labrun.read_if_there(f"/proc/{child}/stat") or b""
-        if child.isdigit() and stat.rsplit(b")", 1)[-1].split()[1:2] == \
-                [str(pid).encode()]:
-            with contextlib.suppress(OSError):
-                cwd = os.readlink(f"/proc/{child}/cwd")
-                if cwd.startswith(f"{labrun.RUN_PARENT}/lab-"):
-                    found.add(cwd)
-    return found
+# A plugin for the run below: at the end of its first check, before the
+# lab is closed, it starts a server in the check's lab, says where (the
+# lab's directory, the server's pid) through a FIFO, and waits for a
+# signal: the run is stopped in the middle of a check, every time.
+HOLD = """
+import json, os, signal
+import pytest
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item):
+    lab = item.funcargs["lab"]
+    server = lab.serving()
+    with open(os.environ["LAB_HELD"], "w") as said:
+        said.write(json.dumps([str(lab.dir), server.pid]))
+    signal.pause()
+    yield
+"""
 
 
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
@@ -186,20 +192,40 @@ def test_a_hangup_stops_the_checks_as_ctrl_c_does(tmp_path, sig):
     the checks stop as at Ctrl-C, their programs ended and their lab
     directories removed, never left running and behind."""
     tests = Path(__file__).resolve().parent
+    (tmp_path / "hold_lab.py").write_text(HOLD)
+    held = tmp_path / "held"
+    os.mkfifo(held)
+    env = dict(os.environ, LAB_CODE="solutions", LAB_HELD=str(held),
+               PYTHONPATH=os.pathsep.join([str(tmp_path),
+                                           os.environ.get("PYTHONPATH", "")]))
+    where, pid = None, None
     with subprocess.Popen(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-             "-p", "no:xdist", f"--basetemp={tmp_path}",
-             str(tests / "test_06_close.py")],
-            env=dict(os.environ, LAB_CODE="solutions"),
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+             "-p", "no:xdist", "-p", "hold_lab", f"--basetemp={tmp_path}",
+             f"{tests / 'test_06_close.py'}::"
+             "test_the_socket_file_is_removed_on_exit"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             start_new_session=True) as run:
-        deadline = time.monotonic() + 60 * labrun.SCALE
-        where = set()
-        while not where and time.monotonic() < deadline:
-            where = lab_dirs_of_children(run.pid)
-            time.sleep(0.01)  # until a check has started a program
-        run.send_signal(sig)
-        run.communicate(timeout=60 * labrun.SCALE)
-    assert where, "no check started a program"
-    left = [d for d in where if Path(d).exists()]
-    assert left == [], left
+        try:
+            fd = os.open(held, os.O_RDONLY | os.O_NONBLOCK)
+            try:
+                ready, _, _ = select.select([fd], [], [], 60 * labrun.SCALE)
+                said = os.read(fd, 4096) if ready else b""
+            finally:
+                os.close(fd)
+            assert said, "the check was not held"
+            where, pid = json.loads(said)
+            assert Path(where).is_dir()
+            run.send_signal(sig)
+            run.communicate(timeout=60 * labrun.SCALE)
+            left = Path(where).exists()
+            running = labrun.process_state(pid)[0] is not None
+        finally:  # whatever happened, nothing left behind
+            if run.poll() is None:
+                os.killpg(run.pid, signal.SIGKILL)
+            if pid and labrun.process_state(pid)[0] is not None:
+                os.kill(pid, signal.SIGKILL)
+            if where:
+                shutil.rmtree(where, ignore_errors=True)
+    assert not left, f"{where} left behind"
+    assert not running, f"the server ({pid}) left running"
