@@ -1033,13 +1033,63 @@ def test_a_length_above_the_limit_is_refused_at_once(lab):
                f"header; {server.describe()}", "Messages on a byte stream")
 
 
+def read_past_the_message_buffer(lab, server, stream):
+    """(the read, the bytes of a message in the buffer before it, the
+    buffer's size) for a read of the server's on a client's socket that
+    asked for more than the room left in its message buffer, else None.
+    The buffer's size is what the first read asked for, with nothing in
+    the buffer, and at least a whole message with its length (a server
+    that reads in smaller pieces asks for no more than a piece); the bytes
+    that the reads so far brought of a message whose end has not come are
+    in the buffer, whatever the server answered (stream: what the client
+    sent, one client)."""
+    ends, at = set(), 0
+    while at + HEADER_SIZE <= len(stream):
+        (size,) = struct.unpack("!I", stream[at:at + HEADER_SIZE])
+        at += HEADER_SIZE + size
+        ends.add(at)
+    taken = [e["ret"] for e in lab.events(labrun.ACCEPTS, proc=server)
+             if e["ret"] >= 0]
+    reads = [e for e in lab.events(("read", "recv"), proc=server)
+             if taken and e["args"].get("fd") == taken[0]]
+    got, size = 0, None
+    for e in reads:
+        partial = got - max([0] + [end for end in ends if end <= got])
+        asked = e["args"].get("count", 0)
+        size = asked if size is None else size
+        if partial > 0 and asked > size - partial and \
+                asked + partial > HEADER_SIZE + MAX_MESSAGE:
+            return e, partial, size
+        got += max(e["ret"], 0)
+    return None
+
+
 def test_a_message_split_across_reads_is_answered_whole(lab):
     server = serving(lab, "-m", env={"LAB_FAULTS": "read<=3"})
+    stream = b"".join(frame(m) for m in MESSAGES)
     reply, how = message_exchange(lab, [frame(m) for m in MESSAGES])
     short = lab.wait_for("read", proc=server, injected=True, timeout=QUICK)
     lab.expect(short, "the server's reads to be cut to 3 bytes "
                "(LAB_FAULTS='read<=3'); no read of the server was",
                "Messages on a byte stream")
+    labrun.settle(lab, server)
+    lab.collector.sync()
+    past = read_past_the_message_buffer(lab, server, stream)
+    if past:
+        read, partial, size = past
+        lab.expect(False,
+                   "the server with -m to read no more than the room left "
+                   f"in the client's message buffer: {read['call']}("
+                   f"{read['args']['fd']}, buf, {read['args']['count']}) "
+                   f"({read['file']}:{read['line']}) asked for as much as "
+                   f"its first read, {size} bytes, with {partial} bytes of "
+                   "a message already in the buffer: a read past the end "
+                   f"of the buffer, by up to {partial} bytes, over whatever "
+                   "follows it (in_len, the count of messages answered). "
+                   "Read at in + in_len at most sizeof in - in_len bytes "
+                   "(here every read returned at most 3 bytes, "
+                   "LAB_FAULTS='read<=3', so that each message came in "
+                   "pieces)", "Messages on a byte stream")
     answered(lab, server, reply, how, MESSAGES,
              "each message answered whole when the server's reads return at "
              "most 3 bytes (LAB_FAULTS='read<=3'), so that each message "
@@ -1210,6 +1260,50 @@ def test_the_client_reads_messages_split_and_joined(lab):
                    f"{cut(wanted, 60)}; {client.describe()}",
                    "Messages on a byte stream")
         peer.end()
+
+
+def test_the_client_keeps_the_start_of_the_next_message_whole(lab):
+    """One read of the client's brings an answer of 1 byte and the first
+    150 bytes of the next answer, of 300 (its reads return at most 155
+    bytes, LAB_FAULTS): what is left after the first, 150 bytes, is longer
+    than what the first used, 5."""
+    second = bytes(random.Random(5).choices(b"abcdefghijklmnopqrstuvwxyz",
+                                            k=300))
+    peer = Answering(lab, lambda got: b"".join(
+        frame(m.upper()) for m in unframe(got)[0]))
+    rules = "read<=155,recv<=155"
+    client = lab.start("client", "-m", "lab.sock", stdin=b"a\n" + second +
+                       b"\n", env={"LAB_FAULTS": rules})
+    peer.join(QUICK)
+    status = client.wait(QUICK)
+    if status is None:
+        lab.stop(client)
+    peer.end()
+    printed = client.stdout_bytes.split(b"\n")
+    wanted = b"A\n" + second.upper() + b"\n"
+    if client.stdout_bytes != wanted and printed[:1] == [b"A"] and \
+            len(printed) > 1 and len(printed[1]) == len(second):
+        at = first_difference(printed[1], second.upper())
+        lab.expect(False,
+                   "the client with -m to keep all of what is left after "
+                   "the whole messages of a read, the start of the next "
+                   "one, moved whole to the front of its buffer: one read "
+                   "brought an answer of 1 byte (5 with its length) and the "
+                   "first 150 bytes of an answer of 300, and the client "
+                   "printed that one with the right length but wrong bytes "
+                   f"from byte {at} on. What is left, in_len - used bytes, "
+                   "may be longer than what was used: move all of it, "
+                   "memmove(in, in + used, in_len - used), not used bytes "
+                   f"(here its reads returned at most 155 bytes: "
+                   f"LAB_FAULTS='{rules}'); {client.describe()}",
+                   "Messages on a byte stream")
+    lab.expect(client.stdout_bytes == wanted and status == 0,
+               "the client with -m to print an answer of 1 byte and one of "
+               "300, each on a line of its own, when one read brings the "
+               "first and the start of the second (its reads returning at "
+               f"most 155 bytes: LAB_FAULTS='{rules}'): it printed "
+               f"{cut(client.stdout_bytes, 60)}; {client.describe()}",
+               "Messages on a byte stream")
 
 
 def test_a_message_of_max_message_bytes_goes_both_ways(lab):
