@@ -148,13 +148,41 @@ def stuck_reading(lab, client):
             "rest of the reply until the server's end of file")
 
 
+def stuck_not_reading(lab, client):
+    """A sentence if the client sleeps in a poll that does not ask for
+    POLLIN on its socket, before the server's end of file, while nothing
+    moves, else None: a client that reads the reply only after its
+    input."""
+    fd = socket_fd(lab, client)
+    polls = lab.events("poll", proc=client, event="wait")
+    ended = [e for e in lab.made(READS, proc=client)
+             if e["args"].get("fd") == fd and e["ret"] <= 0]
+    if fd is None or not polls or ended or \
+            any(f.get("fd") == fd and "POLLIN" in str(f.get("events"))
+                for f in polls[-1]["args"].get("fds") or []):
+        return None
+    stuck = sleeping_still(lab, client, ("poll",))
+    if stuck is None:
+        return None
+    return (f"the client sleeps in poll with {stuck[1]} bytes of the reply "
+            f"printed, and nothing moves: its poll does not ask for POLLIN "
+            f"on its socket, fd {fd} ({polls[-1]['file']}:"
+            f"{polls[-1]['line']}), so it reads no reply while it sends. The "
+            "server answers as it reads, and stops reading while its answer "
+            "waits; once the buffers are full, the client's sends find no "
+            "room and each side waits for the other. Ask for POLLIN on the "
+            "socket until the server's end of file, and read the reply "
+            "whenever it is readable")
+
+
 def finished(lab, client, timeout):
     """Waits for the client to end; None when it did, else why not."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if client.wait(0.1) is not None:
             return None
-        why = stuck_writing(lab, client) or stuck_reading(lab, client)
+        why = stuck_writing(lab, client) or stuck_not_reading(lab, client) \
+            or stuck_reading(lab, client)
         if why:
             return why
     if client.wait(0.1) is not None:
