@@ -910,6 +910,36 @@ def test_every_socket_of_the_loop_is_non_blocking(lab):
                "Non-blocking sockets")
 
 
+MAX_CLIENTS = 64  # the table's entries, as the README says
+
+
+def test_a_client_beyond_the_table_is_turned_away(lab):
+    server = serving(lab)
+    held = [peers.silent(lab, server) for _ in range(MAX_CLIENTS)]
+    lab.expect(all(held), f"{MAX_CLIENTS} silent clients accepted; "
+               f"{server.describe()}", "One loop, every client")
+    peers.settled(lab, server)
+    since = time.monotonic_ns()
+    extra = peers.Peer(lab.dir / "lab.sock", QUICK)
+    lab.peers.append(extra.sock)
+    _, how = extra.receive() if extra.error is None else (b"", "refused")
+    lab.collector.sync()
+    taken = [e for e in lab.events(labrun.ACCEPTS, proc=server)
+             if e["ret"] >= 0 and e["ts"] > since]
+    lab.expect(how in ("eof", "reset"),
+               f"a client beyond the {MAX_CLIENTS} that the table holds to "
+               "be turned away at once: accepted, said so, and closed, so "
+               "that it sees its end; it saw "
+               + ("its connection refused" if how == "refused" else
+                  f"nothing for {QUICK:g} s")
+               + (f", though the server accepted it as fd {taken[0]['ret']}"
+                  " and never closed that fd" if taken else
+                  ", and the server did not accept it")
+               + ". When no entry of the table is free, close cfd (a "
+               "client left open waits for ever, and costs a descriptor "
+               "each); " + server.describe(), "One loop, every client")
+
+
 def test_the_open_descriptors_stay_the_same_after_200_clients(lab):
     server = serving(lab)
     served(lab, server, peers.exchanges(lab, peers.messages(1)),
