@@ -982,6 +982,18 @@ def answered(lab, server, reply, how, sent, what):
                "the server to take -m, to speak in messages (a 4-byte "
                "length in network byte order, then the bytes); "
                f"{server.describe()}", "Messages on a byte stream")
+    from_header = [(s, m) for m, s in zip(messages, sent)
+                   if s and m != s.upper() and m == frame(s)[:len(s)].upper()]
+    asked, got = from_header[0] if from_header else (b"", b"")
+    lab.expect(not from_header,
+               "the server to answer each message with its bytes, those "
+               f"after its {HEADER_SIZE}-byte length, upper-cased: the "
+               f"answer to {cut(asked, 24)} was {cut(got, 24)}, the "
+               "message's own length and then its bytes, its last "
+               f"{HEADER_SIZE} lost. The bytes of a message start at header "
+               "+ HEADER_SIZE: answer[HEADER_SIZE + i] = "
+               "toupper(header[HEADER_SIZE + i])",
+               "Messages on a byte stream")
     lab.expect(False,
                f"{what}: {len(sent)} messages sent, {len(messages)} whole "
                f"ones answered ({[cut(m, 16) for m in messages]}, wanted "
@@ -1207,6 +1219,56 @@ def test_the_start_of_the_next_message_is_kept_whole(lab):
              "answered whole")
 
 
+def written_by(lab, server):
+    return sum(e["ret"] for e in lab.events(SOCKET_CALLS, proc=server)
+               if e["ret"] > 0)
+
+
+def test_a_message_whose_end_has_not_come_is_not_answered(lab):
+    # One read brings a message of 300 bytes and the first 8 bytes of one
+    # of 10 (the server stopped meanwhile): more than the 14 bytes of the
+    # second with its length are in the buffer, but most of them are the
+    # first's. The second's end comes once the server has answered what
+    # it could.
+    server = serving(lab, "-m")
+    first = bytes(random.Random(6).choices(b"abcdefghijklmnopqrstuvwxyz",
+                                           k=300))
+    second = b"0123456789"
+    joined = frame(first) + frame(second)
+    cut_at = len(frame(first)) + 8
+    peer = connected_to(lab, server)
+    with frozen(server):
+        peer.send(joined[:cut_at])
+    lab.wait_until(lambda: read_by(lab, server) >= cut_at,
+                   proc=server, timeout=QUICK)
+    peers.settled(lab, server)  # it has done what it does with them
+    early = written_by(lab, server)
+    closed = lab.events("close", proc=server, ret=0)
+    peer.send(joined[cut_at:])
+    peer.sock.shutdown(socket.SHUT_WR)
+    reply, how = peer.receive(len(joined) + 1)
+    did = (f"closed the connection ({closed[0]['file']}:"
+           f"{closed[0]['line']})" if closed else
+           f"wrote {early} bytes of answers")
+    lab.expect(early <= len(frame(first)) and not closed,
+               "the server with -m to answer a message only once all of it "
+               "has come: one read brought a message of "
+               f"{len(first)} bytes and the first {cut_at - len(frame(first))}"
+               f" bytes of one of {len(second)} ({len(frame(second))} with "
+               "its length), more bytes in all than the second needs, and "
+               f"before the rest came the server {did}, where it should "
+               f"have answered the first ({len(frame(first))} bytes) and "
+               "waited: it took the second for whole, with what lay behind "
+               "it in the buffer. The end of a message has come when what "
+               "is left after the messages before it, in_len - used, holds "
+               "HEADER_SIZE + len bytes, not when in_len does; "
+               f"{server.describe()}", "Messages on a byte stream")
+    answered(lab, server, reply, how, [first, second],
+             f"a message of {len(first)} bytes and one of {len(second)}, "
+             "the start of the second in the same read as the first, each "
+             "answered once all of it had come")
+
+
 def test_the_client_reads_lengths_in_network_byte_order(lab):
     """A reply of one empty message, whose length reads the same in any
     byte order, then, to another client, one of 5 bytes in one send."""
@@ -1221,6 +1283,20 @@ def test_the_client_reads_lengths_in_network_byte_order(lab):
             lab.stop(client)
         printed.append((client.stdout_bytes, status))
         peer.end()
+        fd = socket_fd(lab, client)
+        reads = [e["ret"] for e in lab.made(READS, proc=client)
+                 if e["args"].get("fd") == fd]
+        lab.expect(body or client.stdout_bytes or not peer.sent or
+                   sum(n for n in reads if n > 0) != HEADER_SIZE or
+                   0 not in reads,
+                   "the client with -m to print an empty answer, a length "
+                   "of 0 alone at the end of the reply, as an empty line: it "
+                   f"read those {HEADER_SIZE} bytes, then the server's end "
+                   "of file, and printed nothing. An answer is whole once "
+                   f"its {HEADER_SIZE}-byte length is there (in_len - used "
+                   ">= HEADER_SIZE, not >) and its len bytes after it, none "
+                   f"for a length of 0; {client.describe()}",
+                   "Messages on a byte stream")
         if printed[0] != (b"\n", 0):
             return  # not even the empty one: the checks below say why
     lab.expect(printed[1][0] or printed[1][1] == 0,
