@@ -1456,6 +1456,38 @@ def test_a_message_of_max_message_bytes_goes_both_ways(lab):
                    "Messages on a byte stream")
 
 
+def test_the_client_takes_a_read_longer_than_its_buffer(lab):
+    """Three answers of 3000 bytes, sent at once: one read of the client's
+    brings the three, more than twice what its message buffer holds (a
+    whole message of MAX_MESSAGE bytes with its length)."""
+    lines = [(b"%d is a long line. " % n * 200)[:3000] for n in range(3)]
+    peer = Answering(lab, lambda got: b"".join(
+        frame(m.upper()) for m in unframe(got)[0]))
+    client = lab.start("client", "-m", "lab.sock",
+                       stdin=b"\n".join(lines) + b"\n")
+    peer.join(QUICK)
+    status = client.wait(QUICK)
+    if status is None:
+        lab.stop(client)
+    peer.end()
+    wanted = b"".join(m.upper() + b"\n" for m in lines)
+    fd = socket_fd(lab, client)
+    longest = max([e["ret"] for e in lab.made(READS, proc=client)
+                   if e["args"].get("fd") == fd] + [0])
+    lab.expect(client.stdout_bytes == wanted and status == 0,
+               "the client with -m to print three answers of "
+               f"{len(lines[0])} bytes that the server sent at once, each on "
+               "a line of its own: its longest read brought "
+               f"{longest} bytes, more than its message buffer holds "
+               f"({HEADER_SIZE + MAX_MESSAGE}), and it printed "
+               f"{len(client.stdout_bytes)} bytes "
+               f"({cut(client.stdout_bytes, 24)}), not {len(wanted)}. Append "
+               "to in at most the room it has left (sizeof in - in_len), "
+               "print the messages that are whole and move what is left to "
+               "the front, then append the rest of what the read brought; "
+               f"{client.describe()}", "Messages on a byte stream")
+
+
 def test_answers_that_fill_the_reply_buffer_to_the_last_byte(lab):
     # Messages of 4096, 8, 4088 and 1 bytes, all there before the server
     # reads (it is stopped meanwhile), while its first writes fail with
