@@ -29,6 +29,7 @@ import pytest
 
 import labrun
 import peers
+import tracetext
 from conftest import (closed_once, frozen, receive,
                       server_finishes_short_writes, sigaction_zeroed, tool)
 from tracetext import cut
@@ -813,6 +814,20 @@ def test_input_left_in_a_pipe_whose_writer_has_closed_is_sent(lab):
                f"{hung_up[0]['args']['ready'][0]['revents'] if hung_up else ''}"
                f", and the client printed {cut(client.stdout_bytes, 40)} of "
                f"HELLO\\n; {client.describe()}", "Both directions at once")
+    hup_alone = sum(tracetext.calls_of(e) for e in lab.events(
+        "poll", proc=client, event=None)
+        if any(entry["fd"] == 0 and "POLLHUP" in str(entry["revents"]) and
+               "POLLIN" not in str(entry["revents"])
+               for entry in (e.get("args") or {}).get("ready") or []))
+    lab.expect(hup_alone < 3,
+               "the client to read standard input when poll reports any "
+               "event on it, POLLHUP too: poll reported fd 0 POLLHUP alone "
+               f"{hup_alone:,} times, and the client never read it. A pipe "
+               "whose writer has closed and that holds nothing more reports "
+               "POLLHUP without POLLIN; a read then returns 0, the end of "
+               "the input. Test fds[0].revents != 0 (or & (POLLIN | POLLHUP "
+               "| POLLERR)), not & POLLIN alone; "
+               f"{client.describe()}", "Both directions at once")
     lab.expect(client.stdout_bytes == b"HELLO\n" and status == 0,
                "the client to send what is left in a pipe whose writer has "
                "closed (hello\\n), print the reply and exit with 0: it "

@@ -649,6 +649,31 @@ def test_the_logger_sends_each_argument_as_one_datagram(lab):
                "Who sent it: addresses and replies")
 
 
+def test_the_logger_reaches_a_collector_at_a_long_path(lab):
+    name = "a-collector-whose-socket-file-has-a-longer-name.sock"
+    collector = dgram(lab, name)
+    logger = lab.run("logger", name, "hello")
+    got, _ = received(collector)
+    short = [e for e in lab.events(SENDS, proc=logger, event=None)
+             if (e.get("args") or {}).get("addrlen") is not None and
+             e["args"]["addrlen"] < 2 + len(name) + 1]
+    e = short[0] if short else None
+    lab.expect(not short,
+               "the logger to give sendto the length of the whole address: "
+               f"{e['call'] if e else ''}(..., {e['args']['addrlen'] if e else ''}) "
+               f"({e['file'] if e else ''}:{e['line'] if e else ''}) for "
+               f"the path {name}, {len(name)} bytes: the kernel reads only "
+               f"{(e['args']['addrlen'] - 2) if e else ''} bytes of it, and "
+               "looks for another file. sizeof(struct sockaddr), 16, is an "
+               "Internet address's size, with room for 14 bytes of path: "
+               "give sizeof *to, the size of the struct sockaddr_un",
+               "Who sent it: addresses and replies")
+    lab.expect(got == [b"hello"] and logger.returncode == 0,
+               f"`logger {name} hello` to send hello to the collector bound "
+               f"there; it received {shown(got)}, and {logger.describe()}",
+               "Who sent it: addresses and replies")
+
+
 def test_the_logger_with_c_connects_first_and_sends_without_an_address(lab):
     collector = dgram(lab, SOCK)
     logger = lab.run("logger", "-c", SOCK, "first", "second")
