@@ -23,7 +23,7 @@ import tracetext
 from conftest import (READS, WRITES, Drain, as_run, closed_once,
                       errno_in_handlers, faults, first_fds, frozen,
                       handlers_call_only_safe_functions, line_on_stdout,
-                      sigaction_zeroed, tool)
+                      sigaction_zeroed, timing_out, tool)
 from tracetext import call_text, cut
 
 LESSON = "08-poll"
@@ -726,17 +726,8 @@ def test_the_server_sleeps_while_nobody_is_ready(lab):
     # For a quarter of a second, the server must make no call and be
     # runnable next to never.
     made, spins = peers.idle_for(lab, server, QUICK / 4)
-    # A poll that returns 0 timed out: a loop whose polls go on timing
-    # out wakes because its timeout is short, not because it asks for an
-    # event that holds. (The trace folds a run of like polls into a count,
-    # an event without arguments: the run's first poll has them.)
-    polls = [e for e in lab.events("poll", proc=server, event=None)
-             if e["event"] in ("return", "repeat")]
-    shown = [e for e in polls if e["event"] == "return"]
-    first = shown[-1] if shown else None
-    if spins and first and first["ret"] == 0 and \
-            0 <= first["args"].get("timeout", -1) < QUICK * 250 and \
-            all(e["ret"] == 0 for e in polls[polls.index(first):]):
+    first = spins and timing_out(lab, server, QUICK * 250)
+    if first:
         lab.expect(False,
                    "the server to sleep in poll while no client is ready "
                    "(one is silent, another does not read its replies): "

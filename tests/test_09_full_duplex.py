@@ -31,7 +31,8 @@ import labrun
 import peers
 import tracetext
 from conftest import (closed_once, frozen, receive,
-                      server_finishes_short_writes, sigaction_zeroed, tool)
+                      server_finishes_short_writes, sigaction_zeroed,
+                      timing_out, tool)
 from tracetext import cut
 
 LESSON = "09-full-duplex"
@@ -738,6 +739,16 @@ def test_the_client_sleeps_while_nothing_can_happen(lab):
                    f"{cut(client.stdout_bytes, 40)}; {client.describe()}",
                    "Both directions at once")
         _, spins = peers.idle_for(lab, client, QUICK / 4)
+        first = spins and timing_out(lab, client, QUICK * 250)
+        lab.expect(not first,
+                   "the client to sleep in poll while its input is silent "
+                   "and the reply is printed: its poll's timeout is "
+                   f"{first['args']['timeout'] if first else ''} ms "
+                   f"({first['file'] if first else ''}:"
+                   f"{first['line'] if first else ''}), and poll returned 0 "
+                   "(timed out, nothing ready) again and again, a loop that "
+                   "never waits. Pass poll a timeout of -1, to wait until "
+                   "something is ready", "Both directions at once")
         fd = socket_fd(lab, client)
         # The trace folds a run of like polls into a count: the run's
         # first poll, maybe before the quarter, has the arguments.
