@@ -589,9 +589,18 @@ def test_each_signal_handler_calls_only_async_signal_safe_functions(lab,
 def test_the_logger_sends_each_line_as_one_datagram(lab):
     collector = dgram(lab, SOCK)
     lines = [b"one", b"two, a longer line", b"", b"x" * 5000,
-             b"the last, without newline"]
+             b"a NUL\0inside", b"the last, without newline"]
     logger = lab.run("logger", SOCK, stdin=b"\n".join(lines))
     got, _ = received(collector)
+    at_nul = [g for g, line in zip(got, lines)
+              if g != line and b"\0" in line and g == line.split(b"\0")[0]]
+    lab.expect(not at_nul,
+               "the logger to send each line whole, a NUL byte in it too: "
+               f"the line {cut(lines[4], 30)} went as "
+               f"{cut(at_nul[0] if at_nul else b'', 30)}, "
+               "cut at its NUL. A line is as long as getline says, less its "
+               "newline: a NUL ends a C string, not a line, so never measure "
+               "a message with strlen", "Your task")
     pointer = struct.calcsize("P")
     lab.expect(not (len(got) > 1 and got != lines and
                     all(len(g) == pointer for g in got)),
@@ -660,7 +669,8 @@ def test_the_logger_reaches_a_collector_at_a_long_path(lab):
     e = short[0] if short else None
     lab.expect(not short,
                "the logger to give sendto the length of the whole address: "
-               f"{e['call'] if e else ''}(..., {e['args']['addrlen'] if e else ''}) "
+               f"{e['call'] if e else ''}(..., "
+               f"{e['args']['addrlen'] if e else ''}) "
                f"({e['file'] if e else ''}:{e['line'] if e else ''}) for "
                f"the path {name}, {len(name)} bytes: the kernel reads only "
                f"{(e['args']['addrlen'] - 2) if e else ''} bytes of it, and "
