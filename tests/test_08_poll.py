@@ -988,6 +988,18 @@ def test_sigterm_leaves_no_process_and_no_socket_file(lab):
                f"{server.describe()}"
                + (f"; processes left: {left}" if left else ""),
                "Signals without a gap")
+    accepted = [e["ret"] for e in lab.events(labrun.ACCEPTS, proc=server)
+                if e["ret"] >= 0]
+    closed = {e["args"].get("fd") for e in lab.events("close", proc=server,
+                                                      ret=0)}
+    left_open = [fd for fd in accepted if fd not in closed]
+    lab.expect(not left_open,
+               "after SIGTERM the server to close each client still "
+               f"connected before it exits: fds {left_open}, which accept "
+               "returned, were never closed; exit closed them. Every fd "
+               "that is opened is closed, exactly once, on every path "
+               "(lesson 06): after the loop, drop each client whose entry "
+               "is not free", "What to look for in the trace")
     ends = [peer.receive() for peer in connected]
     lab.expect(all(how in ("eof", "reset") for _, how in ends),
                "each silent client to see its connection end when the "
