@@ -1148,6 +1148,23 @@ def failed_listen(lab, section="Your task", taught=""):
     return server, event, how, exited
 
 
+def timing_out(lab, proc, limit_ms):
+    """The poll that began proc's last run of polls that all timed out
+    (returned 0), its timeout below limit_ms, else None: a loop that wakes
+    because its timeout is short, not because it asks for an event that
+    holds.  (The trace folds a run of like polls into a count, an event
+    without arguments: the run's first poll has them.)"""
+    polls = [e for e in lab.events("poll", proc=proc, event=None)
+             if e["event"] in ("return", "repeat")]
+    shown = [e for e in polls if e["event"] == "return"]
+    first = shown[-1] if shown else None
+    if first and first["ret"] == 0 and \
+            0 <= first["args"].get("timeout", -1) < limit_ms and \
+            all(e["ret"] == 0 for e in polls[polls.index(first):]):
+        return first
+    return None
+
+
 def closed_once(lab, section="Your task"):
     """Fails the check, naming the mistake, if a close made by the
     programs that the check ran failed with EBADF: a descriptor closed

@@ -90,19 +90,31 @@ class Exchange:
 
 def exchange(path, message, timeout):
     """A client: connect, send message, shut down writing, and read the
-    reply until end of file."""
+    reply until end of file; it reads while it sends (a thread sends), as
+    a server that answers as it reads needs whatever the sizes of its
+    writes and of the socket buffers."""
     started = time.monotonic()
     peer = Peer(path, timeout)
     try:
         if peer.error:
             return Exchange(message, error=peer.error)
-        if not peer.send(message):
+
+        def send():
+            if peer.send(message):
+                try:
+                    peer.sock.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass  # the server has gone: the reply says how
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        reply, how = peer.receive()
+        sender.join(timeout + 1)
+        if peer.send_error is not None or sender.is_alive():
             gone = isinstance(peer.send_error, (BrokenPipeError,
                                                 ConnectionResetError))
             return Exchange(message, how="closed before the request" if gone
                             else "send timed out", error=peer.send_error)
-        peer.sock.shutdown(socket.SHUT_WR)
-        reply, how = peer.receive()
         return Exchange(message, reply, how,
                         seconds=time.monotonic() - started)
     finally:

@@ -24,7 +24,7 @@ from conftest import (READS, WRITES, Drain, address_lengths_set, as_run,
                       closed_once,
                       errno_in_handlers, faults, first_fds, frozen,
                       handlers_call_only_safe_functions, line_on_stdout,
-                      sigaction_zeroed, tool)
+                      sigaction_zeroed, timing_out, tool)
 from tracetext import call_text, cut
 
 LESSON = "08-poll"
@@ -108,10 +108,123 @@ def never_handled(found):
             "unasked). Test (revents & (POLLIN | POLLHUP "
             "| POLLERR)), then read, which returns 0 (end of file) or "
             "fails, and drop the client")
+    if "POLLOUT" in str(revents):
+        return ("the server to write a client's pending reply when poll "
+                f"reports POLLOUT on its socket: {said}. POLLOUT, asked for "
+                "while some of the reply waits, says that the socket has "
+                "room now: handle each entry whose revents is not 0 (not "
+                "only those with POLLIN), and write what is pending "
+                "(flush_reply)")
     return ("the server to handle every socket that poll reports ready: "
             f"{said}. Does the loop over the poll set reach every entry, "
-            "the last one too (k < nfds)? Handle each entry whose revents "
-            "is not 0")
+            "the last one too (k < nfds), and handle each as the client "
+            "whose fd it holds? The poll set leaves out the free entries of "
+            "the table, so its entry k is not client k - 2: keep which "
+            "client each entry is (owner[k]). Handle each entry whose "
+            "revents is not 0")
+
+
+def closed_but_polled(lab, server):
+    """A sentence if poll reported POLLNVAL for a descriptor of the
+    server's set (one that is not open: closed, and left in the table),
+    else None."""
+    for e in lab.events("poll", proc=server):
+        stale = [f["fd"] for f in e["args"].get("ready") or []
+                 if "POLLNVAL" in str(f.get("revents"))]
+        if stale:
+            return (f"the server to take a client's entry out of the poll "
+                    f"set once it has closed its socket: poll reported fd "
+                    f"{stale[0]} POLLNVAL ({e['file']}:{e['line']}), a "
+                    "descriptor that is not open, so the server closed it "
+                    "and left its number in the table. poll reports "
+                    "POLLNVAL at once, every turn, and the number is given "
+                    "to the next client, whose socket the old entry then "
+                    "uses too. Drop a client with drop_client, which closes "
+                    "its fd and sets it to -1 (a free entry)")
+    return None
+
+
+def read_of_nothing(lab, server):
+    """A sentence if the server read a client's socket with a count of 0
+    and took the 0 it returned for end of file, else None."""
+    for e in lab.events(READS, proc=server, ret=0):
+        if e["args"].get("count") == 0:
+            fd = e["args"].get("fd")
+            return (f"the server to read a client only while its reply "
+                    f"buffer has room: {call_text(e)} "
+                    f"({e['file']}:{e['line']}) asked for 0 bytes, with the "
+                    "buffer full, and a read of 0 bytes returns 0 at once, "
+                    f"which the server took for fd {fd}'s end of file. "
+                    "Read only when revents has POLLIN (or POLLHUP, "
+                    "POLLERR) and pending < REPLY_SIZE")
+    return None
+
+
+def free_entry_handled(lab, server):
+    """A sentence if, in a turn of the loop, the server called read, write
+    or close on fd -1, the fd of a free entry of its table, and left a
+    socket that the turn's poll reported ready without a call, else
+    None: the events of one client handled on another's entry."""
+    def turns():
+        poll, calls = None, []
+        for e in lab.events(proc=server):
+            if e["call"] == "poll":
+                if poll is not None:
+                    yield poll, calls
+                poll, calls = e, []
+            elif poll is not None:
+                calls.append(e)
+        if poll is not None:
+            yield poll, calls
+
+    for poll, calls in turns():
+        minus_one = [e for e in calls if e["args"].get("fd") == -1 and
+                     e["call"] in READS + WRITES + ("close",)]
+        touched = {e["args"].get("fd") for e in calls}
+        left = [f["fd"] for f in poll["args"].get("ready") or []
+                if f["fd"] not in touched]
+        if minus_one and left:
+            e = minus_one[0]
+            return (f"the server to handle each entry of the poll set as the "
+                    f"client whose fd it holds: poll reported fd {left[0]} "
+                    f"ready ({poll['file']}:{poll['line']}), and the server "
+                    f"made no call on it, but called {call_text(e)} "
+                    f"({e['file']}:{e['line']}), on the fd of a free entry "
+                    "of its table. The poll set leaves out the free entries, "
+                    "so its entry k is not clients[k - 2] once a client "
+                    "before the last has gone: keep which client each entry "
+                    "is (owner[k]), and handle that one")
+    return None
+
+
+def loop_mistake(lab, server, what):
+    """Fails the check if the server's trace shows a mistake of its loop,
+    whatever the clients saw: a socket that poll reports again and again
+    and that the server never handles, or a closed descriptor left in the
+    poll set; what: what the check expected of the clients."""
+    lab.collector.sync()
+    spin = ignored(lab, server)
+    found = free_entry_handled(lab, server) or \
+        closed_but_polled(lab, server) or read_of_nothing(lab, server) or \
+        (spin and never_handled(spin))
+    lab.expect(not found, f"{found}; and so not {what}",
+               "One loop, every client")
+
+
+def not_upper_cased(message, reply):
+    """A sentence if reply holds the bytes of message in order, some of
+    them not upper-cased, else None."""
+    wanted = message.upper()
+    if wanted.startswith(reply) or reply.upper() != wanted[:len(reply)]:
+        return None
+    at = next(i for i, (a, b) in enumerate(zip(reply, wanted)) if a != b)
+    return ("the server to upper-case each byte it reads: the reply held "
+            "the bytes sent, in order, but from byte "
+            f"{at} on some came back as they were sent "
+            f"({cut(reply[at:at + 24], 30)}). Each read puts its n bytes "
+            "at reply + pending: upper-case those, room[0] to room[n - 1], "
+            "not the start of the buffer, whose bytes were upper-cased when "
+            "they came")
 
 
 def served(lab, server, results, what):
@@ -120,11 +233,11 @@ def served(lab, server, results, what):
     bad = [r for r in results if not r.whole]
     if not bad:
         return
-    spin = ignored(lab, server)
-    if spin:
-        lab.expect(False, f"{never_handled(spin)}; and so not {what}: "
-                   f"{len(results) - len(bad)} of {len(results)} got it",
-                   "One loop, every client")
+    loop_mistake(lab, server, f"{what}: {len(results) - len(bad)} of "
+                 f"{len(results)} got it")
+    cased = next(filter(None, (not_upper_cased(r.message, r.reply)
+                               for r in bad)), None)
+    lab.expect(not cased, f"{cased}; and so not {what}", "Your task")
     cause = waits_for_one(lab, server)
     if cause:
         lab.expect(False, f"{what}: {cause}", "What this stage does")
@@ -208,6 +321,8 @@ def test_one_process_serves_every_client(lab):
                "server's own loop serves them all, with poll(2): replace the "
                "fork of lesson 07 by the poll loop", "What this stage does")
     served(lab, server, results, "five clients, each to get its reply")
+    labrun.settle(lab, server)
+    loop_mistake(lab, server, "five clients served as poll reported them")
     closed_once(lab, "What this stage does")
 
 
@@ -353,6 +468,13 @@ def test_a_read_asks_for_no_more_than_the_room_left(lab):
     if peer.send_error is None:
         peer.sock.shutdown(socket.SHUT_WR)
     reply, how = peer.receive()
+    if reply != message.upper():
+        wanted = (f"the client that sent {len(message)} bytes to get them "
+                  "all back when its reply fills the buffer and the writes "
+                  "are short (LAB_FAULTS)")
+        loop_mistake(lab, server, wanted)
+        cased = not_upper_cased(message, reply)
+        lab.expect(not cased, f"{cased}; and so not {wanted}", "Your task")
     order = "in order" if message.upper().startswith(reply) else \
         "not in order"
     lab.expect(reply == message.upper() and how == "eof",
@@ -515,6 +637,12 @@ def test_a_client_that_never_reads_stops_nobody(lab):
         hog.join(labrun.WAIT)
     hog.peer.sock.shutdown(socket.SHUT_WR)
     reply, how = drain.result()
+    if reply != hog.data.upper():
+        wanted = (f"the client that sent {len(hog.data)} bytes before "
+                  "reading to get them all back once it reads")
+        loop_mistake(lab, server, wanted)
+        cased = not_upper_cased(hog.data, reply)
+        lab.expect(not cased, f"{cased}; and so not {wanted}", "Your task")
     lab.expect(reply == hog.data.upper() and how == "eof",
                f"the client that sent {len(hog.data)} bytes before reading "
                f"to get them all back, upper-cased and in order, once it "
@@ -610,17 +738,8 @@ def test_the_server_sleeps_while_nobody_is_ready(lab):
     # For a quarter of a second, the server must make no call and be
     # runnable next to never.
     made, spins = peers.idle_for(lab, server, QUICK / 4)
-    # A poll that returns 0 timed out: a loop whose polls go on timing
-    # out wakes because its timeout is short, not because it asks for an
-    # event that holds. (The trace folds a run of like polls into a count,
-    # an event without arguments: the run's first poll has them.)
-    polls = [e for e in lab.events("poll", proc=server, event=None)
-             if e["event"] in ("return", "repeat")]
-    shown = [e for e in polls if e["event"] == "return"]
-    first = shown[-1] if shown else None
-    if spins and first and first["ret"] == 0 and \
-            0 <= first["args"].get("timeout", -1) < QUICK * 250 and \
-            all(e["ret"] == 0 for e in polls[polls.index(first):]):
+    first = spins and timing_out(lab, server, QUICK * 250)
+    if first:
         lab.expect(False,
                    "the server to sleep in poll while no client is ready "
                    "(one is silent, another does not read its replies): "
@@ -708,8 +827,32 @@ def rested(lab, server, failed, again):
              if failed["ts"] < e["ts"] <= again["start"]]
     if not polls:
         return (again["ts"] - failed["ts"]) / 1e6 >= 20
-    return any(not any(f["fd"] == listener and "POLLIN" in f["events"]
+    return any(not any(f["fd"] == listener and
+                       "POLLIN" in str(f["events"])
                        for f in e["args"]["fds"]) for e in polls)
+
+
+def rests_for_ever(lab, server):
+    """Fails the check if the server, accepting, sleeps in a poll that
+    leaves the listening socket out with no timeout: accept's pause after
+    EMFILE never ends."""
+    listener = listening_fd(lab, server)
+    waits = lab.events("poll", proc=server, event="wait")
+    if not waits or not peers.blocked_in(server.pid):
+        return
+    e = waits[-1]
+    out = not any(f["fd"] == listener and "POLLIN" in str(f["events"])
+                  for f in e["args"].get("fds") or [])
+    lab.expect(not (out and e["args"].get("timeout", -1) < 0),
+               "accept's pause after EMFILE to end: the server sleeps in "
+               f"{call_text(e).replace(' ... waiting', '')} "
+               f"({e['file']}:{e['line']}), the listening socket, fd "
+               f"{listener}, left out of the set, and no timeout, so the "
+               "client waiting in the backlog is accepted only if another "
+               "client happens to wake poll. While accept rests, give poll "
+               "a timeout of what is left of the pause (resume_at - now), "
+               "and put the listening socket back in the set once the pause "
+               "is over", "Out of descriptors")
 
 
 def test_out_of_descriptors_the_server_rests_without_spinning(lab):
@@ -739,6 +882,8 @@ def test_out_of_descriptors_the_server_rests_without_spinning(lab):
                "listening socket out of the poll set (fd -1) for a while "
                "(ACCEPT_PAUSE_MS), as tmux and PostgreSQL do",
                "Out of descriptors")
+    if not all(r.whole for r in results):
+        rests_for_ever(lab, server)
     served(lab, server, results, "the client to be served once accept has "
            "failed twice with EMFILE (LAB_FAULTS)")
 
@@ -766,6 +911,36 @@ def test_every_socket_of_the_loop_is_non_blocking(lab):
                "O_NONBLOCK): on Linux a socket from accept does not inherit "
                "O_NONBLOCK; set it with set_nonblocking(cfd) after accept",
                "Non-blocking sockets")
+
+
+MAX_CLIENTS = 64  # the table's entries, as the README says
+
+
+def test_a_client_beyond_the_table_is_turned_away(lab):
+    server = serving(lab)
+    held = [peers.silent(lab, server) for _ in range(MAX_CLIENTS)]
+    lab.expect(all(held), f"{MAX_CLIENTS} silent clients accepted; "
+               f"{server.describe()}", "One loop, every client")
+    peers.settled(lab, server)
+    since = time.monotonic_ns()
+    extra = peers.Peer(lab.dir / "lab.sock", QUICK)
+    lab.peers.append(extra.sock)
+    _, how = extra.receive() if extra.error is None else (b"", "refused")
+    lab.collector.sync()
+    taken = [e for e in lab.events(labrun.ACCEPTS, proc=server)
+             if e["ret"] >= 0 and e["ts"] > since]
+    lab.expect(how in ("eof", "reset"),
+               f"a client beyond the {MAX_CLIENTS} that the table holds to "
+               "be turned away at once: accepted, said so, and closed, so "
+               "that it sees its end; it saw "
+               + ("its connection refused" if how == "refused" else
+                  f"nothing for {QUICK:g} s")
+               + (f", though the server accepted it as fd {taken[0]['ret']}"
+                  " and never closed that fd" if taken else
+                  ", and the server did not accept it")
+               + ". When no entry of the table is free, close cfd (a "
+               "client left open waits for ever, and costs a descriptor "
+               "each); " + server.describe(), "One loop, every client")
 
 
 def test_the_open_descriptors_stay_the_same_after_200_clients(lab):
@@ -804,6 +979,19 @@ def test_sigterm_leaves_no_process_and_no_socket_file(lab):
                "self-pipe, whose read end is in every poll set: poll "
                "returns, and the loop stops", "Signals without a gap")
     lab.collector.sync()
+    interrupted = lab.events("poll", proc=server, errno="EINTR")
+    after = interrupted and lab.events(
+        "poll", proc=server, where=lambda e: e["ts"] > interrupted[-1]["ts"])
+    lab.expect(status in (None, 0) or not interrupted or after,
+               "the server to take poll = -1 EINTR for \"a signal came\", "
+               "not for an error: SIGTERM interrupted poll "
+               f"({interrupted[-1]['file']}:{interrupted[-1]['line']}) "
+               "once its handler had run, and the server ended at once "
+               f"with status {status}, as after a failure. poll is "
+               "interrupted by every handled signal (signal(7)): on EINTR "
+               "go round the loop, and let the self-pipe (or the flag) say "
+               "whether to stop" if interrupted else "",
+               "Signals without a gap")
     left = labrun.processes_holding(lab.collector.fifo)
     lab.expect(status == 0 and not (lab.dir / "lab.sock").exists() and
                not left,
@@ -812,6 +1000,18 @@ def test_sigterm_leaves_no_process_and_no_socket_file(lab):
                f"{server.describe()}"
                + (f"; processes left: {left}" if left else ""),
                "Signals without a gap")
+    accepted = [e["ret"] for e in lab.events(labrun.ACCEPTS, proc=server)
+                if e["ret"] >= 0]
+    closed = {e["args"].get("fd") for e in lab.events("close", proc=server,
+                                                      ret=0)}
+    left_open = [fd for fd in accepted if fd not in closed]
+    lab.expect(not left_open,
+               "after SIGTERM the server to close each client still "
+               f"connected before it exits: fds {left_open}, which accept "
+               "returned, were never closed; exit closed them. Every fd "
+               "that is opened is closed, exactly once, on every path "
+               "(lesson 06): after the loop, drop each client whose entry "
+               "is not free", "What to look for in the trace")
     ends = [peer.receive() for peer in connected]
     lab.expect(all(how in ("eof", "reset") for _, how in ends),
                "each silent client to see its connection end when the "

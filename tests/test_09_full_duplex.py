@@ -29,8 +29,10 @@ import pytest
 
 import labrun
 import peers
+import tracetext
 from conftest import (closed_once, frozen, receive,
-                      server_finishes_short_writes, sigaction_zeroed, tool)
+                      server_finishes_short_writes, sigaction_zeroed,
+                      timing_out, tool)
 from tracetext import cut
 
 LESSON = "09-full-duplex"
@@ -148,18 +150,58 @@ def stuck_reading(lab, client):
             "rest of the reply until the server's end of file")
 
 
+def stuck_not_reading(lab, client):
+    """A sentence if the client sleeps in a poll that does not ask for
+    POLLIN on its socket, before the server's end of file, while nothing
+    moves, else None: a client that reads the reply only after its
+    input."""
+    fd = socket_fd(lab, client)
+    polls = lab.events("poll", proc=client, event="wait")
+    ended = [e for e in lab.made(READS, proc=client)
+             if e["args"].get("fd") == fd and e["ret"] <= 0]
+    if fd is None or not polls or ended or \
+            any(f.get("fd") == fd and "POLLIN" in str(f.get("events"))
+                for f in polls[-1]["args"].get("fds") or []):
+        return None
+    stuck = sleeping_still(lab, client, ("poll",))
+    if stuck is None:
+        return None
+    return (f"the client sleeps in poll with {stuck[1]} bytes of the reply "
+            f"printed, and nothing moves: its poll does not ask for POLLIN "
+            f"on its socket, fd {fd} ({polls[-1]['file']}:"
+            f"{polls[-1]['line']}), so it reads no reply while it sends. The "
+            "server answers as it reads, and stops reading while its answer "
+            "waits; once the buffers are full, the client's sends find no "
+            "room and each side waits for the other. Ask for POLLIN on the "
+            "socket until the server's end of file, and read the reply "
+            "whenever it is readable")
+
+
 def finished(lab, client, timeout):
-    """Waits for the client to end; None when it did, else why not."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Waits for the client to end; None when it did, else why not.  A
+    client that still prints its reply when the time is up is slow (small
+    reads and writes, each traced, on a busy machine), not stuck: it gets
+    more time while its output grows, up to four times the timeout."""
+    started = time.monotonic()
+    deadline, printed = started + timeout, len(client.stdout_bytes)
+    while True:
+        now = time.monotonic()
+        if now >= deadline:
+            grown = len(client.stdout_bytes)
+            if grown == printed or now >= started + 4 * timeout:
+                break
+            deadline, printed = now + timeout / 4, grown
         if client.wait(0.1) is not None:
             return None
-        why = stuck_writing(lab, client) or stuck_reading(lab, client)
+        why = stuck_writing(lab, client) or stuck_not_reading(lab, client) \
+            or stuck_reading(lab, client)
         if why:
             return why
     if client.wait(0.1) is not None:
         return None
-    return f"the client to end; after {timeout:g} s it still runs"
+    return (f"the client to end; after {now - started:.0f} s it still runs"
+            + (f", its reply stuck at {printed} bytes printed"
+               if printed else ""))
 
 
 def shut_down(lab, client):
@@ -709,6 +751,16 @@ def test_the_client_sleeps_while_nothing_can_happen(lab):
                    f"{cut(client.stdout_bytes, 40)}; {client.describe()}",
                    "Both directions at once")
         _, spins = peers.idle_for(lab, client, QUICK / 4)
+        first = spins and timing_out(lab, client, QUICK * 250)
+        lab.expect(not first,
+                   "the client to sleep in poll while its input is silent "
+                   "and the reply is printed: its poll's timeout is "
+                   f"{first['args']['timeout'] if first else ''} ms "
+                   f"({first['file'] if first else ''}:"
+                   f"{first['line'] if first else ''}), and poll returned 0 "
+                   "(timed out, nothing ready) again and again, a loop that "
+                   "never waits. Pass poll a timeout of -1, to wait until "
+                   "something is ready", "Both directions at once")
         fd = socket_fd(lab, client)
         # The trace folds a run of like polls into a count: the run's
         # first poll, maybe before the quarter, has the arguments.
@@ -785,6 +837,20 @@ def test_input_left_in_a_pipe_whose_writer_has_closed_is_sent(lab):
                f"{hung_up[0]['args']['ready'][0]['revents'] if hung_up else ''}"
                f", and the client printed {cut(client.stdout_bytes, 40)} of "
                f"HELLO\\n; {client.describe()}", "Both directions at once")
+    hup_alone = sum(tracetext.calls_of(e) for e in lab.events(
+        "poll", proc=client, event=None)
+        if any(entry["fd"] == 0 and "POLLHUP" in str(entry["revents"]) and
+               "POLLIN" not in str(entry["revents"])
+               for entry in (e.get("args") or {}).get("ready") or []))
+    lab.expect(hup_alone < 3,
+               "the client to read standard input when poll reports any "
+               "event on it, POLLHUP too: poll reported fd 0 POLLHUP alone "
+               f"{hup_alone:,} times, and the client never read it. A pipe "
+               "whose writer has closed and that holds nothing more reports "
+               "POLLHUP without POLLIN; a read then returns 0, the end of "
+               "the input. Test fds[0].revents != 0 (or & (POLLIN | POLLHUP "
+               "| POLLERR)), not & POLLIN alone; "
+               f"{client.describe()}", "Both directions at once")
     lab.expect(client.stdout_bytes == b"HELLO\n" and status == 0,
                "the client to send what is left in a pipe whose writer has "
                "closed (hello\\n), print the reply and exit with 0: it "
@@ -954,6 +1020,18 @@ def answered(lab, server, reply, how, sent, what):
                "the server to take -m, to speak in messages (a 4-byte "
                "length in network byte order, then the bytes); "
                f"{server.describe()}", "Messages on a byte stream")
+    from_header = [(s, m) for m, s in zip(messages, sent)
+                   if s and m != s.upper() and m == frame(s)[:len(s)].upper()]
+    asked, got = from_header[0] if from_header else (b"", b"")
+    lab.expect(not from_header,
+               "the server to answer each message with its bytes, those "
+               f"after its {HEADER_SIZE}-byte length, upper-cased: the "
+               f"answer to {cut(asked, 24)} was {cut(got, 24)}, the "
+               "message's own length and then its bytes, its last "
+               f"{HEADER_SIZE} lost. The bytes of a message start at header "
+               "+ HEADER_SIZE: answer[HEADER_SIZE + i] = "
+               "toupper(header[HEADER_SIZE + i])",
+               "Messages on a byte stream")
     lab.expect(False,
                f"{what}: {len(sent)} messages sent, {len(messages)} whole "
                f"ones answered ({[cut(m, 16) for m in messages]}, wanted "
@@ -1033,13 +1111,63 @@ def test_a_length_above_the_limit_is_refused_at_once(lab):
                f"header; {server.describe()}", "Messages on a byte stream")
 
 
+def read_past_the_message_buffer(lab, server, stream):
+    """(the read, the bytes of a message in the buffer before it, the
+    buffer's size) for a read of the server's on a client's socket that
+    asked for more than the room left in its message buffer, else None.
+    The buffer's size is what the first read asked for, with nothing in
+    the buffer, and at least a whole message with its length (a server
+    that reads in smaller pieces asks for no more than a piece); the bytes
+    that the reads so far brought of a message whose end has not come are
+    in the buffer, whatever the server answered (stream: what the client
+    sent, one client)."""
+    ends, at = set(), 0
+    while at + HEADER_SIZE <= len(stream):
+        (size,) = struct.unpack("!I", stream[at:at + HEADER_SIZE])
+        at += HEADER_SIZE + size
+        ends.add(at)
+    taken = [e["ret"] for e in lab.events(labrun.ACCEPTS, proc=server)
+             if e["ret"] >= 0]
+    reads = [e for e in lab.events(("read", "recv"), proc=server)
+             if taken and e["args"].get("fd") == taken[0]]
+    got, size = 0, None
+    for e in reads:
+        partial = got - max([0] + [end for end in ends if end <= got])
+        asked = e["args"].get("count", 0)
+        size = asked if size is None else size
+        if partial > 0 and asked > size - partial and \
+                asked + partial > HEADER_SIZE + MAX_MESSAGE:
+            return e, partial, size
+        got += max(e["ret"], 0)
+    return None
+
+
 def test_a_message_split_across_reads_is_answered_whole(lab):
     server = serving(lab, "-m", env={"LAB_FAULTS": "read<=3"})
+    stream = b"".join(frame(m) for m in MESSAGES)
     reply, how = message_exchange(lab, [frame(m) for m in MESSAGES])
     short = lab.wait_for("read", proc=server, injected=True, timeout=QUICK)
     lab.expect(short, "the server's reads to be cut to 3 bytes "
                "(LAB_FAULTS='read<=3'); no read of the server was",
                "Messages on a byte stream")
+    labrun.settle(lab, server)
+    lab.collector.sync()
+    past = read_past_the_message_buffer(lab, server, stream)
+    if past:
+        read, partial, size = past
+        lab.expect(False,
+                   "the server with -m to read no more than the room left "
+                   f"in the client's message buffer: {read['call']}("
+                   f"{read['args']['fd']}, buf, {read['args']['count']}) "
+                   f"({read['file']}:{read['line']}) asked for as much as "
+                   f"its first read, {size} bytes, with {partial} bytes of "
+                   "a message already in the buffer: a read past the end "
+                   f"of the buffer, by up to {partial} bytes, over whatever "
+                   "follows it (in_len, the count of messages answered). "
+                   "Read at in + in_len at most sizeof in - in_len bytes "
+                   "(here every read returned at most 3 bytes, "
+                   "LAB_FAULTS='read<=3', so that each message came in "
+                   "pieces)", "Messages on a byte stream")
     answered(lab, server, reply, how, MESSAGES,
              "each message answered whole when the server's reads return at "
              "most 3 bytes (LAB_FAULTS='read<=3'), so that each message "
@@ -1129,6 +1257,56 @@ def test_the_start_of_the_next_message_is_kept_whole(lab):
              "answered whole")
 
 
+def written_by(lab, server):
+    return sum(e["ret"] for e in lab.events(SOCKET_CALLS, proc=server)
+               if e["ret"] > 0)
+
+
+def test_a_message_whose_end_has_not_come_is_not_answered(lab):
+    # One read brings a message of 300 bytes and the first 8 bytes of one
+    # of 10 (the server stopped meanwhile): more than the 14 bytes of the
+    # second with its length are in the buffer, but most of them are the
+    # first's. The second's end comes once the server has answered what
+    # it could.
+    server = serving(lab, "-m")
+    first = bytes(random.Random(6).choices(b"abcdefghijklmnopqrstuvwxyz",
+                                           k=300))
+    second = b"0123456789"
+    joined = frame(first) + frame(second)
+    cut_at = len(frame(first)) + 8
+    peer = connected_to(lab, server)
+    with frozen(server):
+        peer.send(joined[:cut_at])
+    lab.wait_until(lambda: read_by(lab, server) >= cut_at,
+                   proc=server, timeout=QUICK)
+    peers.settled(lab, server)  # it has done what it does with them
+    early = written_by(lab, server)
+    closed = lab.events("close", proc=server, ret=0)
+    peer.send(joined[cut_at:])
+    peer.sock.shutdown(socket.SHUT_WR)
+    reply, how = peer.receive(len(joined) + 1)
+    did = (f"closed the connection ({closed[0]['file']}:"
+           f"{closed[0]['line']})" if closed else
+           f"wrote {early} bytes of answers")
+    lab.expect(early <= len(frame(first)) and not closed,
+               "the server with -m to answer a message only once all of it "
+               "has come: one read brought a message of "
+               f"{len(first)} bytes and the first {cut_at - len(frame(first))}"
+               f" bytes of one of {len(second)} ({len(frame(second))} with "
+               "its length), more bytes in all than the second needs, and "
+               f"before the rest came the server {did}, where it should "
+               f"have answered the first ({len(frame(first))} bytes) and "
+               "waited: it took the second for whole, with what lay behind "
+               "it in the buffer. The end of a message has come when what "
+               "is left after the messages before it, in_len - used, holds "
+               "HEADER_SIZE + len bytes, not when in_len does; "
+               f"{server.describe()}", "Messages on a byte stream")
+    answered(lab, server, reply, how, [first, second],
+             f"a message of {len(first)} bytes and one of {len(second)}, "
+             "the start of the second in the same read as the first, each "
+             "answered once all of it had come")
+
+
 def test_the_client_reads_lengths_in_network_byte_order(lab):
     """A reply of one empty message, whose length reads the same in any
     byte order, then, to another client, one of 5 bytes in one send."""
@@ -1143,6 +1321,20 @@ def test_the_client_reads_lengths_in_network_byte_order(lab):
             lab.stop(client)
         printed.append((client.stdout_bytes, status))
         peer.end()
+        fd = socket_fd(lab, client)
+        reads = [e["ret"] for e in lab.made(READS, proc=client)
+                 if e["args"].get("fd") == fd]
+        lab.expect(body or client.stdout_bytes or not peer.sent or
+                   sum(n for n in reads if n > 0) != HEADER_SIZE or
+                   0 not in reads,
+                   "the client with -m to print an empty answer, a length "
+                   "of 0 alone at the end of the reply, as an empty line: it "
+                   f"read those {HEADER_SIZE} bytes, then the server's end "
+                   "of file, and printed nothing. An answer is whole once "
+                   f"its {HEADER_SIZE}-byte length is there (in_len - used "
+                   ">= HEADER_SIZE, not >) and its len bytes after it, none "
+                   f"for a length of 0; {client.describe()}",
+                   "Messages on a byte stream")
         if printed[0] != (b"\n", 0):
             return  # not even the empty one: the checks below say why
     lab.expect(printed[1][0] or printed[1][1] == 0,
@@ -1212,6 +1404,50 @@ def test_the_client_reads_messages_split_and_joined(lab):
         peer.end()
 
 
+def test_the_client_keeps_the_start_of_the_next_message_whole(lab):
+    """One read of the client's brings an answer of 1 byte and the first
+    150 bytes of the next answer, of 300 (its reads return at most 155
+    bytes, LAB_FAULTS): what is left after the first, 150 bytes, is longer
+    than what the first used, 5."""
+    second = bytes(random.Random(5).choices(b"abcdefghijklmnopqrstuvwxyz",
+                                            k=300))
+    peer = Answering(lab, lambda got: b"".join(
+        frame(m.upper()) for m in unframe(got)[0]))
+    rules = "read<=155,recv<=155"
+    client = lab.start("client", "-m", "lab.sock", stdin=b"a\n" + second +
+                       b"\n", env={"LAB_FAULTS": rules})
+    peer.join(QUICK)
+    status = client.wait(QUICK)
+    if status is None:
+        lab.stop(client)
+    peer.end()
+    printed = client.stdout_bytes.split(b"\n")
+    wanted = b"A\n" + second.upper() + b"\n"
+    if client.stdout_bytes != wanted and printed[:1] == [b"A"] and \
+            len(printed) > 1 and len(printed[1]) == len(second):
+        at = first_difference(printed[1], second.upper())
+        lab.expect(False,
+                   "the client with -m to keep all of what is left after "
+                   "the whole messages of a read, the start of the next "
+                   "one, moved whole to the front of its buffer: one read "
+                   "brought an answer of 1 byte (5 with its length) and the "
+                   "first 150 bytes of an answer of 300, and the client "
+                   "printed that one with the right length but wrong bytes "
+                   f"from byte {at} on. What is left, in_len - used bytes, "
+                   "may be longer than what was used: move all of it, "
+                   "memmove(in, in + used, in_len - used), not used bytes "
+                   f"(here its reads returned at most 155 bytes: "
+                   f"LAB_FAULTS='{rules}'); {client.describe()}",
+                   "Messages on a byte stream")
+    lab.expect(client.stdout_bytes == wanted and status == 0,
+               "the client with -m to print an answer of 1 byte and one of "
+               "300, each on a line of its own, when one read brings the "
+               "first and the start of the second (its reads returning at "
+               f"most 155 bytes: LAB_FAULTS='{rules}'): it printed "
+               f"{cut(client.stdout_bytes, 60)}; {client.describe()}",
+               "Messages on a byte stream")
+
+
 def test_a_message_of_max_message_bytes_goes_both_ways(lab):
     """A message of exactly MAX_MESSAGE bytes, the most one may hold: the
     server answers it, and the client with -m sends it (a line of its
@@ -1256,6 +1492,38 @@ def test_a_message_of_max_message_bytes_goes_both_ways(lab):
                    f"{len(client.stdout_bytes)} bytes "
                    f"({cut(client.stdout_bytes, 24)}); {client.describe()}",
                    "Messages on a byte stream")
+
+
+def test_the_client_takes_a_read_longer_than_its_buffer(lab):
+    """Three answers of 3000 bytes, sent at once: one read of the client's
+    brings the three, more than twice what its message buffer holds (a
+    whole message of MAX_MESSAGE bytes with its length)."""
+    lines = [(b"%d is a long line. " % n * 200)[:3000] for n in range(3)]
+    peer = Answering(lab, lambda got: b"".join(
+        frame(m.upper()) for m in unframe(got)[0]))
+    client = lab.start("client", "-m", "lab.sock",
+                       stdin=b"\n".join(lines) + b"\n")
+    peer.join(QUICK)
+    status = client.wait(QUICK)
+    if status is None:
+        lab.stop(client)
+    peer.end()
+    wanted = b"".join(m.upper() + b"\n" for m in lines)
+    fd = socket_fd(lab, client)
+    longest = max([e["ret"] for e in lab.made(READS, proc=client)
+                   if e["args"].get("fd") == fd] + [0])
+    lab.expect(client.stdout_bytes == wanted and status == 0,
+               "the client with -m to print three answers of "
+               f"{len(lines[0])} bytes that the server sent at once, each on "
+               "a line of its own: its longest read brought "
+               f"{longest} bytes, more than its message buffer holds "
+               f"({HEADER_SIZE + MAX_MESSAGE}), and it printed "
+               f"{len(client.stdout_bytes)} bytes "
+               f"({cut(client.stdout_bytes, 24)}), not {len(wanted)}. Append "
+               "to in at most the room it has left (sizeof in - in_len), "
+               "print the messages that are whole and move what is left to "
+               "the front, then append the rest of what the read brought; "
+               f"{client.describe()}", "Messages on a byte stream")
 
 
 def test_answers_that_fill_the_reply_buffer_to_the_last_byte(lab):

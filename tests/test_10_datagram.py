@@ -117,6 +117,46 @@ def test_each_sender_s_address_length_has_a_value_before_each_receive(lab):
                         ("collector", "logger"))
 
 
+def receives_without_waiting(lab, collector):
+    """Fails the check if a receive of the collector's failed with EAGAIN
+    (not made so by LAB_FAULTS): a receive that does not wait."""
+    lab.collector.sync()
+    failed = [e for e in lab.events(RECEIVES, proc=collector)
+              if e.get("errno") in ("EAGAIN", "EWOULDBLOCK") and
+              not e.get("injected")]
+    e = failed[0] if failed else None
+    lab.expect(not failed,
+               f"the collector's receive to wait for the next datagram: "
+               f"{e['call'] if e else ''}({e['args'].get('fd') if e else ''}"
+               f", ...) = -1 {e['errno'] if e else ''} "
+               f"({e['file'] if e else ''}:{e['line'] if e else ''}) found "
+               "no datagram queued and failed at once instead of waiting. "
+               "A collector has nothing to do until a datagram comes: call "
+               "recvmsg with flags 0 on a blocking socket (no MSG_DONTWAIT, "
+               "no O_NONBLOCK), and it sleeps there until one does",
+               "Your task")
+
+
+def test_the_collector_waits_for_the_first_datagram(lab):
+    # Nothing is sent until the collector sleeps: a receive that does not
+    # wait finds no datagram, whatever the scheduler does.
+    collector = collecting(lab, "-n", "1")
+    asleep = collector.asleep()
+    if not asleep:
+        collector.wait()
+        receives_without_waiting(lab, collector)
+    lab.expect(asleep, "the collector to wait for datagrams, asleep in "
+               f"recvmsg until one comes; {collector.describe()}",
+               "Your task")
+    send(dgram(lab), b"hello", path(lab))
+    status = collector.wait()
+    lab.expect(status == 0 and records(collector) == ["(unbound): hello"],
+               "`collector -n 1` to print the datagram that came while it "
+               "waited, (unbound): hello, and exit with status 0; it "
+               f"printed {shown(records(collector))}, and "
+               f"{collector.describe()}", "Your task")
+
+
 def test_each_datagram_is_one_record_whole_and_in_order(lab):
     collector = collecting(lab, "-n", "4")
     peer = dgram(lab)
@@ -125,6 +165,8 @@ def test_each_datagram_is_one_record_whole_and_in_order(lab):
         send(peer, message, path(lab))
     status = collector.wait()
     got = records(collector)
+    if status != 0:
+        receives_without_waiting(lab, collector)
     wanted = ["(unbound): first", "(unbound): a second, longer record",
               "(unbound): two\\x0alines", "(unbound): 4"]
     lab.expect(not (len(got) == 1 and got[0] != wanted[0]),
@@ -599,9 +641,18 @@ def test_each_signal_handler_calls_only_async_signal_safe_functions(lab,
 def test_the_logger_sends_each_line_as_one_datagram(lab):
     collector = dgram(lab, SOCK)
     lines = [b"one", b"two, a longer line", b"", b"x" * 5000,
-             b"the last, without newline"]
+             b"a NUL\0inside", b"the last, without newline"]
     logger = lab.run("logger", SOCK, stdin=b"\n".join(lines))
     got, _ = received(collector)
+    at_nul = [g for g, line in zip(got, lines)
+              if g != line and b"\0" in line and g == line.split(b"\0")[0]]
+    lab.expect(not at_nul,
+               "the logger to send each line whole, a NUL byte in it too: "
+               f"the line {cut(lines[4], 30)} went as "
+               f"{cut(at_nul[0] if at_nul else b'', 30)}, "
+               "cut at its NUL. A line is as long as getline says, less its "
+               "newline: a NUL ends a C string, not a line, so never measure "
+               "a message with strlen", "Your task")
     pointer = struct.calcsize("P")
     lab.expect(not (len(got) > 1 and got != lines and
                     all(len(g) == pointer for g in got)),
@@ -659,6 +710,32 @@ def test_the_logger_sends_each_argument_as_one_datagram(lab):
                "Who sent it: addresses and replies")
 
 
+def test_the_logger_reaches_a_collector_at_a_long_path(lab):
+    name = "a-collector-whose-socket-file-has-a-longer-name.sock"
+    collector = dgram(lab, name)
+    logger = lab.run("logger", name, "hello")
+    got, _ = received(collector)
+    short = [e for e in lab.events(SENDS, proc=logger, event=None)
+             if (e.get("args") or {}).get("addrlen") is not None and
+             e["args"]["addrlen"] < 2 + len(name) + 1]
+    e = short[0] if short else None
+    lab.expect(not short,
+               "the logger to give sendto the length of the whole address: "
+               f"{e['call'] if e else ''}(..., "
+               f"{e['args']['addrlen'] if e else ''}) "
+               f"({e['file'] if e else ''}:{e['line'] if e else ''}) for "
+               f"the path {name}, {len(name)} bytes: the kernel reads only "
+               f"{(e['args']['addrlen'] - 2) if e else ''} bytes of it, and "
+               "looks for another file. sizeof(struct sockaddr), 16, is an "
+               "Internet address's size, with room for 14 bytes of path: "
+               "give sizeof *to, the size of the struct sockaddr_un",
+               "Who sent it: addresses and replies")
+    lab.expect(got == [b"hello"] and logger.returncode == 0,
+               f"`logger {name} hello` to send hello to the collector bound "
+               f"there; it received {shown(got)}, and {logger.describe()}",
+               "Who sent it: addresses and replies")
+
+
 def test_the_logger_with_c_connects_first_and_sends_without_an_address(lab):
     collector = dgram(lab, SOCK)
     logger = lab.run("logger", "-c", SOCK, "first", "second")
@@ -706,6 +783,19 @@ def test_the_logger_with_r_waits_for_each_reply_and_removes_its_file(lab):
     second, _ = received(collector, 1)
     send(collector, b"ok 6", str(lab.dir / sender))
     status = logger.wait()
+    said = [line for line in logger.stdout.splitlines()
+            if line.startswith("logger: reply from ")]
+    misnamed = [line for line in said
+                if not line.startswith(f"logger: reply from {path(lab)}: ")]
+    lab.expect(not misnamed,
+               "the logger to name the sender of each reply, the collector "
+               f"bound to {path(lab)}: it printed "
+               f"{cut(misnamed[0] if misnamed else '', 80)}. "
+               "recvfrom writes the sender's address into from only as far "
+               "as *addrlen allows, and then sets *addrlen to the address's "
+               "length: set from_len = sizeof from before each call, and "
+               "name the sender with the length it returns",
+               "Who sent it: addresses and replies")
     lab.expect(second == [b"second"] and status == 0 and
                logger.stdout == f"logger: reply from {path(lab)}: ok 5\n"
                f"logger: reply from {path(lab)}: ok 6\n",
@@ -816,6 +906,76 @@ def test_the_logger_waits_while_the_collector_s_queue_is_full(lab):
                f", the collector received {len(got)} of {len(lines)} lines, "
                f"and {logger.describe()}",
                "When the collector's queue is full")
+
+
+def test_a_stop_signal_ends_a_logger_waiting_for_room(lab):
+    queue = max_dgram_qlen()
+    collector = dgram(lab, SOCK)  # it never receives
+    lines = [f"line {n}" for n in range(queue + 5)]
+    logger = lab.start("logger", SOCK, *lines)
+    lab.wait_until(lambda: sent(lab, logger) >= queue + 1, proc=logger)
+    if not logger.asleep():
+        return  # it does not wait for room: the check above says so
+    logger.signal(signal.SIGTERM)
+    status = logger.wait()
+    if status is None:
+        lab.stop(logger)
+    lab.collector.sync()
+    interrupted = lab.events(SENDS, proc=logger, errno="EINTR")
+    again = interrupted and lab.events(
+        SENDS, proc=logger, event=None,
+        where=lambda e: e["ts"] > interrupted[0]["ts"])
+    e = interrupted[0] if interrupted else None
+    lab.expect(status is not None or not again,
+               "the logger to stop when SIGTERM comes while its send waits "
+               f"for room in the collector's queue: {e['call'] if e else ''}"
+               f" = -1 EINTR ({e['file'] if e else ''}:"
+               f"{e['line'] if e else ''}), and the logger made it again, "
+               "to wait on, as if no stop had been asked for. Make an "
+               "interrupted send again only while stop_requested is not "
+               "set (errno == EINTR && !stop_requested)",
+               "When the collector's queue is full")
+    lab.expect(status == 1 and len(received(collector)[0]) < len(lines) and
+               "signal" in logger.stderr,
+               "`logger` waiting for room in a full queue to stop when "
+               "SIGTERM comes: its send fails with EINTR (no SA_RESTART), "
+               "and with stop_requested set the logger says that a signal "
+               "stopped it and exits with status 1, the rest of its lines "
+               f"unsent; it said {cut(logger.stderr_bytes, 200)}, and "
+               f"{logger.describe()}", "When the collector's queue is full")
+
+
+def test_a_stop_signal_ends_a_logger_waiting_for_its_reply(lab):
+    collector = dgram(lab, SOCK)  # it never replies
+    logger = lab.start("logger", "-r", SOCK, "anyone there?", "and again")
+    got, _ = received(collector, 1)
+    if not got or not lab.wait_for(RECEIVES, proc=logger, event="wait") \
+            or not logger.asleep():
+        return  # no wait for a reply: the checks above say so
+    logger.signal(signal.SIGTERM)
+    # Well before its own limit of the wait (REPLY_TIMEOUT, 5 s).
+    status = logger.wait()
+    if status is None:
+        lab.stop(logger)
+    lab.collector.sync()
+    interrupted = lab.events(RECEIVES, proc=logger, errno="EINTR")
+    e = interrupted[0] if interrupted else None
+    lab.expect(status is not None or not e,
+               "the logger to stop when SIGTERM comes while it waits for a "
+               f"reply: {e['call'] if e else ''} = -1 EINTR "
+               f"({e['file'] if e else ''}:{e['line'] if e else ''}), and "
+               "the logger waited again, as if no stop had been asked for. "
+               "Make an interrupted receive again only while stop_requested "
+               "is not set (errno == EINTR && !stop_requested)",
+               "Who sent it: addresses and replies")
+    left = [p.name for p in lab.dir.glob("logger.*.sock")]
+    lab.expect(status == 1 and not left and "signal" in logger.stderr,
+               "`logger -r` waiting for a reply to stop when SIGTERM comes: "
+               "its receive fails with EINTR (no SA_RESTART), and with "
+               "stop_requested set the logger says that a signal stopped "
+               "it, removes its socket file and exits with status 1; it "
+               f"said {cut(logger.stderr_bytes, 200)}, {logger.describe()}, "
+               f"and left {left}", "Who sent it: addresses and replies")
 
 
 def test_a_reply_that_never_comes_ends_the_logger_cleanly(lab):
