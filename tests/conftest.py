@@ -183,18 +183,7 @@ class Drain(threading.Thread):
 def signals_of(proc):
     """The masks of /proc/PID/status (SigIgn, SigBlk, SigCgt...) as
     integers, or None once the process has gone."""
-    data = labrun.read_if_there(f"/proc/{proc.pid}/status")
-    if data is None:
-        return None
-    masks = {}
-    for line in data.decode(errors="replace").splitlines():
-        key, _, value = line.partition(":")
-        if key.startswith("Sig") or key == "ShdPnd":
-            try:
-                masks[key] = int(value.strip(), 16)
-            except ValueError:
-                pass
-    return masks
+    return labrun.signal_masks(proc.pid)
 
 
 def has_flag(event, name):

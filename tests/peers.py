@@ -237,14 +237,10 @@ def blocks(pid, sig, field="SigBlk"):
     """Whether process pid's main thread blocks signal sig (SigBlk of
     /proc/PID/status; field="SigIgn": ignores it), or None when it cannot
     be read."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(f"{field}:"):
-                    return bool(int(line.split()[1], 16) & 1 << (sig - 1))
-    except (OSError, ValueError):
+    masks = labrun.signal_masks(pid)
+    if masks is None or field not in masks:
         return None
-    return None
+    return bool(masks[field] & 1 << (sig - 1))
 
 
 def nonblocking(pid, fd):
@@ -346,6 +342,24 @@ POLLING_CALLS = {"poll", "ppoll", "select", "pselect6", "epoll_wait",
 WAITING_CALLS = {"read", "poll", "select", "accept", "accept4", "recvfrom",
                  "recvmsg", "epoll_wait", "pselect6", "ppoll", "wait4",
                  "waitid", "epoll_pwait"}
+# Of those, the ones that wait for a peer or a signal, not for children.
+EVENT_WAITS = WAITING_CALLS - {"wait4", "waitid"}
+
+
+def waits_with(pid, sig):
+    """Whether process pid sleeps in a call that waits for an event (not
+    for its children) with signal sig kept from it: ignored, or blocked
+    and pending, before and after the sleep is seen (a ppoll or a
+    sigsuspend that unblocks it while it sleeps would have taken it).
+    Sent to it, sig has changed nothing, and will not."""
+    def kept():
+        masks = labrun.signal_masks(pid) or {}
+        bit = 1 << (sig - 1)
+        pending = masks.get("SigPnd", 0) | masks.get("ShdPnd", 0)
+        return bool(masks.get("SigIgn", 0) & bit or
+                    pending & masks.get("SigBlk", 0) & bit)
+    return kept() and (blocked_in(pid) or ("",))[0] in EVENT_WAITS and \
+        kept()
 
 
 def paused(pid):

@@ -54,12 +54,15 @@ def ended_inside_a_handler(lab, server):
                 e["call"] == last["call"] and e["ts"] > last["ts"]]
 
 
-def ended_or_waiting_again(lab, server, since, calls=None):
+def ended_or_waiting_again(lab, server, since, calls=None, sig=None):
     """Waits until the server has exited, or until, after the time since,
     a call of it has returned and its latest event is a call (of calls)
     that waits again (for a client, not for its children to end): either
-    way, what it does next is known without waiting for a timeout.
-    Returns its exit status, or None while it runs."""
+    way, what it does next is known without waiting for a timeout.  So it
+    is too once the server sleeps in such a call that the signal sig, sent
+    after since, did not end: made again after the handler (SA_RESTART),
+    or never delivered (ignored, or blocked).  Returns its exit status, or
+    None while it runs."""
     def known():
         mine = lab.events(proc=server, event=None)
         # A server that forked waits for its children as it stops: a wait
@@ -69,17 +72,24 @@ def ended_or_waiting_again(lab, server, since, calls=None):
             (calls is None or mine[-1]["call"] in calls) and \
             [e for e in mine if e["event"] == "return" and e["ts"] > since]
 
+    def sleeps_for_a_client():
+        return (peers.blocked_in(server.pid) or ("",))[0] in \
+            peers.EVENT_WAITS
+
     def made_again():
         # A handler installed with SA_RESTART: the call it interrupted is
         # made again, and returns nothing.  Once the trace shows the
         # signal delivered, a sleep in a call that waits for a client is
         # that call made again (a handler makes no such call).
-        delivered = lab.events(proc=server, event="signal",
-                               where=lambda e: e["ts"] > since)
-        sleeps_in = peers.blocked_in(server.pid) if delivered else None
-        return bool(sleeps_in) and sleeps_in[0] in peers.WAITING_CALLS - \
-            {"wait4", "waitid"} and calls is None
-    lab.wait_until(lambda: known() or made_again(), proc=server)
+        return bool(lab.events(proc=server, event="signal",
+                               where=lambda e: e["ts"] > since)) and \
+            sleeps_for_a_client()
+
+    def held_off():
+        # Ignored, or blocked: it never reached the server.
+        return sig is not None and peers.waits_with(server.pid, sig)
+    lab.wait_until(lambda: known() or calls is None and (
+        made_again() or held_off()), proc=server)
     return server.wait() if server.has_exited() else None
 
 
@@ -536,7 +546,7 @@ def stopped(lab, server, sig, since):
     """Fails the check, naming the cause, unless the server ended cleanly
     after sig, sent after the time since: handler installed, waiting call
     interrupted, flag seen."""
-    ended_or_waiting_again(lab, server, since)
+    ended_or_waiting_again(lab, server, since, sig=sig)
     killed = server.has_exited() and server.wait() is not None and \
         server.returncode < 0
     lab.expect(not killed,
@@ -650,7 +660,8 @@ def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
     labrun.settle(lab, server)
     since = max(e["ts"] for e in lab.events(event=None))
     server.signal(signal.SIGINT)
-    status = ended_or_waiting_again(lab, server, max(since, waits["ts"]))
+    status = ended_or_waiting_again(lab, server, max(since, waits["ts"]),
+                                    sig=signal.SIGINT)
     if status is None:
         back = [e for e in lab.events(labrun.ACCEPTS, proc=server,
                                       event="wait")
@@ -794,7 +805,7 @@ def test_a_second_signal_during_the_cleanup_is_caught_too(lab, sig):
     waiting(lab, server)
     since = max(e["ts"] for e in lab.events(event=None))
     server.signal(sig)
-    ended_or_waiting_again(lab, server, since)
+    ended_or_waiting_again(lab, server, since, sig=sig)
     if not server.has_exited() or server.wait() is None or \
             server.returncode != -sig or not [
                 e for e in lab.events(proc=server, event="signal")

@@ -872,9 +872,12 @@ class Lab:
             # What still runs is past what anyone looks at: a program that
             # takes a stop signal and goes on (its handler installed with
             # SA_RESTART, say) is not waited for as a check would wait.
+            # One that blocks or ignores the stop signal is not asked.
             for proc in self.procs:
                 if proc.popen.poll() is None:
-                    self.stop(proc, timeout=WAIT / 4)
+                    held = holds_off(proc.pid, signal.SIGTERM)
+                    self.stop(proc, signal.SIGKILL if held else
+                              signal.SIGTERM, timeout=WAIT / 4)
         finally:
             for proc in self.procs:  # whatever happened: nothing left behind
                 if proc.popen.poll() is None:
@@ -1063,18 +1066,39 @@ def writes_its_trace(pid):
         return False
 
 
-def pending_signals(pid):
-    """The signals pending for process pid, its own and its process's
-    (SigPnd | ShdPnd of /proc/PID/status, bit N-1 for signal N); None once
-    it has gone."""
+def signal_masks(pid):
+    """The signal masks of /proc/PID/status (SigPnd, ShdPnd, SigBlk,
+    SigIgn, SigCgt: bit N-1 for signal N) as integers, or None once the
+    process has gone."""
     status = read_if_there(f"/proc/{pid}/status")
     if status is None:
         return None
-    pending = 0
+    masks = {}
     for line in status.decode(errors="replace").splitlines():
-        if line.startswith(("SigPnd:", "ShdPnd:")):
-            pending |= int(line.split()[1], 16)
-    return pending
+        key, _, value = line.partition(":")
+        if key.startswith("Sig") or key == "ShdPnd":
+            try:
+                masks[key] = int(value.strip(), 16)
+            except ValueError:
+                pass
+    return masks
+
+
+def pending_signals(pid):
+    """The signals pending for process pid, its own and its process's
+    (SigPnd | ShdPnd, bit N-1 for signal N); None once it has gone."""
+    masks = signal_masks(pid)
+    if masks is None:
+        return None
+    return masks.get("SigPnd", 0) | masks.get("ShdPnd", 0)
+
+
+def holds_off(pid, sig):
+    """Whether process pid blocks or ignores signal sig: sent, it would
+    change nothing (until unblocked)."""
+    masks = signal_masks(pid) or {}
+    return bool((masks.get("SigBlk", 0) | masks.get("SigIgn", 0)) &
+                1 << (sig - 1))
 
 
 def descendants(pid):
