@@ -62,6 +62,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import labrun  # noqa: E402
+import peers  # noqa: E402
 import tracetext  # noqa: E402
 
 LESSONS = [d.name for d in
@@ -2351,7 +2352,12 @@ def sanitized_exchange(lab, section, *server_args):
     # they wait in the connection, however the server serves its clients.
     with frozen(server):
         client = lab.start("client", stdin=message, **programs["client"])
-        lab.wait_for(READS, proc=client, event="wait", timeout=slow)
+        # Until it waits for the reply, or for room: a client that writes
+        # in small pieces fills the connection before its 64 KiB are sent.
+        lab.wait_until(lambda: lab.events(READS, proc=client, event="wait")
+                       or (peers.blocked_in(client.pid) or ("",))[0] in
+                       ("write", "sendto", "sendmsg"), proc=client,
+                       timeout=slow, every=0.01)
     holder.close()
     client.wait()
     if not server.has_exited():

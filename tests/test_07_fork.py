@@ -869,10 +869,8 @@ def restarted_after(lab, server, sig):
             labrun.process_state(server.pid)[0] == "S" and not moved()
     # The handler runs, then the call is restarted or fails: on a loaded
     # machine the server may not be back in a call at the first look.
-    deadline = time.monotonic() + labrun.WAIT
-    while time.monotonic() < deadline and not server.has_exited() and \
-            not moved() and not waits_again():
-        time.sleep(0.005)  # /proc has no event to wait for
+    lab.wait_until(lambda: moved() or waits_again(), proc=server,
+                   every=0.005)
     if not peers.still(lab, waits_again):
         return None
     installed = [e for e in lab.events(("sigaction", "signal"), proc=server)

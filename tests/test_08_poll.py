@@ -296,7 +296,7 @@ def stuck(lab, server, hog):
     deadline = time.monotonic() + 4 * labrun.WAIT
     while True:
         before = hog.sent
-        if lab.wait_until(full, proc=server, timeout=QUICK) or \
+        if lab.wait_until(full, proc=server, timeout=QUICK, every=0.01) or \
                 hog.sent == before or time.monotonic() > deadline:
             return
 

@@ -1002,13 +1002,15 @@ class Lab:
 
         return self._wait(ready, proc, timeout)
 
-    def wait_until(self, condition, proc=None, timeout=WAIT):
+    def wait_until(self, condition, proc=None, timeout=WAIT, every=None):
         """Waits until condition() is true (it is asked again after each
-        new event), and returns its value; None once proc has ended or
-        timeout seconds have passed with it still false."""
-        return self._wait(lambda: condition() or None, proc, timeout)
+        new event, and every `every` seconds if given: for a condition
+        that reads /proc, whose changes no event announces), and returns
+        its value; None once proc has ended or timeout seconds have passed
+        with it still false."""
+        return self._wait(lambda: condition() or None, proc, timeout, every)
 
-    def _wait(self, ready, proc, timeout):
+    def _wait(self, ready, proc, timeout, every=None):
         cond = self.collector.cond
         deadline = time.monotonic() + timeout
         with cond:
@@ -1020,7 +1022,7 @@ class Lab:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
-                cond.wait(remaining)
+                cond.wait(min(remaining, every or remaining))
 
 
 # -- a lesson's steps (lessons/lessons.json) ----------------------------------
