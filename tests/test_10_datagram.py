@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 import labrun
+import peers
 from conftest import (address_lengths_set, closed_once,
                       handlers_call_only_safe_functions, run_tool,
                       sigaction_zeroed, tool)
@@ -908,6 +909,34 @@ def test_the_logger_waits_while_the_collector_s_queue_is_full(lab):
                "When the collector's queue is full")
 
 
+# The calls a logger sleeps in: for a reply, or for room in the queue.
+WAITS_AGAIN = peers.EVENT_WAITS | {"sendto", "sendmsg", "write"}
+
+
+def stopped_or_waiting_again(lab, proc, calls):
+    """Sends SIGTERM to proc, asleep in one of calls, and returns its exit
+    status once it has ended; or None, once it has made an interrupted
+    call (EINTR) again, to wait on as if no stop had been asked for: then
+    it is killed."""
+    proc.signal(signal.SIGTERM)
+
+    def made_again():
+        # The call again in the trace, or a sleep in a call after the
+        # EINTR (a wait the trace does not announce): a logger that stops
+        # makes no call that waits.
+        interrupted = lab.events(calls, proc=proc, errno="EINTR")
+        return bool(interrupted) and (bool(lab.events(
+            calls, proc=proc, event=None,
+            where=lambda e: e["ts"] > interrupted[0]["ts"])) or
+            (peers.blocked_in(proc.pid) or ("",))[0] in WAITS_AGAIN)
+    lab.wait_until(made_again, proc=proc, every=0.01)
+    status = proc.wait(0)
+    if status is None:
+        lab.stop(proc, signal.SIGKILL)
+    lab.collector.sync()
+    return status
+
+
 def test_a_stop_signal_ends_a_logger_waiting_for_room(lab):
     queue = max_dgram_qlen()
     collector = dgram(lab, SOCK)  # it never receives
@@ -916,11 +945,7 @@ def test_a_stop_signal_ends_a_logger_waiting_for_room(lab):
     lab.wait_until(lambda: sent(lab, logger) >= queue + 1, proc=logger)
     if not logger.asleep():
         return  # it does not wait for room: the check above says so
-    logger.signal(signal.SIGTERM)
-    status = logger.wait()
-    if status is None:
-        lab.stop(logger)
-    lab.collector.sync()
+    status = stopped_or_waiting_again(lab, logger, SENDS)
     interrupted = lab.events(SENDS, proc=logger, errno="EINTR")
     again = interrupted and lab.events(
         SENDS, proc=logger, event=None,
@@ -952,12 +977,8 @@ def test_a_stop_signal_ends_a_logger_waiting_for_its_reply(lab):
     if not got or not lab.wait_for(RECEIVES, proc=logger, event="wait") \
             or not logger.asleep():
         return  # no wait for a reply: the checks above say so
-    logger.signal(signal.SIGTERM)
-    # Well before its own limit of the wait (REPLY_TIMEOUT, 5 s).
-    status = logger.wait()
-    if status is None:
-        lab.stop(logger)
-    lab.collector.sync()
+    # Known well before its own limit of the wait (REPLY_TIMEOUT, 5 s).
+    status = stopped_or_waiting_again(lab, logger, (*RECEIVES, "poll"))
     interrupted = lab.events(RECEIVES, proc=logger, errno="EINTR")
     e = interrupted[0] if interrupted else None
     lab.expect(status is not None or not e,
