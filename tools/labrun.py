@@ -811,7 +811,7 @@ class Lab:
                 while process_state(proc.pid)[0] == "T" and \
                         time.monotonic() < deadline:
                     time.sleep(0.0002)
-            if proc.asleep() or process_state(proc.pid)[0] != "T":
+            if proc.asleep(timeout) or process_state(proc.pid)[0] != "T":
                 break
         proc.stopped_with = sig
         proc.signal(sig)
