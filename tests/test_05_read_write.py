@@ -92,14 +92,17 @@ def done_with_the_client(lab, server):
     returned 0 or failed, or a close, after which every write of the reply
     is in the trace."""
     side = lab.family(server)
-    readers = {e["pid"] for e in lab.events(READS, proc=side)}
+    # The sockets it read from: a close of another (a forked child closes
+    # the listening socket before it serves) says nothing of this client.
+    read_from = {(e["pid"], e["args"].get("fd"))
+                 for e in lab.events(READS, proc=side)}
     # Longer than an event that comes at once: a child of a forking server
     # (lesson 07) may wait for a core on a busy machine, its reply already
     # written; a server that never finishes costs this wait.
     return lab.wait_until(lambda: [
         e for e in lab.events((*READS, "close"), proc=side)
-        if e["call"] == "close" and e["pid"] in readers or
-        e["call"] != "close" and e["ret"] <= 0], proc=server,
+        if e["call"] == "close" and (e["pid"], e["args"].get("fd")) in
+        read_from or e["call"] != "close" and e["ret"] <= 0], proc=server,
         timeout=labrun.WAIT * 3)
 
 
