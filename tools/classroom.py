@@ -1693,6 +1693,15 @@ def grade_copy(tree, json_file=None, as_user=None, stdout=None,
                 for lesson_id in lesson_ids() for name in program_files(
                     lesson_id) if (tree / "lessons" / lesson_id / name).exists()]
     jobs = f"-j{min(4, os.cpu_count() or 1)}"
+    # Temporary files (the compilers', the checks') in the copy, removed
+    # with it: a compiler ended in the middle (a grader stopped) leaves
+    # its own.
+    scratch = tree / "build" / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    if as_user:
+        for folder in (scratch.parent, scratch):
+            os.chown(folder, *as_user)
+    env["TMPDIR"] = str(scratch)
     run_grouped(["make", "--no-print-directory", "-s", "-k", jobs, "-C",
                  str(tree), *programs], timeout, env=env,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **user)
