@@ -89,7 +89,10 @@ def ended_or_waiting_again(lab, server, since, calls=None, sig=None):
         # Ignored, or blocked: it never reached the server.
         return sig is not None and peers.waits_with(server.pid, sig)
     lab.wait_until(lambda: known() or calls is None and (
-        made_again() or held_off()), proc=server)
+        made_again() or held_off()), proc=server, every=0.01)
+    # /proc may be ahead of the trace: what the server wrote before its
+    # sleep (the wait event of that call) is read before anyone looks.
+    lab.collector.sync()
     return server.wait() if server.has_exited() else None
 
 
