@@ -452,7 +452,7 @@ def test_a_reply_still_pending_at_end_of_file_is_written(lab):
     # The server's first write fails with EAGAIN (LAB_FAULTS), so that its
     # reply is still pending when it reads the client's end of file, which
     # waits behind the request: the server is stopped while both come.
-    server = serving(lab, env={"LAB_FAULTS": "write#1=EAGAIN"})
+    server = serving(lab, env={"LAB_FAULTS": "write#1=EAGAIN,send#1=EAGAIN"})
     peer = peers.Peer(lab.dir / "lab.sock", QUICK)
     lab.expect(peer.error is None, f"a client to connect; "
                f"{server.describe()}", "Half-close")
@@ -1143,12 +1143,13 @@ def read_past_the_message_buffer(lab, server, stream):
 
 
 def test_a_message_split_across_reads_is_answered_whole(lab):
-    server = serving(lab, "-m", env={"LAB_FAULTS": "read<=3"})
+    server = serving(lab, "-m", env={"LAB_FAULTS": "read<=3,recv<=3"})
     stream = b"".join(frame(m) for m in MESSAGES)
     reply, how = message_exchange(lab, [frame(m) for m in MESSAGES])
-    short = lab.wait_for("read", proc=server, injected=True, timeout=QUICK)
+    short = lab.wait_for(("read", "recv"), proc=server, injected=True,
+                         timeout=QUICK)
     lab.expect(short, "the server's reads to be cut to 3 bytes "
-               "(LAB_FAULTS='read<=3'); no read of the server was",
+               "(LAB_FAULTS='read<=3,recv<=3'); no read of the server was",
                "Messages on a byte stream")
     labrun.settle(lab, server)
     lab.collector.sync()
@@ -1166,14 +1167,14 @@ def test_a_message_split_across_reads_is_answered_whole(lab):
                    "follows it (in_len, the count of messages answered). "
                    "Read at in + in_len at most sizeof in - in_len bytes "
                    "(here every read returned at most 3 bytes, "
-                   "LAB_FAULTS='read<=3', so that each message came in "
-                   "pieces)", "Messages on a byte stream")
+                   "LAB_FAULTS='read<=3,recv<=3', so that each message "
+                   "came in pieces)", "Messages on a byte stream")
     answered(lab, server, reply, how, MESSAGES,
              "each message answered whole when the server's reads return at "
-             "most 3 bytes (LAB_FAULTS='read<=3'), so that each message "
-             "comes in pieces. A read returns what has come, not a message: "
-             "keep what a read brought until the length and all the bytes "
-             "it announces are there")
+             "most 3 bytes (LAB_FAULTS='read<=3,recv<=3'), so that each "
+             "message comes in pieces. A read returns what has come, not "
+             "a message: keep what a read brought until the length and all "
+             "the bytes it announces are there")
 
 
 def test_messages_that_come_in_one_read_are_each_answered(lab):
@@ -1357,7 +1358,7 @@ def test_the_client_reads_messages_split_and_joined(lab):
     lines = [b"one", b"two and more", b"", b"three",
              b"and a longer line, whose bytes stay behind", b"four", b"",
              b"five"]
-    for faults in ("", "read<=3"):
+    for faults in ("", "read<=3,recv<=3"):
         peer = Answering(lab, lambda got: b"".join(
             frame(m.upper()) for m in unframe(got)[0]))
         client = lab.start("client", "-m", "lab.sock",
@@ -1385,9 +1386,9 @@ def test_the_client_reads_messages_split_and_joined(lab):
                    f"{HEADER_SIZE} bytes of the length (while fewer than "
                    f"{HEADER_SIZE} are there) before it reads one.\n"
                    "With its reads returning at most 3 bytes (LAB_FAULTS="
-                   f"'read<=3'), it printed {cut(printed, 60)} and said "
-                   f"{cut(client.stderr_bytes.strip(), 120)}: a length of "
-                   f"{believed[0] if believed else 0}, which no message of "
+                   f"'read<=3,recv<=3'), it printed {cut(printed, 60)} and "
+                   f"said {cut(client.stderr_bytes.strip(), 120)}: a length "
+                   f"of {believed[0] if believed else 0}, which no message of "
                    f"the reply has (the longest is {max(map(len, lines))} "
                    "bytes): the bytes behind the part that had come, left "
                    "there by an earlier, longer message, were read as the "
@@ -1396,7 +1397,7 @@ def test_the_client_reads_messages_split_and_joined(lab):
                    "the client with -m to print each message of the reply on "
                    "a line of its own"
                    + (" when its reads return at most 3 bytes "
-                      "(LAB_FAULTS='read<=3')" if faults else
+                      "(LAB_FAULTS='read<=3,recv<=3')" if faults else
                       ", all of them sent together")
                    + f": it printed {cut(printed, 60)}, wanted "
                    f"{cut(wanted, 60)}; {client.describe()}",
@@ -1578,7 +1579,7 @@ def test_answers_that_fill_the_reply_buffer_to_the_last_byte(lab):
 
 
 def test_the_client_and_server_exchange_messages_in_pieces(lab):
-    faults = {"LAB_FAULTS": "read<=5,write<=7,send<=7"}
+    faults = {"LAB_FAULTS": "read<=5,recv<=5,write<=7,send<=7"}
     serving(lab, "-m", env=faults)
     lines = [b"line %d of many" % n for n in range(200)]
     client = lab.start("client", "-m", "lab.sock",
