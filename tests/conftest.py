@@ -635,6 +635,21 @@ MUSL_WORDS = {"EMFILE": "No file descriptors available",
 NO_ERROR_WORDS = (os.strerror(0), "No error information")
 
 
+# How a message names standard output: in words, as stdio calls it, or
+# by its number.
+STANDARD_OUTPUT = re.compile(
+    r"standard output|std ?out\b|\b(?:fd|file descriptor|descriptor) ?1\b",
+    re.IGNORECASE)
+
+
+def says_standard_output(text, closed=False):
+    """Whether text (a program's standard error) names standard output,
+    in any of the ways programs do; with closed, that it is closed too."""
+    return bool(STANDARD_OUTPUT.search(text)) and (
+        not closed or re.search(r"clos|not open", text, re.IGNORECASE)
+        is not None)
+
+
 def says_why(proc, name):
     """Whether proc's standard error gives the reason of the errno name:
     the words of strerror (perror, strerror(errno), %m), or the name."""
