@@ -650,6 +650,12 @@ def says_standard_output(text, closed=False):
         is not None)
 
 
+def says(text, words):
+    """Whether a program's message text has words in it, whatever their
+    case: a sentence may begin with them ("Start the server first")."""
+    return words.lower() in text.lower()
+
+
 def says_why(proc, name):
     """Whether proc's standard error gives the reason of the errno name:
     the words of strerror (perror, strerror(errno), %m), or the name."""

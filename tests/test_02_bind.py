@@ -5,7 +5,7 @@ import socket
 from conftest import (FD_3_TAKEN, asked_path, bind_failure_reported,
                       code_lesson, errno_changed, failed_socket, fd_3_taken,
                       first_fds, line_names_the_path, line_on_stdout,
-                      stopped_by_itself, whole_name_bound)
+                      says, stopped_by_itself, whole_name_bound)
 from tracetext import call_text, cut
 
 LESSON = "02-bind"
@@ -115,7 +115,7 @@ def test_a_path_too_long_for_sun_path_is_refused_clearly(lab):
 def test_an_empty_path_is_refused_clearly(lab):
     server = lab.run("server", "")
     lab.expect(server.returncode is not None and server.returncode > 0 and
-               "empty" in server.stderr,
+               says(server.stderr, "empty"),
                "`server \"\"` to say that the socket path is empty and exit "
                f"with a non-zero status; it {server.describe()}", "Bad paths")
     lab.expect(not lab.events("bind"),
@@ -155,7 +155,7 @@ def test_a_missing_directory_is_reported(lab):
     event = lab.require("bind", "bind(2) to fail with ENOENT", "Bad paths",
                         proc=server)
     lab.expect(event["errno"] == "ENOENT" and (server.returncode or 0) > 0 and
-               "directory" in server.stderr,
+               says(server.stderr, "directory"),
                "bind fails with ENOENT, the server says the directory does "
                "not exist, and exits with a non-zero status"
                f"{errno_changed(server, event)}", "Bad paths")
@@ -168,7 +168,7 @@ def test_a_file_in_the_way_is_left_untouched(lab):
     event = lab.require("bind", "bind(2) to fail with EADDRINUSE",
                         "Bad paths", proc=server)
     lab.expect(event["errno"] == "EADDRINUSE" and (server.returncode or 0) > 0 and
-               "not a socket" in server.stderr,
+               says(server.stderr, "not a socket"),
                "bind fails with EADDRINUSE, the server says lab.sock is not "
                "a socket, and exits with a non-zero status"
                f"{errno_changed(server, event)}", "Bad paths")
