@@ -656,6 +656,13 @@ def says(text, words):
     return words.lower() in text.lower()
 
 
+def says_to_remove(text, name):
+    """Whether text gives the command that removes the file name: rm (or
+    unlink), with options or not, the name as given, after ./ or quoted."""
+    return re.search(r"\b(?:rm|unlink)(?:\s+-[a-z]+)*\s+['\"`]?(?:\./)?"
+                     + re.escape(name) + r"\b", text) is not None
+
+
 def says_why(proc, name):
     """Whether proc's standard error gives the reason of the errno name:
     the words of strerror (perror, strerror(errno), %m), or the name."""
