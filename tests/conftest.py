@@ -635,6 +635,34 @@ MUSL_WORDS = {"EMFILE": "No file descriptors available",
 NO_ERROR_WORDS = (os.strerror(0), "No error information")
 
 
+# How a message names standard output: in words, as stdio calls it, or
+# by its number.
+STANDARD_OUTPUT = re.compile(
+    r"standard output|std ?out\b|\b(?:fd|file descriptor|descriptor) ?1\b",
+    re.IGNORECASE)
+
+
+def says_standard_output(text, closed=False):
+    """Whether text (a program's standard error) names standard output,
+    in any of the ways programs do; with closed, that it is closed too."""
+    return bool(STANDARD_OUTPUT.search(text)) and (
+        not closed or re.search(r"clos|not open", text, re.IGNORECASE)
+        is not None)
+
+
+def says(text, words):
+    """Whether a program's message text has words in it, whatever their
+    case: a sentence may begin with them ("Start the server first")."""
+    return words.lower() in text.lower()
+
+
+def says_to_remove(text, name):
+    """Whether text gives the command that removes the file name: rm (or
+    unlink), with options or not, the name as given, after ./ or quoted."""
+    return re.search(r"\b(?:rm|unlink)(?:\s+-[a-z]+)*\s+['\"`]?(?:\./)?"
+                     + re.escape(name) + r"\b", text) is not None
+
+
 def says_why(proc, name):
     """Whether proc's standard error gives the reason of the errno name:
     the words of strerror (perror, strerror(errno), %m), or the name."""

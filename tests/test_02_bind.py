@@ -5,7 +5,8 @@ import socket
 from conftest import (FD_3_TAKEN, asked_path, bind_failure_reported,
                       code_lesson, errno_changed, failed_socket, fd_3_taken,
                       first_fds, line_names_the_path, line_on_stdout,
-                      stopped_by_itself, whole_name_bound)
+                      says, says_to_remove, stopped_by_itself,
+                      whole_name_bound)
 from tracetext import call_text, cut
 
 LESSON = "02-bind"
@@ -115,7 +116,7 @@ def test_a_path_too_long_for_sun_path_is_refused_clearly(lab):
 def test_an_empty_path_is_refused_clearly(lab):
     server = lab.run("server", "")
     lab.expect(server.returncode is not None and server.returncode > 0 and
-               "empty" in server.stderr,
+               says(server.stderr, "empty"),
                "`server \"\"` to say that the socket path is empty and exit "
                f"with a non-zero status; it {server.describe()}", "Bad paths")
     lab.expect(not lab.events("bind"),
@@ -155,7 +156,7 @@ def test_a_missing_directory_is_reported(lab):
     event = lab.require("bind", "bind(2) to fail with ENOENT", "Bad paths",
                         proc=server)
     lab.expect(event["errno"] == "ENOENT" and (server.returncode or 0) > 0 and
-               "directory" in server.stderr,
+               says(server.stderr, "directory"),
                "bind fails with ENOENT, the server says the directory does "
                "not exist, and exits with a non-zero status"
                f"{errno_changed(server, event)}", "Bad paths")
@@ -168,7 +169,7 @@ def test_a_file_in_the_way_is_left_untouched(lab):
     event = lab.require("bind", "bind(2) to fail with EADDRINUSE",
                         "Bad paths", proc=server)
     lab.expect(event["errno"] == "EADDRINUSE" and (server.returncode or 0) > 0 and
-               "not a socket" in server.stderr,
+               says(server.stderr, "not a socket"),
                "bind fails with EADDRINUSE, the server says lab.sock is not "
                "a socket, and exits with a non-zero status"
                f"{errno_changed(server, event)}", "Bad paths")
@@ -195,15 +196,15 @@ def test_a_leftover_socket_file_is_reported(lab):
                "cannot tell a leftover file from a live one, and a server "
                "removes only the file it created itself (lesson 06)",
                "Bad paths")
-    lab.expect("rm lab.sock" in server.stderr or
-               "rm lab.sock" not in server.stdout,
+    lab.expect(says_to_remove(server.stderr, "lab.sock") or
+               not says_to_remove(server.stdout, "lab.sock"),
                "the server to say how to remove the leftover socket file "
                "(rm lab.sock) on standard error, with fprintf(stderr, ...): "
                "it said so with printf, on standard output, where the "
                "server's normal lines go; "
                f"it printed {cut(server.stdout_bytes, 120)}", "Bad paths")
     lab.expect(event["errno"] == "EADDRINUSE" and (server.returncode or 0) > 0 and
-               "rm lab.sock" in server.stderr,
+               says_to_remove(server.stderr, "lab.sock"),
                "bind fails with EADDRINUSE and the server says how to remove "
                "the leftover socket file (rm lab.sock)"
                f"{errno_changed(server, event)}", "Bad paths")

@@ -9,8 +9,8 @@ from conftest import (accept_failure_reported, address_lengths_set, as_run,
                       closed_once, connected_to_the_whole_path,
                       errno_changed, faults, first_fds,
                       line_names_the_path, line_on_stdout,
-                      one_after_another, says_it_listens, failed_socket,
-                      listen_failure_reported)
+                      one_after_another, says, says_it_listens,
+                      failed_socket, listen_failure_reported)
 from tracetext import call_text, cut
 
 LESSON = "04-accept-connect"
@@ -258,14 +258,14 @@ def test_the_client_explains_when_no_server_runs(lab):
     client = lab.client()
     event = lab.require("connect", "the client to try connect(2)",
                         "Your task", proc=client)
-    lab.expect("start the server" in client.stderr or
-               "start the server" not in client.stdout,
+    lab.expect(says(client.stderr, "start the server") or
+               not says(client.stdout, "start the server"),
                "the client to say to start the server first on standard "
                "error, with fprintf(stderr, ...): it said so with printf, "
                "on standard output, where the reply goes; it printed "
                f"{cut(client.stdout_bytes, 120)}", "Your task")
     lab.expect(event["errno"] == "ENOENT" and (client.returncode or 0) > 0 and
-               "start the server" in client.stderr,
+               says(client.stderr, "start the server"),
                "connect fails with ENOENT, the client says to start the "
                "server first (explain_connect_failure), and exits with a "
                f"non-zero status; {client.describe()}"
@@ -281,7 +281,7 @@ def test_the_client_explains_a_socket_of_another_type(lab):
     client = lab.run("client")
     event = lab.wait_for("connect", proc=client, timeout=0)
     lab.expect((client.returncode or 0) > 0 and
-               "another type" in client.stderr,
+               says(client.stderr, "another type"),
                "the client to say that lab.sock is a socket of another type "
                "(here a datagram socket: connect fails with EPROTOTYPE) and "
                f"exit with a non-zero status; it said "
@@ -301,7 +301,7 @@ def test_the_client_refuses_a_path_too_long(lab):
 def test_the_client_refuses_an_empty_path(lab):
     client = lab.run("client", "")
     lab.expect(client.returncode is not None and client.returncode > 0 and
-               "empty" in client.stderr and not lab.events("connect"),
+               says(client.stderr, "empty") and not lab.events("connect"),
                "`client \"\"` to say that the socket path is empty and exit "
                "with a non-zero status, without connecting: an empty "
                "sun_path names no file but a Linux abstract name; it "

@@ -31,8 +31,8 @@ from conftest import (LONGEST_PATH, NO_ERROR_WORDS, READS, REPLY,
                       listen_failure_reported, random_text, receive,
                       sanitized_exchange, sanitizer_finding, sent_to,
                       server_finishes_short_writes, source_line,
-                      server_makes_interrupted_calls_again, signals_of,
-                      stopped_by_itself)
+                      server_makes_interrupted_calls_again,
+                      says_standard_output, signals_of, stopped_by_itself)
 from tracetext import call_text, cut, difference
 
 LESSON = "05-read-write"
@@ -542,7 +542,7 @@ def test_a_closed_standard_output_is_said_not_lost(lab):
     if status is None:
         lab.stop(client)
     lab.expect(status is not None and status > 0 and
-               "standard output" in client.stderr,
+               says_standard_output(client.stderr),
                "the client to refuse to run with standard output closed "
                "(>&-): socket(2) returns the lowest free fd, so its socket "
                "took fd 1, and the reply it printed went into the socket, "

@@ -26,7 +26,7 @@ import labrun
 import peers
 from conftest import (address_lengths_set, closed_once,
                       handlers_call_only_safe_functions, run_tool,
-                      sigaction_zeroed, tool)
+                      says_standard_output, sigaction_zeroed, tool)
 from tracetext import cut
 
 LESSON = "10-datagram"
@@ -559,7 +559,7 @@ def test_a_closed_standard_output_is_said_before_a_record_is_lost(lab):
     collector = lab.run("collector", SOCK,
                         under=("sh", "-c", 'exec "$0" "$@" >&-'))
     lab.expect(collector.stopped_with is None and collector.returncode == 1
-               and "standard output is closed" in collector.stderr and
+               and says_standard_output(collector.stderr, closed=True) and
                not (lab.dir / SOCK).exists(),
                "`collector log.sock >&-` to say that standard output is "
                "closed and exit with status 1, at once, leaving no socket "
@@ -587,7 +587,7 @@ def test_a_reader_that_has_gone_ends_the_collector_cleanly(lab):
     status = collector.wait()
     if status is None:
         lab.stop(collector)
-    lab.expect(status == 1 and "standard output" in collector.stderr and
+    lab.expect(status == 1 and says_standard_output(collector.stderr) and
                not (lab.dir / SOCK).exists(),
                "a collector whose standard output is a pipe nobody reads any "
                "more (collector | head -1, once head has exited) to say that "
@@ -824,7 +824,7 @@ def test_a_reader_that_has_gone_ends_the_logger_cleanly(lab):
     if status is None:
         lab.stop(logger)
     left = [p.name for p in lab.dir.glob("logger.*.sock")]
-    lab.expect(status == 1 and "standard output" in logger.stderr and
+    lab.expect(status == 1 and says_standard_output(logger.stderr) and
                not left,
                "`logger -r` whose standard output is a pipe nobody reads any "
                "more to say that writing standard output failed, remove its "
