@@ -959,17 +959,9 @@ def run_in_own_group(argv):
             proc.wait()
         # make may end before the checks it ran (pytest writing its cache):
         # the run is over once no process of its group is left.
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.01)
-        else:
-            try:
+        if not group_gone(proc.pid, deadline - time.monotonic()):
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         raise
     finally:
         os.close(master)
@@ -1649,7 +1641,24 @@ def run_grouped(argv, timeout, **options):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)  # whatever is left
             proc.wait()
+            # Its leader reaped, the others of the group may still be on
+            # their way out (a compiler killed with make): gone first.
+            group_gone(proc.pid, 10)
             raise
+
+
+def group_gone(pgid, timeout):
+    """Waits, at most timeout seconds, until no process of the group pgid
+    is left, not even one that has yet to be reaped; whether none is."""
+    deadline = time.monotonic() + max(0, timeout)
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)  # no event says that a group has emptied
 
 
 class Stopped(KeyboardInterrupt):
