@@ -297,6 +297,23 @@ def grade_here(*args, tmp_path):
                           timeout=60 * labrun.SCALE)
 
 
+@needs_solutions
+def test_a_tmpdir_that_is_not_there_is_named(tmp_path):
+    """The grading copy is made in TMPDIR: one that is missing is said as
+    such, no grade, not an error of the grader's own words only."""
+    upload = tmp_path / "upload"
+    solved_lessons(upload, ["01-socket"])
+    argv, env = LabCopy(ROOT).make_command()
+    env.update(LAB_BUILD=str(labrun.BUILD), TMPDIR=str(tmp_path / "gone"))
+    done = subprocess.run([str(ROOT / "tools" / "grade"), str(upload)],
+                          env=env, capture_output=True, text=True,
+                          timeout=60 * labrun.SCALE)
+    assert done.returncode == classroom.GRADER_ERROR, done.stderr
+    assert f"TMPDIR={tmp_path / 'gone'}: No such file or directory: a copy " \
+        "of the lab is made there" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_the_results_only_replace_an_earlier_grade_s_results(tmp_path):
     """The JSON file may be new, or an earlier grade's results; a source
     file, a directory, a missing folder is refused before any grading."""

@@ -130,8 +130,14 @@ def work_dir(prefix):
     if it is set, else where it is quickest (COPY_PARENT).  Its programs
     make their sockets in a Lab's own directory, so the length of this
     path does not matter.  The caller removes it."""
-    return Path(tempfile.mkdtemp(prefix=prefix,
-                                 dir=os.environ.get("TMPDIR") or COPY_PARENT))
+    where = os.environ.get("TMPDIR") or COPY_PARENT
+    try:
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=where))
+    except OSError as e:
+        said = f"TMPDIR={where}: {e.strerror}" if os.environ.get("TMPDIR") \
+            else f"{where}: {e.strerror}"
+        raise OSError(e.errno, f"{said}: a copy of the lab is made there; "
+                      "give TMPDIR a directory you can write in") from None
 
 
 @contextlib.contextmanager
