@@ -1627,8 +1627,17 @@ def run_grouped(argv, timeout, **options):
     they run: SIGTERM first, which the checks take as an interrupt
     (stop_grading) and clean up after, then SIGKILL for what is left."""
     import signal
-    with subprocess.Popen(argv, start_new_session=True, **options) as proc:
+    # A stop that comes while the group is being made is held (stop_
+    # grading), then raised where the group can be ended with it.
+    SPAWNING.append(argv[0])
+    try:
+        proc = subprocess.Popen(argv, start_new_session=True, **options)
+    finally:
+        SPAWNING.pop()
+    with proc:
         try:
+            if HELD:
+                raise HELD.pop()
             return proc.wait(timeout=timeout)
         except BaseException:
             # SIGTERM, not SIGINT: a grader started in the background
@@ -1667,6 +1676,12 @@ class Stopped(KeyboardInterrupt):
     check."""
 
 
+# Not empty while run_grouped starts a process group: a stop raised in the
+# middle of that would leave a group that nobody ends.  It is HELD, and
+# raised once the group can be ended with it.
+SPAWNING, HELD = [], []
+
+
 def stop_grading(signum, frame):
     """SIGTERM or SIGHUP while grading: the grading copy is removed (the
     finally of grade_from), its processes ended (run_grouped), and no grade
@@ -1674,8 +1689,12 @@ def stop_grading(signum, frame):
     import signal
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
-    raise Stopped(f"stopped by {signal.Signals(signum).name} before the "
-                  "grade was done")
+    stopped = Stopped(f"stopped by {signal.Signals(signum).name} before "
+                      "the grade was done")
+    if SPAWNING:
+        HELD.append(stopped)
+        return
+    raise stopped
 
 
 def grade_copy(tree, json_file=None, as_user=None, stdout=None,
