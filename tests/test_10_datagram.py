@@ -85,6 +85,15 @@ def send(peer, data, to):
     return None
 
 
+def first_from(peer):
+    """(the first datagram that peer receives, who sent it), or (None,
+    None) when none comes in time."""
+    try:
+        return peer.recvfrom(4096)
+    except OSError:
+        return None, None
+
+
 def reply_to(lab, peer, collector):
     """The reply a peer receives, or None when none comes in time, or
     when the collector has ended without one: what it sent before it
@@ -333,10 +342,7 @@ def test_a_newline_in_a_replier_s_name_cannot_forge_a_reply(lab):
     collector = dgram(lab, SOCK)
     liar = dgram(lab, "x\nlogger: reply from log.sock: ok 99")
     logger = lab.start("logger", "-b", "mine.sock", SOCK, "hello")
-    try:
-        _, sender = collector.recvfrom(4096)
-    except OSError:
-        sender = None
+    _, sender = first_from(collector)
     if sender:
         send(liar, b"ok 5", str(lab.dir / sender))
     logger.wait()
@@ -760,10 +766,7 @@ def test_the_logger_with_c_connects_first_and_sends_without_an_address(lab):
 def test_the_logger_with_r_waits_for_each_reply_and_removes_its_file(lab):
     collector = dgram(lab, SOCK)
     logger = lab.start("logger", "-r", SOCK, "first", "second")
-    try:
-        first, sender = collector.recvfrom(4096)
-    except OSError:
-        first, sender = None, None
+    first, sender = first_from(collector)
     own = sender and Path(sender).name
     lab.expect(first == b"first" and own and re.fullmatch(
         rf"logger\.{logger.pid}\.sock", own),
@@ -814,10 +817,7 @@ def test_the_logger_with_r_waits_for_each_reply_and_removes_its_file(lab):
 def test_a_reader_that_has_gone_ends_the_logger_cleanly(lab):
     collector = dgram(lab, SOCK)
     logger = lab.start("logger", "-r", SOCK, "hello", under=NO_READER)
-    try:
-        _, sender = collector.recvfrom(4096)
-    except OSError:
-        sender = None
+    _, sender = first_from(collector)
     if sender:
         send(collector, b"ok 5", str(lab.dir / sender))
     status = logger.wait()
@@ -837,10 +837,7 @@ def test_a_reader_that_has_gone_ends_the_logger_cleanly(lab):
 def test_the_logger_with_b_binds_the_path_it_is_given(lab):
     collector = dgram(lab, SOCK)
     logger = lab.start("logger", "-b", "mine.sock", SOCK, "hello")
-    try:
-        first, sender = collector.recvfrom(4096)
-    except OSError:
-        first, sender = None, None
+    first, sender = first_from(collector)
     if sender:
         send(collector, b"ok 5", str(lab.dir / sender))
     status = logger.wait()
