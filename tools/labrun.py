@@ -48,6 +48,9 @@ def _timeout_scale():
 
 SCALE = _timeout_scale()
 WAIT = 2.0 * SCALE  # for an event that should come at once
+# The CPU time a lab program may spend between two calls before it is taken
+# for a loop that makes none (Proc.computes): it needs microseconds.
+COMPUTING = 0.25 * SCALE
 # The calls that take a client from the backlog: accept4 is accept with
 # flags, traced under its own name; a wait for, or a count of, accepts
 # looks for both (as conftest.READS looks for read and recv).
@@ -409,6 +412,7 @@ class Collector:
         # Opened read-write: never blocks, and never sees end of file.
         self.fd = os.open(fifo, os.O_RDWR)
         self.events = []
+        self.read_lines = 0  # every line read, kept or not
         self.cond = threading.Condition()
         self.writing = threading.Lock()  # the marks' writes, and the close
         self.marks = set()
@@ -425,6 +429,7 @@ class Collector:
         while True:
             pending += os.read(self.fd, 65536)
             *lines, pending = pending.split(b"\n")
+            self.read_lines += len(lines)
             # One wake-up for what one read brought: a program that floods
             # the trace must not make every waiter look at every line.
             with self.cond:
@@ -504,6 +509,7 @@ class Proc:
         self._out, self._err = out, err
         self.exited = False  # set once the process and its trace are done
         self.stopped_with = None  # the signal Lab.stop last sent, if any
+        self.under = False  # run under another program (Lab.start's under)
         threading.Thread(target=self._watch, daemon=True).start()
 
     def _watch(self):
@@ -552,8 +558,11 @@ class Proc:
         """
         deadline = time.monotonic() + timeout
         pause = 0.0
+        cpu = cpu_seconds(self.pid)
+        traced = self.lab.collector.read_lines
         while time.monotonic() < deadline:
-            if self.lab.spinning(self):
+            if self.lab.spinning(self) or \
+                    self.computes(cpu, traced):
                 return False
             state = process_state(self.pid)[0]
             if state == "S":
@@ -571,6 +580,20 @@ class Proc:
                 os.sched_yield()
             pause = min(max(pause * 2, 0.0001), 0.002)
         return False
+
+    def computes(self, cpu_before, traced_before):
+        """Whether the process has run on a CPU for COMPUTING seconds since
+        cpu_before (cpu_seconds) without a line of trace from anyone since
+        traced_before (Collector.read_lines): a loop that makes no call
+        (for (;;);), which never sleeps.  A lab program reaches its next
+        call in microseconds, however loaded the machine: the time it waits
+        for a CPU is not counted.  Under another program (valgrind), which
+        may compute for long before the program's first call: never."""
+        now = cpu_seconds(self.pid)
+        return not self.under and cpu_before is not None and \
+            now is not None and \
+            now - cpu_before >= COMPUTING and \
+            self.lab.collector.read_lines == traced_before
 
     def signal(self, sig):
         try:
@@ -786,6 +809,7 @@ class Lab:
                 f.close()
         proc = Proc(self, name, args, popen, out, err)
         proc.role = role or name
+        proc.under = bool(under)
         self.procs.append(proc)
         return proc
 
@@ -919,14 +943,16 @@ class Lab:
     # -- reading the trace -----------------------------------------------
 
     def spinning(self, proc):
-        """Whether proc is in a run of like calls that moves nothing (an
-        end-of-file loop, a call retried on the same error): the last event
-        of its trace is a "repeat" event of a run that goes on.  Such a
-        process never sleeps; a signal can be sent at once."""
+        """Whether proc (a Proc, or a pid) is in a run of like calls that
+        moves nothing (an end-of-file loop, a call retried on the same
+        error): the last event of its trace is a "repeat" event of a run
+        that goes on.  Such a process never sleeps; a signal can be sent
+        at once."""
+        pid = getattr(proc, "pid", proc)
         with self.collector.cond:
             found = self.collector.events
             for e in reversed(found[-200:]):
-                if e["pid"] == proc.pid:
+                if e["pid"] == pid:
                     return e["event"] == "repeat" and not e.get("final")
         return False
 
@@ -1039,6 +1065,16 @@ class StepFailed(Exception):
 
 def say(text, bold=("", "")):
     print(f"{bold[0]}==> {text}{bold[1]}", flush=True)
+
+
+def cpu_seconds(pid):
+    """The time process pid has run on a CPU (the first field of
+    /proc/PID/schedstat), or None once it has gone."""
+    text = read_if_there(f"/proc/{pid}/schedstat")
+    try:
+        return int(text.split()[0]) / 1e9
+    except (AttributeError, ValueError, IndexError):
+        return None
 
 
 def process_state(pid):
