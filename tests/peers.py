@@ -174,6 +174,13 @@ class Hog(threading.Thread):
         self.join(labrun.WAIT)
         self.peer.sock.close()
 
+    def waits(self):
+        """Whether its send sleeps, as /proc shows the thread: the buffers
+        between it and the server are full."""
+        tid = self.native_id
+        return tid is not None and self.is_alive() and \
+            blocked_in(tid) == ("sendto", self.peer.sock.fileno())
+
     def run(self):
         if self.peer.error:
             return
@@ -272,13 +279,21 @@ def wait_state(pid, states, timeout=labrun.WAIT):
 
 def settled(lab, server, timeout=labrun.WAIT):
     """Waits until the server and its children sleep, with no zombie among
-    them (labrun.settle), whatever it was doing."""
+    them (labrun.settle), whatever it was doing: True once they do.  One
+    in a loop that moves nothing (Lab.spinning) never will: False, as
+    soon as every process awake is seen in such a loop, and nothing else
+    is traced, for a few looks."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not server.has_exited():
         pids = [server.pid, *labrun.descendants(server.pid)]
-        if all(labrun.process_state(pid)[0] in ("S", None) for pid in pids):
+        awake = [pid for pid in pids
+                 if labrun.process_state(pid)[0] not in ("S", None)]
+        if not awake:
             lab.collector.sync()
             return True
+        if all(map(lab.spinning, awake)) and \
+                still(lab, lambda: all(map(lab.spinning, awake))):
+            return False
         time.sleep(0.001)
     return False
 

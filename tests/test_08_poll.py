@@ -283,6 +283,11 @@ def stuck(lab, server, hog):
         if peers.sleeps_through(server.pid, peers.POLLING_CALLS,
                                 lambda: peers.unread(hog.peer.sock)):
             return True
+        # Or the server is in a loop that moves no byte (Lab.spinning: the
+        # trace hides only such runs) while the client's send sleeps: it
+        # will take none of the client's bytes again.
+        if hog.waits() and lab.spinning(server) and hog.waits():
+            return True
         return peers.blocked_in(server.pid) in (("write", fd),
                                                 ("sendto", fd)) or \
             bool(lab.events(("write", "send"), proc=server, errno="EAGAIN",
