@@ -18,6 +18,7 @@ import struct
 import termios
 import threading
 import time
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 
 import labrun
@@ -88,15 +89,18 @@ class Exchange:
         return self.reply == self.message.upper() and self.how == "eof"
 
 
-def exchange(path, message, timeout):
+def exchange(path, message, timeout, watch=None):
     """A client: connect, send message, shut down writing, and read the
     reply until end of file; it reads while it sends (a thread sends), as
     a server that answers as it reads needs whatever the sizes of its
-    writes and of the socket buffers."""
+    writes and of the socket buffers.  watch (a Hopeless) may end its
+    wait before the timeout: then it reports a timeout."""
     started = time.monotonic()
     peer = Peer(path, timeout)
     try:
         if peer.error:
+            if watch:
+                watch.add(peer, None)
             return Exchange(message, error=peer.error)
 
         def send():
@@ -108,7 +112,11 @@ def exchange(path, message, timeout):
 
         sender = threading.Thread(target=send, daemon=True)
         sender.start()
+        if watch:
+            watch.add(peer, sender)
         reply, how = peer.receive()
+        if watch and watch.gave_up.is_set():
+            how = "timeout"
         sender.join(timeout + 1)
         if peer.send_error is not None or sender.is_alive():
             gone = isinstance(peer.send_error, (BrokenPipeError,
@@ -121,12 +129,83 @@ def exchange(path, message, timeout):
         peer.close()
 
 
+class Hopeless:
+    """Sees, while clients wait for their replies, that none can come:
+    every client has sent all it sends, and every program of the lab still
+    running is in a loop that moves nothing (Lab.spinning), with no child
+    alive, and makes no other call while it runs on a CPU long enough to
+    go round its loop thousands of times (the clients' bytes are there to
+    be seen).  It then ends the clients' waits (give_up)."""
+
+    LOOPS = 0.02  # seconds of CPU
+
+    def __init__(self, lab, count):
+        self.lab, self.count = lab, count
+        self.clients, self.lock = [], threading.Lock()
+        self.gave_up = threading.Event()
+
+    def add(self, peer, sender):
+        with self.lock:
+            self.clients.append((peer, sender))
+
+    def sent(self):
+        with self.lock:
+            return len(self.clients) == self.count and \
+                not any(s and s.is_alive() for _, s in self.clients)
+
+    def looping(self):
+        alive = [p for p in self.lab.procs if not p.has_exited()]
+        return alive if alive and all(
+            self.lab.spinning(p) and
+            all(labrun.process_state(c)[0] in ("Z", None)
+                for c in labrun.descendants(p.pid)) for p in alive) else []
+
+    def hopeless(self):
+        if not self.sent():
+            return False
+        self.lab.collector.sync()
+        alive = self.looping()
+        if not alive:
+            return False
+        lines = self.lab.collector.read_lines
+        cpu = [labrun.cpu_seconds(p.pid) for p in alive]
+        deadline = time.monotonic() + labrun.WAIT / 4
+        while time.monotonic() < deadline:
+            now = [labrun.cpu_seconds(p.pid) for p in alive]
+            if None in now + cpu:
+                return False
+            if all(b - a >= self.LOOPS for a, b in zip(cpu, now)):
+                self.lab.collector.sync()
+                return self.lab.collector.read_lines == lines and \
+                    self.looping() == alive
+            time.sleep(0.005)
+        return False
+
+    def give_up(self):
+        self.gave_up.set()
+        with self.lock:
+            for peer, _ in self.clients:
+                try:
+                    peer.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
 def exchanges(lab, messages, timeout=labrun.WAIT):
     """Every message sent by a client of its own, all at once: [Exchange].
-    What the programs traced meanwhile has been read when it returns."""
+    What the programs traced meanwhile has been read when it returns.  The
+    clients wait for their replies until timeout, or until no program of
+    the lab can send one (Hopeless)."""
     path = lab.dir / "lab.sock"
+    watch = Hopeless(lab, len(messages))
     with ThreadPoolExecutor(max_workers=len(messages)) as pool:
-        done = list(pool.map(lambda m: exchange(path, m, timeout), messages))
+        waits = [pool.submit(exchange, path, m, timeout, watch)
+                 for m in messages]
+        while not futures.wait(waits, timeout=0.05)[1] == set():
+            if watch.hopeless():
+                watch.give_up()
+                break
+        done = [w.result() for w in waits]
     lab.collector.sync()
     return done
 

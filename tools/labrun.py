@@ -412,7 +412,7 @@ class Collector:
         # Opened read-write: never blocks, and never sees end of file.
         self.fd = os.open(fifo, os.O_RDWR)
         self.events = []
-        self.read_lines = 0  # every line read, kept or not
+        self.read_lines = 0  # every line of trace read, kept or not
         self.cond = threading.Condition()
         self.writing = threading.Lock()  # the marks' writes, and the close
         self.marks = set()
@@ -429,7 +429,8 @@ class Collector:
         while True:
             pending += os.read(self.fd, 65536)
             *lines, pending = pending.split(b"\n")
-            self.read_lines += len(lines)
+            self.read_lines += sum(not line.startswith(b"#")
+                                   for line in lines)
             # One wake-up for what one read brought: a program that floods
             # the trace must not make every waiter look at every line.
             with self.cond:
