@@ -1031,6 +1031,14 @@ def failed_accept(lab, *args, sections=("Your task", "Your task")):
     return server, event, how, exited
 
 
+# The socket types of the lab's stream sockets, as the trace writes them:
+# SOCK_CLOEXEC changes only what an execve(2) keeps, never how the socket
+# behaves, so SOCK_STREAM | SOCK_CLOEXEC is the same stream socket.
+# SOCK_NONBLOCK is not: accept, connect and read would return at once
+# (EAGAIN) instead of waiting.
+STREAM_TYPES = ("SOCK_STREAM", "SOCK_STREAM|SOCK_CLOEXEC")
+
+
 def failed_socket(lab, name="server", section="Your task", taught=""):
     """Runs the program name with every socket() failed with EMFILE by
     LAB_FAULTS, as for a process that has run out of descriptors; fails
