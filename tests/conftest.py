@@ -1039,6 +1039,25 @@ def failed_accept(lab, *args, sections=("Your task", "Your task")):
 STREAM_TYPES = ("SOCK_STREAM", "SOCK_STREAM|SOCK_CLOEXEC")
 
 
+def one_socket(lab, proc, name, section, taught=""):
+    """Fails the check, naming the mistake, when the program name made
+    more than one socket call in proc before it exited, every socket
+    failed: a check written as `if (socket(...) == -1)` makes a socket
+    of its own instead of testing the descriptor kept, and a socket
+    retried after a failure fails again."""
+    made = lab.events("socket", proc=proc)
+    lab.expect(len(made) <= 1,
+               f"the {name} to call socket(2) once, keep its result in a "
+               f"variable and check that variable for -1{taught}: it called "
+               f"socket {len(made)} times, "
+               + ", ".join(f"{tracetext.call_text(e)} at {where(e)}"
+                           for e in made[:3])
+               + " (every socket failed by LAB_FAULTS): a check written as "
+               "`if (socket(...) == -1)` makes a second socket instead of "
+               "testing the first, and a socket made again after a "
+               "failure fails again", section)
+
+
 def failed_socket(lab, name="server", section="Your task", taught=""):
     """Runs the program name with every socket() failed with EMFILE by
     LAB_FAULTS, as for a process that has run out of descriptors; fails
@@ -1050,6 +1069,7 @@ def failed_socket(lab, name="server", section="Your task", taught=""):
     event = lab.require("socket", f"the {name} to call socket(2)",
                         section, proc=proc)
     stopped_by_itself(lab, proc)
+    one_socket(lab, proc, name, section, taught)
     how = f"{tracetext.call_text(event)}, failed by LAB_FAULTS " \
         f"(`{as_run(lab, name, rules)}` does it again)"
     printed_before_the_check(lab, proc, "socket", how, section, taught)
