@@ -1039,6 +1039,23 @@ def failed_accept(lab, *args, sections=("Your task", "Your task")):
 STREAM_TYPES = ("SOCK_STREAM", "SOCK_STREAM|SOCK_CLOEXEC")
 
 
+def stream_socket(lab, event, name, section, why=""):
+    """Fails the check, naming the type, unless event (a socket call of
+    the program name) made a blocking stream socket: socket(AF_UNIX,
+    SOCK_STREAM, 0), with SOCK_CLOEXEC or without.  why: what the other
+    type made happen, in words (", and connect failed: ...")."""
+    kind = event["args"].get("type")
+    lab.expect(kind in STREAM_TYPES,
+               f"the {name} to make a stream socket, socket(AF_UNIX, "
+               "SOCK_STREAM, 0), as lesson 01 asks (SOCK_STREAM | "
+               "SOCK_CLOEXEC is the same socket): "
+               + ("SOCK_NONBLOCK makes accept and read return at once, "
+                  "with EAGAIN, instead of waiting; "
+                  if "SOCK_NONBLOCK" in str(kind).split("|") else "")
+               + f"it called {tracetext.call_text(event)} at "
+               f"{where(event)}{why}", section)
+
+
 def one_socket(lab, proc, name, section, taught=""):
     """Fails the check, naming the mistake, when the program name made
     more than one socket call in proc before it exited, every socket
