@@ -909,6 +909,22 @@ def line_names_the_path(lab, proc, shown, matches, path, section):
                section)
 
 
+def line_names_the_default_path(lab, proc, shown, matches, section):
+    """Fails the check when the lines of proc's standard output that
+    matches (a test of one line) picks out all leave out lab.sock, the
+    path proc uses when it is given none: the line was printed with
+    argv[1], which is then absent, instead of the variable that holds the
+    path.  shown: the line as the task gives it, with lab.sock."""
+    lines = [line for line in proc.stdout.splitlines() if matches(line)]
+    lab.expect(not lines or any("lab.sock" in line for line in lines),
+               f"the line `{shown}` to name the path the {proc.name} used, "
+               "lab.sock, the default when its command line gives none: "
+               "print the variable that holds the path (path), which holds "
+               "the default too, not argv[1], which is then absent; it "
+               f"printed {tracetext.cut(lines[0] if lines else '', 100)}",
+               section)
+
+
 def says_it_listens(lab, server, section="Your task", path="lab.sock"):
     """Fails the check unless the server, once it waits after listen, has
     printed its line `server: listening on PATH ...` on standard output

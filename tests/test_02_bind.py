@@ -4,7 +4,8 @@ import socket
 
 from conftest import (FD_3_TAKEN, asked_path, bind_failure_reported,
                       code_lesson, errno_changed, failed_socket, fd_3_taken,
-                      first_fds, line_names_the_path, line_on_stdout,
+                      first_fds, line_names_the_default_path,
+                      line_names_the_path, line_on_stdout,
                       says, says_to_remove, stopped_by_itself,
                       whole_name_bound)
 from tracetext import call_text, cut
@@ -64,6 +65,10 @@ def test_the_server_says_which_fd_it_bound(lab):
                f"that holds it, not a constant); here "
                f"{fd_3_taken(lab, 'server')}, so socket returned {fd}; it "
                f"printed {cut(server.stdout_bytes, 80)}", "Your task")
+    if code_lesson(lab) == LESSON:
+        line_names_the_default_path(
+            lab, server, "server: bound fd N to lab.sock (ls -l shows it)",
+            lambda line: "bound" in line, "Your task")
 
 
 def not_cut_short(lab, event, name, asked):

@@ -8,6 +8,7 @@ from conftest import (accept_failure_reported, address_lengths_set, as_run,
                       code_lesson,
                       closed_once, connected_to_the_whole_path,
                       errno_changed, faults, first_fds,
+                      line_names_the_default_path,
                       line_names_the_path, line_on_stdout,
                       one_after_another, says, says_it_listens,
                       failed_socket, listen_failure_reported, stream_socket)
@@ -47,6 +48,10 @@ def test_the_client_connects_to_the_server_path(lab):
                        lambda line: "lab.sock" in line or
                        "connected" in line,
                        "once connect has returned 0", "Your task")
+        line_names_the_default_path(lab, client,
+                                    "client: connected to lab.sock",
+                                    lambda line: "connected" in line,
+                                    "Your task")
 
 
 def test_the_client_connects_to_the_path_on_its_command_line(lab):
