@@ -548,6 +548,15 @@ def test_the_client_reports_a_server_that_closes_early(lab):
                f"`{NO_ERROR_WORDS[0]}`; it said "
                f"{cut(client.stderr_bytes, 120)}: handle 0 apart from -1",
                "Your task")
+    lab.expect(client.stderr.strip() or not client.stdout.strip() or
+               status is None or status <= 0,
+               "the client to say on standard error, with fprintf(stderr, "
+               "...), that the server closed the connection after 5 of the "
+               "13 bytes: it said it on standard output, where only the "
+               "reply goes, and a script that keeps the reply would keep "
+               f"the message as if it were one; it printed "
+               f"{cut(client.stdout_bytes, 120)}; {client.describe()}",
+               "Your task")
     lab.expect(status is not None and status > 0 and
                client.stderr.strip(),
                "the client to stop at read() = 0, end of file: the server "
