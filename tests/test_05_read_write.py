@@ -277,6 +277,16 @@ def test_the_bytes_cross_exactly(lab):
     replies = [e for e in lab.events(WRITES, proc=side)
                if e["args"].get("fd") == fd]
     back = sent_bytes(replies)
+    reply = lab.events(READS, proc=client, where=lambda e: e["ret"] > 0)
+    lab.expect(replies or not reply,
+               "the server to send its reply with write(2) (write_all) or "
+               "send(2): the client read the reply, "
+               f"{call_text(reply[0]) if reply else ''}, but the server "
+               "made no write or send on the connection (fd "
+               f"{fd}): it wrote through stdio (dprintf, or fwrite or "
+               "fprintf on fdopen(cfd)), whose own writes the trace does "
+               "not see, so no check can test them (and a \"%s\" or "
+               "\"%.*s\" format stops at the first NUL byte)", "Your task")
     lab.expect(back == 4 and "".join(e.get("data", "") for e in replies)
                == "PING",
                "the server to write back exactly the 4 bytes it read, upper-"
