@@ -156,10 +156,27 @@ def test_a_path_of_108_bytes_leaves_no_room_for_the_final_nul(lab):
                "sizeof sun_path)", "Bad paths")
 
 
+def stopped_at_the_failed_bind(lab, server, event):
+    """Fails the check, naming the test of bind's result, when the server
+    went on after its bind failed: it printed that it is bound (or
+    listening)."""
+    if not event or event["ret"] != -1:
+        return
+    went_on = [line for line in server.stdout.splitlines()
+               if "bound" in line or "listening" in line]
+    lab.expect(not went_on,
+               "the server to check bind's result for -1 (if (bind(...) == "
+               "-1)) and then explain the failure and exit with a non-zero "
+               f"status: it called {call_text(event)} and went on as if "
+               f"bound: it printed {cut(went_on[0].encode(), 80)}; "
+               f"{server.describe()}" if went_on else "", "Your task")
+
+
 def test_a_missing_directory_is_reported(lab):
     server = lab.run("server", "no-such-dir/lab.sock")
     event = lab.require("bind", "bind(2) to fail with ENOENT", "Bad paths",
                         proc=server)
+    stopped_at_the_failed_bind(lab, server, event)
     lab.expect(event["errno"] == "ENOENT" and (server.returncode or 0) > 0 and
                says(server.stderr, "directory"),
                "bind fails with ENOENT, the server says the directory does "
@@ -173,6 +190,7 @@ def test_a_file_in_the_way_is_left_untouched(lab):
     server = lab.run("server")
     event = lab.require("bind", "bind(2) to fail with EADDRINUSE",
                         "Bad paths", proc=server)
+    stopped_at_the_failed_bind(lab, server, event)
     lab.expect(event["errno"] == "EADDRINUSE" and (server.returncode or 0) > 0 and
                says(server.stderr, "not a socket"),
                "bind fails with EADDRINUSE, the server says lab.sock is not "
