@@ -909,6 +909,22 @@ def line_names_the_path(lab, proc, shown, matches, path, section):
                section)
 
 
+def line_names_the_default_path(lab, proc, shown, matches, section):
+    """Fails the check when the lines of proc's standard output that
+    matches (a test of one line) picks out all leave out lab.sock, the
+    path proc uses when it is given none: the line was printed with
+    argv[1], which is then absent, instead of the variable that holds the
+    path.  shown: the line as the task gives it, with lab.sock."""
+    lines = [line for line in proc.stdout.splitlines() if matches(line)]
+    lab.expect(not lines or any("lab.sock" in line for line in lines),
+               f"the line `{shown}` to name the path the {proc.name} used, "
+               "lab.sock, the default when its command line gives none: "
+               "print the variable that holds the path (path), which holds "
+               "the default too, not argv[1], which is then absent; it "
+               f"printed {tracetext.cut(lines[0] if lines else '', 100)}",
+               section)
+
+
 def says_it_listens(lab, server, section="Your task", path="lab.sock"):
     """Fails the check unless the server, once it waits after listen, has
     printed its line `server: listening on PATH ...` on standard output
@@ -1031,6 +1047,50 @@ def failed_accept(lab, *args, sections=("Your task", "Your task")):
     return server, event, how, exited
 
 
+# The socket types of the lab's stream sockets, as the trace writes them:
+# SOCK_CLOEXEC changes only what an execve(2) keeps, never how the socket
+# behaves, so SOCK_STREAM | SOCK_CLOEXEC is the same stream socket.
+# SOCK_NONBLOCK is not: accept, connect and read would return at once
+# (EAGAIN) instead of waiting.
+STREAM_TYPES = ("SOCK_STREAM", "SOCK_STREAM|SOCK_CLOEXEC")
+
+
+def stream_socket(lab, event, name, section, why=""):
+    """Fails the check, naming the type, unless event (a socket call of
+    the program name) made a blocking stream socket: socket(AF_UNIX,
+    SOCK_STREAM, 0), with SOCK_CLOEXEC or without.  why: what the other
+    type made happen, in words (", and connect failed: ...")."""
+    kind = event["args"].get("type")
+    lab.expect(kind in STREAM_TYPES,
+               f"the {name} to make a stream socket, socket(AF_UNIX, "
+               "SOCK_STREAM, 0), as lesson 01 asks (SOCK_STREAM | "
+               "SOCK_CLOEXEC is the same socket): "
+               + ("SOCK_NONBLOCK makes accept and read return at once, "
+                  "with EAGAIN, instead of waiting; "
+                  if "SOCK_NONBLOCK" in str(kind).split("|") else "")
+               + f"it called {tracetext.call_text(event)} at "
+               f"{where(event)}{why}", section)
+
+
+def one_socket(lab, proc, name, section, taught=""):
+    """Fails the check, naming the mistake, when the program name made
+    more than one socket call in proc before it exited, every socket
+    failed: a check written as `if (socket(...) == -1)` makes a socket
+    of its own instead of testing the descriptor kept, and a socket
+    retried after a failure fails again."""
+    made = lab.events("socket", proc=proc)
+    lab.expect(len(made) <= 1,
+               f"the {name} to call socket(2) once, keep its result in a "
+               f"variable and check that variable for -1{taught}: it called "
+               f"socket {len(made)} times, "
+               + ", ".join(f"{tracetext.call_text(e)} at {where(e)}"
+                           for e in made[:3])
+               + " (every socket failed by LAB_FAULTS): a check written as "
+               "`if (socket(...) == -1)` makes a second socket instead of "
+               "testing the first, and a socket made again after a "
+               "failure fails again", section)
+
+
 def failed_socket(lab, name="server", section="Your task", taught=""):
     """Runs the program name with every socket() failed with EMFILE by
     LAB_FAULTS, as for a process that has run out of descriptors; fails
@@ -1042,6 +1102,7 @@ def failed_socket(lab, name="server", section="Your task", taught=""):
     event = lab.require("socket", f"the {name} to call socket(2)",
                         section, proc=proc)
     stopped_by_itself(lab, proc)
+    one_socket(lab, proc, name, section, taught)
     how = f"{tracetext.call_text(event)}, failed by LAB_FAULTS " \
         f"(`{as_run(lab, name, rules)}` does it again)"
     printed_before_the_check(lab, proc, "socket", how, section, taught)

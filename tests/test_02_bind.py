@@ -4,7 +4,8 @@ import socket
 
 from conftest import (FD_3_TAKEN, asked_path, bind_failure_reported,
                       code_lesson, errno_changed, failed_socket, fd_3_taken,
-                      first_fds, line_names_the_path, line_on_stdout,
+                      first_fds, line_names_the_default_path,
+                      line_names_the_path, line_on_stdout,
                       says, says_to_remove, stopped_by_itself,
                       whole_name_bound)
 from tracetext import call_text, cut
@@ -64,6 +65,10 @@ def test_the_server_says_which_fd_it_bound(lab):
                f"that holds it, not a constant); here "
                f"{fd_3_taken(lab, 'server')}, so socket returned {fd}; it "
                f"printed {cut(server.stdout_bytes, 80)}", "Your task")
+    if code_lesson(lab) == LESSON:
+        line_names_the_default_path(
+            lab, server, "server: bound fd N to lab.sock (ls -l shows it)",
+            lambda line: "bound" in line, "Your task")
 
 
 def not_cut_short(lab, event, name, asked):
@@ -151,10 +156,27 @@ def test_a_path_of_108_bytes_leaves_no_room_for_the_final_nul(lab):
                "sizeof sun_path)", "Bad paths")
 
 
+def stopped_at_the_failed_bind(lab, server, event):
+    """Fails the check, naming the test of bind's result, when the server
+    went on after its bind failed: it printed that it is bound (or
+    listening)."""
+    if not event or event["ret"] != -1:
+        return
+    went_on = [line for line in server.stdout.splitlines()
+               if "bound" in line or "listening" in line]
+    lab.expect(not went_on,
+               "the server to check bind's result for -1 (if (bind(...) == "
+               "-1)) and then explain the failure and exit with a non-zero "
+               f"status: it called {call_text(event)} and went on as if "
+               f"bound: it printed {cut(went_on[0].encode(), 80)}; "
+               f"{server.describe()}" if went_on else "", "Your task")
+
+
 def test_a_missing_directory_is_reported(lab):
     server = lab.run("server", "no-such-dir/lab.sock")
     event = lab.require("bind", "bind(2) to fail with ENOENT", "Bad paths",
                         proc=server)
+    stopped_at_the_failed_bind(lab, server, event)
     lab.expect(event["errno"] == "ENOENT" and (server.returncode or 0) > 0 and
                says(server.stderr, "directory"),
                "bind fails with ENOENT, the server says the directory does "
@@ -168,6 +190,7 @@ def test_a_file_in_the_way_is_left_untouched(lab):
     server = lab.run("server")
     event = lab.require("bind", "bind(2) to fail with EADDRINUSE",
                         "Bad paths", proc=server)
+    stopped_at_the_failed_bind(lab, server, event)
     lab.expect(event["errno"] == "EADDRINUSE" and (server.returncode or 0) > 0 and
                says(server.stderr, "not a socket"),
                "bind fails with EADDRINUSE, the server says lab.sock is not "

@@ -7,7 +7,8 @@ import peers
 from conftest import (FD_3_TAKEN, LONGEST_PATH, asked_path,
                       bind_failure_reported, failed_socket, fd_3_taken,
                       listen_failure_reported,
-                      one_after_another, says_it_listens, whole_name_bound)
+                      one_after_another, says_it_listens, where,
+                      whole_name_bound)
 from tracetext import call_text
 
 LESSON = "03-listen"
@@ -59,12 +60,26 @@ def listening(lab, *args, under=()):
 
 
 def running(lab, server):
-    """Fails the check unless the server still runs: it waits in pause()."""
+    """Fails the check unless the server still runs: it waits in pause(),
+    its listening socket still open."""
     lab.expect(server.asleep() and not server.has_exited(),
                "the server to keep running after listen, waiting in pause() "
                "until a signal stops it: a server that exits takes its "
                "listening socket with it, and no client can connect",
                "Your task")
+    for listened in lab.events("listen", proc=server, ret=0):
+        fd = listened["args"]["fd"]
+        closed = lab.events("close", proc=server, ret=0,
+                            where=lambda e: e["args"].get("fd") == fd and
+                            e["ts"] > listened["ts"])
+        lab.expect(not closed,
+                   f"the server to keep its listening socket, fd {fd}, open "
+                   "while it waits in pause(): it called "
+                   f"{call_text(closed[0]) if closed else ''} at "
+                   f"{where(closed[0]) if closed else ''} after listen; a "
+                   "closed socket listens no more, and clients get "
+                   "ECONNREFUSED although the file lab.sock is still there",
+                   "Your task")
 
 
 def test_listen_makes_the_bound_socket_passive(lab):

@@ -8,19 +8,27 @@ from conftest import (accept_failure_reported, address_lengths_set, as_run,
                       code_lesson,
                       closed_once, connected_to_the_whole_path,
                       errno_changed, faults, first_fds,
+                      line_names_the_default_path,
                       line_names_the_path, line_on_stdout,
                       one_after_another, says, says_it_listens,
-                      failed_socket, listen_failure_reported)
+                      failed_socket, listen_failure_reported, stream_socket)
 from tracetext import call_text, cut
 
 LESSON = "04-accept-connect"
 
 
 def test_the_client_connects_to_the_server_path(lab):
-    lab.serving()
+    server = lab.serving()
+    listening = lab.require("socket", "the server to create its socket",
+                            "Your task", proc=server)
+    stream_socket(lab, listening, "server", "Your task")
     client = lab.client()
     made = lab.require("socket", "the client to create its own socket",
                        "Your task", proc=client)
+    connected = lab.wait_for("connect", proc=client, timeout=0)
+    stream_socket(lab, made, "client", "Your task",
+                  f", and connect failed: {call_text(connected)}"
+                  if connected and connected["ret"] == -1 else "")
     binds = lab.events("bind", proc=client)
     lab.expect(not binds,
                "the client to connect(2) its socket without bind(2): bind "
@@ -40,6 +48,10 @@ def test_the_client_connects_to_the_server_path(lab):
                        lambda line: "lab.sock" in line or
                        "connected" in line,
                        "once connect has returned 0", "Your task")
+        line_names_the_default_path(lab, client,
+                                    "client: connected to lab.sock",
+                                    lambda line: "connected" in line,
+                                    "Your task")
 
 
 def test_the_client_connects_to_the_path_on_its_command_line(lab):

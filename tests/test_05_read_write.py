@@ -32,7 +32,8 @@ from conftest import (LONGEST_PATH, NO_ERROR_WORDS, READS, REPLY,
                       sanitized_exchange, sanitizer_finding, sent_to,
                       server_finishes_short_writes, source_line,
                       server_makes_interrupted_calls_again,
-                      says_standard_output, signals_of, stopped_by_itself)
+                      says_standard_output, signals_of, stopped_by_itself,
+                      stream_socket)
 from tracetext import call_text, cut, difference
 
 LESSON = "05-read-write"
@@ -159,9 +160,39 @@ def whole_reply_then_waits(lab, client, size):
     return None
 
 
+def reads_that_wait(lab, server):
+    """Fails the check, naming the flag, when the server's side asked its
+    reads not to wait: recv with MSG_DONTWAIT, or a client's socket made
+    non-blocking by accept4(..., SOCK_NONBLOCK). Such a read fails with
+    EAGAIN whenever the client's bytes have not arrived yet, and what
+    happens then depends on timing: the flags in the trace say it every
+    run."""
+    side = lab.family(server)
+    lab.wait_for(READS, proc=side, event=None)
+    for e in lab.events(READS + ("accept4",), proc=side, event=None):
+        flag = "SOCK_NONBLOCK" if e["call"] == "accept4" else "MSG_DONTWAIT"
+        lab.expect(not has_flag(e, flag),
+                   f"the server's reads to wait for the client's bytes, as "
+                   f"read(2) does on a blocking socket: it called "
+                   f"{call_text(e)} at {e['file']}:{e['line']}, and "
+                   f"{flag} makes every read of the connection return at "
+                   "once, -1 EAGAIN, when the client's bytes have not "
+                   "arrived yet: the server then drops a client that has "
+                   "only been slower; use read(cfd, buf, sizeof buf)"
+                   + (" and accept(2)" if flag == "SOCK_NONBLOCK" else ""),
+                   "Your task")
+
+
 def test_the_reply_is_the_message_upper_cased(lab):
     server = lab.serving()
+    stream_socket(lab, lab.require("socket", "the server to create its "
+                                   "socket", "Your task", proc=server),
+                  "server", "Your task")
     client = lab.start("client", "lab.sock", "hello, socket")
+    made = lab.require("socket", "the client to create its own socket",
+                       "Your task", proc=client)
+    stream_socket(lab, made, "client", "Your task")
+    reads_that_wait(lab, server)
     stuck = lab.wait_until(lambda: whole_reply_then_waits(lab, client, 13),
                            proc=client)
     lab.expect(not stuck,
@@ -246,6 +277,16 @@ def test_the_bytes_cross_exactly(lab):
     replies = [e for e in lab.events(WRITES, proc=side)
                if e["args"].get("fd") == fd]
     back = sent_bytes(replies)
+    reply = lab.events(READS, proc=client, where=lambda e: e["ret"] > 0)
+    lab.expect(replies or not reply,
+               "the server to send its reply with write(2) (write_all) or "
+               "send(2): the client read the reply, "
+               f"{call_text(reply[0]) if reply else ''}, but the server "
+               "made no write or send on the connection (fd "
+               f"{fd}): it wrote through stdio (dprintf, or fwrite or "
+               "fprintf on fdopen(cfd)), whose own writes the trace does "
+               "not see, so no check can test them (and a \"%s\" or "
+               "\"%.*s\" format stops at the first NUL byte)", "Your task")
     lab.expect(back == 4 and "".join(e.get("data", "") for e in replies)
                == "PING",
                "the server to write back exactly the 4 bytes it read, upper-"
@@ -516,6 +557,15 @@ def test_the_client_reports_a_server_that_closes_early(lab):
                "is no error, errno says nothing of it, and perror prints "
                f"`{NO_ERROR_WORDS[0]}`; it said "
                f"{cut(client.stderr_bytes, 120)}: handle 0 apart from -1",
+               "Your task")
+    lab.expect(client.stderr.strip() or not client.stdout.strip() or
+               status is None or status <= 0,
+               "the client to say on standard error, with fprintf(stderr, "
+               "...), that the server closed the connection after 5 of the "
+               "13 bytes: it said it on standard output, where only the "
+               "reply goes, and a script that keeps the reply would keep "
+               f"the message as if it were one; it printed "
+               f"{cut(client.stdout_bytes, 120)}; {client.describe()}",
                "Your task")
     lab.expect(status is not None and status > 0 and
                client.stderr.strip(),
