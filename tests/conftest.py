@@ -947,8 +947,9 @@ def not_made_again(lab, proc):
             continue
         # A server that serves in one loop makes it again once poll says
         # the fd is ready again (lesson 08): its polls meanwhile are not
-        # a call instead.
-        rest = [a for a in mine[i + 1:] if a["call"] not in POLLS]
+        # a call instead (unless the call failed is the poll itself).
+        rest = [a for a in mine[i + 1:]
+                if a["call"] not in POLLS or e["call"] in POLLS]
         after = rest[0] if rest else None
         if after is None and len(mine) > i + 1:
             after = mine[i + 1]

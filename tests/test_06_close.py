@@ -1011,7 +1011,7 @@ def test_an_interrupted_accept_is_not_counted_as_a_client(lab):
 def test_an_eintr_without_a_stop_signal_is_made_again(lab):
     # EINTR, as any signal makes it, while stop_requested is not set: the
     # server has not been asked to stop, and goes on.
-    rules = interrupted("accept", "read", "recv", "write", "send")
+    rules = interrupted("accept", "ppoll", "read", "recv", "write", "send")
     server = lab.serving("-n", "1", env=faults(rules))
     client = lab.client("lab.sock", "hello")
     found = interrupted_and_not_made_again(lab, server)
