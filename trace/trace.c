@@ -2962,12 +2962,15 @@ int lab_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
         return ppoll(fds, nfds, timeout, sigmask);
     struct event e;
     begin(&e, PPOLL, file, line);
-    sigset_t blocked;
-    int saved = errno;
-    int known = sigprocmask(SIG_BLOCK, NULL, &blocked) == 0;
-    errno = saved;
-    if (known)
-        note_sigmask(&e, sigmask, &blocked);
+    if (cfg.emitting) {
+        /* The mask now, for the note: asked only when someone reads it. */
+        sigset_t blocked;
+        int saved = errno;
+        int known = sigprocmask(SIG_BLOCK, NULL, &blocked) == 0;
+        errno = saved;
+        if (known)
+            note_sigmask(&e, sigmask, &blocked);
+    }
     int args_done = 0;
     int zero = timeout && timeout->tv_sec == 0 && timeout->tv_nsec == 0;
     if (cfg.emitting && !will_fail(&e) && !zero && wait_shown(&e)) {
