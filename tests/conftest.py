@@ -79,9 +79,12 @@ class LabCheckFailed(AssertionError):
 
 
 READS, WRITES = ("read", "recv"), ("write", "send")
+# The calls that wait for any of a set of fds: poll, and ppoll, which lets
+# blocked signals in only while it waits (lesson 06's cure for its gap).
+POLLS = ("poll", "ppoll")
 # The calls a server waits in for a client that is connected: read, or
 # poll for a server that serves every client in one loop (lesson 08).
-SERVING_WAITS = READS + ("poll",)
+SERVING_WAITS = READS + POLLS
 
 
 @contextlib.contextmanager
@@ -960,8 +963,9 @@ def not_made_again(lab, proc):
             continue
         # A server that serves in one loop makes it again once poll says
         # the fd is ready again (lesson 08): its polls meanwhile are not
-        # a call instead.
-        rest = [a for a in mine[i + 1:] if a["call"] != "poll"]
+        # a call instead (unless the call failed is the poll itself).
+        rest = [a for a in mine[i + 1:]
+                if a["call"] not in POLLS or e["call"] in POLLS]
         after = rest[0] if rest else None
         if after is None and len(mine) > i + 1:
             after = mine[i + 1]
@@ -998,6 +1002,38 @@ def pauses_after_emfile(lab):
     return code_lesson(lab)[:2] >= "08"
 
 
+def ppoll_keeps_it_out(lab, server, sig, held,
+                       section="Cleaning up on a signal"):
+    """Fails the check, naming the mistake, when the server, which blocks
+    sig (held, from peers.held), waits in a ppoll whose mask keeps sig
+    blocked during the wait: NULL (the mask as it is), or a mask that
+    holds sig (the set of the signals to let in, given as the mask).
+    section: the README section that teaches ppoll's mask."""
+    waits = lab.events("ppoll", proc=server, event=None)
+    if not held or not held.startswith("blocks") or not waits or \
+            waits[-1]["event"] != "wait":
+        return
+    e = waits[-1]
+    call = f"{tracetext.call_text(e).replace(' ... waiting', '')} " \
+        f"({where(e)})"
+    mask = e["args"].get("sigmask")
+    cure = ("Give ppoll the mask to wait with: the old mask that "
+            "sigprocmask(SIG_BLOCK, &stop_signals, &old) saved, in which "
+            "SIGINT and SIGTERM are not blocked")
+    lab.expect(mask is not None,
+               f"ppoll's mask to let {sig.name} in while it waits: the "
+               f"server blocks {sig.name}, and waits in {call} with NULL as "
+               "the mask, which keeps the signal mask as it is: "
+               f"{sig.name} stays blocked during the wait, pending, and "
+               f"nothing interrupts it. {cure}", section)
+    lab.expect(sig.name not in mask,
+               f"ppoll's mask to let {sig.name} in while it waits: the "
+               f"server waits in {call}, and ppoll's mask is the set of the "
+               "signals blocked while it waits, not of those it lets in: "
+               f"{sig.name} is in it, so it stays blocked, pending, and "
+               f"nothing interrupts the wait. {cure}", section)
+
+
 def failed_accept(lab, *args, sections=("Your task", "Your task")):
     """The server, with every accept failed with EMFILE by LAB_FAULTS (as
     the kernel fails it when the process is out of descriptors), once it
@@ -1008,13 +1044,14 @@ def failed_accept(lab, *args, sections=("Your task", "Your task")):
     sections that explain each of the two."""
     rules = "accept=EMFILE"
     server = lab.server(*args, env=faults(rules))
-    first = lab.require((*labrun.ACCEPTS, "poll"),
+    first = lab.require((*labrun.ACCEPTS, *POLLS),
                         "the server to call accept(2) "
                         "once it listens", "Your task", proc=server,
                         event=None)
-    if first["call"] == "poll":
-        # A server that serves every client in one loop (lesson 08) calls
-        # accept once poll says that a client waits: one does.
+    if first["call"] in POLLS:
+        # A server that serves every client in one loop (lesson 08), or
+        # waits for the next with ppoll (lesson 06's cure), calls accept
+        # once poll says that a client waits: one does.
         lab.connect()
     event = lab.require(labrun.ACCEPTS, "the server to call accept(2) once it "
                         "listens", "Your task", proc=server)

@@ -12,8 +12,8 @@ import pytest
 
 import labrun
 import peers
-from conftest import (READS, SERVING_WAITS, SIGNAL_SAFE, WRITES, as_run,
-                      assigned, c_code, c_declaration, c_functions,
+from conftest import (POLLS, READS, SERVING_WAITS, SIGNAL_SAFE, WRITES,
+                      as_run, assigned, c_code, c_declaration, c_functions,
                       closed_once,
                       client_finishes_short_writes,
                       client_makes_interrupted_calls_again,
@@ -23,7 +23,8 @@ from conftest import (READS, SERVING_WAITS, SIGNAL_SAFE, WRITES, as_run,
                       installed_handlers, interrupted,
                       interrupted_and_not_made_again, library_calls, line_at,
                       line_names_the_path, line_on_stdout,
-                      one_after_another, pauses_after_emfile, receive,
+                      one_after_another, pauses_after_emfile,
+                      ppoll_keeps_it_out, receive,
                       sanitized_exchange, sent_to, sigaction_zeroed,
                       server_finishes_short_writes, signal_safe_type,
                       source_line, stopped_by_itself, tool, run_tool,
@@ -177,13 +178,14 @@ def waits_again(lab, server, since):
                    e["event"] == "return" and e["ret"] == 0), None)
     return [e for e in mine if e["event"] == "wait" and (
         e["call"] in labrun.ACCEPTS or
-        e["call"] == "poll" and closed is not None and e["ts"] > closed)]
+        e["call"] in POLLS and closed is not None and e["ts"] > closed)]
 
 
 def waiting(lab, server):
     """Returns once the server sleeps in the call that waits for a client:
-    accept, whose trace announces the wait, or one the trace does not show
-    (ppoll, select), for which the wait below ends by its timeout."""
+    accept or ppoll, whose trace announces the wait, or one the trace does
+    not show (select, epoll_wait), for which the wait below ends by its
+    timeout."""
     lab.wait_until(lambda: [e for e in lab.events(proc=server, event=None)
                             [-1:] if e["event"] == "wait"], proc=server)
     server.asleep()
@@ -545,6 +547,28 @@ def default_installed(lab, server, sig):
             "written into it); ")
 
 
+def accepted_after_a_ppoll_that_found_none(lab, server, since):
+    """Fails the check, naming the mistake, when the server called accept
+    after the time since right after a ppoll that did not find the
+    listening socket readable (-1 EINTR, or 0): ppoll's result ignored."""
+    mine = [e for e in lab.events(proc=server, event=None)
+            if e["ts"] > since and e["event"] in ("wait", "return")]
+    for before, e in zip(mine, mine[1:]):
+        if before["call"] == "ppoll" and before["event"] == "return" and \
+                before["ret"] <= 0 and e["call"] in labrun.ACCEPTS:
+            result = f"-1 with {before['errno']}" if before["ret"] else "0"
+            lab.expect(False,
+                       "accept only once ppoll says that the listening "
+                       f"socket is readable: ppoll returned {result} "
+                       f"({call_text(before)}, {where(before)}), and the "
+                       f"server called {call_text(e)} ({where(e)}) anyway, "
+                       "which waits for a client with the stop signals "
+                       "blocked. Look at ppoll's result: on -1 with EINTR "
+                       "go back to the look at stop_requested (continue); "
+                       "call accept only when it returned 1, the listening "
+                       "socket's revents POLLIN", "Cleaning up on a signal")
+
+
 def stopped(lab, server, sig, since):
     """Fails the check, naming the cause, unless the server ended cleanly
     after sig, sent after the time since: handler installed, waiting call
@@ -564,6 +588,7 @@ def stopped(lab, server, sig, since):
         delivered = [e for e in lab.events(proc=server, event="signal")
                      if e["args"].get("sig") == sig.name]
         held = None if after or delivered else peers.held(server.pid, sig)
+        ppoll_keeps_it_out(lab, server, sig, held)
         lab.expect(held is None,
                    f"{sig.name} to stop the server: it {held}, so the "
                    "handler never runs and nothing interrupts the call it "
@@ -581,6 +606,7 @@ def stopped(lab, server, sig, since):
                    "return -1 with EINTR: it went on waiting, restarted by "
                    "the kernel, because the handler was installed with "
                    "SA_RESTART; leave sa_flags 0", "Cleaning up on a signal")
+        accepted_after_a_ppoll_that_found_none(lab, server, since)
         lab.expect(False,
                    f"after {sig.name} and the EINTR it caused, the server to "
                    "stop: it went back to wait again; look at the flag "
@@ -637,6 +663,19 @@ def test_a_signal_stops_the_server_cleanly(lab, sig):
     server.signal(sig)
     stopped(lab, server, sig, since)
     own_file_left_alone(lab, server, made)
+    cut_short = [e for e in lab.events(proc=server, errno="EINTR")
+                 if e["ts"] > since]
+    if cut_short and cut_short[0]["call"] == "ppoll":
+        e = cut_short[0]
+        lab.expect(server.returncode == 0,
+                   f"after {sig.name}, ppoll's -1 with EINTR to be taken for "
+                   f"the stop, not for a failure: {call_text(e)} "
+                   f"({where(e)}), and the server reported it as an error "
+                   "and exited with a non-zero status. EINTR is how the stop "
+                   "signal ends ppoll's wait: when errno is EINTR, go back "
+                   "to the look at stop_requested (continue), without "
+                   "perror; a stop that was asked for is not a failure; "
+                   f"{server.describe()}", "Cleaning up on a signal")
     lab.expect(server.returncode == 0,
                f"after {sig.name} the server to leave accept (EINTR), clean "
                f"up and exit with 0: a stop that was asked for is not a "
@@ -665,6 +704,25 @@ def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
     server.signal(signal.SIGINT)
     status = ended_or_waiting_again(lab, server, max(since, waits["ts"]),
                                     sig=signal.SIGINT)
+    held = peers.held(server.pid, signal.SIGINT) if status is None else None
+    sleeps_in = (peers.blocked_in(server.pid) or ("",))[0]
+    if held and held.startswith("blocks") and \
+            sleeps_in in ("read", "recvfrom"):  # read, recv
+        lab.expect(False,
+                   "Ctrl-C while a client is connected to stop the server: "
+                   f"it blocks SIGINT while it serves the client ({held}), "
+                   "so SIGINT stays pending and the read it waits in is "
+                   "never interrupted"
+                   + (": the mask it blocked the stop signals with for "
+                      "ppoll is not restored after ppoll. Let them in while "
+                      "a client is served: restore the old mask "
+                      "(sigprocmask(SIG_SETMASK, &old, NULL)) once ppoll "
+                      "has returned, and block them again before the look "
+                      "at the flag"
+                      if lab.events("ppoll", proc=server, event=None) else
+                      ": a signal blocked with sigprocmask must be let in "
+                      "again where the server waits, or not be blocked at "
+                      "all"), "Cleaning up on a signal")
     if status is None:
         back = [e for e in lab.events(labrun.ACCEPTS, proc=server,
                                       event="wait")
@@ -954,7 +1012,7 @@ def test_an_interrupted_accept_is_not_counted_as_a_client(lab):
 def test_an_eintr_without_a_stop_signal_is_made_again(lab):
     # EINTR, as any signal makes it, while stop_requested is not set: the
     # server has not been asked to stop, and goes on.
-    rules = interrupted("accept", "read", "recv", "write", "send")
+    rules = interrupted("accept", "ppoll", "read", "recv", "write", "send")
     server = lab.serving("-n", "1", env=faults(rules))
     client = lab.client("lab.sock", "hello")
     found = interrupted_and_not_made_again(lab, server)
@@ -1032,7 +1090,7 @@ def test_a_failed_sigaction_is_reported(lab):
             f"(`{as_run(lab, 'server', rules)}` does it again)"
         later = [e for e in lab.events(proc=server, event=None)
                  if e["ts"] > event["ts"] and e["call"] in
-                 ("socket", "bind", "listen", *labrun.ACCEPTS, "poll")]
+                 ("socket", "bind", "listen", *labrun.ACCEPTS, *POLLS)]
         went_on = f"it called {call_text(later[-1])}" if later else \
             "" if exited else "it went on running"
         sig = event["args"].get("sig", "the signal")

@@ -1026,8 +1026,8 @@ def test_sigterm_leaves_no_process_and_no_socket_file(lab):
 
 def polled(lab, server, timeout=labrun.WAIT):
     """Waits until the server has called poll(2), or has exited, or waits
-    in a call that the trace does not show (ppoll, epoll_wait): whether
-    it called poll."""
+    in another call (ppoll, or epoll_wait, which the trace does not show):
+    whether it called poll."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not server.has_exited():
         if lab.events("poll", proc=server, event=None):

@@ -669,6 +669,19 @@ MAN_CLAIMS = [
      "even SA_RESTART does not restart it: signal(7)",
      [says("signal.7", "setsockopt(2): connect(2), send(2), sendto(2), and "
            "sendmsg(2)")]),
+    ("trace/explanations.def ppoll EINTR",
+     "ppoll is never restarted after a handler, SA_RESTART or not "
+     "(signal(7))",
+     [says("signal.7", "regardless of the use of SA_RESTART; they always "
+           "fail with the error EINTR"),
+      says("signal.7", "epoll_pwait(2), poll(2), ppoll(2), select(2), and "
+           "pselect(2)")]),
+    ("lessons/07-fork/README.md",
+     "ppoll is never restarted after a handler: signal(7)",
+     [says("signal.7", "regardless of the use of SA_RESTART; they always "
+           "fail with the error EINTR"),
+      says("signal.7", "epoll_pwait(2), poll(2), ppoll(2), select(2), and "
+           "pselect(2)")]),
     ("trace/explanations.def write ENOTCONN",
      "(write(2) does not list ENOTCONN; send(2) does.)",
      [omits("write.2", "ENOTCONN"), lists("send.2", "ENOTCONN")]),

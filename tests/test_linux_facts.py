@@ -1054,6 +1054,66 @@ def test_poll_is_interrupted_by_a_handler_even_with_sa_restart():
     assert ret == -1 and errno.errorcode[err] == "EINTR"
 
 
+PPOLL_LETS_IN = r"""
+import ctypes, os, select, signal, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+class PollFd(ctypes.Structure):
+    _fields_ = [("fd", ctypes.c_int), ("events", ctypes.c_short),
+                ("revents", ctypes.c_short)]
+class Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+caught = []
+signal.signal(signal.SIGUSR1, lambda *_: caught.append(1))
+signal.siginterrupt(signal.SIGUSR1, False)  # SA_RESTART
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+r, w = os.pipe()
+os.kill(os.getpid(), signal.SIGUSR1)  # blocked: it stays pending
+fds = (PollFd * 1)(PollFd(r, select.POLLIN, 0))
+empty = (ctypes.c_ulong * 16)()  # a sigset_t with no signal: all let in
+began = time.monotonic()
+ret = libc.ppoll(fds, 1, ctypes.byref(Timespec(5, 0)), ctypes.byref(empty))
+err = ctypes.get_errno()
+took = time.monotonic() - began
+still = signal.SIGUSR1 in signal.sigpending()
+print(ret, os.strerror(err) if ret == -1 else "-", took < 2.5, still,
+      len(caught))
+# Then one that comes while it waits, sent by a child once this process
+# sleeps (in ppoll: nothing else here sleeps).
+sys.path.insert(0, sys.argv[1])
+import labrun
+pid = os.fork()
+if pid == 0:
+    parent = os.getppid()
+    while labrun.process_state(parent)[0] != "S":
+        pass
+    os.kill(parent, signal.SIGUSR1)
+    os._exit(0)
+ret = libc.ppoll(fds, 1, ctypes.byref(Timespec(5, 0)), ctypes.byref(empty))
+err = ctypes.get_errno()
+os.waitpid(pid, 0)
+print(ret, os.strerror(err) if ret == -1 else "-", len(caught))
+"""
+
+
+def test_ppoll_lets_a_pending_signal_in_as_it_begins_and_fails_eintr():
+    """06-close, Cleaning up on a signal: a signal blocked with
+    sigprocmask and pending when ppoll begins is delivered then, as ppoll's
+    mask unblocks it, and ppoll fails with EINTR at once (it does not wait
+    for its timeout of 5 s); even with SA_RESTART, as trace/explanations.def
+    says; and one that comes while ppoll waits ends it so too (07-fork,
+    Stopping: a SIGCHLD ends the ppoll of the parent).  In a process of
+    its own, for its signal mask."""
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", PPOLL_LETS_IN,
+                           str(labrun.ROOT / "tools")], capture_output=True,
+                          text=True, timeout=30 * labrun.SCALE)
+    assert done.returncode == 0, done.stderr
+    pending, arrived = done.stdout.splitlines()
+    assert pending == "-1 Interrupted system call True False 1", done.stdout
+    assert arrived == "-1 Interrupted system call 2", done.stdout
+
+
 # -- datagrams (lesson 10) ----------------------------------------------------
 
 def dgram_pair():

@@ -171,10 +171,10 @@ def test_with_the_trace_off_a_program_makes_only_its_own_system_calls():
 
 
 @pytest.mark.parametrize("name", ["dgram_pair", "handler_errno",
-                                  "part2_errors"])
+                                  "part2_errors", "ppoll_wait"])
 def test_with_the_trace_off_the_calls_of_part_2_make_no_system_call_more(
         name):
-    """fork, kill, poll, fcntl, accept4, sendto, recvfrom, sendmsg,
+    """fork, kill, poll, ppoll, fcntl, accept4, sendto, recvfrom, sendmsg,
     recvmsg, sigaction and signal, with the trace off: the system calls
     of the same program built without the trace, one by one kind
     (strace -c -f); no trampoline is installed."""
@@ -412,8 +412,9 @@ def test_a_rule_for_accept_applies_to_accept4_and_counts_it():
     ("close<=3", "only read, write, recv and send can be made short"),
     ("read<=0", "<=BYTES needs a number of bytes from 1 up"),
     ("read", "after the call come =ERRNO (fail), =SIGNAL (a signal just "
-             "before it), =TIMEOUT (poll: nothing ready) or <=BYTES (short)"),
-    ("read=TIMEOUT", "only poll can time out (=TIMEOUT)"),
+             "before it), =TIMEOUT (poll, ppoll: nothing ready) or <=BYTES "
+             "(short)"),
+    ("read=TIMEOUT", "only poll and ppoll can time out (=TIMEOUT)"),
     ("poll=SIGFOO", '"SIGFOO" is not the name of a signal'),
     ("read=EINTR!", '"!" is left over at the end'),
 ])
@@ -1004,6 +1005,77 @@ def test_poll_shows_its_set_what_was_ready_and_is_drawn_as_a_wait():
     assert ready_links
     rows = timeline.schedule(trace)
     assert ("block", trace.events[ready_links[0]]) in rows
+
+
+def test_ppoll_shows_its_set_timeout_and_mask_and_waits_only_when_it_will():
+    """ppoll as lesson 06's README cures its gap: its set, its timeout (a
+    timespec, or NULL), its mask (the signals blocked while it waits, or
+    NULL), what was ready; a note says which signals the mask lets in. It
+    announces a wait only when it will wait: not when a signal it lets in
+    is pending already (it fails with EINTR at once, explained). The human
+    trace is the rendering of the JSON, and the JSON is the trace's shape
+    (make timeline reads it)."""
+    import timeline
+    program("ppoll_wait")
+    with human_lab(labrun.BUILD / "tests") as lab:
+        proc = lab.run("ppoll_wait")
+        assert proc.stdout == "0 0 - 0\n1 1 - 0\n-1 0 EINTR 1\n0 0 - 1\n", \
+            proc.stderr
+        assert_same_lines(lab)
+        events = lab.events("ppoll", proc=proc, event=None)
+        lines = trace_lines(proc)
+    assert all(timeline.is_trace_event(e) for e in events)
+    waited, timed_out, ready, interrupted, unmasked = events
+    assert waited["event"] == "wait" and \
+        waited["note"] == "waiting for the fd to be ready"
+    assert timed_out["ret"] == 0 and timed_out["args"] == {
+        "fds": [{"fd": 3, "events": "POLLIN"}], "nfds": 1,
+        "timeout": {"tv_sec": 0, "tv_nsec": 10_000_000}, "sigmask": [],
+        "ready": []}
+    assert timed_out["note"].startswith(
+        "while it waits the mask lets in SIGUSR1, blocked before and after "
+        "the call; timed out")
+    assert ready["ret"] == 1 and ready["args"]["timeout"] is None and \
+        ready["args"]["ready"] == [{"fd": 3, "revents": "POLLIN"}]
+    # The pending SIGUSR1 is delivered as the call begins: no wait.
+    assert interrupted["event"] == "return" and \
+        interrupted["errno"] == "EINTR" and \
+        "ppoll is never restarted" in interrupted["explain"]["why"]
+    assert unmasked["args"]["sigmask"] is None and unmasked["ret"] == 0 and \
+        unmasked["note"].startswith("no mask (NULL): the signals blocked "
+                                    "now stay blocked while it waits: "
+                                    "SIGUSR1")
+    assert any(line.startswith(f"[ppoll_wait {proc.pid}] ppoll([{{fd=3, "
+                               "events=POLLIN}], 1, {tv_sec=0, "
+                               "tv_nsec=10000000}, []) = 0 ([])")
+               for line in lines)
+    assert any(" 1, {tv_sec=0, tv_nsec=0}, NULL) = 0 ([])" in line
+               for line in lines)
+
+
+@pytest.mark.parametrize("rule, first, second", [
+    ("ppoll#2=TIMEOUT", "0 0 - 0", "0 0 - 0"),
+    ("ppoll#2=EINTR", "0 0 - 0", "-1 0 EINTR 0"),
+    ("ppoll#1=SIGUSR1", "-1 0 EINTR 1", "1 1 - 1")])
+def test_ppoll_takes_the_fault_rules_of_poll(rule, first, second):
+    """=TIMEOUT and =ERRNO are not made (a ppoll with no timeout returns
+    0, or fails); =SIGNAL raises the signal just before the call, while
+    the program blocks it: the mask lets it in as ppoll begins, which
+    fails with EINTR at once, without a wait."""
+    program("ppoll_wait")
+    with human_lab(labrun.BUILD / "tests") as lab:
+        proc = lab.run("ppoll_wait", env={"LAB_FAULTS": rule})
+        assert proc.stdout.splitlines()[:2] == [first, second], proc.stderr
+        assert_same_lines(lab)
+        events = lab.events("ppoll", proc=proc, event=None)
+    if rule.endswith("SIGUSR1"):
+        assert events[0]["event"] == "return" and \
+            events[0]["errno"] == "EINTR" and "injected" not in events[0]
+        assert "LAB_FAULTS (ppoll#1=SIGUSR1) raised SIGUSR1 just before " \
+            "this call" in events[0]["note"]
+    else:
+        (hit,) = [e for e in events if e.get("injected")]
+        assert hit["ret"] == (0 if rule.endswith("TIMEOUT") else -1)
 
 
 def test_datagrams_show_addresses_fds_passed_and_truncation():

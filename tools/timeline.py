@@ -34,7 +34,7 @@ from tracetext import (RECEIVERS, SENDERS, Style, calls_of, causal_key, clip,
 # Calls that can make a process wait for another one.
 BLOCKING = {"accept", "accept4", "connect", "read", "recv", "recvfrom",
             "recvmsg", "write", "send", "sendto", "sendmsg", "waitpid",
-            "poll"}
+            "poll", "ppoll"}
 # The errnos of a blocking call that waited and was ended by what the
 # trace does not show: a signal, a receive timeout.
 ENDED_WAITING = {"EINTR", "EAGAIN", "EWOULDBLOCK", "ETIMEDOUT"}
@@ -99,7 +99,8 @@ def is_trace_event(event):
         return False
     args = event["args"]
     kinds = dict(ARG_KINDS, **(POLL_ARG_KINDS if event["call"] == "poll"
-                               else {}))
+                               else PPOLL_ARG_KINDS if event["call"] ==
+                               "ppoll" else {}))
     if not all(of_kind(args[key], kinds[key]) for key in args
                if key in kinds) or \
             event["event"] == "return" and not isinstance(event["ret"], int):
@@ -167,6 +168,11 @@ POLL_ARG_KINDS = {
         {"fd": int, "events": NAME}))(v) and all("fd" in x for x in v)),
     "ready": lambda v: list_of(object_with({"fd": int, "revents": NAME}))(v)
     and all("fd" in x and "revents" in x for x in v)}
+# ppoll's: the same set, a timeout as a timespec (or null) and the mask.
+PPOLL_ARG_KINDS = dict(
+    POLL_ARG_KINDS,
+    timeout=(None, object_with({"tv_sec": int, "tv_nsec": int})),
+    sigmask=(None, list_of(NAME)))
 # The arguments each call always has in its "return" and "wait" events.
 CALL_ARGS = {
     "socket": ("domain", "type", "protocol"),
@@ -181,6 +187,7 @@ CALL_ARGS = {
     "recvmsg": ("fd", "flags"), "shutdown": ("fd", "how"),
     "close": ("fd",), "unlink": ("path",), "waitpid": ("pid", "options"),
     "kill": ("pid", "sig"), "poll": ("fds", "nfds", "timeout"),
+    "ppoll": ("fds", "nfds", "timeout", "sigmask"),
     "fcntl": ("fd", "cmd"), "sigaction": ("sig",),
     "signal": ("sig", "handler")}
 
@@ -535,11 +542,12 @@ class Trace:
         for lane in self.lanes:
             calls = [e for e in lane.events if e["event"] == "return"]
             for i, e in enumerate(calls):
-                if e["call"] != "poll" or not e["args"].get("ready"):
+                if e["call"] not in ("poll", "ppoll") or \
+                        not e["args"].get("ready"):
                     continue
                 later = []
                 for x in calls[i + 1:]:
-                    if x["call"] == "poll":
+                    if x["call"] in ("poll", "ppoll"):
                         break
                     later.append(x)
                 for ready in e["args"]["ready"]:

@@ -114,6 +114,7 @@ def address(addr, pointer=None):
 
 
 POLL_SHOWN = 8  # the entries of poll's set a line shows
+POLLS = ("poll", "ppoll")  # the calls that show a poll set
 
 
 def poll_set(entries, total, key):
@@ -146,6 +147,20 @@ def message(event):
     if "msg_flags" in a:
         parts.append(f"msg_flags={a['msg_flags']}")
     return "{" + ", ".join(parts) + "}"
+
+
+def timespec(ts):
+    """ppoll's timeout: {tv_sec=1, tv_nsec=500000000}, or NULL."""
+    if ts is None:
+        return "NULL"
+    return f"{{tv_sec={ts['tv_sec']}, tv_nsec={ts['tv_nsec']}}}"
+
+
+def sigmask(signals):
+    """ppoll's signal mask: [SIGINT SIGTERM], [] or NULL."""
+    if signals is None:
+        return "NULL"
+    return "[" + " ".join(str(s) for s in signals) + "]"
 
 
 def action(a):
@@ -184,6 +199,10 @@ def arguments(event):
         shown = [poll_set(a["fds"], a["nfds"], "events")
                  if a["fds"] is not None else a.get("pointer") or "NULL",
                  a["nfds"], a["timeout"]]
+    elif call == "ppoll":
+        shown = [poll_set(a["fds"], a["nfds"], "events")
+                 if a["fds"] is not None else a.get("pointer") or "NULL",
+                 a["nfds"], timespec(a["timeout"]), sigmask(a["sigmask"])]
     elif call == "sigaction":
         old = a.get("old", "oldact")
         shown = [a["sig"], action(a),
@@ -319,7 +338,8 @@ DATA_CALLS = {"read", "write", "recv", "send", "sendto", "recvfrom",
 # of waitpid and kill, or nothing.
 KEY_ARGUMENT = {"waitpid": "pid", "kill": "pid", "socket": None,
                 "socketpair": None, "unlink": None, "fork": None,
-                "poll": None, "sigaction": None, "signal": None}
+                "poll": None, "ppoll": None, "sigaction": None,
+                "signal": None}
 
 
 def run_key(event):
@@ -551,7 +571,7 @@ def after(event):
     """What a line shows after a call's result: the fds poll found ready,
     the flags fcntl read."""
     a = event["args"]
-    if event["call"] == "poll" and "ready" in a:
+    if event["call"] in POLLS and "ready" in a:
         return " (" + poll_set(a["ready"], event["ret"], "revents") + ")"
     if event["call"] == "fcntl" and a.get("cmd") in ("F_GETFL", "F_GETFD") \
             and a.get("flags"):
@@ -615,11 +635,13 @@ def short_args(event, names=None):
     if call == "kill":
         who = names.get(a["pid"], str(a["pid"])) if names else str(a["pid"])
         return f"{who}, {a['sig']}"
-    if call == "poll":
+    if call in POLLS:
         fds = [str(x["fd"]) for x in (a.get("fds") or [])[:POLL_SHOWN]]
         more = a["nfds"] - len(fds)
+        timeout = a["timeout"] if call == "poll" else \
+            timespec(a["timeout"])
         return "[" + ", ".join(fds + ([f"...{more} more"] if more > 0
-                                      else [])) + f"], {a['timeout']}"
+                                      else [])) + f"], {timeout}"
     if call == "sigaction":
         return f"{a['sig']}, {action(a)}"
     if call in ("sendmsg", "recvmsg"):
@@ -682,7 +704,7 @@ def result(event, names=None):
         return event["args"].get("old", "")
     if event["call"] == "fcntl" and event["args"].get("flags"):
         return f"{event['ret']} ({event['args']['flags']})"
-    if event["call"] == "poll" and "ready" in event["args"]:
+    if event["call"] in POLLS and "ready" in event["args"]:
         return str(event["ret"]) + (" ready: " + ", ".join(
             str(x["fd"]) for x in event["args"]["ready"][:POLL_SHOWN])
             if event["ret"] else " (timed out)")

@@ -263,14 +263,15 @@ static void put_signal_name(struct text *t, int sig)
 enum call {
     SOCKET, SOCKETPAIR, BIND, LISTEN, ACCEPT, CONNECT, READ, WRITE, RECV,
     SEND, SHUTDOWN, CLOSE, UNLINK, WAITPID, FORK, KILL, POLL, FCNTL, ACCEPT4,
-    SENDTO, RECVFROM, SENDMSG, RECVMSG, SIGACTION, SIGNAL_CALL, N_CALLS
+    SENDTO, RECVFROM, SENDMSG, RECVMSG, SIGACTION, SIGNAL_CALL, PPOLL,
+    N_CALLS
 };
 
 static const char *const call_names[N_CALLS] = {
     "socket", "socketpair", "bind", "listen", "accept", "connect", "read",
     "write", "recv", "send", "shutdown", "close", "unlink", "waitpid",
     "fork", "kill", "poll", "fcntl", "accept4", "sendto", "recvfrom",
-    "sendmsg", "recvmsg", "sigaction", "signal",
+    "sendmsg", "recvmsg", "sigaction", "signal", "ppoll",
 };
 
 /* ---- what each man page lists ---------------------------------------- */
@@ -387,8 +388,8 @@ static void say(const char *s, size_t n);
  * "Fault injection"). A rule is CALL, then optionally #N (only the Nth
  * call of that name in this process) or #N+ (the Nth and every later
  * one), then =ERRNO (fail with it, without making the call), =SIGNAL (the
- * signal comes just before the call, which is then made), =TIMEOUT (poll:
- * return 0, nothing ready, without making the call) or <=BYTES (read,
+ * signal comes just before the call, which is then made), =TIMEOUT (poll,
+ * ppoll: return 0, nothing ready, without making the call) or <=BYTES (read,
  * write, recv, send: make the call with at most BYTES). The rules
  * are read once, at start; the first rule that matches a call applies.
  */
@@ -486,8 +487,8 @@ static int parse_rule(const char *s, struct rule *r, struct text *why)
             len++;
         r->err = 0;
         if (len == 7 && strncmp(p, "TIMEOUT", 7) == 0) {
-            if (r->id != POLL) {
-                put(why, "only poll can time out (=TIMEOUT)");
+            if (r->id != POLL && r->id != PPOLL) {
+                put(why, "only poll and ppoll can time out (=TIMEOUT)");
                 return 0;
             }
             r->timeout = 1;
@@ -525,7 +526,7 @@ static int parse_rule(const char *s, struct rule *r, struct text *why)
         }
     } else {
         put(why, "after the call come =ERRNO (fail), =SIGNAL (a signal "
-                 "just before it), =TIMEOUT (poll: nothing ready) or "
+                 "just before it), =TIMEOUT (poll, ppoll: nothing ready) or "
                  "<=BYTES (short), with #N or #N+ before them to choose "
                  "which calls");
         return 0;
@@ -1001,9 +1002,9 @@ static size_t injected_count(struct event *e, size_t count)
     return (size_t)e->fault->limit;
 }
 
-/* A LAB_FAULTS rule poll=TIMEOUT: poll is not made, and returns 0 with
- * every revents cleared, as when its timeout runs out with nothing ready.
- * 1 if so. */
+/* A LAB_FAULTS rule poll=TIMEOUT (or ppoll=TIMEOUT): the call is not
+ * made, and returns 0 with every revents cleared, as when its timeout runs
+ * out with nothing ready. 1 if so. */
 static int injected_timeout(struct event *e, struct pollfd *fds, nfds_t nfds)
 {
     if (!e->fault || !e->fault->timeout)
@@ -2801,6 +2802,201 @@ int lab_poll(struct pollfd *fds, nfds_t nfds, int timeout, const char *file,
             put_int(n, timeout);
             put(n, " ms");
         }
+        for (nfds_t i = 0; i < nfds; i++)
+            if (fds[i].revents & POLLNVAL) {
+                struct text *n = note(&e);
+                put(n, "fd ");
+                put_int(n, fds[i].fd);
+                put(n, " is not open (POLLNVAL)");
+                break;
+            }
+    }
+    return (int)finish(&e);
+}
+
+/* ---- ppoll(2) ----------------------------------------------------------- */
+
+/* Signals 1 to 64: the standard ones, then the real-time ones (Linux). */
+enum { LAST_SIGNAL = 64 };
+
+static int in_set(const sigset_t *set, int sig)
+{
+    int saved = errno, in = sigismember(set, sig) == 1;
+    errno = saved;
+    return in;
+}
+
+/* The members of a signal set: "SIGINT SIGTERM" for people, "\"SIGINT\",
+ * \"SIGTERM\"" in the JSON; a signal without a name as its number.
+ * Returns how many. */
+static int put_signals(struct text *t, const sigset_t *set, int json)
+{
+    int n = 0;
+    for (int sig = 1; sig <= LAST_SIGNAL; sig++) {
+        if (!in_set(set, sig))
+            continue;
+        if (n++ > 0)
+            put(t, json ? "," : " ");
+        const char *name = signal_name(sig);
+        if (name && json)
+            put_quoted(t, name, 1);
+        else if (name)
+            put(t, name);
+        else
+            put_int(t, sig);
+    }
+    return n;
+}
+
+/* ppoll's mask: the signals blocked while it waits, [SIGCHLD], [] for
+ * none, NULL for no mask (the process's mask stays as it is). */
+static void arg_sigmask(struct event *e, const sigset_t *mask)
+{
+    arg_name(e, "sigmask");
+    if (!mask) {
+        put(&e->hargs, "NULL");
+        put(&e->jargs, "null");
+        return;
+    }
+    put(&e->hargs, "[");
+    put(&e->jargs, "[");
+    put_signals(&e->hargs, mask, 0);
+    put_signals(&e->jargs, mask, 1);
+    put(&e->hargs, "]");
+    put(&e->jargs, "]");
+}
+
+/* ppoll's timeout: {tv_sec=1, tv_nsec=500000000}, or NULL (no timeout). */
+static void arg_timespec(struct event *e, const struct timespec *ts)
+{
+    arg_name(e, "timeout");
+    if (!ts) {
+        put(&e->hargs, "NULL");
+        put(&e->jargs, "null");
+        return;
+    }
+    put(&e->hargs, "{tv_sec=");
+    put_int(&e->hargs, (long long)ts->tv_sec);
+    put(&e->hargs, ", tv_nsec=");
+    put_int(&e->hargs, (long long)ts->tv_nsec);
+    put(&e->hargs, "}");
+    put(&e->jargs, "{\"tv_sec\":");
+    put_int(&e->jargs, (long long)ts->tv_sec);
+    put(&e->jargs, ",\"tv_nsec\":");
+    put_int(&e->jargs, (long long)ts->tv_nsec);
+    put(&e->jargs, "}");
+}
+
+static void ppoll_args(struct event *e, const struct pollfd *fds,
+                       nfds_t nfds, int readable,
+                       const struct timespec *timeout, const sigset_t *mask)
+{
+    arg_pollfds(e, fds, nfds, readable);
+    arg_int(e, "nfds", (long long)nfds);
+    arg_timespec(e, timeout);
+    arg_sigmask(e, mask);
+}
+
+/* What the mask changes while ppoll waits, against the process's mask
+ * now (blocked): the signals it lets in, those it blocks besides, or,
+ * with no mask, the signals that stay blocked. Said in the note. */
+static void note_sigmask(struct event *e, const sigset_t *mask,
+                         const sigset_t *blocked)
+{
+    sigset_t in, out;
+    sigemptyset(&in);
+    sigemptyset(&out);
+    for (int sig = 1; sig <= LAST_SIGNAL; sig++) {
+        if (in_set(blocked, sig) && !(mask && in_set(mask, sig)))
+            sigaddset(&in, sig);
+        if (mask && in_set(mask, sig) && !in_set(blocked, sig))
+            sigaddset(&out, sig);
+    }
+    char buf[400];
+    struct text t;
+    text_init(&t, buf, sizeof buf);
+    if (!mask && put_signals(&t, &in, 0) > 0) {
+        struct text *n = note(e);
+        put(n, "no mask (NULL): the signals blocked now stay blocked while "
+               "it waits: ");
+        put(n, t.s);
+        return;
+    }
+    if (mask && put_signals(&t, &in, 0) > 0) {
+        struct text *n = note(e);
+        put(n, "while it waits the mask lets in ");
+        put(n, t.s);
+        put(n, ", blocked before and after the call");
+    }
+    text_init(&t, buf, sizeof buf);
+    if (mask && put_signals(&t, &out, 0) > 0) {
+        struct text *n = note(e);
+        put(n, "while it waits the mask blocks ");
+        put(n, t.s);
+        put(n, " too");
+    }
+}
+
+/* Would ppoll wait? Not when an fd is ready (poll_would_wait), nor when a
+ * signal is pending that its mask lets in: that one is delivered as the
+ * call begins, and it fails with EINTR at once. -1, 1 or 0 as
+ * poll_would_wait. */
+static int ppoll_would_wait(struct pollfd *fds, nfds_t nfds,
+                            const sigset_t *mask)
+{
+    int waits = poll_would_wait(fds, nfds);
+    sigset_t pending;
+    int saved = errno;
+    if (waits == 1 && mask && sigpending(&pending) == 0)
+        for (int sig = 1; sig <= LAST_SIGNAL; sig++)
+            if (in_set(&pending, sig) && !in_set(mask, sig))
+                waits = 0;
+    errno = saved;
+    return waits;
+}
+
+int lab_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
+              const sigset_t *sigmask, const char *file, int line)
+{
+    if (!cfg.on)
+        return ppoll(fds, nfds, timeout, sigmask);
+    struct event e;
+    begin(&e, PPOLL, file, line);
+    if (cfg.emitting) {
+        /* The mask now, for the note: asked only when someone reads it. */
+        sigset_t blocked;
+        int saved = errno;
+        int known = sigprocmask(SIG_BLOCK, NULL, &blocked) == 0;
+        errno = saved;
+        if (known)
+            note_sigmask(&e, sigmask, &blocked);
+    }
+    int args_done = 0;
+    int zero = timeout && timeout->tv_sec == 0 && timeout->tv_nsec == 0;
+    if (cfg.emitting && !will_fail(&e) && !zero && wait_shown(&e)) {
+        int waits = ppoll_would_wait(fds, nfds, sigmask);
+        if (waits >= 0) {
+            ppoll_args(&e, fds, nfds, 1, timeout, sigmask);
+            args_done = 1;
+        }
+        if (waits == 1)
+            announce_wait(&e, nfds == 1 ? "waiting for the fd to be ready"
+                                        : "waiting for one of the fds to "
+                                          "be ready");
+    }
+    if (!injected_failure(&e) && !injected_timeout(&e, fds, nfds)) {
+        call_now(&e);
+        returned(&e, ppoll(fds, nfds, timeout, sigmask));
+    }
+    if (!args_done) {
+        int readable = !(e.ret == -1 && !e.injected &&
+                         (e.err == EFAULT || e.err == EINVAL));
+        ppoll_args(&e, fds, nfds, readable, timeout, sigmask);
+    }
+    if (e.ret >= 0 && !e.injected) {
+        poll_ready(&e, fds, nfds);
+        if (e.ret == 0)
+            put(note(&e), "timed out: no fd was ready within the timeout");
         for (nfds_t i = 0; i < nfds; i++)
             if (fds[i].revents & POLLNVAL) {
                 struct text *n = note(&e);

@@ -1,6 +1,7 @@
 /*
- * trace/include/poll.h - the real <poll.h>, then the trace's macro for
- * poll. See trace/include/sys/socket.h for how these wrapper headers work.
+ * trace/include/poll.h - the real <poll.h>, then the trace's macros for
+ * poll and ppoll. See trace/include/sys/socket.h for how these wrapper
+ * headers work.
  */
 #pragma GCC system_header
 #include_next <poll.h>
@@ -11,8 +12,25 @@
 int lab_poll(struct pollfd *fds, nfds_t nfds, int timeout, const char *file,
              int line);
 
+/* ppoll(2) is declared with _GNU_SOURCE only, with the types the real
+ * header declares for it: glibc's <poll.h> names the mask's type
+ * __sigset_t (sigset_t is its other name, from <signal.h>), musl's
+ * sigset_t. */
+#ifdef _GNU_SOURCE
+#ifdef __GLIBC__
+#define LAB_TRACE_SIGSET_T __sigset_t
+#else
+#define LAB_TRACE_SIGSET_T sigset_t
+#endif
+int lab_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
+              const LAB_TRACE_SIGSET_T *sigmask, const char *file, int line);
+#endif
+
 #ifndef LAB_TRACE_IMPLEMENTATION
 #define poll(f, n, t) lab_poll((f), (n), (t), __FILE__, __LINE__)
+#ifdef _GNU_SOURCE
+#define ppoll(f, n, t, m) lab_ppoll((f), (n), (t), (m), __FILE__, __LINE__)
+#endif
 #endif
 
 #endif
