@@ -197,12 +197,47 @@ def free_entry_handled(lab, server):
     return None
 
 
+def write_retried_at_eagain(lab, server, at_least=100):
+    """A sentence if the server made a write (or send) on one client's
+    socket fail with EAGAIN at least at_least times in a row, with no poll
+    between, else None: EAGAIN taken for "again now", not for "wait until
+    poll reports POLLOUT"."""
+    streak, fd, longest = 0, None, (0, None)
+    for e in lab.events(proc=server, event=None):
+        if e["event"] not in ("return", "repeat"):
+            continue
+        args = e.get("args") or {}
+        if e["call"] in WRITES and e.get("errno") in ("EAGAIN",
+                                                      "EWOULDBLOCK"):
+            if args.get("fd", fd) != fd:
+                streak = 0
+            fd = args.get("fd", fd)
+            streak += tracetext.calls_of(e)
+            if streak > longest[0]:
+                longest = (streak, dict(e, args=dict(args, fd=fd)))
+        elif e["call"] in peers.POLLING_CALLS or args.get("fd") == fd:
+            streak = 0
+    times, e = longest
+    if times < at_least:
+        return None
+    return (f"the server to stop writing to a client at EAGAIN and go back "
+            f"to poll: {e['call']}({e['args']['fd']}) failed with EAGAIN "
+            f"{times:,} times in a row, with no poll between "
+            f"({e['file']}:{e['line']}), spinning at full CPU while every "
+            "other client waits. EAGAIN from write says the socket has no "
+            "room now: keep the rest of the reply pending, return from "
+            "flush_reply, and let poll report POLLOUT when there is room")
+
+
 def loop_mistake(lab, server, what):
     """Fails the check if the server's trace shows a mistake of its loop,
     whatever the clients saw: a socket that poll reports again and again
     and that the server never handles, or a closed descriptor left in the
     poll set; what: what the check expected of the clients."""
     lab.collector.sync()
+    retried = write_retried_at_eagain(lab, server)
+    lab.expect(not retried, f"{retried}; and so not {what}",
+               "Writing without waiting")
     spin = ignored(lab, server)
     found = free_entry_handled(lab, server) or \
         closed_but_polled(lab, server) or read_of_nothing(lab, server) or \
@@ -941,6 +976,30 @@ def test_a_client_beyond_the_table_is_turned_away(lab):
                + ". When no entry of the table is free, close cfd (a "
                "client left open waits for ever, and costs a descriptor "
                "each); " + server.describe(), "One loop, every client")
+    # And the server goes on: the entry of a client that leaves is free
+    # for the next one.  The one that leaves is seen dropped (its end of
+    # file) before the next connects.
+    first = held[0]
+    first.sock.shutdown(socket.SHUT_WR)
+    _, gone = first.receive()
+    results = peers.exchanges(lab, peers.messages(1)) if gone == "eof" \
+        else []
+    lab.collector.sync()
+    lab.expect(gone == "eof" and all(r.whole for r in results)
+               and results,
+               f"the server to go on serving once it has turned away a "
+               f"client beyond the {MAX_CLIENTS} that its table holds: "
+               + (f"{server.describe()} after that. " if
+                  server.has_exited() else
+                  "a client of the table that then left saw "
+                  + (f"no end of file ({gone})" if gone != "eof" else
+                     "its end, but the next client did not get its reply")
+                  + f"; {server.describe()}. ")
+               + f"The search for a free entry stops at the table's end "
+               f"(i < MAX_CLIENTS): clients[{MAX_CLIENTS}] is past it, and "
+               "an entry written there lands on whatever the program keeps "
+               "after the table. When no entry is free, close cfd and go "
+               "on", "One loop, every client")
 
 
 def test_the_open_descriptors_stay_the_same_after_200_clients(lab):
