@@ -24,14 +24,18 @@ import pytest
 
 import labrun
 import peers
-from conftest import (address_lengths_set, closed_once,
+from conftest import (address_lengths_set, c_code, closed_once,
                       handlers_call_only_safe_functions, run_tool,
-                      says_standard_output, sigaction_zeroed, tool)
-from tracetext import cut
+                      sanitizer_finding, says_standard_output,
+                      sigaction_zeroed, source_line, tool)
+from tracetext import call_text, cut
 
 LESSON = "10-datagram"
 SOCK = "log.sock"
 MAX_RECORD = 2048  # the collector's buffer
+# The programs run with sanitizers by one of the checks: tests/mistakes.py
+# builds them beforehand for every entry, all at once.
+SANITIZED = ("logger",)
 
 
 def dgram(lab, name=None):
@@ -540,6 +544,25 @@ def test_a_signal_stops_the_collector_cleanly(lab, sig):
                "status 0, and log.sock is still there. After the loop, close "
                "the socket, then unlink(path): closing a bound socket "
                "leaves its file", "Your task")
+    if status is None:
+        lab.collector.sync()
+        installed = [e for e in lab.events(("sigaction", "signal"),
+                                           proc=collector)
+                     if e["args"].get("sig") == sig.name and e["ret"] == 0]
+        interrupted = [e for e in lab.events(proc=collector, event=None)
+                       if e.get("errno") == "EINTR"]
+        restarts = installed and not interrupted and \
+            "SA_RESTART" in str(installed[-1]["args"].get("flags"))
+        lab.expect(not restarts,
+                   "the stop handler installed without SA_RESTART: "
+                   + (f"{call_text(installed[-1])} "
+                      f"({installed[-1]['file']}:{installed[-1]['line']}) "
+                      if restarts else "")
+                   + "asks the kernel to make again the call that a signal "
+                   f"interrupts, so after {sig.name} the handler ran and "
+                   "recvmsg went on waiting, where it should have returned "
+                   "-1 with EINTR for the loop to see stop_requested. Leave "
+                   f"sa_flags 0; {collector.describe()}", "Your task")
     lab.expect(status == 0 and not (lab.dir / SOCK).exists(),
                f"after {sig.name}, recvmsg to return -1 with EINTR, and the "
                "collector to close its socket, remove log.sock and exit "
@@ -850,6 +873,44 @@ def test_the_logger_with_b_binds_the_path_it_is_given(lab):
                f"{logger.describe()}", "Who sent it: addresses and replies")
 
 
+def test_a_reply_longer_than_the_logger_s_buffer_stays_in_it(lab):
+    # Any process may send to the logger's socket: a reply of 4096 bytes
+    # comes, longer than any buffer the logger keeps for "ok N".  The
+    # logger built with sanitizers shows a receive, or the '\0' after it,
+    # that goes past the end of its buffer.
+    run = dict(lab.sanitized("logger"))
+    slow = labrun.WAIT * (5 if run else 1)  # a sanitized start is slow
+    collector = dgram(lab, SOCK)
+    collector.settimeout(slow)
+    logger = lab.start("logger", "-b", "mine.sock", SOCK, "hello", **run)
+    first, sender = first_from(collector)
+    long_reply = b"ok 5 " + b"x" * 4091
+    if sender:
+        send(collector, long_reply, str(lab.dir / sender))
+    status = logger.wait(slow)
+    source, text = lab.source("logger")
+    found = sanitizer_finding(logger.stderr_bytes,
+                              [source.rsplit("/", 1)[-1]])
+    place = found and found["place"]
+    lab.expect(not found,
+               "the logger to keep each reply within its buffer, the '\\0' "
+               "after it too: receive at most sizeof text - 1 bytes, then "
+               "text[n] = '\\0' (n is at most sizeof text - 1). A reply of "
+               f"{len(long_reply)} bytes came (any process may send to the "
+               "logger's socket, and a datagram longer than the buffer is "
+               "cut to it); built with -fsanitize=address,undefined, the "
+               f"logger made {found['what'] if found else ''}"
+               + (f" at {source}:{place[1]}: `{source_line(text, place[1])}`"
+                  if place else "")
+               + f" ({'; '.join(found['said']) if found else ''})",
+               "Who sent it: addresses and replies")
+    lab.expect(first == b"hello" and sender and status == 0,
+               "`logger -b mine.sock` to print a reply longer than its "
+               "buffer, cut to it, and exit with status 0; the collector "
+               f"received {cut(first or b'')} from {sender!r}, and "
+               f"{logger.describe()}", "Who sent it: addresses and replies")
+
+
 def max_dgram_qlen():
     return int(Path("/proc/sys/net/unix/max_dgram_qlen").read_text())
 
@@ -860,9 +921,29 @@ def test_the_logger_with_b_leaves_a_file_at_its_path_alone(lab):
     notes.write_text("keep me\n")
     logger = lab.run("logger", "-b", "notes.txt", SOCK, "hello")
     got, _ = received(collector)
+    kept = labrun.read_if_there(notes)
+    if kept is None:
+        binds = lab.events("bind", proc=logger)
+        early = [e for e in lab.events(("unlink", "unlinkat", "remove"),
+                                       proc=logger)
+                 if binds and e["ts"] < binds[0]["ts"]]
+        how = (f"before its bind ({early[0]['file']}:{early[0]['line']}): "
+               "an unlink before bind deletes whatever is at the path, "
+               "someone else's file too, where bind would have failed with "
+               "EADDRINUSE and said so" if early else
+               "though it is not the logger's: a bind that fails (here "
+               "with EADDRINUSE: a file is there) makes no socket file, so "
+               "there is none of the logger's to remove")
+        lab.expect(False,
+                   "`logger -b notes.txt`, where a regular file is, to leave "
+                   f"that file alone: the logger removed notes.txt {how}. "
+                   "Remove only the socket file your own bind made, and "
+                   f"only once it is made; {logger.describe()}, and said "
+                   f"{cut(logger.stderr_bytes, 200)}",
+                   "Who sent it: addresses and replies")
     lab.expect(logger.stopped_with is None and logger.returncode == 1 and
                "already exists" in logger.stderr and not got and
-               notes.read_text() == "keep me\n",
+               kept == b"keep me\n",
                "`logger -b notes.txt`, where a regular file is, to say that "
                "notes.txt already exists (bind never reuses a file: "
                "EADDRINUSE), send nothing, leave the file as it was and exit "
@@ -1016,6 +1097,27 @@ def test_a_reply_that_never_comes_ends_the_logger_cleanly(lab):
                f"{cut(logger.stderr_bytes, 200)}, {logger.describe()}, and "
                f"left {[p.name for p in lab.dir.glob('logger.*.sock')]}",
                "Who sent it: addresses and replies")
+    # The fault ended the wait: the logger's own limit is read in its
+    # source (setsockopt is not traced), or in the poll it waits in.
+    source, text = lab.source("logger")
+    code, _ = c_code(text)
+    timed = [e for e in lab.events("poll", proc=logger, event=None)
+             if (e.get("args") or {}).get("timeout", -1) >= 0]
+    limited = timed or re.search(r"\bSO_RCVTIMEO\b", code) or \
+        re.search(r"\b(alarm|setitimer|timer_settime)\s*\(", code)
+    other = re.search(r"\bSO_SNDTIMEO\b", code)
+    lab.expect(limited,
+               "`logger -r` to bound its wait for each reply: "
+               f"{source} never sets SO_RCVTIMEO (setsockopt(fd, "
+               "SOL_SOCKET, SO_RCVTIMEO, ...)), and the trace shows no poll "
+               "with a timeout"
+               + (f"; it sets SO_SNDTIMEO (line "
+                  f"{code.count(chr(10), 0, other.start()) + 1}), the limit "
+                  "of a send, not of a receive" if other else "")
+               + ". Here LAB_FAULTS made the receive fail with EAGAIN, as "
+               "when the timeout runs out; without a timeout, a collector "
+               "that has gone, or that cannot reply, leaves the logger "
+               "waiting for ever", "Who sent it: addresses and replies")
 
 
 def test_an_interrupted_send_is_made_again(lab):
