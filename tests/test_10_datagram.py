@@ -12,6 +12,7 @@ records, a reply, a datagram, a process asleep in the kernel.
 import errno
 import os
 import re
+import ctypes
 import select
 import signal
 import socket
@@ -386,6 +387,57 @@ def test_a_sender_with_an_abstract_name_gets_its_reply(lab):
                "address recvmsg returned, with the length in msg_namelen, "
                "not sizeof from (an abstract name is exactly that long); it "
                f"received {cut(answer or b'')}; collector stderr: "
+               f"{cut(collector.stderr_bytes, 200)}",
+               "Who sent it: addresses and replies")
+
+
+SUN_PATH = 108  # the bytes of sun_path, on Linux
+
+
+def bound_to_a_full_path(lab):
+    """(a Python datagram socket bound to a path in the lab directory as
+    long as sun_path, 108 bytes, with no '\\0' after it, its path), or
+    (None, path) when the lab directory is too long for one.  Python's
+    bind wants room for a '\\0': libc's bind does it, through ctypes."""
+    base = str(lab.dir) + "/"
+    name = (base + "s" * (SUN_PATH - len(base))).encode()
+    if len(base) > SUN_PATH - 8:
+        return None, name.decode()
+    peer = dgram(lab)
+    addr = struct.pack("=H", socket.AF_UNIX) + name
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.bind(peer.fileno(), ctypes.c_char_p(addr), len(addr)) != 0:
+        return None, name.decode()
+    return peer, name.decode()
+
+
+def test_a_sender_whose_path_fills_sun_path_is_named_and_answered(lab):
+    # (Not with sanitizers: their recvmsg marks msg_namelen bytes of the
+    # name written, one more than the kernel wrote, and stops there.)
+    collector = collecting(lab, "-n", "1")
+    peer, name = bound_to_a_full_path(lab)
+    lab.expect(peer is not None, f"a Python socket to bind {name}, "
+               f"{len(name)} bytes (a lab directory of a shorter path)",
+               "Who sent it: addresses and replies")
+    send(peer, b"long", path(lab))
+    answer = reply_to(lab, peer, collector)
+    status = collector.wait()
+    got = records(collector)
+    lab.expect(got == [f"{name}: long"],
+               f"a sender bound to a path of {SUN_PATH} bytes, the whole of "
+               "sun_path, to be named by that path: no '\\0' ends it in the "
+               "address, which is msg_namelen long (one more than "
+               "struct sockaddr_un holds: the kernel counts a '\\0' it did "
+               "not write), so print at most sizeof from.sun_path bytes of "
+               f"it, never with %s; the collector printed {shown(got)}, and "
+               f"{collector.describe()}", "Who sent it: addresses and replies")
+    lab.expect(answer == b"ok 4" and status == 0,
+               f"a reply, ok 4, to a sender bound to a path of {SUN_PATH} "
+               "bytes: recvmsg gives msg_namelen one more than sizeof from "
+               "(the kernel counts a '\\0' that the path has no room for), "
+               "and sendto refuses a length greater than sizeof from with "
+               "EINVAL: reply with at most sizeof from. It received "
+               f"{cut(answer or b'')}; collector stderr: "
                f"{cut(collector.stderr_bytes, 200)}",
                "Who sent it: addresses and replies")
 
