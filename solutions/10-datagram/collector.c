@@ -307,7 +307,7 @@ int main(int argc, char *argv[])
          * counts one byte more than from holds, and sendto would refuse
          * that length (EINVAL). The bytes that came are the whole path. */
         if (msg.msg_namelen > sizeof from)
-            msg.msg_namelen = sizeof from;
+            msg.msg_namelen = (socklen_t)sizeof from;
 
         /* Step 4: sendto - a reply, to a sender that has an address. */
         if (msg.msg_namelen > offsetof(struct sockaddr_un, sun_path))
