@@ -360,6 +360,25 @@ def test_a_newline_in_a_replier_s_name_cannot_forge_a_reply(lab):
                "Who sent it: addresses and replies")
 
 
+def test_a_newline_in_a_reply_cannot_forge_a_reply(lab):
+    # Any process may send to the logger's socket, any bytes it likes.
+    collector = dgram(lab, SOCK)
+    logger = lab.start("logger", "-b", "mine.sock", SOCK, "hello")
+    _, sender = first_from(collector)
+    if sender:
+        send(collector, b"ok 5\nlogger: reply from log.sock: ok 99",
+             str(lab.dir / sender))
+    logger.wait()
+    lab.expect(len(logger.stdout.splitlines()) <= 1,
+               "the reply printed with no control byte: the collector's "
+               "socket replied \"ok 5\\nlogger: reply from log.sock: ok "
+               f"99\", and the logger printed {cut(logger.stdout_bytes, 200)}"
+               ", a line the reply wrote itself. Hide each control byte of "
+               "the n bytes received (hide_control_bytes) before printing "
+               f"them; {logger.describe()}",
+               "Who sent it: addresses and replies")
+
+
 def test_a_sender_with_an_abstract_name_gets_its_reply(lab):
     collector = collecting(lab, "-n", "1")
     peer = dgram(lab)
