@@ -277,6 +277,20 @@ def test_the_collector_names_each_sender_and_replies_to_a_bound_one(lab):
                f"{cut(collector.stderr_bytes, 200)}",
                "Who sent it: addresses and replies")
     closed_once(lab, "Your task")
+    lab.collector.sync()
+    sends = lab.events(("sendto", "send", "sendmsg"), proc=collector)
+    if collector.stderr.strip() and sends and \
+            all(e["ret"] >= 0 for e in sends):
+        e = sends[-1]
+        lab.expect(False,
+                   "the collector to report a reply as failed only when "
+                   "sendto returns -1: every sendto it made succeeded, "
+                   f"the last {call_text(e)} ({e['file']}:{e['line']}), "
+                   "and it said "
+                   f"{cut(collector.stderr_bytes, 200)}. sendto returns "
+                   "the count of bytes sent, not 0: test its result "
+                   "against -1, and only then look at errno",
+                   "Who sent it: addresses and replies")
     lab.expect(status == 0 and not collector.stderr.strip(),
                "no reply attempted to the socket that never bound (no "
                "address: recvmsg returned a length of 0), no error, and an "
@@ -587,6 +601,17 @@ def test_a_logger_that_reads_no_replies_does_not_stop_the_collector(lab):
                "second logger got no reply within "
                f"{labrun.WAIT:g} s", "When the collector's queue is full")
     lab.stop(collector)
+    full = lab.events(("sendto", "send", "sendmsg"), proc=collector,
+                      errno="EAGAIN")
+    lab.expect(not full or collector.stderr.strip(),
+               "the collector to see that a reply failed: sendto returns -1 "
+               "when it does, here "
+               + (f"{call_text(full[0])} ({full[0]['file']}:"
+                  f"{full[0]['line']})" if full else "")
+               + ", and the collector said nothing. Test sendto's result "
+               "against -1 (any other value is the count of bytes sent), "
+               "and then say why with errno: EAGAIN, the logger's queue is "
+               "full", "When the collector's queue is full")
     lab.expect("queue is full" in collector.stderr,
                "the collector to say that it dropped the replies to a "
                "logger whose queue was full; it said "
