@@ -361,6 +361,41 @@ def test_one_process_serves_every_client(lab):
     closed_once(lab, "What this stage does")
 
 
+def test_with_n_the_server_serves_its_clients_to_the_end_then_exits(lab):
+    # -n 2: both clients are accepted before either says anything, so a
+    # server that ends once it has accepted COUNT clients ends before it
+    # has served them.
+    server = serving(lab, "-n", "2")
+    held = [peers.silent(lab, server) for _ in range(2)]
+    lab.expect(all(held), f"two clients accepted; {server.describe()}",
+               "Your task")
+    got = []
+    for n, peer in enumerate(held):
+        message = b"client %d, served after both came" % n
+        try:
+            peer.sock.sendall(message)
+            peer.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the server has gone: the reply says so
+        reply, how = peer.receive()
+        got.append((message, reply, how))
+    status = server.wait()
+    bad = [(m, r, h) for m, r, h in got if r != m.upper() or h != "eof"]
+    lab.expect(not bad,
+               "with -n 2, the server to serve both clients to their end "
+               "before it exits: the count stops accept, not the loop, "
+               "which goes on while a client is connected (end once COUNT "
+               "clients were accepted and none is left); a client sent "
+               f"{cut(bad[0][0] if bad else b'', 40)} once both were "
+               f"accepted, and got {cut(bad[0][1] if bad else b'', 40)} "
+               f"({bad[0][2] if bad else ''}); {server.describe()}",
+               "Your task")
+    lab.expect(status == 0 and not (lab.dir / "lab.sock").exists(),
+               "with -n 2, the server to exit with status 0 and remove "
+               f"lab.sock once both clients are served; {server.describe()}",
+               "Your task")
+
+
 def test_twenty_clients_at_once_each_get_their_exact_reply(lab):
     server = serving(lab)
     sizes = [20 + 600 * n for n in range(20)]  # up to some 11 KB
@@ -799,15 +834,23 @@ def test_the_server_sleeps_while_nobody_is_ready(lab):
                "again, as long as it holds", "Writing without waiting")
 
 
-def test_an_accept_with_nobody_waiting_means_later(lab):
-    server = serving(lab, env=faults("accept#1=EAGAIN"))
+LATER = {"EAGAIN": "nobody waiting after all: another process took the "
+                   "client",
+         "EINTR": "a signal came first",
+         "ECONNABORTED": "the client that was waiting left before accept "
+                         "took it"}
+
+
+@pytest.mark.parametrize("err", list(LATER))
+def test_an_accept_with_nobody_waiting_means_later(lab, err):
+    server = serving(lab, env=faults(f"accept#1={err}"))
     results = peers.exchanges(lab, peers.messages(1), timeout=QUICK)
     lab.expect(not server.has_exited(),
-               "accept = -1 EAGAIN (nobody waiting after all: another "
-               "process took the client) to mean \"later\": poll again; it "
-               f"ended the server: {server.describe()}", "Non-blocking sockets")
+               f"accept = -1 {err} ({LATER[err]}) to mean \"later\": poll "
+               "again, as EAGAIN, EINTR and ECONNABORTED all do; it ended "
+               f"the server: {server.describe()}", "Non-blocking sockets")
     served(lab, server, results, "the client to be served once an accept "
-           "has failed with EAGAIN (LAB_FAULTS)")
+           f"has failed with {err} (LAB_FAULTS)")
 
 
 def test_a_read_that_fails_with_eagain_or_eintr_means_later(lab):
