@@ -789,6 +789,12 @@ def test_the_logger_sends_each_line_as_one_datagram(lab):
                f"It was given {shown(lines)}, and every datagram the "
                f"collector received was {pointer} bytes long: {shown(got)}",
                "Your task")
+    lab.expect(got != lines[:lines.index(b"")],
+               "the logger to send an empty line as an empty datagram and "
+               "go on: it stopped at the empty line, having sent "
+               f"{shown(got)}. read_line returns 0 for a line with nothing "
+               "before its newline, and -1 at the end of the input: only -1 "
+               f"ends the loop; {logger.describe()}", "Your task")
     lab.expect(got == lines and logger.returncode == 0,
                "each line of standard input, without its newline, sent as "
                "one datagram with sendto(2), whatever its length (an empty "
