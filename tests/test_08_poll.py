@@ -1225,7 +1225,9 @@ def test_nc_and_socat_are_served_beside_a_silent_client(lab):
 
 
 def test_the_server_says_when_each_client_comes_and_goes(lab):
-    server = serving(lab)
+    # The server's first read brings 2 bytes (LAB_FAULTS), the next the
+    # other 3: the count of the done line is every byte echoed.
+    server = serving(lab, env=faults("read#1<=2,recv#1<=2"))
     served(lab, server, peers.exchanges(lab, [b"hello"]),
            "a client to get its reply")
     # Back in poll: what it printed for this client is out by now, unless
@@ -1244,6 +1246,12 @@ def test_the_server_says_when_each_client_comes_and_goes(lab):
                f"the line `server: client connected on fd {fd}`, with the "
                f"fd that accept returned ({fd}: print cfd); it printed "
                f"{cut(said[0] if said else '', 80)}", "Your task")
+    done = re.search(r"done, (\d+) bytes echoed", server.stdout)
+    lab.expect(not done or done.group(1) == "5",
+               "the done line to count every byte echoed to the client, 5 "
+               f"(hello): it says {done.group(1) if done else ''}. The first "
+               "read brought 2 bytes (made short by LAB_FAULTS), the next 3: "
+               "add each read's n to echoed (echoed += n)", "Your task")
     line_on_stdout(lab, server, "server: client done, 5 bytes echoed",
                    lambda line: re.search(r"\bdone\b|echoed", line),
                    "once the client has its reply and the server polls "

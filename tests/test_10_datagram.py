@@ -531,6 +531,13 @@ def test_a_datagram_longer_than_the_buffer_is_cut_and_said_so(lab):
                f"{len(long_one)} bytes, the collector's buffer full, as one "
                f"record; it printed {shown(got)}", "Datagrams keep their "
                "boundaries")
+    lab.expect(first != b"cut %d" % len(long_one),
+               "the reply to a cut record to give the bytes kept, cut "
+               f"{MAX_RECORD}, not the datagram's whole length: the reply was "
+               f"{cut(first or b'')}. With MSG_TRUNC in recvmsg's flags, "
+               "recvmsg returns the whole length, more than record holds; "
+               f"reply with the bytes kept, at most sizeof record",
+               "Datagrams keep their boundaries")
     lab.expect(got[0] == kept + f" [cut: the datagram was longer than "
                f"{MAX_RECORD} bytes]" and first == b"cut 2048",
                f"a datagram of {len(long_one)} bytes, longer than the "
