@@ -598,6 +598,22 @@ def test_a_logger_that_reads_no_replies_does_not_stop_the_collector(lab):
     answer = None if failed else \
         send(listening, b"am I heard?", path(lab)) or \
         reply_to(lab, listening, collector)
+    lab.collector.sync()
+    full = lab.events(("sendto", "send", "sendmsg"), proc=collector,
+                      errno="EAGAIN")
+    # Its socket is closed as its exit begins: it is waited for, so that
+    # a send refused meanwhile finds it ended.
+    lab.expect(answer == b"ok 11" or not full or
+               collector.wait(labrun.WAIT) is None,
+               "the collector to go on after a reply fails with EAGAIN (a "
+               "logger that never reads its replies has filled its queue): "
+               f"{call_text(full[0]) if full else ''} "
+               f"({full[0]['file'] if full else ''}:"
+               f"{full[0]['line'] if full else ''}), and then the collector "
+               f"{collector.describe().split(') ', 1)[-1]}, no one else "
+               "heard. A reply that cannot go is dropped, and said so: the "
+               "collector goes on receiving",
+               "When the collector's queue is full")
     lab.expect(answer == b"ok 11",
                "the collector to go on after a logger that never reads its "
                f"replies has filled its queue ({queue + 1} replies, "
