@@ -197,12 +197,47 @@ def free_entry_handled(lab, server):
     return None
 
 
+def write_retried_at_eagain(lab, server, at_least=100):
+    """A sentence if the server made a write (or send) on one client's
+    socket fail with EAGAIN at least at_least times in a row, with no poll
+    between, else None: EAGAIN taken for "again now", not for "wait until
+    poll reports POLLOUT"."""
+    streak, fd, longest = 0, None, (0, None)
+    for e in lab.events(proc=server, event=None):
+        if e["event"] not in ("return", "repeat"):
+            continue
+        args = e.get("args") or {}
+        if e["call"] in WRITES and e.get("errno") in ("EAGAIN",
+                                                      "EWOULDBLOCK"):
+            if args.get("fd", fd) != fd:
+                streak = 0
+            fd = args.get("fd", fd)
+            streak += tracetext.calls_of(e)
+            if streak > longest[0]:
+                longest = (streak, dict(e, args=dict(args, fd=fd)))
+        elif e["call"] in peers.POLLING_CALLS or args.get("fd") == fd:
+            streak = 0
+    times, e = longest
+    if times < at_least:
+        return None
+    return (f"the server to stop writing to a client at EAGAIN and go back "
+            f"to poll: {e['call']}({e['args']['fd']}) failed with EAGAIN "
+            f"{times:,} times in a row, with no poll between "
+            f"({e['file']}:{e['line']}), spinning at full CPU while every "
+            "other client waits. EAGAIN from write says the socket has no "
+            "room now: keep the rest of the reply pending, return from "
+            "flush_reply, and let poll report POLLOUT when there is room")
+
+
 def loop_mistake(lab, server, what):
     """Fails the check if the server's trace shows a mistake of its loop,
     whatever the clients saw: a socket that poll reports again and again
     and that the server never handles, or a closed descriptor left in the
     poll set; what: what the check expected of the clients."""
     lab.collector.sync()
+    retried = write_retried_at_eagain(lab, server)
+    lab.expect(not retried, f"{retried}; and so not {what}",
+               "Writing without waiting")
     spin = ignored(lab, server)
     found = free_entry_handled(lab, server) or \
         closed_but_polled(lab, server) or read_of_nothing(lab, server) or \
@@ -329,6 +364,41 @@ def test_one_process_serves_every_client(lab):
     labrun.settle(lab, server)
     loop_mistake(lab, server, "five clients served as poll reported them")
     closed_once(lab, "What this stage does")
+
+
+def test_with_n_the_server_serves_its_clients_to_the_end_then_exits(lab):
+    # -n 2: both clients are accepted before either says anything, so a
+    # server that ends once it has accepted COUNT clients ends before it
+    # has served them.
+    server = serving(lab, "-n", "2")
+    held = [peers.silent(lab, server) for _ in range(2)]
+    lab.expect(all(held), f"two clients accepted; {server.describe()}",
+               "Your task")
+    got = []
+    for n, peer in enumerate(held):
+        message = b"client %d, served after both came" % n
+        try:
+            peer.sock.sendall(message)
+            peer.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the server has gone: the reply says so
+        reply, how = peer.receive()
+        got.append((message, reply, how))
+    status = server.wait()
+    bad = [(m, r, h) for m, r, h in got if r != m.upper() or h != "eof"]
+    lab.expect(not bad,
+               "with -n 2, the server to serve both clients to their end "
+               "before it exits: the count stops accept, not the loop, "
+               "which goes on while a client is connected (end once COUNT "
+               "clients were accepted and none is left); a client sent "
+               f"{cut(bad[0][0] if bad else b'', 40)} once both were "
+               f"accepted, and got {cut(bad[0][1] if bad else b'', 40)} "
+               f"({bad[0][2] if bad else ''}); {server.describe()}",
+               "Your task")
+    lab.expect(status == 0 and not (lab.dir / "lab.sock").exists(),
+               "with -n 2, the server to exit with status 0 and remove "
+               f"lab.sock once both clients are served; {server.describe()}",
+               "Your task")
 
 
 def test_twenty_clients_at_once_each_get_their_exact_reply(lab):
@@ -769,15 +839,23 @@ def test_the_server_sleeps_while_nobody_is_ready(lab):
                "again, as long as it holds", "Writing without waiting")
 
 
-def test_an_accept_with_nobody_waiting_means_later(lab):
-    server = serving(lab, env=faults("accept#1=EAGAIN"))
+LATER = {"EAGAIN": "nobody waiting after all: another process took the "
+                   "client",
+         "EINTR": "a signal came first",
+         "ECONNABORTED": "the client that was waiting left before accept "
+                         "took it"}
+
+
+@pytest.mark.parametrize("err", list(LATER))
+def test_an_accept_with_nobody_waiting_means_later(lab, err):
+    server = serving(lab, env=faults(f"accept#1={err}"))
     results = peers.exchanges(lab, peers.messages(1), timeout=QUICK)
     lab.expect(not server.has_exited(),
-               "accept = -1 EAGAIN (nobody waiting after all: another "
-               "process took the client) to mean \"later\": poll again; it "
-               f"ended the server: {server.describe()}", "Non-blocking sockets")
+               f"accept = -1 {err} ({LATER[err]}) to mean \"later\": poll "
+               "again, as EAGAIN, EINTR and ECONNABORTED all do; it ended "
+               f"the server: {server.describe()}", "Non-blocking sockets")
     served(lab, server, results, "the client to be served once an accept "
-           "has failed with EAGAIN (LAB_FAULTS)")
+           f"has failed with {err} (LAB_FAULTS)")
 
 
 def test_a_read_that_fails_with_eagain_or_eintr_means_later(lab):
@@ -946,6 +1024,30 @@ def test_a_client_beyond_the_table_is_turned_away(lab):
                + ". When no entry of the table is free, close cfd (a "
                "client left open waits for ever, and costs a descriptor "
                "each); " + server.describe(), "One loop, every client")
+    # And the server goes on: the entry of a client that leaves is free
+    # for the next one.  The one that leaves is seen dropped (its end of
+    # file) before the next connects.
+    first = held[0]
+    first.sock.shutdown(socket.SHUT_WR)
+    _, gone = first.receive()
+    results = peers.exchanges(lab, peers.messages(1)) if gone == "eof" \
+        else []
+    lab.collector.sync()
+    lab.expect(gone == "eof" and all(r.whole for r in results)
+               and results,
+               f"the server to go on serving once it has turned away a "
+               f"client beyond the {MAX_CLIENTS} that its table holds: "
+               + (f"{server.describe()} after that. " if
+                  server.has_exited() else
+                  "a client of the table that then left saw "
+                  + (f"no end of file ({gone})" if gone != "eof" else
+                     "its end, but the next client did not get its reply")
+                  + f"; {server.describe()}. ")
+               + f"The search for a free entry stops at the table's end "
+               f"(i < MAX_CLIENTS): clients[{MAX_CLIENTS}] is past it, and "
+               "an entry written there lands on whatever the program keeps "
+               "after the table. When no entry is free, close cfd and go "
+               "on", "One loop, every client")
 
 
 def test_the_open_descriptors_stay_the_same_after_200_clients(lab):
@@ -1128,7 +1230,9 @@ def test_nc_and_socat_are_served_beside_a_silent_client(lab):
 
 
 def test_the_server_says_when_each_client_comes_and_goes(lab):
-    server = serving(lab)
+    # The server's first read brings 2 bytes (LAB_FAULTS), the next the
+    # other 3: the count of the done line is every byte echoed.
+    server = serving(lab, env=faults("read#1<=2,recv#1<=2"))
     served(lab, server, peers.exchanges(lab, [b"hello"]),
            "a client to get its reply")
     # Back in poll: what it printed for this client is out by now, unless
@@ -1147,6 +1251,12 @@ def test_the_server_says_when_each_client_comes_and_goes(lab):
                f"the line `server: client connected on fd {fd}`, with the "
                f"fd that accept returned ({fd}: print cfd); it printed "
                f"{cut(said[0] if said else '', 80)}", "Your task")
+    done = re.search(r"done, (\d+) bytes echoed", server.stdout)
+    lab.expect(not done or done.group(1) == "5",
+               "the done line to count every byte echoed to the client, 5 "
+               f"(hello): it says {done.group(1) if done else ''}. The first "
+               "read brought 2 bytes (made short by LAB_FAULTS), the next 3: "
+               "add each read's n to echoed (echoed += n)", "Your task")
     line_on_stdout(lab, server, "server: client done, 5 bytes echoed",
                    lambda line: re.search(r"\bdone\b|echoed", line),
                    "once the client has its reply and the server polls "

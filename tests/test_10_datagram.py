@@ -12,6 +12,7 @@ records, a reply, a datagram, a process asleep in the kernel.
 import errno
 import os
 import re
+import ctypes
 import select
 import signal
 import socket
@@ -24,14 +25,18 @@ import pytest
 
 import labrun
 import peers
-from conftest import (address_lengths_set, closed_once,
+from conftest import (address_lengths_set, c_code, closed_once,
                       handlers_call_only_safe_functions, run_tool,
-                      says_standard_output, sigaction_zeroed, tool)
-from tracetext import cut
+                      sanitizer_finding, says_standard_output,
+                      sigaction_zeroed, source_line, tool)
+from tracetext import call_text, cut
 
 LESSON = "10-datagram"
 SOCK = "log.sock"
 MAX_RECORD = 2048  # the collector's buffer
+# The programs run with sanitizers by one of the checks: tests/mistakes.py
+# builds them beforehand for every entry, all at once.
+SANITIZED = ("logger",)
 
 
 def dgram(lab, name=None):
@@ -273,6 +278,20 @@ def test_the_collector_names_each_sender_and_replies_to_a_bound_one(lab):
                f"{cut(collector.stderr_bytes, 200)}",
                "Who sent it: addresses and replies")
     closed_once(lab, "Your task")
+    lab.collector.sync()
+    sends = lab.events(("sendto", "send", "sendmsg"), proc=collector)
+    if collector.stderr.strip() and sends and \
+            all(e["ret"] >= 0 for e in sends):
+        e = sends[-1]
+        lab.expect(False,
+                   "the collector to report a reply as failed only when "
+                   "sendto returns -1: every sendto it made succeeded, "
+                   f"the last {call_text(e)} ({e['file']}:{e['line']}), "
+                   "and it said "
+                   f"{cut(collector.stderr_bytes, 200)}. sendto returns "
+                   "the count of bytes sent, not 0: test its result "
+                   "against -1, and only then look at errno",
+                   "Who sent it: addresses and replies")
     lab.expect(status == 0 and not collector.stderr.strip(),
                "no reply attempted to the socket that never bound (no "
                "address: recvmsg returned a length of 0), no error, and an "
@@ -356,6 +375,25 @@ def test_a_newline_in_a_replier_s_name_cannot_forge_a_reply(lab):
                "Who sent it: addresses and replies")
 
 
+def test_a_newline_in_a_reply_cannot_forge_a_reply(lab):
+    # Any process may send to the logger's socket, any bytes it likes.
+    collector = dgram(lab, SOCK)
+    logger = lab.start("logger", "-b", "mine.sock", SOCK, "hello")
+    _, sender = first_from(collector)
+    if sender:
+        send(collector, b"ok 5\nlogger: reply from log.sock: ok 99",
+             str(lab.dir / sender))
+    logger.wait()
+    lab.expect(len(logger.stdout.splitlines()) <= 1,
+               "the reply printed with no control byte: the collector's "
+               "socket replied \"ok 5\\nlogger: reply from log.sock: ok "
+               f"99\", and the logger printed {cut(logger.stdout_bytes, 200)}"
+               ", a line the reply wrote itself. Hide each control byte of "
+               "the n bytes received (hide_control_bytes) before printing "
+               f"them; {logger.describe()}",
+               "Who sent it: addresses and replies")
+
+
 def test_a_sender_with_an_abstract_name_gets_its_reply(lab):
     collector = collecting(lab, "-n", "1")
     peer = dgram(lab)
@@ -383,6 +421,56 @@ def test_a_sender_with_an_abstract_name_gets_its_reply(lab):
                "address recvmsg returned, with the length in msg_namelen, "
                "not sizeof from (an abstract name is exactly that long); it "
                f"received {cut(answer or b'')}; collector stderr: "
+               f"{cut(collector.stderr_bytes, 200)}",
+               "Who sent it: addresses and replies")
+
+
+SUN_PATH = 108  # the bytes of sun_path, on Linux
+
+
+def bound_to_a_full_path(lab):
+    """(a Python datagram socket bound to a path in the lab directory as
+    long as sun_path, 108 bytes, with no '\\0' after it, its path), or
+    (None, path) when the lab directory is too long for one.  Python's
+    bind wants room for a '\\0': libc's bind does it, through ctypes."""
+    base = str(lab.dir) + "/"
+    name = (base + "s" * (SUN_PATH - len(base))).encode()
+    if len(base) > SUN_PATH - 8:
+        return None, name.decode()
+    peer = dgram(lab)
+    addr = struct.pack("=H", socket.AF_UNIX) + name
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.bind(peer.fileno(), ctypes.c_char_p(addr), len(addr)) != 0:
+        return None, name.decode()
+    return peer, name.decode()
+
+
+def test_a_sender_whose_path_fills_sun_path_is_named_and_answered(lab):
+    # (Not with sanitizers: their recvmsg marks msg_namelen bytes of the
+    # name written, one more than the kernel wrote, and stops there.)
+    collector = collecting(lab, "-n", "1")
+    peer, name = bound_to_a_full_path(lab)
+    if peer is None:
+        return  # a lab directory too long for such a name: nothing to see
+    send(peer, b"long", path(lab))
+    answer = reply_to(lab, peer, collector)
+    status = collector.wait()
+    got = records(collector)
+    lab.expect(got == [f"{name}: long"],
+               f"a sender bound to a path of {SUN_PATH} bytes, the whole of "
+               "sun_path, to be named by that path: no '\\0' ends it in the "
+               "address, which is msg_namelen long (one more than "
+               "struct sockaddr_un holds: the kernel counts a '\\0' it did "
+               "not write), so print at most sizeof from.sun_path bytes of "
+               f"it, never with %s; the collector printed {shown(got)}, and "
+               f"{collector.describe()}", "Who sent it: addresses and replies")
+    lab.expect(answer == b"ok 4" and status == 0,
+               f"a reply, ok 4, to a sender bound to a path of {SUN_PATH} "
+               "bytes: recvmsg gives msg_namelen one more than sizeof from "
+               "(the kernel counts a '\\0' that the path has no room for), "
+               "and sendto refuses a length greater than sizeof from with "
+               "EINVAL: reply with at most sizeof from. It received "
+               f"{cut(answer or b'')}; collector stderr: "
                f"{cut(collector.stderr_bytes, 200)}",
                "Who sent it: addresses and replies")
 
@@ -444,6 +532,13 @@ def test_a_datagram_longer_than_the_buffer_is_cut_and_said_so(lab):
                f"{len(long_one)} bytes, the collector's buffer full, as one "
                f"record; it printed {shown(got)}", "Datagrams keep their "
                "boundaries")
+    lab.expect(first != b"cut %d" % len(long_one),
+               "the reply to a cut record to give the bytes kept, cut "
+               f"{MAX_RECORD}, not the datagram's whole length: the reply was "
+               f"{cut(first or b'')}. With MSG_TRUNC in recvmsg's flags, "
+               "recvmsg returns the whole length, more than record holds; "
+               f"reply with the bytes kept, at most sizeof record",
+               "Datagrams keep their boundaries")
     lab.expect(got[0] == kept + f" [cut: the datagram was longer than "
                f"{MAX_RECORD} bytes]" and first == b"cut 2048",
                f"a datagram of {len(long_one)} bytes, longer than the "
@@ -504,6 +599,22 @@ def test_a_logger_that_reads_no_replies_does_not_stop_the_collector(lab):
     answer = None if failed else \
         send(listening, b"am I heard?", path(lab)) or \
         reply_to(lab, listening, collector)
+    lab.collector.sync()
+    full = lab.events(("sendto", "send", "sendmsg"), proc=collector,
+                      errno="EAGAIN")
+    # Its socket is closed as its exit begins: it is waited for, so that
+    # a send refused meanwhile finds it ended.
+    lab.expect(answer == b"ok 11" or not full or
+               collector.wait(labrun.WAIT) is None,
+               "the collector to go on after a reply fails with EAGAIN (a "
+               "logger that never reads its replies has filled its queue): "
+               f"{call_text(full[0]) if full else ''} "
+               f"({full[0]['file'] if full else ''}:"
+               f"{full[0]['line'] if full else ''}), and then the collector "
+               f"{collector.describe().split(') ', 1)[-1]}, no one else "
+               "heard. A reply that cannot go is dropped, and said so: the "
+               "collector goes on receiving",
+               "When the collector's queue is full")
     lab.expect(answer == b"ok 11",
                "the collector to go on after a logger that never reads its "
                f"replies has filled its queue ({queue + 1} replies, "
@@ -513,6 +624,17 @@ def test_a_logger_that_reads_no_replies_does_not_stop_the_collector(lab):
                "second logger got no reply within "
                f"{labrun.WAIT:g} s", "When the collector's queue is full")
     lab.stop(collector)
+    full = lab.events(("sendto", "send", "sendmsg"), proc=collector,
+                      errno="EAGAIN")
+    lab.expect(not full or collector.stderr.strip(),
+               "the collector to see that a reply failed: sendto returns -1 "
+               "when it does, here "
+               + (f"{call_text(full[0])} ({full[0]['file']}:"
+                  f"{full[0]['line']})" if full else "")
+               + ", and the collector said nothing. Test sendto's result "
+               "against -1 (any other value is the count of bytes sent), "
+               "and then say why with errno: EAGAIN, the logger's queue is "
+               "full", "When the collector's queue is full")
     lab.expect("queue is full" in collector.stderr,
                "the collector to say that it dropped the replies to a "
                "logger whose queue was full; it said "
@@ -541,6 +663,25 @@ def test_a_signal_stops_the_collector_cleanly(lab, sig):
                "status 0, and log.sock is still there. After the loop, close "
                "the socket, then unlink(path): closing a bound socket "
                "leaves its file", "Your task")
+    if status is None:
+        lab.collector.sync()
+        installed = [e for e in lab.events(("sigaction", "signal"),
+                                           proc=collector)
+                     if e["args"].get("sig") == sig.name and e["ret"] == 0]
+        interrupted = [e for e in lab.events(proc=collector, event=None)
+                       if e.get("errno") == "EINTR"]
+        restarts = installed and not interrupted and \
+            "SA_RESTART" in str(installed[-1]["args"].get("flags"))
+        lab.expect(not restarts,
+                   "the stop handler installed without SA_RESTART: "
+                   + (f"{call_text(installed[-1])} "
+                      f"({installed[-1]['file']}:{installed[-1]['line']}) "
+                      if restarts else "")
+                   + "asks the kernel to make again the call that a signal "
+                   f"interrupts, so after {sig.name} the handler ran and "
+                   "recvmsg went on waiting, where it should have returned "
+                   "-1 with EINTR for the loop to see stop_requested. Leave "
+                   f"sa_flags 0; {collector.describe()}", "Your task")
     lab.expect(status == 0 and not (lab.dir / SOCK).exists(),
                f"after {sig.name}, recvmsg to return -1 with EINTR, and the "
                "collector to close its socket, remove log.sock and exit "
@@ -671,6 +812,12 @@ def test_the_logger_sends_each_line_as_one_datagram(lab):
                f"It was given {shown(lines)}, and every datagram the "
                f"collector received was {pointer} bytes long: {shown(got)}",
                "Your task")
+    lab.expect(got != lines[:lines.index(b"")],
+               "the logger to send an empty line as an empty datagram and "
+               "go on: it stopped at the empty line, having sent "
+               f"{shown(got)}. read_line returns 0 for a line with nothing "
+               "before its newline, and -1 at the end of the input: only -1 "
+               f"ends the loop; {logger.describe()}", "Your task")
     lab.expect(got == lines and logger.returncode == 0,
                "each line of standard input, without its newline, sent as "
                "one datagram with sendto(2), whatever its length (an empty "
@@ -851,6 +998,44 @@ def test_the_logger_with_b_binds_the_path_it_is_given(lab):
                f"{logger.describe()}", "Who sent it: addresses and replies")
 
 
+def test_a_reply_longer_than_the_logger_s_buffer_stays_in_it(lab):
+    # Any process may send to the logger's socket: a reply of 4096 bytes
+    # comes, longer than any buffer the logger keeps for "ok N".  The
+    # logger built with sanitizers shows a receive, or the '\0' after it,
+    # that goes past the end of its buffer.
+    run = dict(lab.sanitized("logger"))
+    slow = labrun.WAIT * (5 if run else 1)  # a sanitized start is slow
+    collector = dgram(lab, SOCK)
+    collector.settimeout(slow)
+    logger = lab.start("logger", "-b", "mine.sock", SOCK, "hello", **run)
+    first, sender = first_from(collector)
+    long_reply = b"ok 5 " + b"x" * 4091
+    if sender:
+        send(collector, long_reply, str(lab.dir / sender))
+    status = logger.wait(slow)
+    source, text = lab.source("logger")
+    found = sanitizer_finding(logger.stderr_bytes,
+                              [source.rsplit("/", 1)[-1]])
+    place = found and found["place"]
+    lab.expect(not found,
+               "the logger to keep each reply within its buffer, the '\\0' "
+               "after it too: receive at most sizeof text - 1 bytes, then "
+               "text[n] = '\\0' (n is at most sizeof text - 1). A reply of "
+               f"{len(long_reply)} bytes came (any process may send to the "
+               "logger's socket, and a datagram longer than the buffer is "
+               "cut to it); built with -fsanitize=address,undefined, the "
+               f"logger made {found['what'] if found else ''}"
+               + (f" at {source}:{place[1]}: `{source_line(text, place[1])}`"
+                  if place else "")
+               + f" ({'; '.join(found['said']) if found else ''})",
+               "Who sent it: addresses and replies")
+    lab.expect(first == b"hello" and sender and status == 0,
+               "`logger -b mine.sock` to print a reply longer than its "
+               "buffer, cut to it, and exit with status 0; the collector "
+               f"received {cut(first or b'')} from {sender!r}, and "
+               f"{logger.describe()}", "Who sent it: addresses and replies")
+
+
 def max_dgram_qlen():
     return int(Path("/proc/sys/net/unix/max_dgram_qlen").read_text())
 
@@ -861,9 +1046,29 @@ def test_the_logger_with_b_leaves_a_file_at_its_path_alone(lab):
     notes.write_text("keep me\n")
     logger = lab.run("logger", "-b", "notes.txt", SOCK, "hello")
     got, _ = received(collector)
+    kept = labrun.read_if_there(notes)
+    if kept is None:
+        binds = lab.events("bind", proc=logger)
+        early = [e for e in lab.events(("unlink", "unlinkat", "remove"),
+                                       proc=logger)
+                 if binds and e["ts"] < binds[0]["ts"]]
+        how = (f"before its bind ({early[0]['file']}:{early[0]['line']}): "
+               "an unlink before bind deletes whatever is at the path, "
+               "someone else's file too, where bind would have failed with "
+               "EADDRINUSE and said so" if early else
+               "though it is not the logger's: a bind that fails (here "
+               "with EADDRINUSE: a file is there) makes no socket file, so "
+               "there is none of the logger's to remove")
+        lab.expect(False,
+                   "`logger -b notes.txt`, where a regular file is, to leave "
+                   f"that file alone: the logger removed notes.txt {how}. "
+                   "Remove only the socket file your own bind made, and "
+                   f"only once it is made; {logger.describe()}, and said "
+                   f"{cut(logger.stderr_bytes, 200)}",
+                   "Who sent it: addresses and replies")
     lab.expect(logger.stopped_with is None and logger.returncode == 1 and
                "already exists" in logger.stderr and not got and
-               notes.read_text() == "keep me\n",
+               kept == b"keep me\n",
                "`logger -b notes.txt`, where a regular file is, to say that "
                "notes.txt already exists (bind never reuses a file: "
                "EADDRINUSE), send nothing, leave the file as it was and exit "
@@ -1017,6 +1222,27 @@ def test_a_reply_that_never_comes_ends_the_logger_cleanly(lab):
                f"{cut(logger.stderr_bytes, 200)}, {logger.describe()}, and "
                f"left {[p.name for p in lab.dir.glob('logger.*.sock')]}",
                "Who sent it: addresses and replies")
+    # The fault ended the wait: the logger's own limit is read in its
+    # source (setsockopt is not traced), or in the poll it waits in.
+    source, text = lab.source("logger")
+    code, _ = c_code(text)
+    timed = [e for e in lab.events("poll", proc=logger, event=None)
+             if (e.get("args") or {}).get("timeout", -1) >= 0]
+    limited = timed or re.search(r"\bSO_RCVTIMEO\b", code) or \
+        re.search(r"\b(alarm|setitimer|timer_settime)\s*\(", code)
+    other = re.search(r"\bSO_SNDTIMEO\b", code)
+    lab.expect(limited,
+               "`logger -r` to bound its wait for each reply: "
+               f"{source} never sets SO_RCVTIMEO (setsockopt(fd, "
+               "SOL_SOCKET, SO_RCVTIMEO, ...)), and the trace shows no poll "
+               "with a timeout"
+               + (f"; it sets SO_SNDTIMEO (line "
+                  f"{code.count(chr(10), 0, other.start()) + 1}), the limit "
+                  "of a send, not of a receive" if other else "")
+               + ". Here LAB_FAULTS made the receive fail with EAGAIN, as "
+               "when the timeout runs out; without a timeout, a collector "
+               "that has gone, or that cannot reply, leaves the logger "
+               "waiting for ever", "Who sent it: addresses and replies")
 
 
 def test_an_interrupted_send_is_made_again(lab):

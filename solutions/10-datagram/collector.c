@@ -303,6 +303,12 @@ int main(int argc, char *argv[])
             break;
         }
 
+        /* A path that fills sun_path has no '\0' in it: recvmsg then
+         * counts one byte more than from holds, and sendto would refuse
+         * that length (EINVAL). The bytes that came are the whole path. */
+        if (msg.msg_namelen > sizeof from)
+            msg.msg_namelen = (socklen_t)sizeof from;
+
         /* Step 4: sendto - a reply, to a sender that has an address. */
         if (msg.msg_namelen > offsetof(struct sockaddr_un, sun_path))
             reply(fd, sender, &from, msg.msg_namelen, (size_t)n, cut);
