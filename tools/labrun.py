@@ -412,6 +412,10 @@ class Collector:
         # Opened read-write: never blocks, and never sees end of file.
         self.fd = os.open(fifo, os.O_RDWR)
         self.events = []
+        # Where each process's events are, and each call's, in events: a
+        # check asks for one process's reads again and again while a
+        # program makes thousands of calls.
+        self.by_pid, self.by_call = {}, {}
         self.read_lines = 0  # every line of trace read, kept or not
         self.cond = threading.Condition()
         self.writing = threading.Lock()  # the marks' writes, and the close
@@ -444,9 +448,16 @@ class Collector:
                             continue
                         elif line.strip():
                             try:
-                                self.events.append(json.loads(line))
-                            except ValueError:
+                                event = json.loads(line)
+                                self.by_pid.setdefault(
+                                    event.get("pid"), []).append(
+                                        len(self.events))
+                                self.by_call.setdefault(
+                                    event.get("call"), []).append(
+                                        len(self.events))
+                            except (ValueError, AttributeError, TypeError):
                                 continue  # not a line of the trace
+                            self.events.append(event)
                             if self.copy:
                                 self.copy.write(line.decode() + "\n")
                 finally:
@@ -972,12 +983,29 @@ class Lab:
                     and all(e.get(k) == v for k, v in match.items()))
         return matches
 
+    def _candidates(self, call, proc):
+        """The events that may be of call (or one of calls) and of proc, in
+        the order traced: those of the smaller of the collector's indexes
+        that apply (by_call, by_pid), or all.  Asked under its lock."""
+        found, options = self.collector.events, []
+        if call is not None:
+            names = [call] if isinstance(call, str) else set(call)
+            options.append([self.collector.by_call.get(n, ()) for n in names])
+        if proc is not None and not isinstance(proc, Family):
+            options.append([self.collector.by_pid.get(proc.pid, ())])
+        if not options:
+            return list(found)
+        best = min(options, key=lambda lists: sum(map(len, lists)))
+        if len(best) == 1:
+            return [found[i] for i in best[0]]
+        return [found[i] for i in sorted(i for at in best for i in at)]
+
     def events(self, call=None, proc=None, event="return",
                where=lambda e: True, **match):
         """The events so far, filtered by call name (or names), process,
         fields, and where (as wait_for and made filter)."""
         with self.collector.cond:
-            found = list(self.collector.events)
+            found = self._candidates(call, proc)
         matches = self._matcher(call, proc, event, match)
         return [e for e in found if matches(e) and where(e)]
 
@@ -998,7 +1026,7 @@ class Lab:
         the others need not be expanded (a loop may hide millions)."""
         matches = self._matcher(call, proc, None, {})
         with self.collector.cond:
-            return [e for e in self.collector.events if matches(e)]
+            return [e for e in self._candidates(call, proc) if matches(e)]
 
     def calls(self, call=None, proc=None, where=lambda e: True):
         """How many calls were made, counting those a run of like calls
