@@ -1829,6 +1829,93 @@ def c_declaration(code, name):
     return words, where_
 
 
+# A member given a value: var.m = ..., var->m |= ..., var.a.m++, ++var.m.
+C_MEMBER_ASSIGNED = re.compile(
+    r"(?<![\w.>$])([A-Za-z_]\w*)\s*(?:\[[^\]]*\]\s*)?"
+    r"((?:(?:\.|->)\s*[A-Za-z_]\w*\s*(?:\[[^\]]*\]\s*)?)+)"
+    r"(?:(?:[-+*/%&|^]|<<|>>)?=(?!=)|\+\+|--)|"
+    r"(?:\+\+|--)\s*([A-Za-z_]\w*)\s*"
+    r"((?:(?:\.|->)\s*[A-Za-z_]\w*\s*(?:\[[^\]]*\]\s*)?)+)")
+
+
+def members_assigned(code, start, end):
+    """The members of variables given a value between start and end:
+    [(the variable, the member last named, as written, where)]."""
+    found = []
+    for m in C_MEMBER_ASSIGNED.finditer(code, start, end):
+        var = m.group(1) or m.group(3)
+        path = m.group(2) or m.group(4)
+        member = re.findall(r"[A-Za-z_]\w*", path)[-1]
+        found.append((var, member, var + re.sub(r"\s+", "", path),
+                      m.start()))
+    return found
+
+
+def c_member_declaration(code, var, member):
+    """The type of a member of a file-scope struct (or union) variable, or
+    of what a file-scope pointer points to: (the words of the variable's
+    type and of the member's, with typedef names resolved; where the
+    member is declared), or None when the code does not show it.  The
+    struct is the one defined in the variable's own declaration, or the
+    one whose tag its type names; else each struct that declares a member
+    of that name, the first whose type is not signal-safe first."""
+    declared = c_declaration(code, var)
+    if declared is None:
+        return None
+    var_words, var_at = declared
+    level = brace_depths(code)
+    candidates = []
+    for m in re.finditer(r"\b(?:struct|union)\s*([A-Za-z_]\w*)?\s*\{", code):
+        if level[m.start()] != 0:
+            continue
+        close = next((i for i in range(m.end(), len(code))
+                      if code[i] == "}" and level[i] == 0), len(code))
+        at = m.end()
+        for statement in code[m.end():close].split(";"):
+            here, at = at, at + len(statement) + 1
+            for before, name in c_declarators(statement):
+                if name == member:
+                    words = re.findall(r"[A-Za-z_]\w*", before)
+                    where = here + re.search(rf"\b{member}\b",
+                                             statement).start()
+                    own = close < var_at and ";" not in code[close:var_at]
+                    tagged = m.group(1) is not None and \
+                        m.group(1) in var_words
+                    if own:  # static volatile struct { ... } var;
+                        head = re.split(r"[;}]", code[:m.start()])[-1]
+                        words = re.findall(r"[A-Za-z_]\w*", head) + words
+                    candidates.append((own or tagged, words, where))
+    chosen = [c for c in candidates if c[0]] or candidates
+    if not chosen:
+        return None
+    judged = []
+    for _, words, where in chosen:
+        resolved = resolve_typedefs(code, words)
+        judged.append((var_words + resolved, where))
+    judged.sort(key=lambda c: signal_safe_type(c[0]))
+    return judged[0]
+
+
+def resolve_typedefs(code, words):
+    """words with the file-scope typedef names among them replaced by
+    what they stand for."""
+    level = brace_depths(code)
+    typedefs = {}
+    for m in re.finditer(r"\btypedef\b([^;{}]*);", code):
+        if level[m.start()] != 0:
+            continue
+        parts = c_declarators(m.group(1))
+        if parts:
+            base = re.findall(r"[A-Za-z_]\w*", parts[0][0])
+            for _, n in parts:
+                typedefs[n] = base
+    for _ in range(8):
+        if not any(w in typedefs for w in words):
+            break
+        words = [x for w in words for x in typedefs.get(w, [w])]
+    return words
+
+
 def sigaction_left_unset(code):
     """The struct sigaction variables that a function declares without an
     initialiser and passes to sigaction() as its new action while nothing

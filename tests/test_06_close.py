@@ -22,6 +22,7 @@ from conftest import (READS, SERVING_WAITS, SIGNAL_SAFE, WRITES, as_run,
                       faults, frozen,
                       installed_handlers, interrupted,
                       interrupted_and_not_made_again, library_calls, line_at,
+                      c_member_declaration, members_assigned,
                       line_names_the_path, line_on_stdout,
                       one_after_another, pauses_after_emfile, receive,
                       sanitized_exchange, sent_to, sigaction_zeroed,
@@ -769,8 +770,12 @@ def test_the_stop_handler_only_sets_a_volatile_sig_atomic_t_flag(lab):
                        f"{call}, whose state it would then corrupt; print "
                        "and clean up in main, after the loop",
                        "Cleaning up on a signal")
-        for var, at in assigned(code, start, end):
-            declared = c_declaration(code, var)
+        flags = [(var, at, c_declaration(code, var))
+                 for var, at in assigned(code, start, end)]
+        flags += [(written, at, c_member_declaration(code, var, member))
+                  for var, member, written, at in members_assigned(code,
+                                                                   start, end)]
+        for var, at, declared in sorted(flags, key=lambda f: f[1]):
             if declared is None:
                 continue  # a local variable, or out of sight
             words, decl_at = declared
