@@ -431,12 +431,39 @@ def test_no_zombie_is_left_when_clients_leave_together(lab):
                    "sigprocmask(SIG_SETMASK, &mask, NULL), in the parent, "
                    "before it goes back to accept",
                    "Stopping: the parent cleans up, and ends its children")
-    lab.expect(gone or not left or reaped,
-               f"no zombie once five clients have left: {len(left)} children "
-               f"of the server ended and stay zombies (state Z in "
-               f"/proc/PID/stat), and the server called no waitpid at all. "
-               "Reap them: a SIGCHLD handler that calls waitpid(-1, NULL, "
-               "WNOHANG) in a loop, installed with sigaction",
+    if not (gone or not left or reaped):
+        calls = lab.events("waitpid", proc=server)
+        caught = peers.blocks(server.pid, signal.SIGCHLD, "SigCgt")
+        if caught is False:
+            how = ("the server catches no SIGCHLD (SigCgt in "
+                   f"/proc/{server.pid}/status): nothing reaps a child when "
+                   "it ends")
+            how += (f"; its {len(calls)} waitpid calls, made from its main "
+                    "flow, run only when the main flow gets there (after "
+                    "an accept returns), and none reaped these"
+                    if calls else ", and the server called no waitpid at all")
+        else:
+            how = ("its SIGCHLD handler reaped none of them"
+                   + (f": its {len(calls)} waitpid calls returned no child"
+                      if calls else ": the server called no waitpid at all"))
+        lab.expect(False,
+                   f"no zombie once five clients have left: {len(left)} "
+                   "children of the server ended and stay zombies (state Z "
+                   f"in /proc/PID/stat), and {how}. Reap them: a SIGCHLD "
+                   "handler that calls waitpid(-1, NULL, WNOHANG) in a loop, "
+                   "installed with sigaction", "Reaping: SIGCHLD and waitpid")
+    # A reaper that asks for one child by its pid reaps that child only.
+    one = [e for e in lab.events("waitpid", proc=server)
+           if e["ts"] > since and isinstance(e["args"].get("pid"), int) and
+           e["args"]["pid"] > 0]
+    lab.expect(gone or not left or not one,
+               f"no zombie once five clients have left at once: the server "
+               f"reaped {len(reaped)} of them and {len(left)} stay zombies: "
+               f"its waitpid asks for one child by its pid, "
+               f"`waitpid({one[0]['args']['pid'] if one else ''}, ...)` "
+               f"({where(one[0]) if one else ''}), and every other child "
+               "that ends stays a zombie. Ask for any child: waitpid(-1, "
+               "NULL, WNOHANG), in a loop until it returns 0 or -1",
                "Reaping: SIGCHLD and waitpid")
     lab.expect(gone or not left,
                f"no zombie once five clients have left at once: the server "
@@ -817,6 +844,7 @@ def test_sigterm_leaves_no_process_no_child_and_no_socket_file(lab):
                "each silent client to see its connection end when the "
                f"server stops; they saw {[how for _, how in ends]}",
                "Stopping: the parent cleans up, and ends its children")
+
 
 
 def children_left_running(lab, server, kids):
