@@ -1851,6 +1851,42 @@ def members_assigned(code, start, end):
     return found
 
 
+def handler_writes(code, start, end, macros, defined, seen=None,
+                   depth=0):
+    """The variables, and members of variables, given a value between start
+    and end (a handler's body), also in the program's own functions and
+    function-like macros it calls: [(the name as written, where, its
+    file-scope declaration as c_declaration or c_member_declaration gives
+    it, or None: a local variable, or out of sight)].  Where is the
+    assignment itself, or for a macro, the macro's use."""
+    seen = set() if seen is None else seen
+
+    def found_in(text, lo, hi, at=None):
+        out = [(var, where if at is None else at, c_declaration(code, var))
+               for var, where in assigned(text, lo, hi)]
+        out += [(written, where if at is None else at,
+                 c_member_declaration(code, var, member))
+                for var, member, written, where in members_assigned(text, lo,
+                                                                    hi)]
+        return out
+
+    found = found_in(code, start, end)
+    if depth > 8:
+        return found
+    for m in C_CALL.finditer(code, start, end):
+        name = m.group(1)
+        if name in C_KEYWORDS:
+            continue
+        if name in macros:
+            body = macros[name]
+            found += found_in(body, 0, len(body), m.start())
+        elif name in defined and name not in seen:
+            seen.add(name)
+            found += handler_writes(code, *defined[name], macros, defined,
+                                    seen, depth + 1)
+    return sorted(found, key=lambda f: f[1])
+
+
 def c_member_declaration(code, var, member):
     """The type of a member of a file-scope struct (or union) variable, or
     of what a file-scope pointer points to: (the words of the variable's

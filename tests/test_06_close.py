@@ -13,7 +13,7 @@ import pytest
 import labrun
 import peers
 from conftest import (READS, SERVING_WAITS, SIGNAL_SAFE, WRITES, as_run,
-                      assigned, c_code, c_declaration, c_functions,
+                      c_code, c_functions,
                       closed_once,
                       client_finishes_short_writes,
                       client_makes_interrupted_calls_again,
@@ -22,7 +22,7 @@ from conftest import (READS, SERVING_WAITS, SIGNAL_SAFE, WRITES, as_run,
                       faults, frozen,
                       installed_handlers, interrupted,
                       interrupted_and_not_made_again, library_calls, line_at,
-                      c_member_declaration, members_assigned,
+                      handler_writes,
                       line_names_the_path, line_on_stdout,
                       one_after_another, pauses_after_emfile, receive,
                       sanitized_exchange, sent_to, sigaction_zeroed,
@@ -770,12 +770,8 @@ def test_the_stop_handler_only_sets_a_volatile_sig_atomic_t_flag(lab):
                        f"{call}, whose state it would then corrupt; print "
                        "and clean up in main, after the loop",
                        "Cleaning up on a signal")
-        flags = [(var, at, c_declaration(code, var))
-                 for var, at in assigned(code, start, end)]
-        flags += [(written, at, c_member_declaration(code, var, member))
-                  for var, member, written, at in members_assigned(code,
-                                                                   start, end)]
-        for var, at, declared in sorted(flags, key=lambda f: f[1]):
+        for var, at, declared in handler_writes(code, start, end, macros,
+                                                defined):
             if declared is None:
                 continue  # a local variable, or out of sight
             words, decl_at = declared
