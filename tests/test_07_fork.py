@@ -847,6 +847,54 @@ def test_sigterm_leaves_no_process_no_child_and_no_socket_file(lab):
 
 
 
+def test_sigterm_while_the_parent_waits_for_its_last_client_ends_it(lab):
+    # server -n 1 takes one client, then waits (end_children) for the
+    # child that serves it: a SIGTERM that comes then interrupts that wait.
+    server, _ = serving(lab, "-n", "1")
+    peer = peers.silent(lab, server)
+    lab.expect(peer is not None, "a silent client accepted by server -n 1; "
+               f"{server.describe()}", "What this stage does")
+    peers.settled(lab, server)
+    kids = peers.children(server.pid)
+    server.asleep()
+    since = time.monotonic_ns()
+    server.signal(signal.SIGTERM)
+    status = server.wait(labrun.WAIT)
+    lab.collector.sync()
+    left = [pid for pid in kids if labrun.process_state(pid)[0] not in
+            (None, "Z")]
+    cut = next((e for e in lab.events("waitpid", proc=server)
+                if e["ts"] > since and e["ret"] == -1 and
+                e.get("errno") == "EINTR"), None)
+    if status is not None and left and cut is not None:
+        lab.expect(False,
+                   "the parent to wait on for its children when SIGTERM "
+                   "interrupts its wait: server -n 1, its one client taken, "
+                   "waited for the child serving it; SIGTERM made that "
+                   f"waitpid fail with EINTR ({where(cut)}), and the parent "
+                   "stopped waiting and exited, its child (pid "
+                   f"{left[0]}) still serving the silent client. EINTR there "
+                   "is no reason to stop waiting: in end_children, when a "
+                   "stop was asked send SIGTERM to each child, then call "
+                   "waitpid(-1, NULL, 0) again, until it fails with ECHILD",
+                   "Stopping: the parent cleans up, and ends its children")
+    lab.expect(status is not None and not left,
+               "SIGTERM to stop server -n 1 while it waits for the child "
+               "serving its last client (silent) to end, and that child "
+               "with it: "
+               + (f"it is still running {labrun.WAIT:g} s after"
+                  if status is None else
+                  f"it exited, its child (pid {left[0] if left else ''}) "
+                  "still serving")
+               + ". After a stop signal end_children sends SIGTERM to each "
+               "child, also while it waits for them, then waits for them",
+               "Stopping: the parent cleans up, and ends its children")
+    lab.expect(status == 0 and not (lab.dir / "lab.sock").exists(),
+               "after SIGTERM the server to exit with 0 and lab.sock to be "
+               f"gone; {server.describe()}",
+               "Stopping: the parent cleans up, and ends its children")
+
+
 def children_left_running(lab, server, kids):
     """Why the server's children still run after it sent them its stop
     signal, in words, or "" when the trace and /proc do not tell."""
