@@ -582,6 +582,13 @@ def stopped(lab, server, sig, since):
                    "return -1 with EINTR: it went on waiting, restarted by "
                    "the kernel, because the handler was installed with "
                    "SA_RESTART; leave sa_flags 0", "Cleaning up on a signal")
+        cleared = flag_cleared(lab)
+        lab.expect(not cleared,
+                   f"after {sig.name} the server to stop: {cleared} sets the "
+                   "flag back to 0, and the stop the handler asked for is "
+                   "forgotten there: after the EINTR the server went back to "
+                   "wait again. Once a signal has set the flag, leave it "
+                   "set: the loop ends on it", "Cleaning up on a signal")
         lab.expect(False,
                    f"after {sig.name} and the EINTR it caused, the server to "
                    "stop: it went back to wait again; look at the flag "
@@ -648,6 +655,30 @@ def test_a_signal_stops_the_server_cleanly(lab, sig):
                "Cleaning up on a signal")
 
 
+def flag_cleared(lab):
+    """Where the server's main flow sets a flag that its stop handler sets
+    back to 0 (or false), forgetting a stop asked for: "line N,
+    `statement`", or None (this comes from reading the source)."""
+    source, text = lab.source("server")
+    code, macros = c_code(text)
+    defined = c_functions(code)
+    handlers = [defined[name] for name in dict.fromkeys(
+        h[0] for h in installed_handlers(code))]
+    flags = {var for start, end in handlers for var, _, declared in
+             handler_writes(code, start, end, macros, defined)
+             if declared is not None}
+    found = []
+    for var in flags:
+        for m in re.finditer(rf"(?<![\w.>]){re.escape(var)}\s*=\s*"
+                             r"(?:0[uUlL]*|false)\s*;", code):
+            if not any(start <= m.start() < end for start, end in handlers):
+                found.append(m.start())
+    if not found:
+        return None
+    line = line_at(code, min(found))
+    return f"line {line}, `{source_line(text, line)}`"
+
+
 def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
     server = lab.serving()
     client, error = lab.connect()
@@ -670,6 +701,14 @@ def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
         back = [e for e in lab.events(labrun.ACCEPTS, proc=server,
                                       event="wait")
                 if e["ts"] > since]
+        cleared = flag_cleared(lab) if back else None
+        lab.expect(not cleared,
+                   "Ctrl-C while a client is connected to stop the server: "
+                   f"{cleared} sets the flag back to 0, and the stop the "
+                   "handler asked for is forgotten there: the interrupted "
+                   "read made the server leave the client, then it waited in "
+                   "accept again. Once a signal has set the flag, leave it "
+                   "set: the loop ends on it", "Cleaning up on a signal")
         lab.expect(not back,
                    "Ctrl-C while a client is connected to stop the server: "
                    "the interrupted read made it leave the client, but then "
