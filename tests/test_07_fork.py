@@ -14,12 +14,13 @@ import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 import labrun
 import peers
-from conftest import (closed_once, errno_in_handlers,
+from conftest import (c_code, c_functions, closed_once, errno_in_handlers,
                       handlers_call_only_safe_functions, line_on_stdout,
                       sigaction_zeroed, tool, where)
 from tracetext import call_text, cut
@@ -115,11 +116,46 @@ def children_in_the_loop(lab, server):
     if not strays:
         return None
     e = strays[0]
+    if in_the_child_s_branch(lab, e):
+        harm = {"unlink": "removes the socket file while the parent still "
+                "listens: the clients after it find no lab.sock (ENOENT)"
+                }.get(e["call"], "does the parent's work")
+        return (f"a child of the server (pid {e['pid']}) called {e['call']} "
+                f"({e['file']}:{e['line']}) in its own branch, between fork "
+                f"and its _exit: the child {harm}. Only the parent accepts, "
+                "and removes the socket file, once, when it stops: take that "
+                f"{e['call']} out of the child's code")
     return (f"a child of the server (pid {e['pid']}) called {e['call']} "
             f"({e['file']}:{e['line']}): after serving its client it ran on "
             "into the parent's loop or cleanup. End the child with "
             "_exit(EXIT_SUCCESS) after its close(cfd): never return or break "
             "out of the child's case")
+
+
+def in_the_child_s_branch(lab, event):
+    """Whether the server's source makes the call of event (a child's) in
+    the child's own code: after a fork in the same function, with no
+    _exit, exit or return between the two (this comes from reading the
+    source; a call reached any other way, as a child running on into the
+    parent's loop or cleanup does, is not)."""
+    source, text = lab.source("server")
+    if Path(str(event.get("file", ""))).name != Path(str(source)).name:
+        return False
+    code, _ = c_code(text)
+    lines = code.split("\n")
+    line = event.get("line") or 0
+    if not 0 < line <= len(lines):
+        return False
+    at = sum(len(x) + 1 for x in lines[:line - 1])
+    at += len(lines[line - 1]) - len(lines[line - 1].lstrip())
+    body = next(((start, end) for start, end in c_functions(code).values()
+                 if start <= at < end), None)
+    if body is None:
+        return False
+    forks = [m.end() for m in re.compile(r"\bfork\s*\(").finditer(
+        code, body[0], at)]
+    return bool(forks) and not re.search(
+        r"\b(?:_exit|_Exit|exit|abort|return)\b", code[forks[-1]:at])
 
 
 def loop_left(lab, server):
