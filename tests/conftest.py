@@ -2107,6 +2107,16 @@ def errno_left_changed(code, start, end, macros, defined, seen=()):
         return calls[0][0], first, "save", None
     restores = [m.start() for m in ERRNO_RESTORED.finditer(code, start, end)
                 if re.sub(r"\s+", "", m.group(1)) in saved]
+    # A function of the program's own that puts back the errno it is given
+    # (restore_errno(saved)) restores it as the assignment does.
+    restorers = errno_restorers(code, defined)
+    for m in C_CALL.finditer(code, start, end):
+        k = restorers.get(m.group(1))
+        args = c_arguments(code, m.end() - 1) if k is not None else []
+        if k is not None and k < len(args) and \
+                re.sub(r"\s+", "", args[k]) in saved:
+            restores.append(m.start())
+    restores.sort()
     for r in returns:
         before = max(at for _, at in calls if at < r)
         if not [x for x in restores if before < x < r and
@@ -2128,6 +2138,24 @@ def errno_left_changed(code, start, end, macros, defined, seen=()):
                 return calls[-1][0], last, "restore last", late[-1]
             return calls[-1][0], last, "restore", None
     return None
+
+
+
+def errno_restorers(code, defined):
+    """{name: k} for each function of the program that sets errno to its
+    k-th parameter (errno = saved;) in a statement of its own at the top
+    of its body, and calls nothing after it."""
+    found = {}
+    level = brace_depths(code)
+    for name, (start, end) in defined.items():
+        params = c_parameters(code, name)
+        for m in ERRNO_RESTORED.finditer(code, start, end):
+            value = m.group(1).strip()
+            if value in params and level[m.start()] == level[start] and \
+                    own_statement(code, m.start()) and \
+                    not C_CALL.search(code, m.end(), end):
+                found[name] = params.index(value)
+    return found
 
 
 ENDLESS_LOOP = re.compile(r"\b(?:for\s*\(\s*;\s*;\s*\)|while\s*\(\s*"
