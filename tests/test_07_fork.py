@@ -132,6 +132,31 @@ def children_in_the_loop(lab, server):
             "out of the child's case")
 
 
+def shared_socket_shut_down(lab, server):
+    """A sentence naming a shutdown that one process of the server made of a
+    socket another still uses, else None: of the listening socket, by any of
+    them, or of a connection, by the parent that handed it to a child."""
+    listening = listening_fd(lab, server)
+    for e in lab.events("shutdown", proc=lab.family(server)):
+        fd = e["args"].get("fd")
+        if e["ret"] != 0 or (fd != listening and e["pid"] != server.pid):
+            continue
+        who = "the parent" if e["pid"] == server.pid else \
+            f"a child of the server (pid {e['pid']})"
+        what, harm, instead = (
+            ("the listening socket", "the parent's accept then fails "
+             "(EINVAL): no client after it is served", "close(fd)")
+            if fd == listening else
+            ("a connected socket it handed to a child", "the child's reads "
+             "then get end of file and its writes fail with EPIPE: the "
+             "client loses its reply", "close(cfd)"))
+        return (f"{who} called {call_text(e)} ({where(e)}) on its copy of "
+                f"{what}: shutdown acts on the socket itself, which parent "
+                f"and child share after fork, not on one descriptor; {harm}. "
+                f"To let go of its own copy, a process closes it: {instead}")
+    return None
+
+
 def in_the_child_s_branch(lab, event):
     """Whether the server's source makes the call of event (a child's) in
     the child's own code: after a fork in the same function, with no
@@ -343,7 +368,8 @@ def served(lab, server, results, what):
     waiting = reaper_waits(lab, server)
     if waiting:
         lab.expect(False, f"{what}: {waiting}", "Reaping: SIGCHLD and waitpid")
-    cause = children_in_the_loop(lab, server) or \
+    cause = shared_socket_shut_down(lab, server) or \
+        children_in_the_loop(lab, server) or \
         kept_copies(lab, server, results) or accept_failed(lab, server)
     if cause:
         lab.expect(False, f"{what}: {cause}", "One process per client")
