@@ -320,37 +320,71 @@ def table_not_freed(lab, server):
     # the trace was writing another call's line come before it in the file.
     timeline = [(e["start"], e) for e in lab.events(proc=server)] + \
         [(ts, {"call": "ended", "ret": pid}) for pid, ts in ends.items()]
+
+    def turned_away(taken, e, live_then):
+        if live_then >= most:
+            return None
+        how = "its SIGCHLD handler reaps each child with waitpid, " \
+            "and must also take it out of the table, " \
+            "forget_child(pid)" if reaped else \
+            "no waitpid of the parent reaped any child, so nothing " \
+            "ever calls forget_child(pid): with SIGCHLD set to " \
+            "SIG_IGN, or SA_NOCLDWAIT, the kernel reaps each child " \
+            "itself, and the handler's waitpid finds none. Install " \
+            "on_child_exit with SA_RESTART alone, and let it reap " \
+            "and forget each child"
+        return (f"the parent turned a client away without forking "
+                f"({call_text(taken)}, then close({taken['ret']}) "
+                f"at {e['file']}:{e['line']}) while only "
+                f"{live_then} of its children still ran, where it had run "
+                f"{most} at once: its table of children stays full of "
+                f"children that have ended. {how[0].upper()}{how[1:]}; "
+                "otherwise, after MAX_CHILDREN clients, every client "
+                "is turned away")
+
+    # A close of the accepted socket is a client turned away only if no
+    # fork follows it before the next accept (a parent that closes before
+    # it forks is named by closed_before_fork).
+    pending = None
     for _, e in sorted(timeline, key=lambda x: x[0]):
         if e["call"] == "fork":
-            taken = None
+            taken = pending = None
             if e["ret"] > 0:
                 live += 1
                 most = max(most, live)
         elif e["call"] == "ended":
             live -= 1
         elif e["call"] in ("accept", "accept4") and e["ret"] >= 0:
+            found = turned_away(*pending) if pending else None
+            if found:
+                return found
+            pending = None
             taken, live_then = e, live
         elif e["call"] == "close" and taken and \
                 e["args"].get("fd") == taken["ret"]:
-            if live_then < most:
-                how = "its SIGCHLD handler reaps each child with waitpid, " \
-                    "and must also take it out of the table, " \
-                    "forget_child(pid)" if reaped else \
-                    "no waitpid of the parent reaped any child, so nothing " \
-                    "ever calls forget_child(pid): with SIGCHLD set to " \
-                    "SIG_IGN, or SA_NOCLDWAIT, the kernel reaps each child " \
-                    "itself, and the handler's waitpid finds none. Install " \
-                    "on_child_exit with SA_RESTART alone, and let it reap " \
-                    "and forget each child"
-                return (f"the parent turned a client away without forking "
-                        f"({call_text(taken)}, then close({taken['ret']}) "
-                        f"at {e['file']}:{e['line']}) while only "
-                        f"{live_then} of its children still ran, where it had run {most} "
-                        "at once: its table of children stays full of "
-                        f"children that have ended. {how[0].upper()}{how[1:]}; "
-                        "otherwise, after MAX_CHILDREN clients, every client "
-                        "is turned away")
+            pending = (taken, e, live_then)
             taken = None
+    return turned_away(*pending) if pending else None
+
+
+def closed_before_fork(lab, server):
+    """A sentence naming the parent's close of a connected socket made
+    before the fork of the child that was to serve it, else None."""
+    taken = closed = None
+    for e in sorted(lab.events(proc=server), key=lambda e: e["start"]):
+        if e["call"] in labrun.ACCEPTS and e["ret"] >= 0:
+            taken, closed = e, None
+        elif e["call"] == "close" and taken and e["ret"] == 0 and \
+                e["args"].get("fd") == taken["ret"]:
+            closed = e
+        elif e["call"] == "fork" and closed is not None:
+            fd = taken["ret"]
+            return (f"the parent closed the connected socket, close({fd}) "
+                    f"({where(closed)}), before the fork that made the "
+                    f"child to serve it ({where(e)}): fork copies only the "
+                    f"descriptors open at that moment, so the child has no "
+                    f"fd {fd}, and its reads fail with EBADF. Fork first; "
+                    "the parent closes its copy right after fork")
     return None
 
 
@@ -361,6 +395,9 @@ def served(lab, server, results, what):
     if not bad:
         return
     lab.collector.sync()  # every line written so far, read
+    early = closed_before_fork(lab, server)
+    if early:
+        lab.expect(False, f"{what}: {early}", "One process per client")
     spinning = reaper_spins(lab, server) or table_not_freed(lab, server)
     if spinning:
         lab.expect(False, f"{what}: {spinning}",
