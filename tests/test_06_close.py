@@ -722,6 +722,15 @@ def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
                "the server leaves that client without an error message, "
                f"cleans up and exits with 0; {server.describe()}",
                "Cleaning up on a signal")
+    fd = accepted["ret"]
+    lab.expect(any(e["args"].get("fd") == fd and e["ts"] > accepted["ts"]
+                   for e in lab.events("close", proc=server, ret=0)),
+               "Ctrl-C while a client is connected: the server to close "
+               f"that client's socket, fd {fd}, before it exits, as on every "
+               f"other path: it exited with no close({fd}) after "
+               f"{call_text(accepted)}, leaving the socket to the exit, while "
+               "its cleanup closed the listening socket. Close the client's "
+               "socket first, then leave the loop", "Cleaning up on a signal")
 
 
 def test_a_file_in_the_way_at_start_is_left_untouched(lab):
