@@ -1183,6 +1183,59 @@ def test_sigterm_just_before_a_child_reads_ends_the_child(lab):
 # -- standard tools as clients, beside a silent one ---------------------------
 
 
+def test_a_child_that_ends_before_fork_returns_is_not_kept_in_the_table(lab):
+    # SIGCHLD is blocked while the parent forks and notes the child: a
+    # child that ends at once is then reaped, and forgotten, only once it
+    # is in the table. No run lands there by itself; LAB_FAULTS makes the
+    # first child end before its fork returns in the parent
+    # (fork#1=CHILDFIRST: trace/TRACE.md, "Fault injection").
+    rules = "fork#1=CHILDFIRST"
+    server, _ = serving(lab, env={"LAB_FAULTS": rules})
+    peer = peers.Peer(lab.dir / "lab.sock")
+    lab.peers.append(peer.sock)
+    peer.send(b"x")
+    got = peer.receive(1)
+    peer.close()  # the child reads end of file, and ends
+    lab.expect(got == (b"X", "size"), "a client answered (X for x) while "
+               f"the parent waits for its child to end; it got {got}; "
+               f"{server.describe()}", "One process per client")
+    forked = lab.wait_for("fork", proc=server, where=lambda e: e["ret"] > 0)
+    if forked is None:
+        return  # a server of one process: no child to note
+    child = forked["ret"]
+    lab.wait_until(lambda: [e for e in lab.events("waitpid", proc=server)
+                            if e["ret"] == child], proc=server, timeout=QUICK)
+    peers.settled(lab, server)
+    server.asleep()
+    server.signal(signal.SIGTERM)
+    status = server.wait(labrun.WAIT)
+    lab.collector.sync()
+    reaped = next((e for e in lab.events("waitpid", proc=server)
+                   if e["ret"] == child), None)
+    stale = next((e for e in lab.events("kill", proc=server)
+                  if e["args"].get("pid") == child), None)
+    lab.expect(stale is None,
+               "SIGCHLD blocked while the parent forks and notes the child "
+               f"in its table: LAB_FAULTS ({rules}) made child {child} end "
+               "before its fork returned in the parent, and the SIGCHLD "
+               "handler reaped it"
+               + (f" (waitpid = {child} at {where(reaped)})" if reaped
+                  else "")
+               + " before the parent noted it, so forget_child found "
+               "nothing to forget, and the table kept the pid of a child "
+               f"already reaped: on SIGTERM the parent sent it "
+               f"{call_text(stale) if stale else ''} "
+               f"({where(stale) if stale else ''}), "
+               "a pid that may by then be another process's. Block SIGCHLD "
+               "before fork, note the child (children[entry] = pid), and "
+               "only then put the mask back",
+               "Stopping: the parent cleans up, and ends its children")
+    lab.expect(status == 0 and not (lab.dir / "lab.sock").exists(),
+               "after SIGTERM the server to exit with 0 and lab.sock to be "
+               f"gone; {server.describe()}",
+               "Stopping: the parent cleans up, and ends its children")
+
+
 def test_nc_and_socat_are_served_beside_a_silent_client(lab):
     nc, socat = tool("nc"), tool("socat")
     if b"-U" not in subprocess.run([nc, "-h"], capture_output=True,
