@@ -785,6 +785,23 @@ def test_the_stop_handler_only_sets_a_volatile_sig_atomic_t_flag(lab):
     by_signal = [h for h in found if h[1] != "sigaction"]
     if by_signal:
         name, how, at, sig = by_signal[0]
+        if re.fullmatch(r"SIG[A-Z0-9]+", sig or "") and \
+                sig not in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"):
+            lab.expect(False,
+                       f"the {sig} handler {name} installed with "
+                       f"sigaction(2), or {sig} ignored (this comes from "
+                       f"reading {source}): line {line_at(code, at)} "
+                       f"installs {name} with {how}({sig}, {name}). Built as "
+                       "the lab builds (_POSIX_C_SOURCE, glibc), signal() "
+                       "installs a handler with SA_RESETHAND: after the "
+                       f"first {sig} the action is the default one again, "
+                       + ("and the next client that leaves mid-reply kills "
+                          "the server. Ignore it, signal(SIGPIPE, SIG_IGN), "
+                          "or install the handler with sigaction"
+                          if sig == "SIGPIPE" else
+                          f"and the next {sig} does what it does by default. "
+                          "Install the handler with sigaction"),
+                       "Cleaning up on a signal")
         lab.expect(False,
                    f"the stop handler installed with sigaction(2), as the "
                    f"task asks (this comes from reading {source}): line "
