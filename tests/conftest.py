@@ -1860,11 +1860,23 @@ def handler_writes(code, start, end, macros, defined, seen=None,
     it, or None: a local variable, or out of sight)].  Where is the
     assignment itself, or for a macro, the macro's use."""
     seen = set() if seen is None else seen
+    name = next((n for n, (s, e) in defined.items() if (s, e) == (start, end)),
+                None)
+    params = set(c_parameters(code, name)) if name else set()
+
+    def own(var, where):
+        """Whether var is a parameter or a local variable of the function
+        at hand, which hides a file-scope variable of that name."""
+        return var in params or local_declaration(code, start, where,
+                                                  var) is not None
 
     def found_in(text, lo, hi, at=None):
-        out = [(var, where if at is None else at, c_declaration(code, var))
+        out = [(var, where if at is None else at,
+                None if at is None and own(var, where) else
+                c_declaration(code, var))
                for var, where in assigned(text, lo, hi)]
         out += [(written, where if at is None else at,
+                 None if at is None and own(var, where) else
                  c_member_declaration(code, var, member))
                 for var, member, written, where in members_assigned(text, lo,
                                                                     hi)]
