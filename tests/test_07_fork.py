@@ -137,9 +137,22 @@ def shared_socket_shut_down(lab, server):
     socket another still uses, else None: of the listening socket, by any of
     them, or of a connection, by the parent that handed it to a child."""
     listening = listening_fd(lab, server)
+    mine = lab.events(proc=server)
+
+    def handed_to_a_child(e):
+        """Whether the parent's fd of e came from an accept, and a fork
+        followed it before e: a client the parent turned away is its own."""
+        fd = e["args"].get("fd")
+        taken = [x for x in mine if x["call"] in labrun.ACCEPTS and
+                 x["ret"] == fd and x["ts"] < e["ts"]]
+        return bool(taken) and any(
+            x["call"] == "fork" and x["ret"] > 0 and
+            taken[-1]["ts"] < x["ts"] < e["ts"] for x in mine)
+
     for e in lab.events("shutdown", proc=lab.family(server)):
         fd = e["args"].get("fd")
-        if e["ret"] != 0 or (fd != listening and e["pid"] != server.pid):
+        if e["ret"] != 0 or (fd != listening and (
+                e["pid"] != server.pid or not handed_to_a_child(e))):
             continue
         who = "the parent" if e["pid"] == server.pid else \
             f"a child of the server (pid {e['pid']})"
