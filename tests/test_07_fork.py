@@ -380,6 +380,22 @@ def table_not_freed(lab, server):
     return turned_away(*pending) if pending else None
 
 
+def reaper_reset(lab, server):
+    """The server's sigaction that installed a SIGCHLD handler with
+    SA_RESETHAND, else None (the trace gives flags by name when it knows
+    them all, else as a number)."""
+    for e in lab.events("sigaction", proc=server):
+        args = e.get("args") or {}
+        flags = args.get("flags")
+        if e["ret"] == 0 and args.get("sig") == "SIGCHLD" and \
+                args.get("handler") == "handler" and (
+                    (isinstance(flags, int) and flags & 0x80000000) or
+                    (isinstance(flags, str) and
+                     "SA_RESETHAND" in flags.split("|"))):
+            return e
+    return None
+
+
 def closed_before_fork(lab, server):
     """A sentence naming the parent's close of a connected socket made
     before the fork of the child that was to serve it, else None."""
@@ -408,6 +424,16 @@ def served(lab, server, results, what):
     if not bad:
         return
     lab.collector.sync()  # every line written so far, read
+    reset = reaper_reset(lab, server)
+    if reset:
+        lab.expect(False,
+                   f"{what}: the SIGCHLD handler was installed with "
+                   f"SA_RESETHAND ({call_text(reset)} at {where(reset)}): "
+                   "after the first SIGCHLD its action is the default one "
+                   "again, and the children that end after it are reaped by "
+                   "nobody: they stay zombies, and stay in the table of "
+                   "children. Install on_child_exit with sa_flags = "
+                   "SA_RESTART alone", "Reaping: SIGCHLD and waitpid")
     early = closed_before_fork(lab, server)
     if early:
         lab.expect(False, f"{what}: {early}", "One process per client")
