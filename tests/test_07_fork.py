@@ -572,7 +572,14 @@ def test_no_zombie_is_left_when_clients_leave_together(lab):
     if not (gone or not left or reaped):
         calls = lab.events("waitpid", proc=server)
         caught = peers.blocks(server.pid, signal.SIGCHLD, "SigCgt")
-        if caught is False:
+        reset = reaper_reset(lab, server)
+        if caught is False and reset:
+            how = ("the server catches SIGCHLD no more: its handler was "
+                   f"installed with SA_RESETHAND ({call_text(reset)} at "
+                   f"{where(reset)}), and after the first SIGCHLD the action "
+                   "is the default one again. Install it with sa_flags = "
+                   "SA_RESTART alone")
+        elif caught is False:
             how = ("the server catches no SIGCHLD (SigCgt in "
                    f"/proc/{server.pid}/status): nothing reaps a child when "
                    "it ends")
