@@ -1927,6 +1927,142 @@ def c_declaration(code, name):
     return words, where_
 
 
+# A member given a value: var.m = ..., var->m |= ..., var.a.m++, ++var.m.
+C_MEMBER_ASSIGNED = re.compile(
+    r"(?<![\w.>$])([A-Za-z_]\w*)\s*(?:\[[^\]]*\]\s*)?"
+    r"((?:(?:\.|->)\s*[A-Za-z_]\w*\s*(?:\[[^\]]*\]\s*)?)+)"
+    r"(?:(?:[-+*/%&|^]|<<|>>)?=(?!=)|\+\+|--)|"
+    r"(?:\+\+|--)\s*([A-Za-z_]\w*)\s*"
+    r"((?:(?:\.|->)\s*[A-Za-z_]\w*\s*(?:\[[^\]]*\]\s*)?)+)")
+
+
+def members_assigned(code, start, end):
+    """The members of variables given a value between start and end:
+    [(the variable, the member last named, as written, where)]."""
+    found = []
+    for m in C_MEMBER_ASSIGNED.finditer(code, start, end):
+        var = m.group(1) or m.group(3)
+        path = m.group(2) or m.group(4)
+        member = re.findall(r"[A-Za-z_]\w*", path)[-1]
+        found.append((var, member, var + re.sub(r"\s+", "", path),
+                      m.start()))
+    return found
+
+
+def handler_writes(code, start, end, macros, defined, seen=None,
+                   depth=0, follow=True):
+    """The variables, and members of variables, given a value between start
+    and end (a handler's body), also in the program's own functions and
+    function-like macros it calls, unless not follow: [(the name as
+    written, where, its file-scope declaration as c_declaration or
+    c_member_declaration gives it, or None: a local variable, or out of
+    sight)].  Where is the assignment itself, or for a macro, the macro's
+    use."""
+    seen = set() if seen is None else seen
+    name = next((n for n, (s, e) in defined.items() if (s, e) == (start, end)),
+                None)
+    params = set(c_parameters(code, name)) if name else set()
+
+    def own(var, where):
+        """Whether var is a parameter or a local variable of the function
+        at hand, which hides a file-scope variable of that name."""
+        return var in params or local_declaration(code, start, where,
+                                                  var) is not None
+
+    def found_in(text, lo, hi, at=None):
+        out = [(var, where if at is None else at,
+                None if at is None and own(var, where) else
+                c_declaration(code, var))
+               for var, where in assigned(text, lo, hi)]
+        out += [(written, where if at is None else at,
+                 None if at is None and own(var, where) else
+                 c_member_declaration(code, var, member))
+                for var, member, written, where in members_assigned(text, lo,
+                                                                    hi)]
+        return out
+
+    found = found_in(code, start, end)
+    if depth > 8 or not follow:
+        return found
+    for m in C_CALL.finditer(code, start, end):
+        name = m.group(1)
+        if name in C_KEYWORDS:
+            continue
+        if name in macros:
+            body = macros[name]
+            found += found_in(body, 0, len(body), m.start())
+        elif name in defined and name not in seen:
+            seen.add(name)
+            found += handler_writes(code, *defined[name], macros, defined,
+                                    seen, depth + 1)
+    return sorted(found, key=lambda f: f[1])
+
+
+def c_member_declaration(code, var, member):
+    """The type of a member of a file-scope struct (or union) variable, or
+    of what a file-scope pointer points to: (the words of the variable's
+    type and of the member's, with typedef names resolved; where the
+    member is declared), or None when the code does not show it.  The
+    struct is the one defined in the variable's own declaration, or the
+    one whose tag its type names; else each struct that declares a member
+    of that name, the first whose type is not signal-safe first."""
+    declared = c_declaration(code, var)
+    if declared is None:
+        return None
+    var_words, var_at = declared
+    level = brace_depths(code)
+    candidates = []
+    for m in re.finditer(r"\b(?:struct|union)\s*([A-Za-z_]\w*)?\s*\{", code):
+        if level[m.start()] != 0:
+            continue
+        close = next((i for i in range(m.end(), len(code))
+                      if code[i] == "}" and level[i] == 0), len(code))
+        at = m.end()
+        for statement in code[m.end():close].split(";"):
+            here, at = at, at + len(statement) + 1
+            for before, name in c_declarators(statement):
+                if name == member:
+                    words = re.findall(r"[A-Za-z_]\w*", before)
+                    where = here + re.search(rf"\b{member}\b",
+                                             statement).start()
+                    own = close < var_at and ";" not in code[close:var_at]
+                    tagged = m.group(1) is not None and \
+                        m.group(1) in var_words
+                    if own:  # static volatile struct { ... } var;
+                        head = re.split(r"[;}]", code[:m.start()])[-1]
+                        words = re.findall(r"[A-Za-z_]\w*", head) + words
+                    candidates.append((own or tagged, words, where))
+    chosen = [c for c in candidates if c[0]] or candidates
+    if not chosen:
+        return None
+    judged = []
+    for _, words, where in chosen:
+        resolved = resolve_typedefs(code, words)
+        judged.append((var_words + resolved, where))
+    judged.sort(key=lambda c: signal_safe_type(c[0]))
+    return judged[0]
+
+
+def resolve_typedefs(code, words):
+    """words with the file-scope typedef names among them replaced by
+    what they stand for."""
+    level = brace_depths(code)
+    typedefs = {}
+    for m in re.finditer(r"\btypedef\b([^;{}]*);", code):
+        if level[m.start()] != 0:
+            continue
+        parts = c_declarators(m.group(1))
+        if parts:
+            base = re.findall(r"[A-Za-z_]\w*", parts[0][0])
+            for _, n in parts:
+                typedefs[n] = base
+    for _ in range(8):
+        if not any(w in typedefs for w in words):
+            break
+        words = [x for w in words for x in typedefs.get(w, [w])]
+    return words
+
+
 def sigaction_left_unset(code):
     """The struct sigaction variables that a function declares without an
     initialiser and passes to sigaction() as its new action while nothing
@@ -2082,6 +2218,16 @@ def errno_left_changed(code, start, end, macros, defined, seen=()):
         return calls[0][0], first, "save", None
     restores = [m.start() for m in ERRNO_RESTORED.finditer(code, start, end)
                 if re.sub(r"\s+", "", m.group(1)) in saved]
+    # A function of the program's own that puts back the errno it is given
+    # (restore_errno(saved)) restores it as the assignment does.
+    restorers = errno_restorers(code, defined)
+    for m in C_CALL.finditer(code, start, end):
+        k = restorers.get(m.group(1))
+        args = c_arguments(code, m.end() - 1) if k is not None else []
+        if k is not None and k < len(args) and \
+                re.sub(r"\s+", "", args[k]) in saved:
+            restores.append(m.start())
+    restores.sort()
     for r in returns:
         before = max(at for _, at in calls if at < r)
         if not [x for x in restores if before < x < r and
@@ -2103,6 +2249,24 @@ def errno_left_changed(code, start, end, macros, defined, seen=()):
                 return calls[-1][0], last, "restore last", late[-1]
             return calls[-1][0], last, "restore", None
     return None
+
+
+
+def errno_restorers(code, defined):
+    """{name: k} for each function of the program that sets errno to its
+    k-th parameter (errno = saved;) in a statement of its own at the top
+    of its body, and calls nothing after it."""
+    found = {}
+    level = brace_depths(code)
+    for name, (start, end) in defined.items():
+        params = c_parameters(code, name)
+        for m in ERRNO_RESTORED.finditer(code, start, end):
+            value = m.group(1).strip()
+            if value in params and level[m.start()] == level[start] and \
+                    own_statement(code, m.start()) and \
+                    not C_CALL.search(code, m.end(), end):
+                found[name] = params.index(value)
+    return found
 
 
 ENDLESS_LOOP = re.compile(r"\b(?:for\s*\(\s*;\s*;\s*\)|while\s*\(\s*"

@@ -22,6 +22,7 @@ from conftest import (POLLS, READS, SERVING_WAITS, SIGNAL_SAFE, WRITES,
                       faults, frozen,
                       installed_handlers, interrupted,
                       interrupted_and_not_made_again, library_calls, line_at,
+                      handler_writes,
                       line_names_the_path, line_on_stdout,
                       one_after_another, pauses_after_emfile,
                       ppoll_keeps_it_out, receive,
@@ -607,6 +608,13 @@ def stopped(lab, server, sig, since):
                    "the kernel, because the handler was installed with "
                    "SA_RESTART; leave sa_flags 0", "Cleaning up on a signal")
         accepted_after_a_ppoll_that_found_none(lab, server, since)
+        cleared = flag_cleared(lab)
+        lab.expect(not cleared,
+                   f"after {sig.name} the server to stop: {cleared} sets the "
+                   "flag back to 0, and the stop the handler asked for is "
+                   "forgotten there: after the EINTR the server went back to "
+                   "wait again. Once a signal has set the flag, leave it "
+                   "set: the loop ends on it", "Cleaning up on a signal")
         lab.expect(False,
                    f"after {sig.name} and the EINTR it caused, the server to "
                    "stop: it went back to wait again; look at the flag "
@@ -686,6 +694,47 @@ def test_a_signal_stops_the_server_cleanly(lab, sig):
                "Cleaning up on a signal")
 
 
+def stops(handler, installed, code, defined):
+    """Whether handler (a name) may be the stop handler, whose every write,
+    in the program's own functions it calls too, is a flag the main loop
+    reads: not one installed with signal() for another signal than SIGINT
+    or SIGTERM, nor a reaper (its body calls waitpid or wait).  A reaper's
+    helpers (lesson 07's, which update a table that the main flow touches
+    only with SIGCHLD blocked) are judged by the lessons of the reaper."""
+    start, end = defined[handler]
+    if re.search(r"(?<![\w.>])wait(?:pid|id|3|4)?\s*\(", code[start:end]):
+        return False
+    return not any(re.fullmatch(r"SIG[A-Z0-9]+", sig or "") and
+                   sig not in ("SIGINT", "SIGTERM")
+                   for name, _, _, sig in installed if name == handler)
+
+
+def flag_cleared(lab):
+    """Where the server's main flow sets a flag that its stop handler sets
+    back to 0 (or false), forgetting a stop asked for: "line N,
+    `statement`", or None (this comes from reading the source)."""
+    source, text = lab.source("server")
+    code, macros = c_code(text)
+    defined = c_functions(code)
+    installed = installed_handlers(code)
+    names = list(dict.fromkeys(h[0] for h in installed))
+    handlers = [defined[name] for name in names]
+    flags = {var for name in names for var, _, declared in
+             handler_writes(code, *defined[name], macros, defined,
+                            follow=stops(name, installed, code, defined))
+             if declared is not None}
+    found = []
+    for var in flags:
+        for m in re.finditer(rf"(?<![\w.>]){re.escape(var)}\s*=\s*"
+                             r"(?:0[uUlL]*|false)\s*;", code):
+            if not any(start <= m.start() < end for start, end in handlers):
+                found.append(m.start())
+    if not found:
+        return None
+    line = line_at(code, min(found))
+    return f"line {line}, `{source_line(text, line)}`"
+
+
 def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
     server = lab.serving()
     client, error = lab.connect()
@@ -727,6 +776,14 @@ def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
         back = [e for e in lab.events(labrun.ACCEPTS, proc=server,
                                       event="wait")
                 if e["ts"] > since]
+        cleared = flag_cleared(lab) if back else None
+        lab.expect(not cleared,
+                   "Ctrl-C while a client is connected to stop the server: "
+                   f"{cleared} sets the flag back to 0, and the stop the "
+                   "handler asked for is forgotten there: the interrupted "
+                   "read made the server leave the client, then it waited in "
+                   "accept again. Once a signal has set the flag, leave it "
+                   "set: the loop ends on it", "Cleaning up on a signal")
         lab.expect(not back,
                    "Ctrl-C while a client is connected to stop the server: "
                    "the interrupted read made it leave the client, but then "
@@ -740,6 +797,15 @@ def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
                "the server leaves that client without an error message, "
                f"cleans up and exits with 0; {server.describe()}",
                "Cleaning up on a signal")
+    fd = accepted["ret"]
+    lab.expect(any(e["args"].get("fd") == fd and e["ts"] > accepted["ts"]
+                   for e in lab.events("close", proc=server, ret=0)),
+               "Ctrl-C while a client is connected: the server to close "
+               f"that client's socket, fd {fd}, before it exits, as on every "
+               f"other path: it exited with no close({fd}) after "
+               f"{call_text(accepted)}, leaving the socket to the exit, while "
+               "its cleanup closed the listening socket. Close the client's "
+               "socket first, then leave the loop", "Cleaning up on a signal")
 
 
 def test_a_file_in_the_way_at_start_is_left_untouched(lab):
@@ -794,6 +860,23 @@ def test_the_stop_handler_only_sets_a_volatile_sig_atomic_t_flag(lab):
     by_signal = [h for h in found if h[1] != "sigaction"]
     if by_signal:
         name, how, at, sig = by_signal[0]
+        if re.fullmatch(r"SIG[A-Z0-9]+", sig or "") and \
+                sig not in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"):
+            lab.expect(False,
+                       f"the {sig} handler {name} installed with "
+                       f"sigaction(2), or {sig} ignored (this comes from "
+                       f"reading {source}): line {line_at(code, at)} "
+                       f"installs {name} with {how}({sig}, {name}). Built as "
+                       "the lab builds (_POSIX_C_SOURCE, glibc), signal() "
+                       "installs a handler with SA_RESETHAND: after the "
+                       f"first {sig} the action is the default one again, "
+                       + ("and the next client that leaves mid-reply kills "
+                          "the server. Ignore it, signal(SIGPIPE, SIG_IGN), "
+                          "or install the handler with sigaction"
+                          if sig == "SIGPIPE" else
+                          f"and the next {sig} does what it does by default. "
+                          "Install the handler with sigaction"),
+                       "Cleaning up on a signal")
         lab.expect(False,
                    f"the stop handler installed with sigaction(2), as the "
                    f"task asks (this comes from reading {source}): line "
@@ -827,8 +910,9 @@ def test_the_stop_handler_only_sets_a_volatile_sig_atomic_t_flag(lab):
                        f"{call}, whose state it would then corrupt; print "
                        "and clean up in main, after the loop",
                        "Cleaning up on a signal")
-        for var, at in assigned(code, start, end):
-            declared = c_declaration(code, var)
+        for var, at, declared in handler_writes(
+                code, start, end, macros, defined,
+                follow=stops(name, found, code, defined)):
             if declared is None:
                 continue  # a local variable, or out of sight
             words, decl_at = declared

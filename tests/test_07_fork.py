@@ -14,12 +14,14 @@ import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 import labrun
 import peers
-from conftest import (POLLS, closed_once, errno_in_handlers,
+from conftest import (POLLS, c_code, c_functions, closed_once,
+                      errno_in_handlers,
                       handlers_call_only_safe_functions, line_on_stdout,
                       ppoll_keeps_it_out,
                       sigaction_zeroed, tool, where)
@@ -116,11 +118,84 @@ def children_in_the_loop(lab, server):
     if not strays:
         return None
     e = strays[0]
+    if in_the_child_s_branch(lab, e):
+        harm = {"unlink": "removes the socket file while the parent still "
+                "listens: the clients after it find no lab.sock (ENOENT)"
+                }.get(e["call"], "does the parent's work")
+        return (f"a child of the server (pid {e['pid']}) called {e['call']} "
+                f"({e['file']}:{e['line']}) in its own branch, between fork "
+                f"and its _exit: the child {harm}. Only the parent accepts, "
+                "and removes the socket file, once, when it stops: take that "
+                f"{e['call']} out of the child's code")
     return (f"a child of the server (pid {e['pid']}) called {e['call']} "
             f"({e['file']}:{e['line']}): after serving its client it ran on "
             "into the parent's loop or cleanup. End the child with "
             "_exit(EXIT_SUCCESS) after its close(cfd): never return or break "
             "out of the child's case")
+
+
+def shared_socket_shut_down(lab, server):
+    """A sentence naming a shutdown that one process of the server made of a
+    socket another still uses, else None: of the listening socket, by any of
+    them, or of a connection, by the parent that handed it to a child."""
+    listening = listening_fd(lab, server)
+    mine = lab.events(proc=server)
+
+    def handed_to_a_child(e):
+        """Whether the parent's fd of e came from an accept, and a fork
+        followed it before e: a client the parent turned away is its own."""
+        fd = e["args"].get("fd")
+        taken = [x for x in mine if x["call"] in labrun.ACCEPTS and
+                 x["ret"] == fd and x["ts"] < e["ts"]]
+        return bool(taken) and any(
+            x["call"] == "fork" and x["ret"] > 0 and
+            taken[-1]["ts"] < x["ts"] < e["ts"] for x in mine)
+
+    for e in lab.events("shutdown", proc=lab.family(server)):
+        fd = e["args"].get("fd")
+        if e["ret"] != 0 or (fd != listening and (
+                e["pid"] != server.pid or not handed_to_a_child(e))):
+            continue
+        who = "the parent" if e["pid"] == server.pid else \
+            f"a child of the server (pid {e['pid']})"
+        what, harm, instead = (
+            ("the listening socket", "the parent's accept then fails "
+             "(EINVAL): no client after it is served", "close(fd)")
+            if fd == listening else
+            ("a connected socket it handed to a child", "the child's reads "
+             "then get end of file and its writes fail with EPIPE: the "
+             "client loses its reply", "close(cfd)"))
+        return (f"{who} called {call_text(e)} ({where(e)}) on its copy of "
+                f"{what}: shutdown acts on the socket itself, which parent "
+                f"and child share after fork, not on one descriptor; {harm}. "
+                f"To let go of its own copy, a process closes it: {instead}")
+    return None
+
+
+def in_the_child_s_branch(lab, event):
+    """Whether the server's source makes the call of event (a child's) in
+    the child's own code: after a fork in the same function, with no
+    _exit, exit or return between the two (this comes from reading the
+    source; a call reached any other way, as a child running on into the
+    parent's loop or cleanup does, is not)."""
+    source, text = lab.source("server")
+    if Path(str(event.get("file", ""))).name != Path(str(source)).name:
+        return False
+    code, _ = c_code(text)
+    lines = code.split("\n")
+    line = event.get("line") or 0
+    if not 0 < line <= len(lines):
+        return False
+    at = sum(len(x) + 1 for x in lines[:line - 1])
+    at += len(lines[line - 1]) - len(lines[line - 1].lstrip())
+    body = next(((start, end) for start, end in c_functions(code).values()
+                 if start <= at < end), None)
+    if body is None:
+        return False
+    forks = [m.end() for m in re.compile(r"\bfork\s*\(").finditer(
+        code, body[0], at)]
+    return bool(forks) and not re.search(
+        r"\b(?:_exit|_Exit|exit|abort|return)\b", code[forks[-1]:at])
 
 
 def loop_left(lab, server):
@@ -260,37 +335,87 @@ def table_not_freed(lab, server):
     # the trace was writing another call's line come before it in the file.
     timeline = [(e["start"], e) for e in lab.events(proc=server)] + \
         [(ts, {"call": "ended", "ret": pid}) for pid, ts in ends.items()]
+
+    def turned_away(taken, e, live_then):
+        if live_then >= most:
+            return None
+        how = "its SIGCHLD handler reaps each child with waitpid, " \
+            "and must also take it out of the table, " \
+            "forget_child(pid)" if reaped else \
+            "no waitpid of the parent reaped any child, so nothing " \
+            "ever calls forget_child(pid): with SIGCHLD set to " \
+            "SIG_IGN, or SA_NOCLDWAIT, the kernel reaps each child " \
+            "itself, and the handler's waitpid finds none. Install " \
+            "on_child_exit with SA_RESTART alone, and let it reap " \
+            "and forget each child"
+        return (f"the parent turned a client away without forking "
+                f"({call_text(taken)}, then close({taken['ret']}) "
+                f"at {e['file']}:{e['line']}) while only "
+                f"{live_then} of its children still ran, where it had run "
+                f"{most} at once: its table of children stays full of "
+                f"children that have ended. {how[0].upper()}{how[1:]}; "
+                "otherwise, after MAX_CHILDREN clients, every client "
+                "is turned away")
+
+    # A close of the accepted socket is a client turned away only if no
+    # fork follows it before the next accept (a parent that closes before
+    # it forks is named by closed_before_fork).
+    pending = None
     for _, e in sorted(timeline, key=lambda x: x[0]):
         if e["call"] == "fork":
-            taken = None
+            taken = pending = None
             if e["ret"] > 0:
                 live += 1
                 most = max(most, live)
         elif e["call"] == "ended":
             live -= 1
         elif e["call"] in ("accept", "accept4") and e["ret"] >= 0:
+            found = turned_away(*pending) if pending else None
+            if found:
+                return found
+            pending = None
             taken, live_then = e, live
         elif e["call"] == "close" and taken and \
                 e["args"].get("fd") == taken["ret"]:
-            if live_then < most:
-                how = "its SIGCHLD handler reaps each child with waitpid, " \
-                    "and must also take it out of the table, " \
-                    "forget_child(pid)" if reaped else \
-                    "no waitpid of the parent reaped any child, so nothing " \
-                    "ever calls forget_child(pid): with SIGCHLD set to " \
-                    "SIG_IGN, or SA_NOCLDWAIT, the kernel reaps each child " \
-                    "itself, and the handler's waitpid finds none. Install " \
-                    "on_child_exit with SA_RESTART alone, and let it reap " \
-                    "and forget each child"
-                return (f"the parent turned a client away without forking "
-                        f"({call_text(taken)}, then close({taken['ret']}) "
-                        f"at {e['file']}:{e['line']}) while only "
-                        f"{live_then} of its children still ran, where it had run {most} "
-                        "at once: its table of children stays full of "
-                        f"children that have ended. {how[0].upper()}{how[1:]}; "
-                        "otherwise, after MAX_CHILDREN clients, every client "
-                        "is turned away")
+            pending = (taken, e, live_then)
             taken = None
+    return turned_away(*pending) if pending else None
+
+
+def reaper_reset(lab, server):
+    """The server's sigaction that installed a SIGCHLD handler with
+    SA_RESETHAND, else None (the trace gives flags by name when it knows
+    them all, else as a number)."""
+    for e in lab.events("sigaction", proc=server):
+        args = e.get("args") or {}
+        flags = args.get("flags")
+        if e["ret"] == 0 and args.get("sig") == "SIGCHLD" and \
+                args.get("handler") == "handler" and (
+                    (isinstance(flags, int) and flags & 0x80000000) or
+                    (isinstance(flags, str) and
+                     "SA_RESETHAND" in flags.split("|"))):
+            return e
+    return None
+
+
+def closed_before_fork(lab, server):
+    """A sentence naming the parent's close of a connected socket made
+    before the fork of the child that was to serve it, else None."""
+    taken = closed = None
+    for e in sorted(lab.events(proc=server), key=lambda e: e["start"]):
+        if e["call"] in labrun.ACCEPTS and e["ret"] >= 0:
+            taken, closed = e, None
+        elif e["call"] == "close" and taken and e["ret"] == 0 and \
+                e["args"].get("fd") == taken["ret"]:
+            closed = e
+        elif e["call"] == "fork" and closed is not None:
+            fd = taken["ret"]
+            return (f"the parent closed the connected socket, close({fd}) "
+                    f"({where(closed)}), before the fork that made the "
+                    f"child to serve it ({where(e)}): fork copies only the "
+                    f"descriptors open at that moment, so the child has no "
+                    f"fd {fd}, and its reads fail with EBADF. Fork first; "
+                    "the parent closes its copy right after fork")
     return None
 
 
@@ -301,6 +426,19 @@ def served(lab, server, results, what):
     if not bad:
         return
     lab.collector.sync()  # every line written so far, read
+    reset = reaper_reset(lab, server)
+    if reset:
+        lab.expect(False,
+                   f"{what}: the SIGCHLD handler was installed with "
+                   f"SA_RESETHAND ({call_text(reset)} at {where(reset)}): "
+                   "after the first SIGCHLD its action is the default one "
+                   "again, and the children that end after it are reaped by "
+                   "nobody: they stay zombies, and stay in the table of "
+                   "children. Install on_child_exit with sa_flags = "
+                   "SA_RESTART alone", "Reaping: SIGCHLD and waitpid")
+    early = closed_before_fork(lab, server)
+    if early:
+        lab.expect(False, f"{what}: {early}", "One process per client")
     spinning = reaper_spins(lab, server) or table_not_freed(lab, server)
     if spinning:
         lab.expect(False, f"{what}: {spinning}",
@@ -308,7 +446,8 @@ def served(lab, server, results, what):
     waiting = reaper_waits(lab, server)
     if waiting:
         lab.expect(False, f"{what}: {waiting}", "Reaping: SIGCHLD and waitpid")
-    cause = children_in_the_loop(lab, server) or \
+    cause = shared_socket_shut_down(lab, server) or \
+        children_in_the_loop(lab, server) or \
         kept_copies(lab, server, results) or accept_failed(lab, server)
     if cause:
         lab.expect(False, f"{what}: {cause}", "One process per client")
@@ -432,12 +571,46 @@ def test_no_zombie_is_left_when_clients_leave_together(lab):
                    "sigprocmask(SIG_SETMASK, &mask, NULL), in the parent, "
                    "before it goes back to accept",
                    "Stopping: the parent cleans up, and ends its children")
-    lab.expect(gone or not left or reaped,
-               f"no zombie once five clients have left: {len(left)} children "
-               f"of the server ended and stay zombies (state Z in "
-               f"/proc/PID/stat), and the server called no waitpid at all. "
-               "Reap them: a SIGCHLD handler that calls waitpid(-1, NULL, "
-               "WNOHANG) in a loop, installed with sigaction",
+    if not (gone or not left or reaped):
+        calls = lab.events("waitpid", proc=server)
+        caught = peers.blocks(server.pid, signal.SIGCHLD, "SigCgt")
+        reset = reaper_reset(lab, server)
+        if caught is False and reset:
+            how = ("the server catches SIGCHLD no more: its handler was "
+                   f"installed with SA_RESETHAND ({call_text(reset)} at "
+                   f"{where(reset)}), and after the first SIGCHLD the action "
+                   "is the default one again. Install it with sa_flags = "
+                   "SA_RESTART alone")
+        elif caught is False:
+            how = ("the server catches no SIGCHLD (SigCgt in "
+                   f"/proc/{server.pid}/status): nothing reaps a child when "
+                   "it ends")
+            how += (f"; its {len(calls)} waitpid calls, made from its main "
+                    "flow, run only when the main flow gets there (after "
+                    "an accept returns), and none reaped these"
+                    if calls else ", and the server called no waitpid at all")
+        else:
+            how = ("its SIGCHLD handler reaped none of them"
+                   + (f": its {len(calls)} waitpid calls returned no child"
+                      if calls else ": the server called no waitpid at all"))
+        lab.expect(False,
+                   f"no zombie once five clients have left: {len(left)} "
+                   "children of the server ended and stay zombies (state Z "
+                   f"in /proc/PID/stat), and {how}. Reap them: a SIGCHLD "
+                   "handler that calls waitpid(-1, NULL, WNOHANG) in a loop, "
+                   "installed with sigaction", "Reaping: SIGCHLD and waitpid")
+    # A reaper that asks for one child by its pid reaps that child only.
+    one = [e for e in lab.events("waitpid", proc=server)
+           if e["ts"] > since and isinstance(e["args"].get("pid"), int) and
+           e["args"]["pid"] > 0]
+    lab.expect(gone or not left or not one,
+               f"no zombie once five clients have left at once: the server "
+               f"reaped {len(reaped)} of them and {len(left)} stay zombies: "
+               f"its waitpid asks for one child by its pid, "
+               f"`waitpid({one[0]['args']['pid'] if one else ''}, ...)` "
+               f"({where(one[0]) if one else ''}), and every other child "
+               "that ends stays a zombie. Ask for any child: waitpid(-1, "
+               "NULL, WNOHANG), in a loop until it returns 0 or -1",
                "Reaping: SIGCHLD and waitpid")
     lab.expect(gone or not left,
                f"no zombie once five clients have left at once: the server "
@@ -841,6 +1014,75 @@ def test_sigterm_leaves_no_process_no_child_and_no_socket_file(lab):
                "Stopping: the parent cleans up, and ends its children")
 
 
+
+def test_sigterm_while_the_parent_waits_for_its_last_client_ends_it(lab):
+    # server -n 1 takes one client, then waits (end_children) for the
+    # child that serves it: a SIGTERM that comes then interrupts that wait.
+    server, _ = serving(lab, "-n", "1")
+    peer = peers.silent(lab, server)
+    lab.expect(peer is not None, "a silent client accepted by server -n 1; "
+               f"{server.describe()}", "What this stage does")
+    peers.settled(lab, server)
+    kids = peers.children(server.pid)
+    server.asleep()
+    since = time.monotonic_ns()
+    server.signal(signal.SIGTERM)
+
+    # A parent asleep in waitpid with SIGTERM blocked keeps it pending for
+    # as long as its child serves the silent client: seen at once.
+    def kept():
+        call = peers.blocked_in(server.pid)
+        return call is not None and call[0] in ("wait4", "waitid") and \
+            peers.blocks(server.pid, signal.SIGTERM)
+    lab.wait_until(lambda: server.has_exited() or kept(), timeout=labrun.WAIT,
+                   every=0.01)
+    if kept():
+        lab.expect(False,
+                   "SIGTERM to reach the parent while end_children waits "
+                   f"for its children: it {peers.held(server.pid, signal.SIGTERM)}"
+                   ", so the signal stays pending, nothing interrupts "
+                   "waitpid, and the parent waits for the child serving the "
+                   "silent client for ever. The stop signals blocked for "
+                   "ppoll (let in only while it waits) must be let in again "
+                   "before end_children: sigprocmask(SIG_SETMASK) with the "
+                   "mask from before they were blocked",
+                   "Stopping: the parent cleans up, and ends its children")
+    status = server.wait(labrun.WAIT)
+    lab.collector.sync()
+    left = [pid for pid in kids if labrun.process_state(pid)[0] not in
+            (None, "Z")]
+    cut = next((e for e in lab.events("waitpid", proc=server)
+                if e["ts"] > since and e["ret"] == -1 and
+                e.get("errno") == "EINTR"), None)
+    if status is not None and left and cut is not None:
+        lab.expect(False,
+                   "the parent to wait on for its children when SIGTERM "
+                   "interrupts its wait: server -n 1, its one client taken, "
+                   "waited for the child serving it; SIGTERM made that "
+                   f"waitpid fail with EINTR ({where(cut)}), and the parent "
+                   "stopped waiting and exited, its child (pid "
+                   f"{left[0]}) still serving the silent client. EINTR there "
+                   "is no reason to stop waiting: in end_children, when a "
+                   "stop was asked send SIGTERM to each child, then call "
+                   "waitpid(-1, NULL, 0) again, until it fails with ECHILD",
+                   "Stopping: the parent cleans up, and ends its children")
+    lab.expect(status is not None and not left,
+               "SIGTERM to stop server -n 1 while it waits for the child "
+               "serving its last client (silent) to end, and that child "
+               "with it: "
+               + (f"it is still running {labrun.WAIT:g} s after"
+                  if status is None else
+                  f"it exited, its child (pid {left[0] if left else ''}) "
+                  "still serving")
+               + ". After a stop signal end_children sends SIGTERM to each "
+               "child, also while it waits for them, then waits for them",
+               "Stopping: the parent cleans up, and ends its children")
+    lab.expect(status == 0 and not (lab.dir / "lab.sock").exists(),
+               "after SIGTERM the server to exit with 0 and lab.sock to be "
+               f"gone; {server.describe()}",
+               "Stopping: the parent cleans up, and ends its children")
+
+
 def children_left_running(lab, server, kids):
     """Why the server's children still run after it sent them its stop
     signal, in words, or "" when the trace and /proc do not tell."""
@@ -1039,6 +1281,59 @@ def test_sigterm_just_before_a_child_reads_ends_the_child(lab):
 
 
 # -- standard tools as clients, beside a silent one ---------------------------
+
+
+def test_a_child_that_ends_before_fork_returns_is_not_kept_in_the_table(lab):
+    # SIGCHLD is blocked while the parent forks and notes the child: a
+    # child that ends at once is then reaped, and forgotten, only once it
+    # is in the table. No run lands there by itself; LAB_FAULTS makes the
+    # first child end before its fork returns in the parent
+    # (fork#1=CHILDFIRST: trace/TRACE.md, "Fault injection").
+    rules = "fork#1=CHILDFIRST"
+    server, _ = serving(lab, env={"LAB_FAULTS": rules})
+    peer = peers.Peer(lab.dir / "lab.sock")
+    lab.peers.append(peer.sock)
+    peer.send(b"x")
+    got = peer.receive(1)
+    peer.close()  # the child reads end of file, and ends
+    lab.expect(got == (b"X", "size"), "a client answered (X for x) while "
+               f"the parent waits for its child to end; it got {got}; "
+               f"{server.describe()}", "One process per client")
+    forked = lab.wait_for("fork", proc=server, where=lambda e: e["ret"] > 0)
+    if forked is None:
+        return  # a server of one process: no child to note
+    child = forked["ret"]
+    lab.wait_until(lambda: [e for e in lab.events("waitpid", proc=server)
+                            if e["ret"] == child], proc=server, timeout=QUICK)
+    peers.settled(lab, server)
+    server.asleep()
+    server.signal(signal.SIGTERM)
+    status = server.wait(labrun.WAIT)
+    lab.collector.sync()
+    reaped = next((e for e in lab.events("waitpid", proc=server)
+                   if e["ret"] == child), None)
+    stale = next((e for e in lab.events("kill", proc=server)
+                  if e["args"].get("pid") == child), None)
+    lab.expect(stale is None,
+               "SIGCHLD blocked while the parent forks and notes the child "
+               f"in its table: LAB_FAULTS ({rules}) made child {child} end "
+               "before its fork returned in the parent, and the SIGCHLD "
+               "handler reaped it"
+               + (f" (waitpid = {child} at {where(reaped)})" if reaped
+                  else "")
+               + " before the parent noted it, so forget_child found "
+               "nothing to forget, and the table kept the pid of a child "
+               f"already reaped: on SIGTERM the parent sent it "
+               f"{call_text(stale) if stale else ''} "
+               f"({where(stale) if stale else ''}), "
+               "a pid that may by then be another process's. Block SIGCHLD "
+               "before fork, note the child (children[entry] = pid), and "
+               "only then put the mask back",
+               "Stopping: the parent cleans up, and ends its children")
+    lab.expect(status == 0 and not (lab.dir / "lab.sock").exists(),
+               "after SIGTERM the server to exit with 0 and lab.sock to be "
+               f"gone; {server.describe()}",
+               "Stopping: the parent cleans up, and ends its children")
 
 
 def test_nc_and_socat_are_served_beside_a_silent_client(lab):

@@ -412,9 +412,10 @@ def test_a_rule_for_accept_applies_to_accept4_and_counts_it():
     ("close<=3", "only read, write, recv and send can be made short"),
     ("read<=0", "<=BYTES needs a number of bytes from 1 up"),
     ("read", "after the call come =ERRNO (fail), =SIGNAL (a signal just "
-             "before it), =TIMEOUT (poll, ppoll: nothing ready) or <=BYTES "
-             "(short)"),
+             "before it), =TIMEOUT (poll, ppoll: nothing ready), "
+             "=CHILDFIRST (fork: the child ends first) or <=BYTES (short)"),
     ("read=TIMEOUT", "only poll and ppoll can time out (=TIMEOUT)"),
+    ("read=CHILDFIRST", "only fork has a child to run first (=CHILDFIRST)"),
     ("poll=SIGFOO", '"SIGFOO" is not the name of a signal'),
     ("read=EINTR!", '"!" is left over at the end'),
 ])
@@ -494,6 +495,33 @@ def test_a_timeout_rule_makes_poll_return_nothing_ready_without_waiting():
         assert lab.run("poll_ready").stdout == f"1 {select.POLLOUT}\n"
         assert lab.run("poll_ready", env={"LAB_FAULTS": "poll=TIMEOUT"}
                        ).stdout == "0 0\n"
+
+
+def test_a_childfirst_rule_returns_fork_in_the_parent_once_the_child_ended():
+    """fork#1=CHILDFIRST: lesson 07's parent returns from its first fork
+    only once the child it made has served its client and ended; the
+    fork is made, marked and noted, and the child is left for the
+    program's handler to reap."""
+    with human_lab(labrun.BUILD / "solutions" / "07-fork") as lab:
+        server = lab.start("server", "-n", "1",
+                           env={"LAB_FAULTS": "fork#1=CHILDFIRST"})
+        assert lab.wait_for("listen", proc=server)
+        client = lab.run("client", "lab.sock", "child first")
+        assert client.stdout == "CHILD FIRST\n", client.stderr
+        assert server.wait(labrun.WAIT) == 0
+        forked = [e for e in lab.events("fork", proc=server)]
+        assert len(forked) == 1 and forked[0]["ret"] > 0 and \
+            forked[0]["injected"] is True
+        assert forked[0]["note"].endswith(
+            "; injected by LAB_FAULTS (fork#1=CHILDFIRST): fork returned "
+            "here only once the child had ended")
+        child = forked[0]["ret"]
+        ended = [e for e in lab.events("close", event=None)
+                 if e["pid"] == child]
+        assert ended and max(e["ts"] for e in ended) < forked[0]["ts"]
+        assert [e["ret"] for e in lab.events("waitpid", proc=server)
+                if e["ret"] > 0] == [child]
+        assert_same_lines(lab)
 
 
 def test_an_errno_can_be_given_by_number_and_one_without_a_name_is_numbered():

@@ -389,7 +389,8 @@ static void say(const char *s, size_t n);
  * call of that name in this process) or #N+ (the Nth and every later
  * one), then =ERRNO (fail with it, without making the call), =SIGNAL (the
  * signal comes just before the call, which is then made), =TIMEOUT (poll,
- * ppoll: return 0, nothing ready, without making the call) or <=BYTES (read,
+ * ppoll: return 0, nothing ready, without making the call), =CHILDFIRST
+ * (fork: the parent goes on only once the child has ended) or <=BYTES (read,
  * write, recv, send: make the call with at most BYTES). The rules
  * are read once, at start; the first rule that matches a call applies.
  */
@@ -402,6 +403,8 @@ static struct rule {
     int err;              /* fail with this errno, the call not made */
     int sig;              /* or raise this signal just before the call */
     int timeout;          /* or return 0 as a poll that timed out, not made */
+    int childfirst;       /* or, fork: return in the parent once the child
+                             has ended */
     unsigned long limit;  /* or make it with at most this many bytes */
     char text[RULE_TEXT]; /* as written, for the note */
 } rules[MAX_RULES];
@@ -493,6 +496,13 @@ static int parse_rule(const char *s, struct rule *r, struct text *why)
             }
             r->timeout = 1;
             p += len;
+        } else if (len == 10 && strncmp(p, "CHILDFIRST", 10) == 0) {
+            if (r->id != FORK) {
+                put(why, "only fork has a child to run first (=CHILDFIRST)");
+                return 0;
+            }
+            r->childfirst = 1;
+            p += len;
         } else if (len > 3 && strncmp(p, "SIG", 3) == 0) {
             for (size_t i = 0;
                  i < sizeof signal_names / sizeof signal_names[0]; i++)
@@ -526,9 +536,9 @@ static int parse_rule(const char *s, struct rule *r, struct text *why)
         }
     } else {
         put(why, "after the call come =ERRNO (fail), =SIGNAL (a signal "
-                 "just before it), =TIMEOUT (poll, ppoll: nothing ready) or "
-                 "<=BYTES (short), with #N or #N+ before them to choose "
-                 "which calls");
+                 "just before it), =TIMEOUT (poll, ppoll: nothing ready), "
+                 "=CHILDFIRST (fork: the child ends first) or <=BYTES "
+                 "(short), with #N or #N+ before them to choose which calls");
         return 0;
     }
     if (*p != '\0') {
@@ -2550,6 +2560,36 @@ static void arg_signal(struct event *e, const char *name, int sig)
         arg_int(e, name, sig);
 }
 
+/* A LAB_FAULTS rule fork=CHILDFIRST: in the parent, fork returns only
+ * once the child it made has ended (at most 5 s later), the child left
+ * for the program to reap: what happens when the child runs to its end
+ * before the parent goes on. Its SIGCHLD comes meanwhile: delivered at
+ * once if not blocked, and its handler may reap the child then. */
+static void child_first(struct event *e, pid_t child)
+{
+    int saved = errno;
+    struct timespec step = {0, 1000000}; /* 1 ms */
+    for (int i = 0; i < 5000; i++) {
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        if (waitid(P_PID, (id_t)child, &si, WEXITED | WNOHANG | WNOWAIT)
+            == -1) {
+            if (errno == EINTR)
+                continue;
+            break; /* ECHILD: a handler has reaped it already */
+        }
+        if (si.si_pid == child)
+            break; /* ended, not yet reaped */
+        nanosleep(&step, NULL);
+    }
+    errno = saved;
+    e->injected = 2;
+    struct text *n = note(e);
+    put(n, "injected by LAB_FAULTS (");
+    put(n, e->fault->text);
+    put(n, "): fork returned here only once the child had ended");
+}
+
 pid_t lab_fork(const char *file, int line)
 {
     if (!cfg.on)
@@ -2578,6 +2618,8 @@ pid_t lab_fork(const char *file, int line)
         put_int(n, e.ret);
         put(n, " made: it runs on from this fork, with a copy of each fd "
                "(the same sockets, open in both until each closes its own)");
+        if (e.fault && e.fault->childfirst)
+            child_first(&e, (pid_t)e.ret);
     }
     return (pid_t)finish(&e);
 }
