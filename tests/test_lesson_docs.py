@@ -356,6 +356,16 @@ def test_every_pid_an_excerpt_names_is_a_process_of_the_document(doc):
         "fork() = PID of a child is the pid of its [role/child PID] lines")
 
 
+def test_the_parent_of_a_forking_server_is_found_by_the_oldest_pid():
+    # The children of lesson 07's server have its command line: the newest
+    # process of that name is a child, the oldest the parent.
+    text = readme("07-fork").read_text()
+    found = re.findall(r"pgrep( -[a-z]+)* -f 07-fork/server", text)
+    assert found and all("-o" in f for f in
+                         re.findall(r"pgrep[^)]*07-fork/server", text)), \
+        "lessons/07-fork/README.md: find the server with pgrep -o -f"
+
+
 def test_a_pid_of_another_run_is_found():
     # Guards the finder: the parent forks 20, and 30 serves.
     text = ("served by child 20\n[server 1] fork() = 30  x.c:1\n"
