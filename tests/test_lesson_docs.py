@@ -320,6 +320,61 @@ def test_a_stale_excerpt_is_named_with_the_real_line(real_runs, tmp_path,
     assert excerpts.stale(real_runs) == []
 
 
+# A pid an excerpt names in a call or its note: what fork and waitpid
+# return, whom kill and waitpid name, "child PID", "process PID" (not the
+# sender of a signal, which the excerpt need not show).
+PID_NAMED = re.compile(r"\b(?:fork|waitpid)\([^)]*\) = ([1-9]\d*)"
+                       r"|\b(?:kill|waitpid)\(([1-9]\d*)"
+                       r"|(?<!sent by )(?<!/)\b(?:process|child) ([1-9]\d*)")
+
+
+def pids_named_nowhere_else(text):
+    """The pids a document's trace lines name, that are no process of the
+    document: no role's pid, and named in no other words ("served by child
+    PID", "pid PID"). The real run names the same process everywhere;
+    the pids of an excerpt pieced together from two runs do not."""
+    named = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if excerpts.TRACE_LINE.match(line) or excerpts.UNDER.match(line):
+            for found in PID_NAMED.finditer(line):
+                named.setdefault(next(g for g in found.groups() if g),
+                                 number)
+    rest = PID_NAMED.sub(" ", text)
+    return [(number, pid) for pid, number in named.items()
+            if not re.search(rf"\b{pid}\b", rest)]
+
+
+@pytest.mark.parametrize("doc", excerpts.DOCS,
+                         ids=lambda d: str(d.relative_to(labrun.ROOT)))
+def test_every_pid_an_excerpt_names_is_a_process_of_the_document(doc):
+    wrong = pids_named_nowhere_else(doc.read_text(encoding="utf-8"))
+    assert not wrong, (
+        f"{doc.relative_to(labrun.ROOT)} names these pids in its trace "
+        f"lines, and no process of the excerpt has them: "
+        + ", ".join(f"line {n}: {pid}" for n, pid in wrong)
+        + ". Give each the pid of the process the excerpt shows: the "
+        "fork() = PID of a child is the pid of its [role/child PID] lines")
+
+
+def test_the_parent_of_a_forking_server_is_found_by_the_oldest_pid():
+    # The children of lesson 07's server have its command line: the newest
+    # process of that name is a child, the oldest the parent.
+    text = readme("07-fork").read_text()
+    found = re.findall(r"pgrep( -[a-z]+)* -f 07-fork/server", text)
+    assert found and all("-o" in f for f in
+                         re.findall(r"pgrep[^)]*07-fork/server", text)), \
+        "lessons/07-fork/README.md: find the server with pgrep -o -f"
+
+
+def test_a_pid_of_another_run_is_found():
+    # Guards the finder: the parent forks 20, and 30 serves.
+    text = ("served by child 20\n[server 1] fork() = 30  x.c:1\n"
+            "[server/child 20] fork() = 0  x.c:1\n"
+            "[server 1] signal SIGTERM delivered  x.c:2\n"
+            "    -> sent by process 40; the handler runs now\n")
+    assert pids_named_nowhere_else(text) == [(2, "30")]
+
+
 # -- what the documents say the man pages say ---------------------------------
 
 def no_man_pages():

@@ -1240,6 +1240,46 @@ def test_so_passcred_gives_an_unbound_sender_an_abstract_name(tmp):
         assert logger.recv(10) == b"ok 5"
 
 
+def test_a_connected_sender_whose_receiver_has_gone_is_no_longer_connected(
+        tmp):
+    """lessons/10-datagram/README.md, "Errors a datagram meets": a
+    connected datagram socket whose receiver has closed gets ECONNREFUSED
+    at its next send, and ENOTCONN after that, even once a new receiver
+    has bound the same path: it must connect again."""
+    path = str(tmp / "log.sock")
+    collector = unix_socket(socket.SOCK_DGRAM)
+    collector.bind(path)
+    with unix_socket(socket.SOCK_DGRAM) as logger:
+        logger.connect(path)
+        logger.send(b"first")
+        collector.close()
+        os.unlink(path)
+        assert error_of(logger.send, b"second") == "ECONNREFUSED"
+        with unix_socket(socket.SOCK_DGRAM) as again:
+            again.bind(path)
+            assert error_of(logger.send, b"third") == "ENOTCONN"
+            logger.connect(path)
+            logger.send(b"fourth")
+            assert again.recv(10) == b"fourth"
+
+
+def test_an_abstract_name_answered_with_sizeof_the_address_is_refused(tmp):
+    """trace/explanations.def, sendto ECONNREFUSED: an abstract name is as
+    long as the length it was bound with; the same bytes padded with zeros
+    to sizeof(struct sockaddr_un) (110) name another socket, which nobody
+    holds: ECONNREFUSED. With the length recvfrom gave, the reply goes."""
+    with unix_socket(socket.SOCK_DGRAM) as collector, \
+            unix_socket(socket.SOCK_DGRAM) as logger:
+        collector.bind(str(tmp / "log.sock"))
+        logger.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        logger.sendto(b"hello", str(tmp / "log.sock"))
+        _, sender = collector.recvfrom(4096)
+        padded = sender + bytes(108 - len(sender))  # 2 + 108 = 110 bytes
+        assert error_of(collector.sendto, b"ok 5", padded) == "ECONNREFUSED"
+        collector.sendto(b"ok 5", sender)
+        assert logger.recv(10) == b"ok 5"
+
+
 @pytest.mark.parametrize("asked", [4096, 65536, None])
 def test_the_largest_datagram_is_the_doubled_sndbuf_less_32(asked):
     """unix(7), SO_SNDBUF: the limit of a datagram is the (doubled) send

@@ -50,6 +50,34 @@ def test_every_readme_ends_with_a_quiz_on_the_variants(lesson):
             f"{sorted(declared(named[0]))}")
 
 
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_an_option_that_goes_on_to_the_next_line_is_asked_whole(lesson):
+    # The README wraps a long option; its next, indented line is the same
+    # option, never a piece of the question.
+    readme = (labrun.ROOT / "lessons" / lesson / "README.md").read_text()
+    said = " ".join(readme.split())
+    for q in classroom.quiz_questions(lesson):
+        assert q["text"].endswith("?"), q["text"]
+        for letter, option in q["options"]:
+            assert f"- {letter}) {option} - " in said or \
+                f"- {letter}) {option} <details>" in said, (letter, option)
+
+
+def test_the_quiz_reads_a_wrapped_option_whole(tmp_path, monkeypatch):
+    lesson = tmp_path / "99-wrapped"
+    lesson.mkdir()
+    (lesson / "README.md").write_text(
+        f"{classroom.QUIZ_SECTION}\n\n**Q1.** `make errors V=x`: what?\n\n"
+        "- a) the first, which\n  goes on here\n- b) the second\n\n"
+        "<details><summary>Answer</summary>\n\n**a**: because.\n\n"
+        "</details>\n")
+    monkeypatch.setattr(classroom, "LESSONS_DIR", tmp_path)
+    [q] = classroom.quiz_questions("99-wrapped")
+    assert q["text"] == "`make errors V=x`: what?", q
+    assert q["options"] == [("a", "the first, which goes on here"),
+                            ("b", "the second")], q
+
+
 def answers(lesson):
     return "".join(q["answer"] for q in classroom.quiz_questions(lesson))
 

@@ -1024,8 +1024,9 @@ def quiz_questions(lesson_id):
     """The questions of the README section: [{text, options, answer, why}].
 
     In the README, each question is a paragraph starting "**Q1.**", its
-    options are "- a) ..." lines, and its answer is a <details> block whose
-    first line is the letter in bold ("**b**"), then the explanation.
+    options are "- a) ..." lines (an option that goes on to the next lines
+    goes on indented), and its answer is a <details> block whose first
+    line is the letter in bold ("**b**"), then the explanation.
     """
     readme = LESSONS_DIR / lesson_id / "README.md"
     text = readme.read_text(encoding="utf-8") if readme.exists() else ""
@@ -1036,11 +1037,17 @@ def quiz_questions(lesson_id):
     questions = []
     for block in re.split(r"^\*\*Q\d+\.\*\*\s*", section, flags=re.M)[1:]:
         body, _, answer = block.partition("<details>")
-        lines = body.strip().splitlines()
-        options = [re.match(r"- ([a-z])\) (.*)", line).groups()
-                   for line in lines if re.match(r"- [a-z]\) ", line)]
-        question = " ".join(line.strip() for line in lines
-                            if not re.match(r"- [a-z]\) ", line))
+        options, asked = [], []
+        for line in body.strip().splitlines():
+            option = re.match(r"- ([a-z])\) (.*)", line)
+            if option:
+                options.append(list(option.groups()))
+            elif options and line[:1].isspace() and line.strip():
+                options[-1][1] += " " + line.strip()  # the option goes on
+            else:
+                asked.append(line.strip())
+        options = [tuple(option) for option in options]
+        question = " ".join(line for line in asked if line)
         answer = re.sub(r"<summary>.*?</summary>", "", answer,
                         flags=re.S).split("</details>")[0]
         letter = re.search(r"\*\*([a-z])\*\*", answer)
@@ -1101,7 +1108,8 @@ def ask_quiz(lesson_id, answers=None):
         print(f"\n{BOLD}Q{i}.{RESET} " +
               wrap(q["text"].replace("`", "")).lstrip())
         for letter, option in q["options"]:
-            print(f"    {letter}) {option.replace('`', '')}")
+            print(wrap(f"{letter}) {option.replace('`', '')}",
+                       "    ").replace("\n    ", "\n       "))
         letters = [letter for letter, _ in q["options"]]
         if answers is not None:
             given = answers.pop(0)

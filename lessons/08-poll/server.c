@@ -487,11 +487,13 @@ int main(int argc, char *argv[])
      *    handle_client;
      *  - after the loop: drop_client for every client still there; at
      *    cleanup, close both ends of the self-pipe (when it was made).
-     * Then delete what served a client per process: on_child_exit,
+     * Then delete what served a client per process: serve_client and
+     * write_all (handle_client and flush_reply serve now), on_child_exit,
      * forget_child, children, child_signal, restore_signals_in_child,
      * free_entry, end_children, MAX_CHILDREN, the SIGCHLD sigaction and
      * <sys/wait.h>; and the (void) lines just below, which only keep
-     * the compiler quiet about the pieces not used yet. */
+     * the compiler quiet about the pieces not used yet. A static function
+     * left unused stops the build (-Wunused-function, with -Werror). */
     (void)stop_pipe, (void)wake_fd, (void)set_nonblocking, (void)now_ms;
     (void)drop_client, (void)free_client, (void)events_of;
     (void)handle_new_connection, (void)flush_reply, (void)handle_client;

@@ -51,6 +51,7 @@ int main(void)
         ssize_t n = read(fd, buf, sizeof buf);
         printf("client: after the reply, read returned %zd (%s)\n", n,
                n == 0 ? "end of file" : strerror(errno));
+        fflush(stdout); /* _exit below flushes nothing */
         close(fd);
         /* Then more clients, each kept connected. */
         await(ready[0]);
