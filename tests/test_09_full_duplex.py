@@ -30,7 +30,7 @@ import pytest
 import labrun
 import peers
 import tracetext
-from conftest import (closed_once, frozen, receive,
+from conftest import (closed_once, frozen, receive, sent_to,
                       server_finishes_short_writes, sigaction_zeroed,
                       timing_out, tool)
 from tracetext import cut
@@ -894,6 +894,64 @@ def test_a_reply_that_came_with_the_server_s_close_is_printed(lab):
                "before the end of the input and exit with a non-zero status:"
                f" it printed {cut(client.stdout_bytes, 40)}; "
                f"{client.describe()}", "When the other side goes")
+
+
+def test_the_client_with_a_message_prints_its_answer_and_no_more(lab):
+    """The client with MESSAGE before a server of the checks' own, which
+    sends, once the client has shut down writing, the answer and 64 KiB
+    more, while the client is stopped: its next read can take them all.
+    The lab's server answers each byte with one: the client prints as many
+    bytes as it sent, read until they have all come, and no more."""
+    message = b"hello, full duplex"
+    listener = lab.listen(timeout=QUICK)
+    client = lab.start("client", "lab.sock", message.decode())
+    conn = lab.accept(listener)
+    lab.expect(conn is not None, "the client to connect to lab.sock, where "
+               "a server listens", "Your task")
+    got, how = receive(conn)  # until its shutdown
+    with frozen(client):
+        sent = sent_to(conn, message.upper() + b"X" * 65537)
+    status = client.wait(QUICK)
+    conn.close()
+    if status is None:
+        status = client.wait(QUICK)
+    if status is None:
+        lab.stop(client)
+    if got != message or how != "eof" or not sent:
+        return  # the checks above say what went wrong with the message
+    wanted = message.upper() + b"\n"
+    fd = socket_fd(lab, client)
+    done, over = 0, None
+    for e in lab.made(READS, proc=client):
+        if e["args"].get("fd") != fd:
+            continue
+        if over is None and done < len(message) and \
+                e["args"].get("count", 0) > len(message) - done:
+            over = (e, done)
+        done += max(e["ret"], 0)
+    printed = client.stdout_bytes
+    lab.expect(printed == wanted or over is None or
+               not printed.startswith(message.upper()),
+               "the client with MESSAGE to ask each read for at most the "
+               "bytes of the answer still missing (as many as it sent, "
+               f"{len(message)}, less those that have come), so that it "
+               "prints its answer and nothing after it: after "
+               f"{over[1] if over else 0} of the {len(message)} bytes it "
+               f"called {tracetext.call_text(over[0]) if over else ''} "
+               f"({over[0]['file'] if over else ''}:"
+               f"{over[0]['line'] if over else ''}), asking for "
+               f"{over[0]['args'].get('count') if over else 0}, and printed "
+               f"{len(printed)} bytes ({cut(printed, 40)}), the 65537 bytes "
+               "that the server sent after the answer among them. A read "
+               "returns what has come, up to its count: the answer, or "
+               "part of it, or the answer and more", "Half-close")
+    lab.expect(printed == wanted and status == 0,
+               f"the client with MESSAGE ({message.decode()}) to print its "
+               f"answer, {len(message)} bytes, then a newline, and exit with "
+               "status 0, though the server sent 65537 bytes more after it "
+               "(read until the whole answer has come, and no further): it "
+               f"printed {len(printed)} bytes ({cut(printed, 40)}); "
+               f"{client.describe()}", "Half-close")
 
 
 def test_the_client_ends_when_the_server_leaves_early(lab):
