@@ -30,9 +30,9 @@ import pytest
 import labrun
 import peers
 import tracetext
-from conftest import (closed_once, frozen, receive, sent_to,
-                      server_finishes_short_writes, sigaction_zeroed,
-                      timing_out, tool)
+from conftest import (closed_once, frozen, receive, sanitizer_finding,
+                      sent_to, server_finishes_short_writes,
+                      sigaction_zeroed, source_line, timing_out, tool)
 from tracetext import cut
 
 LESSON = "09-full-duplex"
@@ -40,6 +40,9 @@ QUICK = labrun.WAIT / 2  # for a reply that a correct program gives at once
 BIG = 10 * 1024 * 1024  # far more than both socket buffers hold
 HEADER_SIZE, MAX_MESSAGE = 4, 4096  # -m, as the README says
 SOCKET_CALLS = ("write", "send", "sendto", "sendmsg")
+# The programs that a check runs built with sanitizers (tests/mistakes.py
+# builds them beforehand).
+SANITIZED = ("client",)
 
 
 def serving(lab, *args, env=None):
@@ -1551,6 +1554,63 @@ def test_a_message_of_max_message_bytes_goes_both_ways(lab):
                    f"{len(client.stdout_bytes)} bytes "
                    f"({cut(client.stdout_bytes, 24)}); {client.describe()}",
                    "Messages on a byte stream")
+
+
+def test_the_client_writes_nothing_past_the_end_of_its_buffers(lab):
+    """The client with -m, built with -fsanitize=address,undefined (a build
+    of its own), fills its buffers to the last byte: lines of 3000, 4096
+    (MAX_MESSAGE) and 3000 bytes, so that a read of standard input finds
+    the start of the long line already there; answers sent all at once
+    while the client is stopped, its first read of them cut to 3 bytes
+    (LAB_FAULTS), so that the next one, of the rest, more than 10 KB,
+    finds the start of a header in its message buffer.  A read or a copy
+    bounded by the buffer's size rather than by the room it has left
+    writes past the buffer's end, which no output shows."""
+    run = lab.sanitized("client")
+    if not run:
+        return  # no sanitizers here: nothing shows the buffers' ends
+    slow = labrun.WAIT * 5  # a sanitized start is slow
+    lines = [(b"%d is a long line. " % n * 300)[:size]
+             for n, size in enumerate((3000, MAX_MESSAGE, 3000, 1, 0))]
+    rules = "read#1<=3,recv#1<=3"
+    env = {**run.pop("env"), "LAB_FAULTS": rules}
+    listener = lab.listen(timeout=slow)
+    client = lab.start("client", "-m", "lab.sock",
+                       stdin=b"\n".join(lines) + b"\n", env=env, **run)
+    conn = lab.accept(listener)
+    lab.expect(conn is not None, "the client to connect to lab.sock, where "
+               "a server listens", "Your task")
+    got, how = receive(conn)  # until its shutdown
+    answers = b"".join(frame(m.upper()) for m in unframe(got)[0])
+    with frozen(client):
+        sent_to(conn, answers)  # a client that has ended gets none
+        conn.close()  # then the end of file, once they are read
+    if client.wait(slow) is None:
+        lab.stop(client)
+    source, text = lab.source("client")
+    found = sanitizer_finding(client.stderr_bytes,
+                              [source.rsplit("/", 1)[-1]])
+    if not found:
+        return
+    place = found["place"]
+    at = f" at {source}:{place[1]}: `{source_line(text, place[1])}`" \
+        if place else ""
+    bound = (
+        "to put into each of its buffers at most the room it has left: a "
+        "read of standard input into line asks for at most sizeof line - "
+        "line_len bytes, and what a read of the socket brings goes into in "
+        "at most sizeof in - in_len bytes at a time (whole messages printed "
+        "and the rest moved to the front before the next part)")
+    lab.expect(False,
+               "the client with -m "
+               + (bound if found["size"] is not None else
+                  "to make no access that the sanitizers report")
+               + ". Built with -fsanitize=address,undefined, it made "
+               f"{found['what']}{at} ({'; '.join(found['said'])}), given "
+               f"lines of {[len(m) for m in lines]} bytes and their "
+               f"{len(answers)} bytes of answers at once, its first read of "
+               f"them cut to 3 bytes (LAB_FAULTS='{rules}')",
+               "Messages on a byte stream")
 
 
 def test_the_client_takes_a_read_longer_than_its_buffer(lab):
