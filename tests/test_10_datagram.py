@@ -32,6 +32,9 @@ from tracetext import cut
 LESSON = "10-datagram"
 SOCK = "log.sock"
 MAX_RECORD = 2048  # the collector's buffer
+# The programs that a check runs built with sanitizers (tests/mistakes.py
+# builds them beforehand).
+SANITIZED = ("logger", "collector")
 
 
 def dgram(lab, name=None):
@@ -812,6 +815,67 @@ def test_the_logger_with_r_waits_for_each_reply_and_removes_its_file(lab):
                "`logger -r` to remove its own socket file when it exits; "
                f"left: {[p.name for p in lab.dir.glob('logger.*.sock')]}",
                "Who sent it: addresses and replies")
+
+
+def test_no_byte_is_written_past_the_end_of_a_receive_buffer(lab):
+    """The logger with -r and the collector, each built with
+    -fsanitize=address,undefined (a build of its own), each given a
+    datagram of 64 KiB, longer than its buffer: the receive fills the
+    buffer to its last byte and cuts the rest.  A '\\0' written after what
+    was received then lands one byte past the buffer, which no output
+    shows (and which may overwrite whatever follows it)."""
+    from conftest import sanitizer_finding, source_line
+    long_one = (b"a datagram longer than any buffer of yours. " * 1500)[:65536]
+    slow = labrun.WAIT * 5  # a sanitized start is slow
+    for name in ("logger", "collector"):
+        run = lab.sanitized(name)
+        if not run:
+            return  # no sanitizers here: nothing shows the buffers' ends
+        if name == "logger":
+            collector = dgram(lab, SOCK)
+            collector.settimeout(slow)
+            proc = lab.start("logger", "-r", SOCK, "hello", **run)
+            _, sender = first_from(collector)
+            if sender:
+                send(collector, long_one, str(lab.dir / sender))
+            what = "its reply"
+            (lab.dir / SOCK).unlink(missing_ok=True)  # the collector's
+        else:
+            proc = lab.start("collector", "-n", "1", **run)
+            lab.wait_for("bind", proc=proc, ret=0, timeout=slow)
+            send(dgram(lab), long_one, path(lab))
+            what = "a record"
+        if proc.wait(slow) is None:
+            lab.stop(proc)
+        source, text = lab.source(name)
+        found = sanitizer_finding(proc.stderr_bytes,
+                                  [source.rsplit("/", 1)[-1]])
+        if not found:
+            continue
+        place = found["place"]
+        at = f" at {source}:{place[1]}: `{source_line(text, place[1])}`" \
+            if place else ""
+        size = found["size"]
+        said = (f"the {name} to receive {what} into at most the bytes its "
+                "buffer holds with the '\\0' it puts after them: a count "
+                "of sizeof buf - 1 (recvfrom's length, or iov_len) before "
+                "buf[n] = '\\0', or no '\\0' at all (the bytes are n: "
+                "%.*s prints them)" if found["what"].startswith("a write")
+                else f"the {name} to read {what} no further than the n "
+                "bytes received: a string function (%s, strlen) reads on to "
+                "a '\\0' that was never written after them; put one there "
+                "(received into sizeof buf - 1 bytes), or print n bytes "
+                "with %.*s")
+        said += (f". Given a datagram of {len(long_one)} bytes, longer "
+                 "than its buffer, and built with -fsanitize=address,"
+                 f"undefined, it made {found['what']}{at} "
+                 f"({'; '.join(found['said'])})")
+        if found["what"].startswith("a write of 1 byte") and size:
+            said += (f": index {size} of a buffer whose last index is "
+                     f"{size - 1}")
+        if name == "logger":
+            lab.expect(False, said, "Who sent it: addresses and replies")
+        lab.expect(False, said, "Datagrams keep their boundaries")
 
 
 def test_a_reader_that_has_gone_ends_the_logger_cleanly(lab):
