@@ -30,9 +30,10 @@ import pytest
 import labrun
 import peers
 import tracetext
-from conftest import (closed_once, frozen, receive, sanitizer_finding,
-                      sent_to, server_finishes_short_writes,
-                      sigaction_zeroed, source_line, timing_out, tool)
+from conftest import (Drain, closed_once, frozen, receive,
+                      sanitizer_finding, sent_to,
+                      server_finishes_short_writes, sigaction_zeroed,
+                      source_line, timing_out, tool)
 from tracetext import cut
 
 LESSON = "09-full-duplex"
@@ -542,6 +543,106 @@ def test_the_server_finishes_a_short_write(lab):
     # Lesson 05's check, before the exchanges that cut every write short:
     # there a reply that lost its rest shows only as garbage further on.
     server_finishes_short_writes(lab, "Your task")
+
+
+def sanitized_client_run(lab, run, args, stdin, rules, serve):
+    """Runs the client built with sanitizers (run: lab.sanitized) with
+    args, stdin and LAB_FAULTS rules, before a Python server that serve
+    (the connection, the client) plays; returns the client once it has
+    ended (or been stopped)."""
+    slow = labrun.WAIT * 5  # a sanitized start is slow
+    env = {**run["env"], "LAB_FAULTS": rules}
+    (lab.dir / "lab.sock").unlink(missing_ok=True)
+    listener = lab.listen(timeout=slow)
+    client = lab.start("client", *args, stdin=stdin, env=env,
+                       **{k: v for k, v in run.items() if k != "env"})
+    conn = lab.accept(listener)
+    if conn is not None:
+        serve(conn, client)
+        conn.close()
+    if client.wait(slow) is None:
+        lab.stop(client)
+    return client
+
+
+def test_the_client_reads_and_writes_only_inside_its_buffers(lab):
+    """The client, built with -fsanitize=address,undefined (a build of its
+    own), with its buffers filled to the last byte.  With -m: lines of
+    3000, 4096 (MAX_MESSAGE) and 3000 bytes, so that a read of standard
+    input finds the start of the long line already there; answers sent
+    all at once while the client is stopped, its first read of them cut
+    to 3 bytes (LAB_FAULTS), so that the next, of more than 10 KB, finds
+    the start of a header in its message buffer.  Without -m: a server
+    that reads nothing until the client waits in poll, its queue full,
+    then all of it.  A count bounded by a buffer's size rather than by the
+    room left, or by what was there before a send rather than after,
+    reaches past the buffer's end, which no output shows."""
+    run = lab.sanitized("client")
+    if not run:
+        return  # no sanitizers here: nothing shows the buffers' ends
+    lines = [(b"%d is a long line. " % n * 300)[:size]
+             for n, size in enumerate((3000, MAX_MESSAGE, 3000, 1, 0))]
+    rules = "read#1<=3,recv#1<=3"
+
+    def answer_at_once(conn, client):
+        got, _ = receive(conn)  # until its shutdown
+        with frozen(client):  # all of it there for its next read
+            sent_to(conn, b"".join(frame(m.upper())
+                                   for m in unframe(got)[0]))
+
+    def read_once_it_waits(conn, client):
+        lab.wait_for("poll", proc=client, event="wait",
+                     timeout=labrun.WAIT * 5)
+        Drain(conn).result()  # until its shutdown
+
+    data = binary(1 << 20, seed=4)
+    for args, stdin, rules, serve, how in (
+            (("-m", "lab.sock"), b"\n".join(lines) + b"\n", rules,
+             answer_at_once,
+             f"with -m, given lines of {[len(m) for m in lines]} bytes "
+             "and their answers at once, its first read of them cut to 3 "
+             f"bytes (LAB_FAULTS='{rules}')"),
+            (("lab.sock",), data, "", read_once_it_waits,
+             f"given {len(data)} bytes on standard input, and a server "
+             "that read nothing until the client waited in poll, its queue "
+             "full, then all of it")):
+        client = sanitized_client_run(lab, run, args, stdin, rules, serve)
+        source, text = lab.source("client")
+        found = sanitizer_finding(client.stderr_bytes,
+                                  [source.rsplit("/", 1)[-1]])
+        if not found:
+            continue
+        place = found["place"]
+        at = f" at {source}:{place[1]}: `{source_line(text, place[1])}`" \
+            if place else ""
+        said = "; ".join(found["said"])
+        if "misaligned" in said:
+            rule = ("to copy each length out of its buffer with memcpy "
+                    "before ntohl: a header sits wherever the message "
+                    "before it ended, and a uint32_t * to it may be "
+                    "misaligned")
+        elif found["size"] is None:
+            rule = "to make no access that the sanitizers report"
+        elif found["what"].startswith("a write"):
+            rule = ("to put into each of its buffers at most the room it "
+                    "has left: a read of standard input asks for at most "
+                    "OUT_SIZE - out_len bytes (with -m, sizeof line - "
+                    "line_len), and what a read of the socket brings goes "
+                    "into in at most sizeof in - in_len bytes at a time "
+                    "(whole messages printed and the rest moved to the "
+                    "front before the next part)")
+        else:
+            rule = ("to take from its buffers only the bytes they hold: "
+                    "after a send, the rest of the queue is moved by what "
+                    "is left (out_len -= n first), and a message is taken "
+                    "once what is left after the messages before it, "
+                    "in_len - used, holds it whole")
+        expected = (f"the client {rule}. Built with -fsanitize=address,"
+                    f"undefined, {how}, it made {found['what']}{at} "
+                    f"({said})")
+        if "-m" in args:
+            lab.expect(False, expected, "Messages on a byte stream")
+        lab.expect(False, expected, "Both directions at once")
 
 
 def test_at_end_of_input_the_client_shuts_down_writing_and_reads_on(lab):
@@ -1556,61 +1657,39 @@ def test_a_message_of_max_message_bytes_goes_both_ways(lab):
                    "Messages on a byte stream")
 
 
-def test_the_client_writes_nothing_past_the_end_of_its_buffers(lab):
-    """The client with -m, built with -fsanitize=address,undefined (a build
-    of its own), fills its buffers to the last byte: lines of 3000, 4096
-    (MAX_MESSAGE) and 3000 bytes, so that a read of standard input finds
-    the start of the long line already there; answers sent all at once
-    while the client is stopped, its first read of them cut to 3 bytes
-    (LAB_FAULTS), so that the next one, of the rest, more than 10 KB,
-    finds the start of a header in its message buffer.  A read or a copy
-    bounded by the buffer's size rather than by the room it has left
-    writes past the buffer's end, which no output shows."""
-    run = lab.sanitized("client")
-    if not run:
-        return  # no sanitizers here: nothing shows the buffers' ends
-    slow = labrun.WAIT * 5  # a sanitized start is slow
-    lines = [(b"%d is a long line. " % n * 300)[:size]
-             for n, size in enumerate((3000, MAX_MESSAGE, 3000, 1, 0))]
-    rules = "read#1<=3,recv#1<=3"
-    env = {**run.pop("env"), "LAB_FAULTS": rules}
-    listener = lab.listen(timeout=slow)
-    client = lab.start("client", "-m", "lab.sock",
-                       stdin=b"\n".join(lines) + b"\n", env=env, **run)
+def test_the_client_refuses_a_length_above_the_limit_at_once(lab):
+    """A server of the checks' own answers the client's message with a
+    length of MAX_MESSAGE + 1 and as many bytes, and keeps the connection
+    open: more than the client's message buffer can ever hold, with its
+    header.  The client must refuse the length as soon as it has read it,
+    not wait for the rest, nor the server's end of file."""
+    too_long = MAX_MESSAGE + 1
+    listener = lab.listen(timeout=QUICK)
+    client = lab.start("client", "-m", "lab.sock", stdin=b"hello\n")
     conn = lab.accept(listener)
     lab.expect(conn is not None, "the client to connect to lab.sock, where "
                "a server listens", "Your task")
     got, how = receive(conn)  # until its shutdown
-    answers = b"".join(frame(m.upper()) for m in unframe(got)[0])
-    with frozen(client):
-        sent_to(conn, answers)  # a client that has ended gets none
-        conn.close()  # then the end of file, once they are read
-    if client.wait(slow) is None:
+    if unframe(got) != ([b"hello"], b"") or how != "eof":
+        return  # the checks above say what went wrong with the message
+    sent_to(conn, struct.pack("!I", too_long) + b"x" * too_long)
+    status = client.wait(QUICK)
+    running = status is None
+    if running:
         lab.stop(client)
-    source, text = lab.source("client")
-    found = sanitizer_finding(client.stderr_bytes,
-                              [source.rsplit("/", 1)[-1]])
-    if not found:
-        return
-    place = found["place"]
-    at = f" at {source}:{place[1]}: `{source_line(text, place[1])}`" \
-        if place else ""
-    bound = (
-        "to put into each of its buffers at most the room it has left: a "
-        "read of standard input into line asks for at most sizeof line - "
-        "line_len bytes, and what a read of the socket brings goes into in "
-        "at most sizeof in - in_len bytes at a time (whole messages printed "
-        "and the rest moved to the front before the next part)")
-    lab.expect(False,
-               "the client with -m "
-               + (bound if found["size"] is not None else
-                  "to make no access that the sanitizers report")
-               + ". Built with -fsanitize=address,undefined, it made "
-               f"{found['what']}{at} ({'; '.join(found['said'])}), given "
-               f"lines of {[len(m) for m in lines]} bytes and their "
-               f"{len(answers)} bytes of answers at once, its first read of "
-               f"them cut to 3 bytes (LAB_FAULTS='{rules}')",
-               "Messages on a byte stream")
+    conn.close()
+    lab.expect(not running and status not in (0, None) and
+               client.stderr.strip() and not client.stdout_bytes,
+               "the client with -m to refuse a length above MAX_MESSAGE "
+               f"({MAX_MESSAGE}) as soon as it has read it: say so on "
+               "stderr and exit with a non-zero status. The server "
+               f"announced {too_long} bytes and sent them, and kept the "
+               "connection open: "
+               + ("the client was still running, waiting for an end that "
+                  "can never fit in its buffer, or going round with a full "
+                  "one; " if running else "")
+               + f"it printed {cut(client.stdout_bytes, 40)}; "
+               f"{client.describe()}", "Messages on a byte stream")
 
 
 def test_the_client_takes_a_read_longer_than_its_buffer(lab):
