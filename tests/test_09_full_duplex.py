@@ -1657,6 +1657,44 @@ def test_a_message_of_max_message_bytes_goes_both_ways(lab):
                    "Messages on a byte stream")
 
 
+def test_the_client_says_when_the_reply_ends_early(lab):
+    """Servers of the checks' own that answer less than they were sent,
+    then close: with -m, the start of the second answer only, or the
+    first answer alone; with MESSAGE, 3 of its 5 bytes.  The client reads
+    their end of file: it must say what is missing and exit with a
+    non-zero status, not 0 as if all had come."""
+    cases = (
+        ("-m", b"ONE\n", frame(b"ONE") + frame(b"TWO")[:5],
+         "the first answer and 1 byte of the second, inside its bytes"),
+        ("-m", b"ONE\n", frame(b"ONE"),
+         "the first answer only, of the two messages it was sent"),
+        ("hello", None, b"HEL", "3 of the 5 bytes of its answer"))
+    for mode, printed, answer, what in cases:
+        peer = Answering(lab, lambda got, answer=answer: answer)
+        args = ("-m", "lab.sock") if mode == "-m" else ("lab.sock", mode)
+        client = lab.start("client", *args,
+                           stdin=b"one\ntwo\n" if mode == "-m" else b"")
+        peer.join(QUICK)
+        status = client.wait(QUICK)
+        if status is None:
+            lab.stop(client)
+        peer.end()
+        if not peer.sent or (printed is not None and
+                             client.stdout_bytes != printed):
+            continue  # the checks before say what it printed wrong
+        expected = (f"the client{' with -m' if mode == '-m' else ''} to say "
+                    "on stderr what is missing when the server's end of "
+                    "file comes before the whole reply, and exit with a "
+                    "non-zero status (check_reply, after the loop): the "
+                    f"server sent {what}, then closed; "
+                    f"{client.describe()}, and said "
+                    f"{cut(client.stderr_bytes.strip(), 120)}")
+        ok = status not in (0, None) and client.stderr.strip()
+        if mode == "-m":
+            lab.expect(ok, expected, "Messages on a byte stream")
+        lab.expect(ok, expected, "Half-close")
+
+
 def test_the_client_refuses_a_length_above_the_limit_at_once(lab):
     """A server of the checks' own answers the client's message with a
     length of MAX_MESSAGE + 1 and as many bytes, and keeps the connection
