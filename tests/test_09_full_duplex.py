@@ -359,6 +359,12 @@ class Answering(threading.Thread):
             self.got, self.how = receive(conn, self.read_only)
             if self.leave == "shutdown":  # no reset: the socket stays open
                 conn.shutdown(socket.SHUT_RDWR)
+            elif self.leave == "shut-rd":  # it reads no more, yet may write
+                conn.shutdown(socket.SHUT_RD)
+                # What was sent before is still queued, and holds the
+                # sender's room: taken, to the end of file that the
+                # shutdown makes, so that its next send is made, and fails.
+                receive(conn)
             else:
                 conn.close()  # with the rest of what the client sent unread
             return
@@ -1058,11 +1064,50 @@ def test_the_client_with_a_message_prints_its_answer_and_no_more(lab):
                f"{client.describe()}", "Half-close")
 
 
+def test_the_client_sends_on_after_the_server_s_end_of_file(lab):
+    """A server of the checks' own answers OK at once and shuts down its
+    writing side, then reads everything the client sends: 2 MB, far more
+    than the socket holds, so that the client reads that end of file with
+    most of its input still to send.  Nothing is read from the client
+    before its trace shows that read of 0."""
+    data = binary(2_000_000, seed=5)
+    listener = lab.listen(timeout=QUICK)
+    client = lab.start("client", "lab.sock", stdin=data)
+    conn = lab.accept(listener)
+    lab.expect(conn is not None, "the client to connect to lab.sock, where "
+               "a server listens", "Your task")
+    sent = sent_to(conn, b"OK\n")
+    conn.shutdown(socket.SHUT_WR)
+    fd = socket_fd(lab, client)
+    lab.wait_for(READS, proc=client, ret=0,
+                 where=lambda e: e["args"].get("fd") == fd)
+    got, how = Drain(conn).result()  # until its shutdown
+    conn.close()
+    status = client.wait(QUICK)
+    if status is None:
+        lab.stop(client)
+    if not sent:
+        return
+    lab.expect(got == data and how == "eof" and status == 0 and
+               client.stdout_bytes == b"OK\n",
+               "the client to send all of its input to a server that has "
+               "ended its own side (its read of the socket returned 0) but "
+               "still reads, then exit with status 0: end of file says "
+               "that the server sends nothing more, not that it has gone "
+               "(server_done = 1, stop asking for POLLIN, send on). The "
+               f"server got {len(got)} of the {len(data)} bytes, then "
+               f"{how}; the client printed {cut(client.stdout_bytes, 20)}; "
+               f"{client.describe()}", "Half-close")
+
+
 def test_the_client_ends_when_the_server_leaves_early(lab):
     # Once with both directions shut down (the client's send fails with
     # EPIPE), once with a close that leaves bytes unread (its read fails
-    # with ECONNRESET, or its send with EPIPE).
-    for how in ("shutdown", "close"):
+    # with ECONNRESET, or its send with EPIPE), once with only the
+    # server's reading side shut down, what it had not read taken away:
+    # the client's next send fails with EPIPE, and nothing else says so
+    # (no end of file, no POLLHUP).
+    for how in ("shutdown", "close", "shut-rd"):
         peer = Answering(lab, None, read_only=1000, leave=how)
         client = lab.start("client", "lab.sock",
                            stdin=binary(2_000_000, seed=3))
@@ -1070,16 +1115,20 @@ def test_the_client_ends_when_the_server_leaves_early(lab):
         status = client.wait(QUICK)
         if status is None:
             lab.stop(client)
-        lab.expect(ended_by(client) is None, f"{ended_by(client)}",
+        # Killed by a signal of its own making, not by the check's stop.
+        lab.expect(client.stopped_with is not None or
+                   ended_by(client) is None, f"{ended_by(client)}",
                    "When the other side goes")
+        ended = {"shutdown": "shutdown(SHUT_RDWR)", "close": "close",
+                 "shut-rd": "shutdown(SHUT_RD), its socket left open"}[how]
         lab.expect(status is not None and status != 0,
                    "the client to end with a non-zero status, and a message, "
-                   "when the server ends the connection (with "
-                   f"{'shutdown(SHUT_RDWR)' if how == 'shutdown' else 'close'}"
-                   ") after reading 1000 of the 2000000 bytes it sent: its "
+                   f"when the server ends the connection (with {ended}) "
+                   "after reading 1000 of the 2000000 bytes it sent: its "
                    "send then fails with EPIPE (or its read with "
                    "ECONNRESET): the server has gone, and nothing more will "
-                   f"be answered; {client.describe()}",
+                   "be read; take EPIPE for that, never for a socket that "
+                   f"is full for now (EAGAIN); {client.describe()}",
                    "When the other side goes")
         peer.end()
 
