@@ -731,6 +731,10 @@ def test_the_client_waits_in_poll_not_in_a_send_while_the_server_is_busy(
     stdin, _ = stdin_socket(lab, binary(1_000_000, seed=7))
     with frozen(server):
         client = lab.start("client", "lab.sock", stdin=stdin)
+        # Until it announces a call that waits (trace/TRACE.md, "Waiting"):
+        # a poll or a send finds no room only once the buffers are full,
+        # however long a busy machine takes to fill them.
+        lab.wait_for(None, proc=client, event="wait")
         deadline = time.monotonic() + QUICK
         while time.monotonic() < deadline and not client.has_exited() and \
                 not (labrun.process_state(client.pid)[0] == "S" and
