@@ -13,7 +13,7 @@ import pytest
 import labrun
 import peers
 from conftest import (POLLS, READS, SERVING_WAITS, SIGNAL_SAFE, WRITES,
-                      as_run, assigned, c_code, c_declaration, c_functions,
+                      as_run, c_code, c_functions,
                       closed_once,
                       client_finishes_short_writes,
                       client_makes_interrupted_calls_again,

@@ -30,9 +30,10 @@ import pytest
 import labrun
 import peers
 import tracetext
-from conftest import (closed_once, frozen, receive,
+from conftest import (Drain, closed_once, frozen, receive,
+                      sanitizer_finding, sent_to,
                       server_finishes_short_writes, sigaction_zeroed,
-                      timing_out, tool)
+                      source_line, timing_out, tool)
 from tracetext import cut
 
 LESSON = "09-full-duplex"
@@ -40,6 +41,9 @@ QUICK = labrun.WAIT / 2  # for a reply that a correct program gives at once
 BIG = 10 * 1024 * 1024  # far more than both socket buffers hold
 HEADER_SIZE, MAX_MESSAGE = 4, 4096  # -m, as the README says
 SOCKET_CALLS = ("write", "send", "sendto", "sendmsg")
+# The programs that a check runs built with sanitizers (tests/mistakes.py
+# builds them beforehand).
+SANITIZED = ("client",)
 
 
 def serving(lab, *args, env=None):
@@ -355,6 +359,12 @@ class Answering(threading.Thread):
             self.got, self.how = receive(conn, self.read_only)
             if self.leave == "shutdown":  # no reset: the socket stays open
                 conn.shutdown(socket.SHUT_RDWR)
+            elif self.leave == "shut-rd":  # it reads no more, yet may write
+                conn.shutdown(socket.SHUT_RD)
+                # What was sent before is still queued, and holds the
+                # sender's room: taken, to the end of file that the
+                # shutdown makes, so that its next send is made, and fails.
+                receive(conn)
             else:
                 conn.close()  # with the rest of what the client sent unread
             return
@@ -541,6 +551,110 @@ def test_the_server_finishes_a_short_write(lab):
     server_finishes_short_writes(lab, "Your task")
 
 
+def sanitized_client_run(lab, run, args, stdin, rules, serve):
+    """Runs the client built with sanitizers (run: lab.sanitized) with
+    args, stdin and LAB_FAULTS rules, before a Python server that serve
+    (the connection, the client) plays; returns the client once it has
+    ended (or been stopped)."""
+    slow = labrun.WAIT * 5  # a sanitized start is slow
+    env = {**run["env"], "LAB_FAULTS": rules}
+    (lab.dir / "lab.sock").unlink(missing_ok=True)
+    listener = lab.listen(timeout=slow)
+    client = lab.start("client", *args, stdin=stdin, env=env,
+                       **{k: v for k, v in run.items() if k != "env"})
+    conn = lab.accept(listener)
+    if conn is not None:
+        serve(conn, client)
+        conn.close()
+    if client.wait(slow) is None:
+        lab.stop(client)
+    return client
+
+
+def test_the_client_reads_and_writes_only_inside_its_buffers(lab):
+    """The client, built with -fsanitize=address,undefined (a build of its
+    own), with its buffers filled to the last byte.  With -m: lines of
+    3000, 4096 (MAX_MESSAGE) and 3000 bytes, so that a read of standard
+    input finds the start of the long line already there; answers sent
+    all at once while the client is stopped, its first read of them cut
+    to 3 bytes (LAB_FAULTS), so that the next, of more than 10 KB, finds
+    the start of a header in its message buffer.  Without -m: a server
+    that reads nothing until the client waits in poll, its queue full,
+    then all of it.  A count bounded by a buffer's size rather than by the
+    room left, or by what was there before a send rather than after,
+    reaches past the buffer's end, which no output shows."""
+    run = lab.sanitized("client")
+    if not run:
+        return  # no sanitizers here: nothing shows the buffers' ends
+    lines = [(b"%d is a long line. " % n * 300)[:size]
+             for n, size in enumerate((3000, MAX_MESSAGE, 3000, 1, 0))]
+    rules = "read#1<=3,recv#1<=3"
+
+    def answer_at_once(conn, client):
+        got, _ = receive(conn)  # until its shutdown
+        with frozen(client):  # all of it there for its next read
+            sent_to(conn, b"".join(frame(m.upper())
+                                   for m in unframe(got)[0]))
+
+    def read_once_it_waits(conn, client):
+        # In poll, or in a send that waits for room (a mistake that the
+        # checks after this one name).
+        lab.wait_until(lambda: lab.events("poll", proc=client, event="wait")
+                       or (peers.blocked_in(client.pid) or ("",))[0] in
+                       SOCKET_CALLS, proc=client, timeout=labrun.WAIT * 5,
+                       every=0.01)
+        Drain(conn).result()  # until its shutdown
+
+    data = binary(1 << 20, seed=4)
+    for args, stdin, rules, serve, how in (
+            (("-m", "lab.sock"), b"\n".join(lines) + b"\n", rules,
+             answer_at_once,
+             f"with -m, given lines of {[len(m) for m in lines]} bytes "
+             "and their answers at once, its first read of them cut to 3 "
+             f"bytes (LAB_FAULTS='{rules}')"),
+            (("lab.sock",), data, "", read_once_it_waits,
+             f"given {len(data)} bytes on standard input, and a server "
+             "that read nothing until the client waited in poll, its queue "
+             "full, then all of it")):
+        client = sanitized_client_run(lab, run, args, stdin, rules, serve)
+        source, text = lab.source("client")
+        found = sanitizer_finding(client.stderr_bytes,
+                                  [source.rsplit("/", 1)[-1]])
+        if not found:
+            continue
+        place = found["place"]
+        at = f" at {source}:{place[1]}: `{source_line(text, place[1])}`" \
+            if place else ""
+        said = "; ".join(found["said"])
+        if "misaligned" in said:
+            rule = ("to copy each length out of its buffer with memcpy "
+                    "before ntohl: a header sits wherever the message "
+                    "before it ended, and a uint32_t * to it may be "
+                    "misaligned")
+        elif found["size"] is None:
+            rule = "to make no access that the sanitizers report"
+        elif found["what"].startswith("a write"):
+            rule = ("to put into each of its buffers at most the room it "
+                    "has left: a read of standard input asks for at most "
+                    "OUT_SIZE - out_len bytes (with -m, sizeof line - "
+                    "line_len), and what a read of the socket brings goes "
+                    "into in at most sizeof in - in_len bytes at a time "
+                    "(whole messages printed and the rest moved to the "
+                    "front before the next part)")
+        else:
+            rule = ("to take from its buffers only the bytes they hold: "
+                    "after a send, the rest of the queue is moved by what "
+                    "is left (out_len -= n first), and a message is taken "
+                    "once what is left after the messages before it, "
+                    "in_len - used, holds it whole")
+        expected = (f"the client {rule}. Built with -fsanitize=address,"
+                    f"undefined, {how}, it made {found['what']}{at} "
+                    f"({said})")
+        if "-m" in args:
+            lab.expect(False, expected, "Messages on a byte stream")
+        lab.expect(False, expected, "Both directions at once")
+
+
 def test_at_end_of_input_the_client_shuts_down_writing_and_reads_on(lab):
     peer = Answering(lab, lambda got: b"%d bytes, then end of file\n"
                      % len(got), pieces=3)
@@ -617,6 +731,10 @@ def test_the_client_waits_in_poll_not_in_a_send_while_the_server_is_busy(
     stdin, _ = stdin_socket(lab, binary(1_000_000, seed=7))
     with frozen(server):
         client = lab.start("client", "lab.sock", stdin=stdin)
+        # Until it announces a call that waits (trace/TRACE.md, "Waiting"):
+        # a poll or a send finds no room only once the buffers are full,
+        # however long a busy machine takes to fill them.
+        lab.wait_for(None, proc=client, event="wait")
         deadline = time.monotonic() + QUICK
         while time.monotonic() < deadline and not client.has_exited() and \
                 not (labrun.process_state(client.pid)[0] == "S" and
@@ -896,11 +1014,108 @@ def test_a_reply_that_came_with_the_server_s_close_is_printed(lab):
                f"{client.describe()}", "When the other side goes")
 
 
+def test_the_client_with_a_message_prints_its_answer_and_no_more(lab):
+    """The client with MESSAGE before a server of the checks' own, which
+    sends, once the client has shut down writing, the answer and 64 KiB
+    more, while the client is stopped: its next read can take them all.
+    The lab's server answers each byte with one: the client prints as many
+    bytes as it sent, read until they have all come, and no more."""
+    message = b"hello, full duplex"
+    listener = lab.listen(timeout=QUICK)
+    client = lab.start("client", "lab.sock", message.decode())
+    conn = lab.accept(listener)
+    lab.expect(conn is not None, "the client to connect to lab.sock, where "
+               "a server listens", "Your task")
+    got, how = receive(conn)  # until its shutdown
+    with frozen(client):
+        sent = sent_to(conn, message.upper() + b"X" * 65537)
+    status = client.wait(QUICK)
+    conn.close()
+    if status is None:
+        status = client.wait(QUICK)
+    if status is None:
+        lab.stop(client)
+    if got != message or how != "eof" or not sent:
+        return  # the checks above say what went wrong with the message
+    wanted = message.upper() + b"\n"
+    fd = socket_fd(lab, client)
+    done, over = 0, None
+    for e in lab.made(READS, proc=client):
+        if e["args"].get("fd") != fd:
+            continue
+        if over is None and done < len(message) and \
+                e["args"].get("count", 0) > len(message) - done:
+            over = (e, done)
+        done += max(e["ret"], 0)
+    printed = client.stdout_bytes
+    lab.expect(printed == wanted or over is None or
+               not printed.startswith(message.upper()),
+               "the client with MESSAGE to ask each read for at most the "
+               "bytes of the answer still missing (as many as it sent, "
+               f"{len(message)}, less those that have come), so that it "
+               "prints its answer and nothing after it: after "
+               f"{over[1] if over else 0} of the {len(message)} bytes it "
+               f"called {tracetext.call_text(over[0]) if over else ''} "
+               f"({over[0]['file'] if over else ''}:"
+               f"{over[0]['line'] if over else ''}), asking for "
+               f"{over[0]['args'].get('count') if over else 0}, and printed "
+               f"{len(printed)} bytes ({cut(printed, 40)}), the 65537 bytes "
+               "that the server sent after the answer among them. A read "
+               "returns what has come, up to its count: the answer, or "
+               "part of it, or the answer and more", "Half-close")
+    lab.expect(printed == wanted and status == 0,
+               f"the client with MESSAGE ({message.decode()}) to print its "
+               f"answer, {len(message)} bytes, then a newline, and exit with "
+               "status 0, though the server sent 65537 bytes more after it "
+               "(read until the whole answer has come, and no further): it "
+               f"printed {len(printed)} bytes ({cut(printed, 40)}); "
+               f"{client.describe()}", "Half-close")
+
+
+def test_the_client_sends_on_after_the_server_s_end_of_file(lab):
+    """A server of the checks' own answers OK at once and shuts down its
+    writing side, then reads everything the client sends: 2 MB, far more
+    than the socket holds, so that the client reads that end of file with
+    most of its input still to send.  Nothing is read from the client
+    before its trace shows that read of 0."""
+    data = binary(2_000_000, seed=5)
+    listener = lab.listen(timeout=QUICK)
+    client = lab.start("client", "lab.sock", stdin=data)
+    conn = lab.accept(listener)
+    lab.expect(conn is not None, "the client to connect to lab.sock, where "
+               "a server listens", "Your task")
+    sent = sent_to(conn, b"OK\n")
+    conn.shutdown(socket.SHUT_WR)
+    fd = socket_fd(lab, client)
+    lab.wait_for(READS, proc=client, ret=0,
+                 where=lambda e: e["args"].get("fd") == fd)
+    got, how = Drain(conn).result()  # until its shutdown
+    conn.close()
+    status = client.wait(QUICK)
+    if status is None:
+        lab.stop(client)
+    if not sent:
+        return
+    lab.expect(got == data and how == "eof" and status == 0 and
+               client.stdout_bytes == b"OK\n",
+               "the client to send all of its input to a server that has "
+               "ended its own side (its read of the socket returned 0) but "
+               "still reads, then exit with status 0: end of file says "
+               "that the server sends nothing more, not that it has gone "
+               "(server_done = 1, stop asking for POLLIN, send on). The "
+               f"server got {len(got)} of the {len(data)} bytes, then "
+               f"{how}; the client printed {cut(client.stdout_bytes, 20)}; "
+               f"{client.describe()}", "Half-close")
+
+
 def test_the_client_ends_when_the_server_leaves_early(lab):
     # Once with both directions shut down (the client's send fails with
     # EPIPE), once with a close that leaves bytes unread (its read fails
-    # with ECONNRESET, or its send with EPIPE).
-    for how in ("shutdown", "close"):
+    # with ECONNRESET, or its send with EPIPE), once with only the
+    # server's reading side shut down, what it had not read taken away:
+    # the client's next send fails with EPIPE, and nothing else says so
+    # (no end of file, no POLLHUP).
+    for how in ("shutdown", "close", "shut-rd"):
         peer = Answering(lab, None, read_only=1000, leave=how)
         client = lab.start("client", "lab.sock",
                            stdin=binary(2_000_000, seed=3))
@@ -908,16 +1123,20 @@ def test_the_client_ends_when_the_server_leaves_early(lab):
         status = client.wait(QUICK)
         if status is None:
             lab.stop(client)
-        lab.expect(ended_by(client) is None, f"{ended_by(client)}",
+        # Killed by a signal of its own making, not by the check's stop.
+        lab.expect(client.stopped_with is not None or
+                   ended_by(client) is None, f"{ended_by(client)}",
                    "When the other side goes")
+        ended = {"shutdown": "shutdown(SHUT_RDWR)", "close": "close",
+                 "shut-rd": "shutdown(SHUT_RD), its socket left open"}[how]
         lab.expect(status is not None and status != 0,
                    "the client to end with a non-zero status, and a message, "
-                   "when the server ends the connection (with "
-                   f"{'shutdown(SHUT_RDWR)' if how == 'shutdown' else 'close'}"
-                   ") after reading 1000 of the 2000000 bytes it sent: its "
+                   f"when the server ends the connection (with {ended}) "
+                   "after reading 1000 of the 2000000 bytes it sent: its "
                    "send then fails with EPIPE (or its read with "
                    "ECONNRESET): the server has gone, and nothing more will "
-                   f"be answered; {client.describe()}",
+                   "be read; take EPIPE for that, never for a socket that "
+                   f"is full for now (EAGAIN); {client.describe()}",
                    "When the other side goes")
         peer.end()
 
@@ -1493,6 +1712,79 @@ def test_a_message_of_max_message_bytes_goes_both_ways(lab):
                    f"{len(client.stdout_bytes)} bytes "
                    f"({cut(client.stdout_bytes, 24)}); {client.describe()}",
                    "Messages on a byte stream")
+
+
+def test_the_client_says_when_the_reply_ends_early(lab):
+    """Servers of the checks' own that answer less than they were sent,
+    then close: with -m, the start of the second answer only, or the
+    first answer alone; with MESSAGE, 3 of its 5 bytes.  The client reads
+    their end of file: it must say what is missing and exit with a
+    non-zero status, not 0 as if all had come."""
+    cases = (
+        ("-m", b"ONE\n", frame(b"ONE") + frame(b"TWO")[:5],
+         "the first answer and 1 byte of the second, inside its bytes"),
+        ("-m", b"ONE\n", frame(b"ONE"),
+         "the first answer only, of the two messages it was sent"),
+        ("hello", None, b"HEL", "3 of the 5 bytes of its answer"))
+    for mode, printed, answer, what in cases:
+        peer = Answering(lab, lambda got, answer=answer: answer)
+        args = ("-m", "lab.sock") if mode == "-m" else ("lab.sock", mode)
+        client = lab.start("client", *args,
+                           stdin=b"one\ntwo\n" if mode == "-m" else b"")
+        peer.join(QUICK)
+        status = client.wait(QUICK)
+        if status is None:
+            lab.stop(client)
+        peer.end()
+        if not peer.sent or (printed is not None and
+                             client.stdout_bytes != printed):
+            continue  # the checks before say what it printed wrong
+        expected = (f"the client{' with -m' if mode == '-m' else ''} to say "
+                    "on stderr what is missing when the server's end of "
+                    "file comes before the whole reply, and exit with a "
+                    "non-zero status (check_reply, after the loop): the "
+                    f"server sent {what}, then closed; "
+                    f"{client.describe()}, and said "
+                    f"{cut(client.stderr_bytes.strip(), 120)}")
+        ok = status not in (0, None) and client.stderr.strip()
+        if mode == "-m":
+            lab.expect(ok, expected, "Messages on a byte stream")
+        lab.expect(ok, expected, "Half-close")
+
+
+def test_the_client_refuses_a_length_above_the_limit_at_once(lab):
+    """A server of the checks' own answers the client's message with a
+    length of MAX_MESSAGE + 1 and as many bytes, and keeps the connection
+    open: more than the client's message buffer can ever hold, with its
+    header.  The client must refuse the length as soon as it has read it,
+    not wait for the rest, nor the server's end of file."""
+    too_long = MAX_MESSAGE + 1
+    listener = lab.listen(timeout=QUICK)
+    client = lab.start("client", "-m", "lab.sock", stdin=b"hello\n")
+    conn = lab.accept(listener)
+    lab.expect(conn is not None, "the client to connect to lab.sock, where "
+               "a server listens", "Your task")
+    got, how = receive(conn)  # until its shutdown
+    if unframe(got) != ([b"hello"], b"") or how != "eof":
+        return  # the checks above say what went wrong with the message
+    sent_to(conn, struct.pack("!I", too_long) + b"x" * too_long)
+    status = client.wait(QUICK)
+    running = status is None
+    if running:
+        lab.stop(client)
+    conn.close()
+    lab.expect(not running and status not in (0, None) and
+               client.stderr.strip() and not client.stdout_bytes,
+               "the client with -m to refuse a length above MAX_MESSAGE "
+               f"({MAX_MESSAGE}) as soon as it has read it: say so on "
+               "stderr and exit with a non-zero status. The server "
+               f"announced {too_long} bytes and sent them, and kept the "
+               "connection open: "
+               + ("the client was still running, waiting for an end that "
+                  "can never fit in its buffer, or going round with a full "
+                  "one; " if running else "")
+               + f"it printed {cut(client.stdout_bytes, 40)}; "
+               f"{client.describe()}", "Messages on a byte stream")
 
 
 def test_the_client_takes_a_read_longer_than_its_buffer(lab):

@@ -12,7 +12,6 @@ records, a reply, a datagram, a process asleep in the kernel.
 import errno
 import os
 import re
-import ctypes
 import select
 import signal
 import socket
@@ -35,9 +34,9 @@ from tracetext import call_text, cut
 LESSON = "10-datagram"
 SOCK = "log.sock"
 MAX_RECORD = 2048  # the collector's buffer
-# The programs run with sanitizers by one of the checks: tests/mistakes.py
-# builds them beforehand for every entry, all at once.
-SANITIZED = ("logger",)
+# The programs that a check runs built with sanitizers (tests/mistakes.py
+# builds them beforehand).
+SANITIZED = ("logger", "collector")
 
 
 def dgram(lab, name=None):
@@ -974,6 +973,66 @@ def test_the_logger_with_r_waits_for_each_reply_and_removes_its_file(lab):
                "Who sent it: addresses and replies")
 
 
+def test_no_byte_is_written_past_the_end_of_a_receive_buffer(lab):
+    """The logger with -r and the collector, each built with
+    -fsanitize=address,undefined (a build of its own), each given a
+    datagram of 64 KiB, longer than its buffer: the receive fills the
+    buffer to its last byte and cuts the rest.  A '\\0' written after what
+    was received then lands one byte past the buffer, which no output
+    shows (and which may overwrite whatever follows it)."""
+    long_one = (b"a datagram longer than any buffer of yours. " * 1500)[:65536]
+    slow = labrun.WAIT * 5  # a sanitized start is slow
+    for name in ("logger", "collector"):
+        run = lab.sanitized(name)
+        if not run:
+            return  # no sanitizers here: nothing shows the buffers' ends
+        if name == "logger":
+            collector = dgram(lab, SOCK)
+            collector.settimeout(slow)
+            proc = lab.start("logger", "-r", SOCK, "hello", **run)
+            _, sender = first_from(collector)
+            if sender:
+                send(collector, long_one, str(lab.dir / sender))
+            what = "its reply"
+            (lab.dir / SOCK).unlink(missing_ok=True)  # the collector's
+        else:
+            proc = lab.start("collector", "-n", "1", **run)
+            lab.wait_for("bind", proc=proc, ret=0, timeout=slow)
+            send(dgram(lab), long_one, path(lab))
+            what = "a record"
+        if proc.wait(slow) is None:
+            lab.stop(proc)
+        source, text = lab.source(name)
+        found = sanitizer_finding(proc.stderr_bytes,
+                                  [source.rsplit("/", 1)[-1]])
+        if not found:
+            continue
+        place = found["place"]
+        at = f" at {source}:{place[1]}: `{source_line(text, place[1])}`" \
+            if place else ""
+        size = found["size"]
+        said = (f"the {name} to receive {what} into at most the bytes its "
+                "buffer holds with the '\\0' it puts after them: a count "
+                "of sizeof buf - 1 (recvfrom's length, or iov_len) before "
+                "buf[n] = '\\0', or no '\\0' at all (the bytes are n: "
+                "%.*s prints them)" if found["what"].startswith("a write")
+                else f"the {name} to read {what} no further than the n "
+                "bytes received: a string function (%s, strlen) reads on to "
+                "a '\\0' that was never written after them; put one there "
+                "(received into sizeof buf - 1 bytes), or print n bytes "
+                "with %.*s")
+        said += (f". Given a datagram of {len(long_one)} bytes, longer "
+                 "than its buffer, and built with -fsanitize=address,"
+                 f"undefined, it made {found['what']}{at} "
+                 f"({'; '.join(found['said'])})")
+        if found["what"].startswith("a write of 1 byte") and size:
+            said += (f": index {size} of a buffer whose last index is "
+                     f"{size - 1}")
+        if name == "logger":
+            lab.expect(False, said, "Who sent it: addresses and replies")
+        lab.expect(False, said, "Datagrams keep their boundaries")
+
+
 def test_a_reader_that_has_gone_ends_the_logger_cleanly(lab):
     collector = dgram(lab, SOCK)
     logger = lab.start("logger", "-r", SOCK, "hello", under=NO_READER)
@@ -1010,37 +1069,19 @@ def test_the_logger_with_b_binds_the_path_it_is_given(lab):
                f"{logger.describe()}", "Who sent it: addresses and replies")
 
 
-def test_a_reply_longer_than_the_logger_s_buffer_stays_in_it(lab):
+def test_a_reply_longer_than_the_logger_s_buffer_is_cut_to_it(lab):
     # Any process may send to the logger's socket: a reply of 4096 bytes
-    # comes, longer than any buffer the logger keeps for "ok N".  The
-    # logger built with sanitizers shows a receive, or the '\0' after it,
-    # that goes past the end of its buffer.
-    run = dict(lab.sanitized("logger"))
-    slow = labrun.WAIT * (5 if run else 1)  # a sanitized start is slow
+    # comes, longer than any buffer the logger keeps for "ok N", and is
+    # cut to it.  (Whether the receive, or the '\0' after it, stays inside
+    # the buffer, the sanitized build shows:
+    # test_no_byte_is_written_past_the_end_of_a_receive_buffer.)
     collector = dgram(lab, SOCK)
-    collector.settimeout(slow)
-    logger = lab.start("logger", "-b", "mine.sock", SOCK, "hello", **run)
+    logger = lab.start("logger", "-b", "mine.sock", SOCK, "hello")
     first, sender = first_from(collector)
     long_reply = b"ok 5 " + b"x" * 4091
     if sender:
         send(collector, long_reply, str(lab.dir / sender))
-    status = logger.wait(slow)
-    source, text = lab.source("logger")
-    found = sanitizer_finding(logger.stderr_bytes,
-                              [source.rsplit("/", 1)[-1]])
-    place = found and found["place"]
-    lab.expect(not found,
-               "the logger to keep each reply within its buffer, the '\\0' "
-               "after it too: receive at most sizeof text - 1 bytes, then "
-               "text[n] = '\\0' (n is at most sizeof text - 1). A reply of "
-               f"{len(long_reply)} bytes came (any process may send to the "
-               "logger's socket, and a datagram longer than the buffer is "
-               "cut to it); built with -fsanitize=address,undefined, the "
-               f"logger made {found['what'] if found else ''}"
-               + (f" at {source}:{place[1]}: `{source_line(text, place[1])}`"
-                  if place else "")
-               + f" ({'; '.join(found['said']) if found else ''})",
-               "Who sent it: addresses and replies")
+    status = logger.wait()
     lab.expect(first == b"hello" and sender and status == 0,
                "`logger -b mine.sock` to print a reply longer than its "
                "buffer, cut to it, and exit with status 0; the collector "

@@ -16,7 +16,8 @@
  * With MESSAGE, it sends MESSAGE instead of standard input, and prints the
  * reply of the lab's server, then a newline: as many bytes as it sent,
  * upper-cased, read until they have all come (the server need not close
- * first); a reply cut short is an error.
+ * first), and no more (what a server sends after them is not printed); a
+ * reply cut short is an error.
  *
  * With -m it speaks in messages, as the lab's server does with -m: each
  * line of standard input (each MESSAGE, when given) goes as one message, a
@@ -254,15 +255,16 @@ static int print_reply(const char *buf, size_t n)
     return 0;
 }
 
-/* Reads once from the server and prints what came. Returns what read
- * returned: 0 at the server's end of file, -1 on an error (said). */
-static ssize_t read_reply(int fd)
+/* Reads once from the server, at most most bytes (and at most a buffer's
+ * worth), and prints what came. Returns what read returned: 0 at the
+ * server's end of file, -1 on an error (said). */
+static ssize_t read_reply(int fd, size_t most)
 {
     char buf[OUT_SIZE];
     ssize_t n;
 
     do
-        n = read(fd, buf, sizeof buf);
+        n = read(fd, buf, most < sizeof buf ? most : sizeof buf);
     while (n == -1 && errno == EINTR);
     if (n == -1 && errno == ECONNRESET)
         fprintf(stderr, "client: the server reset the connection: it "
@@ -272,6 +274,16 @@ static ssize_t read_reply(int fd)
     if (n > 0 && print_reply(buf, (size_t)n) == -1)
         return -1;
     return n;
+}
+
+/* How many bytes of reply the client still reads at most: with MESSAGE,
+ * the rest of its answer (expected bytes in all), 0 once it has all come;
+ * else whatever comes, until the server's end of file. */
+static size_t reply_wanted(const char *message, size_t expected)
+{
+    if (message == NULL)
+        return OUT_SIZE;
+    return received < expected ? expected - received : 0;
 }
 
 /* After the server's end of file: says what is missing from its reply,
@@ -305,6 +317,7 @@ int main(int argc, char *argv[])
 {
     const char *path = DEFAULT_PATH;
     const char *message = NULL; /* MESSAGE, without -m */
+    size_t expected = 0;        /* its length: the answer's */
     struct sockaddr_un addr;
     int input_ended = 0; /* standard input said end of file */
     int server_done = 0; /* the server's end of file has come */
@@ -338,7 +351,7 @@ int main(int argc, char *argv[])
                         "bytes: send it on standard input\n", OUT_SIZE);
                 return EXIT_FAILURE;
             }
-            out_len = strlen(message);
+            out_len = expected = strlen(message);
             memcpy(out, message, out_len);
         }
         for (int i = optind; i < argc && message_mode; i++) {
@@ -390,22 +403,27 @@ int main(int argc, char *argv[])
      *  - Step 3: send_queued(fd) once, then while the input has not ended
      *    or some of it waits (line_len, out_len): poll(2) on two entries,
      *    {STDIN_FILENO, POLLIN} while the input has not ended and the
-     *    queue has room (else fd -1, left out), and {fd, POLLIN until the
-     *    server's end of file, | POLLOUT only while out_len > 0}; -1 with
-     *    EINTR: again. Then: the socket with POLLIN, POLLHUP or POLLERR:
-     *    read_reply (0: server_done = 1); after server_done, POLLHUP or
-     *    POLLERR: the server has closed, say so and stop; standard input
-     *    ready: read_input (0: input_ended = 1); out_len > 0:
-     *    send_queued; -m: queue_lines(input_ended) for the lines that
+     *    queue has room (else fd -1, left out), and {fd, POLLIN while
+     *    reading: until the server's end of file, and with MESSAGE only
+     *    while reply_wanted(message, expected) > 0, | POLLOUT only while
+     *    out_len > 0}; -1 with EINTR: again. Then: while reading, the
+     *    socket with POLLIN, POLLHUP or POLLERR: read_reply(fd,
+     *    reply_wanted(message, expected)) (0: server_done = 1); else
+     *    POLLHUP or POLLERR: the server has closed, say so and stop;
+     *    standard input ready: read_input (0: input_ended = 1); out_len >
+     *    0: send_queued; -m: queue_lines(input_ended) for the lines that
      *    waited for room. Any -1: status = EXIT_FAILURE, and stop;
      *  - Step 4: shutdown(fd, SHUT_WR) (perror("client: shutdown")): the
      *    server reads end of file, and our reading side stays open;
-     *  - Step 5: read_reply until the server's end of file (with
-     *    MESSAGE, until strlen(message) bytes have come: the lab's server
-     *    answers each byte with one), then check_reply(message,
-     *    message ? strlen(message) : 0).
+     *  - Step 5: read_reply(fd, reply_wanted(message, expected)) until
+     *    the server's end of file, and with MESSAGE only while
+     *    reply_wanted(...) > 0: until its whole answer has come (the lab's
+     *    server answers each byte with one), and no byte after it; each
+     *    read may return fewer bytes than it asked for. Then
+     *    check_reply(message, expected).
      * Then delete the lines of lesson 08 below, down to Step 6. */
     (void)send_queued, (void)check_reply, (void)server_done;
+    (void)reply_wanted;
 
     /* Step 3 (lesson 08): all of standard input first, at most OUT_SIZE
      * bytes; then send it all, then read as many bytes back. */
@@ -428,9 +446,9 @@ int main(int argc, char *argv[])
         close(fd);
         return EXIT_FAILURE;
     }
-    size_t expected = out_len;
+    expected = out_len;
     while (received < expected) {
-        ssize_t n = read_reply(fd);
+        ssize_t n = read_reply(fd, expected - received);
         if (n == -1) {
             close(fd);
             return EXIT_FAILURE;

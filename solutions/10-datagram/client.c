@@ -16,7 +16,8 @@
  * With MESSAGE, it sends MESSAGE instead of standard input, and prints the
  * reply of the lab's server, then a newline: as many bytes as it sent,
  * upper-cased, read until they have all come (the server need not close
- * first); a reply cut short is an error.
+ * first), and no more (what a server sends after them is not printed); a
+ * reply cut short is an error.
  *
  * With -m it speaks in messages, as the lab's server does with -m: each
  * line of standard input (each MESSAGE, when given) goes as one message, a
@@ -281,15 +282,16 @@ static int print_reply(const char *buf, size_t n)
     return 0;
 }
 
-/* Reads once from the server and prints what came. Returns what read
- * returned: 0 at the server's end of file, -1 on an error (said). */
-static ssize_t read_reply(int fd)
+/* Reads once from the server, at most most bytes (and at most a buffer's
+ * worth), and prints what came. Returns what read returned: 0 at the
+ * server's end of file, -1 on an error (said). */
+static ssize_t read_reply(int fd, size_t most)
 {
     char buf[OUT_SIZE];
     ssize_t n;
 
     do
-        n = read(fd, buf, sizeof buf);
+        n = read(fd, buf, most < sizeof buf ? most : sizeof buf);
     while (n == -1 && errno == EINTR);
     if (n == -1 && errno == ECONNRESET)
         fprintf(stderr, "client: the server reset the connection: it "
@@ -299,6 +301,16 @@ static ssize_t read_reply(int fd)
     if (n > 0 && print_reply(buf, (size_t)n) == -1)
         return -1;
     return n;
+}
+
+/* How many bytes of reply the client still reads at most: with MESSAGE,
+ * the rest of its answer (expected bytes in all), 0 once it has all come;
+ * else whatever comes, until the server's end of file. */
+static size_t reply_wanted(const char *message, size_t expected)
+{
+    if (message == NULL)
+        return OUT_SIZE;
+    return received < expected ? expected - received : 0;
 }
 
 /* After the server's end of file: says what is missing from its reply,
@@ -332,6 +344,7 @@ int main(int argc, char *argv[])
 {
     const char *path = DEFAULT_PATH;
     const char *message = NULL; /* MESSAGE, without -m */
+    size_t expected = 0;        /* its length: the answer's */
     struct sockaddr_un addr;
     int input_ended = 0; /* standard input said end of file */
     int server_done = 0; /* the server's end of file has come */
@@ -365,7 +378,7 @@ int main(int argc, char *argv[])
                         "bytes: send it on standard input\n", OUT_SIZE);
                 return EXIT_FAILURE;
             }
-            out_len = strlen(message);
+            out_len = expected = strlen(message);
             memcpy(out, message, out_len);
         }
         for (int i = optind; i < argc && message_mode; i++) {
@@ -420,9 +433,11 @@ int main(int argc, char *argv[])
         int room = message_mode ? line_len < sizeof line
                                   && out_len + FRAME_SIZE <= OUT_SIZE
                                 : out_len < OUT_SIZE;
+        /* With MESSAGE, no more is read once its whole answer has come. */
+        int reading = !server_done && reply_wanted(message, expected) > 0;
         struct pollfd fds[2] = {
             {input_ended || !room ? -1 : STDIN_FILENO, POLLIN, 0},
-            {fd, (short)((server_done ? 0 : POLLIN) |
+            {fd, (short)((reading ? POLLIN : 0) |
                          (out_len > 0 ? POLLOUT : 0)), 0},
         };
         if (poll(fds, 2, -1) == -1) {
@@ -435,13 +450,13 @@ int main(int argc, char *argv[])
         /* The reply first: reading it is what lets the server go on
          * reading us. A server may end its side before ours (read returns
          * 0): it sends nothing more, but it may still read. */
-        if (!server_done && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-            ssize_t n = read_reply(fd);
+        if (reading && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+            ssize_t n = read_reply(fd, reply_wanted(message, expected));
             if (n == -1)
                 status = EXIT_FAILURE;
             else if (n == 0)
                 server_done = 1;
-        } else if (server_done && (fds[1].revents & (POLLHUP | POLLERR))) {
+        } else if (!reading && (fds[1].revents & (POLLHUP | POLLERR))) {
             /* Both directions ended: the server has closed its socket,
              * and what is left of the input has nowhere to go. */
             fprintf(stderr, "client: the server closed the connection "
@@ -471,12 +486,14 @@ int main(int argc, char *argv[])
     }
 
     /* Step 5: read - the rest of the reply, until the server's end of
-     * file; with MESSAGE, until its whole answer has come: the lab's server
-     * answers each byte with one, and the client need not wait for more. */
-    size_t expected = message != NULL ? strlen(message) : 0;
+     * file; with MESSAGE, until its whole answer has come, and no more: the
+     * lab's server answers each byte with one, and the client need not
+     * wait for more. Each read asks for at most what is missing, so that
+     * what comes after the answer is never read (a read may return fewer
+     * bytes than it asked for: the loop asks again for the rest). */
     while (status == EXIT_SUCCESS && !server_done &&
-           !(message != NULL && received >= expected)) {
-        ssize_t n = read_reply(fd);
+           reply_wanted(message, expected) > 0) {
+        ssize_t n = read_reply(fd, reply_wanted(message, expected));
         if (n == -1)
             status = EXIT_FAILURE;
         else if (n == 0)
