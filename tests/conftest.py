@@ -2535,6 +2535,21 @@ def source_line(text, number):
 
 # -- sanitizer reports --------------------------------------------------------
 
+def finding_of(lab, proc, name=None):
+    """What a sanitized program proc (its source: name, or proc's own)
+    reported first (sanitizer_finding), with " at FILE:LINE: `the line`"
+    for where it happened in the learner's source ("" when no frame is
+    there): (None, "") when it reported nothing."""
+    source, text = lab.source(name or proc.name)
+    found = sanitizer_finding(proc.stderr_bytes,
+                              [source.rsplit("/", 1)[-1]])
+    if not found:
+        return None, ""
+    place = found["place"]
+    return found, (f" at {source}:{place[1]}: "
+                   f"`{source_line(text, place[1])}`" if place else "")
+
+
 def sanitizer_finding(stderr, sources):
     """The first error that a sanitized program reported on stderr, or
     None: {"what": the access, in words ("a write of 1 byte just past the
@@ -2653,14 +2668,9 @@ def sanitized_exchange(lab, section, *server_args):
     if not server.has_exited():
         lab.stop(server)
     for proc in (server, client):
-        source, text = lab.source(proc.name)
-        found = sanitizer_finding(proc.stderr_bytes,
-                                  [source.rsplit("/", 1)[-1]])
+        found, at = finding_of(lab, proc)
         if not found:
             continue
-        place = found["place"]
-        at = f" at {source}:{place[1]}: `{source_line(text, place[1])}`" \
-            if place else ""
         advice, size = "", found["size"]
         if found["by"] and size:
             advice = (f": {found['by']} was asked for more bytes than the "

@@ -30,10 +30,10 @@ import pytest
 import labrun
 import peers
 import tracetext
-from conftest import (Drain, closed_once, frozen, receive,
-                      sanitizer_finding, sent_to,
+from conftest import (Drain, closed_once, finding_of, frozen, receive,
+                      sent_to,
                       server_finishes_short_writes, sigaction_zeroed,
-                      source_line, timing_out, tool)
+                      timing_out, tool)
 from tracetext import cut
 
 LESSON = "09-full-duplex"
@@ -617,14 +617,9 @@ def test_the_client_reads_and_writes_only_inside_its_buffers(lab):
              "that read nothing until the client waited in poll, its queue "
              "full, then all of it")):
         client = sanitized_client_run(lab, run, args, stdin, rules, serve)
-        source, text = lab.source("client")
-        found = sanitizer_finding(client.stderr_bytes,
-                                  [source.rsplit("/", 1)[-1]])
+        found, at = finding_of(lab, client, "client")
         if not found:
             continue
-        place = found["place"]
-        at = f" at {source}:{place[1]}: `{source_line(text, place[1])}`" \
-            if place else ""
         said = "; ".join(found["said"])
         if "misaligned" in said:
             rule = ("to copy each length out of its buffer with memcpy "

@@ -26,9 +26,9 @@ import pytest
 import labrun
 import peers
 from conftest import (address_lengths_set, c_code, closed_once,
-                      handlers_call_only_safe_functions, run_tool,
-                      sanitizer_finding, says_standard_output,
-                      sigaction_zeroed, source_line, tool)
+                      finding_of, handlers_call_only_safe_functions,
+                      run_tool, says_standard_output, sigaction_zeroed,
+                      tool)
 from tracetext import call_text, cut
 
 LESSON = "10-datagram"
@@ -1002,14 +1002,9 @@ def test_no_byte_is_written_past_the_end_of_a_receive_buffer(lab):
             what = "a record"
         if proc.wait(slow) is None:
             lab.stop(proc)
-        source, text = lab.source(name)
-        found = sanitizer_finding(proc.stderr_bytes,
-                                  [source.rsplit("/", 1)[-1]])
+        found, at = finding_of(lab, proc, name)
         if not found:
             continue
-        place = found["place"]
-        at = f" at {source}:{place[1]}: `{source_line(text, place[1])}`" \
-            if place else ""
         size = found["size"]
         said = (f"the {name} to receive {what} into at most the bytes its "
                 "buffer holds with the '\\0' it puts after them: a count "
