@@ -3,6 +3,7 @@ the last make lesson run shows in its trace."""
 import json
 import os
 import socket
+import subprocess
 
 import pytest
 
@@ -283,4 +284,27 @@ def test_an_editor_s_lock_beside_the_source_changes_nothing(lab_copy):
     write_trace(lab_copy, "05-read-write", one_read_only())
     (lab_copy.lesson("05-read-write") / ".#server.c").symlink_to(
         "learner@host.1234:1700000000")
+    assert said(MISTAKES["one-read-only"]["say"]) in hint(lab_copy, "05")
+
+
+def test_a_hint_not_shown_is_not_counted(lab_copy):
+    """A hint that could not be written (standard output on a full disk,
+    /dev/full) is not remembered as given: the next make hint gives it."""
+    argv, env = lab_copy.make_command("hint", "N=04")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(argv, env=env, stdout=full,
+                              stderr=subprocess.PIPE, text=True,
+                              timeout=30 * labrun.SCALE)
+    assert done.returncode != 0, done.stderr
+    assert "cannot write standard output" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "Hint 1 of" in hint(lab_copy, "04")
+    # Nor the mistake of the last run: said once it is shown.
+    write_trace(lab_copy, "05-read-write", one_read_only())
+    argv, env = lab_copy.make_command("hint", "N=05")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(argv, env=env, stdout=full,
+                              stderr=subprocess.PIPE, text=True,
+                              timeout=30 * labrun.SCALE)
+    assert done.returncode != 0, done.stderr
     assert said(MISTAKES["one-read-only"]["say"]) in hint(lab_copy, "05")

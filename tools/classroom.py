@@ -467,6 +467,14 @@ def save_state(name, state):
     tmp.replace(STATE_DIR / name)
 
 
+def remember_once_shown(name, state):
+    """save_state, once what the command printed has reached its standard
+    output: a hint that could not be written (output closed, a full disk,
+    a reader gone) is not remembered as given (run_tool says why)."""
+    sys.stdout.flush()
+    save_state(name, state)
+
+
 # -- make progress ------------------------------------------------------------
 
 def bar(fraction, width=30):
@@ -854,13 +862,13 @@ def hint(lesson_id, again=False):
                 continue
             seen_before = [mistake["name"], trace_id] in mine["mistakes"]
             if not seen_before and manifest.mistake_in(mistake, events):
-                mine["mistakes"].append([mistake["name"], trace_id])
-                save_state("hints.json", memory)
                 print(f"{BOLD}Your last run (make lesson N={n}) shows "
                       f"this:{RESET}")
                 print(wrap(mistake["say"]))
                 print(f"{DIM}(make hint N={n} again: the next hint of the "
                       f"lesson){RESET}")
+                mine["mistakes"].append([mistake["name"], trace_id])
+                remember_once_shown("hints.json", memory)
                 return 0
     if mine["given"] >= len(ladder):
         print(f"That was the last of the {len(ladder)} hints of {lesson_id}. "
@@ -868,13 +876,13 @@ def hint(lesson_id, again=False):
               "says what is still missing.")
         return 0
     mine["given"] += 1
-    save_state("hints.json", memory)
     print(f"{BOLD}Hint {mine['given']} of {len(ladder)} for "
           f"{lesson_id}:{RESET}")
     print(wrap(ladder[mine["given"] - 1]))
     if mine["given"] < len(ladder):
         print(f"{DIM}(make hint N={n} again for the next, more precise "
               f"one){RESET}")
+    remember_once_shown("hints.json", memory)
     return 0
 
 
