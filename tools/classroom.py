@@ -1238,6 +1238,27 @@ class FilesMissing(GraderError):
     """The lab's own files are not all there: no copy of it can be made."""
 
 
+def link_refused(name):
+    """Why the lab's file name, a symbolic link, is not handed out, or None.
+    A copy of the lab holds files, never links: a link to a regular file
+    of the lab is handed out as that file's content; a link to nothing, to
+    a directory, or out of the lab (whose files a learner may not have,
+    or must not get) is refused."""
+    path = ROOT / name
+    if not path.is_symlink():
+        return None
+    said = f"{name} is a symbolic link to {os.readlink(path)}"
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return f"{said}, which is not there"
+    if not real.is_relative_to(ROOT):
+        return f"{said}, out of the lab"
+    if not real.is_file():
+        return f"{said}, which is not a file"
+    return None
+
+
 def handout_contents(pristine):
     """What a hand-out holds: (name, file on disk, content or None).
 
@@ -1254,6 +1275,13 @@ def handout_contents(pristine):
                       for name in names}
     files += [(name, None) for name in sorted(
         starters_named - {name for name, _ in files})]
+    links = [why for name, _ in files if name not in starters_named
+             for why in [link_refused(name)] if why]
+    if links:
+        raise FilesMissing(
+            f"{'; '.join(links)}. A copy of the lab carries the file a link "
+            "leads to, and only a file of the lab: put the file itself in "
+            "the link's place, or take the link out of the lab")
     gone = [name for name, path in files
             if path is None and name not in starters_named]
     if gone and _tracked() is not None:
@@ -1321,8 +1349,9 @@ def handout(tarball):
     except FilesMissing as e:
         print(f"handout: nothing written: {e}.", file=sys.stderr)
         return USAGE
+    # A link of the lab goes in as the file it leads to (link_refused).
     with replacing(tarball) as out, \
-            tarfile.open(fileobj=out, mode="w:gz") as tar:
+            tarfile.open(fileobj=out, mode="w:gz", dereference=True) as tar:
         for name, path, content in contents:
             count += 1
             if content is None:
