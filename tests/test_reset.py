@@ -123,3 +123,23 @@ def test_a_lesson_removed_whole_is_missing_and_reset_puts_it_back(lab_copy):
     assert "05-read-write        missing" in progress.stdout
     assert "lessons/05-read-write/client.c is not there: make reset N=05 " \
         "puts back the starter code" in " ".join(progress.stdout.split())
+
+
+def test_reset_keeps_every_file_it_puts_back(lab_copy):
+    """Lesson 10 gives lesson 09's server.c and client.c beside its own
+    programs: reset puts them back too, so an edit of them is kept in the
+    backup, and a lesson left as it was is said to be so."""
+    lesson = lab_copy.lesson("10-datagram")
+    done = lab_copy.make("reset", "N=10")
+    assert done.returncode == 0, done.stderr
+    assert "already holds the starter code" in done.stdout, done.stdout
+    starter = (lesson / "server.c").read_bytes()
+    lab_copy.edit("10-datagram", "server.c", "/* my notes */\n")
+    mine = (lesson / "server.c").read_bytes()
+    done = lab_copy.make("reset", "N=10")
+    assert done.returncode == 0, done.stderr
+    assert (lesson / "server.c").read_bytes() == starter
+    backups = list((lesson / "backup").iterdir())
+    assert [p.name for p in backups[0].iterdir()] == ["server.c"]
+    assert (backups[0] / "server.c").read_bytes() == mine
+    assert "your version is kept in" in done.stdout

@@ -802,7 +802,11 @@ def reset(lesson_id):
               f"away, then make reset N={number(lesson_id)} again.",
               file=sys.stderr)
         return 1
-    mine, theirs = sources(lesson_id), pristine[lesson_id]
+    # Every file reset puts back is kept first, the lesson's programs and
+    # the files it gives beside them alike (lesson 10's server.c).
+    theirs = pristine[lesson_id]
+    mine = {name: (folder / name).read_bytes() for name in theirs
+            if (folder / name).is_file()}
     changed = sorted(name for name in theirs if mine.get(name) != theirs[name])
     folder.mkdir(parents=True, exist_ok=True)  # a folder removed whole
     if not changed:
