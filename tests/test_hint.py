@@ -308,3 +308,34 @@ def test_a_hint_not_shown_is_not_counted(lab_copy):
                               timeout=30 * labrun.SCALE)
     assert done.returncode != 0, done.stderr
     assert said(MISTAKES["one-read-only"]["say"]) in hint(lab_copy, "05")
+
+
+def test_a_hint_that_cannot_be_remembered_says_so(lab_copy):
+    """Where make hint remembers the hints given cannot be written (here a
+    directory in its place, as a read-only build/ would do): the hint is
+    shown, then one line says it is not counted, with status 1, and no
+    traceback; the next make hint gives it again."""
+    state = lab_copy.path / "build" / "classroom" / "hints.json"
+    state.mkdir(parents=True)
+    done = lab_copy.make("hint", "N=04")
+    assert done.returncode != 0 and "Traceback" not in done.stderr, \
+        done.stderr
+    assert "Hint 1 of" in done.stdout
+    assert "hint: this hint is not remembered as given (build/classroom/" \
+        "hints.json: Is a directory): make hint N=04 gives it again." in \
+        done.stderr, done.stderr
+    state.rmdir()
+    assert "Hint 1 of" in hint(lab_copy, "04")
+    assert [p.name for p in state.parent.iterdir()] == ["hints.json"]
+
+
+def test_make_hint_leaves_another_run_s_file_alone(lab_copy):
+    """Two make hint at once in one lab each write a file of their own,
+    renamed into place: neither takes the other's."""
+    state = lab_copy.path / "build" / "classroom"
+    state.mkdir(parents=True)
+    theirs = state / ".hints.json.tmp"
+    theirs.write_text("{}")
+    assert "Hint 1 of" in hint(lab_copy, "04")
+    assert theirs.read_text() == "{}"
+    assert "Hint 2 of" in hint(lab_copy, "04")

@@ -137,3 +137,19 @@ def test_what_progress_remembered_in_another_shape_is_run_again(
     assert done.returncode == 0 and "Traceback" not in done.stderr, \
         done.stderr
     assert "01-socket            done" in done.stdout, done.stdout
+
+
+def test_progress_that_cannot_remember_its_results_says_so(lab_copy):
+    """Where make progress keeps the checks' results cannot be written
+    (here a directory in its place, as a read-only build/ would do): the
+    progress is shown all the same, and one line says the results are not
+    remembered, with no traceback."""
+    state = lab_copy.path / "build" / "classroom" / "progress.json"
+    state.mkdir(parents=True)
+    done = lab_copy.make("progress")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, \
+        done.stderr
+    assert states(done.stdout) == {lesson: "not started"
+                                   for lesson in LESSONS}
+    assert "progress: the checks' results are not remembered (build/" \
+        "classroom/progress.json: Is a directory)" in done.stderr

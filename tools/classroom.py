@@ -461,10 +461,16 @@ def _hint_entry(entry):
 
 
 def save_state(name, state):
-    STATE_DIR.mkdir(parents=True, exist_ok=True)
-    tmp = STATE_DIR / f".{name}.tmp"
-    tmp.write_text(json.dumps(state, indent=1))
-    tmp.replace(STATE_DIR / name)
+    """Remembers state in build/classroom/NAME, replaced whole (two runs
+    at once each write a file of their own, renamed into place); returns
+    None, or why it could not, in words (build/ not writable...)."""
+    try:
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        with replacing(STATE_DIR / name) as f:
+            f.write(json.dumps(state, indent=1).encode())
+    except OSError as e:
+        return f"{shown(STATE_DIR / name)}: {e.strerror}"
+    return None
 
 
 def remember_once_shown(name, state):
@@ -472,7 +478,7 @@ def remember_once_shown(name, state):
     output: a hint that could not be written (output closed, a full disk,
     a reader gone) is not remembered as given (run_tool says why)."""
     sys.stdout.flush()
-    save_state(name, state)
+    return save_state(name, state)
 
 
 # -- make progress ------------------------------------------------------------
@@ -508,7 +514,12 @@ def progress():
             failed = [c for c in checks[lesson_id].values()
                       if c["outcome"] == "failed"]
             state[lesson_id] = "in progress" if failed else "done"
-    save_state("progress.json", cache)
+    unsaved = save_state("progress.json", cache)
+    if unsaved:
+        print(f"progress: the checks' results are not remembered ({unsaved})"
+              ": the next make progress runs them all again. Make build/ "
+              "writable (or make clean) to have them remembered.",
+              file=sys.stderr)
 
     rows, next_step, total = [], None, 0.0
     for lesson_id in ids:
@@ -872,8 +883,8 @@ def hint(lesson_id, again=False):
                 print(f"{DIM}(make hint N={n} again: the next hint of the "
                       f"lesson){RESET}")
                 mine["mistakes"].append([mistake["name"], trace_id])
-                remember_once_shown("hints.json", memory)
-                return 0
+                return not_remembered(
+                    n, remember_once_shown("hints.json", memory))
     if mine["given"] >= len(ladder):
         print(f"That was the last of the {len(ladder)} hints of {lesson_id}. "
               f"make hint N={n} AGAIN=1 starts them over; make check N={n} "
@@ -886,8 +897,18 @@ def hint(lesson_id, again=False):
     if mine["given"] < len(ladder):
         print(f"{DIM}(make hint N={n} again for the next, more precise "
               f"one){RESET}")
-    remember_once_shown("hints.json", memory)
-    return 0
+    return not_remembered(n, remember_once_shown("hints.json", memory))
+
+
+def not_remembered(n, why):
+    """make hint's status once its hint is shown: 0, or 1 when it could
+    not be remembered as given (why), which it says."""
+    if not why:
+        return 0
+    print(f"hint: this hint is not remembered as given ({why}): make hint "
+          f"N={n} gives it again. Make build/ writable (or make clean) to "
+          "have hints counted.", file=sys.stderr)
+    return 1
 
 
 def wrap(text, indent="    "):
