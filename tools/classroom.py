@@ -816,30 +816,61 @@ def reset(lesson_id):
     # Every file reset puts back is kept first, the lesson's programs and
     # the files it gives beside them alike (lesson 10's server.c).
     theirs = pristine[lesson_id]
-    mine = {name: (folder / name).read_bytes() for name in theirs
-            if (folder / name).is_file()}
-    changed = sorted(name for name in theirs if mine.get(name) != theirs[name])
-    folder.mkdir(parents=True, exist_ok=True)  # a folder removed whole
+    locked = [f"lessons/{lesson_id}/{name}" for name in theirs
+              if (folder / name).is_file() and
+              not os.access(folder / name, os.R_OK | os.W_OK)]
+    if not locked:
+        mine = {name: (folder / name).read_bytes() for name in theirs
+                if (folder / name).is_file()}
+        changed = sorted(name for name in theirs
+                         if mine.get(name) != theirs[name])
+        places = [folder, folder / BACKUP_DIR] if changed else []
+        locked = [shown(place) + "/" for place in places if place.is_dir()
+                  and not os.access(place, os.W_OK | os.X_OK)]
+    if locked:
+        print(f"reset: nothing was changed: you may not read and write "
+              f"{' and '.join(locked)}. Make it yours to write (chmod u+rw), "
+              f"then make reset N={number(lesson_id)} again.",
+              file=sys.stderr)
+        return 1
     if not changed:
         print(f"reset: lessons/{lesson_id}/ already holds the starter code; "
               "nothing to do.")
         return 0
-    backup = folder / BACKUP_DIR / time.strftime("%Y-%m-%d_%H-%M-%S")
-    while backup.exists():
-        backup = backup.with_name(backup.name + "+")
-    kept = [name for name in changed if name in mine]
-    if kept:
-        backup.mkdir(parents=True)
-        for name in kept:
-            shutil.copy2(folder / name, backup / name)
-    for name in changed:
-        (folder / name).write_bytes(theirs[name])
+    kept, backup = [name for name in changed if name in mine], None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)  # a folder removed whole
+        if kept:
+            backup = new_backup(folder / BACKUP_DIR)
+            for name in kept:
+                shutil.copy2(folder / name, backup / name)
+        for name in changed:
+            (folder / name).write_bytes(theirs[name])
+    except OSError as e:
+        where = f" Your version is kept in {shown(backup)}/." if backup else ""
+        print(f"reset: stopped: {shown(e.filename or folder)}: {e.strerror}."
+              f"{where} Put that right, then make reset "
+              f"N={number(lesson_id)} again.", file=sys.stderr)
+        return 1
     print(f"reset: lessons/{lesson_id}/ has its starter code again "
           f"({', '.join(changed)}; from {origin}).")
     if kept:
         print(f"reset: your version is kept in {shown(backup)}/ "
               f"({', '.join(kept)}): copy back from it what you need.")
     return 0
+
+
+def new_backup(backups):
+    """A new folder in backups, named after the time: two resets in the
+    same second (or at once) each get their own."""
+    backups.mkdir(parents=True, exist_ok=True)
+    name = time.strftime("%Y-%m-%d_%H-%M-%S")
+    while True:
+        try:
+            (backups / name).mkdir()
+            return backups / name
+        except FileExistsError:
+            name += "+"
 
 
 # -- make hint ----------------------------------------------------------------
