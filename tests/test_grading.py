@@ -309,8 +309,9 @@ def test_a_tmpdir_that_is_not_there_is_named(tmp_path):
                           env=env, capture_output=True, text=True,
                           timeout=60 * labrun.SCALE)
     assert done.returncode == classroom.GRADER_ERROR, done.stderr
-    assert f"TMPDIR={tmp_path / 'gone'}: No such file or directory: a copy " \
-        "of the lab is made there" in done.stderr, done.stderr
+    assert "grade: the grader failed, so this is no grade: TMPDIR=" \
+        f"{tmp_path / 'gone'}: No such file or directory: a copy of the lab " \
+        "is made there" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -1893,6 +1893,9 @@ def grading(run, *args):
         said = str(e)
     except subprocess.TimeoutExpired as e:
         said = f"{e.cmd[0]} ran for more than {e.timeout:.0f} s"
+    except OSError as e:  # in words: the file, then what is wrong with it
+        said = f"{e.filename}: {e.strerror}" if e.filename else \
+            e.strerror or str(e)
     except Exception as e:  # noqa: BLE001 - any failure is the grader's
         said = f"{type(e).__name__}: {e}"
     print(f"grade: the grader failed, so this is no grade: {said}",
