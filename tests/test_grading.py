@@ -460,3 +460,20 @@ def test_a_grader_stopped_by_a_signal_leaves_nothing_and_no_grade(tmp_path):
             str(tmp_path).encode() in (labrun.read_if_there(
                 f"/proc/{pid}/cmdline") or b"")]
     assert left == [], left
+
+
+@pytest.mark.parametrize("name, command", [
+    ("alice.tar.gz", "tar xf {} -C DIR"), ("alice.zip", "unzip {} -d DIR")])
+def test_an_upload_that_is_an_archive_is_to_be_unpacked_first(
+        tmp_path, name, command):
+    """SUBMISSION= an archive, not the folder it unpacks to: nothing to
+    grade, and the message says how to unpack it."""
+    archive = tmp_path / name
+    archive.write_bytes(b"not unpacked")
+    done = grade_here(archive, tmp_path=tmp_path)
+    assert done.returncode == classroom.NOTHING_TO_GRADE, done.stderr
+    assert f"grade: nothing to grade: {archive} is an archive, not a " \
+        f"directory: unpack it in a directory of its own first (mkdir DIR " \
+        f"&& {command.format(archive)}), then grade DIR." in done.stderr, \
+        done.stderr
+    assert "Traceback" not in done.stderr

@@ -1543,6 +1543,17 @@ def find_upload(submission):
                  and upload_sources(place)), None), places
 
 
+# The archives an upload may come in, which the grader does not unpack.
+ARCHIVES = (".tar.gz", ".tgz", ".tar", ".zip")
+
+
+def unpack(archive):
+    """The command that unpacks archive (its name says which kind) in
+    DIR."""
+    return f"unzip {archive} -d DIR" if archive.name.endswith(".zip") \
+        else f"tar xf {archive} -C DIR"
+
+
 def nothing_to_grade(submission, places):
     """What grade-from says when an upload holds no lesson source."""
     ids = lesson_ids()
@@ -1557,6 +1568,11 @@ def nothing_to_grade(submission, places):
                if upload_sources(p) or upload_sources(p / "lessons")]
     if not os.path.lexists(submission):
         said = f"grade: nothing to grade: {submission} does not exist."
+    elif not submission.is_dir() and submission.name.endswith(ARCHIVES):
+        said = (f"grade: nothing to grade: {submission} is an archive, not "
+                "a directory: unpack it in a directory of its own first "
+                f"(mkdir DIR && {unpack(submission)}), then grade "
+                "DIR.")
     elif not submission.is_dir():
         said = f"grade: nothing to grade: {submission} is not a directory."
     elif len(several) > 1:
@@ -1571,7 +1587,7 @@ def nothing_to_grade(submission, places):
                 said.split(": ", 2)[2].removeprefix("no "))
     if submission.is_dir():
         archives = [p.name for p in sorted(submission.iterdir())
-                    if p.name.endswith((".tar.gz", ".tgz", ".tar", ".zip"))]
+                    if p.name.endswith(ARCHIVES)]
         if archives:
             said += (f" It holds {', '.join(archives)}: unpack it there "
                      "first (tar xzf NAME.tar.gz, unzip NAME.zip).")
