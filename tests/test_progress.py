@@ -2,11 +2,13 @@
 on an unpacked hand-out whose lessons are solved, edited or left alone."""
 import os
 import re
+import subprocess
 
 import pytest
 
+import labrun
 import test_01_socket
-from conftest import LESSONS
+from conftest import LESSONS, as_at_a_terminal
 
 # How many checks lesson 01 has.
 CHECKS_01 = sum(name.startswith("test_") for name in vars(test_01_socket))
@@ -153,3 +155,21 @@ def test_progress_that_cannot_remember_its_results_says_so(lab_copy):
                                    for lesson in LESSONS}
     assert "progress: the checks' results are not remembered (build/" \
         "classroom/progress.json: Is a directory)" in done.stderr
+
+
+def test_progress_stopped_in_the_middle_remembers_nothing(lab_copy):
+    """Ctrl-C while the checks run: one line says so, the status is not 0,
+    and neither a table of the checks that ran nor their results are
+    taken for the lesson's (a lesson "done" with checks not run)."""
+    lab_copy.stop_at_first_run("01-socket")
+    argv, env = lab_copy.make_command("progress")
+    done = subprocess.run(argv, env=env, capture_output=True, text=True,
+                          timeout=60 * labrun.SCALE,
+                          preexec_fn=as_at_a_terminal)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, \
+        done.stderr
+    assert "classroom.py progress: stopped by Ctrl-C before the checks " \
+        "were done: run it again." in done.stderr, done.stderr
+    assert "Your progress" not in done.stdout, done.stdout
+    assert not (lab_copy.path / "build" / "classroom" /
+                "progress.json").exists()

@@ -241,6 +241,11 @@ class CheckRun:
         self.run_lessons = set(run_lessons)
         self.checks = {}  # lesson -> {check name: {"outcome", "message"}}
         self.where = {}   # pytest node id -> (lesson, check name)
+        self.stopped = None  # what stopped the run before its end, if any
+
+    def pytest_keyboard_interrupt(self, excinfo):
+        # Ctrl-C, or a signal the checks take as one (SIGTERM: its name)
+        self.stopped = str(excinfo.value) or "Ctrl-C"
 
     def pytest_collection_modifyitems(self, config, items):
         keep, drop = [], []
@@ -281,6 +286,11 @@ def run_checks(run_lessons, every_check=False):
     status = pytest.main(["-p", "no:cacheprovider", "-p", "no:terminal",
                           "-p", "no:xdist", "-p", "no:xdist.looponfail",
                           "--rootdir", str(ROOT), *files], plugins=[plugin])
+    # A run stopped in the middle has results for some checks only: never
+    # taken for a verdict (whatever status the checks' own ending gave).
+    if plugin.stopped or status == pytest.ExitCode.INTERRUPTED:
+        raise Stopped(f"stopped by {plugin.stopped or 'Ctrl-C'} before the "
+                      "checks were done")
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
                       pytest.ExitCode.NO_TESTS_COLLECTED):
         raise SystemExit(f"the lesson checks could not run (pytest exit "

@@ -170,7 +170,8 @@ def run_tool(main):
     output that cannot be written (closed, a full disk, a reader that has
     gone, as in make errors | head) ends the command with status 1 (or
     the failure main returned) and one line on standard error (none for a
-    reader that has gone, which asked for no more), never a traceback."""
+    reader that has gone, which asked for no more), never a traceback.
+    Ctrl-C (KeyboardInterrupt) ends it with one line, of SIGINT."""
     import errno
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]])
     if sys.stdout is None:  # started with fd 1 closed (>&-)
@@ -182,6 +183,18 @@ def run_tool(main):
     try:
         status = main(sys.argv[1:])
         sys.stdout.flush()
+    except KeyboardInterrupt as e:
+        # Ctrl-C: one line, no traceback, and the command ends of the
+        # signal, as make and a shell expect of a command they stopped.
+        import signal
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+        if sys.stderr is not None:
+            print(f"\n{command}: {str(e) or 'stopped by Ctrl-C'}: run it again.",
+                  file=sys.stderr, flush=True)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+        sys.exit(128 + signal.SIGINT)  # the signal blocked: its status
     except OSError as e:
         if e.filename is not None or e.errno not in (
                 errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EDQUOT,
