@@ -221,3 +221,16 @@ def test_a_grade_stopped_in_the_middle_is_no_grade(lab_copy):
     assert "grade: the grader failed, so this is no grade: stopped by " \
         "Ctrl-C before the checks were done" in done.stderr, done.stderr
     assert "Total" not in done.stdout and not results.exists(), done.stdout
+
+
+def test_a_lesson_readme_not_in_utf8_does_not_stop_the_grade(lab_copy):
+    """A lesson README saved in another encoding (where the grade finds
+    how the C names in the checks' names are spelled) is read all the
+    same: a grade, not a grader's failure."""
+    readme = lab_copy.lesson("03-listen") / "README.md"
+    readme.write_bytes(readme.read_bytes() + b"\n\xe9t\xe9 \xff\n")
+    done, results = grade(lab_copy)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, \
+        done.stdout + done.stderr
+    assert results["status"] == "incomplete" and results["score"] == 0
+    assert "a path too long for sun_path" in done.stdout

@@ -329,7 +329,10 @@ def c_identifiers():
     lesson READMEs show as code (sun_path, AF_UNIX, SO_RCVTIMEO...)."""
     found = {}
     for readme in sorted(LESSONS_DIR.glob("[0-9][0-9]-*/README.md")):
-        text = readme.read_text(encoding="utf-8")
+        try:  # an edited README, saved in another encoding, still reads
+            text = readme.read_bytes().decode(errors="replace")
+        except OSError:
+            continue
         code = re.findall(r"^```.*?^```", text, re.M | re.S) + \
             re.findall(r"`([^`\n]+)`", text)
         for piece in code:
@@ -1103,7 +1106,9 @@ def quiz_questions(lesson_id):
     line is the letter in bold ("**b**"), then the explanation.
     """
     readme = LESSONS_DIR / lesson_id / "README.md"
-    text = readme.read_text(encoding="utf-8") if readme.exists() else ""
+    # OSError when it cannot be read; a byte that is not UTF-8 (an edit
+    # saved in another encoding) is read as U+FFFD
+    text = readme.read_bytes().decode(errors="replace")
     if QUIZ_SECTION not in text:
         return []
     section = text.split(QUIZ_SECTION, 1)[1]
@@ -1148,7 +1153,14 @@ def quiz(lesson_id, answers=None):
 
 
 def ask_quiz(lesson_id, answers=None):
-    questions = quiz_questions(lesson_id)
+    try:
+        questions = quiz_questions(lesson_id)
+    except OSError as e:
+        print(f"quiz: lessons/{lesson_id}/README.md, which holds the quiz, "
+              f"cannot be read ({e.strerror}): put it back from the hand-out"
+              f" (or git checkout -- lessons/{lesson_id}/README.md).",
+              file=sys.stderr)
+        return 1
     if not questions:
         print(f"quiz: lessons/{lesson_id}/README.md has no section "
               f"\"{QUIZ_SECTION[3:]}\" yet.", file=sys.stderr)
