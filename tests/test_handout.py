@@ -292,3 +292,23 @@ def test_a_link_of_the_lab_is_handed_out_as_the_file_it_leads_to(
                 f"symbolic link to {target}, {why}. " in done.stderr, \
                 done.stderr
             assert not out.exists()
+
+
+def test_a_file_name_not_in_utf8_is_refused_naming_it(lab_copy):
+    """A file of the lab whose name is not UTF-8 (its listing holds the
+    bytes as they are): the hand-out and the zip are not made, and the
+    message names it, the bytes that are not UTF-8 shown as \ufffd."""
+    odd = os.fsdecode(b"tools/notes-\xe9t\xe9.txt")
+    (lab_copy.path / odd).write_text("notes\n")
+    with open(lab_copy.path / ".handout-files", "ab") as listing:
+        listing.write(os.fsencode(odd) + b"\n")
+    tarball = lab_copy.path / "again.tar.gz"
+    for command, name, out in [("handout", "HANDOUT", tarball),
+                               ("autograder", "AUTOGRADER",
+                                lab_copy.path / "a.zip")]:
+        done = lab_copy.make(command, f"{name}={out}")
+        assert done.returncode != 0 and "Traceback" not in done.stderr, \
+            done.stderr
+        assert f"{command}: nothing written: file names that are not " \
+            "UTF-8: tools/notes-\ufffdt\ufffd.txt" in done.stderr, done.stderr
+        assert not out.exists()

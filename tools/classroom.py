@@ -1261,7 +1261,7 @@ def _tracked():
         found = _git("ls-files", "-z", "--", *HANDOUT_PARTS)
     except (OSError, subprocess.SubprocessError):
         return None
-    return [name for name in found.decode().split("\0") if name]
+    return [os.fsdecode(name) for name in found.split(b"\0") if name]
 
 
 def handout_files():
@@ -1271,7 +1271,8 @@ def handout_files():
     as a file has None for its file on disk."""
     names = _tracked()
     if names is None and (ROOT / LISTING).is_file():
-        names = (ROOT / LISTING).read_text(encoding="utf-8").splitlines()
+        names = [os.fsdecode(name) for name in
+                 (ROOT / LISTING).read_bytes().splitlines()]
     if names is None:
         raise SystemExit(f"handout: this copy of the lab is neither a git "
                          f"checkout nor a hand-out (no {LISTING}): which "
@@ -1313,7 +1314,8 @@ def with_handout_note(text):
 
 
 class FilesMissing(GraderError):
-    """The lab's own files are not all there: no copy of it can be made."""
+    """The lab's own files are not all there, or not as a copy of it can
+    hold them: no copy of it can be made."""
 
 
 def link_refused(name):
@@ -1353,6 +1355,12 @@ def handout_contents(pristine):
                       for name in names}
     files += [(name, None) for name in sorted(
         starters_named - {name for name, _ in files})]
+    odd = [typed(name) for name, _ in files if typed(name) != name]
+    if odd:
+        raise FilesMissing(
+            f"file names that are not UTF-8: {', '.join(odd)} (\ufffd: the "
+            "bytes that are not). A copy of the lab lists its files in UTF-8:"
+            " give them names in UTF-8 (git mv)")
     links = [why for name, _ in files if name not in starters_named
              for why in [link_refused(name)] if why]
     if links:
