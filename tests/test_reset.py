@@ -191,3 +191,18 @@ def test_reset_of_a_lesson_it_may_not_write_changes_nothing(lab_copy,
     done = as_learner(lab_copy, "reset", "N=02")
     assert done.returncode == 0, done.stderr
     assert (lesson / "backup").is_dir()
+
+
+def test_a_lesson_folder_that_is_a_file_is_named_and_left(lab_copy):
+    """lessons/NN-name as a file (an archive unpacked wrong, notes saved
+    under its name): reset leaves it, and says to move it away."""
+    lesson = lab_copy.lesson("02-bind")
+    shutil.rmtree(lesson)
+    lesson.write_text("my notes\n")
+    done = lab_copy.make("reset", "N=02")
+    assert done.returncode != 0 and "Traceback" not in done.stderr, \
+        done.stderr
+    assert "reset: nothing was changed: lessons/02-bind is not a directory."\
+        " Move it away, then make reset N=02 again." in done.stderr, \
+        done.stderr
+    assert lesson.read_text() == "my notes\n"

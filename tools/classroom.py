@@ -811,6 +811,11 @@ def reset(lesson_id):
               file=sys.stderr)
         return 1
     folder = LESSONS_DIR / lesson_id
+    if os.path.lexists(folder) and not folder.is_dir():
+        print(f"reset: nothing was changed: lessons/{lesson_id} is not a "
+              "directory. Move it away, then make reset "
+              f"N={number(lesson_id)} again.", file=sys.stderr)
+        return 1
     odd = not_files(lesson_id)
     in_the_way = [f"lessons/{lesson_id}/{name} is "
                   f"{odd.get(name, 'a symbolic link')}, not a file"
