@@ -339,3 +339,15 @@ def test_make_hint_leaves_another_run_s_file_alone(lab_copy):
     assert "Hint 1 of" in hint(lab_copy, "04")
     assert theirs.read_text() == "{}"
     assert "Hint 2 of" in hint(lab_copy, "04")
+
+
+def test_a_trace_too_long_to_read_is_said_and_the_hints_follow(lab_copy):
+    """A last run that looped may leave gigabytes of trace: make hint does
+    not read more than it can (classroom.TRACE_LIMIT, below 64 MiB), says
+    so in one line, and gives the lesson's hints."""
+    with open(last_run(lab_copy, "05-read-write"), "wb") as trace:
+        trace.truncate(64 << 20)  # no disk: a sparse file
+    out = hint(lab_copy, "05")
+    assert "The trace of your last make lesson N=05 (build/run/lessons/" \
+        "05-read-write/trace.jsonl) is longer than make hint reads" in out
+    assert "Hint 1 of" in out

@@ -893,14 +893,29 @@ def new_backup(backups):
 
 # -- make hint ----------------------------------------------------------------
 
+# The largest trace of a last run that make hint reads, in bytes: some
+# hundred thousand events.  A run that loops (a read after end of file,
+# again and again) may write gigabytes, which would take minutes and more
+# memory than the machine has.
+TRACE_LIMIT = 32 << 20
+
+
 def last_run(lesson_id):
-    """The trace of the last make lesson N=.., and whether it is stale."""
+    """The trace of the last make lesson N=.., and whether it is stale.
+    A trace longer than TRACE_LIMIT is not read, and said so."""
     import timeline  # the one reader of trace files
     path = BUILD / "run" / "lessons" / lesson_id / "trace.jsonl"
     try:
-        data = path.read_bytes()
-        when = path.stat().st_mtime_ns
+        with open(path, "rb") as f:
+            data = f.read(TRACE_LIMIT + 1)
+            when = os.fstat(f.fileno()).st_mtime_ns
     except OSError:
+        return None, False, None
+    if len(data) > TRACE_LIMIT:
+        print(f"{DIM}The trace of your last make lesson N={number(lesson_id)}"
+              f" ({shown(path)}) is longer than make hint reads "
+              f"({TRACE_LIMIT >> 20} MiB): a loop that never ends? The hints "
+              f"of the lesson follow, without that run.{RESET}")
         return None, False, None
     events = timeline.trace_events(data, shown(path), "hint")
     edited = max(source_times(lesson_id).values(), default=0)
