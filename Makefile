@@ -341,9 +341,15 @@ else
 	@$(CLASSROOM_CHECKS) grade $(JSON_ARG) $(GRADED)
 endif
 
+# AGAIN=1 starts the hints over; AGAIN=0 (or none) does not; any other
+# AGAIN (AGAIN=no, AGAIN=yes) is refused rather than guessed.
 hint: $(PYTHON_FILE)
 	$(need_lesson)
-	@$(CLASSROOM) hint $(LESSON) $(if $(AGAIN),again)
+	@if [ -n $(call quoted,$(filter-out 0 1,$(strip $(AGAIN)))) ]; then \
+	  echo "make hint: AGAIN="$(call quoted,$(AGAIN))" is neither 1 nor \
+	0: AGAIN=1 starts the hints of lesson $(LESSON) over (make hint \
+	N=$(NN) AGAIN=1); without it, the next hint comes."; exit 2; fi
+	@$(CLASSROOM) hint $(LESSON) $(if $(filter 1,$(strip $(AGAIN))),again)
 
 watch: $(PYTHON_FILE)
 	$(need_lesson)

@@ -351,3 +351,21 @@ def test_a_trace_too_long_to_read_is_said_and_the_hints_follow(lab_copy):
     assert "The trace of your last make lesson N=05 (build/run/lessons/" \
         "05-read-write/trace.jsonl) is longer than make hint reads" in out
     assert "Hint 1 of" in out
+
+
+def test_again_that_is_neither_1_nor_0_is_refused(lab_copy):
+    """AGAIN=1 starts the hints over, AGAIN=0 does not, and AGAIN=no is
+    refused in one line, with nothing changed, rather than taken for a
+    yes."""
+    assert "Hint 1 of" in hint(lab_copy, "04")
+    assert "Hint 2 of" in hint(lab_copy, "04", "AGAIN=0")
+    for odd in ("no", "yes"):
+        done = lab_copy.make("hint", "N=04", f"AGAIN={odd}")
+        # said as make's other refusals of a variable are (need_lesson)
+        assert done.returncode == 2 and "Hint" not in done.stdout, \
+            done.stdout
+        assert f"make hint: AGAIN={odd} is neither 1 nor 0: AGAIN=1 starts " \
+            "the hints of lesson 04-accept-connect over" in done.stdout, \
+            done.stdout
+    assert "Hint 3 of" in hint(lab_copy, "04")
+    assert "Hint 1 of" in hint(lab_copy, "04", "AGAIN=1")
