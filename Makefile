@@ -167,12 +167,18 @@ $(TRACE_OBJ): trace/trace.c $(TRACE_HEADERS) $(wildcard trace/*.def) $(FLAGS_FIL
 # compiler's messages are shown, and kept beside the program (NAME.log),
 # where make check, make progress and make grade find them.  A source
 # that is no regular file (a FIFO, a device) is not given to the compiler,
-# which would wait on it.
+# which would wait on it; nor one of more than SOURCE_LIMIT bytes
+# (tools/classroom.py: a program's output sent into it by mistake), which
+# would keep it busy for ever.
+SOURCE_LIMIT := 1048576
 $(B)/%: %.c $(TRACE_OBJ) $(TRACE_HEADERS) $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	@rm -f $@ $@.log
 	@test -f $< || { echo "$<: not a regular file: nothing to compile" \
 	    | tee $@.log >&2; exit 1; }
+	@test -z "$$(find $< -size +$(SOURCE_LIMIT)c)" || { echo "$<: \
+	$$(wc -c < $<) bytes, more than a lesson source may be \
+	($(SOURCE_LIMIT) bytes): nothing to compile" | tee $@.log >&2; exit 1; }
 	$(CC) $(LAB_CPPFLAGS) $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) $(LDFLAGS) $< $(TRACE_OBJ) $(LDLIBS) -o $@ 2>$@.log || { cat $@.log >&2; exit 1; }
 
 $(ERROR_PROGRAMS): lessons/variant.h

@@ -173,3 +173,20 @@ def test_progress_stopped_in_the_middle_remembers_nothing(lab_copy):
     assert "Your progress" not in done.stdout, done.stdout
     assert not (lab_copy.path / "build" / "classroom" /
                 "progress.json").exists()
+
+
+def test_a_source_of_gigabytes_is_not_compiled_and_said(lab_copy):
+    """A lesson source far larger than any program (a program's output
+    sent into it by mistake) is neither read whole nor given to the
+    compiler, which would take it for ever: the lesson does not compile,
+    and make progress says why, at once."""
+    source = lab_copy.lesson("03-listen") / "server.c"
+    with open(source, "r+b") as f:
+        f.truncate(1 << 30)  # no disk: a sparse file
+    done = lab_copy.make("progress", timeout=60)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, \
+        done.stderr
+    assert states(done.stdout)["03-listen"] == "does not compile"
+    assert f"lessons/03-listen/server.c: {1 << 30} bytes, more than a " \
+        "lesson source may be (1048576 bytes): nothing to compile" in \
+        done.stdout, done.stdout

@@ -71,11 +71,25 @@ def program_files(lesson_id):
     return [f"{name}.c" for name in lesson_programs(lesson_id)]
 
 
+# The largest lesson source read, compiled (the Makefile's SOURCE_LIMIT,
+# the same) or graded, in bytes: a solution is some 20 KiB; a file of gigabytes (a
+# program's output sent into it by mistake) would fill the memory and the
+# grading copy's disk, and keep the compiler busy for ever.
+SOURCE_LIMIT = 1 << 20
+
+
+def read_source(path):
+    """A lesson source's bytes, at most SOURCE_LIMIT + 1 of them: a longer
+    file differs from every starter all the same, and never compiles."""
+    with open(path, "rb") as f:
+        return f.read(SOURCE_LIMIT + 1)
+
+
 def sources(lesson_id, folder=None):
     """The learner's code of a lesson: {file name: bytes}, the sources of
     its own programs that exist (in folder, else in lessons/)."""
     folder = folder or LESSONS_DIR / lesson_id
-    return {name: (folder / name).read_bytes()
+    return {name: read_source(folder / name)
             for name in program_files(lesson_id)
             if (folder / name).is_file()}
 
@@ -369,8 +383,9 @@ def env_skipped(check):
 def fingerprint(lesson_id):
     """Changes whenever the lesson's code or its checks change."""
     digest = hashlib.sha256()
-    inputs = [*(LESSONS_DIR / lesson_id / name for name in sources(lesson_id)),
-              *TESTS_DIR.glob(f"test_{number(lesson_id)}_*.py"),
+    for name, content in sources(lesson_id).items():
+        digest.update(name.encode() + b"\0" + content)
+    inputs = [*TESTS_DIR.glob(f"test_{number(lesson_id)}_*.py"),
               TESTS_DIR / "conftest.py", *sorted((ROOT / "tools").glob("*.py")),
               *sorted((ROOT / "trace").rglob("*"))]
     for path in inputs:
@@ -838,7 +853,7 @@ def reset(lesson_id):
               if (folder / name).is_file() and
               not os.access(folder / name, os.R_OK | os.W_OK)]
     if not locked:
-        mine = {name: (folder / name).read_bytes() for name in theirs
+        mine = {name: read_source(folder / name) for name in theirs
                 if (folder / name).is_file()}
         changed = sorted(name for name in theirs
                          if mine.get(name) != theirs[name])
@@ -1488,9 +1503,6 @@ def handout(tarball):
 
 # Folders an upload may hold beside the lessons, never the lessons' own.
 NOT_AN_UPLOAD_FOLDER = {"__MACOSX"}
-# The largest lesson source graded, in bytes: a solution is some 20 KiB; a
-# file of gigabytes would fill the memory and the grading copy's disk.
-SOURCE_LIMIT = 1 << 20
 ONLY_FILES = f"only regular files of at most {SOURCE_LIMIT >> 20} MiB are read"
 
 
