@@ -190,8 +190,8 @@ def run_tool(main):
         with contextlib.suppress(OSError, ValueError):
             sys.stdout.flush()
         if sys.stderr is not None:
-            print(f"\n{command}: {str(e) or 'stopped by Ctrl-C'}: run it again.",
-                  file=sys.stderr, flush=True)
+            print(f"\n{command}: {str(e) or 'stopped by Ctrl-C'}: run it "
+                  "again.", file=sys.stderr, flush=True)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
         sys.exit(128 + signal.SIGINT)  # the signal blocked: its status
