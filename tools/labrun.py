@@ -193,8 +193,9 @@ def run_tool(main):
             print(f"\n{command}: {str(e) or 'stopped by Ctrl-C'}: run it "
                   "again.", file=sys.stderr, flush=True)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         os.kill(os.getpid(), signal.SIGINT)
-        sys.exit(128 + signal.SIGINT)  # the signal blocked: its status
+        sys.exit(128 + signal.SIGINT)  # not reached: the status it stands for
     except OSError as e:
         if e.filename is not None or e.errno not in (
                 errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EDQUOT,
