@@ -477,3 +477,21 @@ def test_an_upload_that_is_an_archive_is_to_be_unpacked_first(
         f"&& {command.format(archive)}), then grade DIR." in done.stderr, \
         done.stderr
     assert "Traceback" not in done.stderr
+
+
+@needs_solutions
+def test_a_relative_tmpdir_is_taken_from_where_the_grader_runs(tmp_path):
+    """TMPDIR=tmp names tmp in the directory the grader is run from: the
+    grading copy is made there, run from its own directory all the same,
+    and removed."""
+    upload = tmp_path / "upload"
+    solved_lessons(upload, ["01-socket"])
+    (tmp_path / "tmp").mkdir()
+    argv, env = LabCopy(ROOT).make_command()
+    env.update(LAB_BUILD=str(labrun.BUILD), TMPDIR="tmp")
+    done = subprocess.run([str(ROOT / "tools" / "grade"), str(upload)],
+                          env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120 * labrun.SCALE)
+    assert done.returncode == classroom.INCOMPLETE, done.stdout + done.stderr
+    assert "Incomplete: 5 of 200 points." in done.stdout, done.stdout
+    assert list((tmp_path / "tmp").iterdir()) == []

@@ -135,7 +135,8 @@ def work_dir(prefix):
     path does not matter.  The caller removes it."""
     where = os.environ.get("TMPDIR") or COPY_PARENT
     try:
-        return Path(tempfile.mkdtemp(prefix=prefix, dir=where))
+        # absolute: the copy is run from its own directory (TMPDIR=tmp)
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=where)).absolute()
     except OSError as e:
         said = f"TMPDIR={where}: {e.strerror}" if os.environ.get("TMPDIR") \
             else f"{where}: {e.strerror}"
