@@ -369,3 +369,17 @@ def test_again_that_is_neither_1_nor_0_is_refused(lab_copy):
             done.stdout
     assert "Hint 3 of" in hint(lab_copy, "04")
     assert "Hint 1 of" in hint(lab_copy, "04", "AGAIN=1")
+
+
+def test_a_lesson_without_hints_yet_is_said_not_a_traceback(lab_copy):
+    """A lesson that lessons/hints.json has no hints for (one a teacher
+    has just added): one line says so, with what to run instead."""
+    path = lab_copy.path / "lessons" / "hints.json"
+    data = json.loads(path.read_text())
+    del data["lessons"]["10-datagram"]
+    path.write_text(json.dumps(data))
+    done = lab_copy.make("hint", "N=10")
+    assert done.returncode != 0 and "Traceback" not in done.stderr, \
+        done.stderr
+    assert "hint: lessons/hints.json has no hints for 10-datagram yet: " \
+        "make check N=10 says what is still missing." in done.stderr

@@ -939,7 +939,12 @@ def last_run(lesson_id):
 
 def hint(lesson_id, again=False):
     data = manifest.hints()
-    ladder = data["lessons"][lesson_id]["hints"]
+    ladder = data["lessons"].get(lesson_id, {}).get("hints")
+    if not ladder:  # a lesson added to lessons.json, its hints not yet
+        print(f"hint: lessons/hints.json has no hints for {lesson_id} yet: "
+              f"make check N={number(lesson_id)} says what is still "
+              "missing.", file=sys.stderr)
+        return 1
     memory = load_state("hints.json", _hint_entry)
     mine = memory.setdefault(lesson_id, {"given": 0, "mistakes": []})
     if again:
