@@ -302,9 +302,12 @@ def run_checks(run_lessons, every_check=False):
                           "--rootdir", str(ROOT), *files], plugins=[plugin])
     # A run stopped in the middle has results for some checks only: never
     # taken for a verdict (whatever status the checks' own ending gave).
+    # Ctrl-C goes on as Ctrl-C (run_tool); a signal that stops a grader
+    # (SIGTERM, SIGHUP) as Stopped, its failure (grading).
     if plugin.stopped or status == pytest.ExitCode.INTERRUPTED:
-        raise Stopped(f"stopped by {plugin.stopped or 'Ctrl-C'} before the "
-                      "checks were done")
+        stopped = plugin.stopped or "Ctrl-C"
+        raise (KeyboardInterrupt if stopped == "Ctrl-C" else Stopped)(
+            f"stopped by {stopped} before the checks were done")
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
                       pytest.ExitCode.NO_TESTS_COLLECTED):
         raise SystemExit(f"the lesson checks could not run (pytest exit "
