@@ -167,12 +167,18 @@ $(TRACE_OBJ): trace/trace.c $(TRACE_HEADERS) $(wildcard trace/*.def) $(FLAGS_FIL
 # compiler's messages are shown, and kept beside the program (NAME.log),
 # where make check, make progress and make grade find them.  A source
 # that is no regular file (a FIFO, a device) is not given to the compiler,
-# which would wait on it.
+# which would wait on it; nor one of more than SOURCE_LIMIT bytes
+# (tools/classroom.py: a program's output sent into it by mistake), which
+# would keep it busy for ever.
+SOURCE_LIMIT := 1048576
 $(B)/%: %.c $(TRACE_OBJ) $(TRACE_HEADERS) $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	@rm -f $@ $@.log
 	@test -f $< || { echo "$<: not a regular file: nothing to compile" \
 	    | tee $@.log >&2; exit 1; }
+	@test -z "$$(find $< -size +$(SOURCE_LIMIT)c)" || { echo "$<: \
+	$$(wc -c < $<) bytes, more than a lesson source may be \
+	($(SOURCE_LIMIT) bytes): nothing to compile" | tee $@.log >&2; exit 1; }
 	$(CC) $(LAB_CPPFLAGS) $(CPPFLAGS) $(LAB_CFLAGS) $(CFLAGS) $(LDFLAGS) $< $(TRACE_OBJ) $(LDLIBS) -o $@ 2>$@.log || { cat $@.log >&2; exit 1; }
 
 $(ERROR_PROGRAMS): lessons/variant.h
@@ -341,9 +347,15 @@ else
 	@$(CLASSROOM_CHECKS) grade $(JSON_ARG) $(GRADED)
 endif
 
+# AGAIN=1 starts the hints over; AGAIN=0 (or none) does not; any other
+# AGAIN (AGAIN=no, AGAIN=yes) is refused rather than guessed.
 hint: $(PYTHON_FILE)
 	$(need_lesson)
-	@$(CLASSROOM) hint $(LESSON) $(if $(AGAIN),again)
+	@if [ -n $(call quoted,$(filter-out 0 1,$(strip $(AGAIN)))) ]; then \
+	  echo "make hint: AGAIN="$(call quoted,$(AGAIN))" is neither 1 nor \
+	0: AGAIN=1 starts the hints of lesson $(LESSON) over (make hint \
+	N=$(NN) AGAIN=1); without it, the next hint comes."; exit 2; fi
+	@$(CLASSROOM) hint $(LESSON) $(if $(filter 1,$(strip $(AGAIN))),again)
 
 watch: $(PYTHON_FILE)
 	$(need_lesson)

@@ -2796,6 +2796,21 @@ class LabCopy:
         with open(self.lesson(lesson_id) / name, "a") as f:
             f.write(text)
 
+    def stop_at_first_run(self, lesson_id="01-socket"):
+        """The lesson's solution, made to send SIGINT to what runs it (a
+        check) as soon as it starts: Ctrl-C in the middle of the checks, at
+        a known point, with no waiting.  Run make with preexec_fn=
+        as_at_a_terminal, so that SIGINT is not ignored."""
+        self.solve(lesson_id)
+        source = self.lesson(lesson_id) / "server.c"
+        text = source.read_text()
+        assert "#include <stdio.h>\n" in text and "main(void)\n{\n" in text
+        source.write_text(text.replace(
+            "#include <stdio.h>\n", "#include <signal.h>\n#include <stdio.h>\n"
+            "#include <unistd.h>\n", 1).replace(
+            "main(void)\n{\n", "main(void)\n{\n    kill(getppid(), SIGINT);\n",
+            1))
+
 
 def as_at_a_terminal():
     """Popen(preexec_fn=as_at_a_terminal): the command gets Ctrl-C (SIGINT)

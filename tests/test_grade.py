@@ -2,11 +2,12 @@
 lessons/lessons.json, on a copy whose lessons are partly solved."""
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import classroom
 import labrun
-from conftest import path_without
+from conftest import as_at_a_terminal, path_without
 
 # Each test may run in any process of a parallel run (conftest.spread):
 # each has its own copy of the lab (lab_copy).
@@ -204,3 +205,32 @@ def test_a_submission_is_graded_with_the_lab_s_own_checks(lab_copy):
     assert "/* started */" not in (lab_copy.lesson("06-close") /
                                    "server.c").read_text()
     assert not Path(copy[1]).exists() and not list(private.iterdir())
+
+
+def test_a_grade_stopped_in_the_middle_is_no_grade(lab_copy):
+    """Ctrl-C while the checks run: no grade is printed or written, only
+    that the grade was stopped, in one line, ending of SIGINT."""
+    lab_copy.stop_at_first_run("01-socket")
+    results = lab_copy.path / "results.json"
+    argv, env = lab_copy.make_command("grade", f"JSON={results}")
+    done = subprocess.run(argv, env=env, capture_output=True, text=True,
+                          timeout=120 * labrun.SCALE,
+                          preexec_fn=as_at_a_terminal)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, \
+        done.stderr
+    assert "classroom.py grade: stopped by Ctrl-C before the checks were " \
+        "done: run it again." in done.stderr, done.stderr
+    assert "Total" not in done.stdout and not results.exists(), done.stdout
+
+
+def test_a_lesson_readme_not_in_utf8_does_not_stop_the_grade(lab_copy):
+    """A lesson README saved in another encoding (where the grade finds
+    how the C names in the checks' names are spelled) is read all the
+    same: a grade, not a grader's failure."""
+    readme = lab_copy.lesson("03-listen") / "README.md"
+    readme.write_bytes(readme.read_bytes() + b"\n\xe9t\xe9 \xff\n")
+    done, results = grade(lab_copy)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, \
+        done.stdout + done.stderr
+    assert results["status"] == "incomplete" and results["score"] == 0
+    assert "a path too long for sun_path" in done.stdout

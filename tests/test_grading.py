@@ -309,8 +309,9 @@ def test_a_tmpdir_that_is_not_there_is_named(tmp_path):
                           env=env, capture_output=True, text=True,
                           timeout=60 * labrun.SCALE)
     assert done.returncode == classroom.GRADER_ERROR, done.stderr
-    assert f"TMPDIR={tmp_path / 'gone'}: No such file or directory: a copy " \
-        "of the lab is made there" in done.stderr, done.stderr
+    assert "grade: the grader failed, so this is no grade: TMPDIR=" \
+        f"{tmp_path / 'gone'}: No such file or directory: a copy of the lab " \
+        "is made there" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -459,3 +460,38 @@ def test_a_grader_stopped_by_a_signal_leaves_nothing_and_no_grade(tmp_path):
             str(tmp_path).encode() in (labrun.read_if_there(
                 f"/proc/{pid}/cmdline") or b"")]
     assert left == [], left
+
+
+@pytest.mark.parametrize("name, command", [
+    ("alice.tar.gz", "tar xf {} -C DIR"), ("alice.zip", "unzip {} -d DIR")])
+def test_an_upload_that_is_an_archive_is_to_be_unpacked_first(
+        tmp_path, name, command):
+    """SUBMISSION= an archive, not the folder it unpacks to: nothing to
+    grade, and the message says how to unpack it."""
+    archive = tmp_path / name
+    archive.write_bytes(b"not unpacked")
+    done = grade_here(archive, tmp_path=tmp_path)
+    assert done.returncode == classroom.NOTHING_TO_GRADE, done.stderr
+    assert f"grade: nothing to grade: {archive} is an archive, not a " \
+        f"directory: unpack it in a directory of its own first (mkdir DIR " \
+        f"&& {command.format(archive)}), then grade DIR." in done.stderr, \
+        done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@needs_solutions
+def test_a_relative_tmpdir_is_taken_from_where_the_grader_runs(tmp_path):
+    """TMPDIR=tmp names tmp in the directory the grader is run from: the
+    grading copy is made there, run from its own directory all the same,
+    and removed."""
+    upload = tmp_path / "upload"
+    solved_lessons(upload, ["01-socket"])
+    (tmp_path / "tmp").mkdir()
+    argv, env = LabCopy(ROOT).make_command()
+    env.update(LAB_BUILD=str(labrun.BUILD), TMPDIR="tmp")
+    done = subprocess.run([str(ROOT / "tools" / "grade"), str(upload)],
+                          env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120 * labrun.SCALE)
+    assert done.returncode == classroom.INCOMPLETE, done.stdout + done.stderr
+    assert "Incomplete: 5 of 200 points." in done.stdout, done.stdout
+    assert list((tmp_path / "tmp").iterdir()) == []

@@ -257,3 +257,58 @@ def test_an_output_only_replaces_an_archive_of_its_own_kind(
     ).stderr
     page = (labrun.ROOT / "lessons" / "TEACHING.md").read_text()
     assert f"`{variable}" in page and "is\nleft as it is and refused" in page
+
+
+def test_a_link_of_the_lab_is_handed_out_as_the_file_it_leads_to(
+        lab_copy, tmp_path):
+    """A hand-out is self-contained: a symbolic link of the lab goes in as
+    the content of the file it leads to; a link to nothing, to a directory
+    or out of the lab is refused, naming it, and nothing is written."""
+    readme = lab_copy.path / "pictures" / "README.md"
+    content = readme.read_bytes()
+    readme.rename(readme.with_name("notes.md"))
+    readme.symlink_to("notes.md")
+    tarball = lab_copy.path / "again.tar.gz"
+    done = lab_copy.make("handout", f"HANDOUT={tarball}")
+    assert done.returncode == 0, done.stderr
+    with tarfile.open(tarball) as tar:
+        member = tar.getmember("unix-sockets-lab/pictures/README.md")
+        assert member.isfile(), member.type
+        assert tar.extractfile(member).read() == content
+    tarball.unlink()
+    outside = tmp_path / "notes.md"
+    outside.write_bytes(content)
+    for target, why in [(outside, "out of the lab"),
+                        ("nowhere.md", "which is not there"),
+                        ("..", "which is not a file")]:
+        readme.unlink()
+        readme.symlink_to(target)
+        for command, name, out in [("handout", "HANDOUT", tarball),
+                                   ("autograder", "AUTOGRADER",
+                                    lab_copy.path / "a.zip")]:
+            done = lab_copy.make(command, f"{name}={out}")
+            assert done.returncode != 0 and "Traceback" not in done.stderr
+            assert f"{command}: nothing written: pictures/README.md is a " \
+                f"symbolic link to {target}, {why}. " in done.stderr, \
+                done.stderr
+            assert not out.exists()
+
+
+def test_a_file_name_not_in_utf8_is_refused_naming_it(lab_copy):
+    """A file of the lab whose name is not UTF-8 (its listing holds the
+    bytes as they are): the hand-out and the zip are not made, and the
+    message names it, the bytes that are not UTF-8 shown as \ufffd."""
+    odd = os.fsdecode(b"tools/notes-\xe9t\xe9.txt")
+    (lab_copy.path / odd).write_text("notes\n")
+    with open(lab_copy.path / ".handout-files", "ab") as listing:
+        listing.write(os.fsencode(odd) + b"\n")
+    tarball = lab_copy.path / "again.tar.gz"
+    for command, name, out in [("handout", "HANDOUT", tarball),
+                               ("autograder", "AUTOGRADER",
+                                lab_copy.path / "a.zip")]:
+        done = lab_copy.make(command, f"{name}={out}")
+        assert done.returncode != 0 and "Traceback" not in done.stderr, \
+            done.stderr
+        assert f"{command}: nothing written: file names that are not " \
+            "UTF-8: tools/notes-\ufffdt\ufffd.txt" in done.stderr, done.stderr
+        assert not out.exists()

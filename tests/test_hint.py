@@ -3,6 +3,7 @@ the last make lesson run shows in its trace."""
 import json
 import os
 import socket
+import subprocess
 
 import pytest
 
@@ -284,3 +285,101 @@ def test_an_editor_s_lock_beside_the_source_changes_nothing(lab_copy):
     (lab_copy.lesson("05-read-write") / ".#server.c").symlink_to(
         "learner@host.1234:1700000000")
     assert said(MISTAKES["one-read-only"]["say"]) in hint(lab_copy, "05")
+
+
+def test_a_hint_not_shown_is_not_counted(lab_copy):
+    """A hint that could not be written (standard output on a full disk,
+    /dev/full) is not remembered as given: the next make hint gives it."""
+    argv, env = lab_copy.make_command("hint", "N=04")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(argv, env=env, stdout=full,
+                              stderr=subprocess.PIPE, text=True,
+                              timeout=30 * labrun.SCALE)
+    assert done.returncode != 0, done.stderr
+    assert "cannot write standard output" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "Hint 1 of" in hint(lab_copy, "04")
+    # Nor the mistake of the last run: said once it is shown.
+    write_trace(lab_copy, "05-read-write", one_read_only())
+    argv, env = lab_copy.make_command("hint", "N=05")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(argv, env=env, stdout=full,
+                              stderr=subprocess.PIPE, text=True,
+                              timeout=30 * labrun.SCALE)
+    assert done.returncode != 0, done.stderr
+    assert said(MISTAKES["one-read-only"]["say"]) in hint(lab_copy, "05")
+
+
+def test_a_hint_that_cannot_be_remembered_says_so(lab_copy):
+    """Where make hint remembers the hints given cannot be written (here a
+    directory in its place, as a read-only build/ would do): the hint is
+    shown, then one line says it is not counted, with status 1, and no
+    traceback; the next make hint gives it again."""
+    state = lab_copy.path / "build" / "classroom" / "hints.json"
+    state.mkdir(parents=True)
+    done = lab_copy.make("hint", "N=04")
+    assert done.returncode != 0 and "Traceback" not in done.stderr, \
+        done.stderr
+    assert "Hint 1 of" in done.stdout
+    assert "hint: this hint is not remembered as given (build/classroom/" \
+        "hints.json: Is a directory): make hint N=04 gives it again." in \
+        done.stderr, done.stderr
+    state.rmdir()
+    assert "Hint 1 of" in hint(lab_copy, "04")
+    assert [p.name for p in state.parent.iterdir()] == ["hints.json"]
+
+
+def test_make_hint_leaves_another_run_s_file_alone(lab_copy):
+    """Two make hint at once in one lab each write a file of their own,
+    renamed into place: neither takes the other's."""
+    state = lab_copy.path / "build" / "classroom"
+    state.mkdir(parents=True)
+    theirs = state / ".hints.json.tmp"
+    theirs.write_text("{}")
+    assert "Hint 1 of" in hint(lab_copy, "04")
+    assert theirs.read_text() == "{}"
+    assert "Hint 2 of" in hint(lab_copy, "04")
+
+
+def test_a_trace_too_long_to_read_is_said_and_the_hints_follow(lab_copy):
+    """A last run that looped may leave gigabytes of trace: make hint does
+    not read more than it can (classroom.TRACE_LIMIT, below 64 MiB), says
+    so in one line, and gives the lesson's hints."""
+    with open(last_run(lab_copy, "05-read-write"), "wb") as trace:
+        trace.truncate(64 << 20)  # no disk: a sparse file
+    out = hint(lab_copy, "05")
+    assert "The trace of your last make lesson N=05 (build/run/lessons/" \
+        "05-read-write/trace.jsonl) is longer than make hint reads" in out
+    assert "Hint 1 of" in out
+
+
+def test_again_that_is_neither_1_nor_0_is_refused(lab_copy):
+    """AGAIN=1 starts the hints over, AGAIN=0 does not, and AGAIN=no is
+    refused in one line, with nothing changed, rather than taken for a
+    yes."""
+    assert "Hint 1 of" in hint(lab_copy, "04")
+    assert "Hint 2 of" in hint(lab_copy, "04", "AGAIN=0")
+    for odd in ("no", "yes"):
+        done = lab_copy.make("hint", "N=04", f"AGAIN={odd}")
+        # said as make's other refusals of a variable are (need_lesson)
+        assert done.returncode == 2 and "Hint" not in done.stdout, \
+            done.stdout
+        assert f"make hint: AGAIN={odd} is neither 1 nor 0: AGAIN=1 starts " \
+            "the hints of lesson 04-accept-connect over" in done.stdout, \
+            done.stdout
+    assert "Hint 3 of" in hint(lab_copy, "04")
+    assert "Hint 1 of" in hint(lab_copy, "04", "AGAIN=1")
+
+
+def test_a_lesson_without_hints_yet_is_said_not_a_traceback(lab_copy):
+    """A lesson that lessons/hints.json has no hints for (one a teacher
+    has just added): one line says so, with what to run instead."""
+    path = lab_copy.path / "lessons" / "hints.json"
+    data = json.loads(path.read_text())
+    del data["lessons"]["10-datagram"]
+    path.write_text(json.dumps(data))
+    done = lab_copy.make("hint", "N=10")
+    assert done.returncode != 0 and "Traceback" not in done.stderr, \
+        done.stderr
+    assert "hint: lessons/hints.json has no hints for 10-datagram yet: " \
+        "make check N=10 says what is still missing." in done.stderr

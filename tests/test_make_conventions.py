@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import labrun
-from conftest import LESSONS, LabCopy
+from conftest import LESSONS, LabCopy, as_at_a_terminal
 
 
 def test_a_change_of_cflags_or_cc_rebuilds_the_programs(lab_copy):
@@ -229,3 +229,20 @@ def test_a_hangup_stops_the_checks_as_ctrl_c_does(tmp_path, sig):
                 shutil.rmtree(where, ignore_errors=True)
     assert not left, f"{where} left behind"
     assert not running, f"the server ({pid}) left running"
+
+
+def test_ctrl_c_in_a_command_is_one_line_not_a_traceback():
+    """A command of the lab's tools stopped by Ctrl-C in the middle says so
+    in one line, then ends of SIGINT, as make and a shell expect."""
+    program = ("import labrun\n"
+               "def main(argv):\n    raise KeyboardInterrupt\n"
+               "labrun.run_tool(main)\n")
+    done = subprocess.run([sys.executable, "-c", program, "handout"],
+                          env={**os.environ,
+                               "PYTHONPATH": str(labrun.ROOT / "tools")},
+                          capture_output=True, text=True,
+                          timeout=30 * labrun.SCALE,
+                          preexec_fn=as_at_a_terminal)
+    assert done.returncode == -signal.SIGINT, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "-c handout: stopped by Ctrl-C: run it again."], done.stderr

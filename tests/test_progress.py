@@ -2,11 +2,13 @@
 on an unpacked hand-out whose lessons are solved, edited or left alone."""
 import os
 import re
+import subprocess
 
 import pytest
 
+import labrun
 import test_01_socket
-from conftest import LESSONS
+from conftest import LESSONS, as_at_a_terminal
 
 # How many checks lesson 01 has.
 CHECKS_01 = sum(name.startswith("test_") for name in vars(test_01_socket))
@@ -137,3 +139,54 @@ def test_what_progress_remembered_in_another_shape_is_run_again(
     assert done.returncode == 0 and "Traceback" not in done.stderr, \
         done.stderr
     assert "01-socket            done" in done.stdout, done.stdout
+
+
+def test_progress_that_cannot_remember_its_results_says_so(lab_copy):
+    """Where make progress keeps the checks' results cannot be written
+    (here a directory in its place, as a read-only build/ would do): the
+    progress is shown all the same, and one line says the results are not
+    remembered, with no traceback."""
+    state = lab_copy.path / "build" / "classroom" / "progress.json"
+    state.mkdir(parents=True)
+    done = lab_copy.make("progress")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, \
+        done.stderr
+    assert states(done.stdout) == {lesson: "not started"
+                                   for lesson in LESSONS}
+    assert "progress: the checks' results are not remembered (build/" \
+        "classroom/progress.json: Is a directory)" in done.stderr
+
+
+def test_progress_stopped_in_the_middle_remembers_nothing(lab_copy):
+    """Ctrl-C while the checks run: one line says so, the status is not 0,
+    and neither a table of the checks that ran nor their results are
+    taken for the lesson's (a lesson "done" with checks not run)."""
+    lab_copy.stop_at_first_run("01-socket")
+    argv, env = lab_copy.make_command("progress")
+    done = subprocess.run(argv, env=env, capture_output=True, text=True,
+                          timeout=60 * labrun.SCALE,
+                          preexec_fn=as_at_a_terminal)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, \
+        done.stderr
+    assert "classroom.py progress: stopped by Ctrl-C before the checks " \
+        "were done: run it again." in done.stderr, done.stderr
+    assert "Your progress" not in done.stdout, done.stdout
+    assert not (lab_copy.path / "build" / "classroom" /
+                "progress.json").exists()
+
+
+def test_a_source_of_gigabytes_is_not_compiled_and_said(lab_copy):
+    """A lesson source far larger than any program (a program's output
+    sent into it by mistake) is neither read whole nor given to the
+    compiler, which would take it for ever: the lesson does not compile,
+    and make progress says why, at once."""
+    source = lab_copy.lesson("03-listen") / "server.c"
+    with open(source, "r+b") as f:
+        f.truncate(1 << 30)  # no disk: a sparse file
+    done = lab_copy.make("progress", timeout=60)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, \
+        done.stderr
+    assert states(done.stdout)["03-listen"] == "does not compile"
+    assert f"lessons/03-listen/server.c: {1 << 30} bytes, more than a " \
+        "lesson source may be (1048576 bytes): nothing to compile" in \
+        done.stdout, done.stdout

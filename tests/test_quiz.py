@@ -281,3 +281,23 @@ def test_after_ctrl_c_a_tool_ends_only_once_its_parent_took_the_signal():
     said = dict(line.split() for line in done.stdout.splitlines())
     assert float(said["child"]) >= float(said["parent"]), done.stdout
 
+
+
+def test_a_readme_not_in_utf8_or_gone_is_said_not_a_traceback(lab_copy):
+    """A lesson README saved in another encoding (a byte that is not
+    UTF-8) still gives its quiz; one that is gone is named, with what to
+    do, in one line and a status that is not 0."""
+    readme = lab_copy.lesson("02-bind") / "README.md"
+    readme.write_bytes(readme.read_bytes() + b"\n\xe9t\xe9 \xff\n")
+    right = answers("02-bind")
+    done = lab_copy.make("quiz", "N=02", f"ANSWERS={right}")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, \
+        done.stderr
+    assert f"{len(right)} of {len(right)} right." in done.stdout
+    readme.unlink()
+    done = lab_copy.make("quiz", "N=02", f"ANSWERS={right}")
+    assert done.returncode != 0 and "Traceback" not in done.stderr, \
+        done.stderr
+    assert "quiz: lessons/02-bind/README.md, which holds the quiz, cannot " \
+        "be read (No such file or directory): put it back from the " \
+        "hand-out" in done.stderr, done.stderr

@@ -1,5 +1,6 @@
 """make reset: the starter code again, the learner's version kept; from
 the hand-out's pristine copy, or from git in a checkout."""
+import os
 import shutil
 import subprocess
 
@@ -123,3 +124,85 @@ def test_a_lesson_removed_whole_is_missing_and_reset_puts_it_back(lab_copy):
     assert "05-read-write        missing" in progress.stdout
     assert "lessons/05-read-write/client.c is not there: make reset N=05 " \
         "puts back the starter code" in " ".join(progress.stdout.split())
+
+
+def test_reset_keeps_every_file_it_puts_back(lab_copy):
+    """Lesson 10 gives lesson 09's server.c and client.c beside its own
+    programs: reset puts them back too, so an edit of them is kept in the
+    backup, and a lesson left as it was is said to be so."""
+    lesson = lab_copy.lesson("10-datagram")
+    done = lab_copy.make("reset", "N=10")
+    assert done.returncode == 0, done.stderr
+    assert "already holds the starter code" in done.stdout, done.stdout
+    starter = (lesson / "server.c").read_bytes()
+    lab_copy.edit("10-datagram", "server.c", "/* my notes */\n")
+    mine = (lesson / "server.c").read_bytes()
+    done = lab_copy.make("reset", "N=10")
+    assert done.returncode == 0, done.stderr
+    assert (lesson / "server.c").read_bytes() == starter
+    backups = list((lesson / "backup").iterdir())
+    assert [p.name for p in backups[0].iterdir()] == ["server.c"]
+    assert (backups[0] / "server.c").read_bytes() == mine
+    assert "your version is kept in" in done.stdout
+
+
+NOBODY = 65534
+
+
+def as_learner(copy, *args):
+    """make in the copy as a learner who owns it: as root, the copy is
+    given to the user nobody, who runs make (root may write anything);
+    not a program linked from the built hand-out, which stays as it is."""
+    argv, env = copy.make_command(*args)
+    user = {}
+    if os.geteuid() == 0:
+        for path in [copy.path.parent, *copy.path.parent.rglob("*")]:
+            if path.is_dir() or os.lstat(path).st_nlink == 1:
+                os.lchown(path, NOBODY, NOBODY)
+        user = dict(user=NOBODY, group=NOBODY, extra_groups=[])
+        env["HOME"] = str(copy.path)
+    return subprocess.run(argv, env=env, capture_output=True, text=True,
+                          timeout=30 * labrun.SCALE, **user)
+
+
+@pytest.mark.parametrize("read_only", ["the file", "the folder"])
+def test_reset_of_a_lesson_it_may_not_write_changes_nothing(lab_copy,
+                                                             read_only):
+    """A source or a lesson folder the learner may not write: reset
+    changes nothing, keeps nothing, and says what to make writable in one
+    line, with status 1 and no traceback."""
+    lesson = lab_copy.lesson("02-bind")
+    lab_copy.edit("02-bind")
+    mine = (lesson / "server.c").read_bytes()
+    locked = lesson / "server.c" if read_only == "the file" else lesson
+    mode = locked.stat().st_mode
+    locked.chmod(0o444 if read_only == "the file" else 0o555)
+    try:
+        done = as_learner(lab_copy, "reset", "N=02")
+    finally:
+        locked.chmod(mode)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, \
+        done.stderr
+    said = f"lessons/02-bind/{'server.c' if read_only == 'the file' else ''}"
+    assert f"reset: nothing was changed: you may not read and write {said}." \
+        in done.stderr, done.stderr
+    assert (lesson / "server.c").read_bytes() == mine
+    assert not (lesson / "backup").exists()
+    done = as_learner(lab_copy, "reset", "N=02")
+    assert done.returncode == 0, done.stderr
+    assert (lesson / "backup").is_dir()
+
+
+def test_a_lesson_folder_that_is_a_file_is_named_and_left(lab_copy):
+    """lessons/NN-name as a file (an archive unpacked wrong, notes saved
+    under its name): reset leaves it, and says to move it away."""
+    lesson = lab_copy.lesson("02-bind")
+    shutil.rmtree(lesson)
+    lesson.write_text("my notes\n")
+    done = lab_copy.make("reset", "N=02")
+    assert done.returncode != 0 and "Traceback" not in done.stderr, \
+        done.stderr
+    assert "reset: nothing was changed: lessons/02-bind is not a directory."\
+        " Move it away, then make reset N=02 again." in done.stderr, \
+        done.stderr
+    assert lesson.read_text() == "my notes\n"

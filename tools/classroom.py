@@ -71,11 +71,25 @@ def program_files(lesson_id):
     return [f"{name}.c" for name in lesson_programs(lesson_id)]
 
 
+# The largest lesson source read, compiled (the Makefile's SOURCE_LIMIT,
+# the same) or graded, in bytes: a solution is some 20 KiB; a file of gigabytes (a
+# program's output sent into it by mistake) would fill the memory and the
+# grading copy's disk, and keep the compiler busy for ever.
+SOURCE_LIMIT = 1 << 20
+
+
+def read_source(path):
+    """A lesson source's bytes, at most SOURCE_LIMIT + 1 of them: a longer
+    file differs from every starter all the same, and never compiles."""
+    with open(path, "rb") as f:
+        return f.read(SOURCE_LIMIT + 1)
+
+
 def sources(lesson_id, folder=None):
     """The learner's code of a lesson: {file name: bytes}, the sources of
     its own programs that exist (in folder, else in lessons/)."""
     folder = folder or LESSONS_DIR / lesson_id
-    return {name: (folder / name).read_bytes()
+    return {name: read_source(folder / name)
             for name in program_files(lesson_id)
             if (folder / name).is_file()}
 
@@ -241,6 +255,11 @@ class CheckRun:
         self.run_lessons = set(run_lessons)
         self.checks = {}  # lesson -> {check name: {"outcome", "message"}}
         self.where = {}   # pytest node id -> (lesson, check name)
+        self.stopped = None  # what stopped the run before its end, if any
+
+    def pytest_keyboard_interrupt(self, excinfo):
+        # Ctrl-C, or a signal the checks take as one (SIGTERM: its name)
+        self.stopped = str(excinfo.value) or "Ctrl-C"
 
     def pytest_collection_modifyitems(self, config, items):
         keep, drop = [], []
@@ -281,6 +300,14 @@ def run_checks(run_lessons, every_check=False):
     status = pytest.main(["-p", "no:cacheprovider", "-p", "no:terminal",
                           "-p", "no:xdist", "-p", "no:xdist.looponfail",
                           "--rootdir", str(ROOT), *files], plugins=[plugin])
+    # A run stopped in the middle has results for some checks only: never
+    # taken for a verdict (whatever status the checks' own ending gave).
+    # Ctrl-C goes on as Ctrl-C (run_tool); a signal that stops a grader
+    # (SIGTERM, SIGHUP) as Stopped, its failure (grading).
+    if plugin.stopped or status == pytest.ExitCode.INTERRUPTED:
+        stopped = plugin.stopped or "Ctrl-C"
+        raise (KeyboardInterrupt if stopped == "Ctrl-C" else Stopped)(
+            f"stopped by {stopped} before the checks were done")
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
                       pytest.ExitCode.NO_TESTS_COLLECTED):
         raise SystemExit(f"the lesson checks could not run (pytest exit "
@@ -319,7 +346,10 @@ def c_identifiers():
     lesson READMEs show as code (sun_path, AF_UNIX, SO_RCVTIMEO...)."""
     found = {}
     for readme in sorted(LESSONS_DIR.glob("[0-9][0-9]-*/README.md")):
-        text = readme.read_text(encoding="utf-8")
+        try:  # an edited README, saved in another encoding, still reads
+            text = readme.read_bytes().decode(errors="replace")
+        except OSError:
+            continue
         code = re.findall(r"^```.*?^```", text, re.M | re.S) + \
             re.findall(r"`([^`\n]+)`", text)
         for piece in code:
@@ -356,8 +386,9 @@ def env_skipped(check):
 def fingerprint(lesson_id):
     """Changes whenever the lesson's code or its checks change."""
     digest = hashlib.sha256()
-    inputs = [*(LESSONS_DIR / lesson_id / name for name in sources(lesson_id)),
-              *TESTS_DIR.glob(f"test_{number(lesson_id)}_*.py"),
+    for name, content in sources(lesson_id).items():
+        digest.update(name.encode() + b"\0" + content)
+    inputs = [*TESTS_DIR.glob(f"test_{number(lesson_id)}_*.py"),
               TESTS_DIR / "conftest.py", *sorted((ROOT / "tools").glob("*.py")),
               *sorted((ROOT / "trace").rglob("*"))]
     for path in inputs:
@@ -461,10 +492,24 @@ def _hint_entry(entry):
 
 
 def save_state(name, state):
-    STATE_DIR.mkdir(parents=True, exist_ok=True)
-    tmp = STATE_DIR / f".{name}.tmp"
-    tmp.write_text(json.dumps(state, indent=1))
-    tmp.replace(STATE_DIR / name)
+    """Remembers state in build/classroom/NAME, replaced whole (two runs
+    at once each write a file of their own, renamed into place); returns
+    None, or why it could not, in words (build/ not writable...)."""
+    try:
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        with replacing(STATE_DIR / name) as f:
+            f.write(json.dumps(state, indent=1).encode())
+    except OSError as e:
+        return f"{shown(STATE_DIR / name)}: {e.strerror}"
+    return None
+
+
+def remember_once_shown(name, state):
+    """save_state, once what the command printed has reached its standard
+    output: a hint that could not be written (output closed, a full disk,
+    a reader gone) is not remembered as given (run_tool says why)."""
+    sys.stdout.flush()
+    return save_state(name, state)
 
 
 # -- make progress ------------------------------------------------------------
@@ -500,7 +545,12 @@ def progress():
             failed = [c for c in checks[lesson_id].values()
                       if c["outcome"] == "failed"]
             state[lesson_id] = "in progress" if failed else "done"
-    save_state("progress.json", cache)
+    unsaved = save_state("progress.json", cache)
+    if unsaved:
+        print(f"progress: the checks' results are not remembered ({unsaved})"
+              ": the next make progress runs them all again. Make build/ "
+              "writable (or make clean) to have them remembered.",
+              file=sys.stderr)
 
     rows, next_step, total = [], None, 0.0
     for lesson_id in ids:
@@ -779,6 +829,11 @@ def reset(lesson_id):
               file=sys.stderr)
         return 1
     folder = LESSONS_DIR / lesson_id
+    if os.path.lexists(folder) and not folder.is_dir():
+        print(f"reset: nothing was changed: lessons/{lesson_id} is not a "
+              "directory. Move it away, then make reset "
+              f"N={number(lesson_id)} again.", file=sys.stderr)
+        return 1
     odd = not_files(lesson_id)
     in_the_way = [f"lessons/{lesson_id}/{name} is "
                   f"{odd.get(name, 'a symbolic link')}, not a file"
@@ -794,23 +849,45 @@ def reset(lesson_id):
               f"away, then make reset N={number(lesson_id)} again.",
               file=sys.stderr)
         return 1
-    mine, theirs = sources(lesson_id), pristine[lesson_id]
-    changed = sorted(name for name in theirs if mine.get(name) != theirs[name])
-    folder.mkdir(parents=True, exist_ok=True)  # a folder removed whole
+    # Every file reset puts back is kept first, the lesson's programs and
+    # the files it gives beside them alike (lesson 10's server.c).
+    theirs = pristine[lesson_id]
+    locked = [f"lessons/{lesson_id}/{name}" for name in theirs
+              if (folder / name).is_file() and
+              not os.access(folder / name, os.R_OK | os.W_OK)]
+    if not locked:
+        mine = {name: read_source(folder / name) for name in theirs
+                if (folder / name).is_file()}
+        changed = sorted(name for name in theirs
+                         if mine.get(name) != theirs[name])
+        places = [folder, folder / BACKUP_DIR] if changed else []
+        locked = [shown(place) + "/" for place in places if place.is_dir()
+                  and not os.access(place, os.W_OK | os.X_OK)]
+    if locked:
+        print(f"reset: nothing was changed: you may not read and write "
+              f"{' and '.join(locked)}. Make it yours to write (chmod u+rw), "
+              f"then make reset N={number(lesson_id)} again.",
+              file=sys.stderr)
+        return 1
     if not changed:
         print(f"reset: lessons/{lesson_id}/ already holds the starter code; "
               "nothing to do.")
         return 0
-    backup = folder / BACKUP_DIR / time.strftime("%Y-%m-%d_%H-%M-%S")
-    while backup.exists():
-        backup = backup.with_name(backup.name + "+")
-    kept = [name for name in changed if name in mine]
-    if kept:
-        backup.mkdir(parents=True)
-        for name in kept:
-            shutil.copy2(folder / name, backup / name)
-    for name in changed:
-        (folder / name).write_bytes(theirs[name])
+    kept, backup = [name for name in changed if name in mine], None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)  # a folder removed whole
+        if kept:
+            backup = new_backup(folder / BACKUP_DIR)
+            for name in kept:
+                shutil.copy2(folder / name, backup / name)
+        for name in changed:
+            (folder / name).write_bytes(theirs[name])
+    except OSError as e:
+        where = f" Your version is kept in {shown(backup)}/." if backup else ""
+        print(f"reset: stopped: {shown(e.filename or folder)}: {e.strerror}."
+              f"{where} Put that right, then make reset "
+              f"N={number(lesson_id)} again.", file=sys.stderr)
+        return 1
     print(f"reset: lessons/{lesson_id}/ has its starter code again "
           f"({', '.join(changed)}; from {origin}).")
     if kept:
@@ -819,16 +896,44 @@ def reset(lesson_id):
     return 0
 
 
+def new_backup(backups):
+    """A new folder in backups, named after the time: two resets in the
+    same second (or at once) each get their own."""
+    backups.mkdir(parents=True, exist_ok=True)
+    name = time.strftime("%Y-%m-%d_%H-%M-%S")
+    while True:
+        try:
+            (backups / name).mkdir()
+            return backups / name
+        except FileExistsError:
+            name += "+"
+
+
 # -- make hint ----------------------------------------------------------------
 
+# The largest trace of a last run that make hint reads, in bytes: some
+# hundred thousand events.  A run that loops (a read after end of file,
+# again and again) may write gigabytes, which would take minutes and more
+# memory than the machine has.
+TRACE_LIMIT = 32 << 20
+
+
 def last_run(lesson_id):
-    """The trace of the last make lesson N=.., and whether it is stale."""
+    """The trace of the last make lesson N=.., and whether it is stale.
+    A trace longer than TRACE_LIMIT is not read, and said so."""
     import timeline  # the one reader of trace files
     path = BUILD / "run" / "lessons" / lesson_id / "trace.jsonl"
     try:
-        data = path.read_bytes()
-        when = path.stat().st_mtime_ns
+        with open(path, "rb") as f:
+            data = f.read(TRACE_LIMIT + 1)
+            when = os.fstat(f.fileno()).st_mtime_ns
     except OSError:
+        return None, False, None
+    if len(data) > TRACE_LIMIT:
+        print(f"{DIM}The trace of your last make lesson N={number(lesson_id)}"
+              f" ({shown(path)}) is longer than make hint reads "
+              f"({TRACE_LIMIT >> 20} MiB): a loop that never ends? The hints "
+              f"of the lesson follow, without that run.{RESET}")
         return None, False, None
     events = timeline.trace_events(data, shown(path), "hint")
     edited = max(source_times(lesson_id).values(), default=0)
@@ -837,7 +942,12 @@ def last_run(lesson_id):
 
 def hint(lesson_id, again=False):
     data = manifest.hints()
-    ladder = data["lessons"][lesson_id]["hints"]
+    ladder = data["lessons"].get(lesson_id, {}).get("hints")
+    if not ladder:  # a lesson added to lessons.json, its hints not yet
+        print(f"hint: lessons/hints.json has no hints for {lesson_id} yet: "
+              f"make check N={number(lesson_id)} says what is still "
+              "missing.", file=sys.stderr)
+        return 1
     memory = load_state("hints.json", _hint_entry)
     mine = memory.setdefault(lesson_id, {"given": 0, "mistakes": []})
     if again:
@@ -854,28 +964,38 @@ def hint(lesson_id, again=False):
                 continue
             seen_before = [mistake["name"], trace_id] in mine["mistakes"]
             if not seen_before and manifest.mistake_in(mistake, events):
-                mine["mistakes"].append([mistake["name"], trace_id])
-                save_state("hints.json", memory)
                 print(f"{BOLD}Your last run (make lesson N={n}) shows "
                       f"this:{RESET}")
                 print(wrap(mistake["say"]))
                 print(f"{DIM}(make hint N={n} again: the next hint of the "
                       f"lesson){RESET}")
-                return 0
+                mine["mistakes"].append([mistake["name"], trace_id])
+                return not_remembered(
+                    n, remember_once_shown("hints.json", memory))
     if mine["given"] >= len(ladder):
         print(f"That was the last of the {len(ladder)} hints of {lesson_id}. "
               f"make hint N={n} AGAIN=1 starts them over; make check N={n} "
               "says what is still missing.")
         return 0
     mine["given"] += 1
-    save_state("hints.json", memory)
     print(f"{BOLD}Hint {mine['given']} of {len(ladder)} for "
           f"{lesson_id}:{RESET}")
     print(wrap(ladder[mine["given"] - 1]))
     if mine["given"] < len(ladder):
         print(f"{DIM}(make hint N={n} again for the next, more precise "
               f"one){RESET}")
-    return 0
+    return not_remembered(n, remember_once_shown("hints.json", memory))
+
+
+def not_remembered(n, why):
+    """make hint's status once its hint is shown: 0, or 1 when it could
+    not be remembered as given (why), which it says."""
+    if not why:
+        return 0
+    print(f"hint: this hint is not remembered as given ({why}): make hint "
+          f"N={n} gives it again. Make build/ writable (or make clean) to "
+          "have hints counted.", file=sys.stderr)
+    return 1
 
 
 def wrap(text, indent="    "):
@@ -1029,7 +1149,9 @@ def quiz_questions(lesson_id):
     line is the letter in bold ("**b**"), then the explanation.
     """
     readme = LESSONS_DIR / lesson_id / "README.md"
-    text = readme.read_text(encoding="utf-8") if readme.exists() else ""
+    # OSError when it cannot be read; a byte that is not UTF-8 (an edit
+    # saved in another encoding) is read as U+FFFD
+    text = readme.read_bytes().decode(errors="replace")
     if QUIZ_SECTION not in text:
         return []
     section = text.split(QUIZ_SECTION, 1)[1]
@@ -1074,7 +1196,14 @@ def quiz(lesson_id, answers=None):
 
 
 def ask_quiz(lesson_id, answers=None):
-    questions = quiz_questions(lesson_id)
+    try:
+        questions = quiz_questions(lesson_id)
+    except OSError as e:
+        print(f"quiz: lessons/{lesson_id}/README.md, which holds the quiz, "
+              f"cannot be read ({e.strerror}): put it back from the hand-out"
+              f" (or git checkout -- lessons/{lesson_id}/README.md).",
+              file=sys.stderr)
+        return 1
     if not questions:
         print(f"quiz: lessons/{lesson_id}/README.md has no section "
               f"\"{QUIZ_SECTION[3:]}\" yet.", file=sys.stderr)
@@ -1175,7 +1304,7 @@ def _tracked():
         found = _git("ls-files", "-z", "--", *HANDOUT_PARTS)
     except (OSError, subprocess.SubprocessError):
         return None
-    return [name for name in found.decode().split("\0") if name]
+    return [os.fsdecode(name) for name in found.split(b"\0") if name]
 
 
 def handout_files():
@@ -1185,7 +1314,8 @@ def handout_files():
     as a file has None for its file on disk."""
     names = _tracked()
     if names is None and (ROOT / LISTING).is_file():
-        names = (ROOT / LISTING).read_text(encoding="utf-8").splitlines()
+        names = [os.fsdecode(name) for name in
+                 (ROOT / LISTING).read_bytes().splitlines()]
     if names is None:
         raise SystemExit(f"handout: this copy of the lab is neither a git "
                          f"checkout nor a hand-out (no {LISTING}): which "
@@ -1227,7 +1357,29 @@ def with_handout_note(text):
 
 
 class FilesMissing(GraderError):
-    """The lab's own files are not all there: no copy of it can be made."""
+    """The lab's own files are not all there, or not as a copy of it can
+    hold them: no copy of it can be made."""
+
+
+def link_refused(name):
+    """Why the lab's file name, a symbolic link, is not handed out, or None.
+    A copy of the lab holds files, never links: a link to a regular file
+    of the lab is handed out as that file's content; a link to nothing, to
+    a directory, or out of the lab (whose files a learner may not have,
+    or must not get) is refused."""
+    path = ROOT / name
+    if not path.is_symlink():
+        return None
+    said = f"{name} is a symbolic link to {os.readlink(path)}"
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return f"{said}, which is not there"
+    if not real.is_relative_to(ROOT):
+        return f"{said}, out of the lab"
+    if not real.is_file():
+        return f"{said}, which is not a file"
+    return None
 
 
 def handout_contents(pristine):
@@ -1246,6 +1398,19 @@ def handout_contents(pristine):
                       for name in names}
     files += [(name, None) for name in sorted(
         starters_named - {name for name, _ in files})]
+    odd = [typed(name) for name, _ in files if typed(name) != name]
+    if odd:
+        raise FilesMissing(
+            f"file names that are not UTF-8: {', '.join(odd)} (\ufffd: the "
+            "bytes that are not). A copy of the lab lists its files in UTF-8:"
+            " give them names in UTF-8 (git mv)")
+    links = [why for name, _ in files if name not in starters_named
+             for why in [link_refused(name)] if why]
+    if links:
+        raise FilesMissing(
+            f"{'; '.join(links)}. A copy of the lab carries the file a link "
+            "leads to, and only a file of the lab: put the file itself in "
+            "the link's place, or take the link out of the lab")
     gone = [name for name, path in files
             if path is None and name not in starters_named]
     if gone and _tracked() is not None:
@@ -1313,8 +1478,9 @@ def handout(tarball):
     except FilesMissing as e:
         print(f"handout: nothing written: {e}.", file=sys.stderr)
         return USAGE
+    # A link of the lab goes in as the file it leads to (link_refused).
     with replacing(tarball) as out, \
-            tarfile.open(fileobj=out, mode="w:gz") as tar:
+            tarfile.open(fileobj=out, mode="w:gz", dereference=True) as tar:
         for name, path, content in contents:
             count += 1
             if content is None:
@@ -1345,9 +1511,6 @@ def handout(tarball):
 
 # Folders an upload may hold beside the lessons, never the lessons' own.
 NOT_AN_UPLOAD_FOLDER = {"__MACOSX"}
-# The largest lesson source graded, in bytes: a solution is some 20 KiB; a
-# file of gigabytes would fill the memory and the grading copy's disk.
-SOURCE_LIMIT = 1 << 20
 ONLY_FILES = f"only regular files of at most {SOURCE_LIMIT >> 20} MiB are read"
 
 
@@ -1450,6 +1613,17 @@ def find_upload(submission):
                  and upload_sources(place)), None), places
 
 
+# The archives an upload may come in, which the grader does not unpack.
+ARCHIVES = (".tar.gz", ".tgz", ".tar", ".zip")
+
+
+def unpack(archive):
+    """The command that unpacks archive (its name says which kind) in
+    DIR."""
+    return f"unzip {archive} -d DIR" if archive.name.endswith(".zip") \
+        else f"tar xf {archive} -C DIR"
+
+
 def nothing_to_grade(submission, places):
     """What grade-from says when an upload holds no lesson source."""
     ids = lesson_ids()
@@ -1464,6 +1638,11 @@ def nothing_to_grade(submission, places):
                if upload_sources(p) or upload_sources(p / "lessons")]
     if not os.path.lexists(submission):
         said = f"grade: nothing to grade: {submission} does not exist."
+    elif not submission.is_dir() and submission.name.endswith(ARCHIVES):
+        said = (f"grade: nothing to grade: {submission} is an archive, not "
+                "a directory: unpack it in a directory of its own first "
+                f"(mkdir DIR && {unpack(submission)}), then grade "
+                "DIR.")
     elif not submission.is_dir():
         said = f"grade: nothing to grade: {submission} is not a directory."
     elif len(several) > 1:
@@ -1478,7 +1657,7 @@ def nothing_to_grade(submission, places):
                 said.split(": ", 2)[2].removeprefix("no "))
     if submission.is_dir():
         archives = [p.name for p in sorted(submission.iterdir())
-                    if p.name.endswith((".tar.gz", ".tgz", ".tar", ".zip"))]
+                    if p.name.endswith(ARCHIVES)]
         if archives:
             said += (f" It holds {', '.join(archives)}: unpack it there "
                      "first (tar xzf NAME.tar.gz, unzip NAME.zip).")
@@ -1800,6 +1979,9 @@ def grading(run, *args):
         said = str(e)
     except subprocess.TimeoutExpired as e:
         said = f"{e.cmd[0]} ran for more than {e.timeout:.0f} s"
+    except OSError as e:  # in words: the file, then what is wrong with it
+        said = f"{e.filename}: {e.strerror}" if e.filename else \
+            e.strerror or str(e)
     except Exception as e:  # noqa: BLE001 - any failure is the grader's
         said = f"{type(e).__name__}: {e}"
     print(f"grade: the grader failed, so this is no grade: {said}",

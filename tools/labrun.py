@@ -135,7 +135,8 @@ def work_dir(prefix):
     path does not matter.  The caller removes it."""
     where = os.environ.get("TMPDIR") or COPY_PARENT
     try:
-        return Path(tempfile.mkdtemp(prefix=prefix, dir=where))
+        # absolute: the copy is run from its own directory (TMPDIR=tmp)
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=where)).absolute()
     except OSError as e:
         said = f"TMPDIR={where}: {e.strerror}" if os.environ.get("TMPDIR") \
             else f"{where}: {e.strerror}"
@@ -170,7 +171,8 @@ def run_tool(main):
     output that cannot be written (closed, a full disk, a reader that has
     gone, as in make errors | head) ends the command with status 1 (or
     the failure main returned) and one line on standard error (none for a
-    reader that has gone, which asked for no more), never a traceback."""
+    reader that has gone, which asked for no more), never a traceback.
+    Ctrl-C (KeyboardInterrupt) ends it with one line, of SIGINT."""
     import errno
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]])
     if sys.stdout is None:  # started with fd 1 closed (>&-)
@@ -182,6 +184,19 @@ def run_tool(main):
     try:
         status = main(sys.argv[1:])
         sys.stdout.flush()
+    except KeyboardInterrupt as e:
+        # Ctrl-C: one line, no traceback, and the command ends of the
+        # signal, as make and a shell expect of a command they stopped.
+        import signal
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+        if sys.stderr is not None:
+            print(f"\n{command}: {str(e) or 'stopped by Ctrl-C'}: run it "
+                  "again.", file=sys.stderr, flush=True)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        os.kill(os.getpid(), signal.SIGINT)
+        sys.exit(128 + signal.SIGINT)  # not reached: the status it stands for
     except OSError as e:
         if e.filename is not None or e.errno not in (
                 errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EDQUOT,
