@@ -282,8 +282,8 @@ static int print_reply(const char *buf, size_t n)
     return 0;
 }
 
-/* Reads once from the server, at most most bytes (and at most a buffer's
- * worth), and prints what came. Returns what read returned: 0 at the
+/* Reads once from the server, no more than `most` bytes (nor more than a
+ * buffer holds), and prints what came. Returns what read returned: 0 at the
  * server's end of file, -1 on an error (said). */
 static ssize_t read_reply(int fd, size_t most)
 {
