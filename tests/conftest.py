@@ -147,6 +147,33 @@ def sent_to(peer, data, end=False):
         return False
 
 
+def receive_from(conn, sender, timeout):
+    """What a Python peer receives on conn from the program sender until
+    it shuts down writing, or until it has sent all it sends before an
+    answer comes: it sleeps in a call that waits (poll, read...) through a
+    time when nothing of it is left unread, or goes round a loop that
+    moves nothing (Lab.spinning).  (the bytes, how it ended: "eof",
+    "reset", "waiting" or "timeout")."""
+    got, deadline = b"", time.monotonic() + timeout
+
+    def nothing_unread():
+        return not select.select([conn], [], [], 0)[0]
+    while time.monotonic() < deadline:
+        if select.select([conn], [], [], 0.01)[0]:
+            try:
+                chunk = conn.recv(65536)
+            except OSError:
+                return got, "reset"
+            if not chunk:
+                return got, "eof"
+            got += chunk
+        elif peers.sleeps_through(sender.pid, peers.WAITING_CALLS,
+                                  nothing_unread) or \
+                sender.lab.spinning(sender) and nothing_unread():
+            return got, "waiting"
+    return got, "timeout"
+
+
 class Drain(threading.Thread):
     """What a Python peer receives on conn, read as it comes, in a thread:
     a peer that sends while the program answers must also read, or the

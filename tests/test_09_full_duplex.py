@@ -31,7 +31,7 @@ import labrun
 import peers
 import tracetext
 from conftest import (Drain, closed_once, finding_of, frozen, receive,
-                      sent_to,
+                      receive_from, sent_to,
                       server_finishes_short_writes, sigaction_zeroed,
                       timing_out, tool)
 from tracetext import cut
@@ -591,19 +591,22 @@ def test_the_client_reads_and_writes_only_inside_its_buffers(lab):
     rules = "read#1<=3,recv#1<=3"
 
     def answer_at_once(conn, client):
-        got, _ = receive(conn)  # until its shutdown
+        # Until its shutdown, or until it waits with all it sends sent.
+        got, _ = receive_from(conn, client, labrun.WAIT * 5)
         with frozen(client):  # all of it there for its next read
             sent_to(conn, b"".join(frame(m.upper())
                                    for m in unframe(got)[0]))
 
     def read_once_it_waits(conn, client):
-        # In poll, or in a send that waits for room (a mistake that the
-        # checks after this one name).
+        # In poll, or in a send that waits for room, or round a loop that
+        # moves nothing, its queue full (mistakes that the checks after
+        # this one name).
         lab.wait_until(lambda: lab.events("poll", proc=client, event="wait")
                        or (peers.blocked_in(client.pid) or ("",))[0] in
-                       SOCKET_CALLS, proc=client, timeout=labrun.WAIT * 5,
-                       every=0.01)
-        Drain(conn).result()  # until its shutdown
+                       SOCKET_CALLS or lab.spinning(client), proc=client,
+                       timeout=labrun.WAIT * 5, every=0.01)
+        # Until its shutdown, or until it waits with all it sends sent.
+        receive_from(conn, client, labrun.WAIT * 5)
 
     data = binary(1 << 20, seed=4)
     for args, stdin, rules, serve, how in (
