@@ -1240,29 +1240,6 @@ def test_so_passcred_gives_an_unbound_sender_an_abstract_name(tmp):
         assert logger.recv(10) == b"ok 5"
 
 
-def test_a_connected_sender_whose_receiver_has_gone_is_no_longer_connected(
-        tmp):
-    """lessons/10-datagram/README.md, "Errors a datagram meets": a
-    connected datagram socket whose receiver has closed gets ECONNREFUSED
-    at its next send, and ENOTCONN after that, even once a new receiver
-    has bound the same path: it must connect again."""
-    path = str(tmp / "log.sock")
-    collector = unix_socket(socket.SOCK_DGRAM)
-    collector.bind(path)
-    with unix_socket(socket.SOCK_DGRAM) as logger:
-        logger.connect(path)
-        logger.send(b"first")
-        collector.close()
-        os.unlink(path)
-        assert error_of(logger.send, b"second") == "ECONNREFUSED"
-        with unix_socket(socket.SOCK_DGRAM) as again:
-            again.bind(path)
-            assert error_of(logger.send, b"third") == "ENOTCONN"
-            logger.connect(path)
-            logger.send(b"fourth")
-            assert again.recv(10) == b"fourth"
-
-
 def test_an_abstract_name_answered_with_sizeof_the_address_is_refused(tmp):
     """trace/explanations.def, sendto ECONNREFUSED: an abstract name is as
     long as the length it was bound with; the same bytes padded with zeros
@@ -1436,7 +1413,8 @@ def test_a_datagram_socket_connected_to_another_refuses_others(tmp):
 
 
 def test_a_connected_datagram_socket_outlives_its_peer_disconnected(tmp):
-    """A connected logger whose collector closed: ECONNREFUSED once, then
+    """lessons/10-datagram/README.md, "Errors a datagram meets": a
+    connected logger whose collector closed gets ECONNREFUSED once, then
     ENOTCONN, even after a new collector binds the same path; a new
     connect reaches it."""
     path = str(tmp / "log.sock")
