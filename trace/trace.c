@@ -2748,6 +2748,21 @@ static void arg_pollfds(struct event *e, const struct pollfd *fds,
 
 /* The fds poll found ready, after the result: " ([{fd=4, revents=POLLIN}])"
  * for people, "ready" in the JSON (at most POLL_LISTED of them). */
+/* The note of a poll or ppoll whose set holds an fd that is not open:
+ * the first such fd, reported POLLNVAL. */
+static void note_not_open(struct event *e, const struct pollfd *fds,
+                          nfds_t nfds)
+{
+    for (nfds_t i = 0; i < nfds; i++)
+        if (fds[i].revents & POLLNVAL) {
+            struct text *n = note(e);
+            put(n, "fd ");
+            put_int(n, fds[i].fd);
+            put(n, " is not open (POLLNVAL)");
+            return;
+        }
+}
+
 static void poll_ready(struct event *e, const struct pollfd *fds, nfds_t nfds)
 {
     struct text *a = &e->after, *j = result_member(e, "ready");
@@ -2844,14 +2859,7 @@ int lab_poll(struct pollfd *fds, nfds_t nfds, int timeout, const char *file,
             put_int(n, timeout);
             put(n, " ms");
         }
-        for (nfds_t i = 0; i < nfds; i++)
-            if (fds[i].revents & POLLNVAL) {
-                struct text *n = note(&e);
-                put(n, "fd ");
-                put_int(n, fds[i].fd);
-                put(n, " is not open (POLLNVAL)");
-                break;
-            }
+        note_not_open(&e, fds, nfds);
     }
     return (int)finish(&e);
 }
@@ -3039,14 +3047,7 @@ int lab_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
         poll_ready(&e, fds, nfds);
         if (e.ret == 0)
             put(note(&e), "timed out: no fd was ready within the timeout");
-        for (nfds_t i = 0; i < nfds; i++)
-            if (fds[i].revents & POLLNVAL) {
-                struct text *n = note(&e);
-                put(n, "fd ");
-                put_int(n, fds[i].fd);
-                put(n, " is not open (POLLNVAL)");
-                break;
-            }
+        note_not_open(&e, fds, nfds);
     }
     return (int)finish(&e);
 }
