@@ -386,6 +386,9 @@ def test_with_n_the_server_serves_its_clients_to_the_end_then_exits(lab):
         got.append((message, reply, how))
     status = server.wait()
     bad = [(m, r, h) for m, r, h in got if r != m.upper() or h != "eof"]
+    if bad:  # a mistake of the loop that the trace shows, named first
+        loop_mistake(lab, server, "with -n 2, both clients served to their "
+                     "end")
     lab.expect(not bad,
                "with -n 2, the server to serve both clients to their end "
                "before it exits: the count stops accept, not the loop, "
