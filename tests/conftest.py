@@ -2823,11 +2823,20 @@ class LabCopy:
         with open(self.lesson(lesson_id) / name, "a") as f:
             f.write(text)
 
-    def stop_at_first_run(self, lesson_id="01-socket"):
+    def make_stopped_by_ctrl_c(self, *args, timeout=60.0):
+        """make with args (progress, grade...) in the copy, as at a
+        terminal, where lesson 01's solution sends SIGINT to what runs it
+        (a check) as soon as it starts: Ctrl-C in the middle of the checks,
+        at a known point, with no waiting.  Returns the completed make."""
+        self.stop_at_first_run("01-socket")
+        argv, env = self.make_command(*args)
+        return subprocess.run(argv, env=env, capture_output=True, text=True,
+                              timeout=timeout * labrun.SCALE,
+                              preexec_fn=as_at_a_terminal)
+
+    def stop_at_first_run(self, lesson_id):
         """The lesson's solution, made to send SIGINT to what runs it (a
-        check) as soon as it starts: Ctrl-C in the middle of the checks, at
-        a known point, with no waiting.  Run make with preexec_fn=
-        as_at_a_terminal, so that SIGINT is not ignored."""
+        check) as soon as it starts."""
         self.solve(lesson_id)
         source = self.lesson(lesson_id) / "server.c"
         text = source.read_text()

@@ -99,6 +99,16 @@ def first_from(peer):
         return None, None
 
 
+def answered(lab, collector, reply, replier=None):
+    """(the first datagram the collector's socket receives, who sent it),
+    as first_from gives them; a sender that names itself is sent reply,
+    from replier (the collector's socket unless given)."""
+    first, sender = first_from(collector)
+    if sender:
+        send(replier or collector, reply, str(lab.dir / sender))
+    return first, sender
+
+
 def reply_to(lab, peer, collector):
     """The reply a peer receives, or None when none comes in time, or
     when the collector has ended without one: what it sent before it
@@ -362,9 +372,8 @@ def test_a_newline_in_a_replier_s_name_cannot_forge_a_reply(lab):
     collector = dgram(lab, SOCK)
     liar = dgram(lab, "x\nlogger: reply from log.sock: ok 99")
     logger = lab.start("logger", "-b", "mine.sock", SOCK, "hello")
-    _, sender = first_from(collector)
+    _, sender = answered(lab, collector, b"ok 5", replier=liar)
     if sender:  # else no reply can reach it: nothing to wait for
-        send(liar, b"ok 5", str(lab.dir / sender))
         logger.wait()
     lab.expect(len(logger.stdout.splitlines()) <= 1,
                "the name of the reply's sender printed with no control "
@@ -379,10 +388,9 @@ def test_a_newline_in_a_reply_cannot_forge_a_reply(lab):
     # Any process may send to the logger's socket, any bytes it likes.
     collector = dgram(lab, SOCK)
     logger = lab.start("logger", "-b", "mine.sock", SOCK, "hello")
-    _, sender = first_from(collector)
+    _, sender = answered(lab, collector,
+                         b"ok 5\nlogger: reply from log.sock: ok 99")
     if sender:  # else no reply can reach it: nothing to wait for
-        send(collector, b"ok 5\nlogger: reply from log.sock: ok 99",
-             str(lab.dir / sender))
         logger.wait()
     lab.expect(len(logger.stdout.splitlines()) <= 1,
                "the reply printed with no control byte: the collector's "
@@ -1003,9 +1011,7 @@ def test_no_byte_is_written_past_the_end_of_a_receive_buffer(lab):
             collector = dgram(lab, SOCK)
             collector.settimeout(slow)
             proc = lab.start("logger", "-r", SOCK, "hello", **run)
-            _, sender = first_from(collector)
-            if sender:
-                send(collector, long_one, str(lab.dir / sender))
+            answered(lab, collector, long_one)
             what = "its reply"
             (lab.dir / SOCK).unlink(missing_ok=True)  # the collector's
         else:
@@ -1044,9 +1050,7 @@ def test_no_byte_is_written_past_the_end_of_a_receive_buffer(lab):
 def test_a_reader_that_has_gone_ends_the_logger_cleanly(lab):
     collector = dgram(lab, SOCK)
     logger = lab.start("logger", "-r", SOCK, "hello", under=NO_READER)
-    _, sender = first_from(collector)
-    if sender:
-        send(collector, b"ok 5", str(lab.dir / sender))
+    answered(lab, collector, b"ok 5")
     status = logger.wait()
     if status is None:
         lab.stop(logger)
@@ -1064,9 +1068,7 @@ def test_a_reader_that_has_gone_ends_the_logger_cleanly(lab):
 def test_the_logger_with_b_binds_the_path_it_is_given(lab):
     collector = dgram(lab, SOCK)
     logger = lab.start("logger", "-b", "mine.sock", SOCK, "hello")
-    first, sender = first_from(collector)
-    if sender:
-        send(collector, b"ok 5", str(lab.dir / sender))
+    first, sender = answered(lab, collector, b"ok 5")
     status = logger.wait()
     lab.expect(first == b"hello" and sender == "mine.sock" and status == 0
                and not (lab.dir / "mine.sock").exists(),
@@ -1085,10 +1087,8 @@ def test_a_reply_longer_than_the_logger_s_buffer_is_cut_to_it(lab):
     # test_no_byte_is_written_past_the_end_of_a_receive_buffer.)
     collector = dgram(lab, SOCK)
     logger = lab.start("logger", "-b", "mine.sock", SOCK, "hello")
-    first, sender = first_from(collector)
     long_reply = b"ok 5 " + b"x" * 4091
-    if sender:
-        send(collector, long_reply, str(lab.dir / sender))
+    first, sender = answered(lab, collector, long_reply)
     status = logger.wait()
     lab.expect(first == b"hello" and sender and status == 0,
                "`logger -b mine.sock` to print a reply longer than its "

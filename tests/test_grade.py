@@ -2,12 +2,11 @@
 lessons/lessons.json, on a copy whose lessons are partly solved."""
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import classroom
 import labrun
-from conftest import as_at_a_terminal, path_without
+from conftest import path_without
 
 # Each test may run in any process of a parallel run (conftest.spread):
 # each has its own copy of the lab (lab_copy).
@@ -210,12 +209,9 @@ def test_a_submission_is_graded_with_the_lab_s_own_checks(lab_copy):
 def test_a_grade_stopped_in_the_middle_is_no_grade(lab_copy):
     """Ctrl-C while the checks run: no grade is printed or written, only
     that the grade was stopped, in one line, ending of SIGINT."""
-    lab_copy.stop_at_first_run("01-socket")
     results = lab_copy.path / "results.json"
-    argv, env = lab_copy.make_command("grade", f"JSON={results}")
-    done = subprocess.run(argv, env=env, capture_output=True, text=True,
-                          timeout=120 * labrun.SCALE,
-                          preexec_fn=as_at_a_terminal)
+    done = lab_copy.make_stopped_by_ctrl_c("grade", f"JSON={results}",
+                                           timeout=120)
     assert done.returncode != 0 and "Traceback" not in done.stderr, \
         done.stderr
     assert "classroom.py grade: stopped by Ctrl-C before the checks were " \

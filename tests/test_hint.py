@@ -290,22 +290,20 @@ def test_an_editor_s_lock_beside_the_source_changes_nothing(lab_copy):
 def test_a_hint_not_shown_is_not_counted(lab_copy):
     """A hint that could not be written (standard output on a full disk,
     /dev/full) is not remembered as given: the next make hint gives it."""
-    argv, env = lab_copy.make_command("hint", "N=04")
-    with open("/dev/full", "w") as full:
-        done = subprocess.run(argv, env=env, stdout=full,
-                              stderr=subprocess.PIPE, text=True,
-                              timeout=30 * labrun.SCALE)
+    def hint_to_a_full_disk(lesson):
+        argv, env = lab_copy.make_command("hint", f"N={lesson}")
+        with open("/dev/full", "w") as full:
+            return subprocess.run(argv, env=env, stdout=full,
+                                  stderr=subprocess.PIPE, text=True,
+                                  timeout=30 * labrun.SCALE)
+    done = hint_to_a_full_disk("04")
     assert done.returncode != 0, done.stderr
     assert "cannot write standard output" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     assert "Hint 1 of" in hint(lab_copy, "04")
     # Nor the mistake of the last run: said once it is shown.
     write_trace(lab_copy, "05-read-write", one_read_only())
-    argv, env = lab_copy.make_command("hint", "N=05")
-    with open("/dev/full", "w") as full:
-        done = subprocess.run(argv, env=env, stdout=full,
-                              stderr=subprocess.PIPE, text=True,
-                              timeout=30 * labrun.SCALE)
+    done = hint_to_a_full_disk("05")
     assert done.returncode != 0, done.stderr
     assert said(MISTAKES["one-read-only"]["say"]) in hint(lab_copy, "05")
 

@@ -2,13 +2,11 @@
 on an unpacked hand-out whose lessons are solved, edited or left alone."""
 import os
 import re
-import subprocess
 
 import pytest
 
-import labrun
 import test_01_socket
-from conftest import LESSONS, as_at_a_terminal
+from conftest import LESSONS
 
 # How many checks lesson 01 has.
 CHECKS_01 = sum(name.startswith("test_") for name in vars(test_01_socket))
@@ -161,11 +159,7 @@ def test_progress_stopped_in_the_middle_remembers_nothing(lab_copy):
     """Ctrl-C while the checks run: one line says so, the status is not 0,
     and neither a table of the checks that ran nor their results are
     taken for the lesson's (a lesson "done" with checks not run)."""
-    lab_copy.stop_at_first_run("01-socket")
-    argv, env = lab_copy.make_command("progress")
-    done = subprocess.run(argv, env=env, capture_output=True, text=True,
-                          timeout=60 * labrun.SCALE,
-                          preexec_fn=as_at_a_terminal)
+    done = lab_copy.make_stopped_by_ctrl_c("progress")
     assert done.returncode != 0 and "Traceback" not in done.stderr, \
         done.stderr
     assert "classroom.py progress: stopped by Ctrl-C before the checks " \
