@@ -93,8 +93,13 @@ def first_difference(got, wanted):
     return size
 
 
-def socket_fd(lab, client):
-    """The client's connected socket: the fd its connect used."""
+def socket_fd(lab, client, wait=False):
+    """The client's connected socket: the fd its connect used.  With wait,
+    once its trace shows that connect: a server's accept may return before
+    the client's connect does, and before the trace has said so."""
+    if wait:
+        done = lab.wait_for("connect", proc=client, ret=0)
+        return done["args"]["fd"] if done else None
     done = lab.events("connect", proc=client, ret=0)
     return done[0]["args"]["fd"] if done else None
 
@@ -1084,7 +1089,7 @@ def test_the_client_sends_on_after_the_server_s_end_of_file(lab):
                "a server listens", "Your task")
     sent = sent_to(conn, b"OK\n")
     conn.shutdown(socket.SHUT_WR)
-    fd = socket_fd(lab, client)
+    fd = socket_fd(lab, client, wait=True)
     lab.wait_for(READS, proc=client, ret=0,
                  where=lambda e: e["args"].get("fd") == fd)
     got, how = Drain(conn).result()  # until its shutdown
