@@ -320,6 +320,25 @@ def with_pid_of(real, said):
                           f'{values.get(m.group(1), "0")}', real)
 
 
+def with_pids_kept(real, said):
+    """The real lines (a trace line and the lines under it) with the pid
+    of the document's, and with the pids its lines give other processes
+    (what fork returns, whom kill names, "sent by process N") where a line
+    of each kind names as many: an excerpt's pids stay those of one run."""
+    kept = [with_pid_of(real[0], said[0]), *real[1:]]
+    for i, before in enumerate(said[:len(real)]):
+        line = kept[i]
+        if bool(TRACE_LINE.match(line)) != bool(TRACE_LINE.match(before)):
+            continue
+        for pattern in (PID_IN_CALL, PID_IN_NOTE):
+            theirs = [m.group(0) for m in pattern.finditer(before)]
+            if theirs and len(theirs) == len(pattern.findall(line)):
+                mine = iter(theirs)
+                line = pattern.sub(lambda m: next(mine), line)
+        kept[i] = line
+    return kept
+
+
 def update(found):
     """Rewrites the stale excerpts that have a closest real line, and the
     source positions in the prose that the same document's rewritten
@@ -335,8 +354,7 @@ def update(found):
             if excerpt.kind == "position" or excerpt.real is None:
                 continue
             start = excerpt.number - 1
-            real = [with_pid_of(excerpt.real[0], excerpt.lines[0]),
-                    *excerpt.real[1:]]
+            real = with_pids_kept(excerpt.real, excerpt.lines)
             old, new = (POSITION.search(x[0]) for x in (excerpt.lines, real))
             if old and new and old.group(1) == new.group(1):
                 moved[old.group(0)] = new.group(0)
