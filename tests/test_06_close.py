@@ -1233,11 +1233,15 @@ BAD_PATHS = {
     "missing directory": ("no-such-dir/lab.sock", None, True),
     "not a socket": ("notes.txt", "not a socket", True),
     "a file as a directory": ("notes.txt/", None, True),
+    # Linux: /proc makes no new file, and says ENOENT, though it exists.
+    "a directory that makes no files": ("/proc/lab.sock", None, True),
 }
 SERVER_SAYS = {"missing directory": "directory does not exist",
-               "a file as a directory": "not a socket"}
-CLIENT_SAYS = {"missing directory": "no socket file",
-               "a file as a directory": "Not a directory"}
+               "a file as a directory": "not a socket",
+               "a directory that makes no files": "no file can be made"}
+CLIENT_SAYS = {"missing directory": "directory does not exist",
+               "a file as a directory": "Not a directory",
+               "a directory that makes no files": "no socket file"}
 
 
 def refused(lab, program, case):

@@ -1384,7 +1384,7 @@ BAD_PATHS = {
 }
 SAYS = {"collector": {"missing directory": "directory does not exist",
                       "a file as a directory": "not a socket"},
-        "logger": {"missing directory": "no socket file",
+        "logger": {"missing directory": "directory does not exist",
                    "a file as a directory": "Not a directory"}}
 
 

@@ -694,6 +694,17 @@ def test_bind_in_sysfs(user):
     assert as_user(user, bind_in_sys) == expected
 
 
+@pytest.mark.parametrize("user", users())
+def test_bind_in_proc_says_enoent_though_proc_exists(user):
+    """06-close, "Bad paths", and the bind ENOENT row: /proc makes no new
+    file, and bind there fails with ENOENT, as for a missing directory."""
+    def bind_in_proc():
+        with unix_socket() as s:
+            return error_of(s.bind, "/proc/lab.sock")
+    assert Path("/proc").is_dir()
+    assert as_user(user, bind_in_proc) == "ENOENT"
+
+
 def test_an_empty_path_is_an_abstract_name_made_of_zero_bytes(tmp):
     """02-bind, 04-accept-connect and 06-close: "" in sun_path, with the
     length sizeof(struct sockaddr_un), binds an abstract name of zero

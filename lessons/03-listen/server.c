@@ -47,6 +47,26 @@ static int make_address(struct sockaddr_un *addr, const char *path)
     return 0;
 }
 
+/* Whether the directory that path would be in (what comes before its
+ * last '/') is missing: the kernel says ENOENT for a missing directory as
+ * for a missing file, and the two mean different mistakes. */
+static int directory_missing(const char *path)
+{
+    char dir[sizeof ((struct sockaddr_un *)0)->sun_path];
+    const char *slash = strrchr(path, '/');
+    size_t len;
+    struct stat st;
+
+    if (slash == NULL)
+        return 0; /* the current directory */
+    len = slash == path ? 1 : (size_t)(slash - path);
+    if (len >= sizeof dir)
+        return 0;
+    memcpy(dir, path, len);
+    dir[len] = '\0';
+    return stat(dir, &st) == -1;
+}
+
 /* Says why bind failed, in terms of the path; the trace shows the errno. */
 static void explain_bind_failure(const char *path)
 {
@@ -60,9 +80,12 @@ static void explain_bind_failure(const char *path)
         fprintf(stderr, "server: the socket file %s already exists: another "
                 "server is using it, or an earlier run did not remove it; "
                 "if no server is running, remove it (rm %s)\n", path, path);
+    else if (err == ENOENT && directory_missing(path))
+        fprintf(stderr, "server: cannot create %s: its directory does "
+                "not exist\n", path);
     else if (err == ENOENT)
-        fprintf(stderr, "server: cannot create %s: its directory does not "
-                "exist\n", path);
+        fprintf(stderr, "server: cannot create %s: no file can be "
+                "made in that directory (as in /proc)\n", path);
     else if (err == ENOTDIR)
         fprintf(stderr, "server: cannot create %s: a part of the path is "
                 "not a directory\n", path);

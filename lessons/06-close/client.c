@@ -51,6 +51,26 @@ static int make_address(struct sockaddr_un *addr, const char *path)
     return 0;
 }
 
+/* Whether the directory that path would be in (what comes before its
+ * last '/') is missing: the kernel says ENOENT for a missing directory as
+ * for a missing file, and the two mean different mistakes. */
+static int directory_missing(const char *path)
+{
+    char dir[sizeof ((struct sockaddr_un *)0)->sun_path];
+    const char *slash = strrchr(path, '/');
+    size_t len;
+    struct stat st;
+
+    if (slash == NULL)
+        return 0; /* the current directory */
+    len = slash == path ? 1 : (size_t)(slash - path);
+    if (len >= sizeof dir)
+        return 0;
+    memcpy(dir, path, len);
+    dir[len] = '\0';
+    return stat(dir, &st) == -1;
+}
+
 /* Says why connect failed, in terms of the path; the trace has the errno. */
 static void explain_connect_failure(const char *path)
 {
@@ -62,6 +82,9 @@ static void explain_connect_failure(const char *path)
     if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
         fprintf(stderr, "client: %s is not a socket: check the path\n",
                 path);
+    else if (err == ENOENT && directory_missing(path))
+        fprintf(stderr, "client: cannot reach %s: its directory does "
+                "not exist: check the path\n", path);
     else if (err == ENOENT)
         fprintf(stderr, "client: there is no socket file %s: start the "
                 "server first, in the same directory\n", path);
