@@ -1081,6 +1081,23 @@ def test_ppoll_shows_its_set_timeout_and_mask_and_waits_only_when_it_will():
                for line in lines)
 
 
+def test_recv_with_msg_waitall_is_shown_waiting_for_all_it_asked_for():
+    """recv(fd, buf, 6, MSG_WAITALL) with 3 bytes queued waits for the
+    rest, though poll would say POLLIN: the trace says it waits; with all
+    6 queued, or 3 and the peer's end of file, it returns at once, and no
+    wait is shown."""
+    program("recv_waitall")
+    with human_lab(labrun.BUILD / "tests") as lab:
+        proc = lab.run("recv_waitall")
+        assert proc.stdout == "6 -\n3 -\n3 -\n", proc.stderr
+        assert_same_lines(lab)
+        events = lab.events("recv", proc=proc, event=None)
+    assert [(e["event"], e.get("ret")) for e in events] == [
+        ("return", 6), ("wait", None), ("return", 3), ("return", 3)]
+    assert events[1]["note"] == "waiting for data" and \
+        events[1]["args"]["flags"] == "MSG_WAITALL"
+
+
 @pytest.mark.parametrize("rule, first, second", [
     ("ppoll#2=TIMEOUT", "0 0 - 0", "0 0 - 0"),
     ("ppoll#2=EINTR", "0 0 - 0", "-1 0 EINTR 0"),

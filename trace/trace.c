@@ -20,6 +20,7 @@
 /* The wrapper headers of trace/include declare the lab_ functions; this
  * file makes the real calls, so it takes no macros from them. */
 #define LAB_TRACE_IMPLEMENTATION
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -1992,6 +1993,25 @@ static int socket_type(int fd)
     return type;
 }
 
+/* Would recv with MSG_WAITALL on a stream socket wait, though bytes are
+ * there? It returns only once count bytes have come, or the peer's end
+ * of file, an error or a signal: poll's POLLIN cannot say so. */
+static int waits_for_all(int fd, size_t count, int flags)
+{
+    int queued = 0, fl;
+    if (!(flags & MSG_WAITALL) || (flags & MSG_DONTWAIT) ||
+        socket_type(fd) != SOCK_STREAM)
+        return 0;
+    fl = fcntl(fd, F_GETFL);
+    if (fl == -1 || (fl & O_NONBLOCK) ||
+        ioctl(fd, FIONREAD, &queued) == -1 || (size_t)queued >= count)
+        return 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP, .revents = 0};
+    struct timespec zero = {0, 0};
+    return ppoll(&p, 1, &zero, NULL) == 0 ||
+           !(p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 static int is_listening(int fd)
 {
     int on = 0;
@@ -2294,7 +2314,9 @@ static ssize_t traced_io(enum call call, int fd, void *buf, size_t count,
      * it cannot tell whether a write would block, and often says it would
      * when it would not. */
     if (cfg.emitting && reading && !will_fail(&e) && wait_shown(&e) &&
-        would_block(fd, POLLIN, flags))
+        (would_block(fd, POLLIN, flags) ||
+         waits_for_all(fd, e.fault && e.fault->limit && count > e.fault->limit
+                               ? (size_t)e.fault->limit : count, flags)))
         announce_wait(&e, "waiting for data");
     ssize_t r = -1;
     if (!injected_failure(&e)) {
@@ -3356,7 +3378,7 @@ ssize_t lab_recvfrom(int fd, void *buf, size_t count, int flags,
     arg_int(&e, "count", (long long)count);
     arg_msg_flags(&e, flags);
     if (cfg.emitting && !will_fail(&e) && wait_shown(&e) &&
-        would_block(fd, POLLIN, flags)) {
+        (would_block(fd, POLLIN, flags) || waits_for_all(fd, count, flags))) {
         size_t hlen = e.hargs.len, jlen = e.jargs.len;
         put(&e.hargs, from && fromlen ? ", addr" : ", NULL");
         if (!from || !fromlen)
