@@ -400,8 +400,8 @@ static void handle_client(struct client *c, short revents)
         report_cut_message(c);
     if (c->at_eof && c->pending == 0) {
         if (message_mode)
-            printf("server: client done, %zu messages answered\n",
-                   c->answered);
+            printf("server: client done, %zu message%s answered\n",
+                   c->answered, c->answered == 1 ? "" : "s");
         else
             printf("server: client done, %zu bytes echoed\n", c->echoed);
         fflush(stdout);
