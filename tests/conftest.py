@@ -979,6 +979,20 @@ def stopped_by_itself(lab, proc, after=None):
     return proc.has_exited() and proc.wait() is not None
 
 
+def exited_with_success(lab, proc, done, section):
+    """Fails the check when proc, which has done its work (done: what it
+    did, in words) and ended by itself, ended with a status other than 0:
+    a script (make, && in a shell) takes any other status for a failure.
+    Nothing is asked of a process that still runs."""
+    if not proc.has_exited() or proc.wait(labrun.WAIT) is None:
+        return
+    lab.expect(proc.returncode == 0,
+               f"the {proc.name} to exit with status 0 (return "
+               f"EXIT_SUCCESS) once {done}: a non-zero status says that it "
+               "failed, and a script (make, && in a shell) stops there; "
+               f"{proc.describe()}", section)
+
+
 def not_made_again(lab, proc):
     """The first call of proc that LAB_FAULTS failed with EINTR and that
     proc did not make again at once: (that call, the call proc made next,

@@ -3,7 +3,8 @@ import re
 import socket
 
 from conftest import (FD_3_TAKEN, asked_path, bind_failure_reported,
-                      code_lesson, errno_changed, failed_socket, fd_3_taken,
+                      code_lesson, errno_changed, exited_with_success,
+                      failed_socket, fd_3_taken,
                       first_fds, line_names_the_default_path,
                       line_names_the_path, line_on_stdout,
                       says, says_to_remove, stopped_by_itself,
@@ -69,6 +70,8 @@ def test_the_server_says_which_fd_it_bound(lab):
         line_names_the_default_path(
             lab, server, "server: bound fd N to lab.sock (ls -l shows it)",
             lambda line: "bound" in line, "Your task")
+        exited_with_success(lab, server, "bind has named its socket and it "
+                            "has said so", "Your task")
 
 
 def not_cut_short(lab, event, name, asked):

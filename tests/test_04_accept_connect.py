@@ -7,7 +7,8 @@ import labrun
 from conftest import (accept_failure_reported, address_lengths_set, as_run,
                       code_lesson,
                       closed_once, connected_to_the_whole_path,
-                      errno_changed, faults, first_fds,
+                      errno_changed, exited_with_success, faults,
+                      first_fds,
                       line_names_the_default_path,
                       line_names_the_path, line_on_stdout,
                       one_after_another, says, says_it_listens,
@@ -52,6 +53,8 @@ def test_the_client_connects_to_the_server_path(lab):
                                     "client: connected to lab.sock",
                                     lambda line: "connected" in line,
                                     "Your task")
+        exited_with_success(lab, client, "connect has succeeded and it has "
+                            "said so", "Your task")
 
 
 def test_the_client_connects_to_the_path_on_its_command_line(lab):
@@ -302,12 +305,21 @@ def test_the_client_explains_a_socket_of_another_type(lab):
 
 
 def test_the_client_refuses_a_path_too_long(lab):
-    client = lab.run("client", "c" * 150)
-    lab.expect(client.returncode is not None and (client.returncode or 0) > 0 and
-               "sun_path" in client.stderr and not lab.events("connect"),
-               "the client to say the path does not fit in sun_path and "
-               "exit with a non-zero status, without connecting",
-               "What this stage does")
+    # 108 bytes first: they fill sun_path and leave no room for the final
+    # '\0', which only a check of strlen(path) >= sizeof sun_path refuses.
+    for path in ("c" * 103 + ".sock", "c" * 150):
+        client = lab.run("client", path)
+        lab.expect(client.returncode is not None and
+                   (client.returncode or 0) > 0 and
+                   "sun_path" in client.stderr and
+                   not lab.events("connect", proc=client),
+                   f"the client given a path of {len(path)} bytes to say "
+                   "that it does not fit in sun_path and exit with a "
+                   "non-zero status, without connecting: sun_path holds "
+                   "108 bytes, 107 of path and the final '\\0' (the "
+                   "length check is strlen(path) >= sizeof sun_path); it "
+                   f"said {cut(client.stderr_bytes, 120)} and "
+                   f"{client.describe()}", "What this stage does")
 
 
 def test_the_client_refuses_an_empty_path(lab):
