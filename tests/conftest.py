@@ -811,6 +811,28 @@ def whole_name_bound(lab, server, name, section="What this stage does"):
                    section)
 
 
+def socket_file_kept(lab, server, name, section):
+    """Fails the check, naming the unlink, when the socket file name is
+    gone once the server has ended or sleeps in a call (after bind, or
+    after listen), and the server itself removed it: the socket keeps its
+    name, but a client finds the server only through the file (connect
+    says ENOENT).  A server removes its file when it stops (lesson 06)."""
+    server.asleep()
+    lab.collector.sync()
+    removed = lab.events("unlink", proc=server, ret=0,
+                         where=lambda e: e["args"].get("path") == name)
+    shown = name if len(name) < 20 else f"{name[:8]}...{name[-8:]}"
+    lab.expect(lab.is_socket(name) or not removed,
+               f"the server to keep its socket file {shown} while the "
+               f"socket has that name: it removed the file itself, "
+               f"{tracetext.call_text(removed[0]) if removed else ''} at "
+               f"{where(removed[0]) if removed else ''}, once bind had "
+               "made it; the socket still has the name, but a client finds "
+               "a server only through its file, and connect says ENOENT; "
+               "remove the file when the server stops (lesson 06), not "
+               "before", section)
+
+
 def connected_to_the_whole_path(lab, client, name):
     """Fails the check, naming the client's address length, if the address
     its connect passed (once it has called it) is only the first bytes of

@@ -7,8 +7,8 @@ from conftest import (FD_3_TAKEN, asked_path, bind_failure_reported,
                       failed_socket, fd_3_taken,
                       first_fds, line_names_the_default_path,
                       line_names_the_path, line_on_stdout,
-                      says, says_to_remove, stopped_by_itself,
-                      whole_name_bound)
+                      says, says_to_remove, socket_file_kept,
+                      stopped_by_itself, whole_name_bound)
 from tracetext import call_text, cut
 
 LESSON = "02-bind"
@@ -41,7 +41,8 @@ def test_bind_names_the_socket_with_the_path(lab):
 
 
 def test_bind_creates_the_socket_file(lab):
-    bound(lab)
+    server, _, _ = bound(lab)
+    socket_file_kept(lab, server, "lab.sock", "What to look for in the trace")
     lab.expect(lab.is_socket("lab.sock"),
                "after bind, a file lab.sock of type socket (ls -l: s)",
                "What to look for in the trace")
@@ -95,6 +96,7 @@ def test_the_path_comes_from_the_command_line(lab):
     name = "a-socket-with-a-longer-name.sock"
     server, _, event = bound(lab, name)
     not_cut_short(lab, event, name, f"`server {name}`")
+    socket_file_kept(lab, server, name, "What this stage does")
     path = (event["args"].get("addr") or {}).get("path") or ""
     lab.expect(path == name and lab.is_socket(name),
                f"`server {name}` binds to the path given on its command "
@@ -143,6 +145,7 @@ def test_a_path_of_108_bytes_leaves_no_room_for_the_final_nul(lab):
     # Every byte of it counts: an address length a little too small
     # (sizeof addr.sun_path, 108) cuts only such a long path.
     not_cut_short(lab, event, longest, "a path of 107 bytes")
+    socket_file_kept(lab, server, longest, "What this stage does")
     lab.expect(event["ret"] == 0 and lab.is_socket(longest),
                "a path of 107 bytes, the longest sun_path holds with its "
                f"final '\\0', to be bound, which creates that file; it "

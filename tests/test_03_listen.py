@@ -7,8 +7,8 @@ import peers
 from conftest import (FD_3_TAKEN, LONGEST_PATH, asked_path,
                       bind_failure_reported, failed_socket, fd_3_taken,
                       listen_failure_reported,
-                      one_after_another, says_it_listens, where,
-                      whole_name_bound)
+                      one_after_another, says_it_listens,
+                      socket_file_kept, where, whole_name_bound)
 from tracetext import call_text
 
 LESSON = "03-listen"
@@ -80,6 +80,11 @@ def running(lab, server):
                    "closed socket listens no more, and clients get "
                    "ECONNREFUSED although the file lab.sock is still there",
                    "Your task")
+    bound = lab.events("bind", proc=server, ret=0)
+    path = bound and (bound[0]["args"].get("bound") or
+                      (bound[0]["args"].get("addr") or {}).get("path"))
+    if path:
+        socket_file_kept(lab, server, path, "What this stage does")
 
 
 def test_listen_makes_the_bound_socket_passive(lab):
