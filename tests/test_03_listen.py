@@ -1,5 +1,6 @@
 """Lesson 03: listen() makes the bound socket passive, ready for clients."""
 import os
+import signal
 import time
 
 import labrun
@@ -119,6 +120,21 @@ def test_the_server_keeps_running_after_listen(lab):
 def test_the_server_says_it_listens(lab):
     server, _, _ = listening(lab)
     says_it_listens(lab, server)
+
+
+def test_ctrl_c_ends_the_server(lab):
+    # Its line says "stop me with Ctrl-C": SIGINT, what Ctrl-C sends at a
+    # terminal, must end it, by its default action or a handler that
+    # ends the process.
+    server, _, _ = listening(lab)
+    running(lab, server)
+    lab.stop(server, signal.SIGINT, timeout=labrun.WAIT / 4)
+    lab.expect(server.stopped_with == signal.SIGINT,
+               "Ctrl-C (SIGINT) to end the server, as its line says: it "
+               f"went on waiting after SIGINT, and {server.describe()}; "
+               "leave SIGINT its default action, which ends the process, "
+               "or end the server in its handler (_exit) instead of "
+               "returning to pause()", "Your task")
 
 
 def socket_inode(server, fd):
