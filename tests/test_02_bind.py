@@ -162,6 +162,17 @@ def test_a_path_of_108_bytes_leaves_no_room_for_the_final_nul(lab):
                "sizeof sun_path)", "Bad paths")
 
 
+def test_an_option_is_not_taken_for_a_path(lab):
+    server = lab.run("server", "-h")
+    lab.expect(not lab.events("bind", proc=server) and
+               (server.returncode or 0) > 0 and says(server.stderr, "usage"),
+               "`server -h` to print its usage line on standard error and "
+               "exit with a non-zero status, without bind: an argument that "
+               "starts with '-' is an option, not a path (write such a path "
+               f"./-h); it said {cut(server.stderr_bytes, 120)} and "
+               f"{server.describe()}", "Bad paths")
+
+
 def stopped_at_the_failed_bind(lab, server, event):
     """Fails the check, naming the test of bind's result, when the server
     went on after its bind failed: it printed that it is bound (or

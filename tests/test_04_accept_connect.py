@@ -332,6 +332,19 @@ def test_the_client_refuses_an_empty_path(lab):
                f"{client.describe()}", "What this stage does")
 
 
+def test_the_client_takes_no_option_for_a_path(lab):
+    if code_lesson(lab) != LESSON:  # later clients take a message too
+        return
+    client = lab.run("client", "-h")
+    lab.expect(not lab.events("connect", proc=client) and
+               (client.returncode or 0) > 0 and says(client.stderr, "usage"),
+               "`client -h` to print its usage line on standard error and "
+               "exit with a non-zero status, without connect: an argument "
+               "that starts with '-' is an option, not a path (write such "
+               f"a path ./-h); it said {cut(client.stderr_bytes, 120)} and "
+               f"{client.describe()}", "What this stage does")
+
+
 def test_a_failed_accept_is_reported_with_a_non_zero_status(lab):
     # Every accept fails with EMFILE, as when the server has run out of
     # descriptors: LAB_FAULTS makes it (trace/TRACE.md).
