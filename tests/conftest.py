@@ -833,6 +833,25 @@ def socket_file_kept(lab, server, name, section):
                "before", section)
 
 
+# Far longer than sun_path: copied into the address before its length is
+# checked, it runs over the stack, main's return address with it.
+FAR_TOO_LONG = "x" * 4000
+
+
+def survived_a_path_far_too_long(lab, proc, section):
+    """Fails the check, naming the copy, when proc, run with FAR_TOO_LONG,
+    was killed by a signal: it copied the path into sun_path before
+    checking its length (or never checked it), and the copy ran past the
+    address, over the stack."""
+    proc.wait(labrun.WAIT)
+    lab.expect(proc.returncode is None or proc.returncode >= 0,
+               f"the {proc.name} given a path of {len(FAR_TOO_LONG)} bytes "
+               "to refuse it, saying it does not fit in sun_path: check "
+               "strlen(path) >= sizeof addr.sun_path before the path is "
+               f"copied into the address; {proc.describe()}: the copy ran "
+               "past sun_path, over the stack", section)
+
+
 def connected_to_the_whole_path(lab, client, name):
     """Fails the check, naming the client's address length, if the address
     its connect passed (once it has called it) is only the first bytes of

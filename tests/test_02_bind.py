@@ -2,13 +2,15 @@
 import re
 import socket
 
-from conftest import (FD_3_TAKEN, asked_path, bind_failure_reported,
+from conftest import (FAR_TOO_LONG, FD_3_TAKEN, asked_path,
+                      bind_failure_reported,
                       code_lesson, errno_changed, exited_with_success,
                       failed_socket, fd_3_taken,
                       first_fds, line_names_the_default_path,
                       line_names_the_path, line_on_stdout,
                       says, says_to_remove, socket_file_kept,
-                      stopped_by_itself, whole_name_bound)
+                      stopped_by_itself, survived_a_path_far_too_long,
+                      whole_name_bound)
 from tracetext import call_text, cut
 
 LESSON = "02-bind"
@@ -121,6 +123,14 @@ def test_a_path_too_long_for_sun_path_is_refused_clearly(lab):
     lab.expect(not lab.events("bind"),
                "no bind at all: a path that does not fit must not be cut "
                "short silently", "Bad paths")
+    far = lab.run("server", FAR_TOO_LONG)
+    survived_a_path_far_too_long(lab, far, "Bad paths")
+    lab.expect((far.returncode or 0) > 0 and "sun_path" in far.stderr and
+               not lab.events("bind", proc=far),
+               f"the server given a path of {len(FAR_TOO_LONG)} bytes to "
+               "say that it does not fit in sun_path and exit with a "
+               f"non-zero status, without bind; {far.describe()}",
+               "Bad paths")
 
 
 def test_an_empty_path_is_refused_clearly(lab):

@@ -4,7 +4,8 @@ import re
 import socket
 
 import labrun
-from conftest import (accept_failure_reported, address_lengths_set, as_run,
+from conftest import (FAR_TOO_LONG, accept_failure_reported,
+                      address_lengths_set, as_run,
                       code_lesson,
                       closed_once, connected_to_the_whole_path,
                       errno_changed, exited_with_success, faults,
@@ -12,7 +13,8 @@ from conftest import (accept_failure_reported, address_lengths_set, as_run,
                       line_names_the_default_path,
                       line_names_the_path, line_on_stdout,
                       one_after_another, says, says_it_listens,
-                      failed_socket, listen_failure_reported, stream_socket)
+                      failed_socket, listen_failure_reported, stream_socket,
+                      survived_a_path_far_too_long)
 from tracetext import call_text, cut
 
 LESSON = "04-accept-connect"
@@ -307,8 +309,10 @@ def test_the_client_explains_a_socket_of_another_type(lab):
 def test_the_client_refuses_a_path_too_long(lab):
     # 108 bytes first: they fill sun_path and leave no room for the final
     # '\0', which only a check of strlen(path) >= sizeof sun_path refuses.
-    for path in ("c" * 103 + ".sock", "c" * 150):
+    for path in ("c" * 103 + ".sock", "c" * 150, FAR_TOO_LONG):
         client = lab.run("client", path)
+        if path == FAR_TOO_LONG:
+            survived_a_path_far_too_long(lab, client, "What this stage does")
         lab.expect(client.returncode is not None and
                    (client.returncode or 0) > 0 and
                    "sun_path" in client.stderr and
