@@ -2895,11 +2895,11 @@ class LabCopy:
         self.solve(lesson_id)
         source = self.lesson(lesson_id) / "server.c"
         text = source.read_text()
-        assert "#include <stdio.h>\n" in text and "main(void)\n{\n" in text
+        assert "#include <stdio.h>\n" in text and "argv[])\n{\n" in text
         source.write_text(text.replace(
             "#include <stdio.h>\n", "#include <signal.h>\n#include <stdio.h>\n"
             "#include <unistd.h>\n", 1).replace(
-            "main(void)\n{\n", "main(void)\n{\n    kill(getppid(), SIGINT);\n",
+            "argv[])\n{\n", "argv[])\n{\n    kill(getppid(), SIGINT);\n",
             1))
 
 
