@@ -736,6 +736,24 @@ def errno_changed(proc, event):
             f"errno;) right after {event['call']} fails")
 
 
+def explained_without_a_crash(lab, proc, event, section):
+    """Fails the check, naming the crash, when proc was killed by a signal
+    once event, a call that failed, had returned: the code that explains
+    the failure crashed (given a null pointer, say: argv[1] when no path
+    is on the command line)."""
+    if not event or event.get("ret") != -1:
+        return
+    proc.wait(labrun.WAIT)
+    lab.expect(proc.returncode is None or proc.returncode >= 0,
+               f"the {proc.name} to explain why "
+               f"{tracetext.call_text(event)} failed, then exit with a "
+               "non-zero status: it crashed on its way, once the call had "
+               f"returned: {proc.describe()}; look at what the explanation "
+               "is given: argv[1] is a null pointer when no path is on the "
+               "command line, where the variable path holds the default",
+               section)
+
+
 def used_minus_one(lab, proc):
     """What shows that proc used -1 as a descriptor: a call on fd -1, or a
     line of output that says "fd -1"; "" if nothing does."""

@@ -5,6 +5,7 @@ import socket
 from conftest import (FAR_TOO_LONG, FD_3_TAKEN, asked_path,
                       bind_failure_reported,
                       code_lesson, errno_changed, exited_with_success,
+                      explained_without_a_crash,
                       failed_socket, fd_3_taken,
                       first_fds, line_names_the_default_path,
                       line_names_the_path, line_on_stdout,
@@ -204,6 +205,7 @@ def test_a_missing_directory_is_reported(lab):
     event = lab.require("bind", "bind(2) to fail with ENOENT", "Bad paths",
                         proc=server)
     stopped_at_the_failed_bind(lab, server, event)
+    explained_without_a_crash(lab, server, event, "Bad paths")
     lab.expect(event["errno"] == "ENOENT" and (server.returncode or 0) > 0 and
                says(server.stderr, "directory"),
                "bind fails with ENOENT, the server says the directory does "
@@ -218,6 +220,7 @@ def test_a_file_in_the_way_is_left_untouched(lab):
     event = lab.require("bind", "bind(2) to fail with EADDRINUSE",
                         "Bad paths", proc=server)
     stopped_at_the_failed_bind(lab, server, event)
+    explained_without_a_crash(lab, server, event, "Bad paths")
     lab.expect(event["errno"] == "EADDRINUSE" and (server.returncode or 0) > 0 and
                says(server.stderr, "not a socket"),
                "bind fails with EADDRINUSE, the server says lab.sock is not "
@@ -235,6 +238,7 @@ def test_a_leftover_socket_file_is_reported(lab):
     server = lab.run("server")
     event = lab.require("bind", "bind(2) to fail with EADDRINUSE",
                         "Bad paths", proc=server)
+    explained_without_a_crash(lab, server, event, "Bad paths")
     removed = lab.events("unlink", proc=server,
                          where=lambda e: e["ts"] < event["ts"])
     lab.expect(not removed,

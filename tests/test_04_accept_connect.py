@@ -8,7 +8,8 @@ from conftest import (FAR_TOO_LONG, accept_failure_reported,
                       address_lengths_set, as_run,
                       code_lesson,
                       closed_once, connected_to_the_whole_path,
-                      errno_changed, exited_with_success, faults,
+                      errno_changed, exited_with_success,
+                      explained_without_a_crash, faults,
                       first_fds,
                       line_names_the_default_path,
                       line_names_the_path, line_on_stdout,
@@ -275,6 +276,7 @@ def test_the_client_explains_when_no_server_runs(lab):
     client = lab.client()
     event = lab.require("connect", "the client to try connect(2)",
                         "Your task", proc=client)
+    explained_without_a_crash(lab, client, event, "Your task")
     lab.expect(says(client.stderr, "start the server") or
                not says(client.stdout, "start the server"),
                "the client to say to start the server first on standard "
@@ -297,6 +299,7 @@ def test_the_client_explains_a_socket_of_another_type(lab):
     peer.bind(str(lab.dir / "lab.sock"))
     client = lab.run("client")
     event = lab.wait_for("connect", proc=client, timeout=0)
+    explained_without_a_crash(lab, client, event, "What this stage does")
     lab.expect((client.returncode or 0) > 0 and
                says(client.stderr, "another type"),
                "the client to say that lab.sock is a socket of another type "
