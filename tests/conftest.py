@@ -1014,12 +1014,45 @@ def line_names_the_default_path(lab, proc, shown, matches, section):
                section)
 
 
+def printed_before_the_wait(lab, server, shown, matches, section):
+    """Fails the check, naming the mistake, when the server, which waits
+    (in accept, or pause), has printed no line that matches (a test of one
+    line) on standard output, and does not print it either when run again
+    with its standard output line buffered (LAB_STDOUT=line, as at a
+    terminal, trace/TRACE.md): the line comes only after the wait, where
+    a missing fflush(stdout) would have left it in stdio's buffer."""
+    if server.has_exited() or \
+            any(matches(line) for line in server.stdout.splitlines()) or \
+            any(matches(line) for line in server.stderr.splitlines()):
+        return
+    lab.stop(server)
+    bound = lab.events("bind", proc=server, ret=0)
+    name = bound and (bound[0]["args"].get("bound") or
+                      (bound[0]["args"].get("addr") or {}).get("path"))
+    if name and lab.is_socket(name):
+        (lab.dir / name).unlink()  # the first run's, left behind
+    again = lab.server(*server.args, env={"LAB_STDOUT": "line"})
+    again.asleep()
+    lab.expect(again.has_exited() or
+               any(matches(line) for line in again.stdout.splitlines()),
+               f"the line `{shown}` on standard output once listen has "
+               "returned, before the server waits: it printed nothing "
+               "before it waited, even with its standard output line "
+               "buffered as at a terminal (LAB_STDOUT=line); print the "
+               "line right after listen, before accept or pause, and "
+               f"fflush(stdout); it printed "
+               f"{tracetext.cut(again.stdout_bytes, 100)}", section)
+    lab.stop(again)
+
+
 def says_it_listens(lab, server, section="Your task", path="lab.sock"):
     """Fails the check unless the server, once it waits after listen, has
     printed its line `server: listening on PATH ...` on standard output
     (line_on_stdout), with path, the one it was given."""
     server.asleep()  # it prints, then waits: for a signal, or a client
     shown = "server: listening on PATH; stop me with Ctrl-C"
+    printed_before_the_wait(lab, server, shown.replace("PATH", short_path(path)),
+                            lambda line: "listening on" in line, section)
     line_on_stdout(lab, server, shown.replace("PATH", short_path(path)),
                    lambda line: "listening on" in line,
                    "while the server waits", section)
