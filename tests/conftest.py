@@ -736,6 +736,24 @@ def errno_changed(proc, event):
             f"errno;) right after {event['call']} fails")
 
 
+def explained_without_a_crash(lab, proc, event, section):
+    """Fails the check, naming the crash, when proc was killed by a signal
+    once event, a call that failed, had returned: the code that explains
+    the failure crashed (given a null pointer, say: argv[1] when no path
+    is on the command line)."""
+    if not event or event.get("ret") != -1:
+        return
+    proc.wait(labrun.WAIT)
+    lab.expect(proc.returncode is None or proc.returncode >= 0,
+               f"the {proc.name} to explain why "
+               f"{tracetext.call_text(event)} failed, then exit with a "
+               "non-zero status: it crashed on its way, once the call had "
+               f"returned: {proc.describe()}; look at what the explanation "
+               "is given: argv[1] is a null pointer when no path is on the "
+               "command line, where the variable path holds the default",
+               section)
+
+
 def used_minus_one(lab, proc):
     """What shows that proc used -1 as a descriptor: a call on fd -1, or a
     line of output that says "fd -1"; "" if nothing does."""
@@ -809,6 +827,47 @@ def whole_name_bound(lab, server, name, section="What this stage does"):
                    f"\"{path}\", not {shown} ({len(name)} bytes), so a "
                    "client's connect to that path finds no file (ENOENT)",
                    section)
+
+
+def socket_file_kept(lab, server, name, section):
+    """Fails the check, naming the unlink, when the socket file name is
+    gone once the server has ended or sleeps in a call (after bind, or
+    after listen), and the server itself removed it: the socket keeps its
+    name, but a client finds the server only through the file (connect
+    says ENOENT).  A server removes its file when it stops (lesson 06)."""
+    server.asleep()
+    lab.collector.sync()
+    removed = lab.events("unlink", proc=server, ret=0,
+                         where=lambda e: e["args"].get("path") == name)
+    shown = name if len(name) < 20 else f"{name[:8]}...{name[-8:]}"
+    lab.expect(lab.is_socket(name) or not removed,
+               f"the server to keep its socket file {shown} while the "
+               f"socket has that name: it removed the file itself, "
+               f"{tracetext.call_text(removed[0]) if removed else ''} at "
+               f"{where(removed[0]) if removed else ''}, once bind had "
+               "made it; the socket still has the name, but a client finds "
+               "a server only through its file, and connect says ENOENT; "
+               "remove the file when the server stops (lesson 06), not "
+               "before", section)
+
+
+# Far longer than sun_path: copied into the address before its length is
+# checked, it runs over the stack, main's return address with it.
+FAR_TOO_LONG = "x" * 4000
+
+
+def survived_a_path_far_too_long(lab, proc, section):
+    """Fails the check, naming the copy, when proc, run with FAR_TOO_LONG,
+    was killed by a signal: it copied the path into sun_path before
+    checking its length (or never checked it), and the copy ran past the
+    address, over the stack."""
+    proc.wait(labrun.WAIT)
+    lab.expect(proc.returncode is None or proc.returncode >= 0,
+               f"the {proc.name} given a path of {len(FAR_TOO_LONG)} bytes "
+               "to refuse it, saying it does not fit in sun_path: check "
+               "strlen(path) >= sizeof addr.sun_path before the path is "
+               f"copied into the address; {proc.describe()}: the copy ran "
+               "past sun_path, over the stack", section)
 
 
 def connected_to_the_whole_path(lab, client, name):
@@ -955,12 +1014,45 @@ def line_names_the_default_path(lab, proc, shown, matches, section):
                section)
 
 
+def printed_before_the_wait(lab, server, shown, matches, section):
+    """Fails the check, naming the mistake, when the server, which waits
+    (in accept, or pause), has printed no line that matches (a test of one
+    line) on standard output, and does not print it either when run again
+    with its standard output line buffered (LAB_STDOUT=line, as at a
+    terminal, trace/TRACE.md): the line comes only after the wait, where
+    a missing fflush(stdout) would have left it in stdio's buffer."""
+    if server.has_exited() or \
+            any(matches(line) for line in server.stdout.splitlines()) or \
+            any(matches(line) for line in server.stderr.splitlines()):
+        return
+    lab.stop(server)
+    bound = lab.events("bind", proc=server, ret=0)
+    name = bound and (bound[0]["args"].get("bound") or
+                      (bound[0]["args"].get("addr") or {}).get("path"))
+    if name and lab.is_socket(name):
+        (lab.dir / name).unlink()  # the first run's, left behind
+    again = lab.server(*server.args, env={"LAB_STDOUT": "line"})
+    again.asleep()
+    lab.expect(again.has_exited() or
+               any(matches(line) for line in again.stdout.splitlines()),
+               f"the line `{shown}` on standard output once listen has "
+               "returned, before the server waits: it printed nothing "
+               "before it waited, even with its standard output line "
+               "buffered as at a terminal (LAB_STDOUT=line); print the "
+               "line right after listen, before accept or pause, and "
+               f"fflush(stdout); it printed "
+               f"{tracetext.cut(again.stdout_bytes, 100)}", section)
+    lab.stop(again)
+
+
 def says_it_listens(lab, server, section="Your task", path="lab.sock"):
     """Fails the check unless the server, once it waits after listen, has
     printed its line `server: listening on PATH ...` on standard output
     (line_on_stdout), with path, the one it was given."""
     server.asleep()  # it prints, then waits: for a signal, or a client
     shown = "server: listening on PATH; stop me with Ctrl-C"
+    printed_before_the_wait(lab, server, shown.replace("PATH", short_path(path)),
+                            lambda line: "listening on" in line, section)
     line_on_stdout(lab, server, shown.replace("PATH", short_path(path)),
                    lambda line: "listening on" in line,
                    "while the server waits", section)
@@ -977,6 +1069,20 @@ def stopped_by_itself(lab, proc, after=None):
                                 if e["ts"] > after["ts"]], proc=proc)
     proc.asleep()
     return proc.has_exited() and proc.wait() is not None
+
+
+def exited_with_success(lab, proc, done, section):
+    """Fails the check when proc, which has done its work (done: what it
+    did, in words) and ended by itself, ended with a status other than 0:
+    a script (make, && in a shell) takes any other status for a failure.
+    Nothing is asked of a process that still runs."""
+    if not proc.has_exited() or proc.wait(labrun.WAIT) is None:
+        return
+    lab.expect(proc.returncode == 0,
+               f"the {proc.name} to exit with status 0 (return "
+               f"EXIT_SUCCESS) once {done}: a non-zero status says that it "
+               "failed, and a script (make, && in a shell) stops there; "
+               f"{proc.describe()}", section)
 
 
 def not_made_again(lab, proc):
@@ -2840,11 +2946,11 @@ class LabCopy:
         self.solve(lesson_id)
         source = self.lesson(lesson_id) / "server.c"
         text = source.read_text()
-        assert "#include <stdio.h>\n" in text and "main(void)\n{\n" in text
+        assert "#include <stdio.h>\n" in text and "argv[])\n{\n" in text
         source.write_text(text.replace(
             "#include <stdio.h>\n", "#include <signal.h>\n#include <stdio.h>\n"
             "#include <unistd.h>\n", 1).replace(
-            "main(void)\n{\n", "main(void)\n{\n    kill(getppid(), SIGINT);\n",
+            "argv[])\n{\n", "argv[])\n{\n    kill(getppid(), SIGINT);\n",
             1))
 
 

@@ -1,8 +1,9 @@
 """Lesson 01: socket() creates an endpoint and returns a file descriptor."""
 import re
 
-from conftest import (FD_3_TAKEN, STREAM_TYPES, code_lesson, failed_socket,
-                      fd_3_taken, first_fds, line_on_stdout)
+from conftest import (FD_3_TAKEN, STREAM_TYPES, code_lesson,
+                      exited_with_success, failed_socket, fd_3_taken,
+                      first_fds, line_on_stdout)
 from tracetext import call_text, cut
 
 LESSON = "01-socket"
@@ -59,6 +60,9 @@ def test_the_server_prints_the_descriptor_socket_returned(lab):
                f"a constant), printed after the call; here "
                f"{fd_3_taken(lab, 'server')}, so socket returned {fd}; it "
                f"printed {cut(server.stdout_bytes, 80)}", "Your task")
+    if code_lesson(lab) == LESSON:  # later servers go on running
+        exited_with_success(lab, server, "it has made its socket and said "
+                            "so", "Your task")
 
 
 def test_a_failed_socket_is_reported_with_a_non_zero_status(lab):

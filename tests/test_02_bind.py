@@ -2,11 +2,15 @@
 import re
 import socket
 
-from conftest import (FD_3_TAKEN, asked_path, bind_failure_reported,
-                      code_lesson, errno_changed, failed_socket, fd_3_taken,
+from conftest import (FAR_TOO_LONG, FD_3_TAKEN, asked_path,
+                      bind_failure_reported,
+                      code_lesson, errno_changed, exited_with_success,
+                      explained_without_a_crash,
+                      failed_socket, fd_3_taken,
                       first_fds, line_names_the_default_path,
                       line_names_the_path, line_on_stdout,
-                      says, says_to_remove, stopped_by_itself,
+                      says, says_to_remove, socket_file_kept,
+                      stopped_by_itself, survived_a_path_far_too_long,
                       whole_name_bound)
 from tracetext import call_text, cut
 
@@ -40,7 +44,8 @@ def test_bind_names_the_socket_with_the_path(lab):
 
 
 def test_bind_creates_the_socket_file(lab):
-    bound(lab)
+    server, _, _ = bound(lab)
+    socket_file_kept(lab, server, "lab.sock", "What to look for in the trace")
     lab.expect(lab.is_socket("lab.sock"),
                "after bind, a file lab.sock of type socket (ls -l: s)",
                "What to look for in the trace")
@@ -69,6 +74,8 @@ def test_the_server_says_which_fd_it_bound(lab):
         line_names_the_default_path(
             lab, server, "server: bound fd N to lab.sock (ls -l shows it)",
             lambda line: "bound" in line, "Your task")
+        exited_with_success(lab, server, "bind has named its socket and it "
+                            "has said so", "Your task")
 
 
 def not_cut_short(lab, event, name, asked):
@@ -92,6 +99,7 @@ def test_the_path_comes_from_the_command_line(lab):
     name = "a-socket-with-a-longer-name.sock"
     server, _, event = bound(lab, name)
     not_cut_short(lab, event, name, f"`server {name}`")
+    socket_file_kept(lab, server, name, "What this stage does")
     path = (event["args"].get("addr") or {}).get("path") or ""
     lab.expect(path == name and lab.is_socket(name),
                f"`server {name}` binds to the path given on its command "
@@ -116,6 +124,14 @@ def test_a_path_too_long_for_sun_path_is_refused_clearly(lab):
     lab.expect(not lab.events("bind"),
                "no bind at all: a path that does not fit must not be cut "
                "short silently", "Bad paths")
+    far = lab.run("server", FAR_TOO_LONG)
+    survived_a_path_far_too_long(lab, far, "Bad paths")
+    lab.expect((far.returncode or 0) > 0 and "sun_path" in far.stderr and
+               not lab.events("bind", proc=far),
+               f"the server given a path of {len(FAR_TOO_LONG)} bytes to "
+               "say that it does not fit in sun_path and exit with a "
+               f"non-zero status, without bind; {far.describe()}",
+               "Bad paths")
 
 
 def test_an_empty_path_is_refused_clearly(lab):
@@ -140,6 +156,7 @@ def test_a_path_of_108_bytes_leaves_no_room_for_the_final_nul(lab):
     # Every byte of it counts: an address length a little too small
     # (sizeof addr.sun_path, 108) cuts only such a long path.
     not_cut_short(lab, event, longest, "a path of 107 bytes")
+    socket_file_kept(lab, server, longest, "What this stage does")
     lab.expect(event["ret"] == 0 and lab.is_socket(longest),
                "a path of 107 bytes, the longest sun_path holds with its "
                f"final '\\0', to be bound, which creates that file; it "
@@ -154,6 +171,17 @@ def test_a_path_of_108_bytes_leaves_no_room_for_the_final_nul(lab):
                "does not fit in sun_path: 108 bytes of path leave no room "
                "for the final '\\0' (the length check is strlen(path) >= "
                "sizeof sun_path)", "Bad paths")
+
+
+def test_an_option_is_not_taken_for_a_path(lab):
+    server = lab.run("server", "-h")
+    lab.expect(not lab.events("bind", proc=server) and
+               (server.returncode or 0) > 0 and says(server.stderr, "usage"),
+               "`server -h` to print its usage line on standard error and "
+               "exit with a non-zero status, without bind: an argument that "
+               "starts with '-' is an option, not a path (write such a path "
+               f"./-h); it said {cut(server.stderr_bytes, 120)} and "
+               f"{server.describe()}", "Bad paths")
 
 
 def stopped_at_the_failed_bind(lab, server, event):
@@ -177,6 +205,7 @@ def test_a_missing_directory_is_reported(lab):
     event = lab.require("bind", "bind(2) to fail with ENOENT", "Bad paths",
                         proc=server)
     stopped_at_the_failed_bind(lab, server, event)
+    explained_without_a_crash(lab, server, event, "Bad paths")
     lab.expect(event["errno"] == "ENOENT" and (server.returncode or 0) > 0 and
                says(server.stderr, "directory"),
                "bind fails with ENOENT, the server says the directory does "
@@ -191,6 +220,7 @@ def test_a_file_in_the_way_is_left_untouched(lab):
     event = lab.require("bind", "bind(2) to fail with EADDRINUSE",
                         "Bad paths", proc=server)
     stopped_at_the_failed_bind(lab, server, event)
+    explained_without_a_crash(lab, server, event, "Bad paths")
     lab.expect(event["errno"] == "EADDRINUSE" and (server.returncode or 0) > 0 and
                says(server.stderr, "not a socket"),
                "bind fails with EADDRINUSE, the server says lab.sock is not "
@@ -208,6 +238,7 @@ def test_a_leftover_socket_file_is_reported(lab):
     server = lab.run("server")
     event = lab.require("bind", "bind(2) to fail with EADDRINUSE",
                         "Bad paths", proc=server)
+    explained_without_a_crash(lab, server, event, "Bad paths")
     removed = lab.events("unlink", proc=server,
                          where=lambda e: e["ts"] < event["ts"])
     lab.expect(not removed,

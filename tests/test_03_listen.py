@@ -1,5 +1,6 @@
 """Lesson 03: listen() makes the bound socket passive, ready for clients."""
 import os
+import signal
 import time
 
 import labrun
@@ -7,8 +8,8 @@ import peers
 from conftest import (FD_3_TAKEN, LONGEST_PATH, asked_path,
                       bind_failure_reported, failed_socket, fd_3_taken,
                       listen_failure_reported,
-                      one_after_another, says_it_listens, where,
-                      whole_name_bound)
+                      one_after_another, says_it_listens,
+                      socket_file_kept, where, whole_name_bound)
 from tracetext import call_text
 
 LESSON = "03-listen"
@@ -80,6 +81,11 @@ def running(lab, server):
                    "closed socket listens no more, and clients get "
                    "ECONNREFUSED although the file lab.sock is still there",
                    "Your task")
+    bound = lab.events("bind", proc=server, ret=0)
+    path = bound and (bound[0]["args"].get("bound") or
+                      (bound[0]["args"].get("addr") or {}).get("path"))
+    if path:
+        socket_file_kept(lab, server, path, "What this stage does")
 
 
 def test_listen_makes_the_bound_socket_passive(lab):
@@ -114,6 +120,21 @@ def test_the_server_keeps_running_after_listen(lab):
 def test_the_server_says_it_listens(lab):
     server, _, _ = listening(lab)
     says_it_listens(lab, server)
+
+
+def test_ctrl_c_ends_the_server(lab):
+    # Its line says "stop me with Ctrl-C": SIGINT, what Ctrl-C sends at a
+    # terminal, must end it, by its default action or a handler that
+    # ends the process.
+    server, _, _ = listening(lab)
+    running(lab, server)
+    lab.stop(server, signal.SIGINT, timeout=labrun.WAIT / 4)
+    lab.expect(server.stopped_with == signal.SIGINT,
+               "Ctrl-C (SIGINT) to end the server, as its line says: it "
+               f"went on waiting after SIGINT, and {server.describe()}; "
+               "leave SIGINT its default action, which ends the process, "
+               "or end the server in its handler (_exit) instead of "
+               "returning to pause()", "Your task")
 
 
 def socket_inode(server, fd):

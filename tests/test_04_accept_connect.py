@@ -5,14 +5,18 @@ import socket
 
 import labrun
 import peers
-from conftest import (accept_failure_reported, address_lengths_set, as_run,
+from conftest import (FAR_TOO_LONG, accept_failure_reported,
+                      address_lengths_set, as_run,
                       code_lesson,
                       closed_once, connected_to_the_whole_path,
-                      errno_changed, faults, first_fds,
+                      errno_changed, exited_with_success,
+                      explained_without_a_crash, faults,
+                      first_fds,
                       line_names_the_default_path,
                       line_names_the_path, line_on_stdout,
                       one_after_another, says, says_it_listens,
-                      failed_socket, listen_failure_reported, stream_socket)
+                      failed_socket, listen_failure_reported, stream_socket,
+                      survived_a_path_far_too_long)
 from tracetext import call_text, cut
 
 LESSON = "04-accept-connect"
@@ -53,6 +57,8 @@ def test_the_client_connects_to_the_server_path(lab):
                                     "client: connected to lab.sock",
                                     lambda line: "connected" in line,
                                     "Your task")
+        exited_with_success(lab, client, "connect has succeeded and it has "
+                            "said so", "Your task")
 
 
 def test_the_client_connects_to_the_path_on_its_command_line(lab):
@@ -282,6 +288,7 @@ def test_the_client_explains_when_no_server_runs(lab):
     client = lab.client()
     event = lab.require("connect", "the client to try connect(2)",
                         "Your task", proc=client)
+    explained_without_a_crash(lab, client, event, "Your task")
     lab.expect(says(client.stderr, "start the server") or
                not says(client.stdout, "start the server"),
                "the client to say to start the server first on standard "
@@ -304,6 +311,7 @@ def test_the_client_explains_a_socket_of_another_type(lab):
     peer.bind(str(lab.dir / "lab.sock"))
     client = lab.run("client")
     event = lab.wait_for("connect", proc=client, timeout=0)
+    explained_without_a_crash(lab, client, event, "What this stage does")
     lab.expect((client.returncode or 0) > 0 and
                says(client.stderr, "another type"),
                "the client to say that lab.sock is a socket of another type "
@@ -314,12 +322,23 @@ def test_the_client_explains_a_socket_of_another_type(lab):
 
 
 def test_the_client_refuses_a_path_too_long(lab):
-    client = lab.run("client", "c" * 150)
-    lab.expect(client.returncode is not None and (client.returncode or 0) > 0 and
-               "sun_path" in client.stderr and not lab.events("connect"),
-               "the client to say the path does not fit in sun_path and "
-               "exit with a non-zero status, without connecting",
-               "What this stage does")
+    # 108 bytes first: they fill sun_path and leave no room for the final
+    # '\0', which only a check of strlen(path) >= sizeof sun_path refuses.
+    for path in ("c" * 103 + ".sock", "c" * 150, FAR_TOO_LONG):
+        client = lab.run("client", path)
+        if path == FAR_TOO_LONG:
+            survived_a_path_far_too_long(lab, client, "What this stage does")
+        lab.expect(client.returncode is not None and
+                   (client.returncode or 0) > 0 and
+                   "sun_path" in client.stderr and
+                   not lab.events("connect", proc=client),
+                   f"the client given a path of {len(path)} bytes to say "
+                   "that it does not fit in sun_path and exit with a "
+                   "non-zero status, without connecting: sun_path holds "
+                   "108 bytes, 107 of path and the final '\\0' (the "
+                   "length check is strlen(path) >= sizeof sun_path); it "
+                   f"said {cut(client.stderr_bytes, 120)} and "
+                   f"{client.describe()}", "What this stage does")
 
 
 def test_the_client_refuses_an_empty_path(lab):
@@ -329,6 +348,19 @@ def test_the_client_refuses_an_empty_path(lab):
                "`client \"\"` to say that the socket path is empty and exit "
                "with a non-zero status, without connecting: an empty "
                "sun_path names no file but a Linux abstract name; it "
+               f"{client.describe()}", "What this stage does")
+
+
+def test_the_client_takes_no_option_for_a_path(lab):
+    if code_lesson(lab) != LESSON:  # later clients take a message too
+        return
+    client = lab.run("client", "-h")
+    lab.expect(not lab.events("connect", proc=client) and
+               (client.returncode or 0) > 0 and says(client.stderr, "usage"),
+               "`client -h` to print its usage line on standard error and "
+               "exit with a non-zero status, without connect: an argument "
+               "that starts with '-' is an option, not a path (write such "
+               f"a path ./-h); it said {cut(client.stderr_bytes, 120)} and "
                f"{client.describe()}", "What this stage does")
 
 

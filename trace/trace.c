@@ -35,6 +35,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -794,6 +795,12 @@ static void read_environment(void)
 {
     int saved = errno;
     const char *v = getenv("LAB_TRACE");
+    /* LAB_STDOUT=line: standard output line buffered, as at a terminal,
+     * whatever it is: a check tells a line left in stdio's buffer (no
+     * fflush) from one never printed.  Before main, before any output. */
+    const char *out = getenv("LAB_STDOUT");
+    if (out && same(out, "line"))
+        (void)setvbuf(stdout, NULL, _IOLBF, BUFSIZ);
     cfg.human = !(v && same(v, "0"));
     const char *path = getenv("LAB_TRACE_FILE");
     const char *faults = getenv("LAB_FAULTS");

@@ -1,7 +1,7 @@
 /*
  * server.c - a Unix domain stream socket server, lesson 01: socket.
  *
- * Usage: server
+ * Usage: server (no arguments)
  *
  * Creates a Unix domain stream socket and says which file descriptor the
  * kernel gave it. The next lessons give the socket a name (bind), make it
@@ -13,8 +13,13 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
-int main(void)
+int main(int argc, char *argv[])
 {
+    if (argc > 1) {
+        fprintf(stderr, "usage: %s (it takes no arguments)\n", argv[0]);
+        return 2;
+    }
+
     int fd = -1;
 
     /* Step 1: socket - create an endpoint for communication. */

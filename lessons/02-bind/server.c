@@ -95,7 +95,7 @@ int main(int argc, char *argv[])
     const char *path = argc > 1 ? argv[1] : DEFAULT_PATH;
     struct sockaddr_un addr;
 
-    if (argc > 2) {
+    if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
         fprintf(stderr, "usage: server [SOCKET_PATH]\n");
         return 2;
     }
