@@ -785,6 +785,22 @@ def failed_and_not_done(lab, rules, call):
                + (cut(said[0].encode(), 60) if said else "nothing")
                + f" and on stderr {cut(server.stderr_bytes, 80)}",
                "Your task")
+    if call != READS:
+        return  # every write fails: test_the_server_survives_... serves on
+    # One client's broken connection ends that client, not the server,
+    # which serves the next once the check's own clients have gone.
+    for peer in list(lab.peers):
+        peer.close()
+    client = lab.client("lab.sock", "still there?")
+    lab.expect(client.stdout == "STILL THERE?\n",
+               "a failed read to end only that client: the server goes on "
+               f"to serve the next one. After {how} the next client "
+               f"printed {cut(client.stdout_bytes, 60)}; "
+               f"{server.describe()}: after perror(\"server: read\"), "
+               "return from serve_client, close that client's fd, and "
+               "accept the next client, as after end of file; one client's "
+               "broken connection is no reason to stop serving the others",
+               "Your task")
 
 
 def test_a_failed_read_is_not_a_client_done(lab):
