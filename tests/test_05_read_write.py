@@ -453,16 +453,33 @@ def test_the_server_uses_only_the_n_bytes_read(lab):
                "Your task")
 
 
+# Where the checks cut 50000 bytes into three pieces, each sent once the
+# program has read the one before.
+PIECE_ENDS = (20_000, 35_000)
+
+
+def with_lines_cut_at_pieces(data):
+    """data with a newline as the last byte of each piece but the last: a
+    read then ends with a newline every run, and a program that takes a
+    newline for the end of the message stops there every run, not only
+    when chance puts one there."""
+    data = bytearray(data)
+    for end in PIECE_ENDS:
+        data[end - 1] = ord("\n")
+    return bytes(data)
+
+
 def test_a_large_message_arrives_whole(lab):
     server = lab.serving()
-    message = random.randbytes(50_000)
+    message = with_lines_cut_at_pieces(random.randbytes(50_000))
     peer, error = lab.connect()
     lab.expect(peer is not None, f"a client to connect; it failed: {error}",
                "Your task")
     # In three pieces, each sent once the server has read the one before
     # (or has stopped reading): a server that reads once gets only the
     # first piece, whatever the scheduling.
-    pieces = [message[:20_000], message[20_000:35_000], message[35_000:]]
+    pieces = [message[:PIECE_ENDS[0]], message[PIECE_ENDS[0]:PIECE_ENDS[1]],
+              message[PIECE_ENDS[1]:]]
     sent, reading, replies = 0, Reading(lab, server), Drain(peer)
     for piece in pieces:
         try:
@@ -509,11 +526,12 @@ def message_of(lab, client, conn, message):
 
 
 def test_the_client_assembles_a_reply_that_comes_in_pieces(lab):
-    message = random_text(50_000)
+    message = with_lines_cut_at_pieces(random_text(50_000))
     client, conn = client_of(lab, stdin=message)
     message_of(lab, client, conn, message)
     reply = message.upper()
-    pieces = [reply[:20_000], reply[20_000:35_000], reply[35_000:]]
+    pieces = [reply[:PIECE_ENDS[0]], reply[PIECE_ENDS[0]:PIECE_ENDS[1]],
+              reply[PIECE_ENDS[1]:]]
     sent, reading = 0, Reading(lab, client)
 
     def has_read_it_all():
