@@ -24,6 +24,7 @@ from conftest import (LONGEST_PATH, NO_ERROR_WORDS, READS, REPLY,
                       SERVING_WAITS, WRITES, Drain,
                       accept_failure_reported, as_run,
                       client_finishes_short_writes, client_ends,
+                      ctype_given_unsigned_chars,
                       client_makes_interrupted_calls_again, client_of,
                       closed_once, connected_to_the_whole_path,
                       one_after_another, failed_socket, faults,
@@ -515,6 +516,13 @@ def test_a_large_message_arrives_whole(lab):
                f"({len(lab.events(READS, proc=lab.family(server)))}); it "
                f"printed {cut(said[-1].encode() if said else b'', 80)}",
                "Your task")
+
+
+def test_toupper_is_given_unsigned_chars(lab):
+    # The 50000 random bytes above hold bytes of 0x80 and more, which a
+    # char holds as negative numbers: glibc's toupper answers them as if
+    # they had been cast, so only the source shows the mistake.
+    ctype_given_unsigned_chars(lab, "server", "Your task")
 
 
 def message_of(lab, client, conn, message):
