@@ -4,6 +4,7 @@ import os
 import re
 import select
 import signal
+import socket
 import stat
 import subprocess
 import time
@@ -822,18 +823,36 @@ def test_a_file_in_the_way_at_start_is_left_untouched(lab):
                "Why the socket file outlives close")
 
 
-def test_the_server_leaves_alone_a_file_that_replaced_its_socket(lab):
+@pytest.mark.parametrize("other", ["a regular file", "another socket"])
+def test_the_server_leaves_alone_a_file_that_replaced_its_socket(lab, other):
     server = lab.serving()
     waiting(lab, server)
     path = lab.dir / "lab.sock"
     path.unlink(missing_ok=True)
-    path.write_text("someone else's file\n")
+    if other == "a regular file":
+        path.write_text("someone else's file\n")
+    else:  # another server's, started once lab.sock was removed
+        theirs = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        lab.peers.append(theirs)  # closed when the check ends
+        theirs.bind(str(path))
+    made = path.lstat()
     lab.stop(server)
-    lab.expect(lab.read_text("lab.sock") == "someone else's file\n" and
+    try:
+        now = path.lstat()
+    except OSError:
+        now = None
+    lab.expect(now is not None and (now.st_dev, now.st_ino) ==
+               (made.st_dev, made.st_ino) and
                not lab.events("unlink", proc=server, ret=0),
                "on exit, the server removes lab.sock only if it is still "
-               "the socket file its bind made (is_our_socket_file): here "
-               "someone replaced it with a regular file, which must stay",
+               "the socket file its bind made (is_our_socket_file, which "
+               "compares the file's device and inode with those bind "
+               f"made): here someone replaced it with {other}, which must "
+               "stay"
+               + (": a socket file is not the server's own only because it "
+                  "is a socket (S_ISSOCK); another server may have bound "
+                  "the path since" if other == "another socket" else "")
+               + f"; {'it was removed' if now is None else 'it was kept'}",
                "Why the socket file outlives close")
 
 
