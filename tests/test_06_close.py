@@ -495,6 +495,14 @@ def test_a_client_that_leaves_early_costs_the_server_no_fd(lab):
         sent_to(leaver, b"nobody will read this reply")
         leaver.close()
     first.close()
+    lab.wait_until(lambda: lab.events(WRITES, proc=side, ret=-1),
+                   proc=server)
+    lab.expect(server.wait(0) != -signal.SIGPIPE,
+               "the server to survive a client that left before its reply: "
+               "ignore SIGPIPE (signal(SIGPIPE, SIG_IGN), as in lesson 05), "
+               "so that the write fails with EPIPE instead of SIGPIPE "
+               "killing the server, with no cleanup and its socket file "
+               f"left behind; {server.describe()}", "Your task")
     failed = lab.require(WRITES, "the reply to the client that left to fail "
                          "with EPIPE", "What to look for in the trace",
                          proc=side, ret=-1)
@@ -530,6 +538,33 @@ def test_a_client_that_leaves_early_costs_the_server_no_fd(lab):
                   "leaves. Leave SIGPIPE ignored, signal(SIGPIPE, SIG_IGN), "
                   "and install on_stop_signal for SIGINT and SIGTERM only"
                   if pipe else ""), "Your task")
+
+
+def test_a_failed_read_ends_only_that_client(lab):
+    # The server's first read fails with ECONNRESET, as when a client
+    # leaves with bytes unread (LAB_FAULTS): that client is done, and the
+    # next one is served.
+    rules = "read#1=ECONNRESET,recv#1=ECONNRESET"
+    server = lab.serving(env=faults(rules))
+    side = lab.family(server)
+    first, error = lab.connect()
+    lab.expect(first is not None, f"a client to connect; it failed: {error}",
+               "Your task")
+    sent_to(first, b"hello")
+    failed = lab.require(READS, "the server to read the client's bytes",
+                         "Your task", proc=side, ret=-1)
+    first.close()
+    second = lab.client("lab.sock", "still there?")
+    lab.expect(second.stdout == "STILL THERE?\n" and
+               not server.has_exited(),
+               "a failed read to end only that client: after "
+               f"{call_text(failed)}, failed by LAB_FAULTS "
+               f"(`{as_run(lab, 'server', rules)}` does it again), close "
+               "that client's fd and accept the next one, as after end of "
+               "file; one client's broken connection is no reason to stop "
+               "the server, which stops only for -n COUNT or a stop signal. "
+               f"The next client printed {cut(second.stdout_bytes, 30)}; "
+               f"{server.describe()}", "Your task")
 
 
 def default_installed(lab, server, sig):
