@@ -541,16 +541,20 @@ def test_a_client_that_leaves_early_costs_the_server_no_fd(lab):
 
 
 def test_a_failed_read_ends_only_that_client(lab):
-    # The server's first read fails with ECONNRESET, as when a client
+    # The server's second read fails with ECONNRESET, as when a client
     # leaves with bytes unread (LAB_FAULTS): that client is done, and the
-    # next one is served.
-    rules = "read#1=ECONNRESET,recv#1=ECONNRESET"
+    # next one is served.  The second, not the first: a child that serves
+    # a client (lesson 07) counts its calls from its parent's, and the
+    # next client's first read must return its bytes.
+    rules = "read#2=ECONNRESET,recv#2=ECONNRESET"
     server = lab.serving(env=faults(rules))
     side = lab.family(server)
     first, error = lab.connect()
     lab.expect(first is not None, f"a client to connect; it failed: {error}",
                "Your task")
     sent_to(first, b"hello")
+    receive(first, 5)
+    sent_to(first, b"again")
     failed = lab.require(READS, "the server to read the client's bytes",
                          "Your task", proc=side, ret=-1)
     first.close()
