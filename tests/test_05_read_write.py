@@ -22,7 +22,7 @@ import types
 import labrun
 from conftest import (LONGEST_PATH, NO_ERROR_WORDS, READS, REPLY,
                       SERVING_WAITS, WRITES, Drain,
-                      accept_failure_reported, as_run,
+                      accept_failure_reported, as_run, c_code,
                       client_finishes_short_writes, client_ends,
                       ctype_given_unsigned_chars,
                       client_makes_interrupted_calls_again, client_of,
@@ -178,28 +178,64 @@ def no_read_coming(lab, server, client):
                        where=lambda e: e["ret"] >= 0))
 
 
-def reads_that_wait(lab, server, client):
-    """Fails the check, naming the flag, when the server's side asked its
-    reads not to wait: recv with MSG_DONTWAIT, or a client's socket made
-    non-blocking by accept4(..., SOCK_NONBLOCK). Such a read fails with
-    EAGAIN whenever the client's bytes have not arrived yet, and what
-    happens then depends on timing: the flags in the trace say it every
-    run."""
-    side = lab.family(server)
-    lab.wait_until(lambda: lab.events(READS, proc=side, event=None) or
-                   no_read_coming(lab, server, client))
-    for e in lab.events(READS + ("accept4",), proc=side, event=None):
-        flag = "SOCK_NONBLOCK" if e["call"] == "accept4" else "MSG_DONTWAIT"
-        lab.expect(not has_flag(e, flag),
-                   f"the server's reads to wait for the client's bytes, as "
-                   f"read(2) does on a blocking socket: it called "
-                   f"{call_text(e)} at {e['file']}:{e['line']}, and "
-                   f"{flag} makes every read of the connection return at "
-                   "once, -1 EAGAIN, when the client's bytes have not "
-                   "arrived yet: the server then drops a client that has "
-                   "only been slower; use read(cfd, buf, sizeof buf)"
-                   + (" and accept(2)" if flag == "SOCK_NONBLOCK" else ""),
-                   "Your task")
+def not_waiting(lab, proc, name):
+    """The first call of proc (the program name, and what it forked) that
+    asks its reads or writes not to wait, with the flag that asks it:
+    (event, flag), or None.  recv or send with MSG_DONTWAIT, a socket made
+    with SOCK_NONBLOCK (socket, accept4), or fcntl(F_SETFL) with
+    O_NONBLOCK: the last three only in a program whose source does not
+    poll, whose calls then fail with EAGAIN whenever the bytes, or room
+    for them, are not there yet (a program of lessons 08 and 09 polls, and
+    calls only what is ready, though a run may not need to poll)."""
+    side = lab.family(proc)
+    _, text = lab.source(name)
+    polls = re.search(r"\b(?:p?poll|p?select|epoll_wait)\s*\(",
+                      c_code(text)[0])
+    for e in lab.events(READS + WRITES + ("socket", "accept4", "fcntl"),
+                        proc=side, event=None):
+        args = e.get("args") or {}
+        words = {w for v in args.values() if isinstance(v, str)
+                 for w in v.split("|")}
+        if e["call"] in READS + WRITES and has_flag(e, "MSG_DONTWAIT") and \
+                not (polls and e["call"] in WRITES):
+            return e, "MSG_DONTWAIT"
+        if polls:
+            continue
+        if e["call"] in ("socket", "accept4") and "SOCK_NONBLOCK" in words:
+            return e, "SOCK_NONBLOCK"
+        if e["call"] == "fcntl" and args.get("cmd") == "F_SETFL" and \
+                "O_NONBLOCK" in words:
+            return e, "O_NONBLOCK"
+    return None
+
+
+def calls_that_wait(lab, proc, name, waits_for, instead):
+    """Fails the check, naming the flag, when proc (the server's side, or
+    the client) asked its reads or writes not to wait (not_waiting).  Such
+    a read fails with EAGAIN whenever the peer's bytes have not arrived
+    yet (a write, whenever the peer's queue is full), and what happens
+    then depends on timing: the flags in the trace say it every run.
+    waits_for: what the reads wait for, in words; instead: the calls to
+    make."""
+    found = not_waiting(lab, proc, name)
+    if found is None:
+        return
+    e, flag = found
+    what = "writes" if e["call"] in WRITES else "reads"
+    lab.expect(False,
+               f"the {name}'s {what} to wait "
+               + (f"for {waits_for}" if what == "reads" else
+                  "for room in the connection")
+               + f", as {'read(2)' if what == 'reads' else 'write(2)'} "
+               f"does on a blocking socket: it called {call_text(e)} at "
+               f"{e['file']}:{e['line']}, and {flag} makes "
+               + ("that call" if flag == "MSG_DONTWAIT" else
+                  "every read and write of that socket")
+               + " return at once, -1 EAGAIN, when "
+               + ("the bytes have not arrived yet" if what == "reads" else
+                  "the peer's queue is full")
+               + f": the {name} then gives up on a peer that has only been "
+               f"slower; {instead}", "Your task")
 
 
 def test_the_reply_is_the_message_upper_cased(lab):
@@ -211,7 +247,13 @@ def test_the_reply_is_the_message_upper_cased(lab):
     made = lab.require("socket", "the client to create its own socket",
                        "Your task", proc=client)
     stream_socket(lab, made, "client", "Your task")
-    reads_that_wait(lab, server, client)
+    lab.wait_until(lambda: lab.events(READS, proc=lab.family(server),
+                                      event=None) or
+                   no_read_coming(lab, server, client))
+    server_waits = ("server", "the client's bytes",
+                    "use read(cfd, buf, sizeof buf), write(2) and accept(2) "
+                    "on a socket left blocking")
+    calls_that_wait(lab, server, *server_waits)
     stuck = lab.wait_until(lambda: whole_reply_then_waits(lab, client, 13),
                            proc=client)
     lab.expect(not stuck,
@@ -226,6 +268,9 @@ def test_the_reply_is_the_message_upper_cased(lab):
                "Your task")
     if client.wait(0) is None:  # the wait above was its time to end
         lab.stop(client)
+    calls_that_wait(lab, client, "client", "the reply",
+                    "use read(fd, buf + got, len - got) and write(2) on a "
+                    "socket left blocking")
     connected_to_the_whole_path(lab, client, "lab.sock")
     on_its_connection(lab, server)
     lab.expect(client.returncode == 0 and
@@ -236,6 +281,7 @@ def test_the_reply_is_the_message_upper_cased(lab):
                f"{client.describe()}", "Your task")
     done_with_the_client(lab, server)
     labrun.settle(lab, server)
+    calls_that_wait(lab, server, *server_waits)  # its writes too, by now
     closed_once(lab, "Your task")
 
 
