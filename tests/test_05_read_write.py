@@ -500,6 +500,24 @@ def test_the_server_uses_only_the_n_bytes_read(lab):
                "Your task")
 
 
+def test_the_server_echoes_nul_bytes(lab):
+    lab.serving()
+    message = b"nul\0bytes\0are bytes too"
+    peer, error = lab.connect()
+    lab.expect(peer is not None, f"a client to connect; it failed: {error}",
+               "Your task")
+    sent_to(peer, message, end=True)
+    reply, _ = receive(peer)
+    lab.expect(reply == message.upper(),
+               "the server to send back every byte it read, NUL bytes "
+               "too: the message is bytes, not a C string, and a length "
+               "found by strlen(buf) (or a \"%s\" format) stops at the "
+               "first NUL byte; write back the n bytes that read returned. "
+               f"The client sent {cut(message, 40)}, and the server sent "
+               f"back {difference(reply, message.upper())}",
+               "What this stage does")
+
+
 # Where the checks cut 50000 bytes into three pieces, each sent once the
 # program has read the one before.
 PIECE_ENDS = (20_000, 35_000)
