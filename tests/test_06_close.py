@@ -837,6 +837,17 @@ def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
                "the server leaves that client without an error message, "
                f"cleans up and exits with 0; {server.describe()}",
                "Cleaning up on a signal")
+    done = [line for line in server.stdout.splitlines()
+            if re.search(r"\bdone\b|echoed", line)]
+    lab.expect(not done,
+               "Ctrl-C while a client is connected: the server to leave that "
+               "client without the line `client done, N bytes echoed`, which "
+               "says that the client ended with end of file: this one sent "
+               "nothing and never ended, the stop cut it off. When the "
+               "interrupted read finds stop_requested set, return from "
+               "serve_client, past that line; it printed "
+               f"{cut(done[0].encode() if done else b'', 60)}",
+               "Cleaning up on a signal")
     fd = accepted["ret"]
     lab.expect(any(e["args"].get("fd") == fd and e["ts"] > accepted["ts"]
                    for e in lab.events("close", proc=server, ret=0)),
