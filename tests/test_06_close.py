@@ -400,6 +400,17 @@ def test_every_connected_socket_is_closed(lab):
                    f"{made} itself", "Your task")
 
 
+def failed_with_a_word(lab, client, when):
+    """Fails the check unless the client, on a path that failed (when: in
+    words), said why on standard error and exited with a non-zero status:
+    a path that now goes through the close keeps its failure."""
+    lab.expect((client.returncode or 0) > 0 and client.stderr.strip(),
+               f"the client to say why on standard error and exit with a "
+               f"non-zero status when {when}, as before it closed its "
+               "socket there: a path that goes on to the close must still "
+               f"end with EXIT_FAILURE; {client.describe()}", "Your task")
+
+
 def test_the_client_closes_its_socket_on_every_path(lab):
     # connect fails: no server.
     client = lab.client()
@@ -410,6 +421,7 @@ def test_the_client_closes_its_socket_on_every_path(lab):
                "connect fails too, before it exits with an error: every fd "
                f"it opens, it closes, on every path; {client.describe()}",
                "Your task")
+    failed_with_a_word(lab, client, "connect fails (no server listens)")
     # The reply is cut short: a server that closes early.
     listener = lab.listen()
     client = lab.start("client", "lab.sock", "hello, socket")
@@ -426,6 +438,8 @@ def test_the_client_closes_its_socket_on_every_path(lab):
                "too (the server closed the connection after 3 of 13 bytes), "
                "before it exits with an error: every fd it opens, it "
                f"closes, on every path; {client.describe()}", "Your task")
+    failed_with_a_word(lab, client, "the reply is cut short (the server "
+                       "closed the connection after 3 of 13 bytes)")
     # Its write fails: LAB_FAULTS makes it (trace/TRACE.md).
     rules = "write=EPIPE,send=EPIPE"
     client = lab.start("client", "lab.sock", "hello, socket",
