@@ -330,6 +330,13 @@ def test_the_socket_file_is_removed_on_exit(lab):
     line_on_stdout(lab, server, "server: stopped, lab.sock removed",
                    stopped_line, "once unlink has removed the file",
                    "Your task")
+    lab.expect(not server.stderr.strip(),
+               "`server -n 1` to say nothing on standard error when it has "
+               "served its client and stopped: nothing failed, yet it said "
+               f"{cut(server.stderr_bytes, 120)}. Remove the socket file "
+               "once, in the cleanup: a second removal (an atexit handler "
+               "as well, say) finds the file gone and says so",
+               "Why the socket file outlives close")
     # The cleanup closes the listening socket once: not again at return.
     closed_once(lab, "What to look for in the trace")
 
