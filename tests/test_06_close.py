@@ -544,6 +544,7 @@ def test_a_client_that_leaves_early_costs_the_server_no_fd(lab):
     third = clients_in_turn(lab, server, "three")[0]
     server.wait()
     if third.stdout == "THREE\n" and server.returncode == 0:
+        closed_once(lab, "What to look for in the trace")
         return
     pipe = [e for e in lab.events(proc=side, event="signal")
             if e["args"].get("sig") == "SIGPIPE"]
@@ -590,6 +591,7 @@ def test_a_failed_read_ends_only_that_client(lab):
                "the server, which stops only for -n COUNT or a stop signal. "
                f"The next client printed {cut(second.stdout_bytes, 30)}; "
                f"{server.describe()}", "Your task")
+    closed_once(lab, "What to look for in the trace")
 
 
 def default_installed(lab, server, sig):
@@ -753,6 +755,7 @@ def test_a_signal_stops_the_server_cleanly(lab, sig):
                lab.events("unlink", proc=server, ret=0),
                f"lab.sock removed by unlink(2) after {sig.name}",
                "Cleaning up on a signal")
+    closed_once(lab, "What to look for in the trace")
 
 
 def stops(handler, installed, code, defined):
@@ -878,6 +881,7 @@ def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
                f"{call_text(accepted)}, leaving the socket to the exit, while "
                "its cleanup closed the listening socket. Close the client's "
                "socket first, then leave the loop", "Cleaning up on a signal")
+    closed_once(lab, "What to look for in the trace")
 
 
 def test_a_file_in_the_way_at_start_is_left_untouched(lab):
@@ -1153,6 +1157,7 @@ def test_a_failed_accept_ends_the_server_after_its_cleanup(lab):
                "a message on standard error that says why accept failed "
                f"(perror(\"server: accept\")); {how}, and the server said "
                f"nothing there; {server.describe()}", "Your task")
+    closed_once(lab, "What to look for in the trace")
 
 
 def test_an_interrupted_accept_is_not_counted_as_a_client(lab):
