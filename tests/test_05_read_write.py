@@ -876,6 +876,7 @@ def failed_and_not_done(lab, rules, call):
                + f" and on stderr {cut(server.stderr_bytes, 80)}",
                "Your task")
     if call != READS:
+        closed_once(lab, "Your task")
         return  # every write fails: test_the_server_survives_... serves on
     # One client's broken connection ends that client, not the server,
     # which serves the next once the check's own clients have gone.
@@ -891,6 +892,7 @@ def failed_and_not_done(lab, rules, call):
                "accept the next client, as after end of file; one client's "
                "broken connection is no reason to stop serving the others",
                "Your task")
+    closed_once(lab, "Your task")
 
 
 def test_a_failed_read_is_not_a_client_done(lab):
@@ -1036,6 +1038,7 @@ def test_the_server_survives_a_client_that_left(lab):
                "after the failed write, the server to leave that client "
                "and serve the next one; the next client printed "
                f"{cut(client.stdout_bytes, 60)}", "SIGPIPE")
+    closed_once(lab, "Your task")
 
 
 
