@@ -500,6 +500,7 @@ def test_the_client_closes_its_socket_on_every_path(lab):
                "the client to say why on standard error and exit with a "
                "non-zero status when writing standard output fails (here "
                f"/dev/full: ENOSPC); {client.describe()}", "Your task")
+    closed_once(lab, "What to look for in the trace")
 
 
 def test_a_client_that_leaves_early_costs_the_server_no_fd(lab):
