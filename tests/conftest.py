@@ -1555,6 +1555,8 @@ def server_makes_interrupted_calls_again(lab, section):
                "the server to answer a client whose first reads and writes "
                f"it made again after EINTR (`{again}`); the client got "
                f"{tracetext.difference(reply, REPLY[:-1])}", "Your task")
+    labrun.settle(lab, server)
+    interruption_not_reported(lab, server, again, section)
 
 
 def client_makes_interrupted_calls_again(lab, section):
@@ -1578,6 +1580,22 @@ def client_makes_interrupted_calls_again(lab, section):
                f"and reads again after EINTR (`{again}`); it printed "
                f"{tracetext.difference(client.stdout_bytes, REPLY)}; "
                f"{client.describe()}", "Your task")
+    interruption_not_reported(lab, client, again, section)
+
+
+def interruption_not_reported(lab, proc, again, section):
+    """Fails the check if proc reported a call that failed with EINTR, one
+    it made again, as an error: strerror(EINTR) on its standard error."""
+    said = [line for line in proc.stderr.splitlines()
+            if "Interrupted system call" in line]
+    lab.expect(not said,
+               f"the {proc.name} to make a call that fails with EINTR again "
+               "without a word: EINTR is no error, only the news that a "
+               f"signal came (`{again}` makes the first calls fail so). It "
+               f"said {tracetext.cut(said[0].encode() if said else b'', 80)}"
+               ": test errno for EINTR before you report anything, and "
+               "report only the other errors (perror may itself change "
+               "errno)", section)
 
 
 # -- reading the learner's source ---------------------------------------------
