@@ -1661,6 +1661,8 @@ def server_makes_interrupted_calls_again(lab, section):
                "the server to answer a client whose first reads and writes "
                f"it made again after EINTR (`{again}`); the client got "
                f"{tracetext.difference(reply, REPLY[:-1])}", "Your task")
+    labrun.settle(lab, server)
+    interruption_not_reported(lab, server, again, section)
 
 
 def client_makes_interrupted_calls_again(lab, section):
@@ -1684,6 +1686,22 @@ def client_makes_interrupted_calls_again(lab, section):
                f"and reads again after EINTR (`{again}`); it printed "
                f"{tracetext.difference(client.stdout_bytes, REPLY)}; "
                f"{client.describe()}", "Your task")
+    interruption_not_reported(lab, client, again, section)
+
+
+def interruption_not_reported(lab, proc, again, section):
+    """Fails the check if proc reported a call that failed with EINTR, one
+    it made again, as an error: strerror(EINTR) on its standard error."""
+    said = [line for line in proc.stderr.splitlines()
+            if "Interrupted system call" in line]
+    lab.expect(not said,
+               f"the {proc.name} to make a call that fails with EINTR again "
+               "without a word: EINTR is no error, only the news that a "
+               f"signal came (`{again}` makes the first calls fail so). It "
+               f"said {tracetext.cut(said[0].encode() if said else b'', 80)}"
+               ": test errno for EINTR before you report anything, and "
+               "report only the other errors (perror may itself change "
+               "errno)", section)
 
 
 # -- reading the learner's source ---------------------------------------------
@@ -2569,6 +2587,98 @@ def sigaction_zeroed(lab, program, section, asked=""):
                    f"memset(&{name}, 0, sizeof {name}) first"
                    f"{', ' + asked if asked else ''}, or set sa_flags (and "
                    "sa_mask) yourself", section)
+
+
+# The <ctype.h> functions: each takes an int that must be an unsigned
+# char's value or EOF (toupper(3), isalpha(3)).
+CTYPE_CALL = re.compile(r"\b(to(?:upper|lower)|is(?:alnum|alpha|blank|cntrl|"
+                        r"digit|graph|lower|print|punct|space|upper|xdigit))"
+                        r"\s*\(")
+# What names the byte a ctype argument reads: a variable, an element of an
+# array or pointer (buf[i], *p, *p++, *(buf + i)).
+CTYPE_ARGUMENT = re.compile(r"([A-Za-z_]\w*)(?:\s*\[.*\])?|"
+                            r"\*\s*([A-Za-z_]\w*)(?:\s*(?:\+\+|--))?|"
+                            r"\*\s*\(\s*([A-Za-z_]\w*)\s*[-+].*\)")
+
+
+def declared_type(code, at, name):
+    """The words of the type the code declares name with, as seen from at:
+    a local variable or a parameter of the function around at, else a
+    variable at file scope; None when no declaration is found."""
+    for start, end in c_functions(code).values():
+        if not start <= at < end:
+            continue
+        where_ = local_declaration(code, start, at, name)
+        if where_ is not None:
+            head = max(code.rfind(c, start - 1, where_) for c in ";{}")
+            return re.findall(r"[A-Za-z_]\w*", code[head + 1:where_])
+        in_for = list(re.finditer(rf"\bfor\s*\(([^;()]*?)\b{name}\b",
+                                  code[start:at]))
+        words = re.findall(r"[A-Za-z_]\w*", in_for[-1].group(1)) \
+            if in_for else []
+        if words:  # for (char *p = buf; ...)
+            return words
+        header = code[code.rfind("(", 0, code.rfind(")", 0, start)) + 1:
+                      code.rfind(")", 0, start)]
+        for part in header.split(","):
+            words = re.findall(r"[A-Za-z_]\w*", part)
+            if words and words[-1] == name:
+                return words[:-1]
+    found = c_declaration(code, name)
+    return found[0] if found else None
+
+
+def plain_chars_to_ctype(code):
+    """The calls of a <ctype.h> function given a plain char (a char
+    variable, or an element of a char array or pointer, not cast to
+    unsigned char): [(the function, its argument, where)].  A char is
+    signed on x86 and most Linux machines: a byte of 0x80 or more is then
+    a negative int, neither an unsigned char nor EOF.  Only what the code
+    declares as char counts: an argument of another form is taken as
+    right."""
+    found = []
+    for m in CTYPE_CALL.finditer(code):
+        args = c_arguments(code, m.end() - 1)
+        if len(args) != 1:
+            continue
+        arg = args[0]
+        while re.fullmatch(r"\((.*)\)", arg) and \
+                c_arguments(arg, 0) == [arg[1:-1].strip()]:
+            arg = arg[1:-1].strip()
+        named = CTYPE_ARGUMENT.fullmatch(arg)
+        if not named:
+            continue  # a cast, a call, arithmetic: not looked at
+        name = next(g for g in named.groups() if g)
+        words = declared_type(code, m.start(), name)
+        if words and "char" in words and "unsigned" not in words:
+            found.append((m.group(1), arg, m.start()))
+    return found
+
+
+def ctype_given_unsigned_chars(lab, program, section):
+    """Fails the check, naming the call, if program gives toupper (or
+    another <ctype.h> function) a plain char (plain_chars_to_ctype).  No
+    run shows it: glibc and musl answer such a call as if the byte had
+    been cast, but the C standard and toupper(3) leave it undefined; the
+    source shows it."""
+    source, text = lab.source(program)
+    code, _ = c_code(text)
+    for call, arg, at in plain_chars_to_ctype(code)[:1]:
+        line = line_at(code, at)
+        lab.expect(False,
+                   f"the {program} to give {call} an unsigned char: "
+                   f"{call}((unsigned char){arg}) (this comes from reading "
+                   f"{source}): line {line}, `{source_line(text, line)}`, "
+                   f"gives it {arg}, a char, which is signed on x86 "
+                   "Linux: a byte of 0x80 or more (the message may hold "
+                   "any byte) becomes a negative int, and "
+                   f"{call}(3) says" + ("" if call.startswith("to") else
+                                         " as toupper(3) does") +
+                   ": \"If c is neither an unsigned char "
+                   "value nor EOF, the behavior of these functions is "
+                   "undefined\". Cast each byte to unsigned char before "
+                   f"you pass it, as in {call}((unsigned char)buf[i])",
+                   section)
 
 
 def handlers_call_only_safe_functions(lab, program, section, instead):

@@ -22,8 +22,9 @@ import types
 import labrun
 from conftest import (LONGEST_PATH, NO_ERROR_WORDS, READS, REPLY,
                       SERVING_WAITS, WRITES, Drain,
-                      accept_failure_reported, as_run,
+                      accept_failure_reported, as_run, c_code,
                       client_finishes_short_writes, client_ends,
+                      ctype_given_unsigned_chars,
                       client_makes_interrupted_calls_again, client_of,
                       closed_once, connected_to_the_whole_path,
                       one_after_another, failed_socket, faults,
@@ -177,28 +178,64 @@ def no_read_coming(lab, server, client):
                        where=lambda e: e["ret"] >= 0))
 
 
-def reads_that_wait(lab, server, client):
-    """Fails the check, naming the flag, when the server's side asked its
-    reads not to wait: recv with MSG_DONTWAIT, or a client's socket made
-    non-blocking by accept4(..., SOCK_NONBLOCK). Such a read fails with
-    EAGAIN whenever the client's bytes have not arrived yet, and what
-    happens then depends on timing: the flags in the trace say it every
-    run."""
-    side = lab.family(server)
-    lab.wait_until(lambda: lab.events(READS, proc=side, event=None) or
-                   no_read_coming(lab, server, client))
-    for e in lab.events(READS + ("accept4",), proc=side, event=None):
-        flag = "SOCK_NONBLOCK" if e["call"] == "accept4" else "MSG_DONTWAIT"
-        lab.expect(not has_flag(e, flag),
-                   f"the server's reads to wait for the client's bytes, as "
-                   f"read(2) does on a blocking socket: it called "
-                   f"{call_text(e)} at {e['file']}:{e['line']}, and "
-                   f"{flag} makes every read of the connection return at "
-                   "once, -1 EAGAIN, when the client's bytes have not "
-                   "arrived yet: the server then drops a client that has "
-                   "only been slower; use read(cfd, buf, sizeof buf)"
-                   + (" and accept(2)" if flag == "SOCK_NONBLOCK" else ""),
-                   "Your task")
+def not_waiting(lab, proc, name):
+    """The first call of proc (the program name, and what it forked) that
+    asks its reads or writes not to wait, with the flag that asks it:
+    (event, flag), or None.  recv or send with MSG_DONTWAIT, a socket made
+    with SOCK_NONBLOCK (socket, accept4), or fcntl(F_SETFL) with
+    O_NONBLOCK: the last three only in a program whose source does not
+    poll, whose calls then fail with EAGAIN whenever the bytes, or room
+    for them, are not there yet (a program of lessons 08 and 09 polls, and
+    calls only what is ready, though a run may not need to poll)."""
+    side = lab.family(proc)
+    _, text = lab.source(name)
+    polls = re.search(r"\b(?:p?poll|p?select|epoll_wait)\s*\(",
+                      c_code(text)[0])
+    for e in lab.events(READS + WRITES + ("socket", "accept4", "fcntl"),
+                        proc=side, event=None):
+        args = e.get("args") or {}
+        words = {w for v in args.values() if isinstance(v, str)
+                 for w in v.split("|")}
+        if e["call"] in READS + WRITES and has_flag(e, "MSG_DONTWAIT") and \
+                not (polls and e["call"] in WRITES):
+            return e, "MSG_DONTWAIT"
+        if polls:
+            continue
+        if e["call"] in ("socket", "accept4") and "SOCK_NONBLOCK" in words:
+            return e, "SOCK_NONBLOCK"
+        if e["call"] == "fcntl" and args.get("cmd") == "F_SETFL" and \
+                "O_NONBLOCK" in words:
+            return e, "O_NONBLOCK"
+    return None
+
+
+def calls_that_wait(lab, proc, name, waits_for, instead):
+    """Fails the check, naming the flag, when proc (the server's side, or
+    the client) asked its reads or writes not to wait (not_waiting).  Such
+    a read fails with EAGAIN whenever the peer's bytes have not arrived
+    yet (a write, whenever the peer's queue is full), and what happens
+    then depends on timing: the flags in the trace say it every run.
+    waits_for: what the reads wait for, in words; instead: the calls to
+    make."""
+    found = not_waiting(lab, proc, name)
+    if found is None:
+        return
+    e, flag = found
+    what = "writes" if e["call"] in WRITES else "reads"
+    lab.expect(False,
+               f"the {name}'s {what} to wait "
+               + (f"for {waits_for}" if what == "reads" else
+                  "for room in the connection")
+               + f", as {'read(2)' if what == 'reads' else 'write(2)'} "
+               f"does on a blocking socket: it called {call_text(e)} at "
+               f"{e['file']}:{e['line']}, and {flag} makes "
+               + ("that call" if flag == "MSG_DONTWAIT" else
+                  "every read and write of that socket")
+               + " return at once, -1 EAGAIN, when "
+               + ("the bytes have not arrived yet" if what == "reads" else
+                  "the peer's queue is full")
+               + f": the {name} then gives up on a peer that has only been "
+               f"slower; {instead}", "Your task")
 
 
 def test_the_reply_is_the_message_upper_cased(lab):
@@ -210,7 +247,13 @@ def test_the_reply_is_the_message_upper_cased(lab):
     made = lab.require("socket", "the client to create its own socket",
                        "Your task", proc=client)
     stream_socket(lab, made, "client", "Your task")
-    reads_that_wait(lab, server, client)
+    lab.wait_until(lambda: lab.events(READS, proc=lab.family(server),
+                                      event=None) or
+                   no_read_coming(lab, server, client))
+    server_waits = ("server", "the client's bytes",
+                    "use read(cfd, buf, sizeof buf), write(2) and accept(2) "
+                    "on a socket left blocking")
+    calls_that_wait(lab, server, *server_waits)
     stuck = lab.wait_until(lambda: whole_reply_then_waits(lab, client, 13),
                            proc=client)
     lab.expect(not stuck,
@@ -225,6 +268,9 @@ def test_the_reply_is_the_message_upper_cased(lab):
                "Your task")
     if client.wait(0) is None:  # the wait above was its time to end
         lab.stop(client)
+    calls_that_wait(lab, client, "client", "the reply",
+                    "use read(fd, buf + got, len - got) and write(2) on a "
+                    "socket left blocking")
     connected_to_the_whole_path(lab, client, "lab.sock")
     on_its_connection(lab, server)
     lab.expect(client.returncode == 0 and
@@ -235,6 +281,7 @@ def test_the_reply_is_the_message_upper_cased(lab):
                f"{client.describe()}", "Your task")
     done_with_the_client(lab, server)
     labrun.settle(lab, server)
+    calls_that_wait(lab, server, *server_waits)  # its writes too, by now
     closed_once(lab, "Your task")
 
 
@@ -453,16 +500,51 @@ def test_the_server_uses_only_the_n_bytes_read(lab):
                "Your task")
 
 
+def test_the_server_echoes_nul_bytes(lab):
+    lab.serving()
+    message = b"nul\0bytes\0are bytes too"
+    peer, error = lab.connect()
+    lab.expect(peer is not None, f"a client to connect; it failed: {error}",
+               "Your task")
+    sent_to(peer, message, end=True)
+    reply, _ = receive(peer)
+    lab.expect(reply == message.upper(),
+               "the server to send back every byte it read, NUL bytes "
+               "too: the message is bytes, not a C string, and a length "
+               "found by strlen(buf) (or a \"%s\" format) stops at the "
+               "first NUL byte; write back the n bytes that read returned. "
+               f"The client sent {cut(message, 40)}, and the server sent "
+               f"back {difference(reply, message.upper())}",
+               "What this stage does")
+
+
+# Where the checks cut 50000 bytes into three pieces, each sent once the
+# program has read the one before.
+PIECE_ENDS = (20_000, 35_000)
+
+
+def with_lines_cut_at_pieces(data):
+    """data with a newline as the last byte of each piece but the last: a
+    read then ends with a newline every run, and a program that takes a
+    newline for the end of the message stops there every run, not only
+    when chance puts one there."""
+    data = bytearray(data)
+    for end in PIECE_ENDS:
+        data[end - 1] = ord("\n")
+    return bytes(data)
+
+
 def test_a_large_message_arrives_whole(lab):
     server = lab.serving()
-    message = random.randbytes(50_000)
+    message = with_lines_cut_at_pieces(random.randbytes(50_000))
     peer, error = lab.connect()
     lab.expect(peer is not None, f"a client to connect; it failed: {error}",
                "Your task")
     # In three pieces, each sent once the server has read the one before
     # (or has stopped reading): a server that reads once gets only the
     # first piece, whatever the scheduling.
-    pieces = [message[:20_000], message[20_000:35_000], message[35_000:]]
+    pieces = [message[:PIECE_ENDS[0]], message[PIECE_ENDS[0]:PIECE_ENDS[1]],
+              message[PIECE_ENDS[1]:]]
     sent, reading, replies = 0, Reading(lab, server), Drain(peer)
     for piece in pieces:
         try:
@@ -500,6 +582,13 @@ def test_a_large_message_arrives_whole(lab):
                "Your task")
 
 
+def test_toupper_is_given_unsigned_chars(lab):
+    # The 50000 random bytes above hold bytes of 0x80 and more, which a
+    # char holds as negative numbers: glibc's toupper answers them as if
+    # they had been cast, so only the source shows the mistake.
+    ctype_given_unsigned_chars(lab, "server", "Your task")
+
+
 def message_of(lab, client, conn, message):
     got, _ = receive(conn, len(message))
     lab.expect(got == message,
@@ -509,11 +598,12 @@ def message_of(lab, client, conn, message):
 
 
 def test_the_client_assembles_a_reply_that_comes_in_pieces(lab):
-    message = random_text(50_000)
+    message = with_lines_cut_at_pieces(random_text(50_000))
     client, conn = client_of(lab, stdin=message)
     message_of(lab, client, conn, message)
     reply = message.upper()
-    pieces = [reply[:20_000], reply[20_000:35_000], reply[35_000:]]
+    pieces = [reply[:PIECE_ENDS[0]], reply[PIECE_ENDS[0]:PIECE_ENDS[1]],
+              reply[PIECE_ENDS[1]:]]
     sent, reading = 0, Reading(lab, client)
 
     def has_read_it_all():
@@ -785,6 +875,24 @@ def failed_and_not_done(lab, rules, call):
                + (cut(said[0].encode(), 60) if said else "nothing")
                + f" and on stderr {cut(server.stderr_bytes, 80)}",
                "Your task")
+    if call != READS:
+        closed_once(lab, "Your task")
+        return  # every write fails: test_the_server_survives_... serves on
+    # One client's broken connection ends that client, not the server,
+    # which serves the next once the check's own clients have gone.
+    for peer in list(lab.peers):
+        peer.close()
+    client = lab.client("lab.sock", "still there?")
+    lab.expect(client.stdout == "STILL THERE?\n",
+               "a failed read to end only that client: the server goes on "
+               f"to serve the next one. After {how} the next client "
+               f"printed {cut(client.stdout_bytes, 60)}; "
+               f"{server.describe()}: after perror(\"server: read\"), "
+               "return from serve_client, close that client's fd, and "
+               "accept the next client, as after end of file; one client's "
+               "broken connection is no reason to stop serving the others",
+               "Your task")
+    closed_once(lab, "Your task")
 
 
 def test_a_failed_read_is_not_a_client_done(lab):
@@ -930,6 +1038,7 @@ def test_the_server_survives_a_client_that_left(lab):
                "after the failed write, the server to leave that client "
                "and serve the next one; the next client printed "
                f"{cut(client.stdout_bytes, 60)}", "SIGPIPE")
+    closed_once(lab, "Your task")
 
 
 

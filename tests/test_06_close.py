@@ -4,6 +4,7 @@ import os
 import re
 import select
 import signal
+import socket
 import stat
 import subprocess
 import time
@@ -329,6 +330,13 @@ def test_the_socket_file_is_removed_on_exit(lab):
     line_on_stdout(lab, server, "server: stopped, lab.sock removed",
                    stopped_line, "once unlink has removed the file",
                    "Your task")
+    lab.expect(not server.stderr.strip(),
+               "`server -n 1` to say nothing on standard error when it has "
+               "served its client and stopped: nothing failed, yet it said "
+               f"{cut(server.stderr_bytes, 120)}. Remove the socket file "
+               "once, in the cleanup: a second removal (an atexit handler "
+               "as well, say) finds the file gone and says so",
+               "Why the socket file outlives close")
     # The cleanup closes the listening socket once: not again at return.
     closed_once(lab, "What to look for in the trace")
 
@@ -399,6 +407,17 @@ def test_every_connected_socket_is_closed(lab):
                    f"{made} itself", "Your task")
 
 
+def failed_with_a_word(lab, client, when):
+    """Fails the check unless the client, on a path that failed (when: in
+    words), said why on standard error and exited with a non-zero status:
+    a path that now goes through the close keeps its failure."""
+    lab.expect((client.returncode or 0) > 0 and client.stderr.strip(),
+               f"the client to say why on standard error and exit with a "
+               f"non-zero status when {when}, as before it closed its "
+               "socket there: a path that goes on to the close must still "
+               f"end with EXIT_FAILURE; {client.describe()}", "Your task")
+
+
 def test_the_client_closes_its_socket_on_every_path(lab):
     # connect fails: no server.
     client = lab.client()
@@ -409,6 +428,7 @@ def test_the_client_closes_its_socket_on_every_path(lab):
                "connect fails too, before it exits with an error: every fd "
                f"it opens, it closes, on every path; {client.describe()}",
                "Your task")
+    failed_with_a_word(lab, client, "connect fails (no server listens)")
     # The reply is cut short: a server that closes early.
     listener = lab.listen()
     client = lab.start("client", "lab.sock", "hello, socket")
@@ -425,6 +445,8 @@ def test_the_client_closes_its_socket_on_every_path(lab):
                "too (the server closed the connection after 3 of 13 bytes), "
                "before it exits with an error: every fd it opens, it "
                f"closes, on every path; {client.describe()}", "Your task")
+    failed_with_a_word(lab, client, "the reply is cut short (the server "
+                       "closed the connection after 3 of 13 bytes)")
     # Its write fails: LAB_FAULTS makes it (trace/TRACE.md).
     rules = "write=EPIPE,send=EPIPE"
     client = lab.start("client", "lab.sock", "hello, socket",
@@ -478,6 +500,7 @@ def test_the_client_closes_its_socket_on_every_path(lab):
                "the client to say why on standard error and exit with a "
                "non-zero status when writing standard output fails (here "
                f"/dev/full: ENOSPC); {client.describe()}", "Your task")
+    closed_once(lab, "What to look for in the trace")
 
 
 def test_a_client_that_leaves_early_costs_the_server_no_fd(lab):
@@ -494,6 +517,14 @@ def test_a_client_that_leaves_early_costs_the_server_no_fd(lab):
         sent_to(leaver, b"nobody will read this reply")
         leaver.close()
     first.close()
+    lab.wait_until(lambda: lab.events(WRITES, proc=side, ret=-1),
+                   proc=server)
+    lab.expect(server.wait(0) != -signal.SIGPIPE,
+               "the server to survive a client that left before its reply: "
+               "ignore SIGPIPE (signal(SIGPIPE, SIG_IGN), as in lesson 05), "
+               "so that the write fails with EPIPE instead of SIGPIPE "
+               "killing the server, with no cleanup and its socket file "
+               f"left behind; {server.describe()}", "Your task")
     failed = lab.require(WRITES, "the reply to the client that left to fail "
                          "with EPIPE", "What to look for in the trace",
                          proc=side, ret=-1)
@@ -514,6 +545,7 @@ def test_a_client_that_leaves_early_costs_the_server_no_fd(lab):
     third = clients_in_turn(lab, server, "three")[0]
     server.wait()
     if third.stdout == "THREE\n" and server.returncode == 0:
+        closed_once(lab, "What to look for in the trace")
         return
     pipe = [e for e in lab.events(proc=side, event="signal")
             if e["args"].get("sig") == "SIGPIPE"]
@@ -529,6 +561,38 @@ def test_a_client_that_leaves_early_costs_the_server_no_fd(lab):
                   "leaves. Leave SIGPIPE ignored, signal(SIGPIPE, SIG_IGN), "
                   "and install on_stop_signal for SIGINT and SIGTERM only"
                   if pipe else ""), "Your task")
+
+
+def test_a_failed_read_ends_only_that_client(lab):
+    # The server's second read fails with ECONNRESET, as when a client
+    # leaves with bytes unread (LAB_FAULTS): that client is done, and the
+    # next one is served.  The second, not the first: a child that serves
+    # a client (lesson 07) counts its calls from its parent's, and the
+    # next client's first read must return its bytes.
+    rules = "read#2=ECONNRESET,recv#2=ECONNRESET"
+    server = lab.serving(env=faults(rules))
+    side = lab.family(server)
+    first, error = lab.connect()
+    lab.expect(first is not None, f"a client to connect; it failed: {error}",
+               "Your task")
+    sent_to(first, b"hello")
+    receive(first, 5)
+    sent_to(first, b"again")
+    failed = lab.require(READS, "the server to read the client's bytes",
+                         "Your task", proc=side, ret=-1)
+    first.close()
+    second = lab.client("lab.sock", "still there?")
+    lab.expect(second.stdout == "STILL THERE?\n" and
+               not server.has_exited(),
+               "a failed read to end only that client: after "
+               f"{call_text(failed)}, failed by LAB_FAULTS "
+               f"(`{as_run(lab, 'server', rules)}` does it again), close "
+               "that client's fd and accept the next one, as after end of "
+               "file; one client's broken connection is no reason to stop "
+               "the server, which stops only for -n COUNT or a stop signal. "
+               f"The next client printed {cut(second.stdout_bytes, 30)}; "
+               f"{server.describe()}", "Your task")
+    closed_once(lab, "What to look for in the trace")
 
 
 def default_installed(lab, server, sig):
@@ -692,6 +756,7 @@ def test_a_signal_stops_the_server_cleanly(lab, sig):
                lab.events("unlink", proc=server, ret=0),
                f"lab.sock removed by unlink(2) after {sig.name}",
                "Cleaning up on a signal")
+    closed_once(lab, "What to look for in the trace")
 
 
 def stops(handler, installed, code, defined):
@@ -797,6 +862,17 @@ def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
                "the server leaves that client without an error message, "
                f"cleans up and exits with 0; {server.describe()}",
                "Cleaning up on a signal")
+    done = [line for line in server.stdout.splitlines()
+            if re.search(r"\bdone\b|echoed", line)]
+    lab.expect(not done,
+               "Ctrl-C while a client is connected: the server to leave that "
+               "client without the line `client done, N bytes echoed`, which "
+               "says that the client ended with end of file: this one sent "
+               "nothing and never ended, the stop cut it off. When the "
+               "interrupted read finds stop_requested set, return from "
+               "serve_client, past that line; it printed "
+               f"{cut(done[0].encode() if done else b'', 60)}",
+               "Cleaning up on a signal")
     fd = accepted["ret"]
     lab.expect(any(e["args"].get("fd") == fd and e["ts"] > accepted["ts"]
                    for e in lab.events("close", proc=server, ret=0)),
@@ -806,6 +882,7 @@ def test_a_signal_while_serving_a_client_stops_the_server_quietly(lab):
                f"{call_text(accepted)}, leaving the socket to the exit, while "
                "its cleanup closed the listening socket. Close the client's "
                "socket first, then leave the loop", "Cleaning up on a signal")
+    closed_once(lab, "What to look for in the trace")
 
 
 def test_a_file_in_the_way_at_start_is_left_untouched(lab):
@@ -822,18 +899,36 @@ def test_a_file_in_the_way_at_start_is_left_untouched(lab):
                "Why the socket file outlives close")
 
 
-def test_the_server_leaves_alone_a_file_that_replaced_its_socket(lab):
+@pytest.mark.parametrize("other", ["a regular file", "another socket"])
+def test_the_server_leaves_alone_a_file_that_replaced_its_socket(lab, other):
     server = lab.serving()
     waiting(lab, server)
     path = lab.dir / "lab.sock"
     path.unlink(missing_ok=True)
-    path.write_text("someone else's file\n")
+    if other == "a regular file":
+        path.write_text("someone else's file\n")
+    else:  # another server's, started once lab.sock was removed
+        theirs = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        lab.peers.append(theirs)  # closed when the check ends
+        theirs.bind(str(path))
+    made = path.lstat()
     lab.stop(server)
-    lab.expect(lab.read_text("lab.sock") == "someone else's file\n" and
+    try:
+        now = path.lstat()
+    except OSError:
+        now = None
+    lab.expect(now is not None and (now.st_dev, now.st_ino) ==
+               (made.st_dev, made.st_ino) and
                not lab.events("unlink", proc=server, ret=0),
                "on exit, the server removes lab.sock only if it is still "
-               "the socket file its bind made (is_our_socket_file): here "
-               "someone replaced it with a regular file, which must stay",
+               "the socket file its bind made (is_our_socket_file, which "
+               "compares the file's device and inode with those bind "
+               f"made): here someone replaced it with {other}, which must "
+               "stay"
+               + (": a socket file is not the server's own only because it "
+                  "is a socket (S_ISSOCK); another server may have bound "
+                  "the path since" if other == "another socket" else "")
+               + f"; {'it was removed' if now is None else 'it was kept'}",
                "Why the socket file outlives close")
 
 
@@ -1063,6 +1158,7 @@ def test_a_failed_accept_ends_the_server_after_its_cleanup(lab):
                "a message on standard error that says why accept failed "
                f"(perror(\"server: accept\")); {how}, and the server said "
                f"nothing there; {server.describe()}", "Your task")
+    closed_once(lab, "What to look for in the trace")
 
 
 def test_an_interrupted_accept_is_not_counted_as_a_client(lab):

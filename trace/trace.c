@@ -2489,6 +2489,17 @@ int lab_unlink(const char *path, const char *file, int line)
     return (int)finish(&e);
 }
 
+/* unlinkat(AT_FDCWD, path, 0) is unlink(path): traced as it.  With
+ * another directory fd or flags it is made untraced: the lab's programs
+ * remove only their socket file, by its path. */
+int lab_unlinkat(int dirfd, const char *path, int flags,
+                 const char *file, int line)
+{
+    if (dirfd == AT_FDCWD && flags == 0)
+        return lab_unlink(path, file, line);
+    return unlinkat(dirfd, path, flags);
+}
+
 /* Would waitpid(pid, ...) wait? waitid(2) with WNOWAIT looks without
  * reaping; it is a plain system call, like waitpid itself. */
 static int child_running(pid_t pid)

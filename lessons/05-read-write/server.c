@@ -120,8 +120,9 @@ static void serve_client(int cfd)
      *     and return.
      *   - 0: end of file, the client closed its end: leave the loop.
      *   - n > 0: n bytes arrived (maybe fewer than the client sent in one
-     *     go). Upper-case them with toupper(3) and send them back with
-     *     write_all; if that fails, perror("server: write") and return.
+     *     go). Upper-case them with toupper(3), each byte cast to
+     *     unsigned char: toupper((unsigned char)buf[i]). Send them back
+     *     with write_all; if that fails, perror("server: write") and return.
      * After the loop, print "server: client done, N bytes echoed", where
      * N counts all the bytes. */
     (void)cfd;

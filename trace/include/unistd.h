@@ -1,6 +1,6 @@
 /*
  * trace/include/unistd.h - the real <unistd.h>, then the trace's macros for
- * the calls it declares: read, write, close, unlink, fork. See
+ * the calls it declares: read, write, close, unlink, unlinkat, fork. See
  * trace/include/sys/socket.h for how these wrapper headers work.
  */
 #pragma GCC system_header
@@ -14,6 +14,8 @@ ssize_t lab_write(int fd, const void *buf, size_t count,
                   const char *file, int line);
 int lab_close(int fd, const char *file, int line);
 int lab_unlink(const char *path, const char *file, int line);
+int lab_unlinkat(int dirfd, const char *path, int flags,
+                 const char *file, int line);
 pid_t lab_fork(const char *file, int line);
 
 #ifndef LAB_TRACE_IMPLEMENTATION
@@ -21,6 +23,9 @@ pid_t lab_fork(const char *file, int line);
 #define write(fd, b, n) lab_write((fd), (b), (n), __FILE__, __LINE__)
 #define close(fd) lab_close((fd), __FILE__, __LINE__)
 #define unlink(p) lab_unlink((p), __FILE__, __LINE__)
+/* unlinkat(AT_FDCWD, path, 0) is unlink(path) (unlinkat(2)), and is
+ * traced as it. */
+#define unlinkat(d, p, f) lab_unlinkat((d), (p), (f), __FILE__, __LINE__)
 #define fork() lab_fork(__FILE__, __LINE__)
 #endif
 
