@@ -13,6 +13,7 @@ LAB_FAULTS: reads that return a few bytes at a time, so that a message
 arrives in pieces; a stopped server (SIGSTOP), so that several messages
 arrive in one read.
 """
+import fcntl
 import functools
 import os
 import random
@@ -22,6 +23,7 @@ import signal
 import socket
 import struct
 import subprocess
+import termios
 import threading
 import time
 
@@ -186,6 +188,37 @@ def stuck_not_reading(lab, client):
             "whenever it is readable")
 
 
+def stuck_not_sending(lab, client):
+    """A sentence if the client's last send on its socket found no room
+    (EAGAIN) or took part of what it was given, and it sleeps in a poll
+    that does not ask for POLLOUT on that socket while nothing moves, else
+    None: a client that leaves the rest of its queue unsent, waiting for a
+    reply to bytes it has not sent."""
+    fd = socket_fd(lab, client)
+    polls = lab.events("poll", proc=client, event="wait")
+    sends = [e for e in lab.events(SOCKET_CALLS, proc=client)
+             if e["args"].get("fd") == fd]
+    if fd is None or not polls or not sends or \
+            any(f.get("fd") == fd and "POLLOUT" in str(f.get("events"))
+                for f in polls[-1]["args"].get("fds") or []):
+        return None
+    last = sends[-1]
+    asked = last["args"].get("count")
+    if not (last.get("errno") in ("EAGAIN", "EWOULDBLOCK") or
+            (isinstance(asked, int) and 0 <= last["ret"] < asked)):
+        return None
+    if sleeping_still(lab, client, ("poll",)) is None:
+        return None
+    return (f"the client sleeps in poll with bytes of its queue unsent, and "
+            f"nothing moves: its last {tracetext.call_text(last)} "
+            f"({last['file']}:{last['line']}) left some of the queue, and "
+            f"its poll does not ask for POLLOUT on its socket, fd {fd} "
+            f"({polls[-1]['file']}:{polls[-1]['line']}), so nothing wakes "
+            "it to send the rest; the server waits for those bytes, and the "
+            "client for their reply. Ask for POLLOUT while out_len > 0, and "
+            "send when poll reports it")
+
+
 def finished(lab, client, timeout):
     """Waits for the client to end; None when it did, else why not.  A
     client that still prints its reply when the time is up is slow (small
@@ -203,7 +236,7 @@ def finished(lab, client, timeout):
         if client.wait(0.1) is not None:
             return None
         why = stuck_writing(lab, client) or stuck_not_reading(lab, client) \
-            or stuck_reading(lab, client)
+            or stuck_not_sending(lab, client) or stuck_reading(lab, client)
         if why:
             return why
     if client.wait(0.1) is not None:
@@ -344,15 +377,16 @@ def stopped_reading(lab, client):
 
 class Answering(threading.Thread):
     """A server of the checks' own, for one client: it reads until end of
-    file (or reads `read_only` bytes and closes), then answers with
-    answer(what it read), sent in pieces."""
+    file (or reads `read_only` bytes and closes, once `unread` more bytes
+    wait unread in its socket), then answers with answer(what it read),
+    sent in pieces."""
 
     def __init__(self, lab, answer, read_only=None, pieces=1,
-                 leave="close"):
+                 leave="close", unread=0):
         super().__init__(daemon=True)
         self.listener = lab.listen(timeout=QUICK)
         self.lab, self.answer, self.read_only = lab, answer, read_only
-        self.pieces, self.leave = pieces, leave
+        self.pieces, self.leave, self.unread = pieces, leave, unread
         self.got, self.how, self.sent = b"", "no client", False
         self.start()
 
@@ -371,7 +405,11 @@ class Answering(threading.Thread):
                 # shutdown makes, so that its next send is made, and fails.
                 receive(conn)
             else:
-                conn.close()  # with the rest of what the client sent unread
+                # With the rest of what the client sent unread: once all of
+                # it is there, the client's next read fails with ECONNRESET.
+                self.lab.wait_until(lambda: queued(conn) >= self.unread,
+                                    timeout=QUICK, every=0.01)
+                conn.close()
             return
         self.got, self.how = receive(conn)
         if self.how != "eof":
@@ -393,6 +431,12 @@ class Answering(threading.Thread):
         self.lab.peers.remove(self.listener)
         self.listener.close()
         os.unlink(self.lab.dir / "lab.sock")
+
+
+def queued(conn):
+    """The bytes that wait unread in a Python peer's socket (FIONREAD)."""
+    return struct.unpack("i", fcntl.ioctl(conn, termios.FIONREAD,
+                                          b"\0" * 4))[0]
 
 
 def ended_by(client):
@@ -696,6 +740,34 @@ def test_at_end_of_input_the_client_shuts_down_writing_and_reads_on(lab):
                   ". The client never called shutdown: a close ends both "
                   "directions, and the answer has nowhere to go"),
                "Half-close")
+
+
+def test_the_client_prints_an_answer_longer_than_its_input(lab):
+    # Not every server echoes: this one answers 3 bytes with 26, after
+    # their end of file, and the client's reads return at most 5 bytes
+    # (LAB_FAULTS), so that a client that stops once it has read as many
+    # bytes as it sent stops for certain.
+    peer = Answering(lab, lambda got: b"%d bytes, then end of file\n"
+                     % len(got), pieces=3)
+    client = lab.start("client", "lab.sock", stdin=b"hi\n",
+                       env={"LAB_FAULTS": "read<=5,recv<=5"})
+    peer.join(QUICK)
+    if client.wait(QUICK) is None:
+        lab.stop(client)
+    said = b"3 bytes, then end of file\n"
+    early = stopped_reading(lab, client)
+    lab.expect(client.stdout_bytes == said or early is None,
+               f"{early}; it printed {cut(client.stdout_bytes, 40)} of "
+               f"{cut(said, 40)}: a server may answer more bytes than it was "
+               "sent, and only its end of file says that the answer is "
+               "whole (its reads returning at most 5 bytes, "
+               "LAB_FAULTS='read<=5')", "Half-close")
+    lab.expect(client.stdout_bytes == said and client.returncode == 0,
+               "the client given 3 bytes of input to print the whole answer "
+               f"of a server that answers them with {len(said)}, "
+               f"{cut(said, 40)}, after their end of file, and exit with 0: "
+               f"it printed {cut(client.stdout_bytes, 40)}; "
+               f"{client.describe()}", "Half-close")
 
 
 def test_the_client_reads_its_input_only_while_its_queue_has_room(lab):
@@ -1117,11 +1189,15 @@ def test_the_client_ends_when_the_server_leaves_early(lab):
     # with ECONNRESET, or its send with EPIPE), once with only the
     # server's reading side shut down, what it had not read taken away:
     # the client's next send fails with EPIPE, and nothing else says so
-    # (no end of file, no POLLHUP).
-    for how in ("shutdown", "close", "shut-rd"):
-        peer = Answering(lab, None, read_only=1000, leave=how)
+    # (no end of file, no POLLHUP).  Last, an input that has all gone
+    # before the server closes with most of it unread: nothing is left to
+    # send, and only the read's ECONNRESET says that the server has gone.
+    for how, size in (("shutdown", 2_000_000), ("close", 2_000_000),
+                      ("shut-rd", 2_000_000), ("close", 2000)):
+        peer = Answering(lab, None, read_only=1000, leave=how,
+                         unread=size - 1000 if size < 1_000_000 else 0)
         client = lab.start("client", "lab.sock",
-                           stdin=binary(2_000_000, seed=3))
+                           stdin=binary(size, seed=3))
         peer.join(QUICK)
         status = client.wait(QUICK)
         if status is None:
@@ -1132,10 +1208,24 @@ def test_the_client_ends_when_the_server_leaves_early(lab):
                    "When the other side goes")
         ended = {"shutdown": "shutdown(SHUT_RDWR)", "close": "close",
                  "shut-rd": "shutdown(SHUT_RD), its socket left open"}[how]
+        reset = [e for e in lab.made(READS, proc=client)
+                 if e.get("errno") == "ECONNRESET"]
+        lab.expect(status is not None and status != 0 or not reset or
+                   size > 1_000_000,
+                   "the client to take a read that fails with ECONNRESET "
+                   "for a server that has gone, not for its end of file: "
+                   f"the server read 1000 of the {size} bytes the client "
+                   "had sent, and closed with the rest unread; the client's "
+                   f"{tracetext.call_text(reset[0]) if reset else ''} "
+                   f"({reset[0]['file'] if reset else ''}:"
+                   f"{reset[0]['line'] if reset else ''}) said so, and it "
+                   "ended as if the whole reply had come. Say that the "
+                   "server reset the connection, and exit with a non-zero "
+                   f"status; {client.describe()}", "When the other side goes")
         lab.expect(status is not None and status != 0,
                    "the client to end with a non-zero status, and a message, "
                    f"when the server ends the connection (with {ended}) "
-                   "after reading 1000 of the 2000000 bytes it sent: its "
+                   f"after reading 1000 of the {size} bytes it sent: its "
                    "send then fails with EPIPE (or its read with "
                    "ECONNRESET): the server has gone, and nothing more will "
                    "be read; take EPIPE for that, never for a socket that "
@@ -1576,27 +1666,39 @@ def test_the_client_reads_messages_split_and_joined(lab):
     message among short ones leaves its bytes in the client's buffer
     behind the shorter ones that follow: a length taken from a header of
     which only 1 or 2 bytes have come reads them, and is far above the
-    limit."""
+    limit.  Empty lines are among the lines, and the second time the last
+    line ends without a newline."""
     lines = [b"one", b"two and more", b"", b"three",
              b"and a longer line, whose bytes stay behind", b"four", b"",
-             b"five"]
+             b"a NUL\0inside", b"five"]
     for faults in ("", "read<=3,recv<=3"):
         peer = Answering(lab, lambda got: b"".join(
             frame(m.upper()) for m in unframe(got)[0]))
+        end = b"" if faults else b"\n"
         client = lab.start("client", "-m", "lab.sock",
-                           stdin=b"\n".join(lines) + b"\n",
+                           stdin=b"\n".join(lines) + end,
                            env={"LAB_FAULTS": faults} if faults else None)
         peer.join(QUICK)
         status = client.wait(QUICK)
         if status is None:
             lab.stop(client)
         sent, rest = unframe(peer.got)
+        said = ("the client with -m to send each line of standard input as "
+                "one message, a 4-byte length in network byte order (htonl) "
+                "then the line without its newline")
+        got = (f"the server got {[cut(m, 16) for m in sent]} and "
+               f"{len(rest)} bytes more ({peer.how})")
+        lab.expect(not (sent == [m for m in lines if m] and not rest),
+                   f"{said}, an empty line too, as a message of length 0 "
+                   f"(the input had {lines.count(b'')} empty lines): {got}",
+                   "Messages on a byte stream")
+        lab.expect(not (sent == lines[:-1] and not rest and not end),
+                   f"{said}, the last line too, though it ends without a "
+                   f"newline: at the end of the input, what is left is the "
+                   f"last line ({lines[-1].decode()}): {got}",
+                   "Messages on a byte stream")
         lab.expect(sent == lines and not rest,
-                   "the client with -m to send each line of standard input "
-                   "as one message, a 4-byte length in network byte order "
-                   "(htonl) then the line without its newline: the server "
-                   f"got {[cut(m, 16) for m in sent]} and {len(rest)} bytes "
-                   f"more ({peer.how})", "Messages on a byte stream")
+                   f"{said}: {got}", "Messages on a byte stream")
         printed = client.stdout_bytes
         wanted = b"".join(m.upper() + b"\n" for m in lines)
         believed = [int(n) for n in re.findall(rb"\d+", client.stderr_bytes)
@@ -1615,6 +1717,15 @@ def test_the_client_reads_messages_split_and_joined(lab):
                    "bytes): the bytes behind the part that had come, left "
                    "there by an earlier, longer message, were read as the "
                    "rest of the length", "Messages on a byte stream")
+        at = first_difference(printed, wanted)
+        lab.expect(printed == wanted or wanted[at:at + 1] != b"\0",
+                   "the client with -m to print every byte of each message, "
+                   f"NUL bytes too: its output differs first at byte {at}, "
+                   "where the message a NUL\x00inside has its NUL; it "
+                   f"printed {cut(printed, 60)}. Write a message with "
+                   "write_all(fd, its bytes, its length), never with printf "
+                   "or a C string, which end at a NUL",
+                   "Messages on a byte stream")
         lab.expect(printed == wanted and status == 0,
                    "the client with -m to print each message of the reply on "
                    "a line of its own"
