@@ -45,7 +45,7 @@ HEADER_SIZE, MAX_MESSAGE = 4, 4096  # -m, as the README says
 SOCKET_CALLS = ("write", "send", "sendto", "sendmsg")
 # The programs that a check runs built with sanitizers (tests/mistakes.py
 # builds them beforehand).
-SANITIZED = ("client",)
+SANITIZED = ("client", "server")
 
 
 def serving(lab, *args, env=None):
@@ -1506,6 +1506,46 @@ def test_messages_that_come_in_one_read_are_each_answered(lab):
              + ("one read" if whole else "few reads") + ". After one message, "
              "look for the next in what is left of the same read, before "
              "you read again")
+
+
+def test_the_server_reads_and_writes_lengths_wherever_they_sit(lab):
+    """The server with -m, built with -fsanitize=address,undefined (a build
+    of its own), sent messages of 1, 2, 3, 5, 0 and 7 bytes in one read: a
+    header sits wherever the message before it ended, in the message
+    buffer and in the reply, at an address that is not a multiple of 4.
+    A uint32_t * to it is a misaligned access, which x86 forgives and no
+    output shows."""
+    run = lab.sanitized("server")
+    if not run:
+        return  # no sanitizers here: nothing shows a misaligned access
+    slow = labrun.WAIT * 5  # a sanitized start is slow
+    server = lab.start("server", "-m", group=0, **run)
+    lab.require("listen", "the server to listen (lesson 03)",
+                "What this stage does", proc=server, ret=0, timeout=slow)
+    bodies = [b"a", b"bc", b"def", b"ghijk", b"", b"lmnopqr"]
+    peer = peers.Peer(lab.dir / "lab.sock", slow)
+    lab.peers.append(peer.sock)
+    if peer.error is None:
+        lab.require(labrun.ACCEPTS, "the server to accept a client",
+                    "Your task", proc=server, timeout=slow,
+                    where=lambda e: e["ret"] >= 0)
+        peers.settled(lab, server)
+        with frozen(server):  # all of them wait in its socket, for one read
+            peer.send(b"".join(frame(m) for m in bodies))
+            peer.sock.shutdown(socket.SHUT_WR)
+        peer.receive()
+    lab.stop(server)
+    found, at = finding_of(lab, server, "server")
+    lab.expect(not found,
+               "the server to copy each length out of its buffer with "
+               "memcpy before ntohl, and into the reply with memcpy after "
+               "htonl: a header sits wherever the message before it ended, "
+               "and a uint32_t * to it may be misaligned. Built with "
+               "-fsanitize=address,undefined and sent messages of "
+               f"{', '.join(str(len(m)) for m in bodies)} bytes in one "
+               f"read, it made {found['what'] if found else ''}{at} "
+               f"({'; '.join(found['said']) if found else ''})",
+               "Messages on a byte stream")
 
 
 def connected_to(lab, server):
