@@ -244,6 +244,23 @@ def test_an_empty_datagram_is_a_record_not_the_end(lab):
                f"{collector.describe()}", "Datagrams keep their boundaries")
 
 
+def connected_to_a_sender(lab, collector):
+    """A sentence if the collector connected its socket (to reply with
+    send, say), else None: a connected datagram socket takes datagrams
+    from its peer alone."""
+    lab.collector.sync()
+    done = lab.events("connect", proc=collector, ret=0)
+    if not done:
+        return None
+    e = done[0]
+    return ("the collector to reply with sendto(2), to the address and "
+            f"length recvmsg gave, and never to connect: {call_text(e)} "
+            f"({e['file']}:{e['line']}) made that sender its socket's only "
+            "peer. A connected datagram socket receives only from its peer: "
+            "every other logger's sendto then fails with EPERM, and the "
+            "collector hears no one else")
+
+
 def test_the_collector_names_each_sender_and_replies_to_a_bound_one(lab):
     collector = collecting(lab, "-n", "2")
     anonymous, named = dgram(lab), dgram(lab, "peer.sock")
@@ -286,6 +303,9 @@ def test_the_collector_names_each_sender_and_replies_to_a_bound_one(lab):
                f"before the collector ended or within {labrun.WAIT:g} s); "
                "collector stderr: "
                f"{cut(collector.stderr_bytes, 200)}",
+               "Who sent it: addresses and replies")
+    connected = connected_to_a_sender(lab, collector)
+    lab.expect(connected is None, f"{connected}",
                "Who sent it: addresses and replies")
     closed_once(lab, "Your task")
     lab.collector.sync()
@@ -618,7 +638,9 @@ def test_a_logger_that_reads_no_replies_does_not_stop_the_collector(lab):
     answer = None if failed else \
         send(listening, b"am I heard?", path(lab)) or \
         reply_to(lab, listening, collector)
-    lab.collector.sync()
+    connected = connected_to_a_sender(lab, collector)
+    lab.expect(connected is None, f"{connected}",
+               "Who sent it: addresses and replies")
     full = lab.events(("sendto", "send", "sendmsg"), proc=collector,
                       errno="EAGAIN")
     # Its socket is closed as its exit begins: it is waited for, so that
