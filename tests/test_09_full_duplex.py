@@ -988,6 +988,41 @@ def test_the_client_sleeps_while_nothing_can_happen(lab):
             lab.stop(client)
 
 
+def test_the_client_sends_each_line_as_soon_as_it_has_come(lab):
+    # Two lines come at once, then standard input stays open and silent:
+    # a client that reads it through stdio (fgets, getline) gets the first
+    # line, and the second waits in stdio's own buffer, where poll, which
+    # looks at fd 0, does not see it.  A server of the checks' own takes
+    # what the client sends; what else could be wrong with the messages,
+    # the checks after this one say.
+    listener = lab.listen(timeout=QUICK)
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    lab.peers.append(mine)
+    mine.sendall(b"one\ntwo\n")
+    client = lab.start("client", "-m", "lab.sock", stdin=theirs)
+    theirs.close()
+    try:
+        conn = lab.accept(listener)
+        lab.expect(conn is not None, "the client to connect to lab.sock, "
+                   "where a server listens", "Your task")
+        wanted = frame(b"one") + frame(b"two")
+        got, _ = receive(conn, len(wanted))
+        lab.expect(got != frame(b"one"),
+                   "the client with -m to send each line as soon as it has "
+                   "come: two lines, one\\ntwo\\n, came at once on its "
+                   "standard input, which then stayed open, and it sent "
+                   f"the first alone, {cut(got, 40)}. Read standard input "
+                   "with read(2), all there is, and take every whole line "
+                   "from what came: stdio (fgets, getline, scanf, fread) "
+                   "reads ahead into a buffer of its own, where poll, which "
+                   "looks at fd 0, does not see the lines that wait there; "
+                   f"{client.describe()}", "Both directions at once")
+    finally:
+        mine.close()  # the end of the input: the client ends
+        if client.wait(QUICK) is None:
+            lab.stop(client)
+
+
 def test_a_poll_interrupted_by_a_signal_is_made_again(lab):
     serving(lab)
     client = lab.start("client", "lab.sock", stdin=b"hello\n",
