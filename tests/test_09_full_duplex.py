@@ -1001,6 +1001,7 @@ def test_the_client_sends_each_line_as_soon_as_it_has_come(lab):
     mine.sendall(b"one\ntwo\n")
     client = lab.start("client", "-m", "lab.sock", stdin=theirs)
     theirs.close()
+    conn = None
     try:
         conn = lab.accept(listener)
         lab.expect(conn is not None, "the client to connect to lab.sock, "
@@ -1018,7 +1019,9 @@ def test_the_client_sends_each_line_as_soon_as_it_has_come(lab):
                    "looks at fd 0, does not see the lines that wait there; "
                    f"{client.describe()}", "Both directions at once")
     finally:
-        mine.close()  # the end of the input: the client ends
+        mine.close()  # the end of the input, then the server's: it ends
+        if conn is not None:
+            conn.close()
         if client.wait(QUICK) is None:
             lab.stop(client)
 
