@@ -219,6 +219,31 @@ def stuck_not_sending(lab, client):
             "send when poll reports it")
 
 
+def pollout_unanswered(lab, client):
+    """A sentence if poll reported POLLOUT on the client's socket again and
+    again since its last send, and it sent nothing, else None: a client
+    that asks for POLLOUT and does not send when it comes, and goes round
+    its loop without sleeping."""
+    fd = socket_fd(lab, client)
+    sends = [e for e in lab.events(SOCKET_CALLS, proc=client)
+             if e["args"].get("fd") == fd]
+    since = sends[-1]["ts"] if sends else 0
+    ready = [e for e in lab.events("poll", proc=client, event=None)
+             if e["ts"] > since and
+             any(r.get("fd") == fd and "POLLOUT" in str(r.get("revents"))
+                 for r in (e.get("args") or {}).get("ready") or [])]
+    times = sum(tracetext.calls_of(e) for e in ready)
+    if fd is None or times < 3:
+        return None
+    first = ready[0]
+    return (f"the client to send its queue when poll reports POLLOUT: poll "
+            f"({first['file']}:{first['line']}) reported POLLOUT on its "
+            f"socket, fd {fd}, {times:,} times since its last send, and it "
+            "sent nothing, going round its loop without sleeping. When "
+            "fds[1].revents has POLLOUT, call send_queued in that turn, "
+            "whether or not standard input was read")
+
+
 def finished(lab, client, timeout):
     """Waits for the client to end; None when it did, else why not.  A
     client that still prints its reply when the time is up is slow (small
@@ -241,6 +266,9 @@ def finished(lab, client, timeout):
             return why
     if client.wait(0.1) is not None:
         return None
+    unanswered = pollout_unanswered(lab, client)
+    if unanswered:
+        return unanswered
     return (f"the client to end; after {now - started:.0f} s it still runs"
             + (f", its reply stuck at {printed} bytes printed"
                if printed else ""))
