@@ -32,10 +32,10 @@ import pytest
 import labrun
 import peers
 import tracetext
-from conftest import (Drain, closed_once, finding_of, frozen, receive,
-                      receive_from, sent_to,
+from conftest import (Drain, as_run, closed_once, finding_of, frozen,
+                      receive, receive_from, sent_to,
                       server_finishes_short_writes, sigaction_zeroed,
-                      timing_out, tool)
+                      timing_out, tool, watched_for_input_after_end_of_file)
 from tracetext import cut
 
 LESSON = "09-full-duplex"
@@ -536,10 +536,12 @@ def test_the_server_answers_a_half_closed_client_to_the_end(lab):
 
 
 def test_a_reply_still_pending_at_end_of_file_is_written(lab):
-    # The server's first write fails with EAGAIN (LAB_FAULTS), so that its
-    # reply is still pending when it reads the client's end of file, which
-    # waits behind the request: the server is stopped while both come.
-    server = serving(lab, env={"LAB_FAULTS": "write#1=EAGAIN,send#1=EAGAIN"})
+    # The server's first two writes fail with EAGAIN (LAB_FAULTS), so that
+    # its reply is still pending when it reads the client's end of file,
+    # which waits behind the request (the server is stopped while both
+    # come), and after it: it polls again, for POLLOUT alone.
+    rules = "write#1=EAGAIN,write#2=EAGAIN,send#1=EAGAIN,send#2=EAGAIN"
+    server = serving(lab, env={"LAB_FAULTS": rules})
     peer = peers.Peer(lab.dir / "lab.sock", QUICK)
     lab.expect(peer.error is None, f"a client to connect; "
                f"{server.describe()}", "Half-close")
@@ -560,10 +562,26 @@ def test_a_reply_still_pending_at_end_of_file_is_written(lab):
                "a client that sends a request and shuts down its writing "
                "side at once to get its whole reply, then end of file, when "
                "the reply is still pending as the server reads end of file "
-               "(its first write failed with EAGAIN, LAB_FAULTS): it got "
+               "(its first writes failed with EAGAIN, LAB_FAULTS): it got "
                f"{cut(reply, 40)} ({how}). Read 0 means no more requests, "
                "not that the client has gone: write what is pending, then "
                "close", "Half-close")
+    labrun.settle(lab, server)
+    lab.collector.sync()
+    found = watched_for_input_after_end_of_file(lab, server)
+    read, poll, times, _ = found or ({"args": {}}, {}, 0, 0)
+    lab.expect(not found,
+               "the server to stop asking poll for POLLIN on a client's "
+               "socket once read returned 0 (end of file): after "
+               f"read({read['args'].get('fd')}) = 0 ({read.get('file')}:"
+               f"{read.get('line')}) it still asked for POLLIN on it in "
+               f"{times} poll(s) ({poll.get('file')}:{poll.get('line')}), "
+               "while the reply waited (its first two writes failed with "
+               f"EAGAIN: `{as_run(lab, 'server', rules)}`). A socket at end "
+               "of file is readable for ever: while a client that does not "
+               "read yet holds its reply, every poll returns at once and "
+               "the loop spins. Leave POLLIN out once at_eof is set",
+               "Half-close")
 
 
 # -- the client: any size, both directions at once, half-close ---------------
@@ -1366,6 +1384,35 @@ def test_the_server_stops_reading_a_client_that_does_not_read(lab):
                f"{hog.sent} bytes. Keep a fixed buffer per client, and stop "
                "watching it for POLLIN while its reply cannot be written: "
                "the client's own writes then wait, in the client",
+               "Back-pressure")
+
+
+def test_the_server_with_m_sleeps_while_a_client_does_not_read(lab):
+    # With -m a client sends messages and reads none of the answers: once
+    # the buffers are full, a whole message waits in the message buffer for
+    # room in the reply, and there is nothing to do until the client reads.
+    # Each message is 4095 bytes, so that two answers leave the reply
+    # buffer 2 bytes of room, not none: room in the reply is no room to
+    # read into.
+    server = serving(lab, "-m")
+    hog = peers.Hog(lab, 0, data=frame(b"m" * (MAX_MESSAGE - 1)) * 512)
+    # Until the client's send waits and the server sleeps (one that spins
+    # never does: the look below says so).
+    lab.wait_until(lambda: hog.waits() and
+                   peers.blocked_in(server.pid) is not None,
+                   proc=server, timeout=QUICK, every=0.01)
+    made, spins = peers.idle_for(lab, server, QUICK / 10)
+    hog.leave()
+    lab.expect(not spins,
+               "the server with -m to sleep in poll while a client that "
+               "reads none of its answers has filled the buffers: it "
+               + ("went on making calls as soon as the check looked"
+                  if made >= 10 else "was on a CPU, or waiting for one, a "
+                  "quarter or more of the time the check looked")
+               + ", a loop that never waits. Ask for POLLIN only while the "
+               "message buffer (in) has room: a whole message that waits "
+               "there for room in the reply leaves nothing to read into, "
+               "and poll reports the socket readable at once, every turn",
                "Back-pressure")
 
 
