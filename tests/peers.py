@@ -230,16 +230,17 @@ def silent(lab, server, timeout=labrun.WAIT):
 
 
 class Hog(threading.Thread):
-    """A client that sends size bytes and reads nothing: a thread, since its
-    send waits once the buffers are full.  sent says how far it got.  Its
-    send may wait as long as a check takes to serve others before it reads
-    (leave() wakes it at once)."""
+    """A client that sends size bytes (data, if given) and reads nothing: a
+    thread, since its send waits once the buffers are full.  sent says how
+    far it got.  Its send may wait as long as a check takes to serve others
+    before it reads (leave() wakes it at once)."""
 
-    def __init__(self, lab, size, timeout=labrun.WAIT * 10):
+    def __init__(self, lab, size, timeout=labrun.WAIT * 10, data=None):
         super().__init__(daemon=True)
         self.peer = Peer(lab.dir / "lab.sock", timeout)
         lab.peers.append(self.peer.sock)
-        self.data = (b"abcdefghijklmnopqrstuvwxyz" * (size // 26 + 1))[:size]
+        self.data = data if data is not None else \
+            (b"abcdefghijklmnopqrstuvwxyz" * (size // 26 + 1))[:size]
         self.sent = 0
         self.start()
 

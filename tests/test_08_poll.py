@@ -24,7 +24,8 @@ from conftest import (READS, WRITES, Drain, address_lengths_set, as_run,
                       closed_once,
                       errno_in_handlers, faults, first_fds, frozen,
                       handlers_call_only_safe_functions, line_on_stdout,
-                      sigaction_zeroed, timing_out, tool)
+                      sigaction_zeroed, timing_out, tool,
+                      watched_for_input_after_end_of_file)
 from tracetext import call_text, cut
 
 LESSON = "08-poll"
@@ -620,38 +621,6 @@ def test_a_client_at_end_of_file_gets_its_whole_reply(lab):
                "(LAB_FAULTS): "
                f"it got {len(reply)} bytes ({how}); {server.describe()}",
                "Writing without waiting")
-
-
-def watched_for_input_after_end_of_file(lab, server):
-    """(the read of 0, the first poll after it that asked for POLLIN on
-    that socket, how many polls did so, how many of them reported it at
-    once) for a client's socket that poll still watched for POLLIN after
-    read returned 0 (end of file), before the server closed it; else
-    None."""
-    ended, found = {}, None
-    for e in lab.events(proc=server, event=None):
-        args = e.get("args") or {}
-        if e["event"] != "return" and not (e["call"] == "poll" and
-                                           e["event"] == "wait"):
-            continue
-        if e["call"] in labrun.ACCEPTS or e["call"] == "close":
-            fd = e["ret"] if e["call"] in labrun.ACCEPTS else args.get("fd")
-            ended.pop(fd, None)
-            continue
-        if e["call"] in READS and e["ret"] == 0 and args.get("count", 0):
-            ended.setdefault(args.get("fd"), [e, None, 0, 0])
-            continue
-        if e["call"] != "poll" or e["event"] != "return":
-            continue
-        ready = {f["fd"]: str(f["revents"]) for f in args.get("ready") or []}
-        for entry in args.get("fds") or []:
-            seen = ended.get(entry.get("fd"))
-            if seen and "POLLIN" in str(entry.get("events")):
-                seen[1] = seen[1] or e
-                seen[2] += 1
-                seen[3] += "POLLIN" in ready.get(entry["fd"], "")
-                found = found or seen
-    return tuple(found) if found else None
 
 
 def test_a_client_at_end_of_file_is_no_longer_watched_for_input(lab):

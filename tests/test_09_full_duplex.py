@@ -13,6 +13,7 @@ LAB_FAULTS: reads that return a few bytes at a time, so that a message
 arrives in pieces; a stopped server (SIGSTOP), so that several messages
 arrive in one read.
 """
+import fcntl
 import functools
 import os
 import random
@@ -22,6 +23,7 @@ import signal
 import socket
 import struct
 import subprocess
+import termios
 import threading
 import time
 
@@ -30,10 +32,10 @@ import pytest
 import labrun
 import peers
 import tracetext
-from conftest import (Drain, closed_once, finding_of, frozen, receive,
-                      receive_from, sent_to,
+from conftest import (Drain, as_run, closed_once, finding_of, frozen,
+                      receive, receive_from, sent_to,
                       server_finishes_short_writes, sigaction_zeroed,
-                      timing_out, tool)
+                      timing_out, tool, watched_for_input_after_end_of_file)
 from tracetext import cut
 
 LESSON = "09-full-duplex"
@@ -43,7 +45,7 @@ HEADER_SIZE, MAX_MESSAGE = 4, 4096  # -m, as the README says
 SOCKET_CALLS = ("write", "send", "sendto", "sendmsg")
 # The programs that a check runs built with sanitizers (tests/mistakes.py
 # builds them beforehand).
-SANITIZED = ("client",)
+SANITIZED = ("client", "server")
 
 
 def serving(lab, *args, env=None):
@@ -186,6 +188,62 @@ def stuck_not_reading(lab, client):
             "whenever it is readable")
 
 
+def stuck_not_sending(lab, client):
+    """A sentence if the client's last send on its socket found no room
+    (EAGAIN) or took part of what it was given, and it sleeps in a poll
+    that does not ask for POLLOUT on that socket while nothing moves, else
+    None: a client that leaves the rest of its queue unsent, waiting for a
+    reply to bytes it has not sent."""
+    fd = socket_fd(lab, client)
+    polls = lab.events("poll", proc=client, event="wait")
+    sends = [e for e in lab.events(SOCKET_CALLS, proc=client)
+             if e["args"].get("fd") == fd]
+    if fd is None or not polls or not sends or \
+            any(f.get("fd") == fd and "POLLOUT" in str(f.get("events"))
+                for f in polls[-1]["args"].get("fds") or []):
+        return None
+    last = sends[-1]
+    asked = last["args"].get("count")
+    if not (last.get("errno") in ("EAGAIN", "EWOULDBLOCK") or
+            (isinstance(asked, int) and 0 <= last["ret"] < asked)):
+        return None
+    if sleeping_still(lab, client, ("poll",)) is None:
+        return None
+    return (f"the client sleeps in poll with bytes of its queue unsent, and "
+            f"nothing moves: its last {tracetext.call_text(last)} "
+            f"({last['file']}:{last['line']}) left some of the queue, and "
+            f"its poll does not ask for POLLOUT on its socket, fd {fd} "
+            f"({polls[-1]['file']}:{polls[-1]['line']}), so nothing wakes "
+            "it to send the rest; the server waits for those bytes, and the "
+            "client for their reply. Ask for POLLOUT while out_len > 0, and "
+            "send when poll reports it")
+
+
+def pollout_unanswered(lab, client):
+    """A sentence if poll reported POLLOUT on the client's socket again and
+    again since its last send, and it sent nothing, else None: a client
+    that asks for POLLOUT and does not send when it comes, and goes round
+    its loop without sleeping."""
+    fd = socket_fd(lab, client)
+    sends = [e for e in lab.events(SOCKET_CALLS, proc=client)
+             if e["args"].get("fd") == fd]
+    since = sends[-1]["ts"] if sends else 0
+    ready = [e for e in lab.events("poll", proc=client, event=None)
+             if e["ts"] > since and
+             any(r.get("fd") == fd and "POLLOUT" in str(r.get("revents"))
+                 for r in (e.get("args") or {}).get("ready") or [])]
+    times = sum(tracetext.calls_of(e) for e in ready)
+    if fd is None or times < 3:
+        return None
+    first = ready[0]
+    return (f"the client to send its queue when poll reports POLLOUT: poll "
+            f"({first['file']}:{first['line']}) reported POLLOUT on its "
+            f"socket, fd {fd}, {times:,} times since its last send, and it "
+            "sent nothing, going round its loop without sleeping. When "
+            "fds[1].revents has POLLOUT, call send_queued in that turn, "
+            "whether or not standard input was read")
+
+
 def finished(lab, client, timeout):
     """Waits for the client to end; None when it did, else why not.  A
     client that still prints its reply when the time is up is slow (small
@@ -203,11 +261,14 @@ def finished(lab, client, timeout):
         if client.wait(0.1) is not None:
             return None
         why = stuck_writing(lab, client) or stuck_not_reading(lab, client) \
-            or stuck_reading(lab, client)
+            or stuck_not_sending(lab, client) or stuck_reading(lab, client)
         if why:
             return why
     if client.wait(0.1) is not None:
         return None
+    unanswered = pollout_unanswered(lab, client)
+    if unanswered:
+        return unanswered
     return (f"the client to end; after {now - started:.0f} s it still runs"
             + (f", its reply stuck at {printed} bytes printed"
                if printed else ""))
@@ -344,15 +405,16 @@ def stopped_reading(lab, client):
 
 class Answering(threading.Thread):
     """A server of the checks' own, for one client: it reads until end of
-    file (or reads `read_only` bytes and closes), then answers with
-    answer(what it read), sent in pieces."""
+    file (or reads `read_only` bytes and closes, once `unread` more bytes
+    wait unread in its socket), then answers with answer(what it read),
+    sent in pieces."""
 
     def __init__(self, lab, answer, read_only=None, pieces=1,
-                 leave="close"):
+                 leave="close", unread=0):
         super().__init__(daemon=True)
         self.listener = lab.listen(timeout=QUICK)
         self.lab, self.answer, self.read_only = lab, answer, read_only
-        self.pieces, self.leave = pieces, leave
+        self.pieces, self.leave, self.unread = pieces, leave, unread
         self.got, self.how, self.sent = b"", "no client", False
         self.start()
 
@@ -371,7 +433,11 @@ class Answering(threading.Thread):
                 # shutdown makes, so that its next send is made, and fails.
                 receive(conn)
             else:
-                conn.close()  # with the rest of what the client sent unread
+                # With the rest of what the client sent unread: once all of
+                # it is there, the client's next read fails with ECONNRESET.
+                self.lab.wait_until(lambda: queued(conn) >= self.unread,
+                                    timeout=QUICK, every=0.01)
+                conn.close()
             return
         self.got, self.how = receive(conn)
         if self.how != "eof":
@@ -393,6 +459,12 @@ class Answering(threading.Thread):
         self.lab.peers.remove(self.listener)
         self.listener.close()
         os.unlink(self.lab.dir / "lab.sock")
+
+
+def queued(conn):
+    """The bytes that wait unread in a Python peer's socket (FIONREAD)."""
+    return struct.unpack("i", fcntl.ioctl(conn, termios.FIONREAD,
+                                          b"\0" * 4))[0]
 
 
 def ended_by(client):
@@ -464,10 +536,12 @@ def test_the_server_answers_a_half_closed_client_to_the_end(lab):
 
 
 def test_a_reply_still_pending_at_end_of_file_is_written(lab):
-    # The server's first write fails with EAGAIN (LAB_FAULTS), so that its
-    # reply is still pending when it reads the client's end of file, which
-    # waits behind the request: the server is stopped while both come.
-    server = serving(lab, env={"LAB_FAULTS": "write#1=EAGAIN,send#1=EAGAIN"})
+    # The server's first two writes fail with EAGAIN (LAB_FAULTS), so that
+    # its reply is still pending when it reads the client's end of file,
+    # which waits behind the request (the server is stopped while both
+    # come), and after it: it polls again, for POLLOUT alone.
+    rules = "write#1=EAGAIN,write#2=EAGAIN,send#1=EAGAIN,send#2=EAGAIN"
+    server = serving(lab, env={"LAB_FAULTS": rules})
     peer = peers.Peer(lab.dir / "lab.sock", QUICK)
     lab.expect(peer.error is None, f"a client to connect; "
                f"{server.describe()}", "Half-close")
@@ -488,10 +562,26 @@ def test_a_reply_still_pending_at_end_of_file_is_written(lab):
                "a client that sends a request and shuts down its writing "
                "side at once to get its whole reply, then end of file, when "
                "the reply is still pending as the server reads end of file "
-               "(its first write failed with EAGAIN, LAB_FAULTS): it got "
+               "(its first writes failed with EAGAIN, LAB_FAULTS): it got "
                f"{cut(reply, 40)} ({how}). Read 0 means no more requests, "
                "not that the client has gone: write what is pending, then "
                "close", "Half-close")
+    labrun.settle(lab, server)
+    lab.collector.sync()
+    found = watched_for_input_after_end_of_file(lab, server)
+    read, poll, times, _ = found or ({"args": {}}, {}, 0, 0)
+    lab.expect(not found,
+               "the server to stop asking poll for POLLIN on a client's "
+               "socket once read returned 0 (end of file): after "
+               f"read({read['args'].get('fd')}) = 0 ({read.get('file')}:"
+               f"{read.get('line')}) it still asked for POLLIN on it in "
+               f"{times} poll(s) ({poll.get('file')}:{poll.get('line')}), "
+               "while the reply waited (its first two writes failed with "
+               f"EAGAIN: `{as_run(lab, 'server', rules)}`). A socket at end "
+               "of file is readable for ever: while a client that does not "
+               "read yet holds its reply, every poll returns at once and "
+               "the loop spins. Leave POLLIN out once at_eof is set",
+               "Half-close")
 
 
 # -- the client: any size, both directions at once, half-close ---------------
@@ -698,6 +788,34 @@ def test_at_end_of_input_the_client_shuts_down_writing_and_reads_on(lab):
                "Half-close")
 
 
+def test_the_client_prints_an_answer_longer_than_its_input(lab):
+    # Not every server echoes: this one answers 3 bytes with 26, after
+    # their end of file, and the client's reads return at most 5 bytes
+    # (LAB_FAULTS), so that a client that stops once it has read as many
+    # bytes as it sent stops for certain.
+    peer = Answering(lab, lambda got: b"%d bytes, then end of file\n"
+                     % len(got), pieces=3)
+    client = lab.start("client", "lab.sock", stdin=b"hi\n",
+                       env={"LAB_FAULTS": "read<=5,recv<=5"})
+    peer.join(QUICK)
+    if client.wait(QUICK) is None:
+        lab.stop(client)
+    said = b"3 bytes, then end of file\n"
+    early = stopped_reading(lab, client)
+    lab.expect(client.stdout_bytes == said or early is None,
+               f"{early}; it printed {cut(client.stdout_bytes, 40)} of "
+               f"{cut(said, 40)}: a server may answer more bytes than it was "
+               "sent, and only its end of file says that the answer is "
+               "whole (its reads returning at most 5 bytes, "
+               "LAB_FAULTS='read<=5')", "Half-close")
+    lab.expect(client.stdout_bytes == said and client.returncode == 0,
+               "the client given 3 bytes of input to print the whole answer "
+               f"of a server that answers them with {len(said)}, "
+               f"{cut(said, 40)}, after their end of file, and exit with 0: "
+               f"it printed {cut(client.stdout_bytes, 40)}; "
+               f"{client.describe()}", "Half-close")
+
+
 def test_the_client_reads_its_input_only_while_its_queue_has_room(lab):
     # 100000 bytes of input wait in a socket before the client starts, and
     # its first sends find no room (LAB_FAULTS): its first read fills its
@@ -706,8 +824,9 @@ def test_the_client_reads_its_input_only_while_its_queue_has_room(lab):
     data = binary(100_000, seed=5)
     stdin, feeder = stdin_socket(lab, data)
     feeder.join(labrun.WAIT)
+    # 8 of each, 16 rules: the most that LAB_FAULTS applies (trace/TRACE.md).
     faults = ",".join(f"{call}#{n}=EAGAIN" for call in ("send", "write")
-                      for n in range(1, 11))
+                      for n in range(1, 9))
     client = lab.start("client", "lab.sock", stdin=stdin,
                        env={"LAB_FAULTS": faults})
     why = finished(lab, client, QUICK)
@@ -718,8 +837,8 @@ def test_the_client_reads_its_input_only_while_its_queue_has_room(lab):
                zero_count_read(sum(e["ret"] for e in reads if e["ret"] > 0),
                                len(data))
                + " (its first sends found no room: LAB_FAULTS='send#1=EAGAIN"
-               "' to #10, so its queue filled up)", "Both directions at once")
-    expect_the_round_trip(lab, client, data, why, ", its first 10 sends "
+               "' to #8, so its queue filled up)", "Both directions at once")
+    expect_the_round_trip(lab, client, data, why, ", its first 8 sends "
                           "finding no room (LAB_FAULTS)")
 
 
@@ -911,6 +1030,44 @@ def test_the_client_sleeps_while_nothing_can_happen(lab):
                    "Both directions at once")
     finally:
         mine.close()  # the end of the input: the client ends
+        if client.wait(QUICK) is None:
+            lab.stop(client)
+
+
+def test_the_client_sends_each_line_as_soon_as_it_has_come(lab):
+    # Two lines come at once, then standard input stays open and silent:
+    # a client that reads it through stdio (fgets, getline) gets the first
+    # line, and the second waits in stdio's own buffer, where poll, which
+    # looks at fd 0, does not see it.  A server of the checks' own takes
+    # what the client sends; what else could be wrong with the messages,
+    # the checks after this one say.
+    listener = lab.listen(timeout=QUICK)
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    lab.peers.append(mine)
+    mine.sendall(b"one\ntwo\n")
+    client = lab.start("client", "-m", "lab.sock", stdin=theirs)
+    theirs.close()
+    conn = None
+    try:
+        conn = lab.accept(listener)
+        lab.expect(conn is not None, "the client to connect to lab.sock, "
+                   "where a server listens", "Your task")
+        wanted = frame(b"one") + frame(b"two")
+        got, _ = receive(conn, len(wanted))
+        lab.expect(got != frame(b"one"),
+                   "the client with -m to send each line as soon as it has "
+                   "come: two lines, one\\ntwo\\n, came at once on its "
+                   "standard input, which then stayed open, and it sent "
+                   f"the first alone, {cut(got, 40)}. Read standard input "
+                   "with read(2), all there is, and take every whole line "
+                   "from what came: stdio (fgets, getline, scanf, fread) "
+                   "reads ahead into a buffer of its own, where poll, which "
+                   "looks at fd 0, does not see the lines that wait there; "
+                   f"{client.describe()}", "Both directions at once")
+    finally:
+        mine.close()  # the end of the input, then the server's: it ends
+        if conn is not None:
+            conn.close()
         if client.wait(QUICK) is None:
             lab.stop(client)
 
@@ -1117,11 +1274,15 @@ def test_the_client_ends_when_the_server_leaves_early(lab):
     # with ECONNRESET, or its send with EPIPE), once with only the
     # server's reading side shut down, what it had not read taken away:
     # the client's next send fails with EPIPE, and nothing else says so
-    # (no end of file, no POLLHUP).
-    for how in ("shutdown", "close", "shut-rd"):
-        peer = Answering(lab, None, read_only=1000, leave=how)
+    # (no end of file, no POLLHUP).  Last, an input that has all gone
+    # before the server closes with most of it unread: nothing is left to
+    # send, and only the read's ECONNRESET says that the server has gone.
+    for how, size in (("shutdown", 2_000_000), ("close", 2_000_000),
+                      ("shut-rd", 2_000_000), ("close", 2000)):
+        peer = Answering(lab, None, read_only=1000, leave=how,
+                         unread=size - 1000 if size < 1_000_000 else 0)
         client = lab.start("client", "lab.sock",
-                           stdin=binary(2_000_000, seed=3))
+                           stdin=binary(size, seed=3))
         peer.join(QUICK)
         status = client.wait(QUICK)
         if status is None:
@@ -1132,10 +1293,24 @@ def test_the_client_ends_when_the_server_leaves_early(lab):
                    "When the other side goes")
         ended = {"shutdown": "shutdown(SHUT_RDWR)", "close": "close",
                  "shut-rd": "shutdown(SHUT_RD), its socket left open"}[how]
+        reset = [e for e in lab.made(READS, proc=client)
+                 if e.get("errno") == "ECONNRESET"]
+        lab.expect(status is not None and status != 0 or not reset or
+                   size > 1_000_000,
+                   "the client to take a read that fails with ECONNRESET "
+                   "for a server that has gone, not for its end of file: "
+                   f"the server read 1000 of the {size} bytes the client "
+                   "had sent, and closed with the rest unread; the client's "
+                   f"{tracetext.call_text(reset[0]) if reset else ''} "
+                   f"({reset[0]['file'] if reset else ''}:"
+                   f"{reset[0]['line'] if reset else ''}) said so, and it "
+                   "ended as if the whole reply had come. Say that the "
+                   "server reset the connection, and exit with a non-zero "
+                   f"status; {client.describe()}", "When the other side goes")
         lab.expect(status is not None and status != 0,
                    "the client to end with a non-zero status, and a message, "
                    f"when the server ends the connection (with {ended}) "
-                   "after reading 1000 of the 2000000 bytes it sent: its "
+                   f"after reading 1000 of the {size} bytes it sent: its "
                    "send then fails with EPIPE (or its read with "
                    "ECONNRESET): the server has gone, and nothing more will "
                    "be read; take EPIPE for that, never for a socket that "
@@ -1209,6 +1384,35 @@ def test_the_server_stops_reading_a_client_that_does_not_read(lab):
                f"{hog.sent} bytes. Keep a fixed buffer per client, and stop "
                "watching it for POLLIN while its reply cannot be written: "
                "the client's own writes then wait, in the client",
+               "Back-pressure")
+
+
+def test_the_server_with_m_sleeps_while_a_client_does_not_read(lab):
+    # With -m a client sends messages and reads none of the answers: once
+    # the buffers are full, a whole message waits in the message buffer for
+    # room in the reply, and there is nothing to do until the client reads.
+    # Each message is 4095 bytes, so that two answers leave the reply
+    # buffer 2 bytes of room, not none: room in the reply is no room to
+    # read into.
+    server = serving(lab, "-m")
+    hog = peers.Hog(lab, 0, data=frame(b"m" * (MAX_MESSAGE - 1)) * 512)
+    # Until the client's send waits and the server sleeps (one that spins
+    # never does: the look below says so).
+    lab.wait_until(lambda: hog.waits() and
+                   peers.blocked_in(server.pid) is not None,
+                   proc=server, timeout=QUICK, every=0.01)
+    made, spins = peers.idle_for(lab, server, QUICK / 10)
+    hog.leave()
+    lab.expect(not spins,
+               "the server with -m to sleep in poll while a client that "
+               "reads none of its answers has filled the buffers: it "
+               + ("went on making calls as soon as the check looked"
+                  if made >= 10 else "was on a CPU, or waiting for one, a "
+                  "quarter or more of the time the check looked")
+               + ", a loop that never waits. Ask for POLLIN only while the "
+               "message buffer (in) has room: a whole message that waits "
+               "there for room in the reply leaves nothing to read into, "
+               "and poll reports the socket readable at once, every turn",
                "Back-pressure")
 
 
@@ -1418,6 +1622,46 @@ def test_messages_that_come_in_one_read_are_each_answered(lab):
              "you read again")
 
 
+def test_the_server_reads_and_writes_lengths_wherever_they_sit(lab):
+    """The server with -m, built with -fsanitize=address,undefined (a build
+    of its own), sent messages of 1, 2, 3, 5, 0 and 7 bytes in one read: a
+    header sits wherever the message before it ended, in the message
+    buffer and in the reply, at an address that is not a multiple of 4.
+    A uint32_t * to it is a misaligned access, which x86 forgives and no
+    output shows."""
+    run = lab.sanitized("server")
+    if not run:
+        return  # no sanitizers here: nothing shows a misaligned access
+    slow = labrun.WAIT * 5  # a sanitized start is slow
+    server = lab.start("server", "-m", group=0, **run)
+    lab.require("listen", "the server to listen (lesson 03)",
+                "What this stage does", proc=server, ret=0, timeout=slow)
+    bodies = [b"a", b"bc", b"def", b"ghijk", b"", b"lmnopqr"]
+    peer = peers.Peer(lab.dir / "lab.sock", slow)
+    lab.peers.append(peer.sock)
+    if peer.error is None:
+        lab.require(labrun.ACCEPTS, "the server to accept a client",
+                    "Your task", proc=server, timeout=slow,
+                    where=lambda e: e["ret"] >= 0)
+        peers.settled(lab, server)
+        with frozen(server):  # all of them wait in its socket, for one read
+            peer.send(b"".join(frame(m) for m in bodies))
+            peer.sock.shutdown(socket.SHUT_WR)
+        peer.receive()
+    lab.stop(server)
+    found, at = finding_of(lab, server, "server")
+    lab.expect(not found,
+               "the server to copy each length out of its buffer with "
+               "memcpy before ntohl, and into the reply with memcpy after "
+               "htonl: a header sits wherever the message before it ended, "
+               "and a uint32_t * to it may be misaligned. Built with "
+               "-fsanitize=address,undefined and sent messages of "
+               f"{', '.join(str(len(m)) for m in bodies)} bytes in one "
+               f"read, it made {found['what'] if found else ''}{at} "
+               f"({'; '.join(found['said']) if found else ''})",
+               "Messages on a byte stream")
+
+
 def connected_to(lab, server):
     """A client of the checks' own, accepted, the server waiting again."""
     peer = peers.Peer(lab.dir / "lab.sock", QUICK)
@@ -1576,27 +1820,39 @@ def test_the_client_reads_messages_split_and_joined(lab):
     message among short ones leaves its bytes in the client's buffer
     behind the shorter ones that follow: a length taken from a header of
     which only 1 or 2 bytes have come reads them, and is far above the
-    limit."""
+    limit.  Empty lines are among the lines, and the second time the last
+    line ends without a newline."""
     lines = [b"one", b"two and more", b"", b"three",
              b"and a longer line, whose bytes stay behind", b"four", b"",
-             b"five"]
+             b"a NUL\0inside", b"five"]
     for faults in ("", "read<=3,recv<=3"):
         peer = Answering(lab, lambda got: b"".join(
             frame(m.upper()) for m in unframe(got)[0]))
+        end = b"" if faults else b"\n"
         client = lab.start("client", "-m", "lab.sock",
-                           stdin=b"\n".join(lines) + b"\n",
+                           stdin=b"\n".join(lines) + end,
                            env={"LAB_FAULTS": faults} if faults else None)
         peer.join(QUICK)
         status = client.wait(QUICK)
         if status is None:
             lab.stop(client)
         sent, rest = unframe(peer.got)
+        said = ("the client with -m to send each line of standard input as "
+                "one message, a 4-byte length in network byte order (htonl) "
+                "then the line without its newline")
+        got = (f"the server got {[cut(m, 16) for m in sent]} and "
+               f"{len(rest)} bytes more ({peer.how})")
+        lab.expect(not (sent == [m for m in lines if m] and not rest),
+                   f"{said}, an empty line too, as a message of length 0 "
+                   f"(the input had {lines.count(b'')} empty lines): {got}",
+                   "Messages on a byte stream")
+        lab.expect(not (sent == lines[:-1] and not rest and not end),
+                   f"{said}, the last line too, though it ends without a "
+                   f"newline: at the end of the input, what is left is the "
+                   f"last line ({lines[-1].decode()}): {got}",
+                   "Messages on a byte stream")
         lab.expect(sent == lines and not rest,
-                   "the client with -m to send each line of standard input "
-                   "as one message, a 4-byte length in network byte order "
-                   "(htonl) then the line without its newline: the server "
-                   f"got {[cut(m, 16) for m in sent]} and {len(rest)} bytes "
-                   f"more ({peer.how})", "Messages on a byte stream")
+                   f"{said}: {got}", "Messages on a byte stream")
         printed = client.stdout_bytes
         wanted = b"".join(m.upper() + b"\n" for m in lines)
         believed = [int(n) for n in re.findall(rb"\d+", client.stderr_bytes)
@@ -1615,6 +1871,15 @@ def test_the_client_reads_messages_split_and_joined(lab):
                    "bytes): the bytes behind the part that had come, left "
                    "there by an earlier, longer message, were read as the "
                    "rest of the length", "Messages on a byte stream")
+        at = first_difference(printed, wanted)
+        lab.expect(printed == wanted or wanted[at:at + 1] != b"\0",
+                   "the client with -m to print every byte of each message, "
+                   f"NUL bytes too: its output differs first at byte {at}, "
+                   "where the message a NUL\x00inside has its NUL; it "
+                   f"printed {cut(printed, 60)}. Write a message with "
+                   "write_all(fd, its bytes, its length), never with printf "
+                   "or a C string, which end at a NUL",
+                   "Messages on a byte stream")
         lab.expect(printed == wanted and status == 0,
                    "the client with -m to print each message of the reply on "
                    "a line of its own"

@@ -244,6 +244,23 @@ def test_an_empty_datagram_is_a_record_not_the_end(lab):
                f"{collector.describe()}", "Datagrams keep their boundaries")
 
 
+def connected_to_a_sender(lab, collector):
+    """A sentence if the collector connected its socket (to reply with
+    send, say), else None: a connected datagram socket takes datagrams
+    from its peer alone."""
+    lab.collector.sync()
+    done = lab.events("connect", proc=collector, ret=0)
+    if not done:
+        return None
+    e = done[0]
+    return ("the collector to reply with sendto(2), to the address and "
+            f"length recvmsg gave, and never to connect: {call_text(e)} "
+            f"({e['file']}:{e['line']}) made that sender its socket's only "
+            "peer. A connected datagram socket receives only from its peer: "
+            "every other logger's sendto then fails with EPERM, and the "
+            "collector hears no one else")
+
+
 def test_the_collector_names_each_sender_and_replies_to_a_bound_one(lab):
     collector = collecting(lab, "-n", "2")
     anonymous, named = dgram(lab), dgram(lab, "peer.sock")
@@ -286,6 +303,9 @@ def test_the_collector_names_each_sender_and_replies_to_a_bound_one(lab):
                f"before the collector ended or within {labrun.WAIT:g} s); "
                "collector stderr: "
                f"{cut(collector.stderr_bytes, 200)}",
+               "Who sent it: addresses and replies")
+    connected = connected_to_a_sender(lab, collector)
+    lab.expect(connected is None, f"{connected}",
                "Who sent it: addresses and replies")
     closed_once(lab, "Your task")
     lab.collector.sync()
@@ -618,7 +638,9 @@ def test_a_logger_that_reads_no_replies_does_not_stop_the_collector(lab):
     answer = None if failed else \
         send(listening, b"am I heard?", path(lab)) or \
         reply_to(lab, listening, collector)
-    lab.collector.sync()
+    connected = connected_to_a_sender(lab, collector)
+    lab.expect(connected is None, f"{connected}",
+               "Who sent it: addresses and replies")
     full = lab.events(("sendto", "send", "sendmsg"), proc=collector,
                       errno="EAGAIN")
     # Its socket is closed as its exit begins: it is waited for, so that
@@ -733,6 +755,23 @@ def test_the_collector_removes_its_socket_file_on_exit(lab):
                f"{collector.describe()}", "Your task")
 
 
+def test_the_collector_leaves_alone_a_file_that_replaced_its_socket(lab):
+    collector = collecting(lab)
+    waiting_in_recvmsg(lab, collector)
+    sock = lab.dir / SOCK
+    sock.unlink(missing_ok=True)
+    sock.write_text("someone else's file\n")
+    lab.stop(collector)
+    lab.expect(lab.read_text(SOCK) == "someone else's file\n" and
+               not lab.events("unlink", proc=collector, ret=0),
+               "on exit, the collector removes log.sock only if it is still "
+               "the socket file its bind made (is_our_socket_file: lstat, "
+               "then the same st_dev and st_ino): here someone replaced it "
+               "with a regular file, which must stay; "
+               f"{collector.describe()}, and log.sock is "
+               f"{'still there' if sock.exists() else 'gone'}", "Your task")
+
+
 def test_a_closed_standard_output_is_said_before_a_record_is_lost(lab):
     # With fd 1 closed the socket takes number 1: printing a record
     # would write to the collector's own socket, and fail with ENOTCONN.
@@ -819,6 +858,27 @@ def test_each_signal_handler_calls_only_async_signal_safe_functions(lab,
         "Let the handler set the flag and return, and print in main")
 
 
+def waiting_for_no_reply(lab, logger):
+    """A sentence if the logger, which never bound an address (no -r),
+    waited for a reply (a receive, or a poll, on its socket that waited),
+    else None."""
+    if lab.events("bind", proc=logger, ret=0):
+        return None
+    waits = [e for e in lab.events((*RECEIVES, "poll"), proc=logger,
+                                   event="wait")
+             if e["call"] == "poll" or e["args"].get("fd") != 0]
+    if not waits:
+        return None
+    first = waits[0]
+    return ("the logger without -r to send its messages and exit, without "
+            f"waiting for replies: its {call_text(first)} ({first['file']}:"
+            f"{first['line']}) waited, though its socket never bound. A "
+            "datagram from a socket with no address carries no sender, so "
+            "no reply can come, and it waited until it was stopped. Wait "
+            "for a reply only with -r (or -b), once bind has given the "
+            f"socket an address; {logger.describe()}")
+
+
 def test_the_logger_sends_each_line_as_one_datagram(lab):
     collector = dgram(lab, SOCK)
     lines = [b"one", b"two, a longer line", b"", b"x" * 5000,
@@ -850,6 +910,9 @@ def test_the_logger_sends_each_line_as_one_datagram(lab):
                f"{shown(got)}. read_line returns 0 for a line with nothing "
                "before its newline, and -1 at the end of the input: only -1 "
                f"ends the loop; {logger.describe()}", "Your task")
+    waiting = waiting_for_no_reply(lab, logger)
+    lab.expect(waiting is None, f"{waiting}", "Who sent it: addresses and "
+               "replies")
     lab.expect(got == lines and logger.returncode == 0,
                "each line of standard input, without its newline, sent as "
                "one datagram with sendto(2), whatever its length (an empty "
@@ -886,6 +949,9 @@ def test_the_logger_sends_each_argument_as_one_datagram(lab):
                "\\x00. strlen(msg) is the message's length; strlen(msg) + 1 "
                "(or sizeof) sends the terminator too, a byte the message "
                "never had", "Your task")
+    waiting = waiting_for_no_reply(lab, logger)
+    lab.expect(waiting is None, f"{waiting}", "Who sent it: addresses and "
+               "replies")
     lab.expect(got == [b"hello", b"two words", b""] and
                logger.returncode == 0,
                "each MESSAGE argument sent as one datagram: hello, two "
@@ -957,6 +1023,24 @@ def test_the_logger_with_r_waits_for_each_reply_and_removes_its_file(lab):
     # It waits for the reply: its receive (or a poll before it) waits, and
     # nothing more is sent.
     lab.wait_for((*RECEIVES, "poll"), proc=logger, event="wait")
+    # The reply comes a tenth of a second late: well within the logger's
+    # REPLY_TIMEOUT seconds, far past a limit given in the wrong unit.
+    lab.wait_until(lambda: False, proc=logger, timeout=0.1)
+    if logger.has_exited():
+        gave_up = [e for e in lab.made((*RECEIVES, "poll"), proc=logger)
+                   if e.get("errno") in ("EAGAIN", "EWOULDBLOCK") or
+                   (e["call"] == "poll" and e["ret"] == 0)]
+        lab.expect(not gave_up,
+                   "`logger -r` to wait up to REPLY_TIMEOUT (5) seconds "
+                   "for each reply: the reply was to come a tenth of a "
+                   "second after the logger began to wait, and it had given "
+                   f"up already: {call_text(gave_up[0]) if gave_up else ''} "
+                   f"({gave_up[0]['file'] if gave_up else ''}:"
+                   f"{gave_up[0]['line'] if gave_up else ''}). SO_RCVTIMEO "
+                   "takes a struct timeval, tv_sec seconds and tv_usec "
+                   "microseconds (poll's timeout is in milliseconds); "
+                   f"{logger.describe()}",
+                   "Who sent it: addresses and replies")
     early = received(collector)[0]
     lab.expect(not early,
                "`logger -r` to wait for the reply to each message before it "
@@ -1355,6 +1439,16 @@ def test_the_logger_explains_a_collector_that_is_not_there(lab):
                        f"at {name}; it said {cut(logger.stderr_bytes, 200)} "
                        f"and {logger.describe()}",
                        "Errors a datagram meets")
+    # With -r, the way out after a failed send passes by the unlink too.
+    logger = lab.run("logger", "-r", "never.sock", "hello")
+    left = [p.name for p in lab.dir.glob("logger.*.sock")]
+    lab.expect(logger.returncode == 1 and not left,
+               "`logger -r never.sock hello` to say that there is no socket "
+               "file, remove its own socket file and exit with status 1: "
+               "every way out of main, a failed send too, passes by the "
+               f"close and the unlink of logger.PID.sock; it left {left}, "
+               f"and {logger.describe()}",
+               "Who sent it: addresses and replies")
 
 
 def test_a_closed_standard_input_is_said_not_read_from_the_socket(lab):
