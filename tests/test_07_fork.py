@@ -12,6 +12,7 @@ process of the checks' in it: a server that signals its whole group
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -1022,7 +1023,11 @@ def test_sigterm_while_the_parent_waits_for_its_last_client_ends_it(lab):
     peer = peers.silent(lab, server)
     lab.expect(peer is not None, "a silent client accepted by server -n 1; "
                f"{server.describe()}", "What this stage does")
-    peers.settled(lab, server)
+    if not peers.settled(lab, server):
+        spins = spins_once_its_loop_is_over(lab, server)
+        lab.expect(not spins, f"server -n 1, its one client taken, to "
+                   f"sleep until the child serving it ends: {spins}",
+                   "Stopping: the parent cleans up, and ends its children")
     kids = peers.children(server.pid)
     server.asleep()
     since = time.monotonic_ns()
@@ -1083,6 +1088,28 @@ def test_sigterm_while_the_parent_waits_for_its_last_client_ends_it(lab):
                "Stopping: the parent cleans up, and ends its children")
 
 
+def spins_once_its_loop_is_over(lab, server):
+    """A sentence naming the call that the parent repeats without end once
+    its loop is over and its children serve on, else None: its trace's
+    last event is a run of like calls still counting."""
+    if not lab.spinning(server):
+        return None
+    last = lab.events(proc=server, event=None)[-1]
+    first = next((e for e in lab.events(last["call"], proc=server)
+                  if e["ret"] == last.get("ret")), last)
+    if last["call"] == "waitpid" and last.get("ret") == 0:
+        return (f"it spins in {call_text(first)} ({where(first)}), called "
+                "again at once each time it returns 0: with WNOHANG "
+                "waitpid never sleeps, it returns 0 while the child still "
+                "serves, and the parent burns a whole CPU until the child "
+                "ends (never, with a silent client). WNOHANG is for the "
+                "SIGCHLD handler, which must not wait; end_children must: "
+                "waitpid(-1, NULL, 0) sleeps until a child ends")
+    return (f"it spins in {call_text(first)} ({where(first)}), the same "
+            "call again and again, where it should sleep in waitpid(-1, "
+            "NULL, 0) until a child ends")
+
+
 def children_left_running(lab, server, kids):
     """Why the server's children still run after it sent them its stop
     signal, in words, or "" when the trace and /proc do not tell."""
@@ -1090,6 +1117,18 @@ def children_left_running(lab, server, kids):
             if e["ret"] == 0}
     alive = [pid for pid in kids
              if labrun.process_state(pid)[0] not in (None, "Z")]
+    groups = [e for e in lab.events("kill", proc=server)
+              if isinstance(e["args"].get("pid"), int) and
+              -e["args"]["pid"] in kids]
+    if groups and alive and not sent:
+        e = groups[0]
+        return (f"waiting for children it never signalled: its "
+                f"{call_text(e)} ({where(e)}) gives the child's pid "
+                f"negated, and kill(2) takes a pid below -1 for a process "
+                f"group, the group {-e['args']['pid']}: the children are in "
+                "their parent's group, and lead none, so no process was "
+                "signalled. Send SIGTERM to each child by its pid, "
+                "kill(children[i], SIGTERM), then wait for them")
     if not sent or not alive:
         return ""
     missed = [pid for pid in alive if pid not in sent]
@@ -1278,6 +1317,122 @@ def test_sigterm_just_before_a_child_reads_ends_the_child(lab):
                "(restore_signals_in_child(&mask)): a stop signal then ends "
                "it wherever it waits",
                "Stopping: the parent cleans up, and ends its children")
+
+
+def test_each_child_reaped_leaves_the_table(lab):
+    # Two clients, the first leaves, then the second: the second child
+    # ends while the entry before its own is free.  Then a silent client,
+    # and SIGTERM: the parent signals the children of its table, and none
+    # it has reaped before (a pid that may be another process's by then).
+    server, _ = serving(lab)
+    pair = []
+    for _ in range(2):
+        peer = peers.Peer(lab.dir / "lab.sock")
+        lab.peers.append(peer.sock)
+        peer.send(b"x")
+        pair.append((peer, peer.receive(1)))
+    lab.expect(all(got == (b"X", "size") for _, got in pair),
+               "two clients, each connected and answered (X for x); they "
+               f"got {[got for _, got in pair]}; {server.describe()}",
+               "One process per client")
+    lab.collector.sync()
+    kids = [e["ret"] for e in lab.events("fork", proc=server)
+            if e["ret"] > 0]
+    if len(kids) < 2:
+        return  # a server of one process: no table of children
+    for (peer, _), kid in zip(pair, kids):
+        peer.close()
+        lab.wait_until(lambda: labrun.process_state(kid)[0] is None,
+                       proc=server, timeout=QUICK)
+    lab.expect(peers.silent(lab, server) is not None,
+               f"a silent client accepted; {server.describe()}",
+               "What this stage does")
+    peers.settled(lab, server)
+    server.asleep()
+    server.signal(signal.SIGTERM)
+    server.wait(labrun.WAIT)
+    lab.collector.sync()
+    stale = next((e for e in lab.events("kill", proc=server)
+                  if e["args"].get("pid") in kids[:2]), None)
+    if stale is None:
+        return
+    pid = stale["args"]["pid"]
+    reaped = next((e for e in lab.events("waitpid", proc=server)
+                   if e["ret"] == pid and e["ts"] < stale["ts"]), None)
+    lab.expect(False,
+               "each child to leave the table of children once it is "
+               f"reaped: child {pid} served its client and ended"
+               + (f", and the parent reaped it ({call_text(reaped)} at "
+                  f"{where(reaped)})" if reaped else
+                  ", and the kernel reaped it (no waitpid of the parent "
+                  "returned it)")
+               + f", yet on SIGTERM the parent sent it {call_text(stale)} "
+               f"({where(stale)}): its entry stayed in the table, and the "
+               "pid may be another process's by then. The SIGCHLD handler "
+               "takes out of the table the very pid that each waitpid "
+               "returns: forget_child(pid) for each pid waitpid(-1, NULL, "
+               "WNOHANG) returns, in the loop",
+               "Reaping: SIGCHLD and waitpid")
+
+
+MAX_CHILDREN = 64  # the table's entries, as the README says
+
+
+def test_a_client_beyond_the_table_is_turned_away(lab):
+    server, _ = serving(lab)
+    held = [peers.silent(lab, server) for _ in range(MAX_CHILDREN)]
+    lab.expect(all(held), f"{MAX_CHILDREN} silent clients accepted; "
+               f"{server.describe()}", "One process per client")
+    if len(peers.children(server.pid)) < MAX_CHILDREN:
+        return  # a server of one process, or one that forks no more
+    peers.settled(lab, server)
+    since = time.monotonic_ns()
+    extra = peers.Peer(lab.dir / "lab.sock", QUICK)
+    lab.peers.append(extra.sock)
+    _, how = extra.receive() if extra.error is None else (b"", "refused")
+    lab.collector.sync()
+    taken = [e for e in lab.events(labrun.ACCEPTS, proc=server)
+             if e["ret"] >= 0 and e["ts"] > since]
+    lab.expect(how in ("eof", "reset"),
+               f"a client beyond the {MAX_CHILDREN} children that the table "
+               "holds to be turned away at once: accepted, said so, and "
+               "closed, so that it sees its end; it saw "
+               + ("its connection refused" if how == "refused" else
+                  f"nothing for {QUICK:g} s")
+               + (f", though the server accepted it as fd {taken[0]['ret']}"
+                  " and never closed that fd" if taken else
+                  ", and the server did not accept it")
+               + ". When no entry is free, the parent forks no child, and "
+               "goes on as after fork: it puts the mask back and closes its "
+               "copy, close(cfd) (no continue that skips them); "
+               + server.describe(), "One process per client")
+    # And the parent goes on: a child that ends is reaped, and its entry
+    # is free for the next client, which connects once the parent has
+    # reaped it and sleeps again (its handler is over).
+    kid = next(e["ret"] for e in lab.events("fork", proc=server)
+               if e["ret"] > 0)
+    first = held[0]
+    first.sock.shutdown(socket.SHUT_WR)
+    _, gone = first.receive()
+    lab.wait_until(lambda: labrun.process_state(kid)[0] is None,
+                   proc=server, timeout=QUICK)
+    peers.settled(lab, server, QUICK)
+    results = peers.exchanges(lab, peers.messages(1), timeout=QUICK)
+    if not all(r.whole for r in results) and \
+            peers.blocks(server.pid, signal.SIGCHLD):
+        lab.expect(False,
+                   "SIGCHLD to be unblocked again once a client was turned "
+                   "away: the server still blocks it (SigBlk in "
+                   f"/proc/{server.pid}/status), so the child of a client "
+                   "that then left stays a zombie and in the table, and the "
+                   "next client is turned away too. The sigprocmask(SIG_"
+                   "BLOCK, ...) before the table's look must be undone on "
+                   "every path, the turned-away client's too: "
+                   "sigprocmask(SIG_SETMASK, &mask, NULL) after the if/else",
+                   "Stopping: the parent cleans up, and ends its children")
+    served(lab, server, results, f"the next client to be served once one "
+           f"of the {MAX_CHILDREN} has left (end of file: {gone}), after a "
+           "client was turned away")
 
 
 # -- standard tools as clients, beside a silent one ---------------------------
