@@ -21,7 +21,8 @@ import pytest
 
 import labrun
 import peers
-from conftest import (POLLS, c_code, c_functions, closed_once,
+from conftest import (POLLS, c_code, c_functions, calls_counted,
+                      closed_once,
                       errno_in_handlers,
                       handlers_call_only_safe_functions, line_on_stdout,
                       ppoll_keeps_it_out,
@@ -1023,11 +1024,25 @@ def test_sigterm_while_the_parent_waits_for_its_last_client_ends_it(lab):
     peer = peers.silent(lab, server)
     lab.expect(peer is not None, "a silent client accepted by server -n 1; "
                f"{server.describe()}", "What this stage does")
-    if not peers.settled(lab, server):
-        spins = spins_once_its_loop_is_over(lab, server)
-        lab.expect(not spins, f"server -n 1, its one client taken, to "
-                   f"sleep until the child serving it ends: {spins}",
-                   "Stopping: the parent cleans up, and ends its children")
+    spins = spins_once_its_loop_is_over(lab, server)
+    lab.expect(not spins, f"server -n 1, its one client taken, to sleep "
+               f"until the child serving it ends: {spins}",
+               "Stopping: the parent cleans up, and ends its children")
+    peers.settled(lab, server)
+    # No stop was asked yet: the parent, asleep or gone, has sent what it
+    # sends before it waits.
+    lab.collector.sync()
+    early = lab.events("kill", proc=server)
+    lab.expect(not early,
+               "server -n 1, its one client taken, to let the child serving "
+               "it finish with its client: no stop signal had come, yet the "
+               f"parent sent {call_text(early[0]) if early else ''} "
+               f"({where(early[0]) if early else ''}) once its loop was "
+               "over, and the client lost its connection. After -n COUNT "
+               "the children finish their clients, and end_children only "
+               "waits for them; it sends SIGTERM only once a stop was "
+               "asked (stop_requested)",
+               "Stopping: the parent cleans up, and ends its children")
     kids = peers.children(server.pid)
     server.asleep()
     since = time.monotonic_ns()
@@ -1089,25 +1104,33 @@ def test_sigterm_while_the_parent_waits_for_its_last_client_ends_it(lab):
 
 
 def spins_once_its_loop_is_over(lab, server):
-    """A sentence naming the call that the parent repeats without end once
-    its loop is over and its children serve on, else None: its trace's
-    last event is a run of like calls still counting."""
-    if not lab.spinning(server):
+    """A sentence naming a parent that, its loop over and a child still
+    serving, calls waitpid with WNOHANG again and again where it should
+    sleep in it (a thousand waitpid = 0 in its trace), else None.  Waits
+    until the parent sleeps in wait4 (waitpid, wait), has made those
+    calls, or has ended."""
+    def zeros():
+        return [e for e in lab.events("waitpid", proc=server, event=None)
+                if e["event"] in ("return", "repeat") and e["ret"] == 0]
+
+    def waits_for_children():
+        return (peers.blocked_in(server.pid) or ("",))[0] in \
+            ("wait4", "waitid") and peers.waits(server.pid)
+    lab.wait_until(lambda: calls_counted(zeros(), "waitpid") >= 1000 or
+                   waits_for_children(), proc=server, timeout=QUICK,
+                   every=0.01)
+    found = zeros()
+    count = calls_counted(found, "waitpid")
+    if count < 1000:
         return None
-    last = lab.events(proc=server, event=None)[-1]
-    first = next((e for e in lab.events(last["call"], proc=server)
-                  if e["ret"] == last.get("ret")), last)
-    if last["call"] == "waitpid" and last.get("ret") == 0:
-        return (f"it spins in {call_text(first)} ({where(first)}), called "
-                "again at once each time it returns 0: with WNOHANG "
-                "waitpid never sleeps, it returns 0 while the child still "
-                "serves, and the parent burns a whole CPU until the child "
-                "ends (never, with a silent client). WNOHANG is for the "
-                "SIGCHLD handler, which must not wait; end_children must: "
-                "waitpid(-1, NULL, 0) sleeps until a child ends")
-    return (f"it spins in {call_text(first)} ({where(first)}), the same "
-            "call again and again, where it should sleep in waitpid(-1, "
-            "NULL, 0) until a child ends")
+    first = found[0]
+    return (f"it spins in {call_text(first)} ({where(first)}), called again "
+            f"at once each time it returns 0 ({count} times so far): "
+            "with WNOHANG waitpid never sleeps, it returns 0 while the child "
+            "still serves, and the parent burns a whole CPU until the child "
+            "ends (never, with a silent client). WNOHANG is for the SIGCHLD "
+            "handler, which must not wait; end_children must: waitpid(-1, "
+            "NULL, 0) sleeps until a child ends")
 
 
 def children_left_running(lab, server, kids):
