@@ -343,7 +343,10 @@ def table_not_freed(lab, server):
             return None
         how = "its SIGCHLD handler reaps each child with waitpid, " \
             "and must also take it out of the table, " \
-            "forget_child(pid)" if reaped else \
+            "forget_child(pid), which finds the child only if the " \
+            "parent noted the pid that fork returned to it " \
+            "(children[entry] = pid; getpid() is the parent's own)" \
+            if reaped else \
             "no waitpid of the parent reaped any child, so nothing " \
             "ever calls forget_child(pid): with SIGCHLD set to " \
             "SIG_IGN, or SA_NOCLDWAIT, the kernel reaps each child " \

@@ -21,10 +21,11 @@ import labrun
 import peers
 import tracetext
 from conftest import (READS, WRITES, Drain, address_lengths_set, as_run,
+                      calls_counted,
                       closed_once,
                       errno_in_handlers, faults, first_fds, frozen,
                       handlers_call_only_safe_functions, line_on_stdout,
-                      sigaction_zeroed, timing_out, tool)
+                      sigaction_zeroed, timing_out, tool, where)
 from tracetext import call_text, cut
 
 LESSON = "08-poll"
@@ -262,6 +263,35 @@ def not_upper_cased(message, reply):
             "they came")
 
 
+def dropped_unclosed(lab, server, bad):
+    """A sentence naming a client that got its whole reply but no end of
+    file, and whose socket the server let go of without closing it (it no
+    longer polls it), else None."""
+    if not any(r.reply == r.message.upper() and r.how == "timeout"
+               for r in bad):
+        return None
+    polls = [e for e in lab.events("poll", proc=server, event=None)
+             if e["event"] in ("wait", "return")]
+    if not polls:
+        return None
+    watched = {f["fd"] for f in polls[-1]["args"].get("fds") or []}
+    closes = lab.events("close", proc=server)
+    for e in lab.events(labrun.ACCEPTS, proc=server):
+        fd = e["ret"]
+        if fd < 0 or fd in watched or any(
+                c["args"].get("fd") == fd and c["ts"] > e["ts"]
+                for c in closes):
+            continue
+        return (f"{sum(r.how == 'timeout' for r in bad)} of the clients got "
+                "their whole reply but never end of file: the server let "
+                f"go of the client on fd {fd} ({call_text(e)}), no longer "
+                "polling it, without ever closing it. A client reads end of "
+                "file only once the server's descriptor of its socket is "
+                "closed, and each client left open costs one: drop_client "
+                "closes the fd, close(c->fd), and then frees the entry")
+    return None
+
+
 def served(lab, server, results, what):
     """Fails the check unless every client got its exact reply, then end of
     file; names the likely cause."""
@@ -276,6 +306,9 @@ def served(lab, server, results, what):
     cause = waits_for_one(lab, server)
     if cause:
         lab.expect(False, f"{what}: {cause}", "What this stage does")
+    let_go = dropped_unclosed(lab, server, bad)
+    if let_go:
+        lab.expect(False, f"{what}: {let_go}", "One loop, every client")
     first = bad[0]
     lab.expect(False,
                f"{what}: {len(results) - len(bad)} of {len(results)} got "
@@ -960,6 +993,22 @@ def rests_for_ever(lab, server):
                "is over", "Out of descriptors")
 
 
+def polls_timed_out_while_resting(lab, server, failed):
+    """(the first poll, how many) when the server's polls after the
+    accept that failed returned 0 twenty times or more before its next
+    accept: a pause slept in pieces cut short, a spin; else None.  A
+    server that sleeps out its pause times out once or twice."""
+    after = [e for e in lab.events(None, proc=server, event=None)
+             if e["ts"] > failed["ts"] and e["event"] in ("return",
+                                                        "repeat")]
+    until = next((i for i, e in enumerate(after)
+                  if e["call"] in labrun.ACCEPTS), len(after))
+    zeros = [e for e in after[:until]
+             if e["call"] == "poll" and e["ret"] == 0]
+    count = calls_counted(zeros, "poll")
+    return (zeros[0], count) if count >= 20 else None
+
+
 def test_out_of_descriptors_the_server_rests_without_spinning(lab):
     # EMFILE, then ENFILE (the system's table full): the same shortage.
     server = serving(lab, env=faults("accept#1=EMFILE,accept#2=ENFILE"))
@@ -1002,6 +1051,19 @@ def test_out_of_descriptors_the_server_rests_without_spinning(lab):
                "readable, so poll reports it again at once; leave the "
                "listening socket out of the poll set (fd -1) for a while "
                "(ACCEPT_PAUSE_MS), as tmux and PostgreSQL do",
+               "Out of descriptors")
+    short = polls_timed_out_while_resting(lab, server, failed[0]) \
+        if failed else None
+    lab.expect(not short,
+               "after accept failed with EMFILE, the server to sleep in "
+               "poll for the rest of the pause, not spin: poll returned 0 "
+               f"(timed out) {short[1] if short else 0} times in a row "
+               f"before the pause was over, the first "
+               f"{call_text(short[0]) if short else ''} "
+               f"({where(short[0]) if short else ''}). poll's timeout is "
+               "in milliseconds, what is left of the pause, "
+               "resume_at - now_ms(): a timeout cut short (in seconds, "
+               "rounded down to 0) wakes it at once, again and again",
                "Out of descriptors")
     if not all(r.whole for r in results):
         rests_for_ever(lab, server)
