@@ -1361,11 +1361,22 @@ def test_each_child_reaped_leaves_the_table(lab):
                "two clients, each connected and answered (X for x); they "
                f"got {[got for _, got in pair]}; {server.describe()}",
                "One process per client")
-    lab.collector.sync()
-    kids = [e["ret"] for e in lab.events("fork", proc=server)
-            if e["ret"] > 0]
-    if len(kids) < 2:
+    # The replies' writes are traced once made; the parent's forks, once
+    # fork has returned in the parent, maybe after its child replied.
+    def replies():
+        return lab.events(("write", "send"), proc=lab.family(server),
+                          where=lambda e: e["ret"] > 0)
+    lab.wait_until(lambda: len(replies()) >= 2, timeout=QUICK)
+    if all(e["pid"] == server.pid for e in replies()):
         return  # a server of one process: no table of children
+
+    def forked():
+        return [e["ret"] for e in lab.events("fork", proc=server)
+                if e["ret"] > 0]
+    lab.wait_until(lambda: len(forked()) >= 2, proc=server, timeout=QUICK)
+    kids = forked()
+    if len(kids) < 2:
+        return  # the two clients were not served by two children
     for (peer, _), kid in zip(pair, kids):
         peer.close()
         lab.wait_until(lambda: labrun.process_state(kid)[0] is None,
@@ -1409,9 +1420,10 @@ def test_a_client_beyond_the_table_is_turned_away(lab):
     held = [peers.silent(lab, server) for _ in range(MAX_CHILDREN)]
     lab.expect(all(held), f"{MAX_CHILDREN} silent clients accepted; "
                f"{server.describe()}", "One process per client")
+    # Once the server and its children sleep, every fork is made.
+    peers.settled(lab, server)
     if len(peers.children(server.pid)) < MAX_CHILDREN:
         return  # a server of one process, or one that forks no more
-    peers.settled(lab, server)
     since = time.monotonic_ns()
     extra = peers.Peer(lab.dir / "lab.sock", QUICK)
     lab.peers.append(extra.sock)
