@@ -1111,7 +1111,7 @@ def spins_once_its_loop_is_over(lab, server):
     serving, calls waitpid with WNOHANG again and again where it should
     sleep in it (a thousand waitpid = 0 in its trace), else None.  Waits
     until the parent sleeps in wait4 (waitpid, wait), has made those
-    calls, or has ended."""
+    calls, or has ended (or, having forked nothing, sleeps)."""
     def zeros():
         return [e for e in lab.events("waitpid", proc=server, event=None)
                 if e["event"] in ("return", "repeat") and e["ret"] == 0]
@@ -1119,9 +1119,12 @@ def spins_once_its_loop_is_over(lab, server):
     def waits_for_children():
         return (peers.blocked_in(server.pid) or ("",))[0] in \
             ("wait4", "waitid") and peers.waits(server.pid)
+    def waits_with_no_child():  # a server of one process (lesson 08)
+        return peers.waits(server.pid) and \
+            not lab.events("fork", proc=server)
     lab.wait_until(lambda: calls_counted(zeros(), "waitpid") >= 1000 or
-                   waits_for_children(), proc=server, timeout=QUICK,
-                   every=0.01)
+                   waits_for_children() or waits_with_no_child(),
+                   proc=server, timeout=QUICK, every=0.01)
     found = zeros()
     count = calls_counted(found, "waitpid")
     if count < 1000:
