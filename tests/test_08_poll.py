@@ -109,6 +109,17 @@ def never_handled(found):
             "unasked). Test (revents & (POLLIN | POLLHUP "
             "| POLLERR)), then read, which returns 0 (end of file) or "
             "fails, and drop the client")
+    if "POLLIN" in str(revents) and "POLLOUT" in str(revents):
+        # Handled when POLLIN is there (revents & POLLIN), it would not
+        # come back: the dispatch compares revents with one event.
+        return (
+            "the server to test each event in revents with &, not ==: "
+            f"{said}. {revents} holds two events at once: a client whose "
+            "reply waits (POLLOUT asked for) and that sends more is "
+            "readable and writable together, and revents then equals "
+            "neither POLLIN nor POLLOUT. Handle each entry whose revents "
+            "is not 0, and in it test each event with & (revents & "
+            "POLLIN, revents & POLLOUT)")
     if "POLLOUT" in str(revents):
         return ("the server to write a client's pending reply when poll "
                 f"reports POLLOUT on its socket: {said}. POLLOUT, asked for "
