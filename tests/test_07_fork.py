@@ -1046,7 +1046,22 @@ def test_sigterm_while_the_parent_waits_for_its_last_client_ends_it(lab):
                "waits for them; it sends SIGTERM only once a stop was "
                "asked (stop_requested)",
                "Stopping: the parent cleans up, and ends its children")
-    kids = peers.children(server.pid)
+    # The children it forked, from its trace: a parent that has exited
+    # has none in /proc any more.
+    kids = [e["ret"] for e in lab.events("fork", proc=server)
+            if e["ret"] > 0]
+    running = [pid for pid in kids
+               if labrun.process_state(pid)[0] not in (None, "Z")]
+    lab.expect(not (server.has_exited() and running),
+               "server -n 1, its one client taken, to wait for the child "
+               "serving it before it exits: no stop signal had come, and "
+               f"it exited ({server.describe()}) while its child (pid "
+               f"{running[0] if running else ''}) still served the silent "
+               "client, an orphan that nobody waits for, lab.sock removed "
+               "under it. After -n COUNT end_children waits for each child, "
+               "waitpid(-1, NULL, 0) until it fails with ECHILD, whether a "
+               "stop was asked or not; only the SIGTERM to each is for a "
+               "stop", "Stopping: the parent cleans up, and ends its children")
     server.asleep()
     since = time.monotonic_ns()
     server.signal(signal.SIGTERM)
