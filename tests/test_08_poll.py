@@ -21,7 +21,7 @@ import labrun
 import peers
 import tracetext
 from conftest import (READS, WRITES, Drain, address_lengths_set, as_run,
-                      calls_counted,
+                      calls_counted, finding_of,
                       closed_once,
                       errno_in_handlers, faults, first_fds, frozen,
                       handlers_call_only_safe_functions, line_on_stdout,
@@ -1176,6 +1176,33 @@ def test_a_client_beyond_the_table_is_turned_away(lab):
                "an entry written there lands on whatever the program keeps "
                "after the table. When no entry is free, close cfd and go "
                "on", "One loop, every client")
+
+
+def test_a_full_table_fits_in_the_poll_set(lab):
+    # With every entry of the table taken, the poll set holds 2 + 64
+    # entries. No run shows an array written past its end by itself: the
+    # server is built with sanitizers (as lesson 05's checks build it).
+    slow = labrun.WAIT * 5  # a sanitized program starts slowly
+    server = lab.server(group=0, **lab.sanitized("server"))
+    lab.require("listen", "the server to listen (lesson 03)",
+                "What this stage does", proc=server, ret=0, timeout=slow)
+    held = [peers.silent(lab, server, slow) for _ in range(MAX_CLIENTS)]
+    peers.settled(lab, server)
+    if not server.has_exited():
+        lab.stop(server)
+    found, at = finding_of(lab, server)
+    lab.expect(not found,
+               f"the poll set to hold every socket of the loop: the server, "
+               "built with -fsanitize=address,undefined (a build of its "
+               f"own, beside make's), with {MAX_CLIENTS} clients connected "
+               f"made {found['what'] if found else ''}{at} "
+               f"({'; '.join(found['said']) if found else ''}): an array "
+               "of the poll set written past its end. With every entry of "
+               "the table taken, poll watches the stop pipe, the listening "
+               f"socket and {MAX_CLIENTS} clients: size fds (and owner) "
+               "2 + MAX_CLIENTS", "One loop, every client")
+    lab.expect(all(held), f"{MAX_CLIENTS} silent clients accepted; "
+               f"{server.describe()}", "One loop, every client")
 
 
 def test_the_open_descriptors_stay_the_same_after_200_clients(lab):
