@@ -1779,6 +1779,27 @@ wmemcmp wmemcpy wmemmove wmemset write
 """.split())
 
 
+# Macros of the standard headers that a program writes as calls but that
+# call nothing: they test or take apart a value (a wait status, a file
+# mode, a set of descriptors), so a handler may use them as it may use
+# any expression.
+VALUE_MACROS = set("""
+WIFEXITED WEXITSTATUS WIFSIGNALED WTERMSIG WCOREDUMP WIFSTOPPED WSTOPSIG
+WIFCONTINUED S_ISREG S_ISDIR S_ISCHR S_ISBLK S_ISFIFO S_ISLNK S_ISSOCK
+FD_ZERO FD_SET FD_CLR FD_ISSET
+""".split())
+
+
+def unsafe_calls(code, start, end, macros, defined):
+    """The calls between start and end, through the program's own
+    functions and macros, of functions that signal-safety(7) does not
+    list: [(name, where)], as library_calls gives them."""
+    return [(n, at) for n, at in library_calls(code, start, end, macros,
+                                               defined)
+            if n not in SIGNAL_SAFE and n not in VALUE_MACROS and
+            not n.startswith(("atomic_", "__atomic_", "__sync_"))]
+
+
 @functools.lru_cache(maxsize=32)
 def c_code(text):
     """The text with its comments, string and character literals and
@@ -2725,10 +2746,7 @@ def handlers_call_only_safe_functions(lab, program, section, instead):
     defined = c_functions(code)
     for name, how, at, sig in installed_handlers(code):
         start, end = defined[name]
-        unsafe = [(n, where) for n, where in library_calls(
-            code, start, end, macros, defined)
-            if n not in SIGNAL_SAFE and
-            not n.startswith(("atomic_", "__atomic_", "__sync_"))]
+        unsafe = unsafe_calls(code, start, end, macros, defined)
         if not unsafe:
             continue
         call, where = unsafe[0]

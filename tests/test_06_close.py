@@ -13,7 +13,7 @@ import pytest
 
 import labrun
 import peers
-from conftest import (POLLS, READS, SERVING_WAITS, SIGNAL_SAFE, WRITES,
+from conftest import (POLLS, READS, SERVING_WAITS, WRITES,
                       as_run, c_code, c_functions,
                       closed_once,
                       client_finishes_short_writes,
@@ -22,7 +22,7 @@ from conftest import (POLLS, READS, SERVING_WAITS, SIGNAL_SAFE, WRITES,
                       SAFE_IN_HANDLERS, failed_accept, failed_socket,
                       faults, frozen,
                       installed_handlers, interrupted,
-                      interrupted_and_not_made_again, library_calls, line_at,
+                      interrupted_and_not_made_again, line_at,
                       handler_writes,
                       line_names_the_path, line_on_stdout,
                       one_after_another, pauses_after_emfile,
@@ -30,7 +30,7 @@ from conftest import (POLLS, READS, SERVING_WAITS, SIGNAL_SAFE, WRITES,
                       sanitized_exchange, sent_to, sigaction_zeroed,
                       server_finishes_short_writes, signal_safe_type,
                       source_line, stopped_by_itself, tool, run_tool,
-                      used_minus_one, where)
+                      unsafe_calls, used_minus_one, where)
 from tracetext import call_text, cut
 
 LESSON = "06-close"
@@ -986,10 +986,7 @@ def test_the_stop_handler_only_sets_a_volatile_sig_atomic_t_flag(lab):
                    "Cleaning up on a signal")
     for name in dict.fromkeys(h[0] for h in found):
         start, end = defined[name]
-        unsafe = [(n, at) for n, at in library_calls(code, start, end, macros,
-                                                     defined)
-                  if n not in SIGNAL_SAFE and not n.startswith(
-                      ("atomic_", "__atomic_", "__sync_"))]
+        unsafe = unsafe_calls(code, start, end, macros, defined)
         where = f"{source}:{line_at(code, start)}"
         if unsafe:
             call, at = unsafe[0]

@@ -12,6 +12,7 @@ process of the checks' in it: a server that signals its whole group
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -20,7 +21,8 @@ import pytest
 
 import labrun
 import peers
-from conftest import (POLLS, c_code, c_functions, closed_once,
+from conftest import (POLLS, c_code, c_functions, calls_counted,
+                      closed_once,
                       errno_in_handlers,
                       handlers_call_only_safe_functions, line_on_stdout,
                       ppoll_keeps_it_out,
@@ -341,7 +343,10 @@ def table_not_freed(lab, server):
             return None
         how = "its SIGCHLD handler reaps each child with waitpid, " \
             "and must also take it out of the table, " \
-            "forget_child(pid)" if reaped else \
+            "forget_child(pid), which finds the child only if the " \
+            "parent noted the pid that fork returned to it " \
+            "(children[entry] = pid; getpid() is the parent's own)" \
+            if reaped else \
             "no waitpid of the parent reaped any child, so nothing " \
             "ever calls forget_child(pid): with SIGCHLD set to " \
             "SIG_IGN, or SA_NOCLDWAIT, the kernel reaps each child " \
@@ -1022,8 +1027,41 @@ def test_sigterm_while_the_parent_waits_for_its_last_client_ends_it(lab):
     peer = peers.silent(lab, server)
     lab.expect(peer is not None, "a silent client accepted by server -n 1; "
                f"{server.describe()}", "What this stage does")
+    spins = spins_once_its_loop_is_over(lab, server)
+    lab.expect(not spins, f"server -n 1, its one client taken, to sleep "
+               f"until the child serving it ends: {spins}",
+               "Stopping: the parent cleans up, and ends its children")
     peers.settled(lab, server)
-    kids = peers.children(server.pid)
+    # No stop was asked yet: the parent, asleep or gone, has sent what it
+    # sends before it waits.
+    lab.collector.sync()
+    early = lab.events("kill", proc=server)
+    lab.expect(not early,
+               "server -n 1, its one client taken, to let the child serving "
+               "it finish with its client: no stop signal had come, yet the "
+               f"parent sent {call_text(early[0]) if early else ''} "
+               f"({where(early[0]) if early else ''}) once its loop was "
+               "over, and the client lost its connection. After -n COUNT "
+               "the children finish their clients, and end_children only "
+               "waits for them; it sends SIGTERM only once a stop was "
+               "asked (stop_requested)",
+               "Stopping: the parent cleans up, and ends its children")
+    # The children it forked, from its trace: a parent that has exited
+    # has none in /proc any more.
+    kids = [e["ret"] for e in lab.events("fork", proc=server)
+            if e["ret"] > 0]
+    running = [pid for pid in kids
+               if labrun.process_state(pid)[0] not in (None, "Z")]
+    lab.expect(not (server.has_exited() and running),
+               "server -n 1, its one client taken, to wait for the child "
+               "serving it before it exits: no stop signal had come, and "
+               f"it exited ({server.describe()}) while its child (pid "
+               f"{running[0] if running else ''}) still served the silent "
+               "client, an orphan that nobody waits for, lab.sock removed "
+               "under it. After -n COUNT end_children waits for each child, "
+               "waitpid(-1, NULL, 0) until it fails with ECHILD, whether a "
+               "stop was asked or not; only the SIGTERM to each is for a "
+               "stop", "Stopping: the parent cleans up, and ends its children")
     server.asleep()
     since = time.monotonic_ns()
     server.signal(signal.SIGTERM)
@@ -1083,6 +1121,39 @@ def test_sigterm_while_the_parent_waits_for_its_last_client_ends_it(lab):
                "Stopping: the parent cleans up, and ends its children")
 
 
+def spins_once_its_loop_is_over(lab, server):
+    """A sentence naming a parent that, its loop over and a child still
+    serving, calls waitpid with WNOHANG again and again where it should
+    sleep in it (a thousand waitpid = 0 in its trace), else None.  Waits
+    until the parent sleeps in wait4 (waitpid, wait), has made those
+    calls, or has ended (or, having forked nothing, sleeps)."""
+    def zeros():
+        return [e for e in lab.events("waitpid", proc=server, event=None)
+                if e["event"] in ("return", "repeat") and e["ret"] == 0]
+
+    def waits_for_children():
+        return (peers.blocked_in(server.pid) or ("",))[0] in \
+            ("wait4", "waitid") and peers.waits(server.pid)
+    def waits_with_no_child():  # a server of one process (lesson 08)
+        return peers.waits(server.pid) and \
+            not lab.events("fork", proc=server)
+    lab.wait_until(lambda: calls_counted(zeros(), "waitpid") >= 1000 or
+                   waits_for_children() or waits_with_no_child(),
+                   proc=server, timeout=QUICK, every=0.01)
+    found = zeros()
+    count = calls_counted(found, "waitpid")
+    if count < 1000:
+        return None
+    first = found[0]
+    return (f"it spins in {call_text(first)} ({where(first)}), called again "
+            f"at once each time it returns 0 ({count} times so far): "
+            "with WNOHANG waitpid never sleeps, it returns 0 while the child "
+            "still serves, and the parent burns a whole CPU until the child "
+            "ends (never, with a silent client). WNOHANG is for the SIGCHLD "
+            "handler, which must not wait; end_children must: waitpid(-1, "
+            "NULL, 0) sleeps until a child ends")
+
+
 def children_left_running(lab, server, kids):
     """Why the server's children still run after it sent them its stop
     signal, in words, or "" when the trace and /proc do not tell."""
@@ -1090,6 +1161,18 @@ def children_left_running(lab, server, kids):
             if e["ret"] == 0}
     alive = [pid for pid in kids
              if labrun.process_state(pid)[0] not in (None, "Z")]
+    groups = [e for e in lab.events("kill", proc=server)
+              if isinstance(e["args"].get("pid"), int) and
+              -e["args"]["pid"] in kids]
+    if groups and alive and not sent:
+        e = groups[0]
+        return (f"waiting for children it never signalled: its "
+                f"{call_text(e)} ({where(e)}) gives the child's pid "
+                f"negated, and kill(2) takes a pid below -1 for a process "
+                f"group, the group {-e['args']['pid']}: the children are in "
+                "their parent's group, and lead none, so no process was "
+                "signalled. Send SIGTERM to each child by its pid, "
+                "kill(children[i], SIGTERM), then wait for them")
     if not sent or not alive:
         return ""
     missed = [pid for pid in alive if pid not in sent]
@@ -1278,6 +1361,134 @@ def test_sigterm_just_before_a_child_reads_ends_the_child(lab):
                "(restore_signals_in_child(&mask)): a stop signal then ends "
                "it wherever it waits",
                "Stopping: the parent cleans up, and ends its children")
+
+
+def test_each_child_reaped_leaves_the_table(lab):
+    # Two clients, the first leaves, then the second: the second child
+    # ends while the entry before its own is free.  Then a silent client,
+    # and SIGTERM: the parent signals the children of its table, and none
+    # it has reaped before (a pid that may be another process's by then).
+    server, _ = serving(lab)
+    pair = []
+    for _ in range(2):
+        peer = peers.Peer(lab.dir / "lab.sock")
+        lab.peers.append(peer.sock)
+        peer.send(b"x")
+        pair.append((peer, peer.receive(1)))
+    lab.expect(all(got == (b"X", "size") for _, got in pair),
+               "two clients, each connected and answered (X for x); they "
+               f"got {[got for _, got in pair]}; {server.describe()}",
+               "One process per client")
+    # The replies' writes are traced once made; the parent's forks, once
+    # fork has returned in the parent, maybe after its child replied.
+    def replies():
+        return lab.events(("write", "send"), proc=lab.family(server),
+                          where=lambda e: e["ret"] > 0)
+    lab.wait_until(lambda: len(replies()) >= 2, timeout=QUICK)
+    if all(e["pid"] == server.pid for e in replies()):
+        return  # a server of one process: no table of children
+
+    def forked():
+        return [e["ret"] for e in lab.events("fork", proc=server)
+                if e["ret"] > 0]
+    lab.wait_until(lambda: len(forked()) >= 2, proc=server, timeout=QUICK)
+    kids = forked()
+    if len(kids) < 2:
+        return  # the two clients were not served by two children
+    for (peer, _), kid in zip(pair, kids):
+        peer.close()
+        lab.wait_until(lambda: labrun.process_state(kid)[0] is None,
+                       proc=server, timeout=QUICK)
+    lab.expect(peers.silent(lab, server) is not None,
+               f"a silent client accepted; {server.describe()}",
+               "What this stage does")
+    peers.settled(lab, server)
+    server.asleep()
+    server.signal(signal.SIGTERM)
+    server.wait(labrun.WAIT)
+    lab.collector.sync()
+    stale = next((e for e in lab.events("kill", proc=server)
+                  if e["args"].get("pid") in kids[:2]), None)
+    if stale is None:
+        return
+    pid = stale["args"]["pid"]
+    reaped = next((e for e in lab.events("waitpid", proc=server)
+                   if e["ret"] == pid and e["ts"] < stale["ts"]), None)
+    lab.expect(False,
+               "each child to leave the table of children once it is "
+               f"reaped: child {pid} served its client and ended"
+               + (f", and the parent reaped it ({call_text(reaped)} at "
+                  f"{where(reaped)})" if reaped else
+                  ", and the kernel reaped it (no waitpid of the parent "
+                  "returned it)")
+               + f", yet on SIGTERM the parent sent it {call_text(stale)} "
+               f"({where(stale)}): its entry stayed in the table, and the "
+               "pid may be another process's by then. The SIGCHLD handler "
+               "takes out of the table the very pid that each waitpid "
+               "returns: forget_child(pid) for each pid waitpid(-1, NULL, "
+               "WNOHANG) returns, in the loop",
+               "Reaping: SIGCHLD and waitpid")
+
+
+MAX_CHILDREN = 64  # the table's entries, as the README says
+
+
+def test_a_client_beyond_the_table_is_turned_away(lab):
+    server, _ = serving(lab)
+    held = [peers.silent(lab, server) for _ in range(MAX_CHILDREN)]
+    lab.expect(all(held), f"{MAX_CHILDREN} silent clients accepted; "
+               f"{server.describe()}", "One process per client")
+    # Once the server and its children sleep, every fork is made.
+    peers.settled(lab, server)
+    if len(peers.children(server.pid)) < MAX_CHILDREN:
+        return  # a server of one process, or one that forks no more
+    since = time.monotonic_ns()
+    extra = peers.Peer(lab.dir / "lab.sock", QUICK)
+    lab.peers.append(extra.sock)
+    _, how = extra.receive() if extra.error is None else (b"", "refused")
+    lab.collector.sync()
+    taken = [e for e in lab.events(labrun.ACCEPTS, proc=server)
+             if e["ret"] >= 0 and e["ts"] > since]
+    lab.expect(how in ("eof", "reset"),
+               f"a client beyond the {MAX_CHILDREN} children that the table "
+               "holds to be turned away at once: accepted, said so, and "
+               "closed, so that it sees its end; it saw "
+               + ("its connection refused" if how == "refused" else
+                  f"nothing for {QUICK:g} s")
+               + (f", though the server accepted it as fd {taken[0]['ret']}"
+                  " and never closed that fd" if taken else
+                  ", and the server did not accept it")
+               + ". When no entry is free, the parent forks no child, and "
+               "goes on as after fork: it puts the mask back and closes its "
+               "copy, close(cfd) (no continue that skips them); "
+               + server.describe(), "One process per client")
+    # And the parent goes on: a child that ends is reaped, and its entry
+    # is free for the next client, which connects once the parent has
+    # reaped it and sleeps again (its handler is over).
+    kid = next(e["ret"] for e in lab.events("fork", proc=server)
+               if e["ret"] > 0)
+    first = held[0]
+    first.sock.shutdown(socket.SHUT_WR)
+    _, gone = first.receive()
+    lab.wait_until(lambda: labrun.process_state(kid)[0] is None,
+                   proc=server, timeout=QUICK)
+    peers.settled(lab, server, QUICK)
+    results = peers.exchanges(lab, peers.messages(1), timeout=QUICK)
+    if not all(r.whole for r in results) and \
+            peers.blocks(server.pid, signal.SIGCHLD):
+        lab.expect(False,
+                   "SIGCHLD to be unblocked again once a client was turned "
+                   "away: the server still blocks it (SigBlk in "
+                   f"/proc/{server.pid}/status), so the child of a client "
+                   "that then left stays a zombie and in the table, and the "
+                   "next client is turned away too. The sigprocmask(SIG_"
+                   "BLOCK, ...) before the table's look must be undone on "
+                   "every path, the turned-away client's too: "
+                   "sigprocmask(SIG_SETMASK, &mask, NULL) after the if/else",
+                   "Stopping: the parent cleans up, and ends its children")
+    served(lab, server, results, f"the next client to be served once one "
+           f"of the {MAX_CHILDREN} has left (end of file: {gone}), after a "
+           "client was turned away")
 
 
 # -- standard tools as clients, beside a silent one ---------------------------

@@ -21,11 +21,12 @@ import labrun
 import peers
 import tracetext
 from conftest import (READS, WRITES, Drain, address_lengths_set, as_run,
+                      calls_counted, finding_of,
                       closed_once,
                       errno_in_handlers, faults, first_fds, frozen,
                       handlers_call_only_safe_functions, line_on_stdout,
                       sigaction_zeroed, timing_out, tool,
-                      watched_for_input_after_end_of_file)
+                      watched_for_input_after_end_of_file, where)
 from tracetext import call_text, cut
 
 LESSON = "08-poll"
@@ -109,6 +110,17 @@ def never_handled(found):
             "unasked). Test (revents & (POLLIN | POLLHUP "
             "| POLLERR)), then read, which returns 0 (end of file) or "
             "fails, and drop the client")
+    if "POLLIN" in str(revents) and "POLLOUT" in str(revents):
+        # Handled when POLLIN is there (revents & POLLIN), it would not
+        # come back: the dispatch compares revents with one event.
+        return (
+            "the server to test each event in revents with &, not ==: "
+            f"{said}. {revents} holds two events at once: a client whose "
+            "reply waits (POLLOUT asked for) and that sends more is "
+            "readable and writable together, and revents then equals "
+            "neither POLLIN nor POLLOUT. Handle each entry whose revents "
+            "is not 0, and in it test each event with & (revents & "
+            "POLLIN, revents & POLLOUT)")
     if "POLLOUT" in str(revents):
         return ("the server to write a client's pending reply when poll "
                 f"reports POLLOUT on its socket: {said}. POLLOUT, asked for "
@@ -263,6 +275,35 @@ def not_upper_cased(message, reply):
             "they came")
 
 
+def dropped_unclosed(lab, server, bad):
+    """A sentence naming a client that got its whole reply but no end of
+    file, and whose socket the server let go of without closing it (it no
+    longer polls it), else None."""
+    if not any(r.reply == r.message.upper() and r.how == "timeout"
+               for r in bad):
+        return None
+    polls = [e for e in lab.events("poll", proc=server, event=None)
+             if e["event"] in ("wait", "return")]
+    if not polls:
+        return None
+    watched = {f["fd"] for f in polls[-1]["args"].get("fds") or []}
+    closes = lab.events("close", proc=server)
+    for e in lab.events(labrun.ACCEPTS, proc=server):
+        fd = e["ret"]
+        if fd < 0 or fd in watched or any(
+                c["args"].get("fd") == fd and c["ts"] > e["ts"]
+                for c in closes):
+            continue
+        return (f"{sum(r.how == 'timeout' for r in bad)} of the clients got "
+                "their whole reply but never end of file: the server let "
+                f"go of the client on fd {fd} ({call_text(e)}), no longer "
+                "polling it, without ever closing it. A client reads end of "
+                "file only once the server's descriptor of its socket is "
+                "closed, and each client left open costs one: drop_client "
+                "closes the fd, close(c->fd), and then frees the entry")
+    return None
+
+
 def served(lab, server, results, what):
     """Fails the check unless every client got its exact reply, then end of
     file; names the likely cause."""
@@ -277,6 +318,9 @@ def served(lab, server, results, what):
     cause = waits_for_one(lab, server)
     if cause:
         lab.expect(False, f"{what}: {cause}", "What this stage does")
+    let_go = dropped_unclosed(lab, server, bad)
+    if let_go:
+        lab.expect(False, f"{what}: {let_go}", "One loop, every client")
     first = bad[0]
     lab.expect(False,
                f"{what}: {len(results) - len(bad)} of {len(results)} got "
@@ -370,11 +414,15 @@ def test_one_process_serves_every_client(lab):
 def test_with_n_the_server_serves_its_clients_to_the_end_then_exits(lab):
     # -n 2: both clients are accepted before either says anything, so a
     # server that ends once it has accepted COUNT clients ends before it
-    # has served them.
+    # has served them.  A third client, silent, connects once both are
+    # in: it waits in the backlog until the server closes the listening
+    # socket, and a server that accepts it never ends.
     server = serving(lab, "-n", "2")
     held = [peers.silent(lab, server) for _ in range(2)]
     lab.expect(all(held), f"two clients accepted; {server.describe()}",
                "Your task")
+    beyond = peers.Peer(lab.dir / "lab.sock", QUICK)
+    lab.peers.append(beyond.sock)
     got = []
     for n, peer in enumerate(held):
         message = b"client %d, served after both came" % n
@@ -386,6 +434,21 @@ def test_with_n_the_server_serves_its_clients_to_the_end_then_exits(lab):
         reply, how = peer.receive()
         got.append((message, reply, how))
     status = server.wait()
+    lab.collector.sync()
+    taken = [e for e in lab.events(labrun.ACCEPTS, proc=server)
+             if e["ret"] >= 0]
+    lab.expect(len(taken) <= 2,
+               "with -n 2, the server to accept two clients and no more: "
+               f"it accepted {len(taken)}, the third "
+               f"({call_text(taken[-1])} at {taken[-1]['file']}:"
+               f"{taken[-1]['line']}) a client that connected once both "
+               "were in"
+               + (", and it serves that client still" if status is None
+                  else "")
+               + ". Once COUNT clients are accepted, leave the listening "
+               "socket out of the poll set (fd -1): a client beyond the "
+               "count waits in the backlog until the server closes it; "
+               + server.describe(), "Your task")
     bad = [(m, r, h) for m, r, h in got if r != m.upper() or h != "eof"]
     if bad:  # a mistake of the loop that the trace shows, named first
         loop_mistake(lab, server, "with -n 2, both clients served to their "
@@ -910,8 +973,25 @@ def rests_for_ever(lab, server):
                "is over", "Out of descriptors")
 
 
+def polls_timed_out_while_resting(lab, server, failed):
+    """(the first poll, how many) when the server's polls after the
+    accept that failed returned 0 twenty times or more before its next
+    accept: a pause slept in pieces cut short, a spin; else None.  A
+    server that sleeps out its pause times out once or twice."""
+    after = [e for e in lab.events(None, proc=server, event=None)
+             if e["ts"] > failed["ts"] and e["event"] in ("return",
+                                                        "repeat")]
+    until = next((i for i, e in enumerate(after)
+                  if e["call"] in labrun.ACCEPTS), len(after))
+    zeros = [e for e in after[:until]
+             if e["call"] == "poll" and e["ret"] == 0]
+    count = calls_counted(zeros, "poll")
+    return (zeros[0], count) if count >= 20 else None
+
+
 def test_out_of_descriptors_the_server_rests_without_spinning(lab):
-    server = serving(lab, env=faults("accept#1=EMFILE,accept#2=EMFILE"))
+    # EMFILE, then ENFILE (the system's table full): the same shortage.
+    server = serving(lab, env=faults("accept#1=EMFILE,accept#2=ENFILE"))
     results = peers.exchanges(lab, peers.messages(1))
     # What the server does after the first EMFILE: its next call, or its
     # end (then the wait is cut short).
@@ -921,19 +1001,25 @@ def test_out_of_descriptors_the_server_rests_without_spinning(lab):
                              where=lambda e: e["ts"] > first["ts"])
         if after and after["call"] in ("close", "unlink"):
             server.wait()  # its cleanup: it is on its way out, let it end
+    failed = lab.events(labrun.ACCEPTS, proc=server,
+                        where=lambda e: e.get("errno") in ("EMFILE", "ENFILE"))
+    err = failed[-1]["errno"] if failed else "EMFILE"
     said = server.has_exited() and \
         "Too many open files" in server.stderr
     lab.expect(not server.has_exited(),
-               "accept = -1 EMFILE (no descriptor left) not to end the "
-               "server: the clients already connected are still served, "
-               f"and a descriptor comes free; {server.describe()}" +
-               ("; it printed the error, then ended: either it takes "
-                "EMFILE for the end, as lesson 04's server did, or it "
+               f"accept = -1 {err} ("
+               + ("no descriptor left" if err == "EMFILE" else
+                  "the system's table of open files is full: no descriptor "
+                  "for now, as with EMFILE")
+               + ") not to end the server: the clients already connected "
+               f"are still served, and a descriptor comes free; "
+               f"{server.describe()}" +
+               (f"; it printed the error, then ended: either it takes "
+                f"{err} for the end, as lesson 04's server did, or it "
                 "tests errno after perror(3), which may change errno (as "
                 "any library call may): save it first, int err = errno;, "
                 "and test err" if said else ""),
                "Out of descriptors")
-    failed = lab.events(labrun.ACCEPTS, proc=server, errno="EMFILE")
     gap = (failed[1]["ts"] - failed[0]["ts"]) / 1e6 if len(failed) > 1 \
         else 0
     lab.expect(len(failed) < 2 or rested(lab, server, *failed[:2]),
@@ -946,10 +1032,38 @@ def test_out_of_descriptors_the_server_rests_without_spinning(lab):
                "listening socket out of the poll set (fd -1) for a while "
                "(ACCEPT_PAUSE_MS), as tmux and PostgreSQL do",
                "Out of descriptors")
+    short = polls_timed_out_while_resting(lab, server, failed[0]) \
+        if failed else None
+    lab.expect(not short,
+               "after accept failed with EMFILE, the server to sleep in "
+               "poll for the rest of the pause, not spin: poll returned 0 "
+               f"(timed out) {short[1] if short else 0} times in a row "
+               f"before the pause was over, the first "
+               f"{call_text(short[0]) if short else ''} "
+               f"({where(short[0]) if short else ''}). poll's timeout is "
+               "in milliseconds, what is left of the pause, "
+               "resume_at - now_ms(): a timeout cut short (in seconds, "
+               "rounded down to 0) wakes it at once, again and again",
+               "Out of descriptors")
     if not all(r.whole for r in results):
         rests_for_ever(lab, server)
     served(lab, server, results, "the client to be served once accept has "
-           "failed twice with EMFILE (LAB_FAULTS)")
+           "failed with EMFILE, then ENFILE (LAB_FAULTS)")
+
+
+def dontwait_on_every_call(lab, server):
+    """Whether the server reads and writes a client only with recv and
+    send given MSG_DONTWAIT, which makes each call non-blocking on a
+    blocking socket (one client is served, to see its calls)."""
+    served(lab, server, peers.exchanges(lab, peers.messages(1)),
+           "a client to get its reply")
+    peers.settled(lab, server)
+    calls = lab.events((*READS, *WRITES, "recvfrom", "recvmsg", "sendto",
+                        "sendmsg"), proc=server, event=None,
+                       where=lambda e: e["event"] in ("return", "wait"))
+    return bool(calls) and all(
+        "MSG_DONTWAIT" in str((e.get("args") or {}).get("flags"))
+        for e in calls)
 
 
 def test_every_socket_of_the_loop_is_non_blocking(lab):
@@ -962,6 +1076,8 @@ def test_every_socket_of_the_loop_is_non_blocking(lab):
     client_fd = [e["ret"] for e in lab.events(labrun.ACCEPTS, proc=server)
                  if e["ret"] >= 0][-1]
     flags = {n: peers.nonblocking(server.pid, n) for n in (fd, client_fd)}
+    if flags[client_fd] is False and dontwait_on_every_call(lab, server):
+        flags[client_fd] = None  # each call is non-blocking by itself
     lab.expect(flags[fd] is not False,
                f"the listening socket, fd {fd}, to be non-blocking "
                f"(/proc/{server.pid}/fdinfo/{fd} shows no O_NONBLOCK): poll "
@@ -1029,6 +1145,33 @@ def test_a_client_beyond_the_table_is_turned_away(lab):
                "an entry written there lands on whatever the program keeps "
                "after the table. When no entry is free, close cfd and go "
                "on", "One loop, every client")
+
+
+def test_a_full_table_fits_in_the_poll_set(lab):
+    # With every entry of the table taken, the poll set holds 2 + 64
+    # entries. No run shows an array written past its end by itself: the
+    # server is built with sanitizers (as lesson 05's checks build it).
+    slow = labrun.WAIT * 5  # a sanitized program starts slowly
+    server = lab.server(group=0, **lab.sanitized("server"))
+    lab.require("listen", "the server to listen (lesson 03)",
+                "What this stage does", proc=server, ret=0, timeout=slow)
+    held = [peers.silent(lab, server, slow) for _ in range(MAX_CLIENTS)]
+    peers.settled(lab, server)
+    if not server.has_exited():
+        lab.stop(server)
+    found, at = finding_of(lab, server)
+    lab.expect(not found,
+               f"the poll set to hold every socket of the loop: the server, "
+               "built with -fsanitize=address,undefined (a build of its "
+               f"own, beside make's), with {MAX_CLIENTS} clients connected "
+               f"made {found['what'] if found else ''}{at} "
+               f"({'; '.join(found['said']) if found else ''}): an array "
+               "of the poll set written past its end. With every entry of "
+               "the table taken, poll watches the stop pipe, the listening "
+               f"socket and {MAX_CLIENTS} clients: size fds (and owner) "
+               "2 + MAX_CLIENTS", "One loop, every client")
+    lab.expect(all(held), f"{MAX_CLIENTS} silent clients accepted; "
+               f"{server.describe()}", "One loop, every client")
 
 
 def test_the_open_descriptors_stay_the_same_after_200_clients(lab):
@@ -1242,3 +1385,19 @@ def test_the_server_says_when_each_client_comes_and_goes(lab):
                    lambda line: re.search(r"\bdone\b|echoed", line),
                    "once the client has its reply and the server polls "
                    "again", "Your task", stop=True)
+    if server.has_exited():
+        return
+    # A second client, in the entry the first has left: its done line
+    # counts its own bytes only.
+    served(lab, server, peers.exchanges(lab, [b"hi"]),
+           "a second client to get its reply")
+    peers.settled(lab, server)
+    counts = re.findall(r"done, (\d+) bytes echoed", server.stdout)
+    lab.expect(len(counts) < 2 or counts[1] == "2",
+               "the done line of each client to count that client's bytes: "
+               "a second client, in the entry of the table the first had "
+               "left, sent 2 bytes (hi), and its done line says "
+               f"{counts[1] if len(counts) > 1 else ''}: the bytes of the "
+               "client before it are counted too. A new client's entry "
+               "starts afresh: pending, at_eof and echoed set back to 0 "
+               "when accept gives it its fd", "Your task")
