@@ -1396,10 +1396,14 @@ def test_the_server_with_m_sleeps_while_a_client_does_not_read(lab):
     # read into.
     server = serving(lab, "-m")
     hog = peers.Hog(lab, 0, data=frame(b"m" * (MAX_MESSAGE - 1)) * 512)
-    # Until the client's send waits and the server sleeps (one that spins
-    # never does: the look below says so).
-    lab.wait_until(lambda: hog.waits() and
-                   peers.blocked_in(server.pid) is not None,
+    # Until the client's send waits: the buffers are full, whatever the
+    # server's loop, however long a loaded machine takes to fill them (a
+    # server still at work before that is not a loop that never waits).
+    # Then until the server sleeps (one that spins never does: the look
+    # below says so).
+    lab.wait_until(lambda: hog.waits() or not hog.is_alive(), proc=server,
+                   timeout=labrun.WAIT * 2, every=0.01)
+    lab.wait_until(lambda: peers.blocked_in(server.pid) is not None,
                    proc=server, timeout=QUICK, every=0.01)
     made, spins = peers.idle_for(lab, server, QUICK / 10)
     hog.leave()
