@@ -275,17 +275,18 @@ endif
 endif
 
 # A lesson that does not compile is reported by its check, with the
-# compiler's first messages, so the others are still built and checked (-k).
+# compiler's first messages, so the others are still built and checked (-k),
+# JOBS at a time (-j), as make test builds.
 # The checks of a learner run in one process: pytest-xdist, installed for
 # make test, is not even loaded (it would cost a fifth of a second).
 ONE_PROCESS := -p no:xdist -p no:xdist.looponfail
 check: $(PYTEST_FILE)
 ifneq ($(strip $(N)),)
 	$(need_lesson)
-	@$(MAKE) -s --no-print-directory -k $(call lesson_programs,lessons/$(LESSON)) 2>/dev/null || true
+	@$(MAKE) -s --no-print-directory -k -j$(JOBS) $(call lesson_programs,lessons/$(LESSON)) 2>/dev/null || true
 	@LAB_CODE=lessons $(PYTEST) $(ONE_PROCESS) tests/test_$(NN)_*.py
 else
-	@$(MAKE) -s --no-print-directory -k $(LESSON_PROGRAMS) 2>/dev/null || true
+	@$(MAKE) -s --no-print-directory -k -j$(JOBS) $(LESSON_PROGRAMS) 2>/dev/null || true
 	@LAB_CODE=lessons $(PYTEST) $(ONE_PROCESS) $(foreach l,$(LESSONS),tests/test_$(firstword $(subst -, ,$l))_*.py)
 endif
 
@@ -327,7 +328,7 @@ test:
 # The classroom commands (tools/classroom.py).  progress and grade build
 # every lesson quietly: a lesson that does not compile is reported as such.
 progress: $(PYTEST_FILE)
-	@$(MAKE) --no-print-directory -s -k $(LESSON_PROGRAMS) >/dev/null 2>&1 || true
+	@$(MAKE) --no-print-directory -s -k -j$(JOBS) $(LESSON_PROGRAMS) >/dev/null 2>&1 || true
 	@$(CLASSROOM_CHECKS) progress
 
 # SUBMISSION=DIR grades the lessons of a learner's upload (DIR, DIR/lessons,
@@ -343,7 +344,7 @@ grade: $(PYTEST_FILE)
 ifneq ($(strip $(SUBMISSION)),)
 	@tools/grade $(call quoted,$(SUBMISSION)) $(JSON_ARG) $(GRADED)
 else
-	@$(MAKE) --no-print-directory -s -k $(LESSON_PROGRAMS) >/dev/null 2>&1 || true
+	@$(MAKE) --no-print-directory -s -k -j$(JOBS) $(LESSON_PROGRAMS) >/dev/null 2>&1 || true
 	@$(CLASSROOM_CHECKS) grade $(JSON_ARG) $(GRADED)
 endif
 

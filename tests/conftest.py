@@ -3433,6 +3433,26 @@ def pytest_collection_modifyitems(config, items):
 _early = {}  # the corpus compiled by the main process: thread, directory
 
 
+def pytest_collection_finish(session):
+    """A learner's checks (make check, make progress): the sanitized builds
+    that their lessons run are begun at once, beside the first checks
+    (labrun.sanitized_soon), and waited for at the end of the run."""
+    if not LEARNER:
+        return
+    sources = []
+    for module in dict.fromkeys(item.module for item in session.items):
+        for name in getattr(module, "SANITIZED", ()):
+            source = labrun.source_of(labrun.BUILD / CODE / module.LESSON,
+                                      name)
+            if source is not None:
+                sources.append(source)
+    if sources:
+        _soon.append(labrun.sanitized_soon(sources))
+
+
+_soon = []  # the threads of sanitized_soon
+
+
 def mistakes_timeout():
     import mistakes
     return mistakes.BUILD_TIMEOUT
@@ -3564,6 +3584,8 @@ def pytest_sessionfinish(session):
     if _early:
         _early["thread"].join(mistakes_timeout())
         shutil.rmtree(_early["where"], ignore_errors=True)
+    while _soon:  # no compiler left running, nor half a program
+        _soon.pop().join(labrun.COMPILE_TIMEOUT)
     left = [str(d) for d in labrun.MADE if d.exists()]
     if hasattr(session.config, "workeroutput"):
         session.config.workeroutput["left_behind"] = left

@@ -374,6 +374,9 @@ def no_aslr():
     return [setarch, os.uname().machine, "-R"] if setarch else None
 
 
+COMPILE_TIMEOUT = 120  # seconds, for one program
+
+
 def _compiled(argv, out):
     """Runs the compiler argv (from the lab's top), writing out through a
     file of its own renamed into place: (out, None) or (None, what the
@@ -381,7 +384,8 @@ def _compiled(argv, out):
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.parent / f".{out.name}.{os.getpid()}"
     done = subprocess.run([*argv, "-o", str(partial)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True,
+                          timeout=COMPILE_TIMEOUT)
     if done.returncode != 0 or not partial.exists():
         partial.unlink(missing_ok=True)
         return None, done.stderr.strip()[:2000] or "the compiler failed"
@@ -394,7 +398,8 @@ def sanitized(source):
     trace (compiled by the same compiler, without them: the trace's own
     work stays out of the way, and a run with a byte per read stays
     quick): (its path, None), or (None, why there is none).  Built once per
-    content."""
+    content; a second caller in this process (sanitized_soon's thread, a
+    check) waits for the first one's compile instead of making its own."""
     if not sanitizers_work():
         return None, "this machine cannot build or run sanitized programs"
     source = Path(source)
@@ -402,16 +407,44 @@ def sanitized(source):
     if out.exists():
         return out, None
     trace = SANITIZED / f"trace-{sanitized_key(ROOT / 'trace' / 'trace.c')}.o"
-    if not trace.exists():
-        made, said = _compiled([sanitizer_compiler(), "-Itrace",
-                                "-Itrace/include", "-std=c11", "-O2", "-c",
-                                "trace/trace.c"], trace)
-        if made is None:
-            return None, said
-    # From the lab's top, as make compiles: the trace names the source as
-    # the learner does (lessons/05-read-write/server.c).
-    return _compiled([sanitizer_compiler(), "-Itrace/include",
-                      *SANITIZER_FLAGS, shown_path(source), str(trace)], out)
+    with _building(trace):
+        if not trace.exists():
+            made, said = _compiled([sanitizer_compiler(), "-Itrace",
+                                    "-Itrace/include", "-std=c11", "-O2",
+                                    "-c", "trace/trace.c"], trace)
+            if made is None:
+                return None, said
+    with _building(out):
+        if out.exists():
+            return out, None
+        # From the lab's top, as make compiles: the trace names the source
+        # as the learner does (lessons/05-read-write/server.c).
+        return _compiled([sanitizer_compiler(), "-Itrace/include",
+                          *SANITIZER_FLAGS, shown_path(source), str(trace)],
+                         out)
+
+
+_locks = {}  # what this process is building: its path -> a lock
+_locks_lock = threading.Lock()
+
+
+def _building(out):
+    with _locks_lock:
+        return _locks.setdefault(out, threading.Lock())
+
+
+def sanitized_soon(sources):
+    """Starts building the sanitized programs of sources in a thread of
+    their own, while the checks before the ones that run them go on: a
+    learner's first make check after an edit need not wait for the
+    compiler at the check that needs one.  Returns the thread."""
+    def build():
+        for source in sources:
+            with contextlib.suppress(Exception):
+                sanitized(source)
+    thread = threading.Thread(target=build, daemon=True)
+    thread.start()
+    return thread
 
 
 class Collector:
