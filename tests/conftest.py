@@ -673,6 +673,29 @@ def watched_for_input_after_end_of_file(lab, server):
     return tuple(found) if found else None
 
 
+def turned_away(lab, server, beyond, fix, section, timeout):
+    """Fails the check unless a client beyond what the server's table
+    holds (beyond: "the 64 that the table holds") is turned away at once:
+    accepted and closed, so that it reads end of file; names an accept
+    that was never closed.  fix: what to do, in words."""
+    since = time.monotonic_ns()
+    extra = peers.Peer(lab.dir / "lab.sock", timeout)
+    lab.peers.append(extra.sock)
+    _, how = extra.receive() if extra.error is None else (b"", "refused")
+    lab.collector.sync()
+    taken = [e for e in lab.events(labrun.ACCEPTS, proc=server)
+             if e["ret"] >= 0 and e["ts"] > since]
+    lab.expect(how in ("eof", "reset"),
+               f"a client beyond {beyond} to be turned away at once: "
+               "accepted, said so, and closed, so that it sees its end; it "
+               "saw " + ("its connection refused" if how == "refused" else
+                         f"nothing for {timeout:g} s")
+               + (f", though the server accepted it as fd {taken[0]['ret']}"
+                  " and never closed that fd" if taken else
+                  ", and the server did not accept it")
+               + f". {fix}; " + server.describe(), section)
+
+
 def as_run(lab, name, rules, *args):
     """The command that shows a learner what a check did: the program run
     by hand with the same faults."""

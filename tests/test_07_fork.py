@@ -26,7 +26,7 @@ from conftest import (POLLS, c_code, c_functions, calls_counted,
                       errno_in_handlers,
                       handlers_call_only_safe_functions, line_on_stdout,
                       ppoll_keeps_it_out,
-                      sigaction_zeroed, tool, where)
+                      sigaction_zeroed, tool, turned_away, where)
 from tracetext import call_text, cut
 
 LESSON = "07-fork"
@@ -1442,26 +1442,11 @@ def test_a_client_beyond_the_table_is_turned_away(lab):
     peers.settled(lab, server)
     if len(peers.children(server.pid)) < MAX_CHILDREN:
         return  # a server of one process, or one that forks no more
-    since = time.monotonic_ns()
-    extra = peers.Peer(lab.dir / "lab.sock", QUICK)
-    lab.peers.append(extra.sock)
-    _, how = extra.receive() if extra.error is None else (b"", "refused")
-    lab.collector.sync()
-    taken = [e for e in lab.events(labrun.ACCEPTS, proc=server)
-             if e["ret"] >= 0 and e["ts"] > since]
-    lab.expect(how in ("eof", "reset"),
-               f"a client beyond the {MAX_CHILDREN} children that the table "
-               "holds to be turned away at once: accepted, said so, and "
-               "closed, so that it sees its end; it saw "
-               + ("its connection refused" if how == "refused" else
-                  f"nothing for {QUICK:g} s")
-               + (f", though the server accepted it as fd {taken[0]['ret']}"
-                  " and never closed that fd" if taken else
-                  ", and the server did not accept it")
-               + ". When no entry is free, the parent forks no child, and "
-               "goes on as after fork: it puts the mask back and closes its "
-               "copy, close(cfd) (no continue that skips them); "
-               + server.describe(), "One process per client")
+    turned_away(lab, server, f"the {MAX_CHILDREN} children that the table "
+                "holds", "When no entry is free, the parent forks no child, "
+                "and goes on as after fork: it puts the mask back and closes "
+                "its copy, close(cfd) (no continue that skips them)",
+                "One process per client", QUICK)
     # And the parent goes on: a child that ends is reaped, and its entry
     # is free for the next client, which connects once the parent has
     # reaped it and sleeps again (its handler is over).

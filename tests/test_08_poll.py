@@ -26,7 +26,8 @@ from conftest import (READS, WRITES, Drain, address_lengths_set, as_run,
                       errno_in_handlers, faults, first_fds, frozen,
                       handlers_call_only_safe_functions, line_on_stdout,
                       sigaction_zeroed, timing_out, tool,
-                      watched_for_input_after_end_of_file, where)
+                      turned_away, watched_for_input_after_end_of_file,
+                      where)
 from tracetext import call_text, cut
 
 LESSON = "08-poll"
@@ -1102,25 +1103,10 @@ def test_a_client_beyond_the_table_is_turned_away(lab):
     lab.expect(all(held), f"{MAX_CLIENTS} silent clients accepted; "
                f"{server.describe()}", "One loop, every client")
     peers.settled(lab, server)
-    since = time.monotonic_ns()
-    extra = peers.Peer(lab.dir / "lab.sock", QUICK)
-    lab.peers.append(extra.sock)
-    _, how = extra.receive() if extra.error is None else (b"", "refused")
-    lab.collector.sync()
-    taken = [e for e in lab.events(labrun.ACCEPTS, proc=server)
-             if e["ret"] >= 0 and e["ts"] > since]
-    lab.expect(how in ("eof", "reset"),
-               f"a client beyond the {MAX_CLIENTS} that the table holds to "
-               "be turned away at once: accepted, said so, and closed, so "
-               "that it sees its end; it saw "
-               + ("its connection refused" if how == "refused" else
-                  f"nothing for {QUICK:g} s")
-               + (f", though the server accepted it as fd {taken[0]['ret']}"
-                  " and never closed that fd" if taken else
-                  ", and the server did not accept it")
-               + ". When no entry of the table is free, close cfd (a "
-               "client left open waits for ever, and costs a descriptor "
-               "each); " + server.describe(), "One loop, every client")
+    turned_away(lab, server, f"the {MAX_CLIENTS} that the table holds",
+                "When no entry of the table is free, close cfd (a client "
+                "left open waits for ever, and costs a descriptor each)",
+                "One loop, every client", QUICK)
     # And the server goes on: the entry of a client that leaves is free
     # for the next one.  The one that leaves is seen dropped (its end of
     # file) before the next connects.
