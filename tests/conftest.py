@@ -673,6 +673,21 @@ def watched_for_input_after_end_of_file(lab, server):
     return tuple(found) if found else None
 
 
+def refuses_an_option(lab, program, call, section):
+    """Fails the check unless `program -h` prints its usage line on
+    standard error and exits with a non-zero status without call (bind,
+    connect): an argument that starts with '-' is an option."""
+    proc = lab.run(program, "-h")
+    lab.expect(not lab.events(call, proc=proc) and
+               (proc.returncode or 0) > 0 and says(proc.stderr, "usage"),
+               f"`{program} -h` to print its usage line on standard error "
+               f"and exit with a non-zero status, without {call}: an "
+               "argument that starts with '-' is an option, not a path "
+               f"(write such a path ./-h); it said "
+               f"{tracetext.cut(proc.stderr_bytes, 120)} and "
+               f"{proc.describe()}", section)
+
+
 def turned_away(lab, server, beyond, fix, section, timeout):
     """Fails the check unless a client beyond what the server's table
     holds (beyond: "the 64 that the table holds") is turned away at once:

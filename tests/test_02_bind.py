@@ -8,7 +8,7 @@ from conftest import (FAR_TOO_LONG, FD_3_TAKEN, asked_path,
                       explained_without_a_crash,
                       failed_socket, fd_3_taken,
                       first_fds, line_names_the_default_path,
-                      line_names_the_path, line_on_stdout,
+                      line_names_the_path, line_on_stdout, refuses_an_option,
                       says, says_to_remove, socket_file_kept,
                       stopped_by_itself, survived_a_path_far_too_long,
                       whole_name_bound)
@@ -174,14 +174,7 @@ def test_a_path_of_108_bytes_leaves_no_room_for_the_final_nul(lab):
 
 
 def test_an_option_is_not_taken_for_a_path(lab):
-    server = lab.run("server", "-h")
-    lab.expect(not lab.events("bind", proc=server) and
-               (server.returncode or 0) > 0 and says(server.stderr, "usage"),
-               "`server -h` to print its usage line on standard error and "
-               "exit with a non-zero status, without bind: an argument that "
-               "starts with '-' is an option, not a path (write such a path "
-               f"./-h); it said {cut(server.stderr_bytes, 120)} and "
-               f"{server.describe()}", "Bad paths")
+    refuses_an_option(lab, "server", "bind", "Bad paths")
 
 
 def stopped_at_the_failed_bind(lab, server, event):

@@ -13,7 +13,7 @@ from conftest import (FAR_TOO_LONG, accept_failure_reported,
                       explained_without_a_crash, faults,
                       first_fds,
                       line_names_the_default_path,
-                      line_names_the_path, line_on_stdout,
+                      line_names_the_path, line_on_stdout, refuses_an_option,
                       one_after_another, says, says_it_listens,
                       failed_socket, listen_failure_reported, stream_socket,
                       survived_a_path_far_too_long)
@@ -354,14 +354,7 @@ def test_the_client_refuses_an_empty_path(lab):
 def test_the_client_takes_no_option_for_a_path(lab):
     if code_lesson(lab) != LESSON:  # later clients take a message too
         return
-    client = lab.run("client", "-h")
-    lab.expect(not lab.events("connect", proc=client) and
-               (client.returncode or 0) > 0 and says(client.stderr, "usage"),
-               "`client -h` to print its usage line on standard error and "
-               "exit with a non-zero status, without connect: an argument "
-               "that starts with '-' is an option, not a path (write such "
-               f"a path ./-h); it said {cut(client.stderr_bytes, 120)} and "
-               f"{client.describe()}", "What this stage does")
+    refuses_an_option(lab, "client", "connect", "What this stage does")
 
 
 def test_a_failed_accept_is_reported_with_a_non_zero_status(lab):
