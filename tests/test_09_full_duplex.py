@@ -1399,12 +1399,12 @@ def test_the_server_with_m_sleeps_while_a_client_does_not_read(lab):
     # Until the client's send waits: the buffers are full, whatever the
     # server's loop, however long a loaded machine takes to fill them (a
     # server still at work before that is not a loop that never waits).
-    # Then until the server sleeps (one that spins never does: the look
-    # below says so).
+    # Then until the server sleeps (its state, not the call it is in: one
+    # taken off a CPU inside poll is in poll too); one that spins never
+    # does, and settled says so at once.
     lab.wait_until(lambda: hog.waits() or not hog.is_alive(), proc=server,
                    timeout=labrun.WAIT * 2, every=0.01)
-    lab.wait_until(lambda: peers.blocked_in(server.pid) is not None,
-                   proc=server, timeout=QUICK, every=0.01)
+    peers.settled(lab, server)
     made, spins = peers.idle_for(lab, server, QUICK / 10)
     hog.leave()
     lab.expect(not spins,
