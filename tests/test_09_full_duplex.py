@@ -1396,15 +1396,22 @@ def test_the_server_with_m_sleeps_while_a_client_does_not_read(lab):
     # read into.
     server = serving(lab, "-m")
     hog = peers.Hog(lab, 0, data=frame(b"m" * (MAX_MESSAGE - 1)) * 512)
-    # Until the client's send waits: the buffers are full, whatever the
-    # server's loop, however long a loaded machine takes to fill them (a
-    # server still at work before that is not a loop that never waits).
-    # Then until the server sleeps (its state, not the call it is in: one
-    # taken off a CPU inside poll is in poll too); one that spins never
-    # does, and settled says so at once.
-    lab.wait_until(lambda: hog.waits() or not hog.is_alive(), proc=server,
-                   timeout=labrun.WAIT * 2, every=0.01)
-    peers.settled(lab, server)
+    # Until both have stopped for good: the client's send waits (the
+    # buffers are full) while the server sleeps (its state, not the call
+    # it is in: one taken off a CPU inside poll is in poll too), and
+    # nothing is traced for a few looks; either may stop for a moment
+    # before that, however long a loaded machine takes.  A server that
+    # spins never sleeps: its run of calls that move nothing ends the
+    # wait at once.
+    def stopped():
+        return (hog.waits() or not hog.is_alive()) and \
+            labrun.process_state(server.pid)[0] == "S"
+
+    def spinning():
+        return lab.spinning(server)
+    lab.wait_until(lambda: (stopped() and peers.still(lab, stopped)) or
+                   (spinning() and peers.still(lab, spinning)),
+                   proc=server, timeout=labrun.WAIT * 2, every=0.01)
     made, spins = peers.idle_for(lab, server, QUICK / 10)
     hog.leave()
     lab.expect(not spins,
