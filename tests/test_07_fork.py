@@ -87,6 +87,23 @@ def serving(lab, *args, env=None):
     return server, sentinel
 
 
+def answered_and_kept(lab, server, count, words):
+    """count clients (words: the count in words), each answered X for x
+    and left connected: [(peer, what it got)]; fails the check unless
+    each was answered."""
+    clients = []
+    for _ in range(count):
+        peer = peers.Peer(lab.dir / "lab.sock")
+        lab.peers.append(peer.sock)
+        peer.send(b"x")
+        clients.append((peer, peer.receive(1)))
+    lab.expect(all(got == (b"X", "size") for _, got in clients),
+               f"{words} clients, each connected and answered (X for x); "
+               f"they got {[got for _, got in clients]}; "
+               f"{server.describe()}", "One process per client")
+    return clients
+
+
 def listening_fd(lab, server):
     return lab.events("listen", proc=server)[0]["args"]["fd"]
 
@@ -532,16 +549,7 @@ def test_a_silent_client_holds_up_nobody(lab):
 
 def test_no_zombie_is_left_when_clients_leave_together(lab):
     server, _ = serving(lab)
-    clients = []
-    for n in range(5):
-        peer = peers.Peer(lab.dir / "lab.sock")
-        lab.peers.append(peer.sock)
-        peer.send(b"x")
-        clients.append((peer, peer.receive(1)))
-    lab.expect(all(got == (b"X", "size") for _, got in clients),
-               "five clients, each connected and answered (X for x); they "
-               f"got {[got for _, got in clients]}; {server.describe()}",
-               "One process per client")
+    clients = answered_and_kept(lab, server, 5, "five")
     kids = peers.children(server.pid)
     if not kids:  # a server of one process: nothing to reap
         return
@@ -1369,16 +1377,7 @@ def test_each_child_reaped_leaves_the_table(lab):
     # and SIGTERM: the parent signals the children of its table, and none
     # it has reaped before (a pid that may be another process's by then).
     server, _ = serving(lab)
-    pair = []
-    for _ in range(2):
-        peer = peers.Peer(lab.dir / "lab.sock")
-        lab.peers.append(peer.sock)
-        peer.send(b"x")
-        pair.append((peer, peer.receive(1)))
-    lab.expect(all(got == (b"X", "size") for _, got in pair),
-               "two clients, each connected and answered (X for x); they "
-               f"got {[got for _, got in pair]}; {server.describe()}",
-               "One process per client")
+    pair = answered_and_kept(lab, server, 2, "two")
     # The replies' writes are traced once made; the parent's forks, once
     # fork has returned in the parent, maybe after its child replied.
     def replies():
