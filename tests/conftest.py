@@ -673,6 +673,46 @@ def watched_for_input_after_end_of_file(lab, server):
     return tuple(found) if found else None
 
 
+REPLACEMENTS = ["a regular file", "another socket"]
+
+
+def replacement_left_alone(lab, proc, name, other, kind, section):
+    """With proc (a server or a collector) waiting after its bind, its
+    socket file name is replaced by other (one of REPLACEMENTS; another
+    socket of kind, SOCK_STREAM or SOCK_DGRAM, bound there by the check),
+    then proc is stopped: fails the check unless the replacement is still
+    there, untouched, and proc removed nothing.  A program removes its file
+    only while it is still the one its bind made."""
+    path = lab.dir / name
+    path.unlink(missing_ok=True)
+    if other == "a regular file":
+        path.write_text("someone else's file\n")
+    else:  # another program's, bound once the file was removed
+        theirs = socket.socket(socket.AF_UNIX, kind)
+        lab.peers.append(theirs)  # closed when the check ends
+        theirs.bind(str(path))
+    made = path.lstat()
+    lab.stop(proc)
+    try:
+        now = path.lstat()
+    except OSError:
+        now = None
+    lab.expect(now is not None and (now.st_dev, now.st_ino) ==
+               (made.st_dev, made.st_ino) and
+               not lab.events("unlink", proc=proc, ret=0),
+               f"on exit, the {proc.name} removes {name} only if it is still "
+               "the socket file its bind made (is_our_socket_file, which "
+               "compares the file's device and inode with those bind "
+               f"made): here someone replaced it with {other}, which must "
+               "stay"
+               + (": a socket file is not the program's own only because "
+                  "it is a socket (S_ISSOCK); another program may have "
+                  "bound the path since" if other == "another socket"
+                  else "")
+               + f"; {'it was removed' if now is None else 'it was kept'}",
+               section)
+
+
 def refuses_an_option(lab, program, call, section):
     """Fails the check unless `program -h` prints its usage line on
     standard error and exits with a non-zero status without call (bind,

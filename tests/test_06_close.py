@@ -13,7 +13,7 @@ import pytest
 
 import labrun
 import peers
-from conftest import (POLLS, READS, SERVING_WAITS, WRITES,
+from conftest import (POLLS, READS, REPLACEMENTS, SERVING_WAITS, WRITES,
                       as_run, c_code, c_functions,
                       closed_once,
                       client_finishes_short_writes,
@@ -26,6 +26,7 @@ from conftest import (POLLS, READS, SERVING_WAITS, WRITES,
                       handler_writes,
                       line_names_the_path, line_on_stdout,
                       one_after_another, pauses_after_emfile,
+                      replacement_left_alone,
                       ppoll_keeps_it_out, receive,
                       sanitized_exchange, sent_to, sigaction_zeroed,
                       server_finishes_short_writes, signal_safe_type,
@@ -899,37 +900,13 @@ def test_a_file_in_the_way_at_start_is_left_untouched(lab):
                "Why the socket file outlives close")
 
 
-@pytest.mark.parametrize("other", ["a regular file", "another socket"])
+@pytest.mark.parametrize("other", REPLACEMENTS)
 def test_the_server_leaves_alone_a_file_that_replaced_its_socket(lab, other):
     server = lab.serving()
     waiting(lab, server)
-    path = lab.dir / "lab.sock"
-    path.unlink(missing_ok=True)
-    if other == "a regular file":
-        path.write_text("someone else's file\n")
-    else:  # another server's, started once lab.sock was removed
-        theirs = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        lab.peers.append(theirs)  # closed when the check ends
-        theirs.bind(str(path))
-    made = path.lstat()
-    lab.stop(server)
-    try:
-        now = path.lstat()
-    except OSError:
-        now = None
-    lab.expect(now is not None and (now.st_dev, now.st_ino) ==
-               (made.st_dev, made.st_ino) and
-               not lab.events("unlink", proc=server, ret=0),
-               "on exit, the server removes lab.sock only if it is still "
-               "the socket file its bind made (is_our_socket_file, which "
-               "compares the file's device and inode with those bind "
-               f"made): here someone replaced it with {other}, which must "
-               "stay"
-               + (": a socket file is not the server's own only because it "
-                  "is a socket (S_ISSOCK); another server may have bound "
-                  "the path since" if other == "another socket" else "")
-               + f"; {'it was removed' if now is None else 'it was kept'}",
-               "Why the socket file outlives close")
+    replacement_left_alone(lab, server, "lab.sock", other,
+                           socket.SOCK_STREAM,
+                           "Why the socket file outlives close")
 
 
 def test_the_server_can_start_again_after_exiting(lab):

@@ -25,9 +25,10 @@ import pytest
 
 import labrun
 import peers
-from conftest import (address_lengths_set, c_code, closed_once,
+from conftest import (REPLACEMENTS, address_lengths_set, c_code, closed_once,
                       finding_of, handlers_call_only_safe_functions,
-                      run_tool, says_standard_output, sigaction_zeroed,
+                      replacement_left_alone, run_tool,
+                      says_standard_output, sigaction_zeroed,
                       tool)
 from tracetext import call_text, cut
 
@@ -755,21 +756,13 @@ def test_the_collector_removes_its_socket_file_on_exit(lab):
                f"{collector.describe()}", "Your task")
 
 
-def test_the_collector_leaves_alone_a_file_that_replaced_its_socket(lab):
+@pytest.mark.parametrize("other", REPLACEMENTS)
+def test_the_collector_leaves_alone_a_file_that_replaced_its_socket(lab,
+                                                                    other):
     collector = collecting(lab)
     waiting_in_recvmsg(lab, collector)
-    sock = lab.dir / SOCK
-    sock.unlink(missing_ok=True)
-    sock.write_text("someone else's file\n")
-    lab.stop(collector)
-    lab.expect(lab.read_text(SOCK) == "someone else's file\n" and
-               not lab.events("unlink", proc=collector, ret=0),
-               "on exit, the collector removes log.sock only if it is still "
-               "the socket file its bind made (is_our_socket_file: lstat, "
-               "then the same st_dev and st_ino): here someone replaced it "
-               "with a regular file, which must stay; "
-               f"{collector.describe()}, and log.sock is "
-               f"{'still there' if sock.exists() else 'gone'}", "Your task")
+    replacement_left_alone(lab, collector, SOCK, other, socket.SOCK_DGRAM,
+                           "Your task")
 
 
 def test_a_closed_standard_output_is_said_before_a_record_is_lost(lab):
